@@ -1,0 +1,59 @@
+"""`babyllama <verb>`: the command line over core's public functions.
+
+Each submodule registers one group of verbs (`register(subparsers)`) and keeps one small function
+per verb; this module only assembles them and turns `UserError` into a message and exit code 2.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib import import_module
+
+from core.errors import UserError
+
+# One module per verb group; each defines register(subparsers). Order = order in --help.
+_GROUPS = ("config_cmds", "data_cmds", "tokenizer_cmds", "train_cmds", "doctor_cmds")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full `babyllama` parser (also used by tests to check every verb has help)."""
+    parser = argparse.ArgumentParser(
+        prog="babyllama",
+        description="Train small language models from scratch: data, tokenizer, model, train, evaluate.",
+    )
+    subparsers = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+    for group in _GROUPS:
+        import_module(f"core.cli.{group}").register(subparsers)
+    return parser
+
+
+def add_workspace_arg(parser: argparse.ArgumentParser) -> None:
+    """`--workspace DIR` on every verb (default: $BABYLLAMA_WORKSPACE, else ./workspace)."""
+    parser.add_argument(
+        "--workspace",
+        metavar="DIR",
+        default=None,
+        help="workspace folder (default: $BABYLLAMA_WORKSPACE, else ./workspace)",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `babyllama` console script; returns the exit status."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "accepts_overrides", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if getattr(args, "accepts_overrides", False):
+        args.overrides = list(getattr(args, "overrides", []) or []) + extra
+    try:
+        return int(args.func(args) or 0)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m core.cli`
+    sys.exit(main())

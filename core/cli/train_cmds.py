@@ -1,0 +1,209 @@
+"""`babyllama train` and `babyllama runs list|show|stop|resume|logs|delete`.
+
+Training always runs as a background job (the same one the studio starts); the foreground mode
+follows its log and turns Ctrl-C into a stop with a checkpoint. Must not import gradio or torch.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from core import config as config_mod
+from core import jobs, presets
+from core.errors import UserError
+from core.history import FINAL_STATUSES, open_history
+from core.resolve import data_checker
+from core.workspace import Workspace
+
+
+def register(subparsers) -> None:
+    from core.cli import add_workspace_arg
+    from core.cli.config_cmds import keys_help
+
+    p = subparsers.add_parser("train", help="train a model from a config (the guide's train.py)", allow_abbrev=False,
+                              epilog=keys_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", required=True, help="YAML file or preset name (presets/llama-10M.yaml, tiny)")
+    p.add_argument("overrides", nargs="*", help="section.key=value, or the guide's flags (--lr 5e-4 --fp16)")
+    p.add_argument("--detach", action="store_true", help="start in the background, print the run name, return")
+    p.add_argument("--resume_from_checkpoint", "--resume-from-checkpoint", metavar="PATH", default=None,
+                   help="continue from a checkpoint-<step> folder (its run, if known; else a new run from it)")
+    p.add_argument("--num-processes", "--num_processes", type=int, default=1,
+                   help="data-parallel processes through accelerate launch (GPUs, or gloo on CPU)")
+    add_workspace_arg(p)
+    p.set_defaults(func=_cmd_train, accepts_overrides=True)
+
+    p = subparsers.add_parser("runs", help="list, inspect, stop, resume, follow or delete runs")
+    verbs = p.add_subparsers(dest="runs_verb", metavar="VERB", required=True)
+    specs = [("list", "every run with status, step and last loss", _cmd_list, False),
+             ("show", "one run: status, pid, step, config, last value of each metric", _cmd_show, True),
+             ("stop", "ask a run to checkpoint and stop (twice: kill it)", _cmd_stop, True),
+             ("resume", "continue a stopped/failed/lost run from its last intact checkpoint", _cmd_resume, True),
+             ("logs", "print a run's log (-f: follow until it ends)", _cmd_logs, True),
+             ("delete", "delete a run's history and folder (asks first)", _cmd_delete, True)]
+    for verb, text, func, takes_run in specs:
+        q = verbs.add_parser(verb, help=text)
+        if takes_run:
+            q.add_argument("run", help="run name")
+        if verb in ("list", "show"):
+            q.add_argument("--json", action="store_true", help="print JSON")
+        if verb in ("logs",):
+            q.add_argument("-f", "--follow", action="store_true", help="keep printing until the run ends")
+        if verb == "resume":
+            q.add_argument("--detach", action="store_true", help="return at once instead of following")
+        if verb == "delete":
+            q.add_argument("--yes", action="store_true", help="do not ask")
+        add_workspace_arg(q)
+        q.set_defaults(func=func)
+
+
+def _cmd_train(args) -> int:
+    ws = Workspace.resolve(args.workspace).ensure()
+    path = presets.resolve_config_path(args.config, ws)
+    cfg = config_mod.load(path, args.overrides, checks=[data_checker(ws, require=True)])
+    command = "babyllama train " + " ".join(shlex.quote(a) for a in ["--config", str(args.config), *args.overrides])
+    with open_history(ws) as history:
+        resume = Path(args.resume_from_checkpoint).resolve() if args.resume_from_checkpoint else None
+        owner = _run_owning(history, resume) if resume else None
+        if owner is not None:
+            run = jobs.resume(owner["name"], ws, history, checkpoint=resume)
+        else:
+            if resume is not None and not resume.is_dir():
+                raise UserError(f"--resume_from_checkpoint: no checkpoint folder at {resume}")
+            run = jobs.start("train", cfg, ws, history, command=command,
+                             num_processes=args.num_processes, resume_from=resume)
+        print(f"run {run['name']} started ({run['run_dir']})", flush=True)
+        if args.detach:
+            print(run["name"])
+            return 0
+        return follow(history, run["name"])
+
+
+def _run_owning(history, checkpoint: Path) -> dict | None:
+    for run in history.list_runs():
+        if run["run_dir"] and Path(run["run_dir"]).resolve() == checkpoint.parent:
+            return run
+    return None
+
+
+def follow(history, name: str, out=sys.stdout) -> int:
+    """Print the run's log as it grows until it ends; Ctrl-C asks for a stop (twice: kill)."""
+    run = history.get_run(name)
+    log_path = Path(run["run_dir"]) / jobs.LOG_FILE
+    offset = 0
+    while True:
+        try:
+            offset = _print_new(log_path, offset, out)
+            run = jobs.refresh(history, name)
+            if run["status"] in FINAL_STATUSES:
+                _print_new(log_path, offset, out)
+                return _report_end(run, out)
+            time.sleep(0.3)
+        except KeyboardInterrupt:
+            outcome = jobs.stop(name, history)
+            message = ("stop requested: writing a checkpoint (Ctrl-C again to kill)" if outcome == "requested"
+                       else f"run {outcome}")
+            print(f"\n{message}", file=out, flush=True)
+
+
+def _print_new(path: Path, offset: int, out) -> int:
+    if not path.is_file():
+        return offset
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        chunk = fh.read()
+    if chunk:
+        out.write(chunk.decode("utf-8", errors="replace"))
+        out.flush()
+    return offset + len(chunk)
+
+
+def _report_end(run: dict, out) -> int:
+    print(f"run {run['name']}: {run['status']} at step {run.get('step') or 0}", file=out)
+    if run["status"] in ("failed", "lost"):
+        print(f"error: {run.get('error')}", file=out)
+        if run.get("hint"):
+            print(f"hint: {run['hint']}", file=out)
+        return 1
+    return 0
+
+
+def _cmd_list(args) -> int:
+    with open_history(Workspace.resolve(args.workspace)) as history:
+        runs = jobs.refresh_all(history)
+        rows = [{"name": r["name"], "kind": r["kind"], "status": r["status"], "step": r["step"],
+                 "total_steps": r["total_steps"], "loss": history.last_metrics(r["name"]).get("loss"),
+                 "queue_position": jobs.queue_position(history, r["name"])} for r in runs]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'run':<28}{'kind':<8}{'status':<10}{'step':>12}{'loss':>9}")
+    for r in rows:
+        step = f"{r['step'] or 0}/{r['total_steps'] or '?'}"
+        loss = f"{r['loss']:.4f}" if r["loss"] is not None else "-"
+        status = f"queued #{r['queue_position']}" if r["queue_position"] else r["status"]
+        print(f"{r['name']:<28}{r['kind']:<8}{status:<10}{step:>12}{loss:>9}")
+    return 0
+
+
+def _cmd_show(args) -> int:
+    with open_history(Workspace.resolve(args.workspace)) as history:
+        run = jobs.refresh(history, args.run)
+        run["metrics"] = history.last_metrics(args.run)
+    if args.json:
+        print(json.dumps(run, indent=2, default=str))
+        return 0
+    for key in ("name", "kind", "status", "step", "total_steps", "pid", "run_dir", "command", "error", "hint"):
+        if run.get(key) not in (None, ""):
+            print(f"{key:>12}: {run[key]}")
+    for metric, value in sorted(run["metrics"].items()):
+        print(f"{metric:>12}: {value:.6g}")
+    return 0
+
+
+def _cmd_stop(args) -> int:
+    with open_history(Workspace.resolve(args.workspace)) as history:
+        outcome = jobs.stop(args.run, history)
+    print({"requested": f"stop requested for {args.run}: it checkpoints and ends (stop again to kill it)",
+           "killed": f"{args.run} killed"}.get(outcome, f"{args.run} is already {outcome}"))
+    return 0
+
+
+def _cmd_resume(args) -> int:
+    ws = Workspace.resolve(args.workspace)
+    with open_history(ws) as history:
+        run = jobs.resume(args.run, ws, history)
+        print(f"run {run['name']} resumed")
+        return 0 if args.detach else follow(history, run["name"])
+
+
+def _cmd_logs(args) -> int:
+    with open_history(Workspace.resolve(args.workspace)) as history:
+        run = jobs.refresh(history, args.run)
+        if args.follow and run["status"] not in FINAL_STATUSES:
+            return follow(history, args.run)
+    path = Path(run["run_dir"]) / jobs.LOG_FILE
+    print(path.read_text(encoding="utf-8", errors="replace") if path.is_file() else "(no log yet)", end="")
+    return 0
+
+
+def _cmd_delete(args) -> int:
+    with open_history(Workspace.resolve(args.workspace)) as history:
+        run = jobs.refresh(history, args.run)
+        if run["status"] not in FINAL_STATUSES:
+            raise UserError(f"run {args.run!r} is {run['status']}: stop it first (`babyllama runs stop {args.run}`)")
+        if not args.yes:
+            if not sys.stdin.isatty():
+                raise UserError("delete asks for confirmation: run it in a terminal, or pass --yes")
+            if input(f"delete run {args.run} and {run['run_dir']}? [y/N] ").strip().lower() != "y":
+                print("nothing deleted")
+                return 1
+        history.delete_run(args.run)
+    if run["run_dir"]:
+        shutil.rmtree(run["run_dir"], ignore_errors=True)
+    print(f"deleted {args.run}")
+    return 0

@@ -1,0 +1,415 @@
+"""Typed run configuration: the guide's `data`, `model`, `training` and `logging` sections.
+
+Field metadata (help, min, max, choices) is the single source for CLI help, UI forms and validation.
+`load(path, overrides)` merges YAML with guide-style flags and `section.key=value` overrides and
+raises one `ConfigError` listing every problem. Must not import torch, transformers or gradio.
+"""
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, get_type_hints
+
+import yaml
+
+from core.errors import ConfigError, Issue
+
+
+def _f(default: Any, help: str, *, min: float | None = None, max: float | None = None,
+       choices: tuple | None = None, min_exclusive: bool = False) -> Any:
+    """A dataclass field whose metadata drives --help, UI forms and validation."""
+    meta = {"help": help, "min": min, "max": max, "choices": choices, "min_exclusive": min_exclusive}
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class DataConfig:
+    """Where the text and the tokenizer come from, and how text is cut into training sequences."""
+
+    tokenizer_path: str = _f("", "Tokenizer: a workspace tokenizer name, a tokenizer folder, or a tokenizer.json file.")
+    train_path: str = _f("", "Training text: a workspace corpus name (uses its train/ split) or a folder of text files.")
+    eval_path: str = _f("", "Evaluation text: a corpus name or folder; empty = the dev/ split of the training corpus.")
+    seq_length: int = _f(128, "Tokens per training sequence (context length).", min=8, max=32768)
+    eval_samples: int = _f(256, "Sequences of the eval split used for each evaluation (0 = all).", min=0)
+
+
+@dataclass
+class ModelConfig:
+    """The architecture: one of the three families the guide supports and its shape."""
+
+    type: str = _f("Llama", "Architecture family: Llama (RoPE, SwiGLU, RMSNorm), GPT2 (learned positions, GELU) or GPTJ (RoPE, GELU).",
+                   choices=("Llama", "GPT2", "GPTJ"))
+    name: str = _f("", "Model (and run) name; empty = derived from the preset.")
+    hidden_size: int = _f(192, "Model width (embedding dimension); must be divisible by n_head.", min=8)
+    intermediate_size: int = _f(768, "Feed-forward width (about 2.67x hidden for Llama, 4x for GPT-2/GPT-J).", min=8)
+    n_layer: int = _f(6, "Number of transformer layers.", min=1, max=256)
+    n_head: int = _f(6, "Number of attention heads.", min=1, max=256)
+    max_position_embeddings: int = _f(512, "Longest sequence the model can see; must be >= data.seq_length.", min=8)
+    vocab_size: int = _f(0, "Vocabulary size; 0 = take it from the tokenizer (recommended).", min=0)
+    tie_word_embeddings: bool = _f(False, "Share the input embedding with the output layer (saves vocab x hidden parameters).")
+    dropout: float = _f(0.0, "Dropout on attention and residual paths (0 is usual for pre-training).", min=0.0, max=0.9)
+    initializer_range: float = _f(0.02, "Standard deviation of the initial weights.", min=0.0, max=1.0, min_exclusive=True)
+
+
+@dataclass
+class TrainingConfig:
+    """The optimisation: the guide's keys plus the transformers names for the rest."""
+
+    lr: float = _f(3e-4, "Peak learning rate (AdamW).", min=0.0, max=1.0, min_exclusive=True)
+    batch_size: int = _f(32, "Sequences per device per micro-step.", min=1)
+    num_epochs: int = _f(1, "Passes over the training data (ignored when max_steps > 0).", min=1)
+    max_steps: int = _f(0, "Optimizer steps to run; > 0 wins over num_epochs.", min=0)
+    gradient_accumulation_steps: int = _f(1, "Micro-batches per optimizer step (effective batch = batch_size x this x devices).", min=1)
+    warmup_steps: int = _f(0, "Linear warm-up steps (about 5-15 % of the total is usual).", min=0)
+    lr_scheduler: str = _f("cosine", "Learning-rate schedule after warm-up.", choices=("cosine", "linear", "constant"))
+    weight_decay: float = _f(0.1, "AdamW weight decay (not applied to norms and biases).", min=0.0, max=1.0)
+    max_grad_norm: float = _f(1.0, "Gradient clipping norm; 0 disables clipping.", min=0.0)
+    fp16: bool = _f(False, "float16 mixed precision (CUDA only; falls back to fp32 elsewhere with a warning).")
+    bf16: bool = _f(False, "bfloat16 mixed precision (GPUs with bf16 support; falls back to float32 elsewhere with a warning).")
+    torch_compile: bool = _f(False, "Compile the model with torch.compile on CUDA (runs eagerly elsewhere, with a warning).")
+    seed: int = _f(42, "Seed for weights, data order and sampling; same seed = same run.", min=0)
+    logging_steps: int = _f(10, "Log training metrics every N optimizer steps.", min=1)
+    eval_steps: int = _f(200, "Evaluate on the eval split every N steps (0 = only at the end).", min=0)
+    save_steps: int = _f(500, "Write a resumable checkpoint every N steps (0 = only at the end).", min=0)
+    save_total_limit: int = _f(2, "Keep at most N checkpoints, oldest removed first (0 = keep all).", min=0)
+    dataloader_num_workers: int = _f(0, "Background processes loading batches (0 = in the training process).", min=0, max=64)
+
+
+@dataclass
+class LoggingConfig:
+    """Where results go and which trackers see them."""
+
+    output_dir: str = _f("./models/", "Parent folder of run folders; relative paths are inside the workspace.")
+    wandb: bool = _f(False, "Also log to Weights & Biases (needs `pip install wandb`).")
+    project: str = _f("babyllama", "W&B project name.")
+    run_name: str = _f("", "W&B run name; empty = the model name.")
+
+
+@dataclass
+class RunConfig:
+    """A whole run: the four sections of the guide's YAML."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+SECTIONS: dict[str, type] = {f.name: f.default_factory for f in fields(RunConfig)}  # type: ignore[misc]
+
+# The guide's command-line flags whose names differ from the config key they set.
+FLAG_ALIASES = {
+    "model_name": "model.name",
+    "wandb_project": "logging.project",
+    "wandb_run_name": "logging.run_name",
+    "model_type": "model.type",
+}
+
+
+def field_specs() -> dict[str, dataclasses.Field]:
+    """Every config field by dotted path (`training.lr`), in declaration order."""
+    return {f"{section}.{f.name}": f for section, cls in SECTIONS.items() for f in fields(cls)}
+
+
+def _types(cls: type) -> dict[str, type]:
+    return get_type_hints(cls)
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading and overrides
+# ---------------------------------------------------------------------------------------------
+
+def load(path: str | Path | None = None, overrides: list[str] | None = None,
+         *, base: dict | None = None, checks=()) -> RunConfig:
+    """Read YAML (or start from `base` / defaults), apply overrides, validate; raise one ConfigError.
+
+    `checks` are extra functions cfg -> list[Issue] (e.g. that the named corpus and tokenizer
+    exist) whose problems join the same error list.
+    """
+    issues: list[Issue] = []
+    raw: dict = {}
+    if base is not None:
+        raw = _deep_copy(base)
+    if path is not None:
+        raw = _merge(raw, _read_yaml(Path(path), issues))
+    for key, value in parse_overrides(overrides or [], issues):
+        section, _, name = key.partition(".")
+        raw.setdefault(section, {})
+        if not isinstance(raw[section], dict):
+            raw[section] = {}
+        raw[section][name] = value
+    cfg = _build(raw, issues)
+    issues += validate(cfg)
+    for check in checks:
+        issues += check(cfg)
+    if issues:
+        raise ConfigError(issues)
+    return cfg
+
+
+def from_dict(raw: dict) -> RunConfig:
+    """Rebuild a config saved with a run (`to_dict` output); raise ConfigError if it is invalid."""
+    return load(base=raw)
+
+
+def _read_yaml(path: Path, issues: list[Issue]) -> dict:
+    if not path.is_file():
+        issues.append(Issue(str(path), "config file not found", "check the path, or pick a preset with `babyllama presets list`"))
+        return {}
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        issues.append(Issue(str(path), f"not valid YAML: {err}", "fix the YAML syntax at the line shown"))
+        return {}
+    if not isinstance(raw, dict):
+        issues.append(Issue(str(path), "the top level must be a mapping of sections", "use `data:`, `model:`, `training:`, `logging:`"))
+        return {}
+    return raw
+
+
+def parse_overrides(tokens: list[str], issues: list[Issue]) -> list[tuple[str, Any]]:
+    """Turn `--lr 5e-4`, `--fp16`, `training.lr=5e-4` or `lr=5e-4` into (dotted key, raw value) pairs."""
+    specs = field_specs()
+    pairs: list[tuple[str, Any]] = []
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        i += 1
+        if token.startswith("--"):
+            name, eq, value = token[2:].partition("=")
+            key = _resolve_key(name, specs, issues, shown=f"--{name}")
+            if key is None:
+                if not eq and i < len(tokens) and not tokens[i].startswith("--"):
+                    i += 1  # skip the unknown flag's value so it is not reported twice
+                continue
+            if not eq:
+                is_bool = _types(SECTIONS[key.split(".")[0]])[key.split(".")[1]] is bool
+                if is_bool and (i >= len(tokens) or tokens[i].lower() not in _BOOL_WORDS):
+                    value = "true"  # a bare boolean flag such as --fp16
+                elif i < len(tokens):
+                    value = tokens[i]
+                    i += 1
+                else:
+                    issues.append(Issue(f"--{name}", "needs a value", f"write --{name} VALUE"))
+                    continue
+            pairs.append((key, _yaml_scalar(value)))
+        elif "=" in token:
+            name, _, value = token.partition("=")
+            key = _resolve_key(name, specs, issues, shown=name)
+            if key is not None:
+                pairs.append((key, _yaml_scalar(value)))
+        else:
+            issues.append(Issue(token, "not an override", "write section.key=value (training.lr=5e-4) or a flag (--lr 5e-4)"))
+    return pairs
+
+
+_BOOL_WORDS = {"true", "false", "yes", "no", "1", "0", "on", "off"}
+_TYPE_WORDS = {int: "a whole number", float: "a number", bool: "true or false", str: "text"}
+
+
+def _resolve_key(name: str, specs: dict, issues: list[Issue], shown: str) -> str | None:
+    """Map a flag or key (dashes or underscores, dotted or bare) to a dotted config path."""
+    name = name.replace("-", "_")
+    if name in FLAG_ALIASES:
+        return FLAG_ALIASES[name]
+    if "." in name:
+        if name in specs:
+            return name
+        issues.append(Issue(shown, "unknown config key", _suggest(name.split(".")[-1], specs)))
+        return None
+    matches = [key for key in specs if key.split(".")[1] == name]
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        issues.append(Issue(shown, f"ambiguous: it could be {' or '.join(matches)}", "write the full section.key"))
+        return None
+    issues.append(Issue(shown, "unknown option", _suggest(name, specs)))
+    return None
+
+
+def _suggest(name: str, specs: dict) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, [k.split(".")[1] for k in specs], n=3, cutoff=0.6)
+    if close:
+        return "did you mean " + " or ".join(next(k for k in specs if k.endswith("." + c)) for c in close) + "?"
+    return "see `babyllama config keys` for every key"
+
+
+def _yaml_scalar(text: str) -> Any:
+    try:
+        return yaml.safe_load(text) if text.strip() else ""
+    except yaml.YAMLError:
+        return text
+
+
+def _build(raw: dict, issues: list[Issue]) -> RunConfig:
+    """Coerce raw YAML values into the dataclasses, recording unknown keys and wrong types."""
+    sections = {}
+    for section_name, value in raw.items():
+        if section_name not in SECTIONS:
+            issues.append(Issue(str(section_name), "unknown section", f"use one of: {', '.join(SECTIONS)}"))
+    for section_name, cls in SECTIONS.items():
+        given = raw.get(section_name) or {}
+        if not isinstance(given, dict):
+            issues.append(Issue(section_name, "must be a mapping of keys", f"write `{section_name}:` followed by indented keys"))
+            given = {}
+        types = _types(cls)
+        kwargs = {}
+        for key, value in given.items():
+            path = f"{section_name}.{key}"
+            if key not in types:
+                issues.append(Issue(path, "unknown config key", _suggest(str(key), field_specs())))
+                continue
+            ok, coerced = _coerce(value, types[key])
+            choices = cls.__dataclass_fields__[key].metadata.get("choices")
+            if ok and choices and isinstance(coerced, str):
+                # Choices match case-insensitively (`--model_type llama` means Llama).
+                coerced = {c.lower(): c for c in choices}.get(coerced.lower(), coerced)
+            if ok:
+                kwargs[key] = coerced
+            else:
+                kind = _TYPE_WORDS[types[key]]
+                issues.append(Issue(path, f"expected {kind}, got {value!r}", f"set {path} to {kind}"))
+        sections[section_name] = cls(**kwargs)
+    return RunConfig(**sections)
+
+
+def _coerce(value: Any, typ: type) -> tuple[bool, Any]:
+    """Lenient where YAML is surprising (`3e-4` is a string to PyYAML), strict otherwise."""
+    if typ is bool:
+        if isinstance(value, bool):
+            return True, value
+        if isinstance(value, str) and value.lower() in _BOOL_WORDS:
+            return True, value.lower() in {"true", "yes", "1", "on"}
+        if isinstance(value, int) and value in (0, 1):
+            return True, bool(value)
+        return False, None
+    if typ is int:
+        if isinstance(value, bool):
+            return False, None
+        if isinstance(value, int):
+            return True, value
+        if isinstance(value, float) and value.is_integer():
+            return True, int(value)
+        if isinstance(value, str):
+            try:
+                number = float(value)
+            except ValueError:
+                return False, None
+            return (True, int(number)) if number.is_integer() else (False, None)
+        return False, None
+    if typ is float:
+        if isinstance(value, bool):
+            return False, None
+        if isinstance(value, (int, float)):
+            return True, float(value)
+        if isinstance(value, str):
+            try:
+                return True, float(value)
+            except ValueError:
+                return False, None
+        return False, None
+    if typ is str:
+        if value is None:
+            return True, ""
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return True, str(value)
+        return False, None
+    return False, None
+
+
+def _merge(base: dict, update: dict) -> dict:
+    out = _deep_copy(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _deep_copy(raw: dict) -> dict:
+    return {k: (_deep_copy(v) if isinstance(v, dict) else v) for k, v in raw.items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation
+# ---------------------------------------------------------------------------------------------
+
+def validate(cfg: RunConfig) -> list[Issue]:
+    """Every problem in `cfg`: bounds and choices of each field, then shapes that must agree."""
+    issues: list[Issue] = []
+    for section_name in SECTIONS:
+        section = getattr(cfg, section_name)
+        for f in fields(section):
+            issues += _check_field(f"{section_name}.{f.name}", getattr(section, f.name), f.metadata)
+    m, d = cfg.model, cfg.data
+    if m.n_head >= 1 and m.hidden_size % m.n_head:
+        options = [h for h in range(1, min(m.hidden_size, 64) + 1) if m.hidden_size % h == 0]
+        issues.append(Issue("model.hidden_size", f"{m.hidden_size} is not divisible by model.n_head={m.n_head}",
+                            f"pick n_head from {options[-6:]} or change hidden_size"))
+    if d.seq_length > m.max_position_embeddings:
+        issues.append(Issue("data.seq_length", f"{d.seq_length} is longer than model.max_position_embeddings={m.max_position_embeddings}",
+                            f"lower data.seq_length or raise model.max_position_embeddings to at least {d.seq_length}"))
+    if m.type == "GPTJ" and m.n_head >= 1 and m.hidden_size % m.n_head == 0 and (m.hidden_size // m.n_head) % 2:
+        issues.append(Issue("model.n_head", "GPT-J's rotary embedding needs an even head size (hidden_size / n_head)",
+                            "choose n_head so that hidden_size / n_head is even"))
+    return issues
+
+
+def _check_field(path: str, value: Any, meta: Any) -> list[Issue]:
+    choices, lo, hi = meta.get("choices"), meta.get("min"), meta.get("max")
+    if choices and value not in choices:
+        lowered = {c.lower(): c for c in choices}
+        hint = f"did you mean {lowered[value.lower()]!r}?" if isinstance(value, str) and value.lower() in lowered else ""
+        return [Issue(path, f"{value!r} is not one of {', '.join(choices)}", hint or f"use one of {', '.join(choices)}")]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return []
+    if lo is not None and (value < lo or (meta.get("min_exclusive") and value <= lo)):
+        bound = f"> {lo}" if meta.get("min_exclusive") else f">= {lo}"
+        return [Issue(path, f"must be {bound}, got {value}", f"set {path} {bound}")]
+    if hi is not None and value > hi:
+        return [Issue(path, f"must be <= {hi}, got {value}", f"set {path} <= {hi}")]
+    return []
+
+
+def check_tokenizer_vocab(cfg: RunConfig, tokenizer_vocab: int) -> list[Issue]:
+    """A set model.vocab_size must equal the tokenizer's size (0 means: take the tokenizer's)."""
+    if cfg.model.vocab_size and cfg.model.vocab_size != tokenizer_vocab:
+        return [Issue("model.vocab_size", f"{cfg.model.vocab_size} does not match the tokenizer ({tokenizer_vocab} tokens)",
+                      f"set model.vocab_size={tokenizer_vocab}, or 0 to take it from the tokenizer")]
+    return []
+
+
+def machine_fallbacks(cfg: RunConfig, *, cuda: bool, bf16_ok: bool, compile_ok: bool) -> tuple[RunConfig, list[str]]:
+    """Turn off what this machine cannot do, with a warning each; the same YAML runs anywhere."""
+    notes: list[str] = []
+    t = cfg.training
+    changes: dict[str, Any] = {}
+    if t.fp16 and not cuda:
+        changes["fp16"] = False
+        notes.append("training.fp16: float16 needs CUDA; training in float32 on this machine")
+    if t.bf16 and not bf16_ok:
+        changes["bf16"] = False
+        notes.append("training.bf16: this device has no bfloat16 support; training in float32")
+    if t.fp16 and t.bf16 and cuda and bf16_ok:
+        changes["fp16"] = False
+        notes.append("training.fp16 and bf16 both set: using bf16")
+    if t.torch_compile and not compile_ok:
+        changes["torch_compile"] = False
+        notes.append("training.torch_compile: not supported here; running eagerly")
+    for note in notes:
+        warnings.warn(note, stacklevel=2)
+    new_training = dataclasses.replace(t, **changes)
+    return dataclasses.replace(cfg, training=new_training), notes
+
+
+def to_yaml(cfg: RunConfig) -> str:
+    """The config as YAML, section by section, the way a user would write it."""
+    return yaml.safe_dump(cfg.to_dict(), sort_keys=False, default_flow_style=False)

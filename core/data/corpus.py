@@ -1,0 +1,436 @@
+"""Prepared corpora on disk: the atomic writer and manifest, word budgets, stats, listing, and
+custom sources (folders of .txt / .jsonl / .parquet, or a saved `datasets` folder).
+
+Never imports gradio or studio; pyarrow and datasets are imported only where a source needs them.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import uuid
+from bisect import bisect_right
+from datetime import datetime, timezone
+from pathlib import Path
+
+from core.errors import UserError
+from core.workspace import Workspace
+
+SPLITS = ("train", "dev")
+MANIFEST = "manifest.json"
+_COUNT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmb]?)\s*$", re.IGNORECASE)
+_SCALE = {"": 1, "k": 1_000, "m": 1_000_000, "b": 1_000_000_000}
+_SURROGATE = re.compile("[\udc80-\udcff]")
+
+
+def parse_word_count(text: str | int, flag: str = "--budget-words") -> int:
+    """`"10M"`, `"500k"`, `"1,000,000"` or an int -> a positive word count; else a UserError."""
+    match = _COUNT.match(str(text).replace(",", "").replace("_", ""))
+    value = int(float(match.group(1)) * _SCALE[match.group(2).lower()]) if match else 0
+    if value < 1:
+        raise UserError(f"{flag}: {text!r} is not a positive word count; write e.g. 10M, 500k or 1000000")
+    return value
+
+
+def decode_text(data: bytes) -> tuple[str, int]:
+    """UTF-8 text (BOM dropped) and how many undecodable bytes became U+FFFD."""
+    # surrogateescape maps each bad byte to one lone surrogate, so counting them is exact.
+    text = data.decode("utf-8", errors="surrogateescape")
+    replaced = len(_SURROGATE.findall(text))
+    if replaced:
+        text = _SURROGATE.sub("\ufffd", text)
+    return text.lstrip("\ufeff"), replaced
+
+
+def text_stats(text: str) -> dict:
+    """Words (whitespace), characters, non-empty lines and documents (blocks between blank lines)."""
+    lines = documents = 0
+    blank_before = True
+    for line in text.split("\n"):
+        if line.strip():
+            lines += 1
+            documents += blank_before
+            blank_before = False
+        else:
+            blank_before = True
+    return {"words": len(text.split()), "chars": len(text), "lines": lines, "documents": documents}
+
+
+def read_manifest(corpus_dir: str | os.PathLike) -> dict:
+    """The manifest of a prepared corpus; a missing or broken one is a UserError."""
+    path = Path(corpus_dir) / MANIFEST
+    if not path.is_file():
+        raise UserError(f"{corpus_dir}: not a prepared corpus (no {MANIFEST}); "
+                        "make one with `babyllama data synth` or `babyllama data prepare`")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise UserError(f"{path}: unreadable manifest ({err}); prepare the corpus again") from None
+
+
+class CorpusWriter:
+    """Builds `data/<name>/` in a hidden temp folder beside it; `commit()` renames it into place,
+    so a crash never leaves half a corpus. Used as a context manager: errors remove the temp."""
+
+    def __init__(self, workspace: Workspace, name: str):
+        self.name, self.final = name, workspace.corpus_dir(name)
+        if self.final.exists():
+            raise UserError(f"--name: a corpus named {name!r} already exists ({self.final}); "
+                            "choose another name or delete that folder first")
+        self.tmp = self.final.parent / f".{name}.tmp-{uuid.uuid4().hex[:8]}"
+        self.files: dict[tuple[str, str], dict] = {}
+        self.warnings: list[str] = []
+        self.replaced_bytes = 0
+
+    def __enter__(self) -> "CorpusWriter":
+        self.tmp.mkdir(parents=True)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+
+    def note_replaced(self, source: Path, count: int) -> None:
+        """Count (and warn about) bytes of `source` that were not UTF-8 and became U+FFFD."""
+        if count:
+            self.replaced_bytes += count
+            self.warn(f"{source}: {count} byte(s) were not valid UTF-8 and became U+FFFD")
+
+    def write(self, split: str, filename: str, text: str, **info) -> dict | None:
+        """Write one file of a split (overwriting); empty text removes it. Returns its stats."""
+        path = self.tmp / split / filename
+        if not text.strip():
+            path.unlink(missing_ok=True)
+            self.files.pop((split, filename), None)
+            return None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = text.encode("utf-8")
+        path.write_bytes(data)
+        entry = {**self.files.get((split, filename), {}), **info}
+        entry.update(split=split, file=f"{split}/{filename}", **text_stats(text),
+                     sha256=hashlib.sha256(data).hexdigest())
+        self.files[(split, filename)] = entry
+        return entry
+
+    def read(self, split: str, filename: str) -> str:
+        return (self.tmp / split / filename).read_text(encoding="utf-8")
+
+    def split_files(self, split: str) -> list[str]:
+        return sorted(name for s, name in self.files if s == split)
+
+    def commit(self, kind: str, source: str, **extra) -> Path:
+        """Write manifest.json and move the corpus into place; returns its folder."""
+        files = [self.files[key] for key in sorted(self.files)]
+        splits = {s: _sum_counts([f for f in files if f["split"] == s]) for s in SPLITS}
+        if not splits["train"]["words"]:
+            raise UserError(f"corpus {self.name!r}: no text for the train split; check --source")
+        content = "".join(f"{f['file']}\t{f['sha256']}\n" for f in files)
+        manifest = {
+            "name": self.name, "kind": kind, "source": source,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "sha256": hashlib.sha256(content.encode()).hexdigest(),  # content only, no time
+            "splits": splits, **extra,
+            "replaced_bytes": self.replaced_bytes,
+            "warnings": self.warnings, "files": files,
+        }
+        (self.tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        if self.final.exists():  # taken while we worked: keep theirs
+            raise UserError(f"--name: a corpus named {self.name!r} appeared while preparing; choose another name")
+        os.replace(self.tmp, self.final)
+        return self.final
+
+
+def _sum_counts(files: list[dict]) -> dict:
+    keys = ("words", "chars", "lines", "documents")
+    return {**{k: sum(f[k] for f in files) for k in keys}, "files": len(files)}
+
+
+def _cut_lines(text: str, quota: int) -> str:
+    kept, words = [], 0
+    for line in text.split("\n"):
+        n = len(line.split())
+        if words + n > quota:
+            break
+        kept.append(line)
+        words += n
+    return "\n".join(kept).strip("\n") + "\n"
+
+
+def cut_to_budget(writer: CorpusWriter, budget: int, split: str = "train") -> int:
+    """Cut `split` to at most `budget` words, each file keeping its share, at line boundaries.
+    Returns the word count before the cut."""
+    names = writer.split_files(split)
+    counts = [writer.files[(split, n)]["words"] for n in names]
+    total = sum(counts)
+    if total <= budget:
+        return total
+    # Largest-remainder rounding: quotas add up to exactly the budget.
+    raw = [budget * c / total for c in counts]
+    quotas = [int(r) for r in raw]
+    for i in sorted(range(len(raw)), key=lambda i: raw[i] - quotas[i], reverse=True)[: budget - sum(quotas)]:
+        quotas[i] += 1
+    for name, quota in zip(names, quotas):
+        writer.write(split, name, _cut_lines(writer.read(split, name), quota) if quota else "")
+    return total
+
+
+# ---- stats and listing -----------------------------------------------------------------------
+
+_EDGES = (1, 2, 3, 5, 9, 17, 33, 65, 129, 257)
+
+
+def _edge_label(i: int) -> str:
+    low, high = _EDGES[i], (_EDGES[i + 1] - 1 if i + 1 < len(_EDGES) else None)
+    return f"{low}+" if high is None else (str(low) if low == high else f"{low}-{high}")
+
+
+def corpus_stats(corpus_dir: str | os.PathLike) -> dict:
+    """Counts per split and per file, plus a histogram of words per line (labels, counts per split)."""
+    corpus_dir = Path(corpus_dir)
+    manifest = read_manifest(corpus_dir)
+    files, histogram = [], {s: [0] * len(_EDGES) for s in SPLITS}
+    for split in SPLITS:
+        for path in sorted((corpus_dir / split).glob("*.txt")):
+            text = path.read_text(encoding="utf-8")
+            files.append({"split": split, "file": f"{split}/{path.name}", **text_stats(text)})
+            for line in text.split("\n"):
+                n = len(line.split())
+                if n:
+                    histogram[split][bisect_right(_EDGES, n) - 1] += 1
+    return {
+        "name": manifest.get("name", corpus_dir.name), "kind": manifest.get("kind"),
+        "source": manifest.get("source"), "created": manifest.get("created"),
+        "sha256": manifest.get("sha256"), "replaced_bytes": manifest.get("replaced_bytes", 0),
+        "splits": {s: _sum_counts([f for f in files if f["split"] == s]) for s in SPLITS},
+        "files": files,
+        "line_lengths": {"unit": "words per line", "edges": list(_EDGES),
+                         "labels": [_edge_label(i) for i in range(len(_EDGES))], "counts": histogram},
+    }
+
+
+def list_corpora(workspace: Workspace) -> list[dict]:
+    """One row per prepared corpus: name, kind, train words, dev words, created, source."""
+    rows = []
+    for name in workspace.corpora():
+        try:
+            m = read_manifest(workspace.corpus_dir(name))
+        except UserError as err:
+            rows.append({"name": name, "kind": "unreadable", "words": 0, "dev_words": 0,
+                         "created": "", "source": str(err)})
+            continue
+        splits = m.get("splits", {})
+        rows.append({"name": name, "kind": m.get("kind", "?"),
+                     "words": splits.get("train", {}).get("words", 0),
+                     "dev_words": splits.get("dev", {}).get("words", 0),
+                     "created": m.get("created", ""), "source": m.get("source", "")})
+    return rows
+
+
+# ---- custom sources --------------------------------------------------------------------------
+
+TEXT_SUFFIXES = (".txt", ".text", ".train", ".dev")
+_DEV_NAMES = ("dev", "validation", "valid")
+_DEV_PER_10K = 500  # ~5% of documents go to dev when the source has no dev part
+
+
+class _Unit:
+    """One input of a custom source: a file, or one split of a saved `datasets` folder."""
+
+    def __init__(self, path: Path, label: str, kind: str, split: str | None, ds_split: str | None = None):
+        self.path, self.label, self.kind, self.split, self.ds_split = path, label, kind, split, ds_split
+        self.replaced = 0
+
+
+def _is_saved_dataset(path: Path) -> bool:
+    return (path / "dataset_dict.json").is_file() or (
+        (path / "state.json").is_file() and (path / "dataset_info.json").is_file())
+
+
+def _dataset_units(path: Path, label: str, split: str | None, ignored: list[str]) -> list[_Unit]:
+    if not (path / "dataset_dict.json").is_file():
+        return [_Unit(path, f"{label}.txt", "dataset", split)]
+    names = json.loads((path / "dataset_dict.json").read_text(encoding="utf-8")).get("splits", [])
+    has_dev = any(n in _DEV_NAMES for n in names)
+    units = []
+    for name in names:
+        target = "dev" if name in _DEV_NAMES else "train" if name == "train" else None
+        if target is None:
+            ignored.append(f"{path.name}[{name}]")
+        else:
+            units.append(_Unit(path, f"{label}__{name}.txt", "dataset", target if has_dev else split, name))
+    return units
+
+
+def _file_unit(path: Path, root: Path, split: str | None) -> _Unit | None:
+    kind = "txt" if path.suffix in TEXT_SUFFIXES else path.suffix[1:]
+    if kind not in ("txt", "jsonl", "parquet"):
+        return None
+    label = path.relative_to(root).as_posix().replace("/", "__")
+    return _Unit(path, label if label.endswith(".txt") else label + ".txt", kind, split)
+
+
+def _scan(folder: Path, root: Path, split: str | None, ignored: list[str]) -> list[_Unit]:
+    if _is_saved_dataset(folder):
+        return _dataset_units(folder, folder.name, split, ignored)
+    units = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        here = Path(dirpath)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for d in [d for d in dirnames if _is_saved_dataset(here / d)]:
+            dirnames.remove(d)
+            label = (here / d).relative_to(root).as_posix().replace("/", "__")
+            units += _dataset_units(here / d, label, split, ignored)
+        for name in sorted(f for f in filenames if not f.startswith(".")):
+            unit = _file_unit(here / name, root, split)
+            if unit:
+                units.append(unit)
+            else:
+                ignored.append((here / name).relative_to(root).as_posix())
+    return units
+
+
+def find_custom_units(source: Path) -> tuple[list[_Unit], list[str]]:
+    """The inputs under `source` and the files ignored. `train/` + `dev/` subfolders set splits."""
+    ignored: list[str] = []
+    if source.is_file():
+        unit = _file_unit(source, source.parent, None)
+        return ([unit] if unit else []), ([] if unit else [source.name])
+    dev_dir = next((source / d for d in _DEV_NAMES if (source / d).is_dir()), None)
+    if not (source / "train").is_dir():
+        return _scan(source, source, None, ignored), ignored
+    units = _scan(source / "train", source, "train" if dev_dir else None, ignored)
+    units += _scan(dev_dir, source, "dev", ignored) if dev_dir else []
+    ignored += [p.name for p in source.iterdir() if p.is_file() and not p.name.startswith(".")]
+    return units, ignored
+
+
+def read_text_file(path: Path) -> tuple[str, int]:
+    """A text file as (text, bytes replaced); a file with NUL bytes is a UserError (binary)."""
+    data = path.read_bytes()
+    if b"\x00" in data:
+        raise UserError(f"{path}: looks like a binary file (it contains NUL bytes); only UTF-8 text "
+                        "is read: convert it (UTF-16 too) or move it out of --source")
+    return decode_text(data)
+
+
+def _raw_records(unit: _Unit):
+    """Yield the raw text of each record of a jsonl / parquet / datasets unit."""
+    if unit.kind == "jsonl":
+        text, unit.replaced = read_text_file(unit.path)
+        for number, line in enumerate(text.split("\n"), 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise UserError(f"{unit.path}, line {number}: not valid JSON ({err.msg}); "
+                                "each line must be one object with a \"text\" field") from None
+            if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+                raise UserError(f"{unit.path}, line {number}: no \"text\" string field; "
+                                "each line must look like {\"text\": \"...\"}")
+            yield record["text"]
+        return
+    if unit.kind == "parquet":
+        import pyarrow.parquet as pq  # here, not at the top: only parquet sources pay for it
+
+        try:
+            table = pq.ParquetFile(unit.path)
+            columns = table.schema_arrow.names
+        except Exception as err:  # pyarrow raises several types for a corrupt file
+            raise UserError(f"{unit.path}: not a readable parquet file ({err})") from None
+        if "text" not in columns:
+            raise UserError(f"{unit.path}: no \"text\" column (columns: {', '.join(columns)}); rename it to text")
+        for batch in table.iter_batches(columns=["text"]):
+            yield from (t for t in batch.column(0).to_pylist() if isinstance(t, str))
+        return
+    from datasets import load_from_disk  # heavy import, only for saved-dataset sources
+
+    ds = load_from_disk(str(unit.path))
+    ds = ds[unit.ds_split] if unit.ds_split else ds
+    if "text" not in ds.column_names:
+        raise UserError(f"{unit.path}: the dataset has no \"text\" column (columns: {', '.join(ds.column_names)})")
+    for batch in ds.select_columns(["text"]).iter(batch_size=1000):
+        yield from (t for t in batch["text"] if isinstance(t, str))
+
+
+def unit_documents(unit: _Unit, cleaners) -> list[str]:
+    """Clean documents of one unit: blank-line blocks of a text file, or one per record."""
+    from core.data.cleaning import clean
+
+    if unit.kind == "txt":
+        text, unit.replaced = read_text_file(unit.path)
+        text = clean(text, cleaners)
+        return [d.strip("\n") for d in text.split("\n\n") if d.strip()]
+    # A record is one document: squeeze its blank lines so it stays one block on disk.
+    docs = (re.sub(r"\n{2,}", "\n", clean(raw, cleaners)).strip() for raw in _raw_records(unit))
+    return [d for d in docs if d]
+
+
+def _doc_hash(doc: str) -> int:
+    return int.from_bytes(hashlib.sha256(doc.encode("utf-8")).digest()[:8], "big")
+
+
+def prepare_custom(workspace: Workspace, source: str | os.PathLike, name: str,
+                   clean_domains=(), budget_words: int | None = None) -> Path:
+    """Prepare corpus `name` (kind `custom`) from a folder or file; returns the corpus folder.
+
+    `clean_domains` names cleaners run on every document before `default`.
+    """
+    from core.data.cleaning import get_cleaner
+
+    source = Path(source).expanduser()
+    if not source.exists():
+        raise UserError(f"--source: {source} does not exist")
+    cleaners = [c for c in clean_domains if c != "all"]
+    for cleaner in cleaners:
+        get_cleaner(cleaner)
+    units, ignored = find_custom_units(source)
+    if not units:
+        seen = f" (found only: {', '.join(ignored[:8])})" if ignored else " (it is empty)"
+        raise UserError(f"--source: no usable text in {source}{seen}; expected .txt, .jsonl or .parquet "
+                        "files, or a folder saved with datasets' save_to_disk")
+    with CorpusWriter(workspace, name) as writer:
+        if ignored:
+            writer.warn(f"ignored {len(ignored)} unsupported file(s): {', '.join(ignored[:10])}")
+        _write_custom_units(writer, units, cleaners)
+        before = cut_to_budget(writer, budget_words) if budget_words else None
+        return writer.commit(kind="custom", source=str(source.resolve()), clean_domains=cleaners,
+                             budget_words=budget_words, train_words_before_budget=before)
+
+
+def _write_custom_units(writer: CorpusWriter, units: list[_Unit], cleaners) -> None:
+    lowest = None  # (hash, unit label, index in its train docs, doc) to move if dev ends up empty
+    n_split_docs = 0
+    for unit in units:
+        docs = unit_documents(unit, cleaners)
+        writer.note_replaced(unit.path, unit.replaced)
+        parts: dict[str, list[str]] = {"train": [], "dev": []}
+        for doc in docs:
+            if unit.split:
+                parts[unit.split].append(doc)
+                continue
+            n_split_docs += 1
+            h = _doc_hash(doc)
+            if h % 10_000 < _DEV_PER_10K:
+                parts["dev"].append(doc)
+            else:
+                if lowest is None or h < lowest[0]:
+                    lowest = (h, unit.label, len(parts["train"]), doc)
+                parts["train"].append(doc)
+        for split, split_docs in parts.items():
+            writer.write(split, unit.label, "\n\n".join(split_docs) + "\n" if split_docs else "",
+                         source=str(unit.path), replaced_bytes=unit.replaced)
+    if not writer.split_files("dev") and n_split_docs > 1 and lowest:
+        # Deterministic fallback: the document with the lowest hash becomes the dev split.
+        _, label, index, doc = lowest
+        train_docs = writer.read("train", label).rstrip("\n").split("\n\n")
+        del train_docs[index]
+        info = {k: writer.files[("train", label)][k] for k in ("source", "replaced_bytes")}
+        writer.write("train", label, "\n\n".join(train_docs) + "\n" if train_docs else "", **info)
+        writer.write("dev", label, doc + "\n", **info)
+    if not writer.split_files("dev"):
+        writer.warn("the dev split is empty: add a dev/ folder or more documents")

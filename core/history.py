@@ -1,0 +1,406 @@
+"""The history store: runs, metrics, evals, samples and artifacts in the workspace's SQLite file.
+
+The studio polls it every second and every job process writes to it, so it must not import
+gradio, torch or transformers. Schema and connection settings live in `core.history_schema`.
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time as _time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from core.errors import UserError
+from core.history_schema import (
+    INSERT_METRIC_SQL, apply_migrations, connect, metric_rows, metrics_since_sql, parse_run,
+    run_ref_sql, str_or_none, to_json, write_transaction,
+)
+from core.workspace import Workspace, check_name
+
+KINDS = ("train", "distill", "eval", "bench", "tokenize", "prepare", "export", "sweep")
+STATUSES = ("queued", "running", "finished", "stopped", "failed", "lost")
+FINAL_STATUSES = ("finished", "stopped", "failed", "lost")
+# Columns set_status(**fields) may change; name/kind/created are fixed at creation.
+_SETTABLE = frozenset("config run_dir pid host started ended heartbeat error hint parent step "
+                      "total_steps stop_requested command".split())
+
+RunRef = str | int  # a run's name, or its integer id
+
+
+class History:
+    """One connection to the history database, with the run/metric API the studio and jobs use.
+
+    Threading: the object may be shared by threads (Gradio handlers, a MetricWriter's flush
+    thread); every call holds an internal lock around the single connection. Each process opens
+    its own History; WAL lets one process write while others read without blocking.
+    """
+
+    def __init__(self, db_path: str | os.PathLike):
+        self.db_path = Path(db_path)
+        self.db = connect(self.db_path)
+        self.conn = self.db.conn
+        self._lock = threading.RLock()
+        with self._lock:
+            apply_migrations(self.conn)
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self.conn.close()
+
+    def __enter__(self) -> "History":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- plumbing ---------------------------------------------------------------------------
+    @contextmanager
+    def _write(self) -> Iterator[Any]:
+        with self._lock, write_transaction(self.conn) as conn:
+            yield conn
+
+    def _rows(self, sql: str, params: tuple = ()) -> list[dict]:
+        with self._lock:
+            cursor = self.conn.execute(sql, params)
+            keys = [d[0] for d in cursor.description]
+            return [dict(zip(keys, row)) for row in cursor.fetchall()]
+
+    def _run_id(self, run: RunRef) -> int:
+        """The id of a run given by name or id; UserError if there is no such run."""
+        column = "id" if isinstance(run, int) else "name"
+        rows = self._rows(f"SELECT id FROM runs WHERE {column} = ?", (run,))
+        if not rows:
+            raise UserError(f"no run {run!r} in {self.db_path}: check the name in the runs list")
+        return rows[0]["id"]
+
+    # -- runs -------------------------------------------------------------------------------
+    def create_run(self, name: str, kind: str, config: dict, run_dir: str | os.PathLike | None,
+                   command: str = "", parent: str | None = None,
+                   total_steps: int | None = None) -> dict:
+        """Insert a `queued` run and return it; a taken name raises UserError with a free one."""
+        check_name(name, "run name")
+        if kind not in KINDS:
+            raise ValueError(f"run kind {kind!r} is not one of {', '.join(KINDS)}")
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM runs WHERE name = ?", (name,)).fetchone():
+                raise UserError(
+                    f"a run named {name!r} already exists: pick another name, "
+                    f"e.g. {self.free_name(name)!r} (History.free_name finds one)"
+                )
+            conn.execute(
+                "INSERT INTO runs (name, kind, status, config, run_dir, command, parent, "
+                "total_steps, created) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?)",
+                (name, kind, to_json(config), str_or_none(run_dir), command, parent,
+                 total_steps, _time.time()),
+            )
+        return self.get_run(name)
+
+    def free_name(self, base: str) -> str:
+        """`base` if no run has it, else the first free one of base-2, base-3, ..."""
+        sql = "SELECT name FROM runs WHERE name = ? OR substr(name, 1, ?) = ?"
+        taken = {r["name"] for r in self._rows(sql, (base, len(base) + 1, base + "-"))}
+        candidate, n = base, 1
+        while candidate in taken:
+            n += 1
+            candidate = f"{base}-{n}"
+        return candidate
+
+    def get_run(self, name: RunRef) -> dict | None:
+        """The run as a dict (config parsed back to a dict), or None if there is none."""
+        column = "id" if isinstance(name, int) else "name"
+        rows = self._rows(f"SELECT * FROM runs WHERE {column} = ?", (name,))
+        return parse_run(rows[0]) if rows else None
+
+    def list_runs(self, kind: str | None = None, status: str | None = None) -> list[dict]:
+        """Runs, newest first, optionally only one kind and/or status."""
+        where, params = [], []
+        for column, value in (("kind", kind), ("status", status)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        rows = self._rows(f"SELECT * FROM runs{clause} ORDER BY created DESC, id DESC", tuple(params))
+        return [parse_run(row) for row in rows]
+
+    def set_status(self, name: RunRef, status: str, **fields: Any) -> None:
+        """Set a run's status and any other run columns.
+
+        `started` defaults to now when the status becomes running, `ended` to now when it
+        becomes final; pass them explicitly to override.
+        """
+        if status not in STATUSES:
+            raise ValueError(f"status {status!r} is not one of {', '.join(STATUSES)}")
+        unknown = set(fields) - _SETTABLE
+        if unknown:
+            raise ValueError(f"set_status got unknown run fields {sorted(unknown)}")
+        now = _time.time()
+        if status == "running":
+            fields.setdefault("started", now)
+        if status in FINAL_STATUSES:
+            fields.setdefault("ended", now)
+        if "config" in fields:
+            fields["config"] = to_json(fields["config"])
+        self._update_run(name, {"status": status, **fields})
+
+    def _update_run(self, run: RunRef, values: dict[str, Any]) -> None:
+        assignments = ", ".join(f"{column} = ?" for column in values)
+        with self._write() as conn:
+            run_id = self._run_id(run)
+            conn.execute(f"UPDATE runs SET {assignments} WHERE id = ?", (*values.values(), run_id))
+
+    def heartbeat(self, name: RunRef, step: int | None = None) -> None:
+        """Record that the run's process is alive (and, optionally, its current step)."""
+        values: dict[str, Any] = {"heartbeat": _time.time()}
+        if step is not None:
+            values["step"] = step
+        self._update_run(name, values)
+
+    def request_stop(self, name: RunRef) -> None:
+        """Ask the run's process to checkpoint and stop (it polls `stop_requested`)."""
+        self._update_run(name, {"stop_requested": 1})
+
+    def stop_requested(self, name: RunRef) -> bool:
+        """Whether a stop was requested for the run (False for an unknown run)."""
+        run = self.get_run(name)
+        return bool(run and run["stop_requested"])
+
+    def clear_stop(self, name: RunRef) -> None:
+        """Withdraw a stop request (done on resume)."""
+        self._update_run(name, {"stop_requested": 0})
+
+    def delete_run(self, name: RunRef) -> bool:
+        """Delete a run and (by cascade) its metrics, evals, samples, artifacts; False if absent.
+
+        The run's folder on disk is left alone: removing files is the caller's decision.
+        """
+        column = "id" if isinstance(name, int) else "name"
+        with self._write() as conn:
+            return conn.execute(f"DELETE FROM runs WHERE {column} = ?", (name,)).rowcount > 0
+
+    def rename_run(self, old: str, new: str, run_dir: str | os.PathLike | None = None) -> None:
+        """Rename a run (and children that name it as parent); optionally record its moved folder."""
+        check_name(new, "run name")
+        with self._write() as conn:
+            run_id = self._run_id(old)
+            if conn.execute("SELECT 1 FROM runs WHERE name = ?", (new,)).fetchone():
+                raise UserError(
+                    f"cannot rename {old!r} to {new!r}: that name is taken; "
+                    f"{self.free_name(new)!r} is free"
+                )
+            conn.execute("UPDATE runs SET name = ? WHERE id = ?", (new, run_id))
+            conn.execute("UPDATE runs SET parent = ? WHERE parent = ?", (new, old))
+            if run_dir is not None:
+                conn.execute("UPDATE runs SET run_dir = ? WHERE id = ?", (str(run_dir), run_id))
+
+    # -- metrics ----------------------------------------------------------------------------
+    def log_metrics(self, run: RunRef, step: int, values: dict[str, float],
+                    tokens: int | None = None, words: int | None = None,
+                    time: float | None = None) -> None:
+        """Write one step's metrics now (one transaction); re-logging a (step, name) replaces it."""
+        with self._write():
+            run_id = self._run_id(run)
+            rows = metric_rows(run_id, step, values, tokens, words, time)
+            if rows:
+                self._insert_metrics(run_id, rows)
+
+    def _insert_metrics(self, run_id: int, rows: list[tuple]) -> None:
+        """Insert rows inside the caller's write transaction; also advance runs.step."""
+        self.conn.executemany(INSERT_METRIC_SQL, rows)
+        last = max(row[1] for row in rows)
+        self.conn.execute(
+            "UPDATE runs SET step = max(coalesce(step, ?), ?) WHERE id = ?", (last, last, run_id)
+        )
+
+    def write_metric_rows(self, run_id: int, rows: list[tuple]) -> None:
+        """Insert rows built by `metric_rows` in one transaction (MetricWriter's flush)."""
+        if rows:
+            with self._write():
+                self._insert_metrics(run_id, rows)
+
+    def metrics_since(self, run: RunRef, after_step: int = -1) -> list[dict]:
+        """Metric rows with step > after_step, ordered by (step, name): the UI's 1 s poll.
+
+        One statement that searches the (run_id, step, name) index; an unknown run gives [],
+        which callers read as "not started yet". Rows are long format: step, name, value, time,
+        tokens, words. A metric logged later for a step already returned is not returned again.
+        """
+        return self._rows(metrics_since_sql(run), (run, after_step))
+
+    def metric_series(self, run: RunRef, name: str) -> list[tuple[int, float]]:
+        """(step, value) pairs of one metric, in step order."""
+        rows = self._rows(
+            f"SELECT step, value FROM metrics WHERE run_id = {run_ref_sql(run)} AND name = ? "
+            "ORDER BY step",
+            (run, name),
+        )
+        return [(row["step"], row["value"]) for row in rows]
+
+    def last_metrics(self, run: RunRef) -> dict[str, float]:
+        """The latest value of every metric the run logged."""
+        # SQLite takes the bare column `value` from the row holding max(step) in each group.
+        rows = self._rows(
+            f"SELECT name, value, max(step) FROM metrics WHERE run_id = {run_ref_sql(run)} GROUP BY name",
+            (run,),
+        )
+        return {row["name"]: row["value"] for row in rows}
+
+    def truncate_after(self, run: RunRef, step: int) -> None:
+        """Delete metrics, samples and evals logged after `step` (resume from a checkpoint)."""
+        with self._write() as conn:
+            run_id = self._run_id(run)
+            for table in ("metrics", "samples", "evals"):
+                conn.execute(f"DELETE FROM {table} WHERE run_id = ? AND step > ?", (run_id, step))
+            conn.execute("UPDATE runs SET step = ? WHERE id = ? AND step > ?", (step, run_id, step))
+
+    # -- samples, evals, artifacts ----------------------------------------------------------
+    def log_sample(self, run: RunRef, step: int | None, prompt: str, text: str) -> None:
+        """Store one generated sample."""
+        self._insert("samples", run, step=step, prompt=prompt, text=text)
+
+    def samples(self, run: RunRef, limit: int = 20) -> list[dict]:
+        """The run's latest samples, newest first."""
+        return self._rows(
+            f"SELECT step, prompt, text, time FROM samples WHERE run_id = {run_ref_sql(run)} "
+            "ORDER BY step DESC, rowid DESC LIMIT ?",
+            (run, limit),
+        )
+
+    def log_eval(self, run: RunRef, step: int | None, suite: str, name: str, value: float | None,
+                 extra: dict | None = None) -> None:
+        """Store one evaluation result (suite e.g. 'blimp', name e.g. a paradigm)."""
+        value = None if value is None else float(value)
+        self._insert("evals", run, step=step, suite=suite, name=name, value=value,
+                     extra=to_json(extra or {}))
+
+    def evals(self, run: RunRef, suite: str | None = None) -> list[dict]:
+        """The run's evaluation results (extra parsed), oldest first."""
+        return self._extra_rows("evals", "step, suite, name, value, time", run, "suite", suite)
+
+    def add_artifact(self, run: RunRef, kind: str, path: str | os.PathLike,
+                     extra: dict | None = None) -> None:
+        """Record a file the run produced (checkpoint, report, plot, export)."""
+        self._insert("artifacts", run, kind=kind, path=str(path), extra=to_json(extra or {}))
+
+    def artifacts(self, run: RunRef, kind: str | None = None) -> list[dict]:
+        """The run's artifacts (extra parsed), oldest first."""
+        return self._extra_rows("artifacts", "kind, path, time", run, "kind", kind)
+
+    def _extra_rows(self, table: str, columns: str, run: RunRef, key: str, value: str | None) -> list[dict]:
+        sql = f"SELECT {columns}, extra FROM {table} WHERE run_id = {run_ref_sql(run)}"
+        params: tuple = (run,) if value is None else (run, value)
+        rows = self._rows(sql + ("" if value is None else f" AND {key} = ?") + " ORDER BY rowid", params)
+        return [{**row, "extra": json.loads(row["extra"])} for row in rows]
+
+    def _insert(self, table: str, run: RunRef, **values: Any) -> None:
+        values["time"] = _time.time()
+        columns = ", ".join(["run_id", *values])
+        marks = ", ".join("?" * (len(values) + 1))
+        with self._write() as conn:
+            run_id = self._run_id(run)
+            conn.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", (run_id, *values.values()))
+
+
+def open_history(workspace: Workspace) -> History:
+    """The History of a workspace (`<root>/studio.db`)."""
+    return History(workspace.db_path)
+
+
+class MetricWriter:
+    """Batches one run's metric rows: a row is visible to readers at most `flush_interval` s
+    (plus one commit) after `log`, or sooner when `max_batch` rows are waiting.
+
+    A background thread flushes rows that are waiting when logging pauses. A flush that fails
+    keeps its rows for the next try and re-raises in the next `log`/`flush`/`close` call, so the
+    training loop sees the error instead of it vanishing in the thread. Call `close()` (or use
+    `with`): rows still buffered when the process exits without it are lost.
+    """
+
+    def __init__(self, history_or_db_path: History | str | os.PathLike, run_name: RunRef,
+                 flush_interval: float = 1.0, max_batch: int = 500):
+        owns = not isinstance(history_or_db_path, History)
+        self.history = History(history_or_db_path) if owns else history_or_db_path
+        self._owns_history = owns
+        self.run_id = self.history._run_id(run_name)
+        self.flush_interval, self.max_batch = flush_interval, max_batch
+        self._buffer: list[tuple] = []
+        self._lock = threading.Lock()  # guards _buffer, _last_flush, _error
+        self._flush_lock = threading.Lock()  # one flush at a time keeps rows in log order
+        self._last_flush = _time.monotonic()
+        self._error: BaseException | None = None
+        self._closed = False
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._flush_when_due, name="metric-writer", daemon=True)
+        self._thread.start()
+
+    def log(self, step: int, values: dict[str, float], tokens: int | None = None,
+            words: int | None = None, time: float | None = None) -> None:
+        """Buffer one step's metrics; flushes now if the last flush is `flush_interval` old."""
+        self._raise_pending()
+        rows = metric_rows(self.run_id, step, values, tokens, words, time)
+        with self._lock:
+            self._buffer.extend(rows)
+            due = len(self._buffer) >= self.max_batch or self._since_flush() >= self.flush_interval
+        if due:
+            self.flush()
+        else:
+            self._wake.set()  # the thread (re)computes when the buffered rows fall due
+
+    def flush(self) -> None:
+        """Write every buffered row in one transaction (INSERT OR REPLACE)."""
+        self._write_buffer()
+        self._raise_pending()
+
+    def _write_buffer(self) -> None:
+        with self._flush_lock:
+            with self._lock:
+                rows, self._buffer = self._buffer, []
+                self._last_flush = _time.monotonic()
+            try:
+                self.history.write_metric_rows(self.run_id, rows)
+            except Exception as exc:
+                with self._lock:
+                    self._buffer[:0] = rows  # keep them, in order, for the next flush
+                    self._error = exc
+
+    def close(self) -> None:
+        """Flush what is left, stop the thread, and close the History if this writer opened it."""
+        if self._closed:
+            return
+        self._closed = True
+        self._wake.set()
+        self._thread.join()
+        try:
+            self.flush()
+        finally:
+            if self._owns_history:
+                self.history.close()
+
+    def __enter__(self) -> "MetricWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _since_flush(self) -> float:
+        return _time.monotonic() - self._last_flush
+
+    def _raise_pending(self) -> None:
+        with self._lock:
+            error, self._error = self._error, None
+        if error is not None:
+            raise error
+
+    def _flush_when_due(self) -> None:
+        while not self._closed:
+            with self._lock:
+                wait = self.flush_interval - self._since_flush() if self._buffer else None
+            if wait is not None and wait <= 0:
+                self._write_buffer()  # an error waits in self._error for the caller's next call
+                continue
+            self._wake.wait(wait)
+            self._wake.clear()

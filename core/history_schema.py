@@ -1,0 +1,239 @@
+"""The history database's connection settings, SQL and row encoding, and named migrations.
+
+Used by `core.history`; must not import gradio, torch or transformers (the studio polls the
+database every second, so opening it has to stay cheap).
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time as _time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+BUSY_TIMEOUT_MS = 10_000
+MIGRATIONS_TABLE = "_migrations"
+# The hot-path index: metrics_since() filters on (run_id, step) and orders by (step, name).
+METRICS_INDEX = "idx_metrics_run_step_name"
+
+MigrationFn = Callable[[sqlite3.Connection], None]
+_MIGRATIONS: list[tuple[str, MigrationFn]] = []
+
+
+def connect(db_path: str | Path) -> sqlite_utils.Database:
+    """Open (creating if needed) the database with WAL, a 10 s busy timeout and foreign keys on.
+
+    The connection is in driver autocommit mode (`isolation_level=None`): every transaction is
+    explicit (`write_transaction`), so behaviour is the same under sqlite-utils 3.x and 4.x, whose
+    implicit commit rules differ. `check_same_thread=False` lets a History be shared by threads;
+    History serialises its own use of the connection with a lock.
+    """
+    Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(
+        str(db_path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+    )
+    # busy_timeout first: switching to WAL needs a lock another process may briefly hold.
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    db = sqlite_utils.Database(conn, execute_plugins=False)
+    db.enable_wal()
+    # NORMAL is durable across application crashes in WAL mode and avoids an fsync per commit.
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    return db
+
+
+@contextmanager
+def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any error.
+
+    IMMEDIATE takes the write lock up front, so two writers queue on the busy timeout instead of
+    both starting as readers and one failing with "database is locked" when it upgrades.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def migration(name: str) -> Callable[[MigrationFn], MigrationFn]:
+    """Register a schema migration; migrations run once each, in registration order."""
+
+    def register(fn: MigrationFn) -> MigrationFn:
+        if any(existing == name for existing, _ in _MIGRATIONS):
+            raise ValueError(f"migration {name!r} is registered twice")
+        _MIGRATIONS.append((name, fn))
+        return fn
+
+    return register
+
+
+def migration_names() -> list[str]:
+    """Names of all registered migrations, in the order they apply."""
+    return [name for name, _ in _MIGRATIONS]
+
+
+def applied_migrations(conn: sqlite3.Connection) -> list[str]:
+    """Names of the migrations recorded in this database, in the order they were applied."""
+    rows = conn.execute(f"SELECT name FROM {MIGRATIONS_TABLE} ORDER BY rowid").fetchall()
+    return [row[0] for row in rows]
+
+
+def apply_migrations(conn: sqlite3.Connection) -> list[str]:
+    """Apply pending migrations, each in its own BEGIN IMMEDIATE transaction; return their names.
+
+    Safe to call from several processes at once: the "already applied?" check runs inside the
+    write lock, so a process that waited for another one's migration sees it recorded and skips it.
+    """
+    conn.execute(
+        f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)"
+    )
+    # Fast path without the write lock: the studio opens the database often, mostly up to date.
+    if set(applied_migrations(conn)) >= set(migration_names()):
+        return []
+    applied = []
+    for name, fn in _MIGRATIONS:
+        with write_transaction(conn):
+            done = conn.execute(f"SELECT 1 FROM {MIGRATIONS_TABLE} WHERE name = ?", (name,))
+            if done.fetchone():
+                continue
+            fn(conn)
+            conn.execute(
+                f"INSERT INTO {MIGRATIONS_TABLE} (name, applied_at) VALUES (?, ?)", (name, _time.time())
+            )
+            applied.append(name)
+    return applied
+
+
+# -- row encoding: how Python values become column values and back ----------------------------
+def metric_rows(run_id: int, step: int, values: dict[str, float], tokens: int | None = None,
+                words: int | None = None, time: float | None = None) -> list[tuple]:
+    """Rows for `metrics`, one per name; float() accepts numpy and 0-d torch scalars.
+
+    NaN is stored as NULL (SQLite has no NaN); infinities are kept.
+    """
+    when = _time.time() if time is None else time
+    return [(run_id, int(step), str(name), float(value), when, tokens, words)
+            for name, value in values.items()]
+
+
+def run_ref_sql(run: str | int) -> str:
+    """SQL for a run's id given its id or name; a name resolves inside the caller's statement,
+    so the hot path stays one query."""
+    return "?" if isinstance(run, int) else "(SELECT id FROM runs WHERE name = ?)"
+
+
+def metrics_since_sql(run: str | int) -> str:
+    """The UI poll: SEARCH on METRICS_INDEX (run_id=? AND step>?), already in (step, name) order."""
+    return (
+        f"SELECT step, name, value, time, tokens, words FROM metrics WHERE run_id = {run_ref_sql(run)} "
+        "AND step > ? ORDER BY step, name"
+    )
+
+
+INSERT_METRIC_SQL = (
+    "INSERT OR REPLACE INTO metrics (run_id, step, name, value, time, tokens, words) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def parse_run(row: dict) -> dict:
+    """A `runs` row with its config parsed back to a dict and stop_requested as a bool."""
+    return {**row, "config": json.loads(row["config"]), "stop_requested": bool(row["stop_requested"])}
+
+
+def to_json(value: Any) -> str:
+    """JSON text for a config/extra column; paths become strings, anything else odd is an error."""
+    return json.dumps(value, sort_keys=True, default=_json_default)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise TypeError(f"cannot store {type(value).__name__} {value!r} as JSON in the history")
+
+
+def str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+@migration("0001_initial")
+def _initial(conn: sqlite3.Connection) -> None:
+    # Plain execute() per statement: executescript() would COMMIT the migration's transaction.
+    for statement in _INITIAL_SQL.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+# Children point at runs(id) with ON DELETE CASCADE so deleting a run is one statement.
+# metrics has ONE index, unique on (run_id, step, name): it is the dedupe constraint that makes
+# INSERT OR REPLACE overwrite re-logged rows, and its (run_id, step) prefix serves metrics_since.
+# A separate (run_id, step) index would only add a second B-tree to every insert.
+_INITIAL_SQL = f"""
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'queued',
+    config TEXT NOT NULL DEFAULT '{{}}',
+    run_dir TEXT,
+    pid INTEGER,
+    host TEXT,
+    created REAL NOT NULL,
+    started REAL,
+    ended REAL,
+    heartbeat REAL,
+    error TEXT,
+    hint TEXT,
+    parent TEXT,
+    step INTEGER,
+    total_steps INTEGER,
+    stop_requested INTEGER NOT NULL DEFAULT 0,
+    command TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX idx_runs_status ON runs(status);
+CREATE TABLE metrics (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    step INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    value REAL,
+    time REAL NOT NULL,
+    tokens INTEGER,
+    words INTEGER
+);
+CREATE UNIQUE INDEX {METRICS_INDEX} ON metrics(run_id, step, name);
+CREATE TABLE evals (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    step INTEGER,
+    suite TEXT NOT NULL,
+    name TEXT NOT NULL,
+    value REAL,
+    time REAL NOT NULL,
+    extra TEXT NOT NULL DEFAULT '{{}}'
+);
+CREATE INDEX idx_evals_run_step ON evals(run_id, step);
+CREATE TABLE samples (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    step INTEGER,
+    prompt TEXT NOT NULL,
+    text TEXT NOT NULL,
+    time REAL NOT NULL
+);
+CREATE INDEX idx_samples_run_step ON samples(run_id, step);
+CREATE TABLE artifacts (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    path TEXT NOT NULL,
+    time REAL NOT NULL,
+    extra TEXT NOT NULL DEFAULT '{{}}'
+);
+CREATE INDEX idx_artifacts_run ON artifacts(run_id, kind);
+"""

@@ -1,0 +1,107 @@
+"""Resolve a config's data and tokenizer references into paths inside or outside the workspace.
+
+`data.train_path` / `eval_path` / `tokenizer_path` take a workspace name (`syn`, `tok`) or a path, as
+in the guide. Checking that they exist is separate from `config.validate`, so presets stay valid
+without data. Must not import torch or gradio.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.config import RunConfig, check_tokenizer_vocab
+from core.errors import ConfigError, Issue
+from core.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class DataPaths:
+    """Resolved locations: the train and eval text folders (or files) and the tokenizer."""
+
+    train: Path | None
+    eval: Path | None
+    tokenizer: Path | None
+    corpus: Path | None  # the prepared corpus folder when train_path named one
+
+
+def _candidates(value: str, ws: Workspace, subdir: Path) -> list[Path]:
+    raw = Path(value).expanduser()
+    if raw.is_absolute():
+        return [raw]
+    # A bare name is looked up in the workspace first; a relative path is tried from the
+    # current folder, then inside the workspace (so the guide's ./data/x works in both).
+    inside = [subdir / value, ws.root / value]
+    return inside + [raw] if "/" not in value else [raw] + inside
+
+
+def _find(value: str, ws: Workspace, subdir: Path) -> Path | None:
+    return next((p for p in _candidates(value, ws, subdir) if p.exists()), None)
+
+
+def resolve_data(cfg: RunConfig, ws: Workspace, *, require: bool = True) -> DataPaths:
+    """Find train/eval text and the tokenizer; raise one ConfigError for every reference that is set
+    but not found (and, with `require`, for the ones a training run needs that are not set)."""
+    paths, issues = _resolve(cfg, ws, require)
+    if issues:
+        raise ConfigError(issues)
+    return paths
+
+
+def data_checker(ws: Workspace, *, require: bool):
+    """A check for `config.load(checks=...)`, so reference problems join the one error list."""
+    return lambda cfg: _resolve(cfg, ws, require)[1]
+
+
+def _resolve(cfg: RunConfig, ws: Workspace, require: bool) -> tuple[DataPaths, list[Issue]]:
+    issues: list[Issue] = []
+    d = cfg.data
+    train = corpus = None
+    if d.train_path:
+        found = _find(d.train_path, ws, ws.data_dir)
+        if found is None:
+            issues.append(Issue("data.train_path", f"no corpus or folder named {d.train_path!r}",
+                                "make one with `babyllama data synth --name NAME` or give a folder of .txt files"))
+        elif (found / "train").is_dir():
+            corpus, train = found, found / "train"
+        else:
+            train = found
+    elif require:
+        issues.append(Issue("data.train_path", "not set", "set data.train_path=NAME (a workspace corpus) or a folder"))
+    evaluation = None
+    if d.eval_path:
+        found = _find(d.eval_path, ws, ws.data_dir)
+        if found is None:
+            issues.append(Issue("data.eval_path", f"no corpus or folder named {d.eval_path!r}",
+                                "leave it empty to use the training corpus's dev/ split"))
+        else:
+            evaluation = found / "dev" if (found / "dev").is_dir() else found
+    elif corpus is not None and (corpus / "dev").is_dir():
+        evaluation = corpus / "dev"
+    tokenizer = _resolve_tokenizer(cfg, ws, issues, require)
+    return DataPaths(train=train, eval=evaluation, tokenizer=tokenizer, corpus=corpus), issues
+
+
+def _resolve_tokenizer(cfg: RunConfig, ws: Workspace, issues: list[Issue], require: bool) -> Path | None:
+    value = cfg.data.tokenizer_path
+    if not value:
+        if require:
+            issues.append(Issue("data.tokenizer_path", "not set",
+                                "train one with `babyllama tokenizer train --data CORPUS --name TOK`, then data.tokenizer_path=TOK"))
+        return None
+    found = _find(value, ws, ws.tokenizers_dir)
+    if found is None or not (found.is_file() or (found / "tokenizer.json").is_file()):
+        issues.append(Issue("data.tokenizer_path", f"no tokenizer at {value!r}",
+                            "train one with `babyllama tokenizer train --data CORPUS --name TOK`, or fix the path"))
+        return None
+    from core.tokenizer import vocab_size_of
+
+    issues += check_tokenizer_vocab(cfg, vocab_size_of(str(found), ws))
+    return found
+
+
+def run_parent(cfg: RunConfig, ws: Workspace) -> Path:
+    """The folder run folders go into: logging.output_dir, relative paths inside the workspace."""
+    out = Path(cfg.logging.output_dir or "models").expanduser()
+    if out.is_absolute():
+        return out
+    return (ws.root / out).resolve()

@@ -1,0 +1,75 @@
+"""Metric sinks behind one small interface, and the callback that feeds them.
+
+`MetricLogger` is the protocol (log_dict, log_config, close); `SQLiteMetricLogger` writes the
+run's history rows for the studio. W&B and TensorBoard sinks plug in the same way.
+Must not import gradio or torch.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Protocol
+
+from core.history import History, MetricWriter
+from core.train.callbacks import Callback, TrainControl, TrainState
+
+
+class MetricLogger(Protocol):
+    """Where a run's numbers go."""
+
+    def log_dict(self, payload: Mapping[str, float], step: int, *, tokens: int | None = None,
+                 words: int | None = None) -> None:
+        """Record metrics of one step (tokens/words seen so far make the other x-axes)."""
+
+    def log_config(self, config: dict) -> None:
+        """Record the resolved config once, at the start."""
+
+    def log_samples(self, samples: list[tuple[str, str]], step: int) -> None:
+        """Record generated (prompt, continuation) pairs."""
+
+    def close(self) -> None:
+        """Flush and release; called once at the end, also after a failure."""
+
+
+class SQLiteMetricLogger:
+    def __init__(self, history: History, run: str, flush_interval: float = 1.0):
+        self.history, self.run = history, run
+        self.writer = MetricWriter(history, run, flush_interval=flush_interval)
+
+    def log_dict(self, payload, step, *, tokens=None, words=None) -> None:
+        self.writer.log(step, dict(payload), tokens=tokens, words=words)
+
+    def log_config(self, config: dict) -> None:
+        run = self.history.get_run(self.run) or {}
+        self.history.set_status(self.run, run.get("status", "running"), config=config)
+
+    def log_samples(self, samples, step) -> None:
+        for prompt, text in samples:
+            self.history.log_sample(self.run, step, prompt, text)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class LoggerCallback(Callback):
+    """Sends training logs, evaluations and samples to every MetricLogger (main process only).
+
+    The loggers' owner (the worker) closes them, also when training fails.
+    """
+
+    def __init__(self, *loggers: MetricLogger):
+        self.loggers = loggers
+
+    def _log(self, state: TrainState, values: Mapping[str, float]) -> None:
+        if state.is_main:
+            for logger in self.loggers:
+                logger.log_dict(values, state.step, tokens=state.tokens_seen, words=state.words_seen)
+
+    def on_log(self, state: TrainState, control: TrainControl, logs: Mapping[str, float]) -> None:
+        self._log(state, logs)
+
+    def on_evaluate(self, state: TrainState, control: TrainControl, metrics: Mapping[str, float]) -> None:
+        self._log(state, metrics)
+
+    def on_samples(self, state: TrainState, control: TrainControl, samples: list[tuple[str, str]]) -> None:
+        if state.is_main:
+            for logger in self.loggers:
+                logger.log_samples(samples, state.step)

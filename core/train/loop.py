@@ -1,0 +1,255 @@
+"""The training loop: one linear function over a transformers causal LM, driven by accelerate.
+
+Read `train()` top to bottom: set-up, (resume), then one `while` loop of optimizer steps.
+Everything that observes or steers the run is a callback (core.train.callbacks); this module
+never touches the database, the UI or job files. Must not import gradio or core.history.
+"""
+from __future__ import annotations
+
+import math
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import MappingProxyType
+
+import torch
+
+from core.config import RunConfig, machine_fallbacks
+from core.models import build_model
+from core.train import checkpoint as ckpt
+from core.train.callbacks import CallbackList, TrainControl, TrainState
+
+# Greedy continuations of these show how the model is doing, in the log and the studio.
+SAMPLE_PROMPTS = ("Once upon a time", "The little dog", "Mommy, can I")
+
+
+@dataclass
+class TrainData:
+    """Token blocks ready for training: `train` and `eval` are int64 tensors [n, seq_length]."""
+
+    train: torch.Tensor
+    eval: torch.Tensor | None
+    words_per_token: float = 0.75   # corpus words / tokens, to report "words seen"
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+def make_accelerator(cfg: RunConfig):
+    """An Accelerator for this machine; fp16/bf16/compile fall back (with a warning) where absent."""
+    from accelerate import Accelerator
+
+    cuda = torch.cuda.is_available()
+    cfg, notes = machine_fallbacks(cfg, cuda=cuda, bf16_ok=cuda and torch.cuda.is_bf16_supported(),
+                                   compile_ok=cuda)
+    precision = "bf16" if cfg.training.bf16 else "fp16" if cfg.training.fp16 else "no"
+    # cpu=True matters under torchrun/accelerate launch on CPU: without it every process
+    # would silently train on its own instead of joining one gloo process group.
+    return Accelerator(cpu=not cuda, mixed_precision=precision), cfg, notes
+
+
+def train(cfg: RunConfig, data: TrainData, tokenizer, run_dir: Path, callbacks: list,
+          *, resume_from: Path | None = None, accelerator=None) -> str:
+    """Train (or resume) a run; returns its final status: "finished" or "stopped"."""
+    if accelerator is None:
+        accelerator, cfg, _ = make_accelerator(cfg)
+    t = cfg.training
+    cbs = CallbackList(callbacks)
+    run_dir = Path(run_dir)
+    world, rank = accelerator.num_processes, accelerator.process_index
+
+    # Same seed -> same initial weights and data order on every process and every resume.
+    torch.manual_seed(t.seed)
+    vocab = cfg.model.vocab_size or len(tokenizer)
+    model = build_model(cfg.model, vocab)
+
+    # AdamW without weight decay on norms and biases (1-D tensors), as in nanoGPT and HF.
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": t.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=t.lr)
+
+    # One optimizer step consumes batch_size x accumulation sequences on each process.
+    seqs_per_step = t.batch_size * t.gradient_accumulation_steps * world
+    steps_per_epoch = len(data.train) // seqs_per_step
+    if steps_per_epoch == 0:
+        raise ValueError(f"the training split has {len(data.train)} sequences of {cfg.data.seq_length} tokens, "
+                         f"fewer than one optimizer step needs ({seqs_per_step}); lower training.batch_size, "
+                         "gradient_accumulation_steps or data.seq_length, or use more data")
+    max_steps = t.max_steps or steps_per_epoch * t.num_epochs
+    scheduler = _make_scheduler(t.lr_scheduler, optimizer, t.warmup_steps, max_steps)
+
+    progress = ckpt.Progress()
+    if resume_from is not None:
+        # Weights, optimizer moments, schedule, RNG and data position: an exact continuation.
+        state = ckpt.load_state(resume_from)
+        _load_weights(model, resume_from)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        ckpt.set_rng_state(state["rng"])
+        progress = ckpt.Progress(**state["progress"])
+
+    model, optimizer = accelerator.prepare(model, optimizer)
+    if t.torch_compile:
+        model = torch.compile(model)
+    model.train()
+    config_dict = cfg.to_dict()
+    tokens_per_step = seqs_per_step * cfg.data.seq_length
+    order = _epoch_order(len(data.train), t.seed, progress.epoch)
+    control = TrainControl()
+    started = time.perf_counter()
+    window_start, window_steps = started, 0
+    loss_sum = torch.zeros((), device=accelerator.device)  # summed on-device: no per-step sync
+
+    def snapshot(**metrics) -> TrainState:
+        return TrainState(step=progress.step, max_steps=max_steps,
+                          epoch=progress.epoch + progress.batch_in_epoch / steps_per_epoch,
+                          tokens_seen=progress.tokens_seen,
+                          words_seen=int(progress.tokens_seen * data.words_per_token),
+                          elapsed=time.perf_counter() - started,
+                          metrics=MappingProxyType(metrics), is_main=accelerator.is_main_process)
+
+    cbs.on_train_begin(snapshot(), control)
+    status = "finished"
+    while progress.step < max_steps:
+        # --- one optimizer step: accumulate gradients over micro-batches -------------------
+        for micro in range(t.gradient_accumulation_steps):
+            if progress.batch_in_epoch >= steps_per_epoch * t.gradient_accumulation_steps:
+                # New epoch: a fresh permutation that depends only on (seed, epoch).
+                progress.epoch, progress.batch_in_epoch = progress.epoch + 1, 0
+                order = _epoch_order(len(data.train), t.seed, progress.epoch)
+            first = progress.batch_in_epoch * t.batch_size * world + rank * t.batch_size
+            batch = data.train[order[first:first + t.batch_size]].to(accelerator.device)
+            progress.batch_in_epoch += 1
+            # Only the last micro-batch all-reduces gradients between processes.
+            sync = micro == t.gradient_accumulation_steps - 1
+            with nullcontext() if sync else accelerator.no_sync(model), accelerator.autocast():
+                loss = model(input_ids=batch, labels=batch).loss / t.gradient_accumulation_steps
+            accelerator.backward(loss)
+            loss_sum += loss.detach()
+
+        grad_norm = None
+        if t.max_grad_norm > 0:
+            grad_norm = accelerator.clip_grad_norm_(model.parameters(), t.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        progress.step += 1
+        progress.tokens_seen += tokens_per_step
+        window_steps += 1
+
+        # --- logging: the only place the loss leaves the device (.item() syncs) ---------------
+        if progress.step % t.logging_steps == 0 or progress.step == max_steps:
+            mean_loss = accelerator.reduce(loss_sum, "mean").item() / window_steps
+            if not math.isfinite(mean_loss):
+                raise TrainingDiverged(f"loss became {mean_loss} at step {progress.step}")
+            now = time.perf_counter()
+            rate = window_steps * tokens_per_step / max(now - window_start, 1e-9)
+            logs = {"loss": mean_loss, "lr": scheduler.get_last_lr()[0], "epoch": snapshot().epoch,
+                    "tokens_per_s": rate, "eta_s": (max_steps - progress.step) * tokens_per_step / rate}
+            if grad_norm is not None:
+                logs["grad_norm"] = float(grad_norm)
+            cbs.on_log(snapshot(**logs), control, logs)
+            loss_sum.zero_()
+            window_start, window_steps = time.perf_counter(), 0
+
+        cbs.on_step_end(snapshot(), control)
+        if world > 1:
+            # Every process must take the same branch: any rank's stop request stops all.
+            flag = torch.tensor(float(control.should_stop), device=accelerator.device)
+            control.should_stop = bool(accelerator.reduce(flag, "max").item())
+        if control.should_eval and data.eval is not None:
+            metrics = evaluate(model, data.eval, t.batch_size, accelerator, cfg.data.eval_samples)
+            cbs.on_evaluate(snapshot(**metrics), control, metrics)
+            if accelerator.is_main_process:
+                cbs.on_samples(snapshot(), control, generate_samples(accelerator.unwrap_model(model), tokenizer))
+        if control.should_save or control.should_stop or progress.step == max_steps:
+            path = _save(accelerator, model, tokenizer, optimizer, scheduler, progress, config_dict, run_dir, t)
+            cbs.on_save(snapshot(), control, path)
+        control.should_eval = control.should_save = False
+        if control.should_stop:
+            status = "stopped" if progress.step < max_steps else "finished"
+            break
+
+    if status == "finished" and accelerator.is_main_process:
+        # The run folder itself is the final model: AutoModelForCausalLM.from_pretrained(run_dir).
+        ckpt.save_model_folder(run_dir, accelerator.unwrap_model(model), tokenizer, config_dict)
+    accelerator.wait_for_everyone()
+    cbs.on_train_end(snapshot(), control, status)
+    return status
+
+
+def _make_scheduler(name: str, optimizer, warmup: int, total: int):
+    from transformers import get_scheduler
+
+    kind = {"constant": "constant_with_warmup"}.get(name, name)
+    return get_scheduler(kind, optimizer, num_warmup_steps=warmup, num_training_steps=total)
+
+
+def _epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
+    """The shuffled order of the n training blocks in `epoch` (independent of global RNG)."""
+    gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return torch.randperm(n, generator=gen)
+
+
+def _load_weights(model, folder: Path) -> None:
+    """Load a checkpoint's safetensors into `model`; only a tied output layer may be absent."""
+    from safetensors.torch import load_file
+
+    state = {}
+    for part in sorted(Path(folder).glob("model*.safetensors")):
+        state.update(load_file(str(part)))
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    tied = {"lm_head.weight"} if model.config.tie_word_embeddings else set()
+    if unexpected or set(missing) - tied:
+        raise ValueError(f"checkpoint {folder} does not fit this model: missing {sorted(set(missing) - tied)}, "
+                         f"unexpected {sorted(unexpected)}")
+    model.tie_weights()
+
+
+def _save(accelerator, model, tokenizer, optimizer, scheduler, progress, config_dict, run_dir, t) -> Path:
+    path = Path(run_dir) / f"{ckpt.PREFIX}{progress.step}"
+    if accelerator.is_main_process:
+        path = ckpt.save(run_dir, accelerator.unwrap_model(model), tokenizer, optimizer, scheduler,
+                         replace(progress), config_dict, total_limit=t.save_total_limit)
+    accelerator.wait_for_everyone()
+    return path
+
+
+@torch.no_grad()
+def evaluate(model, blocks: torch.Tensor, batch_size: int, accelerator, max_samples: int = 0) -> dict:
+    """Mean token loss and perplexity over (the first `max_samples` of) the eval blocks."""
+    model.eval()
+    if max_samples:
+        blocks = blocks[:max_samples]
+    total, count = torch.zeros((), dtype=torch.float64), 0
+    world, rank = accelerator.num_processes, accelerator.process_index
+    for start in range(rank * batch_size, len(blocks), batch_size * world):
+        batch = blocks[start:start + batch_size].to(accelerator.device)
+        with accelerator.autocast():
+            loss = model(input_ids=batch, labels=batch).loss
+        n = batch.numel() - batch.shape[0]  # predicted positions: all but the first of each row
+        total += loss.double().cpu() * n
+        count += n
+    sums = accelerator.reduce(torch.tensor([total.item(), float(count)], device=accelerator.device), "sum")
+    model.train()
+    mean = (sums[0] / sums[1].clamp(min=1)).item()
+    return {"eval_loss": mean, "eval_perplexity": math.exp(min(mean, 50.0))}
+
+
+@torch.no_grad()
+def generate_samples(model, tokenizer, max_new_tokens: int = 24) -> list[tuple[str, str]]:
+    """Greedy continuations of SAMPLE_PROMPTS; greedy uses no RNG, so resume stays exact."""
+    was_training = model.training
+    model.eval()
+    out = []
+    device = next(model.parameters()).device
+    for prompt in SAMPLE_PROMPTS:
+        ids = tokenizer(prompt, return_tensors="pt").input_ids.to(device)
+        gen = model.generate(ids, max_new_tokens=max_new_tokens, do_sample=False,
+                             pad_token_id=tokenizer.pad_token_id)
+        out.append((prompt, tokenizer.decode(gen[0, ids.shape[1]:], skip_special_tokens=True)))
+    model.train(was_training)
+    return out

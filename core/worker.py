@@ -1,0 +1,184 @@
+"""The job process: `python -m core.worker RUN_DIR`.
+
+Reads the run's saved config and job file, waits for its turn in the queue, wires the callbacks
+(SQLite history, stop file, console progress), runs the job, and always writes a final status
+with the error and a hint. Must not import gradio.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+
+from core import config as config_mod
+from core import jobs
+from core.errors import UserError
+from core.history import History
+from core.workspace import Workspace
+
+HEARTBEAT_S = 2.0
+
+HINT_OOM = ("out of memory: lower training.batch_size and raise training.gradient_accumulation_steps by the "
+            "same factor (the effective batch stays the same), or shorten data.seq_length")
+HINT_NAN = ("the loss became NaN/inf: lower training.lr (e.g. 3-10x), keep gradient clipping on "
+            "(training.max_grad_norm: 1.0), add warm-up steps, and train in float32 (fp16: false)")
+
+
+def hint_for(err: BaseException) -> str:
+    """A fix to try for a failure (shown in the studio and `runs show`)."""
+    from core.train.loop import TrainingDiverged
+
+    text = str(err).lower()
+    if isinstance(err, TrainingDiverged) or "nan" in text and "loss" in text:
+        return HINT_NAN
+    if type(err).__name__ == "OutOfMemoryError" or "out of memory" in text:
+        return HINT_OOM
+    if isinstance(err, UserError):
+        return ""
+    return "see run.log for the full traceback"
+
+
+class _Heartbeat(threading.Thread):
+    """Tells the database every few seconds that this process is alive, whatever the loop does."""
+
+    def __init__(self, db_path: Path, name: str):
+        super().__init__(daemon=True, name="heartbeat")
+        self.db_path, self.name, self.halt = db_path, name, threading.Event()
+
+    def run(self) -> None:
+        history = History(self.db_path)  # its own connection: never shares one across threads
+        try:
+            while not self.halt.wait(HEARTBEAT_S):
+                history.heartbeat(self.name)
+        finally:
+            history.close()
+
+
+def wait_for_turn(history: History, ws: Workspace, name: str, stop_file: Path):
+    """Block while other queued/running jobs go first; None if a stop came meanwhile."""
+    lock = open(ws.root / ".train.lock", "w")
+    while True:
+        if stop_file.exists() or history.stop_requested(name):
+            lock.close()
+            return None
+        jobs.refresh_all(history)  # a dead job ahead of us must not block the queue forever
+        if jobs.queue_position(history, name) in (None, 1):
+            try:
+                # The lock is released by the OS when this process ends, however it ends.
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return lock
+            except BlockingIOError:
+                pass
+        history.heartbeat(name)
+        time.sleep(0.5)
+
+
+def run_job(run_dir: Path) -> int:
+    """Run the job in `run_dir` to a final status; returns the process exit code."""
+    job = json.loads((run_dir / jobs.JOB_FILE).read_text(encoding="utf-8"))
+    ws, name = Workspace(Path(job["workspace"])), job["name"]
+    is_main = int(os.environ.get("RANK", "0")) == 0  # under accelerate launch, rank 0 reports
+    history = History(ws.db_path)
+    heartbeat = _Heartbeat(ws.db_path, name) if is_main else None
+    stop_file = run_dir / jobs.STOP_FILE
+    try:
+        cfg = config_mod.load(run_dir / "config.yaml")
+        if is_main and job["kind"] in jobs.QUEUED_KINDS:
+            if wait_for_turn(history, ws, name, stop_file) is None:
+                history.set_status(name, "stopped", error=None, hint="stopped while queued")
+                return 0
+        if is_main:
+            history.set_status(name, "running", pid=os.getpid() if job.get("num_processes", 1) == 1
+                               else history.get_run(name)["pid"], host=socket.gethostname())
+            heartbeat.start()
+        status = _KINDS[job["kind"]](job, cfg, ws, history, run_dir, is_main)
+        if is_main:
+            history.set_status(name, status, error=None, hint=None)
+        return 0
+    except BaseException as err:  # every failure ends as a status: never `running` forever
+        traceback.print_exc()
+        if is_main:
+            message = str(err) or type(err).__name__
+            history.set_status(name, "failed", error=f"{type(err).__name__}: {message}"[:2000], hint=hint_for(err))
+        return 1
+    finally:
+        if heartbeat is not None:
+            heartbeat.halt.set()
+        history.close()
+
+
+def _train(job: dict, cfg, ws: Workspace, history: History, run_dir: Path, is_main: bool) -> str:
+    from core.train.callbacks import ConsoleProgress, Schedule, StopFile
+    from core.train.data import load_train_data
+    from core.train.loggers import LoggerCallback, SQLiteMetricLogger
+    from core.train.loop import make_accelerator, train
+
+    # Progress bars are \r-animations: noise in run.log. Our own lines carry progress and ETA.
+    import datasets
+    import transformers
+
+    datasets.disable_progress_bars()
+    transformers.utils.logging.disable_progress_bar()
+    accelerator, cfg, notes = make_accelerator(cfg)
+    for note in notes:
+        print(f"note: {note}", flush=True)
+    print("preparing token blocks (cached after the first run of a corpus + tokenizer)", flush=True)
+    data, tokenizer = load_train_data(cfg, ws)
+    print(f"{len(data.train):,} training blocks of {cfg.data.seq_length} tokens", flush=True)
+    resume_from = Path(job["resume_from"]) if job.get("resume_from") else None
+    loggers = []
+    if is_main:
+        if resume_from is not None:
+            # Rows logged after the checkpoint are replaced by the resumed run, never doubled.
+            from core.train.checkpoint import load_state
+
+            history.truncate_after(job["name"], load_state(resume_from)["progress"]["step"])
+        loggers.append(SQLiteMetricLogger(history, job["name"]))
+        loggers[0].log_config(cfg.to_dict())
+    callbacks = [Schedule(cfg.training.eval_steps, cfg.training.save_steps), StopFile(run_dir / jobs.STOP_FILE),
+                 LoggerCallback(*loggers), _StepReporter(history, job["name"]) if is_main else None]
+    if is_main:
+        callbacks.append(ConsoleProgress())
+    try:
+        return train(cfg, data, tokenizer, run_dir, [c for c in callbacks if c is not None],
+                     resume_from=resume_from, accelerator=accelerator)
+    finally:
+        for logger in loggers:
+            logger.close()
+
+
+class _StepReporter:
+    """Keeps the run row's `step` / `total_steps` current at each log (for lists and ETA)."""
+
+    def __init__(self, history: History, name: str):
+        self.history, self.name = history, name
+
+    def __getattr__(self, hook):
+        if hook.startswith("on_"):
+            return lambda *args, **kwargs: None
+        raise AttributeError(hook)
+
+    def on_log(self, state, control, logs) -> None:
+        run = self.history.get_run(self.name)
+        self.history.set_status(self.name, run["status"], step=state.step, total_steps=state.max_steps)
+
+
+_KINDS = {"train": _train}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m core.worker RUN_DIR", file=sys.stderr)
+        return 2
+    return run_job(Path(argv[0]).resolve())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""Shared fixtures: a fresh workspace per test, the shared real-text data, offline environment."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+# Offline and tidy: no hub calls, no telemetry, caches inside the project (see STACK.md).
+for _key, _value in {
+    "HF_HUB_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "TOKENIZERS_PARALLELISM": "false",
+}.items():
+    os.environ.setdefault(_key, _value)
+os.environ.setdefault("HF_HOME", str(ROOT / ".cache" / "hf"))
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch):
+    """A fresh, empty workspace; also exported as $BABYLLAMA_WORKSPACE for CLI calls."""
+    from core.workspace import Workspace
+
+    ws = Workspace(tmp_path / "ws").ensure()
+    monkeypatch.setenv("BABYLLAMA_WORKSPACE", str(ws.root))
+    return ws
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """`../shared/data` (real public text); tests that need it skip when it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not present beside the checkout")
+    return SHARED_DATA
