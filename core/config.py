@@ -57,7 +57,7 @@ class ModelConfig:
 class TrainingConfig:
     """The optimisation: the guide's keys plus the transformers names for the rest."""
 
-    lr: float = _f(3e-4, "Peak learning rate (AdamW).", min=0.0, max=1.0, min_exclusive=True)
+    lr: float = _f(3e-4, "Peak learning rate (AdamW; 1e-4 to 1e-3 is usual).", min=0.0, min_exclusive=True)
     batch_size: int = _f(32, "Sequences per device per micro-step.", min=1)
     num_epochs: int = _f(1, "Passes over the training data (ignored when max_steps > 0).", min=1)
     max_steps: int = _f(0, "Optimizer steps to run; > 0 wins over num_epochs.", min=0)

@@ -28,11 +28,20 @@ JOB_FILE = "job.json"
 STOP_FILE = "STOP"
 LOG_FILE = "run.log"
 STALE_AFTER_S = 30.0          # no heartbeat for this long on another host = lost
-QUEUED_KINDS = ("train", "distill")  # one of these at a time per workspace; others wait queued
+QUEUED_KINDS = ("train", "distill")  # these wait in the queue for a free slot
+MAX_JOBS_ENV = "BABYLLAMA_MAX_JOBS"  # training slots per workspace (default 1)
 # glibc keeps freed arenas mapped instead of returning them every step: measured 1.25-1.3x
 # faster CPU training here. It must be set before the process starts, hence here.
 WORKER_ENV = {"GLIBC_TUNABLES": "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=17179869184",
               "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+def max_parallel_jobs() -> int:
+    """How many training jobs may run at once in a workspace: $BABYLLAMA_MAX_JOBS, default 1."""
+    try:
+        return max(1, int(os.environ.get(MAX_JOBS_ENV, "1")))
+    except ValueError:
+        return 1
 
 
 def default_name(cfg: RunConfig) -> str:
@@ -169,8 +178,10 @@ def worker_argv(run_dir: Path, num_processes: int = 1) -> list[str]:
     """The exact command a job runs (list argv, never a shell string)."""
     if num_processes > 1:
         # --multi_gpu with the worker's Accelerator(cpu=True) gives N gloo processes on CPU too.
-        return [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu",
-                "--num_processes", str(num_processes), "-m", "core.worker", str(run_dir)]
+        # Precision is the config's business (the worker's Accelerator decides), not launch's.
+        return [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_machines", "1",
+                "--num_processes", str(num_processes), "--mixed_precision", "no", "--dynamo_backend", "no",
+                "-m", "core.worker", str(run_dir)]
     return [sys.executable, "-m", "core.worker", str(run_dir)]
 
 

@@ -20,6 +20,7 @@ from core import config as config_mod
 from core import jobs
 from core.errors import UserError
 from core.history import History
+from core.train.callbacks import Callback
 from core.workspace import Workspace
 
 HEARTBEAT_S = 2.0
@@ -61,20 +62,25 @@ class _Heartbeat(threading.Thread):
 
 
 def wait_for_turn(history: History, ws: Workspace, name: str, stop_file: Path):
-    """Block while other queued/running jobs go first; None if a stop came meanwhile."""
-    lock = open(ws.root / ".train.lock", "w")
+    """Block while other jobs hold every slot or are ahead in the queue; None if stopped meanwhile.
+
+    A slot is an flock on `<workspace>/.train.lock.<i>`: the OS releases it when the process
+    ends, however it ends, so a crashed job never keeps the queue blocked.
+    """
+    slots = jobs.max_parallel_jobs()
     while True:
         if stop_file.exists() or history.stop_requested(name):
-            lock.close()
             return None
         jobs.refresh_all(history)  # a dead job ahead of us must not block the queue forever
-        if jobs.queue_position(history, name) in (None, 1):
-            try:
-                # The lock is released by the OS when this process ends, however it ends.
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return lock
-            except BlockingIOError:
-                pass
+        position = jobs.queue_position(history, name)
+        if position is None or position <= slots:
+            for i in range(slots):
+                lock = open(ws.root / f".train.lock.{i}", "w")
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return lock
+                except BlockingIOError:
+                    lock.close()
         history.heartbeat(name)
         time.sleep(0.5)
 
@@ -90,7 +96,10 @@ def run_job(run_dir: Path) -> int:
     try:
         cfg = config_mod.load(run_dir / "config.yaml")
         if is_main and job["kind"] in jobs.QUEUED_KINDS:
-            if wait_for_turn(history, ws, name, stop_file) is None:
+            # Held (not just taken) until this process ends: dropping the file object would
+            # release the slot at once.
+            slot = wait_for_turn(history, ws, name, stop_file)
+            if slot is None:
                 history.set_status(name, "stopped", error=None, hint="stopped while queued")
                 return 0
         if is_main:
@@ -114,7 +123,7 @@ def run_job(run_dir: Path) -> int:
 
 
 def _train(job: dict, cfg, ws: Workspace, history: History, run_dir: Path, is_main: bool) -> str:
-    from core.train.callbacks import ConsoleProgress, Schedule, StopFile
+    from core.train.callbacks import ConsoleProgress, StopFile
     from core.train.data import load_train_data
     from core.train.loggers import LoggerCallback, SQLiteMetricLogger
     from core.train.loop import make_accelerator, train
@@ -126,11 +135,16 @@ def _train(job: dict, cfg, ws: Workspace, history: History, run_dir: Path, is_ma
     datasets.disable_progress_bars()
     transformers.utils.logging.disable_progress_bar()
     accelerator, cfg, notes = make_accelerator(cfg)
+    if is_main:
+        print(f"device {accelerator.device}, {accelerator.num_processes} process(es), "
+              f"mixed precision {accelerator.mixed_precision}", flush=True)
     for note in notes:
         print(f"note: {note}", flush=True)
-    print("preparing token blocks (cached after the first run of a corpus + tokenizer)", flush=True)
+    if is_main:
+        print("preparing token blocks (cached after the first run of a corpus + tokenizer)", flush=True)
     data, tokenizer = load_train_data(cfg, ws)
-    print(f"{len(data.train):,} training blocks of {cfg.data.seq_length} tokens", flush=True)
+    if is_main:
+        print(f"{len(data.train):,} training blocks of {cfg.data.seq_length} tokens", flush=True)
     resume_from = Path(job["resume_from"]) if job.get("resume_from") else None
     loggers = []
     if is_main:
@@ -141,7 +155,7 @@ def _train(job: dict, cfg, ws: Workspace, history: History, run_dir: Path, is_ma
             history.truncate_after(job["name"], load_state(resume_from)["progress"]["step"])
         loggers.append(SQLiteMetricLogger(history, job["name"]))
         loggers[0].log_config(cfg.to_dict())
-    callbacks = [Schedule(cfg.training.eval_steps, cfg.training.save_steps), StopFile(run_dir / jobs.STOP_FILE),
+    callbacks = [StopFile(run_dir / jobs.STOP_FILE),
                  LoggerCallback(*loggers), _StepReporter(history, job["name"]) if is_main else None]
     if is_main:
         callbacks.append(ConsoleProgress())
@@ -153,20 +167,24 @@ def _train(job: dict, cfg, ws: Workspace, history: History, run_dir: Path, is_ma
             logger.close()
 
 
-class _StepReporter:
-    """Keeps the run row's `step` / `total_steps` current at each log (for lists and ETA)."""
+class _StepReporter(Callback):
+    """Keeps the run row's `step` / `total_steps` current (for lists, ETA and the final row)."""
 
     def __init__(self, history: History, name: str):
         self.history, self.name = history, name
 
-    def __getattr__(self, hook):
-        if hook.startswith("on_"):
-            return lambda *args, **kwargs: None
-        raise AttributeError(hook)
-
-    def on_log(self, state, control, logs) -> None:
+    def _report(self, state) -> None:
         run = self.history.get_run(self.name)
         self.history.set_status(self.name, run["status"], step=state.step, total_steps=state.max_steps)
+
+    def on_train_begin(self, state, control) -> None:
+        self._report(state)
+
+    def on_log(self, state, control, logs) -> None:
+        self._report(state)
+
+    def on_train_end(self, state, control, status) -> None:
+        self._report(state)
 
 
 _KINDS = {"train": _train}

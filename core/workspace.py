@@ -82,4 +82,5 @@ class Workspace:
 def _names_with(parent: Path, marker: str) -> list[str]:
     if not parent.is_dir():
         return []
-    return sorted(p.name for p in parent.iterdir() if (p / marker).is_file())
+    # Hidden folders are temp work of an unfinished write, never a finished corpus or tokenizer.
+    return sorted(p.name for p in parent.iterdir() if not p.name.startswith(".") and (p / marker).is_file())

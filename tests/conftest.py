@@ -38,3 +38,29 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is not present beside the checkout")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def data_template(tmp_path_factory):
+    """A synthetic corpus `syn` and a tokenizer `tok`, made once per test session."""
+    from core.data.synthetic import create_synthetic_corpus
+    from core.tokenizer import train_tokenizer
+    from core.workspace import Workspace
+
+    ws = Workspace(tmp_path_factory.mktemp("template") / "ws").ensure()
+    create_synthetic_corpus(ws, "syn", n_words=60_000, complexity="medium", seed=1)
+    train_tokenizer(ws.corpus_dir("syn"), ws.tokenizer_dir("tok"), vocab_size=600, progress=False)
+    return ws
+
+
+@pytest.fixture
+def ready_workspace(workspace, data_template):
+    """A fresh workspace holding copies of the session's corpus `syn` and tokenizer `tok`."""
+    import shutil
+
+    shutil.copytree(data_template.data_dir, workspace.data_dir, dirs_exist_ok=True)
+    shutil.copytree(data_template.tokenizers_dir, workspace.tokenizers_dir, dirs_exist_ok=True)
+    return workspace
+
+
+TINY = ["data.train_path=syn", "data.tokenizer_path=tok"]

@@ -25,12 +25,14 @@ def register(subparsers) -> None:
     q = verbs.add_parser("synth", help="generate synthetic child-directed English")
     _add_name(q)
     q.add_argument("--tokens", "--num-tokens", dest="tokens", default="1000000", metavar="T",
-                   help="size in whitespace words, e.g. 1000000, 500k, 1M (default 1000000)")
+                   help="size in whitespace words (the tokenizer comes later, so tokens = words), "
+                        "e.g. 1000000, 500k, 1M (default 1000000)")
     q.add_argument("--complexity", choices=COMPLEXITIES, default="simple",
                    help="simple: small vocabulary, subject-verb-object; medium: questions, dialogue, "
                         "prepositions; complex: clauses, past and future (default simple)")
-    q.add_argument("--seed", type=int, default=42, help="random seed: same seed, same bytes (default 42)")
-    q.add_argument("--dev-fraction", type=float, default=0.1, help="share of words for dev (default 0.1)")
+    q.add_argument("--seed", type=int, default=42, metavar="S", help="random seed: same seed, same bytes (default 42)")
+    q.add_argument("--dev-fraction", type=float, default=0.1, metavar="F",
+                   help="share of the words that goes to the dev split (default 0.1)")
     add_workspace_arg(q)
     q.set_defaults(func=_cmd_synth)
 
@@ -43,10 +45,13 @@ def register(subparsers) -> None:
     q.add_argument("--budget-words", default=None, metavar="W",
                    help="cut the train split to this many words, e.g. 10M, 500k (default: keep all)")
     q.add_argument("--clean-domains", default="", metavar="D,D",
-                   help="domains whose cleaners run (wikipedia,subtitles,dialogue,childes,gutenberg,stories,"
-                        "qed, or all); the rest get whitespace normalisation only")
-    q.add_argument("--tokenizer-vocab", type=int, default=None, help="guide spelling; the tokenizer is a "
-                   "separate step: `babyllama tokenizer train --vocab-size N`")
+                   help="cleaners to run: BabyLM domains (wikipedia, subtitles, dialogue, childes, "
+                        "gutenberg, stories, qed), file names (switchboard, cbt...), all, or your own "
+                        "registered cleaner for a custom source; whitespace is always normalised")
+    q.add_argument("--custom-cleaning", action="store_true",
+                   help="guide spelling, kept for scripts: name your cleaners in --clean-domains")
+    q.add_argument("--tokenizer-vocab", type=int, default=None, metavar="V", help="guide spelling; the "
+                   "tokenizer is a separate step: `babyllama tokenizer train --vocab-size V`")
     add_workspace_arg(q)
     q.set_defaults(func=_cmd_prepare)
 

@@ -9,8 +9,8 @@ import os
 import re
 from pathlib import Path
 
-from core.data.cleaning import clean, get_cleaner
-from core.data.corpus import CorpusWriter, cut_to_budget, parse_word_count, prepare_custom, read_text_file
+from core.data.cleaning import clean, parse_clean_domains
+from core.data.corpus import CorpusWriter, custom_units, parse_word_count, read_text_file, write_custom
 from core.errors import UserError
 from core.workspace import Workspace
 
@@ -82,15 +82,6 @@ def find_babylm_files(sources: list[Path], version: str = "auto") -> tuple[str |
     return chosen, files
 
 
-def parse_clean_domains(value: str | list[str] | tuple | None) -> list[str]:
-    """`"wikipedia,subtitles"`, `"all"` or a list -> checked names (unknown ones: UserError)."""
-    names = [n.strip() for n in (value.split(",") if isinstance(value, str) else value or ()) if n.strip()]
-    for name in names:
-        if name != "all":
-            get_cleaner(name)
-    return names
-
-
 def _cleaner_for(stem: str, chosen: list[str]) -> str:
     """The cleaner name a BabyLM file gets: its own, its domain's, or `default`."""
     if stem in chosen or ("all" in chosen and stem in DOMAINS):
@@ -98,28 +89,48 @@ def _cleaner_for(stem: str, chosen: list[str]) -> str:
     return DOMAINS[stem] if DOMAINS[stem] in chosen else "default"
 
 
-def prepare_babylm(workspace: Workspace, sources: list[Path], name: str, version: str = "auto",
-                   budget_words: int | None = None, clean_domains=()) -> Path:
-    """Prepare corpus `name` (kind `babylm`) from BabyLM folders; returns the corpus folder."""
-    chosen, files = find_babylm_files(sources, version)
-    if chosen is None:
-        raise UserError(f"--source: no BabyLM files (like wikipedia.train or childes.train) under "
-                        f"{', '.join(map(str, sources))}")
-    domains = parse_clean_domains(clean_domains)
-    with CorpusWriter(workspace, name) as writer:
-        for split, by_stem in files.items():
-            for stem, path in by_stem.items():
-                text, replaced = read_text_file(path)
-                writer.note_replaced(path, replaced)
-                cleaner = _cleaner_for(stem, domains)
-                writer.write(split, f"{stem}.txt", clean(text, [cleaner]), source=str(path),
-                             domain=DOMAINS[stem], cleaner=cleaner, replaced_bytes=replaced)
-        if not files["dev"]:
-            writer.warn("no .dev files found, the dev split is empty: add the dev folder as another --source")
-        before = cut_to_budget(writer, budget_words) if budget_words else None
-        return writer.commit(kind="babylm", source=", ".join(str(s.resolve()) for s in sources),
-                             babylm_version=chosen, clean_domains=domains, budget_words=budget_words,
-                             train_words_before_budget=before)
+def _cut_lines(text: str, quota: int) -> str:
+    kept, words = [], 0
+    for line in text.split("\n"):
+        n = len(line.split())
+        if words + n > quota:
+            break
+        kept.append(line)
+        words += n
+    return "\n".join(kept).strip("\n") + "\n"
+
+
+def cut_to_budget(writer: CorpusWriter, budget: int, split: str = "train") -> int:
+    """Cut `split` to at most `budget` words, each file keeping its share, at line boundaries.
+    Returns the word count before the cut."""
+    names = writer.split_files(split)
+    counts = [writer.files[(split, n)]["words"] for n in names]
+    total = sum(counts)
+    if total <= budget:
+        return total
+    # Largest-remainder rounding: quotas add up to exactly the budget.
+    raw = [budget * c / total for c in counts]
+    quotas = [int(r) for r in raw]
+    for i in sorted(range(len(raw)), key=lambda i: raw[i] - quotas[i], reverse=True)[: budget - sum(quotas)]:
+        quotas[i] += 1
+    for name, quota in zip(names, quotas):
+        writer.write(split, name, _cut_lines(writer.read(split, name), quota) if quota else "")
+    return total
+
+
+
+def write_babylm(writer: CorpusWriter, version: str, files: dict[str, dict[str, Path]], domains: list[str]) -> dict:
+    """Clean each BabyLM file by its domain into `writer`; returns the manifest fields to add."""
+    for split, by_stem in files.items():
+        for stem, path in by_stem.items():
+            text, replaced = read_text_file(path)
+            writer.note_replaced(path, replaced)
+            cleaner = _cleaner_for(stem, domains)
+            writer.write(split, f"{stem}.txt", clean(text, [cleaner]), source=str(path),
+                         domain=DOMAINS[stem], cleaner=cleaner, replaced_bytes=replaced)
+    if not files["dev"]:
+        writer.warn("no .dev files found, the dev split is empty: add the dev folder as another --source")
+    return {"kind": "babylm", "babylm_version": version, "clean_domains": domains}
 
 
 def prepare_corpus(workspace: Workspace, sources, name: str, babylm: str = "auto",
@@ -128,6 +139,7 @@ def prepare_corpus(workspace: Workspace, sources, name: str, babylm: str = "auto
 
     `sources` is one path or a list (e.g. babylm_10M and babylm_dev); `budget_words` takes "10M",
     "500k" or an int and cuts the train split; `clean_domains` takes "a,b", "all" or a list.
+    Everything is checked before the corpus is written; returns the corpus folder.
     """
     sources = [Path(s).expanduser() for s in ([sources] if isinstance(sources, (str, os.PathLike)) else sources)]
     if not sources:
@@ -135,12 +147,17 @@ def prepare_corpus(workspace: Workspace, sources, name: str, babylm: str = "auto
     for source in sources:
         if not source.exists():
             raise UserError(f"--source: {source} does not exist")
-    workspace.corpus_dir(name)  # name check first: nothing heavy runs for a bad name
+    workspace.corpus_dir(name)  # a bad name fails before any work
     budget = parse_word_count(budget_words) if budget_words not in (None, "") else None
     domains = parse_clean_domains(clean_domains)
-    chosen, _ = find_babylm_files(sources, babylm)
-    if chosen is not None:
-        return prepare_babylm(workspace, sources, name, chosen, budget, domains)
-    if len(sources) != 1:
-        raise UserError("--source: a custom (non-BabyLM) source takes exactly one --source folder")
-    return prepare_custom(workspace, sources[0], name, domains, budget)
+    version, files = find_babylm_files(sources, babylm)
+    if version is None:
+        if len(sources) != 1:
+            raise UserError("--source: a custom (non-BabyLM) source takes exactly one --source folder")
+        custom_units(sources[0])  # empty or unusable folders fail before anything is written
+    with CorpusWriter(workspace, name) as writer:
+        fields = (write_babylm(writer, version, files, domains) if version
+                  else write_custom(writer, sources[0], domains))
+        before = cut_to_budget(writer, budget) if budget else None
+        return writer.commit(source=", ".join(str(s.resolve()) for s in sources), **fields,
+                             budget_words=budget, train_words_before_budget=before)

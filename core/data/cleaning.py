@@ -51,6 +51,15 @@ def get_cleaner(name: str, flag: str = "--clean-domains") -> Cleaner:
         ) from None
 
 
+def parse_clean_domains(value: str | Iterable[str] | None) -> list[str]:
+    """`"wikipedia,subtitles"`, `"all"` or a list -> names, each checked (unknown: UserError)."""
+    names = [n.strip() for n in (value.split(",") if isinstance(value, str) else value or ()) if n.strip()]
+    for name in names:
+        if name != "all":
+            get_cleaner(name)
+    return names
+
+
 def clean(text: str, names: Iterable[str] = ()) -> str:
     """Run the named cleaners in order, then `default` (whitespace normalisation) last."""
     for name in names:

@@ -1,4 +1,4 @@
-"""Prepared corpora on disk: the atomic writer and manifest, word budgets, stats, listing, and
+"""Prepared corpora on disk: the atomic writer and its manifest, text counts, stats, listing, and
 custom sources (folders of .txt / .jsonl / .parquet, or a saved `datasets` folder).
 
 Never imports gradio or studio; pyarrow and datasets are imported only where a source needs them.
@@ -15,6 +15,7 @@ from bisect import bisect_right
 from datetime import datetime, timezone
 from pathlib import Path
 
+from core.data.cleaning import clean, parse_clean_domains
 from core.errors import UserError
 from core.workspace import Workspace
 
@@ -149,35 +150,6 @@ def _sum_counts(files: list[dict]) -> dict:
     return {**{k: sum(f[k] for f in files) for k in keys}, "files": len(files)}
 
 
-def _cut_lines(text: str, quota: int) -> str:
-    kept, words = [], 0
-    for line in text.split("\n"):
-        n = len(line.split())
-        if words + n > quota:
-            break
-        kept.append(line)
-        words += n
-    return "\n".join(kept).strip("\n") + "\n"
-
-
-def cut_to_budget(writer: CorpusWriter, budget: int, split: str = "train") -> int:
-    """Cut `split` to at most `budget` words, each file keeping its share, at line boundaries.
-    Returns the word count before the cut."""
-    names = writer.split_files(split)
-    counts = [writer.files[(split, n)]["words"] for n in names]
-    total = sum(counts)
-    if total <= budget:
-        return total
-    # Largest-remainder rounding: quotas add up to exactly the budget.
-    raw = [budget * c / total for c in counts]
-    quotas = [int(r) for r in raw]
-    for i in sorted(range(len(raw)), key=lambda i: raw[i] - quotas[i], reverse=True)[: budget - sum(quotas)]:
-        quotas[i] += 1
-    for name, quota in zip(names, quotas):
-        writer.write(split, name, _cut_lines(writer.read(split, name), quota) if quota else "")
-    return total
-
-
 # ---- stats and listing -----------------------------------------------------------------------
 
 _EDGES = (1, 2, 3, 5, 9, 17, 33, 65, 129, 257)
@@ -218,14 +190,10 @@ def list_corpora(workspace: Workspace) -> list[dict]:
     for name in workspace.corpora():
         try:
             m = read_manifest(workspace.corpus_dir(name))
-        except UserError as err:
-            rows.append({"name": name, "kind": "unreadable", "words": 0, "dev_words": 0,
-                         "created": "", "source": str(err)})
-            continue
-        splits = m.get("splits", {})
-        rows.append({"name": name, "kind": m.get("kind", "?"),
-                     "words": splits.get("train", {}).get("words", 0),
-                     "dev_words": splits.get("dev", {}).get("words", 0),
+        except UserError as err:  # one broken folder must not hide the others
+            m = {"kind": "unreadable", "source": str(err)}
+        words = {s: m.get("splits", {}).get(s, {}).get("words", 0) for s in SPLITS}
+        rows.append({"name": name, "kind": m.get("kind", "?"), "words": words["train"], "dev_words": words["dev"],
                      "created": m.get("created", ""), "source": m.get("source", "")})
     return rows
 
@@ -327,11 +295,9 @@ def _raw_records(unit: _Unit):
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as err:
-                raise UserError(f"{unit.path}, line {number}: not valid JSON ({err.msg}); "
-                                "each line must be one object with a \"text\" field") from None
+                raise UserError(f"{unit.path}, line {number}: not valid JSON ({err.msg}); fix that line") from None
             if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-                raise UserError(f"{unit.path}, line {number}: no \"text\" string field; "
-                                "each line must look like {\"text\": \"...\"}")
+                raise UserError(f"{unit.path}, line {number}: no \"text\" string field; write {{\"text\": \"...\"}}")
             yield record["text"]
         return
     if unit.kind == "parquet":
@@ -359,8 +325,6 @@ def _raw_records(unit: _Unit):
 
 def unit_documents(unit: _Unit, cleaners) -> list[str]:
     """Clean documents of one unit: blank-line blocks of a text file, or one per record."""
-    from core.data.cleaning import clean
-
     if unit.kind == "txt":
         text, unit.replaced = read_text_file(unit.path)
         text = clean(text, cleaners)
@@ -370,36 +334,30 @@ def unit_documents(unit: _Unit, cleaners) -> list[str]:
     return [d for d in docs if d]
 
 
-def _doc_hash(doc: str) -> int:
-    return int.from_bytes(hashlib.sha256(doc.encode("utf-8")).digest()[:8], "big")
-
-
-def prepare_custom(workspace: Workspace, source: str | os.PathLike, name: str,
-                   clean_domains=(), budget_words: int | None = None) -> Path:
-    """Prepare corpus `name` (kind `custom`) from a folder or file; returns the corpus folder.
-
-    `clean_domains` names cleaners run on every document before `default`.
-    """
-    from core.data.cleaning import get_cleaner
-
-    source = Path(source).expanduser()
+def custom_units(source: Path) -> tuple[list[_Unit], list[str]]:
+    """The inputs of a custom source, checked before anything is written (empty: UserError)."""
     if not source.exists():
         raise UserError(f"--source: {source} does not exist")
-    cleaners = [c for c in clean_domains if c != "all"]
-    for cleaner in cleaners:
-        get_cleaner(cleaner)
     units, ignored = find_custom_units(source)
     if not units:
         seen = f" (found only: {', '.join(ignored[:8])})" if ignored else " (it is empty)"
         raise UserError(f"--source: no usable text in {source}{seen}; expected .txt, .jsonl or .parquet "
                         "files, or a folder saved with datasets' save_to_disk")
-    with CorpusWriter(workspace, name) as writer:
-        if ignored:
-            writer.warn(f"ignored {len(ignored)} unsupported file(s): {', '.join(ignored[:10])}")
-        _write_custom_units(writer, units, cleaners)
-        before = cut_to_budget(writer, budget_words) if budget_words else None
-        return writer.commit(kind="custom", source=str(source.resolve()), clean_domains=cleaners,
-                             budget_words=budget_words, train_words_before_budget=before)
+    return units, ignored
+
+
+def write_custom(writer: CorpusWriter, source: Path, clean_domains=()) -> dict:
+    """Write a custom source into `writer`: `train/` + `dev/` as given, else ~5% of documents
+    (chosen by content hash, so re-runs agree) go to dev. Returns the manifest fields to add.
+
+    `clean_domains` names cleaners run on every document before `default`.
+    """
+    units, ignored = custom_units(source)
+    cleaners = [c for c in parse_clean_domains(clean_domains) if c != "all"]
+    if ignored:
+        writer.warn(f"ignored {len(ignored)} unsupported file(s): {', '.join(ignored[:10])}")
+    _write_custom_units(writer, units, cleaners)
+    return {"kind": "custom", "clean_domains": cleaners}
 
 
 def _write_custom_units(writer: CorpusWriter, units: list[_Unit], cleaners) -> None:
@@ -414,7 +372,7 @@ def _write_custom_units(writer: CorpusWriter, units: list[_Unit], cleaners) -> N
                 parts[unit.split].append(doc)
                 continue
             n_split_docs += 1
-            h = _doc_hash(doc)
+            h = int.from_bytes(hashlib.sha256(doc.encode("utf-8")).digest()[:8], "big")
             if h % 10_000 < _DEV_PER_10K:
                 parts["dev"].append(doc)
             else:

@@ -10,7 +10,9 @@ import random
 from pathlib import Path
 from typing import Callable, Iterator, NamedTuple
 
+from core.data.corpus import CorpusWriter
 from core.errors import UserError
+from core.workspace import Workspace
 
 COMPLEXITIES = ("simple", "medium", "complex")
 
@@ -349,11 +351,9 @@ def synthesize(n_words: int, complexity: str = "simple", seed: int = 42,
     return {split: "\n\n".join(docs) + "\n" if docs else "" for split, docs in splits.items()}
 
 
-def create_synthetic_corpus(workspace, name: str, n_words: int = 1_000_000, complexity: str = "simple",
+def create_synthetic_corpus(workspace: Workspace, name: str, n_words: int = 1_000_000, complexity: str = "simple",
                             seed: int = 42, dev_fraction: float = 0.1) -> Path:
     """Generate and save corpus `name` (kind `synthetic`) in the workspace; returns its folder."""
-    from core.data.corpus import CorpusWriter
-
     if n_words < 1:
         raise UserError(f"--tokens: {n_words} must be a positive number of words")
     check_complexity(complexity)

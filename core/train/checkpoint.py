@@ -35,6 +35,8 @@ class Progress:
     epoch: int = 0
     batch_in_epoch: int = 0   # index of the next global batch in this epoch's order
     tokens_seen: int = 0
+    window_loss: float = 0.0  # loss summed since the last log (rank 0), so a resumed run
+    window_steps: int = 0     # logs the same mean as an uninterrupted one
 
 
 def rng_state() -> dict:

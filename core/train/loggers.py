@@ -25,6 +25,9 @@ class MetricLogger(Protocol):
     def log_samples(self, samples: list[tuple[str, str]], step: int) -> None:
         """Record generated (prompt, continuation) pairs."""
 
+    def flush(self) -> None:
+        """Make everything logged so far durable (called before each checkpoint is written)."""
+
     def close(self) -> None:
         """Flush and release; called once at the end, also after a failure."""
 
@@ -44,6 +47,9 @@ class SQLiteMetricLogger:
     def log_samples(self, samples, step) -> None:
         for prompt, text in samples:
             self.history.log_sample(self.run, step, prompt, text)
+
+    def flush(self) -> None:
+        self.writer.flush()
 
     def close(self) -> None:
         self.writer.close()
@@ -65,6 +71,13 @@ class LoggerCallback(Callback):
 
     def on_log(self, state: TrainState, control: TrainControl, logs: Mapping[str, float]) -> None:
         self._log(state, logs)
+
+    def on_step_end(self, state: TrainState, control: TrainControl) -> None:
+        # A checkpoint follows: its metric rows must be on disk first, or a crash right after
+        # would resume past rows that were never written.
+        if state.is_main and (control.should_save or control.should_stop or state.step >= state.max_steps):
+            for logger in self.loggers:
+                logger.flush()
 
     def on_evaluate(self, state: TrainState, control: TrainControl, metrics: Mapping[str, float]) -> None:
         self._log(state, metrics)

@@ -18,7 +18,7 @@ import torch
 from core.config import RunConfig, machine_fallbacks
 from core.models import build_model
 from core.train import checkpoint as ckpt
-from core.train.callbacks import CallbackList, TrainControl, TrainState
+from core.train.callbacks import CallbackList, Schedule, TrainControl, TrainState
 
 # Greedy continuations of these show how the model is doing, in the log and the studio.
 SAMPLE_PROMPTS = ("Once upon a time", "The little dog", "Mommy, can I")
@@ -56,7 +56,8 @@ def train(cfg: RunConfig, data: TrainData, tokenizer, run_dir: Path, callbacks: 
     if accelerator is None:
         accelerator, cfg, _ = make_accelerator(cfg)
     t = cfg.training
-    cbs = CallbackList(callbacks)
+    # The schedule (evaluate/save every N steps) comes first, as Trainer's DefaultFlowCallback.
+    cbs = CallbackList([Schedule(t.eval_steps, t.save_steps), *callbacks])
     run_dir = Path(run_dir)
     world, rank = accelerator.num_processes, accelerator.process_index
 
@@ -100,8 +101,9 @@ def train(cfg: RunConfig, data: TrainData, tokenizer, run_dir: Path, callbacks: 
     order = _epoch_order(len(data.train), t.seed, progress.epoch)
     control = TrainControl()
     started = time.perf_counter()
-    window_start, window_steps = started, 0
-    loss_sum = torch.zeros((), device=accelerator.device)  # summed on-device: no per-step sync
+    window_start, window_steps = started, progress.window_steps
+    # Summed on the device: no per-step sync. A resumed run continues the interrupted window.
+    loss_sum = torch.full((), progress.window_loss, device=accelerator.device)
 
     def snapshot(**metrics) -> TrainState:
         return TrainState(step=progress.step, max_steps=max_steps,
@@ -166,6 +168,7 @@ def train(cfg: RunConfig, data: TrainData, tokenizer, run_dir: Path, callbacks: 
             if accelerator.is_main_process:
                 cbs.on_samples(snapshot(), control, generate_samples(accelerator.unwrap_model(model), tokenizer))
         if control.should_save or control.should_stop or progress.step == max_steps:
+            progress.window_loss, progress.window_steps = loss_sum.item(), window_steps
             path = _save(accelerator, model, tokenizer, optimizer, scheduler, progress, config_dict, run_dir, t)
             cbs.on_save(snapshot(), control, path)
         control.should_eval = control.should_save = False
@@ -173,12 +176,25 @@ def train(cfg: RunConfig, data: TrainData, tokenizer, run_dir: Path, callbacks: 
             status = "stopped" if progress.step < max_steps else "finished"
             break
 
+    if world > 1:
+        _check_ranks_in_sync(accelerator, model)
     if status == "finished" and accelerator.is_main_process:
         # The run folder itself is the final model: AutoModelForCausalLM.from_pretrained(run_dir).
         ckpt.save_model_folder(run_dir, accelerator.unwrap_model(model), tokenizer, config_dict)
     accelerator.wait_for_everyone()
     cbs.on_train_end(snapshot(), control, status)
     return status
+
+
+def _check_ranks_in_sync(accelerator, model) -> None:
+    """Data parallelism must leave identical weights on every process; fail loudly if not."""
+    with torch.no_grad():
+        checksum = torch.stack([p.double().sum() for p in accelerator.unwrap_model(model).parameters()]).sum()
+    sums = accelerator.gather(checksum.reshape(1).to(accelerator.device)).cpu()
+    if not torch.all(sums == sums[0]):
+        raise RuntimeError(f"parameters differ between processes: checksums {sums.tolist()}")
+    if accelerator.is_main_process:
+        print(f"parameters identical on all {accelerator.num_processes} processes", flush=True)
 
 
 def _make_scheduler(name: str, optimizer, warmup: int, total: int):

@@ -84,3 +84,40 @@ def test_every_data_verb_has_help(capsys):
             main(["data", verb, "--help"])
         assert exit_.value.code == 0
         assert "--workspace" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("files, message", [
+    ({}, "it is empty"),
+    ({"blob.txt": b"\x89PNG\x00\x00"}, "binary file"),
+    ({"d.jsonl": b'{"text": "fine"}\n\n{oops}\n'}, "d.jsonl, line 3: not valid JSON"),
+])
+def test_bad_custom_sources_exit_2_and_keep_existing_corpora(workspace, tmp_path, capsys, files, message):
+    assert main(["data", "synth", "--name", "keep", "--tokens", "300"]) == 0
+    keep = workspace.corpus_dir("keep")
+    snapshot = {p: p.read_bytes() for p in keep.rglob("*") if p.is_file()}
+    src = tmp_path / "src"
+    src.mkdir()
+    for name, data in files.items():
+        (src / name).write_bytes(data)
+    assert main(["data", "prepare", "--source", str(src), "--name", "new"]) == 2
+    assert message in capsys.readouterr().err
+    assert sorted(p.name for p in workspace.data_dir.iterdir()) == ["keep"]
+    assert {p: p.read_bytes() for p in keep.rglob("*") if p.is_file()} == snapshot
+
+
+def test_prepare_babylm_2024_with_budget_and_cleaning(workspace, tmp_path, capsys):
+    root = tmp_path / "babylm"
+    (root / "train_10M").mkdir(parents=True)
+    (root / "dev").mkdir()
+    for stem in ("childes", "bnc_spoken", "gutenberg", "open_subtitles", "simple_wiki", "switchboard"):
+        (root / "train_10M" / f"{stem}.train").write_text("*CHI:\tmore juice please .\n" * 200)
+        (root / "dev" / f"{stem}.dev").write_text("*MOT:\there you go .\n" * 5)
+    argv = ["data", "prepare", "--source", str(root), "--name", "b24", "--babylm", "2024",
+            "--budget-words", "1200", "--clean-domains", "childes"]
+    assert main(argv) == 0
+    manifest = json.loads((workspace.corpus_dir("b24") / "manifest.json").read_text())
+    assert manifest["babylm_version"] == "2024" and manifest["budget_words"] == 1200
+    assert 1200 - 6 * 6 <= manifest["splits"]["train"]["words"] <= 1200
+    childes = (workspace.corpus_dir("b24") / "train" / "childes.txt").read_text()
+    assert childes.startswith("more juice please.\n")
+    assert (workspace.corpus_dir("b24") / "train" / "switchboard.txt").read_text().startswith("*CHI:")
