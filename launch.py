@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {reason}", file=sys.stderr)
         return 2
     from core.workspace import Workspace
-    from studio.app import build_app
+    from studio.app import CSS, build_app
 
     workspace = Workspace.resolve(args.workspace).ensure()
     demo = build_app(workspace)
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     demo.queue(default_concurrency_limit=4).launch(
         server_name=args.host, server_port=args.port, auth=auth, share=False,
         max_file_size=f"{args.max_upload_mb}mb", allowed_paths=[str(workspace.root)],
-        show_error=True, quiet=True)
+        show_error=True, quiet=True, css=CSS)
     return 0
 
 

@@ -147,6 +147,17 @@ class History:
             fields["config"] = to_json(fields["config"])
         self._update_run(name, {"status": status, **fields})
 
+    def update_progress(self, name: RunRef, step: int, total_steps: int | None = None) -> None:
+        """Record a run's current step (and planned total) without touching its status."""
+        values: dict[str, Any] = {"step": step}
+        if total_steps is not None:
+            values["total_steps"] = total_steps
+        self._update_run(name, values)
+
+    def record_config(self, name: RunRef, config: dict) -> None:
+        """Replace the run's stored config (with the one actually used, fallbacks applied)."""
+        self._update_run(name, {"config": to_json(config)})
+
     def _update_run(self, run: RunRef, values: dict[str, Any]) -> None:
         assignments = ", ".join(f"{column} = ?" for column in values)
         with self._write() as conn:

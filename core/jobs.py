@@ -74,6 +74,20 @@ def start(kind: str, cfg: RunConfig, ws: Workspace, history: History, *, name: s
     return history.get_run(name)
 
 
+def start_task(kind: str, params: dict, ws: Workspace, history: History, *, name: str,
+               command: str = "") -> dict:
+    """Start a non-training job (`tokenize`, `prepare`) whose folder is `<workspace>/jobs/<name>/`."""
+    check_name(name, "job name")
+    if history.get_run(name):
+        raise UserError(f"a job named {name!r} already exists; pick another name, e.g. {history.free_name(name)!r}")
+    run_dir = ws.root / "jobs" / name
+    run_dir.mkdir(parents=True, exist_ok=False)
+    _write_job(run_dir, kind=kind, name=name, workspace=str(ws.root), num_processes=1, params=params)
+    history.create_run(name, kind, params, run_dir, command=command)
+    _spawn(history, name, run_dir, 1)
+    return history.get_run(name)
+
+
 def resume(name: str, ws: Workspace, history: History, *, checkpoint: Path | None = None) -> dict:
     """Continue a stopped, failed or lost run from its newest intact checkpoint (or `checkpoint`)."""
     from core.train import checkpoint as ckpt  # torch: only when resuming

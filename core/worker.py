@@ -94,7 +94,6 @@ def run_job(run_dir: Path) -> int:
     heartbeat = _Heartbeat(ws.db_path, name) if is_main else None
     stop_file = run_dir / jobs.STOP_FILE
     try:
-        cfg = config_mod.load(run_dir / "config.yaml")
         if is_main and job["kind"] in jobs.QUEUED_KINDS:
             # Held (not just taken) until this process ends: dropping the file object would
             # release the slot at once.
@@ -103,10 +102,12 @@ def run_job(run_dir: Path) -> int:
                 history.set_status(name, "stopped", error=None, hint="stopped while queued")
                 return 0
         if is_main:
-            history.set_status(name, "running", pid=os.getpid() if job.get("num_processes", 1) == 1
-                               else history.get_run(name)["pid"], host=socket.gethostname())
+            row = history.get_run(name)
+            # A resumed run keeps its first start time, so durations cover the whole run.
+            history.set_status(name, "running", pid=os.getpid() if job.get("num_processes", 1) == 1 else row["pid"],
+                               host=socket.gethostname(), started=row["started"] or time.time())
             heartbeat.start()
-        status = _KINDS[job["kind"]](job, cfg, ws, history, run_dir, is_main)
+        status = _KINDS[job["kind"]](job, ws, history, run_dir, is_main)
         if is_main:
             history.set_status(name, status, error=None, hint=None)
         return 0
@@ -122,7 +123,7 @@ def run_job(run_dir: Path) -> int:
         history.close()
 
 
-def _train(job: dict, cfg, ws: Workspace, history: History, run_dir: Path, is_main: bool) -> str:
+def _train(job: dict, ws: Workspace, history: History, run_dir: Path, is_main: bool) -> str:
     from core.train.callbacks import ConsoleProgress, StopFile
     from core.train.data import load_train_data
     from core.train.loggers import LoggerCallback, SQLiteMetricLogger
@@ -134,7 +135,7 @@ def _train(job: dict, cfg, ws: Workspace, history: History, run_dir: Path, is_ma
 
     datasets.disable_progress_bars()
     transformers.utils.logging.disable_progress_bar()
-    accelerator, cfg, notes = make_accelerator(cfg)
+    accelerator, cfg, notes = make_accelerator(config_mod.load(run_dir / "config.yaml"))
     if is_main:
         print(f"device {accelerator.device}, {accelerator.num_processes} process(es), "
               f"mixed precision {accelerator.mixed_precision}", flush=True)
@@ -174,8 +175,7 @@ class _StepReporter(Callback):
         self.history, self.name = history, name
 
     def _report(self, state) -> None:
-        run = self.history.get_run(self.name)
-        self.history.set_status(self.name, run["status"], step=state.step, total_steps=state.max_steps)
+        self.history.update_progress(self.name, state.step, state.max_steps)
 
     def on_train_begin(self, state, control) -> None:
         self._report(state)
@@ -187,7 +187,41 @@ class _StepReporter(Callback):
         self._report(state)
 
 
-_KINDS = {"train": _train}
+def _tokenize(job: dict, ws: Workspace, history: History, run_dir: Path, is_main: bool) -> str:
+    """Train a BPE tokenizer (params: data, vocab_size, min_frequency, output)."""
+    from core.tokenizer import resolve_source, train_tokenizer
+
+    p = job["params"]
+    history.update_progress(job["name"], 0, 1)
+    result = train_tokenizer(resolve_source(p["data"], ws), ws.tokenizer_dir(p["output"]),
+                             vocab_size=int(p["vocab_size"]), min_frequency=int(p["min_frequency"]), progress=False)
+    for warning in result.warnings:
+        print(f"warning: {warning}", flush=True)
+    print(f"tokenizer {p['output']}: vocab {result.vocab_size} in {result.seconds:.1f}s", flush=True)
+    history.update_progress(job["name"], 1, 1)
+    history.add_artifact(job["name"], "tokenizer", str(ws.tokenizer_dir(p["output"])), extra=result.to_dict())
+    return "finished"
+
+
+def _prepare(job: dict, ws: Workspace, history: History, run_dir: Path, is_main: bool) -> str:
+    """Make a corpus (params: source "synthetic" with words/complexity/seed, or a folder path)."""
+    from core.data import create_synthetic_corpus, prepare_corpus
+
+    p = job["params"]
+    history.update_progress(job["name"], 0, 1)
+    if p["source"] == "synthetic":
+        folder = create_synthetic_corpus(ws, p["output"], n_words=int(p["words"]), complexity=p["complexity"],
+                                         seed=int(p["seed"]))
+    else:
+        folder = prepare_corpus(ws, [Path(p["source"])], p["output"], babylm=p.get("babylm", "auto"),
+                                budget_words=p.get("budget_words"), clean_domains=p.get("clean_domains"))
+    print(f"corpus {p['output']} written to {folder}", flush=True)
+    history.update_progress(job["name"], 1, 1)
+    history.add_artifact(job["name"], "corpus", str(folder))
+    return "finished"
+
+
+_KINDS = {"train": _train, "tokenize": _tokenize, "prepare": _prepare}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -45,7 +45,8 @@ class Gate:
         self.times.append(now - self.last)
         round_ = self.ends.get(step)
         if round_ is not None:
-            send(self.reply, {"round": round_, "step": step, "step_times": self.times, "peak_rss_mb": peak_rss_mb()})
+            send(self.reply, {"round": round_, "step": step, "step_times": self.times, "peak_rss_mb": peak_rss_mb(),
+                             "threads": torch.get_num_threads()})
             self.times = []
             # Wait even after the last round: finishing (our loop's save) must not overlap the
             # other side's timed steps.

@@ -41,8 +41,7 @@ class SQLiteMetricLogger:
         self.writer.log(step, dict(payload), tokens=tokens, words=words)
 
     def log_config(self, config: dict) -> None:
-        run = self.history.get_run(self.run) or {}
-        self.history.set_status(self.run, run.get("status", "running"), config=config)
+        self.history.record_config(self.run, config)
 
     def log_samples(self, samples, step) -> None:
         for prompt, text in samples:

@@ -197,3 +197,21 @@ def test_two_processes_with_gloo_log_once_and_stay_in_sync(ready_workspace, hist
     assert not list(Path(run["run_dir"]).glob(".checkpoint-*"))
     # tokens counted for both processes: 10 steps x 4 x 2 processes x 64 tokens
     assert json.loads(json.dumps(history.metrics_since("ddp", 9)))[0]["tokens"] == 10 * 4 * 2 * 64
+
+
+def test_prepare_and_tokenize_tasks_run_as_jobs(workspace):
+    with History(workspace.db_path) as history:
+        jobs.start_task("prepare", {"source": "synthetic", "output": "syn2", "words": 20000,
+                                    "complexity": "medium", "seed": 3}, workspace, history, name="make-syn2")
+        assert _final(history, "make-syn2")["status"] == "finished"
+        assert "syn2" in workspace.corpora()
+        jobs.start_task("tokenize", {"data": "syn2", "vocab_size": 400, "min_frequency": 2, "output": "tok2"},
+                        workspace, history, name="tok-tok2")
+        run = _final(history, "tok-tok2")
+        assert run["status"] == "finished" and run["step"] == run["total_steps"] == 1
+        assert "tok2" in workspace.tokenizers()
+        assert history.artifacts("tok-tok2")[0]["kind"] == "tokenizer"
+        jobs.start_task("tokenize", {"data": "missing", "vocab_size": 400, "min_frequency": 2, "output": "t3"},
+                        workspace, history, name="tok-bad")
+        bad = _final(history, "tok-bad")
+        assert bad["status"] == "failed" and "missing" in bad["error"] and "Traceback" not in bad["error"]

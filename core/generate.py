@@ -1,0 +1,310 @@
+"""Text generation shared by chat, eval samples and the REST server: load a run's model, sample.
+
+Our own KV-cached sampling loop (repetition penalty, temperature, top-k, top-p, a private seeded
+`torch.Generator`), so later speed work has one loop to optimise. Must not import gradio or studio.
+"""
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import torch
+
+from core.errors import Issue, UserError
+from core.train.checkpoint import list_checkpoints
+from core.workspace import Workspace
+
+MODEL_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+
+
+# --------------------------------------------------------------------------- finding and loading
+def model_folder(folder: str | Path) -> Path | None:
+    """The loadable model inside a run or model folder: the folder itself when it holds a final
+    model, else its newest `checkpoint-<step>/` with weights, else None."""
+    folder = Path(folder)
+    if _has_model(folder):
+        return folder
+    # Checkpoints are written to a temp folder and renamed, so a listed one is complete.
+    for checkpoint in reversed(list_checkpoints(folder)):
+        if _has_model(checkpoint):
+            return checkpoint
+    return None
+
+
+def _has_model(folder: Path) -> bool:
+    return (folder / CONFIG_FILE).is_file() and any(folder.glob("model*.safetensors"))
+
+
+def resolve_model(path_or_run: str | Path, workspace: Workspace) -> Path:
+    """The folder to load for a run name, a run/checkpoint folder or any HF causal-LM folder.
+
+    A bare name is a run under `<workspace>/models/`; a relative path is looked up in the
+    workspace first, then from the current folder.
+    """
+    ref = str(path_or_run).strip()
+    if not ref:
+        raise UserError("model: no model given; pick a run name or a model folder")
+    raw = Path(ref).expanduser()
+    if raw.is_absolute():
+        candidates = [raw]
+    else:
+        candidates = [workspace.models_dir / ref, workspace.root / ref, raw]
+    found = next((p for p in candidates if p.is_dir()), None)
+    if found is None:
+        raise UserError(f"model {ref!r}: no run or folder of that name in {workspace.models_dir} "
+                        "(pick a run from `babyllama runs`, or give a model folder)")
+    chosen = model_folder(found)
+    if chosen is None:
+        raise UserError(f"model {ref!r}: {found} holds no model yet ({CONFIG_FILE} + {MODEL_FILE}, "
+                        "or a checkpoint-<step>/ folder with them): wait for the run's first "
+                        "checkpoint, or pick a finished run")
+    return chosen
+
+
+def load_model(path_or_run: str | Path, workspace: Workspace, *, device: str | None = None):
+    """(model, tokenizer) for a run name or model folder, in eval mode on `device` (default: CUDA
+    when available, else CPU). Nothing is cached: the caller keeps the pair."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder = resolve_model(path_or_run, workspace)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(str(folder))
+    except (OSError, ValueError, KeyError) as err:
+        raise UserError(f"model {str(folder)!r} is not a causal language model transformers can "
+                        f"load ({err}); pick a run or a folder saved with save_pretrained") from err
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise UserError(f"model {str(folder)!r} has no usable tokenizer ({err}); save the "
+                        "tokenizer into the same folder (tokenizer.save_pretrained)") from err
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    return model.to(device).eval(), tokenizer
+
+
+# --------------------------------------------------------------------------- parameters
+def _spec(default, help: str, lo=None, hi=None, *, lo_open=False):
+    return field(default=default, metadata={"help": help, "min": lo, "max": hi, "min_exclusive": lo_open})
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """How to pick each next token; invalid values raise one UserError listing every problem."""
+
+    temperature: float = _spec(0.8, "Softmax temperature; 0 = greedy (always the likeliest token).", 0.0, 10.0)
+    top_k: int = _spec(50, "Sample only among the k likeliest tokens (0 = no limit).", 0)
+    top_p: float = _spec(0.95, "Nucleus: the smallest set of tokens whose probability reaches p (1 = off).", 0.0, 1.0, lo_open=True)
+    max_new_tokens: int = _spec(64, "Most tokens to generate (capped to the model's context).", 1, 100_000)
+    repetition_penalty: float = _spec(1.1, "Divide the scores of tokens already in the text (1 = off).", 0.0, 10.0, lo_open=True)
+    seed: int = _spec(0, "Random seed: the same seed gives the same text.", 0, 2**63 - 1)
+    stop: tuple[str, ...] = field(default=(), metadata={"help": "Stop when the text contains one of these strings (cut before it)."})
+
+    def __post_init__(self) -> None:
+        issues = []
+        for f in fields(self):
+            if f.name == "stop":
+                continue
+            value, want_int = getattr(self, f.name), f.type in ("int", int)
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if ok and want_int and isinstance(value, float):
+                ok = value.is_integer()
+                object.__setattr__(self, f.name, int(value) if ok else value)
+            if not ok:
+                issues.append(Issue(f.name, f"expected {'a whole number' if want_int else 'a number'}, got {value!r}"))
+                continue
+            issues += _bounds(f.name, value, f.metadata)
+        stop = (self.stop,) if isinstance(self.stop, str) else tuple(self.stop)
+        object.__setattr__(self, "stop", tuple(s for s in stop if s))
+        if issues:
+            lines = [f"{len(issues)} problem{'s' if len(issues) > 1 else ''} in the sampling settings:"]
+            raise UserError("\n".join(lines + [f"  - {i}" for i in issues]))
+
+
+def _bounds(name: str, value: float, meta) -> list[Issue]:
+    lo, hi = meta["min"], meta["max"]
+    if lo is not None and (value < lo or (meta["min_exclusive"] and value <= lo)):
+        bound = f"> {lo}" if meta["min_exclusive"] else f">= {lo}"
+        return [Issue(name, f"must be {bound}, got {value}", f"set {name} {bound}")]
+    if hi is not None and value > hi:
+        return [Issue(name, f"must be <= {hi}, got {value}", f"set {name} <= {hi}")]
+    return []
+
+
+# --------------------------------------------------------------------------- results
+@dataclass
+class GenerationResult:
+    """The continuation of one prompt (the prompt itself is not repeated in `text`)."""
+
+    text: str
+    tokens: list[int]              # the new token ids (without a final end-of-text token)
+    n_prompt_tokens: int           # after any truncation
+    n_new_tokens: int
+    seconds: float
+    tokens_per_s: float
+    stop_reason: str = "length"    # "length" | "eos" | "stop" (a stop string)
+    notes: list[str] = field(default_factory=list)  # truncation and capping, for the user
+
+
+@dataclass(frozen=True)
+class PreparedPrompt:
+    """Prompt token ids that fit the context, the new-token budget left, and what was changed."""
+
+    ids: list[int]
+    max_new_tokens: int
+    notes: list[str]
+
+
+def context_length(model) -> int | None:
+    """The longest sequence the model's positions allow, or None when its config does not say."""
+    cfg = model.config
+    return getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", None)
+
+
+def prepare_prompt(model, tokenizer, prompt: str, max_new_tokens: int) -> PreparedPrompt:
+    """Tokenize as training did (no special tokens); fit prompt + new tokens into the context.
+
+    A prompt that fills the context keeps its last tokens, leaving room for
+    min(max_new_tokens, context/2) new ones; otherwise max_new_tokens is capped to what fits.
+    An empty prompt starts after an end-of-text token, as every training document does.
+    """
+    ids = tokenizer(prompt, add_special_tokens=False)["input_ids"] if prompt else []
+    notes: list[str] = []
+    if not ids:
+        start = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else tokenizer.bos_token_id
+        if start is None:
+            raise UserError("prompt: it is empty and the tokenizer has no end-of-text token to start "
+                            "from; type a few words")
+        ids = [start]
+    ctx = context_length(model)
+    if ctx:
+        if len(ids) >= ctx:
+            keep = ctx - min(max_new_tokens, ctx // 2)
+            notes.append(f"prompt truncated to its last {keep} of {len(ids)} tokens (context {ctx})")
+            ids = ids[-keep:]
+        room = ctx - len(ids)
+        if max_new_tokens > room:
+            notes.append(f"max_new_tokens capped from {max_new_tokens} to {room} to fit the context ({ctx})")
+            max_new_tokens = room
+    return PreparedPrompt(list(ids), max_new_tokens, notes)
+
+
+# --------------------------------------------------------------------------- the sampling loop
+def next_token_scores(logits: torch.Tensor, seen: torch.Tensor, params: SamplingParams) -> torch.Tensor:
+    """Apply repetition penalty, temperature, top-k and top-p to one row of logits (float32)."""
+    if params.repetition_penalty != 1.0:
+        # As in the CTRL paper and transformers: shrink positive scores, push negative ones down.
+        penalised = torch.where(logits > 0, logits / params.repetition_penalty, logits * params.repetition_penalty)
+        logits = torch.where(seen, penalised, logits)
+    if params.temperature == 0:
+        return logits  # greedy: the caller takes the argmax, the rest does not matter
+    logits = logits / params.temperature
+    if 0 < params.top_k < logits.shape[-1]:
+        kth = torch.topk(logits, params.top_k).values[-1]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if params.top_p < 1.0:
+        sorted_logits, order = torch.sort(logits, descending=True)
+        probs = torch.softmax(sorted_logits, dim=-1)
+        # Drop a token when the tokens before it already reach top_p (the first always stays).
+        drop = (torch.cumsum(probs, dim=-1) - probs) >= params.top_p
+        logits = logits.masked_fill(drop.scatter(0, order, drop), float("-inf"))
+    return logits
+
+
+def iter_tokens(model, prompt_ids: list[int], params: SamplingParams, *, max_new_tokens: int | None = None,
+                eos_id: int | None = None) -> Iterator[int]:
+    """Yield new token ids one by one, reusing the KV cache; ends at `eos_id` (not yielded) or
+    after `max_new_tokens` (default params.max_new_tokens). Does not touch the global RNG."""
+    device = model.device
+    budget = params.max_new_tokens if max_new_tokens is None else max_new_tokens
+    generator = torch.Generator(device=device).manual_seed(params.seed)
+    input_ids = torch.tensor([prompt_ids], dtype=torch.long, device=device)
+    seen = None  # which vocabulary entries are already in the text (for the repetition penalty)
+    cache_name, extra = _forward_names(model)
+    cache = None
+    for _ in range(budget):
+        # Inference mode per step, never across a yield: a consumer may resume this generator
+        # on another thread (Gradio does) and must not find itself inside inference mode.
+        with torch.inference_mode():
+            out = model(input_ids=input_ids, **{cache_name: cache}, use_cache=True, **extra)
+            cache = getattr(out, cache_name)
+            # Only the last position predicts the next token; float32 keeps sampling stable.
+            logits = out.logits[0, -1].float()
+            if seen is None:
+                seen = torch.zeros(logits.shape[-1], dtype=torch.bool, device=device)
+                seen[input_ids[0]] = True
+            scores = next_token_scores(logits, seen, params)
+            if params.temperature == 0:
+                token = int(torch.argmax(scores))
+            else:
+                token = int(torch.multinomial(torch.softmax(scores, dim=-1), 1, generator=generator))
+            seen[token] = True
+            input_ids = torch.tensor([[token]], dtype=torch.long, device=device)
+        if token == eos_id:
+            return
+        yield token
+
+
+def _forward_names(model) -> tuple[str, dict]:
+    """The KV-cache argument's name (`cache` since transformers 5.24, `past_key_values` before)
+    and `logits_to_keep=1` where supported: the prompt's other positions need no logits."""
+    params = inspect.signature(model.forward).parameters
+    extra = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
+    return ("cache" if "cache" in params else "past_key_values"), extra
+
+
+def _run(model, tokenizer, prompt: str, params: SamplingParams, *, each: bool) -> Iterator[GenerationResult]:
+    """The one generation path: a snapshot after every token when `each`, and always a final one."""
+    start = time.perf_counter()
+    prepared = prepare_prompt(model, tokenizer, prompt, params.max_new_tokens)
+    tokens: list[int] = []
+    reason, text = "eos", ""
+
+    def snapshot() -> GenerationResult:
+        seconds = time.perf_counter() - start
+        return GenerationResult(text, list(tokens), len(prepared.ids), len(tokens), seconds,
+                                len(tokens) / seconds if seconds > 0 else 0.0, reason, list(prepared.notes))
+
+    for token in iter_tokens(model, prepared.ids, params, max_new_tokens=prepared.max_new_tokens,
+                             eos_id=tokenizer.eos_token_id):
+        tokens.append(token)
+        if len(tokens) >= prepared.max_new_tokens:
+            reason = "length"
+        if not each:
+            continue
+        text = tokenizer.decode(tokens, skip_special_tokens=True)
+        cut = _stop_at(text, params.stop)
+        if cut is not None:
+            text, reason = cut, "stop"
+            break
+        if not text.endswith("\ufffd"):  # wait for the rest of a multi-byte character
+            yield snapshot()
+    if not each:
+        text = tokenizer.decode(tokens, skip_special_tokens=True)
+    yield snapshot()
+
+
+def _stop_at(text: str, stops: tuple[str, ...]) -> str | None:
+    hits = [text.index(s) for s in stops if s in text]
+    return text[: min(hits)] if hits else None
+
+
+def stream_results(model, tokenizer, prompt: str, params: SamplingParams) -> Iterator[GenerationResult]:
+    """A GenerationResult after every new token (text decoded so far); the last one is final."""
+    return _run(model, tokenizer, prompt, params, each=True)
+
+
+def stream(model, tokenizer, prompt: str, params: SamplingParams) -> Iterator[str]:
+    """Yield the growing continuation after each token; the last value is `generate`'s text."""
+    for result in _run(model, tokenizer, prompt, params, each=True):
+        yield result.text
+
+
+def generate(model, tokenizer, prompt: str, params: SamplingParams | None = None) -> GenerationResult:
+    """The continuation of `prompt` sampled with `params` (defaults: SamplingParams())."""
+    params = params or SamplingParams()
+    # Stop strings are checked on the decoded text after each token; without them, decode once.
+    *_, last = _run(model, tokenizer, prompt, params, each=bool(params.stop))
+    return last

@@ -1,0 +1,94 @@
+"""A causal-LM loss that never holds the full logits: the output layer and cross-entropy run
+chunk by chunk, and their gradients are computed in the same pass.
+
+`model(input_ids, labels=...)` builds logits of batch x seq x vocab floats (262 MB for 32 x 128 x
+16k), a log-softmax of the same size for backward, and then two more for the gradients. Here one
+chunk of rows at a time goes hidden -> logits -> softmax -> gradient, in place, and only the
+gradients of the hidden states and the output weight are kept (Liger-Kernel's "fused linear
+cross-entropy", in plain torch). Must not import gradio or transformers.
+"""
+from __future__ import annotations
+
+import torch
+
+IGNORE_INDEX = -100     # label value that does not count, as in transformers
+CHUNK_ROWS = 1024       # rows of logits at a time: 1024 x 16k fp32 = 64 MB
+
+
+class _LinearCrossEntropy(torch.autograd.Function):
+    """mean cross-entropy of (hidden @ weight.T + bias) against targets, with chunked forward and
+    the backward computed during forward (the loss is a scalar at the end of the graph)."""
+
+    @staticmethod
+    def forward(ctx, hidden, weight, bias, targets, chunk_rows):
+        valid = targets != IGNORE_INDEX
+        count = int(valid.sum())
+        need_grad = any(ctx.needs_input_grad[:3])
+        grad_hidden = torch.empty_like(hidden) if need_grad else None
+        grad_weight = torch.zeros_like(weight) if need_grad else None
+        grad_bias = torch.zeros_like(bias) if need_grad and bias is not None else None
+        total = torch.zeros((), dtype=torch.float32, device=hidden.device)
+        for start in range(0, hidden.shape[0], chunk_rows):
+            h, t, ok = (x[start:start + chunk_rows] for x in (hidden, targets, valid))
+            logits = h @ weight.t() if bias is None else torch.addmm(bias, h, weight.t())
+            logits = logits.float()
+            lse = torch.logsumexp(logits, dim=-1)
+            rows = torch.arange(len(t), device=t.device)
+            safe = t.clamp(min=0)  # ignored rows point at token 0; masked out just below
+            total += ((lse - logits[rows, safe]) * ok).sum()
+            if not need_grad:
+                continue
+            # d(mean loss)/d(logits) = (softmax - one_hot(target)) / count, zero on ignored rows;
+            # built in place in the logits buffer, so no second chunk-sized tensor is made.
+            grad = logits.sub_(lse.unsqueeze(1)).exp_()
+            grad[rows, safe] -= 1.0
+            grad.mul_((ok.float() / max(count, 1)).unsqueeze(1))
+            grad = grad.to(hidden.dtype)
+            torch.mm(grad, weight, out=grad_hidden[start:start + chunk_rows])
+            grad_weight.addmm_(grad.t(), h)
+            if grad_bias is not None:
+                grad_bias += grad.sum(0)
+        ctx.save_for_backward(grad_hidden, grad_weight, grad_bias)
+        return total / max(count, 1)
+
+    @staticmethod
+    def backward(ctx, grad_loss):
+        grad_hidden, grad_weight, grad_bias = ctx.saved_tensors
+        scale = None if grad_loss.numel() == 1 and float(grad_loss) == 1.0 else grad_loss  # the usual case: no pass
+        grads = [g if g is None or scale is None else g * scale for g in (grad_hidden, grad_weight, grad_bias)]
+        return grads[0], grads[1], grads[2], None, None
+
+
+def linear_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                         targets: torch.Tensor, chunk_rows: int = CHUNK_ROWS) -> torch.Tensor:
+    """Mean cross-entropy of `hidden @ weight.T (+ bias)` [rows, vocab] against `targets` [rows];
+    targets equal to IGNORE_INDEX do not count. Matches F.cross_entropy on the full logits."""
+    return _LinearCrossEntropy.apply(hidden, weight, bias, targets, chunk_rows)
+
+
+def causal_lm_loss(model, input_ids: torch.Tensor, labels: torch.Tensor | None = None,
+                   chunk_rows: int = CHUNK_ROWS) -> torch.Tensor:
+    """The same value as `model(input_ids=input_ids, labels=labels).loss` for a transformers causal
+    LM (Llama, GPT-2, GPT-J), without materialising the logits.
+
+    `model` must be the plain model: under DDP, call this through a module that DDP wraps
+    (`FusedLossModel`), or the gradient all-reduce is skipped.
+    """
+    labels = input_ids if labels is None else labels
+    hidden = model.base_model(input_ids=input_ids, use_cache=False).last_hidden_state
+    head = model.get_output_embeddings()
+    # Position i predicts token i+1: drop the last position's hidden state and the first label.
+    h = hidden[:, :-1].reshape(-1, hidden.shape[-1])
+    return linear_cross_entropy(h, head.weight, head.bias, labels[:, 1:].reshape(-1), chunk_rows)
+
+
+class FusedLossModel(torch.nn.Module):
+    """Wraps a causal LM so `forward(input_ids)` returns the fused loss; prepare this wrapper with
+    accelerate (DDP then sees the forward) and save `wrapper.lm`."""
+
+    def __init__(self, lm, chunk_rows: int = CHUNK_ROWS):
+        super().__init__()
+        self.lm, self.chunk_rows = lm, chunk_rows
+
+    def forward(self, input_ids: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return causal_lm_loss(self.lm, input_ids, labels, self.chunk_rows)

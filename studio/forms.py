@@ -1,0 +1,66 @@
+"""Config dataclass metadata -> Gradio components, and form values -> the CLI's override list.
+
+The Train tab's fields are generated here from `core.config` field metadata (help, bounds,
+choices), so the form, `babyllama train --help` and validation never disagree.
+"""
+from __future__ import annotations
+
+import shlex
+from dataclasses import fields
+from typing import Any
+
+import gradio as gr
+
+from core import config as config_mod
+
+# The form's fields, in order: everything in `training` plus the data settings a run picks.
+FORM_PATHS = ["data.seq_length", "data.eval_samples"] + [
+    f"training.{f.name}" for f in fields(config_mod.TrainingConfig)]
+
+
+def component_for(path: str, value: Any) -> gr.components.Component:
+    """A labelled input for config field `path` with its help as `info` and its bounds."""
+    f = config_mod.field_specs()[path]
+    meta, typ = f.metadata, config_mod._types(config_mod.SECTIONS[path.split(".")[0]])[f.name]
+    label = path.split(".")[1]
+    elem_id = "train-" + path.replace(".", "-").replace("_", "-")
+    if meta.get("choices"):
+        return gr.Dropdown(list(meta["choices"]), value=value, label=label, info=meta["help"], elem_id=elem_id)
+    if typ is bool:
+        return gr.Checkbox(value=bool(value), label=label, info=meta["help"], elem_id=elem_id)
+    if typ in (int, float):
+        return gr.Number(value=value, label=label, info=meta["help"], precision=0 if typ is int else None,
+                         minimum=meta.get("min"), maximum=meta.get("max"), elem_id=elem_id)
+    return gr.Textbox(value=value, label=label, info=meta["help"], elem_id=elem_id)
+
+
+def values_of(cfg: config_mod.RunConfig, paths: list[str] = FORM_PATHS) -> list[Any]:
+    """The current values of `paths` in `cfg` (to fill the form from a preset)."""
+    return [getattr(getattr(cfg, p.split(".")[0]), p.split(".")[1]) for p in paths]
+
+
+def overrides_from(base: config_mod.RunConfig, values: list[Any], paths: list[str] = FORM_PATHS) -> list[str]:
+    """`section.key=value` for each form value that differs from `base` (the preset)."""
+    out = []
+    for path, value, default in zip(paths, values, values_of(base, paths)):
+        if value is None or value == "":
+            continue
+        if isinstance(default, int) and not isinstance(default, bool) and isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if value != default:
+            out.append(f"{path}={_text(value)}")
+    return out
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def cli_command(config: str, overrides: list[str], name: str | None = None) -> str:
+    """The `babyllama train ...` command that starts exactly the same run."""
+    argv = ["babyllama", "train", "--config", config]
+    if name:
+        argv += ["--model_name", name]
+    return " ".join(shlex.quote(a) for a in argv + overrides)

@@ -1,0 +1,441 @@
+"""The Data tab: make corpora (synthetic text, a folder on this machine, uploaded files) as background
+`prepare` jobs, list them, and look inside one (counts, line lengths, a paged preview of its text).
+Handlers are plain functions over core; job state stays in SQLite. The job helpers here serve the Tokenizer tab too.
+"""
+from __future__ import annotations
+
+import math
+import shutil
+import time
+import uuid
+from functools import partial
+from itertools import islice
+from pathlib import Path
+from typing import Iterator, NamedTuple
+
+import gradio as gr
+import pandas as pd
+import plotly.graph_objects as go
+
+from core import jobs
+from core.data import corpus_stats, list_corpora, read_manifest
+from core.data.babylm import VERSIONS
+from core.data.cleaning import cleaner_names
+from core.data.corpus import parse_word_count
+from core.data.synthetic import COMPLEXITIES
+from core.errors import UserError
+from core.history import FINAL_STATUSES
+from core.tokenizer import safe_name
+from core.workspace import check_name
+from studio.context import StudioContext
+from studio.plots import PALETTE
+
+PAGE_LINES = 40
+LOG_TAIL_LINES = 12
+UPLOAD_SUFFIXES = (".txt", ".jsonl", ".parquet")
+CORPUS_COLUMNS = ["name", "kind", "words", "documents", "created"]
+SPLIT_COLUMNS = ["split", "words", "chars", "lines", "documents", "files"]
+FILE_COLUMNS = ["file", "words", "chars", "lines", "documents"]
+_ICONS = {"finished": "✅", "failed": "❌", "lost": "⚠️", "stopped": "⏹️"}
+
+
+_FIELDS = ("syn_name syn_words syn_complexity syn_seed syn_start folder folder_name babylm budget clean_domains "
+           "folder_start files upload_name upload_start job status log timer corpora refresh corpus summary "
+           "splits file_table histogram preview_split page prev next page_info preview").split()
+# The tab's components by name (a Textbox, Number, Radio, Dataframe, Plot... each; see _build_*).
+DataComponents = NamedTuple("DataComponents", [(name, gr.components.Component) for name in _FIELDS])
+
+
+# ---- job helpers (shared with the Tokenizer tab) --------------------------------------------------
+
+def _live_runs(ctx: StudioContext, kind: str) -> list[dict]:
+    with ctx.history() as h:
+        return [r for r in h.list_runs(kind=kind)  # newest first; dead ones are marked lost on the way
+                if r["status"] in ("queued", "running") and jobs.refresh(h, r["name"])["status"] not in FINAL_STATUSES]
+
+
+def taken_names(ctx: StudioContext, kind: str) -> set[str]:
+    """Corpus (`prepare`) or tokenizer (`tokenize`) names in use: folders, and outputs of live jobs."""
+    parent = ctx.workspace.data_dir if kind == "prepare" else ctx.workspace.tokenizers_dir
+    names = {p.name for p in parent.iterdir()} if parent.is_dir() else set()
+    return names | {(r.get("config") or {}).get("output") for r in _live_runs(ctx, kind)}
+
+
+def free_output_name(ctx: StudioContext, base: str, kind: str) -> str:
+    """`base` if no corpus/tokenizer (or running job) has it, else base-2, base-3, ..."""
+    taken, candidate, n = taken_names(ctx, kind), base, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate
+
+
+def check_output_name(ctx: StudioContext, name: str | None, kind: str, field: str, base: str) -> str:
+    """A valid, free output name, else a UserError naming `field` and suggesting a free name."""
+    name = (name or "").strip()
+    if not name:
+        raise UserError(f"{field}: empty; give it a name, e.g. {free_output_name(ctx, base, kind)!r}")
+    check_name(name, field)
+    if name in taken_names(ctx, kind):
+        raise UserError(f"{field}: {name!r} is already taken; pick another, e.g. {free_output_name(ctx, name, kind)!r}")
+    return name
+
+
+def whole_number(value, field: str, minimum: int = 1) -> int:
+    """`value` as an int >= minimum, else a UserError naming `field`."""
+    try:
+        number = float(value)
+        ok = number.is_integer() and number >= minimum
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise UserError(f"{field}: {value!r} is not a whole number of at least {minimum:,}")
+    return int(number)
+
+
+def cli_command(ctx: StudioContext, *args: str) -> str:
+    """The `babyllama ...` command that does the same as the UI action (shown beside the job)."""
+    return jobs.format_command(["babyllama", *args, "--workspace", str(ctx.workspace.root)])
+
+
+def start_job(ctx: StudioContext, kind: str, params: dict, command: str) -> str:
+    """Start a `prepare`/`tokenize` job named after its output; returns the job's name."""
+    with ctx.history() as h:
+        name = h.free_name(f"{kind}-{params['output']}")
+        jobs.start_task(kind, params, ctx.workspace, h, name=name, command=command)
+    return name
+
+
+def active_job(ctx: StudioContext, kind: str) -> str:
+    """The newest queued/running job of `kind` (to re-attach after a page reload), or ""."""
+    runs = _live_runs(ctx, kind)
+    return runs[0]["name"] if runs else ""
+
+
+def log_tail(run_dir: str | None, lines: int = LOG_TAIL_LINES) -> str:
+    """The last `lines` lines of the job's run.log (only its end is read)."""
+    path = Path(run_dir or "") / jobs.LOG_FILE
+    if not run_dir or not path.is_file():
+        return ""
+    with path.open("rb") as handle:
+        handle.seek(max(0, path.stat().st_size - 16_384))
+        text = handle.read().decode("utf-8", errors="replace")
+    return "\n".join(text.rstrip("\n").split("\n")[-lines:])
+
+
+def job_view(ctx: StudioContext, job: str) -> tuple[str, str, dict]:
+    """(status Markdown, log tail, run row) of job `job`: status, step, elapsed time, error and hint."""
+    with ctx.history() as h:
+        run = jobs.refresh(h, job)
+    status = run["status"]
+    elapsed = (run.get("ended") or time.time()) - (run.get("started") or run["created"])
+    step = f" · step {run.get('step') or 0}/{run['total_steps']}" if run.get("total_steps") else ""
+    text = f"{_ICONS.get(status, '⏳')} **{job}**: {status}{step} · {elapsed:.1f} s elapsed"
+    if run.get("error"):
+        text += f"\n\n**Error:** {run['error']}"
+    if run.get("hint"):
+        text += f"\n\n**Hint:** {run['hint']}"
+    if run.get("command"):
+        text += f"\n\nSame as: `{run['command']}`"
+    return text, log_tail(run.get("run_dir")), run
+
+
+def refused(err: UserError, outputs: int) -> tuple:
+    """What a Start handler returns for bad input: a warning, the message as status, nothing else changed."""
+    gr.Warning(str(err))
+    return (gr.skip(), f"⚠️ {err}", *([gr.skip()] * (outputs - 2)))
+
+
+# ---- starting corpora -----------------------------------------------------------------------------
+
+def _started(ctx: StudioContext, job: str, base: str) -> tuple:
+    status, log, _ = job_view(ctx, job)
+    return job, status, log, gr.Timer(active=True), free_output_name(ctx, base, "prepare")
+
+
+def start_synthetic(ctx: StudioContext, name: str, words, complexity: str, seed) -> tuple:
+    """Start a `prepare` job generating synthetic text -> (job, status, log, timer, next free name)."""
+    try:
+        name = check_output_name(ctx, name, "prepare", "Corpus name", "syn")
+        words = whole_number(words, "Size (words)")
+        if complexity not in COMPLEXITIES:
+            raise UserError(f"Complexity: {complexity!r} is not one of {', '.join(COMPLEXITIES)}")
+        seed = whole_number(seed, "Seed", minimum=0)
+        params = {"source": "synthetic", "output": name, "words": words, "complexity": complexity, "seed": seed}
+        command = cli_command(ctx, "data", "synth", "--name", name, "--tokens", str(words),
+                              "--complexity", complexity, "--seed", str(seed))
+        job = start_job(ctx, "prepare", params, command)
+    except UserError as err:
+        return refused(err, 5)
+    return _started(ctx, job, "syn")
+
+
+def start_folder(ctx: StudioContext, folder: str, name: str, babylm: str, budget: str, domains) -> tuple:
+    """Start a `prepare` job on a folder of this machine (BabyLM auto-detected) -> as start_synthetic."""
+    try:
+        if not (folder or "").strip():
+            raise UserError("Folder: empty; give the path of a folder on this machine, e.g. /data/babylm_10M")
+        path = Path(folder.strip()).expanduser()
+        if not path.exists():
+            raise UserError(f"Folder: {str(path)!r} does not exist on this machine; check the path")
+        name = check_output_name(ctx, name, "prepare", "Corpus name", safe_name(path.name))
+        if babylm not in VERSIONS:
+            raise UserError(f"BabyLM version: {babylm!r} is not one of {', '.join(VERSIONS)}")
+        budget = (budget or "").strip()
+        if budget:
+            parse_word_count(budget, "Word budget")
+        return _start_source(ctx, path.resolve(), name, babylm, budget, list(domains or []))
+    except UserError as err:
+        return refused(err, 5)
+
+
+def start_upload(ctx: StudioContext, files, name: str, domains) -> tuple:
+    """Copy uploaded files into `<workspace>/uploads/<name>-<id>/` and prepare them as a corpus."""
+    try:
+        paths = [Path(f if isinstance(f, str) else f.name) for f in (files or [])]
+        if not paths:
+            raise UserError("Files: upload at least one .txt, .jsonl or .parquet file")
+        bad = [p.name for p in paths if p.suffix.lower() not in UPLOAD_SUFFIXES]
+        if bad:
+            raise UserError(f"Files: {', '.join(bad)}: only .txt, .jsonl and .parquet files can be prepared")
+        name = check_output_name(ctx, name, "prepare", "Corpus name", "upload")
+        folder = ctx.workspace.root / "uploads" / f"{name}-{uuid.uuid4().hex[:8]}"
+        folder.mkdir(parents=True)
+        for i, path in enumerate(paths):
+            target = folder / path.name
+            shutil.copyfile(path, target if not target.exists() else folder / f"{path.stem}-{i}{path.suffix}")
+        return _start_source(ctx, folder, name, "auto", "", list(domains or []))
+    except UserError as err:
+        return refused(err, 5)
+
+
+def _start_source(ctx: StudioContext, source: Path, name: str, babylm: str, budget: str, domains: list) -> tuple:
+    params = {"source": str(source), "output": name, "babylm": babylm, "budget_words": budget or None,
+              "clean_domains": domains}
+    args = ["data", "prepare", "--source", str(source), "--name", name, "--babylm", babylm]
+    args += (["--budget-words", budget] if budget else []) + (["--clean-domains", ",".join(domains)] if domains else [])
+    job = start_job(ctx, "prepare", params, cli_command(ctx, *args))
+    return _started(ctx, job, name)
+
+
+def suggest_folder_name(ctx: StudioContext, folder: str) -> str:
+    """A free corpus name from the folder's last part (typing a path fills in the name)."""
+    label = Path((folder or "").strip().rstrip("/\\")).name
+    return free_output_name(ctx, safe_name(label) if label else "corpus", "prepare")
+
+
+# ---- listing and polling --------------------------------------------------------------------------
+
+def corpora_table(ctx: StudioContext) -> pd.DataFrame:
+    """One row per corpus: name, kind, words and documents (train split), created."""
+    rows = []
+    for row in list_corpora(ctx.workspace):
+        try:
+            docs = read_manifest(ctx.workspace.corpus_dir(row["name"]))["splits"]["train"]["documents"]
+        except (UserError, KeyError, TypeError):
+            docs = None
+        rows.append([row["name"], row["kind"], row["words"], docs, row["created"]])
+    return pd.DataFrame(rows, columns=CORPUS_COLUMNS)
+
+
+def refresh_lists(ctx: StudioContext, select: str | None = None) -> tuple:
+    """(corpora table, corpus dropdown with fresh choices; `select` chosen if given)."""
+    names = ctx.workspace.corpora()
+    dropdown = gr.Dropdown(choices=names, value=select) if select in names else gr.Dropdown(choices=names)
+    return corpora_table(ctx), dropdown
+
+
+def poll_job(ctx: StudioContext, job: str) -> tuple:
+    """Timer tick -> (job, status, log, timer, corpora table, corpus dropdown).
+
+    With no job it re-attaches to a running `prepare` job (page reload) or refreshes the lists and
+    stops; when the job ends it refreshes the lists, selects the new corpus and stops.
+    """
+    job = job or active_job(ctx, "prepare")
+    if not job:
+        return "", gr.skip(), gr.skip(), gr.Timer(active=False), *refresh_lists(ctx)
+    status, log, run = job_view(ctx, job)
+    if run["status"] not in FINAL_STATUSES:
+        return job, status, log, gr.Timer(active=True), gr.skip(), gr.skip()
+    output = (run.get("config") or {}).get("output") if run["status"] == "finished" else None
+    return job, status, log, gr.Timer(active=False), *refresh_lists(ctx, output)
+
+
+def pick_corpus(evt: gr.SelectData) -> str:
+    """A click on a row of the corpora table selects that corpus."""
+    return evt.row_value[0] if evt.row_value else gr.skip()
+
+
+# ---- one corpus: stats, histogram, preview --------------------------------------------------------
+
+def line_length_figure(hist: dict | None) -> go.Figure:
+    """Grouped bars: how many lines have 1, 2, 3-4, ... words, one colour per split."""
+    fig = go.Figure()
+    for i, (split, counts) in enumerate((hist or {}).get("counts", {}).items()):
+        fig.add_trace(go.Bar(x=hist["labels"], y=counts, name=split, marker_color=PALETTE[i % len(PALETTE)]))
+    fig.update_xaxes(title_text=(hist or {}).get("unit", "words per line"), type="category")
+    fig.update_yaxes(title_text="lines")
+    fig.update_layout(barmode="group", height=320, template="plotly_white", margin=dict(l=50, r=20, t=40, b=40),
+                      title=dict(text="line lengths" if hist else "select a corpus", x=0.02, font=dict(size=14)),
+                      legend=dict(orientation="h", y=1.1, x=1, xanchor="right"))
+    return fig
+
+
+def corpus_details(ctx: StudioContext, name: str | None) -> tuple:
+    """(summary, per-split table, per-file table, line-length figure) of corpus `name`."""
+    empty = pd.DataFrame(columns=SPLIT_COLUMNS), pd.DataFrame(columns=FILE_COLUMNS), line_length_figure(None)
+    if not name:
+        return "Select a corpus in the table or the list to see its counts and text.", *empty
+    try:
+        stats = corpus_stats(ctx.workspace.corpus_dir(name))
+    except UserError as err:
+        return f"⚠️ {err}", *empty
+    splits = pd.DataFrame([[s, c["words"], c["chars"], c["lines"], c["documents"], c["files"]]
+                           for s, c in stats["splits"].items()], columns=SPLIT_COLUMNS)
+    files = pd.DataFrame([[f["file"], f["words"], f["chars"], f["lines"], f["documents"]] for f in stats["files"]],
+                         columns=FILE_COLUMNS)
+    summary = (f"**{stats['name']}** · {stats['kind']} · created {stats['created']}\n\n"
+               f"source: `{stats['source']}`")
+    if stats["replaced_bytes"]:
+        summary += f"\n\n⚠️ {stats['replaced_bytes']:,} byte(s) of the source were not valid UTF-8"
+    return summary, splits, files, line_length_figure(stats["line_lengths"])
+
+
+def _count_lines(path: Path) -> int:
+    count, last = 0, b"\n"
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            count, last = count + chunk.count(b"\n"), chunk[-1:]
+    return count + (last != b"\n")
+
+
+def _lines(files: list[Path]) -> Iterator[str]:
+    for path in files:
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            yield from (line.rstrip("\n") for line in handle)
+
+
+def preview_page(ctx: StudioContext, name: str | None, split: str, page, delta: int = 0) -> tuple:
+    """(text, page number, page info) of page `page + delta` (PAGE_LINES lines) of a split's files."""
+    if not name:
+        return "", 1, "Select a corpus to preview its text."
+    try:
+        folder = ctx.workspace.corpus_dir(name) / split
+    except UserError as err:
+        return "", 1, f"⚠️ {err}"
+    files = sorted(folder.glob("*.txt"))
+    total = sum(_count_lines(f) for f in files)
+    if not total:
+        return "", 1, f"The {split} split of {name!r} is empty."
+    pages = math.ceil(total / PAGE_LINES)
+    try:
+        page = int(page or 1)
+    except (TypeError, ValueError):
+        page = 1
+    page = min(max(1, page + delta), pages)
+    start = (page - 1) * PAGE_LINES
+    lines = list(islice(_lines(files), start, start + PAGE_LINES))
+    info = f"page {page:,} of {pages:,} · lines {start + 1:,}-{start + len(lines):,} of {total:,} ({split})"
+    return "\n".join(lines), page, info
+
+
+# ---- the tab --------------------------------------------------------------------------------------
+
+def build(ctx: StudioContext) -> DataComponents:
+    """The Data tab's components, with every event wired (call inside `with gr.Tab(...)`)."""
+    make = _build_controls(ctx)
+    show = _build_outputs(ctx)
+    c = DataComponents(**make, **show)
+    job_outputs = [c.job, c.status, c.log, c.timer]
+    c.syn_start.click(partial(start_synthetic, ctx), [c.syn_name, c.syn_words, c.syn_complexity, c.syn_seed],
+                      job_outputs + [c.syn_name])
+    c.folder.input(partial(suggest_folder_name, ctx), c.folder, c.folder_name, show_progress="hidden")
+    c.folder_start.click(partial(start_folder, ctx), [c.folder, c.folder_name, c.babylm, c.budget, c.clean_domains],
+                         job_outputs + [c.folder_name])
+    c.upload_start.click(partial(start_upload, ctx), [c.files, c.upload_name, c.clean_domains],
+                         job_outputs + [c.upload_name])
+    c.timer.tick(partial(poll_job, ctx), c.job, job_outputs + [c.corpora, c.corpus], show_progress="hidden")
+    c.refresh.click(partial(refresh_lists, ctx), None, [c.corpora, c.corpus])
+    c.corpora.select(pick_corpus, None, c.corpus)
+    preview = [c.preview, c.page, c.page_info]
+    c.corpus.change(partial(corpus_details, ctx), c.corpus, [c.summary, c.splits, c.file_table, c.histogram])
+    c.corpus.change(partial(preview_page, ctx, page=1), [c.corpus, c.preview_split], preview)
+    c.preview_split.change(partial(preview_page, ctx, page=1), [c.corpus, c.preview_split], preview)
+    c.page.submit(partial(preview_page, ctx), [c.corpus, c.preview_split, c.page], preview)
+    c.prev.click(partial(preview_page, ctx, delta=-1), [c.corpus, c.preview_split, c.page], preview)
+    c.next.click(partial(preview_page, ctx, delta=1), [c.corpus, c.preview_split, c.page], preview)
+    return c
+
+
+def _build_controls(ctx: StudioContext) -> dict:
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3):
+            with gr.Tabs():
+                with gr.Tab("Synthetic"):
+                    with gr.Row():
+                        syn_name = gr.Textbox(value=partial(free_output_name, ctx, "syn", "prepare"),
+                                              label="Corpus name", elem_id="data-syn-name")
+                        syn_words = gr.Number(1_000_000, label="Size (words)", precision=0, minimum=1,
+                                              elem_id="data-syn-words")
+                        syn_seed = gr.Number(42, label="Seed", precision=0, minimum=0, elem_id="data-syn-seed")
+                    syn_complexity = gr.Radio(list(COMPLEXITIES), value="simple", label="Complexity",
+                                              info="simple: short SVO sentences; medium: questions, dialogue; "
+                                                   "complex: clauses, past and future", elem_id="data-syn-complexity")
+                    syn_start = gr.Button("Make synthetic corpus", variant="primary", elem_id="data-syn-start")
+                with gr.Tab("Folder"):
+                    with gr.Row():
+                        folder = gr.Textbox(label="Folder", placeholder="/path/to/babylm_10M or your own text",
+                                            info="a folder on this machine: BabyLM (2023/2024 auto-detected), "
+                                                 ".txt, .jsonl or .parquet", scale=2, elem_id="data-folder")
+                        folder_name = gr.Textbox(value=partial(free_output_name, ctx, "corpus", "prepare"),
+                                                 label="Corpus name", elem_id="data-folder-name")
+                    with gr.Row():
+                        babylm = gr.Radio(list(VERSIONS), value="auto", label="BabyLM version", elem_id="data-babylm")
+                        budget = gr.Textbox(label="Word budget", placeholder="e.g. 10M (empty: keep all)",
+                                            elem_id="data-budget")
+                    folder_start = gr.Button("Prepare folder", variant="primary", elem_id="data-folder-start")
+                with gr.Tab("Upload"):
+                    files = gr.File(file_count="multiple", file_types=list(UPLOAD_SUFFIXES),
+                                    label="Files (.txt, .jsonl, .parquet)", elem_id="data-files")
+                    upload_name = gr.Textbox(value=partial(free_output_name, ctx, "upload", "prepare"),
+                                             label="Corpus name", elem_id="data-upload-name")
+                    upload_start = gr.Button("Prepare uploaded files", variant="primary", elem_id="data-upload-start")
+            clean_domains = gr.CheckboxGroup(cleaner_names(), label="Clean domains (folder and upload)",
+                                             info="cleaners to run; whitespace is always normalised",
+                                             elem_id="data-clean")
+        with gr.Column(scale=2):
+            job = gr.Textbox(visible=False, elem_id="data-job")
+            status = gr.Markdown("No job started yet.", elem_id="data-status")
+            log = gr.Textbox(label="Job log (tail)", lines=6, max_lines=12, interactive=False, elem_id="data-log")
+            timer = gr.Timer(1.0, active=True)  # first tick re-attaches to a running job, then stops
+    return dict(syn_name=syn_name, syn_words=syn_words, syn_complexity=syn_complexity, syn_seed=syn_seed,
+                syn_start=syn_start, folder=folder, folder_name=folder_name, babylm=babylm, budget=budget,
+                clean_domains=clean_domains, folder_start=folder_start, files=files, upload_name=upload_name,
+                upload_start=upload_start, job=job, status=status, log=log, timer=timer)
+
+
+def _build_outputs(ctx: StudioContext) -> dict:
+    with gr.Row():
+        corpora = gr.Dataframe(value=partial(corpora_table, ctx), headers=CORPUS_COLUMNS, interactive=False,
+                               label="Corpora (words and documents of the train split; click a row)",
+                               max_height=260, elem_id="data-corpora")
+    with gr.Row():
+        corpus = gr.Dropdown(ctx.workspace.corpora(), value=None, label="Corpus", scale=3, elem_id="data-corpus")
+        refresh = gr.Button("Refresh", size="sm", scale=1, elem_id="data-refresh")
+    summary = gr.Markdown(elem_id="data-summary")
+    with gr.Row(equal_height=False):
+        with gr.Column():
+            splits = gr.Dataframe(headers=SPLIT_COLUMNS, interactive=False, label="Splits", elem_id="data-splits")
+            file_table = gr.Dataframe(headers=FILE_COLUMNS, interactive=False, label="Files", max_height=240,
+                                      elem_id="data-files-table")
+        histogram = gr.Plot(line_length_figure(None), label="Line lengths", elem_id="data-histogram")
+    with gr.Row():
+        preview_split = gr.Radio(["train", "dev"], value="train", label="Preview split", elem_id="data-preview-split")
+        page = gr.Number(1, label="Page", precision=0, minimum=1, elem_id="data-page")
+        prev = gr.Button("◀ Prev", size="sm", elem_id="data-prev")
+        next_ = gr.Button("Next ▶", size="sm", elem_id="data-next")
+    page_info = gr.Markdown(elem_id="data-page-info")
+    preview = gr.Textbox(label="Text", lines=20, max_lines=40, interactive=False, elem_id="data-preview")
+    return dict(corpora=corpora, refresh=refresh, corpus=corpus, summary=summary, splits=splits,
+                file_table=file_table, histogram=histogram, preview_split=preview_split, page=page, prev=prev,
+                next=next_, page_info=page_info, preview=preview)

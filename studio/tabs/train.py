@@ -1,0 +1,236 @@
+"""The Train tab: pick data + tokenizer + preset, edit training fields, Start / Stop / Resume, and a
+live dashboard fed by a `gr.Timer` that asks the history only for rows it has not seen yet.
+
+Runs are background jobs started exactly as `babyllama train` starts them; the tab holds no job
+state, so a reload or a second browser re-attaches from the database.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import partial
+from pathlib import Path
+from typing import NamedTuple
+
+import gradio as gr
+
+from core import config as config_mod
+from core import jobs, presets
+from core.errors import UserError
+from core.history import FINAL_STATUSES
+from core.resolve import data_checker
+from studio import forms, plots, render
+from studio.context import StudioContext
+
+LIVE = ("queued", "running")
+
+
+class TrainComponents(NamedTuple):
+    preset: gr.Dropdown
+    corpus: gr.Dropdown
+    tokenizer: gr.Dropdown
+    name: gr.Textbox
+    fields: list
+    start: gr.Button
+    stop: gr.Button
+    resume: gr.Button
+    command: gr.Code
+    run: gr.Dropdown
+    status: gr.HTML
+    progress: gr.HTML
+    plot: gr.Plot
+    samples: gr.Markdown
+    log: gr.Textbox
+    timer: gr.Timer
+
+
+# ---------------------------------------------------------------------------------------------
+# Handlers (plain functions; tests call them directly)
+# ---------------------------------------------------------------------------------------------
+
+def run_choices(ctx: StudioContext) -> list[tuple[str, str]]:
+    """(label, name) for every training run, newest first, live ones marked."""
+    with ctx.history() as h:
+        runs = [r for r in jobs.refresh_all(h) if r["kind"] in ("train", "distill")]
+    return [(f"{r['name']} ({r['status']})", r["name"]) for r in runs]
+
+
+def attach(ctx: StudioContext):
+    """On page load: select the newest live run (else the newest run) and start polling it."""
+    choices = run_choices(ctx)
+    with ctx.history() as h:
+        live = [name for _, name in choices if h.get_run(name)["status"] in LIVE]
+    selected = live[0] if live else (choices[0][1] if choices else None)
+    return (gr.update(choices=choices, value=selected), gr.Timer(active=bool(selected)),
+            ctx.workspace.corpora(), ctx.workspace.tokenizers())
+
+
+def preset_values(ctx: StudioContext, preset: str) -> list:
+    """Fill the training fields from a preset."""
+    cfg = config_mod.load(presets.find(preset, ctx.workspace))
+    return forms.values_of(cfg)
+
+
+def _resolve(ctx: StudioContext, preset, corpus, tokenizer, name, values):
+    base = config_mod.load(presets.find(preset, ctx.workspace))
+    overrides = [f"data.train_path={corpus or ''}", f"data.tokenizer_path={tokenizer or ''}",
+                 *forms.overrides_from(base, list(values))]
+    named = overrides + ([f"model.name={name}"] if name else [])  # what --model_name does in the CLI
+    cfg = config_mod.load(presets.find(preset, ctx.workspace), named,
+                          checks=[data_checker(ctx.workspace, require=True)])
+    return cfg, overrides, forms.cli_command(preset, overrides, name or None)
+
+
+def show_command(ctx: StudioContext, preset, corpus, tokenizer, name, *values) -> str:
+    """The equivalent `babyllama train ...` command (or the config problems, as a comment)."""
+    try:
+        return _resolve(ctx, preset, corpus, tokenizer, name, values)[2]
+    except UserError as err:
+        return "# " + str(err).replace("\n", "\n# ")
+
+
+def start_run(ctx: StudioContext, preset, corpus, tokenizer, name, *values):
+    """Validate, then start the job the CLI would start; a taken name gets a free suffix."""
+    try:
+        cfg, overrides, _ = _resolve(ctx, preset, corpus, tokenizer, name, values)
+        with ctx.history() as h:
+            run_name = h.free_name(name or jobs.default_name(cfg))
+            cfg = replace(cfg, model=replace(cfg.model, name=run_name))
+            command = forms.cli_command(preset, overrides, run_name)
+            jobs.start("train", cfg, ctx.workspace, h, name=run_name, command=command)
+    except UserError as err:
+        gr.Warning(str(err).split("\n")[0])
+        return gr.update(), gr.Timer(), f"<pre style='color:#c62828'>{err}</pre>", gr.update()
+    choices = run_choices(ctx)
+    return gr.update(choices=choices, value=run_name), gr.Timer(active=True), "", command
+
+
+def stop_run(ctx: StudioContext, run: str | None) -> str:
+    """Ask the selected run to checkpoint and stop (a second click kills it)."""
+    if not run:
+        return "select a run first"
+    with ctx.history() as h:
+        outcome = jobs.stop(run, h)
+    return {"requested": f"stop requested for {run}: it saves a checkpoint and ends",
+            "killed": f"{run} killed"}.get(outcome, f"{run} is already {outcome}")
+
+
+def resume_run(ctx: StudioContext, run: str | None):
+    """Continue a stopped/failed/lost run from its last intact checkpoint."""
+    if not run:
+        return gr.Timer(), "select a run first"
+    try:
+        with ctx.history() as h:
+            jobs.resume(run, ctx.workspace, h)
+    except UserError as err:
+        gr.Warning(str(err))
+        return gr.Timer(), str(err)
+    return gr.Timer(active=True), f"{run} resumed"
+
+
+def tick(ctx: StudioContext, run: str | None, cache: dict | None, x_axis: str):
+    """One poll: fetch rows after the last seen step, update the dashboard; stop when final."""
+    cache = cache if cache and cache.get("run") == run else {"run": run, "rows": {}, "last_step": -1}
+    if not run:
+        return cache, plots.training_figure([]), render.status_badge(None), "", "", "", gr.Timer(active=False)
+    with ctx.history() as h:
+        row = jobs.refresh(h, run)
+        if (row.get("step") or 0) < cache["last_step"]:  # resumed from an earlier checkpoint
+            cache = {"run": run, "rows": {}, "last_step": -1}
+        # Re-read the last seen step too: an eval row can land just after that step's loss.
+        for r in h.metrics_since(run, cache["last_step"] - 1):
+            cache["rows"][(r["step"], r["name"])] = r
+        samples = h.samples(run, limit=6)
+        position = jobs.queue_position(h, run)
+        queued = [(jobs.queue_position(h, q["name"]), q["name"]) for q in h.list_runs(status="queued")]
+    rows = sorted(cache["rows"].values(), key=lambda r: r["step"])
+    cache["last_step"] = rows[-1]["step"] if rows else -1
+    last = {r["name"]: r["value"] for r in rows}
+    tokens = rows[-1].get("tokens") if rows else None
+    words = rows[-1].get("words") if rows else None
+    status = render.status_badge(row, position) + render.queue_markdown(sorted(p for p in queued if p[0]))
+    return (cache, plots.training_figure(rows, x_axis), status, render.progress_html(row, last, tokens, words),
+            render.samples_markdown(samples), _log_tail(row), gr.Timer(active=row["status"] not in FINAL_STATUSES))
+
+
+def _log_tail(run: dict, lines: int = 30) -> str:
+    path = Path(run.get("run_dir") or "") / jobs.LOG_FILE
+    if not path.is_file():
+        return ""
+    with open(path, "rb") as fh:
+        fh.seek(max(0, path.stat().st_size - 8000))
+        text = fh.read().decode("utf-8", errors="replace")
+    return "\n".join(text.splitlines()[-lines:])
+
+
+# ---------------------------------------------------------------------------------------------
+# Builder
+# ---------------------------------------------------------------------------------------------
+
+def _build_controls(ctx: StudioContext):
+    names = sorted(presets.available(ctx.workspace), key=str.lower)
+    with gr.Row():
+        preset = gr.Dropdown(names, value="tiny" if "tiny" in names else names[0], label="preset", elem_id="train-preset")
+        corpus = gr.Dropdown(ctx.workspace.corpora(), label="corpus (data.train_path)", elem_id="train-corpus")
+        tokenizer = gr.Dropdown(ctx.workspace.tokenizers(), label="tokenizer (data.tokenizer_path)", elem_id="train-tokenizer")
+        name = gr.Textbox(label="run name (empty: from the preset)", elem_id="train-name")
+    base = config_mod.load(presets.find(preset.value, ctx.workspace))
+    pairs = list(zip(forms.FORM_PATHS, forms.values_of(base)))
+    fields = []
+    with gr.Accordion("Training settings", open=False):
+        for row_start in range(0, len(pairs), 4):
+            with gr.Row():
+                fields += [forms.component_for(path, value) for path, value in pairs[row_start:row_start + 4]]
+    with gr.Row():
+        start = gr.Button("Start", variant="primary", elem_id="train-start")
+        stop = gr.Button("Stop", variant="stop", elem_id="train-stop")
+        resume = gr.Button("Resume", elem_id="train-resume")
+        show = gr.Button("Show CLI command", size="sm")
+    command = gr.Code(label="equivalent command", language="shell", lines=2, max_lines=4, elem_id="train-command")
+    return preset, corpus, tokenizer, name, fields, start, stop, resume, show, command
+
+
+def _build_outputs():
+    with gr.Row():
+        run = gr.Dropdown([], label="run", elem_id="train-run", scale=3)
+        x_axis = gr.Radio(list(plots.X_AXES), value="step", label="x-axis", scale=2)
+        refresh = gr.Button("↻ runs", size="sm", scale=0)
+    status = gr.HTML(elem_id="train-status")
+    progress = gr.HTML()
+    plot = gr.Plot(label="training curves", elem_id="train-plot")
+    with gr.Row():
+        samples = gr.Markdown(elem_id="train-samples")
+        log = gr.Textbox(label="log (tail)", lines=12, max_lines=12, elem_id="train-log")
+    return run, x_axis, refresh, status, progress, plot, samples, log
+
+
+def build(ctx: StudioContext) -> TrainComponents:
+    """The Train tab (call inside `with gr.Tab(...)`)."""
+    preset, corpus, tokenizer, name, fields, start, stop, resume, show, command = _build_controls(ctx)
+    run, x_axis, refresh, status, progress, plot, samples, log = _build_outputs()
+    cache = gr.State(None)  # this browser session's rows of the selected run: no shared state
+    timer = gr.Timer(1.0, active=False)
+    form = [preset, corpus, tokenizer, name, *fields]
+    dash = [cache, plot, status, progress, samples, log, timer]
+
+    preset.change(partial(preset_values, ctx), preset, fields)
+    show.click(partial(show_command, ctx), form, command)
+    start.click(partial(start_run, ctx), form, [run, timer, status, command])
+    stop.click(partial(stop_run, ctx), run, status)
+    resume.click(partial(resume_run, ctx), run, [timer, status])
+    refresh.click(lambda: gr.update(choices=run_choices(ctx)), None, run)
+    timer.tick(partial(tick, ctx), [run, cache, x_axis], dash, show_progress="hidden")
+    run.change(partial(tick, ctx), [run, cache, x_axis], dash, show_progress="hidden")
+    x_axis.change(partial(tick, ctx), [run, gr.State(None), x_axis], dash, show_progress="hidden")
+    return TrainComponents(preset, corpus, tokenizer, name, fields, start, stop, resume, command,
+                           run, status, progress, plot, samples, log, timer)
+
+
+def wire_load(demo: gr.Blocks, ctx: StudioContext, tab: TrainComponents) -> None:
+    """Re-attach on every page load: pick the live run and refresh the data choices."""
+    demo.load(partial(_on_load, ctx), None, [tab.run, tab.timer, tab.corpus, tab.tokenizer])
+
+
+def _on_load(ctx: StudioContext):
+    runs, timer, corpora, tokenizers = attach(ctx)
+    return runs, timer, gr.update(choices=corpora, value=corpora[0] if corpora else None), \
+        gr.update(choices=tokenizers, value=tokenizers[0] if tokenizers else None)

@@ -1,0 +1,107 @@
+"""Train tab handlers called directly: start/stop/resume, incremental polling, the CLI command."""
+from __future__ import annotations
+
+import shlex
+import time
+
+import gradio as gr
+
+from core import config, presets
+from core.history import FINAL_STATUSES
+from studio import forms
+from studio.context import StudioContext
+from studio.tabs import train as tab
+
+
+def _form(ctx, preset="tiny", name="", **changes):
+    values = tab.preset_values(ctx, preset)
+    for path, value in changes.items():
+        values[forms.FORM_PATHS.index(path.replace("__", "."))] = value
+    return [preset, "syn", "tok", name, *values]
+
+
+def _until_final(ctx, run, cache=None, timeout=90):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = tab.tick(ctx, run, cache, "step")
+        cache = out[0]
+        with ctx.history() as h:
+            if h.get_run(run)["status"] in FINAL_STATUSES:
+                return tab.tick(ctx, run, cache, "step")
+        time.sleep(0.3)
+    raise AssertionError(f"{run} did not finish")
+
+
+def test_start_polls_incrementally_and_turns_the_timer_off(ready_workspace):
+    ctx = StudioContext(ready_workspace)
+    run_update, timer, message, command = tab.start_run(ctx, *_form(ctx, name="ui-1", training__max_steps=20))
+    assert run_update["value"] == "ui-1" and timer.active and message == ""
+    cache, fig, status, progress, samples, log, timer = _until_final(ctx, "ui-1")
+    assert "finished" in status and "step 20/20" in progress and not timer.active
+    names = {trace.name for trace in fig.data}
+    assert {"loss", "loss (smoothed)", "eval loss"} <= names
+    assert cache["last_step"] == 20 and "Samples at step 20" in samples and "step 20/20" in log
+    # A tick with nothing new fetches only the last step again, not the whole history.
+    before = len(cache["rows"])
+    cache2 = tab.tick(ctx, "ui-1", cache, "tokens")[0]
+    assert len(cache2["rows"]) == before
+
+
+def test_command_shown_starts_the_same_config_as_the_cli(ready_workspace):
+    ctx = StudioContext(ready_workspace)
+    form = _form(ctx, name="same", training__lr=0.002, training__batch_size=4, training__fp16=True)
+    command = tab.show_command(ctx, *form)
+    argv = shlex.split(command)
+    assert argv[:4] == ["babyllama", "train", "--config", "tiny"]
+    from_cli = config.load(presets.find(argv[3]), argv[4:])
+    from_ui = tab._resolve(ctx, *form[:4], form[4:])[0]
+    assert from_cli == from_ui and from_ui.training.lr == 0.002 and from_ui.training.fp16
+
+
+def test_bad_form_shows_every_problem_and_starts_nothing(ready_workspace):
+    ctx = StudioContext(ready_workspace)
+    form = _form(ctx, training__lr=-1.0)
+    form[1] = "no-such-corpus"
+    run_update, timer, message, _ = tab.start_run(ctx, *form)
+    assert "training.lr" in message and "data.train_path" in message
+    with ctx.history() as h:
+        assert h.list_runs() == []
+
+
+def test_taken_name_gets_a_suffix_and_stop_resume_work(ready_workspace):
+    ctx = StudioContext(ready_workspace)
+    tab.start_run(ctx, *_form(ctx, name="dup", training__max_steps=5))
+    _until_final(ctx, "dup")
+    run_update, *_ = tab.start_run(ctx, *_form(ctx, name="dup", training__max_steps=100000, training__save_steps=0))
+    assert run_update["value"] == "dup-2"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with ctx.history() as h:
+            if (h.get_run("dup-2")["step"] or 0) >= 5:
+                break
+        time.sleep(0.2)
+    assert "stop requested" in tab.stop_run(ctx, "dup-2")
+    out = _until_final(ctx, "dup-2")
+    assert "stopped" in out[2]
+    timer, message = tab.resume_run(ctx, "dup-2")
+    assert timer.active and "resumed" in message
+    tab.stop_run(ctx, "dup-2")
+    assert "stopped" in _until_final(ctx, "dup-2")[2]
+
+
+def test_attach_selects_the_live_run_after_a_reload(ready_workspace):
+    ctx = StudioContext(ready_workspace)
+    assert tab.attach(ctx)[0]["value"] is None
+    tab.start_run(ctx, *_form(ctx, name="live", training__max_steps=100000, training__save_steps=0))
+    runs, timer, corpora, tokenizers = tab.attach(ctx)  # what a fresh page load does
+    assert runs["value"] == "live" and timer.active and corpora == ["syn"] and tokenizers == ["tok"]
+    tab.stop_run(ctx, "live")
+    _until_final(ctx, "live")
+
+
+def test_tab_builds(ready_workspace):
+    ctx = StudioContext(ready_workspace)
+    with gr.Blocks():
+        with gr.Tab("Train"):
+            components = tab.build(ctx)
+    assert len(components.fields) == len(forms.FORM_PATHS)
