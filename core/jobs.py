@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -135,6 +136,57 @@ def stop(name: str, history: History, *, kill_after: float | None = None) -> str
             time.sleep(0.2)
         return _kill(history, run)
     return "requested"
+
+
+def delete(history: History, name: str) -> Path | None:
+    """Delete a final run: its history rows and its own folder. Returns the folder removed."""
+    run = _final(history, name, "delete")
+    folder = _own_folder(run)
+    history.delete_run(name)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+    return folder
+
+
+def rename(history: History, old: str, new: str) -> dict:
+    """Rename a final run, moving its folder beside the old one; a taken name is refused."""
+    check_name(new, "new run name")
+    run = _final(history, old, "rename")
+    if history.get_run(new) is not None:
+        raise UserError(f"a run named {new!r} already exists: try {history.free_name(new)!r}")
+    folder = _own_folder(run)
+    target = folder.parent / new if folder else None
+    if target is not None and target.exists():
+        raise UserError(f"{target} already exists: choose another name")
+    if folder is not None:
+        os.rename(folder, target)
+    try:
+        history.rename_run(old, new, run_dir=target)
+    except BaseException:
+        if folder is not None:
+            os.rename(target, folder)  # keep the folder where the history says it is
+        raise
+    if target is not None and (target / JOB_FILE).is_file():
+        # The worker reads its name and checkpoint from job.json: a resumed run must follow.
+        job = json.loads((target / JOB_FILE).read_text(encoding="utf-8"))
+        job["name"] = new
+        if job.get("resume_from") and str(job["resume_from"]).startswith(str(folder)):
+            job["resume_from"] = str(target) + str(job["resume_from"])[len(str(folder)):]
+        _write_job(target, **job)
+    return history.get_run(new)
+
+
+def _final(history: History, name: str, verb: str) -> dict:
+    run = refresh(history, name)
+    if run["status"] not in FINAL_STATUSES:
+        raise UserError(f"run {name!r} is {run['status']}: stop it first, then {verb} it")
+    return run
+
+
+def _own_folder(run: dict) -> Path | None:
+    """The run's folder if it exists and is named after the run (never a parent by mistake)."""
+    folder = Path(run["run_dir"]) if run.get("run_dir") else None
+    return folder if folder is not None and folder.is_dir() and folder.name == run["name"] else None
 
 
 def refresh(history: History, name: str) -> dict:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -202,8 +201,6 @@ def _cmd_delete(args) -> int:
             if input(f"delete run {args.run} and {run['run_dir']}? [y/N] ").strip().lower() != "y":
                 print("nothing deleted")
                 return 1
-        history.delete_run(args.run)
-    if run["run_dir"]:
-        shutil.rmtree(run["run_dir"], ignore_errors=True)
+        jobs.delete(history, args.run)
     print(f"deleted {args.run}")
     return 0

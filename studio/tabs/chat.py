@@ -20,6 +20,7 @@ MAX_PANES = 4
 MODEL_KINDS = ("train", "distill")
 READY_STATUSES = ("finished", "stopped")
 CHAT_STOP = "\nUser:"  # a base model in chat mode goes on to write the user's next turn: cut there
+_ENDINGS = {"eos": "ended with end-of-text", "stop": "ended at the next 'User:' turn"}
 PLACEHOLDER = "Pick one or more models above, type a prompt below and press **Send**."
 _DEFAULTS = gen.SamplingParams()
 _HELP = {f.name: f.metadata["help"] for f in fields(gen.SamplingParams)}
@@ -113,10 +114,13 @@ def send(ctx: StudioContext, selected: list[str] | None, prompt: str, chat_mode:
         return
     streams, problems = _start_streams(ctx, selected, prompt, chat_mode, params, panes)
     finals: dict[int, gen.GenerationResult] = {}
-    yield (*panes, _status(selected, finals, problems, running=True))
+    yield (*panes, _status(selected, finals, problems, running=bool(streams)))
     while streams:
         for i, stream in list(streams.items()):
-            result = next(stream, None)
+            try:
+                result = next(stream, None)
+            except (UserError, RuntimeError) as err:  # a bad prompt; out of memory on a GPU
+                result, problems[i] = None, f"generation failed: {err}"
             if result is None:
                 del streams[i]
                 continue
@@ -127,7 +131,8 @@ def send(ctx: StudioContext, selected: list[str] | None, prompt: str, chat_mode:
 
 def _start_streams(ctx: StudioContext, selected: list[str], prompt: str, chat_mode: bool,
                    params: gen.SamplingParams, panes: list[list[dict]]) -> tuple[dict, dict]:
-    """Load each model (per request: nothing is cached) and open its token stream."""
+    """Load each model (per request: nothing is cached), open its token stream and append the
+    new turn to its pane; returns the streams and the load problems, by pane index."""
     with ctx.history() as h:
         run_dirs = {name: (h.get_run(name) or {}).get("run_dir") for name in selected}
     streams, problems = {}, {}
@@ -137,7 +142,7 @@ def _start_streams(ctx: StudioContext, selected: list[str], prompt: str, chat_mo
                 raise UserError(f"no run {name!r} in the history any more: press Refresh")
             model, tokenizer = gen.load_model(Path(run_dirs[name]), ctx.workspace)
         except UserError as err:
-            problems[i] = str(err)
+            problems[i] = f"could not load: {err}"
             continue
         text = chat_prompt(panes[i], prompt) if chat_mode else prompt
         streams[i] = gen.stream_results(model, tokenizer, text, params)
@@ -150,13 +155,16 @@ def _status(selected: list[str], finals: dict, problems: dict, *, running: bool)
     lines = []
     for i, name in enumerate(selected):
         if i in problems:
-            lines.append(f"- **{name}**: could not load: {problems[i]}")
+            lines.append(f"- **{name}**: {problems[i]}")
         elif i in finals:
             r = finals[i]
-            notes = f" ({'; '.join(r.notes)})" if r.notes else ""
+            notes = [_ENDINGS.get(r.stop_reason, "")] if not running else []
+            notes = "; ".join(n for n in notes + r.notes if n)
             lines.append(f"- **{name}**: {r.n_new_tokens} tokens, {r.tokens_per_s:.0f} tokens/s, "
-                         f"prompt {r.n_prompt_tokens} tokens{notes}")
+                         f"prompt {r.n_prompt_tokens} tokens" + (f" ({notes})" if notes else ""))
     head = "Generating..." if running else "Done."
+    if len(selected) > 1:
+        head += " The models take turns token by token, so tokens/s is shared between the panes."
     return "\n".join([head, *lines])
 
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 import functools
 import json
 import math
-import os
-import shutil
 import time
 from pathlib import Path
 from typing import NamedTuple
@@ -20,9 +18,8 @@ import pandas as pd
 from core import jobs, models
 from core.config import from_dict
 from core.errors import ConfigError, UserError
-from core.history import FINAL_STATUSES, STATUSES, History
+from core.history import STATUSES, History
 from core.tokenizer import vocab_size_of
-from core.workspace import check_name
 from studio.context import StudioContext
 from studio.plots import X_AXES, overlay_figure
 
@@ -183,75 +180,27 @@ def delete_run(ctx: StudioContext, name: str | None, button: str) -> tuple[str, 
         return "Choose a run first.", reset
     try:
         with ctx.history() as h:
-            run = _final_run(h, name, "delete")
             if button != confirm_label(name):
+                run = jobs.refresh(h, name)
                 return (f"Click **{confirm_label(name)}** to delete run **{name}**, its metrics and its folder "
                         f"`{run['run_dir']}`; choose another run to cancel.",
                         gr.update(value=confirm_label(name), variant="stop"))
-            h.delete_run(name)
+            folder = jobs.delete(h, name)
     except UserError as err:
         return f"⚠️ {err}", reset
-    folder = _own_folder(run)
-    if folder is not None:
-        shutil.rmtree(folder, ignore_errors=True)
     return f"🗑️ Deleted run **{name}**" + (f" and `{folder}`." if folder else "."), reset
 
 
 def rename_run(ctx: StudioContext, old: str | None, new: str) -> str:
     """Rename a final run and move its folder beside the old one; refuse taken names. A message."""
-    new = (new or "").strip()
     if not old:
         return "Choose a run first."
     try:
-        check_name(new, "new run name")
         with ctx.history() as h:
-            run = _final_run(h, old, "rename")
-            if h.get_run(new) is not None:
-                raise UserError(f"a run named {new!r} already exists: try {h.free_name(new)!r}")
-            folder = _own_folder(run)
-            target = folder.parent / new if folder else None
-            if target is not None and target.exists():
-                raise UserError(f"{target} already exists: choose another name")
-            if folder is not None:
-                os.rename(folder, target)
-            try:
-                h.rename_run(old, new, run_dir=target)
-            except BaseException:
-                if folder is not None:
-                    os.rename(target, folder)  # keep the folder where the history says it is
-                raise
+            jobs.rename(h, old, (new or "").strip())
     except UserError as err:
         return f"⚠️ {err}"
-    if target is not None:
-        _retarget_job(target, folder, new)
-    return f"✅ Renamed **{old}** to **{new}**."
-
-
-def _final_run(h: History, name: str, verb: str) -> dict:
-    run = jobs.refresh(h, name)
-    if run["status"] not in FINAL_STATUSES:
-        raise UserError(f"run {name!r} is {run['status']}: stop it first (Train tab), then {verb} it")
-    return run
-
-
-def _own_folder(run: dict) -> Path | None:
-    """The run's folder if it exists and is named after the run (never a parent folder by mistake)."""
-    folder = Path(run["run_dir"]) if run.get("run_dir") else None
-    return folder if folder is not None and folder.is_dir() and folder.name == run["name"] else None
-
-
-def _retarget_job(folder: Path, old_folder: Path, new: str) -> None:
-    # The worker reads its run name from job.json: a resumed run must log under the new name.
-    path = folder / jobs.JOB_FILE
-    if not path.is_file():
-        return
-    job = json.loads(path.read_text(encoding="utf-8"))
-    job["name"] = new
-    if job.get("resume_from", "") and str(job["resume_from"]).startswith(str(old_folder)):
-        job["resume_from"] = str(folder) + str(job["resume_from"])[len(str(old_folder)):]
-    tmp = folder / f".{jobs.JOB_FILE}.tmp"
-    tmp.write_text(json.dumps(job, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
+    return f"✅ Renamed **{old}** to **{new.strip()}**."
 
 
 # ---------------------------------------------------------------------------------------------
@@ -317,7 +266,7 @@ def _build_controls(ctx: StudioContext, names: list[str]) -> dict:
         c["status_filter"] = gr.Dropdown([ALL, *STATUSES], value=ALL, label="status", elem_id="compare-status", scale=1)
         c["name_filter"] = gr.Textbox(label="name contains", elem_id="compare-name-filter", scale=2)
         c["refresh"] = gr.Button("Refresh", size="sm", elem_id="compare-refresh", scale=0)
-    c["runs"] = gr.Dataframe(functools.partial(runs_table, ctx), headers=RUN_COLUMNS, interactive=False,
+    c["runs"] = gr.Dataframe(runs_table(ctx), headers=RUN_COLUMNS, interactive=False,
                              label="training runs", elem_id="compare-runs", max_height=360)
     with gr.Row():
         c["selected"] = gr.Dropdown(names, value=[], multiselect=True, label="runs to compare",
@@ -369,3 +318,10 @@ def build(ctx: StudioContext) -> CompareComponents:
     o["rename_button"].click(functools.partial(rename_run, ctx), [o["manage_run"], o["new_name"]],
                              o["manage_status"]).then(refresh, filters, view)
     return CompareComponents(**c, **o)
+
+
+def wire_load(demo: gr.Blocks, ctx: StudioContext, tab: CompareComponents) -> None:
+    """On every page load, re-read the runs (the table, the selection and the manage choices)."""
+    filters = [tab.status_filter, tab.name_filter, tab.selected, tab.manage_run]
+    demo.load(functools.partial(refresh_view, ctx), filters, [tab.runs, tab.selected, tab.manage_run],
+              show_progress="hidden")

@@ -241,15 +241,14 @@ def corpora_table(ctx: StudioContext) -> pd.DataFrame:
 def refresh_lists(ctx: StudioContext, select: str | None = None) -> tuple:
     """(corpora table, corpus dropdown with fresh choices; `select` chosen if given)."""
     names = ctx.workspace.corpora()
-    dropdown = gr.Dropdown(choices=names, value=select) if select in names else gr.Dropdown(choices=names)
-    return corpora_table(ctx), dropdown
+    return corpora_table(ctx), gr.Dropdown(choices=names, value=select) if select in names else corpus_choices(ctx)
 
 
 def poll_job(ctx: StudioContext, job: str) -> tuple:
     """Timer tick -> (job, status, log, timer, corpora table, corpus dropdown).
 
-    With no job it re-attaches to a running `prepare` job (page reload) or refreshes the lists and
-    stops; when the job ends it refreshes the lists, selects the new corpus and stops.
+    With no job (page load) it re-attaches to a running `prepare` job, else refreshes the lists;
+    when the job ends it refreshes the lists, selects the new corpus and stops.
     """
     job = job or active_job(ctx, "prepare")
     if not job:
@@ -259,6 +258,11 @@ def poll_job(ctx: StudioContext, job: str) -> tuple:
         return job, status, log, gr.Timer(active=True), gr.skip(), gr.skip()
     output = (run.get("config") or {}).get("output") if run["status"] == "finished" else None
     return job, status, log, gr.Timer(active=False), *refresh_lists(ctx, output)
+
+
+def corpus_choices(ctx: StudioContext) -> gr.Dropdown:
+    """Fresh corpus choices (on opening a dropdown: another tab may have made a corpus meanwhile)."""
+    return gr.Dropdown(choices=ctx.workspace.corpora())
 
 
 def pick_corpus(evt: gr.SelectData) -> str:
@@ -328,11 +332,7 @@ def preview_page(ctx: StudioContext, name: str | None, split: str, page, delta: 
     if not total:
         return "", 1, f"The {split} split of {name!r} is empty."
     pages = math.ceil(total / PAGE_LINES)
-    try:
-        page = int(page or 1)
-    except (TypeError, ValueError):
-        page = 1
-    page = min(max(1, page + delta), pages)
+    page = min(max(1, int(page or 1) + delta), pages)
     start = (page - 1) * PAGE_LINES
     lines = list(islice(_lines(files), start, start + PAGE_LINES))
     info = f"page {page:,} of {pages:,} · lines {start + 1:,}-{start + len(lines):,} of {total:,} ({split})"
@@ -343,9 +343,7 @@ def preview_page(ctx: StudioContext, name: str | None, split: str, page, delta: 
 
 def build(ctx: StudioContext) -> DataComponents:
     """The Data tab's components, with every event wired (call inside `with gr.Tab(...)`)."""
-    make = _build_controls(ctx)
-    show = _build_outputs(ctx)
-    c = DataComponents(**make, **show)
+    c = DataComponents(**_build_controls(ctx), **_build_outputs(ctx))
     job_outputs = [c.job, c.status, c.log, c.timer]
     c.syn_start.click(partial(start_synthetic, ctx), [c.syn_name, c.syn_words, c.syn_complexity, c.syn_seed],
                       job_outputs + [c.syn_name])
@@ -356,6 +354,7 @@ def build(ctx: StudioContext) -> DataComponents:
                          job_outputs + [c.upload_name])
     c.timer.tick(partial(poll_job, ctx), c.job, job_outputs + [c.corpora, c.corpus], show_progress="hidden")
     c.refresh.click(partial(refresh_lists, ctx), None, [c.corpora, c.corpus])
+    c.corpus.focus(partial(corpus_choices, ctx), None, c.corpus, show_progress="hidden")
     c.corpora.select(pick_corpus, None, c.corpus)
     preview = [c.preview, c.page, c.page_info]
     c.corpus.change(partial(corpus_details, ctx), c.corpus, [c.summary, c.splits, c.file_table, c.histogram])
@@ -365,6 +364,12 @@ def build(ctx: StudioContext) -> DataComponents:
     c.prev.click(partial(preview_page, ctx, delta=-1), [c.corpus, c.preview_split, c.page], preview)
     c.next.click(partial(preview_page, ctx, delta=1), [c.corpus, c.preview_split, c.page], preview)
     return c
+
+
+def wire_load(demo: gr.Blocks, ctx: StudioContext, c: DataComponents) -> None:
+    """On every page load: re-attach to a running `prepare` job, else refresh the lists."""
+    demo.load(partial(poll_job, ctx), c.job, [c.job, c.status, c.log, c.timer, c.corpora, c.corpus],
+              show_progress="hidden")
 
 
 def _build_controls(ctx: StudioContext) -> dict:
@@ -400,14 +405,15 @@ def _build_controls(ctx: StudioContext) -> dict:
                     upload_name = gr.Textbox(value=partial(free_output_name, ctx, "upload", "prepare"),
                                              label="Corpus name", elem_id="data-upload-name")
                     upload_start = gr.Button("Prepare uploaded files", variant="primary", elem_id="data-upload-start")
-            clean_domains = gr.CheckboxGroup(cleaner_names(), label="Clean domains (folder and upload)",
-                                             info="cleaners to run; whitespace is always normalised",
-                                             elem_id="data-clean")
+            with gr.Accordion("Cleaning (folder and upload)", open=False):
+                clean_domains = gr.CheckboxGroup(cleaner_names(), label="Clean domains",
+                                                 info="cleaners to run; whitespace is always normalised",
+                                                 elem_id="data-clean")
         with gr.Column(scale=2):
             job = gr.Textbox(visible=False, elem_id="data-job")
             status = gr.Markdown("No job started yet.", elem_id="data-status")
             log = gr.Textbox(label="Job log (tail)", lines=6, max_lines=12, interactive=False, elem_id="data-log")
-            timer = gr.Timer(1.0, active=True)  # first tick re-attaches to a running job, then stops
+            timer = gr.Timer(1.0, active=False)  # started by Start and by wire_load's re-attach
     return dict(syn_name=syn_name, syn_words=syn_words, syn_complexity=syn_complexity, syn_seed=syn_seed,
                 syn_start=syn_start, folder=folder, folder_name=folder_name, babylm=babylm, budget=budget,
                 clean_domains=clean_domains, folder_start=folder_start, files=files, upload_name=upload_name,

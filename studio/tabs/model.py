@@ -337,3 +337,9 @@ def build(ctx: StudioContext) -> ModelComponents:
     return ModelComponents(preset=c["preset"], fields=c["fields"], tokenizer=c["tokenizer"], corpus=c["corpus"],
                            fertility=c["fertility"], save_name=c["save_name"], save_button=c["save_button"],
                            save_status=c["save_status"], refresh=c["refresh"], **o)
+
+
+def wire_load(demo: gr.Blocks, ctx: StudioContext, tab: ModelComponents) -> None:
+    """On every page load, re-read the presets, tokenizers and corpora other tabs may have made."""
+    lists = [tab.preset, tab.tokenizer, tab.corpus]
+    demo.load(functools.partial(refresh_lists, ctx), lists, lists, show_progress="hidden")

@@ -17,7 +17,8 @@ from core.history import FINAL_STATUSES
 from core.tokenizer import MIN_VOCAB, corpus_stats, default_name, inspect_text, load_tokenizer, read_meta
 from studio.context import StudioContext
 from studio.tabs.data import (
-    active_job, check_output_name, cli_command, free_output_name, job_view, refused, start_job, whole_number,
+    active_job, check_output_name, cli_command, corpus_choices, free_output_name, job_view, refused, start_job,
+    whole_number,
 )
 
 DEFAULT_VOCAB = 16000  # the CLI's default
@@ -106,18 +107,23 @@ def tokenizer_table(ctx: StudioContext) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=TOKENIZER_COLUMNS)
 
 
+def tokenizer_choices(ctx: StudioContext) -> gr.Dropdown:
+    """Fresh tokenizer choices for the picker."""
+    return gr.Dropdown(choices=ctx.workspace.tokenizers())
+
+
 def refresh_lists(ctx: StudioContext, select: str | None = None) -> tuple:
     """(tokenizer table, tokenizer picker, training corpus, measuring corpus) with fresh choices."""
-    names, corpora = ctx.workspace.tokenizers(), ctx.workspace.corpora()
-    picker = gr.Dropdown(choices=names, value=select) if select in names else gr.Dropdown(choices=names)
-    return tokenizer_table(ctx), picker, gr.Dropdown(choices=corpora), gr.Dropdown(choices=corpora)
+    names = ctx.workspace.tokenizers()
+    picker = gr.Dropdown(choices=names, value=select) if select in names else tokenizer_choices(ctx)
+    return tokenizer_table(ctx), picker, corpus_choices(ctx), corpus_choices(ctx)
 
 
 def poll_job(ctx: StudioContext, job: str) -> tuple:
     """Timer tick -> (job, status, log, timer, table, picker, corpus, measure corpus).
 
-    With no job it re-attaches to a running `tokenize` job (page reload) or refreshes the lists and
-    stops; when the job ends it refreshes the lists, picks the new tokenizer and stops.
+    With no job (page load) it re-attaches to a running `tokenize` job, else refreshes the lists;
+    when the job ends it refreshes the lists, picks the new tokenizer and stops.
     """
     job = job or active_job(ctx, "tokenize")
     if not job:
@@ -185,7 +191,8 @@ def measure_on_corpus(ctx: StudioContext, tokenizer: str | None, corpus: str | N
     except UserError as err:
         gr.Warning(str(err))
         return gr.skip()
-    rows = [("fertility (tokens/word)", f"{stats.fertility:.3f}"),
+    rows = [("measured", f"{tokenizer} on {corpus}"),
+            ("fertility (tokens/word)", f"{stats.fertility:.3f}"),
             ("bytes per token", f"{stats.bytes_per_token:.3f}"),
             ("unknown rate", f"{stats.unknown_rate:.2%}"),
             ("coverage (words that are one token)", f"{stats.coverage:.1%}"),
@@ -205,12 +212,22 @@ def build(ctx: StudioContext) -> TokenizerComponents:
     lists = [c.tokenizers, c.picker, c.corpus, c.measure_corpus]
     c.timer.tick(partial(poll_job, ctx), c.job, [c.job, c.status, c.log, c.timer] + lists, show_progress="hidden")
     c.refresh.click(partial(refresh_lists, ctx), None, lists)
+    # Opening a dropdown refreshes its choices: the Data tab (or the CLI) may have added some.
+    c.picker.focus(partial(tokenizer_choices, ctx), None, c.picker, show_progress="hidden")
+    for dropdown in (c.corpus, c.measure_corpus):
+        dropdown.focus(partial(corpus_choices, ctx), None, dropdown, show_progress="hidden")
     live = dict(fn=partial(inspect_live, ctx), inputs=[c.picker, c.text], outputs=[c.tokens, c.text_stats],
                 show_progress="hidden")
     c.text.change(**live)
     c.picker.change(**live)
     c.measure.click(partial(measure_on_corpus, ctx), [c.picker, c.measure_corpus], c.measure_table)
     return c
+
+
+def wire_load(demo: gr.Blocks, ctx: StudioContext, c: TokenizerComponents) -> None:
+    """On every page load: re-attach to a running `tokenize` job, else refresh the lists."""
+    demo.load(partial(poll_job, ctx), c.job, [c.job, c.status, c.log, c.timer, c.tokenizers, c.picker, c.corpus,
+                                              c.measure_corpus], show_progress="hidden")
 
 
 def _build_controls(ctx: StudioContext) -> dict:
@@ -233,7 +250,7 @@ def _build_controls(ctx: StudioContext) -> dict:
             job = gr.Textbox(visible=False, elem_id="tokenizer-job")
             status = gr.Markdown("No tokenizer job started yet.", elem_id="tokenizer-status")
             log = gr.Textbox(label="Job log (tail)", lines=4, max_lines=12, interactive=False, elem_id="tokenizer-log")
-            timer = gr.Timer(1.0, active=True)  # first tick re-attaches to a running job, then stops
+            timer = gr.Timer(1.0, active=False)  # started by Start and by wire_load's re-attach
     return dict(corpus=corpus, vocab_size=vocab_size, min_frequency=min_frequency, name=name, start=start,
                 job=job, status=status, log=log, timer=timer)
 

@@ -131,7 +131,12 @@ def test_top_p_keeps_the_smallest_set_reaching_p():
 def test_stream_grows_to_generate_text(llama):
     model, tok = llama
     params = gen.SamplingParams(max_new_tokens=20, seed=5)
-    parts = list(gen.stream(model, tok, PROMPT, params))
+    steps = gen.stream(model, tok, PROMPT, params)
+    parts = [next(steps)]
+    # Between tokens the consumer is not left inside torch.inference_mode (Gradio resumes
+    # generators on other threads; tensors made here must stay normal tensors).
+    assert not torch.is_inference_mode_enabled()
+    parts += list(steps)
     assert len(parts) >= 10 and parts[-1] == gen.generate(model, tok, PROMPT, params).text
     assert all(later.startswith(earlier.rstrip()) for earlier, later in zip(parts, parts[1:]))
 

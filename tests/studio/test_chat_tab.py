@@ -105,11 +105,14 @@ def test_chat_mode_prepends_earlier_turns_from_gradio_message_parts(ctx):
 
 def test_problems_are_shown_not_raised(ctx):
     old = [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}]
-    *panes, status = _send(ctx, [], histories=[old, [], [], []])[-1]
+    with pytest.warns(UserWarning, match="pick at least one model"):  # gr.Warning outside a request
+        *panes, status = _send(ctx, [], histories=[old, [], [], []])[-1]
     assert "pick at least one model" in status and panes[0] == old
-    status = _send(ctx, ["llama"], temperature=-1)[-1][-1]
+    with pytest.warns(UserWarning, match="temperature"):
+        status = _send(ctx, ["llama"], temperature=-1)[-1][-1]
     assert "temperature" in status and "must be >= 0" in status
-    assert "type a message" in _send(ctx, ["llama"], "  ", True)[-1][-1]
+    with pytest.warns(UserWarning, match="type a message"):
+        assert "type a message" in _send(ctx, ["llama"], "  ", True)[-1][-1]
     shutil.rmtree(ctx.workspace.run_dir("gpt2"))  # a run deleted after the list was shown
     *panes, status = _send(ctx, ["gpt2", "llama"])[-1]
     assert "**gpt2**: could not load" in status and panes[0] == []

@@ -206,9 +206,13 @@ def test_real_training_run_appears_in_the_table(ready_workspace):
 
 def test_tab_builds(ctx):
     add_run(ctx, "alpha")
-    with gr.Blocks():
+    with gr.Blocks() as demo:
         with gr.Tab("Compare"):
             comps = tab.build(ctx)
+        tab.wire_load(demo, ctx, comps)
     assert comps.selected.elem_id == "compare-select" and comps.selected.multiselect
     assert [c[1] for c in comps.selected.choices] == ["alpha"]
     assert comps.runs.elem_id == "compare-runs" and comps.delete_button.value == tab.DELETE
+    loader = next(f for f in demo.fns.values()
+                  if getattr(f.fn, "func", None) is tab.refresh_view and any(e == "load" for _, e in f.targets))
+    assert [b._id for b in loader.outputs] == [comps.runs._id, comps.selected._id, comps.manage_run._id]

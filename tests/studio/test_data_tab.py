@@ -35,9 +35,11 @@ def _until_done(ctx, job: str, timeout: float = 60.0) -> tuple:
 
 
 def test_build_constructs_with_ids(ready_workspace):
-    with gr.Blocks():
+    with gr.Blocks() as demo:
         with gr.Tab("Data"):
             c = data.build(_ctx(ready_workspace))
+        data.wire_load(demo, _ctx(ready_workspace), c)
+    assert not c.timer.active  # only Start or the load-time re-attach starts polling
     assert isinstance(c.files, gr.File) and c.files.file_count == "multiple"
     assert isinstance(c.corpora, gr.Dataframe) and isinstance(c.histogram, gr.Plot) and isinstance(c.timer, gr.Timer)
     assert c.syn_name.elem_id == "data-syn-name" and c.preview.elem_id == "data-preview"
@@ -145,6 +147,9 @@ def test_tick_without_job_reattaches_to_a_live_one(ready_workspace, tmp_path):
         h.create_run("prepare-x", "prepare", {"output": "x"}, tmp_path / "job")
     job, status, _, timer, *_ = data.poll_job(ctx, "")
     assert job == "prepare-x" and timer.active and "queued" in status
+    (ready_workspace.data_dir / "new").mkdir()
+    (ready_workspace.data_dir / "new" / "manifest.json").write_text("{}")
+    assert data.corpus_choices(ctx).choices == [("new", "new"), ("syn", "syn")]
 
 
 def test_corpus_details_and_histogram(ready_workspace):

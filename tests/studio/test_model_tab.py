@@ -162,6 +162,7 @@ def test_tab_builds_with_help_from_the_config_metadata(ctx):
     with gr.Blocks() as demo:
         with gr.Tab("Model"):
             comps = tab.build(ctx)
+        tab.wire_load(demo, ctx, comps)
     assert len(comps.fields) == len(tab.FIELDS)
     hidden = comps.fields[IDX["model.hidden_size"]]
     assert hidden.info == config.field_specs()["model.hidden_size"].metadata["help"]
@@ -171,3 +172,7 @@ def test_tab_builds_with_help_from_the_config_metadata(ctx):
     estimate_fn = next(f for f in demo.fns.values() if getattr(f.fn, "func", None) is tab.estimate)
     targets = {block_id for block_id, event in estimate_fn.targets if event == "change"}
     assert {c._id for c in comps.fields} <= targets
+    # Page loads re-read the preset, tokenizer and corpus lists.
+    loader = next(f for f in demo.fns.values()
+                  if getattr(f.fn, "func", None) is tab.refresh_lists and any(e == "load" for _, e in f.targets))
+    assert [b._id for b in loader.outputs] == [comps.preset._id, comps.tokenizer._id, comps.corpus._id]

@@ -28,9 +28,11 @@ def _visible_text(markup: str) -> str:
 
 
 def test_build_constructs_with_ids(ready_workspace):
-    with gr.Blocks():
+    with gr.Blocks() as demo:
         with gr.Tab("Tokenizer"):
             c = tab.build(StudioContext(ready_workspace))
+        tab.wire_load(demo, StudioContext(ready_workspace), c)
+    assert not c.timer.active
     assert isinstance(c.tokenizers, gr.Dataframe) and isinstance(c.tokens, gr.HTML) and isinstance(c.timer, gr.Timer)
     assert c.corpus.value == "syn" and c.picker.value == "tok" and c.measure_corpus.value == "syn"
     assert c.text.elem_id == "tokenizer-text" and c.start.elem_id == "tokenizer-start"
@@ -104,7 +106,7 @@ def test_measure_on_corpus(ready_workspace):
     table = tab.measure_on_corpus(ctx, "tok", "syn")
     values = dict(zip(table["measure"], table["value"]))
     assert float(values["fertility (tokens/word)"]) > 1.0 and float(values["bytes per token"]) > 1.0
-    assert values["unknown rate"] == "0.00%" and 0 < float(values["coverage (words that are one token)"][:-1]) <= 100
+    assert values["measured"] == "tok on syn" and values["unknown rate"] == "0.00%" and 0 < float(values["coverage (words that are one token)"][:-1]) <= 100
     with pytest.warns(UserWarning, match="Corpus: choose a corpus"):
         assert tab.measure_on_corpus(ctx, "tok", "ghost")["__type__"] == "update"
     with pytest.warns(UserWarning, match="Tokenizer: pick"):
