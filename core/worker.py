@@ -33,10 +33,9 @@ HINT_NAN = ("the loss became NaN/inf: lower training.lr (e.g. 3-10x), keep gradi
 
 def hint_for(err: BaseException) -> str:
     """A fix to try for a failure (shown in the studio and `runs show`)."""
-    from core.train.loop import TrainingDiverged
-
     text = str(err).lower()
-    if isinstance(err, TrainingDiverged) or "nan" in text and "loss" in text:
+    # By name, not isinstance: importing the loop (torch) would slow every failing task by seconds.
+    if type(err).__name__ == "TrainingDiverged" or "nan" in text and "loss" in text:
         return HINT_NAN
     if type(err).__name__ == "OutOfMemoryError" or "out of memory" in text:
         return HINT_OOM

@@ -1,12 +1,11 @@
 """The Data tab: make corpora (synthetic text, a folder on this machine, uploaded files) as background
 `prepare` jobs, list them, and look inside one (counts, line lengths, a paged preview of its text).
-Handlers are plain functions over core; job state stays in SQLite. The job helpers here serve the Tokenizer tab too.
+Handlers are plain functions over core; job state stays in SQLite (helpers shared with other tabs: studio/shared.py).
 """
 from __future__ import annotations
 
 import math
 import shutil
-import time
 import uuid
 from functools import partial
 from itertools import islice
@@ -17,7 +16,6 @@ import gradio as gr
 import pandas as pd
 import plotly.graph_objects as go
 
-from core import jobs
 from core.data import corpus_stats, list_corpora, read_manifest
 from core.data.babylm import VERSIONS
 from core.data.cleaning import cleaner_names
@@ -26,17 +24,18 @@ from core.data.synthetic import COMPLEXITIES
 from core.errors import UserError
 from core.history import FINAL_STATUSES
 from core.tokenizer import safe_name
-from core.workspace import check_name
 from studio.context import StudioContext
+from studio.shared import (
+    active_job, check_output_name, cli_command, corpus_choices, free_output_name, job_view, refused,
+    start_job, whole_number,
+)
 from studio.plots import PALETTE
 
 PAGE_LINES = 40
-LOG_TAIL_LINES = 12
 UPLOAD_SUFFIXES = (".txt", ".jsonl", ".parquet")
 CORPUS_COLUMNS = ["name", "kind", "words", "documents", "created"]
 SPLIT_COLUMNS = ["split", "words", "chars", "lines", "documents", "files"]
 FILE_COLUMNS = ["file", "words", "chars", "lines", "documents"]
-_ICONS = {"finished": "✅", "failed": "❌", "lost": "⚠️", "stopped": "⏹️"}
 
 
 _FIELDS = ("syn_name syn_words syn_complexity syn_seed syn_start folder folder_name babylm budget clean_domains "
@@ -44,106 +43,6 @@ _FIELDS = ("syn_name syn_words syn_complexity syn_seed syn_start folder folder_n
            "splits file_table histogram preview_split page prev next page_info preview").split()
 # The tab's components by name (a Textbox, Number, Radio, Dataframe, Plot... each; see _build_*).
 DataComponents = NamedTuple("DataComponents", [(name, gr.components.Component) for name in _FIELDS])
-
-
-# ---- job helpers (shared with the Tokenizer tab) --------------------------------------------------
-
-def _live_runs(ctx: StudioContext, kind: str) -> list[dict]:
-    with ctx.history() as h:
-        return [r for r in h.list_runs(kind=kind)  # newest first; dead ones are marked lost on the way
-                if r["status"] in ("queued", "running") and jobs.refresh(h, r["name"])["status"] not in FINAL_STATUSES]
-
-
-def taken_names(ctx: StudioContext, kind: str) -> set[str]:
-    """Corpus (`prepare`) or tokenizer (`tokenize`) names in use: folders, and outputs of live jobs."""
-    parent = ctx.workspace.data_dir if kind == "prepare" else ctx.workspace.tokenizers_dir
-    names = {p.name for p in parent.iterdir()} if parent.is_dir() else set()
-    return names | {(r.get("config") or {}).get("output") for r in _live_runs(ctx, kind)}
-
-
-def free_output_name(ctx: StudioContext, base: str, kind: str) -> str:
-    """`base` if no corpus/tokenizer (or running job) has it, else base-2, base-3, ..."""
-    taken, candidate, n = taken_names(ctx, kind), base, 1
-    while candidate in taken:
-        n += 1
-        candidate = f"{base}-{n}"
-    return candidate
-
-
-def check_output_name(ctx: StudioContext, name: str | None, kind: str, field: str, base: str) -> str:
-    """A valid, free output name, else a UserError naming `field` and suggesting a free name."""
-    name = (name or "").strip()
-    if not name:
-        raise UserError(f"{field}: empty; give it a name, e.g. {free_output_name(ctx, base, kind)!r}")
-    check_name(name, field)
-    if name in taken_names(ctx, kind):
-        raise UserError(f"{field}: {name!r} is already taken; pick another, e.g. {free_output_name(ctx, name, kind)!r}")
-    return name
-
-
-def whole_number(value, field: str, minimum: int = 1) -> int:
-    """`value` as an int >= minimum, else a UserError naming `field`."""
-    try:
-        number = float(value)
-        ok = number.is_integer() and number >= minimum
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise UserError(f"{field}: {value!r} is not a whole number of at least {minimum:,}")
-    return int(number)
-
-
-def cli_command(ctx: StudioContext, *args: str) -> str:
-    """The `babyllama ...` command that does the same as the UI action (shown beside the job)."""
-    return jobs.format_command(["babyllama", *args, "--workspace", str(ctx.workspace.root)])
-
-
-def start_job(ctx: StudioContext, kind: str, params: dict, command: str) -> str:
-    """Start a `prepare`/`tokenize` job named after its output; returns the job's name."""
-    with ctx.history() as h:
-        name = h.free_name(f"{kind}-{params['output']}")
-        jobs.start_task(kind, params, ctx.workspace, h, name=name, command=command)
-    return name
-
-
-def active_job(ctx: StudioContext, kind: str) -> str:
-    """The newest queued/running job of `kind` (to re-attach after a page reload), or ""."""
-    runs = _live_runs(ctx, kind)
-    return runs[0]["name"] if runs else ""
-
-
-def log_tail(run_dir: str | None, lines: int = LOG_TAIL_LINES) -> str:
-    """The last `lines` lines of the job's run.log (only its end is read)."""
-    path = Path(run_dir or "") / jobs.LOG_FILE
-    if not run_dir or not path.is_file():
-        return ""
-    with path.open("rb") as handle:
-        handle.seek(max(0, path.stat().st_size - 16_384))
-        text = handle.read().decode("utf-8", errors="replace")
-    return "\n".join(text.rstrip("\n").split("\n")[-lines:])
-
-
-def job_view(ctx: StudioContext, job: str) -> tuple[str, str, dict]:
-    """(status Markdown, log tail, run row) of job `job`: status, step, elapsed time, error and hint."""
-    with ctx.history() as h:
-        run = jobs.refresh(h, job)
-    status = run["status"]
-    elapsed = (run.get("ended") or time.time()) - (run.get("started") or run["created"])
-    step = f" · step {run.get('step') or 0}/{run['total_steps']}" if run.get("total_steps") else ""
-    text = f"{_ICONS.get(status, '⏳')} **{job}**: {status}{step} · {elapsed:.1f} s elapsed"
-    if run.get("error"):
-        text += f"\n\n**Error:** {run['error']}"
-    if run.get("hint"):
-        text += f"\n\n**Hint:** {run['hint']}"
-    if run.get("command"):
-        text += f"\n\nSame as: `{run['command']}`"
-    return text, log_tail(run.get("run_dir")), run
-
-
-def refused(err: UserError, outputs: int) -> tuple:
-    """What a Start handler returns for bad input: a warning, the message as status, nothing else changed."""
-    gr.Warning(str(err))
-    return (gr.skip(), f"⚠️ {err}", *([gr.skip()] * (outputs - 2)))
 
 
 # ---- starting corpora -----------------------------------------------------------------------------
@@ -260,11 +159,6 @@ def poll_job(ctx: StudioContext, job: str) -> tuple:
     return job, status, log, gr.Timer(active=False), *refresh_lists(ctx, output)
 
 
-def corpus_choices(ctx: StudioContext) -> gr.Dropdown:
-    """Fresh corpus choices (on opening a dropdown: another tab may have made a corpus meanwhile)."""
-    return gr.Dropdown(choices=ctx.workspace.corpora())
-
-
 def pick_corpus(evt: gr.SelectData) -> str:
     """A click on a row of the corpora table selects that corpus."""
     return evt.row_value[0] if evt.row_value else gr.skip()
@@ -347,7 +241,8 @@ def build(ctx: StudioContext) -> DataComponents:
     job_outputs = [c.job, c.status, c.log, c.timer]
     c.syn_start.click(partial(start_synthetic, ctx), [c.syn_name, c.syn_words, c.syn_complexity, c.syn_seed],
                       job_outputs + [c.syn_name])
-    c.folder.input(partial(suggest_folder_name, ctx), c.folder, c.folder_name, show_progress="hidden")
+    c.folder.input(partial(suggest_folder_name, ctx), c.folder, c.folder_name, show_progress="hidden",
+                   trigger_mode="always_last")  # typing fast: the last keystroke wins, never a stale one
     c.folder_start.click(partial(start_folder, ctx), [c.folder, c.folder_name, c.babylm, c.budget, c.clean_domains],
                          job_outputs + [c.folder_name])
     c.upload_start.click(partial(start_upload, ctx), [c.files, c.upload_name, c.clean_domains],

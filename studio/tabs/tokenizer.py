@@ -16,7 +16,7 @@ from core.errors import UserError
 from core.history import FINAL_STATUSES
 from core.tokenizer import MIN_VOCAB, corpus_stats, default_name, inspect_text, load_tokenizer, read_meta
 from studio.context import StudioContext
-from studio.tabs.data import (
+from studio.shared import (
     active_job, check_output_name, cli_command, corpus_choices, free_output_name, job_view, refused, start_job,
     whole_number,
 )
@@ -205,8 +205,10 @@ def measure_on_corpus(ctx: StudioContext, tokenizer: str | None, corpus: str | N
 def build(ctx: StudioContext) -> TokenizerComponents:
     """The Tokenizer tab's components, with every event wired (call inside `with gr.Tab(...)`)."""
     c = TokenizerComponents(**_build_controls(ctx), **_build_outputs(ctx))
-    c.corpus.change(partial(suggest_name, ctx), [c.corpus, c.vocab_size], c.name, show_progress="hidden")
-    c.vocab_size.change(partial(suggest_name, ctx), [c.corpus, c.vocab_size], c.name, show_progress="hidden")
+    # trigger_mode="always_last": while typing, the last keystroke is always shown, never a stale one.
+    for trigger in (c.corpus, c.vocab_size):
+        trigger.change(partial(suggest_name, ctx), [c.corpus, c.vocab_size], c.name, show_progress="hidden",
+                       trigger_mode="always_last")
     c.start.click(partial(start_training, ctx), [c.corpus, c.vocab_size, c.min_frequency, c.name],
                   [c.job, c.status, c.log, c.timer, c.name])
     lists = [c.tokenizers, c.picker, c.corpus, c.measure_corpus]
@@ -217,7 +219,7 @@ def build(ctx: StudioContext) -> TokenizerComponents:
     for dropdown in (c.corpus, c.measure_corpus):
         dropdown.focus(partial(corpus_choices, ctx), None, dropdown, show_progress="hidden")
     live = dict(fn=partial(inspect_live, ctx), inputs=[c.picker, c.text], outputs=[c.tokens, c.text_stats],
-                show_progress="hidden")
+                show_progress="hidden", trigger_mode="always_last")
     c.text.change(**live)
     c.picker.change(**live)
     c.measure.click(partial(measure_on_corpus, ctx), [c.picker, c.measure_corpus], c.measure_table)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from functools import partial
-from pathlib import Path
 from typing import NamedTuple
 
 import gradio as gr
@@ -20,6 +19,7 @@ from core.history import FINAL_STATUSES
 from core.resolve import data_checker
 from studio import forms, plots, render
 from studio.context import StudioContext
+from studio.shared import log_tail
 
 LIVE = ("queued", "running")
 
@@ -149,17 +149,7 @@ def tick(ctx: StudioContext, run: str | None, cache: dict | None, x_axis: str):
     words = rows[-1].get("words") if rows else None
     status = render.status_badge(row, position) + render.queue_markdown(sorted(p for p in queued if p[0]))
     return (cache, plots.training_figure(rows, x_axis), status, render.progress_html(row, last, tokens, words),
-            render.samples_markdown(samples), _log_tail(row), gr.Timer(active=row["status"] not in FINAL_STATUSES))
-
-
-def _log_tail(run: dict, lines: int = 30) -> str:
-    path = Path(run.get("run_dir") or "") / jobs.LOG_FILE
-    if not path.is_file():
-        return ""
-    with open(path, "rb") as fh:
-        fh.seek(max(0, path.stat().st_size - 8000))
-        text = fh.read().decode("utf-8", errors="replace")
-    return "\n".join(text.splitlines()[-lines:])
+            render.samples_markdown(samples), log_tail(row.get("run_dir"), 30), gr.Timer(active=row["status"] not in FINAL_STATUSES))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import re
 import time
-from pathlib import Path
 
 import gradio as gr
 import pytest
 
 from core.history import History
+from studio import shared
 from studio.context import StudioContext
 from studio.tabs import data
 
@@ -49,11 +49,11 @@ def test_build_constructs_with_ids(ready_workspace):
 
 def test_free_name_skips_corpora_and_running_jobs(ready_workspace, tmp_path):
     ctx = _ctx(ready_workspace)
-    assert data.free_output_name(ctx, "syn", "prepare") == "syn-2"
-    assert data.free_output_name(ctx, "fresh", "prepare") == "fresh"
+    assert shared.free_output_name(ctx, "syn", "prepare") == "syn-2"
+    assert shared.free_output_name(ctx, "fresh", "prepare") == "fresh"
     with History(ready_workspace.db_path) as h:  # a job still starting (no pid yet) holds its output name
         h.create_run("prepare-syn-2", "prepare", {"output": "syn-2"}, tmp_path / "job")
-    assert data.free_output_name(ctx, "syn", "prepare") == "syn-3"
+    assert shared.free_output_name(ctx, "syn", "prepare") == "syn-3"
 
 
 @pytest.mark.parametrize("args, field", [
@@ -75,7 +75,8 @@ def test_synthetic_refuses_bad_input_and_starts_nothing(ready_workspace, args, f
 def test_folder_and_upload_refusals_name_the_field(ready_workspace, tmp_path):
     ctx = _ctx(ready_workspace)
     assert "Folder: empty" in data.start_folder(ctx, "  ", "x", "auto", "", [])[1]
-    assert f"Folder: '{tmp_path / 'nope'}' does not exist" in data.start_folder(ctx, str(tmp_path / "nope"), "x", "auto", "", [])[1]
+    missing = str(tmp_path / "nope")
+    assert f"Folder: {missing!r} does not exist" in data.start_folder(ctx, missing, "x", "auto", "", [])[1]
     assert "Word budget" in data.start_folder(ctx, str(tmp_path), "x", "auto", "lots", [])[1]
     assert "already taken" in data.start_folder(ctx, str(tmp_path), "syn", "auto", "", [])[1]
     assert "Files: upload at least one" in data.start_upload(ctx, None, "x", [])[1]
@@ -107,7 +108,7 @@ def test_failed_job_shows_error_hint_and_stops(workspace, tmp_path):
     (tmp_path / "run.log").write_text("".join(f"line {i}\n" for i in range(100)))
     job, status, log, timer, _, dropdown = data.poll_job(ctx, "prepare-c")
     assert "❌" in status and "failed" in status and "no usable text" in status and "add .txt files" in status
-    assert log.split("\n") == [f"line {i}" for i in range(100 - data.LOG_TAIL_LINES, 100)]
+    assert log.split("\n") == [f"line {i}" for i in range(100 - shared.LOG_TAIL_LINES, 100)]
     assert not timer.active and dropdown.value is None
 
 
