@@ -7,7 +7,6 @@ transformers and tokenizers are imported inside functions so cheap helpers stay 
 from __future__ import annotations
 
 import codecs
-import hashlib
 import json
 import logging
 import os
@@ -21,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from core.errors import UserError
+from core.hashing import sha256_file
 from core.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -263,11 +263,7 @@ def _json_file(tok_path: str | os.PathLike) -> Path:
 
 def tokenizer_hash(tok_dir: str | os.PathLike) -> str:
     """sha256 of the tokenizer.json (a folder or the file itself): the token-cache key."""
-    digest = hashlib.sha256()
-    with _json_file(tok_dir).open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return sha256_file(_json_file(tok_dir))
 
 
 def vocab_size_of(path_or_name: str | os.PathLike, workspace: Workspace | None = None) -> int:

@@ -15,17 +15,10 @@ from pathlib import Path
 
 from core.data.corpus import SPLITS, read_manifest
 from core.errors import UserError
+from core.hashing import sha256_file
 
 CACHE_VERSION = 1  # bump when the token layout changes, so old caches are not reused
 META = "meta.json"
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def cache_dir_for(corpus_dir, split: str, tokenizer_dir, seq_length: int, cache_root=None) -> Path:
@@ -40,7 +33,7 @@ def cache_dir_for(corpus_dir, split: str, tokenizer_dir, seq_length: int, cache_
         raise UserError(f"{tokenizer_dir}: not a tokenizer folder (no tokenizer.json); "
                         "train one with `babyllama tokenizer train`")
     corpus_hash = read_manifest(corpus_dir)["sha256"]
-    parts = f"v{CACHE_VERSION}|{corpus_hash}|{_file_sha256(tokenizer_json)}|{int(seq_length)}|{split}"
+    parts = f"v{CACHE_VERSION}|{corpus_hash}|{sha256_file(tokenizer_json)}|{int(seq_length)}|{split}"
     key = hashlib.sha256(parts.encode()).hexdigest()[:20]
     return Path(cache_root or corpus_dir / "cache") / key
 

@@ -7,7 +7,6 @@ Must not import gradio or the history module.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
@@ -21,6 +20,7 @@ import torch
 import yaml
 
 from core.errors import UserError
+from core.hashing import sha256_file
 
 MANIFEST = "checkpoint.json"
 STATE_FILE = "training_state.pt"
@@ -81,16 +81,8 @@ def save_model_folder(folder: Path, model, tokenizer, config: dict) -> None:
     (folder / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _write_manifest(folder: Path, progress: Progress) -> None:
-    files = {p.name: {"bytes": p.stat().st_size, "sha256": _sha256(p)}
+    files = {p.name: {"bytes": p.stat().st_size, "sha256": sha256_file(p)}
              for p in sorted(folder.iterdir()) if p.is_file()}
     manifest = {"step": progress.step, "time": time.time(), "files": files}
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
@@ -109,7 +101,7 @@ def verify(folder: Path) -> str | None:
         path = Path(folder) / name
         if not path.is_file():
             return f"{name} is missing"
-        if path.stat().st_size != info["bytes"] or _sha256(path) != info["sha256"]:
+        if path.stat().st_size != info["bytes"] or sha256_file(path) != info["sha256"]:
             return f"{name} does not match its checksum (corrupted)"
     return None
 

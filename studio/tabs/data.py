@@ -22,11 +22,10 @@ from core.data.cleaning import cleaner_names
 from core.data.corpus import parse_word_count
 from core.data.synthetic import COMPLEXITIES
 from core.errors import UserError
-from core.history import FINAL_STATUSES
 from core.tokenizer import safe_name
 from studio.context import StudioContext
 from studio.shared import (
-    active_job, check_output_name, cli_command, corpus_choices, free_output_name, job_view, refused,
+    check_output_name, cli_command, corpus_choices, free_output_name, job_view, poll_task, refused,
     start_job, whole_number,
 )
 from studio.plots import PALETTE
@@ -149,14 +148,7 @@ def poll_job(ctx: StudioContext, job: str) -> tuple:
     With no job (page load) it re-attaches to a running `prepare` job, else refreshes the lists;
     when the job ends it refreshes the lists, selects the new corpus and stops.
     """
-    job = job or active_job(ctx, "prepare")
-    if not job:
-        return "", gr.skip(), gr.skip(), gr.Timer(active=False), *refresh_lists(ctx)
-    status, log, run = job_view(ctx, job)
-    if run["status"] not in FINAL_STATUSES:
-        return job, status, log, gr.Timer(active=True), gr.skip(), gr.skip()
-    output = (run.get("config") or {}).get("output") if run["status"] == "finished" else None
-    return job, status, log, gr.Timer(active=False), *refresh_lists(ctx, output)
+    return poll_task(ctx, "prepare", job, refresh_lists, 2)
 
 
 def pick_corpus(evt: gr.SelectData) -> str:

@@ -13,11 +13,10 @@ import gradio as gr
 import pandas as pd
 
 from core.errors import UserError
-from core.history import FINAL_STATUSES
 from core.tokenizer import MIN_VOCAB, corpus_stats, default_name, inspect_text, load_tokenizer, read_meta
 from studio.context import StudioContext
 from studio.shared import (
-    active_job, check_output_name, cli_command, corpus_choices, free_output_name, job_view, refused, start_job,
+    check_output_name, cli_command, corpus_choices, free_output_name, job_view, refused, start_job,
     whole_number,
 )
 
@@ -125,14 +124,7 @@ def poll_job(ctx: StudioContext, job: str) -> tuple:
     With no job (page load) it re-attaches to a running `tokenize` job, else refreshes the lists;
     when the job ends it refreshes the lists, picks the new tokenizer and stops.
     """
-    job = job or active_job(ctx, "tokenize")
-    if not job:
-        return "", gr.skip(), gr.skip(), gr.Timer(active=False), *refresh_lists(ctx)
-    status, log, run = job_view(ctx, job)
-    if run["status"] not in FINAL_STATUSES:
-        return job, status, log, gr.Timer(active=True), *([gr.skip()] * 4)
-    output = (run.get("config") or {}).get("output") if run["status"] == "finished" else None
-    return job, status, log, gr.Timer(active=False), *refresh_lists(ctx, output)
+    return poll_task(ctx, "tokenize", job, refresh_lists, 4)
 
 
 # ---- looking at one tokenizer ---------------------------------------------------------------------
