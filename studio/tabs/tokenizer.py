@@ -16,7 +16,7 @@ from core.errors import UserError
 from core.tokenizer import MIN_VOCAB, corpus_stats, default_name, inspect_text, load_tokenizer, read_meta
 from studio.context import StudioContext
 from studio.shared import (
-    check_output_name, cli_command, corpus_choices, free_output_name, job_view, refused, start_job,
+    check_output_name, cli_command, corpus_choices, free_output_name, job_view, poll_task, refused, start_job,
     whole_number,
 )
 
