@@ -55,6 +55,12 @@ def main(argv: list[str] | None = None) -> int:
     from core.workspace import Workspace
     from studio.app import CSS, build_app
 
+    # Import transformers once, before handlers run in threads: two threads importing it for
+    # the first time at the same moment can fail with a half-initialised module.
+    import transformers
+
+    transformers.AutoTokenizer, transformers.AutoModelForCausalLM  # resolve the lazy attributes now
+
     workspace = Workspace.resolve(args.workspace).ensure()
     demo = build_app(workspace)
     auth = tuple(args.auth.split(":", 1)) if args.auth else None

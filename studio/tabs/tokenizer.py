@@ -212,8 +212,7 @@ def build(ctx: StudioContext) -> TokenizerComponents:
         dropdown.focus(partial(corpus_choices, ctx), None, dropdown, show_progress="hidden")
     live = dict(fn=partial(inspect_live, ctx), inputs=[c.picker, c.text], outputs=[c.tokens, c.text_stats],
                 show_progress="hidden", trigger_mode="always_last")
-    c.text.change(**live)
-    c.picker.change(**live)
+    gr.on([c.text.change, c.picker.change], **live)  # one event, so "always_last" orders both
     c.measure.click(partial(measure_on_corpus, ctx), [c.picker, c.measure_corpus], c.measure_table)
     return c
 

@@ -19,7 +19,7 @@ from core.history import FINAL_STATUSES
 from core.resolve import data_checker
 from studio import forms, plots, render
 from studio.context import StudioContext
-from studio.shared import log_tail
+from studio.shared import corpus_choices, log_tail
 
 LIVE = ("queued", "running")
 
@@ -47,19 +47,18 @@ class TrainComponents(NamedTuple):
 # Handlers (plain functions; tests call them directly)
 # ---------------------------------------------------------------------------------------------
 
-def run_choices(ctx: StudioContext) -> list[tuple[str, str]]:
-    """(label, name) for every training run, newest first, live ones marked."""
+def run_choices(ctx: StudioContext) -> list[str]:
+    """Every training run's name, newest first (the badge beside it shows the live status)."""
     with ctx.history() as h:
-        runs = [r for r in jobs.refresh_all(h) if r["kind"] in ("train", "distill")]
-    return [(f"{r['name']} ({r['status']})", r["name"]) for r in runs]
+        return [r["name"] for r in jobs.refresh_all(h) if r["kind"] in ("train", "distill")]
 
 
 def attach(ctx: StudioContext):
     """On page load: select the newest live run (else the newest run) and start polling it."""
     choices = run_choices(ctx)
     with ctx.history() as h:
-        live = [name for _, name in choices if h.get_run(name)["status"] in LIVE]
-    selected = live[0] if live else (choices[0][1] if choices else None)
+        live = [name for name in choices if h.get_run(name)["status"] in LIVE]
+    selected = live[0] if live else (choices[0] if choices else None)
     return (gr.update(choices=choices, value=selected), gr.Timer(active=bool(selected)),
             ctx.workspace.corpora(), ctx.workspace.tokenizers())
 
@@ -208,6 +207,9 @@ def build(ctx: StudioContext) -> TrainComponents:
     stop.click(partial(stop_run, ctx), run, status)
     resume.click(partial(resume_run, ctx), run, [timer, status])
     refresh.click(lambda: gr.update(choices=run_choices(ctx)), None, run)
+    # Opening a dropdown refreshes its choices: the Data/Tokenizer tabs or the CLI may have added some.
+    corpus.focus(partial(corpus_choices, ctx), None, corpus, show_progress="hidden")
+    tokenizer.focus(lambda: gr.update(choices=ctx.workspace.tokenizers()), None, tokenizer, show_progress="hidden")
     timer.tick(partial(tick, ctx), [run, cache, x_axis], dash, show_progress="hidden")
     run.change(partial(tick, ctx), [run, cache, x_axis], dash, show_progress="hidden")
     x_axis.change(partial(tick, ctx), [run, gr.State(None), x_axis], dash, show_progress="hidden")

@@ -46,6 +46,28 @@ def start_studio(workspace_root: Path, log_path: Path) -> tuple[subprocess.Popen
     raise RuntimeError("studio did not answer in 60 s")
 
 
+def fill_until_used(page, selector: str, value: str, override: str) -> None:
+    """Type into a Train field until "Show CLI command" shows `override` and the field still holds
+    `value`: typed just after its accordion opens, a field can snap back to the preset value
+    (seen here in about half the tries: 30 -> 60 within 0.1 s, no server event involved)."""
+    for _ in range(5):
+        page.fill(selector, value)
+        page.click("button:has-text('Show CLI command')")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and override not in text_of(page, "#train-command"):
+            if page.input_value(selector) != value:
+                break  # snapped back: type it again
+            page.wait_for_timeout(200)
+        if override in text_of(page, "#train-command") and page.input_value(selector) == value:
+            return
+    raise AssertionError(f"{selector} never kept {value!r}: command shows {text_of(page, '#train-command')!r}")
+
+
+def text_of(page, selector: str) -> str:
+    node = page.query_selector(selector)
+    return node.inner_text() if node else ""
+
+
 @pytest.fixture
 def studio(ready_workspace, tmp_path):
     """A running studio over `ready_workspace`; yields a restart-able handle."""
