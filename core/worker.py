@@ -142,7 +142,9 @@ def _train(job: dict, ws: Workspace, history: History, run_dir: Path, is_main: b
         print(f"note: {note}", flush=True)
     if is_main:
         print("preparing token blocks (cached after the first run of a corpus + tokenizer)", flush=True)
+        datasets.enable_progress_bars()  # tokenizing a big corpus takes minutes: show progress + ETA
     data, tokenizer = load_train_data(cfg, ws)
+    datasets.disable_progress_bars()
     if is_main:
         print(f"{len(data.train):,} training blocks of {cfg.data.seq_length} tokens", flush=True)
     resume_from = Path(job["resume_from"]) if job.get("resume_from") else None
@@ -220,7 +222,18 @@ def _prepare(job: dict, ws: Workspace, history: History, run_dir: Path, is_main:
     return "finished"
 
 
-_KINDS = {"train": _train, "tokenize": _tokenize, "prepare": _prepare}
+def _eval(job: dict, ws: Workspace, history: History, run_dir: Path, is_main: bool) -> str:
+    """Evaluate a model (params: core.evaluate.runner.EvalOptions as a dict)."""
+    from core.evaluate.runner import EvalOptions, run_eval
+
+    opts = EvalOptions.from_dict(job["params"])
+    history.update_progress(job["name"], 0, len(opts.suites))
+    _, folder = run_eval(opts, ws, history=history, job=job["name"], log=lambda m: print(m, flush=True))
+    print(f"eval results in {folder}", flush=True)
+    return "finished"
+
+
+_KINDS = {"train": _train, "tokenize": _tokenize, "prepare": _prepare, "eval": _eval}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -90,7 +90,8 @@ def log_tail(run_dir: str | None, lines: int = LOG_TAIL_LINES) -> str:
     with path.open("rb") as handle:
         handle.seek(max(0, path.stat().st_size - 16_384))
         text = handle.read().decode("utf-8", errors="replace")
-    return "\n".join(text.rstrip("\n").split("\n")[-lines:])
+    # A progress bar rewrites its line with \r: show only the latest state of each line.
+    return "\n".join(line.rsplit("\r", 1)[-1] for line in text.rstrip("\n").split("\n")[-lines:])
 
 
 def job_view(ctx: StudioContext, job: str) -> tuple[str, str, dict]:

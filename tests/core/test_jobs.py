@@ -215,3 +215,17 @@ def test_prepare_and_tokenize_tasks_run_as_jobs(workspace):
                         workspace, history, name="tok-bad")
         bad = _final(history, "tok-bad")
         assert bad["status"] == "failed" and "missing" in bad["error"] and "Traceback" not in bad["error"]
+
+
+def test_second_stop_kills_the_process_group(ready_workspace, history):
+    jobs.start("train", _cfg("training.max_steps=100000", "training.save_steps=0"), ready_workspace, history,
+               name="stubborn")
+    run = _wait(history, "stubborn", lambda r: r["status"] == "running")
+    assert jobs.stop("stubborn", history) == "requested"
+    assert jobs.stop("stubborn", history) == "killed"
+    run = history.get_run("stubborn")
+    assert run["status"] == "stopped" and "killed" in run["error"]
+    deadline = time.monotonic() + 10
+    while jobs.pid_alive(run["pid"]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not jobs.pid_alive(run["pid"])
