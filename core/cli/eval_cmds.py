@@ -1,0 +1,162 @@
+"""`babyllama eval MODEL`, `babyllama report RUN...` and `babyllama bench eval`.
+
+Thin wrappers over core.evaluate: `eval` runs in the foreground with progress lines, or with
+`--detach` as an `eval` job (the same function, in core.worker). Must not import gradio; torch is
+imported only when a command runs a model.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shlex
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from core.workspace import Workspace
+
+
+def register(subparsers) -> None:
+    from core.cli import add_workspace_arg
+    from core.evaluate import SUITES
+    from core.evaluate.runner import EvalOptions
+
+    d = EvalOptions(model="")
+    p = subparsers.add_parser("eval", help="evaluate a model: perplexity, generation, cloze, minimal pairs, speed",
+                              description="Results go to <run>/eval/<time>/ (results.json, report.html, "
+                                          "samples.txt, evaluation_plots.png) and, for a run, to the history.")
+    p.add_argument("model", help="run name, checkpoint folder or any transformers causal-LM folder")
+    p.add_argument("--suite", default=None, help=f"comma-separated suites (default: all: {','.join(SUITES)})")
+    p.add_argument("--data", default="", metavar="N",
+                   help="perplexity text: corpus name (its dev split), folder or file (default: the run's own dev split)")
+    p.add_argument("--num-samples", "--num_samples", type=int, default=0, metavar="K",
+                   help="at most K pairs per paradigm, K cloze items and K perplexity windows (default: all)")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="", help="default: cuda when available, else cpu")
+    p.add_argument("--output", "--output-path", default="", metavar="PATH",
+                   help="results folder (default <run>/eval/<time>/); a .json path also gets a copy of results.json")
+    p.add_argument("--custom-prompts", default="", metavar="FILE", help="extra generation prompts, one per line")
+    p.add_argument("--pairs-dir", default="", metavar="DIR",
+                   help="BLiMP-format .jsonl files, one per paradigm (default: <workspace>/blimp/ if present)")
+    p.add_argument("--cloze-file", default="", metavar="FILE",
+                   help='cloze items, JSONL: {"text": "... ___ ...", "options": [...], "answer": ..., "category": ...}')
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"sequences per forward pass (default {d.batch_size}; perplexity: at most 16k tokens a pass)")
+    p.add_argument("--seq-length", type=int, default=0, help="perplexity window in tokens (default: the run's seq_length)")
+    p.add_argument("--max-new-tokens", type=int, default=d.max_new_tokens,
+                   help=f"tokens per generation sample (default {d.max_new_tokens})")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    p.add_argument("--detach", action="store_true", help="run as a background job; print its name and return")
+    add_workspace_arg(p)
+    p.set_defaults(func=_cmd_eval)
+
+    p = subparsers.add_parser("report", help="compare runs in one HTML page: curves, config diff, evals, samples, scaling")
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run names")
+    p.add_argument("-o", "--output", default="report.html", help="HTML file to write (default report.html)")
+    add_workspace_arg(p)
+    p.set_defaults(func=_cmd_report)
+
+    _register_bench_eval(subparsers, add_workspace_arg)
+
+
+def _bench_verbs(subparsers):
+    """The `bench` group's verb parsers, created here if no other module registered `bench` yet."""
+    bench = subparsers.choices.get("bench")
+    if bench is None:
+        bench = subparsers.add_parser("bench", help="measure speed (bench eval: batched vs one-at-a-time scoring)")
+    for action in bench._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action
+    return bench.add_subparsers(dest="bench_verb", metavar="VERB", required=True)
+
+
+def _register_bench_eval(subparsers, add_workspace_arg) -> None:
+    from core.evaluate.bench import EvalBenchOptions
+
+    d = EvalBenchOptions()
+    q = _bench_verbs(subparsers).add_parser(
+        "eval", help="minimal-pair scoring batched vs one sentence at a time, and perplexity vs a bare forward loop")
+    q.add_argument("--model", default="", help="run or model folder (default: a random model of --preset)")
+    q.add_argument("--preset", default=d.preset, help=f"model preset when no --model (default {d.preset})")
+    q.add_argument("--pairs-dir", default="", help="BLiMP .jsonl folder (default ../shared/data/blimp-sample)")
+    q.add_argument("--pairs", type=int, default=d.pairs, help=f"pairs per paradigm (default {d.pairs}; 0 = all)")
+    q.add_argument("--batch-size", type=int, default=d.batch_size, help=f"batched side's batch (default {d.batch_size})")
+    q.add_argument("--device", choices=("cpu", "cuda"), default="", help="default: cuda when available")
+    q.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice, all cores)")
+    q.add_argument("--json", action="store_true", help="print one JSON object")
+    add_workspace_arg(q)
+    q.set_defaults(func=_cmd_bench_eval)
+
+
+def _abs(value: str) -> str:
+    return str(Path(value).expanduser().resolve()) if value else ""
+
+
+def _options(args):
+    from core.evaluate import SUITES
+    from core.evaluate.runner import EvalOptions
+
+    given = args.suite is not None
+    suites = tuple(s.strip() for s in args.suite.split(",") if s.strip()) if given else SUITES
+    # Paths become absolute: a detached job runs in its own folder.
+    return EvalOptions(model=args.model, suites=suites, data=args.data, num_samples=args.num_samples,
+                       device=args.device, output=_abs(args.output), custom_prompts=_abs(args.custom_prompts),
+                       pairs_dir=_abs(args.pairs_dir), cloze_file=_abs(args.cloze_file), batch_size=args.batch_size,
+                       seq_length=args.seq_length, max_new_tokens=args.max_new_tokens, seed=args.seed,
+                       suites_given=given)
+
+
+def _cmd_eval(args) -> int:
+    from core import jobs
+    from core.history import open_history
+
+    ws = Workspace.resolve(args.workspace).ensure()
+    opts = _options(args)
+    opts.check()
+    with open_history(ws) as history:
+        if args.detach:
+            stem = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(args.model).name).strip("-.") or "model"
+            name = history.free_name(f"eval-{stem}-{datetime.now():%Y%m%d-%H%M%S}"[:100])
+            command = _command(opts)
+            run = jobs.start_task("eval", opts.to_dict(), ws, history, name=name, command=command)
+            print(f"eval job {run['name']} started (log: {Path(run['run_dir']) / jobs.LOG_FILE})", flush=True)
+            print(run["name"])
+            return 0
+        from core.evaluate.runner import run_eval
+
+        run_eval(opts, ws, history=history, log=lambda m: print(m, flush=True))
+    return 0
+
+
+def _command(opts) -> str:
+    """The foreground command equivalent to an eval job (shown by the studio and `runs show`)."""
+    from core.evaluate.runner import EvalOptions
+
+    default, argv = EvalOptions(model=opts.model), ["babyllama", "eval", opts.model]
+    for key, value in opts.to_dict().items():
+        if key in ("model", "suites_given") or value == default.to_dict()[key]:
+            continue
+        argv += [f"--{key.replace('_', '-')}".replace("--suites", "--suite"),
+                 ",".join(value) if isinstance(value, list) else str(value)]
+    return " ".join(shlex.quote(a) for a in argv)
+
+
+def _cmd_report(args) -> int:
+    from core.evaluate.compare import write_compare_report
+    from core.history import open_history
+
+    ws = Workspace.resolve(args.workspace)
+    with open_history(ws) as history:
+        out = write_compare_report(history, args.runs, args.output)
+    print(f"report written to {out}")
+    return 0
+
+
+def _cmd_bench_eval(args) -> int:
+    from core.evaluate.bench import EvalBenchOptions, format_report, run_eval_bench
+
+    opts = EvalBenchOptions(model=args.model, preset=args.preset, pairs_dir=_abs(args.pairs_dir), pairs=args.pairs,
+                            batch_size=args.batch_size, device=args.device, threads=args.threads)
+    result = run_eval_bench(opts, Workspace.resolve(args.workspace),
+                            log=lambda m: print(m, file=sys.stderr, flush=True))
+    print(json.dumps(result, indent=2) if args.json else format_report(result), flush=True)
+    return 0

@@ -1,0 +1,176 @@
+"""`babyllama bench eval`: batched minimal-pair scoring against one sentence at a time (batch 1,
+what lm-eval's BabyLM set-up does), and our perplexity pass against a bare forward loop.
+
+Both sides score the same sentences with the same model in one process; the accuracies must be
+identical. With no --model, a randomly initialised model of a preset is used with a tokenizer
+trained on the pairs themselves (speed does not depend on the weights). Must not import gradio.
+"""
+from __future__ import annotations
+
+import shutil
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.errors import UserError
+from core.evaluate import pairs as pairs_mod
+from core.evaluate.perplexity import stream_nll, windows
+from core.evaluate.scoring import encode_sentences, sequence_logprobs, sync
+from core.workspace import Workspace
+
+SHARED_SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "blimp-sample"
+TARGET_RATIO, TARGET_PPL_RATIO = 5.0, 0.9
+
+
+@dataclass(frozen=True)
+class EvalBenchOptions:
+    """What `bench eval` measures; the defaults take about a minute on 2 CPU cores."""
+
+    model: str = ""            # a run or model folder; "" = a random model of `preset`
+    preset: str = "llama-10M"
+    pairs_dir: str = ""        # BLiMP .jsonl folder; "" = ../shared/data/blimp-sample
+    pairs: int = 100           # pairs per paradigm
+    batch_size: int = 64
+    seq_length: int = 128      # perplexity window
+    ppl_windows: int = 48
+    device: str = ""
+    threads: int = 0           # torch CPU threads; 0 = torch's default (all cores)
+
+
+def _random_model(opts: EvalBenchOptions, paradigms, ws: Workspace, tmp: Path):
+    import torch
+
+    from core import config as config_mod
+    from core import presets
+    from core.models import build_model
+    from core.tokenizer import load_tokenizer, train_tokenizer
+
+    text = tmp / "sentences.txt"
+    text.write_text("\n".join(s for p in paradigms for pair in p.pairs for s in pair) + "\n", encoding="utf-8")
+    train_tokenizer(text, tmp / "tok", vocab_size=2000, min_frequency=2, progress=False)
+    tokenizer = load_tokenizer(tmp / "tok")
+    cfg = config_mod.load(presets.resolve_config_path(opts.preset, ws))
+    torch.manual_seed(0)
+    device = opts.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    return build_model(cfg.model, len(tokenizer)).to(device).eval(), tokenizer
+
+
+def _timed(fn, *args):
+    start = time.perf_counter()
+    out = fn(*args)
+    return out, time.perf_counter() - start
+
+
+def _pairs_side(model, tokenizer, paradigms, batch_size: int) -> tuple[list[float], float]:
+    sentences = [s for p in paradigms for pair in p.pairs for s in pair]
+    seqs = encode_sentences(model, tokenizer, sentences, [f"pair sentence {i}" for i in range(len(sentences))])
+
+    def score():
+        out = sequence_logprobs(model, seqs, batch_size)
+        sync(model.device)
+        return out
+
+    return _timed(score)
+
+
+def _ppl_sides(model, tokenizer, paradigms, opts: EvalBenchOptions) -> dict:
+    import numpy as np
+    import torch
+
+    text = " ".join(good for p in paradigms for good, _ in p.pairs)
+    ids = np.asarray([tokenizer.eos_token_id] + tokenizer(text, add_special_tokens=False)["input_ids"], dtype=np.int64)
+    step = opts.seq_length - 1
+    n_windows = min(opts.ppl_windows, (len(ids) - 1) // step)
+    if n_windows < 1:
+        raise UserError("bench eval: too little text for one perplexity window; use more --pairs")
+    ids = ids[: n_windows * step + 1]  # full windows only, so the bare loop needs no padding
+    spans = windows(len(ids), opts.seq_length)
+
+    @torch.inference_mode()
+    def bare():
+        for first in range(0, len(spans), opts.batch_size):
+            batch = torch.tensor(np.stack([ids[s:e] for s, e in spans[first:first + opts.batch_size]]), device=model.device)
+            model(input_ids=batch)
+        sync(model.device)
+
+    def ours():
+        stream_nll(model, ids, opts.seq_length, opts.batch_size)
+        sync(model.device)
+
+    ours()  # warm-up both
+    bare()
+    ours_s, bare_s = [], []
+    for _ in range(3):  # interleaved rounds: a busy machine slows both alike; the best round counts
+        ours_s.append(_timed(ours)[1])
+        bare_s.append(_timed(bare)[1])
+    tokens = len(ids) - 1
+    return {"ppl_tokens": tokens, "ppl_ours_tokens_per_s": tokens / min(ours_s),
+            "ppl_bare_tokens_per_s": tokens / min(bare_s), "ppl_ratio": min(bare_s) / min(ours_s)}
+
+
+def run_eval_bench(opts: EvalBenchOptions, ws: Workspace, log=print) -> dict:
+    """Measure both comparisons; returns the dict `--json` prints."""
+    folder = opts.pairs_dir or SHARED_SAMPLE
+    if not Path(folder).exists():
+        raise UserError(f"bench eval: no pairs at {folder}; give --pairs-dir DIR (BLiMP .jsonl files)")
+    paradigms = pairs_mod.load_pairs_dir(folder, opts.pairs)
+    import torch
+
+    if opts.threads:
+        torch.set_num_threads(opts.threads)  # this process only: the bench runs in its own CLI process
+    tmp = Path(tempfile.mkdtemp(prefix="babyllama-bench-eval-"))
+    try:
+        if opts.model:
+            from core.generate import load_model
+
+            model, tokenizer = load_model(opts.model, ws, device=opts.device or None)
+        else:
+            log(f"building a random {opts.preset} model and a tokenizer trained on the pairs")
+            model, tokenizer = _random_model(opts, paradigms, ws, tmp)
+        n_pairs = sum(len(p.pairs) for p in paradigms)
+        log(f"{n_pairs} pairs in {len(paradigms)} paradigms, {sum(p.numel() for p in model.parameters()):,} parameters")
+        _pairs_side(model, tokenizer, [p for p in paradigms[:1]], opts.batch_size)  # warm-up
+        batched_runs = [_pairs_side(model, tokenizer, paradigms, opts.batch_size) for _ in range(3)]
+        batched, batched_s = batched_runs[0][0], statistics.median(s for _, s in batched_runs)
+        log(f"batched (batch {opts.batch_size}): {n_pairs / batched_s:,.0f} pairs/s")
+        single, single_s = _pairs_side(model, tokenizer, paradigms, 1)
+        log(f"one sentence at a time: {n_pairs / single_s:,.0f} pairs/s")
+        same = _accuracies(paradigms, batched) == _accuracies(paradigms, single)
+        result = {"batched_pairs_per_s": n_pairs / batched_s, "single_pairs_per_s": n_pairs / single_s,
+                  "ratio": single_s / batched_s, "same_accuracies": same,
+                  "max_logprob_diff": max(abs(a - b) for a, b in zip(batched, single)),
+                  "accuracies": _accuracies(paradigms, batched), "n_pairs": n_pairs, "batch_size": opts.batch_size,
+                  "model": opts.model or f"random {opts.preset}",
+                  "n_params": sum(p.numel() for p in model.parameters()), "device": str(model.device),
+                  "threads": torch.get_num_threads()}
+        log("perplexity: ours vs a bare model(input_ids) loop")
+        result.update(_ppl_sides(model, tokenizer, paradigms, opts))
+        result.update(target_ratio=TARGET_RATIO, target_ppl_ratio=TARGET_PPL_RATIO)
+        return result
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _accuracies(paradigms, scores: list[float]) -> dict[str, float]:
+    out, at = {}, 0
+    for p in paradigms:
+        own = scores[at:at + 2 * len(p.pairs)]
+        at += 2 * len(p.pairs)
+        out[p.name] = sum(g > b for g, b in zip(own[0::2], own[1::2])) / len(p.pairs)
+    return out
+
+
+def format_report(r: dict) -> str:
+    """The human summary `bench eval` prints without --json."""
+    mark = lambda ok: "meets" if ok else "MISSES"  # noqa: E731
+    return "\n".join([
+        f"model: {r['model']} ({r['n_params']:,} parameters) on {r['device']} ({r['threads']} threads); {r['n_pairs']} pairs",
+        f"minimal pairs batched (batch {r['batch_size']}): {r['batched_pairs_per_s']:,.0f} pairs/s",
+        f"minimal pairs one at a time (batch 1):  {r['single_pairs_per_s']:,.0f} pairs/s",
+        f"ratio {r['ratio']:.1f}x ({mark(r['ratio'] >= r['target_ratio'])} the {r['target_ratio']:g}x target); "
+        f"same accuracies: {r['same_accuracies']} (largest log-prob difference {r['max_logprob_diff']:.2e})",
+        f"perplexity pass: {r['ppl_ours_tokens_per_s']:,.0f} tok/s vs bare forward {r['ppl_bare_tokens_per_s']:,.0f} tok/s "
+        f"= {r['ppl_ratio']:.2f}x ({mark(r['ppl_ratio'] >= r['target_ppl_ratio'])} the {r['target_ppl_ratio']:g}x target)",
+    ])

@@ -1,0 +1,140 @@
+"""The files of one results folder (results.json, samples.txt, evaluation_plots.png, report.html)
+and the history rows of an evaluation.
+
+Must not import gradio or torch.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from core.evaluate import plots
+
+RESULTS, SAMPLES, PNG, REPORT = "results.json", "samples.txt", "evaluation_plots.png", "report.html"
+
+
+def summary_line(suite: str, r: dict) -> str:
+    """One human line per suite, for progress output."""
+    if suite == "ppl":
+        return f"perplexity {r['perplexity']:.3f}, {r['bits_per_byte']:.4f} bits/byte over {r['tokens']:,} tokens"
+    if suite == "gen":
+        return (f"distinct-1/2/3 {r['distinct_1']:.2f}/{r['distinct_2']:.2f}/{r['distinct_3']:.2f}, "
+                f"repeated 3-grams {r['repeated_3gram_rate']:.2f}, top-token p {r['mean_top_token_prob']:.2f}, "
+                f"{r['tokens_per_s']:.0f} tok/s, consistency {r['consistency']['mean_jaccard']:.2f}")
+    if suite == "cloze":
+        return f"cloze accuracy {r['accuracy']:.3f} on {r['n']} items (chance {r['chance']:.2f})"
+    if suite == "pairs":
+        return (f"minimal pairs: mean {r['mean']:.3f} over {len(r['paradigms'])} paradigms, "
+                f"{r['n_pairs']:,} pairs, {r['pairs_per_s']:,.0f} pairs/s")
+    best = max(r["by_batch"], key=lambda row: row["gen_tokens_per_s"])
+    return f"speed: up to {best['gen_tokens_per_s']:,.0f} generated tok/s (batch {best['batch_size']})"
+
+
+def charts(results: dict, curves: dict | None = None) -> list[plots.Chart]:
+    """The charts of one evaluation, in report order."""
+    s, out = results["suites"], []
+    if curves:
+        out.append(plots.line_chart("Training curves", {k: v for k, v in curves.items() if v},
+                                    xlabel="step", ylabel="loss"))
+    if "pairs" in s:
+        names = list(s["pairs"]["paradigms"])
+        out.append(plots.bar_chart("Minimal pairs: accuracy by paradigm", names,
+                                   [s["pairs"]["paradigms"][n]["accuracy"] for n in names],
+                                   ylabel="accuracy", ref=(0.5, "chance"), ymax=1.0))
+    if "cloze" in s:
+        cats = s["cloze"]["by_category"]
+        out.append(plots.bar_chart("Cloze: accuracy by category", list(cats), [c["accuracy"] for c in cats.values()],
+                                   ylabel="accuracy", ref=(s["cloze"]["chance"], "chance"), ymax=1.0))
+    if "gen" in s:
+        g = s["gen"]
+        bins = [0] * 10
+        for sample in g["samples"]:
+            bins[min(int(sample["distinct_2"] * 10), 9)] += 1
+        out.append(plots.bar_chart("Generation diversity: distinct-2 per sample",
+                                   [f"{i / 10:.1f}" for i in range(10)], bins, ylabel="samples", xlabel="distinct-2"))
+    if "speed" in s:
+        rows = s["speed"]["by_batch"]
+        out.append(plots.line_chart("Speed by batch size", {
+            "prefill tok/s": [(r["batch_size"], r["prefill_tokens_per_s"]) for r in rows],
+            "generation tok/s": [(r["batch_size"], r["gen_tokens_per_s"]) for r in rows]},
+            xlabel="batch size", ylabel="tokens/s", log_y=True, markers=True))
+    return out
+
+
+def samples_text(results: dict) -> str:
+    """samples.txt: every generated sample and the consistency pairs, plainly."""
+    gen = results["suites"].get("gen")
+    if not gen:
+        return "(no generation suite in this evaluation)\n"
+    lines = [f"# {results['model']['ref']}  sampling: {json.dumps(gen['params'])}", ""]
+    for sample in gen["samples"]:
+        lines += [f"PROMPT: {sample['prompt']}", f"OUTPUT: {sample['text']}", ""]
+    lines += ["# consistency (greedy continuations of paraphrased prompts)", ""]
+    for pair in gen["consistency"]["pairs"]:
+        lines += [f"A: {pair['prompt_a']} -> {pair['text_a']}", f"B: {pair['prompt_b']} -> {pair['text_b']}",
+                  f"jaccard {pair['jaccard']:.3f}", ""]
+    return "\n".join(lines)
+
+
+def _clean(value):
+    """JSON has no NaN/inf: write them as null, as the history does."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def write_all(folder: Path, results: dict, curves: dict | None = None) -> None:
+    """Write the results folder's files into `folder` (the caller renames it into place)."""
+    from core.evaluate.report import eval_report
+
+    folder.mkdir(parents=True)
+    drawn = charts(results, curves)
+    results["files"] = {"results": RESULTS, "samples": SAMPLES, "report": REPORT}
+    if plots.save_png(drawn, folder / PNG):
+        results["files"]["plots_png"] = PNG
+    (folder / SAMPLES).write_text(samples_text(results), encoding="utf-8")
+    (folder / REPORT).write_text(eval_report(results, drawn), encoding="utf-8")
+    # results.json last: its presence marks a complete folder even before the rename.
+    (folder / RESULTS).write_text(json.dumps(_clean(results), indent=1) + "\n", encoding="utf-8")
+
+
+def history_rows(results: dict) -> list[tuple[str, str, float, dict]]:
+    """(suite, name, value, extra) for every headline number."""
+    s, rows = results["suites"], []
+    if "ppl" in s:
+        extra = {"data": s["ppl"]["data"], "tokens": s["ppl"]["tokens"]}
+        rows += [("ppl", k, s["ppl"][k], extra) for k in ("perplexity", "bits_per_byte", "loss")]
+    if "gen" in s:
+        rows += [("gen", k, s["gen"][k], {}) for k in ("distinct_1", "distinct_2", "distinct_3", "repeated_3gram_rate",
+                                                      "mean_top_token_prob", "tokens_per_s")]
+        rows.append(("consistency", "mean_jaccard", s["gen"]["consistency"]["mean_jaccard"], {}))
+    if "cloze" in s:
+        rows.append(("cloze", "accuracy", s["cloze"]["accuracy"], {"n": s["cloze"]["n"]}))
+        rows += [("cloze", f"category/{c}", v["accuracy"], {"n": v["n"]}) for c, v in s["cloze"]["by_category"].items()]
+    if "pairs" in s:
+        p = s["pairs"]
+        rows.append(("pairs", "mean", p["mean"], {"paradigms": len(p["paradigms"]), "pairs": p["n_pairs"]}))
+        rows += [("pairs", f"field/{f}", v, {}) for f, v in p["fields"].items()]
+        rows += [("pairs", name, r["accuracy"], {"field": r["field"], "n": r["n"], "correct": r["correct"]})
+                 for name, r in p["paradigms"].items()]
+    if "speed" in s:
+        for r in s["speed"]["by_batch"]:
+            rows += [("speed", f"prefill_tokens_per_s/b{r['batch_size']}", r["prefill_tokens_per_s"], {}),
+                     ("speed", f"gen_tokens_per_s/b{r['batch_size']}", r["gen_tokens_per_s"], {})]
+    return rows
+
+
+def record_history(history, results: dict, folder: Path, run: str | None, job: str | None) -> None:
+    """Evals rows on the model's run (or, for a foreign model, on the eval job) and artifacts."""
+    step = results["model"]["step"]
+    if run is not None:
+        for suite, name, value, extra in history_rows(results):
+            history.log_eval(run, step, suite, name, value, {**extra, "eval_dir": str(folder)})
+    for owner in dict.fromkeys(r for r in (run, job) if r):
+        history.add_artifact(owner, "eval", folder, extra={"report": str(folder / REPORT),
+                                                           "suites": list(results["suites"])})

@@ -1,0 +1,236 @@
+"""Charts for evaluation reports, drawn without plotting libraries: inline SVG, and PNG via Pillow.
+
+Neither kaleido nor matplotlib is installed, and a report must open without a network, so each
+chart is a short list of drawing primitives in pixels (lines, rectangles, circles, text) with two
+renderers: `to_svg` (inlined in report.html) and `save_png` (evaluation_plots.png, only when
+Pillow imports). Standard library only at import time; never imports gradio, torch or studio.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from html import escape
+from pathlib import Path
+
+COLORS = ("#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3", "#ff6692", "#b6e880")
+GRID, AXIS, INK = "#e5e5e5", "#888888", "#222222"
+LEFT, RIGHT, TOP, BOTTOM = 70, 20, 40, 60
+
+
+@dataclass
+class Chart:
+    """A chart as drawing primitives: ("line", x1, y1, x2, y2, color, width, dashed),
+    ("rect", x, y, w, h, color), ("circle", x, y, r, color), ("text", x, y, text, size, anchor, color)."""
+
+    title: str
+    width: int = 640
+    height: int = 340
+    items: list[tuple] = field(default_factory=list)
+
+    def line(self, x1, y1, x2, y2, color=AXIS, width=1.0, dashed=False) -> None:
+        self.items.append(("line", x1, y1, x2, y2, color, width, dashed))
+
+    def text(self, x, y, text, size=11, anchor="middle", color=INK) -> None:
+        if str(text):
+            self.items.append(("text", x, y, str(text), size, anchor, color))
+
+
+def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
+    """About `count` round tick values covering [lo, hi]."""
+    if hi <= lo:
+        hi = lo + (abs(lo) or 1.0)
+    raw = (hi - lo) / count
+    step = 10 ** math.floor(math.log10(raw))
+    step *= next(m for m in (1, 2, 2.5, 5, 10) if raw <= step * m)
+    first = math.floor(lo / step) * step
+    return [round(first + i * step, 10) for i in range(int(math.ceil((hi - first) / step)) + 1)]
+
+
+def _fmt(value: float) -> str:
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e4, "k")):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g}{suffix}"
+    if value != 0 and abs(value) < 1e-3:
+        return f"{value:.0e}"
+    return f"{value:g}" if abs(value) >= 1 or value == 0 else f"{value:.3g}"
+
+
+class _Axis:
+    """Maps data values to pixels along one axis, linear or log10, with its tick values."""
+
+    def __init__(self, values: list[float], lo_px: float, hi_px: float, log: bool = False, zero: bool = False):
+        self.log = log and all(v > 0 for v in values)
+        data = [math.log10(v) for v in values] if self.log else list(values)
+        lo, hi = (min(data), max(data)) if data else (0.0, 1.0)
+        if zero and not self.log:
+            lo, hi = min(lo, 0.0), max(hi, 0.0)
+        if self.log:
+            lo, hi = math.floor(lo), math.ceil(hi) if math.ceil(hi) > math.floor(lo) else math.floor(lo) + 1
+            self.ticks = [10.0 ** e for e in range(int(lo), int(hi) + 1)]
+        else:
+            self.ticks = nice_ticks(lo, hi)
+            lo, hi = self.ticks[0], self.ticks[-1]
+        self.lo, self.hi, self.lo_px, self.hi_px = lo, hi, lo_px, hi_px
+
+    def __call__(self, value: float) -> float:
+        v = math.log10(value) if self.log else value
+        return self.lo_px + (v - self.lo) / ((self.hi - self.lo) or 1.0) * (self.hi_px - self.lo_px)
+
+
+def _frame(chart: Chart, xlabel: str, ylabel: str, y: _Axis) -> None:
+    w, h = chart.width, chart.height
+    chart.text(w / 2, 22, chart.title, size=14)
+    for tick in y.ticks:
+        chart.line(LEFT, y(tick), w - RIGHT, y(tick), GRID)
+        chart.text(LEFT - 6, y(tick) + 4, _fmt(tick), anchor="end")
+    chart.line(LEFT, h - BOTTOM, w - RIGHT, h - BOTTOM)
+    chart.line(LEFT, TOP, LEFT, h - BOTTOM)
+    chart.text(w / 2, h - 12, xlabel)
+    chart.text(8, TOP - 12, ylabel, anchor="start")
+
+
+def bar_chart(title: str, labels: list[str], values: list[float], *, ylabel: str = "", xlabel: str = "",
+              ref: tuple[float, str] | None = None, ymax: float | None = None) -> Chart:
+    """Vertical bars, one per label; `ref` draws a dashed reference line (e.g. chance)."""
+    chart = Chart(title, width=max(480, min(90 * len(labels), 60 * len(labels) + 240) + LEFT + RIGHT))
+    extra = [ref[0]] if ref else []
+    y = _Axis(list(values) + extra + ([ymax] if ymax is not None else []), chart.height - BOTTOM, TOP, zero=True)
+    _frame(chart, xlabel, ylabel, y)
+    slot = (chart.width - LEFT - RIGHT) / max(len(labels), 1)
+    for i, (label, value) in enumerate(zip(labels, values)):
+        x0 = LEFT + i * slot + slot * 0.15
+        top = y(value)
+        chart.items.append(("rect", x0, min(top, y(0)), slot * 0.7, abs(y(0) - top), COLORS[0]))
+        chart.text(x0 + slot * 0.35, min(top, y(0)) - 4, f"{value:.3g}", size=10)
+        chart.text(x0 + slot * 0.35, chart.height - BOTTOM + 16, _short(label, int(slot / 6.5)), size=10)
+    if ref:
+        chart.line(LEFT, y(ref[0]), chart.width - RIGHT, y(ref[0]), COLORS[1], 1.5, dashed=True)
+        chart.text(chart.width - RIGHT - 4, y(ref[0]) - 5, ref[1], size=10, anchor="end", color=COLORS[1])
+    return chart
+
+
+def line_chart(title: str, series: dict[str, list[tuple[float, float]]], *, xlabel: str = "", ylabel: str = "",
+               log_x: bool = False, log_y: bool = False, markers: bool = False) -> Chart:
+    """One polyline per named series of (x, y) points, with a legend."""
+    chart = Chart(title)
+    points = [p for pts in series.values() for p in pts]
+    x = _Axis([p[0] for p in points], LEFT, chart.width - RIGHT, log=log_x)
+    y = _Axis([p[1] for p in points], chart.height - BOTTOM, TOP, log=log_y)
+    _frame(chart, xlabel, ylabel, y)
+    _x_ticks(chart, x)
+    for i, (name, pts) in enumerate(series.items()):
+        color = COLORS[i % len(COLORS)]
+        pts = sorted(pts)
+        for (x1, y1), (x2, y2) in zip(pts, pts[1:]):
+            chart.line(x(x1), y(y1), x(x2), y(y2), color, 2.0)
+        if markers or len(pts) == 1:
+            for px, py in pts:
+                chart.items.append(("circle", x(px), y(py), 3.5, color))
+        _legend(chart, i, name, color)
+    return chart
+
+
+def scatter_chart(title: str, points: list[tuple[str, float, float]], *, xlabel: str = "", ylabel: str = "",
+                  log_x: bool = False, log_y: bool = False, colors: dict[str, str] | None = None) -> Chart:
+    """Labelled points (label, x, y): e.g. perplexity against parameter count, one per run;
+    `colors` keeps one colour per label across charts."""
+    chart = Chart(title)
+    x = _Axis([p[1] for p in points], LEFT + 10, chart.width - RIGHT - 10, log=log_x)
+    y = _Axis([p[2] for p in points], chart.height - BOTTOM, TOP, log=log_y)
+    _frame(chart, xlabel, ylabel, y)
+    _x_ticks(chart, x)
+    for i, (label, px, py) in enumerate(points):
+        color = (colors or {}).get(label, COLORS[i % len(COLORS)])
+        chart.items.append(("circle", x(px), y(py), 5, color))
+        chart.text(x(px) + 7, y(py) - 7, label, size=10, anchor="start", color=color)
+    return chart
+
+
+def _x_ticks(chart: Chart, x: _Axis) -> None:
+    for tick in x.ticks:
+        if x.lo_px - 1 <= x(tick) <= x.hi_px + 1:
+            chart.line(x(tick), chart.height - BOTTOM, x(tick), chart.height - BOTTOM + 4)
+            chart.text(x(tick), chart.height - BOTTOM + 16, _fmt(tick), size=10)
+
+
+def _legend(chart: Chart, i: int, name: str, color: str) -> None:
+    y = TOP + 6 + 16 * i
+    chart.line(chart.width - RIGHT - 150, y, chart.width - RIGHT - 132, y, color, 3.0)
+    chart.text(chart.width - RIGHT - 128, y + 4, _short(name, 22), size=10, anchor="start")
+
+
+def _short(text: str, limit: int) -> str:
+    limit = max(limit, 4)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def to_svg(chart: Chart) -> str:
+    """The chart as an inline <svg> element."""
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{chart.width}" height="{chart.height}" '
+           f'viewBox="0 0 {chart.width} {chart.height}" font-family="sans-serif" role="img">'
+           f"<title>{escape(chart.title)}</title>"]
+    for item in chart.items:
+        kind = item[0]
+        if kind == "line":
+            _, x1, y1, x2, y2, color, width, dashed = item
+            dash = ' stroke-dasharray="5,4"' if dashed else ""
+            out.append(f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" stroke="{color}" '
+                       f'stroke-width="{width}"{dash}/>')
+        elif kind == "rect":
+            _, x, y, w, h, color = item
+            out.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" fill="{color}"/>')
+        elif kind == "circle":
+            _, x, y, r, color = item
+            out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r}" fill="{color}"/>')
+        else:
+            _, x, y, text, size, anchor, color = item
+            out.append(f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" '
+                       f'fill="{color}">{escape(text)}</text>')
+    return "".join(out) + "</svg>"
+
+
+def save_png(charts: list[Chart], path: str | Path, columns: int = 2) -> bool:
+    """All charts on one PNG grid (the guide's evaluation_plots.png); False when Pillow is missing."""
+    try:
+        from PIL import Image, ImageDraw, ImageFont
+    except ImportError:
+        return False
+    if not charts:
+        return False
+    cell_w, cell_h = max(c.width for c in charts), max(c.height for c in charts)
+    rows = math.ceil(len(charts) / columns)
+    image = Image.new("RGB", (cell_w * min(columns, len(charts)), cell_h * rows), "white")
+    draw = ImageDraw.Draw(image)
+    fonts: dict[int, object] = {}
+    for n, chart in enumerate(charts):
+        ox, oy = (n % columns) * cell_w, (n // columns) * cell_h
+        for item in chart.items:
+            _draw(draw, item, ox, oy, fonts, ImageFont)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, format="PNG")
+    return True
+
+
+def _draw(draw, item: tuple, ox: float, oy: float, fonts: dict, image_font) -> None:
+    kind = item[0]
+    if kind == "line":
+        _, x1, y1, x2, y2, color, width, _dashed = item
+        draw.line([(ox + x1, oy + y1), (ox + x2, oy + y2)], fill=color, width=max(1, round(width)))
+    elif kind == "rect":
+        _, x, y, w, h, color = item
+        draw.rectangle([ox + x, oy + y, ox + x + w, oy + y + h], fill=color)
+    elif kind == "circle":
+        _, x, y, r, color = item
+        draw.ellipse([ox + x - r, oy + y - r, ox + x + r, oy + y + r], fill=color)
+    else:
+        _, x, y, text, size, anchor, color = item
+        if size not in fonts:
+            try:
+                fonts[size] = image_font.load_default(size=size)
+            except (TypeError, OSError):  # an old Pillow or no FreeType: the fixed bitmap font
+                fonts[size] = image_font.load_default()
+        font = fonts[size]
+        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+        width = right - left
+        shift = {"start": 0, "middle": width / 2, "end": width}[anchor]
+        draw.text((ox + x - shift, oy + y - (bottom - top) - 1), text, fill=color, font=font)
