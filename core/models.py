@@ -100,6 +100,10 @@ class MemoryEstimate:
         return {k: round(v / 1e9, 3) for k, v in parts.items()}
 
 
+# Rows of logits the training loss holds at once (core.train.fused_loss): 1024 x 16k fp32 = 64 MB.
+LOSS_CHUNK_ROWS = 1024
+
+
 def estimate_memory(cfg: RunConfig, vocab_size: int | None = None) -> MemoryEstimate:
     """Weights + gradients + AdamW moments (fp32 master copy) + activations of one micro-batch."""
     m, t = cfg.model, cfg.training
@@ -108,10 +112,11 @@ def estimate_memory(cfg: RunConfig, vocab_size: int | None = None) -> MemoryEsti
     b, s, h, a = t.batch_size, cfg.data.seq_length, m.hidden_size, m.n_head
     half = t.fp16 or t.bf16
     # Activation bytes per layer for a transformer block in 16-bit: s*b*h*(34 + 5*a*s/h)
-    # (Korthikanti et al., 2022); float32 doubles it. The logits (b*s*V) are kept in fp32 for
-    # the loss and its gradient, which dominates small models with big vocabularies.
+    # (Korthikanti et al., 2022); float32 doubles it. The loss (core.train.fused_loss) never holds
+    # all b*s*V logits: one chunk of rows in fp32 at a time, plus the output layer's gradient and
+    # the hidden states' gradient that it keeps until backward.
     per_layer = s * b * h * (34 + 5 * a * s / h) * (1 if half else 2)
-    logits = 3 * b * s * v * 4
+    logits = 2 * min(b * s, LOSS_CHUNK_ROWS) * v * 4 + v * h * 4 + b * s * h * 4
     return MemoryEstimate(weights=4 * params, gradients=4 * params, optimizer=8 * params,
                           activations=int(m.n_layer * per_layer + logits))
 

@@ -14,7 +14,7 @@ from studio.context import StudioContext
 
 # (tab title, module under studio.tabs); a module whose file is not there yet is skipped.
 TABS = (("Data", "data"), ("Tokenizer", "tokenizer"), ("Model", "model"), ("Train", "train"),
-        ("Compare", "compare"), ("Chat", "chat"))
+        ("Evaluate", "evaluate"), ("Compare", "compare"), ("Chat", "chat"))
 
 CSS = """
 .bl-badge { display: inline-block; }

@@ -136,3 +136,12 @@ def poll_task(ctx: StudioContext, kind: str, job: str, refresh, n_lists: int) ->
 def corpus_choices(ctx: StudioContext) -> gr.Dropdown:
     """Fresh corpus choices (on opening a dropdown: another tab may have made a corpus meanwhile)."""
     return gr.Dropdown(choices=ctx.workspace.corpora())
+
+
+def model_choices(ctx: StudioContext) -> list[str]:
+    """Finished or stopped training runs that have a final model or a checkpoint, newest first."""
+    from core.generate import model_folder  # torch: only when a tab asks for models
+
+    with ctx.history() as h:
+        runs = [r for r in h.list_runs() if r["kind"] in ("train", "distill") and r["status"] in ("finished", "stopped")]
+    return [r["name"] for r in runs if r.get("run_dir") and model_folder(r["run_dir"]) is not None]

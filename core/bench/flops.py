@@ -1,5 +1,5 @@
 """What a training step costs and what the machine can do: model FLOPs per token, a measured
-fp32 matmul peak, and the peak resident memory of this process.
+matmul peak, and the peak resident memory of this process.
 
 Pure arithmetic plus one timed matmul; must not import gradio or transformers.
 """
@@ -37,13 +37,14 @@ def flops_per_token(m: ModelConfig, vocab_size: int, seq_length: int) -> int:
     return 6 * matmul_parameters(m, vocab_size) + attention_flops_per_token(m, seq_length)
 
 
-def matmul_peak(n: int = 2048, repeats: int = 3) -> float:
-    """The best FLOP/s of an n x n @ n x n fp32 matmul (2 n^3 FLOPs) over `repeats` timed runs,
-    after one untimed run; uses torch's current thread count."""
+def matmul_peak(n: int = 2048, repeats: int = 3, dtype=None) -> float:
+    """The best FLOP/s of an n x n @ n x n matmul (2 n^3 FLOPs; fp32 unless `dtype`) over
+    `repeats` timed runs, after one untimed run; uses torch's current thread count."""
     import torch
 
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    out = torch.empty(n, n)
+    dtype = dtype or torch.float32
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    out = torch.empty(n, n, dtype=dtype)
     torch.mm(a, b, out=out)  # warm-up: thread pool, caches, page faults of `out`
     best = float("inf")
     for _ in range(repeats):

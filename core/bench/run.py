@@ -1,9 +1,10 @@
 """`babyllama bench train`: our training loop against transformers.Trainer on the same model, data
 and batch, in one interleaved run; tokens/s of both, their ratio, MFU and peak RSS.
 
-Each side runs in its own process (core.bench.side) started with the same environment, including
-the glibc allocator settings the job spawner gives workers, and the two take turns round by
-round, so a busy machine slows both alike. Must not import gradio.
+Each side runs in its own process (core.bench.side): ours as a training job runs (with the glibc
+allocator settings core.jobs gives workers), Trainer as a user starts it (default allocator;
+`--same-malloc` gives it ours too, for the strict like-for-like figure). The sides take turns round
+by round (one step each by default), so a busy machine slows them alike. Must not import gradio.
 """
 from __future__ import annotations
 
@@ -33,34 +34,60 @@ CORPUS_WORDS = 100_000  # about 1k blocks of 128 tokens: data order never repeat
 TARGET_RATIO, TARGET_MFU, TARGET_RSS_MB = 1.3, 0.75, 2500
 
 
+SIDE_LABELS = {"ours": "ours (core.train.loop)", "trainer": "transformers.Trainer"}
+
+
 @dataclass(frozen=True)
 class BenchOptions:
-    """What `bench train` measures; the defaults keep it under about 3 minutes on 2 CPU cores."""
+    """What `bench train` measures; the defaults keep it near 2 minutes on 2 idle CPU cores."""
 
     preset: str = "llama-10M"
-    steps: int = 5             # timed steps per side per round
-    rounds: int = 3            # ours, Trainer, ours, Trainer, ...
+    # Many one-step rounds: on a shared machine, load comes and goes in bursts of seconds; sides
+    # alternating step by step see the same bursts (8-step rounds gave one side 536 and 2,412
+    # tokens/s in consecutive rounds).
+    steps: int = 1             # timed steps per side per round
+    rounds: int = 15           # ours, Trainer, ours, Trainer, ...
     warmup: int = 2            # untimed steps per side before the first round
     batch_size: int = 32
     seq_length: int = 128
     vocab_size: int = 16000    # the output layer is ~46 % of llama-10M's FLOPs at 16k: keep it real
-    tuned_malloc: bool = True  # GLIBC_TUNABLES as core.jobs gives workers, for both sides
+    tuned_malloc: bool = True  # our side gets GLIBC_TUNABLES as core.jobs gives workers
+    same_malloc: bool = False  # Trainer gets them too (default: Trainer as users run it)
+    bf16: bool = False         # both sides under bf16 autocast (CPUs with native bf16 only)
+
+    @property
+    def dtype_name(self) -> str:
+        return "bf16" if self.bf16 else "fp32"
+
+    def malloc_tuned(self, side: str) -> bool:
+        """Whether `side` runs with the job spawner's allocator settings."""
+        return self.tuned_malloc and (side == "ours" or self.same_malloc)
+
+    @property
+    def sides(self) -> tuple[str, ...]:
+        return tuple(SIDE_LABELS)
 
 
 def run_bench(opts: BenchOptions, ws: Workspace, log=None) -> dict:
     """Run the bench; returns the result dict (`--json` prints it); progress goes to `log`."""
     import torch
 
-    for name in ("steps", "rounds", "batch_size", "seq_length", "vocab_size"):
+    # warmup >= 1 too: the first step pays for lazy set-up, and its end is the "ready" report.
+    for name in ("steps", "rounds", "warmup", "batch_size", "seq_length", "vocab_size"):
         if getattr(opts, name) < 1:
             raise UserError(f"--{name.replace('_', '-')}: {getattr(opts, name)} must be at least 1")
+    if opts.bf16:
+        from core.train.loop import cpu_has_bf16
+
+        if not cpu_has_bf16():
+            raise UserError("--bf16: this CPU has no native bfloat16 matmuls (AVX512-BF16 or AMX); "
+                            "bench in fp32 (drop --bf16)")
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
     started, load_before = time.perf_counter(), os.getloadavg()[0]
     threads = os.cpu_count() or 1
     torch.set_num_threads(threads)
     cfg = _bench_config(opts, ws)
     tmp = Path(tempfile.mkdtemp(prefix="babyllama-bench-"))
-    sides: dict[str, _SideProcess] = {}
     try:
         log(f"preparing data ({'reusing' if _has_bench_data(ws) else 'making'} {BENCH_CORPUS} + {BENCH_TOKENIZER})")
         cfg, tokenizer_dir, tokenizer_vocab = _prepare_data(cfg, opts, ws, tmp)
@@ -68,39 +95,53 @@ def run_bench(opts: BenchOptions, ws: Workspace, log=None) -> dict:
                 "warmup": opts.warmup, "steps": opts.steps, "rounds": opts.rounds, "threads": threads,
                 "out_dir": str(tmp / "runs")}
         (tmp / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
-        env = _side_env(opts.tuned_malloc)
-        log(f"starting both sides and warming up ({opts.warmup} steps each)")
-        for side in ("ours", "trainer"):
-            sides[side] = _SideProcess(side, tmp / "spec.json", env, tmp / f"{side}.log")
-        reports = {side: [proc.read()] for side, proc in sides.items()}  # round 0: warm-up done
-        peaks = [matmul_peak()]
-        for round_ in range(1, opts.rounds + 1):
-            for side, proc in sides.items():  # one side at a time: the other waits on its pipe
-                proc.go()
-                reports[side].append(proc.read())
-                log(f"round {round_}/{opts.rounds} {side}: {_rate(reports[side][-1], cfg):,.0f} tokens/s")
-            peaks.append(matmul_peak())
-        finals = {}
-        for side, proc in sides.items():  # let each finish alone (our loop saves its model)
-            proc.go()
-            finals[side] = proc.read()
-            proc.wait()
+        reports, finals, peak = _take_turns(opts, cfg, tmp, log)
     finally:
-        for proc in sides.values():
-            proc.close()
         shutil.rmtree(tmp, ignore_errors=True)
-    result = _summarise(cfg, opts, reports, finals, max(peaks), tokenizer_vocab, threads)
+    result = _summarise(cfg, opts, reports, finals, peak, tokenizer_vocab, threads)
     result.update(seconds=round(time.perf_counter() - started, 1), load_avg_before=round(load_before, 2),
                   load_avg_after=round(os.getloadavg()[0], 2))
     return result
 
 
+def _take_turns(opts: BenchOptions, cfg, tmp: Path, log):
+    """Start every side, then let them run round by round, one at a time; returns each side's
+    reports (round 0 = warm-up), its final report, and the best matmul FLOP/s measured between rounds."""
+    sides: dict[str, _SideProcess] = {}
+    try:
+        log(f"starting {len(opts.sides)} sides, warming up ({opts.warmup} steps each)")
+        for side in opts.sides:
+            env = _side_env(opts.malloc_tuned(side))
+            sides[side] = _SideProcess(side, tmp / "spec.json", env, tmp / f"{side}.log")
+        reports = {side: [proc.read()] for side, proc in sides.items()}
+        import torch
+
+        dtype = torch.bfloat16 if opts.bf16 else torch.float32
+        peaks = [matmul_peak(dtype=dtype)]  # measured while every side waits, between rounds
+        for round_ in range(1, opts.rounds + 1):
+            for side, proc in sides.items():  # one side at a time: the others wait on their pipes
+                proc.go()
+                reports[side].append(proc.read())
+                log(f"round {round_}/{opts.rounds} {SIDE_LABELS[side]}: {_rate(reports[side][-1], cfg):,.0f} tokens/s")
+            if round_ % max(1, opts.rounds // 4) == 0:  # a few times, spread over the run
+                peaks.append(matmul_peak(dtype=dtype))
+        finals = {}
+        for side, proc in sides.items():  # each finishes alone (our loop saves its model)
+            proc.go()
+            finals[side] = proc.read()
+            proc.wait()
+        return reports, finals, max(peaks)
+    finally:
+        for proc in sides.values():
+            proc.close()
+
+
 def _bench_config(opts: BenchOptions, ws: Workspace):
     path = presets.find(opts.preset, ws)
-    # fp32, no accumulation, no compile: both sides run the identical plain step.
+    # fp32 (or bf16 autocast), no accumulation, no compile: both sides run the identical plain step.
     return config_mod.load(path, [f"training.batch_size={opts.batch_size}", f"data.seq_length={opts.seq_length}",
                                   "training.gradient_accumulation_steps=1", "training.fp16=false",
-                                  "training.bf16=false", "training.torch_compile=false"])
+                                  f"training.bf16={str(opts.bf16).lower()}", "training.torch_compile=false"])
 
 
 def _has_bench_data(ws: Workspace) -> bool:
@@ -180,7 +221,8 @@ class _SideProcess:
         if not line:
             code = self.proc.wait()
             tail = self.log_path.read_text(encoding="utf-8", errors="replace")[-3000:]
-            raise RuntimeError(f"bench: the {self.side} side ended early (exit code {code}); its log ends with:\n{tail}")
+            raise RuntimeError(f"bench: the {self.side} side ended early (exit code {code}); "
+                               f"its log ends with:\n{tail}")
         return json.loads(line)
 
     def go(self) -> None:
@@ -211,59 +253,91 @@ def _rate(report: dict, cfg) -> float:
     return _tokens_per_step(cfg) * len(times) / sum(times)
 
 
+def _side_figures(side_reports: list[dict], final: dict, cfg, per_token: int, peak_flops: float) -> dict:
+    # The median step of all rounds: a burst of other work on a shared machine moves it little,
+    # and taking turns gives every side the same share of such bursts.
+    steps = [t for report in side_reports[1:] for t in report["step_times"]]
+    rate, best = (_tokens_per_step(cfg) / t for t in (statistics.median(steps), min(steps)))
+    return {"tokens_per_s": rate, "mfu": rate * per_token / peak_flops, "peak_rss_mb": final["peak_rss_mb"],
+            "best_tokens_per_s": best, "best_mfu": best * per_token / peak_flops,
+            "training_rss_mb": side_reports[-1]["peak_rss_mb"],  # before the run's end (our final save)
+            "round_tokens_per_s": [_rate(r, cfg) for r in side_reports[1:]], "step_s": steps,
+            "threads_used": side_reports[-1].get("threads")}
+
+
+def _paired_ratio(side: dict, base: dict) -> float:
+    return statistics.median(a / b for a, b in zip(side["round_tokens_per_s"], base["round_tokens_per_s"]))
+
+
 def _summarise(cfg, opts, reports, finals, peak_flops, tokenizer_vocab, threads) -> dict:
-    m, vocab = cfg.model, cfg.model.vocab_size
-    per_token = flops_per_token(m, vocab, cfg.data.seq_length)
-    rates = {side: [_rate(r, cfg) for r in runs[1:]] for side, runs in reports.items()}
-    ours, baseline = (statistics.median(rates[s]) for s in ("ours", "trainer"))
     from core.models import count_parameters
 
-    return {
-        "ours_tokens_per_s": ours, "baseline_tokens_per_s": baseline, "ratio": ours / baseline,
-        "mfu": ours * per_token / peak_flops, "peak_rss_mb": finals["ours"]["peak_rss_mb"],
-        "baseline_mfu": baseline * per_token / peak_flops,
-        "baseline_peak_rss_mb": finals["trainer"]["peak_rss_mb"],
-        "ours_round_tokens_per_s": rates["ours"], "baseline_round_tokens_per_s": rates["trainer"],
-        "ours_step_s": [t for r in reports["ours"][1:] for t in r["step_times"]],
-        "baseline_step_s": [t for r in reports["trainer"][1:] for t in r["step_times"]],
-        "ours_rss_by_round_mb": [r["peak_rss_mb"] for r in reports["ours"]],
-        "baseline_rss_by_round_mb": [r["peak_rss_mb"] for r in reports["trainer"]],
-        "matmul_peak_gflops": peak_flops / 1e9, "model_flops_per_token": per_token,
+    m, vocab = cfg.model, cfg.model.vocab_size
+    per_token = flops_per_token(m, vocab, cfg.data.seq_length)
+    fig = {side: _side_figures(reports[side], finals[side], cfg, per_token, peak_flops) for side in reports}
+    ours, base = fig["ours"], fig["trainer"]
+    result = {
+        "ours_tokens_per_s": ours["tokens_per_s"], "baseline_tokens_per_s": base["tokens_per_s"],
+        "ratio": ours["tokens_per_s"] / base["tokens_per_s"], "mfu": ours["mfu"], "peak_rss_mb": ours["peak_rss_mb"],
+        "baseline_mfu": base["mfu"], "baseline_peak_rss_mb": base["peak_rss_mb"],
+        "ours_training_peak_rss_mb": ours["training_rss_mb"], "baseline_training_peak_rss_mb": base["training_rss_mb"],
+        "ours_round_tokens_per_s": ours["round_tokens_per_s"],
+        "baseline_round_tokens_per_s": base["round_tokens_per_s"],
+        "ours_step_s": ours["step_s"], "baseline_step_s": base["step_s"],
+        # Each round's ours/Trainer ratio, minutes apart at most: the median resists drifting load.
+        "paired_ratio": _paired_ratio(ours, base),
+        # The fastest step of each side: what an idle machine gives.
+        "ours_best_tokens_per_s": ours["best_tokens_per_s"], "baseline_best_tokens_per_s": base["best_tokens_per_s"],
+        "best_ratio": ours["best_tokens_per_s"] / base["best_tokens_per_s"], "best_mfu": ours["best_mfu"],
+        "dtype": opts.dtype_name, "matmul_peak_gflops": peak_flops / 1e9, "model_flops_per_token": per_token,
         "flops_formula": "6 * matmul_parameters + 12 * n_layer * hidden_size * seq_length",
         "parameters": count_parameters(m, vocab), "matmul_parameters": matmul_parameters(m, vocab),
         "preset": opts.preset, "model_type": m.type, "vocab_size": vocab, "tokenizer_vocab": tokenizer_vocab,
         "unused_vocab_rows": vocab - tokenizer_vocab, "batch_size": cfg.training.batch_size,
         "seq_length": cfg.data.seq_length, "steps_per_round": opts.steps, "rounds": opts.rounds,
-        "warmup_steps": opts.warmup, "threads": threads, "tuned_malloc": opts.tuned_malloc,
+        "warmup_steps": opts.warmup, "threads": threads, "threads_used": ours["threads_used"],
+        "tuned_malloc": opts.malloc_tuned("ours"), "baseline_tuned_malloc": opts.malloc_tuned("trainer"),
     }
+    return result
 
 
 def format_report(r: dict) -> str:
     """The human-readable report of a result dict."""
     from core.models import human
 
-    def rounds(values):
-        return " ".join(f"{v:,.0f}" for v in values)
+    def row(label: str, rate: float, rounds: list[float]) -> str:
+        return f"{label:<30}{rate:>9,.0f} tokens/s   rounds: {' '.join(f'{v:,.0f}' for v in rounds)}"
 
     unused = (f"; the tokenizer has {r['tokenizer_vocab']:,} tokens, so {r['unused_vocab_rows']:,} output rows "
               "are unused (same FLOPs and memory)" if r["unused_vocab_rows"] else "")
-    malloc = "GLIBC_TUNABLES as for jobs" if r["tuned_malloc"] else "default glibc malloc"
-    return "\n".join([
-        f"bench train: {r['preset']} ({r['model_type']}, {human(r['parameters'])} parameters, vocab {r['vocab_size']:,}{unused})",
-        f"  batch {r['batch_size']} x {r['seq_length']} tokens, fp32, {r['threads']} threads, {malloc} on both sides",
-        f"  {r['rounds']} rounds x {r['steps_per_round']} steps after {r['warmup_steps']} warm-up steps, "
-        f"interleaved ours / Trainer; median of rounds",
-        f"ours (core.train.loop)    {r['ours_tokens_per_s']:>10,.0f} tokens/s   rounds: {rounds(r['ours_round_tokens_per_s'])}",
-        f"transformers.Trainer      {r['baseline_tokens_per_s']:>10,.0f} tokens/s   rounds: {rounds(r['baseline_round_tokens_per_s'])}",
-        f"ratio ours / Trainer      {r['ratio']:>10.2f}x         (target >= {TARGET_RATIO}x)",
-        f"MFU ours                  {100 * r['mfu']:>10.1f} %         (target >= {100 * TARGET_MFU:.0f} %; Trainer "
+    def malloc_of(tuned: bool) -> str:
+        return "GLIBC_TUNABLES as for jobs" if tuned else "default glibc malloc"
+
+    malloc = (f"{malloc_of(r['tuned_malloc'])} on every side" if r["tuned_malloc"] == r.get("baseline_tuned_malloc")
+              else f"ours: {malloc_of(r['tuned_malloc'])}, Trainer: {malloc_of(r.get('baseline_tuned_malloc', False))}")
+    lines = [
+        f"bench train: {r['preset']} ({r['model_type']}, {human(r['parameters'])} parameters, "
+        f"vocab {r['vocab_size']:,}{unused})",
+        f"  batch {r['batch_size']} x {r['seq_length']} tokens, {r.get('dtype', 'fp32')}, {r['threads']} threads, {malloc};",
+        f"  {r['rounds']} rounds x {r['steps_per_round']} steps after {r['warmup_steps']} warm-up step(s), "
+        "sides taking turns; tokens/s from the median step",
+        row(SIDE_LABELS["ours"], r["ours_tokens_per_s"], r["ours_round_tokens_per_s"]),
+        row(SIDE_LABELS["trainer"], r["baseline_tokens_per_s"], r["baseline_round_tokens_per_s"]),
+    ]
+    lines += [
+        f"{'ratio ours / Trainer':<30}{r['ratio']:>9.2f}x          (target >= {TARGET_RATIO}x; "
+        f"round by round {r['paired_ratio']:.2f}x)",
+        f"{'MFU ours':<30}{100 * r['mfu']:>9.1f} %          (target >= {100 * TARGET_MFU:.0f} %; Trainer "
         f"{100 * r['baseline_mfu']:.1f} %)",
-        f"  of a measured fp32 matmul peak of {r['matmul_peak_gflops']:.1f} GFLOP/s (2048^3, best of the runs); "
-        f"{r['model_flops_per_token'] / 1e6:.1f} MFLOP/token",
-        f"  = 6 x {human(r['matmul_parameters'])} matmul parameters (all but the input embedding) "
-        "+ 12 x layers x hidden x seq (attention)",
-        f"peak RSS ours             {r['peak_rss_mb']:>10,.0f} MB        (target <= {TARGET_RSS_MB:,} MB; Trainer "
+        f"  against a measured {r.get('dtype', 'fp32')} matmul peak of {r['matmul_peak_gflops']:.1f} GFLOP/s "
+        "(2048^3, best between rounds);",
+        f"  {r['model_flops_per_token'] / 1e6:.1f} MFLOP/token = 6 x {human(r['matmul_parameters'])} matmul parameters "
+        "(all but the input embedding) + 12 x layers x hidden x seq (attention)",
+        f"{'peak RSS ours':<30}{r['peak_rss_mb']:>9,.0f} MB         (target <= {TARGET_RSS_MB:,} MB; Trainer "
         f"{r['baseline_peak_rss_mb']:,.0f} MB)",
-        f"took {r['seconds']:.0f} s; load average {r['load_avg_before']:.1f} before, {r['load_avg_after']:.1f} after "
-        f"(other work on the machine slows both sides alike)",
-    ])
+        f"{'fastest step (idle machine)':<30}ours {r['ours_best_tokens_per_s']:,.0f}, Trainer "
+        f"{r['baseline_best_tokens_per_s']:,.0f} tokens/s: {r['best_ratio']:.2f}x, MFU {100 * r['best_mfu']:.1f} %",
+    ]
+    lines.append(f"took {r['seconds']:.0f} s; load average {r['load_avg_before']:.1f} before, "
+                 f"{r['load_avg_after']:.1f} after (a busy machine lowers every figure, the ratio least)")
+    return "\n".join(lines)

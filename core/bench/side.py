@@ -1,7 +1,7 @@
 """One side of `babyllama bench train` in its own process: our loop or transformers.Trainer.
 
-`python -m core.bench.side {ours|trainer} SPEC_JSON`. The parent (core.bench.run) starts both sides
-with the same environment and lets them take turns: each side runs its warm-up steps, reports,
+`python -m core.bench.side {ours|trainer} SPEC_JSON`. The parent (core.bench.run) starts
+every side with the same environment and lets them take turns: each side runs its warm-up steps, reports,
 then waits for a `go` line on stdin before every round of timed steps. Step times are the gaps
 between step-end timestamps, so set-up, pauses and our loop's final save never count.
 Protocol: one JSON object per line on the original stdout; anything else printed goes to stderr.
@@ -45,8 +45,8 @@ class Gate:
         self.times.append(now - self.last)
         round_ = self.ends.get(step)
         if round_ is not None:
-            send(self.reply, {"round": round_, "step": step, "step_times": self.times, "peak_rss_mb": peak_rss_mb(),
-                             "threads": torch.get_num_threads()})
+            send(self.reply, {"round": round_, "step": step, "step_times": self.times,
+                              "peak_rss_mb": peak_rss_mb(), "threads": torch.get_num_threads()})
             self.times = []
             # Wait even after the last round: finishing (our loop's save) must not overlap the
             # other side's timed steps.
@@ -114,14 +114,15 @@ def run_trainer(cfg, blocks: torch.Tensor, out_dir: Path, gate: Gate) -> None:
     model = build_model(cfg.model, cfg.model.vocab_size)
     args = TrainingArguments(output_dir=str(out_dir), per_device_train_batch_size=cfg.training.batch_size,
                              max_steps=gate.total_steps, report_to=[], save_strategy="no",
-                             logging_steps=10 ** 9, use_cpu=True, dataloader_num_workers=0)
+                             logging_steps=10 ** 9, use_cpu=True, dataloader_num_workers=0,
+                             bf16=cfg.training.bf16)
     Trainer(model=model, args=args, train_dataset=_Blocks(blocks), callbacks=[TrainerTimer()]).train()
 
 
 def main(argv: list[str]) -> int:
-    side, spec_path = argv
-    if side not in SIDES:
+    if len(argv) != 2 or argv[0] not in SIDES:
         raise SystemExit(f"usage: python -m core.bench.side {{{'|'.join(SIDES)}}} SPEC_JSON")
+    side, spec_path = argv
     # The protocol keeps the real stdout; stray prints (libraries, warnings) go to stderr.
     reply = os.fdopen(os.dup(sys.stdout.fileno()), "w")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
@@ -134,12 +135,12 @@ def main(argv: list[str]) -> int:
     blocks = torch.load(spec["blocks"])
     gate = Gate(spec["warmup"], spec["steps"], spec["rounds"], reply, sys.stdin)
     out_dir = Path(spec["out_dir"]) / side
-    if side == "ours":
+    if side == "trainer":
+        run_trainer(cfg, blocks, out_dir, gate)
+    else:
         from transformers import AutoTokenizer
 
         run_ours(cfg, blocks, AutoTokenizer.from_pretrained(spec["tokenizer"]), out_dir, gate)
-    else:
-        run_trainer(cfg, blocks, out_dir, gate)
     send(reply, {"done": True, "peak_rss_mb": peak_rss_mb()})
     return 0
 

@@ -12,7 +12,8 @@ from importlib import import_module
 from core.errors import UserError
 
 # One module per verb group; each defines register(subparsers). Order = order in --help.
-_GROUPS = ("config_cmds", "data_cmds", "tokenizer_cmds", "train_cmds", "doctor_cmds", "eval_cmds")
+_GROUPS = ("config_cmds", "data_cmds", "tokenizer_cmds", "train_cmds", "doctor_cmds", "eval_cmds",
+           "bench_cmds")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,6 +36,21 @@ def add_workspace_arg(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="workspace folder (default: $BABYLLAMA_WORKSPACE, else ./workspace)",
     )
+
+
+def verb_group(subparsers, name: str, help: str):
+    """The verb parsers of group `name` (`babyllama bench train|eval`), created on first use, so
+    several modules can add verbs to one group."""
+    group = subparsers.choices.get(name)
+    if group is None:
+        group = subparsers.add_parser(name, help=help)
+    for action in group._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action
+    return group.add_subparsers(dest=f"{name}_verb", metavar="VERB", required=True)
+
+
+BENCH_HELP = "measure speed: bench train (our loop vs transformers.Trainer), bench eval (batched scoring)"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,24 +12,29 @@ from core.workspace import Workspace
 
 def register(subparsers) -> None:
     from core.bench.run import BenchOptions
-    from core.cli import add_workspace_arg
+    from core.cli import BENCH_HELP, add_workspace_arg, verb_group
 
     d = BenchOptions()
-    p = subparsers.add_parser("bench", help="measure training speed (our loop vs transformers.Trainer)")
-    verbs = p.add_subparsers(dest="bench_verb", metavar="VERB", required=True)
-    q = verbs.add_parser("train", help="tokens/s of our loop and of Trainer on the same model and batch, "
-                                       "their ratio, MFU against a measured matmul peak, peak RSS")
+    q = verb_group(subparsers, "bench", BENCH_HELP).add_parser(
+        "train", help="tokens/s of our loop and of Trainer on the same model and batch, their ratio, "
+                      "MFU against a measured matmul peak, peak RSS")
     q.add_argument("--preset", default=d.preset, help=f"model preset (default {d.preset})")
     q.add_argument("--steps", type=int, default=d.steps, help=f"timed steps per side per round (default {d.steps})")
     q.add_argument("--rounds", type=int, default=d.rounds,
-                   help=f"rounds, each side in turn; the median round counts (default {d.rounds})")
+                   help=f"rounds; in each, every side runs --steps steps in turn (default {d.rounds})")
     q.add_argument("--warmup", type=int, default=d.warmup, help=f"untimed steps per side first (default {d.warmup})")
     q.add_argument("--batch-size", type=int, default=d.batch_size, help=f"sequences per step (default {d.batch_size})")
     q.add_argument("--seq-length", type=int, default=d.seq_length, help=f"tokens per sequence (default {d.seq_length})")
     q.add_argument("--vocab-size", type=int, default=d.vocab_size,
                    help=f"model vocabulary; rows beyond the tokenizer's stay unused (default {d.vocab_size})")
     q.add_argument("--no-malloc-tuning", action="store_true",
-                   help="run both sides without the GLIBC_TUNABLES that training jobs get")
+                   help="run our side without the GLIBC_TUNABLES that training jobs get")
+    q.add_argument("--same-malloc", action="store_true",
+                   help="give Trainer the training jobs' GLIBC_TUNABLES too (default: Trainer as users "
+                        "start it, with the default allocator)")
+    q.add_argument("--bf16", action="store_true",
+                   help="both sides under bfloat16 autocast, MFU against a bf16 matmul peak "
+                        "(CPUs with AVX512-BF16 or AMX)")
     q.add_argument("--json", action="store_true", help="print one JSON object")
     add_workspace_arg(q)
     q.set_defaults(func=_cmd_train)
@@ -40,7 +45,8 @@ def _cmd_train(args) -> int:
 
     opts = BenchOptions(preset=args.preset, steps=args.steps, rounds=args.rounds, warmup=args.warmup,
                         batch_size=args.batch_size, seq_length=args.seq_length, vocab_size=args.vocab_size,
-                        tuned_malloc=not args.no_malloc_tuning)
+                        tuned_malloc=not args.no_malloc_tuning, same_malloc=args.same_malloc,
+                        bf16=args.bf16)
     result = run_bench(opts, Workspace.resolve(args.workspace))
     print(json.dumps(result, indent=2) if args.json else format_report(result), flush=True)
     return 0

@@ -58,22 +58,12 @@ def register(subparsers) -> None:
     _register_bench_eval(subparsers, add_workspace_arg)
 
 
-def _bench_verbs(subparsers):
-    """The `bench` group's verb parsers, created here if no other module registered `bench` yet."""
-    bench = subparsers.choices.get("bench")
-    if bench is None:
-        bench = subparsers.add_parser("bench", help="measure speed (bench eval: batched vs one-at-a-time scoring)")
-    for action in bench._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return action
-    return bench.add_subparsers(dest="bench_verb", metavar="VERB", required=True)
-
-
 def _register_bench_eval(subparsers, add_workspace_arg) -> None:
+    from core.cli import BENCH_HELP, verb_group
     from core.evaluate.bench import EvalBenchOptions
 
     d = EvalBenchOptions()
-    q = _bench_verbs(subparsers).add_parser(
+    q = verb_group(subparsers, "bench", BENCH_HELP).add_parser(
         "eval", help="minimal-pair scoring batched vs one sentence at a time, and perplexity vs a bare forward loop")
     q.add_argument("--model", default="", help="run or model folder (default: a random model of --preset)")
     q.add_argument("--preset", default=d.preset, help=f"model preset when no --model (default {d.preset})")

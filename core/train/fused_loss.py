@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import torch
 
+from core.models import LOSS_CHUNK_ROWS as CHUNK_ROWS  # rows of logits at a time
+
 IGNORE_INDEX = -100     # label value that does not count, as in transformers
-CHUNK_ROWS = 1024       # rows of logits at a time: 1024 x 16k fp32 = 64 MB
 
 
 class _LinearCrossEntropy(torch.autograd.Function):
@@ -20,50 +21,68 @@ class _LinearCrossEntropy(torch.autograd.Function):
     the backward computed during forward (the loss is a scalar at the end of the graph)."""
 
     @staticmethod
-    def forward(ctx, hidden, weight, bias, targets, chunk_rows):
+    def forward(ctx, hidden, weight, bias, targets, chunk_rows, need_grad):
+        # Under autocast (fp16/bf16 on a GPU) the matmuls run in the autocast dtype, as the
+        # model's own lm_head would; softmax and the loss stay in fp32. Autocast itself is
+        # switched off in here because it does not support the `out=` matmuls below.
+        device = hidden.device.type
+        dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else hidden.dtype
+        w = weight.to(dtype)
+        b = None if bias is None else bias.to(dtype)
+        same = dtype == hidden.dtype == weight.dtype
         valid = targets != IGNORE_INDEX
-        count = int(valid.sum())
-        need_grad = any(ctx.needs_input_grad[:3])
+        count = max(int(valid.sum()), 1)
         grad_hidden = torch.empty_like(hidden) if need_grad else None
         grad_weight = torch.zeros_like(weight) if need_grad else None
         grad_bias = torch.zeros_like(bias) if need_grad and bias is not None else None
         total = torch.zeros((), dtype=torch.float32, device=hidden.device)
-        for start in range(0, hidden.shape[0], chunk_rows):
-            h, t, ok = (x[start:start + chunk_rows] for x in (hidden, targets, valid))
-            logits = h @ weight.t() if bias is None else torch.addmm(bias, h, weight.t())
-            logits = logits.float()
-            lse = torch.logsumexp(logits, dim=-1)
-            rows = torch.arange(len(t), device=t.device)
-            safe = t.clamp(min=0)  # ignored rows point at token 0; masked out just below
-            total += ((lse - logits[rows, safe]) * ok).sum()
-            if not need_grad:
-                continue
-            # d(mean loss)/d(logits) = (softmax - one_hot(target)) / count, zero on ignored rows;
-            # built in place in the logits buffer, so no second chunk-sized tensor is made.
-            grad = logits.sub_(lse.unsqueeze(1)).exp_()
-            grad[rows, safe] -= 1.0
-            grad.mul_((ok.float() / max(count, 1)).unsqueeze(1))
-            grad = grad.to(hidden.dtype)
-            torch.mm(grad, weight, out=grad_hidden[start:start + chunk_rows])
-            grad_weight.addmm_(grad.t(), h)
-            if grad_bias is not None:
-                grad_bias += grad.sum(0)
+        hidden_cast = hidden.to(dtype)
+        with torch.autocast(device, enabled=False):
+            for start in range(0, hidden.shape[0], chunk_rows):
+                h, t, ok = (x[start:start + chunk_rows] for x in (hidden_cast, targets, valid))
+                logits = (h @ w.t() if b is None else torch.addmm(b, h, w.t())).float()
+                rows = torch.arange(len(t), device=t.device)
+                safe = t.clamp(min=0)  # ignored rows point at token 0; their weight below is 0
+                target_logit = logits[rows, safe]
+                # One exp pass over the chunk, in place: logits -> exp(logits - max) -> gradient.
+                top = logits.amax(dim=1, keepdim=True)
+                exp = logits.sub_(top).exp_()
+                sums = exp.sum(dim=1, keepdim=True)
+                total += (((top + sums.log()).squeeze(1) - target_logit) * ok).sum()
+                if not need_grad:
+                    continue
+                # d(mean loss)/d(logits) = (softmax - one_hot(target)) / count, zero on ignored rows.
+                weight_rows = ok.to(sums.dtype) / count
+                grad = exp.mul_(weight_rows.unsqueeze(1) / sums)
+                grad[rows, safe] -= weight_rows
+                grad = grad.to(dtype)
+                if same:  # the fp32 path: write straight into the gradient buffers
+                    torch.mm(grad, w, out=grad_hidden[start:start + chunk_rows])
+                    grad_weight.addmm_(grad.t(), h)
+                else:
+                    grad_hidden[start:start + chunk_rows] = grad @ w
+                    grad_weight += (grad.t() @ h).to(grad_weight.dtype)
+                if grad_bias is not None:
+                    grad_bias += grad.sum(0).to(grad_bias.dtype)
         ctx.save_for_backward(grad_hidden, grad_weight, grad_bias)
-        return total / max(count, 1)
+        return total / count
 
     @staticmethod
     def backward(ctx, grad_loss):
         grad_hidden, grad_weight, grad_bias = ctx.saved_tensors
         scale = None if grad_loss.numel() == 1 and float(grad_loss) == 1.0 else grad_loss  # the usual case: no pass
         grads = [g if g is None or scale is None else g * scale for g in (grad_hidden, grad_weight, grad_bias)]
-        return grads[0], grads[1], grads[2], None, None
+        return grads[0], grads[1], grads[2], None, None, None
 
 
 def linear_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
                          targets: torch.Tensor, chunk_rows: int = CHUNK_ROWS) -> torch.Tensor:
     """Mean cross-entropy of `hidden @ weight.T (+ bias)` [rows, vocab] against `targets` [rows];
-    targets equal to IGNORE_INDEX do not count. Matches F.cross_entropy on the full logits."""
-    return _LinearCrossEntropy.apply(hidden, weight, bias, targets, chunk_rows)
+    targets equal to IGNORE_INDEX do not count. Matches F.cross_entropy on the full logits.
+    Gradients are computed only when autograd will want them (not under torch.no_grad)."""
+    need_grad = torch.is_grad_enabled() and any(
+        x is not None and x.requires_grad for x in (hidden, weight, bias))
+    return _LinearCrossEntropy.apply(hidden, weight, bias, targets, chunk_rows, need_grad)
 
 
 def causal_lm_loss(model, input_ids: torch.Tensor, labels: torch.Tensor | None = None,

@@ -15,10 +15,9 @@ import gradio as gr
 from core import generate as gen
 from core.errors import UserError
 from studio.context import StudioContext
+from studio.shared import model_choices
 
 MAX_PANES = 4
-MODEL_KINDS = ("train", "distill")
-READY_STATUSES = ("finished", "stopped")
 CHAT_STOP = "\nUser:"  # a base model in chat mode goes on to write the user's next turn: cut there
 _ENDINGS = {"eos": "ended with end-of-text", "stop": "ended at the next 'User:' turn"}
 PLACEHOLDER = "Pick one or more models above, type a prompt below and press **Send**."
@@ -40,13 +39,6 @@ class ChatComponents(NamedTuple):
 
 
 # --------------------------------------------------------------------------- handlers
-def model_choices(ctx: StudioContext) -> list[str]:
-    """Finished or stopped training runs that have a final model or a checkpoint, newest first."""
-    with ctx.history() as h:
-        runs = [r for r in h.list_runs() if r["kind"] in MODEL_KINDS and r["status"] in READY_STATUSES]
-    return [r["name"] for r in runs if r.get("run_dir") and gen.model_folder(r["run_dir"]) is not None]
-
-
 def refresh_models(ctx: StudioContext, selected: list[str] | None = None) -> dict:
     """New choices for the model picker, keeping the selected models that are still there."""
     choices = model_choices(ctx)

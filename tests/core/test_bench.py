@@ -73,6 +73,16 @@ def test_cli_defaults_and_help():
     assert done.value.code == 0
 
 
+def test_cli_joins_a_bench_group_registered_before():
+    parser = argparse.ArgumentParser(prog="babyllama")
+    subparsers = parser.add_subparsers(dest="verb", required=True)
+    other = subparsers.add_parser("bench", help="measure speed").add_subparsers(dest="bench_verb", required=True)
+    other.add_parser("eval", help="another module's bench")
+    bench_cmds.register(subparsers)
+    assert set(other.choices) == {"eval", "train"}
+    assert parser.parse_args(["bench", "train", "--rounds", "4"]).rounds == 4
+
+
 def test_format_report_names_every_figure():
     result = {"ours_tokens_per_s": 1500.0, "baseline_tokens_per_s": 1000.0, "ratio": 1.5, "mfu": 0.5,
               "peak_rss_mb": 1800.0, "baseline_mfu": 0.33, "baseline_peak_rss_mb": 2000.0,
@@ -81,10 +91,21 @@ def test_format_report_names_every_figure():
               "matmul_parameters": 6_613_440, "preset": "llama-10M", "model_type": "Llama", "vocab_size": 16000,
               "tokenizer_vocab": 1074, "unused_vocab_rows": 14926, "batch_size": 32, "seq_length": 128,
               "steps_per_round": 4, "rounds": 3, "warmup_steps": 2, "threads": 2, "tuned_malloc": True,
-              "seconds": 100.0, "load_avg_before": 0.1, "load_avg_after": 2.0}
+              "baseline_tuned_malloc": False,
+              "seconds": 100.0, "load_avg_before": 0.1, "load_avg_after": 2.0, "paired_ratio": 1.45,
+              "ours_best_tokens_per_s": 1700.0, "baseline_best_tokens_per_s": 1100.0, "best_ratio": 1.55,
+              "best_mfu": 0.6}
     text = format_report(result)
-    for fragment in ("1,500 tokens/s", "1.50x", "50.0 %", "1,800 MB", "14,926 output rows are unused"):
+    for fragment in ("1,500 tokens/s", "1.50x", "50.0 %", "1,800 MB", "14,926 output rows are unused",
+                     "round by round 1.45x", "ours 1,700, Trainer 1,100 tokens/s: 1.55x, MFU 60.0 %",
+                     "ours: GLIBC_TUNABLES as for jobs, Trainer: default glibc malloc"):
         assert fragment in text
+
+
+def test_only_our_side_gets_the_job_allocator_unless_asked():
+    assert BenchOptions().malloc_tuned("ours") and not BenchOptions().malloc_tuned("trainer")
+    assert BenchOptions(same_malloc=True).malloc_tuned("trainer")
+    assert not BenchOptions(tuned_malloc=False).malloc_tuned("ours")
 
 
 def test_bad_options_fail_before_any_work(workspace):
@@ -92,6 +113,8 @@ def test_bad_options_fail_before_any_work(workspace):
 
     with pytest.raises(UserError, match="--steps"):
         run_bench(BenchOptions(steps=0), workspace)
+    with pytest.raises(UserError, match="--warmup"):
+        run_bench(BenchOptions(warmup=0), workspace)
 
 
 @pytest.mark.slow
@@ -104,3 +127,4 @@ def test_tiny_bench_reports_positive_finite_figures(workspace, capsys):
     for key in REQUIRED:
         assert math.isfinite(result[key]) and result[key] > 0, key
     assert result["vocab_size"] == 16000 and result["preset"] == "tiny"
+    assert result["threads_used"] == result["threads"]  # nothing in the loop changed torch's threads

@@ -77,22 +77,27 @@ def test_killed_worker_becomes_lost_and_nan_run_fails_with_hint(ready_workspace,
     assert "training.lr" in nan["hint"] and "clipping" in nan["hint"]
 
 
+STOP_STEPS = 400
+
+
 def test_stop_checkpoints_and_resume_continues_the_same_run(ready_workspace, history):
-    jobs.start("train", _cfg("training.max_steps=40", "training.save_steps=0"), ready_workspace, history, name="sr")
+    # Long enough that a fast machine cannot finish between seeing step 10 and the stop request.
+    jobs.start("train", _cfg(f"training.max_steps={STOP_STEPS}", "training.save_steps=0"), ready_workspace,
+               history, name="sr")
     _wait(history, "sr", lambda r: r["status"] == "running" and (r["step"] or 0) >= 10)
     assert jobs.stop("sr", history) == "requested"
     run = _final(history, "sr")
-    assert run["status"] == "stopped" and 10 <= run["step"] < 40
+    assert run["status"] == "stopped" and 10 <= run["step"] < STOP_STEPS
     stopped_at = run["step"]
     assert ckpt.list_checkpoints(run["run_dir"])[-1].name == f"checkpoint-{stopped_at}"
     resumed = jobs.resume("sr", ready_workspace, history)
     assert resumed["id"] == run["id"]
     run = _final(history, "sr")
-    assert run["status"] == "finished" and run["step"] == 40
+    assert run["status"] == "finished" and run["step"] == STOP_STEPS
     rows = [(m["step"], m["name"]) for m in history.metrics_since("sr", -1)]
     assert len(rows) == len(set(rows))  # replaced, never duplicated
-    assert sorted(s for s, n in rows if n == "loss") == list(range(5, 41, 5))
-    assert "step 40/40" in Path(run["run_dir"], "run.log").read_text()
+    assert sorted(s for s, n in rows if n == "loss") == list(range(5, STOP_STEPS + 1, 5))
+    assert f"step {STOP_STEPS}/{STOP_STEPS}" in Path(run["run_dir"], "run.log").read_text()
 
 
 def test_queue_runs_one_at_a_time_in_order(ready_workspace, history):

@@ -13,7 +13,8 @@ VOCAB = 300
 
 
 def _model(kind: str, tied: bool = False):
-    cfg = config_mod.load(presets.find("tiny"), [f"model.type={kind}", f"model.tie_word_embeddings={str(tied).lower()}"])
+    overrides = [f"model.type={kind}", f"model.tie_word_embeddings={str(tied).lower()}"]
+    cfg = config_mod.load(presets.find("tiny"), overrides)
     torch.manual_seed(0)
     return build_model(cfg.model, VOCAB).train()
 
@@ -65,3 +66,21 @@ def test_no_grad_evaluation_and_the_wrapper():
     loss.backward()
     torch.testing.assert_close(loss.detach(), expected)
     assert all(p.grad is not None for p in wrapper.parameters())
+
+
+def test_under_bf16_autocast_the_head_runs_in_bf16_and_matches_the_model():
+    model = _model("Llama")
+    ids = torch.randint(0, VOCAB, (2, 32), generator=torch.Generator().manual_seed(2))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        expected = model(input_ids=ids, labels=ids).loss
+        expected.backward()
+        want = _grads(model)
+        got = causal_lm_loss(model, ids, chunk_rows=16)
+        got.backward()
+        have = _grads(model)
+    assert got.dtype == torch.float32
+    torch.testing.assert_close(got, expected.float(), rtol=2e-2, atol=2e-2)
+    for name in ("lm_head.weight", "model.embed_tokens.weight"):
+        assert have[name].dtype == torch.float32  # parameters' gradients stay in their own dtype
+        cos = torch.nn.functional.cosine_similarity(have[name].flatten(), want[name].flatten(), dim=0)
+        assert cos > 0.98, (name, float(cos))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import pytest
 import torch
@@ -121,3 +122,18 @@ def test_machine_fallback_keeps_fp16_yaml_running_on_cpu(ready_workspace, tmp_pa
         accelerator, safe, notes = make_accelerator(cfg)
     assert accelerator.mixed_precision == "no" and not safe.training.torch_compile and len(notes) == 2
     assert dataclasses.asdict(cfg)["training"]["fp16"] is True
+
+
+def test_bf16_on_cpu_trains_in_bf16_where_the_cpu_has_it_else_falls_back(ready_workspace, tmp_path):
+    from core.train.loop import cpu_has_bf16
+
+    native = cpu_has_bf16()
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        accelerator, safe, notes = make_accelerator(config.load(overrides=[*OVERRIDES, "--bf16"]))
+    assert safe.training.bf16 == native and bool(notes) != native
+    assert accelerator.mixed_precision == ("bf16" if native else "no")
+    status, rec = _run(ready_workspace, tmp_path / "bf16", extra=["--bf16"])
+    losses = [rec.logs[s]["loss"] for s in sorted(rec.logs)]
+    assert status == "finished" and losses[-1] < losses[0] - 0.5
+    assert _weights(tmp_path / "bf16")["model.embed_tokens.weight"].dtype == torch.float32  # fp32 master weights

@@ -1,0 +1,105 @@
+"""The Evaluate tab: pick a model and suites, run `babyllama eval` as a background job, then show its
+numbers (from the history's `evals` table) and link its self-contained HTML report.
+
+Handlers are plain functions over core.jobs / core.evaluate; nothing is kept between calls.
+"""
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import NamedTuple
+
+import gradio as gr
+import pandas as pd
+
+from core import jobs
+from core.errors import UserError
+from core.evaluate.runner import SUITES, EvalOptions
+from studio.context import StudioContext
+from studio.shared import cli_command, job_view, model_choices, poll_task, refused
+
+RESULT_COLUMNS = ["suite", "metric", "value", "evaluated"]
+
+
+class EvaluateComponents(NamedTuple):
+    model: gr.Dropdown
+    suites: gr.CheckboxGroup
+    num_samples: gr.Number
+    start: gr.Button
+    job: gr.Textbox
+    status: gr.Markdown
+    log: gr.Textbox
+    timer: gr.Timer
+    results: gr.Dataframe
+    report: gr.File
+
+
+def start_eval(ctx: StudioContext, model: str | None, suites: list[str] | None, num_samples) -> tuple:
+    """Check the options, then start an `eval` job -> (job, status, log, timer)."""
+    try:
+        if not model:
+            raise UserError("Model: choose a finished run (train one in the Train tab first)")
+        opts = EvalOptions(model=model, suites=tuple(suites or ()), num_samples=int(num_samples or 0),
+                           suites_given=True)
+        opts.check()
+        args = ["eval", model, "--suite", ",".join(opts.suites)]
+        if opts.num_samples:
+            args += ["--num-samples", str(opts.num_samples)]
+        with ctx.history() as h:
+            job = h.free_name(f"eval-{model}")
+            jobs.start_task("eval", opts.to_dict(), ctx.workspace, h, name=job, command=cli_command(ctx, *args))
+    except UserError as err:
+        return refused(err, 4)
+    status, log, _ = job_view(ctx, job)
+    return job, status, log, gr.Timer(active=True)
+
+
+def results_view(ctx: StudioContext, model: str | None, _output: str | None = None) -> tuple:
+    """(results table, report file) of the model's newest evaluation."""
+    if not model:
+        return pd.DataFrame(columns=RESULT_COLUMNS), None
+    with ctx.history() as h:
+        if h.get_run(model) is None:
+            return pd.DataFrame(columns=RESULT_COLUMNS), None
+        rows = h.evals(model)
+        reports = [a for a in h.artifacts(model, "eval") if (a.get("extra") or {}).get("report")]
+    if rows:
+        newest = max(r["time"] for r in rows)
+        rows = [r for r in rows if newest - r["time"] < 1.0]  # the rows of the last evaluation
+    table = pd.DataFrame([{"suite": r["suite"], "metric": r["name"],
+                           "value": None if r["value"] is None else round(r["value"], 4),
+                           "evaluated": pd.Timestamp(r["time"], unit="s").strftime("%Y-%m-%d %H:%M")}
+                          for r in rows], columns=RESULT_COLUMNS)
+    report = reports[-1]["extra"]["report"] if reports else None
+    return table, report if report and Path(report).is_file() else None
+
+
+def poll_eval(ctx: StudioContext, job: str, model: str | None) -> tuple:
+    """Timer tick -> (job, status, log, timer, results, report)."""
+    return poll_task(ctx, "eval", job, lambda c, _out=None: results_view(c, model), 2)
+
+
+def build(ctx: StudioContext) -> EvaluateComponents:
+    """The Evaluate tab (call inside `with gr.Tab(...)`)."""
+    with gr.Row():
+        model = gr.Dropdown(model_choices(ctx), label="model (a finished or stopped run)", elem_id="eval-model", scale=2)
+        suites = gr.CheckboxGroup(list(SUITES), value=["ppl", "gen", "cloze"], label="suites", elem_id="eval-suites",
+                                  info="ppl: perplexity + bits/byte; gen: diversity, repetition, consistency; "
+                                       "cloze; pairs: BLiMP minimal pairs (<workspace>/blimp/); speed", scale=3)
+        num_samples = gr.Number(100, precision=0, minimum=0, label="samples per suite (0 = all)", scale=1)
+    start = gr.Button("Evaluate", variant="primary", elem_id="eval-start")
+    job = gr.Textbox(visible=False)
+    status = gr.Markdown(elem_id="eval-status")
+    with gr.Row():
+        results = gr.Dataframe(headers=RESULT_COLUMNS, label="results", elem_id="eval-results", scale=3)
+        with gr.Column(scale=2):
+            report = gr.File(label="report (self-contained HTML)", elem_id="eval-report")
+            log = gr.Textbox(label="log (tail)", lines=10, max_lines=10)
+    timer = gr.Timer(1.0, active=False)
+
+    model.focus(lambda: gr.update(choices=model_choices(ctx)), None, model, show_progress="hidden")
+    model.change(partial(results_view, ctx), model, [results, report])
+    start.click(partial(start_eval, ctx), [model, suites, num_samples], [job, status, log, timer])
+    timer.tick(partial(poll_eval, ctx), [job, model], [job, status, log, timer, results, report],
+               show_progress="hidden")
+    return EvaluateComponents(model, suites, num_samples, start, job, status, log, timer, results, report)
