@@ -1,4 +1,5 @@
-"""Typed run configuration: the guide's `data`, `model`, `training` and `logging` sections.
+"""Typed run configuration: the guide's `data`, `model`, `training` and `logging` sections, and
+`distillation` for runs that learn from teacher models.
 
 Field metadata (help, min, max, choices) is the single source for CLI help, UI forms and validation.
 `load(path, overrides)` merges YAML with guide-style flags and `section.key=value` overrides and
@@ -88,13 +89,31 @@ class LoggingConfig:
 
 
 @dataclass
+class DistillationConfig:
+    """Ensemble distillation (`babyllama distill`): loss = alpha x CE(labels)
+    + (1 - alpha) x T^2 x KL(teachers' averaged distribution at temperature T || the student's)."""
+
+    teacher_models: str = _f("", "Teachers: comma-separated run names or model folders sharing the student's tokenizer "
+                                 "(a YAML list works too); empty = plain training.")
+    alpha: float = _f(0.5, "Weight of the cross-entropy on the labels; 1 - alpha goes to the teachers' KL term.",
+                      min=0.0, max=1.0)
+    temperature: float = _f(2.0, "Softmax temperature T for teachers and student in the KL term (scaled by T^2).",
+                            min=0.0, max=100.0, min_exclusive=True)
+
+    @property
+    def teachers(self) -> list[str]:
+        return [t.strip() for t in self.teacher_models.split(",") if t.strip()]
+
+
+@dataclass
 class RunConfig:
-    """A whole run: the four sections of the guide's YAML."""
+    """A whole run: the four sections of the guide's YAML (+ `distillation`)."""
 
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    distillation: DistillationConfig = field(default_factory=DistillationConfig)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -108,6 +127,7 @@ FLAG_ALIASES = {
     "wandb_project": "logging.project",
     "wandb_run_name": "logging.run_name",
     "model_type": "model.type",
+    "teacher_models": "distillation.teacher_models",
 }
 
 
@@ -318,6 +338,8 @@ def _coerce(value: Any, typ: type) -> tuple[bool, Any]:
     if typ is str:
         if value is None:
             return True, ""
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return True, ",".join(value)  # a YAML list where a comma-separated string is expected
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             return True, str(value)
         return False, None

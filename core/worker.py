@@ -147,6 +147,14 @@ def _train(job: dict, ws: Workspace, history: History, run_dir: Path, is_main: b
     datasets.disable_progress_bars()
     if is_main:
         print(f"{len(data.train):,} training blocks of {cfg.data.seq_length} tokens", flush=True)
+    objective = None
+    if job["kind"] == "distill":
+        from core.train.distill import distill_objective
+
+        objective = distill_objective(cfg, ws, tokenizer, accelerator.device)
+        if is_main:
+            print(f"distilling from {len(cfg.distillation.teachers)} teacher(s): "
+                  f"{', '.join(cfg.distillation.teachers)}", flush=True)
     resume_from = Path(job["resume_from"]) if job.get("resume_from") else None
     loggers = []
     if is_main:
@@ -163,7 +171,7 @@ def _train(job: dict, ws: Workspace, history: History, run_dir: Path, is_main: b
         callbacks.append(ConsoleProgress())
     try:
         return train(cfg, data, tokenizer, run_dir, [c for c in callbacks if c is not None],
-                     resume_from=resume_from, accelerator=accelerator)
+                     resume_from=resume_from, accelerator=accelerator, objective=objective)
     finally:
         for logger in loggers:
             logger.close()
@@ -233,7 +241,7 @@ def _eval(job: dict, ws: Workspace, history: History, run_dir: Path, is_main: bo
     return "finished"
 
 
-_KINDS = {"train": _train, "tokenize": _tokenize, "prepare": _prepare, "eval": _eval}
+_KINDS = {"train": _train, "distill": _train, "tokenize": _tokenize, "prepare": _prepare, "eval": _eval}
 
 
 def main(argv: list[str] | None = None) -> int:

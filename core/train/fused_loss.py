@@ -111,3 +111,7 @@ class FusedLossModel(torch.nn.Module):
 
     def forward(self, input_ids: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return causal_lm_loss(self.lm, input_ids, labels, self.chunk_rows)
+
+    def window_metrics(self, reduce) -> dict[str, float]:
+        """Extra metrics of the objective for the log (none: the loss is all there is)."""
+        return {}

@@ -19,7 +19,7 @@ from core.config import RunConfig, machine_fallbacks
 from core.models import build_model
 from core.train import checkpoint as ckpt
 from core.train.callbacks import CallbackList, Schedule, TrainControl, TrainState
-from core.train.fused_loss import FusedLossModel
+from core.train.fused_loss import FusedLossModel, causal_lm_loss
 
 # Greedy continuations of these show how the model is doing, in the log and the studio.
 SAMPLE_PROMPTS = ("Once upon a time", "The little dog", "Mommy, can I")
@@ -41,7 +41,11 @@ class TrainingDiverged(RuntimeError):
 def make_accelerator(cfg: RunConfig):
     """An Accelerator for this machine; fp16/bf16/compile fall back (with a warning) where absent."""
     from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
 
+    # accelerate keeps one precision per process: a second run in the same process (a notebook,
+    # the tests) with another precision would be refused. The process group (PartialState) stays.
+    AcceleratorState._reset_state()
     cuda = torch.cuda.is_available()
     bf16_ok = torch.cuda.is_bf16_supported() if cuda else cpu_has_bf16()
     cfg, notes = machine_fallbacks(cfg, cuda=cuda, bf16_ok=bf16_ok, compile_ok=cuda)
@@ -62,8 +66,12 @@ def cpu_has_bf16() -> bool:
 
 
 def train(cfg: RunConfig, data: TrainData, tokenizer, run_dir: Path, callbacks: list,
-          *, resume_from: Path | None = None, accelerator=None) -> str:
-    """Train (or resume) a run; returns its final status: "finished" or "stopped"."""
+          *, resume_from: Path | None = None, accelerator=None, objective=None) -> str:
+    """Train (or resume) a run; returns its final status: "finished" or "stopped".
+
+    `objective(lm)` wraps the model in the module whose forward returns the training loss:
+    `FusedLossModel` by default, `core.train.distill.DistillLossModel` for distillation.
+    """
     if accelerator is None:
         accelerator, cfg, _ = make_accelerator(cfg)
     t = cfg.training
@@ -107,7 +115,7 @@ def train(cfg: RunConfig, data: TrainData, tokenizer, run_dir: Path, callbacks: 
     # The model's forward returns the loss without materialising batch x seq x vocab logits
     # (core.train.fused_loss: same value and gradients, less memory, faster). The wrapper is
     # what accelerate prepares, so DDP sees the whole forward; `unwrap(model)` is the plain LM.
-    model, optimizer = accelerator.prepare(FusedLossModel(lm), optimizer)
+    model, optimizer = accelerator.prepare((objective or FusedLossModel)(lm), optimizer)
     if t.torch_compile:
         model = torch.compile(model)
     model.train()
@@ -168,6 +176,8 @@ def train(cfg: RunConfig, data: TrainData, tokenizer, run_dir: Path, callbacks: 
                     "tokens_per_s": rate, "eta_s": (max_steps - progress.step) * tokens_per_step / rate}
             if grad_norm is not None:
                 logs["grad_norm"] = float(grad_norm)
+            # The objective's own parts, e.g. distillation's CE and KL terms.
+            logs.update(accelerator.unwrap_model(model).window_metrics(lambda x: accelerator.reduce(x, "mean")))
             cbs.on_log(snapshot(**logs), control, logs)
             loss_sum.zero_()
             window_start, window_steps = time.perf_counter(), 0
@@ -256,8 +266,8 @@ def _save(accelerator, model, tokenizer, optimizer, scheduler, progress, config_
 
 @torch.no_grad()
 def evaluate(model, blocks: torch.Tensor, batch_size: int, accelerator, max_samples: int = 0) -> dict:
-    """Mean token loss and perplexity over (the first `max_samples` of) the eval blocks;
-    `model` returns the mean loss of a batch (FusedLossModel)."""
+    """Mean token loss and perplexity of the plain model (whatever the training objective) over
+    (the first `max_samples` of) the eval blocks."""
     model.eval()
     if max_samples:
         blocks = blocks[:max_samples]
@@ -266,7 +276,7 @@ def evaluate(model, blocks: torch.Tensor, batch_size: int, accelerator, max_samp
     for start in range(rank * batch_size, len(blocks), batch_size * world):
         batch = blocks[start:start + batch_size].to(accelerator.device)
         with accelerator.autocast():
-            loss = model(batch)
+            loss = causal_lm_loss(unwrap(accelerator, model), batch)
         n = batch.numel() - batch.shape[0]  # predicted positions: all but the first of each row
         total += loss.double().cpu() * n
         count += n

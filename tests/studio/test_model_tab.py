@@ -60,7 +60,7 @@ def test_estimate_follows_every_edit(ctx):
     # The batch size only moves the memory estimate.
     small = tab.estimate(ctx, "tiny", "", "", None, *values)[2].data[0].y[3]
     big = tab.estimate(ctx, "tiny", "", "", None, *_with(values, batch_size=64))[2].data[0].y[3]
-    assert big > 4 * small
+    assert big > 2 * small  # activations grow with the batch (the loss chunk does not)
 
 
 def test_tokenizer_sets_the_vocabulary(ctx):
