@@ -86,6 +86,7 @@ class LoggingConfig:
     wandb: bool = _f(False, "Also log to Weights & Biases (needs `pip install wandb`).")
     project: str = _f("babyllama", "W&B project name.")
     run_name: str = _f("", "W&B run name; empty = the model name.")
+    tensorboard: bool = _f(False, "Also write TensorBoard event files to <run>/tensorboard/ (needs `pip install tensorboard`).")
 
 
 @dataclass
@@ -170,6 +171,26 @@ def load(path: str | Path | None = None, overrides: list[str] | None = None,
     if issues:
         raise ConfigError(issues)
     return cfg
+
+
+def load_distillation(path: str | Path, student: str | Path | None = None, overrides: list[str] | None = None,
+                      *, checks=()) -> RunConfig:
+    """The config of a distillation run (the guide's `--config distillation.yaml --student-config
+    llama-58M.yaml`): data, training, logging and distillation from `path`, the `model` section
+    from `student` when given. The student's name gets a `-distilled` suffix, so the run does not
+    take the name of a plain run of the same preset (`--model_name` still wins)."""
+    issues: list[Issue] = []
+    raw = _read_yaml(Path(path), issues)
+    if student is not None:
+        model = _read_yaml(Path(student), issues).get("model")
+        if not isinstance(model, dict):
+            issues.append(Issue(f"--student-config {student}", "has no `model:` section",
+                                "pass a model preset (presets/llama-58M.yaml) as the student"))
+        else:
+            raw["model"] = dict(model, name=f"{model.get('name') or model.get('type', 'model')}-distilled")
+    if issues:
+        raise ConfigError(issues)
+    return load(overrides=overrides, base=raw, checks=checks)
 
 
 def from_dict(raw: dict) -> RunConfig:

@@ -23,6 +23,7 @@ from core.config import RunConfig
 from core.errors import UserError
 from core.history import FINAL_STATUSES, History
 from core.resolve import resolve_data, run_parent
+from core.train.trackers import check_trackers
 from core.workspace import Workspace, check_name
 
 JOB_FILE = "job.json"
@@ -50,6 +51,11 @@ def default_name(cfg: RunConfig) -> str:
     return cfg.model.name or f"{cfg.model.type.lower()}-run"
 
 
+def training_kind(cfg: RunConfig) -> str:
+    """`distill` when the config names teacher models, else `train`."""
+    return "distill" if cfg.distillation.teachers else "train"
+
+
 def start(kind: str, cfg: RunConfig, ws: Workspace, history: History, *, name: str | None = None,
           command: str = "", num_processes: int = 1, resume_from: Path | None = None,
           parent: str | None = None) -> dict:
@@ -57,6 +63,11 @@ def start(kind: str, cfg: RunConfig, ws: Workspace, history: History, *, name: s
     name = check_name(name or default_name(cfg), "run name")
     if kind in ("train", "distill"):
         resolve_data(cfg, ws, require=True)  # a missing corpus or tokenizer fails before anything is written
+        check_trackers(cfg)  # --wandb / --tensorboard without the package: said now, not after data prep
+    if kind == "distill":
+        from core.train.distill import check_teachers  # imports torch: distillation runs only
+
+        check_teachers(cfg, ws)  # every teacher exists and shares the student's tokenizer
     if history.get_run(name):
         raise UserError(f"a run named {name!r} already exists; pick another --model_name, e.g. {history.free_name(name)!r}")
     run_dir = run_parent(cfg, ws) / name

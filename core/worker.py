@@ -127,6 +127,7 @@ def _train(job: dict, ws: Workspace, history: History, run_dir: Path, is_main: b
     from core.train.data import load_train_data
     from core.train.loggers import LoggerCallback, SQLiteMetricLogger
     from core.train.loop import make_accelerator, train
+    from core.train.trackers import make_trackers
 
     # Progress bars are \r-animations: noise in run.log. Our own lines carry progress and ETA.
     import datasets
@@ -158,13 +159,18 @@ def _train(job: dict, ws: Workspace, history: History, run_dir: Path, is_main: b
     resume_from = Path(job["resume_from"]) if job.get("resume_from") else None
     loggers = []
     if is_main:
+        resume_step = None
         if resume_from is not None:
             # Rows logged after the checkpoint are replaced by the resumed run, never doubled.
             from core.train.checkpoint import load_state
 
-            history.truncate_after(job["name"], load_state(resume_from)["progress"]["step"])
+            resume_step = load_state(resume_from)["progress"]["step"]
+            history.truncate_after(job["name"], resume_step)
         loggers.append(SQLiteMetricLogger(history, job["name"]))
-        loggers[0].log_config(cfg.to_dict())
+        # W&B / TensorBoard when the config asks (their packages were checked before the start).
+        loggers += make_trackers(cfg, run_dir, run_name=job["name"], resume_step=resume_step)
+        for logger in loggers:
+            logger.log_config(cfg.to_dict())
     callbacks = [StopFile(run_dir / jobs.STOP_FILE),
                  LoggerCallback(*loggers), _StepReporter(history, job["name"]) if is_main else None]
     if is_main:

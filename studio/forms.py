@@ -13,9 +13,12 @@ import gradio as gr
 
 from core import config as config_mod
 
-# The form's fields, in order: everything in `training` plus the data settings a run picks.
+# The form's fields, in order: the data settings a run picks, everything in `training`, then
+# `distillation` (teachers chosen = a distillation run).
+TEACHERS = "distillation.teacher_models"
+DISTILL_PATHS = [f"distillation.{f.name}" for f in fields(config_mod.DistillationConfig)]
 FORM_PATHS = ["data.seq_length", "data.eval_samples"] + [
-    f"training.{f.name}" for f in fields(config_mod.TrainingConfig)]
+    f"training.{f.name}" for f in fields(config_mod.TrainingConfig)] + DISTILL_PATHS
 
 
 def component_for(path: str, value: Any) -> gr.components.Component:
@@ -34,9 +37,18 @@ def component_for(path: str, value: Any) -> gr.components.Component:
     return gr.Textbox(value=value, label=label, info=meta["help"], elem_id=elem_id)
 
 
+def teachers_input(value: list[str], choices: list[str]) -> gr.Dropdown:
+    """The teachers field: finished runs to pick from, or any model folder typed in."""
+    f = config_mod.field_specs()[TEACHERS]
+    return gr.Dropdown(choices, value=value, multiselect=True, allow_custom_value=True, label="teacher_models",
+                       info=f.metadata["help"], elem_id="train-distillation-teacher-models")
+
+
 def values_of(cfg: config_mod.RunConfig, paths: list[str] = FORM_PATHS) -> list[Any]:
-    """The current values of `paths` in `cfg` (to fill the form from a preset)."""
-    return [getattr(getattr(cfg, p.split(".")[0]), p.split(".")[1]) for p in paths]
+    """The current values of `paths` in `cfg` (to fill the form from a preset); the teachers as a
+    list, the value of their multiselect."""
+    return [cfg.distillation.teachers if p == TEACHERS else getattr(getattr(cfg, p.split(".")[0]), p.split(".")[1])
+            for p in paths]
 
 
 def overrides_from(base: config_mod.RunConfig, values: list[Any], paths: list[str] = FORM_PATHS) -> list[str]:
@@ -55,12 +67,14 @@ def overrides_from(base: config_mod.RunConfig, values: list[Any], paths: list[st
 def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
     return str(value)
 
 
-def cli_command(config: str, overrides: list[str], name: str | None = None) -> str:
-    """The `babyllama train ...` command that starts exactly the same run."""
-    argv = ["babyllama", "train", "--config", config]
+def cli_command(config: str, overrides: list[str], name: str | None = None, verb: str = "train") -> str:
+    """The `babyllama train ...` (or `distill ...`) command that starts exactly the same run."""
+    argv = ["babyllama", verb, "--config", config]
     if name:
         argv += ["--model_name", name]
     return " ".join(shlex.quote(a) for a in argv + overrides)

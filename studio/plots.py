@@ -16,8 +16,10 @@ MAX_POINTS = 2000  # per trace; a 20k-point figure took ~90 ms to build (STACK.m
 X_AXES = {"step": "step", "tokens": "tokens seen", "words": "words seen", "time": "minutes"}
 PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6", "#9D755D")
 # The training dashboard: (metric names, panel title), one panel each.
-PANELS = ((("loss", "eval_loss"), "loss"), (("lr",), "learning rate"),
+PANELS = ((("loss", "eval_loss", "ce_loss", "kl_loss"), "loss"), (("lr",), "learning rate"),
           (("grad_norm",), "gradient norm"), (("tokens_per_s",), "tokens / s"))
+# A distillation run's two loss terms, drawn dashed in the loss panel: (legend, colour).
+LOSS_PARTS = {"ce_loss": ("CE (labels)", PALETTE[3]), "kl_loss": ("KL (teachers)", PALETTE[5])}
 
 
 def downsample(xs: Sequence, ys: Sequence, limit: int = MAX_POINTS) -> tuple[list, list]:
@@ -83,6 +85,10 @@ def training_figure(rows: Iterable[dict], x_axis: str = "step", smoothing: float
             elif name == "eval_loss":
                 fig.add_trace(go.Scatter(x=xs, y=ys, name="eval loss", mode="lines+markers",
                                          line=dict(color=PALETTE[1], width=2)), row=r, col=c)
+            elif name in LOSS_PARTS:
+                label, color = LOSS_PARTS[name]
+                fig.add_trace(go.Scatter(x=xs, y=smooth(ys, smoothing), name=label, mode="lines",
+                                         line=dict(color=color, width=1.5, dash="dash")), row=r, col=c)
             else:
                 fig.add_trace(go.Scatter(x=xs, y=ys, name=name, mode="lines", showlegend=False,
                                          line=dict(color=PALETTE[2 + i], width=1.5)), row=r, col=c)

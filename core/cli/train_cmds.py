@@ -73,7 +73,7 @@ def _cmd_train(args) -> int:
         else:
             if resume is not None and not resume.is_dir():
                 raise UserError(f"--resume_from_checkpoint: no checkpoint folder at {resume}")
-            run = jobs.start("train", cfg, ws, history, command=command,
+            run = jobs.start(jobs.training_kind(cfg), cfg, ws, history, command=command,
                              num_processes=args.num_processes, resume_from=resume)
         print(f"run {run['name']} started ({run['run_dir']})", flush=True)
         if args.detach:

@@ -63,6 +63,13 @@ def attach(ctx: StudioContext):
             ctx.workspace.corpora(), ctx.workspace.tokenizers())
 
 
+def teacher_choices(ctx: StudioContext) -> list[str]:
+    """Finished training and distillation runs: the models a distillation can learn from."""
+    with ctx.history() as h:
+        return [r["name"] for r in jobs.refresh_all(h)
+                if r["kind"] in ("train", "distill") and r["status"] == "finished"]
+
+
 def preset_values(ctx: StudioContext, preset: str) -> list:
     """Fill the training fields from a preset."""
     cfg = config_mod.load(presets.find(preset, ctx.workspace))
@@ -76,7 +83,7 @@ def _resolve(ctx: StudioContext, preset, corpus, tokenizer, name, values):
     named = overrides + ([f"model.name={name}"] if name else [])  # what --model_name does in the CLI
     cfg = config_mod.load(presets.find(preset, ctx.workspace), named,
                           checks=[data_checker(ctx.workspace, require=True)])
-    return cfg, overrides, forms.cli_command(preset, overrides, name or None)
+    return cfg, overrides, forms.cli_command(preset, overrides, name or None, verb=jobs.training_kind(cfg))
 
 
 def show_command(ctx: StudioContext, preset, corpus, tokenizer, name, *values) -> str:
@@ -94,8 +101,9 @@ def start_run(ctx: StudioContext, preset, corpus, tokenizer, name, *values):
         with ctx.history() as h:
             run_name = h.free_name(name or jobs.default_name(cfg))
             cfg = replace(cfg, model=replace(cfg.model, name=run_name))
-            command = forms.cli_command(preset, overrides, run_name)
-            jobs.start("train", cfg, ctx.workspace, h, name=run_name, command=command)
+            kind = jobs.training_kind(cfg)  # teachers chosen: a distillation run
+            command = forms.cli_command(preset, overrides, run_name, verb=kind)
+            jobs.start(kind, cfg, ctx.workspace, h, name=run_name, command=command)
     except UserError as err:
         gr.Warning(str(err).split("\n")[0])
         return gr.update(), gr.Timer(), f"<pre style='color:#c62828'>{err}</pre>", gr.update()
@@ -163,12 +171,19 @@ def _build_controls(ctx: StudioContext):
         tokenizer = gr.Dropdown(ctx.workspace.tokenizers(), label="tokenizer (data.tokenizer_path)", elem_id="train-tokenizer")
         name = gr.Textbox(label="run name (empty: from the preset)", elem_id="train-name")
     base = config_mod.load(presets.find(preset.value, ctx.workspace))
-    pairs = list(zip(forms.FORM_PATHS, forms.values_of(base)))
+    values = dict(zip(forms.FORM_PATHS, forms.values_of(base)))
+    pairs = [(path, value) for path, value in values.items() if path not in forms.DISTILL_PATHS]
     fields = []
     with gr.Accordion("Training settings", open=False):
         for row_start in range(0, len(pairs), 4):
             with gr.Row():
                 fields += [forms.component_for(path, value) for path, value in pairs[row_start:row_start + 4]]
+    with gr.Accordion("Distillation (optional): learn from finished runs as teachers", open=False):
+        with gr.Row():
+            teachers = forms.teachers_input(values[forms.TEACHERS], teacher_choices(ctx))
+            fields += [teachers] + [forms.component_for(path, values[path])
+                                    for path in forms.DISTILL_PATHS if path != forms.TEACHERS]
+        teachers.focus(lambda: gr.update(choices=teacher_choices(ctx)), None, teachers, show_progress="hidden")
     with gr.Row():
         start = gr.Button("Start", variant="primary", elem_id="train-start")
         stop = gr.Button("Stop", variant="stop", elem_id="train-stop")

@@ -105,3 +105,23 @@ def test_tab_builds(ready_workspace):
         with gr.Tab("Train"):
             components = tab.build(ctx)
     assert len(components.fields) == len(forms.FORM_PATHS)
+
+
+def test_choosing_teachers_starts_a_distillation_the_cli_would_start(ready_workspace):
+    ctx = StudioContext(ready_workspace)
+    tab.start_run(ctx, *_form(ctx, name="teacher", training__max_steps=5))
+    _until_final(ctx, "teacher")
+    assert tab.teacher_choices(ctx) == ["teacher"]
+    form = _form(ctx, name="student", training__max_steps=4, distillation__teacher_models=["teacher"],
+                 distillation__alpha=0.25)
+    argv = shlex.split(tab.show_command(ctx, *form))
+    assert argv[:4] == ["babyllama", "distill", "--config", "tiny"]
+    from_cli = config.load_distillation(presets.find(argv[3]), None, argv[4:])
+    assert from_cli == tab._resolve(ctx, *form[:4], form[4:])[0]
+    run_update, timer, message, command = tab.start_run(ctx, *form)
+    assert message == "" and command.startswith("babyllama distill")
+    out = _until_final(ctx, "student")
+    assert "finished" in out[2] and "kl_loss" in {r["name"] for r in out[0]["rows"].values()}
+    with ctx.history() as h:
+        run = h.get_run("student")
+    assert run["kind"] == "distill" and run["config"]["distillation"]["alpha"] == 0.25

@@ -1,0 +1,24 @@
+"""studio.plots: pure rows -> figure functions."""
+from __future__ import annotations
+
+from studio import plots
+
+
+def _rows(name, values):
+    return [{"step": i + 1, "name": name, "value": v, "time": float(i), "tokens": 64 * (i + 1), "words": None}
+            for i, v in enumerate(values)]
+
+
+def test_a_distillation_run_shows_both_loss_terms_in_the_loss_panel():
+    rows = _rows("loss", [3.0, 2.5]) + _rows("ce_loss", [2.0, 1.8]) + _rows("kl_loss", [0.5, 0.3])
+    fig = plots.training_figure(rows)
+    traces = {t.name: t for t in fig.data}
+    assert {"loss", "loss (smoothed)", "CE (labels)", "KL (teachers)"} <= set(traces)
+    assert list(traces["KL (teachers)"].x) == [1, 2] and traces["KL (teachers)"].line.dash == "dash"
+    assert traces["CE (labels)"].xaxis == traces["loss"].xaxis  # same panel as the loss
+
+
+def test_plain_runs_have_no_distillation_traces_and_tokens_axis_works():
+    fig = plots.training_figure(_rows("loss", [3.0, 2.0, 1.5]), x_axis="tokens")
+    assert {t.name for t in fig.data} == {"loss", "loss (smoothed)"}
+    assert list(fig.data[0].x) == [64, 128, 192]
