@@ -1,6 +1,10 @@
 """`babyllama distill` with the guide's flags, a real teacher run and a real worker process."""
 from __future__ import annotations
 
+import time
+
+import pytest
+
 from core import config
 from core.cli import main
 from core.history import History
@@ -55,3 +59,46 @@ def test_bad_teachers_exit_2_and_start_nothing(ready_workspace, capsys):
     with History(ready_workspace.db_path) as h:
         assert h.list_runs() == []
     assert not (ready_workspace.models_dir / "tiny-distilled").exists()
+
+
+@pytest.mark.slow
+def test_a_stopped_distillation_resumes_bit_exact(ready_workspace):
+    import torch
+    from safetensors.torch import load_file
+
+    from core import jobs
+    from core.history import FINAL_STATUSES
+    from core.models import build_model
+    from core.tokenizer import load_tokenizer
+
+    tok = load_tokenizer("tok", ready_workspace)
+    torch.manual_seed(7)
+    teacher = build_model(config.load(find("tiny")).model, len(tok))
+    teacher.save_pretrained(ready_workspace.root / "teacher")
+    tok.save_pretrained(ready_workspace.root / "teacher")
+    overrides = [*DATA, "distillation.teacher_models=teacher", "training.max_steps=80", "training.save_steps=0",
+                 "training.eval_steps=0", "training.logging_steps=5", "model.dropout=0.1"]
+    cfg = config.load(find("tiny"), overrides)
+
+    def final(h, name):
+        deadline = time.monotonic() + 300
+        while (run := jobs.refresh(h, name))["status"] not in FINAL_STATUSES and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return run
+
+    with History(ready_workspace.db_path) as h:
+        jobs.start("distill", cfg, ready_workspace, h, name="straight")
+        assert final(h, "straight")["status"] == "finished"
+        jobs.start("distill", cfg, ready_workspace, h, name="stopped")
+        while (jobs.refresh(h, "stopped")["step"] or 0) < 10:
+            time.sleep(0.1)
+        assert jobs.stop("stopped", h) == "requested"
+        run = final(h, "stopped")
+        assert run["status"] == "stopped" and run["step"] < 80
+        jobs.resume("stopped", ready_workspace, h)
+        run = final(h, "stopped")
+        assert run["status"] == "finished" and run["kind"] == "distill"
+        assert h.metric_series("stopped", "kl_loss")[-1] == h.metric_series("straight", "kl_loss")[-1]
+    a = load_file(str(ready_workspace.models_dir / "straight" / "model.safetensors"))
+    b = load_file(str(ready_workspace.models_dir / "stopped" / "model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
