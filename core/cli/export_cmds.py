@@ -6,6 +6,7 @@ function, in core.worker). Must not import gradio; torch is imported only when a
 from __future__ import annotations
 
 import shlex
+import sys
 from pathlib import Path
 
 from core.workspace import Workspace
@@ -76,6 +77,6 @@ def _cmd_export(args) -> int:
         try:
             run_export(opts, ws, history=history, log=lambda m: print(m, flush=True))
         except ExportCheckFailed as err:
-            print(f"error: {err}", flush=True)
+            print(f"error: {err}", file=sys.stderr, flush=True)
             return 1
     return 0

@@ -5,6 +5,7 @@ an exported file (fp32 or int8) where our scoring code expects a model. Must not
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -50,6 +51,8 @@ def export_onnx(model, path: Path) -> Path:
     length = torch.export.Dim("sequence", min=1, max=ctx)
     shapes = {name: {0: batch, 1: length} for name in INPUTS}
     big = sum(p.numel() * p.element_size() for p in model.parameters()) > EXTERNAL_DATA_BYTES
+    # "torchvision is not installed. Skipping torchvision::nms": true, and nothing to do with us.
+    logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the exporter's deprecation chatter is not the user's business

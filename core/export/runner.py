@@ -142,6 +142,9 @@ def run_export(opts: ExportOptions, ws: Workspace, *, history=None, job: str | N
     folder, target = plan_output(opts, ws)
     info = model_info(folder, ws, history)
     log(f"loading {opts.model} ({folder})")
+    import transformers
+
+    transformers.utils.logging.disable_progress_bar()  # \r-animations are noise in logs and run.log
     model, tokenizer = load_model(folder, ws, device="cpu")
     target.parent.mkdir(parents=True, exist_ok=True)
     work = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"

@@ -63,3 +63,17 @@ def test_detach_runs_an_export_job(export_ws, capsys):
         assert run["kind"] == "export" and run["command"].startswith("babyllama export r1 --format hf --output ")
         assert (export_ws.root / "detached" / "model.safetensors").is_file()
         assert [a["path"] for a in history.artifacts(name, "export")] == [str(export_ws.root / "detached")]
+
+
+def test_a_failed_onnx_check_keeps_the_files_and_exits_1(export_ws, tmp_path, monkeypatch, capsys):
+    from core.export import onnx_model
+
+    monkeypatch.setattr(onnx_model, "RELATIVE_TOLERANCE", -1.0)  # no difference can pass
+    out_dir = tmp_path / "failed"
+    rc = main(["export", "r1", "--format", "onnx", "--output", str(out_dir), "--workspace", str(export_ws.root)])
+    printed = capsys.readouterr()
+    assert rc == 1 and "FAIL (4 shapes)" in printed.out and "onnxruntime logits differ from PyTorch" in printed.err
+    check = json.loads((out_dir / "onnx_check.json").read_text())
+    assert check["passed"] is False and "FAILED" in (out_dir / "README.md").read_text()
+    with open_history(export_ws) as history:
+        assert any(a["path"] == str(out_dir) and a["extra"]["passed"] is False for a in history.artifacts("r1", "export"))
