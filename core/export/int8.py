@@ -1,5 +1,6 @@
 """int8: onnxruntime's dynamic quantization of an exported ONNX decoder (int8 weights for every
-MatMul/Gemm, activations quantized on the fly), with an honest report: file sizes, logit drift and
+MatMul/Gemm, activations quantized on the fly; the embedding table stays float32, so the larger
+its share of the model, the less the file shrinks), with an honest report: file sizes, logit drift and
 perplexity on the run's dev split before (PyTorch, float32) and after (the int8 file run by
 onnxruntime). Must not import gradio.
 """

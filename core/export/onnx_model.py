@@ -63,7 +63,19 @@ def export_onnx(model, path: Path) -> Path:
         first = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
         raise UserError(f"--format onnx: exporting a {type(model).__name__} ({model.config.model_type}) failed: "
                         f"{type(err).__name__}: {first}; export it with --format hf instead") from err
+    _strip_debug_info(path)
     return path
+
+
+def _strip_debug_info(path: Path) -> None:
+    """Drop the exporter's per-node stack traces and FX names: a third of a small model's file, and
+    they hold this machine's source paths."""
+    import onnx
+
+    proto = onnx.load(str(path), load_external_data=False)  # weights in a .data file stay where they are
+    for node in proto.graph.node:
+        del node.metadata_props[:]
+    onnx.save(proto, str(path))
 
 
 def check_shapes(ctx: int) -> list[tuple[int, int]]:
