@@ -250,6 +250,20 @@ def _eval(job: dict, ws: Workspace, history: History, run_dir: Path, is_main: bo
 _KINDS = {"train": _train, "distill": _train, "tokenize": _tokenize, "prepare": _prepare, "eval": _eval}
 
 
+def _export(job: dict, ws: Workspace, history: History, run_dir: Path, is_main: bool) -> str:
+    """Export a model (params: core.export.runner.ExportOptions as a dict)."""
+    from core.export.runner import ExportOptions, run_export
+
+    history.update_progress(job["name"], 0, 1)
+    run_export(ExportOptions.from_dict(job["params"]), ws, history=history, job=job["name"],
+               log=lambda m: print(m, flush=True))
+    history.update_progress(job["name"], 1, 1)
+    return "finished"
+
+
+_KINDS["export"] = _export
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:

@@ -17,6 +17,7 @@ from core.errors import UserError
 from core.evaluate.runner import SUITES, EvalOptions
 from studio.context import StudioContext
 from studio.shared import cli_command, job_view, model_choices, poll_task, refused
+from studio.tabs import export as export_section
 
 RESULT_COLUMNS = ["suite", "metric", "value", "evaluated"]
 
@@ -96,6 +97,7 @@ def build(ctx: StudioContext) -> EvaluateComponents:
             report = gr.File(label="report (self-contained HTML)", elem_id="eval-report")
             log = gr.Textbox(label="log (tail)", lines=10, max_lines=10)
     timer = gr.Timer(1.0, active=False)
+    export_section.build(ctx)  # its own accordion, handlers and timer
 
     model.focus(lambda: gr.update(choices=model_choices(ctx)), None, model, show_progress="hidden")
     model.change(partial(results_view, ctx), model, [results, report])

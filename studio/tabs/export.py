@@ -1,0 +1,95 @@
+"""The Export section of the Evaluate tab: pick a model, export it as a transformers folder, an ONNX
+file or an int8 ONNX file as a background `export` job, then show the check, sizes, perplexity and
+the output folder (read from its export.json). Plain handlers over core.export.runner; no state.
+"""
+from __future__ import annotations
+
+import json
+from functools import partial
+from pathlib import Path
+from typing import NamedTuple
+
+import gradio as gr
+
+from core.errors import UserError
+from core.export.runner import RESULT_FILE, ExportOptions, start_export_job
+from core.history import FINAL_STATUSES
+from studio.context import StudioContext
+from studio.shared import cli_command, job_view, model_choices, refused
+
+BUTTONS = {"hf": "HF folder (safetensors + model card)", "onnx": "ONNX (checked)", "int8": "int8 ONNX (size + perplexity)"}
+
+
+class ExportComponents(NamedTuple):
+    model: gr.Dropdown
+    buttons: dict
+    job: gr.Textbox
+    status: gr.Markdown
+    result: gr.Markdown
+    log: gr.Textbox
+    timer: gr.Timer
+
+
+def start_export(ctx: StudioContext, fmt: str, model: str | None) -> tuple:
+    """Start an `export` job of `model` in format `fmt` -> (job, status, log, timer, result)."""
+    try:
+        if not model:
+            raise UserError("Model: choose a finished run to export (train one in the Train tab first)")
+        opts = ExportOptions(model=model, format=fmt)
+        with ctx.history() as h:
+            run = start_export_job(opts, ctx.workspace, h, command=cli_command(ctx, "export", model, "--format", fmt))
+    except UserError as err:
+        return refused(err, 5)
+    status, log, _ = job_view(ctx, run["name"])
+    output = run["config"]["output"]
+    return run["name"], status, log, gr.Timer(active=True), f"Exporting `{model}` as **{fmt}** to `{output}` …"
+
+
+def result_view(output: str | None) -> str:
+    """Markdown of a finished export: output folder, files, ONNX check, int8 size and perplexity."""
+    path = Path(output or "") / RESULT_FILE
+    if not output or not path.is_file():
+        return ""
+    r = json.loads(path.read_text(encoding="utf-8"))
+    lines = [f"**Output:** `{r['output']}`", "", "Files: " + ", ".join(f"`{f}`" for f in r["files"])]
+    if "check" in r:
+        c = r["check"]
+        lines += ["", f"**ONNX check:** {'✅ passed' if c['passed'] else '❌ failed'}: max abs diff "
+                      f"{c['max_abs_diff']:.3g} (tolerance {c['tolerance']:.3g}) on {len(c['shapes'])} input shapes"]
+    if "int8" in r:
+        q = r["int8"]
+        s, b, a = q["size"], q["perplexity_before"], q["perplexity_after"]
+        lines += ["", "| | float32 | int8 |", "|---|---|---|",
+                  f"| size (MB) | {s['fp32_onnx_mb']:.2f} | {s['int8_onnx_mb']:.2f} |",
+                  f"| perplexity on {q['data']} | {b['perplexity']:.3f} | {a['perplexity']:.3f} |",
+                  "", f"{s['ratio']:.2f}x smaller; perplexity {q['perplexity_change']:+.2%} over {a['tokens']:,} tokens."]
+    return "\n".join(lines)
+
+
+def poll_export(ctx: StudioContext, job: str) -> tuple:
+    """Timer tick -> (job, status, log, timer, result)."""
+    if not job:
+        return "", gr.skip(), gr.skip(), gr.Timer(active=False), gr.skip()
+    status, log, run = job_view(ctx, job)
+    if run["status"] not in FINAL_STATUSES:
+        return job, status, log, gr.Timer(active=True), gr.skip()
+    return job, status, log, gr.Timer(active=False), result_view((run.get("config") or {}).get("output"))
+
+
+def build(ctx: StudioContext) -> ExportComponents:
+    """The Export accordion (call inside the Evaluate tab)."""
+    with gr.Accordion("Export", open=False, elem_id="export"):
+        model = gr.Dropdown(model_choices(ctx), label="model to export (a finished or stopped run)", elem_id="export-model")
+        with gr.Row():
+            buttons = {fmt: gr.Button(label, elem_id=f"export-{fmt}") for fmt, label in BUTTONS.items()}
+        job = gr.Textbox(visible=False)
+        status = gr.Markdown(elem_id="export-status")
+        with gr.Row():
+            result = gr.Markdown(elem_id="export-result")
+            log = gr.Textbox(label="log (tail)", lines=8, max_lines=8)
+        timer = gr.Timer(1.0, active=False)
+    model.focus(lambda: gr.update(choices=model_choices(ctx)), None, model, show_progress="hidden")
+    for fmt, button in buttons.items():
+        button.click(partial(start_export, ctx, fmt), model, [job, status, log, timer, result])
+    timer.tick(partial(poll_export, ctx), job, [job, status, log, timer, result], show_progress="hidden")
+    return ExportComponents(model, buttons, job, status, result, log, timer)

@@ -1,0 +1,42 @@
+"""Fixtures for core.export tests: a workspace with corpus `syn`, tokenizer `tok` and finished run
+`r1` (a tiny random Llama with metrics and an eval in the history), one torch thread.
+"""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import torch
+
+from core.workspace import Workspace
+from tests.core.evaluate.conftest import save_tiny_run
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny models on a shared 2-core machine: see tests/core/evaluate/conftest.py
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def export_ws(tmp_path_factory, data_template):
+    from core.history import open_history
+    from core.tokenizer import load_tokenizer
+
+    ws = Workspace(tmp_path_factory.mktemp("export") / "ws").ensure()
+    shutil.copytree(data_template.data_dir, ws.data_dir, dirs_exist_ok=True)
+    shutil.copytree(data_template.tokenizers_dir, ws.tokenizers_dir, dirs_exist_ok=True)
+    tok = load_tokenizer("tok", ws)
+    with open_history(ws) as history:
+        save_tiny_run(ws, "r1", tok, history=history)
+        history.log_metrics("r1", 10, {"loss": 6.0, "eval_loss": 5.9})
+        history.log_metrics("r1", 20, {"loss": 5.0, "eval_loss": 6.1})
+        history.log_eval("r1", 100, "ppl", "perplexity", 321.5)
+    return ws
+
+
+@pytest.fixture
+def make_run():
+    return save_tiny_run
