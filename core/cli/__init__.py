@@ -13,7 +13,7 @@ from core.errors import UserError
 
 # One module per verb group; each defines register(subparsers). Order = order in --help.
 _GROUPS = ("config_cmds", "data_cmds", "tokenizer_cmds", "train_cmds", "doctor_cmds", "eval_cmds",
-           "bench_cmds")
+           "bench_cmds", "sweep_cmds")
 
 
 def build_parser() -> argparse.ArgumentParser:
