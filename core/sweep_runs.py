@@ -21,7 +21,8 @@ from core.resolve import run_parent
 from core.sweep import SweepPlan, Trial
 from core.workspace import Workspace
 
-SPEC_FILE = "sweep.yaml"     # the sweep as planned: spec + every trial's name, values, overrides
+SPEC_FILE = "sweep.yaml"     # the sweep spec as run (base resolved to a path): a valid --config
+TRIALS_FILE = "trials.json"  # every planned trial's name, values and overrides
 PLOT_FILE = "results.html"   # the metric against each parameter (written by `babyllama sweep show`)
 
 
@@ -62,9 +63,11 @@ def start(plan: SweepPlan, ws: Workspace, history: History, *, command: str = ""
     check_free(plan, ws, history)
     folder = sweep_dir(ws, plan.name)
     folder.mkdir(parents=True)
-    planned = {**plan.spec, "base": str(plan.base),
-               "planned_trials": [{"name": t.name, "params": t.params, "overrides": t.overrides} for t in plan.trials]}
-    (folder / SPEC_FILE).write_text(yaml.safe_dump(planned, sort_keys=False), encoding="utf-8")
+    # sweep.yaml is a valid sweep file again (`babyllama sweep --config it --name NEW` reruns it).
+    spec = {**plan.spec, "name": plan.name, "base": str(plan.base), "overrides": plan.overrides}
+    (folder / SPEC_FILE).write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    planned = [{"name": t.name, "params": t.params, "overrides": t.overrides} for t in plan.trials]
+    (folder / TRIALS_FILE).write_text(json.dumps(planned, indent=1), encoding="utf-8")
     with write_transaction(history.conn) as conn:
         conn.execute("INSERT INTO sweeps (name, metric, mode, spec, sweep_dir, command, created) "
                      "VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -55,7 +55,10 @@ def test_tiny_sweep_runs_every_trial_linked_and_results_pick_the_best(ready_work
     assert [r["best"] for r in result["rows"]].count(True) == 1
     assert {r["run"]: r["value"] for r in result["rows"]} == finals
     assert result["rows"][0]["params"] == {"training.lr": 1e-4}
-    assert (Path(started["sweep_dir"]) / sweep_runs.SPEC_FILE).is_file()
+    folder = Path(started["sweep_dir"])
+    replanned = sweep.plan(sweep.read_spec(folder / sweep_runs.SPEC_FILE), name="again")
+    assert [t.params for t in replanned.trials] == [t.params for t in plan.trials]
+    assert [t["name"] for t in json.loads((folder / sweep_runs.TRIALS_FILE).read_text())] == names
     listed = sweep_runs.list_sweeps(history)
     assert listed[0]["name"] == "lrs" and listed[0]["statuses"] == {"finished": 2}
 
@@ -79,7 +82,7 @@ def test_taken_sweep_or_run_names_are_refused_before_anything_starts(ready_works
     with pytest.raises(UserError, match="dup-seed2"):
         sweep_runs.start(plan, ready_workspace, history)
     assert sweep_runs.list_sweeps(history) == [] and history.get_run("dup-seed1") is None
-    _insert_sweep(history, "taken", [])
+    insert_sweep(history, "taken", [])
     with pytest.raises(UserError, match="'taken-2'"):
         sweep_runs.start(_plan(ready_workspace, "taken", {"training.seed": [1]}), ready_workspace, history)
     with pytest.raises(UserError, match="no sweep named 'nope'.*taken"):
@@ -90,12 +93,12 @@ def test_results_follow_the_mode_skip_unscored_trials_and_read_evals(ready_works
     trials = [("a", {"training.lr": 1e-4, "model.n_layer": 2}, [(10, 3.0), (20, 2.5)]),
               ("b", {"training.lr": 1e-2, "model.n_layer": 4}, [(10, 2.0), (20, float("nan"))]),
               ("c", {"training.lr": 1e-3, "model.n_layer": 2}, [])]
-    _insert_sweep(history, "s", trials, mode="max", metric="acc")
+    insert_sweep(history, "s", trials, mode="max", metric="acc")
     history.log_eval("c", 20, "cloze", "acc", 2.8)
     result = sweep_runs.results(history, "s")
     assert {r["run"]: r["value"] for r in result["rows"]} == {"a": 3.0, "b": 2.0, "c": 2.8}
     assert result["best"] == "a" and result["params"] == ["training.lr", "model.n_layer"]
-    _insert_sweep(history, "m", trials[:2], mode="min", metric="acc")
+    insert_sweep(history, "m", trials[:2], mode="min", metric="acc")
     assert sweep_runs.results(history, "m")["best"] == "b"
     fig = sweep_plot.figure(result)
     best_traces = [t for t in fig.data if t.name == "best trial"]
@@ -108,12 +111,12 @@ def test_results_follow_the_mode_skip_unscored_trials_and_read_evals(ready_works
 
 
 def test_deleting_a_trial_run_drops_it_from_the_sweep(ready_workspace, history):
-    _insert_sweep(history, "d", [("x", {"training.lr": 1e-3}, [(1, 2.0)]), ("y", {"training.lr": 2e-3}, [])])
+    insert_sweep(history, "d", [("x", {"training.lr": 1e-3}, [(1, 2.0)]), ("y", {"training.lr": 2e-3}, [])])
     history.delete_run("x")
     assert [t["run"] for t in sweep_runs.get(history, "d")["trials"]] == ["y"]
 
 
-def _insert_sweep(history, name, trials, mode="min", metric="eval_loss"):
+def insert_sweep(history, name, trials, mode="min", metric="eval_loss"):
     """A sweep whose trials are finished runs with the given metric series (no processes)."""
     with write_transaction(history.conn) as conn:
         conn.execute("INSERT INTO sweeps (name, metric, mode, spec, sweep_dir, created) VALUES (?, ?, ?, '{}', ?, ?)",
