@@ -47,7 +47,7 @@ def register(subparsers) -> None:
     verbs = p.add_subparsers(dest="sweep_verb", metavar="VERB", required=False)
     specs = [("list", "every sweep: trials and their statuses", _cmd_list, False),
              ("show", "one sweep's results table (best trial marked) + results.html plot", _cmd_show, True),
-             ("stop", "stop the sweep's queued and running trials", _cmd_stop, True)]
+             ("stop", "stop the sweep's queued and running trials (again: kill the running one)", _cmd_stop, True)]
     for verb, text, func, takes_name in specs:
         q = verbs.add_parser(verb, help=text)
         if takes_name:
@@ -70,14 +70,15 @@ def _cmd_start(args) -> int:
         spec["overrides"] = ([f"{k}={v}" for k, v in fixed.items()] if isinstance(fixed, dict) else list(fixed)) \
             + list(args.overrides)
     plan = sweep.plan(spec, ws, trials=args.trials, name=args.name, checks=[data_checker(ws, require=True)])
-    print(f"sweep {plan.name}: {len(plan.trials)} trial(s), judged by {plan.metric} ({plan.mode})")
-    for trial in plan.trials:
-        print(f"  {trial.name:<48} {_values(trial.params)}")
-    if args.dry_run:
-        print("dry run: nothing started")
-        return 0
-    command = "babyllama sweep " + " ".join(shlex.quote(a) for a in _argv(args))
     with open_history(ws) as history:
+        sweep_runs.check_free(plan, ws, history)  # a taken name is a problem of the dry run too
+        print(f"sweep {plan.name}: {len(plan.trials)} trial(s), judged by {plan.metric} ({plan.mode})")
+        for trial in plan.trials:
+            print(f"  {trial.name:<48} {_values(trial.params)}")
+        if args.dry_run:
+            print("dry run: nothing started")
+            return 0
+        command = "babyllama sweep " + " ".join(shlex.quote(a) for a in _argv(args))
         sweep_runs.start(plan, ws, history, command=command)
     print(f"queued {len(plan.trials)} run(s); follow with `babyllama sweep show {plan.name}`")
     return 0
@@ -94,10 +95,10 @@ def _cmd_list(args) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"{'sweep':<28}{'trials':>7}  {'metric':<12}statuses")
+    print(f"{'sweep':<28}{'trials':>7}  {'metric':<20}statuses")
     for r in rows:
         statuses = ", ".join(f"{n} {s}" for s, n in sorted(r["statuses"].items()))
-        print(f"{r['name']:<28}{r['trials']:>7}  {r['metric'] + ' ' + r['mode']:<12}{statuses}")
+        print(f"{r['name']:<28}{r['trials']:>7}  {r['metric'] + ' (' + r['mode'] + ')':<20}{statuses}")
     return 0
 
 

@@ -14,7 +14,7 @@ import pandas as pd
 import yaml
 
 from core import config as config_mod
-from core import presets, sweep, sweep_plot, sweep_runs
+from core import jobs, presets, sweep, sweep_plot, sweep_runs
 from core.errors import UserError
 from core.resolve import data_checker
 from studio import forms
@@ -80,8 +80,9 @@ def start_sweep(ctx: StudioContext, name, space, trials, seed, metric, mode, pre
         with ctx.history() as h:
             spec["name"] = sweep_runs.free_name(h, spec["name"])  # as runs: a taken name gets a suffix
             plan = sweep.plan(spec, ctx.workspace, checks=[data_checker(ctx.workspace, require=True)])
-            folder = sweep_runs.sweep_dir(ctx.workspace, plan.name) / sweep_runs.SPEC_FILE
-            command = f"babyllama sweep --config {folder} --name NEW_NAME  # to run it again"
+            # The spec is saved as sweeps/<name>/sweep.yaml: the CLI command that starts the same trials.
+            spec_file = sweep_runs.sweep_dir(ctx.workspace, plan.name) / sweep_runs.SPEC_FILE
+            command = jobs.format_command(["babyllama", "sweep", "--config", str(spec_file), "--name", plan.name])
             started = sweep_runs.start(plan, ctx.workspace, h, command=command)
     except UserError as err:
         gr.Warning(str(err).split("\n")[0])
@@ -91,7 +92,7 @@ def start_sweep(ctx: StudioContext, name, space, trials, seed, metric, mode, pre
              "| run | " + " | ".join(k.split(".")[-1] for k in plan.trials[0].params) + " |",
              "|---|" + "---|" * len(plan.trials[0].params)]
     lines += [f"| {t['run']} | " + " | ".join(_cell(v) for v in t["params"].values()) + " |" for t in started["trials"]]
-    return "\n".join(lines + ["", f"Same as `babyllama sweep --config {folder}`."])
+    return "\n".join(lines + ["", f"Same as `{command}` (another `--name` runs it again)."])
 
 
 def _whole(value, default: int) -> int | float:

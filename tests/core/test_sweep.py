@@ -48,6 +48,14 @@ def test_random_draws_are_seeded_bounded_and_log_uniform_spreads_over_decades():
     assert {p["training.warmup_steps"] for p in a} == {0, 1, 2, 3}
 
 
+def test_random_alone_gives_trials_draws_and_a_grid_alone_ignores_the_seed():
+    space = {"training.lr": {"log_uniform": [1e-5, 1e-2]}}
+    points = sweep.expand({}, space, draws=3, seed=0)
+    assert len(points) == 3 and len({p["training.lr"] for p in points}) == 3
+    grid = {"training.seed": [1, 2]}
+    assert sweep.expand(grid, {}, draws=1, seed=0) == sweep.expand(grid, {}, draws=1, seed=9)
+
+
 def test_sampled_floats_are_rounded_but_never_outside_the_bounds():
     rng = random.Random(0)
     for _ in range(2000):

@@ -1,13 +1,15 @@
 """Sweep handlers of the Train and Compare tabs, called without a browser."""
 from __future__ import annotations
 
+import shlex
 import time
+from pathlib import Path
 
 import gradio as gr
 import pandas as pd
 import pytest
 
-from core import sweep_runs
+from core import sweep, sweep_runs
 from core.errors import UserError
 from core.history import FINAL_STATUSES
 from studio import forms
@@ -68,6 +70,13 @@ def test_start_queues_every_trial_and_a_taken_name_gets_a_suffix(ctx):
             trials = sweep_runs.get(h, "ui")["trials"]
             assert [t["run"] for t in trials] == ["ui-seed1", "ui-seed2"]
             assert h.get_run("ui-seed2")["config"]["training"]["max_steps"] == 100000
+            command = sweep_runs.get(h, "ui")["command"]
+        argv = shlex.split(command)
+        assert argv[:3] == ["babyllama", "sweep", "--config"] and argv[-2:] == ["--name", "ui"]
+        assert f"Same as `{command}`" in message
+        replanned = sweep.plan(sweep.read_spec(Path(argv[3])), name="ui-again")
+        assert [t.overrides for t in replanned.trials] == [t.overrides for t in sweep.plan(
+            tab.build_spec(ctx, "ui", "training.seed: [1, 2]", 1, 0, "eval_loss", "min", *form)).trials]
     finally:
         with ctx.history() as h:
             for name in ("ui", "ui-2"):
