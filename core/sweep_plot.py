@@ -57,8 +57,8 @@ def _x(value):
 
 
 def _log_axis(values: list) -> bool:
-    """A log axis when every value is a positive number and they span at least 20x (learning rates)."""
+    """A log axis when every value is a positive number and they span at least 10x (learning rates)."""
     numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
     if not numbers or len(numbers) != len(values) or min(numbers) <= 0:
         return False
-    return max(numbers) / min(numbers) >= 20
+    return max(numbers) / min(numbers) >= 10

@@ -88,7 +88,7 @@ def start_sweep(ctx: StudioContext, name, space, trials, seed, metric, mode, pre
         gr.Warning(str(err).split("\n")[0])
         return f"<pre style='color:#c62828'>{err}</pre>"
     lines = [f"**Sweep {plan.name}**: {len(plan.trials)} trial(s) queued, judged by `{plan.metric}` ({plan.mode}). "
-             f"Follow them in the run list above or in Compare → Sweep.", "",
+             f"Follow them in the run list below, or in Compare → Sweep results.", "",
              "| run | " + " | ".join(k.split(".")[-1] for k in plan.trials[0].params) + " |",
              "|---|" + "---|" * len(plan.trials[0].params)]
     lines += [f"| {t['run']} | " + " | ".join(_cell(v) for v in t["params"].values()) + " |" for t in started["trials"]]
