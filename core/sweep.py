@@ -65,18 +65,19 @@ class SweepPlan:
 # ---------------------------------------------------------------------------------------------
 
 def find_spec(value: str, ws: Workspace | None = None) -> Path:
-    """`--config` of `babyllama sweep`: a YAML path, or the name of a sweep in presets/sweeps/ or
-    <workspace>/sweeps/."""
+    """`--config` of `babyllama sweep`: a YAML path, an example in presets/sweeps/ by name, or a
+    past sweep of the workspace by name (its saved `sweeps/<name>/sweep.yaml`, to run it again)."""
     path = Path(value).expanduser()
     if path.is_file():
         return path
-    folders = [SWEEPS_DIR] + ([ws.root / "sweeps"] if ws is not None else [])
-    for folder in folders:
-        candidate = folder / f"{path.stem}.yaml"
+    candidates = [SWEEPS_DIR / f"{path.stem}.yaml"]
+    if ws is not None:
+        candidates.append(ws.root / "sweeps" / path.stem / "sweep.yaml")
+    for candidate in candidates:
         if candidate.is_file():
             return candidate
     known = sorted(p.stem for p in SWEEPS_DIR.glob("*.yaml"))
-    raise UserError(f"--config: no sweep file at {value!r} and no example sweep of that name "
+    raise UserError(f"--config: no sweep file at {value!r}, no example and no past sweep of that name "
                     f"(examples: {', '.join(known) or 'none'}); give the path of a sweep YAML")
 
 

@@ -62,6 +62,10 @@ def test_start_then_stop_ends_every_trial_stopped(ready_workspace, tmp_path, cap
     assert listed[0]["name"] == "cli-stop" and listed[0]["statuses"] == {"stopped": 2}
     assert main(["sweep", "--config", config, *SET, "--name", "cli-stop"]) == 2
     assert "already exists" in capsys.readouterr().err
+    # A past sweep by name (its saved sweep.yaml) runs again under a new name.
+    assert main(["sweep", "--config", "cli-stop", "--name", "cli-again", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "sweep cli-again: 2 trial(s)" in out and "cli-again-seed2" in out
 
 
 def test_show_marks_the_best_and_writes_the_plot(ready_workspace, capsys):
