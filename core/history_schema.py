@@ -237,3 +237,33 @@ CREATE TABLE artifacts (
 );
 CREATE INDEX idx_artifacts_run ON artifacts(run_id, kind);
 """
+
+
+@migration("0002_sweeps")
+def _sweeps(conn: sqlite3.Connection) -> None:
+    # A sweep and its trials: each trial is an ordinary run; deleting the run drops its trial row.
+    for statement in _SWEEPS_SQL.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+_SWEEPS_SQL = """
+CREATE TABLE sweeps (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    metric TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    spec TEXT NOT NULL DEFAULT '{}',
+    sweep_dir TEXT,
+    command TEXT NOT NULL DEFAULT '',
+    created REAL NOT NULL
+);
+CREATE TABLE sweep_trials (
+    sweep_id INTEGER NOT NULL REFERENCES sweeps(id) ON DELETE CASCADE,
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    params TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (sweep_id, run_id)
+);
+CREATE INDEX idx_sweep_trials_run ON sweep_trials(run_id);
+"""

@@ -10,6 +10,7 @@ from pathlib import Path
 from core.errors import UserError
 
 BUILTIN_DIR = Path(__file__).resolve().parents[1] / "presets"
+SWEEPS_SUBDIR = "sweeps"  # presets/sweeps/*.yaml are sweep specs (core.sweep), not run configs
 
 
 def preset_dirs(workspace=None) -> list[Path]:
@@ -21,12 +22,13 @@ def preset_dirs(workspace=None) -> list[Path]:
 
 
 def available(workspace=None) -> dict[str, Path]:
-    """Every preset name -> file, searching sub-folders too (`presets/**/*.yaml`)."""
+    """Every preset name -> file, searching sub-folders too (`presets/**/*.yaml`) except `sweeps/`."""
     found: dict[str, Path] = {}
     for folder in preset_dirs(workspace):
         if folder.is_dir():
             for path in sorted(folder.rglob("*.yaml")):
-                found.setdefault(path.stem, path)
+                if SWEEPS_SUBDIR not in path.relative_to(folder).parts[:-1]:
+                    found.setdefault(path.stem, path)
     return found
 
 

@@ -12,9 +12,8 @@ from importlib import import_module
 from core.errors import UserError
 
 # One module per verb group; each defines register(subparsers). Order = order in --help.
-_GROUPS = ("config_cmds", "data_cmds", "tokenizer_cmds", "train_cmds", "distill_cmds", "doctor_cmds", "eval_cmds",
-           "bench_cmds")
-_GROUPS += ("export_cmds",)
+_GROUPS = ("config_cmds", "data_cmds", "tokenizer_cmds", "train_cmds", "distill_cmds", "sweep_cmds", "doctor_cmds",
+           "eval_cmds", "export_cmds", "bench_cmds")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -22,6 +22,7 @@ from core.history import STATUSES, History
 from core.tokenizer import vocab_size_of
 from studio.context import StudioContext
 from studio.plots import X_AXES, overlay_figure
+from studio.tabs import sweep as sweep_tab
 
 KINDS = ("train", "distill")  # the runs that have curves to compare
 ALL = "all"
@@ -302,6 +303,7 @@ def build(ctx: StudioContext) -> CompareComponents:
     names = [r["name"] for r in training_runs(ctx)]
     c = _build_controls(ctx, names)
     o = _build_outputs(ctx, names)
+    sweep_tab.build_results(ctx, c["selected"])  # choosing a sweep selects its runs
     filters = [c["status_filter"], c["name_filter"], c["selected"], o["manage_run"]]
     view = [c["runs"], c["selected"], o["manage_run"]]
     refresh = functools.partial(refresh_view, ctx)

@@ -20,6 +20,7 @@ from core.resolve import data_checker
 from studio import forms, plots, render
 from studio.context import StudioContext
 from studio.shared import corpus_choices, log_tail
+from studio.tabs import sweep as sweep_tab
 
 LIVE = ("queued", "running")
 
@@ -210,6 +211,7 @@ def _build_outputs():
 def build(ctx: StudioContext) -> TrainComponents:
     """The Train tab (call inside `with gr.Tab(...)`)."""
     preset, corpus, tokenizer, name, fields, start, stop, resume, show, command = _build_controls(ctx)
+    sweep_tab.build_launcher(ctx, [preset, corpus, tokenizer, *fields])  # the form as a sweep's base
     run, x_axis, refresh, status, progress, plot, samples, log = _build_outputs()
     cache = gr.State(None)  # this browser session's rows of the selected run: no shared state
     timer = gr.Timer(1.0, active=False)

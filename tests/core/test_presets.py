@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
 from core import config, models, presets
 from core.errors import UserError
 
-PRESET_FILES = sorted((Path(__file__).resolve().parents[2] / "presets").rglob("*.yaml"))
+PRESET_FILES = sorted(p for p in presets.BUILTIN_DIR.rglob("*.yaml")  # presets/sweeps/: tests/core/test_sweep.py
+                      if presets.SWEEPS_SUBDIR not in p.relative_to(presets.BUILTIN_DIR).parts[:-1])
 REQUIRED = {"llama-10M", "llama-16M", "llama-58M", "llama-95M", "llama-360M",
             "gpt2-97M", "gpt2-705M", "gptj-97M", "tiny"}
 
