@@ -1,7 +1,7 @@
 """Running sweeps: queue every trial of a `SweepPlan` as a training run, link the runs to the sweep
 in the history (`sweeps` + `sweep_trials`, migration 0002_sweeps), read the results, stop them.
 
-Each trial is an ordinary queued run (`jobs.start("train", ...)`): the queue runs them one at a
+Each trial is an ordinary queued run (`jobs.start("train"|"distill", ...)`): the queue runs them one at a
 time and the studio and `babyllama runs` see them like any run. Must not import gradio or torch.
 """
 from __future__ import annotations
@@ -74,7 +74,9 @@ def start(plan: SweepPlan, ws: Workspace, history: History, *, command: str = ""
                      (plan.name, plan.metric, plan.mode, to_json(plan.spec), str(folder), command, time.time()))
     sweep_id = _sweep(history, plan.name)["id"]
     for position, trial in enumerate(plan.trials):
-        run = jobs.start("train", trial.config, ws, history, name=trial.name, command=trial_command(plan, trial))
+        # A trial is a training run, or a distillation when the base names teachers.
+        run = jobs.start(jobs.training_kind(trial.config), trial.config, ws, history, name=trial.name,
+                         command=trial_command(plan, trial))
         with write_transaction(history.conn) as conn:
             conn.execute("INSERT INTO sweep_trials (sweep_id, run_id, position, params) VALUES (?, ?, ?, ?)",
                          (sweep_id, run["id"], position, json.dumps(trial.params)))  # keeps key order
