@@ -1,10 +1,11 @@
-"""`babyllama bench generate` (our sampling loop against transformers' generate); `babyllama serve`
-arrives with core.serve. Thin wrappers over core.bench.generate.
+"""`babyllama serve RUN` (the REST server over one model) and `babyllama bench generate` (our
+sampling loop against transformers' generate). Thin wrappers over core.serve and core.bench.generate.
 Must not import gradio; torch is imported only when a command runs a model.
 """
 from __future__ import annotations
 
 import json
+import signal
 import sys
 
 from core.workspace import Workspace
@@ -12,7 +13,24 @@ from core.workspace import Workspace
 
 def register(subparsers) -> None:
     from core.cli import BENCH_HELP, add_workspace_arg, verb_group
+    from core.serve import ServeOptions
 
+    d = ServeOptions()
+    p = subparsers.add_parser(
+        "serve", help="serve a model over HTTP: POST /generate, POST /v1/completions (OpenAI), GET /health",
+        description="One model in memory, one generation at a time. Binds 127.0.0.1 unless --allow-remote.")
+    p.add_argument("run", help="run name, checkpoint folder or any transformers causal-LM folder")
+    p.add_argument("--host", default=d.host, help=f"address to listen on (default {d.host})")
+    p.add_argument("--port", type=int, default=d.port, help=f"port (default {d.port}; 0 = any free port)")
+    p.add_argument("--allow-remote", action="store_true",
+                   help="allow a --host other than loopback (anyone who reaches it can use the model: no auth)")
+    p.add_argument("--max-new-tokens-cap", type=int, default=d.max_new_tokens_cap,
+                   help=f"largest max_new_tokens / max_tokens a request may ask for (default {d.max_new_tokens_cap})")
+    p.add_argument("--max-body-bytes", type=int, default=d.max_body_bytes,
+                   help=f"largest request body (default {d.max_body_bytes:,})")
+    p.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default: cuda when available, else cpu")
+    add_workspace_arg(p)
+    p.set_defaults(func=_cmd_serve)
     _register_bench_generate(verb_group(subparsers, "bench", BENCH_HELP), add_workspace_arg)
 
 
@@ -37,6 +55,25 @@ def _register_bench_generate(bench, add_workspace_arg) -> None:
     q.add_argument("--json", action="store_true", help="print one JSON object")
     add_workspace_arg(q)
     q.set_defaults(func=_cmd_bench_generate)
+
+
+def _stop_on_sigterm() -> None:
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)  # `kill` stops the server as Ctrl-C does
+
+
+def _cmd_serve(args) -> int:
+    from core.serve import ServeOptions, load_engine, serve
+
+    opts = ServeOptions(host=args.host, port=args.port, allow_remote=args.allow_remote,
+                        max_body_bytes=args.max_body_bytes, max_new_tokens_cap=args.max_new_tokens_cap)
+    opts.check()  # before loading the model: a refused --host costs nothing
+    engine = load_engine(args.run, Workspace.resolve(args.workspace), device=args.device)
+    _stop_on_sigterm()
+    serve(engine, opts, log=lambda m: print(m, file=sys.stderr if m.startswith("warning") else sys.stdout, flush=True))
+    return 0
 
 
 def _cmd_bench_generate(args) -> int:
