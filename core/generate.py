@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from core.errors import Issue, UserError
+from core.fast_decode import fast_decoder
 from core.train.checkpoint import list_checkpoints
 from core.workspace import Workspace
 
@@ -249,15 +250,21 @@ def decode_steps(model, input_ids: torch.Tensor, params: SamplingParams, *, budg
     seen = _seen_tokens(input_ids, attention_mask, model) if params.repetition_penalty != 1.0 else None
     ended = torch.zeros(batch, dtype=torch.bool, device=device)
     limit = torch.tensor(limits, device=device) if limits is not None else None
+    fast = fast_decoder(model)  # a plain Llama decodes without transformers' per-call overhead
     cache = None
     for step in range(budget):
         # Inference mode per step, never across a yield: a consumer may resume this generator
         # on another thread (Gradio does) and must not find itself inside inference mode.
         with torch.inference_mode():
-            out = model(**feed, **{cache_name: cache}, use_cache=True, **extra)
-            cache = getattr(out, cache_name)
+            if fast is not None and cache is not None:
+                logits = fast(feed["input_ids"], feed.get("position_ids"), feed.get("attention_mask"))
+            else:  # the prompt (or a model without a fast step): transformers' own forward
+                out = model(**feed, **{cache_name: cache}, use_cache=True, **extra)
+                cache, logits = getattr(out, cache_name), out.logits[:, -1]
+                if fast is not None:
+                    fast.start(cache)
             # Only the last position predicts the next token; float32 keeps sampling stable.
-            scores = next_token_scores(out.logits[:, -1].float(), seen, params)
+            scores = next_token_scores(logits.float(), seen, params)
             if params.temperature == 0:
                 token = torch.argmax(scores, dim=-1)
             else:

@@ -32,7 +32,7 @@ def test_json_has_both_sides_per_batch_and_same_greedy_tokens(workspace, capsys)
         assert set(row) >= {"batch", "ours_tokens_per_s", "hf_tokens_per_s", "ratio"}
         assert row["ours_tokens_per_s"] > 0 and row["hf_tokens_per_s"] > 0
         assert row["ratio"] == pytest.approx(row["ours_tokens_per_s"] / row["hf_tokens_per_s"])
-        assert row["same_tokens"] is True  # left-padded batch 3 too
+        assert row["same_tokens"] is True and row["ratio_cpu"] > 0  # left-padded batch 3 too
     first = result["by_batch"][0]
     assert (result["ours_tokens_per_s"], result["hf_tokens_per_s"], result["ratio"]) == (
         first["ours_tokens_per_s"], first["hf_tokens_per_s"], first["ratio"])
