@@ -119,6 +119,8 @@ class Handler(BaseHTTPRequestHandler):
             methods[method](self)
         except api.RequestError as err:
             self._fail(err.status, err, allow=", ".join(methods) if err.status == 405 else None)
+        except UserError as err:  # found while generating (a prompt the model cannot start from)
+            self._fail(400, err)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client went away; nothing to answer
         except Exception as err:  # noqa: BLE001 - one bad request must not stop the server

@@ -228,3 +228,15 @@ def test_remote_hosts_need_an_explicit_flag():
 def test_a_taken_port_is_a_user_error(base, engine):
     with pytest.raises(UserError, match="cannot listen"):
         make_server(engine, ServeOptions(port=urlsplit(base).port))
+
+
+def test_a_user_error_while_generating_is_a_400_and_the_server_goes_on(base, engine, monkeypatch):
+    def refuse(prompts, params):
+        raise UserError("prompt: it is empty and the tokenizer has no end-of-text token; type a few words")
+
+    monkeypatch.setattr(engine, "generate", refuse)
+    status, _, body = call(base, "POST", "/generate", {"prompt": ""})
+    assert status == 400 and "type a few words" in body["error"]["message"]
+    monkeypatch.undo()
+    status, _, body = call(base, "POST", "/generate", {"prompt": "", "max_new_tokens": 4})
+    assert status == 200 and body["tokens"]["prompt"] == 1  # an empty prompt starts after end-of-text
