@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from core.errors import Issue, UserError
+from core.fast_decode import fast_decoder
 from core.train.checkpoint import list_checkpoints
 from core.workspace import Workspace
 
@@ -146,6 +147,7 @@ class GenerationResult:
     tokens_per_s: float
     stop_reason: str = "length"    # "length" | "eos" | "stop" (a stop string)
     notes: list[str] = field(default_factory=list)  # truncation and capping, for the user
+    first_token_seconds: float = 0.0  # until the first new token: tokenizing + the prompt's forward pass
 
 
 @dataclass(frozen=True)
@@ -192,8 +194,9 @@ def prepare_prompt(model, tokenizer, prompt: str, max_new_tokens: int) -> Prepar
 
 
 # --------------------------------------------------------------------------- the sampling loop
-def next_token_scores(logits: torch.Tensor, seen: torch.Tensor, params: SamplingParams) -> torch.Tensor:
-    """Apply repetition penalty, temperature, top-k and top-p to one row of logits (float32)."""
+def next_token_scores(logits: torch.Tensor, seen: torch.Tensor | None, params: SamplingParams) -> torch.Tensor:
+    """Apply repetition penalty, temperature, top-k and top-p to logits (float32), one row or a
+    batch of rows (the vocabulary is the last dimension); `seen` marks tokens already in the text."""
     if params.repetition_penalty != 1.0:
         # As in the CTRL paper and transformers: shrink positive scores, push negative ones down.
         penalised = torch.where(logits > 0, logits / params.repetition_penalty, logits * params.repetition_penalty)
@@ -202,14 +205,14 @@ def next_token_scores(logits: torch.Tensor, seen: torch.Tensor, params: Sampling
         return logits  # greedy: the caller takes the argmax, the rest does not matter
     logits = logits / params.temperature
     if 0 < params.top_k < logits.shape[-1]:
-        kth = torch.topk(logits, params.top_k).values[-1]
+        kth = torch.topk(logits, params.top_k).values[..., -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
     if params.top_p < 1.0:
         sorted_logits, order = torch.sort(logits, descending=True)
         probs = torch.softmax(sorted_logits, dim=-1)
         # Drop a token when the tokens before it already reach top_p (the first always stays).
         drop = (torch.cumsum(probs, dim=-1) - probs) >= params.top_p
-        logits = logits.masked_fill(drop.scatter(0, order, drop), float("-inf"))
+        logits = logits.masked_fill(drop.scatter(-1, order, drop), float("-inf"))
     return logits
 
 
@@ -217,34 +220,77 @@ def iter_tokens(model, prompt_ids: list[int], params: SamplingParams, *, max_new
                 eos_id: int | None = None) -> Iterator[int]:
     """Yield new token ids one by one, reusing the KV cache; ends at `eos_id` (not yielded) or
     after `max_new_tokens` (default params.max_new_tokens). Does not touch the global RNG."""
-    device = model.device
     budget = params.max_new_tokens if max_new_tokens is None else max_new_tokens
-    generator = torch.Generator(device=device).manual_seed(params.seed)
-    input_ids = torch.tensor([prompt_ids], dtype=torch.long, device=device)
-    seen = None  # which vocabulary entries are already in the text (for the repetition penalty)
-    cache_name, extra = _forward_names(model)
-    cache = None
-    for _ in range(budget):
-        # Inference mode per step, never across a yield: a consumer may resume this generator
-        # on another thread (Gradio does) and must not find itself inside inference mode.
-        with torch.inference_mode():
-            out = model(input_ids=input_ids, **{cache_name: cache}, use_cache=True, **extra)
-            cache = getattr(out, cache_name)
-            # Only the last position predicts the next token; float32 keeps sampling stable.
-            logits = out.logits[0, -1].float()
-            if seen is None:
-                seen = torch.zeros(logits.shape[-1], dtype=torch.bool, device=device)
-                seen[input_ids[0]] = True
-            scores = next_token_scores(logits, seen, params)
-            if params.temperature == 0:
-                token = int(torch.argmax(scores))
-            else:
-                token = int(torch.multinomial(torch.softmax(scores, dim=-1), 1, generator=generator))
-            seen[token] = True
-            input_ids = torch.tensor([[token]], dtype=torch.long, device=device)
+    input_ids = torch.tensor([prompt_ids], dtype=torch.long, device=model.device)
+    for (token,) in decode_steps(model, input_ids, params, budget=budget, eos_id=eos_id):
         if token == eos_id:
             return
         yield token
+
+
+def decode_steps(model, input_ids: torch.Tensor, params: SamplingParams, *, budget: int,
+                 attention_mask: torch.Tensor | None = None, eos_id: int | None = None, pad_id: int = 0,
+                 limits: list[int] | None = None) -> Iterator[list[int]]:
+    """The one KV-cached sampling loop: yield the next token of every row (a list, one id per row)
+    at most `budget` times. Rows are left-padded where `attention_mask` is 0; a row ends at
+    `eos_id` (yielded once, then `pad_id`) or after `limits[row]` tokens; the loop stops when every
+    row has ended. Greedy when params.temperature == 0; never touches the global RNG."""
+    device, (batch, length) = input_ids.device, input_ids.shape
+    generator = torch.Generator(device=device).manual_seed(params.seed)
+    cache_name, extra = _forward_names(model)
+    feed, next_pos = {"input_ids": input_ids}, None
+    if attention_mask is not None:
+        # One mask for the whole run, sliced each step (transformers concatenates a new one per token).
+        mask = torch.ones(batch, length + budget, dtype=torch.long, device=device)
+        mask[:, :length] = attention_mask
+        positions = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+        feed.update(attention_mask=mask[:, :length], position_ids=positions)
+        next_pos = positions[:, -1:] + 1
+        last_pos = (context_length(model) or 2**62) - 1
+    seen = _seen_tokens(input_ids, attention_mask, model) if params.repetition_penalty != 1.0 else None
+    ended = torch.zeros(batch, dtype=torch.bool, device=device)
+    limit = torch.tensor(limits, device=device) if limits is not None else None
+    fast = fast_decoder(model)  # a plain Llama decodes without transformers' per-call overhead
+    cache = None
+    for step in range(budget):
+        # Inference mode per step, never across a yield: a consumer may resume this generator
+        # on another thread (Gradio does) and must not find itself inside inference mode.
+        with torch.inference_mode():
+            if fast is not None and cache is not None:
+                logits = fast(feed["input_ids"], feed.get("position_ids"), feed.get("attention_mask"))
+            else:  # the prompt (or a model without a fast step): transformers' own forward
+                out = model(**feed, **{cache_name: cache}, use_cache=True, **extra)
+                cache, logits = getattr(out, cache_name), out.logits[:, -1]
+                if fast is not None:
+                    fast.start(cache)
+            # Only the last position predicts the next token; float32 keeps sampling stable.
+            scores = next_token_scores(logits.float(), seen, params)
+            if params.temperature == 0:
+                token = torch.argmax(scores, dim=-1)
+            else:
+                token = torch.multinomial(torch.softmax(scores, dim=-1), 1, generator=generator)[:, 0]
+            token = token.masked_fill(ended, pad_id)  # an ended row is fed padding, as transformers does
+            if eos_id is not None:
+                ended |= token == eos_id
+            if limit is not None:
+                ended |= limit <= step + 1
+            if seen is not None:
+                seen.scatter_(1, token[:, None], True)
+            feed = {"input_ids": token[:, None]}
+            if next_pos is not None:
+                feed.update(attention_mask=mask[:, : length + step + 1], position_ids=next_pos.clamp(max=last_pos))
+                next_pos = next_pos + 1
+            ids = token.tolist()
+        yield ids
+        if bool(ended.all()):
+            return
+
+
+def _seen_tokens(input_ids: torch.Tensor, attention_mask: torch.Tensor | None, model) -> torch.Tensor:
+    """[batch, vocab] bools: which tokens each prompt holds (left padding excluded)."""
+    counts = torch.zeros(input_ids.shape[0], model.config.vocab_size, dtype=torch.long, device=input_ids.device)
+    weight = attention_mask.long() if attention_mask is not None else torch.ones_like(input_ids)
+    return counts.scatter_add_(1, input_ids, weight) > 0
 
 
 def _forward_names(model) -> tuple[str, dict]:
@@ -260,16 +306,19 @@ def _run(model, tokenizer, prompt: str, params: SamplingParams, *, each: bool) -
     start = time.perf_counter()
     prepared = prepare_prompt(model, tokenizer, prompt, params.max_new_tokens)
     tokens: list[int] = []
-    reason, text = "eos", ""
+    reason, text, first = "eos", "", 0.0
 
     def snapshot() -> GenerationResult:
         seconds = time.perf_counter() - start
         return GenerationResult(text, list(tokens), len(prepared.ids), len(tokens), seconds,
-                                len(tokens) / seconds if seconds > 0 else 0.0, reason, list(prepared.notes))
+                                len(tokens) / seconds if seconds > 0 else 0.0, reason, list(prepared.notes),
+                                first or seconds)
 
     for token in iter_tokens(model, prepared.ids, params, max_new_tokens=prepared.max_new_tokens,
                              eos_id=tokenizer.eos_token_id):
         tokens.append(token)
+        if not first:
+            first = time.perf_counter() - start
         if len(tokens) >= prepared.max_new_tokens:
             reason = "length"
         if not each:

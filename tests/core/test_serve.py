@@ -1,0 +1,242 @@
+"""core.serve: a real server on a free loopback port, called with http.client: every endpoint,
+streaming that reassembles to the plain answer, and every kind of bad request."""
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import threading
+from urllib.parse import urlsplit
+
+import pytest
+import torch
+
+from core import config, models
+from core import generate as gen
+from core.errors import UserError
+from core.serve import Engine, ServeOptions, is_loopback, make_server
+
+CTX, CAP, BODY_CAP = 64, 40, 4096
+PROMPT = "the cat sat on the mat and"
+
+
+@pytest.fixture(scope="module")
+def engine(data_template):
+    from core.tokenizer import load_tokenizer
+
+    tok = load_tokenizer("tok", data_template)
+    cfg = config.load(overrides=["model.hidden_size=32", "model.n_head=2", "model.intermediate_size=64",
+                                 "model.n_layer=2", f"model.max_position_embeddings={CTX}", "data.seq_length=32"])
+    torch.manual_seed(11)
+    return Engine(models.build_model(cfg.model, len(tok)).eval(), tok, name="tiny", folder="/nowhere/tiny")
+
+
+@pytest.fixture(scope="module")
+def base(engine):
+    """The server's base URL; it serves in a thread for the whole module."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny model, shared machine: one thread is fastest
+    server = make_server(engine, ServeOptions(port=0, max_new_tokens_cap=CAP, max_body_bytes=BODY_CAP))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=10)
+    torch.set_num_threads(threads)
+
+
+def call(base: str, method: str, path: str, body=None, *, raw: bytes | None = None):
+    """(status, headers, parsed JSON or raw text) of one request on a fresh connection."""
+    url = urlsplit(base)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    conn.request(method, path, body=data, headers={"Content-Type": "application/json"})
+    resp = conn.getresponse()
+    payload = resp.read()
+    conn.close()
+    is_json = resp.getheader("Content-Type", "").startswith("application/json")
+    return resp.status, dict(resp.getheaders()), json.loads(payload) if is_json else payload.decode()
+
+
+def events(text: str) -> list:
+    """The data of each server-sent event, JSON-decoded except the final [DONE]."""
+    assert text.endswith("data: [DONE]\n\n")
+    out = []
+    for block in text.split("\n\n")[:-1]:
+        assert block.startswith("data: "), block
+        data = block[len("data: "):]
+        out.append(data if data == "[DONE]" else json.loads(data))
+    return out
+
+
+def test_health_names_the_model(base, engine):
+    status, headers, body = call(base, "GET", "/health")
+    assert status == 200 and headers["Content-Type"] == "application/json"
+    assert body["status"] == "ok" and body["model"] == "tiny" and body["context_length"] == CTX
+    assert body["parameters"] == sum(p.numel() for p in engine.model.parameters())
+    assert body["max_new_tokens_cap"] == CAP and body["busy"] is False
+    status, _, listed = call(base, "GET", "/v1/models")
+    assert status == 200 and [m["id"] for m in listed["data"]] == ["tiny"]
+
+
+def test_generate_returns_text_tokens_and_timings(base, engine):
+    request = {"prompt": PROMPT, "temperature": 0.9, "top_k": 20, "max_new_tokens": 12, "seed": 3}
+    status, _, body = call(base, "POST", "/generate", request)
+    assert status == 200, body
+    expected = gen.generate(engine.model, engine.tokenizer, PROMPT,
+                            gen.SamplingParams(temperature=0.9, top_k=20, max_new_tokens=12, seed=3))
+    assert body["text"] == expected.text and body["tokens"]["ids"] == expected.tokens
+    assert body["tokens"]["new"] == len(body["tokens"]["ids"]) <= 12 and body["tokens"]["prompt"] == expected.n_prompt_tokens
+    t = body["timings"]
+    assert t["prompt_ms"] > 0 and t["generation_ms"] >= 0 and t["tokens_per_s"] > 0
+    assert t["total_ms"] == pytest.approx(t["prompt_ms"] + t["generation_ms"], abs=0.01)
+    assert body["seed"] == 3 and body["model"] == "tiny" and body["finish_reason"] in ("length", "eos", "stop")
+
+
+def test_generate_without_seed_picks_one_and_echoes_it(base):
+    _, _, first = call(base, "POST", "/generate", {"prompt": PROMPT, "max_new_tokens": 8, "temperature": 1.0})
+    _, _, again = call(base, "POST", "/generate", {"prompt": PROMPT, "max_new_tokens": 8, "temperature": 1.0,
+                                                    "seed": first["seed"]})
+    assert isinstance(first["seed"], int) and again["text"] == first["text"]
+
+
+def test_completions_in_openai_shape(base, engine):
+    request = {"model": "tiny", "prompt": [PROMPT, "a dog"], "max_tokens": 10, "temperature": 0, "seed": 1}
+    status, _, body = call(base, "POST", "/v1/completions", request)
+    assert status == 200, body
+    assert set(body) == {"id", "object", "created", "model", "choices", "usage"}
+    assert body["object"] == "text_completion" and body["id"].startswith("cmpl-") and body["model"] == "tiny"
+    assert [c["index"] for c in body["choices"]] == [0, 1]
+    params = gen.SamplingParams(temperature=0, max_new_tokens=10, top_k=0, top_p=1.0, repetition_penalty=1.0)
+    for choice, prompt in zip(body["choices"], [PROMPT, "a dog"]):
+        expected = gen.generate(engine.model, engine.tokenizer, prompt, params)
+        assert choice["text"] == expected.text and choice["logprobs"] is None
+        assert choice["finish_reason"] == ("length" if expected.stop_reason == "length" else "stop")
+    usage = body["usage"]
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"] and usage["completion_tokens"] <= 20
+
+
+@pytest.mark.parametrize("extra", [{}, {"stop": ["the", "e "]}])
+def test_stream_reassembles_to_the_plain_answer(base, extra):
+    request = {"prompt": PROMPT, "max_tokens": 30, "temperature": 1.0, "seed": 5, **extra}
+    _, _, plain = call(base, "POST", "/v1/completions", request)
+    status, headers, text = call(base, "POST", "/v1/completions", {**request, "stream": True})
+    assert status == 200 and headers["Content-Type"] == "text/event-stream"
+    chunks = events(text)
+    assert chunks[-1] == "[DONE]" and len(chunks) >= 3
+    parts = chunks[:-1]
+    assert "".join(c["choices"][0]["text"] for c in parts) == plain["choices"][0]["text"]
+    assert [c["choices"][0]["finish_reason"] for c in parts] == [None] * (len(parts) - 1) + [plain["choices"][0]["finish_reason"]]
+    assert {c["id"] for c in parts} == {parts[0]["id"]} and all(c["object"] == "text_completion" for c in parts)
+    if extra:
+        assert all(s not in plain["choices"][0]["text"] for s in extra["stop"])
+
+
+def test_health_answers_while_a_stream_holds_the_generation_lock(base):
+    url = urlsplit(base)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+    conn.request("POST", "/v1/completions", body=json.dumps({"prompt": PROMPT, "max_tokens": CAP, "stream": True,
+                                                             "seed": 2}))
+    resp = conn.getresponse()
+    first = resp.fp.readline()  # the first event is out: generation is under way
+    assert first.startswith(b"data: ")
+    _, _, health = call(base, "GET", "/health")
+    assert health["busy"] is True  # another thread answered while the lock is held
+    rest = resp.read().decode()
+    conn.close()
+    assert rest.endswith("data: [DONE]\n\n")
+    assert call(base, "GET", "/health")[2]["busy"] is False
+
+
+def test_concurrent_requests_are_serialized_and_all_answered(base):
+    request = {"prompt": PROMPT, "max_new_tokens": 10, "temperature": 0.8, "seed": 9}
+    results = [None] * 4
+
+    def one(i):
+        results[i] = call(base, "POST", "/generate", request)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert [r[0] for r in results] == [200] * 4
+    assert len({r[2]["text"] for r in results}) == 1
+
+
+BAD = [
+    ("/generate", b"{not json", 400, None, "not valid JSON"),
+    ("/generate", b"[1, 2]", 400, None, "must be a JSON object"),
+    ("/generate", b"\xff\xfe", 400, None, "not UTF-8"),
+    ("/generate", {"max_new_tokens": 5}, 400, "prompt", "prompt: missing"),
+    ("/generate", {"prompt": ["a", "b"]}, 400, "prompt", "expected a string"),
+    ("/generate", {"prompt": "a", "temprature": 0.5}, 400, "temprature", "unknown field"),
+    ("/generate", {"prompt": "a", "temperature": -1}, 400, "temperature", "must be >= 0"),
+    ("/generate", {"prompt": "a", "top_p": "high"}, 400, "top_p", "expected a number"),
+    ("/generate", {"prompt": "a", "max_new_tokens": CAP + 1}, 400, "max_new_tokens", f"at most {CAP}"),
+    ("/generate", {"prompt": "a", "max_new_tokens": 2.5}, 400, "max_new_tokens", "whole number"),
+    ("/generate", {"prompt": "a", "stop": [1]}, 400, "stop", "list of strings"),
+    ("/v1/completions", {"prompt": "a", "max_tokens": CAP + 1}, 400, "max_tokens", f"at most {CAP}"),
+    ("/v1/completions", {"prompt": "a", "n": 2}, 400, "n", "only n=1"),
+    ("/v1/completions", {"prompt": "a", "stream": "yes"}, 400, "stream", "true or false"),
+    ("/v1/completions", {"prompt": [1, 2, 3]}, 400, "prompt", "token-id prompts"),
+    ("/v1/completions", {"prompt": "a", "model": "gpt-4"}, 400, "model", "serves 'tiny'"),
+    ("/v1/completions", {"prompt": "a", "logprobs": 5}, 400, "logprobs", "not supported"),
+    ("/v1/completions", {"prompt": "a", "seed": -3}, 400, "seed", "must be >= 0"),
+    ("/generate", {"prompt": "x" * BODY_CAP}, 413, None, f"limit of {BODY_CAP:,}"),
+]
+
+
+@pytest.mark.parametrize("path, body, status, param, needle", BAD, ids=[b[-1] for b in BAD])
+def test_bad_requests_get_a_clear_error(base, path, body, status, param, needle):
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    got, headers, answer = call(base, "POST", path, raw=raw)
+    assert got == status, answer
+    error = answer["error"]
+    assert needle in error["message"] and error["param"] == param and error["code"] == status
+
+
+@pytest.mark.parametrize("method, path, status", [
+    ("GET", "/nope", 404), ("POST", "/v1/chat/completions", 404), ("GET", "/generate", 405),
+    ("POST", "/health", 405), ("DELETE", "/v1/completions", 405), ("PUT", "/generate", 405)])
+def test_unknown_paths_and_wrong_methods(base, method, path, status):
+    got, headers, answer = call(base, method, path, {} if method != "GET" else None)
+    assert got == status and path in answer["error"]["message"]
+    if status == 405:
+        assert headers["Allow"] in ("GET", "POST") and headers["Allow"] in answer["error"]["message"]
+
+
+def test_a_body_without_length_is_refused(base):
+    url = urlsplit(base)
+    with socket.create_connection((url.hostname, url.port), timeout=30) as sock:
+        sock.sendall(b"POST /generate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\r\n")
+        reply = sock.makefile("rb").read().decode()
+    assert reply.startswith("HTTP/1.0 411") and "Content-Length" in reply
+
+
+def test_remote_hosts_need_an_explicit_flag():
+    assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("::1") and is_loopback("127.0.0.2")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.4") and not is_loopback("example.org")
+    with pytest.raises(UserError, match="--allow-remote"):
+        ServeOptions(host="0.0.0.0").check()
+    ServeOptions(host="0.0.0.0", allow_remote=True).check()  # allowed once asked for (not bound here)
+    with pytest.raises(UserError, match="--port"):
+        ServeOptions(port=70000).check()
+
+
+def test_a_taken_port_is_a_user_error(base, engine):
+    with pytest.raises(UserError, match="cannot listen"):
+        make_server(engine, ServeOptions(port=urlsplit(base).port))
+
+
+def test_a_user_error_while_generating_is_a_400_and_the_server_goes_on(base, engine, monkeypatch):
+    def refuse(prompts, params):
+        raise UserError("prompt: it is empty and the tokenizer has no end-of-text token; type a few words")
+
+    monkeypatch.setattr(engine, "generate", refuse)
+    status, _, body = call(base, "POST", "/generate", {"prompt": ""})
+    assert status == 400 and "type a few words" in body["error"]["message"]
+    monkeypatch.undo()
+    status, _, body = call(base, "POST", "/generate", {"prompt": "", "max_new_tokens": 4})
+    assert status == 200 and body["tokens"]["prompt"] == 1  # an empty prompt starts after end-of-text
