@@ -247,9 +247,6 @@ def _eval(job: dict, ws: Workspace, history: History, run_dir: Path, is_main: bo
     return "finished"
 
 
-_KINDS = {"train": _train, "distill": _train, "tokenize": _tokenize, "prepare": _prepare, "eval": _eval}
-
-
 def _export(job: dict, ws: Workspace, history: History, run_dir: Path, is_main: bool) -> str:
     """Export a model (params: core.export.runner.ExportOptions as a dict)."""
     from core.export.runner import ExportOptions, run_export
@@ -261,7 +258,8 @@ def _export(job: dict, ws: Workspace, history: History, run_dir: Path, is_main: 
     return "finished"
 
 
-_KINDS["export"] = _export
+_KINDS = {"train": _train, "distill": _train, "tokenize": _tokenize, "prepare": _prepare, "eval": _eval,
+          "export": _export}
 
 
 def main(argv: list[str] | None = None) -> int:
