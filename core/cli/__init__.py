@@ -13,7 +13,7 @@ from core.errors import UserError
 
 # One module per verb group; each defines register(subparsers). Order = order in --help.
 _GROUPS = ("config_cmds", "data_cmds", "tokenizer_cmds", "train_cmds", "doctor_cmds", "eval_cmds",
-           "bench_cmds")
+           "bench_cmds", "bench_studio_cmds")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,7 +50,8 @@ def verb_group(subparsers, name: str, help: str):
     return group.add_subparsers(dest=f"{name}_verb", metavar="VERB", required=True)
 
 
-BENCH_HELP = "measure speed: bench train (our loop vs transformers.Trainer), bench eval (batched scoring)"
+BENCH_HELP = ("measure speed: bench train (our loop vs transformers.Trainer), bench eval (batched scoring), "
+              "bench studio (CLI vs studio run, plot latency)")
 
 
 def main(argv: list[str] | None = None) -> int:
