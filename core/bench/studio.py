@@ -132,15 +132,18 @@ def wait_for_run(ws: Workspace, name: str, sleep, timeout: float = RUN_TIMEOUT_S
     """Wait until run `name` exists and is final; a run that did not finish raises with its log."""
     deadline = time.monotonic() + timeout
     with History(ws.db_path) as h:
-        while time.monotonic() < deadline:
-            run = jobs.refresh(h, name) if h.get_run(name) else None
-            if run is not None and run["status"] in FINAL_STATUSES:
-                break
-            sleep()
-        else:
+        try:
+            while time.monotonic() < deadline:
+                run = jobs.refresh(h, name) if h.get_run(name) else None
+                if run is not None and run["status"] in FINAL_STATUSES:
+                    break
+                sleep()
+            else:
+                raise RuntimeError(f"bench studio: run {name} did not end within {timeout:.0f} s")
+        except BaseException:  # also Ctrl-C: a bench never leaves a training job behind
             if h.get_run(name):
                 jobs.stop(name, h, kill_after=10)
-            raise RuntimeError(f"bench studio: run {name} did not end within {timeout:.0f} s")
+            raise
     if run["status"] != "finished":
         log = Path(run["run_dir"]) / jobs.LOG_FILE
         tail = log.read_text(encoding="utf-8", errors="replace")[-2000:] if log.is_file() else ""
@@ -155,6 +158,7 @@ def _run_studio(opts: StudioBenchOptions, ws: Workspace, name: str, overrides: l
     base = config_mod.load(presets.find(opts.preset, ws))
     expected = overrides + ([f"training.max_steps={opts.steps}"] if base.training.max_steps != opts.steps else [])
     shot = opts.screenshot or tmp / f"{name}.png"
+    shot.parent.mkdir(parents=True, exist_ok=True)
     with running_studio(ws.root, tmp / f"{name}-studio.log") as url, chromium_page() as page:
         command = start_in_train_tab(page, url, opts.preset, name, opts.steps, expected)
         cpu_before, wall_before = helper_cpu_seconds(), time.monotonic()
