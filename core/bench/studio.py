@@ -170,9 +170,11 @@ def _run_studio(opts: StudioBenchOptions, ws: Workspace, name: str, overrides: l
         helper_cores = (helper_cpu_seconds() - cpu_before) / (time.monotonic() - wall_before)
         figures = run_figures(ws, name)
         last = max(r["step"] for r in figures["loss_rows"])
-        # The final rows land with the tick that also sees the run end: give it a few ticks.
+        # The final rows land with the tick that also sees the run end (the badge may take one
+        # more): give it a few ticks, so the screenshot shows the finished run.
         deadline = time.monotonic() + 15
-        while last not in seen_steps(page) and time.monotonic() < deadline:
+        while time.monotonic() < deadline and (last not in seen_steps(page)
+                                               or page.query_selector("#run-status-finished") is None):
             page.wait_for_timeout(200)
         seen = seen_steps(page)
         page.screenshot(path=str(shot), full_page=True)
