@@ -13,7 +13,8 @@ from core.errors import UserError
 
 # One module per verb group; each defines register(subparsers). Order = order in --help.
 _GROUPS = ("config_cmds", "data_cmds", "tokenizer_cmds", "train_cmds", "distill_cmds", "sweep_cmds", "doctor_cmds",
-           "eval_cmds", "export_cmds", "serve_cmds", "bench_cmds")
+           "eval_cmds", "export_cmds", "serve_cmds", "bench_cmds",
+           "bench_studio_cmds")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,7 +52,7 @@ def verb_group(subparsers, name: str, help: str):
 
 
 BENCH_HELP = ("measure speed: bench train (our loop vs transformers.Trainer), bench eval (batched scoring), "
-              "bench generate (our sampler vs transformers generate)")
+              "bench generate (our sampler vs transformers generate), bench studio (CLI vs studio run, plot latency)")
 
 
 def main(argv: list[str] | None = None) -> int:
