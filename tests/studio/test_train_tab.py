@@ -27,7 +27,7 @@ def _until_final(ctx, run, cache=None, timeout=90):
         cache = out[0]
         with ctx.history() as h:
             if h.get_run(run)["status"] in FINAL_STATUSES:
-                return tab.tick(ctx, run, cache, "step")
+                return tab.tick(ctx, run, None, "step")  # a fresh session: the whole figure
         time.sleep(0.3)
     raise AssertionError(f"{run} did not finish")
 
@@ -41,10 +41,11 @@ def test_start_polls_incrementally_and_turns_the_timer_off(ready_workspace):
     names = {trace.name for trace in fig.data}
     assert {"loss", "loss (smoothed)", "eval loss"} <= names
     assert cache["last_step"] == 20 and "Samples at step 20" in samples and "step 20/20" in log
-    # A tick with nothing new fetches only the last step again, not the whole history.
+    # A tick with nothing new fetches only the last step again, not the whole history, and
+    # leaves the figure as it is.
     before = len(cache["rows"])
-    cache2 = tab.tick(ctx, "ui-1", cache, "tokens")[0]
-    assert len(cache2["rows"]) == before
+    cache2, fig2 = tab.tick(ctx, "ui-1", cache, "tokens")[:2]
+    assert len(cache2["rows"]) == before and fig2 == gr.skip()
 
 
 def test_command_shown_starts_the_same_config_as_the_cli(ready_workspace):
