@@ -89,8 +89,9 @@ def _run_owning(history, checkpoint: Path) -> dict | None:
     return None
 
 
-def follow(history, name: str, out=sys.stdout) -> int:
+def follow(history, name: str, out=None) -> int:
     """Print the run's log as it grows until it ends; Ctrl-C asks for a stop (twice: kill)."""
+    out = out or sys.stdout  # looked up now: a default bound at import would outlive a redirected stdout
     run = history.get_run(name)
     log_path = Path(run["run_dir"]) / jobs.LOG_FILE
     offset = 0

@@ -86,13 +86,13 @@ def test_stop_checkpoints_and_resume_continues_the_same_run(ready_workspace, his
                history, name="sr")
     _wait(history, "sr", lambda r: r["status"] == "running" and (r["step"] or 0) >= 10)
     assert jobs.stop("sr", history) == "requested"
-    run = _final(history, "sr")
+    run = _final(history, "sr", timeout=600)  # 400 tiny steps: seconds idle, minutes on a loaded machine
     assert run["status"] == "stopped" and 10 <= run["step"] < STOP_STEPS
     stopped_at = run["step"]
     assert ckpt.list_checkpoints(run["run_dir"])[-1].name == f"checkpoint-{stopped_at}"
     resumed = jobs.resume("sr", ready_workspace, history)
     assert resumed["id"] == run["id"]
-    run = _final(history, "sr")
+    run = _final(history, "sr", timeout=600)
     assert run["status"] == "finished" and run["step"] == STOP_STEPS
     rows = [(m["step"], m["name"]) for m in history.metrics_since("sr", -1)]
     assert len(rows) == len(set(rows))  # replaced, never duplicated
