@@ -6,13 +6,14 @@ starts processes and reads files on this machine.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import os
 import sys
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+from core.net import is_loopback  # noqa: E402  (after the environment: nothing here reads it)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -24,16 +25,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="user:password required when binding a non-loopback host (or $BABYLLAMA_AUTH)")
     p.add_argument("--max-upload-mb", type=int, default=512, help="largest upload accepted, in MB")
     return p.parse_args(argv)
-
-
-def is_loopback(host: str) -> bool:
-    """True for localhost, 127.0.0.0/8 and ::1."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_exposure(host: str, auth: str | None) -> str | None:

@@ -6,7 +6,6 @@ shapes live in core.serve_api. Must not import gradio or studio.
 """
 from __future__ import annotations
 
-import ipaddress
 import json
 import socket
 import sys
@@ -20,6 +19,7 @@ from urllib.parse import urlsplit
 from core import serve_api as api
 from core.errors import UserError
 from core.generate import GenerationResult, SamplingParams, context_length, generate, stream_results
+from core.net import is_loopback
 
 
 @dataclass(frozen=True)
@@ -41,16 +41,6 @@ class ServeOptions:
             raise UserError(f"--host {self.host}: not a loopback address, so other machines could use the "
                             "model with no authentication; add --allow-remote if that is what you want, "
                             "or keep the default --host 127.0.0.1")
-
-
-def is_loopback(host: str) -> bool:
-    """True for localhost and loopback addresses (127.0.0.0/8, ::1)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False  # a host name: it may resolve to anything
 
 
 class Engine:
