@@ -53,14 +53,19 @@ def data_template(tmp_path_factory):
     return ws
 
 
+def copy_template(template, ws):
+    """Copy the session's corpus `syn` and tokenizer `tok` (the `data_template` fixture) into `ws`."""
+    import shutil
+
+    shutil.copytree(template.data_dir, ws.data_dir, dirs_exist_ok=True)
+    shutil.copytree(template.tokenizers_dir, ws.tokenizers_dir, dirs_exist_ok=True)
+    return ws
+
+
 @pytest.fixture
 def ready_workspace(workspace, data_template):
     """A fresh workspace holding copies of the session's corpus `syn` and tokenizer `tok`."""
-    import shutil
-
-    shutil.copytree(data_template.data_dir, workspace.data_dir, dirs_exist_ok=True)
-    shutil.copytree(data_template.tokenizers_dir, workspace.tokenizers_dir, dirs_exist_ok=True)
-    return workspace
+    return copy_template(data_template, workspace)
 
 
 TINY = ["data.train_path=syn", "data.tokenizer_path=tok"]

@@ -5,14 +5,13 @@ for each other made every forward pass 5-20x slower.
 """
 from __future__ import annotations
 
-import shutil
-
 import pytest
 import torch
 import yaml
 
 from core import config, models
 from core.workspace import Workspace
+from tests.conftest import copy_template
 
 CTX = 64
 TINY_MODEL = ["model.hidden_size=32", "model.n_head=2", "model.intermediate_size=64", "model.n_layer=2",
@@ -51,8 +50,7 @@ def eval_ws(tmp_path_factory, data_template):
     from core.tokenizer import load_tokenizer
 
     ws = Workspace(tmp_path_factory.mktemp("eval") / "ws").ensure()
-    shutil.copytree(data_template.data_dir, ws.data_dir, dirs_exist_ok=True)
-    shutil.copytree(data_template.tokenizers_dir, ws.tokenizers_dir, dirs_exist_ok=True)
+    copy_template(data_template, ws)
     tok = load_tokenizer("tok", ws)
     with open_history(ws) as history:
         save_tiny_run(ws, "r1", tok, history=history)

@@ -3,21 +3,11 @@
 """
 from __future__ import annotations
 
-import shutil
-
 import pytest
-import torch
 
 from core.workspace import Workspace
-from tests.core.evaluate.conftest import save_tiny_run
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models on a shared 2-core machine: see tests/core/evaluate/conftest.py
-    yield
-    torch.set_num_threads(before)
+from tests.conftest import copy_template
+from tests.core.evaluate.conftest import one_thread, save_tiny_run  # noqa: F401  (one_thread: autouse)
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +16,7 @@ def export_ws(tmp_path_factory, data_template):
     from core.tokenizer import load_tokenizer
 
     ws = Workspace(tmp_path_factory.mktemp("export") / "ws").ensure()
-    shutil.copytree(data_template.data_dir, ws.data_dir, dirs_exist_ok=True)
-    shutil.copytree(data_template.tokenizers_dir, ws.tokenizers_dir, dirs_exist_ok=True)
+    copy_template(data_template, ws)
     tok = load_tokenizer("tok", ws)
     with open_history(ws) as history:
         save_tiny_run(ws, "r1", tok, history=history)
