@@ -1,5 +1,5 @@
-"""Typed run configuration: the guide's `data`, `model`, `training` and `logging` sections, and
-`distillation` for runs that learn from teacher models.
+"""Typed run configuration: the guide's `data`, `model`, `training` and `logging` sections,
+`distillation` for runs that learn from teacher models, and `eval` for evaluation during training.
 
 Field metadata (help, min, max, choices) is the single source for CLI help, UI forms and validation.
 `load(path, overrides)` merges YAML with guide-style flags and `section.key=value` overrides and
@@ -107,14 +107,26 @@ class DistillationConfig:
 
 
 @dataclass
+class EvalConfig:
+    """Evaluation during training beyond the eval loss: BabyLM minimal pairs every N steps, logged as
+    `pairs_acc` (mean accuracy over paradigms) against tokens and words seen."""
+
+    pairs_every: int = _f(0, "Score the minimal pairs every N optimizer steps, at step 0 and at the end "
+                             "(0 = never); logged as pairs_acc.", min=0)
+    pairs_dir: str = _f("", "Folder of BLiMP-format .jsonl files, one per paradigm; empty = <workspace>/blimp/.")
+    pairs_limit: int = _f(0, "Pairs scored per paradigm each time (0 = all; 100-200 keeps it quick).", min=0)
+
+
+@dataclass
 class RunConfig:
-    """A whole run: the four sections of the guide's YAML (+ `distillation`)."""
+    """A whole run: the four sections of the guide's YAML (+ `distillation`, `eval`)."""
 
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     distillation: DistillationConfig = field(default_factory=DistillationConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -22,7 +22,8 @@ import yaml
 from core.config import RunConfig
 from core.errors import UserError
 from core.history import FINAL_STATUSES, History
-from core.resolve import resolve_data, run_parent
+from core.resolve import pin_paths, resolve_data, run_parent
+from core.train.probes import load_pairs
 from core.train.trackers import check_trackers
 from core.workspace import Workspace, check_name
 
@@ -63,7 +64,10 @@ def start(kind: str, cfg: RunConfig, ws: Workspace, history: History, *, name: s
     name = check_name(name or default_name(cfg), "run name")
     if kind in ("train", "distill"):
         resolve_data(cfg, ws, require=True)  # a missing corpus or tokenizer fails before anything is written
+        cfg = pin_paths(cfg, ws)  # the worker runs in the run folder: ./x must keep meaning ./x
         check_trackers(cfg)  # --wandb / --tensorboard without the package: said now, not after data prep
+        if cfg.eval.pairs_every:
+            load_pairs(cfg, ws)  # a malformed pairs file is reported with its line, before the run
     if kind == "distill":
         from core.train.distill import check_teachers  # imports torch: distillation runs only
 

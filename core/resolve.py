@@ -1,12 +1,12 @@
 """Resolve a config's data and tokenizer references into paths inside or outside the workspace.
 
-`data.train_path` / `eval_path` / `tokenizer_path` take a workspace name (`syn`, `tok`) or a path, as
-in the guide. Checking that they exist is separate from `config.validate`, so presets stay valid
-without data. Must not import torch or gradio.
+`data.train_path` / `eval_path` / `tokenizer_path` (and `eval.pairs_dir`) take a workspace name
+(`syn`, `tok`) or a path, as in the guide. Checking that they exist is separate from
+`config.validate`, so presets stay valid without data. Must not import torch or gradio.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core.config import RunConfig, check_tokenizer_vocab
@@ -22,6 +22,7 @@ class DataPaths:
     eval: Path | None
     tokenizer: Path | None
     corpus: Path | None  # the prepared corpus folder when train_path named one
+    pairs: Path | None = None  # minimal pairs scored during training (eval.pairs_every > 0)
 
 
 def _candidates(value: str, ws: Workspace, subdir: Path) -> list[Path]:
@@ -78,7 +79,40 @@ def _resolve(cfg: RunConfig, ws: Workspace, require: bool) -> tuple[DataPaths, l
     elif corpus is not None and (corpus / "dev").is_dir():
         evaluation = corpus / "dev"
     tokenizer = _resolve_tokenizer(cfg, ws, issues, require)
-    return DataPaths(train=train, eval=evaluation, tokenizer=tokenizer, corpus=corpus), issues
+    pairs = _resolve_pairs(cfg, ws, issues)
+    return DataPaths(train=train, eval=evaluation, tokenizer=tokenizer, corpus=corpus, pairs=pairs), issues
+
+
+def _resolve_pairs(cfg: RunConfig, ws: Workspace, issues: list[Issue]) -> Path | None:
+    """The minimal-pairs folder of `eval.pairs_dir` (default `<workspace>/blimp/`), when pairs are due."""
+    if not cfg.eval.pairs_every:
+        return None
+    value = cfg.eval.pairs_dir
+    found = _find(value, ws, ws.root) if value else (ws.root / "blimp" if (ws.root / "blimp").is_dir() else None)
+    if found is None:
+        where = f"no folder {value!r}" if value else f"not set, and {ws.root / 'blimp'} does not exist"
+        issues.append(Issue("eval.pairs_dir", where,
+                            "give a folder of BLiMP-format .jsonl files (one per paradigm), put them in "
+                            "<workspace>/blimp/, or set eval.pairs_every=0"))
+    return found
+
+
+def pin_paths(cfg: RunConfig, ws: Workspace) -> RunConfig:
+    """`cfg` with every reference that was found relative to the current folder made absolute.
+
+    A job runs in its own folder, so `./my_pairs` must mean what it meant where the command was
+    typed; workspace names stay names (the run folder stays portable with its workspace).
+    """
+    def pinned(value: str, subdir: Path) -> str:
+        if not value or Path(value).expanduser().is_absolute():
+            return value
+        found = _find(value, ws, subdir)
+        return str(found.resolve()) if found is not None and found == Path(value).expanduser() else value
+
+    d, e = cfg.data, cfg.eval
+    data = replace(d, train_path=pinned(d.train_path, ws.data_dir), eval_path=pinned(d.eval_path, ws.data_dir),
+                               tokenizer_path=pinned(d.tokenizer_path, ws.tokenizers_dir))
+    return replace(cfg, data=data, eval=replace(e, pairs_dir=pinned(e.pairs_dir, ws.root)))
 
 
 def _resolve_tokenizer(cfg: RunConfig, ws: Workspace, issues: list[Issue], require: bool) -> Path | None:

@@ -156,6 +156,13 @@ def _train(job: dict, ws: Workspace, history: History, run_dir: Path, is_main: b
         if is_main:
             print(f"distilling from {len(cfg.distillation.teachers)} teacher(s): "
                   f"{', '.join(cfg.distillation.teachers)}", flush=True)
+    probes = []
+    if is_main:  # only the main process scores (the others go on to their next step meanwhile)
+        from core.train.probes import pairs_probe
+
+        probes = [p for p in [pairs_probe(cfg, ws, tokenizer)] if p is not None]
+        for probe in probes:
+            print(probe.describe, flush=True)
     resume_from = Path(job["resume_from"]) if job.get("resume_from") else None
     loggers = []
     if is_main:
@@ -177,7 +184,7 @@ def _train(job: dict, ws: Workspace, history: History, run_dir: Path, is_main: b
         callbacks.append(ConsoleProgress())
     try:
         return train(cfg, data, tokenizer, run_dir, [c for c in callbacks if c is not None],
-                     resume_from=resume_from, accelerator=accelerator, objective=objective)
+                     resume_from=resume_from, accelerator=accelerator, objective=objective, probes=probes)
     finally:
         for logger in loggers:
             logger.close()

@@ -14,11 +14,12 @@ import gradio as gr
 from core import config as config_mod
 
 # The form's fields, in order: the data settings a run picks, everything in `training`, then
-# `distillation` (teachers chosen = a distillation run).
+# `distillation` (teachers chosen = a distillation run), then `eval` (minimal pairs while training).
 TEACHERS = "distillation.teacher_models"
 DISTILL_PATHS = [f"distillation.{f.name}" for f in fields(config_mod.DistillationConfig)]
+EVAL_PATHS = [f"eval.{f.name}" for f in fields(config_mod.EvalConfig)]
 FORM_PATHS = ["data.seq_length", "data.eval_samples"] + [
-    f"training.{f.name}" for f in fields(config_mod.TrainingConfig)] + DISTILL_PATHS
+    f"training.{f.name}" for f in fields(config_mod.TrainingConfig)] + DISTILL_PATHS + EVAL_PATHS
 
 
 def component_for(path: str, value: Any) -> gr.components.Component:

@@ -12,12 +12,16 @@ from typing import Iterable, Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from core.train.probes import PAIRS_METRIC
+
 MAX_POINTS = 2000  # per trace; a 20k-point figure took ~90 ms to build (STACK.md)
 X_AXES = {"step": "step", "tokens": "tokens seen", "words": "words seen", "time": "minutes"}
 PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6", "#9D755D")
 # The training dashboard: (metric names, panel title), one panel each.
 PANELS = ((("loss", "eval_loss", "ce_loss", "kl_loss"), "loss"), (("lr",), "learning rate"),
           (("grad_norm",), "gradient norm"), (("tokens_per_s",), "tokens / s"))
+# Minimal-pair accuracy logged during training (core.train.probes), with one series per field.
+PAIRS, PAIRS_TITLE = PAIRS_METRIC, "grammar: minimal-pair accuracy (BLiMP-style)"
 # A distillation run's two loss terms, drawn dashed in the loss panel: (legend, colour).
 LOSS_PARTS = {"ce_loss": ("CE (labels)", PALETTE[3]), "kl_loss": ("KL (teachers)", PALETTE[5])}
 
@@ -67,10 +71,14 @@ def series(rows: Iterable[dict], x_axis: str = "step") -> dict[str, tuple[list, 
 
 def training_figure(rows: Iterable[dict], x_axis: str = "step", smoothing: float = 0.6,
                     title: str = "") -> go.Figure:
-    """The live dashboard: loss (raw, smoothed, eval), learning rate, gradient norm, throughput."""
+    """The live dashboard: loss (raw, smoothed, eval), learning rate, gradient norm, throughput, and
+    minimal-pair accuracy across the bottom when the run scores pairs (`eval.pairs_every`)."""
     data = series(rows, x_axis)
-    fig = make_subplots(rows=2, cols=2, subplot_titles=[t for _, t in PANELS],
-                        horizontal_spacing=0.08, vertical_spacing=0.14)
+    grammar = PAIRS in data
+    fig = make_subplots(rows=3 if grammar else 2, cols=2,
+                        specs=[[{}, {}], [{}, {}]] + ([[{"colspan": 2}, None]] if grammar else []),
+                        subplot_titles=[t for _, t in PANELS] + ([PAIRS_TITLE] if grammar else []),
+                        horizontal_spacing=0.08, vertical_spacing=0.1 if grammar else 0.14)
     for i, (names, _) in enumerate(PANELS):
         r, c = i // 2 + 1, i % 2 + 1
         for name in names:
@@ -92,9 +100,26 @@ def training_figure(rows: Iterable[dict], x_axis: str = "step", smoothing: float
             else:
                 fig.add_trace(go.Scatter(x=xs, y=ys, name=name, mode="lines", showlegend=False,
                                          line=dict(color=PALETTE[2 + i], width=1.5)), row=r, col=c)
-    fig.update_xaxes(title_text=X_AXES[x_axis], row=2)
-    _layout(fig, title or ("waiting for the first logged step..." if not data else ""), height=560)
+    if grammar:
+        _add_pairs(fig, data, row=3)
+    fig.update_xaxes(title_text=X_AXES[x_axis], row=3 if grammar else 2)
+    _layout(fig, title or ("waiting for the first logged step..." if not data else ""), height=820 if grammar else 560)
     return fig
+
+
+def _add_pairs(fig: go.Figure, data: dict, row: int) -> None:
+    """Minimal-pair accuracy (mean over paradigms, bold) and each field's mean, over chance (0.5)."""
+    fields = sorted(name for name in data if name.startswith(PAIRS + "/"))
+    for i, name in enumerate([PAIRS, *fields]):
+        xs, ys = downsample(*data[name])
+        main = name == PAIRS
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name="pairs accuracy" if main else name[len(PAIRS) + 1:],
+                                 line=dict(color=PALETTE[(4 + i) % len(PALETTE)] if not main else "#333333",
+                                           width=2.5 if main else 1.2, dash=None if main else "dot"),
+                                 marker=dict(size=6 if main else 4)), row=row, col=1)
+    fig.add_hline(y=0.5, line=dict(color="#999999", width=1, dash="dash"), row=row, col=1,
+                  annotation_text="chance", annotation_position="bottom right")
+    fig.update_yaxes(range=[0, 1], tickformat=".0%", row=row, col=1)
 
 
 def overlay_figure(runs: dict[str, list[dict]], metric: str = "loss", x_axis: str = "step",

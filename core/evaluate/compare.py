@@ -14,7 +14,8 @@ from core.errors import UserError
 from core.evaluate import plots
 from core.evaluate.report import chart_block, headline, page, table
 
-CURVES = (("loss", "training loss"), ("eval_loss", "eval loss"))
+# Curves overlaid by step; minimal-pair accuracy exists for runs trained with eval.pairs_every.
+CURVES = (("loss", "training loss"), ("eval_loss", "eval loss"), ("pairs_acc", "minimal-pair accuracy"))
 
 
 def latest_results(history, run: dict) -> tuple[dict | None, Path | None]:

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import UserError
-from core.evaluate.scoring import context_token, encode_sentences, sequence_logprobs, sync
 
 
 @dataclass
@@ -95,6 +94,8 @@ def score_pairs(model, tokenizer, paradigms: list[Paradigm], batch_size: int = 6
     All sentences of all paradigms are scored together (batching spans files); batch_size=1 is
     the one-sentence-at-a-time scoring of lm-eval's BabyLM set-up and gives the same numbers.
     """
+    from core.evaluate.scoring import context_token, encode_sentences, sequence_logprobs, sync  # torch
+
     sentences, where = [], []
     for p in paradigms:
         for (good, bad), line in zip(p.pairs, p.lines):

@@ -12,6 +12,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING, Sequence
 
 import torch
 
@@ -20,6 +21,9 @@ from core.models import build_model
 from core.train import checkpoint as ckpt
 from core.train.callbacks import CallbackList, Schedule, TrainControl, TrainState
 from core.train.fused_loss import FusedLossModel, causal_lm_loss
+
+if TYPE_CHECKING:
+    from core.train.probes import Probe
 
 # Greedy continuations of these show how the model is doing, in the log and the studio.
 SAMPLE_PROMPTS = ("Once upon a time", "The little dog", "Mommy, can I")
@@ -66,11 +70,12 @@ def cpu_has_bf16() -> bool:
 
 
 def train(cfg: RunConfig, data: TrainData, tokenizer, run_dir: Path, callbacks: list,
-          *, resume_from: Path | None = None, accelerator=None, objective=None) -> str:
+          *, resume_from: Path | None = None, accelerator=None, objective=None, probes: Sequence[Probe] = ()) -> str:
     """Train (or resume) a run; returns its final status: "finished" or "stopped".
 
     `objective(lm)` wraps the model in the module whose forward returns the training loss:
     `FusedLossModel` by default, `core.train.distill.DistillLossModel` for distillation.
+    `probes` measure the plain LM on their own schedule (core.train.probes: minimal pairs).
     """
     if accelerator is None:
         accelerator, cfg, _ = make_accelerator(cfg)
@@ -136,7 +141,23 @@ def train(cfg: RunConfig, data: TrainData, tokenizer, run_dir: Path, callbacks: 
                           elapsed=time.perf_counter() - started,
                           metrics=MappingProxyType(metrics), is_main=accelerator.is_main_process)
 
+    def run_probes(due: list[Probe]) -> float:
+        """Measure the plain LM with each due probe (main process); returns the seconds it took."""
+        if not due or not accelerator.is_main_process:
+            return 0.0
+        begin, lm = time.perf_counter(), unwrap(accelerator, model)
+        lm.eval()  # no dropout, no RNG drawn: resume stays exact
+        metrics = {}
+        for probe in due:
+            metrics.update(probe.measure(lm))
+        lm.train()
+        cbs.on_evaluate(snapshot(**metrics), control, metrics)
+        return time.perf_counter() - begin
+
     cbs.on_train_begin(snapshot(), control)
+    if progress.step == 0:
+        run_probes(list(probes))  # the untrained model: where "learned vs words seen" starts (chance)
+        window_start = time.perf_counter()
     status = "finished"
     while progress.step < max_steps:
         # --- one optimizer step: accumulate gradients over micro-batches -------------------
@@ -187,11 +208,15 @@ def train(cfg: RunConfig, data: TrainData, tokenizer, run_dir: Path, callbacks: 
             # Every process must take the same branch: any rank's stop request stops all.
             flag = torch.tensor(float(control.should_stop), device=accelerator.device)
             control.should_stop = bool(accelerator.reduce(flag, "max").item())
+        paused = time.perf_counter()
         if control.should_eval and data.eval is not None:
             metrics = evaluate(model, data.eval, t.batch_size, accelerator, cfg.data.eval_samples)
             cbs.on_evaluate(snapshot(**metrics), control, metrics)
             if accelerator.is_main_process:
                 cbs.on_samples(snapshot(), control, generate_samples(unwrap(accelerator, model), tokenizer))
+        run_probes([p for p in probes if p.due(progress.step, max_steps)])
+        # tokens_per_s is the training rate: time spent evaluating does not count against it.
+        window_start += time.perf_counter() - paused
         if control.should_save or control.should_stop or progress.step == max_steps:
             progress.window_loss, progress.window_steps = loss_sum.item(), window_steps
             path = _save(accelerator, model, tokenizer, optimizer, scheduler, progress, config_dict, run_dir, t)

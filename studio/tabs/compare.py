@@ -26,7 +26,7 @@ from studio.tabs import sweep as sweep_tab
 
 KINDS = ("train", "distill")  # the runs that have curves to compare
 ALL = "all"
-METRICS = ("loss", "eval_loss", "lr", "grad_norm", "tokens_per_s")
+METRICS = ("loss", "eval_loss", "pairs_acc", "lr", "grad_norm", "tokens_per_s")
 RUN_COLUMNS = ["name", "status", "model", "params", "steps", "tokens seen", "best eval loss", "duration"]
 EVAL_COLUMNS = ["run", "source", "metric", "value", "step"]
 DELETE = "Delete run"
@@ -273,7 +273,7 @@ def _build_controls(ctx: StudioContext, names: list[str]) -> dict:
         c["selected"] = gr.Dropdown(names, value=[], multiselect=True, label="runs to compare",
                                     elem_id="compare-select", scale=3)
         c["metric"] = gr.Dropdown(list(METRICS), value="loss", label="metric", elem_id="compare-metric", scale=1)
-        c["x_axis"] = gr.Radio([a for a in X_AXES if a != "words"], value="step", label="x axis",
+        c["x_axis"] = gr.Radio(list(X_AXES), value="step", label="x axis",
                                elem_id="compare-x-axis", scale=1)
         c["smoothing"] = gr.Slider(0.0, 0.99, value=0.6, step=0.01, label="smoothing",
                                    elem_id="compare-smoothing", scale=1)

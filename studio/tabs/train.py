@@ -191,7 +191,8 @@ def _build_controls(ctx: StudioContext):
         name = gr.Textbox(label="run name (empty: from the preset)", elem_id="train-name")
     base = config_mod.load(presets.find(preset.value, ctx.workspace))
     values = dict(zip(forms.FORM_PATHS, forms.values_of(base)))
-    pairs = [(path, value) for path, value in values.items() if path not in forms.DISTILL_PATHS]
+    pairs = [(path, value) for path, value in values.items()
+             if path not in forms.DISTILL_PATHS and path not in forms.EVAL_PATHS]
     fields = []
     with gr.Accordion("Training settings", open=False):
         for row_start in range(0, len(pairs), 4):
@@ -203,6 +204,9 @@ def _build_controls(ctx: StudioContext):
             fields += [teachers] + [forms.component_for(path, values[path])
                                     for path in forms.DISTILL_PATHS if path != forms.TEACHERS]
         teachers.focus(lambda: gr.update(choices=teacher_choices(ctx)), None, teachers, show_progress="hidden")
+    with gr.Accordion("Grammar while training (optional): score minimal pairs every N steps", open=False):
+        with gr.Row():
+            fields += [forms.component_for(path, values[path]) for path in forms.EVAL_PATHS]
     with gr.Row():
         start = gr.Button("Start", variant="primary", elem_id="train-start")
         stop = gr.Button("Stop", variant="stop", elem_id="train-stop")

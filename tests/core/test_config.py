@@ -147,4 +147,4 @@ def test_every_field_documented_with_metadata():
 
 def test_defaults_are_valid():
     assert config.validate(config.RunConfig()) == []
-    assert {f.name for f in fields(config.RunConfig)} == {"data", "model", "training", "logging", "distillation"}
+    assert {f.name for f in fields(config.RunConfig)} == {"data", "model", "training", "logging", "distillation", "eval"}

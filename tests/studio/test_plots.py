@@ -22,3 +22,16 @@ def test_plain_runs_have_no_distillation_traces_and_tokens_axis_works():
     fig = plots.training_figure(_rows("loss", [3.0, 2.0, 1.5]), x_axis="tokens")
     assert {t.name for t in fig.data} == {"loss", "loss (smoothed)"}
     assert list(fig.data[0].x) == [64, 128, 192]
+
+
+def test_pairs_accuracy_gets_its_own_row_with_fields_and_a_chance_line():
+    rows = _rows("loss", [3.0, 2.0, 1.5]) + _rows("pairs_acc", [0.5, 0.6, 0.7]) + \
+        _rows("pairs_acc/syntax", [0.5, 0.55, 0.65]) + _rows("pairs_acc/morphology", [0.5, 0.7, 0.8])
+    fig = plots.training_figure(rows, x_axis="tokens")
+    traces = {t.name: t for t in fig.data}
+    assert {"pairs accuracy", "syntax", "morphology"} <= set(traces)
+    assert list(traces["pairs accuracy"].y) == [0.5, 0.6, 0.7] and list(traces["syntax"].x) == [64, 128, 192]
+    assert traces["pairs accuracy"].yaxis == traces["syntax"].yaxis != traces["loss"].yaxis
+    assert fig.layout.height > plots.training_figure(rows[:3]).layout.height  # a third row
+    assert [s.y0 for s in fig.layout.shapes] == [0.5]  # chance
+    assert "pairs accuracy" not in {t.name for t in plots.training_figure(rows[:3]).data}

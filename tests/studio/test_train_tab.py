@@ -8,7 +8,7 @@ import gradio as gr
 
 from core import config, presets
 from core.history import FINAL_STATUSES
-from studio import forms
+from studio import forms, plots
 from studio.context import StudioContext
 from studio.tabs import train as tab
 
@@ -105,7 +105,23 @@ def test_tab_builds(ready_workspace):
     with gr.Blocks():
         with gr.Tab("Train"):
             components = tab.build(ctx)
-    assert len(components.fields) == len(forms.FORM_PATHS)
+    # Positional: the i-th field must be FORM_PATHS[i], or a value would land in another key.
+    assert [c.elem_id for c in components.fields] == [
+        "train-" + path.replace(".", "-").replace("_", "-") for path in forms.FORM_PATHS]
+
+
+def test_grammar_while_training_from_the_form_draws_the_pairs_panel(ready_workspace, shared_data):
+    ctx = StudioContext(ready_workspace)
+    form = _form(ctx, name="grammar", training__max_steps=8, eval__pairs_every=4, eval__pairs_limit=4,
+                 eval__pairs_dir=str(shared_data / "blimp-sample"))
+    argv = shlex.split(tab.show_command(ctx, *form))
+    assert "eval.pairs_every=4" in argv and "eval.pairs_limit=4" in argv
+    assert tab.start_run(ctx, *form)[2] == ""
+    cache, fig = _until_final(ctx, "grammar")[:2]
+    steps = sorted(r["step"] for r in cache["rows"].values() if r["name"] == "pairs_acc")
+    assert steps == [0, 4, 8]
+    assert "pairs accuracy" in {t.name for t in fig.data}
+    assert plots.PAIRS_TITLE in {a.text for a in fig.layout.annotations}
 
 
 def test_choosing_teachers_starts_a_distillation_the_cli_would_start(ready_workspace):

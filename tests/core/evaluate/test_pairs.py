@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from core.errors import UserError
-from core.evaluate import pairs
+from core.evaluate import pairs, scoring
 from core.evaluate.scoring import context_token, encode_sentences, sequence_logprobs
 
 SUBSET = 12  # pairs per paradigm in the default tests: all 6 real paradigms, quickly
@@ -87,7 +87,7 @@ def test_mean_is_unweighted_over_paradigms(tmp_path, tiny, monkeypatch):
     paradigms = pairs.load_pairs_dir(tmp_path)
     # (good, bad) scores in file order: the first pair of `a` is wrong, the rest right.
     fake = [-5.0, -1.0, 0.0, -1.0, 0.0, -1.0, 0.0, -1.0]
-    monkeypatch.setattr(pairs, "sequence_logprobs", lambda model, seqs, batch_size: list(fake))
+    monkeypatch.setattr(scoring, "sequence_logprobs", lambda model, seqs, batch_size: list(fake))
     out = pairs.score_pairs(model, tok, paradigms)
     assert out["paradigms"]["a"]["accuracy"] == pytest.approx(2 / 3) and out["paradigms"]["b"]["accuracy"] == 1.0
     assert out["mean"] == pytest.approx((2 / 3 + 1) / 2)  # not 3/4 (pair-weighted)

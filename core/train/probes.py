@@ -1,0 +1,65 @@
+"""Measurements of the plain LM during training beyond the eval loss.
+
+A `Probe` is a function of the model the loop runs every `every` optimizer steps, at step 0 of a
+fresh run and at the last step (main process only; the others go on to their next all-reduce).
+Its numbers are logged like evaluation metrics, with the tokens and words seen so far: the
+minimal-pairs probe gives `pairs_acc`, the studio's "grammar learned vs words seen" curve.
+Must not import gradio or core.history.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping
+
+from core.config import RunConfig
+from core.errors import UserError
+from core.evaluate.pairs import Paradigm, load_pairs_dir, score_pairs
+from core.resolve import resolve_data
+from core.workspace import Workspace
+
+PAIRS_METRIC = "pairs_acc"
+
+
+@dataclass(frozen=True)
+class Probe:
+    """Run `measure(lm) -> {metric: value}` every `every` steps (and at step 0 and the end)."""
+
+    every: int
+    measure: Callable[[object], Mapping[str, float]]
+    describe: str = ""
+
+    def due(self, step: int, max_steps: int) -> bool:
+        return self.every > 0 and (step % self.every == 0 or step >= max_steps)
+
+
+def load_pairs(cfg: RunConfig, ws: Workspace) -> list[Paradigm]:
+    """The paradigms `eval.pairs_dir` names (default `<workspace>/blimp/`); errors name the file
+    and line and say it is the `eval.pairs_dir` setting that points there."""
+    folder = resolve_data(cfg, ws, require=False).pairs
+    try:
+        return load_pairs_dir(folder, cfg.eval.pairs_limit)
+    except UserError as err:
+        raise UserError(f"eval.pairs_dir: {err}") from None
+
+
+def pairs_probe(cfg: RunConfig, ws: Workspace, tokenizer, batch_size: int = 64) -> Probe | None:
+    """Minimal-pair accuracy every `eval.pairs_every` steps: `pairs_acc` is the unweighted mean over
+    paradigms (as BabyLM reports it), `pairs_acc/<field>` the mean of each linguistic field when
+    the files name more than one. None when `eval.pairs_every` is 0."""
+    if not cfg.eval.pairs_every:
+        return None
+    paradigms = load_pairs(cfg, ws)
+
+    def measure(lm) -> dict[str, float]:
+        result = score_pairs(lm, tokenizer, paradigms, batch_size=batch_size)
+        metrics = {PAIRS_METRIC: result["mean"]}
+        if len(result["fields"]) > 1:
+            metrics.update({f"{PAIRS_METRIC}/{field}": acc for field, acc in result["fields"].items()})
+        return metrics
+
+    n_pairs = sum(len(p.pairs) for p in paradigms)
+    folder = Path(paradigms[0].path).parent
+    return Probe(cfg.eval.pairs_every, measure,
+                 describe=f"minimal pairs every {cfg.eval.pairs_every} steps: {len(paradigms)} paradigms, "
+                          f"{n_pairs} pairs from {folder}")
