@@ -119,7 +119,7 @@ def _add_pairs(fig: go.Figure, data: dict, row: int) -> None:
                                  marker=dict(size=6 if main else 4)), row=row, col=1)
     fig.add_hline(y=0.5, line=dict(color="#999999", width=1, dash="dash"), row=row, col=1,
                   annotation_text="chance", annotation_position="bottom right")
-    fig.update_yaxes(range=[0, 1], tickformat=".0%", row=row, col=1)
+    fig.update_yaxes(range=[0, 1.03], tickformat=".0%", row=row, col=1)
 
 
 def overlay_figure(runs: dict[str, list[dict]], metric: str = "loss", x_axis: str = "step",

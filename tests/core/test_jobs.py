@@ -189,8 +189,10 @@ def test_kill_9_and_resume_gives_bit_exact_weights(ready_workspace, history):
 
 
 @pytest.mark.slow
-def test_two_processes_with_gloo_log_once_and_stay_in_sync(ready_workspace, history):
-    jobs.start("train", _cfg("training.max_steps=10", "training.batch_size=4"), ready_workspace, history,
+def test_two_processes_with_gloo_log_once_and_stay_in_sync(ready_workspace, history, shared_data):
+    # Minimal pairs too: rank 0 scores them while rank 1 waits at the next all-reduce.
+    pairs = ["eval.pairs_every=5", f"eval.pairs_dir={shared_data / 'blimp-sample'}", "eval.pairs_limit=4"]
+    jobs.start("train", _cfg("training.max_steps=10", "training.batch_size=4", *pairs), ready_workspace, history,
                name="ddp", num_processes=2)
     run = _final(history, "ddp", timeout=240)
     log = Path(run["run_dir"], "run.log").read_text()
@@ -198,6 +200,7 @@ def test_two_processes_with_gloo_log_once_and_stay_in_sync(ready_workspace, hist
     assert "2 process(es)" in log and "parameters identical on all 2 processes" in log
     assert sum(line.startswith("step 10/10 ") for line in log.splitlines()) == 1 and "following values were not passed" not in log  # rank 0 reports
     assert [s for s, _ in history.metric_series("ddp", "loss")] == [5, 10]
+    assert [s for s, _ in history.metric_series("ddp", "pairs_acc")] == [0, 5, 10]
     assert [p.name for p in ckpt.list_checkpoints(run["run_dir"])] == ["checkpoint-10"]
     assert not list(Path(run["run_dir"]).glob(".checkpoint-*"))
     # tokens counted for both processes: 10 steps x 4 x 2 processes x 64 tokens
