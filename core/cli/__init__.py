@@ -52,7 +52,8 @@ def verb_group(subparsers, name: str, help: str):
 
 
 BENCH_HELP = ("measure speed: bench train (our loop vs transformers.Trainer), bench eval (batched scoring), "
-              "bench generate (our sampler vs transformers generate), bench studio (CLI vs studio run, plot latency)")
+              "bench generate (our sampler vs transformers generate), bench studio (CLI vs studio run, plot latency), "
+              "bench plot-floor (what a browser takes to keep a live chart current)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,5 +1,6 @@
 """`babyllama bench studio`: the same run from the CLI and from the studio with a browser polling
 its plot; tokens/s of both, their ratio, and the latency from a logged row to the plot.
+`babyllama bench plot-floor`: what the browser alone takes to keep a live chart current.
 
 A thin wrapper over core.bench.studio; progress goes to stderr so `--json` prints one JSON object.
 Must not import gradio; torch and Playwright are imported only when the bench runs.
@@ -30,6 +31,13 @@ def register(subparsers) -> None:
     add_workspace_arg(q)
     q.set_defaults(func=_cmd_studio)
 
+    f = verb_group(subparsers, "bench", BENCH_HELP).add_parser(
+        "plot-floor", help="the CPU a headless chromium takes to keep one live Plotly chart current "
+                           "(idle, extendTraces, react, react + resize as gr.Plot does)")
+    f.add_argument("--seconds", type=float, default=20.0, help="measuring time per mode (default 20)")
+    f.add_argument("--json", action="store_true", help="print one JSON object")
+    f.set_defaults(func=_cmd_plot_floor)
+
 
 def _cmd_studio(args) -> int:
     from core.bench.studio import StudioBenchOptions, format_report, run_studio_bench
@@ -38,4 +46,16 @@ def _cmd_studio(args) -> int:
                               screenshot=Path(args.screenshot).resolve() if args.screenshot else None)
     result = run_studio_bench(opts, Workspace.resolve(args.workspace))
     print(json.dumps(result, indent=2) if args.json else format_report(result), flush=True)
+    return 0
+
+
+def _cmd_plot_floor(args) -> int:
+    import sys
+    import tempfile
+
+    from core.bench.plot_floor import format_floor, measure_plot_floor
+
+    with tempfile.TemporaryDirectory(prefix="babyllama-plot-floor-") as tmp:
+        result = measure_plot_floor(Path(tmp), seconds=args.seconds, log=lambda m: print(m, file=sys.stderr, flush=True))
+    print(json.dumps(result, indent=2) if args.json else format_floor(result), flush=True)
     return 0

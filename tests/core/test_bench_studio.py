@@ -100,3 +100,24 @@ def test_bench_studio_modules_import_neither_gradio_nor_playwright():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=bench_studio.ROOT).stdout.strip()
     assert out == "[]"
+
+
+def test_plot_floor_is_in_the_full_cli():
+    from core.cli import build_parser
+
+    args = build_parser().parse_args(["bench", "plot-floor", "--seconds", "3", "--json"])
+    assert args.func is bench_studio_cmds._cmd_plot_floor and args.seconds == 3.0 and args.json
+
+
+@pytest.mark.browser
+def test_plot_floor_measures_each_update_mode(tmp_path):
+    pytest.importorskip("playwright.sync_api")
+    if shutil.which("chromium") is None:
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    from core.bench.plot_floor import MODES, format_floor, measure_plot_floor
+
+    result = measure_plot_floor(tmp_path, seconds=2.0, log=print)
+    assert list(result["cores"]) == list(MODES) and all(c >= 0 for c in result["cores"].values())
+    # Redrawing the whole figure every second costs the browser more than leaving it alone.
+    assert result["cores"]["react+resize"] > result["cores"]["idle"]
+    assert "extend - idle" in format_floor(result)
