@@ -35,3 +35,16 @@ def test_pairs_accuracy_gets_its_own_row_with_fields_and_a_chance_line():
     assert fig.layout.height > plots.training_figure(rows[:3]).layout.height  # a third row
     assert [s.y0 for s in fig.layout.shapes] == [0.5]  # chance
     assert "pairs accuracy" not in {t.name for t in plots.training_figure(rows[:3]).data}
+
+
+def test_the_unvalidated_dashboard_is_valid_plotly_and_its_grid_memo_cannot_be_changed():
+    import plotly.graph_objects as go
+
+    rows = _rows("loss", [3.0, 2.0]) + _rows("eval_loss", [2.5, 2.2]) + _rows("pairs_acc", [0.5, 0.6])
+    fig = plots.training_figure(rows, x_axis="tokens")
+    go.Figure(fig.to_plotly_json())  # plotly's full validation: raises on any invalid property
+    assert fig.layout.template.layout.plot_bgcolor == "white" and fig.layout.xaxis5.title.text == "tokens seen"
+    fig.layout.title.text = "changed by a caller"
+    fig.layout.yaxis5.range = [0.2, 0.4]
+    again = plots.training_figure(rows)
+    assert again.layout.title.text == "" and list(again.layout.yaxis5.range) == [0, 1.03]
