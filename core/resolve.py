@@ -111,7 +111,7 @@ def pin_paths(cfg: RunConfig, ws: Workspace) -> RunConfig:
 
     d, e = cfg.data, cfg.eval
     data = replace(d, train_path=pinned(d.train_path, ws.data_dir), eval_path=pinned(d.eval_path, ws.data_dir),
-                               tokenizer_path=pinned(d.tokenizer_path, ws.tokenizers_dir))
+                   tokenizer_path=pinned(d.tokenizer_path, ws.tokenizers_dir))
     return replace(cfg, data=data, eval=replace(e, pairs_dir=pinned(e.pairs_dir, ws.root)))
 
 

@@ -141,22 +141,21 @@ def train(cfg: RunConfig, data: TrainData, tokenizer, run_dir: Path, callbacks: 
                           elapsed=time.perf_counter() - started,
                           metrics=MappingProxyType(metrics), is_main=accelerator.is_main_process)
 
-    def run_probes(due: list[Probe]) -> float:
-        """Measure the plain LM with each due probe (main process); returns the seconds it took."""
+    def run_probes(due: list[Probe]) -> None:
+        """Measure the plain LM with each due probe and log the numbers (main process only)."""
         if not due or not accelerator.is_main_process:
-            return 0.0
-        begin, lm = time.perf_counter(), unwrap(accelerator, model)
-        lm.eval()  # no dropout, no RNG drawn: resume stays exact
+            return
+        lm = unwrap(accelerator, model)
+        lm.eval()  # no dropout, no RNG drawn: training and resume stay exactly as without probes
         metrics = {}
         for probe in due:
             metrics.update(probe.measure(lm))
         lm.train()
         cbs.on_evaluate(snapshot(**metrics), control, metrics)
-        return time.perf_counter() - begin
 
     cbs.on_train_begin(snapshot(), control)
     if progress.step == 0:
-        run_probes(list(probes))  # the untrained model: where "learned vs words seen" starts (chance)
+        run_probes(list(probes))  # the untrained model: where the "learned vs words seen" curve starts
         window_start = time.perf_counter()
     status = "finished"
     while progress.step < max_steps:
