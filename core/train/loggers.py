@@ -71,15 +71,20 @@ class LoggerCallback(Callback):
     def on_log(self, state: TrainState, control: TrainControl, logs: Mapping[str, float]) -> None:
         self._log(state, logs)
 
-    def on_step_end(self, state: TrainState, control: TrainControl) -> None:
+    def _flush_before_checkpoint(self, state: TrainState, control: TrainControl) -> None:
         # A checkpoint follows: its metric rows must be on disk first, or a crash right after
-        # would resume past rows that were never written.
+        # would resume past rows that were never written (the resumed run does not redo them).
         if state.is_main and (control.should_save or control.should_stop or state.step >= state.max_steps):
             for logger in self.loggers:
                 logger.flush()
 
+    def on_step_end(self, state: TrainState, control: TrainControl) -> None:
+        self._flush_before_checkpoint(state, control)
+
     def on_evaluate(self, state: TrainState, control: TrainControl, metrics: Mapping[str, float]) -> None:
+        # Evaluations (eval loss, minimal pairs) come after on_step_end and before the checkpoint.
         self._log(state, metrics)
+        self._flush_before_checkpoint(state, control)
 
     def on_samples(self, state: TrainState, control: TrainControl, samples: list[tuple[str, str]]) -> None:
         if state.is_main:
