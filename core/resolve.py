@@ -109,10 +109,18 @@ def pin_paths(cfg: RunConfig, ws: Workspace) -> RunConfig:
         found = _find(value, ws, subdir)
         return str(found.resolve()) if found is not None and found == Path(value).expanduser() else value
 
-    d, e = cfg.data, cfg.eval
+    def pinned_teacher(ref: str) -> str:
+        # core.generate.resolve_model's order: a run, a workspace folder, then the current folder.
+        raw = Path(ref).expanduser()
+        inside = (ws.models_dir / ref).is_dir() or (ws.root / ref).is_dir()
+        return str(raw.resolve()) if not raw.is_absolute() and not inside and raw.is_dir() else ref
+
+    d, e, t = cfg.data, cfg.eval, cfg.distillation
     data = replace(d, train_path=pinned(d.train_path, ws.data_dir), eval_path=pinned(d.eval_path, ws.data_dir),
                    tokenizer_path=pinned(d.tokenizer_path, ws.tokenizers_dir))
-    return replace(cfg, data=data, eval=replace(e, pairs_dir=pinned(e.pairs_dir, ws.root)))
+    teachers = ",".join(pinned_teacher(ref) for ref in t.teachers) if t.teachers else t.teacher_models
+    return replace(cfg, data=data, eval=replace(e, pairs_dir=pinned(e.pairs_dir, ws.root)),
+                   distillation=replace(t, teacher_models=teachers))
 
 
 def _resolve_tokenizer(cfg: RunConfig, ws: Workspace, issues: list[Issue], require: bool) -> Path | None:

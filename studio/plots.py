@@ -80,7 +80,7 @@ def training_figure(rows: Iterable[dict], x_axis: str = "step", smoothing: float
 
     Built from plain dicts on a memoised grid, without plotly's per-property validation: this runs
     on every tick of every open Train tab, and validated traces on a fresh `make_subplots` took
-    ~65 ms per figure against ~9 ms this way (same JSON for the browser).
+    ~69 ms per figure and its JSON against ~12 ms this way (the same JSON for the browser).
     """
     data = series(rows, x_axis)
     grammar = PAIRS in data
@@ -131,8 +131,10 @@ def _pairs_traces(data: dict, axis: str) -> list[dict]:
     fields = sorted(name for name in data if name.startswith(PAIRS + "/"))
     traces = [_line(*downsample(*data[PAIRS]), axis, "pairs accuracy", "#333333", width=2.5,
                     mode="lines+markers", marker=6)]
-    for i, name in enumerate(fields, start=1):
-        traces.append(_line(*downsample(*data[name]), axis, name[len(PAIRS) + 1:], PALETTE[(4 + i) % len(PALETTE)],
+    for i, name in enumerate(fields):
+        # The palette after the loss colour (PALETTE[0]), from the fifth on, wrapping past it.
+        color = PALETTE[1 + (4 + i) % (len(PALETTE) - 1)]
+        traces.append(_line(*downsample(*data[name]), axis, name[len(PAIRS) + 1:], color,
                             width=1.2, dash="dot", mode="lines+markers", marker=4))
     return traces
 

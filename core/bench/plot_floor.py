@@ -51,18 +51,25 @@ setInterval(() => {
 """
 
 
-def _browser_cpu_seconds() -> float:
-    """CPU seconds used so far by this process's descendants (Playwright's driver and chromium)."""
+def _browser_cpu_seconds() -> dict[int, float]:
+    """CPU seconds used so far by each of this process's descendants (Playwright's driver and
+    chromium's processes), by pid."""
     import psutil
 
-    total = 0.0
+    out = {}
     for proc in psutil.Process().children(recursive=True):
         try:
             times = proc.cpu_times()
-            total += times.user + times.system
+            out[proc.pid] = times.user + times.system
         except psutil.Error:
             continue
-    return total
+    return out
+
+
+def _cpu_between(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds used between two readings by the processes present at both (one that ended
+    meanwhile would otherwise subtract its whole lifetime)."""
+    return sum(after[pid] - before[pid] for pid in before.keys() & after.keys())
 
 
 def measure_plot_floor(folder: Path, seconds: float = 20.0, modes=MODES, log=print) -> dict:
@@ -84,7 +91,7 @@ def measure_plot_floor(folder: Path, seconds: float = 20.0, modes=MODES, log=pri
             page.wait_for_timeout(3000)
             cpu0, wall0 = _browser_cpu_seconds(), time.monotonic()
             page.wait_for_timeout(seconds * 1000)
-            cores[mode] = (_browser_cpu_seconds() - cpu0) / (time.monotonic() - wall0)
+            cores[mode] = _cpu_between(cpu0, _browser_cpu_seconds()) / (time.monotonic() - wall0)
             log(f"{mode:<13} {cores[mode]:.3f} cores")
     n_cpu = os.cpu_count() or 1
     extra = cores.get("extend", 0.0) - cores.get("idle", 0.0)

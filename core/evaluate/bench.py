@@ -17,7 +17,7 @@ from pathlib import Path
 from core.errors import UserError
 from core.evaluate import pairs as pairs_mod
 from core.evaluate.perplexity import stream_nll, windows
-from core.evaluate.scoring import encode_sentences, sequence_logprobs, sync
+from core.evaluate.scoring import encode_sentences, model_context, sequence_logprobs, sync
 from core.workspace import Workspace
 
 SHARED_SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "blimp-sample"
@@ -65,7 +65,8 @@ def _timed(fn, *args):
 
 def _pairs_side(model, tokenizer, paradigms, batch_size: int) -> tuple[list[float], float]:
     sentences = [s for p in paradigms for pair in p.pairs for s in pair]
-    seqs = encode_sentences(model, tokenizer, sentences, [f"pair sentence {i}" for i in range(len(sentences))])
+    seqs = encode_sentences(tokenizer, sentences, [f"pair sentence {i}" for i in range(len(sentences))],
+                            model_context(model))
 
     def score():
         out = sequence_logprobs(model, seqs, batch_size)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import UserError
-from core.evaluate.scoring import encode_sentences, sequence_logprobs
+from core.evaluate.scoring import encode_sentences, model_context, sequence_logprobs
 
 BLANK = "___"
 
@@ -117,7 +117,7 @@ def score_cloze(model, tokenizer, items: list[ClozeItem], batch_size: int = 64) 
             texts.append(item.filled(option))
             where.append(f"{item.where} ({option!r})")
             owners.append(i)
-    scores = sequence_logprobs(model, encode_sentences(model, tokenizer, texts, where), batch_size)
+    scores = sequence_logprobs(model, encode_sentences(tokenizer, texts, where, model_context(model)), batch_size)
     per_item: list[list[float]] = [[] for _ in items]
     for owner, score in zip(owners, scores):
         per_item[owner].append(score)

@@ -69,16 +69,17 @@ def load_paradigm(path: str | Path, limit: int = 0) -> Paradigm:
     return paradigm
 
 
-def load_pairs_dir(folder: str | Path, limit: int = 0) -> list[Paradigm]:
-    """Every `*.jsonl` paradigm in `folder` (sorted by file name); `limit` pairs each when > 0."""
+def load_pairs_dir(folder: str | Path, limit: int = 0, setting: str = "--pairs-dir") -> list[Paradigm]:
+    """Every `*.jsonl` paradigm in `folder` (sorted by file name); `limit` pairs each when > 0.
+    `setting` is what the user set the folder with, for the message when it is not usable."""
     folder = Path(folder)
     if folder.is_file() and folder.suffix == ".jsonl":
         return [load_paradigm(folder, limit)]
     if not folder.is_dir():
-        raise UserError(f"--pairs-dir: {folder} is not a folder; give a folder of BLiMP .jsonl files")
+        raise UserError(f"{setting}: {folder} is not a folder; give a folder of BLiMP .jsonl files")
     files = sorted(folder.glob("*.jsonl"))
     if not files:
-        raise UserError(f"--pairs-dir: {folder} holds no .jsonl files (one file per paradigm, BLiMP format)")
+        raise UserError(f"{setting}: {folder} holds no .jsonl files (one file per paradigm, BLiMP format)")
     paradigms = [load_paradigm(path, limit) for path in files]
     seen: dict[str, Path] = {}
     for p in paradigms:
@@ -88,21 +89,32 @@ def load_pairs_dir(folder: str | Path, limit: int = 0) -> list[Paradigm]:
     return paradigms
 
 
-def score_pairs(model, tokenizer, paradigms: list[Paradigm], batch_size: int = 64) -> dict:
-    """Per-paradigm accuracy, the unweighted mean over paradigms and per-field means.
-
-    All sentences of all paradigms are scored together (batching spans files); batch_size=1 is
-    the one-sentence-at-a-time scoring of lm-eval's BabyLM set-up and gives the same numbers.
-    """
-    from core.evaluate.scoring import context_token, encode_sentences, sequence_logprobs, sync  # torch
+def encode_pairs(tokenizer, paradigms: list[Paradigm], limit: int | None) -> list[list[int]]:
+    """Every pair's good then bad sentence, encoded for scoring (`scoring.encode_sentences`); a
+    sentence that is empty or longer than the context `limit` raises, naming its file and line."""
+    from core.evaluate.scoring import encode_sentences
 
     sentences, where = [], []
     for p in paradigms:
         for (good, bad), line in zip(p.pairs, p.lines):
             sentences += [good, bad]
             where += [f"{p.path}:{line} sentence_good", f"{p.path}:{line} sentence_bad"]
+    return encode_sentences(tokenizer, sentences, where, limit)
+
+
+def score_pairs(model, tokenizer, paradigms: list[Paradigm], batch_size: int = 64,
+                seqs: list[list[int]] | None = None) -> dict:
+    """Per-paradigm accuracy, the unweighted mean over paradigms and per-field means.
+
+    All sentences of all paradigms are scored together (batching spans files); batch_size=1 is
+    the one-sentence-at-a-time scoring of lm-eval's BabyLM set-up and gives the same numbers.
+    `seqs` is `encode_pairs(...)` done once beforehand (training scores the same pairs again and again).
+    """
+    from core.evaluate.scoring import context_token, model_context, sequence_logprobs, sync  # torch
+
     started = time.perf_counter()
-    seqs = encode_sentences(model, tokenizer, sentences, where)
+    if seqs is None:
+        seqs = encode_pairs(tokenizer, paradigms, model_context(model))
     scores = sequence_logprobs(model, seqs, batch_size)
     sync(model.device)
     seconds = time.perf_counter() - started

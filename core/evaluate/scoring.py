@@ -41,14 +41,14 @@ def model_context(model) -> int | None:
     return getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", None)
 
 
-def encode_sentences(model, tokenizer, texts: list[str], where: list[str]) -> list[list[int]]:
+def encode_sentences(tokenizer, texts: list[str], where: list[str], limit: int | None) -> list[list[int]]:
     """[context token] + the tokens of each text (no other special tokens).
 
-    `where[i]` names text i's origin (file and line) for the error a too-long or empty text raises.
+    `where[i]` names text i's origin (file and line) for the error a too-long or empty text raises;
+    `limit` is the model's context (`model_context(model)`; None: unchecked).
     """
     start = context_token(tokenizer)
     encoded = tokenizer(list(texts), add_special_tokens=False)["input_ids"] if texts else []
-    limit = model_context(model)
     for ids, origin in zip(encoded, where):
         if not ids:
             raise UserError(f"{origin}: the text is empty; remove that item or give it words")

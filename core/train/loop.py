@@ -130,6 +130,9 @@ def train(cfg: RunConfig, data: TrainData, tokenizer, run_dir: Path, callbacks: 
     control = TrainControl()
     started = time.perf_counter()
     window_start, window_steps = started, progress.window_steps
+    # Steps timed since window_start: a resumed window's first steps ran before the interruption,
+    # so they count for the mean loss (window_steps) but not for the rate.
+    timed_steps = 0
     # Summed on the device: no per-step sync. A resumed run continues the interrupted window.
     loss_sum = torch.full((), progress.window_loss, device=accelerator.device)
 
@@ -148,14 +151,17 @@ def train(cfg: RunConfig, data: TrainData, tokenizer, run_dir: Path, callbacks: 
         lm = unwrap(accelerator, model)
         lm.eval()  # no dropout, no RNG drawn: training and resume stay exactly as without probes
         metrics = {}
-        for probe in due:
-            metrics.update(probe.measure(lm))
-        lm.train()
+        try:
+            for probe in due:
+                metrics.update(probe.measure(lm))
+        finally:
+            lm.train()
         cbs.on_evaluate(snapshot(**metrics), control, metrics)
 
     cbs.on_train_begin(snapshot(), control)
     if progress.step == 0:
-        run_probes(list(probes))  # the untrained model: where the "learned vs words seen" curve starts
+        # The untrained model: where the "learned vs words seen" curve starts.
+        run_probes([p for p in probes if p.due(0, max_steps)])
         window_start = time.perf_counter()
     status = "finished"
     while progress.step < max_steps:
@@ -184,6 +190,7 @@ def train(cfg: RunConfig, data: TrainData, tokenizer, run_dir: Path, callbacks: 
         progress.step += 1
         progress.tokens_seen += tokens_per_step
         window_steps += 1
+        timed_steps += 1
 
         # --- logging: the only place the loss leaves the device (.item() syncs) ---------------
         if progress.step % t.logging_steps == 0 or progress.step == max_steps:
@@ -191,7 +198,7 @@ def train(cfg: RunConfig, data: TrainData, tokenizer, run_dir: Path, callbacks: 
             if not math.isfinite(mean_loss):
                 raise TrainingDiverged(f"loss became {mean_loss} at step {progress.step}")
             now = time.perf_counter()
-            rate = window_steps * tokens_per_step / max(now - window_start, 1e-9)
+            rate = timed_steps * tokens_per_step / max(now - window_start, 1e-9)
             logs = {"loss": mean_loss, "lr": scheduler.get_last_lr()[0], "epoch": snapshot().epoch,
                     "tokens_per_s": rate, "eta_s": (max_steps - progress.step) * tokens_per_step / rate}
             if grad_norm is not None:
@@ -200,7 +207,7 @@ def train(cfg: RunConfig, data: TrainData, tokenizer, run_dir: Path, callbacks: 
             logs.update(accelerator.unwrap_model(model).window_metrics(lambda x: accelerator.reduce(x, "mean")))
             cbs.on_log(snapshot(**logs), control, logs)
             loss_sum.zero_()
-            window_start, window_steps = time.perf_counter(), 0
+            window_start, window_steps, timed_steps = time.perf_counter(), 0, 0
 
         cbs.on_step_end(snapshot(), control)
         if world > 1:

@@ -14,7 +14,7 @@ from typing import Callable, Mapping
 
 from core.config import RunConfig
 from core.errors import UserError
-from core.evaluate.pairs import Paradigm, load_pairs_dir, score_pairs
+from core.evaluate.pairs import Paradigm, encode_pairs, load_pairs_dir, score_pairs
 from core.resolve import resolve_data
 from core.workspace import Workspace
 
@@ -35,24 +35,28 @@ class Probe:
 
 def load_pairs(cfg: RunConfig, ws: Workspace) -> list[Paradigm]:
     """The paradigms `eval.pairs_dir` names (default `<workspace>/blimp/`); errors name the file
-    and line and say it is the `eval.pairs_dir` setting that points there."""
+    and line, or the `eval.pairs_dir` setting."""
     folder = resolve_data(cfg, ws, require=False).pairs
-    try:
-        return load_pairs_dir(folder, cfg.eval.pairs_limit)
-    except UserError as err:
-        raise UserError(f"eval.pairs_dir: {err}") from None
+    return load_pairs_dir(folder, cfg.eval.pairs_limit, setting="eval.pairs_dir")
 
 
 def pairs_probe(cfg: RunConfig, ws: Workspace, tokenizer, batch_size: int = 64) -> Probe | None:
     """Minimal-pair accuracy every `eval.pairs_every` steps: `pairs_acc` is the unweighted mean over
     paradigms (as BabyLM reports it), `pairs_acc/<field>` the mean of each linguistic field when
-    the files name more than one. None when `eval.pairs_every` is 0."""
+    the files name more than one. None when `eval.pairs_every` is 0.
+
+    The sentences are encoded here, once: a sentence longer than the model's context, or a
+    tokenizer that cannot score a first word, fails the run before training starts."""
     if not cfg.eval.pairs_every:
         return None
     paradigms = load_pairs(cfg, ws)
+    try:
+        seqs = encode_pairs(tokenizer, paradigms, cfg.model.max_position_embeddings)
+    except UserError as err:
+        raise UserError(f"eval.pairs_dir: {err}") from None
 
     def measure(lm) -> dict[str, float]:
-        result = score_pairs(lm, tokenizer, paradigms, batch_size=batch_size)
+        result = score_pairs(lm, tokenizer, paradigms, batch_size=batch_size, seqs=seqs)
         metrics = {PAIRS_METRIC: result["mean"]}
         if len(result["fields"]) > 1:
             metrics.update({f"{PAIRS_METRIC}/{field}": acc for field, acc in result["fields"].items()})

@@ -169,8 +169,13 @@ def test_taken_name_and_corrupted_checkpoint(ready_workspace, history):
 
 
 @pytest.mark.slow
-def test_kill_9_and_resume_gives_bit_exact_weights(ready_workspace, history):
-    extra = ("training.max_steps=40", "training.save_steps=10", "model.dropout=0.1")
+def test_kill_9_and_resume_gives_bit_exact_weights(ready_workspace, history, tmp_path):
+    pairs = tmp_path / "pairs"  # minimal pairs too: their series must come out the same, once each
+    pairs.mkdir()
+    (pairs / "agreement.jsonl").write_text("\n".join(json.dumps({"sentence_good": f"The {w} sleeps.", "sentence_bad": f"The {w} sleep."})
+                                                     for w in ("cat", "dog", "bird")) + "\n")
+    extra = ("training.max_steps=40", "training.save_steps=10", "model.dropout=0.1",
+             "eval.pairs_every=10", f"eval.pairs_dir={pairs}")
     jobs.start("train", _cfg(*extra), ready_workspace, history, name="straight")
     assert _final(history, "straight")["status"] == "finished"
     jobs.start("train", _cfg(*extra), ready_workspace, history, name="killed")
@@ -186,6 +191,8 @@ def test_kill_9_and_resume_gives_bit_exact_weights(ready_workspace, history):
 
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert history.metric_series("killed", "loss") == history.metric_series("straight", "loss")
+    assert history.metric_series("killed", "pairs_acc") == history.metric_series("straight", "pairs_acc")
+    assert [s for s, _ in history.metric_series("killed", "pairs_acc")] == [0, 10, 20, 30, 40]
 
 
 @pytest.mark.slow

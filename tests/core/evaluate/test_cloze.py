@@ -7,7 +7,7 @@ import pytest
 
 from core.errors import UserError
 from core.evaluate import cloze
-from core.evaluate.scoring import encode_sentences, sequence_logprobs
+from core.evaluate.scoring import encode_sentences, model_context, sequence_logprobs
 
 
 def test_builtin_items_are_well_formed():
@@ -50,7 +50,7 @@ def test_choice_is_the_option_with_the_highest_summed_logprob(tiny):
     out = cloze.score_cloze(model, tok, items, batch_size=5)
     for item, row in zip(items, out["items"]):
         texts = [item.filled(o) for o in item.options]
-        scores = sequence_logprobs(model, encode_sentences(model, tok, texts, texts))
+        scores = sequence_logprobs(model, encode_sentences(tok, texts, texts, model_context(model)))
         assert row["choice"] == item.options[scores.index(max(scores))]
         assert row["correct"] == (row["choice"] == item.answer)
     assert out["accuracy"] == pytest.approx(sum(r["correct"] for r in out["items"]) / 6)

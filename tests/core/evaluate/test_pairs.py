@@ -8,7 +8,7 @@ import torch
 
 from core.errors import UserError
 from core.evaluate import pairs, scoring
-from core.evaluate.scoring import context_token, encode_sentences, sequence_logprobs
+from core.evaluate.scoring import context_token, encode_sentences, model_context, sequence_logprobs
 
 SUBSET = 12  # pairs per paradigm in the default tests: all 6 real paradigms, quickly
 
@@ -51,14 +51,14 @@ def test_context_token_is_eos_for_our_tokenizers(tiny):
     _, tok = tiny
     # Our training puts EOS between documents and never a BOS: EOS is what precedes a first word.
     assert context_token(tok) == tok.eos_token_id
-    assert encode_sentences(tiny[0], tok, ["the cat"], ["x"])[0][0] == tok.eos_token_id
+    assert encode_sentences(tok, ["the cat"], ["x"], None)[0][0] == tok.eos_token_id
 
 
 def test_batched_equals_one_at_a_time_for_every_pair(shared_data, tiny):
     model, tok = tiny
     paradigms = pairs.load_pairs_dir(shared_data / "blimp-sample", SUBSET)
     sentences = [s for p in paradigms for pair in p.pairs for s in pair]
-    seqs = encode_sentences(model, tok, sentences, ["x"] * len(sentences))
+    seqs = encode_sentences(tok, sentences, ["x"] * len(sentences), model_context(model))
     assert len({len(s) for s in seqs}) > 3  # lengths differ, so batches are padded
     single = sequence_logprobs(model, seqs, batch_size=1)
     batched = sequence_logprobs(model, seqs, batch_size=16)

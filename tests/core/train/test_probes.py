@@ -2,6 +2,7 @@
 through a real job, and the bad input that must be refused before a run starts."""
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -26,7 +27,10 @@ BASE = ["data.train_path=syn", "data.tokenizer_path=tok", "training.max_steps=24
 
 class Evals(Callback):
     def __init__(self):
-        self.at = {}
+        self.at, self.logs = {}, []
+
+    def on_log(self, state, control, logs):
+        self.logs.append(dict(logs))
 
     def on_evaluate(self, state, control, metrics):
         self.at[state.step] = (dict(metrics), state.tokens_seen, state.words_seen)
@@ -96,11 +100,28 @@ def test_missing_or_malformed_pairs_are_refused_before_anything_is_written(ready
         bad = tmp_path / "pairs"
         bad.mkdir()
         (bad / "x.jsonl").write_text('{"sentence_good": "A cat sleeps.", "sentence_bad": "A cat sleep."}\n{oops\n')
-        with pytest.raises(UserError, match=r"eval.pairs_dir: .*x.jsonl:2: not valid JSON"):
+        with pytest.raises(UserError, match=r"x.jsonl:2: not valid JSON"):
             jobs.start("train", config.load(find("tiny"), [*BASE, "eval.pairs_every=5", f"eval.pairs_dir={bad}"]),
                        ready_workspace, history, name="p2")
-        assert history.get_run("p1") is None and history.get_run("p2") is None
-    assert not (ready_workspace.models_dir / "p1").exists() and not (ready_workspace.models_dir / "p2").exists()
+        empty = tmp_path / "empty"
+        empty.mkdir()
+        with pytest.raises(UserError, match=r"^eval.pairs_dir: .*holds no .jsonl files"):
+            jobs.start("train", config.load(find("tiny"), [*BASE, "eval.pairs_every=5", f"eval.pairs_dir={empty}"]),
+                       ready_workspace, history, name="p3")
+        assert [history.get_run(n) for n in ("p1", "p2", "p3")] == [None, None, None]
+    assert not any((ready_workspace.models_dir / n).exists() for n in ("p1", "p2", "p3"))
+
+
+def test_a_sentence_longer_than_the_context_fails_before_training(ready_workspace, tmp_path):
+    folder = tmp_path / "long"
+    folder.mkdir()
+    long = " ".join(["the cat sleeps"] * 200)
+    (folder / "p.jsonl").write_text(f'{{"sentence_good": "A cat sleeps.", "sentence_bad": "A cat sleep."}}\n'
+                                    f'{{"sentence_good": "{long}", "sentence_bad": "A cat sleep."}}\n')
+    cfg = config.load(find("tiny"), [*BASE, "eval.pairs_every=5", f"eval.pairs_dir={folder}"])
+    _, tokenizer = load_train_data(cfg, ready_workspace)
+    with pytest.raises(UserError, match=r"eval.pairs_dir: .*p.jsonl:2 sentence_good: \d+ tokens, longer than"):
+        pairs_probe(cfg, ready_workspace, tokenizer)
 
 
 def test_pairs_every_is_a_guide_style_flag_and_checked():
@@ -113,6 +134,33 @@ def test_paths_relative_to_the_current_folder_are_pinned_workspace_names_stay(re
     (tmp_path / "my_pairs").mkdir()
     monkeypatch.chdir(tmp_path)
     cfg = config.load(find("tiny"), [*BASE, "eval.pairs_dir=./my_pairs"])
+    (tmp_path / "teachers" / "big").mkdir(parents=True)
+    (ready_workspace.models_dir / "small").mkdir(parents=True)
+    cfg = dataclasses.replace(cfg, distillation=dataclasses.replace(cfg.distillation, teacher_models="teachers/big, small"))
     pinned = pin_paths(cfg, ready_workspace)
     assert pinned.eval.pairs_dir == str(tmp_path / "my_pairs")
     assert (pinned.data.train_path, pinned.data.tokenizer_path) == ("syn", "tok")
+    assert pinned.distillation.teachers == [str(tmp_path / "teachers" / "big"), "small"]  # a run stays a name
+
+
+def test_time_spent_probing_does_not_count_against_tokens_per_s(ready_workspace, tmp_path, monkeypatch):
+    import core.train.loop as loop
+
+    class Clock:  # every reading is one second later: both runs read it equally often per step
+        now = 0.0
+
+        def __call__(self):
+            self.now += 1.0
+            return self.now
+
+    def slow(lm):
+        clock.now += 1000.0  # a probe that "takes" 1000 s
+        return {"probe": 1.0}
+
+    rates = []
+    for probes in ([], [Probe(3, slow)]):
+        clock = Clock()
+        monkeypatch.setattr(loop.time, "perf_counter", clock)
+        _, _, rec = _train(ready_workspace, tmp_path / f"run{len(rates)}", probes, extra=["training.max_steps=12"])
+        rates.append([logs["tokens_per_s"] for logs in rec.logs])
+    assert rates[0] == rates[1] and len(rates[0]) == 3
