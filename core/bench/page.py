@@ -150,12 +150,19 @@ def _fill_until_shown(page, selector: str, value: str, expected: list[str]) -> N
                        f"{_text(page, '#train-command')!r}")
 
 
-def start_in_train_tab(page, url: str, preset: str, name: str, max_steps: int, expected: list[str]) -> str:
-    """Open the Train tab, fill preset, run name and max_steps, check the command shows every
-    `expected` override, arm the plot probe for run `name`, click Start; returns the command shown."""
+REFRESH_LABELS = {1.0: "every second", 5.0: "every 5 s", 30.0: "every 30 s"}  # the Train tab's choices
+
+
+def start_in_train_tab(page, url: str, preset: str, name: str, max_steps: int, expected: list[str],
+                       refresh: float = 1.0) -> str:
+    """Open the Train tab, pick the plot refresh, fill preset, run name and max_steps, check the
+    command shows every `expected` override, arm the plot probe for run `name`, click Start;
+    returns the command shown."""
     page.goto(url)
     page.click("#tab-train-button")
     page.wait_for_selector("#train-start")
+    if refresh != 1.0:
+        _choose(page, "train-refresh", REFRESH_LABELS[refresh])
     if page.input_value("#train-preset input") != preset:
         _choose(page, "train-preset", preset)
     page.fill("#train-name textarea, #train-name input", name)

@@ -14,7 +14,7 @@ from core.workspace import Workspace
 
 
 def register(subparsers) -> None:
-    from core.bench.studio import StudioBenchOptions
+    from core.bench.studio import REFRESH_S, StudioBenchOptions
     from core.cli import BENCH_HELP, add_workspace_arg, verb_group
 
     d = StudioBenchOptions()
@@ -25,6 +25,8 @@ def register(subparsers) -> None:
     q.add_argument("--steps", type=int, default=d.steps, help=f"training.max_steps of every run (default {d.steps})")
     q.add_argument("--rounds", type=int, default=d.rounds,
                    help=f"CLI + studio run pairs, in the order CLI, studio, studio, CLI, ... (default {d.rounds})")
+    q.add_argument("--refresh", type=float, default=d.refresh, choices=REFRESH_S,
+                   help="the Train tab's plot refresh in seconds during the studio run (default 1, its default)")
     q.add_argument("--keep", action="store_true", help="keep the bench workspace (runs, logs, screenshot)")
     q.add_argument("--screenshot", metavar="PNG", default=None, help="save the page at the end of the studio run")
     q.add_argument("--json", action="store_true", help="print one JSON object")
@@ -43,6 +45,7 @@ def _cmd_studio(args) -> int:
     from core.bench.studio import StudioBenchOptions, format_report, run_studio_bench
 
     opts = StudioBenchOptions(preset=args.preset, steps=args.steps, rounds=args.rounds, keep=args.keep,
+                              refresh=args.refresh,
                               screenshot=Path(args.screenshot).resolve() if args.screenshot else None)
     result = run_studio_bench(opts, Workspace.resolve(args.workspace))
     print(json.dumps(result, indent=2) if args.json else format_report(result), flush=True)

@@ -23,6 +23,9 @@ from studio.shared import corpus_choices, log_tail
 from studio.tabs import sweep as sweep_tab
 
 LIVE = ("queued", "running")
+# How often the dashboard polls: each poll redraws the plot in the browser, which a run training
+# on this machine's CPU pays for (`babyllama bench plot-floor`: >= 4 % of 2 cores at 1 s).
+REFRESH_CHOICES = [("every second", 1.0), ("every 5 s", 5.0), ("every 30 s", 30.0)]
 
 
 class TrainComponents(NamedTuple):
@@ -170,6 +173,11 @@ def tick(ctx: StudioContext, run: str | None, cache: dict | None, x_axis: str):
             gr.Timer(active=row["status"] not in FINAL_STATUSES))
 
 
+def refresh_interval(seconds: float | None) -> float:
+    """The dashboard timer's interval for the chosen refresh (one per browser session)."""
+    return float(seconds) if seconds else REFRESH_CHOICES[0][1]
+
+
 def _changed(sent: dict, key: str, value: str):
     """`value` if it differs from what this browser session was last sent, else `gr.skip()`."""
     if sent.get(key) == value:
@@ -220,6 +228,9 @@ def _build_outputs():
     with gr.Row():
         run = gr.Dropdown([], label="run", elem_id="train-run", scale=3)
         x_axis = gr.Radio(list(plots.X_AXES), value="step", label="x-axis", scale=2)
+        interval = gr.Dropdown(REFRESH_CHOICES, value=REFRESH_CHOICES[0][1], label="plot refresh", scale=1,
+                               info="slower leaves more CPU to a run training on this machine's CPU",
+                               elem_id="train-refresh")
         refresh = gr.Button("↻ runs", size="sm", scale=0)
     status = gr.HTML(elem_id="train-status")
     progress = gr.HTML()
@@ -227,16 +238,16 @@ def _build_outputs():
     with gr.Row():
         samples = gr.Markdown(elem_id="train-samples")
         log = gr.Textbox(label="log (tail)", lines=12, max_lines=12, elem_id="train-log")
-    return run, x_axis, refresh, status, progress, plot, samples, log
+    return run, x_axis, interval, refresh, status, progress, plot, samples, log
 
 
 def build(ctx: StudioContext) -> TrainComponents:
     """The Train tab (call inside `with gr.Tab(...)`)."""
     preset, corpus, tokenizer, name, fields, start, stop, resume, show, command = _build_controls(ctx)
     sweep_tab.build_launcher(ctx, [preset, corpus, tokenizer, *fields])  # the form as a sweep's base
-    run, x_axis, refresh, status, progress, plot, samples, log = _build_outputs()
+    run, x_axis, interval, refresh, status, progress, plot, samples, log = _build_outputs()
     cache = gr.State(None)  # this browser session's rows of the selected run: no shared state
-    timer = gr.Timer(1.0, active=False)
+    timer = gr.Timer(REFRESH_CHOICES[0][1], active=False)
     form = [preset, corpus, tokenizer, name, *fields]
     dash = [cache, plot, status, progress, samples, log, timer]
 
@@ -252,6 +263,7 @@ def build(ctx: StudioContext) -> TrainComponents:
     timer.tick(partial(tick, ctx), [run, cache, x_axis], dash, show_progress="hidden")
     run.change(partial(tick, ctx), [run, cache, x_axis], dash, show_progress="hidden")
     x_axis.change(partial(tick, ctx), [run, gr.State(None), x_axis], dash, show_progress="hidden")
+    interval.change(refresh_interval, interval, timer, show_progress="hidden")
     return TrainComponents(preset, corpus, tokenizer, name, fields, start, stop, resume, command,
                            run, status, progress, plot, samples, log, timer)
 

@@ -121,3 +121,15 @@ def test_plot_floor_measures_each_update_mode(tmp_path):
     # Redrawing the whole figure every second costs the browser more than leaving it alone.
     assert result["cores"]["react+resize"] > result["cores"]["idle"]
     assert "extend - idle" in format_floor(result)
+
+
+def test_refresh_choices_match_the_train_tab_and_are_checked(workspace):
+    from core.bench.page import REFRESH_LABELS
+    from core.errors import UserError
+    from studio.tabs.train import REFRESH_CHOICES, refresh_interval
+
+    assert REFRESH_LABELS == {seconds: label for label, seconds in REFRESH_CHOICES}
+    assert _parser().parse_args(["bench", "studio", "--refresh", "5"]).refresh == 5.0
+    with pytest.raises(UserError, match="--refresh"):
+        run_studio_bench(StudioBenchOptions(refresh=2.0), workspace)
+    assert refresh_interval(30.0) == 30.0 and refresh_interval(None) == 1.0
