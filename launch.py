@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {reason}", file=sys.stderr)
         return 2
     from core.workspace import Workspace
-    from studio.app import CSS, build_app
+    from studio.app import CSS, build_app, enable_queue
 
     # Import transformers once, before handlers run in threads: two threads importing it for
     # the first time at the same moment can fail with a half-initialised module.
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     demo = build_app(workspace)
     auth = tuple(args.auth.split(":", 1)) if args.auth else None
     print(f"BabyLlama Studio on http://{args.host}:{args.port}  (workspace: {workspace.root})", flush=True)
-    demo.queue(default_concurrency_limit=4).launch(
+    enable_queue(demo).launch(
         server_name=args.host, server_port=args.port, auth=auth, share=False,
         max_file_size=f"{args.max_upload_mb}mb", allowed_paths=[str(workspace.root)],
         show_error=True, quiet=True, css=CSS)

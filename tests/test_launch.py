@@ -30,3 +30,13 @@ def test_launch_refuses_public_host_without_auth(tmp_path):
                           capture_output=True, text=True, env=env, timeout=60, cwd=ROOT)
     assert proc.returncode == 2
     assert "refusing to bind 0.0.0.0" in proc.stderr and "--auth" in proc.stderr
+
+
+def test_the_queue_does_not_busy_poll_while_idle(tmp_path):
+    from core.workspace import Workspace
+    from studio.app import PROGRESS_POLL_S, QUEUE_POLL_S, build_app, enable_queue
+
+    demo = enable_queue(build_app(Workspace(tmp_path / "ws").ensure()))
+    # Gradio's defaults (1 ms and 10 ms) kept ~0.06 cores busy in an idle studio.
+    assert demo._queue.sleep_when_free == QUEUE_POLL_S and demo._queue.progress_update_sleep_when_free == PROGRESS_POLL_S
+    assert demo._queue.default_concurrency_limit == 4
