@@ -83,6 +83,15 @@ def _resolve(cfg: RunConfig, ws: Workspace, require: bool) -> tuple[DataPaths, l
     return DataPaths(train=train, eval=evaluation, tokenizer=tokenizer, corpus=corpus, pairs=pairs), issues
 
 
+def resolve_pairs(cfg: RunConfig, ws: Workspace) -> Path | None:
+    """The minimal-pairs folder alone (no data or tokenizer lookups); one ConfigError if missing."""
+    issues: list[Issue] = []
+    found = _resolve_pairs(cfg, ws, issues)
+    if issues:
+        raise ConfigError(issues)
+    return found
+
+
 def _resolve_pairs(cfg: RunConfig, ws: Workspace, issues: list[Issue]) -> Path | None:
     """The minimal-pairs folder of `eval.pairs_dir` (default `<workspace>/blimp/`), when pairs are due."""
     if not cfg.eval.pairs_every:

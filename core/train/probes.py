@@ -15,7 +15,7 @@ from typing import Callable, Mapping
 from core.config import RunConfig
 from core.errors import UserError
 from core.evaluate.pairs import Paradigm, encode_pairs, load_pairs_dir, score_pairs
-from core.resolve import resolve_data
+from core.resolve import resolve_pairs
 from core.workspace import Workspace
 
 PAIRS_METRIC = "pairs_acc"
@@ -36,8 +36,7 @@ class Probe:
 def load_pairs(cfg: RunConfig, ws: Workspace) -> list[Paradigm]:
     """The paradigms `eval.pairs_dir` names (default `<workspace>/blimp/`); errors name the file
     and line, or the `eval.pairs_dir` setting."""
-    folder = resolve_data(cfg, ws, require=False).pairs
-    return load_pairs_dir(folder, cfg.eval.pairs_limit, setting="eval.pairs_dir")
+    return load_pairs_dir(resolve_pairs(cfg, ws), cfg.eval.pairs_limit, setting="eval.pairs_dir")
 
 
 def pairs_probe(cfg: RunConfig, ws: Workspace, tokenizer, batch_size: int = 64) -> Probe | None:
