@@ -69,7 +69,7 @@ class TrainingConfig:
     max_grad_norm: float = _f(1.0, "Gradient clipping norm; 0 disables clipping.", min=0.0)
     fp16: bool = _f(False, "float16 mixed precision (CUDA only; falls back to fp32 elsewhere with a warning).")
     bf16: bool = _f(False, "bfloat16 mixed precision (GPUs with bf16 support; falls back to float32 elsewhere with a warning).")
-    torch_compile: bool = _f(False, "Compile the model with torch.compile on CUDA (runs eagerly elsewhere, with a warning).")
+    torch_compile: bool = _f(False, "Compile the model's training forward with torch.compile (CUDA, or CPU with a C++ compiler; runs eagerly elsewhere, with a warning). The first step takes a minute or more while it compiles.")
     seed: int = _f(42, "Seed for weights, data order and sampling; same seed = same run.", min=0)
     logging_steps: int = _f(10, "Log training metrics every N optimizer steps.", min=1)
     eval_steps: int = _f(200, "Evaluate on the eval split every N steps (0 = only at the end).", min=0)
@@ -458,7 +458,8 @@ def machine_fallbacks(cfg: RunConfig, *, cuda: bool, bf16_ok: bool, compile_ok: 
         notes.append("training.fp16 and bf16 both set: using bf16")
     if t.torch_compile and not compile_ok:
         changes["torch_compile"] = False
-        notes.append("training.torch_compile: not supported here; running eagerly")
+        notes.append("training.torch_compile: needs CUDA or a C++ compiler (g++, or $CXX) for CPU kernels; "
+                     "running eagerly")
     for note in notes:
         warnings.warn(note, stacklevel=2)
     new_training = dataclasses.replace(t, **changes)

@@ -35,6 +35,9 @@ def register(subparsers) -> None:
     q.add_argument("--bf16", action="store_true",
                    help="both sides under bfloat16 autocast, MFU against a bf16 matmul peak "
                         "(CPUs with AVX512-BF16 or AMX)")
+    q.add_argument("--compile", action="store_true",
+                   help="our side with training.torch_compile (compiles in the untimed warm-up: "
+                        "a minute or more on CPU; needs a C++ compiler)")
     q.add_argument("--json", action="store_true", help="print one JSON object")
     add_workspace_arg(q)
     q.set_defaults(func=_cmd_train)
@@ -46,7 +49,7 @@ def _cmd_train(args) -> int:
     opts = BenchOptions(preset=args.preset, steps=args.steps, rounds=args.rounds, warmup=args.warmup,
                         batch_size=args.batch_size, seq_length=args.seq_length, vocab_size=args.vocab_size,
                         tuned_malloc=not args.no_malloc_tuning, same_malloc=args.same_malloc,
-                        bf16=args.bf16)
+                        bf16=args.bf16, compile=args.compile)
     result = run_bench(opts, Workspace.resolve(args.workspace))
     print(json.dumps(result, indent=2) if args.json else format_report(result), flush=True)
     return 0

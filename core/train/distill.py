@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from core.errors import UserError
+from core.train.fused_loss import compiled
 from core.workspace import Workspace
 
 
@@ -35,11 +36,16 @@ class DistillLossModel(torch.nn.Module):
         self._teachers = tuple(teachers)
         self._sums: torch.Tensor | None = None  # CE and KL of this logging window, on the device
         self._count = 0
+        self._logits = student_logits
+
+    def compile_body(self) -> None:
+        """Run the student's forward compiled in training steps (training.torch_compile)."""
+        self._logits = compiled(student_logits)
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         # Position i predicts token i+1. The KL uses the tokenizer's real vocabulary only: a model
         # may have spare output rows (a preset's vocab_size above the tokenizer's size).
-        logits = self.lm(input_ids=input_ids, use_cache=False).logits[:, :-1]
+        logits = self._logits(self.lm, input_ids)[:, :-1]
         labels = input_ids[:, 1:]
         ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1))
         with torch.no_grad():
@@ -59,6 +65,11 @@ class DistillLossModel(torch.nn.Module):
         ce, kl = (reduce(self._sums) / self._count).tolist()
         self._sums, self._count = None, 0
         return {"ce_loss": ce, "kl_loss": kl}
+
+
+def student_logits(lm, input_ids: torch.Tensor) -> torch.Tensor:
+    """The student's logits, batch x seq x vocab."""
+    return lm(input_ids=input_ids, use_cache=False).logits
 
 
 def soft_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:

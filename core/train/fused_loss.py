@@ -85,16 +85,31 @@ def linear_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, bias: torch
     return _LinearCrossEntropy.apply(hidden, weight, bias, targets, chunk_rows, need_grad)
 
 
+def last_hidden_state(model, input_ids: torch.Tensor) -> torch.Tensor:
+    """The transformer body's output (batch x seq x hidden), before the output layer."""
+    return model.base_model(input_ids=input_ids, use_cache=False).last_hidden_state
+
+
+def compiled(fn):
+    """`fn(model, input_ids)` compiled with torch.compile: the body's many small elementwise ops
+    (norms, rotary embeddings, SiLU, residual adds) fused into few kernels, on CPU (needs a C++
+    compiler) as on CUDA. The model is an argument, so it stays a plain module: its state_dict
+    keys, evaluation and generation are untouched. (Bit-exact resume on CPU also needs the
+    deterministic flag the loop sets: core.train.loop._ordered_cpu_kernels.)"""
+    return torch.compile(fn)
+
+
 def causal_lm_loss(model, input_ids: torch.Tensor, labels: torch.Tensor | None = None,
-                   chunk_rows: int = CHUNK_ROWS) -> torch.Tensor:
+                   chunk_rows: int = CHUNK_ROWS, body=last_hidden_state) -> torch.Tensor:
     """The same value as `model(input_ids=input_ids, labels=labels).loss` for a transformers causal
-    LM (Llama, GPT-2, GPT-J), without materialising the logits.
+    LM (Llama, GPT-2, GPT-J), without materialising the logits. `body(model, input_ids)` gives
+    the hidden states (`last_hidden_state`, or its `compiled` version).
 
     `model` must be the plain model: under DDP, call this through a module that DDP wraps
     (`FusedLossModel`), or the gradient all-reduce is skipped.
     """
     labels = input_ids if labels is None else labels
-    hidden = model.base_model(input_ids=input_ids, use_cache=False).last_hidden_state
+    hidden = body(model, input_ids)
     head = model.get_output_embeddings()
     # Position i predicts token i+1: drop the last position's hidden state and the first label.
     h = hidden[:, :-1].reshape(-1, hidden.shape[-1])
@@ -108,9 +123,16 @@ class FusedLossModel(torch.nn.Module):
     def __init__(self, lm, chunk_rows: int = CHUNK_ROWS):
         super().__init__()
         self.lm, self.chunk_rows = lm, chunk_rows
+        self._body = last_hidden_state
+
+    def compile_body(self) -> None:
+        """Run the transformer body compiled in training steps (training.torch_compile). The
+        chunked output layer + loss stays eager: it is matmuls already, and its data-dependent
+        row count would break the graph."""
+        self._body = compiled(last_hidden_state)
 
     def forward(self, input_ids: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        return causal_lm_loss(self.lm, input_ids, labels, self.chunk_rows)
+        return causal_lm_loss(self.lm, input_ids, labels, self.chunk_rows, self._body)
 
     def window_metrics(self, reduce) -> dict[str, float]:
         """Extra metrics of the objective for the log (none: the loss is all there is)."""

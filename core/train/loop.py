@@ -1,6 +1,7 @@
 """The training loop: one linear function over a transformers causal LM, driven by accelerate.
 
-Read `train()` top to bottom: set-up, (resume), then one `while` loop of optimizer steps.
+Read `_loop()` (what `train()` runs) top to bottom: set-up, (resume), then one `while` loop of
+optimizer steps.
 Everything that observes or steers the run is a callback (core.train.callbacks); this module
 never touches the database, the UI or job files. Must not import gradio or core.history.
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -52,7 +53,8 @@ def make_accelerator(cfg: RunConfig):
     AcceleratorState._reset_state()
     cuda = torch.cuda.is_available()
     bf16_ok = torch.cuda.is_bf16_supported() if cuda else cpu_has_bf16()
-    cfg, notes = machine_fallbacks(cfg, cuda=cuda, bf16_ok=bf16_ok, compile_ok=cuda)
+    compile_ok = cuda or (cfg.training.torch_compile and cpu_can_compile())
+    cfg, notes = machine_fallbacks(cfg, cuda=cuda, bf16_ok=bf16_ok, compile_ok=compile_ok)
     precision = "bf16" if cfg.training.bf16 else "fp16" if cfg.training.fp16 else "no"
     # cpu=True matters under torchrun/accelerate launch on CPU: without it every process
     # would silently train on its own instead of joining one gloo process group.
@@ -69,6 +71,18 @@ def cpu_has_bf16() -> bool:
         return False
 
 
+def cpu_can_compile() -> bool:
+    """Whether torch.compile can build CPU kernels here: inductor writes C++ and compiles it with
+    the system's compiler (g++, or $CXX), which a slim container may lack."""
+    try:
+        from torch._inductor import cpp_builder, exc
+
+        cpp_builder.get_cpp_compiler()
+        return True
+    except (ImportError, exc.InvalidCxxCompiler):
+        return False
+
+
 def train(cfg: RunConfig, data: TrainData, tokenizer, run_dir: Path, callbacks: list,
           *, resume_from: Path | None = None, accelerator=None, objective=None, probes: Sequence[Probe] = ()) -> str:
     """Train (or resume) a run; returns its final status: "finished" or "stopped".
@@ -79,10 +93,40 @@ def train(cfg: RunConfig, data: TrainData, tokenizer, run_dir: Path, callbacks: 
     """
     if accelerator is None:
         accelerator, cfg, _ = make_accelerator(cfg)
+    with _ordered_cpu_kernels(cfg.training.torch_compile and accelerator.device.type == "cpu"):
+        return _loop(cfg, data, tokenizer, Path(run_dir), callbacks, accelerator, resume_from, objective, probes)
+
+
+@contextmanager
+def _ordered_cpu_kernels(enabled: bool):
+    """Deterministic algorithms on, for a compiled run on CPU.
+
+    Inductor's CPU embedding backward adds gradient rows with atomics, in whatever order the
+    threads run, so two identical steps could differ in the last bit and resume would not be
+    exact. Under the flag it compiles the ordered kernel instead (no slower on llama-10M). The
+    flag is read when each graph compiles, the backward's lazily in the first backward, so it
+    holds for the whole run; uninitialised memory is not filled (that would cost a pass).
+    """
+    if not enabled:
+        yield
+        return
+    was = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+           torch.utils.deterministic.fill_uninitialized_memory)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.utils.deterministic.fill_uninitialized_memory = False
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(was[0], warn_only=was[1])
+        torch.utils.deterministic.fill_uninitialized_memory = was[2]
+
+
+def _loop(cfg: RunConfig, data: TrainData, tokenizer, run_dir: Path, callbacks: list, accelerator,
+          resume_from: Path | None, objective, probes: Sequence[Probe]) -> str:
+    """train() itself: set-up, (resume), then one `while` loop of optimizer steps."""
     t = cfg.training
     # The schedule (evaluate/save every N steps) comes first, as Trainer's DefaultFlowCallback.
     cbs = CallbackList([Schedule(t.eval_steps, t.save_steps), *callbacks])
-    run_dir = Path(run_dir)
     world, rank = accelerator.num_processes, accelerator.process_index
 
     # Same seed -> same initial weights and data order on every process and every resume.
@@ -120,9 +164,13 @@ def train(cfg: RunConfig, data: TrainData, tokenizer, run_dir: Path, callbacks: 
     # The model's forward returns the loss without materialising batch x seq x vocab logits
     # (core.train.fused_loss: same value and gradients, less memory, faster). The wrapper is
     # what accelerate prepares, so DDP sees the whole forward; `unwrap(model)` is the plain LM.
-    model, optimizer = accelerator.prepare((objective or FusedLossModel)(lm), optimizer)
+    wrapper = (objective or FusedLossModel)(lm)
     if t.torch_compile:
-        model = torch.compile(model)
+        # Only the training forward is compiled (on the first step: about a minute for
+        # llama-10M on CPU, then cached on disk); evaluation, samples and the saved model stay
+        # plain. `bench train --compile` measures what it gains.
+        wrapper.compile_body()
+    model, optimizer = accelerator.prepare(wrapper, optimizer)
     model.train()
     config_dict = cfg.to_dict()
     tokens_per_step = seqs_per_step * cfg.data.seq_length
@@ -243,7 +291,7 @@ def train(cfg: RunConfig, data: TrainData, tokenizer, run_dir: Path, callbacks: 
 
 
 def unwrap(accelerator, model):
-    """The plain transformers model inside what accelerate prepared (DDP, compile, FusedLossModel)."""
+    """The plain transformers model inside what accelerate prepared (DDP, FusedLossModel)."""
     return accelerator.unwrap_model(model).lm
 
 

@@ -94,12 +94,21 @@ def test_format_report_names_every_figure():
               "baseline_tuned_malloc": False,
               "seconds": 100.0, "load_avg_before": 0.1, "load_avg_after": 2.0, "paired_ratio": 1.45,
               "ours_best_tokens_per_s": 1700.0, "baseline_best_tokens_per_s": 1100.0, "best_ratio": 1.55,
-              "best_mfu": 0.6}
+              "best_mfu": 0.6, "matmul_peaks_gflops": [110.0, 120.0, 115.0], "paired_mfu": 0.55, "compiled": True}
     text = format_report(result)
-    for fragment in ("1,500 tokens/s", "1.50x", "50.0 %", "1,800 MB", "14,926 output rows are unused",
+    for fragment in ("ours compiled (training.torch_compile)", "the peak ranged 110-120 GFLOP/s",
+                     "MFU 55.0 % (median of rounds)", "1,500 tokens/s", "1.50x", "50.0 %", "1,800 MB", "14,926 output rows are unused",
                      "round by round 1.45x", "ours 1,700, Trainer 1,100 tokens/s: 1.55x, MFU 60.0 %",
                      "ours: GLIBC_TUNABLES as for jobs, Trainer: default glibc malloc"):
         assert fragment in text
+
+
+def test_paired_mfu_divides_each_round_by_the_peak_measured_right_after_it():
+    from core.bench.run import _paired_mfu
+
+    # peaks[0] is measured before round 1; round r pairs with peaks[r].
+    side = {"round_tokens_per_s": [100.0, 100.0, 200.0]}
+    assert _paired_mfu(side, per_token=10, peaks=[1e9, 2000.0, 1000.0, 4000.0]) == pytest.approx(0.5)
 
 
 def test_only_our_side_gets_the_job_allocator_unless_asked():
@@ -118,13 +127,21 @@ def test_bad_options_fail_before_any_work(workspace):
 
 
 @pytest.mark.slow
-def test_tiny_bench_reports_positive_finite_figures(workspace, capsys):
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_tiny_bench_reports_positive_finite_figures(workspace, capsys, compiled):
+    from core.train.loop import cpu_can_compile
+
+    if compiled and not cpu_can_compile():
+        pytest.skip("no C++ compiler for torch.compile")
     args = _parser().parse_args(["bench", "train", "--preset", "tiny", "--steps", "1", "--rounds", "2",
                                  "--warmup", "1", "--batch-size", "8", "--seq-length", "64", "--json",
-                                 "--workspace", str(workspace.root)])
+                                 "--workspace", str(workspace.root), *(["--compile"] if compiled else [])])
     assert args.func(args) == 0
     result = json.loads(capsys.readouterr().out)  # stdout holds exactly one JSON object
-    for key in REQUIRED:
+    for key in (*REQUIRED, "paired_mfu"):
         assert math.isfinite(result[key]) and result[key] > 0, key
+    assert result["compiled"] is compiled
+    assert len(result["matmul_peaks_gflops"]) == 3  # before round 1, after rounds 1 and 2
+    assert result["matmul_peak_gflops"] == max(result["matmul_peaks_gflops"])
     assert result["vocab_size"] == 16000 and result["preset"] == "tiny"
     assert result["threads_used"] == result["threads"]  # nothing in the loop changed torch's threads

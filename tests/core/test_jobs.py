@@ -214,6 +214,22 @@ def test_two_processes_with_gloo_log_once_and_stay_in_sync(ready_workspace, hist
     assert json.loads(json.dumps(history.metrics_since("ddp", 9)))[0]["tokens"] == 10 * 4 * 2 * 64
 
 
+@pytest.mark.slow
+def test_two_processes_train_a_compiled_body_in_sync(ready_workspace, history):
+    from core.train.loop import cpu_can_compile
+
+    if not cpu_can_compile():
+        pytest.skip("no C++ compiler for torch.compile")
+    jobs.start("train", _cfg("training.max_steps=4", "training.batch_size=4", "training.logging_steps=2",
+                             "training.torch_compile=true"),
+               ready_workspace, history, name="ddp-compiled", num_processes=2)
+    run = _final(history, "ddp-compiled", timeout=300)
+    log = Path(run["run_dir"], "run.log").read_text()
+    assert run["status"] == "finished", log[-3000:]
+    assert "parameters identical on all 2 processes" in log and "running eagerly" not in log
+    assert [s for s, _ in history.metric_series("ddp-compiled", "loss")] == [2, 4]
+
+
 def test_prepare_and_tokenize_tasks_run_as_jobs(workspace):
     with History(workspace.db_path) as history:
         jobs.start_task("prepare", {"source": "synthetic", "output": "syn2", "words": 20000,

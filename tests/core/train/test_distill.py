@@ -121,3 +121,17 @@ def test_a_teacher_must_predict_the_whole_vocabulary(tmp_path):
 def _save_model(folder):
     _lm(3).save_pretrained(folder)
     return folder
+
+
+@pytest.mark.slow
+def test_a_compiled_student_gives_the_eager_loss():
+    from core.train.loop import cpu_can_compile
+
+    if not cpu_can_compile():
+        pytest.skip("no C++ compiler for torch.compile")
+    wrapped = DistillLossModel(_lm(0).train(), [_lm(1)], alpha=0.5, temperature=2.0, vocab=VOCAB)
+    batch = _batch()
+    expected = wrapped(batch)
+    wrapped.compile_body()
+    torch.testing.assert_close(wrapped(batch), expected, rtol=1e-5, atol=1e-6)
+    assert wrapped.window_metrics(lambda x: x)["ce_loss"] > 0

@@ -84,3 +84,31 @@ def test_under_bf16_autocast_the_head_runs_in_bf16_and_matches_the_model():
         assert have[name].dtype == torch.float32  # parameters' gradients stay in their own dtype
         cos = torch.nn.functional.cosine_similarity(have[name].flatten(), want[name].flatten(), dim=0)
         assert cos > 0.98, (name, float(cos))
+
+
+def _compiler_or_skip():
+    from core.train.loop import cpu_can_compile
+
+    if not cpu_can_compile():
+        pytest.skip("no C++ compiler for torch.compile")
+
+
+@pytest.mark.slow
+def test_a_compiled_body_gives_the_eager_loss_and_gradients_and_leaves_the_model_plain():
+    """GPT-2 (learned positions, LayerNorm, GELU): the other body next to the loop test's Llama."""
+    _compiler_or_skip()
+    model = _model("GPT2")
+    keys = list(model.state_dict())
+    ids = torch.randint(0, VOCAB, (3, 40), generator=torch.Generator().manual_seed(3))
+    wrapper = FusedLossModel(model)
+    expected = wrapper(ids)
+    expected.backward()
+    want = _grads(model)
+    wrapper.compile_body()
+    got = wrapper(ids)
+    got.backward()
+    have = _grads(model)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+    for name in want:
+        torch.testing.assert_close(have[name], want[name], rtol=1e-4, atol=1e-6, msg=name)
+    assert list(model.state_dict()) == keys  # compiling did not wrap or rename the model
