@@ -1,0 +1,74 @@
+"""core.bench.gemm_ceiling: the recorded products are exactly the step's linear layers (forward,
+input gradient, weight gradient), and the replay runs with the training jobs' allocator."""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+
+import pytest
+import torch
+
+from core import config as config_mod
+from core import presets
+from core.bench.gemm_ceiling import format_ceiling, record_step, run_ceiling_process
+from core.cli import bench_cmds
+from core.errors import UserError
+from core.jobs import WORKER_ENV
+from core.models import build_model
+
+VOCAB, BATCH, SEQ = 300, 4, 32
+
+
+def _cfg():
+    return config_mod.load(presets.find("tiny"), [f"data.seq_length={SEQ}"])
+
+
+def test_the_products_are_every_linear_layer_three_times_and_nothing_else():
+    cfg = _cfg()
+    products = [p for p in record_step(cfg, VOCAB, BATCH, SEQ) if p.op is not torch.ops.aten.bmm.default]
+    linears = [m for m in build_model(cfg.model, VOCAB).modules() if isinstance(m, torch.nn.Linear)]
+    # Forward, input gradient and weight gradient: 2 x in x out FLOPs each per row. The body sees
+    # every position; the output layer (fused loss) all but each sequence's last.
+    expected = sum(6 * m.in_features * m.out_features * BATCH * (SEQ - 1 if m.out_features == VOCAB else SEQ)
+                   for m in linears)
+    assert len(products) == 3 * len(linears)
+    assert sum(p.flops for p in products) == expected
+
+
+@pytest.mark.slow
+def test_the_replay_runs_in_a_child_with_the_jobs_allocator():
+    result = run_ceiling_process(_cfg(), VOCAB, BATCH, SEQ, passes=2)
+    assert result["glibc_tunables"] == WORKER_ENV["GLIBC_TUNABLES"]
+    assert len(result["replay_s_all"]) == len(result["matmul_peaks_gflops"]) == 2
+    for key in ("replay_s", "gemm_efficiency", "paired_gemm_efficiency", "mfu_ceiling", "paired_mfu_ceiling"):
+        assert math.isfinite(result[key]) and result[key] > 0, key
+    assert result["gemm_gflop"] < result["model_gflop"]  # attention is not among the products
+    text = format_ceiling(result, "tiny")
+    assert "matrix products per step" in text and "MFU ceiling" in text
+
+
+def _parser():
+    parser = argparse.ArgumentParser(prog="babyllama")
+    bench_cmds.register(parser.add_subparsers(dest="verb", required=True))
+    return parser
+
+
+def test_cli_defaults_and_bad_input(workspace):
+    args = _parser().parse_args(["bench", "gemm-ceiling", "--workspace", str(workspace.root)])
+    assert (args.preset, args.batch_size, args.seq_length, args.vocab_size, args.passes) == ("llama-10M", 32, 128, 16000, 10)
+    bad = _parser().parse_args(["bench", "gemm-ceiling", "--passes", "0", "--workspace", str(workspace.root)])
+    with pytest.raises(UserError, match="--passes"):
+        bad.func(bad)
+
+
+def test_format_names_the_ceiling():
+    r = {"batch_size": 32, "seq_length": 128, "vocab_size": 16000, "threads": 2, "products": 138,
+         "gemm_gflop": 161.9, "model_gflop": 169.8, "replay_s": 0.78, "replay_s_all": [0.78] * 10,
+         "paired_gemm_efficiency": 0.808, "gemm_efficiency": 0.678, "matmul_peaks_gflops": [228.0, 305.0],
+         "mfu_ceiling": 0.711, "paired_mfu_ceiling": 0.847}
+    text = format_ceiling(r, "llama-10M")
+    for fragment in ("138 matrix products per step, 161.9 GFLOP", "80.8 % of the peak measured just before",
+                     "67.8 % of the best (305 GFLOP/s; range 228-305)", "71.1 % (84.7 % paired)"):
+        assert fragment in text
+    json.dumps(r)
