@@ -270,11 +270,18 @@ def format_command(argv: list[str]) -> str:
     return " ".join(shlex.quote(a) for a in argv)
 
 
-def _spawn(history: History, name: str, run_dir: Path, num_processes: int) -> None:
+def worker_env() -> dict[str, str]:
+    """The environment a worker (or a bench's child process) starts with: this one plus
+    WORKER_ENV, and PYTHONPATH leading to this checkout, so `core` imports even when the
+    package is not installed."""
     env = {**os.environ, **WORKER_ENV}
-    # The worker imports `core` from this checkout even when it is not installed.
     root = str(Path(__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+    return env
+
+
+def _spawn(history: History, name: str, run_dir: Path, num_processes: int) -> None:
+    env = worker_env()
     with open(run_dir / LOG_FILE, "ab") as log:
         proc = subprocess.Popen(worker_argv(run_dir, num_processes), stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True, env=env, cwd=run_dir)

@@ -2,8 +2,8 @@
 
 One forward + backward of our loop's objective (the model from a preset, the fused output layer +
 loss) runs under a dispatch mode that records every matrix product: its op, shapes and memory
-layout. Those products are then replayed back to back, with nothing else in between, each pass
-right after a 2048^3 peak measurement. Their FLOP/s over that peak is the most `bench train`'s
+layout. Those products are then replayed back to back, with nothing else in between, and a
+2048^3 peak measurement follows each pass. Their FLOP/s over that peak is the most `bench train`'s
 MFU could reach on this machine if attention, norms, activations, the loss's softmax and the
 optimizer took no time at all.
 
@@ -30,25 +30,64 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from core.bench.flops import flops_per_token, matmul_peak
 
 aten = torch.ops.aten
-# Matrix products and how to count their FLOPs from the (first two) operands' shapes.
+
+
+def _mm(a, b) -> int:
+    return 2 * a[0] * a[1] * b[1]
+
+
+def _bmm(a, b) -> int:
+    return 2 * a[0] * a[1] * a[2] * b[2]
+
+
+# Matrix products: FLOPs from the shapes of their two factors, and where the factors are among
+# the tensor arguments (addmm/baddbmm(input, a, b): the product is arguments 1 and 2).
 _PRODUCTS = {
-    aten.mm.default: lambda a, b: 2 * a[0] * a[1] * b[1],
-    aten.mm.out: lambda a, b: 2 * a[0] * a[1] * b[1],
-    aten.bmm.default: lambda a, b: 2 * a[0] * a[1] * a[2] * b[2],
+    aten.mm.default: (_mm, 0), aten.mm.out: (_mm, 0),
+    aten.addmm.default: (_mm, 1), aten.addmm.out: (_mm, 1), aten.addmm_.default: (_mm, 1),
+    aten.bmm.default: (_bmm, 0), aten.bmm.out: (_bmm, 0),
+    aten.baddbmm.default: (_bmm, 1), aten.baddbmm_.default: (_bmm, 1),
 }
-_ADD_PRODUCTS = {  # addmm(bias_or_self, a, b): the product is operands 1 and 2
-    aten.addmm.default: lambda a, b: 2 * a[0] * a[1] * b[1],
-    aten.addmm_.default: lambda a, b: 2 * a[0] * a[1] * b[1],
-}
+_BATCHED = (aten.bmm.default, aten.bmm.out, aten.baddbmm.default, aten.baddbmm_.default)
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """What a replay needs to rebuild an operand: shape, strides (the layout) and dtype."""
+
+    shape: tuple[int, ...]
+    stride: tuple[int, ...]
+    dtype: torch.dtype
+
+    @classmethod
+    def of(cls, t: torch.Tensor) -> TensorSpec:
+        return cls(tuple(t.shape), tuple(t.stride()), t.dtype)
+
+    def make(self) -> torch.Tensor:
+        # A flat random buffer viewed with the recorded strides: works for expanded (stride 0)
+        # and overlapping layouts too, which cannot be filled in place.
+        size = 1 + sum((n - 1) * st for n, st in zip(self.shape, self.stride)) if all(self.shape) else 0
+        return torch.randn(size, dtype=self.dtype).as_strided(self.shape, self.stride)
 
 
 @dataclass(frozen=True)
 class Product:
-    """One recorded matrix product: the op and each tensor operand's (shape, stride)."""
+    """One recorded matrix product: the op, its arguments (tensors as TensorSpec, other values as
+    they were, e.g. alpha and beta) and its FLOPs."""
 
     op: object
-    operands: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]
+    args: tuple
+    kwargs: dict
     flops: int
+
+    @property
+    def batched(self) -> bool:
+        """bmm/baddbmm: attention's products where it runs on the math path (GPT-J, dropout)."""
+        return self.op in _BATCHED
+
+
+def _spec(value):
+    return TensorSpec.of(value) if isinstance(value, torch.Tensor) else value
 
 
 class _Recorder(TorchDispatchMode):
@@ -61,19 +100,16 @@ class _Recorder(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        tensors = [a for a in args if isinstance(a, torch.Tensor)]
-        if func in _PRODUCTS or func in _ADD_PRODUCTS:
-            pair = tensors[:2] if func in _PRODUCTS else tensors[1:3]
-            count = (_PRODUCTS.get(func) or _ADD_PRODUCTS[func])(pair[0].shape, pair[1].shape)
-            layout = [(tuple(t.shape), tuple(t.stride())) for t in tensors]
-            if "out" in kwargs:
-                layout.append((tuple(kwargs["out"].shape), tuple(kwargs["out"].stride())))
-            self.products.append(Product(func, tuple(layout), count))
+        if func in _PRODUCTS:
+            count, first = _PRODUCTS[func]
+            a, b = args[first], args[first + 1]
+            self.products.append(Product(func, tuple(_spec(x) for x in args),
+                                         {k: _spec(v) for k, v in kwargs.items()}, count(a.shape, b.shape)))
         return func(*args, **kwargs)
 
 
 def record_step(cfg, vocab_size: int, batch_size: int, seq_length: int) -> list[Product]:
-    """The matrix products of one forward + backward of the training objective (FusedLossModel)."""
+    """The matrix products of one fp32 forward + backward of the training objective (FusedLossModel)."""
     from core.models import build_model
     from core.train.fused_loss import FusedLossModel
 
@@ -87,15 +123,11 @@ def record_step(cfg, vocab_size: int, batch_size: int, seq_length: int) -> list[
 
 
 def _materialise(products: list[Product]) -> list:
-    """Each product as a ready call on random operands with the recorded shapes and strides."""
-    calls = []
-    for p in products:
-        tensors = [torch.empty_strided(shape, stride).normal_() for shape, stride in p.operands]
-        if p.op is aten.mm.out:
-            calls.append((p.op, tensors[:2], {"out": tensors[2]}))
-        else:
-            calls.append((p.op, tensors, {}))
-    return calls
+    """Each product as a ready call on random operands with the recorded shapes, strides and dtypes."""
+    def make(value):
+        return value.make() if isinstance(value, TensorSpec) else value
+
+    return [(p.op, [make(a) for a in p.args], {k: make(v) for k, v in p.kwargs.items()}) for p in products]
 
 
 def replay(calls: list) -> float:
@@ -107,7 +139,8 @@ def replay(calls: list) -> float:
 
 
 def run_ceiling(cfg, vocab_size: int, batch_size: int, seq_length: int, passes: int = 10) -> dict:
-    """Record one step's products, replay them `passes` times (each after a peak measurement)."""
+    """Record one step's products, then replay them `passes` times, measuring the peak after each
+    pass (as `bench train` does after each round)."""
     products = record_step(cfg, vocab_size, batch_size, seq_length)
     calls = _materialise(products)
     gemm_flops = sum(p.flops for p in products)
@@ -115,16 +148,18 @@ def run_ceiling(cfg, vocab_size: int, batch_size: int, seq_length: int, passes: 
     replay(calls)  # warm-up: page faults of the outputs, thread pool
     seconds, peaks = [], []
     for _ in range(passes):
-        peaks.append(matmul_peak())
         seconds.append(replay(calls))
-    paired = statistics.median(gemm_flops / s / p for s, p in zip(seconds, peaks))
+        peaks.append(matmul_peak())
     step = statistics.median(seconds)
     return {
         "products": len(products), "gemm_gflop": gemm_flops / 1e9, "model_gflop": model_flops / 1e9,
+        "batched_gflop": sum(p.flops for p in products if p.batched) / 1e9, "dtype": "fp32",
         "replay_s": step, "replay_s_all": seconds, "matmul_peaks_gflops": [p / 1e9 for p in peaks],
-        # The products' own rate: over the peak measured just before each pass, and over the best.
-        "paired_gemm_efficiency": paired, "gemm_efficiency": gemm_flops / step / max(peaks),
-        # MFU if everything but these products took no time (attention's FLOPs counted as free).
+        # The products' own rate: over the peak measured right after each pass, and over the best.
+        "paired_gemm_efficiency": statistics.median(gemm_flops / s / p for s, p in zip(seconds, peaks)),
+        "gemm_efficiency": gemm_flops / step / max(peaks),
+        # MFU if everything but these products took no time (FLOPs of the model that are not
+        # among them, e.g. attention in its fused kernel, counted as free).
         "mfu_ceiling": model_flops / step / max(peaks),
         "paired_mfu_ceiling": statistics.median(model_flops / s / p for s, p in zip(seconds, peaks)),
         "threads": torch.get_num_threads(), "batch_size": batch_size, "seq_length": seq_length,
@@ -132,22 +167,22 @@ def run_ceiling(cfg, vocab_size: int, batch_size: int, seq_length: int, passes: 
     }
 
 
-def run_ceiling_process(cfg, vocab_size: int, batch_size: int, seq_length: int, passes: int = 10) -> dict:
+def run_ceiling_process(cfg, vocab_size: int, batch_size: int, seq_length: int, passes: int = 10,
+                        threads: int = 1) -> dict:
     """run_ceiling() in a child process that starts with the training jobs' environment."""
     from core.errors import UserError
-    from core.jobs import WORKER_ENV
+    from core.jobs import worker_env
 
     root = str(Path(__file__).resolve().parents[2])
-    env = {**os.environ, **WORKER_ENV}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
     spec = json.dumps({"config": cfg.to_dict(), "vocab_size": vocab_size, "batch_size": batch_size,
-                       "seq_length": seq_length, "passes": passes, "threads": torch.get_num_threads()})
-    done = subprocess.run([sys.executable, "-m", "core.bench.gemm_ceiling", spec], env=env, cwd=root,
+                       "seq_length": seq_length, "passes": passes, "threads": threads})
+    done = subprocess.run([sys.executable, "-m", "core.bench.gemm_ceiling", spec], env=worker_env(), cwd=root,
                           capture_output=True, text=True)
-    if done.returncode != 0:
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
         raise UserError(f"bench gemm-ceiling: the replay process failed (exit {done.returncode}):\n"
                         f"{done.stderr[-3000:]}")
-    return json.loads(done.stdout)
+    return json.loads(lines[-1])  # the result is the last line; libraries may print before it
 
 
 def main(argv: list[str]) -> int:
@@ -164,14 +199,15 @@ def main(argv: list[str]) -> int:
 
 def format_ceiling(r: dict, preset: str) -> str:
     peaks = r["matmul_peaks_gflops"]
+    attention = (f"{r['batched_gflop']:.1f} GFLOP of them are attention's batched products"
+                 if r.get("batched_gflop") else "attention's products run inside its fused kernel")
     return "\n".join([
         f"bench gemm-ceiling: {preset}, batch {r['batch_size']} x {r['seq_length']}, vocab {r['vocab_size']:,}, "
-        f"{r['threads']} threads",
+        f"{r.get('dtype', 'fp32')}, {r['threads']} threads",
         f"  {r['products']} matrix products per step, {r['gemm_gflop']:.1f} GFLOP "
-        f"(the model counts {r['model_gflop']:.1f}: attention's products run inside its fused kernel, "
-        "and the loss skips each sequence's last position)",
+        f"(the model counts {r['model_gflop']:.1f}: {attention}, and the loss skips each sequence's last position)",
         f"  replayed alone: {r['replay_s']:.3f} s per step (median of {len(r['replay_s_all'])} passes)",
-        f"  their rate: {100 * r['paired_gemm_efficiency']:.1f} % of the peak measured just before each pass, "
+        f"  their rate: {100 * r['paired_gemm_efficiency']:.1f} % of the peak measured right after each pass, "
         f"{100 * r['gemm_efficiency']:.1f} % of the best ({max(peaks):.0f} GFLOP/s; range {min(peaks):.0f}-{max(peaks):.0f})",
         f"  MFU ceiling (everything else free): {100 * r['mfu_ceiling']:.1f} % "
         f"({100 * r['paired_mfu_ceiling']:.1f} % paired), what `bench train` could reach at most",

@@ -208,13 +208,11 @@ def _prepare_data(cfg, opts: BenchOptions, ws: Workspace, tmp: Path):
 
 
 def _side_env(tuned_malloc: bool) -> dict:
-    from core.jobs import WORKER_ENV
+    from core.jobs import worker_env
 
-    env = dict(os.environ, TOKENIZERS_PARALLELISM="false", PYTHONUNBUFFERED="1")
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
-    env.pop("GLIBC_TUNABLES", None)
-    if tuned_malloc:
-        env["GLIBC_TUNABLES"] = WORKER_ENV["GLIBC_TUNABLES"]
+    env = worker_env()
+    if not tuned_malloc:
+        env.pop("GLIBC_TUNABLES", None)  # glibc's defaults, as a user's own process has
     return env
 
 
@@ -308,7 +306,7 @@ def _summarise(cfg, opts, reports, finals, peaks, tokenizer_vocab, threads) -> d
         "ours_best_tokens_per_s": ours["best_tokens_per_s"], "baseline_best_tokens_per_s": base["best_tokens_per_s"],
         "best_ratio": ours["best_tokens_per_s"] / base["best_tokens_per_s"], "best_mfu": ours["best_mfu"],
         # The same rate against the peak measured right after each round: on a shared VM whose
-        # matmul speed drifts (2048^3 rates from 170 to 280 GFLOP/s within minutes), this one
+        # matmul speed drifts (2048^3 products from 106 to 329 GFLOP/s in one day here), this one
         # compares like with like; `mfu` holds every step to the machine's best moment.
         "paired_mfu": _paired_mfu(ours, per_token, peaks),
         "matmul_peaks_gflops": [p / 1e9 for p in peaks],

@@ -71,8 +71,6 @@ def _cmd_train(args) -> int:
 def _cmd_gemm_ceiling(args) -> int:
     import os
 
-    import torch
-
     from core import config as config_mod
     from core import presets
     from core.bench.gemm_ceiling import format_ceiling, run_ceiling_process
@@ -83,8 +81,9 @@ def _cmd_gemm_ceiling(args) -> int:
             raise UserError(f"--{name.replace('_', '-')}: {getattr(args, name)} must be at least 1")
     ws = Workspace.resolve(args.workspace)
     cfg = config_mod.load(presets.find(args.preset, ws), [f"data.seq_length={args.seq_length}"])
-    torch.set_num_threads(os.cpu_count() or 1)  # as bench train: all cores
-    result = run_ceiling_process(cfg, args.vocab_size, args.batch_size, args.seq_length, args.passes)
+    # All cores, as bench train.
+    result = run_ceiling_process(cfg, args.vocab_size, args.batch_size, args.seq_length, args.passes,
+                                 threads=os.cpu_count() or 1)
     result["preset"] = args.preset
     print(json.dumps(result, indent=2) if args.json else format_ceiling(result, args.preset), flush=True)
     return 0

@@ -36,16 +36,16 @@ class DistillLossModel(torch.nn.Module):
         self._teachers = tuple(teachers)
         self._sums: torch.Tensor | None = None  # CE and KL of this logging window, on the device
         self._count = 0
-        self._logits = student_logits
+        self._student_forward = student_logits
 
     def compile_body(self) -> None:
         """Run the student's forward compiled in training steps (training.torch_compile)."""
-        self._logits = compiled(student_logits)
+        self._student_forward = compiled(student_logits)
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         # Position i predicts token i+1. The KL uses the tokenizer's real vocabulary only: a model
         # may have spare output rows (a preset's vocab_size above the tokenizer's size).
-        logits = self._logits(self.lm, input_ids)[:, :-1]
+        logits = self._student_forward(self.lm, input_ids)[:, :-1]
         labels = input_ids[:, 1:]
         ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1))
         with torch.no_grad():

@@ -73,7 +73,8 @@ def cpu_has_bf16() -> bool:
 
 def cpu_can_compile() -> bool:
     """Whether torch.compile can build CPU kernels here: inductor writes C++ and compiles it with
-    the system's compiler (g++, or $CXX), which a slim container may lack."""
+    the system's compiler (g++, or $CXX), which a slim container may lack. This only checks that
+    the compiler runs; one without OpenMP or headers fails at the first step instead."""
     try:
         from torch._inductor import cpp_builder, exc
 
@@ -112,7 +113,9 @@ def _ordered_cpu_kernels(enabled: bool):
         return
     was = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
            torch.utils.deterministic.fill_uninitialized_memory)
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    # warn_only: an op without a deterministic kernel warns instead of failing the run (a
+    # caller's own strict setting stays strict).
+    torch.use_deterministic_algorithms(True, warn_only=was[1] if was[0] else True)
     torch.utils.deterministic.fill_uninitialized_memory = False
     try:
         yield

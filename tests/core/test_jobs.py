@@ -215,11 +215,7 @@ def test_two_processes_with_gloo_log_once_and_stay_in_sync(ready_workspace, hist
 
 
 @pytest.mark.slow
-def test_two_processes_train_a_compiled_body_in_sync(ready_workspace, history):
-    from core.train.loop import cpu_can_compile
-
-    if not cpu_can_compile():
-        pytest.skip("no C++ compiler for torch.compile")
+def test_two_processes_train_a_compiled_body_in_sync(ready_workspace, history, cxx):
     jobs.start("train", _cfg("training.max_steps=4", "training.batch_size=4", "training.logging_steps=2",
                              "training.torch_compile=true"),
                ready_workspace, history, name="ddp-compiled", num_processes=2)

@@ -124,14 +124,18 @@ def _save_model(folder):
 
 
 @pytest.mark.slow
-def test_a_compiled_student_gives_the_eager_loss():
-    from core.train.loop import cpu_can_compile
-
-    if not cpu_can_compile():
-        pytest.skip("no C++ compiler for torch.compile")
-    wrapped = DistillLossModel(_lm(0).train(), [_lm(1)], alpha=0.5, temperature=2.0, vocab=VOCAB)
+def test_a_compiled_student_gives_the_eager_loss_and_gradients(cxx):
+    student = _lm(0).train()
+    wrapped = DistillLossModel(student, [_lm(1)], alpha=0.5, temperature=2.0, vocab=VOCAB)
     batch = _batch()
     expected = wrapped(batch)
+    expected.backward()
+    want = {n: p.grad.clone() for n, p in student.named_parameters()}
+    student.zero_grad(set_to_none=True)
     wrapped.compile_body()
-    torch.testing.assert_close(wrapped(batch), expected, rtol=1e-5, atol=1e-6)
+    got = wrapped(batch)
+    got.backward()
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+    for name, p in student.named_parameters():
+        torch.testing.assert_close(p.grad, want[name], rtol=1e-4, atol=1e-6, msg=name)
     assert wrapped.window_metrics(lambda x: x)["ce_loss"] > 0

@@ -86,17 +86,9 @@ def test_under_bf16_autocast_the_head_runs_in_bf16_and_matches_the_model():
         assert cos > 0.98, (name, float(cos))
 
 
-def _compiler_or_skip():
-    from core.train.loop import cpu_can_compile
-
-    if not cpu_can_compile():
-        pytest.skip("no C++ compiler for torch.compile")
-
-
 @pytest.mark.slow
-def test_a_compiled_body_gives_the_eager_loss_and_gradients_and_leaves_the_model_plain():
+def test_a_compiled_body_gives_the_eager_loss_and_gradients_and_leaves_the_model_plain(cxx):
     """GPT-2 (learned positions, LayerNorm, GELU): the other body next to the loop test's Llama."""
-    _compiler_or_skip()
     model = _model("GPT2")
     keys = list(model.state_dict())
     ids = torch.randint(0, VOCAB, (3, 40), generator=torch.Generator().manual_seed(3))

@@ -136,21 +136,56 @@ def test_torch_compile_stays_on_for_a_cpu_with_a_compiler(monkeypatch):
     assert safe.training.torch_compile and notes == []
 
 
+def test_bf16_on_cpu_trains_in_bf16_where_the_cpu_has_it_else_falls_back(ready_workspace, tmp_path):
+    from core.train.loop import cpu_has_bf16
+
+    native = cpu_has_bf16()
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        accelerator, safe, notes = make_accelerator(config.load(overrides=[*OVERRIDES, "--bf16"]))
+    assert safe.training.bf16 == native and bool(notes) != native
+    assert accelerator.mixed_precision == ("bf16" if native else "no")
+    status, rec = _run(ready_workspace, tmp_path / "bf16", extra=["--bf16"])
+    losses = [rec.logs[s]["loss"] for s in sorted(rec.logs)]
+    assert status == "finished" and losses[-1] < losses[0] - 0.5
+    assert _weights(tmp_path / "bf16")["model.embed_tokens.weight"].dtype == torch.float32  # fp32 master weights
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_ordered_cpu_kernels_restore_the_callers_settings_even_on_errors(strict):
+    from core.train.loop import _ordered_cpu_kernels
+
+    before = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+              torch.utils.deterministic.fill_uninitialized_memory)
+    torch.use_deterministic_algorithms(strict)
+    try:
+        with pytest.raises(RuntimeError, match="boom"), _ordered_cpu_kernels(True):
+            assert torch.are_deterministic_algorithms_enabled()
+            # A caller's strict mode stays strict; otherwise only warnings, never errors.
+            assert torch.is_deterministic_algorithms_warn_only_enabled() is not strict
+            assert torch.utils.deterministic.fill_uninitialized_memory is False
+            raise RuntimeError("boom")
+        assert torch.are_deterministic_algorithms_enabled() is strict
+        assert torch.utils.deterministic.fill_uninitialized_memory is before[2]
+    finally:
+        torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+
+
 @pytest.mark.slow
-@pytest.mark.skipif(not __import__("core.train.loop", fromlist=["x"]).cpu_can_compile(), reason="no C++ compiler")
-def test_compiled_training_learns_resumes_bit_exact_and_saves_a_plain_model(ready_workspace, tmp_path):
+def test_compiled_training_learns_resumes_bit_exact_and_saves_a_plain_model(ready_workspace, tmp_path, cxx):
     """torch_compile on CPU: the compiled body trains like the eager one, a stopped + resumed run
     (dropout on: the compiled kernels' RNG counts too) ends with exactly the weights of a straight
     one, and the saved folder is a plain model."""
     from transformers import AutoModelForCausalLM
 
     _, eager = _run(ready_workspace, tmp_path / "eager", extra=["model.dropout=0"])
-    _, fused = _run(ready_workspace, tmp_path / "fused", extra=["model.dropout=0", "--torch-compile"])
+    _, compiled = _run(ready_workspace, tmp_path / "compiled", extra=["model.dropout=0", "--torch-compile"])
     # Fused kernels sum in another order: close to eager, but not bit-equal (so they did run).
-    assert fused.logs.keys() == eager.logs.keys()
+    assert compiled.logs.keys() == eager.logs.keys()
     for step, logs in eager.logs.items():
-        assert fused.logs[step]["loss"] == pytest.approx(logs["loss"], rel=1e-3), step
-    assert any(fused.logs[s]["loss"] != eager.logs[s]["loss"] for s in eager.logs)
+        assert compiled.logs[step]["loss"] == pytest.approx(logs["loss"], rel=1e-3), step
+    assert any(compiled.logs[s]["loss"] != eager.logs[s]["loss"] for s in eager.logs)
+    assert not torch.are_deterministic_algorithms_enabled()  # the run's flag did not outlive it
 
     _run(ready_workspace, tmp_path / "a", extra=["--torch-compile"])
     status, _ = _run(ready_workspace, tmp_path / "b", extra=["--torch-compile"], callbacks=[StopAfter(10)])
