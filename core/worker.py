@@ -141,6 +141,9 @@ def _train(job: dict, ws: Workspace, history: History, run_dir: Path, is_main: b
               f"mixed precision {accelerator.mixed_precision}", flush=True)
     for note in notes:
         print(f"note: {note}", flush=True)
+    if is_main and cfg.training.torch_compile:
+        print("torch_compile: the first step compiles the model (about a minute for llama-10M on CPU; "
+              "cached on disk for the next run)", flush=True)
     if is_main:
         print("preparing token blocks (cached after the first run of a corpus + tokenizer)", flush=True)
         datasets.enable_progress_bars()  # tokenizing a big corpus takes minutes: show progress + ETA

@@ -223,6 +223,7 @@ def test_two_processes_train_a_compiled_body_in_sync(ready_workspace, history, c
     log = Path(run["run_dir"], "run.log").read_text()
     assert run["status"] == "finished", log[-3000:]
     assert "parameters identical on all 2 processes" in log and "running eagerly" not in log
+    assert log.count("torch_compile: the first step compiles the model") == 1  # rank 0 says it
     assert [s for s, _ in history.metric_series("ddp-compiled", "loss")] == [2, 4]
 
 
