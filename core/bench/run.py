@@ -23,6 +23,7 @@ from pathlib import Path
 
 from core import config as config_mod
 from core import presets
+from core.bench import require_at_least_one
 from core.bench.flops import flops_per_token, matmul_parameters, matmul_peak
 from core.errors import UserError
 from core.workspace import Workspace
@@ -74,9 +75,7 @@ def run_bench(opts: BenchOptions, ws: Workspace, log=None) -> dict:
     import torch
 
     # warmup >= 1 too: the first step pays for lazy set-up, and its end is the "ready" report.
-    for name in ("steps", "rounds", "warmup", "batch_size", "seq_length", "vocab_size"):
-        if getattr(opts, name) < 1:
-            raise UserError(f"--{name.replace('_', '-')}: {getattr(opts, name)} must be at least 1")
+    require_at_least_one(opts, ("steps", "rounds", "warmup", "batch_size", "seq_length", "vocab_size"))
     if opts.bf16:
         from core.train.loop import cpu_has_bf16
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from core import config as config_mod
 from core import jobs, presets
+from core.bench import require_at_least_one
 from core.bench.page import REFRESH_LABELS
 from core.bench.run import BENCH_CORPUS, BENCH_TOKENIZER, CORPUS_WORDS, _has_bench_data, _quiet
 from core.errors import UserError
@@ -50,9 +51,7 @@ class StudioBenchOptions:
 
 def run_studio_bench(opts: StudioBenchOptions, ws: Workspace, log=None) -> dict:
     """Run the bench; returns the result dict (`--json` prints it); progress goes to `log`."""
-    for name in ("steps", "rounds"):
-        if getattr(opts, name) < 1:
-            raise UserError(f"--{name}: {getattr(opts, name)} must be at least 1")
+    require_at_least_one(opts, ("steps", "rounds"))
     if opts.refresh not in REFRESH_S:
         raise UserError(f"--refresh: {opts.refresh:g} is not one of the Train tab's choices "
                         f"({', '.join(f'{v:g}' for v in REFRESH_S)})")

@@ -73,12 +73,10 @@ def _cmd_gemm_ceiling(args) -> int:
 
     from core import config as config_mod
     from core import presets
+    from core.bench import require_at_least_one
     from core.bench.gemm_ceiling import format_ceiling, run_ceiling_process
-    from core.errors import UserError
 
-    for name in ("batch_size", "seq_length", "vocab_size", "passes"):
-        if getattr(args, name) < 1:
-            raise UserError(f"--{name.replace('_', '-')}: {getattr(args, name)} must be at least 1")
+    require_at_least_one(args, ("batch_size", "seq_length", "vocab_size", "passes"))
     ws = Workspace.resolve(args.workspace)
     cfg = config_mod.load(presets.find(args.preset, ws), [f"data.seq_length={args.seq_length}"])
     # All cores, as bench train.
