@@ -147,8 +147,12 @@ def train_tokenizer(
     vocab_size: int = 16000,
     min_frequency: int = 2,
     progress: bool = True,
+    add_bos: bool = True,
 ) -> TrainResult:
-    """Train byte-level BPE and save a transformers tokenizer folder at `out_dir` (must not exist)."""
+    """Train byte-level BPE and save a transformers tokenizer folder at `out_dir` (must not exist).
+
+    With `add_bos` (the default) the tokenizer starts every text with `<s>`, so the first word of a
+    sentence is scored the same way by us, the BabyLM pipeline and lm-eval (see `adds_bos`)."""
     if vocab_size < MIN_VOCAB:
         raise UserError(f"vocab_size {vocab_size} is too small: it must be at least {MIN_VOCAB} "
                         "(256 bytes + 4 special tokens)")
@@ -166,7 +170,15 @@ def train_tokenizer(
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     # Untrimmed offsets: each token's span includes its leading space, so spans tile the text.
-    tok.post_processor = processors.ByteLevel(add_prefix_space=False, trim_offsets=False)
+    byte_level = processors.ByteLevel(add_prefix_space=False, trim_offsets=False)
+    if add_bos:
+        # `<s>` (id 1) before every text encoded with special tokens, offsets (0, 0): the BabyLM
+        # pipeline then conditions a sentence's first word on it instead of skipping that word.
+        bos = processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B:1",
+                                            special_tokens=[("<s>", SPECIAL_TOKENS.index("<s>"))])
+        tok.post_processor = processors.Sequence([byte_level, bos])
+    else:
+        tok.post_processor = byte_level
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=list(SPECIAL_TOKENS),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=progress)
@@ -180,6 +192,7 @@ def train_tokenizer(
         log.warning(warnings[-1])
     meta = {"source": _describe_source(files_or_corpus_dir), "files": len(files), "bytes": total_bytes,
             "vocab_size_requested": vocab_size, "vocab_size": reached, "min_frequency": min_frequency,
+            "adds_bos": add_bos,
             "special_tokens": {t: i for i, t in enumerate(SPECIAL_TOKENS)}}
     sha = _save_atomically(tok, out_dir, meta)
     return TrainResult(out_dir, vocab_size, reached, min_frequency, len(files), total_bytes, sha,
@@ -295,6 +308,19 @@ def load_tokenizer(path_or_name: str | os.PathLike, workspace: Workspace | None 
     # A bare tokenizer.json carries no special-token roles: give ours those it actually contains.
     present = {k: v for k, v in SPECIAL_KWARGS.items() if raw.token_to_id(v) is not None}
     return PreTrainedTokenizerFast(tokenizer_object=raw, **present)
+
+
+def adds_bos(tokenizer) -> bool:
+    """Whether the tokenizer puts its BOS first when it encodes a text with special tokens.
+
+    Tokenizers trained here since the BabyLM mode do (`<s>`); older ones and GPT-2's do not. It
+    decides the training layout (each document starts with BOS when it does) and whether the
+    BabyLM pipeline scores a sentence's first token."""
+    bos = tokenizer.bos_token_id
+    if bos is None:
+        return False
+    ids = tokenizer("a", add_special_tokens=True)["input_ids"]
+    return bool(ids) and ids[0] == bos
 
 
 def read_meta(tok_dir: str | os.PathLike) -> dict:

@@ -219,7 +219,8 @@ def _tokenize(job: dict, ws: Workspace, history: History, run_dir: Path, is_main
     p = job["params"]
     history.update_progress(job["name"], 0, 1)
     result = train_tokenizer(resolve_source(p["data"], ws), ws.tokenizer_dir(p["output"]),
-                             vocab_size=int(p["vocab_size"]), min_frequency=int(p["min_frequency"]), progress=False)
+                             vocab_size=int(p["vocab_size"]), min_frequency=int(p["min_frequency"]), progress=False,
+                             add_bos=bool(p.get("add_bos", True)))
     for warning in result.warnings:
         print(f"warning: {warning}", flush=True)
     print(f"tokenizer {p['output']}: vocab {result.vocab_size} in {result.seconds:.1f}s", flush=True)

@@ -23,9 +23,11 @@ def register(subparsers) -> None:
     from core.evaluate.runner import EvalOptions
 
     d = EvalOptions(model="")
-    p = subparsers.add_parser("eval", help="evaluate a model: perplexity, generation, cloze, minimal pairs, speed",
+    p = subparsers.add_parser("eval", help="evaluate a model: perplexity, generation, cloze, minimal pairs, "
+                                           "the BabyLM zero-shot suite, speed",
                               description="Results go to <run>/eval/<time>/ (results.json, report.html, "
-                                          "samples.txt, evaluation_plots.png) and, for a run, to the history.")
+                                          "samples.txt, evaluation_plots.png) and, for a run, to the history. "
+                                          "--suite babylm also writes the official pipeline's results/ layout there.")
     p.add_argument("model", help="run name, checkpoint folder or any transformers causal-LM folder")
     p.add_argument("--suite", default=None, help=f"comma-separated suites (default: all: {','.join(SUITES)})")
     p.add_argument("--data", default="", metavar="N",
@@ -38,6 +40,16 @@ def register(subparsers) -> None:
     p.add_argument("--custom-prompts", default="", metavar="FILE", help="extra generation prompts, one per line")
     p.add_argument("--pairs-dir", default="", metavar="DIR",
                    help="BLiMP-format .jsonl files, one per paradigm (default: <workspace>/blimp/ if present)")
+    p.add_argument("--babylm-data", default="", metavar="DIR",
+                   help="the official BabyLM evaluation_data/ folder (or its full_eval/, fast_eval/, or one task "
+                        "folder); default: <workspace>/evaluation_data/ if present")
+    p.add_argument("--fast", action="store_true", help="babylm: score fast_eval/ (the checkpoints' set), not full_eval/")
+    p.add_argument("--temperatures", default="", metavar="T",
+                   help="babylm: 1.0 (default), a list 1,1.5,2, or MIN:MAX[:STEP] as the pipeline's "
+                        "--min_temperature/--max_temperature/--temperature_interval; the best is reported")
+    p.add_argument("--revision", default="", metavar="NAME",
+                   help="babylm: revision folder of results/<model>/<revision>/ (default main, or the chck_ "
+                        "checkpoint's name)")
     p.add_argument("--cloze-file", default="", metavar="FILE",
                    help='cloze items, JSONL: {"text": "... ___ ...", "options": [...], "answer": ..., "category": ...}')
     p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"sequences per forward pass (default {d.batch_size}; perplexity: at most 16k tokens a pass)")
@@ -92,7 +104,8 @@ def _options(args):
                        device=args.device, output=_abs(args.output), custom_prompts=_abs(args.custom_prompts),
                        pairs_dir=_abs(args.pairs_dir), cloze_file=_abs(args.cloze_file), batch_size=args.batch_size,
                        seq_length=args.seq_length, max_new_tokens=args.max_new_tokens, seed=args.seed,
-                       suites_given=given)
+                       babylm_data=_abs(args.babylm_data), fast=args.fast, temperatures=args.temperatures,
+                       revision=args.revision, suites_given=given)
 
 
 def _cmd_eval(args) -> int:
@@ -124,6 +137,9 @@ def _command(opts) -> str:
     default, argv = EvalOptions(model=opts.model), ["babyllama", "eval", opts.model]
     for key, value in opts.to_dict().items():
         if key in ("model", "suites_given") or value == default.to_dict()[key]:
+            continue
+        if isinstance(value, bool):
+            argv.append(f"--{key.replace('_', '-')}")
             continue
         argv += [f"--{key.replace('_', '-')}".replace("--suites", "--suite"),
                  ",".join(value) if isinstance(value, list) else str(value)]

@@ -32,6 +32,9 @@ def register(subparsers) -> None:
     q.add_argument("--output", default=None, metavar="PATH",
                    help="the guide's spelling: a name, a folder, or a path ending in .json (the tokenizer "
                         "is saved in the workspace under the file's stem and its tokenizer.json copied there)")
+    q.add_argument("--no-bos", action="store_true",
+                   help="do not start encoded texts with <s> (the default adds it, so the BabyLM pipeline "
+                        "scores a sentence's first word; see docs/evaluation.md)")
     q.add_argument("--quiet", action="store_true", help="no progress bar")
     q.add_argument("--json", action="store_true", help="print the result as JSON")
     add_workspace_arg(q)
@@ -74,7 +77,8 @@ def _cmd_train(args) -> int:
         print(f"training byte-level BPE on {source} (vocab {args.vocab_size}, min frequency "
               f"{args.min_frequency}) -> {out_dir}", flush=True)
     result = tk.train_tokenizer(source, out_dir, args.vocab_size, args.min_frequency,
-                                progress=not (args.quiet or args.json) and sys.stderr.isatty())
+                                progress=not (args.quiet or args.json) and sys.stderr.isatty(),
+                                add_bos=not args.no_bos)
     if json_copy is not None:
         json_copy.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(out_dir / tk.TOKENIZER_FILE, json_copy)

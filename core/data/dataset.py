@@ -1,5 +1,6 @@
-"""Token datasets for training: tokenize a corpus split, add EOS after each document, chunk into
-fixed `seq_length` blocks and cache on disk, keyed by corpus hash + tokenizer hash + length + split.
+"""Token datasets for training: tokenize a corpus split, add EOS after each document (and BOS before
+it when the tokenizer adds one), chunk into fixed `seq_length` blocks and cache on disk, keyed by
+corpus hash + tokenizer hash + length + split.
 
 Imports datasets and transformers (heavy: keep it out of `core.data` imports); never gradio or studio.
 """
@@ -39,27 +40,31 @@ def cache_dir_for(corpus_dir, split: str, tokenizer_dir, seq_length: int, cache_
 
 
 def _read_lines(files: list[str]):
-    """One row per line; an empty row marks a document end (a blank line or the end of a file)."""
+    """One row per line, `start` on a document's first line; an empty row marks a document end
+    (a blank line or the end of a file)."""
     for name in files:
         blank = True
         with open(name, encoding="utf-8") as handle:
             for line in handle:
                 line = line.rstrip("\n")
                 if line.strip():
+                    yield {"text": line, "start": blank}
                     blank = False
-                    yield {"text": line}
                 elif not blank:
                     blank = True
-                    yield {"text": ""}
+                    yield {"text": "", "start": False}
         if not blank:
-            yield {"text": ""}
+            yield {"text": "", "start": False}
 
 
-def _tokenize(batch, tokenizer, eos_id: int):
-    # Lines keep their newline so the model sees sentence breaks; EOS closes each document.
+def _tokenize(batch, tokenizer, eos_id: int, bos_id: int | None):
+    # Lines keep their newline so the model sees sentence breaks; EOS closes each document. A
+    # tokenizer that starts texts with BOS gets it before each document too: the model then
+    # learns a first word after BOS, which is how the BabyLM pipeline and lm-eval score it.
     lines = [t for t in batch["text"] if t]
     encoded = iter(tokenizer([t + "\n" for t in lines], add_special_tokens=False)["input_ids"]) if lines else iter(())
-    ids = [next(encoded) if t else [eos_id] for t in batch["text"]]
+    ids = [([bos_id] if start and bos_id is not None else []) + next(encoded) if t else [eos_id]
+           for t, start in zip(batch["text"], batch["start"])]
     return {"input_ids": ids, "n_tokens": [len(i) for i in ids], "n_words": [len(t.split()) for t in batch["text"]]}
 
 
@@ -106,6 +111,8 @@ def _build(files: list[str], work: Path, tokenizer_dir: Path, seq_length: int, n
     from datasets import Dataset
     from transformers import AutoTokenizer
 
+    from core.tokenizer import adds_bos
+
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
     if tokenizer.eos_token_id is None:
         raise UserError(f"{tokenizer_dir}: the tokenizer has no eos_token; retrain it with one (e.g. </s>)")
@@ -113,8 +120,9 @@ def _build(files: list[str], work: Path, tokenizer_dir: Path, seq_length: int, n
     # Our own cache_dir and fingerprints: nothing lands in $HF_HOME, and no stale reuse there.
     lines = Dataset.from_generator(_read_lines, gen_kwargs={"files": files}, cache_dir=str(work / "raw"),
                                    fingerprint=f"{key}-lines")
-    tokens = lines.map(_tokenize, batched=True, remove_columns=["text"], num_proc=procs,
-                       fn_kwargs={"tokenizer": tokenizer, "eos_id": tokenizer.eos_token_id},
+    bos_id = tokenizer.bos_token_id if adds_bos(tokenizer) else None
+    tokens = lines.map(_tokenize, batched=True, remove_columns=["text", "start"], num_proc=procs,
+                       fn_kwargs={"tokenizer": tokenizer, "eos_id": tokenizer.eos_token_id, "bos_id": bos_id},
                        cache_file_name=str(work / "tokens.arrow"), new_fingerprint=f"{key}-tokens",
                        desc="Tokenizing")
     n_tokens = pc.sum(tokens.data.column("n_tokens")).as_py() or 0

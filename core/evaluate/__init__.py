@@ -1,5 +1,6 @@
 """Evaluation of trained models: perplexity and bits per byte, generation metrics, cloze, BLiMP-style
-minimal pairs, speed; results as JSON, plots and one self-contained HTML report.
+minimal pairs, speed, and the BabyLM 2025 zero-shot suite as the official pipeline scores it
+(`core.evaluate.babylm`); results as JSON, plots and one self-contained HTML report.
 
 `core.evaluate.runner.run_eval` is the entry point the CLI, the worker and the studio share.
 Submodules import torch only when a function runs a model; nothing here imports gradio or studio.
@@ -7,4 +8,4 @@ Submodules import torch only when a function runs a model; nothing here imports 
 from __future__ import annotations
 
 # The suites `babyllama eval --suite` accepts, in the order they run.
-SUITES = ("ppl", "gen", "cloze", "pairs", "speed")
+SUITES = ("ppl", "gen", "cloze", "pairs", "babylm", "speed")

@@ -15,6 +15,7 @@ from core.hashing import sha256_file
 from core.workspace import Workspace
 
 CHECKPOINT_PREFIX = "checkpoint-"
+CHALLENGE_PREFIX = "chck_"  # BabyLM word-count checkpoints (chck_1M ...), named by words, not steps
 
 
 @dataclass
@@ -34,7 +35,8 @@ def model_info(folder: Path, ws: Workspace, history=None) -> ModelInfo:
     from core import config as config_mod
 
     folder = Path(folder).resolve()
-    is_checkpoint = folder.name.startswith(CHECKPOINT_PREFIX) and folder.name[len(CHECKPOINT_PREFIX):].isdigit()
+    by_step = folder.name.startswith(CHECKPOINT_PREFIX) and folder.name[len(CHECKPOINT_PREFIX):].isdigit()
+    is_checkpoint = by_step or folder.name.startswith(CHALLENGE_PREFIX)
     run_dir = folder.parent if is_checkpoint else folder
     run = None
     if history is not None:
@@ -47,8 +49,21 @@ def model_info(folder: Path, ws: Workspace, history=None) -> ModelInfo:
             except UserError as err:
                 notes.append(f"{candidate} does not load ({str(err).splitlines()[0]}); its data is not used")
             break
-    step = int(folder.name[len(CHECKPOINT_PREFIX):]) if is_checkpoint else (run or {}).get("step")
+    if by_step:
+        step = int(folder.name[len(CHECKPOINT_PREFIX):])
+    else:
+        step = _manifest_step(folder) if is_checkpoint else (run or {}).get("step")
     return ModelInfo(folder, run_dir if (run or cfg) else None, run["name"] if run else None, step, cfg, tuple(notes))
+
+
+def _manifest_step(folder: Path) -> int | None:
+    """The step a checkpoint's manifest (checkpoint.json) records, when it has one."""
+    import json
+
+    try:
+        return int(json.loads((folder / "checkpoint.json").read_text(encoding="utf-8"))["step"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 @dataclass

@@ -27,6 +27,9 @@ def summary_line(suite: str, r: dict) -> str:
     if suite == "pairs":
         return (f"minimal pairs: mean {r['mean']:.3f} over {len(r['paradigms'])} paradigms, "
                 f"{r['n_pairs']:,} pairs, {r['pairs_per_s']:,.0f} pairs/s")
+    if suite == "babylm":
+        board = ", ".join(f"{label} {value:.2f}" for label, value in r["scoreboard"].items())
+        return f"BabyLM: {board} ({r['candidates']:,} candidates, {r['candidates_per_s']:,.0f}/s)"
     best = max(r["by_batch"], key=lambda row: row["gen_tokens_per_s"])
     return f"speed: up to {best['gen_tokens_per_s']:,.0f} generated tok/s (batch {best['batch_size']})"
 
@@ -37,11 +40,13 @@ def charts(results: dict, curves: dict | None = None) -> list[plots.Chart]:
     if curves:
         out.append(plots.line_chart("Training curves", {k: v for k, v in curves.items() if v},
                                     xlabel="step", ylabel="loss"))
+    if "babylm" in s:
+        out += babylm_charts(s["babylm"])
     if "pairs" in s:
-        names = list(s["pairs"]["paradigms"])
-        out.append(plots.bar_chart("Minimal pairs: accuracy by paradigm", names,
-                                   [s["pairs"]["paradigms"][n]["accuracy"] for n in names],
-                                   ylabel="accuracy", ref=(0.5, "chance"), ymax=1.0))
+        paradigms = s["pairs"]["paradigms"]
+        rows = sorted(((n, p["accuracy"], p["field"]) for n, p in paradigms.items()), key=lambda r: (r[2], r[0]))
+        out.append(plots.hbar_chart("Minimal pairs (our rule): accuracy by paradigm", rows, xlabel="accuracy",
+                                    ref=(0.5, "chance"), xmax=1.0))
     if "cloze" in s:
         cats = s["cloze"]["by_category"]
         out.append(plots.bar_chart("Cloze: accuracy by category", list(cats), [c["accuracy"] for c in cats.values()],
@@ -59,6 +64,22 @@ def charts(results: dict, curves: dict | None = None) -> list[plots.Chart]:
             "prefill tok/s": [(r["batch_size"], r["prefill_tokens_per_s"]) for r in rows],
             "generation tok/s": [(r["batch_size"], r["gen_tokens_per_s"]) for r in rows]},
             xlabel="batch size", ylabel="tokens/s", log_y=True, markers=True))
+    return out
+
+
+def babylm_charts(b: dict) -> list[plots.Chart]:
+    """The scoreboard (one bar per task) and, per accuracy task, its UIDs grouped by field when
+    the items have one (BLiMP), as horizontal bars that stay readable at 67 paradigms."""
+    accuracy = [(label, t["average"]) for label, t in b["tasks"].items() if t["metric"] == "accuracy"]
+    out = [plots.hbar_chart("BabyLM: accuracy by task (official rule)", [(l, v, "") for l, v in accuracy],
+                            xlabel="accuracy %", ref=(50.0, "chance (2 candidates)"), xmax=100.0)] if accuracy else []
+    for label, t in b["tasks"].items():
+        uids = t["blocks"].get("UID", {})
+        if t["metric"] != "accuracy" or len(uids) < 2:
+            continue
+        field_of = b.get("uid_fields", {}).get(label, {})
+        rows = sorted(((u, v, field_of.get(u, "")) for u, v in uids.items()), key=lambda r: (r[2], r[0]))
+        out.append(plots.hbar_chart(f"BabyLM {label}: accuracy by UID", rows, xlabel="accuracy %", xmax=100.0))
     return out
 
 
@@ -93,6 +114,11 @@ def write_all(folder: Path, results: dict, curves: dict | None = None) -> None:
     from core.evaluate.report import eval_report
 
     folder.mkdir(parents=True)
+    extra_files = results["suites"].get("babylm", {}).pop("_files", {})
+    for rel, text in extra_files.items():
+        path = folder / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
     drawn = charts(results, curves)
     results["files"] = {"results": RESULTS, "samples": SAMPLES, "report": REPORT}
     if plots.save_png(drawn, folder / PNG):
@@ -122,6 +148,12 @@ def history_rows(results: dict) -> list[tuple[str, str, float, dict]]:
         rows += [("pairs", f"field/{f}", v, {}) for f, v in p["fields"].items()]
         rows += [("pairs", name, r["accuracy"], {"field": r["field"], "n": r["n"], "correct": r["correct"]})
                  for name, r in p["paradigms"].items()]
+    if "babylm" in s:
+        b = s["babylm"]
+        for label, t in b["tasks"].items():
+            rows.append(("babylm", label, t["average"], {"metric": t["metric"], "temperature": t["temperature"],
+                                                         "n": t["n_items"]}))
+            rows += [("babylm", f"{label}/field/{f}", v, {}) for f, v in t["blocks"].get("field", {}).items()]
     if "speed" in s:
         for r in s["speed"]["by_batch"]:
             rows += [("speed", f"prefill_tokens_per_s/b{r['batch_size']}", r["prefill_tokens_per_s"], {}),

@@ -1,10 +1,12 @@
-"""Minimal pairs in BLiMP format, scored as the BabyLM pipeline scores causal models.
+"""Minimal pairs in BLiMP format, scored with our rule (lm-eval's): the `pairs` suite and probe.
 
 One JSONL file per paradigm (`sentence_good`, `sentence_bad`, and `UID` / `field` /
 `linguistics_term` when present). Each sentence is scored alone: the summed log-probabilities of
 its tokens after one context token (`scoring.context_token`); a pair is right when the good
-sentence scores strictly higher. Accuracy per paradigm, the unweighted mean over paradigms, and
-per-field means. Must not import gradio or core.history.
+sentence scores strictly higher (a tie is wrong). Accuracy per paradigm, the unweighted mean over
+paradigms, and per-field means. The official BabyLM 2025 rule (`core.evaluate.babylm`: no
+context token when the tokenizer adds no BOS, ties to the good sentence) agrees with this one
+whenever the tokenizer adds BOS and nothing ties. Must not import gradio or core.history.
 """
 from __future__ import annotations
 

@@ -109,6 +109,44 @@ def bar_chart(title: str, labels: list[str], values: list[float], *, ylabel: str
     return chart
 
 
+ROW, GROUP_ROW, LABEL_W = 16, 22, 300  # horizontal bars: px per bar, per group heading, label column
+
+
+def hbar_chart(title: str, rows: list[tuple[str, float, str]], *, xlabel: str = "",
+               ref: tuple[float, str] | None = None, xmax: float | None = None) -> Chart:
+    """Horizontal bars, one row per (label, value, group), grouped under their group's heading in
+    the order given; the chart grows with the rows, so every label stays readable at any count
+    (67 BLiMP paradigms: 67 rows of 16 px, not 67 columns)."""
+    groups = list(dict.fromkeys(g for _, _, g in rows))
+    named = [g for g in groups if g]
+    height = TOP + 10 + len(rows) * ROW + len(named) * GROUP_ROW + BOTTOM
+    chart = Chart(title, width=LABEL_W + 420, height=height)
+    values = [v for _, v, _ in rows] + ([ref[0]] if ref else []) + ([xmax] if xmax is not None else [])
+    x = _Axis(values, LABEL_W, chart.width - RIGHT - 40, zero=True)
+    bottom = height - BOTTOM
+    chart.text(chart.width / 2, 22, title, size=14)
+    for tick in x.ticks:
+        chart.line(x(tick), TOP, x(tick), bottom, GRID)
+        chart.text(x(tick), bottom + 16, _fmt(tick), size=10)
+    chart.line(LABEL_W, bottom, chart.width - RIGHT - 40, bottom)
+    chart.text((LABEL_W + chart.width - RIGHT) / 2, height - 12, xlabel)
+    y = TOP + 10
+    for group in groups:
+        if group:
+            chart.text(8, y + 15, group, size=12, anchor="start")
+            y += GROUP_ROW
+        for label, value, _ in (r for r in rows if r[2] == group):
+            left, right = sorted((x(0), x(value)))
+            chart.items.append(("rect", left, y + 2, max(right - left, 1), ROW - 4, COLORS[0]))
+            chart.text(LABEL_W - 6, y + ROW - 4, _short(label, 46), size=10, anchor="end")
+            chart.text(right + 4, y + ROW - 4, f"{value:.3g}", size=10, anchor="start")
+            y += ROW
+    if ref:
+        chart.line(x(ref[0]), TOP, x(ref[0]), bottom, COLORS[1], 1.5, dashed=True)
+        chart.text(x(ref[0]) + 4, TOP - 4, ref[1], size=10, anchor="start", color=COLORS[1])
+    return chart
+
+
 def line_chart(title: str, series: dict[str, list[tuple[float, float]]], *, xlabel: str = "", ylabel: str = "",
                log_x: bool = False, log_y: bool = False, markers: bool = False) -> Chart:
     """One polyline per named series of (x, y) points, with a legend."""
@@ -190,22 +228,27 @@ def to_svg(chart: Chart) -> str:
 
 
 def save_png(charts: list[Chart], path: str | Path, columns: int = 2) -> bool:
-    """All charts on one PNG grid (the guide's evaluation_plots.png); False when Pillow is missing."""
+    """All charts on one PNG (the guide's evaluation_plots.png), `columns` to a row, each row as tall
+    as its tallest chart (a tall bar list does not stretch the others); False without Pillow."""
     try:
         from PIL import Image, ImageDraw, ImageFont
     except ImportError:
         return False
     if not charts:
         return False
-    cell_w, cell_h = max(c.width for c in charts), max(c.height for c in charts)
-    rows = math.ceil(len(charts) / columns)
-    image = Image.new("RGB", (cell_w * min(columns, len(charts)), cell_h * rows), "white")
+    rows = [charts[i:i + columns] for i in range(0, len(charts), columns)]
+    width = max(sum(c.width for c in row) for row in rows)
+    image = Image.new("RGB", (width, sum(max(c.height for c in row) for row in rows)), "white")
     draw = ImageDraw.Draw(image)
     fonts: dict[int, object] = {}
-    for n, chart in enumerate(charts):
-        ox, oy = (n % columns) * cell_w, (n // columns) * cell_h
-        for item in chart.items:
-            _draw(draw, item, ox, oy, fonts, ImageFont)
+    oy = 0
+    for row in rows:
+        ox = 0
+        for chart in row:
+            for item in chart.items:
+                _draw(draw, item, ox, oy, fonts, ImageFont)
+            ox += chart.width
+        oy += max(c.height for c in row)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     image.save(path, format="PNG")
     return True

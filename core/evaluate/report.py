@@ -88,11 +88,35 @@ def _model_section(results: dict) -> str:
 def _pairs_section(p: dict) -> str:
     rows = [[name, r["field"], r["linguistics_term"], r["n"], r["accuracy"]] for name, r in p["paradigms"].items()]
     fields = table(["field", "mean accuracy"], [[f, v] for f, v in p["fields"].items()])
-    return ("<h2>Minimal pairs (BLiMP format)</h2>"
+    return ("<h2>Minimal pairs (BLiMP format, our rule)</h2>"
             f"<p>Unweighted mean over {len(rows)} paradigms: <b>{fmt(p['mean'])}</b> ({fmt(p['n_pairs'])} pairs; "
             f"each sentence scored alone after the context token {escape(str(p['context_token']))}; right when the "
             "good sentence's summed log-probability is higher).</p>"
             + table(["paradigm", "field", "term", "pairs", "accuracy"], rows) + fields)
+
+
+def _babylm_section(b: dict) -> str:
+    """The scoreboard: one row per task at its best temperature, each task's blocks (UID, field,
+    ...) folded under it, and the rule that produced the numbers."""
+    rows = []
+    for label, t in b["tasks"].items():
+        unit = "ρ" if t["metric"] == "spearman" else "%"
+        blocks = "".join(f"<h4>{escape(key)}</h4>" + table([key, unit], [[k, v] for k, v in values.items()])
+                         for key, values in t["blocks"].items())
+        rows.append(f"<tr><td>{escape(label)}</td><td class=\"num\">{escape(fmt(t['average']))}</td>"
+                    f"<td>{escape(t['metric'])}</td><td class=\"num\">{t['temperature']:.2f}</td>"
+                    f"<td class=\"num\">{t['n_items']:,}</td><td><details><summary>{len(t['blocks'].get('UID', {}))} "
+                    f"UIDs</summary>{blocks}</details></td></tr>")
+    rule = b["rule"]
+    first = ("scored after " + escape(str(rule["context_token"]))) if rule["first_token_scored"] else \
+        "not scored (the tokenizer adds no BOS)"
+    warnings = "".join(f"<li>{escape(w)}</li>" for w in b.get("warnings", []))
+    return ("<h2>BabyLM 2025 zero-shot (official rule)</h2>"
+            f"<p>Scored as the official pipeline's causal backend: first token {first}; {escape(rule['tie_rule'])}. "
+            f"The pipeline's files are in <code>{escape(b['layout'])}/</code>.</p>"
+            "<table><tr><th>task</th><th>score</th><th>metric</th><th>best temperature</th><th>items</th>"
+            f"<th>breakdown</th></tr>{''.join(rows)}</table>"
+            + (f"<ul class=\"muted\">{warnings}</ul>" if warnings else ""))
 
 
 def _cloze_section(c: dict) -> str:
@@ -136,8 +160,8 @@ def eval_report(results: dict, charts: list[plots.Chart]) -> str:
     head = headline(results)
     sections = [f"<h1>{escape(title)}</h1><p class=\"muted\">BabyLlama Studio · {escape(results['created'])}</p>",
                 table(list(head), [list(head.values())]), chart_block(charts), _model_section(results)]
-    builders = {"ppl": _ppl_section, "pairs": _pairs_section, "cloze": _cloze_section, "gen": _gen_section,
-                "speed": _speed_section}
+    builders = {"ppl": _ppl_section, "babylm": _babylm_section, "pairs": _pairs_section, "cloze": _cloze_section,
+                "gen": _gen_section, "speed": _speed_section}
     sections += [builders[name](s[name]) for name in builders if name in s]
     notes = [f"{k}: skipped ({v})" for k, v in results.get("skipped", {}).items()] + results.get("notes", [])
     if notes:

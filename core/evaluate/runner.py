@@ -41,6 +41,10 @@ class EvalOptions:
     seq_length: int = 0         # perplexity window; 0 = the run's data.seq_length (else up to 1024)
     max_new_tokens: int = 48
     seed: int = 0
+    babylm_data: str = ""       # the official evaluation_data/ (or its full_eval/, fast_eval/, one task folder)
+    fast: bool = False          # babylm: fast_eval/ instead of full_eval/
+    temperatures: str = ""      # babylm: "1.0", "1,1.5,2" or MIN:MAX[:STEP] ("" = 1.0, the pipeline's default)
+    revision: str = ""          # babylm: the revision folder of the results layout ("" = main, or the chck_ name)
     suites_given: bool = False  # chosen by the user: a suite whose input is missing is then an error
 
     def __post_init__(self) -> None:
@@ -69,6 +73,14 @@ class EvalOptions:
         for name in ("batch_size", "max_new_tokens"):
             if getattr(self, name) < 1:
                 problems.append(f"--{name.replace('_', '-')}: must be at least 1, got {getattr(self, name)}")
+        if self.temperatures:
+            from core.evaluate.babylm.suite import parse_temperatures
+            try:
+                parse_temperatures(self.temperatures)
+            except UserError as err:
+                problems.append(str(err))
+        if self.revision and ("/" in self.revision or self.revision.startswith(".")):
+            problems.append(f"--revision {self.revision!r}: a revision is one folder name, e.g. chck_10M")
         for name in ("custom_prompts", "cloze_file"):
             value = getattr(self, name)
             if value and not Path(value).expanduser().is_file():
@@ -85,6 +97,8 @@ class Plan:
     skipped: dict[str, str] = field(default_factory=dict)
     text: object = None
     paradigms: list = field(default_factory=list)
+    babylm: object = None       # core.evaluate.babylm.suite.BabyLMPlan
+    babylm_layout: str = ""
     cloze_items: list = field(default_factory=list)
     prompts: list = field(default_factory=list)
     seq_length: int = 0
@@ -143,6 +157,8 @@ def _plan(opts: EvalOptions, ws: Workspace, info, model, tokenizer) -> Plan:
             plan.paradigms = pairs.load_pairs_dir(folder, opts.num_samples)
         else:
             skip("pairs", f"no minimal pairs: give --pairs-dir DIR (BLiMP .jsonl files) or put them in {ws.root / 'blimp'}")
+    if "babylm" in plan.suites:
+        _plan_babylm(opts, ws, info, plan, skip)
     if "cloze" in plan.suites:
         plan.cloze_items = cloze.load_cloze_file(opts.cloze_file) if opts.cloze_file else list(cloze.BUILTIN)
         if opts.num_samples:
@@ -157,6 +173,23 @@ def _plan(opts: EvalOptions, ws: Workspace, info, model, tokenizer) -> Plan:
     trained = info.config.data.seq_length if info.config is not None else 0
     plan.seq_length = min(opts.seq_length or trained or 1024, ctx)
     return plan
+
+
+def _plan_babylm(opts: EvalOptions, ws: Workspace, info, plan: Plan, skip) -> None:
+    from core.evaluate.babylm import suite as babylm
+
+    folder = opts.babylm_data or (ws.root / "evaluation_data" if (ws.root / "evaluation_data").is_dir() else "")
+    if not folder and not opts.suites_given:
+        plan.suites.remove("babylm")  # not asked for and no data: the default set is the other suites
+        return
+    if not folder:
+        skip("babylm", "no BabyLM data: give --babylm-data DIR (the official evaluation_data/ folder) "
+                       f"or put it at {ws.root / 'evaluation_data'}")
+        return
+    plan.babylm = babylm.plan(folder, opts.fast, opts.temperatures, opts.num_samples)
+    name = info.run or (info.run_dir or info.folder).name
+    checkpoint = info.folder.name if info.folder != info.run_dir and info.run_dir is not None else ""
+    plan.babylm_layout = babylm.official_layout(name, opts.revision or checkpoint or "main")
 
 
 def _run_suite(suite: str, opts: EvalOptions, plan: Plan, model, tokenizer, log) -> dict:
@@ -179,6 +212,12 @@ def _run_suite(suite: str, opts: EvalOptions, plan: Plan, model, tokenizer, log)
         return cloze.score_cloze(model, tokenizer, plan.cloze_items, opts.batch_size)
     if suite == "pairs":
         return pairs.score_pairs(model, tokenizer, plan.paradigms, opts.batch_size)
+    if suite == "babylm":
+        from core.evaluate.babylm import suite as babylm
+
+        for warning in plan.babylm.warnings:
+            log(f"  warning: {warning}")
+        return babylm.run(model, tokenizer, plan.babylm, opts.batch_size, log, plan.babylm_layout)
     return speed.speed_by_batch(model, seed=opts.seed, log=log)
 
 

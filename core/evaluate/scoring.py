@@ -17,11 +17,12 @@ IGNORE = -100  # the target id cross_entropy skips: padding and the unpredicted 
 def context_token(tokenizer) -> int:
     """The token every scored sentence is conditioned on, so that its first word is scored too.
 
-    BabyLM's pipeline (lm-eval) scores a sentence with an empty context by prepending one token.
-    We take the BOS when the tokenizer itself starts texts with it (Llama-style tokenizers: the
-    model saw it before every document); otherwise the EOS, because our training data (and
-    GPT-2's) separates documents with it, so it is what the model saw before every first word;
-    a tokenizer with neither cannot be scored this way.
+    lm-eval scores a sentence with an empty context by prepending one token. We take the BOS when
+    the tokenizer itself starts texts with it (tokenizers trained here: training starts every
+    document with it); otherwise the EOS, because our older training data (and GPT-2's) separates
+    documents with it, so it is what the model saw before every first word; a tokenizer with
+    neither cannot be scored this way. With a BOS this equals the official BabyLM 2025 rule
+    (`core.evaluate.babylm`); without one the official rule skips the first token instead.
     """
     bos, eos = tokenizer.bos_token_id, tokenizer.eos_token_id
     probe = tokenizer("a", add_special_tokens=True)["input_ids"]

@@ -127,7 +127,8 @@ def test_guide_spelling_writes_bare_json_that_loads(workspace, corpus, tmp_path,
             from_json.unk_token_id) == (0, 1, 2, 3)
     text = "The wolf said to the little goat: open the door!"
     assert from_json(text)["input_ids"] == from_dir(text)["input_ids"]
-    assert from_json.decode(from_json(text)["input_ids"]) == text
+    assert from_json.decode(from_json(text)["input_ids"], skip_special_tokens=True) == text
+    assert from_json(text)["input_ids"][0] == from_json.bos_token_id  # texts start with <s>
     assert tk.vocab_size_of(bare, workspace) == 800 == tk.vocab_size_of("synthetic-tokenizer", workspace)
     assert tk.tokenizer_hash(bare) == tk.tokenizer_hash(workspace.tokenizer_dir("synthetic-tokenizer"))
 
@@ -211,3 +212,14 @@ def test_training_files_reads_train_split_only(corpus, tmp_path):
     shutil.rmtree(loose / "train")
     with pytest.raises(UserError, match="no text files"):
         tk.training_files(loose)
+
+
+def test_new_tokenizers_add_bos_and_no_bos_keeps_the_old_layout(corpus, tmp_path):
+    with_bos = tk.train_tokenizer(corpus, tmp_path / "a", vocab_size=400, progress=False)
+    without = tk.train_tokenizer(corpus, tmp_path / "b", vocab_size=400, progress=False, add_bos=False)
+    a, b = tk.load_tokenizer(with_bos.out_dir), tk.load_tokenizer(without.out_dir)
+    assert tk.adds_bos(a) and not tk.adds_bos(b)
+    assert a("Hansel")["input_ids"] == [a.bos_token_id] + b("Hansel")["input_ids"]
+    offsets = a("Hansel", return_offsets_mapping=True)["offset_mapping"]
+    assert offsets[0] == (0, 0) and offsets[1][0] == 0  # BOS spans nothing; the text keeps its offsets
+    assert tk.read_meta(with_bos.out_dir)["adds_bos"] is True and tk.read_meta(without.out_dir)["adds_bos"] is False

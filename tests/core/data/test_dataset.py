@@ -95,3 +95,25 @@ def test_bad_inputs_are_user_errors(workspace, tokenizer_dir, tmp_path):
     with pytest.raises(UserError, match="not a prepared corpus"):
         build_token_dataset(tmp_path, "train", tokenizer_dir, 16)
     assert not [p for p in (corpus / "cache").iterdir()]
+
+
+def test_bos_opens_each_document_when_the_tokenizer_adds_it(workspace, tokenizer_dir, tmp_path):
+    """A tokenizer that starts texts with <s> (ours since the BabyLM mode) gets it before every
+    document, so the model learns first words after <s>; one without BOS (above) keeps EOS only."""
+    from tokenizers import Tokenizer, processors
+    from transformers import AutoTokenizer
+
+    raw = Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json"))
+    raw.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
+    bos_dir = tmp_path / "bos"
+    old = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+    type(old)(tokenizer_object=raw, bos_token="<s>", eos_token="</s>", unk_token="<unk>",
+              pad_token="<pad>").save_pretrained(str(bos_dir))
+    corpus = create_synthetic_corpus(workspace, "bos", 3_000, "simple", seed=4)
+    flat = [t for row in build_token_dataset(corpus, "train", bos_dir, 32)["input_ids"] for t in row]
+    documents = json.loads((corpus / "manifest.json").read_text())["splits"]["train"]["documents"]
+    assert flat[0] == 1 and documents - 2 <= flat.count(1) <= documents
+    after_eos = [flat[i + 1] for i, t in enumerate(flat[:-1]) if t == 2]
+    assert after_eos and set(after_eos) == {1}
+    plain = [t for row in build_token_dataset(corpus, "train", tokenizer_dir, 32)["input_ids"] for t in row]
+    assert 1 not in plain

@@ -47,11 +47,16 @@ def test_folder_errors(tmp_path):
         pairs.load_pairs_dir(tmp_path / "missing")
 
 
-def test_context_token_is_eos_for_our_tokenizers(tiny):
+def test_context_token_is_bos_for_tokenizers_that_add_it_else_eos(tiny, tmp_path):
+    from tests.core.evaluate.babylm_fixtures import make_tokenizer
+
     _, tok = tiny
-    # Our training puts EOS between documents and never a BOS: EOS is what precedes a first word.
-    assert context_token(tok) == tok.eos_token_id
-    assert encode_sentences(tok, ["the cat"], ["x"], None)[0][0] == tok.eos_token_id
+    # Tokenizers trained here add <s> and training starts every document with it.
+    assert context_token(tok) == tok.bos_token_id
+    assert encode_sentences(tok, ["the cat"], ["x"], None)[0][0] == tok.bos_token_id
+    # Older ones (no BOS): training put EOS between documents, so EOS precedes a first word.
+    old = make_tokenizer(tmp_path / "old", add_bos=False)
+    assert context_token(old) == old.eos_token_id
 
 
 def test_batched_equals_one_at_a_time_for_every_pair(shared_data, tiny):
