@@ -108,13 +108,20 @@ class DistillationConfig:
 
 @dataclass
 class EvalConfig:
-    """Evaluation during training beyond the eval loss: BabyLM minimal pairs every N steps, logged as
-    `pairs_acc` (mean accuracy over paradigms) against tokens and words seen."""
+    """Evaluation during training beyond the eval loss, logged against tokens and words seen: minimal
+    pairs every N steps (`pairs_acc`, mean accuracy over paradigms) and the BabyLM fast suite
+    (`babylm/<folder>`, the official rule)."""
 
     pairs_every: int = _f(0, "Score the minimal pairs every N optimizer steps, at step 0 and at the end "
                              "(0 = never); logged as pairs_acc.", min=0)
     pairs_dir: str = _f("", "Folder of BLiMP-format .jsonl files, one per paradigm; empty = <workspace>/blimp/.")
     pairs_limit: int = _f(0, "Pairs scored per paradigm each time (0 = all; 100-200 keeps it quick).", min=0)
+    babylm_fast_dir: str = _f("", "The official BabyLM evaluation_data/ (its fast_eval/ is used) or fast_eval/ "
+                                  "folder: the fast suite, scored by the official rule at step 0, at every "
+                                  "chck_ checkpoint and at the end; logged as babylm/<folder>. Empty = off.")
+    babylm_every: int = _f(0, "Also score the BabyLM fast suite every N optimizer steps (0 = only at step 0, "
+                              "the chck_ checkpoints and the end).", min=0)
+    babylm_limit: int = _f(0, "Items scored per file of the fast suite each time (0 = all).", min=0)
 
 
 @dataclass

@@ -23,7 +23,7 @@ from core.config import RunConfig
 from core.errors import UserError
 from core.history import FINAL_STATUSES, History
 from core.resolve import pin_paths, resolve_data, run_parent
-from core.train.probes import load_pairs
+from core.train.probes import load_babylm, load_pairs
 from core.train.trackers import check_trackers
 from core.workspace import Workspace, check_name
 
@@ -68,6 +68,8 @@ def start(kind: str, cfg: RunConfig, ws: Workspace, history: History, *, name: s
         check_trackers(cfg)  # --wandb / --tensorboard without the package: said now, not after data prep
         if cfg.eval.pairs_every:
             load_pairs(cfg, ws)  # a malformed pairs file is reported with its line, before the run
+        if cfg.eval.babylm_fast_dir:
+            load_babylm(cfg, ws)  # the same for the BabyLM fast suite
     if kind == "distill":
         from core.train.distill import check_teachers  # imports torch: distillation runs only
 

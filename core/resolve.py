@@ -80,6 +80,7 @@ def _resolve(cfg: RunConfig, ws: Workspace, require: bool) -> tuple[DataPaths, l
         evaluation = corpus / "dev"
     tokenizer = _resolve_tokenizer(cfg, ws, issues, require)
     pairs = _resolve_pairs(cfg, ws, issues)
+    _resolve_babylm(cfg, ws, issues)
     return DataPaths(train=train, eval=evaluation, tokenizer=tokenizer, corpus=corpus, pairs=pairs), issues
 
 
@@ -106,6 +107,26 @@ def _resolve_pairs(cfg: RunConfig, ws: Workspace, issues: list[Issue]) -> Path |
     return found
 
 
+def resolve_babylm(cfg: RunConfig, ws: Workspace) -> Path | None:
+    """The BabyLM fast-suite folder of `eval.babylm_fast_dir` (None when off); one ConfigError if missing."""
+    issues: list[Issue] = []
+    found = _resolve_babylm(cfg, ws, issues)
+    if issues:
+        raise ConfigError(issues)
+    return found
+
+
+def _resolve_babylm(cfg: RunConfig, ws: Workspace, issues: list[Issue]) -> Path | None:
+    value = cfg.eval.babylm_fast_dir
+    if not value:
+        return None
+    found = _find(value, ws, ws.root)
+    if found is None or not found.is_dir():
+        issues.append(Issue("eval.babylm_fast_dir", f"no folder {value!r}",
+                            "give the official BabyLM evaluation_data/ (or its fast_eval/) folder, or leave it empty"))
+    return found
+
+
 def pin_paths(cfg: RunConfig, ws: Workspace) -> RunConfig:
     """`cfg` with every reference that was found relative to the current folder made absolute.
 
@@ -128,7 +149,8 @@ def pin_paths(cfg: RunConfig, ws: Workspace) -> RunConfig:
     data = replace(d, train_path=pinned(d.train_path, ws.data_dir), eval_path=pinned(d.eval_path, ws.data_dir),
                    tokenizer_path=pinned(d.tokenizer_path, ws.tokenizers_dir))
     teachers = ",".join(pinned_teacher(ref) for ref in t.teachers) if t.teachers else t.teacher_models
-    return replace(cfg, data=data, eval=replace(e, pairs_dir=pinned(e.pairs_dir, ws.root)),
+    return replace(cfg, data=data, eval=replace(e, pairs_dir=pinned(e.pairs_dir, ws.root),
+                                                babylm_fast_dir=pinned(e.babylm_fast_dir, ws.root)),
                    distillation=replace(t, teacher_models=teachers))
 
 

@@ -161,9 +161,9 @@ def _train(job: dict, ws: Workspace, history: History, run_dir: Path, is_main: b
                   f"{', '.join(cfg.distillation.teachers)}", flush=True)
     probes = []
     if is_main:  # only the main process scores (the others go on to their next step meanwhile)
-        from core.train.probes import pairs_probe
+        from core.train.probes import babylm_probe, pairs_probe
 
-        probes = [p for p in [pairs_probe(cfg, ws, tokenizer)] if p is not None]
+        probes = [p for p in [pairs_probe(cfg, ws, tokenizer), babylm_probe(cfg, ws, tokenizer)] if p is not None]
         for probe in probes:
             print(probe.describe, flush=True)
     resume_from = Path(job["resume_from"]) if job.get("resume_from") else None

@@ -3,7 +3,9 @@
 A `Probe` is a function of the model the loop runs every `every` optimizer steps, at step 0 of a
 fresh run and at the last step (main process only; the others go on to their next all-reduce).
 Its numbers are logged like evaluation metrics, with the tokens and words seen so far: the
-minimal-pairs probe gives `pairs_acc`, the studio's "grammar learned vs words seen" curve.
+minimal-pairs probe gives `pairs_acc`, the studio's "grammar learned vs words seen" curve; the
+BabyLM probe gives `babylm/<folder>` (the official fast suite) and also runs at every `chck_`
+checkpoint, the points BabyLM participants report.
 Must not import gradio or core.history.
 """
 from __future__ import annotations
@@ -19,18 +21,23 @@ from core.resolve import resolve_pairs
 from core.workspace import Workspace
 
 PAIRS_METRIC = "pairs_acc"
+BABYLM_METRIC = "babylm"
 
 
 @dataclass(frozen=True)
 class Probe:
-    """Run `measure(lm) -> {metric: value}` every `every` steps (and at step 0 and the end)."""
+    """Run `measure(lm) -> {metric: value}` every `every` steps (and at step 0 and the end);
+    `at_challenge` probes also run at every BabyLM `chck_` checkpoint, even with `every` 0."""
 
     every: int
     measure: Callable[[object], Mapping[str, float]]
     describe: str = ""
+    at_challenge: bool = False
 
     def due(self, step: int, max_steps: int) -> bool:
-        return self.every > 0 and (step % self.every == 0 or step >= max_steps)
+        if self.every <= 0 and not self.at_challenge:
+            return False
+        return step == 0 or step >= max_steps or (self.every > 0 and step % self.every == 0)
 
 
 def load_pairs(cfg: RunConfig, ws: Workspace) -> list[Paradigm]:
@@ -66,3 +73,36 @@ def pairs_probe(cfg: RunConfig, ws: Workspace, tokenizer, batch_size: int = 64) 
     return Probe(cfg.eval.pairs_every, measure,
                  describe=f"minimal pairs every {cfg.eval.pairs_every} steps: {len(paradigms)} paradigms, "
                           f"{n_pairs} pairs from {folder}")
+
+
+def load_babylm(cfg: RunConfig, ws: Workspace):
+    """The fast suite `eval.babylm_fast_dir` names, read and checked (errors name the file and line)."""
+    from core.evaluate.babylm.suite import plan
+    from core.resolve import resolve_babylm
+
+    folder = resolve_babylm(cfg, ws)
+    try:
+        return plan(folder, fast=True, limit=cfg.eval.babylm_limit)
+    except UserError as err:
+        raise UserError(f"eval.babylm_fast_dir: {err}") from None
+
+
+def babylm_probe(cfg: RunConfig, ws: Workspace, tokenizer, batch_size: int = 64) -> Probe | None:
+    """The BabyLM fast suite by the official rule at step 0, every `eval.babylm_every` steps, at every
+    `chck_` checkpoint and at the end: `babylm/<folder>` (accuracy in %, or Spearman's rho for WUG)
+    per task folder. None when `eval.babylm_fast_dir` is empty."""
+    if not cfg.eval.babylm_fast_dir:
+        return None
+    from core.evaluate.babylm.suite import run
+
+    the_plan = load_babylm(cfg, ws)
+
+    def measure(lm) -> dict[str, float]:
+        out = run(lm, tokenizer, the_plan, batch_size, log=lambda _: None)
+        return {f"{BABYLM_METRIC}/{label.split('/', 1)[1]}": value for label, value in out["scoreboard"].items()}
+
+    items = sum(len(t.items) for t in the_plan.tasks)
+    every = f"every {cfg.eval.babylm_every} steps, " if cfg.eval.babylm_every else ""
+    return Probe(cfg.eval.babylm_every, measure, at_challenge=True,
+                 describe=f"BabyLM fast suite {every}at chck_ checkpoints and at the end: "
+                          f"{', '.join(t.label for t in the_plan.tasks)} ({items} items)")

@@ -164,3 +164,33 @@ def test_time_spent_probing_does_not_count_against_tokens_per_s(ready_workspace,
         _, _, rec = _train(ready_workspace, tmp_path / f"run{len(rates)}", probes, extra=["training.max_steps=12"])
         rates.append([logs["tokens_per_s"] for logs in rec.logs])
     assert rates[0] == rates[1] and len(rates[0]) == 3
+
+
+def test_babylm_fast_suite_is_scored_at_zero_and_the_end_as_eval_gives_it(ready_workspace, tmp_path):
+    from tests.core.evaluate.babylm_fixtures import write_evaluation_data
+    from core.evaluate.babylm import suite
+    from core.train.probes import BABYLM_METRIC, babylm_probe
+
+    data = write_evaluation_data(tmp_path / "d")
+    cfg = config.load(find("tiny"), [*BASE, f"eval.babylm_fast_dir={data}"])
+    _, tokenizer = load_train_data(cfg, ready_workspace)
+    probe = babylm_probe(cfg, ready_workspace, tokenizer)
+    assert probe.at_challenge and "blimp/blimp_fast" in probe.describe
+    assert [s for s in range(0, 25) if probe.due(s, 24)] == [0, 24]  # every 0: start and end (and chck_)
+    _, _, rec = _train(ready_workspace, tmp_path / "run", [probe])
+    assert sorted(rec.at) == [0, 24]
+    last, tokens, words = rec.at[24]
+    assert set(last) == {f"{BABYLM_METRIC}/blimp_fast", f"{BABYLM_METRIC}/entity_tracking_fast"} and words > 0
+    from transformers import AutoModelForCausalLM
+
+    final = AutoModelForCausalLM.from_pretrained(tmp_path / "run").eval()
+    expected = suite.run(final, tokenizer, suite.plan(data, fast=True), log=lambda m: None)["scoreboard"]
+    assert last[f"{BABYLM_METRIC}/blimp_fast"] == pytest.approx(expected["blimp/blimp_fast"], abs=1e-9)
+
+
+def test_a_missing_babylm_folder_is_a_config_issue(ready_workspace):
+    from core.resolve import resolve_babylm
+
+    cfg = config.load(find("tiny"), [*BASE, "eval.babylm_fast_dir=no_such_folder"])
+    with pytest.raises(ConfigError, match="eval.babylm_fast_dir"):
+        resolve_babylm(cfg, ready_workspace)
