@@ -1,0 +1,59 @@
+"""The BabyLM suite batched against one candidate at a time (`bench eval`'s babylm part).
+
+Both sides score the same encoded candidates with the same model, threads and precision in one
+process, in alternating rounds; the ratio is reported only when every task's decisions are the
+same on both sides and every score agrees within 1e-4. Must not import gradio.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+
+AGREE = 1e-4  # scores of the two sides may differ by float rounding (padding changes matmul shapes)
+
+
+def _score(model, encoded, plan, batch_size: int) -> tuple[float, list]:
+    from core.evaluate.babylm.scorer import score_all
+    from core.evaluate.scoring import sync
+
+    started = time.perf_counter()
+    scores = score_all(model, encoded, plan.temperatures, batch_size)
+    sync(model.device)
+    return time.perf_counter() - started, scores
+
+
+def _decisions(plan, flat: list) -> dict[str, list[int]]:
+    from core.evaluate.babylm.results import first_argmax
+
+    out, at = {}, 0
+    for task in plan.tasks:
+        picks = []
+        for item in task.items:
+            picks.append(first_argmax([c[0] for c in flat[at:at + len(item.sentences)]]))
+            at += len(item.sentences)
+        out[task.label] = picks
+    return out
+
+
+def bench_babylm(model, tokenizer, plan, batch_size: int = 64, rounds: int = 3) -> dict:
+    """Candidates per second batched and one at a time (median of `rounds` alternating rounds)."""
+    from core.evaluate.babylm.scorer import encode_all
+
+    sentences = [s for t in plan.tasks for it in t.items for s in it.sentences]
+    completions = [c for t in plan.tasks for it in t.items for c in it.completions]
+    encoded = encode_all(tokenizer, sentences, completions)
+    _score(model, encoded[:batch_size], plan, batch_size)  # warm-up: first-call allocations
+    batched, single = [], []
+    for _ in range(rounds):
+        seconds, b_scores = _score(model, encoded, plan, batch_size)
+        batched.append(seconds)
+        seconds, s_scores = _score(model, encoded, plan, 1)
+        single.append(seconds)
+    max_diff = max((abs(a - b) for x, y in zip(b_scores, s_scores) for a, b in zip(x, y)), default=0.0)
+    same = _decisions(plan, b_scores) == _decisions(plan, s_scores) and max_diff <= AGREE
+    n = len(encoded)
+    b_rate, s_rate = n / statistics.median(batched), n / statistics.median(single)
+    return {"candidates": n, "tasks": [t.label for t in plan.tasks], "batch_size": batch_size, "rounds": rounds,
+            "batched_candidates_per_s": b_rate, "single_candidates_per_s": s_rate,
+            "same_decisions": same, "max_score_diff": max_diff,
+            "ratio": b_rate / s_rate if same else None}

@@ -1,0 +1,33 @@
+"""core.bench.babylm: the BabyLM suite batched vs one candidate at a time, same decisions or no ratio."""
+from __future__ import annotations
+
+from core.bench import babylm as bench
+from core.evaluate.babylm import suite
+from tests.core.evaluate import babylm_fixtures as fx
+
+
+def test_batched_and_single_agree_and_give_a_ratio(tmp_path):
+    data = fx.write_evaluation_data(tmp_path)
+    tok = fx.make_tokenizer(tmp_path / "tok", add_bos=True)
+    model = fx.make_model(len(tok))
+    out = bench.bench_babylm(model, tok, suite.plan(data), batch_size=16, rounds=1)
+    assert out["same_decisions"] and out["max_score_diff"] <= bench.AGREE
+    assert out["candidates"] == 2 * (6 + 3 + 3 + 3 + 2) + 3 * 4  # every candidate of every task
+    assert out["ratio"] == out["batched_candidates_per_s"] / out["single_candidates_per_s"] > 0
+
+
+def test_no_ratio_when_the_sides_disagree(tmp_path, monkeypatch):
+    data = fx.write_evaluation_data(tmp_path)
+    tok = fx.make_tokenizer(tmp_path / "tok", add_bos=True)
+    model = fx.make_model(len(tok))
+    real = bench._score
+
+    def skewed(model, encoded, plan, batch_size):
+        seconds, scores = real(model, encoded, plan, batch_size)
+        if batch_size == 1:  # one side flips every first candidate's score
+            scores = [[v - 100.0 if i % 2 == 0 else v for v in row] for i, row in enumerate(scores)]
+        return seconds, scores
+
+    monkeypatch.setattr(bench, "_score", skewed)
+    out = bench.bench_babylm(model, tok, suite.plan(data), batch_size=16, rounds=1)
+    assert not out["same_decisions"] and out["ratio"] is None
