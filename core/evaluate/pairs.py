@@ -136,4 +136,14 @@ def score_pairs(model, tokenizer, paradigms: list[Paradigm], batch_size: int = 6
             "fields": {f: sum(v) / len(v) for f, v in sorted(fields.items())},
             "paradigms": results, "n_pairs": n_pairs, "batch_size": batch_size,
             "context_token": tokenizer.convert_ids_to_tokens(context_token(tokenizer)),
-            "seconds": seconds, "pairs_per_s": n_pairs / max(seconds, 1e-9)}
+            "rule": rule(tokenizer), "seconds": seconds, "pairs_per_s": n_pairs / max(seconds, 1e-9)}
+
+
+def rule(tokenizer) -> dict:
+    """How these numbers were made, recorded with them (the BabyLM suite records its own)."""
+    from core.evaluate.scoring import context_token
+    from core.tokenizer import adds_bos
+
+    return {"rule": "pairs (lm-eval style)", "tokenizer_adds_bos": adds_bos(tokenizer),
+            "context_token": tokenizer.convert_ids_to_tokens(context_token(tokenizer)),
+            "first_token_scored": True, "tie_rule": "a tie counts as wrong (the good sentence must score higher)"}

@@ -269,6 +269,7 @@ def run_eval(opts: EvalOptions, ws: Workspace, *, history=None, job: str | None 
 
 def _header(opts: EvalOptions, info, model, tokenizer, plan: Plan) -> dict:
     from core.evaluate.scoring import context_token, model_context
+    from core.tokenizer import adds_bos
 
     hashes = model_hashes(info.folder)
     return {
@@ -277,7 +278,7 @@ def _header(opts: EvalOptions, info, model, tokenizer, plan: Plan) -> dict:
                   "type": type(model).__name__, "n_params": sum(p.numel() for p in model.parameters()),
                   "context": model_context(model),
                   "device": str(model.device), "sha256": hashes["model_sha256"]},
-        "tokenizer": {"vocab": len(tokenizer), "sha256": hashes["tokenizer_sha256"],
+        "tokenizer": {"vocab": len(tokenizer), "sha256": hashes["tokenizer_sha256"], "adds_bos": adds_bos(tokenizer),
                       "context_token": tokenizer.convert_ids_to_tokens(context_token(tokenizer))},
         "data": {"label": plan.text.label, "sha256": plan.text.sha256, "files": len(plan.text.files)} if plan.text else None,
         "options": opts.to_dict(), "suites": {}, "skipped": dict(plan.skipped), "notes": list(info.notes),

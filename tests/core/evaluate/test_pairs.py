@@ -128,3 +128,11 @@ def test_a_model_trained_on_good_sentences_prefers_them(shared_data, tmp_path):
     model = AutoModelForCausalLM.from_pretrained(tmp_path / "run").eval()
     held_out = pairs.Paradigm(paradigm.name, paradigm.path, pairs=paradigm.pairs[800:], lines=paradigm.lines[800:])
     assert pairs.score_pairs(model, tok, [held_out])["mean"] >= 0.7  # chance is 0.5; measured 0.81
+
+
+def test_results_record_their_rule_beside_the_official_one(shared_data, tiny):
+    model, tok = tiny
+    out = pairs.score_pairs(model, tok, pairs.load_pairs_dir(shared_data / "blimp-sample", 2))
+    assert out["rule"] == {"rule": "pairs (lm-eval style)", "tokenizer_adds_bos": True, "context_token": "<s>",
+                           "first_token_scored": True,
+                           "tie_rule": "a tie counts as wrong (the good sentence must score higher)"}
