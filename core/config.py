@@ -8,6 +8,7 @@ raises one `ConfigError` listing every problem. Must not import torch, transform
 from __future__ import annotations
 
 import dataclasses
+import math
 import warnings
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -19,9 +20,13 @@ from core.errors import ConfigError, Issue
 
 
 def _f(default: Any, help: str, *, min: float | None = None, max: float | None = None,
-       choices: tuple | None = None, min_exclusive: bool = False) -> Any:
-    """A dataclass field whose metadata drives --help, UI forms and validation."""
-    meta = {"help": help, "min": min, "max": max, "choices": choices, "min_exclusive": min_exclusive}
+       choices: tuple | None = None, min_exclusive: bool = False, allow_nonfinite: bool = False) -> Any:
+    """A dataclass field whose metadata drives --help, UI forms and validation.
+
+    Float fields must be finite unless `allow_nonfinite` (NaN fails every comparison, so the
+    bounds alone would let it through, and inf passes any field without a maximum)."""
+    meta = {"help": help, "min": min, "max": max, "choices": choices, "min_exclusive": min_exclusive,
+            "allow_nonfinite": allow_nonfinite}
     return field(default=default, metadata=meta)
 
 
@@ -222,9 +227,14 @@ def _read_yaml(path: Path, issues: list[Issue]) -> dict:
         issues.append(Issue(str(path), "config file not found", "check the path, or pick a preset with `babyllama presets list`"))
         return {}
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as err:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
         issues.append(Issue(str(path), f"not valid YAML: {err}", "fix the YAML syntax at the line shown"))
+        return {}
+    if raw is None:
+        # An empty file would silently train the built-in default shape: never what was meant.
+        issues.append(Issue(str(path), "the config file is empty (no sections)",
+                            "write `data:`, `model:`, `training:` sections, or pick a preset (`babyllama presets list`)"))
         return {}
     if not isinstance(raw, dict):
         issues.append(Issue(str(path), "the top level must be a mapping of sections", "use `data:`, `model:`, `training:`, `logging:`"))
@@ -433,6 +443,8 @@ def _check_field(path: str, value: Any, meta: Any) -> list[Issue]:
         return [Issue(path, f"{value!r} is not one of {', '.join(choices)}", hint or f"use one of {', '.join(choices)}")]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return []
+    if isinstance(value, float) and not math.isfinite(value) and not meta.get("allow_nonfinite"):
+        return [Issue(path, f"must be a finite number, got {value}", f"set {path} to a finite number")]
     if lo is not None and (value < lo or (meta.get("min_exclusive") and value <= lo)):
         bound = f"> {lo}" if meta.get("min_exclusive") else f">= {lo}"
         return [Issue(path, f"must be {bound}, got {value}", f"set {path} {bound}")]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import threading
 import time as _time
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from typing import Any
 from core.errors import UserError
 from core.history_schema import (
     INSERT_METRIC_SQL, apply_migrations, connect, metric_rows, metrics_since_sql, parse_run,
-    run_ref_sql, str_or_none, to_json, write_transaction,
+    run_ref_sql, str_or_none, to_json, unwritable, write_transaction,
 )
 from core.workspace import Workspace, check_name
 
@@ -25,7 +26,7 @@ KINDS = ("train", "distill", "eval", "bench", "tokenize", "prepare", "export", "
 STATUSES = ("queued", "running", "finished", "stopped", "failed", "lost")
 FINAL_STATUSES = ("finished", "stopped", "failed", "lost")
 # Columns set_status(**fields) may change; name/kind/created are fixed at creation.
-_SETTABLE = frozenset("config run_dir pid host started ended heartbeat error hint parent step "
+_SETTABLE = frozenset("config run_dir pid pid_started host started ended heartbeat error hint parent step "
                       "total_steps stop_requested command".split())
 
 RunRef = str | int  # a run's name, or its integer id
@@ -61,8 +62,13 @@ class History:
     # -- plumbing ---------------------------------------------------------------------------
     @contextmanager
     def _write(self) -> Iterator[Any]:
-        with self._lock, write_transaction(self.conn) as conn:
-            yield conn
+        with self._lock:
+            try:
+                with write_transaction(self.conn) as conn:
+                    yield conn
+            except sqlite3.OperationalError as err:
+                # A read-only or failing database is the user's to fix: name the file.
+                raise unwritable(self.db_path, err) or err
 
     def _rows(self, sql: str, params: tuple = ()) -> list[dict]:
         with self._lock:
@@ -127,11 +133,14 @@ class History:
         rows = self._rows(f"SELECT * FROM runs{clause} ORDER BY created DESC, id DESC", tuple(params))
         return [parse_run(row) for row in rows]
 
-    def set_status(self, name: RunRef, status: str, **fields: Any) -> None:
-        """Set a run's status and any other run columns.
+    def set_status(self, name: RunRef, status: str, *, only_from: tuple[str, ...] | None = None,
+                   **fields: Any) -> bool:
+        """Set a run's status and any other run columns; returns whether the row changed.
 
         `started` defaults to now when the status becomes running, `ended` to now when it
-        becomes final; pass them explicitly to override.
+        becomes final; pass them explicitly to override. With `only_from`, the change is one
+        conditional UPDATE that applies only while the status is one of those (no read-then-write
+        race with another process).
         """
         if status not in STATUSES:
             raise ValueError(f"status {status!r} is not one of {', '.join(STATUSES)}")
@@ -145,7 +154,7 @@ class History:
             fields.setdefault("ended", now)
         if "config" in fields:
             fields["config"] = to_json(fields["config"])
-        self._update_run(name, {"status": status, **fields})
+        return self._update_run(name, {"status": status, **fields}, only_from=only_from)
 
     def update_progress(self, name: RunRef, step: int, total_steps: int | None = None) -> None:
         """Record a run's current step (and planned total) without touching its status."""
@@ -158,11 +167,16 @@ class History:
         """Replace the run's stored config (with the one actually used, fallbacks applied)."""
         self._update_run(name, {"config": to_json(config)})
 
-    def _update_run(self, run: RunRef, values: dict[str, Any]) -> None:
+    def _update_run(self, run: RunRef, values: dict[str, Any], only_from: tuple[str, ...] | None = None) -> bool:
         assignments = ", ".join(f"{column} = ?" for column in values)
+        where, params = "id = ?", ()
+        if only_from is not None:
+            where += f" AND status IN ({', '.join('?' * len(only_from))})"
+            params = tuple(only_from)
         with self._write() as conn:
             run_id = self._run_id(run)
-            conn.execute(f"UPDATE runs SET {assignments} WHERE id = ?", (*values.values(), run_id))
+            cursor = conn.execute(f"UPDATE runs SET {assignments} WHERE {where}", (*values.values(), run_id, *params))
+            return cursor.rowcount > 0
 
     def heartbeat(self, name: RunRef, step: int | None = None) -> None:
         """Record that the run's process is alive (and, optionally, its current step)."""

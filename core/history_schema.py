@@ -16,6 +16,9 @@ from typing import Any
 
 import sqlite_utils
 
+from core.errors import UserError
+from core.workspace import make_folder
+
 BUSY_TIMEOUT_MS = 10_000
 MIGRATIONS_TABLE = "_migrations"
 # The hot-path index: metrics_since() filters on (run_id, step) and orders by (step, name).
@@ -33,18 +36,36 @@ def connect(db_path: str | Path) -> sqlite_utils.Database:
     implicit commit rules differ. `check_same_thread=False` lets a History be shared by threads;
     History serialises its own use of the connection with a lock.
     """
-    Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(
-        str(db_path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
-    )
-    # busy_timeout first: switching to WAL needs a lock another process may briefly hold.
-    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    db = sqlite_utils.Database(conn, execute_plugins=False)
-    _enable_wal(db)
-    # NORMAL is durable across application crashes in WAL mode and avoids an fsync per commit.
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA foreign_keys=ON")
+    make_folder(Path(db_path).parent, "history database")
+    try:
+        conn = sqlite3.connect(
+            str(db_path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        )
+    except sqlite3.OperationalError as err:
+        raise UserError(f"cannot open the history database {db_path} ({err}); check that the "
+                        "workspace folder is writable") from None
+    try:
+        # busy_timeout first: switching to WAL needs a lock another process may briefly hold.
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        db = sqlite_utils.Database(conn, execute_plugins=False)
+        _enable_wal(db)
+        # NORMAL is durable across application crashes in WAL mode and avoids an fsync per commit.
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+    except sqlite3.OperationalError as err:
+        conn.close()
+        raise unwritable(db_path, err) or err
     return db
+
+
+def unwritable(db_path: str | Path, err: sqlite3.OperationalError) -> UserError | None:
+    """A UserError naming the database file when `err` says it cannot be written (read-only file
+    or folder, full or failing disk); None for any other error, which stays a bug to see."""
+    text = str(err).lower()
+    if not any(word in text for word in ("readonly", "read-only", "unable to open", "disk i/o", "disk is full")):
+        return None
+    return UserError(f"the history database {db_path} cannot be written ({err}): make the file and its "
+                     "folder writable (and the disk not full), or pass --workspace DIR naming another workspace")
 
 
 def _enable_wal(db: sqlite_utils.Database) -> None:
@@ -285,3 +306,10 @@ CREATE TABLE sweep_trials (
 );
 CREATE INDEX idx_sweep_trials_run ON sweep_trials(run_id);
 """
+
+
+@migration("0003_pid_started")
+def _pid_started(conn: sqlite3.Connection) -> None:
+    # The start time of the process `pid` names (psutil create_time): a pid reused after a reboot
+    # or a wrap-around has another start time, so it is not taken for the run's worker.
+    conn.execute("ALTER TABLE runs ADD COLUMN pid_started REAL")

@@ -30,7 +30,10 @@ from core.workspace import Workspace, check_name
 JOB_FILE = "job.json"
 STOP_FILE = "STOP"
 LOG_FILE = "run.log"
-STALE_AFTER_S = 30.0          # no heartbeat for this long on another host = lost
+STALE_AFTER_S = 30.0          # no heartbeat for this long = lost (workers beat every 2 s)
+START_TIME_TOLERANCE_S = 0.5  # psutil create_time of one process, read twice, agrees far closer
+ACTIVE = ("queued", "running")
+RESUMABLE = ("stopped", "failed", "lost")
 QUEUED_KINDS = ("train", "distill")  # these wait in the queue for a free slot
 MAX_JOBS_ENV = "BABYLLAMA_MAX_JOBS"  # training slots per workspace (default 1)
 # glibc keeps freed arenas mapped instead of returning them every step: measured 1.25-1.3x
@@ -77,18 +80,43 @@ def start(kind: str, cfg: RunConfig, ws: Workspace, history: History, *, name: s
     if history.get_run(name):
         raise UserError(f"a run named {name!r} already exists; pick another --model_name, e.g. {history.free_name(name)!r}")
     run_dir = run_parent(cfg, ws) / name
-    if run_dir.exists():
-        raise UserError(f"{run_dir} already exists and belongs to no run; pick another name or move that folder away")
-    try:
-        run_dir.mkdir(parents=True)
-    except OSError as err:
-        raise UserError(f"logging.output_dir: cannot create {run_dir} ({err.strerror}); "
-                        "pick a writable logging.output_dir") from None
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False), encoding="utf-8")
-    _write_job(run_dir, kind=kind, name=name, workspace=str(ws.root), num_processes=num_processes,
-               resume_from=str(resume_from) if resume_from else None)
+
+    def write_files() -> None:
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False), encoding="utf-8")
+        _write_job(run_dir, kind=kind, name=name, workspace=str(ws.root), num_processes=num_processes,
+                   resume_from=str(resume_from) if resume_from else None)
+
     history.create_run(name, kind, cfg.to_dict(), run_dir, command=command, parent=parent)
-    _spawn(history, name, run_dir, num_processes)
+    return _make_and_spawn(history, name, run_dir, num_processes, write_files, field="logging.output_dir")
+
+
+def _make_and_spawn(history: History, name: str, run_dir: Path, num_processes: int, write_files,
+                    field: str) -> dict:
+    """Make the folder of a run whose row was just created, write its files, spawn its worker.
+
+    The row comes first: `create_run` is the one atomic claim of a name (UNIQUE), so of two
+    starts with one name the second is told the name is taken and never makes a folder. If
+    anything fails before the worker exists, the row and the folder made here are removed, so
+    nothing half-written blocks the name.
+    """
+    made = False
+    try:
+        try:
+            run_dir.mkdir(parents=True)
+            made = True
+        except FileExistsError:
+            raise UserError(f"{run_dir} already exists and belongs to no run; pick another name or "
+                            "move that folder away") from None
+        except OSError as err:
+            raise UserError(f"{field}: cannot create {run_dir} ({err.strerror}); pick a writable {field}") from None
+        write_files()
+        proc = _launch(run_dir, num_processes)
+    except BaseException:
+        if made:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        history.delete_run(name)
+        raise
+    _record_pid(history, name, proc)
     return history.get_run(name)
 
 
@@ -99,11 +127,10 @@ def start_task(kind: str, params: dict, ws: Workspace, history: History, *, name
     if history.get_run(name):
         raise UserError(f"a job named {name!r} already exists; pick another name, e.g. {history.free_name(name)!r}")
     run_dir = ws.root / "jobs" / name
-    run_dir.mkdir(parents=True, exist_ok=False)
-    _write_job(run_dir, kind=kind, name=name, workspace=str(ws.root), num_processes=1, params=params)
     history.create_run(name, kind, params, run_dir, command=command)
-    _spawn(history, name, run_dir, 1)
-    return history.get_run(name)
+    return _make_and_spawn(history, name, run_dir, 1, field="workspace",
+                           write_files=lambda: _write_job(run_dir, kind=kind, name=name, workspace=str(ws.root),
+                                                          num_processes=1, params=params))
 
 
 def resume(name: str, ws: Workspace, history: History, *, checkpoint: Path | None = None) -> dict:
@@ -111,7 +138,7 @@ def resume(name: str, ws: Workspace, history: History, *, checkpoint: Path | Non
     from core.train import checkpoint as ckpt  # torch: only when resuming
 
     run = _get(history, name)
-    if run["status"] not in ("stopped", "failed", "lost"):
+    if run["status"] not in RESUMABLE:
         raise UserError(f"run {name!r} is {run['status']}; only stopped, failed or lost runs can be resumed")
     run_dir = Path(run["run_dir"])
     messages: list[str] = []
@@ -123,11 +150,25 @@ def resume(name: str, ws: Workspace, history: History, *, checkpoint: Path | Non
     if problem:
         raise UserError(f"checkpoint {chosen} cannot be resumed: {problem}; nothing was changed")
     job = json.loads((run_dir / JOB_FILE).read_text())
-    job["resume_from"] = str(chosen)
-    _write_job(run_dir, **job)
-    (run_dir / STOP_FILE).unlink(missing_ok=True)
-    history.set_status(name, "queued", stop_requested=0, error=None, hint=None, ended=None)
-    _spawn(history, name, run_dir, job.get("num_processes", 1))
+    # One conditional UPDATE claims the run: of two resumes at once (a double click, the CLI and
+    # the studio together) only the first spawns a worker on the folder. The old pid is cleared
+    # and the heartbeat set, so `refresh` gives the new worker its start-up grace period.
+    claimed = history.set_status(name, "queued", only_from=RESUMABLE, stop_requested=0, error=None, hint=None,
+                                 ended=None, pid=None, pid_started=None, heartbeat=time.time())
+    if not claimed:
+        now = history.get_run(name)["status"]
+        raise UserError(f"run {name!r} is {now} now: another command resumed it first; "
+                        f"follow it with `babyllama runs logs -f {name}`")
+    try:
+        job["resume_from"] = str(chosen)
+        _write_job(run_dir, **job)
+        (run_dir / STOP_FILE).unlink(missing_ok=True)
+        proc = _launch(run_dir, job.get("num_processes", 1))
+    except BaseException as err:
+        history.set_status(name, run["status"], error=f"resume failed: {type(err).__name__}: {err}",
+                           hint=run["hint"])
+        raise
+    _record_pid(history, name, proc)
     return history.get_run(name)
 
 
@@ -209,8 +250,10 @@ def _own_folder(run: dict) -> Path | None:
 def refresh(history: History, name: str) -> dict:
     """The run row, after marking it `lost` if its process is gone without a final status."""
     run = _get(history, name)
-    if run["status"] in ("queued", "running") and not is_alive(run):
-        history.set_status(name, "lost", error="the job's process ended without reporting a final status",
+    if run["status"] in ACTIVE and not is_alive(run):
+        # Conditional: a worker that wrote its final status since the read above keeps it.
+        history.set_status(name, "lost", only_from=ACTIVE,
+                           error="the job's process ended without reporting a final status",
                            hint="resume it to continue from the last checkpoint; see run.log for its last output")
         run = history.get_run(name)
     return run
@@ -233,14 +276,41 @@ def queue_position(history: History, name: str) -> int | None:
 
 
 def is_alive(run: dict) -> bool:
-    """Whether the run's worker still runs: pid on this host, heartbeat from elsewhere."""
+    """Whether the run's worker still runs: on this host, its pid with the same process start
+    time and a heartbeat younger than STALE_AFTER_S; from elsewhere, the heartbeat alone."""
+    beat = run.get("heartbeat")
     if run.get("host") and run["host"] != socket.gethostname():
-        return run.get("heartbeat") is not None and time.time() - run["heartbeat"] < STALE_AFTER_S
+        return beat is not None and time.time() - beat < STALE_AFTER_S
     pid = run.get("pid")
     if not pid:
-        # Spawning is in progress (the row is written first): alive for a grace period.
-        return time.time() - (run.get("created") or 0) < STALE_AFTER_S
-    return pid_alive(pid)
+        # Spawning is in progress (the row is written first, and a resume clears the old pid):
+        # alive for a grace period from the creation or the resume.
+        return time.time() - max(run.get("created") or 0, beat or 0) < STALE_AFTER_S
+    if not same_process(pid, run.get("pid_started")):
+        return False
+    # A live pid with a stale heartbeat is a hung (or stopped) worker: it reports nothing more.
+    return beat is None or time.time() - beat < STALE_AFTER_S
+
+
+def process_start_time(pid: int) -> float | None:
+    """When process `pid` started (psutil create_time), None if there is no such process."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).create_time()
+    except psutil.Error:
+        return None
+
+
+def same_process(pid: int, started: float | None) -> bool:
+    """Whether `pid` is alive and, when its recorded start time is known, is the same process
+    (after a reboot or a wrap-around the pid can name a stranger)."""
+    if not pid_alive(pid):
+        return False
+    if started is None:
+        return True  # a row written before start times were recorded
+    now = process_start_time(pid)
+    return now is not None and abs(now - started) < START_TIME_TOLERANCE_S
 
 
 def pid_alive(pid: int) -> bool:
@@ -282,17 +352,23 @@ def worker_env() -> dict[str, str]:
     return env
 
 
-def _spawn(history: History, name: str, run_dir: Path, num_processes: int) -> None:
+def _launch(run_dir: Path, num_processes: int) -> subprocess.Popen:
     env = worker_env()
     with open(run_dir / LOG_FILE, "ab") as log:
-        proc = subprocess.Popen(worker_argv(run_dir, num_processes), stdout=log, stderr=subprocess.STDOUT,
+        return subprocess.Popen(worker_argv(run_dir, num_processes), stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True, env=env, cwd=run_dir)
-    history.set_status(name, "queued", pid=proc.pid, host=socket.gethostname(), heartbeat=time.time())
+
+
+def _record_pid(history: History, name: str, proc: subprocess.Popen) -> None:
+    # Only while still queued: a worker that already wrote `running` (or its end) has its own pid.
+    history.set_status(name, "queued", only_from=("queued",), pid=proc.pid, pid_started=process_start_time(proc.pid),
+                       host=socket.gethostname(), heartbeat=time.time())
 
 
 def _kill(history: History, run: dict) -> str:
     pid = run.get("pid")
-    if pid and pid_alive(pid):
+    # Never signal a group whose leader is not the run's worker (a reused pid is a stranger).
+    if pid and same_process(pid, run.get("pid_started")):
         try:
             os.killpg(pid, signal.SIGKILL)  # the worker leads its own group: children go too
         except ProcessLookupError:

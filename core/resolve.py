@@ -13,6 +13,8 @@ from core.config import RunConfig, check_tokenizer_vocab
 from core.errors import ConfigError, Issue
 from core.workspace import Workspace
 
+MANIFEST = "manifest.json"  # the marker of a prepared corpus (core.data.corpus.MANIFEST)
+
 
 @dataclass(frozen=True)
 class DataPaths:
@@ -62,10 +64,8 @@ def _resolve(cfg: RunConfig, ws: Workspace, require: bool) -> tuple[DataPaths, l
         if found is None:
             issues.append(Issue("data.train_path", f"no corpus or folder named {d.train_path!r}",
                                 "make one with `babyllama data synth --name NAME` or give a folder of .txt files"))
-        elif (found / "train").is_dir():
-            corpus, train = found, found / "train"
         else:
-            train = found
+            train, corpus = _train_split(found, d.train_path, issues)
     elif require:
         issues.append(Issue("data.train_path", "not set", "set data.train_path=NAME (a workspace corpus) or a folder"))
     evaluation = None
@@ -82,6 +82,59 @@ def _resolve(cfg: RunConfig, ws: Workspace, require: bool) -> tuple[DataPaths, l
     pairs = _resolve_pairs(cfg, ws, issues)
     _resolve_babylm(cfg, ws, issues)
     return DataPaths(train=train, eval=evaluation, tokenizer=tokenizer, corpus=corpus, pairs=pairs), issues
+
+
+def _train_split(found: Path, value: str, issues: list[Issue]) -> tuple[Path | None, Path | None]:
+    """(train split, corpus) of a prepared corpus or one of its split folders; anything else the
+    worker could not train on (a file, an empty folder, raw or non-UTF-8 text) is an issue here,
+    so `config check` says it and `train` writes nothing."""
+    prepare = f"prepare it with `babyllama data prepare --source {found} --name NAME`, then data.train_path=NAME"
+    if found.is_file():
+        issues.append(Issue("data.train_path", f"{found} is a file, not a corpus", prepare))
+        return None, None
+    if (found / "train").is_dir() and (found / MANIFEST).is_file():
+        corpus, train = found, found / "train"
+    elif found.name in ("train", "dev") and (found.parent / MANIFEST).is_file():
+        corpus, train = found.parent, found
+    else:
+        files = _visible_files(found)
+        if not files:
+            issues.append(Issue("data.train_path", f"{found} is an empty folder (no text files)",
+                                "give a corpus name (`babyllama data list`) or a folder with text in it"))
+        elif (bad := _first_non_utf8(files)) is not None:
+            issues.append(Issue("data.train_path", f"{bad} is not UTF-8 text, and {found} is not a prepared corpus",
+                                prepare + " (prepare replaces undecodable bytes and says how many)"))
+        else:
+            issues.append(Issue("data.train_path", f"{found} is a folder of text, not a prepared corpus", prepare))
+        return None, None
+    if not _visible_files(train):
+        issues.append(Issue("data.train_path", f"the {train.name}/ split of corpus {value!r} is empty",
+                            "prepare the corpus again from a source with text in it"))
+    return train, corpus
+
+
+def _visible_files(folder: Path, limit: int = 20) -> list[Path]:
+    """Up to `limit` files under `folder`, hidden ones (unfinished writes) left out."""
+    found = []
+    for path in folder.rglob("*"):  # lazily: a path by mistake may name a huge tree
+        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(folder).parts):
+            found.append(path)
+            if len(found) >= limit:
+                break
+    return found
+
+
+def _first_non_utf8(files: list[Path], head: int = 1 << 20) -> Path | None:
+    """The first of `files` whose first MB does not decode as UTF-8 (a cut last character is fine)."""
+    for path in files:
+        with path.open("rb") as fh:
+            data = fh.read(head)
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as err:
+            if err.start < len(data) - 4 or len(data) < head:
+                return path
+    return None
 
 
 def resolve_pairs(cfg: RunConfig, ws: Workspace) -> Path | None:

@@ -52,12 +52,17 @@ class _Heartbeat(threading.Thread):
         self.db_path, self.name, self.halt = db_path, name, threading.Event()
 
     def run(self) -> None:
-        history = History(self.db_path)  # its own connection: never shares one across threads
         try:
-            while not self.halt.wait(HEARTBEAT_S):
-                history.heartbeat(self.name)
-        finally:
-            history.close()
+            history = History(self.db_path)  # its own connection: never shares one across threads
+            try:
+                while not self.halt.wait(HEARTBEAT_S):
+                    history.heartbeat(self.name)
+            finally:
+                history.close()
+        except Exception as err:
+            # Said in run.log; the run shows `lost` once the heartbeat is stale.
+            print(f"error: heartbeat stopped: {err}", flush=True)
+            raise
 
 
 def wait_for_turn(history: History, ws: Workspace, name: str, stop_file: Path):
@@ -102,9 +107,12 @@ def run_job(run_dir: Path) -> int:
                 return 0
         if is_main:
             row = history.get_run(name)
+            # Under accelerate launch the launcher (the group leader) stays the run's process.
+            single = job.get("num_processes", 1) == 1
+            pid = os.getpid() if single else row["pid"]
             # A resumed run keeps its first start time, so durations cover the whole run.
-            history.set_status(name, "running", pid=os.getpid() if job.get("num_processes", 1) == 1 else row["pid"],
-                               host=socket.gethostname(), started=row["started"] or time.time())
+            history.set_status(name, "running", pid=pid, pid_started=jobs.process_start_time(pid) if pid else None,
+                               host=socket.gethostname(), started=row["started"] or time.time(), heartbeat=time.time())
             heartbeat.start()
         status = _KINDS[job["kind"]](job, ws, history, run_dir, is_main)
         if is_main:
@@ -114,12 +122,24 @@ def run_job(run_dir: Path) -> int:
         traceback.print_exc()
         if is_main:
             message = str(err) or type(err).__name__
-            history.set_status(name, "failed", error=f"{type(err).__name__}: {message}"[:2000], hint=hint_for(err))
+            _final_status(history, name, run_dir, error=f"{type(err).__name__}: {message}"[:2000], hint=hint_for(err))
         return 1
     finally:
         if heartbeat is not None:
             heartbeat.halt.set()
         history.close()
+
+
+def _final_status(history: History, name: str, run_dir: Path, **fields) -> None:
+    """Record `failed`; when the database itself cannot be written, say so in run.log (stdout),
+    with where the run's files are, since the row will end up `lost`."""
+    try:
+        history.set_status(name, "failed", **fields)
+    except Exception as err:
+        print(f"error: could not record the end of run {name!r} in {history.db_path}: {err}\n"
+              f"error: the run stopped with: {fields['error']}\n"
+              f"error: its folder and checkpoints are in {run_dir}; once the database is writable, "
+              f"`babyllama runs resume {name}` continues it", flush=True)
 
 
 def _train(job: dict, ws: Workspace, history: History, run_dir: Path, is_main: bool) -> str:

@@ -37,7 +37,11 @@ class Workspace:
     def resolve(cls, root: str | os.PathLike | None = None) -> "Workspace":
         """The workspace for an explicit root, else `$BABYLLAMA_WORKSPACE`, else `./workspace`."""
         chosen = root or os.environ.get(ENV_VAR) or DEFAULT_ROOT
-        return cls(Path(chosen).expanduser().resolve())
+        path = Path(chosen).expanduser().resolve()
+        if path.exists() and not path.is_dir():
+            raise UserError(f"workspace {path} is a file, not a folder: pass --workspace DIR (or set "
+                            f"${ENV_VAR}) naming a folder, which is created if missing")
+        return cls(path)
 
     @property
     def db_path(self) -> Path:
@@ -67,7 +71,7 @@ class Workspace:
     def ensure(self) -> "Workspace":
         """Create the top-level folders (idempotent) and return self."""
         for path in (self.data_dir, self.tokenizers_dir, self.models_dir):
-            path.mkdir(parents=True, exist_ok=True)
+            make_folder(path, "workspace")
         return self
 
     def corpora(self) -> list[str]:
@@ -77,6 +81,17 @@ class Workspace:
     def tokenizers(self) -> list[str]:
         """Names of saved tokenizers (folders with a tokenizer.json), sorted."""
         return _names_with(self.tokenizers_dir, "tokenizer.json")
+
+
+def make_folder(path: Path, what: str) -> Path:
+    """`mkdir -p path`; a path that cannot be created (a file in the way, no permission, a
+    read-only disk) is a UserError naming it, not an OSError traceback."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"{what}: cannot create {path} ({err.strerror or err}); pass --workspace DIR "
+                        f"(or set ${ENV_VAR}) naming a folder you can write") from None
+    return path
 
 
 def _names_with(parent: Path, marker: str) -> list[str]:

@@ -6,6 +6,7 @@ per verb; this module only assembles them and turns `UserError` into a message a
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from importlib import import_module
 
@@ -39,6 +40,17 @@ def add_workspace_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def at_least_one(text: str) -> int:
+    """argparse type of a count that must be >= 1 when given (`--num-processes`, `--seq-length`)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def verb_group(subparsers, name: str, help: str):
     """The verb parsers of group `name` (`babyllama bench train|eval`), created on first use, so
     several modules can add verbs to one group."""
@@ -65,13 +77,20 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "accepts_overrides", False):
         args.overrides = list(getattr(args, "overrides", []) or []) + extra
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler below, not at exit
+        return code
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `babyllama runs list | head -1`: the reader left, as with every Unix tool that is no
+        # error. Python's own flush at exit would fail again, so stdout goes to devnull first.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a tool killed by the pipe
 
 
 if __name__ == "__main__":  # pragma: no cover - `python -m core.cli`

@@ -19,7 +19,7 @@ from core.workspace import Workspace
 
 
 def register(subparsers) -> None:
-    from core.cli import add_workspace_arg
+    from core.cli import add_workspace_arg, at_least_one
     from core.cli.config_cmds import keys_help
 
     p = subparsers.add_parser(
@@ -35,7 +35,7 @@ def register(subparsers) -> None:
                    help="model preset or YAML of the student (its `model:` section; else the config's)")
     p.add_argument("overrides", nargs="*", help="section.key=value, or the guide's flags (--lr 5e-4 --alpha 0.7)")
     p.add_argument("--detach", action="store_true", help="start in the background, print the run name, return")
-    p.add_argument("--num-processes", "--num_processes", type=int, default=1,
+    p.add_argument("--num-processes", "--num_processes", type=at_least_one, default=1,
                    help="data-parallel processes through accelerate launch (GPUs, or gloo on CPU)")
     add_workspace_arg(p)
     p.set_defaults(func=_cmd_distill, accepts_overrides=True)

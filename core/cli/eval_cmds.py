@@ -18,7 +18,7 @@ from core.workspace import Workspace
 
 
 def register(subparsers) -> None:
-    from core.cli import add_workspace_arg
+    from core.cli import add_workspace_arg, at_least_one
     from core.evaluate import SUITES
     from core.evaluate.runner import EvalOptions
 
@@ -53,7 +53,8 @@ def register(subparsers) -> None:
     p.add_argument("--cloze-file", default="", metavar="FILE",
                    help='cloze items, JSONL: {"text": "... ___ ...", "options": [...], "answer": ..., "category": ...}')
     p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"sequences per forward pass (default {d.batch_size}; perplexity: at most 16k tokens a pass)")
-    p.add_argument("--seq-length", type=int, default=0, help="perplexity window in tokens (default: the run's seq_length)")
+    p.add_argument("--seq-length", type=at_least_one, default=None,
+                   help="perplexity window in tokens, >= 1 (default: the run's seq_length)")
     p.add_argument("--max-new-tokens", type=int, default=d.max_new_tokens,
                    help=f"tokens per generation sample (default {d.max_new_tokens})")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
@@ -103,7 +104,7 @@ def _options(args):
     return EvalOptions(model=args.model, suites=suites, data=args.data, num_samples=args.num_samples,
                        device=args.device, output=_abs(args.output), custom_prompts=_abs(args.custom_prompts),
                        pairs_dir=_abs(args.pairs_dir), cloze_file=_abs(args.cloze_file), batch_size=args.batch_size,
-                       seq_length=args.seq_length, max_new_tokens=args.max_new_tokens, seed=args.seed,
+                       seq_length=args.seq_length or 0, max_new_tokens=args.max_new_tokens, seed=args.seed,
                        babylm_data=_abs(args.babylm_data), fast=args.fast, temperatures=args.temperatures,
                        revision=args.revision, suites_given=given)
 

@@ -148,3 +148,31 @@ def test_every_field_documented_with_metadata():
 def test_defaults_are_valid():
     assert config.validate(config.RunConfig()) == []
     assert {f.name for f in fields(config.RunConfig)} == {"data", "model", "training", "logging", "distillation", "eval"}
+
+
+NON_FINITE = ["training.lr=inf", "training.weight_decay=nan", "training.max_grad_norm=nan", "distillation.alpha=nan",
+              "model.initializer_range=nan", "model.dropout=nan", "distillation.temperature=-inf"]
+
+
+@pytest.mark.parametrize("override", NON_FINITE)
+def test_non_finite_floats_are_refused(override):
+    # Before: NaN failed every bounds comparison and inf passed any field without a maximum.
+    with pytest.raises(ConfigError) as err:
+        config.load(overrides=[override])
+    assert override.split("=")[0] in str(err.value) and "finite" in str(err.value)
+
+
+def test_guide_flag_nan_is_refused_and_float_fields_are_finite_by_default():
+    with pytest.raises(ConfigError, match="training.lr: must be a finite number"):
+        config.load(overrides=["--lr", "nan"])
+    floats = [f for cls in config.SECTIONS.values() for f in fields(cls) if f.type in ("float", float)]
+    assert floats and not any(f.metadata["allow_nonfinite"] for f in floats)
+
+
+@pytest.mark.parametrize("text", ["", "# only a comment\n"])
+def test_empty_yaml_is_refused(tmp_path, text):
+    # Before: an empty file trained the built-in default shape silently.
+    path = tmp_path / "empty.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match="empty.yaml: the config file is empty"):
+        config.load(path)
