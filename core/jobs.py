@@ -31,6 +31,8 @@ JOB_FILE = "job.json"
 STOP_FILE = "STOP"
 LOG_FILE = "run.log"
 STALE_AFTER_S = 30.0          # no heartbeat for this long = lost (workers beat every 2 s)
+HUNG_AFTER_S = 300.0          # same host, pid alive: only a much older heartbeat means hung (a loaded
+                              # machine or a long C call can delay a beat; a live run must not show lost)
 START_TIME_TOLERANCE_S = 0.5  # psutil create_time of one process, read twice, agrees far closer
 ACTIVE = ("queued", "running")
 RESUMABLE = ("stopped", "failed", "lost")
@@ -277,7 +279,8 @@ def queue_position(history: History, name: str) -> int | None:
 
 def is_alive(run: dict) -> bool:
     """Whether the run's worker still runs: on this host, its pid with the same process start
-    time and a heartbeat younger than STALE_AFTER_S; from elsewhere, the heartbeat alone."""
+    time and a heartbeat younger than HUNG_AFTER_S; from elsewhere, a heartbeat younger than
+    STALE_AFTER_S."""
     beat = run.get("heartbeat")
     if run.get("host") and run["host"] != socket.gethostname():
         return beat is not None and time.time() - beat < STALE_AFTER_S
@@ -288,8 +291,8 @@ def is_alive(run: dict) -> bool:
         return time.time() - max(run.get("created") or 0, beat or 0) < STALE_AFTER_S
     if not same_process(pid, run.get("pid_started")):
         return False
-    # A live pid with a stale heartbeat is a hung (or stopped) worker: it reports nothing more.
-    return beat is None or time.time() - beat < STALE_AFTER_S
+    # A live pid with a long-stale heartbeat is a hung (or stopped) worker: it reports nothing more.
+    return beat is None or time.time() - beat < HUNG_AFTER_S
 
 
 def process_start_time(pid: int) -> float | None:

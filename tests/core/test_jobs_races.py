@@ -77,8 +77,11 @@ def test_stale_heartbeat_on_this_host_means_lost(history):
     """Before: on the same host only the pid counted, so a hung worker stayed `running`."""
     me = os.getpid()
     _running(history, "hung", pid=me, pid_started=jobs.process_start_time(me),
-             heartbeat=time.time() - jobs.STALE_AFTER_S - 5)
+             heartbeat=time.time() - jobs.HUNG_AFTER_S - 5)
+    _running(history, "slow", pid=me, pid_started=jobs.process_start_time(me),
+             heartbeat=time.time() - jobs.STALE_AFTER_S - 5)  # a delayed beat on a loaded machine
     assert jobs.refresh(history, "hung")["status"] == "lost"
+    assert jobs.refresh(history, "slow")["status"] == "running"
 
 
 def test_spawn_records_the_process_start_time(ready_workspace, history, launches):
