@@ -129,7 +129,13 @@ def _export_int8(model, tokenizer, work: Path, ctx: dict) -> dict:
     return {"int8": report, "check": out["check"], "size_mb": report["size"]["int8_onnx_mb"]}
 
 
-_FORMATS = {"hf": _export_hf, "onnx": _export_onnx, "int8": _export_int8}
+def _export_babylm(model, tokenizer, work: Path, ctx: dict) -> dict:
+    from core.export.babylm import export_babylm
+
+    return export_babylm(model, tokenizer, work, ctx, save_main=_export_hf)
+
+
+_FORMATS = {"hf": _export_hf, "onnx": _export_onnx, "int8": _export_int8, "babylm": _export_babylm}
 
 
 def run_export(opts: ExportOptions, ws: Workspace, *, history=None, job: str | None = None, log=print) -> tuple[dict, Path]:
@@ -161,7 +167,7 @@ def run_export(opts: ExportOptions, ws: Workspace, *, history=None, job: str | N
         files = sorted([p.name for p in work.iterdir()] + ["README.md", RESULT_FILE])
         run_row = history.get_run(info.run) if history is not None and info.run else None
         (work / "README.md").write_text(model_card(model, tokenizer, info, opts.format, history=history, run_row=run_row,
-                                                   files=files, extra=_card_extra(out)), encoding="utf-8")
+                                                   files=files, extra=_card_extra(out, target)), encoding="utf-8")
         result["files"], result["seconds"] = files, time.perf_counter() - started
         (work / RESULT_FILE).write_text(json.dumps(result, indent=1), encoding="utf-8")
         if target.exists():
@@ -183,8 +189,12 @@ def _passed(result: dict) -> bool:
     return result.get("check", {}).get("passed", True)
 
 
-def _card_extra(out: dict) -> list[str]:
+def _card_extra(out: dict, target: Path) -> list[str]:
     lines = []
+    if "babylm" in out:
+        from core.export.babylm import readme_section
+
+        lines += readme_section(out["babylm"], target)
     if "check" in out:
         c = out["check"]
         lines += ["", "## ONNX check", "",
