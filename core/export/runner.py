@@ -57,10 +57,12 @@ class ExportOptions:
 
 
 def default_output(folder: Path, ws: Workspace, fmt: str) -> Path:
-    """<workspace>/exports/<run>[-step<N>]-<format>/ for a model folder (a checkpoint keeps its step)."""
+    """<workspace>/exports/<run>[-step<N>|-chck_<N>M]-<format>/ for a model folder (a checkpoint keeps its step or mark)."""
     name = folder.name
     if name.startswith("checkpoint-") and name[len("checkpoint-"):].isdigit():
         name = f"{folder.parent.name}-step{name[len('checkpoint-'):]}"
+    elif name.startswith("chck_"):  # a BabyLM word mark keeps its name: <run>-chck_1M-hf
+        name = f"{folder.parent.name}-{name}"
     return ws.root / "exports" / f"{name}-{fmt}"
 
 

@@ -264,4 +264,5 @@ def load_state(folder: Path) -> dict:
                         f"and was not loaded ({first}); resume from a checkpoint this program wrote") from None
 
 
-_NUMPY_ARRAY_GLOBALS = [np._core.multiarray._reconstruct, np.ndarray, np.dtype, type(np.dtype(np.uint32))]
+_np_core = getattr(np, "_core", None) or np.core  # numpy 2 renamed numpy.core
+_NUMPY_ARRAY_GLOBALS = [_np_core.multiarray._reconstruct, np.ndarray, np.dtype, type(np.dtype(np.uint32))]

@@ -56,3 +56,10 @@ def test_babylm_export_refuses_a_run_without_checkpoints(export_ws):
     with pytest.raises(UserError, match="no chck_\\* checkpoints.*checkpoint_words=babylm"):
         run_export(ExportOptions("r1", "babylm"), export_ws, log=lambda m: None)
     assert not (export_ws.root / "exports" / "r1-babylm").exists()
+
+
+def test_one_mark_exports_under_its_name(marked_run):
+    from core.export.runner import default_output
+
+    folder = marked_run.run_dir("mk") / "chck_1k"
+    assert default_output(folder, marked_run, "hf") == marked_run.root / "exports" / "mk-chck_1k-hf"
