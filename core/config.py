@@ -16,6 +16,7 @@ from typing import Any, get_type_hints
 
 import yaml
 
+from core import challenge
 from core.errors import ConfigError, Issue
 
 
@@ -81,6 +82,14 @@ class TrainingConfig:
     save_steps: int = _f(500, "Write a resumable checkpoint every N steps (0 = only at the end).", min=0)
     save_total_limit: int = _f(2, "Keep at most N checkpoints, oldest removed first (0 = keep all).", min=0)
     dataloader_num_workers: int = _f(0, "Background processes loading batches (0 = in the training process).", min=0, max=64)
+    checkpoint_words: str = _f("", "Extra checkpoints when words seen first reach these counts, kept whatever save_total_limit says: "
+                                   "babylm (chck_1M ... chck_10M, chck_20M ... chck_100M, chck_200M ... chck_1000M) or "
+                                   "increasing counts such as 10k,20k or 1M,2M (empty = none).")
+    babylm_track: str = _f("none", "BabyLM track whose word budget the run must respect: strict-small = 100M words seen "
+                                   "(10M x 10 epochs), strict = 1B; a run passing it warns once.",
+                           choices=("none", "strict-small", "strict"))
+    stop_at_budget: bool = _f(False, "End the run (checkpoint, status finished) at the step where words seen reach "
+                                     "the babylm_track budget.")
 
 
 @dataclass
@@ -388,8 +397,8 @@ def _coerce(value: Any, typ: type) -> tuple[bool, Any]:
     if typ is str:
         if value is None:
             return True, ""
-        if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return True, ",".join(value)  # a YAML list where a comma-separated string is expected
+        if isinstance(value, list) and all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value):
+            return True, ",".join(str(v) for v in value)  # a YAML list where a comma-separated string is expected
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             return True, str(value)
         return False, None
@@ -432,6 +441,7 @@ def validate(cfg: RunConfig) -> list[Issue]:
     if m.type == "GPTJ" and m.n_head >= 1 and m.hidden_size % m.n_head == 0 and (m.hidden_size // m.n_head) % 2:
         issues.append(Issue("model.n_head", "GPT-J's rotary embedding needs an even head size (hidden_size / n_head)",
                             "choose n_head so that hidden_size / n_head is even"))
+    issues += challenge.check(cfg)  # training.checkpoint_words: babylm or increasing word counts
     return issues
 
 

@@ -143,7 +143,8 @@ def _final_status(history: History, name: str, run_dir: Path, **fields) -> None:
 
 
 def _train(job: dict, ws: Workspace, history: History, run_dir: Path, is_main: bool) -> str:
-    from core.train.callbacks import ConsoleProgress, StopFile
+    from core.challenge import TRACK_BUDGETS
+    from core.train.callbacks import ConsoleProgress, StopFile, WordBudget
     from core.train.data import load_train_data
     from core.train.loggers import LoggerCallback, SQLiteMetricLogger
     from core.train.loop import make_accelerator, train
@@ -192,9 +193,11 @@ def _train(job: dict, ws: Workspace, history: History, run_dir: Path, is_main: b
         resume_step = None
         if resume_from is not None:
             # Rows logged after the checkpoint are replaced by the resumed run, never doubled.
-            from core.train.checkpoint import load_state
+            from core.train.checkpoint import load_state, skipped_notes
 
             resume_step = load_state(resume_from)["progress"]["step"]
+            for note in skipped_notes(resume_from.parent, resume_from):  # a fallback to an older one
+                print(f"warning: {note}", flush=True)
             history.truncate_after(job["name"], resume_step)
         loggers.append(SQLiteMetricLogger(history, job["name"]))
         # W&B / TensorBoard when the config asks (their packages were checked before the start).
@@ -205,6 +208,9 @@ def _train(job: dict, ws: Workspace, history: History, run_dir: Path, is_main: b
                  LoggerCallback(*loggers), _StepReporter(history, job["name"]) if is_main else None]
     if is_main:
         callbacks.append(ConsoleProgress())
+    budget = TRACK_BUDGETS[cfg.training.babylm_track]
+    if budget:
+        callbacks.append(WordBudget(cfg.training.babylm_track, budget, cfg.training.stop_at_budget))
     try:
         return train(cfg, data, tokenizer, run_dir, [c for c in callbacks if c is not None],
                      resume_from=resume_from, accelerator=accelerator, objective=objective, probes=probes)

@@ -1,4 +1,4 @@
-"""`babyllama export RUN --format hf|onnx|int8`: a thin wrapper over core.export.runner.
+"""`babyllama export RUN --format hf|onnx|int8|babylm`: a thin wrapper over core.export.runner.
 
 Runs in the foreground with progress lines, or with `--detach` as an `export` job (the same
 function, in core.worker). Must not import gradio; torch is imported only when a command runs.
@@ -18,7 +18,7 @@ def register(subparsers) -> None:
     from core.export.runner import ExportOptions
 
     d = ExportOptions(model="", format="hf")
-    p = subparsers.add_parser("export", help="export a model: transformers folder + model card, ONNX (checked), or int8 ONNX",
+    p = subparsers.add_parser("export", help="export a model: transformers folder + model card, ONNX (checked), int8 ONNX, or a BabyLM submission",
                               description="Output goes to <workspace>/exports/<run>-<format>/ unless --output is given; "
                                           "an existing non-empty folder is never overwritten.")
     p.add_argument("model", help="run name, checkpoint folder or any transformers causal-LM folder")
@@ -26,7 +26,8 @@ def register(subparsers) -> None:
     p.add_argument("--format", required=True, metavar="|".join(FORMATS),
                    help="hf: safetensors + tokenizer + README.md model card; onnx: decoder with dynamic batch/sequence "
                         "axes, checked against PyTorch with onnxruntime; int8: that ONNX quantized to int8, with "
-                        "size and perplexity before/after")
+                        "size and perplexity before/after; babylm: the final model (main/) + one folder per chck_* checkpoint "
+                        "+ a README with the upload and evaluation commands (nothing is uploaded)")
     p.add_argument("--output", default="", metavar="DIR", help="output folder (default <workspace>/exports/<run>-<format>/)")
     p.add_argument("--data", default="", metavar="N",
                    help="int8 perplexity text: corpus name (its dev split), folder or file (default: the run's dev split)")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from core import config as config_mod
 from core import jobs, presets
+from core.challenge import list_marks
 from core.errors import UserError
 from core.history import FINAL_STATUSES, open_history
 from core.resolve import data_checker
@@ -70,6 +71,7 @@ def _cmd_train(args) -> int:
         owner = _run_owning(history, resume) if resume else None
         if owner is not None:
             run = jobs.resume(owner["name"], ws, history, checkpoint=resume)
+            _print_fallback(run, args.detach)
         else:
             if resume is not None and not resume.is_dir():
                 raise UserError(f"--resume_from_checkpoint: no checkpoint folder at {resume}")
@@ -154,6 +156,7 @@ def _cmd_show(args) -> int:
     with open_history(Workspace.resolve(args.workspace)) as history:
         run = jobs.refresh(history, args.run)
         run["metrics"] = history.last_metrics(args.run)
+    run["challenge_checkpoints"] = list_marks(run["run_dir"]) if run.get("run_dir") else []
     if args.json:
         print(json.dumps(run, indent=2, default=str))
         return 0
@@ -162,6 +165,12 @@ def _cmd_show(args) -> int:
             print(f"{key:>12}: {run[key]}")
     for metric, value in sorted(run["metrics"].items()):
         print(f"{metric:>12}: {value:.6g}")
+    if run["challenge_checkpoints"]:
+        print("BabyLM checkpoints (training.checkpoint_words):")
+        print(f"  {'name':<12}{'step':>8}{'words seen':>16}")
+        for mark in run["challenge_checkpoints"]:
+            words = f"{mark['words']:,}" if mark["words"] is not None else "?"
+            print(f"  {mark['name']:<12}{mark['step'] if mark['step'] is not None else '?':>8}{words:>16}")
     return 0
 
 
@@ -178,7 +187,21 @@ def _cmd_resume(args) -> int:
     with open_history(ws) as history:
         run = jobs.resume(args.run, ws, history)
         print(f"run {run['name']} resumed")
+        _print_fallback(run, args.detach)
         return 0 if args.detach else follow(history, run["name"])
+
+
+def _print_fallback(run: dict, detached: bool) -> None:
+    """Which newer checkpoints a resume skipped and why, and the steps redone. The worker writes
+    the same lines to run.log, which a followed run prints: here only for a detached one."""
+    if not detached:
+        return
+    from core.train.checkpoint import skipped_notes  # torch: only when resuming
+
+    job = json.loads((Path(run["run_dir"]) / jobs.JOB_FILE).read_text(encoding="utf-8"))
+    chosen = Path(job["resume_from"])
+    for note in skipped_notes(chosen.parent, chosen):
+        print(f"warning: {note}", flush=True)
 
 
 def _cmd_logs(args) -> int:

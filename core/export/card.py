@@ -33,6 +33,13 @@ Or, with BabyLlama Studio installed: `core.export.onnx_model.OnnxCausalLM.load("
 generation, and a drop-in model for perplexity scoring).""",
 }
 USAGE["int8"] = USAGE["onnx"]
+USAGE["babylm"] = """```python
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+# A local folder: "{folder}/main" or "{folder}/chck_1M"; once uploaded: the repository and a revision.
+model = AutoModelForCausalLM.from_pretrained("your-name/your-model", revision="chck_1M")
+tokenizer = AutoTokenizer.from_pretrained("your-name/your-model", revision="chck_1M")
+```"""
 
 
 def _architecture(model) -> dict:

@@ -57,10 +57,12 @@ class ExportOptions:
 
 
 def default_output(folder: Path, ws: Workspace, fmt: str) -> Path:
-    """<workspace>/exports/<run>[-step<N>]-<format>/ for a model folder (a checkpoint keeps its step)."""
+    """<workspace>/exports/<run>[-step<N>|-chck_<N>M]-<format>/ for a model folder (a checkpoint keeps its step or mark)."""
     name = folder.name
     if name.startswith("checkpoint-") and name[len("checkpoint-"):].isdigit():
         name = f"{folder.parent.name}-step{name[len('checkpoint-'):]}"
+    elif name.startswith("chck_"):  # a BabyLM word mark keeps its name: <run>-chck_1M-hf
+        name = f"{folder.parent.name}-{name}"
     return ws.root / "exports" / f"{name}-{fmt}"
 
 
@@ -129,7 +131,13 @@ def _export_int8(model, tokenizer, work: Path, ctx: dict) -> dict:
     return {"int8": report, "check": out["check"], "size_mb": report["size"]["int8_onnx_mb"]}
 
 
-_FORMATS = {"hf": _export_hf, "onnx": _export_onnx, "int8": _export_int8}
+def _export_babylm(model, tokenizer, work: Path, ctx: dict) -> dict:
+    from core.export.babylm import export_babylm
+
+    return export_babylm(model, tokenizer, work, ctx, save_main=_export_hf)
+
+
+_FORMATS = {"hf": _export_hf, "onnx": _export_onnx, "int8": _export_int8, "babylm": _export_babylm}
 
 
 def run_export(opts: ExportOptions, ws: Workspace, *, history=None, job: str | None = None, log=print) -> tuple[dict, Path]:
@@ -161,7 +169,7 @@ def run_export(opts: ExportOptions, ws: Workspace, *, history=None, job: str | N
         files = sorted([p.name for p in work.iterdir()] + ["README.md", RESULT_FILE])
         run_row = history.get_run(info.run) if history is not None and info.run else None
         (work / "README.md").write_text(model_card(model, tokenizer, info, opts.format, history=history, run_row=run_row,
-                                                   files=files, extra=_card_extra(out)), encoding="utf-8")
+                                                   files=files, extra=_card_extra(out, target)), encoding="utf-8")
         result["files"], result["seconds"] = files, time.perf_counter() - started
         (work / RESULT_FILE).write_text(json.dumps(result, indent=1), encoding="utf-8")
         if target.exists():
@@ -183,8 +191,12 @@ def _passed(result: dict) -> bool:
     return result.get("check", {}).get("passed", True)
 
 
-def _card_extra(out: dict) -> list[str]:
+def _card_extra(out: dict, target: Path) -> list[str]:
     lines = []
+    if "babylm" in out:
+        from core.export.babylm import readme_section
+
+        lines += readme_section(out["babylm"], target)
     if "check" in out:
         c = out["check"]
         lines += ["", "## ONNX check", "",

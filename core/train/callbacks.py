@@ -35,6 +35,7 @@ class TrainControl:
     should_stop: bool = False      # checkpoint and end the run as `stopped`
     should_save: bool = False      # write a checkpoint after this step
     should_eval: bool = False      # evaluate on the eval split after this step
+    should_finish: bool = False    # checkpoint and end the run as `finished` (a word budget reached)
 
 
 class Callback:
@@ -107,6 +108,29 @@ class StopAfter(Callback):
     def on_step_end(self, state: TrainState, control: TrainControl) -> None:
         if state.step >= self.step:
             control.should_stop = True
+
+
+class WordBudget(Callback):
+    """A BabyLM track's budget of words seen: warns once when the run reaches it and, with `stop`,
+    ends the run there (checkpoint, `finished`). The same on every process: words seen are."""
+
+    def __init__(self, track: str, budget: int, stop: bool, stream=None):
+        self.track, self.budget, self.stop = track, budget, stop
+        self.stream, self._warned = stream or sys.stdout, False
+
+    def on_train_begin(self, state: TrainState, control: TrainControl) -> None:
+        self._warned = state.words_seen >= self.budget  # a resumed run warned when it got there
+
+    def on_step_end(self, state: TrainState, control: TrainControl) -> None:
+        if state.words_seen < self.budget or self._warned:
+            return
+        self._warned = True
+        action = "stopping here (training.stop_at_budget)" if self.stop else \
+            "training goes on; set training.stop_at_budget=true to stop at the budget"
+        if state.is_main:
+            print(f"warning: {state.words_seen:,} words seen at step {state.step} reached the {self.track} "
+                  f"budget of {self.budget:,} words; {action}", file=self.stream, flush=True)
+        control.should_finish |= self.stop
 
 
 class ConsoleProgress(Callback):

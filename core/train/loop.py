@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import torch
 
+from core.challenge import mark_name, parse_marks
 from core.config import RunConfig, machine_fallbacks
 from core.models import build_model
 from core.train import checkpoint as ckpt
@@ -209,6 +210,10 @@ def _loop(cfg: RunConfig, data: TrainData, tokenizer, run_dir: Path, callbacks: 
             lm.train()
         cbs.on_evaluate(snapshot(**metrics), control, metrics)
 
+    # BabyLM word marks (training.checkpoint_words): the checkpoint of the step where words seen
+    # first reach a mark is also kept as chck_<mark>. Marks a resumed run has already reached were
+    # saved before it stopped, so stopped + resumed saves the same set, at the same steps.
+    marks = [m for m in parse_marks(t.checkpoint_words) if m > snapshot().words_seen]
     cbs.on_train_begin(snapshot(), control)
     if progress.step == 0:
         # The untrained model: where the "learned vs words seen" curve starts.
@@ -274,13 +279,18 @@ def _loop(cfg: RunConfig, data: TrainData, tokenizer, run_dir: Path, callbacks: 
         run_probes([p for p in probes if p.due(progress.step, max_steps)])
         # tokens_per_s is the training rate: time spent evaluating does not count against it.
         window_start += time.perf_counter() - paused
-        if control.should_save or control.should_stop or progress.step == max_steps:
+        crossed = [mark_name(m) for m in marks if m <= snapshot().words_seen]  # one step may pass several
+        marks = marks[len(crossed):]
+        ending = control.should_stop or control.should_finish
+        if control.should_save or ending or crossed or progress.step == max_steps:
             progress.window_loss, progress.window_steps = loss_sum.item(), window_steps
-            path = _save(accelerator, model, tokenizer, optimizer, scheduler, progress, config_dict, run_dir, t)
+            path = _save(accelerator, model, tokenizer, optimizer, scheduler, progress, config_dict, run_dir, t,
+                         words_seen=snapshot().words_seen, marks=crossed)
             cbs.on_save(snapshot(), control, path)
         control.should_eval = control.should_save = False
-        if control.should_stop:
-            status = "stopped" if progress.step < max_steps else "finished"
+        if ending:
+            # A reached word budget (should_finish) ends the run as done; a stop can be resumed.
+            status = "stopped" if progress.step < max_steps and not control.should_finish else "finished"
             break
 
     if world > 1:
@@ -337,11 +347,15 @@ def _load_weights(model, folder: Path) -> None:
     model.tie_weights()
 
 
-def _save(accelerator, model, tokenizer, optimizer, scheduler, progress, config_dict, run_dir, t) -> Path:
+def _save(accelerator, model, tokenizer, optimizer, scheduler, progress, config_dict, run_dir, t, *,
+          words_seen: int, marks: list[str]) -> Path:
     path = Path(run_dir) / f"{ckpt.PREFIX}{progress.step}"
     if accelerator.is_main_process:
         path = ckpt.save(run_dir, unwrap(accelerator, model), tokenizer, optimizer, scheduler,
-                         replace(progress), config_dict, total_limit=t.save_total_limit)
+                         replace(progress), config_dict, total_limit=t.save_total_limit,
+                         words_seen=words_seen, marks=marks)
+        for name in marks:
+            print(f"saved {name} (step {progress.step}, {words_seen:,} words seen)", flush=True)
     accelerator.wait_for_everyone()
     return path
 

@@ -1,0 +1,82 @@
+"""The BabyLM challenge's word marks and budgets: which word counts get a `chck_*` checkpoint, their
+names, and the track budgets. Pure functions of the config; the training callbacks that act on
+them live in core.train.word_marks. Must not import torch, transformers or gradio.
+"""
+from __future__ import annotations
+
+import json
+import re
+from decimal import Decimal
+from pathlib import Path
+
+from core.errors import Issue
+
+# 1M ... 10M, 20M ... 100M, 200M ... 1000M words seen: the 2025 challenge's checkpoints.
+BABYLM_MARKS = tuple([m * 1_000_000 for m in range(1, 10)] + [m * 10_000_000 for m in range(1, 10)]
+                     + [m * 100_000_000 for m in range(1, 11)])
+# Words seen a track allows: its corpus budget x 10 epochs (strict-small: 10M x 10; strict: 100M x 10).
+TRACK_BUDGETS = {"none": 0, "strict-small": 100_000_000, "strict": 1_000_000_000}
+PREFIX = "chck_"
+
+_SUFFIX = {"": 1, "k": 1_000, "m": 1_000_000, "b": 1_000_000_000}
+_COUNT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmb]?)\s*$", re.IGNORECASE)
+
+
+def parse_marks(spec: str) -> tuple[int, ...]:
+    """`training.checkpoint_words` -> word counts, increasing. "" = none; "babylm" = BABYLM_MARKS;
+    else comma-separated counts with an optional k/M/B suffix ("10k,20k", "1M,2.5M", "10000").
+    Raises ValueError with what is wrong (the caller names the field)."""
+    text = str(spec or "").strip()
+    if not text:
+        return ()
+    if text.lower() == "babylm":
+        return BABYLM_MARKS
+    marks = []
+    for part in text.split(","):
+        match = _COUNT.match(part)
+        if not match:
+            raise ValueError(f"{part.strip()!r} is not a word count (write 10000, 10k, 2M or 1B)")
+        value = Decimal(match.group(1)) * _SUFFIX[match.group(2).lower()]  # exact: 1.1M is 1100000
+        if value != int(value) or value <= 0:
+            raise ValueError(f"{part.strip()!r} must be a positive whole number of words")
+        marks.append(int(value))
+    for before, after in zip(marks, marks[1:]):
+        if after <= before:
+            raise ValueError(f"word counts must increase: {after:,} comes after {before:,}")
+    return tuple(marks)
+
+
+def mark_name(words: int) -> str:
+    """The folder name of the checkpoint at `words`: `chck_<N>M` for whole millions (the challenge's
+    names, `chck_1000M` not `chck_1B`), `chck_<N>k` for whole thousands, else `chck_<words>`."""
+    if words % 1_000_000 == 0:
+        return f"{PREFIX}{words // 1_000_000}M"
+    if words % 1_000 == 0:
+        return f"{PREFIX}{words // 1_000}k"
+    return f"{PREFIX}{words}"
+
+
+def check(cfg) -> list[Issue]:
+    """Config issues of `training.checkpoint_words` (one issue naming the field)."""
+    try:
+        parse_marks(cfg.training.checkpoint_words)
+    except ValueError as err:
+        return [Issue("training.checkpoint_words", str(err),
+                      "use babylm, or increasing word counts such as 10k,20k or [1000000, 2000000]")]
+    return []
+
+
+def list_marks(run_dir: Path) -> list[dict]:
+    """A run's `chck_*` checkpoints, fewest words first: name, step, words seen and path, read from
+    each one's manifest (`step`/`words` None where it is unreadable)."""
+    marks = []
+    for path in Path(run_dir).glob(f"{PREFIX}*"):
+        if not path.is_dir():
+            continue
+        try:
+            manifest = json.loads((path / "checkpoint.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            manifest = {}
+        marks.append({"name": path.name, "step": manifest.get("step"), "words": manifest.get("words_seen"),
+                      "path": str(path)})
+    return sorted(marks, key=lambda m: (m["words"] is None, m["words"] or 0, m["name"]))

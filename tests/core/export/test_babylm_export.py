@@ -1,0 +1,65 @@
+"""`--format babylm`: the final model plus one transformers folder per chck_* checkpoint of a tiny
+run, and a README with the upload commands (a branch per checkpoint, main = final) and the
+evaluation pipeline's commands. Nothing is uploaded."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from core import config
+from core.errors import UserError
+from core.export.runner import ExportOptions, run_export
+from core.presets import find
+from core.train.data import load_train_data
+from core.train.loop import make_accelerator, train
+
+
+@pytest.fixture(scope="module")
+def marked_run(export_ws):
+    cfg = config.load(find("tiny"), ["data.train_path=syn", "data.tokenizer_path=tok", "training.max_steps=8",
+                                     "training.eval_steps=0", "training.save_steps=0", "training.save_total_limit=1",
+                                     "training.checkpoint_words=1k,2k"])
+    data, tokenizer = load_train_data(cfg, export_ws)
+    assert train(cfg, data, tokenizer, export_ws.run_dir("mk"), [], accelerator=make_accelerator(cfg)[0]) == "finished"
+    return export_ws
+
+
+def test_babylm_export_has_main_and_every_checkpoint_loadable(marked_run):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    result, folder = run_export(ExportOptions("mk", "babylm"), marked_run, log=lambda m: None)
+    assert folder == marked_run.root / "exports" / "mk-babylm"
+    assert {"main", "chck_1k", "chck_2k", "README.md", "export.json"} <= {p.name for p in folder.iterdir()}
+    ids = torch.tensor([[1, 5, 9, 12]])
+    for name in ("main", "chck_1k", "chck_2k"):
+        model = AutoModelForCausalLM.from_pretrained(folder / name).eval()
+        assert AutoTokenizer.from_pretrained(folder / name).eos_token == "</s>"
+        assert not {"training_state.pt", "checkpoint.json"} & {p.name for p in (folder / name).iterdir()}
+        source = AutoModelForCausalLM.from_pretrained(marked_run.run_dir("mk") / ("." if name == "main" else name)).eval()
+        with torch.inference_mode():
+            assert torch.equal(model(ids).logits, source(ids).logits)
+    marks = json.loads((folder / "export.json").read_text())["babylm"]["checkpoints"]
+    assert [m["name"] for m in marks] == ["chck_1k", "chck_2k"] and marks[0]["words"] >= 1000
+
+    readme = (folder / "README.md").read_text()
+    assert 'hf upload "$REPO" main . --commit-message "final model"' in readme
+    assert 'hf upload "$REPO" chck_1k . --revision chck_1k' in readme
+    assert 'hf upload "$REPO" chck_2k . --revision chck_2k' in readme
+    assert f"cd {folder}" in readme
+    assert 'bash eval_zero_shot_fast_all_revisions.sh "$REPO" causal strict-small evaluation_data/fast_eval' in readme
+    assert "This run lacks 19 of them (chck_1M" in readme
+
+
+def test_babylm_export_refuses_a_run_without_checkpoints(export_ws):
+    with pytest.raises(UserError, match="no chck_\\* checkpoints.*checkpoint_words=babylm"):
+        run_export(ExportOptions("r1", "babylm"), export_ws, log=lambda m: None)
+    assert not (export_ws.root / "exports" / "r1-babylm").exists()
+
+
+def test_one_mark_exports_under_its_name(marked_run):
+    from core.export.runner import default_output
+
+    folder = marked_run.run_dir("mk") / "chck_1k"
+    assert default_output(folder, marked_run, "hf") == marked_run.root / "exports" / "mk-chck_1k-hf"
