@@ -276,11 +276,12 @@ def _loop(cfg: RunConfig, data: TrainData, tokenizer, run_dir: Path, callbacks: 
             cbs.on_evaluate(snapshot(**metrics), control, metrics)
             if accelerator.is_main_process:
                 cbs.on_samples(snapshot(), control, generate_samples(unwrap(accelerator, model), tokenizer))
-        run_probes([p for p in probes if p.due(progress.step, max_steps)])
-        # tokens_per_s is the training rate: time spent evaluating does not count against it.
-        window_start += time.perf_counter() - paused
         crossed = [mark_name(m) for m in marks if m <= snapshot().words_seen]  # one step may pass several
         marks = marks[len(crossed):]
+        # BabyLM probes also measure every chck_ checkpoint: the points participants report.
+        run_probes([p for p in probes if p.due(progress.step, max_steps) or (crossed and p.at_challenge)])
+        # tokens_per_s is the training rate: time spent evaluating does not count against it.
+        window_start += time.perf_counter() - paused
         ending = control.should_stop or control.should_finish
         if control.should_save or ending or crossed or progress.step == max_steps:
             progress.window_loss, progress.window_steps = loss_sum.item(), window_steps

@@ -110,3 +110,30 @@ def test_a_reached_budget_ends_the_run_finished_with_a_checkpoint(ready_workspac
     assert [p.name for p in ckpt.list_checkpoints(tmp_path)] == ["checkpoint-4"]
     assert (tmp_path / "model.safetensors").is_file()  # the final model, as for any finished run
     assert json.loads((tmp_path / "checkpoint-4" / ckpt.MANIFEST).read_text())["words_seen"] >= budget
+
+
+def test_babylm_probes_measure_every_word_mark(ready_workspace, tmp_path):
+    """`at_challenge` probes run at the steps that save chck_* (and at 0 and the end); the others keep
+    their own schedule."""
+    from core.train.callbacks import Callback
+    from core.train.probes import Probe
+
+    class Evals(Callback):
+        def __init__(self):
+            self.steps = []
+
+        def on_evaluate(self, state, control, metrics):
+            if "probe" in metrics:
+                self.steps.append(state.step)
+
+    cfg = config.load(find("tiny"), BASE)
+    data, _ = load_train_data(cfg, ready_workspace)
+    per_step = 8 * 64 * data.words_per_token
+    spec = [f"training.checkpoint_words={round(per_step * 2.5)},{round(per_step * 5.5)}"]
+    rec = Evals()
+    cfg = config.load(find("tiny"), [*BASE, *spec])
+    data, tokenizer = load_train_data(cfg, ready_workspace)
+    probe = Probe(0, lambda lm: {"probe": 1.0}, at_challenge=True)
+    train(cfg, data, tokenizer, tmp_path / "r", [rec], accelerator=make_accelerator(cfg)[0], probes=[probe])
+    marks = sorted(m["step"] for m in challenge.list_marks(tmp_path / "r"))
+    assert marks == [3, 6] and rec.steps == [0, 3, 6, 12]
