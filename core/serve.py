@@ -93,7 +93,7 @@ class Server:
                                 log_level="warning", access_log=False, backlog=BACKLOG,
                                 server_header=False, headers=[("server", "babyllama-serve")],
                                 timeout_graceful_shutdown=3)  # an open stream does not hold up Ctrl-C for long
-        self._uvicorn = uvicorn.Server(config)
+        self._uvicorn = _uvicorn_server(config, on_stop=config.app.state.queue.stop)
         self._stopped = threading.Event()
 
     def serve_forever(self) -> None:
@@ -108,6 +108,20 @@ class Server:
 
     def server_close(self) -> None:
         self.socket.close()
+
+
+def _uvicorn_server(config, on_stop):
+    import uvicorn
+
+    class StoppingServer(uvicorn.Server):
+        """Tells the app when shutdown begins, so requests waiting for the model get a 503 at once (and
+        streams end after their current token) instead of a cancellation when the grace period ends."""
+
+        async def shutdown(self, sockets=None) -> None:
+            on_stop()
+            await super().shutdown(sockets)
+
+    return StoppingServer(config)
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -8,11 +8,13 @@ import asyncio
 import contextlib
 import json
 import math
+import threading
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import Future
+from queue import SimpleQueue
 
 import anyio
-from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException
@@ -24,18 +26,62 @@ from core.errors import UserError
 ROUTES = {"/health": "GET", "/generate": "POST", "/v1/completions": "POST", "/v1/models": "GET"}
 
 
+class Worker:
+    """One daemon thread running calls in the order they were handed in: closing an abandoned stream
+    waits for its step in flight (a generator cannot be closed while it runs) and precedes the next
+    turn. A daemon, so Ctrl-C need not wait for a long generation to end."""
+
+    def __init__(self):
+        self._jobs: SimpleQueue = SimpleQueue()
+        threading.Thread(target=self._loop, name="babyllama-generate", daemon=True).start()
+
+    def submit(self, fn, *args) -> Future:
+        future: Future = Future()
+        self._jobs.put((future, fn, args))
+        return future
+
+    def close(self) -> None:
+        self._jobs.put(None)
+
+    def _loop(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            future, fn, args = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(*args))
+            except BaseException as err:  # noqa: BLE001 - handed to the awaiting request, which raises it
+                future.set_exception(err)
+
+
 class GenerationQueue:
-    """One generation at a time (one model in memory); at most `limit` requests wait for their turn,
-    the next one gets a 503 with Retry-After instead of an ever longer wait."""
+    """One generation at a time (one model in memory), on one worker thread so the event loop stays
+    free; at most `limit` requests wait for their turn, the next one gets a 503 with Retry-After instead
+    of an ever longer wait. Once the server stops, waiting and running requests get a 503 at once."""
 
     def __init__(self, limit: int):
         self.limit, self.waiting = limit, 0
         self.seconds = 1.0  # smoothed length of one turn, for Retry-After
         self._lock = asyncio.Lock()  # FIFO: a newcomer does not overtake those already waiting
         self._since = 0.0
+        self._stopping = asyncio.Event()
+        self._worker = Worker()
 
     def busy(self) -> bool:
         return self._lock.locked()
+
+    def stop(self) -> None:
+        """The server is stopping: end every wait with a 503 (streams end after their current step)."""
+        self._stopping.set()
+        self._worker.close()
+
+    async def run(self, fn, *args):
+        """fn(*args) on the worker thread; the event loop serves other clients meanwhile."""
+        return await self._unless_stopping(asyncio.wrap_future(self._worker.submit(fn, *args)))
+
+    def run_later(self, fn, *args) -> None:
+        """fn(*args) on the worker thread after whatever is running there; not awaited."""
+        self._worker.submit(fn, *args)
 
     async def acquire(self) -> None:
         if self._lock.locked() and self.waiting >= self.limit:
@@ -46,7 +92,7 @@ class GenerationQueue:
                 status=503, headers={"Retry-After": str(retry)})
         self.waiting += 1
         try:
-            await self._lock.acquire()
+            await self._unless_stopping(self._lock.acquire())
         finally:
             self.waiting -= 1
         self._since = time.monotonic()
@@ -62,6 +108,20 @@ class GenerationQueue:
             yield
         finally:
             self.release()
+
+    async def _unless_stopping(self, awaitable):
+        """The result of `awaitable`, or a 503 as soon as the server begins to stop."""
+        task, stop = asyncio.ensure_future(awaitable), asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            if not task.done():
+                task.cancel()  # an asyncio.Lock wait gives up without taking the lock; a job is abandoned
+        if task.done() and not task.cancelled():
+            return task.result()
+        raise api.RequestError("server stopping: this request was not answered; start the server again and "
+                               "retry", status=503)
 
 
 # --------------------------------------------------------------------------- reading a body
@@ -105,7 +165,7 @@ def _too_large(size: int, max_bytes: int) -> api.RequestError:
 def create_app(engine, options) -> FastAPI:
     """The ASGI app serving `engine` (a core.serve.Engine) within `options` (a core.serve.ServeOptions)."""
     app = FastAPI(title="babyllama serve", docs_url=None, redoc_url=None, openapi_url=None)
-    queue = GenerationQueue(options.max_queue)
+    queue = app.state.queue = GenerationQueue(options.max_queue)  # core.serve.Server stops it
 
     async def body(request: Request) -> dict:
         return await read_json(request, options.max_body_bytes, options.body_timeout_s)
@@ -125,7 +185,7 @@ def create_app(engine, options) -> FastAPI:
     async def generate(request: Request) -> dict:
         checked = api.generate_request(await body(request), options.max_new_tokens_cap)
         async with queue.turn():
-            (result,) = await to_thread.run_sync(engine.generate, checked.prompts, checked.params)
+            (result,) = await queue.run(engine.generate, checked.prompts, checked.params)
         return api.generate_response(result, engine.name, checked.params)
 
     @app.post("/v1/completions")
@@ -134,10 +194,10 @@ def create_app(engine, options) -> FastAPI:
         ident = api.new_completion_id()
         if not checked.stream:
             async with queue.turn():
-                results = await to_thread.run_sync(engine.generate, checked.prompts, checked.params)
+                results = await queue.run(engine.generate, checked.prompts, checked.params)
             return api.completion_response(results, engine.name, ident)
         await queue.acquire()  # before the 200 goes out, so a full queue is still a 503
-        return EventStream(_events(engine, checked, ident), queue.release)
+        return EventStream(_events(engine, queue, checked, ident), queue.release)
 
     _add_error_handlers(app)
     return app
@@ -161,7 +221,7 @@ class EventStream(StreamingResponse):
             self._release()
 
 
-async def _events(engine, checked: api.Request, ident) -> AsyncIterator[bytes]:
+async def _events(engine, queue: GenerationQueue, checked: api.Request, ident) -> AsyncIterator[bytes]:
     """Each prompt's text as it grows (the last event of each carries the rest and finish_reason), then
     `data: [DONE]`."""
     params = checked.params
@@ -169,19 +229,17 @@ async def _events(engine, checked: api.Request, ident) -> AsyncIterator[bytes]:
         sent, last = "", None
         results = engine.stream(prompt, params)
         try:
-            # Each step runs in a worker thread; anyio waits for it even when cancelled, so close() below
-            # never meets a running generator.
-            while (step := await to_thread.run_sync(next, results, None)) is not None:
+            while (step := await queue.run(next, results, None)) is not None:
                 last = step
                 ready = api.safe_prefix(last.text, params.stop)
                 if len(ready) > len(sent) and ready.startswith(sent):
                     yield api.completion_chunk(ident, engine.name, index, ready[len(sent):])
                     sent = ready
-        except UserError as err:  # found while generating (a prompt the model cannot start from); the 200 is out
-            yield b"data: " + json.dumps(api.error_body(err, 400)).encode() + b"\n\n"
+        except UserError as err:  # a prompt the model cannot start from, or the server stopping; the 200 is out
+            yield b"data: " + json.dumps(api.error_body(err, getattr(err, "status", 400))).encode() + b"\n\n"
             return
         finally:
-            results.close()  # releases the engine's lock
+            queue.run_later(results.close)  # after a step still in flight (a cancelled stream); frees the model
         rest = last.text[len(sent):] if last and last.text.startswith(sent) else ""
         yield api.completion_chunk(ident, engine.name, index, rest, api.finish_reason(last) if last else "stop")
     yield api.DONE_EVENT
