@@ -208,13 +208,13 @@ def _flag(value):
 # --------------------------------------------------------------------------- checking a body
 _WORDING = {  # pydantic's own error types, in this API's words ("field: problem")
     "missing": lambda e: 'missing; send {"prompt": "Once upon a time"}' if e["loc"][0] == "prompt" else "missing",
-    "finite_number": lambda e: f"expected a finite number, got {e['input']!r}",
-    "int_from_float": lambda e: f"expected a whole number, got {e['input']!r}",
+    "finite_number": lambda e: f"expected a finite number, got {_show(e['input'])}",
+    "int_from_float": lambda e: f"expected a whole number, got {_show(e['input'])}",
     "int_type": lambda e: f"expected a whole number, got {_show(e['input'])}",
     "string_type": lambda e: f"expected a string, got {_show(e['input'])}",
-    "greater_than_equal": lambda e: f"must be >= {e['ctx']['ge']}, got {e['input']!r}",
-    "greater_than": lambda e: f"must be > {e['ctx']['gt']}, got {e['input']!r}",
-    "less_than_equal": lambda e: f"must be <= {e['ctx']['le']}, got {e['input']!r}",
+    "greater_than_equal": lambda e: f"must be >= {e['ctx']['ge']}, got {_show(e['input'])}",
+    "greater_than": lambda e: f"must be > {e['ctx']['gt']}, got {_show(e['input'])}",
+    "less_than_equal": lambda e: f"must be <= {e['ctx']['le']}, got {_show(e['input'])}",
 }
 
 
