@@ -120,8 +120,8 @@ class GenerationQueue:
                 task.cancel()  # an asyncio.Lock wait gives up without taking the lock; a job is abandoned
         if task.done() and not task.cancelled():
             return task.result()
-        raise api.RequestError("server stopping: this request was not answered; start the server again and "
-                               "retry", status=503)
+        raise api.RequestError("server stopping: the model is no longer served; start the server again and retry",
+                               status=503)
 
 
 # --------------------------------------------------------------------------- reading a body

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import select
 import socket
 import threading
 import time
@@ -21,7 +22,7 @@ from core.errors import UserError
 from core.serve import Engine, ServeOptions, is_loopback, make_server
 
 CTX, CAP, BODY_CAP = 64, 40, 8192
-BODY_TIMEOUT = 1.0  # seconds the test server waits for a body to arrive
+BODY_TIMEOUT = 2.0  # seconds the test server waits for a body to arrive
 PROMPT = "the cat sat on the mat and"
 
 
@@ -346,7 +347,7 @@ def test_a_truncated_body_gets_408_and_blocks_no_one(base):
     sock = raw_request(base, b"POST /generate HTTP/1.1\r\nHost: x\r\nContent-Length: 100", b'{"prompt": "a"')
     with sock:
         assert call(base, "GET", "/health", timeout=5)[0] == 200
-        assert time.monotonic() - began < BODY_TIMEOUT  # answered while the body was still awaited
+        assert not select.select([sock], [], [], 0)[0]  # answered while the stalled body is still awaited
         status, body = answer_of(sock)
     assert status == 408 and "not all of it arrived" in body["error"]["message"]
     assert time.monotonic() - began < BODY_TIMEOUT + 5
@@ -400,3 +401,36 @@ def test_a_client_leaving_mid_stream_frees_the_model(base):
     conn.close()
     assert call(base, "POST", "/generate", {"prompt": PROMPT, "max_new_tokens": 2}, timeout=30)[0] == 200
     assert call(base, "GET", "/health")[2]["busy"] is False
+
+
+class EndlessEngine(Engine):
+    """Streams "a a a ..." forever, a step every 20 ms: a generation that only stopping the server ends."""
+
+    def stream(self, prompt, params):
+        with self.lock:
+            text = ""
+            while True:
+                time.sleep(0.02)
+                text += "a "
+                yield gen.GenerationResult(text, [], 1, len(text) // 2, 0.1, 1.0)
+
+
+def test_stopping_answers_the_waiting_503_and_ends_the_stream(engine):
+    """Ctrl-C with a stream open and a request waiting: both are answered within a second (today's code
+    leaves its daemon threads generating until the process dies)."""
+    endless = EndlessEngine(engine.model, engine.tokenizer, name="tiny")
+    with ThreadPoolExecutor(1) as pool:
+        with running(endless) as url:
+            stream = http.client.HTTPConnection("127.0.0.1", urlsplit(url).port, timeout=10)
+            stream.request("POST", "/v1/completions", body=json.dumps({"prompt": "x", "stream": True}))
+            events_so_far = stream.getresponse()
+            assert events_so_far.readline().startswith(b"data: ")
+            waiting = pool.submit(call, url, "POST", "/generate", {"prompt": PROMPT}, timeout=10)
+            while call(url, "GET", "/health")[2]["waiting"] < 1:
+                time.sleep(0.01)
+            began = time.monotonic()
+        status, _, body = waiting.result()
+    assert time.monotonic() - began < 2
+    assert status == 503 and "server stopping" in body["error"]["message"]
+    tail = events_so_far.read().decode().rstrip().rsplit("\n\n", 1)[-1]
+    assert json.loads(tail.removeprefix("data: "))["error"]["code"] == 503
