@@ -1,25 +1,21 @@
-"""`babyllama serve`: one model in memory behind a small HTTP server: POST /generate, POST
-/v1/completions (OpenAI's shape, optionally streamed as server-sent events), GET /health.
+"""`babyllama serve`: one model in memory behind a REST server: POST /generate, POST /v1/completions
+(OpenAI's shape, optionally streamed as server-sent events), GET /health, GET /v1/models.
 
-Standard library http.server, a thread per connection, one lock around generation; the JSON
-shapes live in core.serve_api. Must not import gradio or studio.
+uvicorn serves the FastAPI app of core.serve_app; this module holds the options, the engine (the model and
+its lock) and the server's life: bind, serve, stop. Must not import gradio or studio.
 """
 from __future__ import annotations
 
-import json
 import socket
-import sys
 import threading
-import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
 
-from core import serve_api as api
 from core.errors import UserError
 from core.generate import GenerationResult, SamplingParams, context_length, generate, stream_results
 from core.net import is_loopback
+
+BACKLOG = 2048  # connections the kernel holds until they are accepted (http.server's was 5)
 
 
 @dataclass(frozen=True)
@@ -31,12 +27,18 @@ class ServeOptions:
     allow_remote: bool = False          # a host other than loopback must be asked for explicitly
     max_body_bytes: int = 1 << 20       # larger request bodies get 413
     max_new_tokens_cap: int = 1024      # larger max_new_tokens / max_tokens get 400
+    max_queue: int = 64                 # requests waiting for the model beyond this get 503 + Retry-After
+    body_timeout_s: float = 30.0        # a body that has not all arrived by then gets 408
 
     def check(self) -> None:
         if not 0 <= self.port <= 65535:
             raise UserError(f"--port: must be 0-65535 (0 = any free port), got {self.port}")
         if self.max_body_bytes < 1 or self.max_new_tokens_cap < 1:
             raise UserError("--max-body-bytes and --max-new-tokens-cap must be >= 1")
+        if self.max_queue < 0:
+            raise UserError(f"--max-queue: must be >= 0 (0 = no waiting: busy means 503), got {self.max_queue}")
+        if not self.body_timeout_s > 0:
+            raise UserError(f"body_timeout_s: must be > 0 seconds, got {self.body_timeout_s}")
         if not is_loopback(self.host) and not self.allow_remote:
             raise UserError(f"--host {self.host}: not a loopback address, so other machines could use the "
                             "model with no authentication; add --allow-remote if that is what you want, "
@@ -75,180 +77,75 @@ def load_engine(ref: str, workspace, *, device: str | None = None) -> Engine:
     return Engine(model, tokenizer, name=str(ref), folder=str(folder))
 
 
-class Handler(BaseHTTPRequestHandler):
-    """Routes requests; every failure is a JSON error in OpenAI's shape."""
-
-    server_version = "babyllama-serve"
-    timeout = 60  # seconds a client may take to send its request
-
-    def do_GET(self):  # noqa: N802 - http.server's naming
-        self._route("GET")
-
-    def do_POST(self):  # noqa: N802
-        self._route("POST")
-
-    def do_PUT(self):  # noqa: N802
-        self._route("PUT")
-
-    def do_DELETE(self):  # noqa: N802
-        self._route("DELETE")
-
-    def do_PATCH(self):  # noqa: N802
-        self._route("PATCH")
-
-    def _route(self, method: str) -> None:
-        self._started = False
-        methods = ROUTES.get(urlsplit(self.path).path)
-        try:
-            if methods is None:
-                raise api.RequestError(f"{self.path}: no such endpoint; the endpoints are "
-                                       f"{', '.join(f'{next(iter(m))} {p}' for p, m in ROUTES.items())}", status=404)
-            if method not in methods:
-                raise api.RequestError(f"{method} {self.path}: method not allowed; use {', '.join(methods)}",
-                                       status=405)
-            methods[method](self)
-        except api.RequestError as err:
-            self._fail(err.status, err, allow=", ".join(methods) if err.status == 405 else None)
-        except UserError as err:  # found while generating (a prompt the model cannot start from)
-            self._fail(400, err)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True  # the client went away; nothing to answer
-        except Exception as err:  # noqa: BLE001 - one bad request must not stop the server
-            traceback.print_exc(file=sys.stderr)
-            self._fail(500, f"internal error: {type(err).__name__}: {err}")
-
-    def _fail(self, status: int, err, allow: str | None = None) -> None:
-        if self._started:  # a stream already began: all we can do is end it
-            self.close_connection = True
-            return
-        headers = {"Allow": allow} if allow else {}
-        self.send_json(status, api.error_body(err, status), headers)
-
-    # ----------------------------------------------------------------- reading and writing
-    def read_json(self) -> dict:
-        cap = self.server.options.max_body_bytes
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            raise api.RequestError("request body: send it with a Content-Length header (chunked uploads "
-                                   "are not supported)", status=411)
-        try:
-            length = int(self.headers.get("Content-Length", ""))
-        except ValueError:
-            raise api.RequestError("request body: missing or bad Content-Length header; send the body's "
-                                   "size in bytes", status=411) from None
-        if length > cap:
-            self._discard(length)
-            raise api.RequestError(f"request body: {length:,} bytes is over this server's limit of {cap:,}; "
-                                   "send a shorter prompt (the limit is `babyllama serve --max-body-bytes`)",
-                                   status=413)
-        return api.parse_body(self.rfile.read(max(length, 0)))
-
-    def _discard(self, length: int) -> None:
-        """Read an oversized body away (up to 16x the limit) so the client reads our answer."""
-        self.close_connection = True
-        left = length if length <= 16 * self.server.options.max_body_bytes else 0
-        while left > 0:
-            chunk = self.rfile.read(min(left, 1 << 16))
-            if not chunk:
-                break
-            left -= len(chunk)
-
-    def send_json(self, status: int, body: dict, headers: dict | None = None) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(data)
-
-    def start_events(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Cache-Control", "no-cache")
-        self.end_headers()
-        self._started = True
-        self.close_connection = True  # no length: the end of the stream is the end of the connection
-
-
-# --------------------------------------------------------------------------- endpoints
-def _health(h: Handler) -> None:
-    opts = h.server.options
-    h.send_json(200, {"status": "ok", **h.server.engine.info(), "max_new_tokens_cap": opts.max_new_tokens_cap,
-                      "max_body_bytes": opts.max_body_bytes})
-
-
-def _models(h: Handler) -> None:
-    engine = h.server.engine
-    h.send_json(200, {"object": "list", "data": [{"id": engine.name, "object": "model", "owned_by": "babyllama"}]})
-
-
-def _generate(h: Handler) -> None:
-    request = api.generate_request(h.read_json(), h.server.options.max_new_tokens_cap)
-    (result,) = h.server.engine.generate(request.prompts, request.params)
-    h.send_json(200, api.generate_response(result, h.server.engine.name, request.params))
-
-
-def _completions(h: Handler) -> None:
-    engine = h.server.engine
-    request = api.completion_request(h.read_json(), h.server.options.max_new_tokens_cap, engine.name)
-    ident = api.new_completion_id()
-    if not request.stream:
-        results = engine.generate(request.prompts, request.params)
-        h.send_json(200, api.completion_response(results, engine.name, ident))
-        return
-    h.start_events()
-    for index, prompt in enumerate(request.prompts):
-        _stream_one(h, engine, prompt, request.params, index, ident)
-    h.wfile.write(api.DONE_EVENT)
-    h.wfile.flush()
-
-
-def _stream_one(h: Handler, engine: Engine, prompt: str, params: SamplingParams, index: int, ident) -> None:
-    """Send the text of one prompt as it grows; the last event carries the rest and finish_reason."""
-    sent, last = "", None
-    results = engine.stream(prompt, params)
-    try:
-        for last in results:
-            ready = api.safe_prefix(last.text, params.stop)
-            if len(ready) > len(sent) and ready.startswith(sent):
-                h.wfile.write(api.completion_chunk(ident, engine.name, index, ready[len(sent):]))
-                h.wfile.flush()
-                sent = ready
-    finally:
-        results.close()  # releases the generation lock even when the client went away
-    rest = last.text[len(sent):] if last.text.startswith(sent) else ""
-    h.wfile.write(api.completion_chunk(ident, engine.name, index, rest, api.finish_reason(last)))
-
-
-ROUTES = {"/health": {"GET": _health}, "/generate": {"POST": _generate},
-          "/v1/completions": {"POST": _completions}, "/v1/models": {"GET": _models}}
-
-
-class Server(ThreadingHTTPServer):
-    """A thread per connection; the engine and options ride on the server for the handlers."""
-
-    daemon_threads = True  # Ctrl-C does not wait for a client that keeps a stream open
+class Server:
+    """uvicorn on a socket that is bound and listening before it starts, so port 0 is known at once and
+    no early client is refused. `serve_forever` blocks; `shutdown` (from another thread) stops it."""
 
     def __init__(self, engine: Engine, options: ServeOptions):
-        self.engine, self.options = engine, options
-        if ":" in options.host:
-            self.address_family = socket.AF_INET6
-        super().__init__((options.host, options.port), Handler)
+        # Here, not at the top: the CLI imports this module to build its parser, FastAPI is needed only to serve.
+        import uvicorn
+
+        from core.serve_app import create_app
+
+        self.socket = _listen(options.host, options.port)
+        self.server_address = self.socket.getsockname()
+        config = uvicorn.Config(create_app(engine, options), http="h11", ws="none", lifespan="off",
+                                log_level="warning", access_log=False, backlog=BACKLOG,
+                                server_header=False, headers=[("server", "babyllama-serve")],
+                                timeout_graceful_shutdown=3)  # an open stream does not hold up Ctrl-C for long
+        self._uvicorn = _uvicorn_server(config, on_stop=config.app.state.queue.stop)
+        self._stopped = threading.Event()
+
+    def serve_forever(self) -> None:
+        try:
+            self._uvicorn.run(sockets=[self.socket])
+        finally:
+            self._stopped.set()
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        self._uvicorn.should_exit = True
+        self._stopped.wait(timeout)
+
+    def server_close(self) -> None:
+        self.socket.close()
+
+
+def _uvicorn_server(config, on_stop):
+    import uvicorn
+
+    class StoppingServer(uvicorn.Server):
+        """Tells the app when shutdown begins, so requests waiting for the model get a 503 at once (and
+        streams end after their current token) instead of a cancellation when the grace period ends."""
+
+        async def shutdown(self, sockets=None) -> None:
+            on_stop()
+            await super().shutdown(sockets)
+
+    return StoppingServer(config)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a restart may reuse a port in TIME_WAIT
+        sock.bind((host, port))
+        sock.listen(BACKLOG)
+    except OSError as err:
+        sock.close()
+        raise UserError(f"--host {host} --port {port}: cannot listen there ({err.strerror}); "
+                        "pick another --port (0 = any free one)") from err
+    return sock
 
 
 def make_server(engine: Engine, options: ServeOptions) -> Server:
-    """A bound, not yet serving server (port 0 = any free port: see `server.server_address`)."""
+    """A bound, listening, not yet serving server (port 0 = any free port: see `server.server_address`)."""
     options.check()
-    try:
-        return Server(engine, options)
-    except OSError as err:
-        raise UserError(f"--host {options.host} --port {options.port}: cannot listen there ({err.strerror}); "
-                        "pick another --port (0 = any free one)") from err
+    return Server(engine, options)
 
 
 def serve(engine: Engine, options: ServeOptions, log=print) -> None:
-    """Serve until Ctrl-C (KeyboardInterrupt), then close the socket and return."""
+    """Serve until Ctrl-C or SIGTERM (uvicorn stops gracefully, then re-raises it), then close the socket."""
     server = make_server(engine, options)
     host, port = server.server_address[:2]
     if not is_loopback(options.host):

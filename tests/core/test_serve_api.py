@@ -1,9 +1,11 @@
 """core.serve_api: request checking and response shapes, without a server."""
 from __future__ import annotations
 
+from dataclasses import fields
+
 import pytest
 
-from core.generate import GenerationResult
+from core.generate import GenerationResult, SamplingParams
 from core.serve_api import (RequestError, completion_request, completion_response, error_body, generate_request,
                             parse_body, safe_prefix)
 
@@ -51,3 +53,44 @@ def test_usage_sums_every_choice():
     body = completion_response(results, "m", ("cmpl-1", 7))
     assert body["usage"] == {"prompt_tokens": 8, "completion_tokens": 3, "total_tokens": 11}
     assert [c["finish_reason"] for c in body["choices"]] == ["length", "stop"]
+
+
+NUMBERS = ("temperature", "top_k", "top_p", "repetition_penalty", "seed")
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")], ids=["nan", "inf", "-inf"])
+@pytest.mark.parametrize("name", NUMBERS + ("max_new_tokens", "max_tokens"))
+def test_every_number_must_be_finite(name, value):
+    """Today's checks compare with the bounds only: NaN fails every comparison (so NaN passes), and
+    int(inf) for a token budget raises OverflowError (a 500 on the server)."""
+    body = {"prompt": "x", name: value}
+    checks = []
+    if name != "max_tokens":
+        checks.append(lambda: generate_request(body, cap=10))
+    if name != "max_new_tokens":
+        checks.append(lambda: completion_request(body, cap=10, model_name="m"))
+    for check in checks:
+        with pytest.raises(RequestError) as err:
+            check()
+        assert err.value.param == name and err.value.status == 400 and "finite" in str(err.value)
+
+
+@pytest.mark.parametrize("name", NUMBERS + ("max_new_tokens",))
+def test_request_ranges_are_sampling_params_ranges(name):
+    """The request models take their bounds from SamplingParams' field metadata: one place for both."""
+    meta = {f.name: f.metadata for f in fields(SamplingParams)}[name]
+    too_low = meta["min"] if meta["min_exclusive"] else meta["min"] - 1
+    with pytest.raises(RequestError, match=f"{name}: must be"):
+        generate_request({"prompt": "x", name: too_low}, cap=10**9)
+    if meta["max"] is not None:
+        with pytest.raises(RequestError, match=f"{name}: must be <= "):
+            generate_request({"prompt": "x", name: meta["max"] * 2 + 1}, cap=10**12)
+
+
+def test_every_bad_field_is_listed_and_the_first_named():
+    with pytest.raises(RequestError) as err:
+        generate_request({"prompt": 3, "temperature": "hot", "top_k": 2.5}, cap=10)
+    message = str(err.value)
+    assert err.value.param == "prompt"
+    assert "prompt: expected a string" in message and "temperature: expected a number" in message
+    assert "top_k: expected a whole number, got 2.5" in message
