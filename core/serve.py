@@ -27,7 +27,7 @@ class ServeOptions:
     allow_remote: bool = False          # a host other than loopback must be asked for explicitly
     max_body_bytes: int = 1 << 20       # larger request bodies get 413
     max_new_tokens_cap: int = 1024      # larger max_new_tokens / max_tokens get 400
-    max_queue: int = 64                 # requests waiting for the model beyond this get 503 + Retry-After
+    max_queue: int = 256                # requests waiting for the model beyond this get 503 + Retry-After
     body_timeout_s: float = 30.0        # a body that has not all arrived by then gets 408
 
     def check(self) -> None:
