@@ -1,6 +1,6 @@
 """The BabyLM challenge's word marks and budgets: which word counts get a `chck_*` checkpoint, their
-names, and the track budgets. Pure functions of the config; the training callbacks that act on
-them live in core.train.loop (marks) and core.train.callbacks (WordBudget). Must not import torch, transformers or gradio.
+names, and the track budgets. Pure functions of the config; what acts on them lives in
+core.train.loop (marks) and core.train.callbacks (WordBudget). Must not import torch or gradio.
 """
 from __future__ import annotations
 
