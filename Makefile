@@ -44,3 +44,8 @@ test-fast: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .cache
+
+# Regenerate docs/cli.md and docs/config.md from the code (tests/core/cli/test_docs.py fails when stale).
+.PHONY: docs
+docs: $(STAMP)
+	$(PY) -m core.cli.docs

@@ -2,7 +2,7 @@
 
 `run.py` orchestrates (data, processes, rounds, report), `side.py` is the process of one side,
 `flops.py` counts FLOPs and measures the machine, `gemm_ceiling.py` replays one step's matrix
-products alone. Must not import gradio.
+products alone, `cli.py` times the CLI's start-up. Must not import gradio.
 """
 from __future__ import annotations
 

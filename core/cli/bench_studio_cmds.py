@@ -14,18 +14,21 @@ from core.workspace import Workspace
 
 
 def register(subparsers) -> None:
-    from core.bench.studio import REFRESH_S, StudioBenchOptions
+    from core.bench.page import REFRESH_LABELS
     from core.cli import BENCH_HELP, add_workspace_arg, verb_group
+    from core.cli.lazy import defaults_formatter
 
-    d = StudioBenchOptions()
+    # Defaults shown from StudioBenchOptions, whose module opens the history (sqlite_utils): unset
+    # flags parse as None.
     q = verb_group(subparsers, "bench", BENCH_HELP).add_parser(
         "studio", help="tokens/s of one run started from the CLI and one from the studio with a browser "
-                       "polling the plot, their ratio, and the latency from a logged row to the plot")
-    q.add_argument("--preset", default=d.preset, help=f"model preset, e.g. tiny or llama-10M (default {d.preset})")
-    q.add_argument("--steps", type=int, default=d.steps, help=f"training.max_steps of every run (default {d.steps})")
-    q.add_argument("--rounds", type=int, default=d.rounds,
-                   help=f"CLI + studio run pairs, in the order CLI, studio, studio, CLI, ... (default {d.rounds})")
-    q.add_argument("--refresh", type=float, default=d.refresh, choices=REFRESH_S,
+                       "polling the plot, their ratio, and the latency from a logged row to the plot",
+        formatter_class=defaults_formatter("core.bench.studio:StudioBenchOptions"))
+    q.add_argument("--preset", default=None, help="model preset, e.g. tiny or llama-10M (default %(default)s)")
+    q.add_argument("--steps", type=int, default=None, help="training.max_steps of every run (default %(default)s)")
+    q.add_argument("--rounds", type=int, default=None,
+                   help="CLI + studio run pairs, in the order CLI, studio, studio, CLI, ... (default %(default)s)")
+    q.add_argument("--refresh", type=float, default=None, choices=tuple(REFRESH_LABELS),
                    help="the Train tab's plot refresh in seconds during the studio run (default 1, its default)")
     q.add_argument("--keep", action="store_true", help="keep the bench workspace (runs, logs, screenshot)")
     q.add_argument("--screenshot", metavar="PNG", default=None, help="save the page at the end of the studio run")
@@ -43,10 +46,10 @@ def register(subparsers) -> None:
 
 def _cmd_studio(args) -> int:
     from core.bench.studio import StudioBenchOptions, format_report, run_studio_bench
+    from core.cli.lazy import given
 
-    opts = StudioBenchOptions(preset=args.preset, steps=args.steps, rounds=args.rounds, keep=args.keep,
-                              refresh=args.refresh,
-                              screenshot=Path(args.screenshot).resolve() if args.screenshot else None)
+    opts = StudioBenchOptions(keep=args.keep, screenshot=Path(args.screenshot).resolve() if args.screenshot else None,
+                              **given(args, ("preset", "steps", "rounds", "refresh")))
     result = run_studio_bench(opts, Workspace.resolve(args.workspace))
     print(json.dumps(result, indent=2) if args.json else format_report(result), flush=True)
     return 0

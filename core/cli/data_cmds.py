@@ -24,9 +24,9 @@ def register(subparsers) -> None:
 
     q = verbs.add_parser("synth", help="generate synthetic child-directed English")
     _add_name(q)
-    q.add_argument("--tokens", "--num-tokens", dest="tokens", default="1000000", metavar="T",
-                   help="size in whitespace words (the tokenizer comes later, so tokens = words), "
-                        "e.g. 1000000, 500k, 1M (default 1000000)")
+    q.add_argument("--words", "--tokens", "--num-tokens", dest="words", default="1000000", metavar="W",
+                   help="size as a count of whitespace-separated words, e.g. 1000000, 500k, 1M (default 1000000); "
+                        "--tokens and --num-tokens are older names of this word count")
     q.add_argument("--complexity", choices=COMPLEXITIES, default="simple",
                    help="simple: small vocabulary, subject-verb-object; medium: questions, dialogue, "
                         "prepositions; complex: clauses, past and future (default simple)")
@@ -90,7 +90,7 @@ def _summary(path: Path) -> None:
 
 def _cmd_synth(args) -> int:
     ws = Workspace.resolve(args.workspace)
-    n_words = parse_word_count(args.tokens, "--tokens")
+    n_words = parse_word_count(args.words, "--words")
     path = create_synthetic_corpus(ws, _name(args), n_words, args.complexity, args.seed, args.dev_fraction)
     _summary(path)
     return 0
@@ -144,7 +144,7 @@ def _cmd_list(args) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     if not rows:
-        print("no corpora yet: try `babyllama data synth --name synthetic --tokens 1M`")
+        print("no corpora yet: try `babyllama data synth --name synthetic --words 1M`")
         return 0
     print(f"{'name':24s} {'kind':10s} {'train words':>12s} {'dev words':>10s}  created")
     for row in rows:

@@ -9,12 +9,8 @@ from __future__ import annotations
 import argparse
 import shlex
 
-from core import config as config_mod
-from core import jobs, presets
 from core.cli.train_cmds import follow
 from core.errors import UserError
-from core.history import open_history
-from core.resolve import data_checker
 from core.workspace import Workspace
 
 
@@ -42,6 +38,11 @@ def register(subparsers) -> None:
 
 
 def _cmd_distill(args) -> int:
+    from core import config as config_mod
+    from core import jobs, presets
+    from core.history import open_history
+    from core.resolve import data_checker
+
     ws = Workspace.resolve(args.workspace).ensure()
     path = presets.resolve_config_path(args.config, ws)
     student = presets.resolve_config_path(args.student, ws) if args.student else None

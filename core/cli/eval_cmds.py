@@ -73,16 +73,17 @@ def register(subparsers) -> None:
 
 def _register_bench_eval(subparsers, add_workspace_arg) -> None:
     from core.cli import BENCH_HELP, verb_group
-    from core.evaluate.bench import EvalBenchOptions
+    from core.cli.lazy import defaults_formatter
 
-    d = EvalBenchOptions()
+    # Defaults shown from EvalBenchOptions, whose module imports torch: unset flags parse as None.
     q = verb_group(subparsers, "bench", BENCH_HELP).add_parser(
-        "eval", help="minimal-pair scoring batched vs one sentence at a time, and perplexity vs a bare forward loop")
+        "eval", help="minimal-pair scoring batched vs one sentence at a time, and perplexity vs a bare forward loop",
+        formatter_class=defaults_formatter("core.evaluate.bench:EvalBenchOptions"))
     q.add_argument("--model", default="", help="run or model folder (default: a random model of --preset)")
-    q.add_argument("--preset", default=d.preset, help=f"model preset when no --model (default {d.preset})")
+    q.add_argument("--preset", default=None, help="model preset when no --model (default %(default)s)")
     q.add_argument("--pairs-dir", default="", help="BLiMP .jsonl folder (default ../shared/data/blimp-sample)")
-    q.add_argument("--pairs", type=int, default=d.pairs, help=f"pairs per paradigm (default {d.pairs}; 0 = all)")
-    q.add_argument("--batch-size", type=int, default=d.batch_size, help=f"batched side's batch (default {d.batch_size})")
+    q.add_argument("--pairs", type=int, default=None, help="pairs per paradigm (default %(default)s; 0 = all)")
+    q.add_argument("--batch-size", type=int, default=None, help="batched side's batch (default %(default)s)")
     q.add_argument("--device", choices=("cpu", "cuda"), default="", help="default: cuda when available")
     q.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice, all cores)")
     q.add_argument("--json", action="store_true", help="print one JSON object")
@@ -159,10 +160,11 @@ def _cmd_report(args) -> int:
 
 
 def _cmd_bench_eval(args) -> int:
+    from core.cli.lazy import given
     from core.evaluate.bench import EvalBenchOptions, format_report, run_eval_bench
 
-    opts = EvalBenchOptions(model=args.model, preset=args.preset, pairs_dir=_abs(args.pairs_dir), pairs=args.pairs,
-                            batch_size=args.batch_size, device=args.device, threads=args.threads)
+    opts = EvalBenchOptions(model=args.model, pairs_dir=_abs(args.pairs_dir), device=args.device, threads=args.threads,
+                            **given(args, ("preset", "pairs", "batch_size")))
     result = run_eval_bench(opts, Workspace.resolve(args.workspace),
                             log=lambda m: print(m, file=sys.stderr, flush=True))
     print(json.dumps(result, indent=2) if args.json else format_report(result), flush=True)

@@ -13,25 +13,25 @@ from core.workspace import Workspace
 
 def register(subparsers) -> None:
     from core.cli import BENCH_HELP, add_workspace_arg, verb_group
-    from core.serve import ServeOptions
+    from core.cli.lazy import defaults_formatter
 
-    d = ServeOptions()
+    # Defaults shown from ServeOptions, whose module imports torch: unset flags parse as None.
     p = subparsers.add_parser(
         "serve", help="serve a model over HTTP: POST /generate, POST /v1/completions (OpenAI), GET /health",
         description="One model in memory, one generation at a time (FastAPI on uvicorn). Binds 127.0.0.1 "
-                    "unless --allow-remote. See docs/serving.md.")
+                    "unless --allow-remote. See docs/serving.md.",
+        formatter_class=defaults_formatter("core.serve:ServeOptions"))
     p.add_argument("run", help="run name, checkpoint folder or any transformers causal-LM folder")
-    p.add_argument("--host", default=d.host, help=f"address to listen on (default {d.host})")
-    p.add_argument("--port", type=int, default=d.port, help=f"port (default {d.port}; 0 = any free port)")
+    p.add_argument("--host", default=None, help="address to listen on (default %(default)s)")
+    p.add_argument("--port", type=int, default=None, help="port (default %(default)s; 0 = any free port)")
     p.add_argument("--allow-remote", action="store_true",
                    help="allow a --host other than loopback (anyone who reaches it can use the model: no auth)")
-    p.add_argument("--max-new-tokens-cap", type=int, default=d.max_new_tokens_cap,
-                   help=f"largest max_new_tokens / max_tokens a request may ask for (default {d.max_new_tokens_cap})")
-    p.add_argument("--max-body-bytes", type=int, default=d.max_body_bytes,
-                   help=f"largest request body (default {d.max_body_bytes:,})")
-    p.add_argument("--max-queue", type=int, default=d.max_queue,
-                   help=f"requests that may wait for the model while one generates; more get 503 with "
-                        f"Retry-After (default {d.max_queue})")
+    p.add_argument("--max-new-tokens-cap", type=int, default=None,
+                   help="largest max_new_tokens / max_tokens a request may ask for (default %(default)s)")
+    p.add_argument("--max-body-bytes", type=int, default=None, help="largest request body (default %(default)s)")
+    p.add_argument("--max-queue", type=int, default=None,
+                   help="requests that may wait for the model while one generates; more get 503 with "
+                        "Retry-After (default %(default)s)")
     p.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default: cuda when available, else cpu")
     add_workspace_arg(p)
     p.set_defaults(func=_cmd_serve)
@@ -69,10 +69,11 @@ def _stop_on_sigterm() -> None:
 
 
 def _cmd_serve(args) -> int:
+    from core.cli.lazy import given
     from core.serve import ServeOptions, load_engine, serve
 
-    opts = ServeOptions(host=args.host, port=args.port, allow_remote=args.allow_remote,
-                        max_body_bytes=args.max_body_bytes, max_new_tokens_cap=args.max_new_tokens_cap, max_queue=args.max_queue)
+    opts = ServeOptions(allow_remote=args.allow_remote,
+                        **given(args, ("host", "port", "max_body_bytes", "max_new_tokens_cap", "max_queue")))
     opts.check()  # before loading the model: a refused --host costs nothing
     engine = load_engine(args.run, Workspace.resolve(args.workspace), device=args.device)
     _stop_on_sigterm()

@@ -9,9 +9,6 @@ import argparse
 import json
 import shlex
 
-from core import sweep, sweep_plot, sweep_runs
-from core.history import open_history
-from core.resolve import data_checker
 from core.workspace import Workspace
 
 SPEC_HELP = """sweep YAML (see presets/sweeps/tiny-lr.yaml):
@@ -59,7 +56,10 @@ def register(subparsers) -> None:
 
 
 def _cmd_start(args) -> int:
+    from core import sweep, sweep_runs
     from core.errors import UserError
+    from core.history import open_history
+    from core.resolve import data_checker
 
     if not args.config:
         raise UserError("--config: missing; give a sweep YAML (e.g. --config tiny-lr), or a verb: list, show, stop")
@@ -90,6 +90,9 @@ def _argv(args) -> list[str]:
 
 
 def _cmd_list(args) -> int:
+    from core import sweep_runs
+    from core.history import open_history
+
     with open_history(Workspace.resolve(args.workspace)) as history:
         rows = sweep_runs.list_sweeps(history)
     if args.json:
@@ -103,6 +106,9 @@ def _cmd_list(args) -> int:
 
 
 def _cmd_show(args) -> int:
+    from core import sweep_plot, sweep_runs
+    from core.history import open_history
+
     with open_history(Workspace.resolve(args.workspace)) as history:
         result = sweep_runs.results(history, args.sweep)
     plot = sweep_plot.write_html(result, result["sweep_dir"], sweep_runs.PLOT_FILE)
@@ -123,6 +129,9 @@ def _cmd_show(args) -> int:
 
 
 def _cmd_stop(args) -> int:
+    from core import sweep_runs
+    from core.history import open_history
+
     with open_history(Workspace.resolve(args.workspace)) as history:
         outcomes = sweep_runs.stop(history, args.sweep)
     asked = [run for run, outcome in outcomes.items() if outcome in ("requested", "killed")]

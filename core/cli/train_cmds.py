@@ -12,13 +12,11 @@ import sys
 import time
 from pathlib import Path
 
-from core import config as config_mod
-from core import jobs, presets
-from core.challenge import list_marks
 from core.errors import UserError
-from core.history import FINAL_STATUSES, open_history
-from core.resolve import data_checker
 from core.workspace import Workspace
+
+# core.jobs and core.history (sqlite_utils) and core.config (yaml) are imported in the commands
+# that use them: building the parser for `--help` must stay light (see core.cli.lazy).
 
 
 def register(subparsers) -> None:
@@ -62,6 +60,11 @@ def register(subparsers) -> None:
 
 
 def _cmd_train(args) -> int:
+    from core import config as config_mod
+    from core import jobs, presets
+    from core.history import open_history
+    from core.resolve import data_checker
+
     ws = Workspace.resolve(args.workspace).ensure()
     path = presets.resolve_config_path(args.config, ws)
     cfg = config_mod.load(path, args.overrides, checks=[data_checker(ws, require=True)])
@@ -93,6 +96,9 @@ def _run_owning(history, checkpoint: Path) -> dict | None:
 
 def follow(history, name: str, out=None) -> int:
     """Print the run's log as it grows until it ends; Ctrl-C asks for a stop (twice: kill)."""
+    from core import jobs
+    from core.history import FINAL_STATUSES
+
     out = out or sys.stdout  # looked up now: a default bound at import would outlive a redirected stdout
     run = history.get_run(name)
     log_path = Path(run["run_dir"]) / jobs.LOG_FILE
@@ -135,6 +141,9 @@ def _report_end(run: dict, out) -> int:
 
 
 def _cmd_list(args) -> int:
+    from core import jobs
+    from core.history import open_history
+
     with open_history(Workspace.resolve(args.workspace)) as history:
         runs = jobs.refresh_all(history)
         rows = [{"name": r["name"], "kind": r["kind"], "status": r["status"], "step": r["step"],
@@ -153,6 +162,10 @@ def _cmd_list(args) -> int:
 
 
 def _cmd_show(args) -> int:
+    from core import jobs
+    from core.challenge import list_marks
+    from core.history import open_history
+
     with open_history(Workspace.resolve(args.workspace)) as history:
         run = jobs.refresh(history, args.run)
         run["metrics"] = history.last_metrics(args.run)
@@ -175,6 +188,9 @@ def _cmd_show(args) -> int:
 
 
 def _cmd_stop(args) -> int:
+    from core import jobs
+    from core.history import open_history
+
     with open_history(Workspace.resolve(args.workspace)) as history:
         outcome = jobs.stop(args.run, history)
     print({"requested": f"stop requested for {args.run}: it checkpoints and ends (stop again to kill it)",
@@ -183,6 +199,9 @@ def _cmd_stop(args) -> int:
 
 
 def _cmd_resume(args) -> int:
+    from core import jobs
+    from core.history import open_history
+
     ws = Workspace.resolve(args.workspace)
     with open_history(ws) as history:
         run = jobs.resume(args.run, ws, history)
@@ -205,6 +224,9 @@ def _print_fallback(run: dict, detached: bool) -> None:
 
 
 def _cmd_logs(args) -> int:
+    from core import jobs
+    from core.history import FINAL_STATUSES, open_history
+
     with open_history(Workspace.resolve(args.workspace)) as history:
         run = jobs.refresh(history, args.run)
         if args.follow and run["status"] not in FINAL_STATUSES:
@@ -215,6 +237,9 @@ def _cmd_logs(args) -> int:
 
 
 def _cmd_delete(args) -> int:
+    from core import jobs
+    from core.history import FINAL_STATUSES, open_history
+
     with open_history(Workspace.resolve(args.workspace)) as history:
         run = jobs.refresh(history, args.run)
         if run["status"] not in FINAL_STATUSES:

@@ -355,7 +355,7 @@ def create_synthetic_corpus(workspace: Workspace, name: str, n_words: int = 1_00
                             seed: int = 42, dev_fraction: float = 0.1) -> Path:
     """Generate and save corpus `name` (kind `synthetic`) in the workspace; returns its folder."""
     if n_words < 1:
-        raise UserError(f"--tokens: {n_words} must be a positive number of words")
+        raise UserError(f"--words: {n_words} must be a positive number of words")
     check_complexity(complexity)
     with CorpusWriter(workspace, name) as writer:
         texts = synthesize(n_words, complexity, seed, dev_fraction)

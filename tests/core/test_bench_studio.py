@@ -23,9 +23,14 @@ def _parser():
     return parser
 
 
-def test_cli_defaults_and_options():
+def test_cli_defaults_and_options(capsys):
     args = _parser().parse_args(["bench", "studio"])
-    assert (args.preset, args.steps, args.rounds, args.json) == ("llama-10M", 100, 1, False)
+    # Unset flags parse as None, so StudioBenchOptions' defaults apply; --help shows them.
+    assert (args.preset, args.steps, args.rounds, args.refresh, args.json) == (None, None, None, None, False)
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["bench", "studio", "--help"])
+    usage = " ".join(capsys.readouterr().out.split())
+    assert "(default llama-10M)" in usage and "(default 100)" in usage and "(default 1)" in usage
     args = _parser().parse_args(["bench", "studio", "--preset", "tiny", "--steps", "7", "--json", "--workspace", "w"])
     assert (args.preset, args.steps, args.json, args.workspace) == ("tiny", 7, True, "w")
 

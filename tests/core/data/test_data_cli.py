@@ -9,7 +9,7 @@ from core.cli import main
 
 
 def test_synth_then_list_and_stats(workspace, capsys):
-    assert main(["data", "synth", "--name", "kid", "--tokens", "5k", "--complexity", "medium", "--seed", "3"]) == 0
+    assert main(["data", "synth", "--name", "kid", "--words", "5k", "--complexity", "medium", "--seed", "3"]) == 0
     out = capsys.readouterr().out
     assert "corpus 'kid' (synthetic)" in out and "train" in out
     manifest = json.loads((workspace.corpus_dir("kid") / "manifest.json").read_text())
@@ -50,9 +50,10 @@ def test_prepare_custom_prints_replacement_warning(workspace, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["data", "synth", "--name", "x", "--tokens", "lots"], "--tokens"),
-    (["data", "synth", "--tokens", "100"], "--name"),
-    (["data", "synth", "--name", "bad name!", "--tokens", "100"], "not a valid name"),
+    (["data", "synth", "--name", "x", "--words", "lots"], "--words"),
+    (["data", "synth", "--name", "x", "--tokens", "lots"], "--words"),  # the old name errs as the new one
+    (["data", "synth", "--words", "100"], "--name"),
+    (["data", "synth", "--name", "bad name!", "--words", "100"], "not a valid name"),
     (["data", "prepare", "--source", "/no/such/dir", "--name", "x"], "does not exist"),
     (["data", "prepare", "--name", "x"], "--source"),
     (["data", "stats", "ghost"], "no corpus named 'ghost'"),
@@ -121,3 +122,12 @@ def test_prepare_babylm_2024_with_budget_and_cleaning(workspace, tmp_path, capsy
     childes = (workspace.corpus_dir("b24") / "train" / "childes.txt").read_text()
     assert childes.startswith("more juice please.\n")
     assert (workspace.corpus_dir("b24") / "train" / "switchboard.txt").read_text().startswith("*CHI:")
+
+
+def test_synth_size_flag_is_words_with_tokens_kept(workspace, capsys):
+    with pytest.raises(SystemExit):
+        main(["data", "synth", "--help"])
+    usage = " ".join(capsys.readouterr().out.split())
+    assert "--words W, --tokens W, --num-tokens W" in usage and "count of whitespace-separated words" in usage
+    assert main(["data", "synth", "--name", "old", "--tokens", "300"]) == 0
+    assert json.loads((workspace.corpus_dir("old") / "manifest.json").read_text())["requested_words"] == 300
