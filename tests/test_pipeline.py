@@ -29,7 +29,8 @@ def test_guide_pipeline_on_cpu(tmp_path):
 
     tok = AutoTokenizer.from_pretrained(ws / "tokenizers" / "tok")
     text = "The little dog runs to the park."
-    assert tok.decode(tok(text).input_ids) == text
+    assert tok.decode(tok(text).input_ids, skip_special_tokens=True) == text
+    assert tok(text).input_ids[0] == tok.bos_token_id  # texts start with <s> (docs/evaluation.md)
     assert (ws / "data" / "syn" / "manifest.json").is_file() and (ws / "studio.db").exists() is False
 
 

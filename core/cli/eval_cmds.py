@@ -6,7 +6,6 @@ imported only when a command runs a model.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import shlex

@@ -215,6 +215,7 @@ def _print_fallback(run: dict, detached: bool) -> None:
     the same lines to run.log, which a followed run prints: here only for a detached one."""
     if not detached:
         return
+    from core import jobs
     from core.train.checkpoint import skipped_notes  # torch: only when resuming
 
     job = json.loads((Path(run["run_dir"]) / jobs.JOB_FILE).read_text(encoding="utf-8"))
