@@ -104,9 +104,11 @@ def entries(ctx: StudioContext, runs: list[str] | None) -> list[Entry]:
 
 
 def scoreboard_table(found: list[Entry]) -> pd.DataFrame:
-    """KEY_COLUMNS + one column per task label (in the order first seen), scores rounded."""
+    """KEY_COLUMNS + one column per task label (in the order first seen), scores rounded; words seen
+    written with thousands separators ("" when unknown)."""
     tasks = list(dict.fromkeys(label for e in found for label in e.scores))
-    rows = [[e.run, e.revision or "main", e.step, e.words, "fast" if e.fast else "full",
+    rows = [[e.run, e.revision or "main", e.step, "" if e.words is None else f"{e.words:,}",
+             "fast" if e.fast else "full",
              *(None if e.scores.get(t) is None else round(e.scores[t], 3) for t in tasks)] for e in found]
     return pd.DataFrame(rows, columns=[*KEY_COLUMNS, *tasks])
 
