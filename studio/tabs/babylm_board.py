@@ -131,6 +131,7 @@ def build_scoreboard(ctx: StudioContext, selected: gr.Dropdown) -> tuple:
         board = gr.Dataframe(table, interactive=False, label="BabyLM scoreboard", elem_id="compare-babylm-table")
         plot = gr.Plot(figure, label="BabyLM scores against words seen", elem_id="compare-babylm-plot")
     handler = functools.partial(scoreboard, ctx)
-    selected.change(handler, selected, [board, plot], show_progress="hidden", api_visibility="private")
+    # No triggers: on every page load (an evaluation may have finished since) and selection change.
+    gr.on(None, handler, [selected], [board, plot], show_progress="hidden", api_visibility="private")
     refresh.click(handler, selected, [board, plot], api_name="babylm_scoreboard")
     return board, plot

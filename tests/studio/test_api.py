@@ -64,3 +64,21 @@ def test_docs_script_drives_a_tiny_run(workspace, tmp_path):
         assert run["status"] == "finished" and run["step"] == 20
         assert "training.max_steps=20" in run["command"]
     assert (Path(run["run_dir"]) / "config.yaml").is_file()
+
+
+def test_api_only_endpoints_read_runs_and_metrics(workspace):
+    from studio import api
+    from studio.context import StudioContext
+
+    ctx = StudioContext(workspace)
+    with ctx.history() as h:
+        h.create_run("r", "train", {}, None, total_steps=3)
+        h.create_run("job", "prepare", {}, None)
+        for step in (1, 2, 3):
+            h.log_metrics("r", step, {"loss": 4.0 - step}, tokens=10 * step, words=7 * step)
+    assert [r["name"] for r in api.list_runs(ctx)] == ["job", "r"]
+    assert [r["name"] for r in api.list_runs(ctx, "train")] == ["r"]
+    assert api.run_info(ctx, "r")["total_steps"] == 3 and api.run_info(ctx, "nobody") == {}
+    rows = api.run_metrics(ctx, "r", 1)
+    assert [(r["step"], r["name"], r["value"], r["words"]) for r in rows] == [(2, "loss", 2.0, 14), (3, "loss", 1.0, 21)]
+    assert api.run_metrics(ctx, "nobody") == []
