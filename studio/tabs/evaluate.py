@@ -57,6 +57,17 @@ def eval_args(opts: EvalOptions) -> list[str]:
     return args
 
 
+def _babylm_folder(ctx: StudioContext, given: str | None) -> str:
+    """The BabyLM data folder to score (absolute): the one given, else the workspace's."""
+    folder = (given or "").strip() or next(iter(babylm_folders(ctx)), "")
+    fix = f"give the official evaluation_data/ folder (or put it at {ctx.workspace.root / 'evaluation_data'})"
+    if not folder:
+        raise UserError(f"BabyLM data folder: empty; {fix}")
+    if not Path(folder).expanduser().is_dir():
+        raise UserError(f"BabyLM data folder: no folder at {folder}; {fix}")
+    return str(Path(folder).expanduser().resolve())
+
+
 def start_eval(ctx: StudioContext, model: str | None, suites: list[str] | None, num_samples,
                babylm_data: str | None = "", fast: bool = False, temperatures: str | None = "") -> tuple:
     """Check the options, then start an `eval` job -> (job, status, log, timer)."""
@@ -65,18 +76,8 @@ def start_eval(ctx: StudioContext, model: str | None, suites: list[str] | None, 
             raise UserError("Model: choose a finished run (train one in the Train tab first)")
         suites = tuple(suites or ())
         with_babylm = "babylm" in suites
-        folder = (babylm_data or "").strip() if with_babylm else ""
-        if with_babylm and not folder:
-            folders = babylm_folders(ctx)
-            if not folders:
-                raise UserError("BabyLM data folder: empty; give the official evaluation_data/ folder "
-                                f"(or put it at {ctx.workspace.root / 'evaluation_data'})")
-            folder = folders[0]
-        if folder and not Path(folder).expanduser().is_dir():
-            raise UserError(f"BabyLM data folder: no folder at {folder}; give the official evaluation_data/ "
-                            f"folder (or put it at {ctx.workspace.root / 'evaluation_data'})")
         opts = EvalOptions(model=model, suites=suites, num_samples=int(num_samples or 0), suites_given=True,
-                           babylm_data=str(Path(folder).expanduser().resolve()) if folder else "",
+                           babylm_data=_babylm_folder(ctx, babylm_data) if with_babylm else "",
                            fast=bool(fast) and with_babylm,
                            temperatures=(temperatures or "").strip() if with_babylm else "")
         opts.check()
