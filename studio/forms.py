@@ -22,6 +22,11 @@ FORM_PATHS = ["data.seq_length", "data.eval_samples"] + [
     f"training.{f.name}" for f in fields(config_mod.TrainingConfig)] + DISTILL_PATHS + EVAL_PATHS
 
 
+def api_params(paths: list[str] = FORM_PATHS) -> list[str]:
+    """The API parameter name of each form field: its key, as its label shows it (`max_steps`)."""
+    return [path.split(".")[1] for path in paths]
+
+
 def component_for(path: str, value: Any) -> gr.components.Component:
     """A labelled input for config field `path` with its help as `info` and its bounds."""
     f = config_mod.field_specs()[path]

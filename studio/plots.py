@@ -173,17 +173,43 @@ def overlay_figure(runs: dict[str, list[dict]], metric: str = "loss", x_axis: st
     return fig
 
 
-def histogram_figure(edges: Sequence[float], counts: Sequence[int], xlabel: str, title: str = "") -> go.Figure:
-    """A histogram from precomputed bins (`edges` has one more entry than `counts`, or labels)."""
-    if len(edges) == len(counts) + 1:
-        centers = [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:])]
-    else:
-        centers = list(edges)
-    fig = go.Figure(go.Bar(x=centers, y=list(counts), marker_color=PALETTE[0]))
-    fig.update_xaxes(title_text=xlabel)
-    fig.update_yaxes(title_text="count")
-    _layout(fig, title, height=320)
+def babylm_figure(entries: Sequence[dict]) -> go.Figure:
+    """BabyLM scores (the Compare scoreboard): one panel per task, each run a line through its
+    evaluations against words seen, or against step when any evaluation's words are unknown.
+
+    `entries` are dicts with run, revision, step, words and scores ({task label: value}).
+    """
+    tasks = list(dict.fromkeys(label for e in entries for label in e["scores"]))
+    if not tasks:
+        fig = go.Figure()
+        _layout(fig, "no BabyLM evaluations yet: run the babylm suite (Evaluate tab)", height=240)
+        return fig
+    by_words = all(e.get("words") is not None for e in entries)
+    x_key, x_title = ("words", "words seen") if by_words else ("step", "step")
+    cols = min(3, len(tasks))
+    rows = math.ceil(len(tasks) / cols)
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=tasks, horizontal_spacing=0.07,
+                        vertical_spacing=min(0.12, 0.5 / rows))
+    runs = list(dict.fromkeys(e["run"] for e in entries))
+    for r, run in enumerate(runs):
+        points = sorted((e for e in entries if e["run"] == run), key=lambda e: (e[x_key] is None, e[x_key] or 0))
+        for t, task in enumerate(tasks):
+            shown = [e for e in points if e["scores"].get(task) is not None and e[x_key] is not None]
+            fig.add_trace(go.Scatter(
+                x=[e[x_key] for e in shown], y=[e["scores"][task] for e in shown], name=run,
+                legendgroup=run, showlegend=t == 0, mode="lines+markers",
+                text=[e.get("revision") or "main" for e in shown],
+                hovertemplate=f"{run} %{{text}}<br>{x_title} %{{x:,}}<br>{task} %{{y:.3f}}<extra></extra>",
+                line=dict(color=PALETTE[r % len(PALETTE)], width=2)), row=t // cols + 1, col=t % cols + 1)
+    fig.update_xaxes(title_text=x_title, type="log" if by_words and _spans_decade(entries) else "linear")
+    _layout(fig, "", height=max(320, 280 * rows))
     return fig
+
+
+def _spans_decade(entries: Sequence[dict]) -> bool:
+    # The challenge's checkpoints go 1M, 2M ... 1000M: a log axis keeps the early ones apart.
+    words = [e["words"] for e in entries if e.get("words")]
+    return bool(words) and max(words) >= 10 * min(words)
 
 
 def _layout(fig: go.Figure, title: str, height: int) -> None:

@@ -3,6 +3,7 @@ number checks, the equivalent CLI command. Plain functions over core; no state.
 """
 from __future__ import annotations
 
+import inspect
 import time
 from pathlib import Path
 
@@ -145,3 +146,29 @@ def model_choices(ctx: StudioContext) -> list[str]:
     with ctx.history() as h:
         runs = [r for r in h.list_runs() if r["kind"] in ("train", "distill") and r["status"] in ("finished", "stopped")]
     return [r["name"] for r in runs if r.get("run_dir") and model_folder(r["run_dir"]) is not None]
+
+
+def refilled(make, fn, **kwargs):
+    """`make(fn(), **kwargs)`, refilled by `fn()` on every page load: what `value=fn` does, but
+    hidden from the API (a callable value becomes a public `/partial_N` endpoint in Gradio 6.31,
+    with no setting to hide it)."""
+    component = make(fn(), **kwargs)
+    gr.on(triggers=None, fn=fn, inputs=[], outputs=component, show_progress="hidden", api_visibility="private")
+    return component
+
+
+def with_params(fn, names: list[str]):
+    """`fn` called with its inputs positionally, whose API parameters are named `names`: a handler
+    taking `*values` would otherwise show gradio_client `param_4`, `param_5`, ..."""
+    def call(*args):
+        return fn(*args)
+
+    def stream(*args):  # Gradio streams only from a generator function
+        yield from fn(*args)
+
+    call = stream if inspect.isgeneratorfunction(getattr(fn, "func", fn)) else call
+    call.__signature__ = inspect.Signature(
+        [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in names])
+    call.__name__ = call.__qualname__ = getattr(getattr(fn, "func", fn), "__name__", "handler")
+    call.__doc__ = getattr(getattr(fn, "func", fn), "__doc__", None)
+    return call

@@ -15,7 +15,7 @@ import gradio as gr
 from core import generate as gen
 from core.errors import UserError
 from studio.context import StudioContext
-from studio.shared import model_choices
+from studio.shared import model_choices, with_params
 
 MAX_PANES = 4
 CHAT_STOP = "\nUser:"  # a base model in chat mode goes on to write the user's next turn: cut there
@@ -187,6 +187,7 @@ def build(ctx: StudioContext) -> ChatComponents:
     choices = model_choices(ctx)
     with gr.Row():
         models = gr.Dropdown(choices=choices, value=choices[:1], multiselect=True, max_choices=MAX_PANES,
+                             allow_custom_value=True,  # a script names runs finished after this page was built
                              label="Models (1-4, side by side)", elem_id="chat-models", scale=5,
                              info="Finished or stopped runs with a model or checkpoint; each gets its own pane.")
         refresh = gr.Button("Refresh", size="sm", scale=0, min_width=100, elem_id="chat-refresh")
@@ -199,17 +200,20 @@ def build(ctx: StudioContext) -> ChatComponents:
     prompt, chat_mode, send_btn, stop_btn, clear_btn, status = _build_prompt()
     sampling = _build_sampling()
 
-    refresh.click(functools.partial(refresh_models, ctx), inputs=models, outputs=models)
+    refresh.click(functools.partial(refresh_models, ctx), inputs=models, outputs=models, api_name="list_models")
     # Runs finish while the page is open: fetch the list again on every page load too.
     gr.on(triggers=None, fn=functools.partial(load_models, ctx), inputs=[], outputs=models,
-          show_progress="hidden")
+          show_progress="hidden", api_visibility="private")
     models.change(functools.partial(select_models, ctx), inputs=[models, pane_models, *panes],
-                  outputs=[*panes, pane_models], show_progress="hidden")
+                  outputs=[*panes, pane_models], show_progress="hidden", api_visibility="private")
     inputs = [models, prompt, chat_mode, *sampling, *panes]
-    events = [trigger(functools.partial(send, ctx), inputs=inputs, outputs=[*panes, status])
-              for trigger in (send_btn.click, prompt.submit)]
+    names = ["models", "prompt", "chat_mode", "temperature", "top_k", "top_p", "max_new_tokens", "repetition_penalty",
+             "seed", *(f"pane_{i + 1}" for i in range(MAX_PANES))]  # gradio_client keywords
+    events = [gr.on([send_btn.click, prompt.submit], with_params(functools.partial(send, ctx), names), inputs=inputs,
+                    outputs=[*panes, status], api_name="chat")]
     stop_btn.click(None, cancels=events)
-    clear_btn.click(functools.partial(clear_panes, ctx), outputs=[*panes, status], cancels=events)
+    clear_btn.click(functools.partial(clear_panes, ctx), outputs=[*panes, status], cancels=events,
+                    api_visibility="private")
     return ChatComponents(models, refresh, panes, prompt, chat_mode, sampling, send_btn, stop_btn,
                           clear_btn, status)
 

@@ -22,6 +22,7 @@ from core.history import STATUSES, History
 from core.tokenizer import vocab_size_of
 from studio.context import StudioContext
 from studio.plots import X_AXES, overlay_figure
+from studio.tabs import babylm_board
 from studio.tabs import sweep as sweep_tab
 
 KINDS = ("train", "distill")  # the runs that have curves to compare
@@ -270,7 +271,8 @@ def _build_controls(ctx: StudioContext, names: list[str]) -> dict:
     c["runs"] = gr.Dataframe(runs_table(ctx), headers=RUN_COLUMNS, interactive=False,
                              label="training runs", elem_id="compare-runs", max_height=360)
     with gr.Row():
-        c["selected"] = gr.Dropdown(names, value=[], multiselect=True, label="runs to compare",
+        c["selected"] = gr.Dropdown(names, value=[], multiselect=True, allow_custom_value=True,
+                                    label="runs to compare",
                                     elem_id="compare-select", scale=3)
         c["metric"] = gr.Dropdown(list(METRICS), value="loss", label="metric", elem_id="compare-metric", scale=1)
         c["x_axis"] = gr.Radio(list(X_AXES), value="step", label="x axis",
@@ -289,7 +291,8 @@ def _build_outputs(ctx: StudioContext, names: list[str]) -> dict:
                                   label="evaluations", elem_id="compare-evals")
     with gr.Accordion("Rename or delete a run", open=False, elem_id="compare-manage"):
         with gr.Row():
-            o["manage_run"] = gr.Dropdown(names, value=None, label="run", elem_id="compare-manage-run")
+            o["manage_run"] = gr.Dropdown(names, value=None, allow_custom_value=True, label="run",
+                                          elem_id="compare-manage-run")
             o["new_name"] = gr.Textbox(label="new name", elem_id="compare-new-name")
         with gr.Row():
             o["rename_button"] = gr.Button("Rename", elem_id="compare-rename")
@@ -304,21 +307,27 @@ def build(ctx: StudioContext) -> CompareComponents:
     c = _build_controls(ctx, names)
     o = _build_outputs(ctx, names)
     sweep_tab.build_results(ctx, c["selected"])  # choosing a sweep selects its runs
+    babylm_board.build_scoreboard(ctx, c["selected"])  # follows the selection
     filters = [c["status_filter"], c["name_filter"], c["selected"], o["manage_run"]]
     view = [c["runs"], c["selected"], o["manage_run"]]
     refresh = functools.partial(refresh_view, ctx)
-    gr.on([c["refresh"].click, c["status_filter"].change, c["name_filter"].change], refresh, filters, view)
+    gr.on([c["refresh"].click, c["status_filter"].change, c["name_filter"].change], refresh, filters, view,
+          api_name="runs_table")
     curve_inputs = [c["selected"], c["metric"], c["x_axis"], c["smoothing"]]
     gr.on([x.change for x in curve_inputs], functools.partial(overlay, ctx), curve_inputs, o["plot"],
-          show_progress="hidden")
-    c["selected"].change(functools.partial(config_diff, ctx), c["selected"], o["diff"], show_progress="hidden")
-    c["selected"].change(functools.partial(eval_table, ctx), c["selected"], o["evals"], show_progress="hidden")
-    o["manage_run"].input(reset_delete, None,
-                           [o["delete_button"], o["manage_status"]], show_progress="hidden")
+          show_progress="hidden", api_name="compare_curves")
+    c["selected"].change(functools.partial(config_diff, ctx), c["selected"], o["diff"], show_progress="hidden",
+                         api_name="compare_configs")
+    c["selected"].change(functools.partial(eval_table, ctx), c["selected"], o["evals"], show_progress="hidden",
+                         api_name="compare_evals")
+    o["manage_run"].input(reset_delete, None, [o["delete_button"], o["manage_status"]], show_progress="hidden",
+                          api_visibility="private")
     o["delete_button"].click(functools.partial(delete_run, ctx), [o["manage_run"], o["delete_button"]],
-                             [o["manage_status"], o["delete_button"]]).then(refresh, filters, view)
+                             [o["manage_status"], o["delete_button"]], api_name="delete_run"
+                             ).then(refresh, filters, view, api_visibility="private")
     o["rename_button"].click(functools.partial(rename_run, ctx), [o["manage_run"], o["new_name"]],
-                             o["manage_status"]).then(refresh, filters, view)
+                             o["manage_status"], api_name="rename_run").then(refresh, filters, view,
+                                                                             api_visibility="private")
     return CompareComponents(**c, **o)
 
 
@@ -326,4 +335,4 @@ def wire_load(demo: gr.Blocks, ctx: StudioContext, tab: CompareComponents) -> No
     """On every page load, re-read the runs (the table, the selection and the manage choices)."""
     filters = [tab.status_filter, tab.name_filter, tab.selected, tab.manage_run]
     demo.load(functools.partial(refresh_view, ctx), filters, [tab.runs, tab.selected, tab.manage_run],
-              show_progress="hidden")
+              show_progress="hidden", api_visibility="private")

@@ -25,7 +25,7 @@ from core.errors import UserError
 from core.tokenizer import safe_name
 from studio.context import StudioContext
 from studio.shared import (
-    check_output_name, cli_command, corpus_choices, free_output_name, job_view, poll_task, refused,
+    check_output_name, cli_command, corpus_choices, free_output_name, job_view, poll_task, refilled, refused,
     start_job, whole_number,
 )
 from studio.plots import PALETTE
@@ -232,31 +232,36 @@ def build(ctx: StudioContext) -> DataComponents:
     c = DataComponents(**_build_controls(ctx), **_build_outputs(ctx))
     job_outputs = [c.job, c.status, c.log, c.timer]
     c.syn_start.click(partial(start_synthetic, ctx), [c.syn_name, c.syn_words, c.syn_complexity, c.syn_seed],
-                      job_outputs + [c.syn_name])
+                      job_outputs + [c.syn_name], api_name="make_corpus")
     c.folder.input(partial(suggest_folder_name, ctx), c.folder, c.folder_name, show_progress="hidden",
-                   trigger_mode="always_last")  # typing fast: the last keystroke wins, never a stale one
+                   trigger_mode="always_last",  # typing fast: the last keystroke wins, never a stale one
+                   api_visibility="private")
     c.folder_start.click(partial(start_folder, ctx), [c.folder, c.folder_name, c.babylm, c.budget, c.clean_domains],
-                         job_outputs + [c.folder_name])
+                         job_outputs + [c.folder_name], api_name="import_corpus")
     c.upload_start.click(partial(start_upload, ctx), [c.files, c.upload_name, c.clean_domains],
-                         job_outputs + [c.upload_name])
-    c.timer.tick(partial(poll_job, ctx), c.job, job_outputs + [c.corpora, c.corpus], show_progress="hidden")
-    c.refresh.click(partial(refresh_lists, ctx), None, [c.corpora, c.corpus])
-    c.corpus.focus(partial(corpus_choices, ctx), None, c.corpus, show_progress="hidden")
-    c.corpora.select(pick_corpus, None, c.corpus)
+                         job_outputs + [c.upload_name], api_name="upload_corpus")
+    c.timer.tick(partial(poll_job, ctx), c.job, job_outputs + [c.corpora, c.corpus], show_progress="hidden",
+                 api_name="corpus_job")
+    c.refresh.click(partial(refresh_lists, ctx), None, [c.corpora, c.corpus], api_name="list_corpora")
+    c.corpus.focus(partial(corpus_choices, ctx), None, c.corpus, show_progress="hidden", api_visibility="private")
+    c.corpora.select(pick_corpus, None, c.corpus, api_visibility="private")
     preview = [c.preview, c.page, c.page_info]
-    c.corpus.change(partial(corpus_details, ctx), c.corpus, [c.summary, c.splits, c.file_table, c.histogram])
-    c.corpus.change(partial(preview_page, ctx, page=1), [c.corpus, c.preview_split], preview)
-    c.preview_split.change(partial(preview_page, ctx, page=1), [c.corpus, c.preview_split], preview)
-    c.page.submit(partial(preview_page, ctx), [c.corpus, c.preview_split, c.page], preview)
-    c.prev.click(partial(preview_page, ctx, delta=-1), [c.corpus, c.preview_split, c.page], preview)
-    c.next.click(partial(preview_page, ctx, delta=1), [c.corpus, c.preview_split, c.page], preview)
+    c.corpus.change(partial(corpus_details, ctx), c.corpus, [c.summary, c.splits, c.file_table, c.histogram],
+                    api_name="corpus_details")
+    c.corpus.change(partial(preview_page, ctx, page=1), [c.corpus, c.preview_split], preview, api_visibility="private")
+    c.preview_split.change(partial(preview_page, ctx, page=1), [c.corpus, c.preview_split], preview,
+                           api_visibility="private")
+    c.page.submit(partial(preview_page, ctx), [c.corpus, c.preview_split, c.page], preview, api_name="corpus_preview")
+    for button, delta in ((c.prev, -1), (c.next, 1)):
+        button.click(partial(preview_page, ctx, delta=delta), [c.corpus, c.preview_split, c.page], preview,
+                     api_visibility="private")
     return c
 
 
 def wire_load(demo: gr.Blocks, ctx: StudioContext, c: DataComponents) -> None:
     """On every page load: re-attach to a running `prepare` job, else refresh the lists."""
     demo.load(partial(poll_job, ctx), c.job, [c.job, c.status, c.log, c.timer, c.corpora, c.corpus],
-              show_progress="hidden")
+              show_progress="hidden", api_visibility="private")
 
 
 def _build_controls(ctx: StudioContext) -> dict:
@@ -265,8 +270,8 @@ def _build_controls(ctx: StudioContext) -> dict:
             with gr.Tabs():
                 with gr.Tab("Synthetic"):
                     with gr.Row():
-                        syn_name = gr.Textbox(value=partial(free_output_name, ctx, "syn", "prepare"),
-                                              label="Corpus name", elem_id="data-syn-name")
+                        syn_name = refilled(gr.Textbox, partial(free_output_name, ctx, "syn", "prepare"),
+                                            label="Corpus name", elem_id="data-syn-name")
                         syn_words = gr.Number(1_000_000, label="Size (words)", precision=0, minimum=1,
                                               elem_id="data-syn-words")
                         syn_seed = gr.Number(42, label="Seed", precision=0, minimum=0, elem_id="data-syn-seed")
@@ -279,8 +284,8 @@ def _build_controls(ctx: StudioContext) -> dict:
                         folder = gr.Textbox(label="Folder", placeholder="/path/to/babylm_10M or your own text",
                                             info="a folder on this machine: BabyLM (2023/2024 auto-detected), "
                                                  ".txt, .jsonl or .parquet", scale=2, elem_id="data-folder")
-                        folder_name = gr.Textbox(value=partial(free_output_name, ctx, "corpus", "prepare"),
-                                                 label="Corpus name", elem_id="data-folder-name")
+                        folder_name = refilled(gr.Textbox, partial(free_output_name, ctx, "corpus", "prepare"),
+                                               label="Corpus name", elem_id="data-folder-name")
                     with gr.Row():
                         babylm = gr.Radio(list(VERSIONS), value="auto", label="BabyLM version", elem_id="data-babylm")
                         budget = gr.Textbox(label="Word budget", placeholder="e.g. 10M (empty: keep all)",
@@ -289,8 +294,8 @@ def _build_controls(ctx: StudioContext) -> dict:
                 with gr.Tab("Upload"):
                     files = gr.File(file_count="multiple", file_types=list(UPLOAD_SUFFIXES),
                                     label="Files (.txt, .jsonl, .parquet)", elem_id="data-files")
-                    upload_name = gr.Textbox(value=partial(free_output_name, ctx, "upload", "prepare"),
-                                             label="Corpus name", elem_id="data-upload-name")
+                    upload_name = refilled(gr.Textbox, partial(free_output_name, ctx, "upload", "prepare"),
+                                           label="Corpus name", elem_id="data-upload-name")
                     upload_start = gr.Button("Prepare uploaded files", variant="primary", elem_id="data-upload-start")
             with gr.Accordion("Cleaning (folder and upload)", open=False):
                 clean_domains = gr.CheckboxGroup(cleaner_names(), label="Clean domains",
@@ -309,11 +314,12 @@ def _build_controls(ctx: StudioContext) -> dict:
 
 def _build_outputs(ctx: StudioContext) -> dict:
     with gr.Row():
-        corpora = gr.Dataframe(value=partial(corpora_table, ctx), headers=CORPUS_COLUMNS, interactive=False,
+        corpora = refilled(gr.Dataframe, partial(corpora_table, ctx), headers=CORPUS_COLUMNS, interactive=False,
                                label="Corpora (words and documents of the train split; click a row)",
                                max_height=260, elem_id="data-corpora")
     with gr.Row():
-        corpus = gr.Dropdown(ctx.workspace.corpora(), value=None, label="Corpus", scale=3, elem_id="data-corpus")
+        corpus = gr.Dropdown(ctx.workspace.corpora(), value=None, allow_custom_value=True, label="Corpus", scale=3,
+                             elem_id="data-corpus")
         refresh = gr.Button("Refresh", size="sm", scale=1, elem_id="data-refresh")
     summary = gr.Markdown(elem_id="data-summary")
     with gr.Row(equal_height=False):

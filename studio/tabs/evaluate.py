@@ -26,6 +26,9 @@ class EvaluateComponents(NamedTuple):
     model: gr.Dropdown
     suites: gr.CheckboxGroup
     num_samples: gr.Number
+    babylm_data: gr.Dropdown
+    fast: gr.Checkbox
+    temperatures: gr.Textbox
     start: gr.Button
     job: gr.Textbox
     status: gr.Markdown
@@ -35,20 +38,53 @@ class EvaluateComponents(NamedTuple):
     report: gr.File
 
 
-def start_eval(ctx: StudioContext, model: str | None, suites: list[str] | None, num_samples) -> tuple:
+def babylm_folders(ctx: StudioContext) -> list[str]:
+    """BabyLM data folders found in the workspace: `evaluation_data/` and its full/fast sets."""
+    root = ctx.workspace.root / "evaluation_data"
+    found = [root, root / "full_eval", root / "fast_eval"]
+    return [str(p) for p in found if p.is_dir()]
+
+
+def eval_args(opts: EvalOptions) -> list[str]:
+    """The `babyllama eval` arguments (after the verb) for `opts`: what the job's command shows."""
+    args = ["eval", opts.model, "--suite", ",".join(opts.suites)]
+    if opts.num_samples:
+        args += ["--num-samples", str(opts.num_samples)]
+    if "babylm" in opts.suites:
+        args += ["--babylm-data", opts.babylm_data] if opts.babylm_data else []
+        args += ["--fast"] if opts.fast else []
+        args += ["--temperatures", opts.temperatures] if opts.temperatures else []
+    return args
+
+
+def _babylm_folder(ctx: StudioContext, given: str | None) -> str:
+    """The BabyLM data folder to score (absolute): the one given, else the workspace's."""
+    folder = (given or "").strip() or next(iter(babylm_folders(ctx)), "")
+    fix = f"give the official evaluation_data/ folder (or put it at {ctx.workspace.root / 'evaluation_data'})"
+    if not folder:
+        raise UserError(f"BabyLM data folder: empty; {fix}")
+    if not Path(folder).expanduser().is_dir():
+        raise UserError(f"BabyLM data folder: no folder at {folder}; {fix}")
+    return str(Path(folder).expanduser().resolve())
+
+
+def start_eval(ctx: StudioContext, model: str | None, suites: list[str] | None, num_samples,
+               babylm_data: str | None = "", fast: bool = False, temperatures: str | None = "") -> tuple:
     """Check the options, then start an `eval` job -> (job, status, log, timer)."""
     try:
         if not model:
             raise UserError("Model: choose a finished run (train one in the Train tab first)")
-        opts = EvalOptions(model=model, suites=tuple(suites or ()), num_samples=int(num_samples or 0),
-                           suites_given=True)
+        suites = tuple(suites or ())
+        with_babylm = "babylm" in suites
+        opts = EvalOptions(model=model, suites=suites, num_samples=int(num_samples or 0), suites_given=True,
+                           babylm_data=_babylm_folder(ctx, babylm_data) if with_babylm else "",
+                           fast=bool(fast) and with_babylm,
+                           temperatures=(temperatures or "").strip() if with_babylm else "")
         opts.check()
-        args = ["eval", model, "--suite", ",".join(opts.suites)]
-        if opts.num_samples:
-            args += ["--num-samples", str(opts.num_samples)]
         with ctx.history() as h:
             job = h.free_name(f"eval-{model}")
-            jobs.start_task("eval", opts.to_dict(), ctx.workspace, h, name=job, command=cli_command(ctx, *args))
+            jobs.start_task("eval", opts.to_dict(), ctx.workspace, h, name=job,
+                            command=cli_command(ctx, *eval_args(opts)))
     except UserError as err:
         return refused(err, 4)
     status, log, _ = job_view(ctx, job)
@@ -80,16 +116,35 @@ def poll_eval(ctx: StudioContext, job: str, model: str | None) -> tuple:
     return poll_task(ctx, "eval", job, lambda c, _out=None: results_view(c, model), 2)
 
 
+def _build_babylm(ctx: StudioContext) -> tuple:
+    folders = babylm_folders(ctx)
+    with gr.Accordion("BabyLM 2025 zero-shot suite (tick babylm above)", open=bool(folders), elem_id="eval-babylm"):
+        with gr.Row():
+            data = gr.Dropdown(folders, value=folders[0] if folders else None, allow_custom_value=True,
+                               label="BabyLM data folder", elem_id="eval-babylm-data", scale=3,
+                               info="the official evaluation_data/ (or its full_eval/, fast_eval/, one task folder)")
+            fast = gr.Checkbox(False, label="fast (fast_eval/: the checkpoints' set)", elem_id="eval-babylm-fast",
+                               scale=1)
+            temperatures = gr.Textbox("", label="temperatures", placeholder="1.0 (default), 1,1.5,2 or 0.5:2:0.25",
+                                      elem_id="eval-babylm-temperatures", scale=1)
+    data.focus(lambda: gr.update(choices=babylm_folders(ctx)), None, data, show_progress="hidden",
+               api_visibility="private")
+    return data, fast, temperatures
+
+
 def build(ctx: StudioContext) -> EvaluateComponents:
     """The Evaluate tab (call inside `with gr.Tab(...)`)."""
     with gr.Row():
-        model = gr.Dropdown(model_choices(ctx), label="model (a finished or stopped run)", elem_id="eval-model", scale=2)
+        model = gr.Dropdown(model_choices(ctx), allow_custom_value=True, label="model (a finished or stopped run)",
+                            elem_id="eval-model", scale=2)
         suites = gr.CheckboxGroup(list(SUITES), value=["ppl", "gen", "cloze"], label="suites", elem_id="eval-suites",
                                   info="ppl: perplexity + bits/byte; gen: diversity, repetition, consistency; "
-                                       "cloze; pairs: BLiMP minimal pairs (<workspace>/blimp/); speed", scale=3)
+                                       "cloze; pairs: BLiMP minimal pairs (<workspace>/blimp/); "
+                                       "babylm: the official BabyLM 2025 zero-shot tasks; speed", scale=3)
         num_samples = gr.Number(100, precision=0, minimum=0, label="samples per suite (0 = all)", scale=1)
+    babylm = _build_babylm(ctx)
     start = gr.Button("Evaluate", variant="primary", elem_id="eval-start")
-    job = gr.Textbox(visible=False)
+    job = gr.Textbox(visible=False, label="job")
     status = gr.Markdown(elem_id="eval-status")
     with gr.Row():
         results = gr.Dataframe(headers=RESULT_COLUMNS, label="results", elem_id="eval-results", scale=3)
@@ -99,9 +154,11 @@ def build(ctx: StudioContext) -> EvaluateComponents:
     timer = gr.Timer(1.0, active=False)
     export_section.build(ctx)  # its own accordion, handlers and timer
 
-    model.focus(lambda: gr.update(choices=model_choices(ctx)), None, model, show_progress="hidden")
-    model.change(partial(results_view, ctx), model, [results, report])
-    start.click(partial(start_eval, ctx), [model, suites, num_samples], [job, status, log, timer])
+    model.focus(lambda: gr.update(choices=model_choices(ctx)), None, model, show_progress="hidden",
+                api_visibility="private")
+    model.change(partial(results_view, ctx), model, [results, report], api_name="eval_results")
+    start.click(partial(start_eval, ctx), [model, suites, num_samples, *babylm], [job, status, log, timer],
+                api_name="evaluate")
     timer.tick(partial(poll_eval, ctx), [job, model], [job, status, log, timer, results, report],
-               show_progress="hidden")
-    return EvaluateComponents(model, suites, num_samples, start, job, status, log, timer, results, report)
+               show_progress="hidden", api_name="eval_status")
+    return EvaluateComponents(model, suites, num_samples, *babylm, start, job, status, log, timer, results, report)

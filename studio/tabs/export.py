@@ -79,7 +79,8 @@ def poll_export(ctx: StudioContext, job: str) -> tuple:
 def build(ctx: StudioContext) -> ExportComponents:
     """The Export accordion (call inside the Evaluate tab)."""
     with gr.Accordion("Export", open=False, elem_id="export"):
-        model = gr.Dropdown(model_choices(ctx), label="model to export (a finished or stopped run)", elem_id="export-model")
+        model = gr.Dropdown(model_choices(ctx), allow_custom_value=True, elem_id="export-model",
+                            label="model to export (a finished or stopped run)")
         with gr.Row():
             buttons = {fmt: gr.Button(label, elem_id=f"export-{fmt}") for fmt, label in BUTTONS.items()}
         job = gr.Textbox(visible=False)
@@ -88,8 +89,11 @@ def build(ctx: StudioContext) -> ExportComponents:
             result = gr.Markdown(elem_id="export-result")
             log = gr.Textbox(label="log (tail)", lines=8, max_lines=8)
         timer = gr.Timer(1.0, active=False)
-    model.focus(lambda: gr.update(choices=model_choices(ctx)), None, model, show_progress="hidden")
+    model.focus(lambda: gr.update(choices=model_choices(ctx)), None, model, show_progress="hidden",
+                api_visibility="private")
     for fmt, button in buttons.items():
-        button.click(partial(start_export, ctx, fmt), model, [job, status, log, timer, result])
-    timer.tick(partial(poll_export, ctx), job, [job, status, log, timer, result], show_progress="hidden")
+        button.click(partial(start_export, ctx, fmt), model, [job, status, log, timer, result],
+                     api_name=f"export_{fmt}")
+    timer.tick(partial(poll_export, ctx), job, [job, status, log, timer, result], show_progress="hidden",
+               api_name="export_job")
     return ExportComponents(model, buttons, job, status, result, log, timer)

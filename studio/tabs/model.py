@@ -19,6 +19,7 @@ from core.tokenizer import corpus_stats, resolve_tokenizer, vocab_size_of
 from core.workspace import check_name
 from studio.context import StudioContext
 from studio.plots import PALETTE
+from studio.shared import refilled
 
 # The form's fields, in the order every handler takes and returns their values.
 FIELDS = ("model.type", "model.hidden_size", "model.intermediate_size", "model.n_layer", "model.n_head",
@@ -309,7 +310,7 @@ def _build_outputs(ctx: StudioContext, initial: tuple) -> dict:
          "memory_plot": gr.Plot(fig, label="memory", elem_id="model-memory"),
          "fit": gr.Markdown(fit, elem_id="model-fit")}
     with gr.Accordion("System", open=False, elem_id="model-system-panel"):
-        o["system"] = gr.Markdown(functools.partial(system_markdown, ctx), elem_id="model-system")
+        o["system"] = refilled(gr.Markdown, functools.partial(system_markdown, ctx), elem_id="model-system")
     return o
 
 
@@ -326,14 +327,16 @@ def build(ctx: StudioContext) -> ModelComponents:
     fields = list(c["fields"])
     form = [c["preset"], c["tokenizer"], c["corpus"], c["fertility"], *fields]
     outputs = [o["summary"], o["errors"], o["memory_plot"], o["fit"]]
-    c["preset"].change(functools.partial(load_preset, ctx), c["preset"], fields, show_progress="hidden")
-    gr.on([f.change for f in form], functools.partial(estimate, ctx), form, outputs, show_progress="hidden")
+    c["preset"].change(functools.partial(load_preset, ctx), c["preset"], fields, show_progress="hidden",
+                       api_name="preset_values")
+    gr.on([f.change for f in form], functools.partial(estimate, ctx), form, outputs, show_progress="hidden",
+          api_name="estimate_model")
     gr.on([c["tokenizer"].change, c["corpus"].change], functools.partial(measure_fertility, ctx),
-          [c["tokenizer"], c["corpus"]], c["fertility"], show_progress="hidden")
+          [c["tokenizer"], c["corpus"]], c["fertility"], show_progress="hidden", api_name="measure_fertility")
     c["save_button"].click(functools.partial(save_preset, ctx), [c["save_name"], c["preset"], *fields],
-                           [c["save_status"], c["preset"]])
+                           [c["save_status"], c["preset"]], api_name="save_preset")
     c["refresh"].click(functools.partial(refresh_lists, ctx), [c["preset"], c["tokenizer"], c["corpus"]],
-                       [c["preset"], c["tokenizer"], c["corpus"]])
+                       [c["preset"], c["tokenizer"], c["corpus"]], api_name="list_presets")
     return ModelComponents(preset=c["preset"], fields=c["fields"], tokenizer=c["tokenizer"], corpus=c["corpus"],
                            fertility=c["fertility"], save_name=c["save_name"], save_button=c["save_button"],
                            save_status=c["save_status"], refresh=c["refresh"], **o)
@@ -342,4 +345,4 @@ def build(ctx: StudioContext) -> ModelComponents:
 def wire_load(demo: gr.Blocks, ctx: StudioContext, tab: ModelComponents) -> None:
     """On every page load, re-read the presets, tokenizers and corpora other tabs may have made."""
     lists = [tab.preset, tab.tokenizer, tab.corpus]
-    demo.load(functools.partial(refresh_lists, ctx), lists, lists, show_progress="hidden")
+    demo.load(functools.partial(refresh_lists, ctx), lists, lists, show_progress="hidden", api_visibility="private")

@@ -19,6 +19,7 @@ from core.errors import UserError
 from core.resolve import data_checker
 from studio import forms
 from studio.context import StudioContext
+from studio.shared import with_params
 
 SPACE_EXAMPLE = "training.lr: [1e-4, 3e-4, 1e-3]\ntraining.batch_size: [8, 16]"
 SPACE_INFO = ("one `section.key: ...` per line: a list is a grid ([1e-4, 3e-4]), a distribution is "
@@ -163,18 +164,23 @@ def build_launcher(ctx: StudioContext, form: list) -> SweepLauncher:
                            info=SPACE_INFO, elem_id="sweep-space")
         start = gr.Button("Start sweep", variant="primary", elem_id="sweep-start")
         queued = gr.Markdown(elem_id="sweep-queued")
-    start.click(partial(start_sweep, ctx), [name, space, trials, seed, metric, mode, *form], queued)
+    names = ["sweep", "space", "trials", "sweep_seed", "metric", "mode", "preset", "corpus", "tokenizer",
+             *forms.api_params()][:6 + len(form)]  # gradio_client keywords
+    start.click(with_params(partial(start_sweep, ctx), names), [name, space, trials, seed, metric, mode, *form],
+                queued, api_name="start_sweep")
     return SweepLauncher(name, space, trials, seed, metric, mode, start, queued)
 
 
 def build_results(ctx: StudioContext, selected: gr.Dropdown) -> SweepResults:
     """The Compare tab's Sweep section; choosing a sweep selects its runs in `selected`."""
     with gr.Accordion("Sweep results", open=True, elem_id="sweep-results"):
-        choice = gr.Dropdown(sweep_choices(ctx), value=None, label="sweep", elem_id="compare-sweep")
+        choice = gr.Dropdown(sweep_choices(ctx), value=None, allow_custom_value=True, label="sweep",
+                             elem_id="compare-sweep")
         table = gr.Dataframe(pd.DataFrame(columns=["best", "run", "status"]), interactive=False,
                              label="trials (★ best)", elem_id="compare-sweep-table")
         plot = gr.Plot(label="metric against each parameter", elem_id="compare-sweep-plot")
-    choice.focus(lambda: gr.update(choices=sweep_choices(ctx)), None, choice, show_progress="hidden")
-    choice.change(partial(show_sweep, ctx), [choice, selected], [selected, table, plot])
+    choice.focus(lambda: gr.update(choices=sweep_choices(ctx)), None, choice, show_progress="hidden",
+                 api_visibility="private")
+    choice.change(partial(show_sweep, ctx), [choice, selected], [selected, table, plot], api_name="sweep_results")
     return SweepResults(choice, table, plot)
 

@@ -16,8 +16,8 @@ from core.errors import UserError
 from core.tokenizer import MIN_VOCAB, corpus_stats, default_name, inspect_text, load_tokenizer, read_meta
 from studio.context import StudioContext
 from studio.shared import (
-    check_output_name, cli_command, corpus_choices, free_output_name, job_view, poll_task, refused, start_job,
-    whole_number,
+    check_output_name, cli_command, corpus_choices, free_output_name, job_view, poll_task, refilled, refused,
+    start_job, whole_number,
 )
 
 DEFAULT_VOCAB = 16000  # the CLI's default
@@ -200,27 +200,29 @@ def build(ctx: StudioContext) -> TokenizerComponents:
     # trigger_mode="always_last": while typing, the last keystroke is always shown, never a stale one.
     for trigger in (c.corpus, c.vocab_size):
         trigger.change(partial(suggest_name, ctx), [c.corpus, c.vocab_size], c.name, show_progress="hidden",
-                       trigger_mode="always_last")
+                       trigger_mode="always_last", api_visibility="private")
     c.start.click(partial(start_training, ctx), [c.corpus, c.vocab_size, c.min_frequency, c.name],
-                  [c.job, c.status, c.log, c.timer, c.name])
+                  [c.job, c.status, c.log, c.timer, c.name], api_name="train_tokenizer")
     lists = [c.tokenizers, c.picker, c.corpus, c.measure_corpus]
-    c.timer.tick(partial(poll_job, ctx), c.job, [c.job, c.status, c.log, c.timer] + lists, show_progress="hidden")
-    c.refresh.click(partial(refresh_lists, ctx), None, lists)
+    c.timer.tick(partial(poll_job, ctx), c.job, [c.job, c.status, c.log, c.timer] + lists, show_progress="hidden",
+                 api_name="tokenizer_job")
+    c.refresh.click(partial(refresh_lists, ctx), None, lists, api_name="list_tokenizers")
     # Opening a dropdown refreshes its choices: the Data tab (or the CLI) may have added some.
-    c.picker.focus(partial(tokenizer_choices, ctx), None, c.picker, show_progress="hidden")
+    c.picker.focus(partial(tokenizer_choices, ctx), None, c.picker, show_progress="hidden", api_visibility="private")
     for dropdown in (c.corpus, c.measure_corpus):
-        dropdown.focus(partial(corpus_choices, ctx), None, dropdown, show_progress="hidden")
+        dropdown.focus(partial(corpus_choices, ctx), None, dropdown, show_progress="hidden", api_visibility="private")
     live = dict(fn=partial(inspect_live, ctx), inputs=[c.picker, c.text], outputs=[c.tokens, c.text_stats],
                 show_progress="hidden", trigger_mode="always_last")
-    gr.on([c.text.change, c.picker.change], **live)  # one event, so "always_last" orders both
-    c.measure.click(partial(measure_on_corpus, ctx), [c.picker, c.measure_corpus], c.measure_table)
+    gr.on([c.text.change, c.picker.change], **live, api_name="tokenize_text")  # one event, so "always_last" orders both
+    c.measure.click(partial(measure_on_corpus, ctx), [c.picker, c.measure_corpus], c.measure_table,
+                    api_name="measure_tokenizer")
     return c
 
 
 def wire_load(demo: gr.Blocks, ctx: StudioContext, c: TokenizerComponents) -> None:
     """On every page load: re-attach to a running `tokenize` job, else refresh the lists."""
     demo.load(partial(poll_job, ctx), c.job, [c.job, c.status, c.log, c.timer, c.tokenizers, c.picker, c.corpus,
-                                              c.measure_corpus], show_progress="hidden")
+                                              c.measure_corpus], show_progress="hidden", api_visibility="private")
 
 
 def _build_controls(ctx: StudioContext) -> dict:
@@ -228,15 +230,15 @@ def _build_controls(ctx: StudioContext) -> dict:
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
             with gr.Row():
-                corpus = gr.Dropdown(corpora, value=corpora[0] if corpora else None, label="Corpus",
-                                     info="trained on its train split", elem_id="tokenizer-corpus")
+                corpus = gr.Dropdown(corpora, value=corpora[0] if corpora else None, allow_custom_value=True,
+                                     label="Corpus", info="trained on its train split", elem_id="tokenizer-corpus")
                 vocab_size = gr.Number(DEFAULT_VOCAB, label="Vocab size", precision=0, minimum=MIN_VOCAB,
                                        info=f"at least {MIN_VOCAB} (256 bytes + 4 special tokens)",
                                        elem_id="tokenizer-vocab")
                 min_frequency = gr.Number(2, label="Min frequency", precision=0, minimum=1,
                                           info="a pair must occur this often to merge", elem_id="tokenizer-min-freq")
             with gr.Row():
-                name = gr.Textbox(value=partial(_first_suggestion, ctx), label="Tokenizer name", scale=3,
+                name = refilled(gr.Textbox, partial(_first_suggestion, ctx), label="Tokenizer name", scale=3,
                                   elem_id="tokenizer-name")
                 start = gr.Button("Train tokenizer", variant="primary", scale=1, elem_id="tokenizer-start")
         with gr.Column(scale=2):
@@ -251,18 +253,19 @@ def _build_controls(ctx: StudioContext) -> dict:
 def _build_outputs(ctx: StudioContext) -> dict:
     names, corpora = ctx.workspace.tokenizers(), ctx.workspace.corpora()
     with gr.Row():
-        tokenizers = gr.Dataframe(value=partial(tokenizer_table, ctx), headers=TOKENIZER_COLUMNS,
+        tokenizers = refilled(gr.Dataframe, partial(tokenizer_table, ctx), headers=TOKENIZER_COLUMNS,
                                   interactive=False, label="Tokenizers", max_height=240, elem_id="tokenizer-list")
     refresh = gr.Button("Refresh lists", size="sm", elem_id="tokenizer-refresh")
     gr.Markdown("### Try it")
     with gr.Row():
-        picker = gr.Dropdown(names, value=names[0] if names else None, label="Tokenizer", scale=1,
-                             elem_id="tokenizer-pick")
+        picker = gr.Dropdown(names, value=names[0] if names else None, allow_custom_value=True, label="Tokenizer",
+                             scale=1, elem_id="tokenizer-pick")
         text = gr.Textbox(SAMPLE_TEXT, label="Text", lines=3, scale=3, elem_id="tokenizer-text")
-    tokens = gr.HTML(partial(_first_inspection, ctx, 0), label="Tokens", elem_id="tokenizer-tokens")
-    text_stats = gr.Markdown(partial(_first_inspection, ctx, 1), elem_id="tokenizer-text-stats")
+    tokens = refilled(gr.HTML, partial(_first_inspection, ctx, 0), label="Tokens", elem_id="tokenizer-tokens")
+    text_stats = refilled(gr.Markdown, partial(_first_inspection, ctx, 1), elem_id="tokenizer-text-stats")
     with gr.Row():
-        measure_corpus = gr.Dropdown(corpora, value=corpora[0] if corpora else None, label="Measure on corpus",
+        measure_corpus = gr.Dropdown(corpora, value=corpora[0] if corpora else None, allow_custom_value=True,
+                                     label="Measure on corpus",
                                      scale=3, elem_id="tokenizer-measure-corpus")
         measure = gr.Button("Measure on corpus", scale=1, elem_id="tokenizer-measure")
     measure_table = gr.Dataframe(headers=MEASURE_COLUMNS, interactive=False, label="On the corpus (line sample)",

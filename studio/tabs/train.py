@@ -19,7 +19,7 @@ from core.history import FINAL_STATUSES
 from core.resolve import data_checker
 from studio import forms, plots, render
 from studio.context import StudioContext
-from studio.shared import corpus_choices, log_tail
+from studio.shared import corpus_choices, log_tail, with_params
 from studio.tabs import sweep as sweep_tab
 
 LIVE = ("queued", "running")
@@ -193,9 +193,14 @@ def _changed(sent: dict, key: str, value: str):
 def _build_controls(ctx: StudioContext):
     names = sorted(presets.available(ctx.workspace), key=str.lower)
     with gr.Row():
-        preset = gr.Dropdown(names, value="tiny" if "tiny" in names else names[0], label="preset", elem_id="train-preset")
-        corpus = gr.Dropdown(ctx.workspace.corpora(), label="corpus (data.train_path)", elem_id="train-corpus")
-        tokenizer = gr.Dropdown(ctx.workspace.tokenizers(), label="tokenizer (data.tokenizer_path)", elem_id="train-tokenizer")
+        # Custom values: a script (gradio_client) names corpora, tokenizers and runs made after this
+        # page was built; the handlers check them (config validation, the history).
+        pick = dict(allow_custom_value=True)
+        preset = gr.Dropdown(names, value="tiny" if "tiny" in names else names[0], label="preset",
+                             elem_id="train-preset", **pick)
+        corpus = gr.Dropdown(ctx.workspace.corpora(), label="corpus (data.train_path)", elem_id="train-corpus", **pick)
+        tokenizer = gr.Dropdown(ctx.workspace.tokenizers(), label="tokenizer (data.tokenizer_path)",
+                                elem_id="train-tokenizer", **pick)
         name = gr.Textbox(label="run name (empty: from the preset)", elem_id="train-name")
     base = config_mod.load(presets.find(preset.value, ctx.workspace))
     values = dict(zip(forms.FORM_PATHS, forms.values_of(base)))
@@ -211,7 +216,8 @@ def _build_controls(ctx: StudioContext):
             teachers = forms.teachers_input(values[forms.TEACHERS], teacher_choices(ctx))
             fields += [teachers] + [forms.component_for(path, values[path])
                                     for path in forms.DISTILL_PATHS if path != forms.TEACHERS]
-        teachers.focus(lambda: gr.update(choices=teacher_choices(ctx)), None, teachers, show_progress="hidden")
+        teachers.focus(lambda: gr.update(choices=teacher_choices(ctx)), None, teachers, show_progress="hidden",
+                       api_visibility="private")
     with gr.Accordion("Grammar while training (optional): score minimal pairs every N steps", open=False):
         with gr.Row():
             fields += [forms.component_for(path, values[path]) for path in forms.EVAL_PATHS]
@@ -226,7 +232,7 @@ def _build_controls(ctx: StudioContext):
 
 def _build_outputs():
     with gr.Row():
-        run = gr.Dropdown([], label="run", elem_id="train-run", scale=3)
+        run = gr.Dropdown([], label="run", elem_id="train-run", scale=3, allow_custom_value=True)
         x_axis = gr.Radio(list(plots.X_AXES), value="step", label="x-axis", scale=2)
         interval = gr.Dropdown(REFRESH_CHOICES, value=REFRESH_CHOICES[0][1], label="plot refresh", scale=1,
                                info="slower leaves more CPU to a run training on this machine's CPU",
@@ -251,26 +257,31 @@ def build(ctx: StudioContext) -> TrainComponents:
     form = [preset, corpus, tokenizer, name, *fields]
     dash = [cache, plot, status, progress, samples, log, timer]
 
-    preset.change(partial(preset_values, ctx), preset, fields)
-    show.click(partial(show_command, ctx), form, command)
-    start.click(partial(start_run, ctx), form, [run, timer, status, command])
-    stop.click(partial(stop_run, ctx), run, status)
-    resume.click(partial(resume_run, ctx), run, [timer, status])
-    refresh.click(lambda: gr.update(choices=run_choices(ctx)), None, run)
+    preset.change(partial(preset_values, ctx), preset, fields, api_visibility="private")
+    names = ["preset", "corpus", "tokenizer", "name", *forms.api_params()]  # gradio_client keywords
+    show.click(with_params(partial(show_command, ctx), names), form, command, api_name="train_command")
+    start.click(with_params(partial(start_run, ctx), names), form, [run, timer, status, command],
+                api_name="start_run")
+    stop.click(partial(stop_run, ctx), run, status, api_name="stop_run")
+    resume.click(partial(resume_run, ctx), run, [timer, status], api_name="resume_run")
+    refresh.click(lambda: gr.update(choices=run_choices(ctx)), None, run, api_visibility="private")
     # Opening a dropdown refreshes its choices: the Data/Tokenizer tabs or the CLI may have added some.
-    corpus.focus(partial(corpus_choices, ctx), None, corpus, show_progress="hidden")
-    tokenizer.focus(lambda: gr.update(choices=ctx.workspace.tokenizers()), None, tokenizer, show_progress="hidden")
-    timer.tick(partial(tick, ctx), [run, cache, x_axis], dash, show_progress="hidden")
-    run.change(partial(tick, ctx), [run, cache, x_axis], dash, show_progress="hidden")
-    x_axis.change(partial(tick, ctx), [run, gr.State(None), x_axis], dash, show_progress="hidden")
-    interval.change(refresh_interval, interval, timer, show_progress="hidden")
+    corpus.focus(partial(corpus_choices, ctx), None, corpus, show_progress="hidden", api_visibility="private")
+    tokenizer.focus(lambda: gr.update(choices=ctx.workspace.tokenizers()), None, tokenizer, show_progress="hidden",
+                    api_visibility="private")
+    # The dashboard's own plumbing: scripts read a run's rows from `/run_metrics` (studio.api).
+    gr.on([timer.tick, run.change], partial(tick, ctx), [run, cache, x_axis], dash, show_progress="hidden",
+          api_visibility="private")
+    x_axis.change(partial(tick, ctx), [run, gr.State(None), x_axis], dash, show_progress="hidden",
+                  api_visibility="private")
+    interval.change(refresh_interval, interval, timer, show_progress="hidden", api_visibility="private")
     return TrainComponents(preset, corpus, tokenizer, name, fields, start, stop, resume, command,
                            run, status, progress, plot, samples, log, timer)
 
 
 def wire_load(demo: gr.Blocks, ctx: StudioContext, tab: TrainComponents) -> None:
     """Re-attach on every page load: pick the live run and refresh the data choices."""
-    demo.load(partial(_on_load, ctx), None, [tab.run, tab.timer, tab.corpus, tab.tokenizer])
+    demo.load(partial(_on_load, ctx), None, [tab.run, tab.timer, tab.corpus, tab.tokenizer], api_visibility="private")
 
 
 def _on_load(ctx: StudioContext):
