@@ -14,12 +14,17 @@ import gradio as gr
 from core import config as config_mod
 
 # The form's fields, in order: the data settings a run picks, everything in `training`, then
-# `distillation` (teachers chosen = a distillation run), then `eval` (minimal pairs while training).
+# `distillation` (teachers chosen = a distillation run), `eval` (minimal pairs while training),
+# and the BabyLM challenge settings (word-count checkpoints, track budget, the fast suite).
 TEACHERS = "distillation.teacher_models"
+CHECKPOINT_WORDS = "training.checkpoint_words"
+BABYLM_PATHS = [CHECKPOINT_WORDS, "training.babylm_track", "training.stop_at_budget",
+                "eval.babylm_fast_dir", "eval.babylm_every", "eval.babylm_limit"]
 DISTILL_PATHS = [f"distillation.{f.name}" for f in fields(config_mod.DistillationConfig)]
-EVAL_PATHS = [f"eval.{f.name}" for f in fields(config_mod.EvalConfig)]
-FORM_PATHS = ["data.seq_length", "data.eval_samples"] + [
-    f"training.{f.name}" for f in fields(config_mod.TrainingConfig)] + DISTILL_PATHS + EVAL_PATHS
+EVAL_PATHS = [p for p in (f"eval.{f.name}" for f in fields(config_mod.EvalConfig)) if p not in BABYLM_PATHS]
+TRAINING_PATHS = ["data.seq_length", "data.eval_samples"] + [
+    p for p in (f"training.{f.name}" for f in fields(config_mod.TrainingConfig)) if p not in BABYLM_PATHS]
+FORM_PATHS = TRAINING_PATHS + DISTILL_PATHS + EVAL_PATHS + BABYLM_PATHS
 
 
 def api_params(paths: list[str] = FORM_PATHS) -> list[str]:
@@ -33,6 +38,9 @@ def component_for(path: str, value: Any) -> gr.components.Component:
     meta, typ = f.metadata, config_mod._types(config_mod.SECTIONS[path.split(".")[0]])[f.name]
     label = path.split(".")[1]
     elem_id = "train-" + path.replace(".", "-").replace("_", "-")
+    if path == CHECKPOINT_WORDS:  # the challenge's schedule is one pick; word counts can be typed
+        return gr.Dropdown(["", "babylm"], value=value, label="BabyLM checkpoints (checkpoint_words)",
+                           info=meta["help"], allow_custom_value=True, elem_id=elem_id)
     if meta.get("choices"):
         return gr.Dropdown(list(meta["choices"]), value=value, label=label, info=meta["help"], elem_id=elem_id)
     if typ is bool:

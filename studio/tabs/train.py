@@ -204,8 +204,7 @@ def _build_controls(ctx: StudioContext):
         name = gr.Textbox(label="run name (empty: from the preset)", elem_id="train-name")
     base = config_mod.load(presets.find(preset.value, ctx.workspace))
     values = dict(zip(forms.FORM_PATHS, forms.values_of(base)))
-    pairs = [(path, value) for path, value in values.items()
-             if path not in forms.DISTILL_PATHS and path not in forms.EVAL_PATHS]
+    pairs = [(path, values[path]) for path in forms.TRAINING_PATHS]
     fields = []
     with gr.Accordion("Training settings", open=False):
         for row_start in range(0, len(pairs), 4):
@@ -221,6 +220,11 @@ def _build_controls(ctx: StudioContext):
     with gr.Accordion("Grammar while training (optional): score minimal pairs every N steps", open=False):
         with gr.Row():
             fields += [forms.component_for(path, values[path]) for path in forms.EVAL_PATHS]
+    with gr.Accordion("BabyLM challenge (optional): chck_ checkpoints at word counts, the fast suite at each",
+                      open=False, elem_id="train-babylm"):
+        for row in (forms.BABYLM_PATHS[:3], forms.BABYLM_PATHS[3:]):
+            with gr.Row():
+                fields += [forms.component_for(path, values[path]) for path in row]
     with gr.Row():
         start = gr.Button("Start", variant="primary", elem_id="train-start")
         stop = gr.Button("Stop", variant="stop", elem_id="train-stop")

@@ -142,3 +142,17 @@ def test_choosing_teachers_starts_a_distillation_the_cli_would_start(ready_works
     with ctx.history() as h:
         run = h.get_run("student")
     assert run["kind"] == "distill" and run["config"]["distillation"]["alpha"] == 0.25
+
+
+def test_babylm_checkpoints_option_is_the_cli_key(ready_workspace):
+    """The "BabyLM checkpoints" pick and the fast-suite folder reach the run's config as the CLI
+    would set them; a typed schedule is checked like any config value."""
+    ctx = StudioContext(ready_workspace)
+    command = tab.show_command(ctx, *_form(ctx, training__checkpoint_words="babylm",
+                                           training__babylm_track="strict-small"))
+    assert "training.checkpoint_words=babylm" in command and "training.babylm_track=strict-small" in command
+    assert "training.checkpoint_words=20k,10k" not in tab.show_command(ctx, *_form(ctx))
+    _, _, message, _ = tab.start_run(ctx, *_form(ctx, name="bad-marks", training__checkpoint_words="20k,10k"))
+    assert "training.checkpoint_words" in message
+    with ctx.history() as h:
+        assert h.get_run("bad-marks") is None
