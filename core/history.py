@@ -22,7 +22,7 @@ from core.history_schema import (
 )
 from core.workspace import Workspace, check_name
 
-KINDS = ("train", "distill", "eval", "bench", "tokenize", "prepare", "export", "sweep")
+KINDS = ("train", "distill", "eval", "bench", "tokenize", "prepare", "export", "sweep", "quickstart")
 STATUSES = ("queued", "running", "finished", "stopped", "failed", "lost")
 FINAL_STATUSES = ("finished", "stopped", "failed", "lost")
 # Columns set_status(**fields) may change; name/kind/created are fixed at creation.

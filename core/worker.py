@@ -295,8 +295,18 @@ def _export(job: dict, ws: Workspace, history: History, run_dir: Path, is_main: 
     return "finished"
 
 
+def _quickstart(job: dict, ws: Workspace, history: History, run_dir: Path, is_main: bool) -> str:
+    """Chain a sample corpus, a tokenizer and a tiny run (params: core.quickstart.plan)."""
+    from core.quickstart import run_chain
+
+    history.update_progress(job["name"], 0, 3)
+    run = run_chain(job["params"], ws, history, job=job["name"], log=lambda m: print(m, flush=True))
+    print(f"quickstart: run {run} started; follow it with `babyllama runs logs -f {run}`", flush=True)
+    return "finished"
+
+
 _KINDS = {"train": _train, "distill": _train, "tokenize": _tokenize, "prepare": _prepare, "eval": _eval,
-          "export": _export}
+          "export": _export, "quickstart": _quickstart}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,44 @@
+"""`babyllama quickstart`: a sample corpus, a tokenizer and a tiny run in one command (core.quickstart).
+
+Starts the one `quickstart` background job, then follows its log and the run's; `--detach` returns
+at once. Imports core lazily so `--help` stays fast. Must not import gradio or studio.
+"""
+from __future__ import annotations
+
+from core.workspace import Workspace
+
+
+def register(subparsers) -> None:
+    from core.cli import add_workspace_arg, at_least_one
+
+    p = subparsers.add_parser("quickstart", help="first run: a sample corpus, a tokenizer and a tiny run, chained "
+                                                 "as background jobs (about a minute on a laptop CPU)")
+    p.add_argument("--words", type=at_least_one, default=None, metavar="W",
+                   help="size of the synthetic sample corpus in words (default 200000)")
+    p.add_argument("--vocab-size", type=at_least_one, default=None, metavar="V",
+                   help="tokenizer vocabulary size (default 2000)")
+    p.add_argument("--max-steps", type=at_least_one, default=None, metavar="S",
+                   help="training steps of the tiny run (default 200)")
+    p.add_argument("--detach", action="store_true", help="start the chain in the background, print its job name, return")
+    add_workspace_arg(p)
+    p.set_defaults(func=_cmd_quickstart)
+
+
+def _cmd_quickstart(args) -> int:
+    from core import quickstart
+    from core.cli.train_cmds import follow
+    from core.history import open_history
+
+    ws = Workspace.resolve(args.workspace).ensure()
+    with open_history(ws) as history:
+        job = quickstart.start(ws, history, words=args.words, vocab_size=args.vocab_size, max_steps=args.max_steps)
+        params = job["config"]  # the planned names, stored as the job's config
+        print(f"quickstart job {job['name']} started: corpus {params['corpus']}, tokenizer {params['tokenizer']}, "
+              f"run {params['run']}", flush=True)
+        if args.detach:
+            print(job["name"])
+            return 0
+        code = follow(history, job["name"])
+        if code or history.get_run(params["run"]) is None:
+            return code or 1
+        return follow(history, params["run"])
