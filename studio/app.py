@@ -10,7 +10,7 @@ from importlib import import_module
 import gradio as gr
 
 from core.workspace import Workspace
-from studio import api
+from studio import api, start_here
 from studio.context import StudioContext
 
 # (tab title, module under studio.tabs).
@@ -44,8 +44,9 @@ def build_app(workspace: Workspace) -> gr.Blocks:
     ctx = StudioContext(workspace)
     with gr.Blocks(title="BabyLlama Studio") as demo:
         gr.Markdown(f"## BabyLlama Studio\n<small>workspace `{workspace.root}`</small>")
+        start = start_here.build(ctx)  # "Start here": shown on an empty workspace only
         built = {}
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             for title, module_name in TABS:
                 module = import_module(f"studio.tabs.{module_name}")
                 with gr.Tab(title, id=module_name, elem_id=f"tab-{module_name}"):
@@ -54,5 +55,6 @@ def build_app(workspace: Workspace) -> gr.Blocks:
             wire = getattr(import_module(f"studio.tabs.{module_name}"), "wire_load", None)
             if wire is not None:
                 wire(demo, ctx, components)
+        start_here.wire(demo, ctx, start, tabs, built["train"])
         api.register(ctx)  # the API-only endpoints (runs, a run's metrics); actions are named in the tabs
     return demo

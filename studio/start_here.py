@@ -1,0 +1,123 @@
+"""The "Start here" panel: shown on an empty workspace, one click starts core.quickstart's chain and
+hands over to the Train tab's live curve once the tiny run exists.
+
+The chain is one background job (closing the page does not stop it); the panel only polls its row.
+Must not hold job state: a reload re-attaches to a live `quickstart` job from the database.
+"""
+from __future__ import annotations
+
+from functools import partial
+from typing import NamedTuple
+
+import gradio as gr
+
+from core import jobs, quickstart
+from core.errors import UserError
+from core.history import FINAL_STATUSES
+from studio.context import StudioContext
+from studio.shared import log_tail
+
+POLL_S = 1.0
+INTRO = ("### Start here\nThis workspace is empty. One click makes a small synthetic corpus "
+         f"({quickstart.DEFAULTS['words'] // 1000}k words), a {quickstart.DEFAULTS['vocab_size']}-token tokenizer "
+         f"and a `{quickstart.DEFAULTS['preset']}` run, as background jobs, then shows its live loss curve "
+         "in the Train tab (about a minute on a laptop CPU). The same from a terminal: `babyllama quickstart`.")
+
+
+class StartComponents(NamedTuple):
+    group: gr.Group
+    button: gr.Button
+    status: gr.Markdown
+    job: gr.Textbox
+    timer: gr.Timer
+
+
+# ---------------------------------------------------------------------------------------------
+# Handlers (plain functions; tests call them directly)
+# ---------------------------------------------------------------------------------------------
+
+def live_job(ctx: StudioContext) -> str:
+    """The newest queued/running `quickstart` job, or ""."""
+    with ctx.history() as h:
+        live = [r for r in h.list_runs(kind=quickstart.KIND) if jobs.refresh(h, r["name"])["status"] in ("queued", "running")]
+    return live[0]["name"] if live else ""
+
+
+def on_load(ctx: StudioContext):
+    """Page load: show the panel on an empty workspace or while a chain runs -> (group, job, timer)."""
+    job = live_job(ctx)
+    with ctx.history() as h:
+        empty = quickstart.is_empty(ctx.workspace, h)
+    return gr.Group(visible=empty or bool(job)), job, gr.Timer(active=bool(job))
+
+
+def start_chain(ctx: StudioContext):
+    """Start the quickstart job -> (job name, status, timer, button); a refusal starts nothing."""
+    try:
+        with ctx.history() as h:
+            row = quickstart.start(ctx.workspace, h)
+    except UserError as err:
+        return "", f"**Could not start:** {err}", gr.Timer(active=False), gr.Button(interactive=True)
+    return row["name"], describe(row, ""), gr.Timer(active=True), gr.Button(interactive=False)
+
+
+def describe(row: dict, log: str) -> str:
+    """Markdown of the chain's progress: step i/3, the planned names, and the last log line."""
+    params = row.get("config") or {}
+    done = row.get("step") or 0
+    text = (f"⏳ step {min(done + 1, 3)}/3 · corpus `{params.get('corpus')}` → tokenizer "
+            f"`{params.get('tokenizer')}` → run `{params.get('run')}`")
+    last = [line for line in log.splitlines() if line.strip()][-1:] if log else []
+    return text + (f"\n\n`{last[0]}`" if last else "")
+
+
+def poll(ctx: StudioContext, job: str):
+    """One poll -> (status, timer, tabs, train run, train timer, group, button, train corpus, train tokenizer).
+
+    Once the chain finished, the Train tab is selected with the new run and its dashboard polling;
+    a failed chain says which step failed and why, and the button can be clicked again.
+    """
+    keep, form = (gr.skip(),) * 3, (gr.skip(),) * 2
+    if not job:
+        return "", gr.Timer(active=False), *keep, gr.skip(), gr.Button(interactive=True), *form
+    with ctx.history() as h:
+        row = jobs.refresh(h, job)
+        run = row["config"].get("run")
+        train = h.get_run(run) if run else None
+    if row["status"] not in FINAL_STATUSES:
+        return describe(row, log_tail(row.get("run_dir"), 5)), gr.Timer(), *keep, gr.skip(), gr.skip(), *form
+    if row["status"] == "finished" and train is not None:
+        from studio.tabs.train import run_choices  # the Train tab's own list: the dropdown must offer the run
+
+        return (f"✅ run `{run}` started: its live curve is in the Train tab", gr.Timer(active=False),
+                gr.Tabs(selected="train"), gr.update(choices=run_choices(ctx), value=run), gr.Timer(active=True),
+                gr.Group(visible=False), gr.Button(interactive=True),
+                gr.update(choices=ctx.workspace.corpora(), value=row["config"]["corpus"]),
+                gr.update(choices=ctx.workspace.tokenizers(), value=row["config"]["tokenizer"]))
+    error = row.get("error") or f"the quickstart job ended {row['status']}"
+    return (f"❌ **{error}**\n\nSee `babyllama runs logs {job}`.", gr.Timer(active=False), *keep,
+            gr.skip(), gr.Button(interactive=True), *form)
+
+
+# ---------------------------------------------------------------------------------------------
+# Builder
+# ---------------------------------------------------------------------------------------------
+
+def build(ctx: StudioContext) -> StartComponents:
+    """The panel (hidden until the page load finds an empty workspace)."""
+    with gr.Group(visible=False, elem_id="start-here") as group:
+        gr.Markdown(INTRO)
+        button = gr.Button("Make a sample corpus, a tokenizer and a tiny run", variant="primary",
+                           elem_id="start-here-button")
+        status = gr.Markdown(elem_id="start-here-status")
+    job = gr.Textbox(visible=False, elem_id="start-here-job")
+    timer = gr.Timer(POLL_S, active=False)
+    button.click(partial(start_chain, ctx), None, [job, status, timer, button], api_name="quickstart")
+    return StartComponents(group, button, status, job, timer)
+
+
+def wire(demo: gr.Blocks, ctx: StudioContext, c: StartComponents, tabs: gr.Tabs, train) -> None:
+    """Page load shows or hides the panel; its timer hands over to the Train tab (`train`: TrainComponents)."""
+    demo.load(partial(on_load, ctx), None, [c.group, c.job, c.timer], api_visibility="private")
+    outputs = [c.status, c.timer, tabs, train.run, train.timer, c.group, c.button, train.corpus, train.tokenizer]
+    c.timer.tick(partial(poll, ctx), c.job, outputs, show_progress="hidden", api_visibility="private")
