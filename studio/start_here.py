@@ -16,6 +16,7 @@ from core.errors import UserError
 from core.history import FINAL_STATUSES
 from studio.context import StudioContext
 from studio.shared import log_tail
+from studio.tabs.train import run_choices  # the Train tab's own list: its dropdown must offer the new run
 
 POLL_S = 1.0
 INTRO = ("### Start here\nThis workspace is empty. One click makes a small synthetic corpus "
@@ -87,8 +88,6 @@ def poll(ctx: StudioContext, job: str):
     if row["status"] not in FINAL_STATUSES:
         return describe(row, log_tail(row.get("run_dir"), 5)), gr.Timer(), *keep, gr.skip(), gr.skip(), *form
     if row["status"] == "finished" and train is not None:
-        from studio.tabs.train import run_choices  # the Train tab's own list: the dropdown must offer the run
-
         return (f"✅ run `{run}` started: its live curve is in the Train tab", gr.Timer(active=False),
                 gr.Tabs(selected="train"), gr.update(choices=run_choices(ctx), value=run), gr.Timer(active=True),
                 gr.Group(visible=False), gr.Button(interactive=True),

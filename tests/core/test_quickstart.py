@@ -1,0 +1,92 @@
+"""core.quickstart: free names, the empty-workspace test, and the chain's order and failure handling
+with the job launches faked (the real chain is the `slow` CLI test and the browser test)."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from core import jobs, quickstart
+from core.data import create_synthetic_corpus
+from core.errors import UserError
+from core.history import History
+
+
+class FakeProc:
+    pid = os.getpid()  # a live process: the row stays `queued` until the test sets its status
+
+
+@pytest.fixture
+def history(workspace):
+    with History(workspace.db_path) as h:
+        yield h
+
+
+@pytest.fixture
+def launches(monkeypatch):
+    calls = []
+    monkeypatch.setattr(jobs, "_launch", lambda run_dir, n: calls.append(run_dir.name) or FakeProc())
+    return calls
+
+
+def test_empty_workspace_and_default_plan(workspace, history):
+    assert quickstart.is_empty(workspace, history)
+    plan = quickstart.plan(workspace, history)
+    assert (plan["corpus"], plan["tokenizer"], plan["run"]) == ("sample", "sample-bpe2000", "tiny-sample")
+    create_synthetic_corpus(workspace, "sample", n_words=500)
+    assert not quickstart.is_empty(workspace, history)
+
+
+def test_plan_takes_free_names_when_the_sample_exists(workspace, history):
+    create_synthetic_corpus(workspace, "sample", n_words=500)
+    history.create_run("tiny-sample-2", "train", {}, None)
+    plan = quickstart.plan(workspace, history, words=1000, vocab_size=None)
+    assert plan["corpus"] == "sample-2" and plan["tokenizer"] == "sample-2-bpe2000"
+    assert plan["run"] == "tiny-sample-2-2" and plan["words"] == 1000 and plan["vocab_size"] == 2000
+
+
+def test_start_writes_one_quickstart_job_with_the_plan(workspace, history, launches):
+    row = quickstart.start(workspace, history)
+    assert (row["name"], row["kind"], row["status"]) == ("quickstart", "quickstart", "queued")
+    assert row["config"]["run"] == "tiny-sample" and launches == ["quickstart"]
+    with pytest.raises(UserError, match="no preset named 'nope'"):
+        quickstart.start(workspace, history, preset="nope")
+
+
+def _finish_on_launch(monkeypatch, history, outcome: dict):
+    """Each launched prepare/tokenize job ends at once with the status `outcome` gives its kind."""
+    started = []
+
+    def fake_start_task(kind, params, ws, h, *, name, command=""):
+        started.append((kind, name, command))
+        h.create_run(name, kind, params, None, command=command)
+        h.set_status(name, outcome.get(kind, "finished"), error="boom" if outcome.get(kind) == "failed" else None)
+
+    monkeypatch.setattr(jobs, "start_task", fake_start_task)
+    monkeypatch.setattr(jobs, "start", lambda kind, cfg, ws, h, *, name, command="": started.append((kind, name, command)))
+    return started
+
+
+def test_chain_runs_corpus_then_tokenizer_then_the_tiny_run(workspace, history, monkeypatch):
+    started = _finish_on_launch(monkeypatch, history, {})
+    monkeypatch.setattr(quickstart, "train_config", lambda params, ws: None)  # no tokenizer on disk here
+    history.create_run("qs", "quickstart", {}, None)
+    assert quickstart.run_chain(quickstart.plan(workspace, history), workspace, history, job="qs", log=lambda m: None) == "tiny-sample"
+    assert [(k, n) for k, n, _ in started] == [("prepare", "prepare-sample"), ("tokenize", "tokenize-sample-bpe2000"),
+                                               ("train", "tiny-sample")]
+    assert "babyllama data synth --name sample --words 200000" in started[0][2]
+    assert "data.tokenizer_path=sample-bpe2000" in started[2][2] and "model.name=tiny-sample" in started[2][2]
+    assert history.get_run("qs")["step"] == 3
+
+
+def test_a_failed_step_stops_the_chain_and_names_it(workspace, history, monkeypatch):
+    started = _finish_on_launch(monkeypatch, history, {"tokenize": "failed"})
+    with pytest.raises(UserError, match="the tokenize job 'tokenize-sample-bpe2000' ended failed: boom"):
+        quickstart.run_chain(quickstart.plan(workspace, history), workspace, history, log=lambda m: None)
+    assert [k for k, _, _ in started] == ["prepare", "tokenize"]  # no training run started
+
+
+def test_train_config_is_tiny_on_the_new_data(workspace, history):
+    cfg = quickstart.train_config(quickstart.plan(workspace, history, max_steps=50), workspace)
+    assert (cfg.model.name, cfg.training.max_steps, cfg.data.train_path, cfg.data.tokenizer_path) == \
+        ("tiny-sample", 50, "sample", "sample-bpe2000")

@@ -1,0 +1,71 @@
+"""The "Start here" panel's handlers: shown only on an empty workspace (or while a chain runs), one
+click starts the quickstart job, and the poll hands over to the Train tab once the run exists."""
+from __future__ import annotations
+
+import os
+
+import gradio as gr
+import pytest
+
+from core import jobs
+from core.data import create_synthetic_corpus
+from core.history import History
+from studio import start_here
+from studio.app import build_app
+from studio.context import StudioContext
+
+
+class FakeProc:
+    pid = os.getpid()
+
+
+@pytest.fixture
+def ctx(workspace, monkeypatch):
+    monkeypatch.setattr(jobs, "_launch", lambda run_dir, n: FakeProc())  # no worker: the test sets statuses
+    return StudioContext(workspace)
+
+
+def _visible(update) -> bool:
+    return update.visible if isinstance(update, gr.Group) else update["visible"]
+
+
+def test_panel_shows_on_an_empty_workspace_only(ctx, workspace):
+    group, job, timer = start_here.on_load(ctx)
+    assert _visible(group) and job == "" and not timer.active
+    create_synthetic_corpus(workspace, "mine", n_words=500)
+    assert not _visible(start_here.on_load(ctx)[0])
+
+
+def test_click_starts_one_job_and_a_reload_reattaches(ctx, workspace):
+    job, status, timer, button = start_here.start_chain(ctx)
+    assert job == "quickstart" and timer.active and button.interactive is False
+    assert "`sample`" in status and "`tiny-sample`" in status
+    group, again, timer = start_here.on_load(ctx)  # a reload while the chain runs: still shown, polling
+    assert _visible(group) and again == "quickstart" and timer.active
+
+
+def test_poll_waits_then_hands_over_to_the_train_tab(ctx, workspace):
+    job = start_here.start_chain(ctx)[0]
+    out = start_here.poll(ctx, job)
+    assert "step 1/3" in out[0] and not isinstance(out[2], gr.Tabs)  # still on this page
+    with History(workspace.db_path) as h:
+        h.create_run("tiny-sample", "train", {}, None)
+        h.set_status(job, "finished")
+    status, timer, tabs, run, train_timer, group, button, corpus, tokenizer = start_here.poll(ctx, job)
+    assert "tiny-sample" in status and not timer.active and tabs.selected == "train"
+    assert run["value"] == "tiny-sample" and "tiny-sample" in run["choices"] and train_timer.active
+    assert not group.visible and corpus["value"] == "sample" and tokenizer["value"] == "sample-bpe2000"
+
+
+def test_a_failed_chain_says_why_and_can_be_clicked_again(ctx, workspace):
+    job = start_here.start_chain(ctx)[0]
+    with History(workspace.db_path) as h:
+        h.set_status(job, "failed", error="UserError: quickstart: the tokenize job 'tokenize-sample-bpe2000' ended failed")
+    status, timer, tabs, *_, button, corpus, tokenizer = start_here.poll(ctx, job)
+    assert "tokenize job" in status and "runs logs quickstart" in status
+    assert not timer.active and button.interactive
+
+
+def test_the_panel_is_in_the_page_with_a_named_action(workspace):
+    info = build_app(workspace).get_api_info()
+    assert "/quickstart" in info["named_endpoints"]
