@@ -90,3 +90,12 @@ def test_train_config_is_tiny_on_the_new_data(workspace, history):
     cfg = quickstart.train_config(quickstart.plan(workspace, history, max_steps=50), workspace)
     assert (cfg.model.name, cfg.training.max_steps, cfg.data.train_path, cfg.data.tokenizer_path) == \
         ("tiny-sample", 50, "sample", "sample-bpe2000")
+
+
+def test_quickstart_imports_neither_torch_nor_gradio():
+    import subprocess
+    import sys
+
+    code = "import sys, core.quickstart; print(sorted({'torch', 'gradio', 'transformers'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
