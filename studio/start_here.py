@@ -40,7 +40,8 @@ class StartComponents(NamedTuple):
 def live_job(ctx: StudioContext) -> str:
     """The newest queued/running `quickstart` job, or ""."""
     with ctx.history() as h:
-        live = [r for r in h.list_runs(kind=quickstart.KIND) if jobs.refresh(h, r["name"])["status"] in ("queued", "running")]
+        live = [r for r in h.list_runs(kind=quickstart.KIND)
+                if jobs.refresh(h, r["name"])["status"] in ("queued", "running")]
     return live[0]["name"] if live else ""
 
 

@@ -19,7 +19,8 @@ def register(subparsers) -> None:
                    help="tokenizer vocabulary size (default 2000)")
     p.add_argument("--max-steps", type=at_least_one, default=None, metavar="S",
                    help="training steps of the tiny run (default 200)")
-    p.add_argument("--detach", action="store_true", help="start the chain in the background, print its job name, return")
+    p.add_argument("--detach", action="store_true",
+                   help="start the chain in the background, print its job name, return")
     add_workspace_arg(p)
     p.set_defaults(func=_cmd_quickstart)
 

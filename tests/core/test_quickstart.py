@@ -63,7 +63,8 @@ def _finish_on_launch(monkeypatch, history, outcome: dict):
         h.set_status(name, outcome.get(kind, "finished"), error="boom" if outcome.get(kind) == "failed" else None)
 
     monkeypatch.setattr(jobs, "start_task", fake_start_task)
-    monkeypatch.setattr(jobs, "start", lambda kind, cfg, ws, h, *, name, command="": started.append((kind, name, command)))
+    monkeypatch.setattr(jobs, "start",
+                        lambda kind, cfg, ws, h, *, name, command="": started.append((kind, name, command)))
     return started
 
 
@@ -71,7 +72,8 @@ def test_chain_runs_corpus_then_tokenizer_then_the_tiny_run(workspace, history, 
     started = _finish_on_launch(monkeypatch, history, {})
     monkeypatch.setattr(quickstart, "train_config", lambda params, ws: None)  # no tokenizer on disk here
     history.create_run("qs", "quickstart", {}, None)
-    assert quickstart.run_chain(quickstart.plan(workspace, history), workspace, history, job="qs", log=lambda m: None) == "tiny-sample"
+    run = quickstart.run_chain(quickstart.plan(workspace, history), workspace, history, job="qs", log=lambda m: None)
+    assert run == "tiny-sample"
     assert [(k, n) for k, n, _ in started] == [("prepare", "prepare-sample"), ("tokenize", "tokenize-sample-bpe2000"),
                                                ("train", "tiny-sample")]
     assert "babyllama data synth --name sample --words 200000" in started[0][2]

@@ -21,6 +21,7 @@ def test_start_here_reaches_a_live_curve_in_a_minute(workspace, browser, tmp_pat
         page = browser.new_page(viewport={"width": 1400, "height": 1600})
         page.goto(url)
         page.wait_for_selector("#start-here-button", state="visible", timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "quickstart-start-here.png"))
         started = time.monotonic()
         page.click("#start-here-button")
         _wait(page, lambda: _plot_points(page) >= 1, timeout=240, what="the first loss point")

@@ -60,8 +60,8 @@ def test_poll_waits_then_hands_over_to_the_train_tab(ctx, workspace):
 def test_a_failed_chain_says_why_and_can_be_clicked_again(ctx, workspace):
     job = start_here.start_chain(ctx)[0]
     with History(workspace.db_path) as h:
-        h.set_status(job, "failed", error="UserError: quickstart: the tokenize job 'tokenize-sample-bpe2000' ended failed")
-    status, timer, tabs, *_, button, corpus, tokenizer = start_here.poll(ctx, job)
+        h.set_status(job, "failed", error="UserError: quickstart: the tokenize job 'tokenize-sample' ended failed")
+    status, timer, *_, button, _corpus, _tokenizer = start_here.poll(ctx, job)
     assert "tokenize job" in status and "runs logs quickstart" in status
     assert not timer.active and button.interactive
 
