@@ -152,12 +152,12 @@ def _cmd_list(args) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"{'run':<28}{'kind':<8}{'status':<10}{'step':>12}{'loss':>9}")
+    print(f"{'run':<28}{'kind':<11}{'status':<10}{'step':>12}{'loss':>9}")
     for r in rows:
         step = f"{r['step'] or 0}/{r['total_steps'] or '?'}"
         loss = f"{r['loss']:.4f}" if r["loss"] is not None else "-"
         status = f"queued #{r['queue_position']}" if r["queue_position"] else r["status"]
-        print(f"{r['name']:<28}{r['kind']:<8}{status:<10}{step:>12}{loss:>9}")
+        print(f"{r['name']:<28}{r['kind']:<11}{status:<10}{step:>12}{loss:>9}")
     return 0
 
 
