@@ -56,7 +56,7 @@ def _prompts(opts: GenBenchOptions, batch: int):
     """`batch` rows of random token ids, lengths stepping down by 2 (left padding gets exercised)."""
     import torch
 
-    from core.generate_batch import pad_left
+    from core.generate.batch import pad_left
 
     g = torch.Generator().manual_seed(batch)
     lengths = [max(1, opts.prompt_tokens - 2 * (i % 4)) for i in range(batch)]
