@@ -12,7 +12,7 @@ from core.sweep import runs as sweep_runs
 from core.sweep import spec as sweep
 from core.errors import UserError
 from core.history import FINAL_STATUSES, History
-from core.history_schema import write_transaction
+from core.history.schema import write_transaction
 from core.resolve import data_checker
 
 FAST = {"data.train_path": "syn", "data.tokenizer_path": "tok", "training.logging_steps": 1,
