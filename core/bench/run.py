@@ -81,7 +81,7 @@ def run_bench(opts: BenchOptions, ws: Workspace, log=None) -> dict:
 
     # warmup >= 1 too: the first step pays for lazy set-up, and its end is the "ready" report.
     require_at_least_one(opts, ("steps", "rounds", "warmup", "batch_size", "seq_length", "vocab_size"))
-    if opts.bf16:
+    if opts.bf16 and not torch.cuda.is_available():
         from core.train.loop import cpu_has_bf16
 
         if not cpu_has_bf16():
@@ -132,14 +132,18 @@ def _take_turns(opts: BenchOptions, cfg, tmp: Path, log):
         dtype = torch.bfloat16 if opts.bf16 else torch.float32
         # The peak is measured while every side waits: before the first round and after each one,
         # so each round's rate has a peak from the same minute of a machine whose speed drifts.
-        peaks = [matmul_peak(dtype=dtype)]
+        # On CUDA the sides train on the GPU, so the peak is the GPU's (a larger product: 2048^3
+        # takes microseconds there).
+        cuda = torch.cuda.is_available()
+        peak = lambda: matmul_peak(n=8192 if cuda else 2048, dtype=dtype, device="cuda" if cuda else "cpu")  # noqa: E731
+        peaks = [peak()]
         for round_ in range(1, opts.rounds + 1):
             for side, proc in sides.items():  # one side at a time: the others wait on their pipes
                 proc.go()
                 reports[side].append(proc.read())
                 log(f"round {round_}/{opts.rounds} {side_label(side, opts.tuned_malloc)}: "
                     f"{_rate(reports[side][-1], cfg):,.0f} tokens/s")
-            peaks.append(matmul_peak(dtype=dtype))
+            peaks.append(peak())
         finals = {}
         for side, proc in sides.items():  # each finishes alone (our loop saves its model)
             proc.go()

@@ -116,7 +116,8 @@ def run_trainer(cfg, blocks: torch.Tensor, out_dir: Path, gate: Gate) -> None:
     model = build_model(cfg.model, cfg.model.vocab_size)
     args = TrainingArguments(output_dir=str(out_dir), per_device_train_batch_size=cfg.training.batch_size,
                              max_steps=gate.total_steps, report_to=[], save_strategy="no",
-                             logging_steps=10 ** 9, use_cpu=True, dataloader_num_workers=0,
+                             logging_steps=10 ** 9, dataloader_num_workers=0,
+                             use_cpu=not torch.cuda.is_available(),  # the device our loop takes
                              bf16=cfg.training.bf16, torch_compile=cfg.training.torch_compile)
     Trainer(model=model, args=args, train_dataset=_Blocks(blocks), callbacks=[TrainerTimer()]).train()
 
