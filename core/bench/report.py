@@ -58,7 +58,7 @@ def format_report(r: dict) -> str:
         f"{'MFU ours':<30}{100 * r['mfu']:>9.1f} %          (target >= {100 * TARGET_MFU:.0f} %; Trainer "
         f"{100 * r['baseline_mfu']:.1f} %)",
         f"  against a measured {r.get('dtype', 'fp32')} matmul peak of {r['matmul_peak_gflops']:.1f} GFLOP/s "
-        "(2048^3, the best of the measurements between rounds);",
+        "(2048^3 on CPU, 8192^3 on CUDA; the best of the measurements between rounds);",
         f"  {r['model_flops_per_token'] / 1e6:.1f} MFLOP/token = 6 x {human(r['matmul_parameters'])} matmul parameters "
         "(all but the input embedding) + 12 x layers x hidden x seq (attention)",
     ]

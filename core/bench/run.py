@@ -122,7 +122,7 @@ def _take_turns(opts: BenchOptions, cfg, tmp: Path, log):
     sides: dict[str, _SideProcess] = {}
     try:
         log(f"starting {len(opts.sides)} sides, warming up ({opts.warmup} steps each"
-            f"{'; ours compiles first, a minute or more' if opts.compile else ''})")
+            f"{'; every side compiles first, a minute or more' if opts.compile else ''})")
         for side in opts.sides:
             env = _side_env(opts.malloc_tuned(side))
             sides[side] = _SideProcess(side, SIDE_KINDS[side], tmp / "spec.json", env, tmp / f"{side}.log")
@@ -135,7 +135,10 @@ def _take_turns(opts: BenchOptions, cfg, tmp: Path, log):
         # On CUDA the sides train on the GPU, so the peak is the GPU's (a larger product: 2048^3
         # takes microseconds there).
         cuda = torch.cuda.is_available()
-        peak = lambda: matmul_peak(n=8192 if cuda else 2048, dtype=dtype, device="cuda" if cuda else "cpu")  # noqa: E731
+
+        def peak() -> float:
+            return matmul_peak(n=8192 if cuda else 2048, dtype=dtype, device="cuda" if cuda else "cpu")
+
         peaks = [peak()]
         for round_ in range(1, opts.rounds + 1):
             for side, proc in sides.items():  # one side at a time: the others wait on their pipes
