@@ -68,9 +68,11 @@ def run_gpu_check(opts: GpuCheckOptions, log=print) -> dict:
     checks = [_device(torch, cuda, n_gpus)]
     try:
         log(f"gpu-check: {checks[0]['reason']}; preparing a synthetic corpus and tokenizer")
-        parts.prepare(ctx)
+        checks.append(_run_one("prepare data", lambda: _prepare(parts, ctx), 0, opts.budget_s, parts))
         for name, fn, cuda_s, cpu_s in _plan(parts, ctx):
             left = opts.budget_s - (time.perf_counter() - started)
+            if checks[1]["status"] == parts.FAIL:  # nothing to train on: say so once per check
+                fn, cuda_s, cpu_s = (lambda: (parts.SKIP, "no data: 'prepare data' failed", {})), 0, 0
             checks.append(_run_one(name, fn, cuda_s if cuda else cpu_s, left, parts))
             log(f"gpu-check: {name}: {checks[-1]['status']} ({checks[-1]['reason']})")
     finally:
@@ -80,6 +82,11 @@ def run_gpu_check(opts: GpuCheckOptions, log=print) -> dict:
             "skipped": [c["name"] for c in checks if c["status"] == parts.SKIP],
             "cuda": cuda, "gpus": n_gpus, "preset": ctx.preset, "steps": ctx.steps,
             "budget_s": opts.budget_s, "seconds": round(time.perf_counter() - started, 1), "checks": checks}
+
+
+def _prepare(parts, ctx):
+    parts.prepare(ctx)
+    return parts.OK, f"a synthetic corpus and tokenizer for {ctx.preset}", {}
 
 
 def _device(torch, cuda: bool, n_gpus: int) -> dict:

@@ -56,6 +56,18 @@ def test_a_check_that_raises_fails_alone_and_the_command_exits_1(stub_parts, mon
     assert "evaluate and generate" not in result["skipped"]  # the checks after it still ran
 
 
+def test_a_failed_data_preparation_fails_once_and_skips_the_rest(stub_parts, monkeypatch, capsys):
+    def no_disk(ctx):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(parts, "prepare", no_disk)
+    assert main(["doctor", "--gpu-check", "--json", "--budget-s", "1000"]) == 1
+    result = json.loads(capsys.readouterr().out)
+    assert result["failed"] == ["prepare data"] and "disk full" in result["checks"][1]["reason"]
+    assert all(c["status"] == "skip" for c in result["checks"][2:])
+    assert stub_parts == []  # no check ran without data
+
+
 def test_checks_that_do_not_fit_the_budget_are_skipped_with_a_reason(stub_parts, capsys):
     assert main(["doctor", "--gpu-check", "--budget-s", "25"]) == 0
     out = capsys.readouterr().out
