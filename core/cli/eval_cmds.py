@@ -85,6 +85,8 @@ def _register_bench_eval(subparsers, add_workspace_arg) -> None:
     q.add_argument("--batch-size", type=int, default=None, help="batched side's batch (default %(default)s)")
     q.add_argument("--device", choices=("cpu", "cuda"), default="", help="default: cuda when available")
     q.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice, all cores)")
+    q.add_argument("--rounds", type=int, default=d.rounds,
+                   help=f"minimal-pair rounds per side, alternating; the median counts (default {d.rounds})")
     q.add_argument("--json", action="store_true", help="print one JSON object")
     add_workspace_arg(q)
     q.set_defaults(func=_cmd_bench_eval)
@@ -163,8 +165,8 @@ def _cmd_bench_eval(args) -> int:
     from core.evaluate.bench import EvalBenchOptions, format_report, run_eval_bench
 
     opts = EvalBenchOptions(model=args.model, pairs_dir=_abs(args.pairs_dir), device=args.device, threads=args.threads,
-                            **given(args, ("preset", "pairs", "batch_size")))
+                            **given(args, ("preset", "pairs", "batch_size", "rounds")))
     result = run_eval_bench(opts, Workspace.resolve(args.workspace),
                             log=lambda m: print(m, file=sys.stderr, flush=True))
     print(json.dumps(result, indent=2) if args.json else format_report(result), flush=True)
-    return 0
+    return 0 if result["same_accuracies"] else 1  # no ratio: a script must notice
