@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from core import gpu_check
 from core import gpu_check_parts as parts
 from core.cli import main
 

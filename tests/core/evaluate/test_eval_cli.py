@@ -157,12 +157,15 @@ def test_bench_eval_json(workspace, shared_data, capsys):
     assert result["ratio"] == pytest.approx(result["batched_pairs_per_s"] / result["single_pairs_per_s"])
     assert result["ppl_ours_tokens_per_s"] > 0 and result["ppl_bare_tokens_per_s"] > 0
     assert result["rounds"] == 3 and result["ratio_by_round"] > 0
+    babylm = result["babylm"]  # the same pairs through the official reader and rule
+    assert babylm["same_decisions"] is True and babylm["candidates"] == 72 and babylm["tasks"] == ["blimp/blimp-sample"]
+    assert babylm["ratio"] == pytest.approx(babylm["batched_candidates_per_s"] / babylm["single_candidates_per_s"])
 
 
 def test_bench_eval_alternates_the_sides_and_refuses_a_ratio_on_different_accuracies(
         workspace, shared_data, capsys, monkeypatch):
     """Before: batched timed 3 times in a row, then single once; a ratio even when accuracies differed."""
-    from core.evaluate import bench
+    from core.bench import eval as bench
 
     real, order = bench._pairs_side, []
 

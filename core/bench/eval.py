@@ -38,6 +38,8 @@ class EvalBenchOptions:
     device: str = ""
     threads: int = 0           # torch CPU threads; 0 = torch's default (all cores)
     rounds: int = 3            # minimal pairs: batched and one-at-a-time rounds, alternating
+    babylm_data: str = ""      # BabyLM suite: the official data ("" = the pairs folder read as blimp_filtered)
+    fast: bool = False         # BabyLM suite: its fast_eval/
 
 
 def _random_model(opts: EvalBenchOptions, paradigms, ws: Workspace, tmp: Path):
@@ -140,6 +142,8 @@ def run_eval_bench(opts: EvalBenchOptions, ws: Workspace, log=print) -> dict:
                   "model": opts.model or f"random {opts.preset}",
                   "n_params": sum(p.numel() for p in model.parameters()), "device": str(model.device),
                   "threads": torch.get_num_threads()})
+        log("BabyLM suite (official rule): batched vs one candidate at a time")
+        result["babylm"] = _babylm_sides(model, tokenizer, folder, opts)
         log("perplexity: ours vs a bare model(input_ids) loop")
         result.update(_ppl_sides(model, tokenizer, paradigms, opts))
         result.update(target_ratio=TARGET_RATIO, target_ppl_ratio=TARGET_PPL_RATIO)
@@ -185,6 +189,17 @@ def _accuracies(paradigms, scores: list[float]) -> dict[str, float]:
     return out
 
 
+def _babylm_sides(model, tokenizer, pairs_folder, opts: EvalBenchOptions) -> dict:
+    from core.bench.babylm import bench_babylm
+    from core.evaluate.babylm import suite, tasks
+
+    if opts.babylm_data:
+        the_plan = suite.plan(opts.babylm_data, opts.fast, limit=opts.pairs)
+    else:  # the same pairs, read and scored as the official pipeline's blimp task
+        the_plan = suite.BabyLMPlan([tasks.read_task(Path(pairs_folder), "blimp", opts.pairs)])
+    return bench_babylm(model, tokenizer, the_plan, opts.batch_size, opts.rounds)
+
+
 def format_report(r: dict) -> str:
     """The human summary `bench eval` prints without --json."""
     mark = lambda ok: "meets" if ok else "MISSES"  # noqa: E731
@@ -197,6 +212,15 @@ def format_report(r: dict) -> str:
         f"(median of {r['rounds']} rounds, alternating with one at a time)",
         f"minimal pairs one at a time (batch 1):  {r['single_pairs_per_s']:,.0f} pairs/s",
         f"{ratio}; same accuracies: {r['same_accuracies']} (largest log-prob difference {r['max_logprob_diff']:.2e})",
+        _babylm_line(r["babylm"], r["target_ratio"]),
         f"perplexity pass: {r['ppl_ours_tokens_per_s']:,.0f} tok/s vs bare forward {r['ppl_bare_tokens_per_s']:,.0f} tok/s "
         f"= {r['ppl_ratio']:.2f}x ({mark(r['ppl_ratio'] >= r['target_ppl_ratio'])} the {r['target_ppl_ratio']:g}x target)",
     ])
+
+
+def _babylm_line(b: dict, target: float) -> str:
+    ratio = (f"{b['ratio']:.1f}x ({'meets' if b['ratio'] >= target else 'MISSES'} the {target:g}x target)"
+             if b["ratio"] is not None else "no ratio: the two sides decided differently (a bug to report)")
+    return (f"BabyLM suite ({', '.join(b['tasks'])}, {b['candidates']:,} candidates): batched "
+            f"{b['batched_candidates_per_s']:,.0f}/s vs one at a time {b['single_candidates_per_s']:,.0f}/s = {ratio}; "
+            f"same decisions: {b['same_decisions']} (largest score difference {b['max_score_diff']:.1e})")
