@@ -32,8 +32,11 @@ QUEUE_POLL_S, PROGRESS_POLL_S = 0.02, 0.1
 def enable_queue(demo: gr.Blocks, concurrency: int = 4) -> gr.Blocks:
     """`demo.queue(...)` with the studio's concurrency, and the queue's idle polling slowed down."""
     demo.queue(default_concurrency_limit=concurrency)
+    # Gradio 6.31 has no public setting for this (Blocks.queue takes status_update_rate, api_open,
+    # max_size, default_concurrency_limit): the queue object's attributes are set directly, and
+    # left alone if a later Gradio renames them.
     queue = getattr(demo, "_queue", None)
-    if queue is not None and hasattr(queue, "sleep_when_free"):  # Gradio internals: left alone if renamed
+    if queue is not None and hasattr(queue, "sleep_when_free"):
         queue.sleep_when_free = max(queue.sleep_when_free, QUEUE_POLL_S)
         queue.progress_update_sleep_when_free = max(queue.progress_update_sleep_when_free, PROGRESS_POLL_S)
     return demo

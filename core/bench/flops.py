@@ -37,19 +37,22 @@ def flops_per_token(m: ModelConfig, vocab_size: int, seq_length: int) -> int:
     return 6 * matmul_parameters(m, vocab_size) + attention_flops_per_token(m, seq_length)
 
 
-def matmul_peak(n: int = 2048, repeats: int = 3, dtype=None) -> float:
+def matmul_peak(n: int = 2048, repeats: int = 3, dtype=None, device: str = "cpu") -> float:
     """The best FLOP/s of an n x n @ n x n matmul (2 n^3 FLOPs; fp32 unless `dtype`) over
-    `repeats` timed runs, after one untimed run; uses torch's current thread count."""
+    `repeats` timed runs, after one untimed run; uses torch's current thread count on CPU."""
     import torch
 
     dtype = dtype or torch.float32
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-    out = torch.empty(n, n, dtype=dtype)
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)  # CUDA matmuls return at once
+    a, b = (torch.randn(n, n, dtype=dtype, device=device) for _ in range(2))
+    out = torch.empty(n, n, dtype=dtype, device=device)
     torch.mm(a, b, out=out)  # warm-up: thread pool, caches, page faults of `out`
+    sync()
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
         torch.mm(a, b, out=out)
+        sync()
         best = min(best, time.perf_counter() - start)
     return 2 * n ** 3 / best
 

@@ -2,7 +2,7 @@
 `model.generate` on the same random model, prompts, settings and number of new tokens.
 
 Both sides run in this process, warm-up first, then in alternating order round by round; the
-greedy tokens of both must be identical. Must not import gradio.
+greedy tokens of both must be identical, else that batch gets no ratio. Must not import gradio.
 """
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def _prompts(opts: GenBenchOptions, batch: int):
     """`batch` rows of random token ids, lengths stepping down by 2 (left padding gets exercised)."""
     import torch
 
-    from core.generate_batch import pad_left
+    from core.generate.batch import pad_left
 
     g = torch.Generator().manual_seed(batch)
     lengths = [max(1, opts.prompt_tokens - 2 * (i % 4)) for i in range(batch)]
@@ -110,9 +110,18 @@ def _measure(opts: GenBenchOptions, model, batch: int, log) -> dict:
            # CPU seconds of this process: steadier than wall time on a shared machine (with one thread)
            "ratio_cpu": statistics.median(cpu["hf"]) / statistics.median(cpu["ours"]),
            "same_tokens": same if not opts.sample else None}
+    if row["same_tokens"] is False:  # different work done: a speed ratio would compare nothing
+        row.update(ratio=None, ratio_by_round=None, ratio_cpu=None)
+        log(f"batch {batch}: the two sides gave different tokens; no ratio")
+        return row
     log(f"batch {batch}: ours {row['ours_tokens_per_s']:,.0f} tok/s, transformers {row['hf_tokens_per_s']:,.0f} "
         f"tok/s, ratio {row['ratio']:.2f}x")
     return row
+
+
+def refused(result: dict) -> bool:
+    """Whether any batch size gave different greedy tokens (its ratio is null; the CLI exits 1)."""
+    return any(row["same_tokens"] is False for row in result["by_batch"])
 
 
 def run_gen_bench(opts: GenBenchOptions, ws: Workspace, log=print) -> dict:
@@ -149,10 +158,15 @@ def format_report(r: dict) -> str:
              f"{r['threads']} threads, {r['mode']}, {r['prompt_tokens']}-token prompts + {r['new_tokens']} new tokens, "
              f"median of {r['rounds']} alternating rounds"]
     for row in r["by_batch"]:
+        if row["ratio"] is None:
+            lines.append(f"batch {row['batch']}: the two sides gave different tokens: no ratio (a bug to report)")
+            continue
         same = "" if row["same_tokens"] is None else f"; same tokens: {row['same_tokens']}"
         lines.append(f"batch {row['batch']}: ours {row['ours_tokens_per_s']:,.0f} tok/s, transformers generate "
                      f"{row['hf_tokens_per_s']:,.0f} tok/s, ratio {row['ratio']:.2f}x "
                      f"({row['ratio_by_round']:.2f}x round by round, {row['ratio_cpu']:.2f}x in CPU time){same}")
+    if r["ratio"] is None:
+        return "\n".join(lines)
     ok = r["ratio"] >= r["target_ratio"]
     lines.append(f"batch {r['batch']} {'meets' if ok else 'MISSES'} the {r['target_ratio']:g}x target")
     return "\n".join(lines)

@@ -1,10 +1,11 @@
 """`babyllama bench train`: our training loop against transformers.Trainer on the same model, data
 and batch, in one interleaved run; tokens/s of both, their ratio, MFU and peak RSS.
 
-Each side runs in its own process (core.bench.side): ours as a training job runs (with the glibc
-allocator settings core.jobs gives workers), Trainer as a user starts it (default allocator;
-`--same-malloc` gives it ours too, for the strict like-for-like figure). The sides take turns round
-by round (one step each by default), so a busy machine slows them alike. Must not import gradio.
+Each side runs in its own process (core.bench.side), every one with the glibc allocator settings
+core.jobs gives training workers (`--no-malloc-tuning`: glibc's defaults for all), and with
+`--compile` every one compiled. A third side, ours with the other allocator setting, measures what
+the allocator alone is worth (`--no-malloc-effect` drops it). The sides take turns round by round
+(one step each by default), so a busy machine slows them alike. Must not import gradio.
 """
 from __future__ import annotations
 
@@ -35,7 +36,9 @@ CORPUS_WORDS = 100_000  # about 1k blocks of 128 tokens: data order never repeat
 TARGET_RATIO, TARGET_MFU, TARGET_RSS_MB = 1.3, 0.75, 2500
 
 
-SIDE_LABELS = {"ours": "ours (core.train.loop)", "trainer": "transformers.Trainer"}
+SIDE_LABELS = {"ours": "ours (core.train.loop)", "trainer": "transformers.Trainer",
+               "ours_malloc": "ours, other allocator"}
+SIDE_KINDS = {"ours": "ours", "trainer": "trainer", "ours_malloc": "ours"}  # core.bench.side's argument
 
 
 @dataclass(frozen=True)
@@ -52,10 +55,12 @@ class BenchOptions:
     batch_size: int = 32
     seq_length: int = 128
     vocab_size: int = 16000    # the output layer is ~46 % of llama-10M's FLOPs at 16k: keep it real
-    tuned_malloc: bool = True  # our side gets GLIBC_TUNABLES as core.jobs gives workers
-    same_malloc: bool = False  # Trainer gets them too (default: Trainer as users run it)
-    bf16: bool = False         # both sides under bf16 autocast (CPUs with native bf16 only)
-    compile: bool = False      # our side with training.torch_compile (Trainer stays as users run it)
+    # Every side gets GLIBC_TUNABLES as core.jobs gives workers: comparing loops, not allocators
+    # (ours tuned against Trainer untuned measured 1.92x where the same allocator gave 1.04x).
+    tuned_malloc: bool = True
+    malloc_effect: bool = True  # a third side: ours with the other allocator setting
+    bf16: bool = False         # every side under bf16 autocast (CPUs with native bf16 only)
+    compile: bool = False      # every side compiled: ours training.torch_compile, Trainer torch_compile
 
     @property
     def dtype_name(self) -> str:
@@ -63,11 +68,11 @@ class BenchOptions:
 
     def malloc_tuned(self, side: str) -> bool:
         """Whether `side` runs with the job spawner's allocator settings."""
-        return self.tuned_malloc and (side == "ours" or self.same_malloc)
+        return self.tuned_malloc != (side == "ours_malloc")
 
     @property
     def sides(self) -> tuple[str, ...]:
-        return tuple(SIDE_LABELS)
+        return ("ours", "trainer", "ours_malloc") if self.malloc_effect else ("ours", "trainer")
 
 
 def run_bench(opts: BenchOptions, ws: Workspace, log=None) -> dict:
@@ -76,7 +81,7 @@ def run_bench(opts: BenchOptions, ws: Workspace, log=None) -> dict:
 
     # warmup >= 1 too: the first step pays for lazy set-up, and its end is the "ready" report.
     require_at_least_one(opts, ("steps", "rounds", "warmup", "batch_size", "seq_length", "vocab_size"))
-    if opts.bf16:
+    if opts.bf16 and not torch.cuda.is_available():
         from core.train.loop import cpu_has_bf16
 
         if not cpu_has_bf16():
@@ -117,23 +122,31 @@ def _take_turns(opts: BenchOptions, cfg, tmp: Path, log):
     sides: dict[str, _SideProcess] = {}
     try:
         log(f"starting {len(opts.sides)} sides, warming up ({opts.warmup} steps each"
-            f"{'; ours compiles first, a minute or more' if opts.compile else ''})")
+            f"{'; every side compiles first, a minute or more' if opts.compile else ''})")
         for side in opts.sides:
             env = _side_env(opts.malloc_tuned(side))
-            sides[side] = _SideProcess(side, tmp / "spec.json", env, tmp / f"{side}.log")
+            sides[side] = _SideProcess(side, SIDE_KINDS[side], tmp / "spec.json", env, tmp / f"{side}.log")
         reports = {side: [proc.read()] for side, proc in sides.items()}
         import torch
 
         dtype = torch.bfloat16 if opts.bf16 else torch.float32
         # The peak is measured while every side waits: before the first round and after each one,
         # so each round's rate has a peak from the same minute of a machine whose speed drifts.
-        peaks = [matmul_peak(dtype=dtype)]
+        # On CUDA the sides train on the GPU, so the peak is the GPU's (a larger product: 2048^3
+        # takes microseconds there).
+        cuda = torch.cuda.is_available()
+
+        def peak() -> float:
+            return matmul_peak(n=8192 if cuda else 2048, dtype=dtype, device="cuda" if cuda else "cpu")
+
+        peaks = [peak()]
         for round_ in range(1, opts.rounds + 1):
             for side, proc in sides.items():  # one side at a time: the others wait on their pipes
                 proc.go()
                 reports[side].append(proc.read())
-                log(f"round {round_}/{opts.rounds} {SIDE_LABELS[side]}: {_rate(reports[side][-1], cfg):,.0f} tokens/s")
-            peaks.append(matmul_peak(dtype=dtype))
+                log(f"round {round_}/{opts.rounds} {side_label(side, opts.tuned_malloc)}: "
+                    f"{_rate(reports[side][-1], cfg):,.0f} tokens/s")
+            peaks.append(peak())
         finals = {}
         for side, proc in sides.items():  # each finishes alone (our loop saves its model)
             proc.go()
@@ -147,8 +160,8 @@ def _take_turns(opts: BenchOptions, cfg, tmp: Path, log):
 
 def _bench_config(opts: BenchOptions, ws: Workspace):
     path = presets.find(opts.preset, ws)
-    # fp32 (or bf16 autocast), no accumulation: both sides run the same plain step. Only our side
-    # reads training.torch_compile (Trainer keeps its defaults).
+    # fp32 (or bf16 autocast), no accumulation: every side runs the same plain step; Trainer reads
+    # training.bf16 and training.torch_compile too (core.bench.side).
     return config_mod.load(path, [f"training.batch_size={opts.batch_size}", f"data.seq_length={opts.seq_length}",
                                   "training.gradient_accumulation_steps=1", "training.fp16=false",
                                   f"training.bf16={str(opts.bf16).lower()}",
@@ -218,10 +231,10 @@ def _side_env(tuned_malloc: bool) -> dict:
 class _SideProcess:
     """One side's process: send `go`, read its JSON report lines; its stderr goes to a log file."""
 
-    def __init__(self, side: str, spec: Path, env: dict, log_path: Path):
+    def __init__(self, side: str, kind: str, spec: Path, env: dict, log_path: Path):
         self.side, self.log_path = side, log_path
         self.log = open(log_path, "w", encoding="utf-8")
-        self.proc = subprocess.Popen([sys.executable, "-m", "core.bench.side", side, str(spec)],
+        self.proc = subprocess.Popen([sys.executable, "-m", "core.bench.side", kind, str(spec), side],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
                                      text=True, env=env, cwd=str(ROOT))
 
@@ -319,53 +332,18 @@ def _summarise(cfg, opts, reports, finals, peaks, tokenizer_vocab, threads) -> d
         "warmup_steps": opts.warmup, "threads": threads, "threads_used": ours["threads_used"],
         "tuned_malloc": opts.malloc_tuned("ours"), "baseline_tuned_malloc": opts.malloc_tuned("trainer"),
     }
+    if "ours_malloc" in fig:  # the allocator's own effect: ours tuned over ours untuned
+        other = fig["ours_malloc"]
+        tuned, plain = (ours, other) if opts.tuned_malloc else (other, ours)
+        result.update(other_malloc_tokens_per_s=other["tokens_per_s"], other_malloc_peak_rss_mb=other["peak_rss_mb"],
+                      other_malloc_round_tokens_per_s=other["round_tokens_per_s"],
+                      malloc_effect=tuned["tokens_per_s"] / plain["tokens_per_s"],
+                      paired_malloc_effect=_paired_ratio(tuned, plain))
     return result
 
 
-def format_report(r: dict) -> str:
-    """The human-readable report of a result dict."""
-    from core.models import human
-
-    def row(label: str, rate: float, rounds: list[float]) -> str:
-        return f"{label:<30}{rate:>9,.0f} tokens/s   rounds: {' '.join(f'{v:,.0f}' for v in rounds)}"
-
-    unused = (f"; the tokenizer has {r['tokenizer_vocab']:,} tokens, so {r['unused_vocab_rows']:,} output rows "
-              "are unused (same FLOPs and memory)" if r["unused_vocab_rows"] else "")
-    def malloc_of(tuned: bool) -> str:
-        return "GLIBC_TUNABLES as for jobs" if tuned else "default glibc malloc"
-
-    malloc = (f"{malloc_of(r['tuned_malloc'])} on every side" if r["tuned_malloc"] == r.get("baseline_tuned_malloc")
-              else f"ours: {malloc_of(r['tuned_malloc'])}, Trainer: {malloc_of(r.get('baseline_tuned_malloc', False))}")
-    lines = [
-        f"bench train: {r['preset']} ({r['model_type']}, {human(r['parameters'])} parameters, "
-        f"vocab {r['vocab_size']:,}{unused})",
-        f"  batch {r['batch_size']} x {r['seq_length']} tokens, {r.get('dtype', 'fp32')}, {r['threads']} threads, {malloc};"
-        + (" ours compiled (training.torch_compile);" if r.get("compiled") else ""),
-        f"  {r['rounds']} rounds x {r['steps_per_round']} steps after {r['warmup_steps']} warm-up step(s), "
-        "sides taking turns; tokens/s from the median step",
-        row(SIDE_LABELS["ours"], r["ours_tokens_per_s"], r["ours_round_tokens_per_s"]),
-        row(SIDE_LABELS["trainer"], r["baseline_tokens_per_s"], r["baseline_round_tokens_per_s"]),
-    ]
-    lines += [
-        f"{'ratio ours / Trainer':<30}{r['ratio']:>9.2f}x          (target >= {TARGET_RATIO}x; "
-        f"round by round {r['paired_ratio']:.2f}x)",
-        f"{'MFU ours':<30}{100 * r['mfu']:>9.1f} %          (target >= {100 * TARGET_MFU:.0f} %; Trainer "
-        f"{100 * r['baseline_mfu']:.1f} %)",
-        f"  against a measured {r.get('dtype', 'fp32')} matmul peak of {r['matmul_peak_gflops']:.1f} GFLOP/s "
-        "(2048^3, the best of the measurements between rounds);",
-        f"  {r['model_flops_per_token'] / 1e6:.1f} MFLOP/token = 6 x {human(r['matmul_parameters'])} matmul parameters "
-        "(all but the input embedding) + 12 x layers x hidden x seq (attention)",
-    ]
-    peaks = r.get("matmul_peaks_gflops") or []
-    if len(peaks) > 1:
-        lines.append(f"  the peak ranged {min(peaks):.0f}-{max(peaks):.0f} GFLOP/s; against the one measured right "
-                     f"after each round, MFU {100 * r['paired_mfu']:.1f} % (median of rounds)")
-    lines += [
-        f"{'peak RSS ours':<30}{r['peak_rss_mb']:>9,.0f} MB         (target <= {TARGET_RSS_MB:,} MB; Trainer "
-        f"{r['baseline_peak_rss_mb']:,.0f} MB)",
-        f"{'fastest step (idle machine)':<30}ours {r['ours_best_tokens_per_s']:,.0f}, Trainer "
-        f"{r['baseline_best_tokens_per_s']:,.0f} tokens/s: {r['best_ratio']:.2f}x, MFU {100 * r['best_mfu']:.1f} %",
-    ]
-    lines.append(f"took {r['seconds']:.0f} s; load average {r['load_avg_before']:.1f} before, "
-                 f"{r['load_avg_after']:.1f} after (a busy machine lowers every figure, the ratio least)")
-    return "\n".join(lines)
+def side_label(side: str, tuned_malloc: bool) -> str:
+    """A side's name in the report; the third side names the allocator it runs with."""
+    if side != "ours_malloc":
+        return SIDE_LABELS[side]
+    return "ours, glibc's default malloc" if tuned_malloc else "ours, GLIBC_TUNABLES"

@@ -1,7 +1,8 @@
 """One side of `babyllama bench train` in its own process: our loop or transformers.Trainer.
 
-`python -m core.bench.side {ours|trainer} SPEC_JSON`. The parent (core.bench.run) starts
-every side with the same environment and lets them take turns: each side runs its warm-up steps, reports,
+`python -m core.bench.side {ours|trainer} SPEC_JSON [NAME]` (NAME: its output folder, default the
+kind; two sides of one kind differ in their allocator). The parent (core.bench.run) starts every
+side and lets them take turns: each side runs its warm-up steps, reports,
 then waits for a `go` line on stdin before every round of timed steps. Step times are the gaps
 between step-end timestamps, so set-up, pauses and our loop's final save never count.
 Protocol: one JSON object per line on the original stdout; anything else printed goes to stderr.
@@ -98,7 +99,8 @@ class _Blocks(torch.utils.data.Dataset):
 
 
 def run_trainer(cfg, blocks: torch.Tensor, out_dir: Path, gate: Gate) -> None:
-    """transformers.Trainer with default arguments, apart from what a bench must pin down."""
+    """transformers.Trainer with default arguments, apart from what a bench must pin down: the
+    batch, bf16 and torch_compile as our side runs them."""
     from transformers import Trainer, TrainerCallback, TrainingArguments
 
     from core.models import build_model
@@ -114,15 +116,17 @@ def run_trainer(cfg, blocks: torch.Tensor, out_dir: Path, gate: Gate) -> None:
     model = build_model(cfg.model, cfg.model.vocab_size)
     args = TrainingArguments(output_dir=str(out_dir), per_device_train_batch_size=cfg.training.batch_size,
                              max_steps=gate.total_steps, report_to=[], save_strategy="no",
-                             logging_steps=10 ** 9, use_cpu=True, dataloader_num_workers=0,
-                             bf16=cfg.training.bf16)
+                             logging_steps=10 ** 9, dataloader_num_workers=0,
+                             use_cpu=not torch.cuda.is_available(),  # the device our loop takes
+                             bf16=cfg.training.bf16, torch_compile=cfg.training.torch_compile)
     Trainer(model=model, args=args, train_dataset=_Blocks(blocks), callbacks=[TrainerTimer()]).train()
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2 or argv[0] not in SIDES:
-        raise SystemExit(f"usage: python -m core.bench.side {{{'|'.join(SIDES)}}} SPEC_JSON")
-    side, spec_path = argv
+    if len(argv) not in (2, 3) or argv[0] not in SIDES:
+        raise SystemExit(f"usage: python -m core.bench.side {{{'|'.join(SIDES)}}} SPEC_JSON [NAME]")
+    side, spec_path = argv[:2]
+    name = argv[2] if len(argv) == 3 else side
     # The protocol keeps the real stdout; stray prints (libraries, warnings) go to stderr.
     reply = os.fdopen(os.dup(sys.stdout.fileno()), "w")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
@@ -134,7 +138,7 @@ def main(argv: list[str]) -> int:
     cfg = config_mod.from_dict(spec["config"])
     blocks = torch.load(spec["blocks"])
     gate = Gate(spec["warmup"], spec["steps"], spec["rounds"], reply, sys.stdin)
-    out_dir = Path(spec["out_dir"]) / side
+    out_dir = Path(spec["out_dir"]) / name
     if side == "trainer":
         run_trainer(cfg, blocks, out_dir, gate)
     else:

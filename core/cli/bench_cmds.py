@@ -29,16 +29,18 @@ def register(subparsers) -> None:
     q.add_argument("--vocab-size", type=int, default=d.vocab_size,
                    help=f"model vocabulary; rows beyond the tokenizer's stay unused (default {d.vocab_size})")
     q.add_argument("--no-malloc-tuning", action="store_true",
-                   help="run our side without the GLIBC_TUNABLES that training jobs get")
-    q.add_argument("--same-malloc", action="store_true",
-                   help="give Trainer the training jobs' GLIBC_TUNABLES too (default: Trainer as users "
-                        "start it, with the default allocator)")
+                   help="run every side with glibc's default allocator instead of the GLIBC_TUNABLES "
+                        "training jobs get (default: the jobs' settings on every side)")
+    q.add_argument("--no-malloc-effect", action="store_true",
+                   help="skip the third side (ours with the other allocator setting) that measures what "
+                        "the allocator alone is worth")
     q.add_argument("--bf16", action="store_true",
-                   help="both sides under bfloat16 autocast, MFU against a bf16 matmul peak "
+                   help="every side under bfloat16 autocast, MFU against a bf16 matmul peak "
                         "(CPUs with AVX512-BF16 or AMX)")
     q.add_argument("--compile", action="store_true",
-                   help="our side with training.torch_compile (compiles in the untimed warm-up: "
-                        "a minute or more on CPU; needs a C++ compiler)")
+                   help="compile every side: ours with training.torch_compile, Trainer with "
+                        "torch_compile=True (compiles in the untimed warm-up: a minute or more on CPU; "
+                        "needs a C++ compiler)")
     q.add_argument("--json", action="store_true", help="print one JSON object")
     add_workspace_arg(q)
     q.set_defaults(func=_cmd_train)
@@ -57,11 +59,12 @@ def register(subparsers) -> None:
 
 
 def _cmd_train(args) -> int:
-    from core.bench.run import BenchOptions, format_report, run_bench
+    from core.bench.report import format_report
+    from core.bench.run import BenchOptions, run_bench
 
     opts = BenchOptions(preset=args.preset, steps=args.steps, rounds=args.rounds, warmup=args.warmup,
                         batch_size=args.batch_size, seq_length=args.seq_length, vocab_size=args.vocab_size,
-                        tuned_malloc=not args.no_malloc_tuning, same_malloc=args.same_malloc,
+                        tuned_malloc=not args.no_malloc_tuning, malloc_effect=not args.no_malloc_effect,
                         bf16=args.bf16, compile=args.compile)
     result = run_bench(opts, Workspace.resolve(args.workspace))
     print(json.dumps(result, indent=2) if args.json else format_report(result), flush=True)

@@ -76,8 +76,8 @@ def _register_bench_eval(subparsers, add_workspace_arg) -> None:
 
     # Defaults shown from EvalBenchOptions, whose module imports torch: unset flags parse as None.
     q = verb_group(subparsers, "bench", BENCH_HELP).add_parser(
-        "eval", help="minimal-pair scoring batched vs one sentence at a time, and perplexity vs a bare forward loop",
-        formatter_class=defaults_formatter("core.evaluate.bench:EvalBenchOptions"))
+        "eval", help="minimal pairs and the BabyLM suite batched vs one at a time, and perplexity vs a bare forward loop",
+        formatter_class=defaults_formatter("core.bench.eval:EvalBenchOptions"))
     q.add_argument("--model", default="", help="run or model folder (default: a random model of --preset)")
     q.add_argument("--preset", default=None, help="model preset when no --model (default %(default)s)")
     q.add_argument("--pairs-dir", default="", help="BLiMP .jsonl folder (default ../shared/data/blimp-sample)")
@@ -85,6 +85,11 @@ def _register_bench_eval(subparsers, add_workspace_arg) -> None:
     q.add_argument("--batch-size", type=int, default=None, help="batched side's batch (default %(default)s)")
     q.add_argument("--device", choices=("cpu", "cuda"), default="", help="default: cuda when available")
     q.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice, all cores)")
+    q.add_argument("--rounds", type=int, default=None,
+                   help="rounds per side, alternating; the median counts (default %(default)s)")
+    q.add_argument("--babylm-data", default="", metavar="DIR",
+                   help="BabyLM part: the official evaluation_data/ (default: the pairs read as blimp_filtered)")
+    q.add_argument("--fast", action="store_true", help="BabyLM part: its fast_eval/")
     q.add_argument("--json", action="store_true", help="print one JSON object")
     add_workspace_arg(q)
     q.set_defaults(func=_cmd_bench_eval)
@@ -160,11 +165,13 @@ def _cmd_report(args) -> int:
 
 def _cmd_bench_eval(args) -> int:
     from core.cli.lazy import given
-    from core.evaluate.bench import EvalBenchOptions, format_report, run_eval_bench
+    from core.bench.eval import EvalBenchOptions, format_report, run_eval_bench
 
     opts = EvalBenchOptions(model=args.model, pairs_dir=_abs(args.pairs_dir), device=args.device, threads=args.threads,
-                            **given(args, ("preset", "pairs", "batch_size")))
+                            babylm_data=_abs(args.babylm_data), fast=args.fast,
+                            **given(args, ("preset", "pairs", "batch_size", "rounds")))
     result = run_eval_bench(opts, Workspace.resolve(args.workspace),
                             log=lambda m: print(m, file=sys.stderr, flush=True))
     print(json.dumps(result, indent=2) if args.json else format_report(result), flush=True)
-    return 0
+    same = result["same_accuracies"] and result["babylm"]["same_decisions"]
+    return 0 if same else 1  # no ratio: a script must notice

@@ -82,7 +82,7 @@ def _cmd_serve(args) -> int:
 
 
 def _cmd_bench_generate(args) -> int:
-    from core.bench.generate import GenBenchOptions, format_report, run_gen_bench
+    from core.bench.generate import GenBenchOptions, format_report, refused, run_gen_bench
     from core.errors import UserError
 
     try:
@@ -94,4 +94,4 @@ def _cmd_bench_generate(args) -> int:
                            threads=args.threads, sample=args.sample)
     result = run_gen_bench(opts, Workspace.resolve(args.workspace), log=lambda m: print(m, file=sys.stderr, flush=True))
     print(json.dumps(result, indent=2) if args.json else format_report(result), flush=True)
-    return 0
+    return 1 if refused(result) else 0  # different tokens: no ratio, and a script must notice

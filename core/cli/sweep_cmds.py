@@ -56,7 +56,8 @@ def register(subparsers) -> None:
 
 
 def _cmd_start(args) -> int:
-    from core import sweep, sweep_runs
+    from core.sweep import runs as sweep_runs
+    from core.sweep import spec as sweep
     from core.errors import UserError
     from core.history import open_history
     from core.resolve import data_checker
@@ -90,7 +91,7 @@ def _argv(args) -> list[str]:
 
 
 def _cmd_list(args) -> int:
-    from core import sweep_runs
+    from core.sweep import runs as sweep_runs
     from core.history import open_history
 
     with open_history(Workspace.resolve(args.workspace)) as history:
@@ -106,7 +107,8 @@ def _cmd_list(args) -> int:
 
 
 def _cmd_show(args) -> int:
-    from core import sweep_plot, sweep_runs
+    from core.sweep import plot as sweep_plot
+    from core.sweep import runs as sweep_runs
     from core.history import open_history
 
     with open_history(Workspace.resolve(args.workspace)) as history:
@@ -129,7 +131,7 @@ def _cmd_show(args) -> int:
 
 
 def _cmd_stop(args) -> int:
-    from core import sweep_runs
+    from core.sweep import runs as sweep_runs
     from core.history import open_history
 
     with open_history(Workspace.resolve(args.workspace)) as history:

@@ -27,10 +27,11 @@ import yaml
 
 from core.errors import UserError
 from core.hashing import sha256_file
+from core.modelio import CHECKPOINT_PREFIX as PREFIX
+from core.modelio import list_checkpoints  # noqa: F401  (part of this module's API: rotation, resume)
 
 MANIFEST = "checkpoint.json"
 STATE_FILE = "training_state.pt"
-PREFIX = "checkpoint-"
 MARK_PREFIX = "chck_"
 # `.checkpoint-10.tmp-4242`, `.chck_1M.old-4242`: a folder in flight, and the pid that owns it.
 _IN_FLIGHT = re.compile(rf"^\.((?:{PREFIX}|{MARK_PREFIX})[^/]+)\.(tmp|old|del)-(\d+)$")
@@ -192,16 +193,6 @@ def verify(folder: Path) -> str | None:
         if path.stat().st_size != info["bytes"] or sha256_file(path) != info["sha256"]:
             return f"{name} does not match its checksum (corrupted)"
     return None
-
-
-def list_checkpoints(run_dir: Path) -> list[Path]:
-    """Finished checkpoint folders of a run, oldest step first (temp folders excluded)."""
-    found = []
-    for path in Path(run_dir).glob(f"{PREFIX}*"):
-        suffix = path.name[len(PREFIX):]
-        if path.is_dir() and suffix.isdigit():
-            found.append((int(suffix), path))
-    return [p for _, p in sorted(found)]
 
 
 def latest_valid(run_dir: Path, log=print) -> Path | None:

@@ -17,8 +17,15 @@ IGNORE_INDEX = -100     # label value that does not count, as in transformers
 
 
 class _LinearCrossEntropy(torch.autograd.Function):
-    """mean cross-entropy of (hidden @ weight.T + bias) against targets, with chunked forward and
-    the backward computed during forward (the loss is a scalar at the end of the graph)."""
+    """mean cross-entropy of (hidden @ weight.T + bias) against targets, chunk by chunk.
+
+    fp32 and bf16: the gradients are computed during forward (the loss is a scalar at the end of
+    the graph), and backward only multiplies them by the incoming gradient. fp16: the gradient of
+    the logits, (softmax - one_hot) / count, is about 1.5e-8 per entry at vocab 16k and 4k tokens,
+    below fp16's smallest subnormal (6e-8): cast before the GradScaler's factor it would be 0. So
+    under fp16 forward keeps only each row's log-sum-exp, and backward recomputes the logits and
+    folds the incoming gradient (which carries the loss scale) in while still in fp32, as
+    transformers' own loss does. That costs one more output-layer matmul, in fp16 only."""
 
     @staticmethod
     def forward(ctx, hidden, weight, bias, targets, chunk_rows, need_grad):
@@ -27,52 +34,105 @@ class _LinearCrossEntropy(torch.autograd.Function):
         # switched off in here because it does not support the `out=` matmuls below.
         device = hidden.device.type
         dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else hidden.dtype
-        w = weight.to(dtype)
-        b = None if bias is None else bias.to(dtype)
-        same = dtype == hidden.dtype == weight.dtype
         valid = targets != IGNORE_INDEX
         count = max(int(valid.sum()), 1)
-        grad_hidden = torch.empty_like(hidden) if need_grad else None
-        grad_weight = torch.zeros_like(weight) if need_grad else None
-        grad_bias = torch.zeros_like(bias) if need_grad and bias is not None else None
-        total = torch.zeros((), dtype=torch.float32, device=hidden.device)
-        hidden_cast = hidden.to(dtype)
+        ctx.dtype, ctx.count, ctx.chunk_rows = dtype, count, chunk_rows
+        ctx.deferred = need_grad and dtype == torch.float16
+        eager_grad = need_grad and not ctx.deferred
         with torch.autocast(device, enabled=False):
-            for start in range(0, hidden.shape[0], chunk_rows):
-                h, t, ok = (x[start:start + chunk_rows] for x in (hidden_cast, targets, valid))
-                logits = (h @ w.t() if b is None else torch.addmm(b, h, w.t())).float()
-                rows = torch.arange(len(t), device=t.device)
-                safe = t.clamp(min=0)  # ignored rows point at token 0; their weight below is 0
-                target_logit = logits[rows, safe]
-                # One exp pass over the chunk, in place: logits -> exp(logits - max) -> gradient.
-                top = logits.amax(dim=1, keepdim=True)
-                exp = logits.sub_(top).exp_()
-                sums = exp.sum(dim=1, keepdim=True)
-                total += (((top + sums.log()).squeeze(1) - target_logit) * ok).sum()
-                if not need_grad:
-                    continue
-                # d(mean loss)/d(logits) = (softmax - one_hot(target)) / count, zero on ignored rows.
-                weight_rows = ok.to(sums.dtype) / count
-                grad = exp.mul_(weight_rows.unsqueeze(1) / sums)
-                grad[rows, safe] -= weight_rows
-                grad = grad.to(dtype)
-                if same:  # the fp32 path: write straight into the gradient buffers
-                    torch.mm(grad, w, out=grad_hidden[start:start + chunk_rows])
-                    grad_weight.addmm_(grad.t(), h)
-                else:
-                    grad_hidden[start:start + chunk_rows] = grad @ w
-                    grad_weight += (grad.t() @ h).to(grad_weight.dtype)
-                if grad_bias is not None:
-                    grad_bias += grad.sum(0).to(grad_bias.dtype)
-        ctx.save_for_backward(grad_hidden, grad_weight, grad_bias)
+            total, lse, grads = _forward_chunks(hidden, weight, bias, targets, valid, count, dtype,
+                                                chunk_rows, eager_grad)
+        if ctx.deferred:
+            ctx.save_for_backward(hidden, weight, bias, targets, lse)
+        else:
+            ctx.save_for_backward(*grads)
         return total / count
 
     @staticmethod
     def backward(ctx, grad_loss):
+        if ctx.deferred:
+            hidden, weight, bias, targets, lse = ctx.saved_tensors
+            with torch.autocast(hidden.device.type, enabled=False):
+                grads = _deferred_grads(hidden, weight, bias, targets, lse, grad_loss.float(), ctx)
+            return (*grads, None, None, None)
         grad_hidden, grad_weight, grad_bias = ctx.saved_tensors
         scale = None if grad_loss.numel() == 1 and float(grad_loss) == 1.0 else grad_loss  # the usual case: no pass
         grads = [g if g is None or scale is None else g * scale for g in (grad_hidden, grad_weight, grad_bias)]
         return grads[0], grads[1], grads[2], None, None, None
+
+
+def _cast(weight, bias, dtype):
+    return weight.to(dtype), None if bias is None else bias.to(dtype)
+
+
+def _logits(h, w, b):
+    return (h @ w.t() if b is None else torch.addmm(b, h, w.t())).float()
+
+
+def _new_grads(hidden, weight, bias):
+    return (torch.empty_like(hidden), torch.zeros_like(weight),
+            None if bias is None else torch.zeros_like(bias))
+
+
+def _accumulate(grads, grad, h, w, start: int, same: bool) -> None:
+    """Add one chunk's logits gradient `grad` (in the matmul dtype) into the parameter gradients."""
+    grad_hidden, grad_weight, grad_bias = grads
+    if same:  # all in one dtype (fp32): write straight into the gradient buffers
+        torch.mm(grad, w, out=grad_hidden[start:start + len(grad)])
+        grad_weight.addmm_(grad.t(), h)
+    else:
+        grad_hidden[start:start + len(grad)] = grad @ w
+        grad_weight += (grad.t() @ h).to(grad_weight.dtype)
+    if grad_bias is not None:
+        grad_bias += grad.sum(0).to(grad_bias.dtype)
+
+
+def _forward_chunks(hidden, weight, bias, targets, valid, count, dtype, chunk_rows, need_grad):
+    """(summed loss, per-row log-sum-exp, gradients or Nones); gradients only when `need_grad`."""
+    w, b = _cast(weight, bias, dtype)
+    same = dtype == hidden.dtype == weight.dtype
+    grads = _new_grads(hidden, weight, bias) if need_grad else (None, None, None)
+    total = torch.zeros((), dtype=torch.float32, device=hidden.device)
+    lse = torch.empty(hidden.shape[0], dtype=torch.float32, device=hidden.device)
+    hidden_cast = hidden.to(dtype)
+    for start in range(0, hidden.shape[0], chunk_rows):
+        h, t, ok = (x[start:start + chunk_rows] for x in (hidden_cast, targets, valid))
+        logits = _logits(h, w, b)
+        rows = torch.arange(len(t), device=t.device)
+        safe = t.clamp(min=0)  # ignored rows point at token 0; their weight below is 0
+        target_logit = logits[rows, safe]
+        # One exp pass over the chunk, in place: logits -> exp(logits - max) -> gradient.
+        top = logits.amax(dim=1, keepdim=True)
+        exp = logits.sub_(top).exp_()
+        sums = exp.sum(dim=1, keepdim=True)
+        lse[start:start + len(t)] = (top + sums.log()).squeeze(1)
+        total += ((lse[start:start + len(t)] - target_logit) * ok).sum()
+        if not need_grad:
+            continue
+        # d(mean loss)/d(logits) = (softmax - one_hot(target)) / count, zero on ignored rows.
+        weight_rows = ok.to(sums.dtype) / count
+        grad = exp.mul_(weight_rows.unsqueeze(1) / sums)
+        grad[rows, safe] -= weight_rows
+        _accumulate(grads, grad.to(dtype), h, w, start, same)
+    return total, lse, grads
+
+
+def _deferred_grads(hidden, weight, bias, targets, lse, grad_loss, ctx):
+    """The fp16 backward: logits recomputed chunk by chunk, the incoming gradient (the loss scale
+    included) applied in fp32, and only then the cast to fp16 for the matmuls."""
+    w, b = _cast(weight, bias, ctx.dtype)
+    same = ctx.dtype == hidden.dtype == weight.dtype
+    grads = _new_grads(hidden, weight, bias)
+    hidden_cast = hidden.to(ctx.dtype)
+    for start in range(0, hidden.shape[0], ctx.chunk_rows):
+        stop = start + ctx.chunk_rows
+        h, t = hidden_cast[start:stop], targets[start:stop]
+        rows = torch.arange(len(t), device=t.device)
+        weight_rows = (t != IGNORE_INDEX).float() * (grad_loss / ctx.count)
+        grad = _logits(h, w, b).sub_(lse[start:stop].unsqueeze(1)).exp_().mul_(weight_rows.unsqueeze(1))
+        grad[rows, t.clamp(min=0)] -= weight_rows
+        _accumulate(grads, grad.to(ctx.dtype), h, w, start, same)
+    return grads
 
 
 def linear_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,

@@ -2,7 +2,7 @@
 grid/random editor, trials) and the Compare tab's "Sweep" picker (its runs selected, results table,
 the metric against each parameter with the best run highlighted).
 
-Handlers are plain module-level functions over `core.sweep` / `core.sweep_runs`; no state here.
+Handlers are plain module-level functions over `core.sweep.spec` / `core.sweep.runs`; no state here.
 """
 from __future__ import annotations
 
@@ -14,7 +14,10 @@ import pandas as pd
 import yaml
 
 from core import config as config_mod
-from core import jobs, presets, sweep, sweep_plot, sweep_runs
+from core import jobs, presets
+from core.sweep import plot as sweep_plot
+from core.sweep import runs as sweep_runs
+from core.sweep import spec as sweep
 from core.errors import UserError
 from core.resolve import data_checker
 from studio import forms

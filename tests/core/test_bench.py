@@ -11,7 +11,8 @@ import pytest
 from core import config as config_mod
 from core import presets
 from core.bench import flops
-from core.bench.run import BenchOptions, format_report, run_bench
+from core.bench.report import format_report
+from core.bench.run import BenchOptions, run_bench
 from core.bench.side import Gate
 from core.cli import bench_cmds
 
@@ -91,16 +92,21 @@ def test_format_report_names_every_figure():
               "matmul_parameters": 6_613_440, "preset": "llama-10M", "model_type": "Llama", "vocab_size": 16000,
               "tokenizer_vocab": 1074, "unused_vocab_rows": 14926, "batch_size": 32, "seq_length": 128,
               "steps_per_round": 4, "rounds": 3, "warmup_steps": 2, "threads": 2, "tuned_malloc": True,
-              "baseline_tuned_malloc": False,
+              "baseline_tuned_malloc": True, "other_malloc_tokens_per_s": 900.0,
+              "other_malloc_round_tokens_per_s": [900.0], "other_malloc_peak_rss_mb": 1900.0,
+              "malloc_effect": 1.67, "paired_malloc_effect": 1.6,
               "seconds": 100.0, "load_avg_before": 0.1, "load_avg_after": 2.0, "paired_ratio": 1.45,
               "ours_best_tokens_per_s": 1700.0, "baseline_best_tokens_per_s": 1100.0, "best_ratio": 1.55,
               "best_mfu": 0.6, "matmul_peaks_gflops": [110.0, 120.0, 115.0], "paired_mfu": 0.55, "compiled": True}
     text = format_report(result)
-    for fragment in ("ours compiled (training.torch_compile)", "the peak ranged 110-120 GFLOP/s",
+    for fragment in ("both sides compiled (training.torch_compile; Trainer torch_compile=True)", "the peak ranged 110-120 GFLOP/s",
                      "MFU 55.0 % (median of rounds)", "1,500 tokens/s", "1.50x", "50.0 %", "1,800 MB", "14,926 output rows are unused",
                      "round by round 1.45x", "ours 1,700, Trainer 1,100 tokens/s: 1.55x, MFU 60.0 %",
-                     "ours: GLIBC_TUNABLES as for jobs, Trainer: default glibc malloc"):
+                     "GLIBC_TUNABLES as for jobs on both sides", "ours, glibc's default malloc",
+                     "allocator effect (ours)", "1.67x", "round by round 1.60x"):
         assert fragment in text
+    result.update(baseline_tuned_malloc=False)
+    assert "NOT like for like" in format_report(result)
 
 
 def test_paired_mfu_divides_each_round_by_the_peak_measured_right_after_it():
@@ -111,10 +117,48 @@ def test_paired_mfu_divides_each_round_by_the_peak_measured_right_after_it():
     assert _paired_mfu(side, per_token=10, peaks=[1e9, 2000.0, 1000.0, 4000.0]) == pytest.approx(0.5)
 
 
-def test_only_our_side_gets_the_job_allocator_unless_asked():
-    assert BenchOptions().malloc_tuned("ours") and not BenchOptions().malloc_tuned("trainer")
-    assert BenchOptions(same_malloc=True).malloc_tuned("trainer")
-    assert not BenchOptions(tuned_malloc=False).malloc_tuned("ours")
+def test_both_sides_get_the_same_allocator_and_a_third_side_measures_it():
+    """Before: only our side had the jobs' GLIBC_TUNABLES (1.92x, against 1.04x like for like)."""
+    opts = BenchOptions()
+    assert opts.sides == ("ours", "trainer", "ours_malloc")
+    assert opts.malloc_tuned("ours") and opts.malloc_tuned("trainer") and not opts.malloc_tuned("ours_malloc")
+    plain = BenchOptions(tuned_malloc=False)
+    assert not plain.malloc_tuned("ours") and not plain.malloc_tuned("trainer") and plain.malloc_tuned("ours_malloc")
+    assert BenchOptions(malloc_effect=False).sides == ("ours", "trainer")
+    args = _parser().parse_args(["bench", "train", "--no-malloc-effect"])
+    assert args.no_malloc_effect and not args.no_malloc_tuning
+
+
+def test_the_side_env_keeps_or_drops_the_tunables():
+    from core.bench.run import _side_env
+
+    assert "GLIBC_TUNABLES" in _side_env(True) and "GLIBC_TUNABLES" not in _side_env(False)
+
+
+def test_trainer_side_compiles_when_ours_does(monkeypatch, tmp_path):
+    """`--compile` compiled only our side before; Trainer gets torch_compile=True now."""
+    import transformers
+
+    from core.bench import side
+
+    seen = {}
+
+    class FakeTrainer:
+        def __init__(self, model, args, **kwargs):
+            seen["compile"], seen["bf16"] = args.torch_compile, args.bf16
+
+        def train(self):
+            pass
+
+    import transformers.trainer
+
+    # transformers is a lazy module: patch the class where it is defined and where it is re-exported.
+    monkeypatch.setattr(transformers.trainer, "Trainer", FakeTrainer)
+    monkeypatch.setattr(transformers, "Trainer", FakeTrainer)
+    cfg = config_mod.load(presets.find("tiny"), ["training.torch_compile=true", "model.vocab_size=300"])
+    gate = Gate(warmup=1, steps=1, rounds=1, reply=io.StringIO(), commands=io.StringIO())
+    side.run_trainer(cfg, None, tmp_path, gate)
+    assert seen == {"compile": True, "bf16": False}
 
 
 def test_bad_options_fail_before_any_work(workspace):
@@ -143,3 +187,5 @@ def test_tiny_bench_reports_positive_finite_figures(workspace, capsys, compiled,
     assert result["matmul_peak_gflops"] == max(result["matmul_peaks_gflops"])
     assert result["vocab_size"] == 16000 and result["preset"] == "tiny"
     assert result["threads_used"] == result["threads"]  # nothing in the loop changed torch's threads
+    assert result["tuned_malloc"] and result["baseline_tuned_malloc"]
+    assert math.isfinite(result["malloc_effect"]) and result["other_malloc_tokens_per_s"] > 0

@@ -62,3 +62,21 @@ def test_bad_options_fail_before_any_work(workspace, capsys, argv, needle):
 def test_unknown_preset_is_a_user_error(workspace):
     with pytest.raises(UserError):
         run_gen_bench(GenBenchOptions(preset="no-such-preset"), workspace, log=lambda m: None)
+
+
+def test_different_tokens_give_no_ratio_and_exit_1(workspace, capsys, monkeypatch):
+    """A ratio of two loops that generated different tokens compares nothing (before: printed)."""
+    from core.bench import generate as gen
+
+    real = gen._sides
+
+    def one_side_off(model, opts, batch):
+        ours, hf = real(model, opts, batch)
+        return ours, lambda: [[t + 1 for t in row] for row in hf()]
+
+    monkeypatch.setattr(gen, "_sides", one_side_off)
+    assert main(["bench", "generate", *TINY, "--json"]) == 1
+    result = json.loads(capsys.readouterr().out)
+    assert result["ratio"] is None and result["same_tokens"] is False
+    assert all(row["ratio"] is None and row["ratio_cpu"] is None for row in result["by_batch"])
+    assert "no ratio" in format_report(result)

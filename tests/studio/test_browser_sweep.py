@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from core import sweep_runs
+from core.sweep import runs as sweep_runs
 from core.history import FINAL_STATUSES, History
 from tests.studio.conftest import ARTIFACTS, text_of
 

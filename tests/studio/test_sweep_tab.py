@@ -9,7 +9,8 @@ import gradio as gr
 import pandas as pd
 import pytest
 
-from core import sweep, sweep_runs
+from core.sweep import runs as sweep_runs
+from core.sweep import spec as sweep
 from core.errors import UserError
 from core.history import FINAL_STATUSES
 from studio import forms
@@ -85,7 +86,7 @@ def test_start_queues_every_trial_and_a_taken_name_gets_a_suffix(ctx):
 
 
 def test_choosing_a_sweep_selects_its_runs_with_table_and_plot(ctx):
-    from tests.core.test_sweep_runs import insert_sweep
+    from tests.core.sweep.test_runs import insert_sweep
 
     with ctx.history() as h:
         h.create_run("other", "train", {}, None)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from core import history as history_mod
+from core.history import store as history_mod
 from core.cli import main
 from core.history import History
 

@@ -10,7 +10,7 @@ import yaml
 from core import jobs
 from core.cli import main
 from core.history import FINAL_STATUSES, History
-from core.history_schema import write_transaction
+from core.history.schema import write_transaction
 
 SET = ["--set", "data.train_path=syn", "--set", "data.tokenizer_path=tok"]
 

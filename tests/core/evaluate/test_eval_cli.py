@@ -156,6 +156,31 @@ def test_bench_eval_json(workspace, shared_data, capsys):
     assert result["same_accuracies"] is True and result["n_pairs"] == 36
     assert result["ratio"] == pytest.approx(result["batched_pairs_per_s"] / result["single_pairs_per_s"])
     assert result["ppl_ours_tokens_per_s"] > 0 and result["ppl_bare_tokens_per_s"] > 0
+    assert result["rounds"] == 3 and result["ratio_by_round"] > 0
+    babylm = result["babylm"]  # the same pairs through the official reader and rule
+    assert babylm["same_decisions"] is True and babylm["candidates"] == 72 and babylm["tasks"] == ["blimp/blimp-sample"]
+    assert babylm["ratio"] == pytest.approx(babylm["batched_candidates_per_s"] / babylm["single_candidates_per_s"])
+
+
+def test_bench_eval_alternates_the_sides_and_refuses_a_ratio_on_different_accuracies(
+        workspace, shared_data, capsys, monkeypatch):
+    """Before: batched timed 3 times in a row, then single once; a ratio even when accuracies differed."""
+    from core.bench import eval as bench
+
+    real, order = bench._pairs_side, []
+
+    def flipped_single(model, tokenizer, paradigms, batch_size):
+        order.append(batch_size)
+        scores, seconds = real(model, tokenizer, paradigms, batch_size)
+        return ([-x for x in scores] if batch_size == 1 else scores), seconds
+
+    monkeypatch.setattr(bench, "_pairs_side", flipped_single)
+    rc = main(["bench", "eval", "--preset", "tiny", "--pairs", "4", "--batch-size", "16", "--rounds", "3", "--json"])
+    assert rc == 1
+    result = json.loads(capsys.readouterr().out)
+    assert order[1:] == [16, 1, 1, 16, 16, 1]  # after the warm-up: B S, S B, B S
+    assert result["same_accuracies"] is False and result["ratio"] is None and result["ratio_by_round"] is None
+    assert "no ratio" in bench.format_report(result)
 
 
 @pytest.mark.slow

@@ -8,7 +8,7 @@ import time
 
 import torch
 
-from core.generate import GenerationResult, SamplingParams, _stop_at, decode_steps, prepare_prompt
+from core.generate.sampling import GenerationResult, SamplingParams, _stop_at, decode_steps, prepare_prompt
 
 
 def pad_left(rows: list[list[int]], pad_id: int, device=None) -> tuple[torch.Tensor, torch.Tensor]:

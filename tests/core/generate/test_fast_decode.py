@@ -1,12 +1,12 @@
-"""core.fast_decode: a Llama decoding step through the weights gives transformers' numbers."""
+"""core.generate.fast_decode: a Llama decoding step through the weights gives transformers' numbers."""
 from __future__ import annotations
 
 import pytest
 import torch
 
 from core import config, models
-from core.fast_decode import fast_decoder
-from core.generate_batch import pad_left
+from core.generate.fast_decode import fast_decoder
+from core.generate.batch import pad_left
 
 
 def _model(family: str, **over):

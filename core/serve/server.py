@@ -1,7 +1,7 @@
 """`babyllama serve`: one model in memory behind a REST server: POST /generate, POST /v1/completions
 (OpenAI's shape, optionally streamed as server-sent events), GET /health, GET /v1/models.
 
-uvicorn serves the FastAPI app of core.serve_app; this module holds the options, the engine (the model and
+uvicorn serves the FastAPI app of core.serve.app; this module holds the options, the engine (the model and
 its lock) and the server's life: bind, serve, stop. Must not import gradio or studio.
 """
 from __future__ import annotations
@@ -85,7 +85,7 @@ class Server:
         # Here, not at the top: the CLI imports this module to build its parser, FastAPI is needed only to serve.
         import uvicorn
 
-        from core.serve_app import create_app
+        from core.serve.app import create_app
 
         self.socket = _listen(options.host, options.port)
         self.server_address = self.socket.getsockname()

@@ -1,4 +1,4 @@
-"""Text generation shared by chat, eval samples and the REST server: load a run's model, sample.
+"""Sampling shared by chat, eval samples and the REST server.
 
 Our own KV-cached sampling loop (repetition penalty, temperature, top-k, top-p, a private seeded
 `torch.Generator`), so later speed work has one loop to optimise. Must not import gradio or studio.
@@ -9,82 +9,11 @@ import inspect
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 
 import torch
 
 from core.errors import Issue, UserError
-from core.fast_decode import fast_decoder
-from core.train.checkpoint import list_checkpoints
-from core.workspace import Workspace
-
-MODEL_FILE = "model.safetensors"
-CONFIG_FILE = "config.json"
-
-
-# --------------------------------------------------------------------------- finding and loading
-def model_folder(folder: str | Path) -> Path | None:
-    """The loadable model inside a run or model folder: the folder itself when it holds a final
-    model, else its newest `checkpoint-<step>/` with weights, else None."""
-    folder = Path(folder)
-    if _has_model(folder):
-        return folder
-    # Checkpoints are written to a temp folder and renamed, so a listed one is complete.
-    for checkpoint in reversed(list_checkpoints(folder)):
-        if _has_model(checkpoint):
-            return checkpoint
-    return None
-
-
-def _has_model(folder: Path) -> bool:
-    return (folder / CONFIG_FILE).is_file() and any(folder.glob("model*.safetensors"))
-
-
-def resolve_model(path_or_run: str | Path, workspace: Workspace) -> Path:
-    """The folder to load for a run name, a run/checkpoint folder or any HF causal-LM folder.
-
-    A bare name is a run under `<workspace>/models/`; a relative path is looked up in the
-    workspace first, then from the current folder.
-    """
-    ref = str(path_or_run).strip()
-    if not ref:
-        raise UserError("model: no model given; pick a run name or a model folder")
-    raw = Path(ref).expanduser()
-    if raw.is_absolute():
-        candidates = [raw]
-    else:
-        candidates = [workspace.models_dir / ref, workspace.root / ref, raw]
-    found = next((p for p in candidates if p.is_dir()), None)
-    if found is None:
-        raise UserError(f"model {ref!r}: no run or folder of that name in {workspace.models_dir} "
-                        "(pick a run from `babyllama runs`, or give a model folder)")
-    chosen = model_folder(found)
-    if chosen is None:
-        raise UserError(f"model {ref!r}: {found} holds no model yet ({CONFIG_FILE} + {MODEL_FILE}, "
-                        "or a checkpoint-<step>/ folder with them): wait for the run's first "
-                        "checkpoint, or pick a finished run")
-    return chosen
-
-
-def load_model(path_or_run: str | Path, workspace: Workspace, *, device: str | None = None):
-    """(model, tokenizer) for a run name or model folder, in eval mode on `device` (default: CUDA
-    when available, else CPU). Nothing is cached: the caller keeps the pair."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    folder = resolve_model(path_or_run, workspace)
-    try:
-        model = AutoModelForCausalLM.from_pretrained(str(folder))
-    except (OSError, ValueError, KeyError) as err:
-        raise UserError(f"model {str(folder)!r} is not a causal language model transformers can "
-                        f"load ({err}); pick a run or a folder saved with save_pretrained") from err
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(str(folder))
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise UserError(f"model {str(folder)!r} has no usable tokenizer ({err}); save the "
-                        "tokenizer into the same folder (tokenizer.save_pretrained)") from err
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    return model.to(device).eval(), tokenizer
-
+from core.generate.fast_decode import fast_decoder
 
 # --------------------------------------------------------------------------- parameters
 def _spec(default, help: str, lo=None, hi=None, *, lo_open=False):

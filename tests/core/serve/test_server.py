@@ -19,7 +19,8 @@ import torch
 from core import config, models
 from core import generate as gen
 from core.errors import UserError
-from core.serve import Engine, ServeOptions, is_loopback, make_server
+from core.net import is_loopback
+from core.serve import Engine, ServeOptions, make_server
 
 CTX, CAP, BODY_CAP = 64, 40, 8192
 BODY_TIMEOUT = 2.0  # seconds the test server waits for a body to arrive

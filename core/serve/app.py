@@ -1,5 +1,5 @@
 """The HTTP side of `babyllama serve`: a FastAPI app whose handlers read a capped body, check it with
-core.serve_api and run generation in a worker thread, one request at a time, with a bounded queue
+core.serve.api and run generation in a worker thread, one request at a time, with a bounded queue
 of waiting requests. Must not import gradio or studio.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
-from core import serve_api as api
+from core.serve import api
 from core.errors import UserError
 
 ROUTES = {"/health": "GET", "/generate": "POST", "/v1/completions": "POST", "/v1/models": "GET"}
@@ -246,7 +246,7 @@ async def _events(engine, queue: GenerationQueue, checked: api.Request, ident) -
 
 
 def _add_error_handlers(app: FastAPI) -> None:
-    """Every failure answers OpenAI's error shape (core.serve_api.error_body)."""
+    """Every failure answers OpenAI's error shape (core.serve.api.error_body)."""
 
     def answer(status: int, err, headers: dict | None = None) -> JSONResponse:
         return JSONResponse(api.error_body(err, status), status_code=status, headers=headers)

@@ -1,4 +1,4 @@
-"""core.generate_batch: left-padded batches give the same greedy text as one prompt at a time."""
+"""core.generate.batch: left-padded batches give the same greedy text as one prompt at a time."""
 from __future__ import annotations
 
 import pytest
@@ -6,7 +6,7 @@ import torch
 
 from core import config, models
 from core import generate as gen
-from core.generate_batch import generate_batch, pad_left
+from core.generate.batch import generate_batch, pad_left
 
 CTX = 64
 PROMPTS = ["the cat sat on the mat and", "a dog", "once upon a time there was a little girl who liked",

@@ -16,9 +16,9 @@ import yaml
 from core import jobs
 from core.errors import UserError
 from core.history import FINAL_STATUSES, History
-from core.history_schema import to_json, write_transaction
+from core.history.schema import to_json, write_transaction
 from core.resolve import run_parent
-from core.sweep import SweepPlan, Trial
+from core.sweep.spec import SweepPlan, Trial
 from core.workspace import Workspace
 
 SPEC_FILE = "sweep.yaml"     # the sweep spec as run (base resolved to a path): a valid --config

@@ -1,7 +1,7 @@
 """The sweep results plot: the metric against each swept parameter, one panel per parameter, the
 best trial highlighted; as a Plotly figure (the studio) or a self-contained HTML file (the CLI).
 
-Input is `core.sweep_runs.results()`; pure functions over it. Must not import gradio, torch or studio.
+Input is `core.sweep.runs.results()`; pure functions over it. Must not import gradio, torch or studio.
 """
 from __future__ import annotations
 

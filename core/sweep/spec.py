@@ -2,7 +2,7 @@
 
 Grid values expand to their cartesian product; random distributions are sampled with a seed, N
 draws per grid point; every trial's config goes through `config.load`, and every problem of the
-whole sweep is raised as one ConfigError. Nothing is started here (see `core.sweep_runs`). Must
+whole sweep is raised as one ConfigError. Nothing is started here (see `core.sweep.runs`). Must
 not import gradio or torch.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""core.serve_api: request checking and response shapes, without a server."""
+"""core.serve.api: request checking and response shapes, without a server."""
 from __future__ import annotations
 
 from dataclasses import fields
@@ -6,7 +6,7 @@ from dataclasses import fields
 import pytest
 
 from core.generate import GenerationResult, SamplingParams
-from core.serve_api import (RequestError, completion_request, completion_response, error_body, generate_request,
+from core.serve.api import (RequestError, completion_request, completion_response, error_body, generate_request,
                             parse_body, safe_prefix)
 
 

@@ -1,4 +1,4 @@
-"""core.sweep: grid expansion, seeded random sampling, trial names, whole-sweep validation, examples."""
+"""core.sweep.spec: grid expansion, seeded random sampling, trial names, whole-sweep validation, examples."""
 from __future__ import annotations
 
 import math
@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from core import config, presets, sweep
+from core import config, presets
+from core.sweep import spec as sweep
 from core.errors import ConfigError, UserError
 from core.resolve import data_checker
 from core.workspace import check_name

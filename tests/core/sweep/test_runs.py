@@ -1,4 +1,4 @@
-"""core.sweep_runs + core.sweep_plot: trials queued as real runs and linked, results, best, stop."""
+"""core.sweep.runs + core.sweep.plot: trials queued as real runs and linked, results, best, stop."""
 from __future__ import annotations
 
 import json
@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from core import sweep, sweep_plot, sweep_runs
+from core.sweep import plot as sweep_plot
+from core.sweep import runs as sweep_runs
+from core.sweep import spec as sweep
 from core.errors import UserError
 from core.history import FINAL_STATUSES, History
-from core.history_schema import write_transaction
+from core.history.schema import write_transaction
 from core.resolve import data_checker
 
 FAST = {"data.train_path": "syn", "data.tokenizer_path": "tok", "training.logging_steps": 1,
