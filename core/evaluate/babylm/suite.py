@@ -65,7 +65,7 @@ def plan(root, fast: bool = False, temperatures: str = "", limit: int = 0) -> Ba
 def scoring_rule(tokenizer) -> dict:
     """What decides the numbers, recorded with every result (and the minimal-pairs suite's rule
     beside it, so the two are never mistaken for each other)."""
-    from core.evaluate.scoring import context_token
+    from core.evaluate.pairs import rule as pairs_rule
     from core.tokenizer import adds_bos
 
     bos = adds_bos(tokenizer)
@@ -75,8 +75,7 @@ def scoring_rule(tokenizer) -> dict:
         "context_token": tokenizer.bos_token if bos else None,
         "first_token_scored": bos,
         "tie_rule": "argmax: the first candidate wins (label is always candidate 0)",
-        "pairs_suite_rule": {"context_token": tokenizer.convert_ids_to_tokens(context_token(tokenizer)),
-                             "first_token_scored": True, "tie_rule": "a tie counts as wrong"},
+        "pairs_suite_rule": pairs_rule(tokenizer),
     }
 
 
