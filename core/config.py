@@ -153,6 +153,17 @@ class RunConfig:
         return dataclasses.asdict(self)
 
 
+def field_limits(meta, choice_sep: str = "|") -> list[str]:
+    """A field's allowed values as short phrases (`config keys`, docs/config.md, where a table
+    cell cannot hold "|": `choice_sep`)."""
+    parts = [choice_sep.join(meta["choices"])] if meta.get("choices") else []
+    if meta.get("min") is not None:
+        parts.append(f"{'>' if meta.get('min_exclusive') else '>='} {meta['min']:g}")
+    if meta.get("max") is not None:
+        parts.append(f"<= {meta['max']:g}")
+    return parts
+
+
 SECTIONS: dict[str, type] = {f.name: f.default_factory for f in fields(RunConfig)}  # type: ignore[misc]
 
 # The guide's command-line flags whose names differ from the config key they set.

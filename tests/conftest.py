@@ -33,6 +33,15 @@ def workspace(tmp_path, monkeypatch):
 
 
 @pytest.fixture
+def empty_history(workspace):
+    """The History of the fresh `workspace`, closed after the test."""
+    from core.history import History
+
+    with History(workspace.db_path) as h:
+        yield h
+
+
+@pytest.fixture
 def shared_data() -> Path:
     """`../shared/data` (real public text); tests that need it skip when it is absent."""
     if not SHARED_DATA.is_dir():

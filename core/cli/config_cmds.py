@@ -22,13 +22,7 @@ def keys_help() -> str:
         lines.append(f"  {section}:")
         for f in fields(cls):
             meta = f.metadata
-            limits = []
-            if meta.get("choices"):
-                limits.append("|".join(meta["choices"]))
-            if meta.get("min") is not None:
-                limits.append(f"{'>' if meta.get('min_exclusive') else '>='}{meta['min']}")
-            if meta.get("max") is not None:
-                limits.append(f"<={meta['max']}")
+            limits = config_mod.field_limits(meta)
             extra = f" [{', '.join(limits)}]" if limits else ""
             lines.append(f"    {f.name} (default {f.default!r}){extra}: {meta['help']}")
     return "\n".join(lines)

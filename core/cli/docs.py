@@ -113,14 +113,9 @@ def _yaml(value) -> str:
 
 
 def _allowed(meta) -> str:
-    parts = []
-    if meta.get("choices"):
-        parts.append(", ".join(meta["choices"]))
-    if meta.get("min") is not None:
-        parts.append(f"{'>' if meta.get('min_exclusive') else '>='} {meta['min']:g}")
-    if meta.get("max") is not None:
-        parts.append(f"<= {meta['max']:g}")
-    return "; ".join(parts)
+    from core.config import field_limits
+
+    return "; ".join(field_limits(meta, choice_sep=", "))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -26,9 +26,8 @@ class FakeProc:
 
 
 @pytest.fixture
-def history(workspace):
-    with History(workspace.db_path) as h:
-        yield h
+def history(empty_history):
+    return empty_history
 
 
 @pytest.fixture

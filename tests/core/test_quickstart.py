@@ -9,7 +9,6 @@ import pytest
 from core import jobs, quickstart
 from core.data import create_synthetic_corpus
 from core.errors import UserError
-from core.history import History
 
 
 class FakeProc:
@@ -17,9 +16,8 @@ class FakeProc:
 
 
 @pytest.fixture
-def history(workspace):
-    with History(workspace.db_path) as h:
-        yield h
+def history(empty_history):
+    return empty_history
 
 
 @pytest.fixture

@@ -24,6 +24,16 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def stop_studio(proc: subprocess.Popen) -> None:
+    """Terminate a studio started by `start_studio`, killing it if it does not exit in 15 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def start_studio(workspace_root: Path, log_path: Path) -> tuple[subprocess.Popen, str]:
     """`python launch.py` on a free loopback port; returns the process and its URL once it answers."""
     port = _free_port()
@@ -81,11 +91,7 @@ def studio(ready_workspace, tmp_path):
             self.proc, self.url = start_studio(ready_workspace.root, tmp_path / "studio-2.log")
 
         def stop(self):
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+            stop_studio(self.proc)
 
     handle = Studio()
     yield handle

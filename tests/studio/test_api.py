@@ -12,7 +12,7 @@ import pytest
 
 from core.history import History
 from studio.app import build_app
-from tests.studio.conftest import ROOT, start_studio
+from tests.studio.conftest import ROOT, start_studio, stop_studio
 
 DOC = ROOT / "docs" / "api.md"
 
@@ -51,8 +51,7 @@ def test_docs_script_drives_a_tiny_run(workspace, tmp_path):
         out = subprocess.run([sys.executable, "-c", doc_script()], env=env, capture_output=True, text=True,
                              timeout=400, cwd=tmp_path)
     finally:
-        proc.terminate()
-        proc.wait(timeout=15)
+        stop_studio(proc)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
     lines = out.stdout.splitlines()
     assert "corpus: finished" in lines and "tokenizer: finished" in lines and "run: finished" in lines

@@ -2,12 +2,11 @@
 evaluated run or checkpoint, and its figure draws each run against words seen."""
 from __future__ import annotations
 
-import subprocess
 
 import pytest
 
 from studio.context import StudioContext
-from tests.studio.conftest import ARTIFACTS, start_studio
+from tests.studio.conftest import ARTIFACTS, start_studio, stop_studio
 from tests.studio.test_babylm_board import babylm_eval, fake_run
 from tests.core.evaluate.babylm_fixtures import write_evaluation_data
 
@@ -51,8 +50,4 @@ def test_babylm_scoreboard_in_the_browser(workspace, browser, tmp_path):
         page.screenshot(path=str(ARTIFACTS / "compare-babylm-scoreboard.png"), full_page=True)
         assert page.locator('[data-testid="toast-body"]').count() == 0
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_studio(proc)

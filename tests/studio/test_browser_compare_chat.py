@@ -1,7 +1,6 @@
 """A real browser on two finished runs (made through core): Compare overlays and diffs them, Chat asks both."""
 from __future__ import annotations
 
-import subprocess
 import time
 from types import SimpleNamespace
 
@@ -9,7 +8,7 @@ import pytest
 
 from core import config, jobs, presets
 from core.history import FINAL_STATUSES, History
-from tests.studio.conftest import ARTIFACTS, start_studio
+from tests.studio.conftest import ARTIFACTS, start_studio, stop_studio
 
 pytestmark = pytest.mark.browser
 
@@ -35,11 +34,7 @@ def two_runs_studio(ready_workspace, tmp_path):
     log = tmp_path / "studio.log"
     proc, url = start_studio(ws.root, log)
     yield SimpleNamespace(url=url, workspace=ws, log=log)
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop_studio(proc)
 
 
 def _wait(page, predicate, timeout=120, what=""):

@@ -1,14 +1,13 @@
 """A real browser from an empty workspace: synthetic corpus -> tokenizer -> tiny training run, tab by tab."""
 from __future__ import annotations
 
-import subprocess
 import time
 from types import SimpleNamespace
 
 import pytest
 
 from core.history import History
-from tests.studio.conftest import ARTIFACTS, ROOT, fill_until_used, start_studio
+from tests.studio.conftest import ARTIFACTS, ROOT, fill_until_used, start_studio, stop_studio
 
 pytestmark = pytest.mark.browser
 
@@ -23,11 +22,7 @@ def empty_studio(workspace, tmp_path):
     log = tmp_path / "studio.log"
     proc, url = start_studio(workspace.root, log)
     yield SimpleNamespace(url=url, workspace=workspace, log=log)
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop_studio(proc)
 
 
 def _wait(page, predicate, timeout=120, what=""):

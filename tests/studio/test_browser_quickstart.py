@@ -8,7 +8,7 @@ import pytest
 
 from core import jobs
 from core.history import History
-from tests.studio.conftest import ARTIFACTS, start_studio
+from tests.studio.conftest import ARTIFACTS, start_studio, stop_studio
 from tests.studio.test_browser_train import _plot_points, _wait
 
 pytestmark = pytest.mark.browser
@@ -35,5 +35,4 @@ def test_start_here_reaches_a_live_curve_in_a_minute(workspace, browser, tmp_pat
         with History(workspace.db_path) as h:
             if h.get_run("tiny-sample"):
                 jobs.stop("tiny-sample", h, kill_after=15)
-        proc.terminate()
-        proc.wait(timeout=15)
+        stop_studio(proc)
