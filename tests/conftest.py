@@ -24,12 +24,27 @@ os.environ.setdefault("HF_HOME", str(ROOT / ".cache" / "hf"))
 
 @pytest.fixture
 def workspace(tmp_path, monkeypatch):
-    """A fresh, empty workspace; also exported as $BABYLLAMA_WORKSPACE for CLI calls."""
+    """A fresh, empty workspace; also exported as $BABYLLAMA_WORKSPACE for CLI calls. Jobs a test
+    leaves running (a failed assertion before its `runs stop`) are killed at teardown, so one
+    failure does not leave a worker training for hours beside the rest of the suite."""
     from core.workspace import Workspace
 
     ws = Workspace(tmp_path / "ws").ensure()
     monkeypatch.setenv("BABYLLAMA_WORKSPACE", str(ws.root))
-    return ws
+    yield ws
+    _kill_live_jobs(ws)
+
+
+def _kill_live_jobs(ws) -> None:
+    if not ws.db_path.is_file():
+        return
+    from core import jobs
+    from core.history import History
+
+    with History(ws.db_path) as history:
+        for run in history.list_runs():
+            if run["status"] in ("queued", "running"):
+                jobs.stop(run["name"], history, kill_after=0)
 
 
 @pytest.fixture
