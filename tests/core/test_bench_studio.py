@@ -14,7 +14,8 @@ from core.cli import bench_studio_cmds
 from core.history import History
 
 ROOT_ARTIFACTS = bench_studio.ROOT / "test-artifacts"
-KEYS = ("cli_tokens_per_s", "studio_tokens_per_s", "ratio", "plot_latency_s")
+KEYS = ("cli_tokens_per_s", "studio_tokens_per_s", "ratio", "plot_latency_s", "studio_server_cores",
+        "browser_cores")
 
 
 def _parser():
@@ -94,6 +95,18 @@ def test_tiny_bench_runs_both_sides_and_sees_rows_in_the_plot(workspace):
     assert result["same_config"] and "--model_name bench-studio-1" in result["studio_command"]
     assert result["vocab_size"] > 4 and shot.is_file()
     assert "ratio studio / CLI" in format_report(result)
+    assert result["studio_server_cores"] > 0 and result["browser_cores"] > 0  # both polled the whole run
+    assert result["studio_helper_cores"] == pytest.approx(result["studio_server_cores"] + result["browser_cores"])
+    assert "studio server CPU" in format_report(result) and "browser CPU" in format_report(result)
+
+
+def test_helper_cpu_splits_the_studio_server_from_the_browser():
+    assert bench_studio.helper_side(["/venv/bin/python", "/repo/launch.py", "--port", "7860"]) == "server"
+    assert bench_studio.helper_side(["/usr/lib/chromium/chromium", "--headless", "--type=renderer"]) == "browser"
+    assert bench_studio.helper_side(["node", "/venv/playwright/driver/package/cli.js", "run-driver"]) == "browser"
+    assert bench_studio.helper_side(["/venv/bin/python", "-m", "core.worker", "--run", "r"]) is None
+    cpu = bench_studio.helper_cpu_seconds()  # this test process has no studio children: zeros per side
+    assert set(cpu) == {"server", "browser"} and all(v >= 0 for v in cpu.values())
 
 
 def test_bench_studio_modules_import_neither_gradio_nor_playwright():
