@@ -151,3 +151,18 @@ def test_refresh_choices_match_the_train_tab_and_are_checked(workspace):
     with pytest.raises(UserError, match="--refresh"):
         run_studio_bench(StudioBenchOptions(refresh=2.0), workspace)
     assert refresh_interval(30.0) == 30.0 and refresh_interval(None) == 1.0
+
+
+def test_studio_scale_is_in_the_cli_and_reports_each_figure():
+    from core.bench.scale import format_scale
+    from core.cli import build_parser
+    from core.errors import UserError
+
+    args = build_parser().parse_args(["bench", "studio-scale", "--sessions", "0"])
+    with pytest.raises(UserError, match="--sessions"):
+        args.func(args)
+    result = {"runs": 21, "rows": 1_803_000, "big_run_steps": 100_000, "fill_s": 12.0, "runs_list_s": 0.7,
+              "runs_list_empty_s": 0.6, "plot_s": [4.1, 3.2], "server_rss_gb": [0.41, 0.43, 0.44],
+              "server_rss_closed_gb": 0.44, "per_session_mb": 13.2, "target_per_session_mb": 50}
+    text = format_scale(result)
+    assert "1,803,000 metric rows" in text and "0.41 -> 0.43 -> 0.44 GB" in text and "13.2 MB" in text
