@@ -2,7 +2,8 @@
 dashboard's empty grid).
 
 Rows are what `History.metrics_since` returns (dicts with step, name, value, time, tokens,
-words). Long series are downsampled so a figure builds in a few milliseconds.
+words), or columns per metric as `History.metric_columns` returns and `studio.curves` holds. Long
+series are downsampled (min/max kept) so a figure builds in a few milliseconds.
 """
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ import functools
 import json
 import math
 from collections import defaultdict
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.train.probes import PAIRS_METRIC
+from studio.curves import minmax_indices
 
 MAX_POINTS = 2000  # per trace; a 20k-point figure took ~90 ms to build (STACK.md)
 X_AXES = {"step": "step", "tokens": "tokens seen", "words": "words seen", "time": "minutes"}
@@ -31,14 +33,10 @@ LOSS_PARTS = {"ce_loss": ("CE (labels)", PALETTE[3]), "kl_loss": ("KL (teachers)
 
 
 def downsample(xs: Sequence, ys: Sequence, limit: int = MAX_POINTS) -> tuple[list, list]:
-    """Every k-th point (always keeping the last) so at most `limit` remain."""
-    n = len(xs)
-    if n <= limit:
+    """At most `limit` points, keeping each x bucket's lowest and highest y and the last point."""
+    if len(xs) <= limit:
         return list(xs), list(ys)
-    stride = math.ceil(n / limit)
-    idx = list(range(0, n, stride))
-    if idx[-1] != n - 1:
-        idx.append(n - 1)
+    idx = minmax_indices(xs, ys, limit)
     return [xs[i] for i in idx], [ys[i] for i in idx]
 
 
@@ -73,7 +71,24 @@ def series(rows: Iterable[dict], x_axis: str = "step") -> dict[str, tuple[list, 
     return dict(grouped)
 
 
-def training_figure(rows: Iterable[dict], x_axis: str = "step", smoothing: float = 0.6,
+def columns_series(columns: Mapping[str, Mapping[str, Sequence[float]]],
+                   x_axis: str = "step") -> dict[str, tuple[list, list]]:
+    """`series` for columns per metric (NaN for unknown): points without a value or an x dropped."""
+    t0 = min((c["time"][0] for c in columns.values() if len(c["time"]) and not math.isnan(c["time"][0])),
+             default=0.0)
+    out = {}
+    for name, cols in columns.items():
+        xs = cols[x_axis]
+        pairs = [((x - t0) / 60.0 if x_axis == "time" else x, y) for x, y in zip(xs, cols["value"])
+                 if not (math.isnan(x) or math.isnan(y))]
+        if x_axis in ("step", "tokens", "words"):
+            pairs = [(int(x), y) for x, y in pairs]
+        if pairs:
+            out[name] = ([x for x, _ in pairs], [y for _, y in pairs])
+    return out
+
+
+def training_figure(rows: Iterable[dict] | Mapping[str, Mapping], x_axis: str = "step", smoothing: float = 0.6,
                     title: str = "") -> go.Figure:
     """The live dashboard: loss (raw, smoothed, eval), learning rate, gradient norm, throughput, and
     minimal-pair accuracy across the bottom when the run scores pairs (`eval.pairs_every`).
@@ -82,7 +97,7 @@ def training_figure(rows: Iterable[dict], x_axis: str = "step", smoothing: float
     on every tick of every open Train tab, and validated traces on a fresh `make_subplots` took
     ~69 ms per figure and its JSON against ~12 ms this way (the same JSON for the browser).
     """
-    data = series(rows, x_axis)
+    data = columns_series(rows, x_axis) if isinstance(rows, Mapping) else series(rows, x_axis)
     grammar = PAIRS in data
     traces = []
     for i, (names, _) in enumerate(PANELS):
@@ -156,12 +171,14 @@ def _grid(grammar: bool) -> str:
     return fig.layout.to_json()
 
 
-def overlay_figure(runs: dict[str, list[dict]], metric: str = "loss", x_axis: str = "step",
-                   smoothing: float = 0.0) -> go.Figure:
-    """One metric of several runs on one set of axes (the Compare tab)."""
+def overlay_figure(runs: dict[str, list[dict] | Mapping[str, Mapping]], metric: str = "loss",
+                   x_axis: str = "step", smoothing: float = 0.0) -> go.Figure:
+    """One metric of several runs on one set of axes (the Compare tab); each run's rows, or its
+    columns per metric (`History.metric_columns`)."""
     fig = go.Figure()
     for i, (name, rows) in enumerate(runs.items()):
-        xs, ys = series(rows, x_axis).get(metric, ([], []))
+        data = columns_series(rows, x_axis) if isinstance(rows, Mapping) else series(rows, x_axis)
+        xs, ys = data.get(metric, ([], []))
         xs, ys = downsample(xs, ys)
         if smoothing:
             ys = smooth(ys, smoothing)

@@ -36,15 +36,29 @@ def workspace(tmp_path, monkeypatch):
 
 
 def _kill_live_jobs(ws) -> None:
+    """Kill the process group of every queued/running run whose recorded worker still runs. Read
+    with plain sqlite3: a test may have left its own broken schema or fake rows behind."""
+    import signal
+    import sqlite3
+
+    from core.jobs import same_process
+
     if not ws.db_path.is_file():
         return
-    from core import jobs
-    from core.history import History
-
-    with History(ws.db_path) as history:
-        for run in history.list_runs():
-            if run["status"] in ("queued", "running"):
-                jobs.stop(run["name"], history, kill_after=0)
+    conn = sqlite3.connect(ws.db_path)
+    try:
+        rows = conn.execute("SELECT pid, pid_started FROM runs WHERE status IN ('queued', 'running') "
+                            "AND pid IS NOT NULL").fetchall()
+    except sqlite3.Error:
+        rows = []  # no runs table (a test's own broken database): no worker of ours
+    finally:
+        conn.close()
+    for pid, started in rows:
+        if pid != os.getpid() and same_process(pid, started):  # tests use their own pid as a fake one
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass  # it ended meanwhile
 
 
 @pytest.fixture

@@ -67,6 +67,7 @@ def verb_group(subparsers, name: str, help: str):
 BENCH_HELP = ("measure speed: bench train (our loop vs transformers.Trainer), bench eval (batched scoring), "
               "bench generate (our sampler vs transformers generate), bench studio (CLI vs studio run, plot latency), "
               "bench plot-floor (what a browser takes to keep a live chart current), "
+              "bench studio-scale (the studio on 1.8M generated metric rows), "
               "bench cli (start-up time of the CLI)")
 
 

@@ -147,7 +147,7 @@ def _cmd_list(args) -> int:
     with open_history(Workspace.resolve(args.workspace)) as history:
         runs = jobs.refresh_all(history)
         rows = [{"name": r["name"], "kind": r["kind"], "status": r["status"], "step": r["step"],
-                 "total_steps": r["total_steps"], "loss": history.last_metrics(r["name"]).get("loss"),
+                 "total_steps": r["total_steps"], "loss": history.last_metric(r["name"], "loss"),
                  "queue_position": jobs.queue_position(history, r["name"])} for r in runs]
     if args.json:
         print(json.dumps(rows, indent=2))

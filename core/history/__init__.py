@@ -5,7 +5,7 @@ Must not import gradio, torch or transformers.
 """
 from __future__ import annotations
 
-from core.history.store import FINAL_STATUSES, KINDS, STATUSES, History, RunRef, open_history
+from core.history.store import FINAL_STATUSES, KINDS, METRIC_COLUMNS, STATUSES, History, RunRef, open_history
 from core.history.writer import MetricWriter
 
-__all__ = ["FINAL_STATUSES", "KINDS", "STATUSES", "History", "MetricWriter", "RunRef", "open_history"]
+__all__ = ["FINAL_STATUSES", "KINDS", "METRIC_COLUMNS", "STATUSES", "History", "MetricWriter", "RunRef", "open_history"]

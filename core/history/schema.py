@@ -313,3 +313,73 @@ def _pid_started(conn: sqlite3.Connection) -> None:
     # The start time of the process `pid` names (psutil create_time): a pid reused after a reboot
     # or a wrap-around has another start time, so it is not taken for the run's worker.
     conn.execute("ALTER TABLE runs ADD COLUMN pid_started REAL")
+
+
+# A second metrics index, by metric name: the latest value of one metric (`runs list`, the
+# Compare table) and one metric's series (Compare overlay, model card, sweeps) are then seeks on
+# (run_id, name) instead of scans of all the run's rows (600k on a 100k-step run), and with `value`
+# in the key they never touch the table. It costs a second B-tree per insert (<= ~10 rows/s per
+# run) and, once, a few seconds building it on a workspace of millions of rows.
+METRICS_BY_NAME_INDEX = "idx_metrics_run_name_step"
+
+
+@migration("0004_metrics_by_name")
+def _metrics_by_name(conn: sqlite3.Connection) -> None:
+    conn.execute(f"CREATE INDEX IF NOT EXISTS {METRICS_BY_NAME_INDEX} ON metrics(run_id, name, step, value)")
+
+
+def last_metric_sql(run: str | int) -> str:
+    """The latest value of one metric: one SEARCH on METRICS_BY_NAME_INDEX (run_id=? AND name=?)."""
+    return (f"SELECT value, step, time, tokens, words FROM metrics WHERE run_id = {run_ref_sql(run)} "
+            "AND name = ? ORDER BY step DESC LIMIT 1")
+
+
+def last_metrics_sql(run: str | int) -> str:
+    """The latest value of every metric of a run without reading all its rows: a recursive CTE hops
+    from one metric name to the next on METRICS_BY_NAME_INDEX (a skip scan SQLite does not do by
+    itself here), then one seek per name for its last step. The run is bound as ?1."""
+    ref = run_ref_sql(run).replace("?", "?1")
+    return f"""
+WITH RECURSIVE rid(id) AS (SELECT {ref}),
+names(name) AS (
+    SELECT (SELECT min(name) FROM metrics WHERE run_id = (SELECT id FROM rid))
+    UNION ALL
+    SELECT (SELECT min(name) FROM metrics WHERE run_id = (SELECT id FROM rid) AND name > names.name)
+    FROM names WHERE names.name IS NOT NULL
+)
+SELECT names.name AS name,
+       (SELECT value FROM metrics WHERE run_id = (SELECT id FROM rid) AND name = names.name
+        ORDER BY step DESC LIMIT 1) AS value
+FROM names WHERE names.name IS NOT NULL"""
+
+
+def metric_series_sql(run: str | int, after_step: bool = False) -> str:
+    """One metric's (step, value, time, tokens, words) in step order: SEARCH on
+    METRICS_BY_NAME_INDEX (run_id=? AND name=? [AND step>?])."""
+    after = " AND step > ?" if after_step else ""
+    return (f"SELECT step, value, time, tokens, words FROM metrics WHERE run_id = {run_ref_sql(run)} "
+            f"AND name = ?{after} ORDER BY step")
+
+
+def last_counts_sql(run: str | int) -> str:
+    """Tokens and words at the last step that logged them: SEARCH on METRICS_INDEX (run_id=?)
+    walked backwards in step order, stopping at the first row with tokens."""
+    return (f"SELECT tokens, words FROM metrics WHERE run_id = {run_ref_sql(run)} AND tokens IS NOT NULL "
+            "ORDER BY step DESC LIMIT 1")
+
+
+def downsampled_metrics_sql(run: str | int, agg: str, named: bool) -> str:
+    """Per metric, the row with the lowest (agg "min") or highest ("max") value in each bucket of
+    steps > ? [and name = ?]: SQLite takes the bare columns from the row that holds the min/max.
+    Buckets are (step - ?) / ? (integer division). The aggregation runs inside SQLite, so a
+    600k-row run reaches Python as a few thousand rows."""
+    if agg not in ("min", "max"):
+        raise ValueError(f"agg {agg!r} is not min or max")
+    name = " AND name = ?" if named else ""
+    return (f"SELECT name, step, {agg}(value) AS value, time, tokens, words FROM metrics "
+            f"WHERE run_id = {run_ref_sql(run)} AND step > ?{name} GROUP BY name, (step - ?) / ?")
+
+
+def max_step_sql(run: str | int) -> str:
+    """A run's last logged step: one seek at the end of METRICS_INDEX."""
+    return f"SELECT max(step) AS step FROM metrics WHERE run_id = {run_ref_sql(run)}"

@@ -21,7 +21,7 @@ from core.errors import ConfigError, UserError
 from core.history import STATUSES, History
 from core.tokenizer import vocab_size_of
 from studio.context import StudioContext
-from studio.plots import X_AXES, overlay_figure
+from studio.plots import MAX_POINTS, X_AXES, overlay_figure
 from studio.tabs import babylm_board
 from studio.tabs import sweep as sweep_tab
 
@@ -113,8 +113,11 @@ def refresh_view(ctx: StudioContext, status: str, contains: str, selected: list[
 
 def overlay(ctx: StudioContext, selected: list[str] | None, metric: str, x_axis: str, smoothing: float):
     """One metric of the selected runs on shared axes."""
+    # Only the one metric, as float columns, min/max-downsampled by SQLite to what the plot draws:
+    # a 100k-step run is 600k rows, most of them other metrics.
     with ctx.history() as h:
-        rows = {name: h.metrics_since(name) for name in (selected or [])}
+        rows = {name: h.metric_columns(name, names=[metric or "loss"], buckets=MAX_POINTS // 2)
+                for name in (selected or [])}
     return overlay_figure(rows, metric=metric or "loss", x_axis=x_axis or "step", smoothing=smoothing or 0.0)
 
 
@@ -230,14 +233,7 @@ def _run_vocab(ctx: StudioContext, run: dict, cfg) -> int | None:
 
 
 def _tokens_seen(h: History, run: dict) -> int | None:
-    # The last logged row carries the token count: look at the last steps first (one indexed
-    # query), the whole series only when that window holds none.
-    step = run.get("step") or 0
-    for after in ((step - 1000, -1) if step > 1000 else (-1,)):
-        tokens = [r["tokens"] for r in h.metrics_since(run["id"], after) if r.get("tokens") is not None]
-        if tokens:
-            return tokens[-1]
-    return None
+    return h.last_counts(run["id"])[0]
 
 
 def _duration(run: dict, now: float | None = None) -> str:

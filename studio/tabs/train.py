@@ -19,6 +19,7 @@ from core.history import FINAL_STATUSES
 from core.resolve import data_checker
 from studio import forms, plots, render
 from studio.context import StudioContext
+from studio.curves import CAP, Curves
 from studio.shared import corpus_choices, log_tail, with_params
 from studio.tabs import sweep as sweep_tab
 
@@ -26,6 +27,7 @@ LIVE = ("queued", "running")
 # How often the dashboard polls: each poll redraws the plot in the browser, which a run training
 # on this machine's CPU pays for (`babyllama bench plot-floor`: >= 4 % of 2 cores at 1 s).
 REFRESH_CHOICES = [("every second", 1.0), ("every 5 s", 5.0), ("every 30 s", 30.0)]
+STATE_TTL_S = 600  # longer than the slowest refresh: a polling session's state never expires
 
 
 class TrainComponents(NamedTuple):
@@ -138,35 +140,33 @@ def resume_run(ctx: StudioContext, run: str | None):
     return gr.Timer(active=True), f"{run} resumed"
 
 
-def tick(ctx: StudioContext, run: str | None, cache: dict | None, x_axis: str):
-    """One poll: fetch rows after the last seen step, update the dashboard; stop when final."""
-    fresh = not cache or cache.get("run") != run
-    cache = {"run": run, "rows": {}, "last_step": -1} if fresh else cache
+def tick(ctx: StudioContext, run: str | None, cache: Curves | None, x_axis: str):
+    """One poll: fetch rows after the last seen step, update the dashboard; stop when final.
+
+    `cache` is this browser session's `Curves` of the run: float columns capped per metric, so a
+    session costs the server about a megabyte whatever the run's length.
+    """
+    fresh = not isinstance(cache, Curves) or cache.run != run
+    cache = Curves(run) if fresh else cache
     if not run:
         return cache, plots.training_figure([]), render.status_badge(None), "", "", "", gr.Timer(active=False)
     with ctx.history() as h:
         row = jobs.refresh(h, run)
-        if (row.get("step") or 0) < cache["last_step"]:  # resumed from an earlier checkpoint
-            cache, fresh = {"run": run, "rows": {}, "last_step": -1}, True
-        # Re-read the last seen step too: an eval row can land just after that step's loss.
-        seen = len(cache["rows"])
-        for r in h.metrics_since(run, cache["last_step"] - 1):
-            cache["rows"][(r["step"], r["name"])] = r
+        if (row.get("step") or 0) < cache.last_step:  # resumed from an earlier checkpoint
+            cache, fresh = Curves(run), True
+        # Re-read the last seen step too: an eval row can land just after that step's loss. A long
+        # span (a fresh session on a 100k-step run) comes min/max-downsampled by SQLite.
+        grew = cache.add(h.metric_columns(run, cache.last_step - 1, buckets=CAP // 2))
         samples = h.samples(run, limit=6)
         position = jobs.queue_position(h, run)
         queued = [(jobs.queue_position(h, q["name"]), q["name"]) for q in h.list_runs(status="queued")]
-    rows = sorted(cache["rows"].values(), key=lambda r: r["step"])
-    cache["last_step"] = rows[-1]["step"] if rows else -1
-    last = {r["name"]: r["value"] for r in rows}
-    tokens = rows[-1].get("tokens") if rows else None
-    words = rows[-1].get("words") if rows else None
+    last, tokens, words = cache.latest()
     status = render.status_badge(row, position) + render.queue_markdown(sorted(p for p in queued if p[0]))
     # Only what changed goes to the browser: no figure is rebuilt, sent or redrawn without a new
     # row. (`babyllama bench studio` measured the same ratio either way on 2 cores: the browser
     # polling at all is the cost there; this still spares the server and the page work.)
-    figure = plots.training_figure(rows, x_axis) if fresh or len(cache["rows"]) != seen else gr.skip()
-    sent = cache.setdefault("sent", {})
-    texts = [_changed(sent, key, value) for key, value in
+    figure = plots.training_figure(cache.series, x_axis) if fresh or grew else gr.skip()
+    texts = [_changed(cache.sent, key, value) for key, value in
              (("status", status), ("samples", render.samples_markdown(samples)),
               ("log", log_tail(row.get("run_dir"), 30)))]
     return (cache, figure, texts[0], render.progress_html(row, last, tokens, words), *texts[1:],
@@ -256,7 +256,11 @@ def build(ctx: StudioContext) -> TrainComponents:
     preset, corpus, tokenizer, name, fields, start, stop, resume, show, command = _build_controls(ctx)
     sweep_tab.build_launcher(ctx, [preset, corpus, tokenizer, *fields])  # the form as a sweep's base
     run, x_axis, interval, refresh, status, progress, plot, samples, log = _build_outputs()
-    cache = gr.State(None)  # this browser session's rows of the selected run: no shared state
+    # This browser session's capped curves of the selected run: no shared state. An idle session's
+    # is dropped after STATE_TTL_S (the next tick rebuilds it); a closed one's Gradio 6.31 keeps an
+    # hour whatever the TTL (SessionState.STATE_TTL_WHEN_CLOSED, no public setting), which is why
+    # the state itself is kept small.
+    cache = gr.State(None, time_to_live=STATE_TTL_S)
     timer = gr.Timer(REFRESH_CHOICES[0][1], active=False)
     form = [preset, corpus, tokenizer, name, *fields]
     dash = [cache, plot, status, progress, samples, log, timer]

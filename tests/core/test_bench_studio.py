@@ -14,7 +14,8 @@ from core.cli import bench_studio_cmds
 from core.history import History
 
 ROOT_ARTIFACTS = bench_studio.ROOT / "test-artifacts"
-KEYS = ("cli_tokens_per_s", "studio_tokens_per_s", "ratio", "plot_latency_s")
+KEYS = ("cli_tokens_per_s", "studio_tokens_per_s", "ratio", "plot_latency_s", "studio_server_cores",
+        "browser_cores")
 
 
 def _parser():
@@ -94,6 +95,18 @@ def test_tiny_bench_runs_both_sides_and_sees_rows_in_the_plot(workspace):
     assert result["same_config"] and "--model_name bench-studio-1" in result["studio_command"]
     assert result["vocab_size"] > 4 and shot.is_file()
     assert "ratio studio / CLI" in format_report(result)
+    assert result["studio_server_cores"] > 0 and result["browser_cores"] > 0  # both polled the whole run
+    assert result["studio_helper_cores"] == pytest.approx(result["studio_server_cores"] + result["browser_cores"])
+    assert "studio server CPU" in format_report(result) and "browser CPU" in format_report(result)
+
+
+def test_helper_cpu_splits_the_studio_server_from_the_browser():
+    assert bench_studio.helper_side(["/venv/bin/python", "/repo/launch.py", "--port", "7860"]) == "server"
+    assert bench_studio.helper_side(["/usr/lib/chromium/chromium", "--headless", "--type=renderer"]) == "browser"
+    assert bench_studio.helper_side(["node", "/venv/playwright/driver/package/cli.js", "run-driver"]) == "browser"
+    assert bench_studio.helper_side(["/venv/bin/python", "-m", "core.worker", "--run", "r"]) is None
+    cpu = bench_studio.helper_cpu_seconds()  # this test process has no studio children: zeros per side
+    assert set(cpu) == {"server", "browser"} and all(v >= 0 for v in cpu.values())
 
 
 def test_bench_studio_modules_import_neither_gradio_nor_playwright():
@@ -138,3 +151,18 @@ def test_refresh_choices_match_the_train_tab_and_are_checked(workspace):
     with pytest.raises(UserError, match="--refresh"):
         run_studio_bench(StudioBenchOptions(refresh=2.0), workspace)
     assert refresh_interval(30.0) == 30.0 and refresh_interval(None) == 1.0
+
+
+def test_studio_scale_is_in_the_cli_and_reports_each_figure():
+    from core.bench.scale import format_scale
+    from core.cli import build_parser
+    from core.errors import UserError
+
+    args = build_parser().parse_args(["bench", "studio-scale", "--sessions", "0"])
+    with pytest.raises(UserError, match="--sessions"):
+        args.func(args)
+    result = {"runs": 21, "rows": 1_803_000, "big_run_steps": 100_000, "fill_s": 12.0, "runs_list_s": 0.7,
+              "runs_list_empty_s": 0.6, "plot_s": [4.1, 3.2], "server_rss_gb": [0.41, 0.43, 0.44],
+              "server_rss_closed_gb": 0.44, "per_session_mb": 13.2, "target_per_session_mb": 50}
+    text = format_scale(result)
+    assert "1,803,000 metric rows" in text and "0.41 -> 0.43 -> 0.44 GB" in text and "13.2 MB" in text

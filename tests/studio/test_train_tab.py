@@ -40,12 +40,12 @@ def test_start_polls_incrementally_and_turns_the_timer_off(ready_workspace):
     assert "finished" in status and "step 20/20" in progress and not timer.active
     names = {trace.name for trace in fig.data}
     assert {"loss", "loss (smoothed)", "eval loss"} <= names
-    assert cache["last_step"] == 20 and "Samples at step 20" in samples and "step 20/20" in log
+    assert cache.last_step == 20 and "Samples at step 20" in samples and "step 20/20" in log
     # A tick with nothing new fetches only the last step again, not the whole history, and
     # leaves the figure as it is.
-    before = len(cache["rows"])
+    before = cache.points()
     cache2, fig2 = tab.tick(ctx, "ui-1", cache, "tokens")[:2]
-    assert len(cache2["rows"]) == before and fig2 == gr.skip()
+    assert cache2.points() == before and fig2 == gr.skip()
 
 
 def test_command_shown_starts_the_same_config_as_the_cli(ready_workspace):
@@ -118,7 +118,7 @@ def test_grammar_while_training_from_the_form_draws_the_pairs_panel(ready_worksp
     assert "eval.pairs_every=4" in argv and "eval.pairs_limit=4" in argv
     assert tab.start_run(ctx, *form)[2] == ""
     cache, fig = _until_final(ctx, "grammar")[:2]
-    steps = sorted(r["step"] for r in cache["rows"].values() if r["name"] == "pairs_acc")
+    steps = [int(step) for step in cache.series["pairs_acc"]["step"]]
     assert steps == [0, 4, 8]
     assert "pairs accuracy" in {t.name for t in fig.data}
     assert plots.PAIRS_TITLE in {a.text for a in fig.layout.annotations}
@@ -138,7 +138,7 @@ def test_choosing_teachers_starts_a_distillation_the_cli_would_start(ready_works
     run_update, timer, message, command = tab.start_run(ctx, *form)
     assert message == "" and command.startswith("babyllama distill")
     out = _until_final(ctx, "student")
-    assert "finished" in out[2] and "kl_loss" in {r["name"] for r in out[0]["rows"].values()}
+    assert "finished" in out[2] and "kl_loss" in out[0].series
     with ctx.history() as h:
         run = h.get_run("student")
     assert run["kind"] == "distill" and run["config"]["distillation"]["alpha"] == 0.25

@@ -24,7 +24,7 @@ def test_every_verb_has_help():
 
 # Verbs that read or write nothing in a workspace: the config key list, the browser-only
 # plot-floor bench (a page in a temporary folder) and the CLI start-up bench (an empty temporary one).
-WORKSPACE_FREE = {"keys", "plot-floor", "cli"}
+WORKSPACE_FREE = {"keys", "plot-floor", "cli", "studio-scale"}  # benches in their own temp workspace
 
 
 def test_every_verb_takes_workspace():
