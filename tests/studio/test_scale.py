@@ -15,7 +15,7 @@ import tracemalloc
 
 import pytest
 
-import core.history
+import core.history.store
 from core.bench.scale import fill_workspace, spike_step
 from core.cli import train_cmds
 from studio.context import StudioContext
@@ -98,14 +98,14 @@ def test_compare_overlay_and_table_stay_small(scale_ws):
 def _traced_statements(monkeypatch) -> list[tuple[sqlite3.Connection, str]]:
     """Every SQL statement any History opened from now on runs, with its connection."""
     seen: list[tuple[sqlite3.Connection, str]] = []
-    real = core.history.connect
+    real = core.history.store.connect
 
     def tracing(path):
         db = real(path)
         db.conn.set_trace_callback(lambda sql, conn=db.conn: seen.append((conn, sql)))
         return db
 
-    monkeypatch.setattr(core.history, "connect", tracing)
+    monkeypatch.setattr(core.history.store, "connect", tracing)
     return seen
 
 

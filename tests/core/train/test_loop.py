@@ -178,13 +178,18 @@ def test_compiled_training_learns_resumes_bit_exact_and_saves_a_plain_model(read
     one, and the saved folder is a plain model."""
     from transformers import AutoModelForCausalLM
 
+    from torch._dynamo.utils import counters
+
     _, eager = _run(ready_workspace, tmp_path / "eager", extra=["model.dropout=0"])
+    counters.clear()
     _, compiled = _run(ready_workspace, tmp_path / "compiled", extra=["model.dropout=0", "--torch-compile"])
-    # Fused kernels sum in another order: close to eager, but not bit-equal (so they did run).
+    # The compiled body ran (dynamo compiled a graph of it) and trains like eager. Its fused kernels
+    # sum in another order, but at this size the losses may still come out bit-equal, so equality
+    # is no evidence either way.
+    assert counters["stats"]["unique_graphs"] >= 1
     assert compiled.logs.keys() == eager.logs.keys()
     for step, logs in eager.logs.items():
         assert compiled.logs[step]["loss"] == pytest.approx(logs["loss"], rel=1e-3), step
-    assert any(compiled.logs[s]["loss"] != eager.logs[s]["loss"] for s in eager.logs)
     assert not torch.are_deterministic_algorithms_enabled()  # the run's flag did not outlive it
 
     _run(ready_workspace, tmp_path / "a", extra=["--torch-compile"])
