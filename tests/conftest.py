@@ -62,8 +62,9 @@ def _kill_live_jobs(ws) -> None:
 
 
 @pytest.fixture
-def empty_history(workspace):
-    """The History of the fresh `workspace`, closed after the test."""
+def history(workspace):
+    """The History of the fresh `workspace`, closed after the test (modules that need another
+    workspace define their own)."""
     from core.history import History
 
     with History(workspace.db_path) as h:

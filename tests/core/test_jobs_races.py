@@ -26,11 +26,6 @@ class FakeProc:
 
 
 @pytest.fixture
-def history(empty_history):
-    return empty_history
-
-
-@pytest.fixture
 def launches(monkeypatch):
     calls = []
     monkeypatch.setattr(jobs, "_launch", lambda run_dir, n: calls.append(run_dir) or FakeProc())
