@@ -18,7 +18,7 @@ from core.workspace import Workspace
 
 def register(subparsers) -> None:
     from core.cli import add_workspace_arg, at_least_one
-    from core.evaluate import SUITES
+    from core.evaluate import OPT_IN_SUITES, SUITES
     from core.evaluate.runner import EvalOptions
 
     d = EvalOptions(model="")
@@ -28,7 +28,8 @@ def register(subparsers) -> None:
                                           "samples.txt, evaluation_plots.png) and, for a run, to the history. "
                                           "--suite babylm also writes the official pipeline's results/ layout there.")
     p.add_argument("model", help="run name, checkpoint folder or any transformers causal-LM folder")
-    p.add_argument("--suite", default=None, help=f"comma-separated suites (default: all: {','.join(SUITES)})")
+    p.add_argument("--suite", default=None, help=f"comma-separated suites (default: {','.join(SUITES)}; only when named: "
+                                                        f"{','.join(OPT_IN_SUITES)})")
     p.add_argument("--data", default="", metavar="N",
                    help="perplexity text: corpus name (its dev split), folder or file (default: the run's own dev split)")
     p.add_argument("--num-samples", "--num_samples", type=int, default=0, metavar="K",

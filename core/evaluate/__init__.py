@@ -7,5 +7,9 @@ Submodules import torch only when a function runs a model; nothing here imports 
 """
 from __future__ import annotations
 
-# The suites `babyllama eval --suite` accepts, in the order they run.
+# The default suites of `babyllama eval`, in the order they run.
 SUITES = ("ppl", "gen", "cloze", "pairs", "babylm", "speed")
+# Suites that run only when named with --suite: AoA reads every chck_* checkpoint of a run, GLUE
+# fine-tunes (hours on a CPU). They run after the default ones.
+OPT_IN_SUITES = ("aoa", "glue")
+ALL_SUITES = SUITES + OPT_IN_SUITES

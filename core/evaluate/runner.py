@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from core.errors import UserError
-from core.evaluate import SUITES
+from core.evaluate import ALL_SUITES, SUITES
 from core.evaluate.inputs import default_eval_text, model_hashes, model_info, output_dir, resolve_eval_text
 from core.workspace import Workspace
 
@@ -62,9 +62,10 @@ class EvalOptions:
 
     def check(self) -> None:
         """Raise one UserError listing every bad option (before anything is loaded)."""
-        problems = [f"--suite: unknown suite {s!r} (choose from {', '.join(SUITES)})" for s in self.suites if s not in SUITES]
+        problems = [f"--suite: unknown suite {s!r} (choose from {', '.join(ALL_SUITES)})" for s in self.suites
+                    if s not in ALL_SUITES]
         if not self.suites:
-            problems.append(f"--suite: no suite chosen (choose from {', '.join(SUITES)})")
+            problems.append(f"--suite: no suite chosen (choose from {', '.join(ALL_SUITES)})")
         if self.device not in ("", "cpu", "cuda"):
             problems.append(f"--device: {self.device!r} is not cpu or cuda")
         for name in ("num_samples", "seq_length", "seed"):
@@ -218,7 +219,9 @@ def _run_suite(suite: str, opts: EvalOptions, plan: Plan, model, tokenizer, log)
         for warning in plan.babylm.warnings:
             log(f"  warning: {warning}")
         return babylm.run(model, tokenizer, plan.babylm, opts.batch_size, log, plan.babylm_layout)
-    return speed.speed_by_batch(model, seed=opts.seed, log=log)
+    if suite == "speed":
+        return speed.speed_by_batch(model, seed=opts.seed, log=log)
+    raise UserError(f"--suite {suite}: not available in this version")
 
 
 def run_eval(opts: EvalOptions, ws: Workspace, *, history=None, job: str | None = None, log=print) -> tuple[dict, Path]:
