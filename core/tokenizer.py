@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from core.errors import UserError
+from core.portable import make_portable
 from core.hashing import sha256_file
 from core.workspace import Workspace
 
@@ -211,6 +212,7 @@ def _save_atomically(tok, out_dir: Path, meta: dict) -> str:
         wrapped.save_pretrained(str(tmp))
         if not (tmp / TOKENIZER_FILE).is_file():  # older/newer transformers may skip it
             tok.save(str(tmp / TOKENIZER_FILE))
+        make_portable(tmp)  # loads in the BabyLM pipeline's transformers 4.51.3 too
         sha = tokenizer_hash(tmp)
         meta = {**meta, "tokenizer_sha256": sha, "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from core.challenge import BABYLM_MARKS, list_marks, mark_name
 from core.errors import UserError
+from core.portable import make_portable
 
 MAIN = "main"
 # Training-only files of a checkpoint: a submission carries the model, its tokenizer and config.
@@ -44,6 +45,7 @@ def export_babylm(model, tokenizer, work: Path, ctx: dict, save_main) -> dict:
         for path in sorted(Path(mark["path"]).iterdir()):
             if path.is_file() and path.name not in TRAINING_ONLY:
                 shutil.copyfile(path, target / path.name)
+        make_portable(target)  # checkpoints saved before core/portable.py existed load in 4.51.3 too
         log(f"{mark['name']}: step {mark['step']}, {mark['words']:,} words seen")
     track = getattr(getattr(info.config, "training", None), "babylm_track", "none")
     return {"babylm": {"main": ctx["folder"].name, "track": track,

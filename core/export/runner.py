@@ -16,6 +16,7 @@ from pathlib import Path
 
 from core.errors import UserError
 from core.export import FORMATS
+from core.portable import make_portable
 from core.workspace import Workspace
 
 RESULT_FILE = "export.json"
@@ -85,6 +86,7 @@ def plan_output(opts: ExportOptions, ws: Workspace) -> tuple[Path, Path]:
 def _export_hf(model, tokenizer, work: Path, ctx: dict) -> dict:
     model.save_pretrained(str(work))  # safetensors; no optimizer or scheduler state, no checkpoints
     tokenizer.save_pretrained(str(work))
+    make_portable(work)  # loads in transformers 4.x (the BabyLM pipeline's pin) and 5.x alike
     if (ctx["folder"] / "generation_config.json").is_file() and not (work / "generation_config.json").exists():
         shutil.copyfile(ctx["folder"] / "generation_config.json", work / "generation_config.json")
     return {}
@@ -103,6 +105,7 @@ def _export_onnx(model, tokenizer, work: Path, ctx: dict) -> dict:
         f"{'pass' if check['passed'] else 'FAIL'} ({len(check['shapes'])} shapes)")
     model.config.save_pretrained(str(work))  # config.json: context length and vocabulary for runners
     tokenizer.save_pretrained(str(work))
+    make_portable(work)
     return {"check": check, "size_mb": onnx_model.file_mb(path)}
 
 

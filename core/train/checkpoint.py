@@ -29,6 +29,7 @@ from core.errors import UserError
 from core.hashing import sha256_file
 from core.modelio import CHECKPOINT_PREFIX as PREFIX
 from core.modelio import list_checkpoints  # noqa: F401  (part of this module's API: rotation, resume)
+from core.portable import make_portable
 
 MANIFEST = "checkpoint.json"
 STATE_FILE = "training_state.pt"
@@ -164,6 +165,7 @@ def save_model_folder(folder: Path, model, tokenizer, config: dict) -> None:
     """What `AutoModelForCausalLM` / `AutoTokenizer` load, plus the resolved run config."""
     model.save_pretrained(folder, safe_serialization=True)
     tokenizer.save_pretrained(folder)
+    make_portable(folder)  # loads in the BabyLM pipeline's transformers 4.51.3 too (core/portable.py)
     # A run that cannot record its config must fail, not train on unrecorded settings.
     (folder / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
 

@@ -63,3 +63,47 @@ def test_one_mark_exports_under_its_name(marked_run):
 
     folder = marked_run.run_dir("mk") / "chck_1k"
     assert default_output(folder, marked_run, "hf") == marked_run.root / "exports" / "mk-chck_1k-hf"
+
+
+SENTENCES = ["The cat sat on the mat.", "  Gretel, little  one!", "ünïcödé wörds and 'quotes'"]
+
+
+def _ours(folder, sentences):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForCausalLM.from_pretrained(folder).eval()
+    enc = tok(sentences, return_offsets_mapping=True)
+    with torch.inference_mode():
+        logits = [model(torch.tensor([ids])).logits[0] for ids in enc["input_ids"]]
+    return enc["input_ids"], [[list(o) for o in s] for s in enc["offset_mapping"]], logits
+
+
+def test_every_exported_folder_names_a_tokenizer_class_transformers_4_knows(marked_run, tmp_path):
+    """tokenizer_config.json names PreTrainedTokenizerFast (transformers 5 saves TokenizersBackend,
+    which 4.x refuses) in the tokenizer folder, the run's checkpoints and every exported folder."""
+    _, folder = run_export(ExportOptions("mk", "babylm", output=str(tmp_path / "sub")), marked_run, log=lambda m: None)
+    run_dir = marked_run.run_dir("mk")
+    folders = [marked_run.tokenizer_dir("tok"), run_dir, *run_dir.glob("chck_*"),
+               *(folder / n for n in ("main", "chck_1k", "chck_2k"))]
+    for f in folders:
+        cfg = json.loads((f / "tokenizer_config.json").read_text())
+        assert cfg["tokenizer_class"] == "PreTrainedTokenizerFast", f
+        assert not {"is_local", "local_files_only"} & set(cfg), f
+
+
+@pytest.mark.slow
+def test_exported_folders_load_in_the_pipelines_pinned_environment(marked_run, tmp_path):
+    """transformers 4.51.3 + tokenizers 0.21.1 (the pipeline's requirements.txt) load main/ and every
+    chck_*/ with the same ids (BOS included), offsets and logits as ours."""
+    from tests.pipeline_env import load_in_pipeline_env
+
+    _, folder = run_export(ExportOptions("mk", "babylm", output=str(tmp_path / "sub")), marked_run, log=lambda m: None)
+    for name in ("main", "chck_1k", "chck_2k"):
+        theirs = load_in_pipeline_env(folder / name, SENTENCES)
+        assert (theirs["transformers"], theirs["tokenizers"]) == ("4.51.3", "0.21.1")
+        ids, offsets, logits = _ours(folder / name, SENTENCES)
+        assert theirs["ids"] == ids and all(row[0] == 1 for row in ids)  # <s> first, in both
+        assert theirs["offsets"] == offsets
+        for mine, other in zip(logits, theirs["logits"]):
+            assert torch.allclose(mine, torch.tensor(other), atol=1e-5), name

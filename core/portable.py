@@ -1,0 +1,77 @@
+"""Folders that load in transformers 4.x as well as 5.x: the BabyLM pipeline pins transformers
+4.51.3 + tokenizers 0.21.1, and every model or tokenizer folder we write must load there with the
+same ids, offsets and logits. Standard library only; never imports torch, transformers or gradio.
+
+transformers 5 saves `"tokenizer_class": "TokenizersBackend"` (a class 4.x does not know: "Tokenizer
+class TokenizersBackend does not exist") plus load-time keys (`is_local`, `local_files_only`), and
+writes RoPE settings only as `rope_parameters` and the dtype only as `dtype`. `make_portable`
+rewrites the two JSON files so both versions read the same tokenizer and the same model:
+`PreTrainedTokenizerFast` is what `TokenizersBackend` is in 5.x (a `tokenizer.json` wrapper), and
+the 4.x names are added beside the 5.x ones, never instead of them.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+TOKENIZER_CONFIG = "tokenizer_config.json"
+MODEL_CONFIG = "config.json"
+PORTABLE_TOKENIZER_CLASS = "PreTrainedTokenizerFast"
+# Tokenizer classes that name the `tokenizer.json` wrapper in one version only.
+_BACKEND_CLASSES = {"TokenizersBackend", "PreTrainedTokenizerFast"}
+# Written by transformers 5 from the arguments of the load that preceded the save, not settings.
+_LOAD_TIME_KEYS = ("is_local", "local_files_only", "backend")
+
+
+def make_portable(folder: str | os.PathLike) -> list[str]:
+    """Rewrite `folder`'s tokenizer_config.json and config.json (where present) for transformers
+    4.x and 5.x alike; returns what changed (empty when the folder already was portable)."""
+    folder = Path(folder)
+    changes = []
+    tok = folder / TOKENIZER_CONFIG
+    if tok.is_file():
+        changes += _rewrite(tok, _portable_tokenizer_config)
+    cfg = folder / MODEL_CONFIG
+    if cfg.is_file():
+        changes += _rewrite(cfg, _portable_model_config)
+    return changes
+
+
+def _rewrite(path: Path, fix) -> list[str]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    changes = fix(data)
+    if changes:  # written beside, then renamed: a crash never leaves half a JSON file
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    return [f"{path.name}: {c}" for c in changes]
+
+
+def _portable_tokenizer_config(data: dict) -> list[str]:
+    changes = []
+    if data.get("tokenizer_class") in _BACKEND_CLASSES - {PORTABLE_TOKENIZER_CLASS}:
+        changes.append(f"tokenizer_class {data['tokenizer_class']} -> {PORTABLE_TOKENIZER_CLASS}")
+        data["tokenizer_class"] = PORTABLE_TOKENIZER_CLASS
+    for key in _LOAD_TIME_KEYS:
+        if key in data:
+            del data[key]
+            changes.append(f"dropped {key}")
+    return changes
+
+
+def _portable_model_config(data: dict) -> list[str]:
+    changes = []
+    rope = data.get("rope_parameters")
+    # 4.x reads `rope_theta` / `rope_scaling` at the top level; without them it falls back to its
+    # default theta (10000), which would silently change a model trained with another one.
+    if isinstance(rope, dict) and "rope_theta" in rope and data.get("rope_theta") != rope["rope_theta"]:
+        data["rope_theta"] = rope["rope_theta"]
+        changes.append(f"rope_theta {rope['rope_theta']}")
+        if rope.get("rope_type", "default") != "default" and "rope_scaling" not in data:
+            data["rope_scaling"] = {k: v for k, v in rope.items() if k != "rope_theta"}
+            changes.append("rope_scaling")
+    if "dtype" in data and "torch_dtype" not in data:
+        data["torch_dtype"] = data["dtype"]
+        changes.append(f"torch_dtype {data['dtype']}")
+    return changes

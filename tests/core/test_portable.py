@@ -1,0 +1,43 @@
+"""core.portable: tokenizer and model configs rewritten so transformers 4.x reads what 5.x wrote."""
+from __future__ import annotations
+
+import json
+
+from core.portable import make_portable
+
+
+def _write(folder, tok: dict, cfg: dict):
+    (folder / "tokenizer_config.json").write_text(json.dumps(tok))
+    (folder / "config.json").write_text(json.dumps(cfg))
+
+
+def test_tokenizer_class_and_load_time_keys(tmp_path):
+    _write(tmp_path, {"tokenizer_class": "TokenizersBackend", "is_local": True, "local_files_only": False,
+                      "backend": "tokenizers", "bos_token": "<s>"}, {"model_type": "gpt2", "dtype": "float32"})
+    changes = make_portable(tmp_path)
+    tok = json.loads((tmp_path / "tokenizer_config.json").read_text())
+    assert tok == {"tokenizer_class": "PreTrainedTokenizerFast", "bos_token": "<s>"}
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    assert cfg == {"model_type": "gpt2", "dtype": "float32", "torch_dtype": "float32"}
+    assert any("TokenizersBackend -> PreTrainedTokenizerFast" in c for c in changes)
+    assert make_portable(tmp_path) == []  # idempotent: a second pass changes nothing
+    assert not list(tmp_path.glob(".*tmp*"))
+
+
+def test_rope_settings_are_written_where_4x_reads_them(tmp_path):
+    """A non-default theta must reach 4.x (it would silently use 10000 otherwise), and 5.x must
+    still read the same one from the rewritten file."""
+    from transformers import AutoConfig
+
+    rope = {"rope_theta": 500000.0, "rope_type": "linear", "factor": 2.0}
+    _write(tmp_path, {"tokenizer_class": "PreTrainedTokenizerFast"},
+           {"model_type": "llama", "rope_parameters": rope, "hidden_size": 32, "num_attention_heads": 2})
+    make_portable(tmp_path)
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    assert cfg["rope_theta"] == 500000.0 and cfg["rope_scaling"] == {"rope_type": "linear", "factor": 2.0}
+    assert cfg["rope_parameters"] == rope  # the 5.x names stay
+    assert AutoConfig.from_pretrained(tmp_path).rope_parameters["rope_theta"] == 500000.0
+
+
+def test_a_folder_without_configs_is_left_alone(tmp_path):
+    assert make_portable(tmp_path) == [] and list(tmp_path.iterdir()) == []
