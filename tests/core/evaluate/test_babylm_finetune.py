@@ -238,3 +238,58 @@ def test_first_pooling_ignores_padding_and_last_reads_the_end(tiny):
         assert torch.allclose(alone, padded, atol=1e-5)
     ids = rows[0]
     assert ids[0] == tok.bos_token_id and ids.count(tok.bos_token_id) == 2  # "<s> A <s> B": the tokenizer's pair
+
+
+# ---- end to end through `babyllama eval` -------------------------------------------------------
+
+def test_eval_glue_writes_the_official_files(eval_ws, tmp_path, capsys):
+    from core.cli import main
+    from core.history import open_history
+
+    data = write_glue(tmp_path, {"rte": (40, 6), "mnli": (36, 9), "wsc": (3, 2)})
+    out = tmp_path / "out"
+    rc = main(["eval", "r1", "--suite", "glue", "--babylm-data", str(data), "--tasks", "rte,mnli", "--epochs", "2",
+               "--output", str(out), "--workspace", str(eval_ws.root)])
+    assert rc == 0
+    log = capsys.readouterr().out
+    assert "glue rte: epoch 2/2" in log and "examples/s, ETA" in log and "NOT the official run" in log
+    base = out / "results" / "r1" / "main" / "finetune"
+    assert sorted(p.name for p in base.iterdir()) == ["mnli", "rte"]
+    rte = (base / "rte" / "results.txt").read_text()
+    assert [line.split(": ")[0] for line in rte.split("\n")] == ["accuracy", "f1", "mcc"] and not rte.endswith("\n")
+    assert (base / "mnli" / "results.txt").read_text().startswith("accuracy: ") and "f1" not in (base / "mnli" / "results.txt").read_text()
+    preds = json.loads((base / "mnli" / "predictions.json").read_text())
+    assert [p["id"] for p in preds["mnli"]["predictions"]] == [f"mnli_{i}" for i in range(9)]
+    assert all(p["pred"] in (0, 1, 2) for p in preds["mnli"]["predictions"])
+    g = json.loads((out / "results.json").read_text())["suites"]["glue"]
+    assert "_files" not in g and g["official"] is False and g["pooling"] == "first"
+    assert any("--epochs 2" in d for d in g["deviations"]) and any("context" in d for d in g["deviations"])
+    assert g["tasks"]["rte"]["steps"] == 2 and len(g["tasks"]["mnli"]["epochs"]) == 2
+    accuracy = float(rte.split("\n")[0].split(": ")[1])
+    assert g["tasks"]["rte"]["scores"]["accuracy"] == accuracy
+    assert "BabyLM fine-tuning (GLUE)" in (out / "report.html").read_text()
+    with open_history(eval_ws) as history:
+        rows = {(r["suite"], r["name"]): r["value"] for r in history.evals("r1")}
+    assert rows[("glue", "rte/accuracy")] == accuracy
+
+
+def test_eval_glue_refuses_bad_options_and_too_little_data(eval_ws, tmp_path, capsys):
+    from core.cli import main
+
+    data = write_glue(tmp_path, {"rte": (10, 2)})
+    args = ["eval", "r1", "--suite", "glue", "--babylm-data", str(data), "--workspace", str(eval_ws.root)]
+    assert main(args + ["--tasks", "cola"]) == 2
+    assert "--tasks: unknown task(s) cola" in capsys.readouterr().err
+    assert main(args + ["--tasks", "rte"]) == 2  # 10 examples < one batch of 32
+    assert "fewer than one batch of 32" in capsys.readouterr().err
+    assert main(args + ["--tasks", "rte", "--epochs", "-1"]) == 2
+    assert "--epochs: must be 0 or more" in capsys.readouterr().err
+
+
+def test_eval_glue_job_command_records_the_flags():
+    from core.cli.eval_cmds import _command
+    from core.evaluate.runner import EvalOptions
+
+    opts = EvalOptions(model="r1", suites=("glue",), tasks="rte", pooling="last", epochs=1, max_train_examples=64)
+    command = _command(EvalOptions.from_dict(opts.to_dict()))
+    assert command == "babyllama eval r1 --suite glue --tasks rte --pooling last --epochs 1 --max-train-examples 64"
