@@ -293,3 +293,30 @@ def test_eval_glue_job_command_records_the_flags():
     opts = EvalOptions(model="r1", suites=("glue",), tasks="rte", pooling="last", epochs=1, max_train_examples=64)
     command = _command(EvalOptions.from_dict(opts.to_dict()))
     assert command == "babyllama eval r1 --suite glue --tasks rte --pooling last --epochs 1 --max-train-examples 64"
+
+
+def test_glue_job_through_the_worker_reports_training_steps(eval_ws, tmp_path, monkeypatch, capsys):
+    """What `--detach` starts, run in-process: the job records optimizer steps while it fine-tunes."""
+    from core import worker
+    from core.evaluate.runner import EvalOptions
+    from core.history import History, open_history
+
+    calls = []
+    real = History.update_progress
+    monkeypatch.setattr(History, "update_progress",
+                        lambda self, name, step, total=None: calls.append((name, step, total)) or real(self, name, step, total))
+    data = write_glue(tmp_path, {"rte": (40, 4)})
+    params = EvalOptions(model="r1", suites=("glue",), babylm_data=str(data), tasks="rte", epochs=3,
+                         output=str(tmp_path / "out"), suites_given=True).to_dict()
+    job_dir = eval_ws.root / "jobs" / "eval-glue-test"
+    job_dir.mkdir(parents=True)
+    (job_dir / "job.json").write_text(json.dumps({"kind": "eval", "name": "eval-glue-test", "workspace": str(eval_ws.root),
+                                                  "num_processes": 1, "params": params}))
+    with open_history(eval_ws) as history:
+        history.create_run("eval-glue-test", "eval", params, job_dir)
+    assert worker.run_job(job_dir) == 0
+    assert ("eval-glue-test", 3, 3) in calls  # 3 epochs x 1 full batch of 32: the training steps
+    assert "glue rte: epoch 3/3" in capsys.readouterr().out
+    assert (tmp_path / "out" / "results" / "r1" / "main" / "finetune" / "rte" / "predictions.json").is_file()
+    with open_history(eval_ws) as history:
+        assert history.get_run("eval-glue-test")["status"] == "finished"
