@@ -26,7 +26,8 @@ def register(subparsers) -> None:
                                            "the BabyLM zero-shot suite, speed; GLUE fine-tuning when named",
                               description="Results go to <run>/eval/<time>/ (results.json, report.html, "
                                           "samples.txt, evaluation_plots.png) and, for a run, to the history. "
-                                          "--suite babylm/glue also write the official pipeline's results/ layout there.")
+                                          "--suite babylm/glue also write the official pipeline's results/ "
+                                          "layout there.")
     p.add_argument("model", help="run name, checkpoint folder or any transformers causal-LM folder")
     p.add_argument("--suite", default=None, help=f"comma-separated suites (default: {','.join(SUITES)}; only when named: "
                                                         f"{','.join(OPT_IN_SUITES)})")

@@ -257,7 +257,8 @@ def test_eval_glue_writes_the_official_files(eval_ws, tmp_path, capsys):
     assert sorted(p.name for p in base.iterdir()) == ["mnli", "rte"]
     rte = (base / "rte" / "results.txt").read_text()
     assert [line.split(": ")[0] for line in rte.split("\n")] == ["accuracy", "f1", "mcc"] and not rte.endswith("\n")
-    assert (base / "mnli" / "results.txt").read_text().startswith("accuracy: ") and "f1" not in (base / "mnli" / "results.txt").read_text()
+    mnli = (base / "mnli" / "results.txt").read_text()
+    assert mnli.startswith("accuracy: ") and "f1" not in mnli
     preds = json.loads((base / "mnli" / "predictions.json").read_text())
     assert [p["id"] for p in preds["mnli"]["predictions"]] == [f"mnli_{i}" for i in range(9)]
     assert all(p["pred"] in (0, 1, 2) for p in preds["mnli"]["predictions"])
@@ -303,15 +304,20 @@ def test_glue_job_through_the_worker_reports_training_steps(eval_ws, tmp_path, m
 
     calls = []
     real = History.update_progress
-    monkeypatch.setattr(History, "update_progress",
-                        lambda self, name, step, total=None: calls.append((name, step, total)) or real(self, name, step, total))
+
+    def spy(self, name, step, total=None):
+        calls.append((name, step, total))
+        real(self, name, step, total)
+
+    monkeypatch.setattr(History, "update_progress", spy)
     data = write_glue(tmp_path, {"rte": (40, 4)})
     params = EvalOptions(model="r1", suites=("glue",), babylm_data=str(data), tasks="rte", epochs=3,
                          output=str(tmp_path / "out"), suites_given=True).to_dict()
     job_dir = eval_ws.root / "jobs" / "eval-glue-test"
     job_dir.mkdir(parents=True)
-    (job_dir / "job.json").write_text(json.dumps({"kind": "eval", "name": "eval-glue-test", "workspace": str(eval_ws.root),
-                                                  "num_processes": 1, "params": params}))
+    job = {"kind": "eval", "name": "eval-glue-test", "workspace": str(eval_ws.root), "num_processes": 1,
+           "params": params}
+    (job_dir / "job.json").write_text(json.dumps(job))
     with open_history(eval_ws) as history:
         history.create_run("eval-glue-test", "eval", params, job_dir)
     assert worker.run_job(job_dir) == 0

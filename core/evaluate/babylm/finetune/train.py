@@ -63,7 +63,9 @@ class Progress:
         if not self.done:
             return "?"
         left = (time.perf_counter() - self.started) / self.done * (self.total_steps - self.done)
-        return f"{int(left // 3600)}h{int(left % 3600 // 60):02d}m" if left >= 3600 else f"{int(left // 60)}m{int(left % 60):02d}s"
+        if left >= 3600:
+            return f"{int(left // 3600)}h{int(left % 3600 // 60):02d}m"
+        return f"{int(left // 60)}m{int(left % 60):02d}s"
 
 
 def encode(tokenizer, examples: list[Example], max_length: int) -> list[list[int]]:
