@@ -23,10 +23,11 @@ def register(subparsers) -> None:
 
     d = EvalOptions(model="")
     p = subparsers.add_parser("eval", help="evaluate a model: perplexity, generation, cloze, minimal pairs, "
-                                           "the BabyLM zero-shot suite, speed",
+                                           "the BabyLM zero-shot suite, speed; GLUE fine-tuning when named",
                               description="Results go to <run>/eval/<time>/ (results.json, report.html, "
                                           "samples.txt, evaluation_plots.png) and, for a run, to the history. "
-                                          "--suite babylm also writes the official pipeline's results/ layout there.")
+                                          "--suite babylm/glue also write the official pipeline's results/ "
+                                          "layout there.")
     p.add_argument("model", help="run name, checkpoint folder or any transformers causal-LM folder")
     p.add_argument("--suite", default=None, help=f"comma-separated suites (default: {','.join(SUITES)}; only when named: "
                                                         f"{','.join(OPT_IN_SUITES)})")
@@ -50,6 +51,18 @@ def register(subparsers) -> None:
     p.add_argument("--revision", default="", metavar="NAME",
                    help="babylm: revision folder of results/<model>/<revision>/ (default main, or the chck_ "
                         "checkpoint's name)")
+    p.add_argument("--tasks", default="", metavar="LIST",
+                   help="glue: comma-separated fine-tuning tasks of boolq,multirc,rte,wsc,mrpc,qqp,mnli (default: all)")
+    p.add_argument("--pooling", choices=("first", "last"), default=d.pooling,
+                   help="glue: the hidden state the classifier reads: first (official: position 0) or last "
+                        "(the last real token; NOT the official rule, recorded as such)")
+    p.add_argument("--epochs", type=int, default=0, metavar="N",
+                   help="glue: epochs per task (default: the recipe's, 10 and WSC 30; another count is recorded "
+                        "as not official)")
+    p.add_argument("--max-train-examples", type=int, default=0, metavar="K",
+                   help="glue: fine-tune on the first K training examples of each task (default: all; recorded)")
+    p.add_argument("--max-valid-examples", type=int, default=0, metavar="K",
+                   help="glue: score the first K validation examples of each task (default: all; recorded)")
     p.add_argument("--cloze-file", default="", metavar="FILE",
                    help='cloze items, JSONL: {"text": "... ___ ...", "options": [...], "answer": ..., "category": ...}')
     p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"sequences per forward pass (default {d.batch_size}; perplexity: at most 16k tokens a pass)")
@@ -112,7 +125,9 @@ def _options(args):
                        pairs_dir=_abs(args.pairs_dir), cloze_file=_abs(args.cloze_file), batch_size=args.batch_size,
                        seq_length=args.seq_length or 0, max_new_tokens=args.max_new_tokens, seed=args.seed,
                        babylm_data=_abs(args.babylm_data), fast=args.fast, temperatures=args.temperatures,
-                       revision=args.revision, suites_given=given)
+                       revision=args.revision, tasks=args.tasks, pooling=args.pooling, epochs=args.epochs,
+                       max_train_examples=args.max_train_examples, max_valid_examples=args.max_valid_examples,
+                       suites_given=given)
 
 
 def _cmd_eval(args) -> int:

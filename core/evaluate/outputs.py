@@ -30,6 +30,10 @@ def summary_line(suite: str, r: dict) -> str:
     if suite == "babylm":
         board = ", ".join(f"{label} {value:.2f}" for label, value in r["scoreboard"].items())
         return f"BabyLM: {board} ({r['candidates']:,} candidates, {r['candidates_per_s']:,.0f}/s)"
+    if suite == "glue":
+        board = ", ".join(f"{task} {value:.3f}" for task, value in r["scoreboard"].items())
+        rule = "official recipe" if r["official"] else "NOT the official run: " + "; ".join(r["deviations"])
+        return f"GLUE fine-tuning: {board} ({r['pooling']} pooling, {rule})"
     best = max(r["by_batch"], key=lambda row: row["gen_tokens_per_s"])
     return f"speed: up to {best['gen_tokens_per_s']:,.0f} generated tok/s (batch {best['batch_size']})"
 
@@ -114,7 +118,9 @@ def write_all(folder: Path, results: dict, curves: dict | None = None) -> None:
     from core.evaluate.report import eval_report
 
     folder.mkdir(parents=True)
-    extra_files = results["suites"].get("babylm", {}).pop("_files", {})
+    extra_files = {}
+    for suite in results["suites"].values():  # each suite's own files (the official layouts)
+        extra_files.update(suite.pop("_files", {}))
     for rel, text in extra_files.items():
         path = folder / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -154,6 +160,12 @@ def history_rows(results: dict) -> list[tuple[str, str, float, dict]]:
             rows.append(("babylm", label, t["average"], {"metric": t["metric"], "temperature": t["temperature"],
                                                          "n": t["n_items"]}))
             rows += [("babylm", f"{label}/field/{f}", v, {}) for f, v in t["blocks"].get("field", {}).items()]
+    if "glue" in s:
+        g = s["glue"]
+        for task, t in g["tasks"].items():
+            extra = {"best_epoch": t["best_epoch"], "pooling": g["pooling"], "official": g["official"],
+                     "n": t["n_valid"]}
+            rows += [("glue", f"{task}/{metric}", value, extra) for metric, value in t["scores"].items()]
     if "speed" in s:
         for r in s["speed"]["by_batch"]:
             rows += [("speed", f"prefill_tokens_per_s/b{r['batch_size']}", r["prefill_tokens_per_s"], {}),

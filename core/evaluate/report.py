@@ -119,6 +119,17 @@ def _babylm_section(b: dict) -> str:
             + (f"<ul class=\"muted\">{warnings}</ul>" if warnings else ""))
 
 
+def _glue_section(g: dict) -> str:
+    """One row per fine-tuned task: the best epoch's scores, and whether the run was the official one."""
+    rows = [[task, t["best_epoch"], t["metric_for_valid"], *(t["scores"].get(m) for m in ("accuracy", "f1", "mcc")),
+             t["n_train"], t["n_valid"]] for task, t in g["tasks"].items()]
+    rule = ("the official recipe" if g["official"] else
+            "NOT the official run: " + "; ".join(g["deviations"]))
+    return (f"<h2>BabyLM fine-tuning (GLUE)</h2><p>{escape(g['pooling'])} pooling, {escape(g['precision'])}; "
+            f"{escape(rule)}. The pipeline's files are in <code>{escape(g['layout'])}/</code>.</p>"
+            + table(["task", "best epoch", "picked by", "accuracy", "f1", "mcc", "train", "valid"], rows))
+
+
 def _cloze_section(c: dict) -> str:
     rows = [[i["category"], i["text"], i["answer"], i["choice"], "✓" if i["correct"] else "✗"] for i in c["items"]]
     cats = table(["category", "items", "accuracy"], [[k, v["n"], v["accuracy"]] for k, v in c["by_category"].items()])
@@ -161,7 +172,7 @@ def eval_report(results: dict, charts: list[plots.Chart]) -> str:
     sections = [f"<h1>{escape(title)}</h1><p class=\"muted\">BabyLlama Studio · {escape(results['created'])}</p>",
                 table(list(head), [list(head.values())]), chart_block(charts), _model_section(results)]
     builders = {"ppl": _ppl_section, "babylm": _babylm_section, "pairs": _pairs_section, "cloze": _cloze_section,
-                "gen": _gen_section, "speed": _speed_section}
+                "gen": _gen_section, "speed": _speed_section, "glue": _glue_section}
     sections += [builders[name](s[name]) for name in builders if name in s]
     notes = [f"{k}: skipped ({v})" for k, v in results.get("skipped", {}).items()] + results.get("notes", [])
     if notes:

@@ -45,6 +45,11 @@ class EvalOptions:
     fast: bool = False          # babylm: fast_eval/ instead of full_eval/
     temperatures: str = ""      # babylm: "1.0", "1,1.5,2" or MIN:MAX[:STEP] ("" = 1.0, the pipeline's default)
     revision: str = ""          # babylm: the revision folder of the results layout ("" = main, or the chck_ name)
+    tasks: str = ""             # glue: comma-separated fine-tuning tasks ("" = all seven)
+    pooling: str = "first"      # glue: first (official: position 0) | last (the last real token; not official)
+    epochs: int = 0             # glue: epochs per task (0 = the recipe's: 10, WSC 30)
+    max_train_examples: int = 0  # glue: the first K training examples per task (0 = all)
+    max_valid_examples: int = 0  # glue: the first K validation examples per task (0 = all)
     suites_given: bool = False  # chosen by the user: a suite whose input is missing is then an error
 
     def __post_init__(self) -> None:
@@ -68,7 +73,7 @@ class EvalOptions:
             problems.append(f"--suite: no suite chosen (choose from {', '.join(ALL_SUITES)})")
         if self.device not in ("", "cpu", "cuda"):
             problems.append(f"--device: {self.device!r} is not cpu or cuda")
-        for name in ("num_samples", "seq_length", "seed"):
+        for name in ("num_samples", "seq_length", "seed", "epochs", "max_train_examples", "max_valid_examples"):
             if getattr(self, name) < 0:
                 problems.append(f"--{name.replace('_', '-')}: must be 0 or more, got {getattr(self, name)}")
         for name in ("batch_size", "max_new_tokens"):
@@ -80,6 +85,7 @@ class EvalOptions:
                 parse_temperatures(self.temperatures)
             except UserError as err:
                 problems.append(str(err))
+        problems += self._check_glue()
         if self.revision and ("/" in self.revision or self.revision.startswith(".")):
             problems.append(f"--revision {self.revision!r}: a revision is one folder name, e.g. chck_10M")
         for name in ("custom_prompts", "cloze_file"):
@@ -88,6 +94,17 @@ class EvalOptions:
                 problems.append(f"--{name.replace('_', '-')}: no file at {value}")
         if problems:
             raise UserError("\n".join([f"{len(problems)} problem(s) with the eval options:"] + [f"  - {p}" for p in problems]))
+
+    def _check_glue(self) -> list[str]:
+        from core.evaluate.babylm.finetune.head import POOLINGS
+        from core.evaluate.babylm.finetune.tasks import parse_tasks
+
+        problems = [] if self.pooling in POOLINGS else [f"--pooling: {self.pooling!r} is not first or last"]
+        try:
+            parse_tasks(self.tasks)
+        except UserError as err:
+            problems.append(str(err))
+        return problems
 
 
 @dataclass
@@ -100,6 +117,8 @@ class Plan:
     paradigms: list = field(default_factory=list)
     babylm: object = None       # core.evaluate.babylm.suite.BabyLMPlan
     babylm_layout: str = ""
+    glue: object = None         # core.evaluate.babylm.finetune.suite.GluePlan
+    glue_layout: str = ""
     cloze_items: list = field(default_factory=list)
     prompts: list = field(default_factory=list)
     seq_length: int = 0
@@ -160,6 +179,8 @@ def _plan(opts: EvalOptions, ws: Workspace, info, model, tokenizer) -> Plan:
             skip("pairs", f"no minimal pairs: give --pairs-dir DIR (BLiMP .jsonl files) or put them in {ws.root / 'blimp'}")
     if "babylm" in plan.suites:
         _plan_babylm(opts, ws, info, plan, skip)
+    if "glue" in plan.suites:
+        _plan_glue(opts, ws, info, plan)
     if "cloze" in plan.suites:
         plan.cloze_items = cloze.load_cloze_file(opts.cloze_file) if opts.cloze_file else list(cloze.BUILTIN)
         if opts.num_samples:
@@ -188,12 +209,29 @@ def _plan_babylm(opts: EvalOptions, ws: Workspace, info, plan: Plan, skip) -> No
                        f"or put it at {ws.root / 'evaluation_data'}")
         return
     plan.babylm = babylm.plan(folder, opts.fast, opts.temperatures, opts.num_samples)
+    plan.babylm_layout = babylm.official_layout(*_model_revision(opts, info))
+
+
+def _model_revision(opts: EvalOptions, info) -> tuple[str, str]:
+    """(model folder name, revision) of the official results layout."""
     name = info.run or (info.run_dir or info.folder).name
     checkpoint = info.folder.name if info.folder != info.run_dir and info.run_dir is not None else ""
-    plan.babylm_layout = babylm.official_layout(name, opts.revision or checkpoint or "main")
+    return name, opts.revision or checkpoint or "main"
 
 
-def _run_suite(suite: str, opts: EvalOptions, plan: Plan, model, tokenizer, log) -> dict:
+def _plan_glue(opts: EvalOptions, ws: Workspace, info, plan: Plan) -> None:
+    from core.evaluate.babylm.finetune import outputs as glue_outputs, suite as glue
+
+    folder = opts.babylm_data or (ws.root / "evaluation_data" if (ws.root / "evaluation_data").is_dir() else "")
+    if not folder:
+        raise UserError("--suite glue: no BabyLM data: give --babylm-data DIR (the official evaluation_data/ "
+                        f"folder, with full_eval/glue_filtered/) or put it at {ws.root / 'evaluation_data'}")
+    plan.glue = glue.plan(folder, opts.tasks, opts.pooling, opts.epochs, opts.max_train_examples,
+                          opts.max_valid_examples)
+    plan.glue_layout = glue_outputs.layout(*_model_revision(opts, info))
+
+
+def _run_suite(suite: str, opts: EvalOptions, plan: Plan, model, tokenizer, log, report=None) -> dict:
     from core.evaluate import cloze, generation, pairs, perplexity, speed
 
     if suite == "ppl":
@@ -219,6 +257,10 @@ def _run_suite(suite: str, opts: EvalOptions, plan: Plan, model, tokenizer, log)
         for warning in plan.babylm.warnings:
             log(f"  warning: {warning}")
         return babylm.run(model, tokenizer, plan.babylm, opts.batch_size, log, plan.babylm_layout)
+    if suite == "glue":
+        from core.evaluate.babylm.finetune import suite as glue
+
+        return glue.run(model, tokenizer, plan.glue, log, plan.glue_layout, report)
     if suite == "speed":
         return speed.speed_by_batch(model, seed=opts.seed, log=log)
     raise UserError(f"--suite {suite}: not available in this version")
@@ -245,7 +287,10 @@ def run_eval(opts: EvalOptions, ws: Workspace, *, history=None, job: str | None 
     for i, suite in enumerate(plan.suites):
         log(f"[{i + 1}/{len(plan.suites)}] {suite}")
         t0 = time.perf_counter()
-        results["suites"][suite] = _run_suite(suite, opts, plan, model, tokenizer, log)
+        report = None
+        if history is not None and job:  # fine-tuning reports its optimizer steps while it runs
+            report = lambda done, total: history.update_progress(job, done, total)  # noqa: E731
+        results["suites"][suite] = _run_suite(suite, opts, plan, model, tokenizer, log, report)
         results["seconds"][suite] = time.perf_counter() - t0
         log(f"  {outputs.summary_line(suite, results['suites'][suite])}")
         if history is not None and job:
