@@ -305,8 +305,19 @@ def _quickstart(job: dict, ws: Workspace, history: History, run_dir: Path, is_ma
     return "finished"
 
 
+def _submission(job: dict, ws: Workspace, history: History, run_dir: Path, is_main: bool) -> str:
+    """Make a BabyLM submission's missing parts, one job at a time, then collate (core.submission)."""
+    from core.submission.run import SubmissionOptions, run_submission
+
+    _, out = run_submission(SubmissionOptions.from_dict(job["params"]), ws, history, job=job["name"],
+                            log=lambda m: print(m, flush=True))
+    print(f"submission: collated file {out}", flush=True)
+    return "finished"
+
+
 _KINDS = {"train": _train, "distill": _train, "tokenize": _tokenize, "prepare": _prepare, "eval": _eval,
-          "export": _export, "quickstart": _quickstart}
+          "export": _export, "quickstart": _quickstart,
+          "submission": _submission}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,6 +18,7 @@ from core.evaluate.runner import SUITES, EvalOptions
 from studio.context import StudioContext
 from studio.shared import cli_command, job_view, model_choices, poll_task, refused
 from studio.tabs import export as export_section
+from studio.tabs import submission as submission_section
 
 RESULT_COLUMNS = ["suite", "metric", "value", "evaluated"]
 
@@ -153,6 +154,7 @@ def build(ctx: StudioContext) -> EvaluateComponents:
             log = gr.Textbox(label="log (tail)", lines=10, max_lines=10)
     timer = gr.Timer(1.0, active=False)
     export_section.build(ctx)  # its own accordion, handlers and timer
+    submission_section.build(ctx)  # the BabyLM submission accordion
 
     model.focus(lambda: gr.update(choices=model_choices(ctx)), None, model, show_progress="hidden",
                 api_visibility="private")

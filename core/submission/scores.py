@@ -1,0 +1,95 @@
+"""The per-revision scores `collate_preds --fast` puts in `fast_eval_results`, from a revision's
+predictions files and the fast data: accuracy per UID (the prediction equals the correct
+candidate's text, stripped), WUG's Spearman rho (candidate-0 probability vs the human ratio) and
+reading's eye-tracking / self-paced gains in R². Needs numpy, scipy, pandas; never torch or gradio.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.errors import UserError
+from core.submission.sizes import FOLDERS
+
+EYE_TRACKING = ("RTfirstfix", "RTfirstpass", "RTgopast", "RTrightbound")
+BASE = ("Subtlex_log10", "length", "context_length")
+SPILLOVER = BASE + ("prev_length", "prev_pred")
+
+
+def _items_by_uid(data_root: Path, task: str) -> dict[str, list]:
+    from core.evaluate.babylm.tasks import read_task
+
+    fast_folder, _, pipeline_task = FOLDERS[task]
+    folder = Path(data_root) / "fast_eval" / str(fast_folder)
+    if not folder.is_dir():
+        raise UserError(f"--babylm-data: no {folder}; give the official evaluation_data/ folder (with fast_eval/)")
+    grouped: dict[str, list] = {}
+    for item in read_task(folder, pipeline_task, 0).items:
+        grouped.setdefault(item.uid, []).append(item)
+    return grouped
+
+
+def accuracy(results: dict, task: str, data_root: Path) -> dict[str, float]:
+    """{UID: share of predictions equal to candidate 0's text} (blimp, supplement, ewok, entity tracking)."""
+    items = _items_by_uid(data_root, task)
+    out = {}
+    for uid, entry in results.items():
+        pairs = list(zip(entry["predictions"], items.get(uid, [])))
+        correct = sum(_text(p["pred"]) == _text(item.completions[0]) for p, item in pairs)
+        out[uid] = correct / len(pairs) if pairs else float("nan")
+    return out
+
+
+def _text(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def wug_rho(results: dict, task: str, data_root: Path) -> dict[str, float]:
+    """{UID: Spearman rho between each item's `prob` and its human `ratio`}."""
+    from scipy.stats import spearmanr
+
+    items = [i for group in _items_by_uid(data_root, task).values() for i in group]
+    out = {}
+    for uid, entry in results.items():
+        pairs = list(zip(entry["predictions"], items))
+        out[uid] = float(spearmanr([p["prob"] for p, _ in pairs], [i.ratio for _, i in pairs])[0])
+    return out
+
+
+def reading_scores(results: dict, data_root: Path) -> dict[str, float]:
+    """{"spr": self-paced gain, "rt": mean eye-tracking gain}: (R²_with - R²_without) / (1 - R²_without)
+    of OLS fits with all pairwise interactions of the baseline predictors, `pred` added last."""
+    import pandas as pd
+
+    path = Path(data_root) / "fast_eval" / "reading" / "reading_data.csv"
+    if not path.is_file():
+        raise UserError(f"--babylm-data: no {path}; the fast reading scores need the official reading data")
+    data = pd.read_csv(path, dtype={"item": str})
+    rows = results["reading"]["predictions"]
+    data["pred"] = [r["pred"] for r in rows]
+    data["prev_pred"] = [r["prev_pred"] for r in rows]
+    gains = [_gain(data, dv, BASE) for dv in EYE_TRACKING]
+    return {"spr": _gain(data, "self_paced_reading_time", SPILLOVER), "rt": sum(gains) / len(gains)}
+
+
+def _gain(data, dv: str, base: tuple[str, ...]) -> float:
+    without = _r2(data, dv, base, extra=())
+    with_pred = _r2(data, dv, base, extra=("pred",))
+    return (with_pred - without) / (1 - without)
+
+
+def _r2(data, dv: str, base: tuple[str, ...], extra: tuple[str, ...]) -> float:
+    """R² (centred) of OLS: dv ~ intercept + base + every pair of base + extra, rows complete in
+    exactly those columns."""
+    import itertools
+
+    import numpy as np
+
+    frame = data[[dv, *base, *extra]].dropna().astype(float)
+    columns = [np.ones(len(frame))] + [frame[c].to_numpy() for c in base]
+    columns += [frame[a].to_numpy() * frame[b].to_numpy() for a, b in itertools.combinations(base, 2)]
+    columns += [frame[c].to_numpy() for c in extra]
+    design, y = np.column_stack(columns), frame[dv].to_numpy()
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    residual = y - design @ coef
+    total = y - y.mean()
+    return float(1 - residual @ residual / (total @ total))

@@ -1,0 +1,122 @@
+"""The Submission section of the Evaluate tab: for a run and a BabyLM track, every part x checkpoint
+as done / running / missing (a coloured table), a button that starts what is missing (the same
+`submission` job as `babyllama submission --detach`), and the scoreboard of every fast task per
+revision. Plain handlers over core.submission returning dicts keyed by component; no state.
+"""
+from __future__ import annotations
+
+import html
+from functools import partial
+from typing import NamedTuple
+
+import gradio as gr
+
+from core.errors import UserError
+from core.submission.run import SubmissionOptions, plan_for, start_detached
+from studio.context import StudioContext
+from studio.shared import model_choices
+
+COLOURS = {"done": "#2e7d32", "running": "#0277bd", "queued": "#0277bd", "missing": "#ef6c00",
+           "short": "#c62828", "failed": "#c62828", "unavailable": "#757575"}
+
+
+class SubmissionComponents(NamedTuple):
+    run: gr.Dropdown
+    track: gr.Radio
+    data: gr.Textbox
+    scale: gr.Number
+    check: gr.Button
+    start: gr.Button
+    status: gr.Markdown
+    table: gr.HTML
+    board: gr.HTML
+
+
+def table_html(plan) -> str:
+    """The part x revision table, the status cell coloured."""
+    rows = "".join(
+        f"<tr><td>{p.kind}</td><td>{p.revision}</td><td style='color:#fff;background:{COLOURS.get(p.status, '#555')}'>"
+        f"{p.status}</td><td>{html.escape(p.job or '')}</td><td>{html.escape(p.note)}</td></tr>" for p in plan.parts)
+    return ("<table class='submission-parts'><tr><th>part</th><th>revision</th><th>status</th><th>job</th>"
+            f"<th>note</th></tr>{rows}</table>")
+
+
+def board_html(plan) -> str:
+    """A row per fast revision, a column per task: the mean over its UIDs of the collated file's
+    `fast_eval_results` (reading: eye-tracking `rt` / self-paced `spr`); before collation, each
+    part's status."""
+    import json
+    import math
+
+    from core.submission.collate import FAST_TASKS, output_path
+
+    fast = [p for p in plan.parts if p.kind == "fast"]
+    path = output_path(plan)
+    scores = json.loads(path.read_text(encoding="utf-8"))["fast_eval_results"] if path.is_file() else None
+    heads = "".join(f"<th>{t}</th>" for t in FAST_TASKS if t != "reading") + "<th>reading rt</th><th>reading spr</th>"
+    rows = []
+    for i, part in enumerate(fast):
+        if scores is None or i >= len(scores["blimp"]):
+            cells = f"<td colspan='{len(FAST_TASKS) + 1}'>{part.status} (not collated yet)</td>"
+        else:
+            values = [_mean(scores[t][i].values()) for t in FAST_TASKS if t != "reading"]
+            values += [scores["reading"][i].get("rt"), scores["reading"][i].get("spr")]
+            cells = "".join(f"<td>{v:.3f}</td>" if v is not None and not math.isnan(v) else "<td>·</td>"
+                            for v in values)
+        rows.append(f"<tr><td>{part.revision}</td>{cells}</tr>")
+    return f"<table class='submission-board'><tr><th>revision</th>{heads}</tr>{''.join(rows)}</table>"
+
+
+def _mean(values) -> float | None:
+    values = [v for v in values if isinstance(v, (int, float))]
+    return sum(values) / len(values) if values else None
+
+
+def show(ctx: StudioContext, run: str | None, track: str, data: str, scale: float, parts: SubmissionComponents) -> dict:
+    """The table, the counts and the board for `run` on `track`."""
+    try:
+        if not run:
+            raise UserError("Run: choose a finished training run")
+        opts = SubmissionOptions(run, track, data, float(scale or 1))
+        with ctx.history() as h:
+            plan = plan_for(opts, ctx.workspace, h)
+    except UserError as err:
+        return {parts.status: f"⚠️ {err}"}
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(plan.counts().items()))
+    notes = [f"- missing checkpoint: {s}" for s in plan.schedule] + ([f"- over budget: {plan.budget}"] if plan.budget else [])
+    return {parts.status: "\n".join([f"**{run}**, {track}: {counts}", *notes]),
+            parts.table: table_html(plan), parts.board: board_html(plan)}
+
+
+def start(ctx: StudioContext, run: str | None, track: str, data: str, scale: float, parts: SubmissionComponents) -> dict:
+    """Start the `submission` job that makes every missing part, then collates."""
+    try:
+        if not run:
+            raise UserError("Run: choose a finished training run")
+        with ctx.history() as h:
+            row = start_detached(SubmissionOptions(run, track, data, float(scale or 1)), ctx.workspace, h)
+    except UserError as err:
+        return {parts.status: f"⚠️ {err}"}
+    return {parts.status: f"Started job `{row['name']}`; same as `{row['command']}`"}
+
+
+def build(ctx: StudioContext) -> SubmissionComponents:
+    """The Submission accordion (call inside the Evaluate tab)."""
+    with gr.Accordion("BabyLM submission (every checkpoint, one job, the collated file)", open=False,
+                      elem_id="eval-submission"):
+        with gr.Row():
+            run = gr.Dropdown(model_choices(ctx), allow_custom_value=True, label="run", scale=2)
+            track = gr.Radio(["strict-small", "strict"], value="strict-small", label="track", scale=1)
+            data = gr.Textbox(str(ctx.workspace.root / "evaluation_data"), label="BabyLM data (evaluation_data/)", scale=2)
+            scale = gr.Number(1, minimum=0, label="word scale (1 = real marks)", scale=1)
+        with gr.Row():
+            check = gr.Button("Show parts")
+            go = gr.Button("Start what is missing", variant="primary")
+        status = gr.Markdown()
+        table = gr.HTML()
+        board = gr.HTML()
+    parts = SubmissionComponents(run, track, data, scale, check, go, status, table, board)
+    inputs = [run, track, data, scale]
+    check.click(partial(show, ctx, parts=parts), inputs, {status, table, board}, api_name="submission_status")
+    go.click(partial(start, ctx, parts=parts), inputs, {status}, api_name="start_submission")
+    return parts

@@ -1,0 +1,68 @@
+"""End to end: a tiny run with scaled-down word marks, then `babyllama submission --word-scale`
+with official-format fixture data: 19 fast parts and the full part run as real eval jobs; AoA and
+GLUE are fixture part files (their suites are other branches). The collated file must pass the
+pipeline's checks once every part has its reading file, and not before."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import tests.core.submission.fixtures as fx
+from tests.core.submission.pipeline_check import check_collated
+
+MARKS = "100,200,300,400,500,600,700,800,900,1k,2k,3k,4k,5k,6k,7k,8k,9k,10k"
+
+
+def _cli(*argv, check=True):
+    proc = subprocess.run([sys.executable, "-m", "core.cli", *argv], capture_output=True, text=True, timeout=1500)
+    if check:
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc
+
+
+@pytest.mark.slow
+def test_submission_of_a_tiny_run(ready_workspace, tmp_path):
+    ws = ready_workspace
+    data = fx.write_data(tmp_path)
+    _cli("train", "--config", "tiny", "--model_name=sub", "data.train_path=syn", "data.tokenizer_path=tok",
+         "training.max_steps=60", "training.eval_steps=0", "training.save_steps=0", f"training.checkpoint_words={MARKS}")
+    run_dir = ws.models_dir / "sub"
+    parts = run_dir / "submission" / "parts"
+    for kind in ("aoa", "glue"):
+        fx.write_part(parts / f"{kind}-main", "sub", "main", kind, data)
+    common = ["sub", "--track", "strict-small", "--babylm-data", str(data), "--word-scale", "0.0001"]
+
+    status = _cli("submission", *common, "--status").stdout
+    assert "2 done" in status and "21 missing" in status and "missing checkpoint" not in status
+
+    proc = _cli("submission", *common, check=False)
+    # the zero-shot parts ran for real; without reading files (not in this data's suite) they are short
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "reading/predictions.json" in proc.stderr and "fast chck_1M" in proc.stderr
+    main = parts / "full-main" / "results" / "sub" / "main" / "zero_shot" / "causal"
+    assert (main / "blimp" / "blimp_filtered" / "predictions.json").is_file()
+    assert (parts / "fast-chck_100M" / "results" / "sub" / "chck_100M" / "zero_shot" / "causal" / "ewok" / "ewok_fast"
+            / "predictions.json").is_file()
+    assert (run_dir / "submission" / "export" / "export.json").is_file()
+
+    # the reading part of each zero-shot eval arrives (the reading branch): collate only
+    for rev in fx.STRICT_SMALL + ["main"]:
+        root = parts / (f"fast-{rev}" if rev != "main" else "full-main") / "results" / "sub" / rev
+        for rel, text in fx.official_files("sub", rev, "reading", data).items():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_text(text, encoding="utf-8")
+    out = _cli("submission", *common, "--collate-only").stdout
+    collated = run_dir / "submission" / "results" / "sub" / "all_full_preds_and_fast_scores_causal.json"
+    assert str(collated) in out
+    sizes = {key: {} for key in fx.FOLDERS}
+    for key, (_, folder) in fx.FOLDERS.items():
+        for uid, *_ in fx.read_items(data / "full_eval" / folder, key):
+            sizes[key][uid.lower()] = sizes[key].get(uid.lower(), 0) + 1
+    sizes["reading"] = {"reading": len(fx.reading_rows())}
+    sizes.update({t: {t: 3 + k} for k, t in enumerate(fx.GLUE)})
+    assert check_collated(collated, sizes, fx.STRICT_SMALL, aoa_size=5) == []
+    scores = json.loads(collated.read_text())["fast_eval_results"]["blimp"]
+    assert len(scores) == 19 and all(0 <= v <= 1 for s in scores for v in s.values())
