@@ -30,6 +30,11 @@ def summary_line(suite: str, r: dict) -> str:
     if suite == "babylm":
         board = ", ".join(f"{label} {value:.2f}" for label, value in r["scoreboard"].items())
         return f"BabyLM: {board} ({r['candidates']:,} candidates, {r['candidates_per_s']:,.0f}/s)"
+    if suite == "aoa":
+        score = "no score (no cdi_human.csv)" if r["score"] is None else \
+            f"curve fitness {r['score']:.3f} over {r['fitness']['n_words']} fitted words"
+        return (f"AoA: {score}; {r['n_words']} words, {r['contexts']:,} contexts over {len(r['checkpoints'])} "
+                f"checkpoints, {r['contexts_per_s']:,.0f}/s")
     best = max(r["by_batch"], key=lambda row: row["gen_tokens_per_s"])
     return f"speed: up to {best['gen_tokens_per_s']:,.0f} generated tok/s (batch {best['batch_size']})"
 
@@ -42,6 +47,8 @@ def charts(results: dict, curves: dict | None = None) -> list[plots.Chart]:
                                     xlabel="step", ylabel="loss"))
     if "babylm" in s:
         out += babylm_charts(s["babylm"])
+    if "aoa" in s:
+        out += aoa_charts(s["aoa"])
     if "pairs" in s:
         paradigms = s["pairs"]["paradigms"]
         rows = sorted(((n, p["accuracy"], p["field"]) for n, p in paradigms.items()), key=lambda r: (r[2], r[0]))
@@ -83,6 +90,21 @@ def babylm_charts(b: dict) -> list[plots.Chart]:
     return out
 
 
+def aoa_charts(a: dict) -> list[plots.Chart]:
+    """A few words' mean surprisal against words seen (log x), beside the children's proportion
+    producing the same words by age."""
+    curves, out = a.get("curves", {}), []
+    model = {w: pts for w, pts in curves.get("model", {}).items() if pts}
+    if model:
+        out.append(plots.line_chart("AoA: model surprisal by words seen", model, xlabel="words seen",
+                                    ylabel="surprisal (nats, mean over contexts)", log_x=True, markers=True))
+    children = {w: pts for w, pts in curves.get("children", {}).items() if pts}
+    if children:
+        out.append(plots.line_chart("AoA: children producing the word (CDI)", children, xlabel="age (months)",
+                                    ylabel="proportion", markers=True))
+    return out
+
+
 def samples_text(results: dict) -> str:
     """samples.txt: every generated sample and the consistency pairs, plainly."""
     gen = results["suites"].get("gen")
@@ -114,7 +136,9 @@ def write_all(folder: Path, results: dict, curves: dict | None = None) -> None:
     from core.evaluate.report import eval_report
 
     folder.mkdir(parents=True)
-    extra_files = results["suites"].get("babylm", {}).pop("_files", {})
+    extra_files = {}
+    for suite in results["suites"].values():  # each suite's own files (the official layout), not in results.json
+        extra_files.update(suite.pop("_files", {}))
     for rel, text in extra_files.items():
         path = folder / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -154,6 +178,9 @@ def history_rows(results: dict) -> list[tuple[str, str, float, dict]]:
             rows.append(("babylm", label, t["average"], {"metric": t["metric"], "temperature": t["temperature"],
                                                          "n": t["n_items"]}))
             rows += [("babylm", f"{label}/field/{f}", v, {}) for f, v in t["blocks"].get("field", {}).items()]
+    if "aoa" in s and s["aoa"]["score"] is not None:
+        f = s["aoa"]["fitness"]
+        rows.append(("aoa", "curve_fitness", s["aoa"]["score"], {"n_words": f["n_words"], "p_value": f["p_value"]}))
     if "speed" in s:
         for r in s["speed"]["by_batch"]:
             rows += [("speed", f"prefill_tokens_per_s/b{r['batch_size']}", r["prefill_tokens_per_s"], {}),

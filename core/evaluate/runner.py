@@ -100,6 +100,7 @@ class Plan:
     paradigms: list = field(default_factory=list)
     babylm: object = None       # core.evaluate.babylm.suite.BabyLMPlan
     babylm_layout: str = ""
+    aoa: object = None          # core.evaluate.babylm.aoa.AoAPlan
     cloze_items: list = field(default_factory=list)
     prompts: list = field(default_factory=list)
     seq_length: int = 0
@@ -160,6 +161,8 @@ def _plan(opts: EvalOptions, ws: Workspace, info, model, tokenizer) -> Plan:
             skip("pairs", f"no minimal pairs: give --pairs-dir DIR (BLiMP .jsonl files) or put them in {ws.root / 'blimp'}")
     if "babylm" in plan.suites:
         _plan_babylm(opts, ws, info, plan, skip)
+    if "aoa" in plan.suites:
+        _plan_aoa(opts, ws, info, plan, skip)
     if "cloze" in plan.suites:
         plan.cloze_items = cloze.load_cloze_file(opts.cloze_file) if opts.cloze_file else list(cloze.BUILTIN)
         if opts.num_samples:
@@ -193,6 +196,18 @@ def _plan_babylm(opts: EvalOptions, ws: Workspace, info, plan: Plan, skip) -> No
     plan.babylm_layout = babylm.official_layout(name, opts.revision or checkpoint or "main")
 
 
+def _plan_aoa(opts: EvalOptions, ws: Workspace, info, plan: Plan, skip) -> None:
+    from core.evaluate.babylm import aoa
+
+    folder = opts.babylm_data or (ws.root / "evaluation_data" if (ws.root / "evaluation_data").is_dir() else "")
+    if not folder:
+        skip("aoa", "no AoA data: give --babylm-data DIR (the official evaluation_data/ folder, with "
+                    f"cdi_childes.json and cdi_human.csv) or put it at {ws.root / 'evaluation_data'}")
+        return
+    root = aoa.checkpoint_root(info.folder)
+    plan.aoa = aoa.plan(folder, info.folder, info.run or (root or info.folder).name, opts.num_samples)
+
+
 def _run_suite(suite: str, opts: EvalOptions, plan: Plan, model, tokenizer, log) -> dict:
     from core.evaluate import cloze, generation, pairs, perplexity, speed
 
@@ -219,6 +234,12 @@ def _run_suite(suite: str, opts: EvalOptions, plan: Plan, model, tokenizer, log)
         for warning in plan.babylm.warnings:
             log(f"  warning: {warning}")
         return babylm.run(model, tokenizer, plan.babylm, opts.batch_size, log, plan.babylm_layout)
+    if suite == "aoa":
+        from core.evaluate.babylm import aoa
+
+        for warning in plan.aoa.warnings:
+            log(f"  warning: {warning}")
+        return aoa.run(plan.aoa, model.device, opts.batch_size, log)
     if suite == "speed":
         return speed.speed_by_batch(model, seed=opts.seed, log=log)
     raise UserError(f"--suite {suite}: not available in this version")
