@@ -70,7 +70,7 @@ class AoAPlan:
         return f"results/{self.model_name}/main/zero_shot/causal/AoA_word"
 
 
-def _find(root: Path, name: str) -> Path | None:
+def find_file(root: Path, name: str) -> Path | None:
     if root.is_file():
         return root if root.name == name else None
     for sub in ("", "cdi_childes", "aoa", "full_eval/cdi_childes", "full_eval/aoa"):
@@ -153,13 +153,13 @@ def plan(data: str | Path, folder: Path, model_name: str, limit: int = 0) -> AoA
     """Everything `run` needs, checked: the CDI files under `data` and the checkpoints beside
     `folder` (the model being evaluated). `limit` keeps the first words only (not official)."""
     root = Path(data).expanduser()
-    words_path = _find(root, WORDS_FILE)
+    words_path = find_file(root, WORDS_FILE)
     if words_path is None:
         raise UserError(f"--babylm-data {data}: no {WORDS_FILE} (looked in it and in cdi_childes/, aoa/, "
                         f"full_eval/cdi_childes/, full_eval/aoa/); give the official evaluation_data/ folder")
     words = read_words(words_path)
     warnings = []
-    human_path = _find(words_path.parent, HUMAN_FILE) or _find(root, HUMAN_FILE)
+    human_path = find_file(words_path.parent, HUMAN_FILE) or find_file(root, HUMAN_FILE)
     human = read_human(human_path) if human_path else None
     if human is None:
         warnings.append(f"no {HUMAN_FILE} beside {words_path}: surprisal.json is written, but there is no score")
