@@ -26,10 +26,13 @@ def list_checkpoints(run_dir: Path) -> list[Path]:
 
 def model_folder(folder: str | Path) -> Path | None:
     """The loadable model inside a run or model folder: the folder itself when it holds a final
-    model, else its newest `checkpoint-<step>/` with weights, else None."""
+    model, else its newest `checkpoint-<step>/` with weights, else `main/` (a BabyLM export made by
+    `export --format babylm`), else None."""
     folder = Path(folder)
     if _has_model(folder):
         return folder
+    if _has_model(folder / "main") and not list_checkpoints(folder):
+        return folder / "main"
     # Checkpoints are written to a temp folder and renamed, so a listed one is complete.
     for checkpoint in reversed(list_checkpoints(folder)):
         if _has_model(checkpoint):

@@ -1,5 +1,6 @@
 """`babyllama bench eval`: batched minimal-pair scoring against one sentence at a time (batch 1,
-what lm-eval's BabyLM set-up does), and our perplexity pass against a bare forward loop.
+what lm-eval's BabyLM set-up does), the BabyLM suite and AoA surprisal against their official
+one-at-a-time loops, and our perplexity pass against a bare forward loop.
 
 Both sides score the same sentences with the same model in one process, in alternating rounds;
 the accuracies must be identical, else there is no ratio. With no --model, a randomly initialised model of a preset is used with a tokenizer
@@ -14,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.bench.aoa import report_line as aoa_line
 from core.errors import UserError
 from core.evaluate import pairs as pairs_mod
 from core.evaluate.perplexity import stream_nll, windows
@@ -144,6 +146,8 @@ def run_eval_bench(opts: EvalBenchOptions, ws: Workspace, log=print) -> dict:
                   "threads": torch.get_num_threads()})
         log("BabyLM suite (official rule): batched vs one candidate at a time")
         result["babylm"] = _babylm_sides(model, tokenizer, folder, opts)
+        log("AoA surprisal (official rule): batched vs the official one-context-at-a-time loop")
+        result["aoa"] = _aoa_sides(model, tokenizer, paradigms, opts)
         log("perplexity: ours vs a bare model(input_ids) loop")
         result.update(_ppl_sides(model, tokenizer, paradigms, opts))
         result.update(target_ratio=TARGET_RATIO, target_ppl_ratio=TARGET_PPL_RATIO)
@@ -200,6 +204,17 @@ def _babylm_sides(model, tokenizer, pairs_folder, opts: EvalBenchOptions) -> dic
     return bench_babylm(model, tokenizer, the_plan, opts.batch_size, opts.rounds)
 
 
+def _aoa_sides(model, tokenizer, paradigms, opts: EvalBenchOptions) -> dict:
+    from core.bench import aoa as aoa_bench
+    from core.evaluate.babylm import aoa
+
+    if opts.babylm_data and aoa.find_file(Path(opts.babylm_data).expanduser(), aoa.WORDS_FILE):
+        contexts, words = aoa_bench.items_from_data(opts.babylm_data)
+    else:  # contexts and words cut from the pairs' good sentences
+        contexts, words = aoa_bench.items_from_pairs(paradigms)
+    return aoa_bench.bench_aoa(model, tokenizer, contexts, words, opts.batch_size, opts.rounds)
+
+
 def format_report(r: dict) -> str:
     """The human summary `bench eval` prints without --json."""
     mark = lambda ok: "meets" if ok else "MISSES"  # noqa: E731
@@ -213,6 +228,7 @@ def format_report(r: dict) -> str:
         f"minimal pairs one at a time (batch 1):  {r['single_pairs_per_s']:,.0f} pairs/s",
         f"{ratio}; same accuracies: {r['same_accuracies']} (largest log-prob difference {r['max_logprob_diff']:.2e})",
         _babylm_line(r["babylm"], r["target_ratio"]),
+        *([aoa_line(r["aoa"], r["target_ratio"])] if "aoa" in r else []),
         f"perplexity pass: {r['ppl_ours_tokens_per_s']:,.0f} tok/s vs bare forward {r['ppl_bare_tokens_per_s']:,.0f} tok/s "
         f"= {r['ppl_ratio']:.2f}x ({mark(r['ppl_ratio'] >= r['target_ppl_ratio'])} the {r['target_ppl_ratio']:g}x target)",
     ])

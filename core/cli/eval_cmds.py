@@ -90,7 +90,7 @@ def _register_bench_eval(subparsers, add_workspace_arg) -> None:
 
     # Defaults shown from EvalBenchOptions, whose module imports torch: unset flags parse as None.
     q = verb_group(subparsers, "bench", BENCH_HELP).add_parser(
-        "eval", help="minimal pairs and the BabyLM suite batched vs one at a time, and perplexity vs a bare forward loop",
+        "eval", help="minimal pairs, the BabyLM suite and AoA surprisal batched vs one at a time, and perplexity vs a bare forward loop",
         formatter_class=defaults_formatter("core.bench.eval:EvalBenchOptions"))
     q.add_argument("--model", default="", help="run or model folder (default: a random model of --preset)")
     q.add_argument("--preset", default=None, help="model preset when no --model (default %(default)s)")

@@ -34,6 +34,11 @@ def summary_line(suite: str, r: dict) -> str:
         board = ", ".join(f"{task} {value:.3f}" for task, value in r["scoreboard"].items())
         rule = "official recipe" if r["official"] else "NOT the official run: " + "; ".join(r["deviations"])
         return f"GLUE fine-tuning: {board} ({r['pooling']} pooling, {rule})"
+    if suite == "aoa":
+        score = "no score (no cdi_human.csv)" if r["score"] is None else \
+            f"curve fitness {r['score']:.3f} over {r['fitness']['n_words']} fitted words"
+        return (f"AoA: {score}; {r['n_words']} words, {r['contexts']:,} contexts over {len(r['checkpoints'])} "
+                f"checkpoints, {r['contexts_per_s']:,.0f}/s")
     best = max(r["by_batch"], key=lambda row: row["gen_tokens_per_s"])
     return f"speed: up to {best['gen_tokens_per_s']:,.0f} generated tok/s (batch {best['batch_size']})"
 
@@ -46,6 +51,8 @@ def charts(results: dict, curves: dict | None = None) -> list[plots.Chart]:
                                     xlabel="step", ylabel="loss"))
     if "babylm" in s:
         out += babylm_charts(s["babylm"])
+    if "aoa" in s:
+        out += aoa_charts(s["aoa"])
     if "pairs" in s:
         paradigms = s["pairs"]["paradigms"]
         rows = sorted(((n, p["accuracy"], p["field"]) for n, p in paradigms.items()), key=lambda r: (r[2], r[0]))
@@ -84,6 +91,21 @@ def babylm_charts(b: dict) -> list[plots.Chart]:
         field_of = b.get("uid_fields", {}).get(label, {})
         rows = sorted(((u, v, field_of.get(u, "")) for u, v in uids.items()), key=lambda r: (r[2], r[0]))
         out.append(plots.hbar_chart(f"BabyLM {label}: accuracy by UID", rows, xlabel="accuracy %", xmax=100.0))
+    return out
+
+
+def aoa_charts(a: dict) -> list[plots.Chart]:
+    """A few words' mean surprisal against words seen (log x), beside the children's proportion
+    producing the same words by age."""
+    curves, out = a.get("curves", {}), []
+    model = {w: pts for w, pts in curves.get("model", {}).items() if pts}
+    if model:
+        out.append(plots.line_chart("AoA: model surprisal by words seen", model, xlabel="words seen",
+                                    ylabel="surprisal (nats, mean over contexts)", log_x=True, markers=True))
+    children = {w: pts for w, pts in curves.get("children", {}).items() if pts}
+    if children:
+        out.append(plots.line_chart("AoA: children producing the word (CDI)", children, xlabel="age (months)",
+                                    ylabel="proportion", markers=True))
     return out
 
 
@@ -166,6 +188,9 @@ def history_rows(results: dict) -> list[tuple[str, str, float, dict]]:
             extra = {"best_epoch": t["best_epoch"], "pooling": g["pooling"], "official": g["official"],
                      "n": t["n_valid"]}
             rows += [("glue", f"{task}/{metric}", value, extra) for metric, value in t["scores"].items()]
+    if "aoa" in s and s["aoa"]["score"] is not None:
+        f = s["aoa"]["fitness"]
+        rows.append(("aoa", "curve_fitness", s["aoa"]["score"], {"n_words": f["n_words"], "p_value": f["p_value"]}))
     if "speed" in s:
         for r in s["speed"]["by_batch"]:
             rows += [("speed", f"prefill_tokens_per_s/b{r['batch_size']}", r["prefill_tokens_per_s"], {}),

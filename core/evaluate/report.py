@@ -130,6 +130,23 @@ def _glue_section(g: dict) -> str:
             + table(["task", "best epoch", "picked by", "accuracy", "f1", "mcc", "train", "valid"], rows))
 
 
+def _aoa_section(a: dict) -> str:
+    """The AoA score, what it came from, and the rule (with the pipeline's unit quirk)."""
+    f = a.get("fitness") or {}
+    score = "no score (no cdi_human.csv)" if a["score"] is None else \
+        f"curve fitness (Pearson r, model vs children AoA) <b>{fmt(a['score'])}</b> over {f.get('n_words', 0)} words"
+    rows = [[c["name"], c["words"], c["mean_surprisal"], c["seconds"]] for c in a["checkpoints"]]
+    words = [[w, m, ch] for w, m, ch in zip(f.get("valid_words", []), f.get("model_aoas", []), f.get("child_aoas", []))]
+    warnings = "".join(f"<li>{escape(w)}</li>" for w in a.get("warnings", []))
+    return ("<h2>Age of acquisition (BabyLM AoA, official rule)</h2>"
+            f"<p>{score}; {a['n_words']} words ({a['words_dropped']} left out by the pipeline's filter), "
+            f"{fmt(a['contexts'])} contexts. Threshold: {escape(a['rule']['threshold'])}. "
+            f"surprisal.json is in <code>{escape(a['layout'])}/</code>.</p>"
+            + table(["checkpoint", "words seen", "mean surprisal", "seconds"], rows)
+            + (table(["word", "model AoA (log10 words)", "child AoA (months)"], words) if words else "")
+            + (f"<ul class=\"muted\">{warnings}</ul>" if warnings else ""))
+
+
 def _cloze_section(c: dict) -> str:
     rows = [[i["category"], i["text"], i["answer"], i["choice"], "✓" if i["correct"] else "✗"] for i in c["items"]]
     cats = table(["category", "items", "accuracy"], [[k, v["n"], v["accuracy"]] for k, v in c["by_category"].items()])
@@ -171,8 +188,8 @@ def eval_report(results: dict, charts: list[plots.Chart]) -> str:
     head = headline(results)
     sections = [f"<h1>{escape(title)}</h1><p class=\"muted\">BabyLlama Studio · {escape(results['created'])}</p>",
                 table(list(head), [list(head.values())]), chart_block(charts), _model_section(results)]
-    builders = {"ppl": _ppl_section, "babylm": _babylm_section, "pairs": _pairs_section, "cloze": _cloze_section,
-                "gen": _gen_section, "speed": _speed_section, "glue": _glue_section}
+    builders = {"ppl": _ppl_section, "babylm": _babylm_section, "aoa": _aoa_section, "glue": _glue_section,
+                "pairs": _pairs_section, "cloze": _cloze_section, "gen": _gen_section, "speed": _speed_section}
     sections += [builders[name](s[name]) for name in builders if name in s]
     notes = [f"{k}: skipped ({v})" for k, v in results.get("skipped", {}).items()] + results.get("notes", [])
     if notes:

@@ -119,6 +119,7 @@ class Plan:
     babylm_layout: str = ""
     glue: object = None         # core.evaluate.babylm.finetune.suite.GluePlan
     glue_layout: str = ""
+    aoa: object = None          # core.evaluate.babylm.aoa.AoAPlan
     cloze_items: list = field(default_factory=list)
     prompts: list = field(default_factory=list)
     seq_length: int = 0
@@ -181,6 +182,8 @@ def _plan(opts: EvalOptions, ws: Workspace, info, model, tokenizer) -> Plan:
         _plan_babylm(opts, ws, info, plan, skip)
     if "glue" in plan.suites:
         _plan_glue(opts, ws, info, plan)
+    if "aoa" in plan.suites:
+        _plan_aoa(opts, ws, info, plan, skip)
     if "cloze" in plan.suites:
         plan.cloze_items = cloze.load_cloze_file(opts.cloze_file) if opts.cloze_file else list(cloze.BUILTIN)
         if opts.num_samples:
@@ -231,6 +234,18 @@ def _plan_glue(opts: EvalOptions, ws: Workspace, info, plan: Plan) -> None:
     plan.glue_layout = glue_outputs.layout(*_model_revision(opts, info))
 
 
+def _plan_aoa(opts: EvalOptions, ws: Workspace, info, plan: Plan, skip) -> None:
+    from core.evaluate.babylm import aoa
+
+    folder = opts.babylm_data or (ws.root / "evaluation_data" if (ws.root / "evaluation_data").is_dir() else "")
+    if not folder:
+        skip("aoa", "no AoA data: give --babylm-data DIR (the official evaluation_data/ folder, with "
+                    f"cdi_childes.json and cdi_human.csv) or put it at {ws.root / 'evaluation_data'}")
+        return
+    root = aoa.checkpoint_root(info.folder)
+    plan.aoa = aoa.plan(folder, info.folder, info.run or (root or info.folder).name, opts.num_samples)
+
+
 def _run_suite(suite: str, opts: EvalOptions, plan: Plan, model, tokenizer, log, report=None) -> dict:
     from core.evaluate import cloze, generation, pairs, perplexity, speed
 
@@ -261,6 +276,12 @@ def _run_suite(suite: str, opts: EvalOptions, plan: Plan, model, tokenizer, log,
         from core.evaluate.babylm.finetune import suite as glue
 
         return glue.run(model, tokenizer, plan.glue, log, plan.glue_layout, report)
+    if suite == "aoa":
+        from core.evaluate.babylm import aoa
+
+        for warning in plan.aoa.warnings:
+            log(f"  warning: {warning}")
+        return aoa.run(plan.aoa, model.device, opts.batch_size, log)
     if suite == "speed":
         return speed.speed_by_batch(model, seed=opts.seed, log=log)
     raise UserError(f"--suite {suite}: not available in this version")

@@ -160,6 +160,9 @@ def test_bench_eval_json(workspace, shared_data, capsys):
     babylm = result["babylm"]  # the same pairs through the official reader and rule
     assert babylm["same_decisions"] is True and babylm["candidates"] == 72 and babylm["tasks"] == ["blimp/blimp-sample"]
     assert babylm["ratio"] == pytest.approx(babylm["batched_candidates_per_s"] / babylm["single_candidates_per_s"])
+    aoa = result["aoa"]  # words cut from the same pairs, ours batched vs the official loop
+    assert aoa["same"] is True and aoa["contexts"] > 36 and aoa["max_surprisal_diff"] <= 1e-3
+    assert aoa["ratio"] == pytest.approx(aoa["batched_contexts_per_s"] / aoa["official_contexts_per_s"])
 
 
 def test_bench_eval_alternates_the_sides_and_refuses_a_ratio_on_different_accuracies(
