@@ -29,7 +29,9 @@ def summary_line(suite: str, r: dict) -> str:
                 f"{r['n_pairs']:,} pairs, {r['pairs_per_s']:,.0f} pairs/s")
     if suite == "babylm":
         board = ", ".join(f"{label} {value:.2f}" for label, value in r["scoreboard"].items())
-        return f"BabyLM: {board} ({r['candidates']:,} candidates, {r['candidates_per_s']:,.0f}/s)"
+        read = r.get("reading")
+        extra = f"; reading: {read['rows']:,} words, {read['contexts_per_s']:,.0f} contexts/s" if read else ""
+        return f"BabyLM: {board} ({r['candidates']:,} candidates, {r['candidates_per_s']:,.0f}/s{extra})"
     best = max(r["by_batch"], key=lambda row: row["gen_tokens_per_s"])
     return f"speed: up to {best['gen_tokens_per_s']:,.0f} generated tok/s (batch {best['batch_size']})"
 
@@ -154,6 +156,12 @@ def history_rows(results: dict) -> list[tuple[str, str, float, dict]]:
             rows.append(("babylm", label, t["average"], {"metric": t["metric"], "temperature": t["temperature"],
                                                          "n": t["n_items"]}))
             rows += [("babylm", f"{label}/field/{f}", v, {}) for f, v in t["blocks"].get("field", {}).items()]
+        if "reading" in b:
+            from core.evaluate.babylm.reading import SCORE_LABELS
+
+            n = b["reading"]["rows"]
+            rows += [("babylm", SCORE_LABELS["eye"], b["reading"]["eye_tracking"], {"metric": "reading", "n": n}),
+                     ("babylm", SCORE_LABELS["spr"], b["reading"]["self_paced"], {"metric": "reading", "n": n})]
     if "speed" in s:
         for r in s["speed"]["by_batch"]:
             rows += [("speed", f"prefill_tokens_per_s/b{r['batch_size']}", r["prefill_tokens_per_s"], {}),
