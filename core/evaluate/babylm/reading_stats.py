@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass, field
 from itertools import combinations
 
+from core.errors import UserError
+
 EYE = ("RTfirstfix", "RTfirstpass", "RTgopast", "RTrightbound")
 SELF_PACED = "self_paced_reading_time"
 MEASURES = EYE + (SELF_PACED, "ELAN", "LAN", "N400", "P600", "EPNP", "PNP")  # the pipeline's order
@@ -49,6 +51,10 @@ def regression(frame, measure: str, predictors: tuple[str, ...]) -> tuple[dict, 
     base = smf.ols(formula(measure, predictors, False), data=frame[[measure, *predictors]].dropna()).fit()
     full = smf.ols(formula(measure, predictors, True), data=frame[["pred", measure, *predictors]].dropna()).fit()
     r2_base, r2 = float(base.rsquared), float(full.rsquared)
+    if full.df_resid < 1 or not r2_base < 1:  # the pipeline would divide by zero here
+        raise UserError(f"reading: {int(full.nobs)} rows have every value {measure} ~ "
+                        f"{' + '.join(predictors)} + pred needs, too few for {int(full.df_model) + 1} "
+                        "terms (the fit is exact); score the whole reading_data.csv (the official one has 1,726 rows)")
     record = {
         "Predicted variable": measure,
         "Coefficient": float(full.params["pred"]),

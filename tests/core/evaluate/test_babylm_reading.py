@@ -227,3 +227,10 @@ def test_bad_reading_data_names_the_file_and_the_fix(tmp_path):
     df.to_csv(path, index=False)
     with pytest.raises(UserError, match=r"row 5: `word` is empty"):
         reading.read_reading(path)
+
+
+def test_too_few_rows_for_the_regressions_is_a_user_error(csv_path, reference):
+    frame = reference.head(16)
+    with pytest.raises(UserError, match="too few for .* terms"):
+        reading_stats.evaluate(frame.drop(columns=["pred", "prev_pred"]), frame["pred"].tolist(),
+                               frame["prev_pred"].tolist())
