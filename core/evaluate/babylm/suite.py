@@ -2,8 +2,9 @@
 with the pipeline's results files laid out for hand-in.
 
 `plan` reads the folders (bad input fails before the model runs), `run` scores every candidate of
-every task in one batched pass and evaluates each task, `official_files` gives the files of
-`results/<model>/<revision>/zero_shot/causal/<task>/<subtask>/`. Never imports gradio.
+every task in one batched pass and evaluates each task, then the reading CSV when the data has one
+(`reading`); the files go under `results/<model>/<revision>/zero_shot/causal/<task>/<subtask>/`
+(reading: `.../causal/reading/`). Never imports gradio.
 """
 from __future__ import annotations
 

@@ -234,3 +234,17 @@ def test_too_few_rows_for_the_regressions_is_a_user_error(csv_path, reference):
     with pytest.raises(UserError, match="too few for .* terms"):
         reading_stats.evaluate(frame.drop(columns=["pred", "prev_pred"]), frame["pred"].tolist(),
                                frame["prev_pred"].tolist())
+
+
+def test_gpt2_surprisals_equal_one_context_at_a_time(csv_path, tmp_path):
+    """GPT-2's body and head are found the same way (base_model + output embeddings)."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    tok = fx.make_tokenizer(tmp_path / "tok", add_bos=True)
+    torch.manual_seed(1)
+    model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tok), n_embd=32, n_layer=2, n_head=2, n_positions=128)).eval()
+    frame = pd.read_csv(csv_path, dtype={"item": str}).head(14)
+    frame.to_csv(tmp_path / "reading_data.csv", index=False)
+    expected = ref_surprisals(tmp_path / "reading_data.csv", model, tok)
+    got = reading.surprisals(model, tok, reading.read_reading(tmp_path / "reading_data.csv"), 5)
+    assert got.pred == pytest.approx(expected["pred"].tolist(), abs=1e-5)
