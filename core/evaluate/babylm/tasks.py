@@ -150,13 +150,16 @@ class Layout:
 
 def discover(root: str | Path, fast: bool = False) -> Layout:
     """Task folders under `root`: `evaluation_data/` (then `fast_eval/` or `full_eval/`), one of
-    those two, or a single task folder. A folder we do not know is named in a warning."""
+    those two, or a single task folder (or `reading/`); `reading/reading_data.csv` when there.
+    A folder we do not know is named in a warning."""
     root = Path(root).expanduser()
     if not root.is_dir():
         raise UserError(f"--babylm-data: {root} is not a folder; give the official evaluation_data/ "
                         "folder (or its full_eval/ or fast_eval/)")
     if root.name in TASK_OF_FOLDER:
         return Layout([(TASK_OF_FOLDER[root.name], root)])
+    if root.name == "reading" and (root / READING_FILE).is_file():
+        return Layout([], reading=root / READING_FILE)
     split = "fast_eval" if fast else "full_eval"
     if (root / split).is_dir():
         root = root / split

@@ -207,6 +207,7 @@ def test_suite_scores_reading_when_the_data_has_it(tmp_path, lm):
     layout = tasks.discover(data)
     assert layout.reading == folder / "reading_data.csv"
     assert not any(w.startswith(f"{folder}:") for w in layout.warnings)
+    assert tasks.discover(folder).reading == folder / "reading_data.csv"  # the reading folder itself
     only = tmp_path / "only" / "fast_eval"
     write_reading_csv(only / "reading" / "reading_data.csv")
     the_plan = suite.plan(tmp_path / "only", fast=True)
@@ -226,6 +227,14 @@ def test_bad_reading_data_names_the_file_and_the_fix(tmp_path):
     df.loc[3, "word"] = None
     df.to_csv(path, index=False)
     with pytest.raises(UserError, match=r"row 5: `word` is empty"):
+        reading.read_reading(path)
+    df.loc[3, "word"] = " saw"
+    df.loc[4, "prev_word"] = None
+    df.to_csv(path, index=False)
+    with pytest.raises(UserError, match=r"row 6: `prev_item` is given but `prev_word` is empty"):
+        reading.read_reading(path)
+    path.write_text("")
+    with pytest.raises(UserError, match="reading_data.csv: not a readable CSV"):
         reading.read_reading(path)
 
 
