@@ -1,6 +1,6 @@
 """`babyllama bench eval`: batched minimal-pair scoring against one sentence at a time (batch 1,
-what lm-eval's BabyLM set-up does), the BabyLM suite and AoA surprisal against their official
-one-at-a-time loops, and our perplexity pass against a bare forward loop.
+what lm-eval's BabyLM set-up does), the BabyLM suite, AoA surprisal and BabyLM reading against their
+official one-at-a-time loops, and our perplexity pass against a bare forward loop.
 
 Both sides score the same sentences with the same model in one process, in alternating rounds;
 the accuracies must be identical, else there is no ratio. With no --model, a randomly initialised model of a preset is used with a tokenizer
@@ -42,6 +42,7 @@ class EvalBenchOptions:
     rounds: int = 3            # minimal pairs: batched and one-at-a-time rounds, alternating
     babylm_data: str = ""      # BabyLM suite: the official data ("" = the pairs folder read as blimp_filtered)
     fast: bool = False         # BabyLM suite: its fast_eval/
+    reading_rows: int = 400    # BabyLM reading: rows of its CSV (or of one made from the pairs); 0 = all
 
 
 def _random_model(opts: EvalBenchOptions, paradigms, ws: Workspace, tmp: Path):
@@ -123,6 +124,8 @@ def run_eval_bench(opts: EvalBenchOptions, ws: Workspace, log=print) -> dict:
         raise UserError(f"bench eval: no pairs at {folder}; give --pairs-dir DIR (BLiMP .jsonl files)")
     if opts.rounds < 1:
         raise UserError("bench eval: --rounds must be >= 1")
+    if opts.reading_rows < 0:
+        raise UserError("bench eval: --reading-rows must be 0 (all) or more")
     paradigms = pairs_mod.load_pairs_dir(folder, opts.pairs)
     import torch
 
@@ -148,6 +151,8 @@ def run_eval_bench(opts: EvalBenchOptions, ws: Workspace, log=print) -> dict:
         result["babylm"] = _babylm_sides(model, tokenizer, folder, opts)
         log("AoA surprisal (official rule): batched vs the official one-context-at-a-time loop")
         result["aoa"] = _aoa_sides(model, tokenizer, paradigms, opts)
+        log("BabyLM reading (official rule): batched vs the official one-context-at-a-time loop")
+        result["reading"] = _reading_sides(model, tokenizer, paradigms, opts, tmp)
         log("perplexity: ours vs a bare model(input_ids) loop")
         result.update(_ppl_sides(model, tokenizer, paradigms, opts))
         result.update(target_ratio=TARGET_RATIO, target_ppl_ratio=TARGET_PPL_RATIO)
@@ -215,8 +220,24 @@ def _aoa_sides(model, tokenizer, paradigms, opts: EvalBenchOptions) -> dict:
     return aoa_bench.bench_aoa(model, tokenizer, contexts, words, opts.batch_size, opts.rounds)
 
 
+def _reading_sides(model, tokenizer, paradigms, opts: EvalBenchOptions, tmp: Path) -> dict:
+    from core.bench.reading import bench_reading, write_synthetic_csv
+    from core.evaluate.babylm import reading, tasks
+
+    found = tasks.discover(opts.babylm_data, opts.fast).reading if opts.babylm_data else None
+    if found is None:  # the pairs' good sentences, one row per word
+        found = write_synthetic_csv([pair[0] for p in paradigms for pair in p.pairs], tmp / "reading.csv",
+                                    opts.reading_rows)
+    data = reading.read_reading(found)
+    if opts.reading_rows:
+        data = reading.ReadingData(data.path, data.frame.head(opts.reading_rows))
+    return bench_reading(model, tokenizer, data, opts.batch_size, opts.rounds)
+
+
 def format_report(r: dict) -> str:
     """The human summary `bench eval` prints without --json."""
+    from core.bench.reading import format_line
+
     mark = lambda ok: "meets" if ok else "MISSES"  # noqa: E731
     ratio = (f"ratio {r['ratio']:.1f}x ({mark(r['ratio'] >= r['target_ratio'])} the {r['target_ratio']:g}x target; "
              f"{r['ratio_by_round']:.1f}x round by round)" if r["ratio"] is not None
@@ -229,6 +250,7 @@ def format_report(r: dict) -> str:
         f"{ratio}; same accuracies: {r['same_accuracies']} (largest log-prob difference {r['max_logprob_diff']:.2e})",
         _babylm_line(r["babylm"], r["target_ratio"]),
         *([aoa_line(r["aoa"], r["target_ratio"])] if "aoa" in r else []),
+        format_line(r["reading"], r["target_ratio"]),
         f"perplexity pass: {r['ppl_ours_tokens_per_s']:,.0f} tok/s vs bare forward {r['ppl_bare_tokens_per_s']:,.0f} tok/s "
         f"= {r['ppl_ratio']:.2f}x ({mark(r['ppl_ratio'] >= r['target_ppl_ratio'])} the {r['target_ppl_ratio']:g}x target)",
     ])

@@ -43,7 +43,8 @@ def register(subparsers) -> None:
                    help="BLiMP-format .jsonl files, one per paradigm (default: <workspace>/blimp/ if present)")
     p.add_argument("--babylm-data", default="", metavar="DIR",
                    help="the official BabyLM evaluation_data/ folder (or its full_eval/, fast_eval/, or one task "
-                        "folder); default: <workspace>/evaluation_data/ if present")
+                        "folder; its reading/reading_data.csv is scored too); default: "
+                        "<workspace>/evaluation_data/ if present")
     p.add_argument("--fast", action="store_true", help="babylm: score fast_eval/ (the checkpoints' set), not full_eval/")
     p.add_argument("--temperatures", default="", metavar="T",
                    help="babylm: 1.0 (default), a list 1,1.5,2, or MIN:MAX[:STEP] as the pipeline's "
@@ -104,6 +105,9 @@ def _register_bench_eval(subparsers, add_workspace_arg) -> None:
     q.add_argument("--babylm-data", default="", metavar="DIR",
                    help="BabyLM part: the official evaluation_data/ (default: the pairs read as blimp_filtered)")
     q.add_argument("--fast", action="store_true", help="BabyLM part: its fast_eval/")
+    q.add_argument("--reading-rows", type=int, default=None,
+                   help="reading part: rows of reading/reading_data.csv (without --babylm-data: rows made from "
+                        "the pairs' words); 0 = all (default %(default)s)")
     q.add_argument("--json", action="store_true", help="print one JSON object")
     add_workspace_arg(q)
     q.set_defaults(func=_cmd_bench_eval)
@@ -185,9 +189,9 @@ def _cmd_bench_eval(args) -> int:
 
     opts = EvalBenchOptions(model=args.model, pairs_dir=_abs(args.pairs_dir), device=args.device, threads=args.threads,
                             babylm_data=_abs(args.babylm_data), fast=args.fast,
-                            **given(args, ("preset", "pairs", "batch_size", "rounds")))
+                            **given(args, ("preset", "pairs", "batch_size", "rounds", "reading_rows")))
     result = run_eval_bench(opts, Workspace.resolve(args.workspace),
                             log=lambda m: print(m, file=sys.stderr, flush=True))
     print(json.dumps(result, indent=2) if args.json else format_report(result), flush=True)
-    same = result["same_accuracies"] and result["babylm"]["same_decisions"]
+    same = result["same_accuracies"] and result["babylm"]["same_decisions"] and result["reading"]["agree"]
     return 0 if same else 1  # no ratio: a script must notice

@@ -29,7 +29,9 @@ def summary_line(suite: str, r: dict) -> str:
                 f"{r['n_pairs']:,} pairs, {r['pairs_per_s']:,.0f} pairs/s")
     if suite == "babylm":
         board = ", ".join(f"{label} {value:.2f}" for label, value in r["scoreboard"].items())
-        return f"BabyLM: {board} ({r['candidates']:,} candidates, {r['candidates_per_s']:,.0f}/s)"
+        read = r.get("reading")
+        extra = f"; reading: {read['rows']:,} words, {read['contexts_per_s']:,.0f} contexts/s" if read else ""
+        return f"BabyLM: {board} ({r['candidates']:,} candidates, {r['candidates_per_s']:,.0f}/s{extra})"
     if suite == "glue":
         board = ", ".join(f"{task} {value:.3f}" for task, value in r["scoreboard"].items())
         rule = "official recipe" if r["official"] else "NOT the official run: " + "; ".join(r["deviations"])
@@ -182,6 +184,12 @@ def history_rows(results: dict) -> list[tuple[str, str, float, dict]]:
             rows.append(("babylm", label, t["average"], {"metric": t["metric"], "temperature": t["temperature"],
                                                          "n": t["n_items"]}))
             rows += [("babylm", f"{label}/field/{f}", v, {}) for f, v in t["blocks"].get("field", {}).items()]
+        if "reading" in b:
+            from core.evaluate.babylm.reading import SCORE_LABELS
+
+            n = b["reading"]["rows"]
+            rows += [("babylm", SCORE_LABELS["eye"], b["reading"]["eye_tracking"], {"metric": "reading", "n": n}),
+                     ("babylm", SCORE_LABELS["spr"], b["reading"]["self_paced"], {"metric": "reading", "n": n})]
     if "glue" in s:
         g = s["glue"]
         for task, t in g["tasks"].items():

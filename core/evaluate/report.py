@@ -116,6 +116,7 @@ def _babylm_section(b: dict) -> str:
             f"The pipeline's files are in <code>{escape(b['layout'])}/</code>.</p>"
             "<table><tr><th>task</th><th>score</th><th>metric</th><th>best temperature</th><th>items</th>"
             f"<th>breakdown</th></tr>{''.join(rows)}</table>"
+            + (_reading_part(b["reading"]) if "reading" in b else "")
             + (f"<ul class=\"muted\">{warnings}</ul>" if warnings else ""))
 
 
@@ -145,6 +146,18 @@ def _aoa_section(a: dict) -> str:
             + table(["checkpoint", "words seen", "mean surprisal", "seconds"], rows)
             + (table(["word", "model AoA (log10 words)", "child AoA (months)"], words) if words else "")
             + (f"<ul class=\"muted\">{warnings}</ul>" if warnings else ""))
+
+
+def _reading_part(r: dict) -> str:
+    """Reading: the two scores (R2 gained by surprisal, %) and each measure's regression."""
+    rows = [[p["Predicted variable"], r["correlations"].get(p["Predicted variable"]), p["Change in R2 from baseline"],
+             s["Change in R2 from baseline"], p["P-value"]]
+            for p, s in zip(r["predictive_power"], r["predictive_power_spillover"])]
+    return ("<h3>Reading (official rule)</h3>"
+            f"<p>Eye-tracking score <b>{r['eye_tracking']:.2f}</b>, self-paced reading score "
+            f"<b>{r['self_paced']:.2f}</b> (R² gained by surprisal over the baseline, % of what was left; "
+            f"{r['rows']:,} words).</p>"
+            + table(["measure", "correlation with surprisal", "ΔR²", "ΔR² (spillover)", "p-value"], rows))
 
 
 def _cloze_section(c: dict) -> str:

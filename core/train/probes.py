@@ -90,7 +90,8 @@ def load_babylm(cfg: RunConfig, ws: Workspace):
 def babylm_probe(cfg: RunConfig, ws: Workspace, tokenizer, batch_size: int = 64) -> Probe | None:
     """The BabyLM fast suite by the official rule at step 0, every `eval.babylm_every` steps, at every
     `chck_` checkpoint and at the end: `babylm/<folder>` (accuracy in %, or Spearman's rho for WUG)
-    per task folder. None when `eval.babylm_fast_dir` is empty."""
+    per task folder, and `babylm/reading_eye`, `babylm/reading_spr` when the folder has
+    reading/reading_data.csv. None when `eval.babylm_fast_dir` is empty."""
     if not cfg.eval.babylm_fast_dir:
         return None
     from core.evaluate.babylm.suite import run
@@ -105,4 +106,5 @@ def babylm_probe(cfg: RunConfig, ws: Workspace, tokenizer, batch_size: int = 64)
     every = f"every {cfg.eval.babylm_every} steps, " if cfg.eval.babylm_every else ""
     return Probe(cfg.eval.babylm_every, measure, at_challenge=True,
                  describe=f"BabyLM fast suite {every}at chck_ checkpoints and at the end: "
-                          f"{', '.join(t.label for t in the_plan.tasks)} ({items} items)")
+                          f"{', '.join(t.label for t in the_plan.tasks)} ({items} items)"
+                          + (f", reading ({len(the_plan.reading.frame)} words)" if the_plan.reading is not None else ""))

@@ -2,8 +2,9 @@
 with the pipeline's results files laid out for hand-in.
 
 `plan` reads the folders (bad input fails before the model runs), `run` scores every candidate of
-every task in one batched pass and evaluates each task, `official_files` gives the files of
-`results/<model>/<revision>/zero_shot/causal/<task>/<subtask>/`. Never imports gradio.
+every task in one batched pass and evaluates each task, then the reading CSV when the data has one
+(`reading`); the files go under `results/<model>/<revision>/zero_shot/causal/<task>/<subtask>/`
+(reading: `.../causal/reading/`). Never imports gradio.
 """
 from __future__ import annotations
 
@@ -53,13 +54,20 @@ class BabyLMPlan:
     tasks: list[Task]
     warnings: list[str] = field(default_factory=list)
     temperatures: list[float] = field(default_factory=lambda: [1.0])
+    reading: object = None  # core.evaluate.babylm.reading.ReadingData, when the data has reading/
 
 
 def plan(root, fast: bool = False, temperatures: str = "", limit: int = 0) -> BabyLMPlan:
-    """Read every known task folder under `root` (see `tasks.discover`)."""
+    """Read every known task folder under `root` (see `tasks.discover`) and its reading CSV (whole:
+    `limit` applies to the task files only; the regressions need every row)."""
     layout = discover(root, fast)
+    reading = None
+    if layout.reading is not None:
+        from core.evaluate.babylm.reading import read_reading
+
+        reading = read_reading(layout.reading)
     return BabyLMPlan([read_task(folder, task, limit) for task, folder in layout.tasks], layout.warnings,
-                      parse_temperatures(temperatures))
+                      parse_temperatures(temperatures), reading)
 
 
 def scoring_rule(tokenizer) -> dict:
@@ -93,7 +101,7 @@ def run(model, tokenizer, the_plan: BabyLMPlan, batch_size: int = 64, log=print,
             spans.append(len(item.sentences))
             sentences += item.sentences
             completions += item.completions
-    encoded = encode_all(tokenizer, sentences, completions)
+    encoded = encode_all(tokenizer, sentences, completions) if sentences else []
     last = [0.0]
 
     def progress(done: int, total: int) -> None:
@@ -101,7 +109,7 @@ def run(model, tokenizer, the_plan: BabyLMPlan, batch_size: int = 64, log=print,
             last[0] = time.perf_counter()
             log(f"  babylm: {done:,}/{total:,} candidates scored")
 
-    flat = score_all(model, encoded, the_plan.temperatures, batch_size, progress)
+    flat = score_all(model, encoded, the_plan.temperatures, batch_size, progress) if encoded else []
     sync(model.device)
     seconds = time.perf_counter() - started
     tasks, at, k = {}, 0, 0
@@ -112,7 +120,22 @@ def run(model, tokenizer, the_plan: BabyLMPlan, batch_size: int = 64, log=print,
             at += spans[k]
             k += 1
         tasks[task.label] = (task, res.evaluate_task(task, item_scores, the_plan.temperatures), item_scores)
-    return _summarise(tasks, the_plan, tokenizer, seconds, len(encoded), layout)
+    out = _summarise(tasks, the_plan, tokenizer, seconds, len(encoded), layout)
+    if the_plan.reading is not None:
+        _add_reading(out, model, tokenizer, the_plan.reading, batch_size, log, layout)
+    return out
+
+
+def _add_reading(out: dict, model, tokenizer, data, batch_size: int, log, layout: str) -> None:
+    """The reading scores beside the tasks: `reading` in the results, two scoreboard entries, the
+    six files under `layout/reading/`."""
+    from core.evaluate.babylm.reading import SCORE_LABELS, run_reading
+
+    reading = run_reading(model, tokenizer, data, batch_size, log, layout)
+    out["_files"].update(reading.pop("_files"))
+    out["reading"] = reading
+    out["scoreboard"][SCORE_LABELS["eye"]] = reading["eye_tracking"]
+    out["scoreboard"][SCORE_LABELS["spr"]] = reading["self_paced"]
 
 
 def _summarise(tasks: dict, the_plan: BabyLMPlan, tokenizer, seconds: float, candidates: int, layout: str) -> dict:

@@ -24,6 +24,7 @@ TASK_OF_FOLDER = {
 # Folders of the official data that are not sentence zero-shot tasks (other pipeline modules).
 OTHER_EVALUATIONS = {"reading", "aoa", "cdi_childes", "glue", "glue_filtered", "devbench",
                      "vqa", "vqa_filtered", "winoground", "winoground_filtered"}
+READING_FILE = "reading_data.csv"  # the pipeline's reading data: `<split>/reading/reading_data.csv`
 # Entity tracking's average: each split over its `<split>_<n>_ops` UIDs, then over the splits.
 ENTITY_SPLITS = ("regular", "ambiref", "move_contents")
 
@@ -144,17 +145,21 @@ class Layout:
 
     tasks: list[tuple[str, Path]]
     warnings: list[str] = field(default_factory=list)
+    reading: Path | None = None  # reading/reading_data.csv, scored by `reading` (another pipeline module)
 
 
 def discover(root: str | Path, fast: bool = False) -> Layout:
     """Task folders under `root`: `evaluation_data/` (then `fast_eval/` or `full_eval/`), one of
-    those two, or a single task folder. A folder we do not know is named in a warning."""
+    those two, or a single task folder (or `reading/`); `reading/reading_data.csv` when there.
+    A folder we do not know is named in a warning."""
     root = Path(root).expanduser()
     if not root.is_dir():
         raise UserError(f"--babylm-data: {root} is not a folder; give the official evaluation_data/ "
                         "folder (or its full_eval/ or fast_eval/)")
     if root.name in TASK_OF_FOLDER:
         return Layout([(TASK_OF_FOLDER[root.name], root)])
+    if root.name == "reading" and (root / READING_FILE).is_file():
+        return Layout([], reading=root / READING_FILE)
     split = "fast_eval" if fast else "full_eval"
     if (root / split).is_dir():
         root = root / split
@@ -165,12 +170,16 @@ def discover(root: str | Path, fast: bool = False) -> Layout:
     for sub in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         if sub.name in TASK_OF_FOLDER:
             layout.tasks.append((TASK_OF_FOLDER[sub.name], sub))
+        elif sub.name == "reading" and (sub / READING_FILE).is_file():
+            layout.reading = sub / READING_FILE
+        elif sub.name == "reading":
+            layout.warnings.append(f"{sub}: no {READING_FILE} in it; reading not scored")
         elif sub.name in OTHER_EVALUATIONS:
             layout.warnings.append(f"{sub}: not a sentence zero-shot task (the pipeline evaluates it "
                                    "with another module); not scored")
         else:
             layout.warnings.append(f"{sub}: unknown folder, not scored (known: {', '.join(sorted(TASK_OF_FOLDER))})")
-    if not layout.tasks:
+    if not layout.tasks and layout.reading is None:
         raise UserError(f"--babylm-data: no BabyLM task folders in {root} (expected e.g. blimp_filtered/, "
                         "ewok_filtered/, entity_tracking/; with --fast, blimp_fast/ ...)")
     return layout

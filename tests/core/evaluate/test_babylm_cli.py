@@ -80,3 +80,28 @@ def test_paradigm_plots_stay_readable_at_67_paradigms(tmp_path):
     assert plots.save_png([chart, plots.bar_chart("small", ["a"], [1.0])], tmp_path / "p.png")
     width, height = Image.open(tmp_path / "p.png").size
     assert width <= 1400 and height == chart.height
+
+
+def test_eval_babylm_scores_reading_in_the_same_run(eval_ws, tmp_path, capsys):
+    from tests.core.evaluate.test_babylm_reading import write_reading_csv
+
+    data = fx.write_evaluation_data(tmp_path)
+    write_reading_csv(data / "full_eval" / "reading" / "reading_data.csv")
+    out = tmp_path / "out"
+    assert main(["eval", "r1", "--suite", "babylm", "--babylm-data", str(data), "--revision", "chck_2M",
+                 "--output", str(out), "--workspace", str(eval_ws.root)]) == 0
+    log = capsys.readouterr().out
+    assert "reading/reading_eye" in log and "contexts/s" in log
+    folder = out / "results" / "r1" / "chck_2M" / "zero_shot" / "causal" / "reading"
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        ["prediction.jsonl", "predictions.json", "correlations.txt", "predictive_power.jsonl",
+         "predictive_power_spillover.jsonl", "report.txt"])
+    b = json.loads((out / "results.json").read_text())["suites"]["babylm"]
+    report = (folder / "report.txt").read_text()
+    assert report == (f"EYE TRACKING SCORE: {b['reading']['eye_tracking']:.2f}\n"
+                      f"SELF-PACED READING SCORE: {b['reading']['self_paced']:.2f}\n")
+    assert b["scoreboard"]["reading/reading_spr"] == b["reading"]["self_paced"]
+    assert "Reading (official rule)" in (out / "report.html").read_text()
+    with open_history(eval_ws) as history:
+        rows = {(r["suite"], r["name"]): r["value"] for r in history.evals("r1")}
+    assert rows[("babylm", "reading/reading_eye")] == b["reading"]["eye_tracking"]

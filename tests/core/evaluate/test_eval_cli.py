@@ -150,7 +150,8 @@ def test_report_command(eval_ws, tmp_path, capsys):
 
 
 def test_bench_eval_json(workspace, shared_data, capsys):
-    rc = main(["bench", "eval", "--preset", "tiny", "--pairs", "6", "--batch-size", "16", "--json"])
+    rc = main(["bench", "eval", "--preset", "tiny", "--pairs", "6", "--batch-size", "16", "--reading-rows", "60",
+               "--json"])
     assert rc == 0
     result = json.loads(capsys.readouterr().out)
     assert result["same_accuracies"] is True and result["n_pairs"] == 36
@@ -163,6 +164,8 @@ def test_bench_eval_json(workspace, shared_data, capsys):
     aoa = result["aoa"]  # words cut from the same pairs, ours batched vs the official loop
     assert aoa["same"] is True and aoa["contexts"] > 36 and aoa["max_surprisal_diff"] <= 1e-3
     assert aoa["ratio"] == pytest.approx(aoa["batched_contexts_per_s"] / aoa["official_contexts_per_s"])
+    read = result["reading"]  # rows made from the pairs' words, batched vs the official row loop
+    assert read["rows"] == 60 and read["agree"] is True and read["ratio"] > 0
 
 
 def test_bench_eval_alternates_the_sides_and_refuses_a_ratio_on_different_accuracies(
@@ -178,7 +181,8 @@ def test_bench_eval_alternates_the_sides_and_refuses_a_ratio_on_different_accura
         return ([-x for x in scores] if batch_size == 1 else scores), seconds
 
     monkeypatch.setattr(bench, "_pairs_side", flipped_single)
-    rc = main(["bench", "eval", "--preset", "tiny", "--pairs", "4", "--batch-size", "16", "--rounds", "3", "--json"])
+    rc = main(["bench", "eval", "--preset", "tiny", "--pairs", "4", "--batch-size", "16", "--rounds", "3",
+               "--reading-rows", "60", "--json"])
     assert rc == 1
     result = json.loads(capsys.readouterr().out)
     assert order[1:] == [16, 1, 1, 16, 16, 1]  # after the warm-up: B S, S B, B S

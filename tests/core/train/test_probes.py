@@ -194,3 +194,24 @@ def test_a_missing_babylm_folder_is_a_config_issue(ready_workspace):
     cfg = config.load(find("tiny"), [*BASE, "eval.babylm_fast_dir=no_such_folder"])
     with pytest.raises(ConfigError, match="eval.babylm_fast_dir"):
         resolve_babylm(cfg, ready_workspace)
+
+
+def test_babylm_probe_scores_reading_when_the_fast_folder_has_it(ready_workspace, tmp_path):
+    from tests.core.evaluate.babylm_fixtures import write_evaluation_data
+    from tests.core.evaluate.test_babylm_reading import write_reading_csv
+    from core.evaluate.babylm import suite
+    from core.models import build_model
+    from core.train.probes import BABYLM_METRIC, babylm_probe
+
+    data = write_evaluation_data(tmp_path / "d")
+    write_reading_csv(data / "fast_eval" / "reading" / "reading_data.csv")
+    cfg = config.load(find("tiny"), [*BASE, f"eval.babylm_fast_dir={data}"])
+    _, tokenizer = load_train_data(cfg, ready_workspace)
+    probe = babylm_probe(cfg, ready_workspace, tokenizer)
+    assert "reading (" in probe.describe
+    torch.manual_seed(0)
+    lm = build_model(cfg.model, len(tokenizer)).eval()
+    got = probe.measure(lm)
+    expected = suite.run(lm, tokenizer, suite.plan(data, fast=True), log=lambda m: None)["reading"]
+    assert got[f"{BABYLM_METRIC}/reading_eye"] == pytest.approx(expected["eye_tracking"], abs=1e-9)
+    assert got[f"{BABYLM_METRIC}/reading_spr"] == pytest.approx(expected["self_paced"], abs=1e-9)
