@@ -1,18 +1,17 @@
 """The per-revision scores `collate_preds --fast` puts in `fast_eval_results`, from a revision's
 predictions files and the fast data: accuracy per UID (the prediction equals the correct
 candidate's text, stripped), WUG's Spearman rho (candidate-0 probability vs the human ratio) and
-reading's eye-tracking / self-paced gains in R². Needs numpy, scipy, pandas; never torch or gradio.
+reading's eye-tracking / self-paced gains in R² (statsmodels OLS, as collate_preds). Never torch or gradio.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 from core.errors import UserError
+from core.evaluate.babylm.reading_stats import BASELINE as BASE
+from core.evaluate.babylm.reading_stats import EYE as EYE_TRACKING
+from core.evaluate.babylm.reading_stats import SPILLOVER
 from core.submission.sizes import FOLDERS
-
-EYE_TRACKING = ("RTfirstfix", "RTfirstpass", "RTgopast", "RTrightbound")
-BASE = ("Subtlex_log10", "length", "context_length")
-SPILLOVER = BASE + ("prev_length", "prev_pred")
 
 
 def _items_by_uid(data_root: Path, task: str) -> dict[str, list]:
@@ -72,24 +71,8 @@ def reading_scores(results: dict, data_root: Path) -> dict[str, float]:
 
 
 def _gain(data, dv: str, base: tuple[str, ...]) -> float:
-    without = _r2(data, dv, base, extra=())
-    with_pred = _r2(data, dv, base, extra=("pred",))
+    """(R²_with - R²_without) / (1 - R²_without), as collate_preds computes it (a fraction, not %)."""
+    from core.evaluate.babylm.reading_stats import fits
+
+    without, with_pred = (float(f.rsquared) for f in fits(data, dv, base))
     return (with_pred - without) / (1 - without)
-
-
-def _r2(data, dv: str, base: tuple[str, ...], extra: tuple[str, ...]) -> float:
-    """R² (centred) of OLS: dv ~ intercept + base + every pair of base + extra, rows complete in
-    exactly those columns."""
-    import itertools
-
-    import numpy as np
-
-    frame = data[[dv, *base, *extra]].dropna().astype(float)
-    columns = [np.ones(len(frame))] + [frame[c].to_numpy() for c in base]
-    columns += [frame[a].to_numpy() * frame[b].to_numpy() for a, b in itertools.combinations(base, 2)]
-    columns += [frame[c].to_numpy() for c in extra]
-    design, y = np.column_stack(columns), frame[dv].to_numpy()
-    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
-    residual = y - design @ coef
-    total = y - y.mean()
-    return float(1 - residual @ residual / (total @ total))

@@ -43,13 +43,19 @@ def formula(measure: str, predictors: tuple[str, ...], with_pred: bool) -> str:
     return f"{measure} ~ " + " + ".join(terms + (["pred"] if with_pred else []))
 
 
-def regression(frame, measure: str, predictors: tuple[str, ...]) -> tuple[dict, float]:
-    """One measure: the baseline fit (rows complete in its columns) and the fit with `pred` (rows
-    complete in those plus `pred`); the pipeline's record and the relative R2 gain in %."""
+def fits(frame, measure: str, predictors: tuple[str, ...]):
+    """The baseline fit (rows complete in its columns) and the fit with `pred` (rows complete in
+    those plus `pred`), statsmodels OLS results; `collate_preds` fits the fast scores the same way."""
     import statsmodels.formula.api as smf
 
     base = smf.ols(formula(measure, predictors, False), data=frame[[measure, *predictors]].dropna()).fit()
     full = smf.ols(formula(measure, predictors, True), data=frame[["pred", measure, *predictors]].dropna()).fit()
+    return base, full
+
+
+def regression(frame, measure: str, predictors: tuple[str, ...]) -> tuple[dict, float]:
+    """One measure's two fits (`fits`): the pipeline's record and the relative R2 gain in %."""
+    base, full = fits(frame, measure, predictors)
     r2_base, r2 = float(base.rsquared), float(full.rsquared)
     if full.df_resid < 1 or not r2_base < 1:  # the pipeline would divide by zero here
         raise UserError(f"reading: {int(full.nobs)} rows have every value {measure} ~ "
