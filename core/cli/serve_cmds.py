@@ -26,6 +26,9 @@ def register(subparsers) -> None:
     p.add_argument("--port", type=int, default=None, help="port (default %(default)s; 0 = any free port)")
     p.add_argument("--allow-remote", action="store_true",
                    help="allow a --host other than loopback (anyone who reaches it can use the model: no auth)")
+    p.add_argument("--allowed-hosts", metavar="HOST[,HOST...]", default=None,
+                   help="Host / Origin names to answer besides the bound address, localhost, 127.0.0.1 and "
+                        "[::1] (any port; *.example.org matches subdomains); others get 400 / 403")
     p.add_argument("--max-new-tokens-cap", type=int, default=None,
                    help="largest max_new_tokens / max_tokens a request may ask for (default %(default)s)")
     p.add_argument("--max-body-bytes", type=int, default=None, help="largest request body (default %(default)s)")
@@ -72,7 +75,9 @@ def _cmd_serve(args) -> int:
     from core.cli.lazy import given
     from core.serve import ServeOptions, load_engine, serve
 
-    opts = ServeOptions(allow_remote=args.allow_remote,
+    from core.net import parse_allowed_hosts
+
+    opts = ServeOptions(allow_remote=args.allow_remote, allowed_hosts=parse_allowed_hosts(args.allowed_hosts),
                         **given(args, ("host", "port", "max_body_bytes", "max_new_tokens_cap", "max_queue")))
     opts.check()  # before loading the model: a refused --host costs nothing
     engine = load_engine(args.run, Workspace.resolve(args.workspace), device=args.device)

@@ -22,6 +22,7 @@ from starlette.requests import ClientDisconnect
 
 from core.serve import api
 from core.errors import UserError
+from core.net import guard_middleware
 
 ROUTES = {"/health": "GET", "/generate": "POST", "/v1/completions": "POST", "/v1/models": "GET"}
 
@@ -164,7 +165,8 @@ def _too_large(size: int, max_bytes: int) -> api.RequestError:
 # --------------------------------------------------------------------------- the app
 def create_app(engine, options) -> FastAPI:
     """The ASGI app serving `engine` (a core.serve.Engine) within `options` (a core.serve.ServeOptions)."""
-    app = FastAPI(title="babyllama serve", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(title="babyllama serve", docs_url=None, redoc_url=None, openapi_url=None,
+                  middleware=guard_middleware(options.host, options.allowed_hosts))  # DNS rebinding, other sites
     queue = app.state.queue = GenerationQueue(options.max_queue)  # core.serve.Server stops it
 
     async def body(request: Request) -> dict:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from core.errors import UserError
 from core.generate import GenerationResult, SamplingParams, context_length, generate, stream_results
-from core.net import is_loopback
+from core.net import allowed_hosts, is_loopback
 
 BACKLOG = 2048  # connections the kernel holds until they are accepted (http.server's was 5)
 
@@ -29,6 +29,7 @@ class ServeOptions:
     max_new_tokens_cap: int = 1024      # larger max_new_tokens / max_tokens get 400
     max_queue: int = 256                # requests waiting for the model beyond this get 503 + Retry-After
     body_timeout_s: float = 30.0        # a body that has not all arrived by then gets 408
+    allowed_hosts: tuple[str, ...] = ()  # Host / Origin names answered besides the bound address and loopback
 
     def check(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -152,6 +153,8 @@ def serve(engine: Engine, options: ServeOptions, log=print) -> None:
         log(f"warning: listening on {host}:{port}, reachable from other machines, with no authentication")
     url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
     log(f"serving {engine.name} on {url} (POST /generate, POST /v1/completions, GET /health); Ctrl-C stops")
+    log(f"answering Host {', '.join(allowed_hosts(options.host, options.allowed_hosts))} (any port; "
+        "--allowed-hosts adds names)")
     try:
         server.serve_forever()
     except KeyboardInterrupt:
