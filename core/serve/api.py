@@ -53,7 +53,28 @@ def parse_body(raw: bytes) -> dict:
         raise RequestError(f"request body: JSON the server will not read ({err}); {EXAMPLE}") from err
     if not isinstance(body, dict):
         raise RequestError(f"request body must be a JSON object, got {type(body).__name__}; {EXAMPLE}")
+    _check_unicode(body)
     return body
+
+
+def _check_unicode(body: dict) -> None:
+    """A RequestError naming the field of the first string that is not valid Unicode: JSON's `\\ud800`
+    escapes decode to lone surrogates, which no tokenizer or response can encode."""
+    todo = [(key, value) for key, value in body.items()]
+    while todo:
+        where, value = todo.pop()
+        if isinstance(value, dict):
+            todo.extend((f"{where}.{k}", v) for k, v in value.items())
+        elif isinstance(value, list):
+            todo.extend((f"{where}[{i}]", v) for i, v in enumerate(value))
+        for text in (where, value) if isinstance(value, str) else (where,):
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as err:
+                field = where.encode("utf-8", "backslashreplace").decode()
+                raise RequestError(f"{field}: not valid Unicode (a lone surrogate {text[err.start]!a} at character "
+                                   f"{err.start}); send UTF-8 text, with escapes only for whole characters "
+                                   "(a surrogate pair like \\ud83d\\ude00)", param=field.split(".")[0].split("[")[0]) from None
 
 
 # --------------------------------------------------------------------------- field types
@@ -246,6 +267,25 @@ def completion_request(body: dict, cap: int, model_name: str) -> Request:
         return CompletionBody.model_validate(body, context={"cap": cap, "model": model_name}).request()
     except ValidationError as err:
         raise _error(err, CompletionBody) from None
+
+
+def check_prompts(checked: Request, limit: int) -> None:
+    """413 when a request holds more prompts than `babyllama serve --max-prompts` allows."""
+    if len(checked.prompts) > limit:
+        raise RequestError(f"prompt: {len(checked.prompts):,} prompts is over this server's limit of {limit:,} per "
+                           "request; send them in several requests (the limit is `babyllama serve --max-prompts`)",
+                           param="prompt", status=413)
+
+
+def check_tokens(checked: Request, prompt_tokens: list[int], limit: int) -> None:
+    """413 when the prompts' tokens plus the token budget of each exceed `--max-request-tokens`."""
+    budget = checked.params.max_new_tokens * len(prompt_tokens)
+    total = sum(prompt_tokens) + budget
+    if total > limit:
+        raise RequestError(f"request: {total:,} tokens ({sum(prompt_tokens):,} in the prompts + {budget:,} to generate) "
+                           f"is over this server's limit of {limit:,} per request; send fewer or shorter prompts or ask "
+                           "for fewer tokens (the limit is `babyllama serve --max-request-tokens`)",
+                           param="prompt", status=413)
 
 
 # --------------------------------------------------------------------------- responses

@@ -264,7 +264,7 @@ def test_a_taken_port_is_a_user_error(base, engine):
 
 
 def test_a_user_error_while_generating_is_a_400_and_the_server_goes_on(base, engine, monkeypatch):
-    def refuse(prompts, params):
+    def refuse(prompts, params, cancelled=None):
         raise UserError("prompt: it is empty and the tokenizer has no end-of-text token; type a few words")
 
     monkeypatch.setattr(engine, "generate", refuse)
