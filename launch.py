@@ -14,7 +14,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-from core.net import is_loopback, parse_allowed_hosts  # noqa: E402  (after the environment: nothing here reads it)
+from core.net import hosts_note, is_loopback, parse_allowed_hosts  # noqa: E402  (after the environment: nothing here reads it)
 
 AUTH_ENV = "BABYLLAMA_AUTH"
 
@@ -113,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     demo = build_app(workspace)
     print(f"BabyLlama Studio on http://{args.host}:{args.port}  (workspace: {workspace.root})", flush=True)
+    note = hosts_note(args.host, extra_hosts)
+    print(note, file=sys.stderr if note.startswith("warning") else sys.stdout, flush=True)
     enable_queue(demo).launch(
         server_name=args.host, server_port=args.port, auth=auth, share=False,
         max_file_size=f"{args.max_upload_mb}mb", allowed_paths=[str(workspace.root)],

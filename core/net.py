@@ -56,6 +56,16 @@ def allowed_hosts(bind: str, extra: tuple[str, ...] = ()) -> list[str]:
     return hosts
 
 
+def hosts_note(bind: str, extra: tuple[str, ...] = ()) -> str:
+    """The line a server prints at start: the Host names it answers, and a warning when it binds every
+    address (0.0.0.0, ::) with no name given, since other machines' requests would all get 400."""
+    names = ", ".join(allowed_hosts(bind, extra))
+    if _as_header_host(bind) in ("0.0.0.0", "[::]") and not extra:
+        return (f"warning: answering Host {names} only: a client reaching this machine by its name or address "
+                f"gets 400; give that name with {HOSTS_FLAG}")
+    return f"answering Host {names} (any port; {HOSTS_FLAG} adds names)"
+
+
 def host_allowed(host: str, patterns: list[str]) -> bool:
     """Starlette TrustedHostMiddleware's rule: an exact name, `*.suffix`, or `*` for any."""
     host = host.lower()

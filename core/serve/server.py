@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from core.errors import UserError
 from core.generate import GenerationResult, SamplingParams, context_length, generate, stream_results
-from core.net import allowed_hosts, is_loopback
+from core.net import hosts_note, is_loopback
 
 BACKLOG = 2048  # connections the kernel holds until they are accepted (http.server's was 5)
 
@@ -178,8 +178,7 @@ def serve(engine: Engine, options: ServeOptions, log=print) -> None:
         log(f"warning: listening on {host}:{port}, reachable from other machines, with no authentication")
     url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
     log(f"serving {engine.name} on {url} (POST /generate, POST /v1/completions, GET /health); Ctrl-C stops")
-    log(f"answering Host {', '.join(allowed_hosts(options.host, options.allowed_hosts))} (any port; "
-        "--allowed-hosts adds names)")
+    log(hosts_note(options.host, options.allowed_hosts))
     try:
         server.serve_forever()
     except KeyboardInterrupt:

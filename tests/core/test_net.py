@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from core.errors import UserError
-from core.net import allowed_hosts, host_allowed, origin_host, parse_allowed_hosts
+from core.net import allowed_hosts, host_allowed, hosts_note, origin_host, parse_allowed_hosts
 
 
 def test_allowed_hosts_are_loopback_names_the_bound_address_and_extras():
@@ -31,3 +31,9 @@ def test_origin_host_and_matching():
     hosts = allowed_hosts("127.0.0.1", ("*.example.org",))
     assert host_allowed("a.b.example.org", hosts) and not host_allowed("example.org", hosts)
     assert not host_allowed("localhost.evil", hosts) and host_allowed("LOCALHOST", hosts)
+
+
+def test_hosts_note_warns_when_binding_every_address_without_names():
+    assert hosts_note("127.0.0.1").startswith("answering Host localhost, 127.0.0.1, [::1]")
+    assert hosts_note("0.0.0.0").startswith("warning:") and "--allowed-hosts" in hosts_note("0.0.0.0")
+    assert hosts_note("::", ("box.lan",)).startswith("answering Host") and "box.lan" in hosts_note("::", ("box.lan",))
