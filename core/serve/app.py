@@ -195,38 +195,20 @@ def create_app(engine, options) -> FastAPI:
     async def models() -> dict:
         return {"object": "list", "data": [{"id": engine.name, "object": "model", "owned_by": "babyllama"}]}
 
-    async def admit(request: Request, checked: api.Request) -> None:
-        """413 for too many prompts or tokens (counted off the event loop, before waiting for the model)."""
-        api.check_prompts(checked, options.max_prompts)
-        counts = await while_connected(request, asyncio.to_thread(engine.count_tokens, checked.prompts))
-        api.check_tokens(checked, counts, options.max_request_tokens)
-
-    async def generated(request: Request, checked: api.Request) -> list:
-        """The results, generated in this request's turn; a client that leaves, while it waits or while
-        its prompts are generated, gives its turn up and stops its generation at the next token."""
-        cancel = threading.Event()
-
-        async def in_turn():
-            async with queue.turn():
-                return await queue.run(engine.generate, checked.prompts, checked.params,
-                                       lambda: cancel.is_set() or queue.stopping())
-
-        return await while_connected(request, in_turn(), cancel)
-
     @app.post("/generate")
     async def generate(request: Request) -> dict:
         checked = api.generate_request(await body(request), options.max_new_tokens_cap)
-        await admit(request, checked)
-        (result,) = await generated(request, checked)
+        await _admit(request, checked, engine, options)
+        (result,) = await _generated(request, checked, engine, queue)
         return api.generate_response(result, engine.name, checked.params)
 
     @app.post("/v1/completions")
     async def completions(request: Request):
         checked = api.completion_request(await body(request), options.max_new_tokens_cap, engine.name)
-        await admit(request, checked)
+        await _admit(request, checked, engine, options)
         ident = api.new_completion_id()
         if not checked.stream:
-            results = await generated(request, checked)
+            results = await _generated(request, checked, engine, queue)
             return api.completion_response(results, engine.name, ident)
         # Before the 200 goes out, so a full queue is still a 503; Starlette cancels the stream itself
         # once the client leaves (core.serve.app.EventStream closes the generation).
@@ -235,6 +217,27 @@ def create_app(engine, options) -> FastAPI:
 
     _add_error_handlers(app)
     return app
+
+
+async def _admit(request: Request, checked: api.Request, engine, options) -> None:
+    """413 for too many prompts or tokens (counted off the event loop, before waiting for the model)."""
+    api.check_prompts(checked, options.max_prompts)
+    counts = await while_connected(request, asyncio.to_thread(engine.count_tokens, checked.prompts))
+    api.check_tokens(checked, counts, options.max_request_tokens)
+
+
+async def _generated(request: Request, checked: api.Request, engine, queue: GenerationQueue) -> list:
+    """The results, generated in this request's turn; a client that leaves, while it waits or while its
+    prompts are generated, gives its turn up and stops its generation at the next token (so does a
+    server that stops)."""
+    cancel = threading.Event()
+
+    async def in_turn():
+        async with queue.turn():
+            return await queue.run(engine.generate, checked.prompts, checked.params,
+                                   lambda: cancel.is_set() or queue.stopping())
+
+    return await while_connected(request, in_turn(), cancel)
 
 
 async def while_connected(request: Request, work, cancel: threading.Event | None = None):
