@@ -59,22 +59,30 @@ def parse_body(raw: bytes) -> dict:
 
 def _check_unicode(body: dict) -> None:
     """A RequestError naming the field of the first string that is not valid Unicode: JSON's `\\ud800`
-    escapes decode to lone surrogates, which no tokenizer or response can encode."""
-    todo = [(key, value) for key, value in body.items()]
+    escapes decode to lone surrogates, which no tokenizer or response can encode. Iterative: a body
+    may nest as deep as the JSON parser allowed."""
+    todo: list[tuple[str, Any]] = [("", body)]
     while todo:
         where, value = todo.pop()
         if isinstance(value, dict):
-            todo.extend((f"{where}.{k}", v) for k, v in value.items())
+            for key, item in value.items():
+                name = f"{where}.{key}" if where else key
+                _utf8(key, name)
+                todo.append((name, item))
         elif isinstance(value, list):
-            todo.extend((f"{where}[{i}]", v) for i, v in enumerate(value))
-        for text in (where, value) if isinstance(value, str) else (where,):
-            try:
-                text.encode("utf-8")
-            except UnicodeEncodeError as err:
-                field = where.encode("utf-8", "backslashreplace").decode()
-                raise RequestError(f"{field}: not valid Unicode (a lone surrogate {text[err.start]!a} at character "
-                                   f"{err.start}); send UTF-8 text, with escapes only for whole characters "
-                                   "(a surrogate pair like \\ud83d\\ude00)", param=field.split(".")[0].split("[")[0]) from None
+            todo.extend((f"{where}[{i}]", item) for i, item in enumerate(value))
+        elif isinstance(value, str):
+            _utf8(value, where)
+
+
+def _utf8(text: str, field: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        shown = field.encode("utf-8", "backslashreplace").decode()
+        raise RequestError(f"{shown}: not valid Unicode (a lone surrogate {text[err.start]!a} at character {err.start}); "
+                           "send UTF-8 text, with escapes only for whole characters (a pair like \\ud83d\\ude00)",
+                           param=shown.split(".")[0].split("[")[0]) from None
 
 
 # --------------------------------------------------------------------------- field types
