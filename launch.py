@@ -14,7 +14,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-from core.net import is_loopback  # noqa: E402  (after the environment: nothing here reads it)
+from core.net import hosts_note, is_loopback, parse_allowed_hosts  # noqa: E402  (after the environment: nothing here reads it)
 
 AUTH_ENV = "BABYLLAMA_AUTH"
 
@@ -30,6 +30,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--auth", metavar="USER:PASSWORD", default=None,
                    help="the login on the command line; prefer --auth-file or $BABYLLAMA_AUTH, since "
                         "every user of this machine can read a command line (`ps`)")
+    p.add_argument("--allowed-hosts", metavar="HOST[,HOST...]", default=None,
+                   help="Host / Origin names to answer besides the bound address, localhost, 127.0.0.1 and "
+                        "[::1] (any port; *.example.org matches subdomains); a request with another Host "
+                        "gets 400, one from a page of another site (Origin) 403")
     p.add_argument("--max-upload-mb", type=int, default=512, help="largest upload accepted, in MB")
     return p.parse_args(argv)
 
@@ -87,8 +91,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {reason}", file=sys.stderr)
         return 2
     from core.errors import UserError
+
+    try:
+        extra_hosts = parse_allowed_hosts(args.allowed_hosts)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     from core.workspace import Workspace
-    from studio.app import CSS, build_app, enable_queue
+    from studio.app import CSS, build_app, enable_queue, guarded
 
     # Import transformers once, before handlers run in threads: two threads importing it for
     # the first time at the same moment can fail with a half-initialised module.
@@ -103,10 +113,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     demo = build_app(workspace)
     print(f"BabyLlama Studio on http://{args.host}:{args.port}  (workspace: {workspace.root})", flush=True)
+    note = hosts_note(args.host, extra_hosts)
+    print(note, file=sys.stderr if note.startswith("warning") else sys.stdout, flush=True)
     enable_queue(demo).launch(
         server_name=args.host, server_port=args.port, auth=auth, share=False,
         max_file_size=f"{args.max_upload_mb}mb", allowed_paths=[str(workspace.root)],
-        show_error=True, quiet=True, css=CSS)
+        show_error=True, quiet=True, css=CSS, app_kwargs=guarded(args.host, extra_hosts))
     return 0
 
 

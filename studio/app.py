@@ -9,6 +9,7 @@ from importlib import import_module
 
 import gradio as gr
 
+from core.net import guard_middleware
 from core.workspace import Workspace
 from studio import api, start_here
 from studio.context import StudioContext
@@ -40,6 +41,13 @@ def enable_queue(demo: gr.Blocks, concurrency: int = 4) -> gr.Blocks:
         queue.sleep_when_free = max(queue.sleep_when_free, QUEUE_POLL_S)
         queue.progress_update_sleep_when_free = max(queue.progress_update_sleep_when_free, PROGRESS_POLL_S)
     return demo
+
+
+def guarded(host: str, extra_hosts: tuple[str, ...] = ()) -> dict:
+    """`launch(app_kwargs=...)` that puts core.net's Host and Origin checks in front of every route:
+    Gradio's own CustomCORSMiddleware only withholds CORS headers (the request still runs) and
+    accepts any Host, so a DNS-rebinding page could call /gradio_api/* from the user's browser."""
+    return {"middleware": guard_middleware(host, extra_hosts)}
 
 
 def build_app(workspace: Workspace) -> gr.Blocks:

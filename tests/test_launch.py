@@ -3,6 +3,7 @@ with an empty part is refused; with a login, the API answers 401 to a request wi
 from __future__ import annotations
 
 import http.cookiejar
+import json
 import os
 import socket
 import subprocess
@@ -123,3 +124,54 @@ def test_api_answers_401_without_login(tmp_path):
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def _status(url: str, path: str, headers: dict, data: bytes | None = None) -> int:
+    """The status of one request with forged headers (http.client sends our Host as given)."""
+    import http.client
+
+    parts = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        conn.putrequest("POST" if data is not None else "GET", path, skip_host=True)
+        for name, value in {"Host": f"127.0.0.1:{parts.port}", **headers}.items():
+            conn.putheader(name, value)
+        if data is not None:
+            conn.putheader("Content-Type", "application/json")
+            conn.putheader("Content-Length", str(len(data)))
+        conn.endheaders(data)
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status
+    finally:
+        conn.close()
+
+
+@pytest.mark.slow
+def test_foreign_host_and_origin_are_refused(tmp_path):
+    """The real studio with no login: a DNS-rebinding request (foreign Host) gets 400 and a page of
+    another site (foreign Origin) 403, before the handler runs (no corpus is imported); loopback names
+    and an --allowed-hosts name are served, on any port."""
+    from tests.studio.conftest import start_studio, stop_studio
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("the private words of this machine\n" * 50)
+    ws = tmp_path / "ws"
+    proc, url = start_studio(ws, tmp_path / "studio.log", extra_args=["--allowed-hosts", "studio.lan"])
+    try:
+        port = urllib.parse.urlsplit(url).port
+        steal = json.dumps({"data": [str(outside), "stolen", "none", None, []]}).encode()
+        assert _status(url, "/gradio_api/call/import_corpus", {"Host": f"rebind.example:{port}"}, steal) == 400
+        assert _status(url, "/gradio_api/call/import_corpus", {"Origin": "http://evil.example"}, steal) == 403
+        assert _status(url, "/gradio_api/call/import_corpus", {"Origin": "null"}, steal) == 403
+        assert _status(url, "/", {"Host": "rebind.example"}) == 400
+        for host in (f"localhost:{port}", "127.0.0.1", f"[::1]:{port}", "studio.lan:8080"):
+            assert _status(url, "/gradio_api/info", {"Host": host}) == 200, host
+        for origin in (f"http://localhost:{port}", "http://127.0.0.1:9", "https://studio.lan"):
+            assert _status(url, "/gradio_api/call/list_corpora", {"Origin": origin}, b'{"data": []}') == 200, origin
+        assert _status(url, "/gradio_api/call/list_corpora", {}, b'{"data": []}') == 200  # no Origin: scripts
+        time.sleep(1)
+        assert not (ws / "data" / "stolen").exists()
+    finally:
+        stop_studio(proc)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import inspect
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 
 import torch
@@ -74,7 +74,7 @@ class GenerationResult:
     n_new_tokens: int
     seconds: float
     tokens_per_s: float
-    stop_reason: str = "length"    # "length" | "eos" | "stop" (a stop string)
+    stop_reason: str = "length"    # "length" | "eos" | "stop" (a stop string) | "cancelled"
     notes: list[str] = field(default_factory=list)  # truncation and capping, for the user
     first_token_seconds: float = 0.0  # until the first new token: tokenizing + the prompt's forward pass
 
@@ -230,8 +230,10 @@ def _forward_names(model) -> tuple[str, dict]:
     return ("cache" if "cache" in params else "past_key_values"), extra
 
 
-def _run(model, tokenizer, prompt: str, params: SamplingParams, *, each: bool) -> Iterator[GenerationResult]:
-    """The one generation path: a snapshot after every token when `each`, and always a final one."""
+def _run(model, tokenizer, prompt: str, params: SamplingParams, *, each: bool,
+         cancelled: Callable[[], bool] | None = None) -> Iterator[GenerationResult]:
+    """The one generation path: a snapshot after every token when `each`, and always a final one.
+    `cancelled()` is asked before each token; True ends the text there (stop reason `cancelled`)."""
     start = time.perf_counter()
     prepared = prepare_prompt(model, tokenizer, prompt, params.max_new_tokens)
     tokens: list[int] = []
@@ -245,6 +247,9 @@ def _run(model, tokenizer, prompt: str, params: SamplingParams, *, each: bool) -
 
     for token in iter_tokens(model, prepared.ids, params, max_new_tokens=prepared.max_new_tokens,
                              eos_id=tokenizer.eos_token_id):
+        if cancelled is not None and cancelled():  # the caller is gone (a server's client left)
+            reason = "cancelled"
+            break
         tokens.append(token)
         if not first:
             first = time.perf_counter() - start
@@ -280,9 +285,11 @@ def stream(model, tokenizer, prompt: str, params: SamplingParams) -> Iterator[st
         yield result.text
 
 
-def generate(model, tokenizer, prompt: str, params: SamplingParams | None = None) -> GenerationResult:
-    """The continuation of `prompt` sampled with `params` (defaults: SamplingParams())."""
+def generate(model, tokenizer, prompt: str, params: SamplingParams | None = None, *,
+             cancelled: Callable[[], bool] | None = None) -> GenerationResult:
+    """The continuation of `prompt` sampled with `params` (defaults: SamplingParams()); `cancelled()`,
+    asked before each token, ends it early."""
     params = params or SamplingParams()
     # Stop strings are checked on the decoded text after each token; without them, decode once.
-    *_, last = _run(model, tokenizer, prompt, params, each=bool(params.stop))
+    *_, last = _run(model, tokenizer, prompt, params, each=bool(params.stop), cancelled=cancelled)
     return last

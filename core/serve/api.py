@@ -53,7 +53,36 @@ def parse_body(raw: bytes) -> dict:
         raise RequestError(f"request body: JSON the server will not read ({err}); {EXAMPLE}") from err
     if not isinstance(body, dict):
         raise RequestError(f"request body must be a JSON object, got {type(body).__name__}; {EXAMPLE}")
+    _check_unicode(body)
     return body
+
+
+def _check_unicode(body: dict) -> None:
+    """A RequestError naming the field of the first string that is not valid Unicode: JSON's `\\ud800`
+    escapes decode to lone surrogates, which no tokenizer or response can encode. Iterative: a body
+    may nest as deep as the JSON parser allowed."""
+    todo: list[tuple[str, Any]] = [("", body)]
+    while todo:
+        where, value = todo.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                name = f"{where}.{key}" if where else key
+                _utf8(key, name)
+                todo.append((name, item))
+        elif isinstance(value, list):
+            todo.extend((f"{where}[{i}]", item) for i, item in enumerate(value))
+        elif isinstance(value, str):
+            _utf8(value, where)
+
+
+def _utf8(text: str, field: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        shown = field.encode("utf-8", "backslashreplace").decode()
+        raise RequestError(f"{shown}: not valid Unicode (a lone surrogate {text[err.start]!a} at character {err.start}); "
+                           "send UTF-8 text, with escapes only for whole characters (a pair like \\ud83d\\ude00)",
+                           param=shown.split(".")[0].split("[")[0]) from None
 
 
 # --------------------------------------------------------------------------- field types
@@ -246,6 +275,25 @@ def completion_request(body: dict, cap: int, model_name: str) -> Request:
         return CompletionBody.model_validate(body, context={"cap": cap, "model": model_name}).request()
     except ValidationError as err:
         raise _error(err, CompletionBody) from None
+
+
+def check_prompts(checked: Request, limit: int) -> None:
+    """413 when a request holds more prompts than `babyllama serve --max-prompts` allows."""
+    if len(checked.prompts) > limit:
+        raise RequestError(f"prompt: {len(checked.prompts):,} prompts is over this server's limit of {limit:,} per "
+                           "request; send them in several requests (the limit is `babyllama serve --max-prompts`)",
+                           param="prompt", status=413)
+
+
+def check_tokens(checked: Request, prompt_tokens: list[int], limit: int) -> None:
+    """413 when the prompts' tokens plus the token budget of each exceed `--max-request-tokens`."""
+    budget = checked.params.max_new_tokens * len(prompt_tokens)
+    total = sum(prompt_tokens) + budget
+    if total > limit:
+        raise RequestError(f"request: {total:,} tokens ({sum(prompt_tokens):,} in the prompts + {budget:,} to generate) "
+                           f"is over this server's limit of {limit:,} per request; send fewer or shorter prompts or ask "
+                           "for fewer tokens (the limit is `babyllama serve --max-request-tokens`)",
+                           param="prompt", status=413)
 
 
 # --------------------------------------------------------------------------- responses

@@ -22,6 +22,7 @@ from starlette.requests import ClientDisconnect
 
 from core.serve import api
 from core.errors import UserError
+from core.net import guard_middleware
 
 ROUTES = {"/health": "GET", "/generate": "POST", "/v1/completions": "POST", "/v1/models": "GET"}
 
@@ -33,7 +34,8 @@ class Worker:
 
     def __init__(self):
         self._jobs: SimpleQueue = SimpleQueue()
-        threading.Thread(target=self._loop, name="babyllama-generate", daemon=True).start()
+        self.thread = threading.Thread(target=self._loop, name="babyllama-generate", daemon=True)
+        self.thread.start()
 
     def submit(self, fn, *args) -> Future:
         future: Future = Future()
@@ -71,9 +73,19 @@ class GenerationQueue:
         return self._lock.locked()
 
     def stop(self) -> None:
-        """The server is stopping: end every wait with a 503 (streams end after their current step)."""
+        """The server is stopping: end every wait with a 503 (streams end after their current step, a
+        generation asking `stopping()` at its next token)."""
         self._stopping.set()
         self._worker.close()
+
+    def stopping(self) -> bool:
+        """True once the server began to stop; safe to ask from the worker thread."""
+        return self._stopping.is_set()
+
+    def join(self, timeout: float) -> None:
+        """Wait (at most `timeout` s) for the worker thread to end after `stop`: a thread still inside
+        torch when the interpreter exits aborts the process ("terminate called ...")."""
+        self._worker.thread.join(timeout)
 
     async def run(self, fn, *args):
         """fn(*args) on the worker thread; the event loop serves other clients meanwhile."""
@@ -164,7 +176,8 @@ def _too_large(size: int, max_bytes: int) -> api.RequestError:
 # --------------------------------------------------------------------------- the app
 def create_app(engine, options) -> FastAPI:
     """The ASGI app serving `engine` (a core.serve.Engine) within `options` (a core.serve.ServeOptions)."""
-    app = FastAPI(title="babyllama serve", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(title="babyllama serve", docs_url=None, redoc_url=None, openapi_url=None,
+                  middleware=guard_middleware(options.host, options.allowed_hosts))  # DNS rebinding, other sites
     queue = app.state.queue = GenerationQueue(options.max_queue)  # core.serve.Server stops it
 
     async def body(request: Request) -> dict:
@@ -175,7 +188,8 @@ def create_app(engine, options) -> FastAPI:
         info = engine.info()
         return {"status": "ok", **info, "busy": queue.busy() or info["busy"], "waiting": queue.waiting,
                 "max_queue": options.max_queue,
-                "max_new_tokens_cap": options.max_new_tokens_cap, "max_body_bytes": options.max_body_bytes}
+                "max_new_tokens_cap": options.max_new_tokens_cap, "max_body_bytes": options.max_body_bytes,
+                "max_prompts": options.max_prompts, "max_request_tokens": options.max_request_tokens}
 
     @app.get("/v1/models")
     async def models() -> dict:
@@ -184,23 +198,72 @@ def create_app(engine, options) -> FastAPI:
     @app.post("/generate")
     async def generate(request: Request) -> dict:
         checked = api.generate_request(await body(request), options.max_new_tokens_cap)
-        async with queue.turn():
-            (result,) = await queue.run(engine.generate, checked.prompts, checked.params)
+        await _admit(request, checked, engine, options)
+        (result,) = await _generated(request, checked, engine, queue)
         return api.generate_response(result, engine.name, checked.params)
 
     @app.post("/v1/completions")
     async def completions(request: Request):
         checked = api.completion_request(await body(request), options.max_new_tokens_cap, engine.name)
+        await _admit(request, checked, engine, options)
         ident = api.new_completion_id()
         if not checked.stream:
-            async with queue.turn():
-                results = await queue.run(engine.generate, checked.prompts, checked.params)
+            results = await _generated(request, checked, engine, queue)
             return api.completion_response(results, engine.name, ident)
-        await queue.acquire()  # before the 200 goes out, so a full queue is still a 503
+        # Before the 200 goes out, so a full queue is still a 503; Starlette cancels the stream itself
+        # once the client leaves (core.serve.app.EventStream closes the generation).
+        await while_connected(request, queue.acquire())
         return EventStream(_events(engine, queue, checked, ident), queue.release)
 
     _add_error_handlers(app)
     return app
+
+
+async def _admit(request: Request, checked: api.Request, engine, options) -> None:
+    """413 for too many prompts or tokens (counted off the event loop, before waiting for the model)."""
+    api.check_prompts(checked, options.max_prompts)
+    counts = await while_connected(request, asyncio.to_thread(engine.count_tokens, checked.prompts))
+    api.check_tokens(checked, counts, options.max_request_tokens)
+
+
+async def _generated(request: Request, checked: api.Request, engine, queue: GenerationQueue) -> list:
+    """The results, generated in this request's turn; a client that leaves, while it waits or while its
+    prompts are generated, gives its turn up and stops its generation at the next token (so does a
+    server that stops)."""
+    cancel = threading.Event()
+
+    async def in_turn():
+        async with queue.turn():
+            return await queue.run(engine.generate, checked.prompts, checked.params,
+                                   lambda: cancel.is_set() or queue.stopping())
+
+    return await while_connected(request, in_turn(), cancel)
+
+
+async def while_connected(request: Request, work, cancel: threading.Event | None = None):
+    """The result of the coroutine `work`, unless the client disconnects first: then `cancel` is set,
+    `work` is cancelled (a wait for the queue gives its place up) and ClientDisconnect raised. The body
+    has been read, so the next ASGI message can only be the disconnect."""
+    task = asyncio.ensure_future(work)
+    gone = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            return task.result()
+        if cancel is not None:
+            cancel.set()
+        raise ClientDisconnect()
+    finally:
+        gone.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):  # whatever it ends with, nobody reads it
+                await task
+
+
+async def _disconnected(request: Request) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 class EventStream(StreamingResponse):

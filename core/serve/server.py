@@ -6,14 +6,15 @@ its lock) and the server's life: bind, serve, stop. Must not import gradio or st
 """
 from __future__ import annotations
 
+import copy
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from core.errors import UserError
 from core.generate import GenerationResult, SamplingParams, context_length, generate, stream_results
-from core.net import is_loopback
+from core.net import hosts_note, is_loopback
 
 BACKLOG = 2048  # connections the kernel holds until they are accepted (http.server's was 5)
 
@@ -28,13 +29,18 @@ class ServeOptions:
     max_body_bytes: int = 1 << 20       # larger request bodies get 413
     max_new_tokens_cap: int = 1024      # larger max_new_tokens / max_tokens get 400
     max_queue: int = 256                # requests waiting for the model beyond this get 503 + Retry-After
+    max_prompts: int = 64               # more prompts in one request get 413
+    max_request_tokens: int = 65536     # prompt tokens + max_new_tokens, summed over a request's prompts; more: 413
     body_timeout_s: float = 30.0        # a body that has not all arrived by then gets 408
+    allowed_hosts: tuple[str, ...] = ()  # Host / Origin names answered besides the bound address and loopback
 
     def check(self) -> None:
         if not 0 <= self.port <= 65535:
             raise UserError(f"--port: must be 0-65535 (0 = any free port), got {self.port}")
-        if self.max_body_bytes < 1 or self.max_new_tokens_cap < 1:
-            raise UserError("--max-body-bytes and --max-new-tokens-cap must be >= 1")
+        for flag, value in (("--max-body-bytes", self.max_body_bytes), ("--max-new-tokens-cap", self.max_new_tokens_cap),
+                            ("--max-prompts", self.max_prompts), ("--max-request-tokens", self.max_request_tokens)):
+            if value < 1:
+                raise UserError(f"{flag}: must be >= 1, got {value}")
         if self.max_queue < 0:
             raise UserError(f"--max-queue: must be >= 0 (0 = no waiting: busy means 503), got {self.max_queue}")
         if not self.body_timeout_s > 0:
@@ -51,10 +57,27 @@ class Engine:
     def __init__(self, model, tokenizer, name: str, folder: str = ""):
         self.model, self.tokenizer, self.name, self.folder = model, tokenizer, name, folder
         self.lock = threading.Lock()
+        self._counter, self._count_lock = None, threading.Lock()
 
-    def generate(self, prompts: list[str], params: SamplingParams) -> list[GenerationResult]:
+    def generate(self, prompts: list[str], params: SamplingParams,
+                 cancelled: Callable[[], bool] | None = None) -> list[GenerationResult]:
+        """One result per prompt; once `cancelled()` (asked before every token) is true, the results
+        so far, the last one cut short."""
         with self.lock:
-            return [generate(self.model, self.tokenizer, p, params) for p in prompts]
+            results = []
+            for prompt in prompts:
+                if cancelled is not None and cancelled():
+                    break
+                results.append(generate(self.model, self.tokenizer, prompt, params, cancelled=cancelled))
+            return results
+
+    def count_tokens(self, prompts: list[str]) -> list[int]:
+        """The length in tokens of each prompt as sent (before any cut to the model's context), with a
+        copy of the tokenizer: a fast tokenizer used by two threads at once can fail ("Already borrowed")."""
+        with self._count_lock:
+            if self._counter is None:
+                self._counter = copy.deepcopy(self.tokenizer)
+            return [len(ids) for ids in self._counter(prompts)["input_ids"]]
 
     def stream(self, prompt: str, params: SamplingParams) -> Iterator[GenerationResult]:
         """Growing results (see core.generate.stream_results); holds the lock until closed."""
@@ -93,13 +116,16 @@ class Server:
                                 log_level="warning", access_log=False, backlog=BACKLOG,
                                 server_header=False, headers=[("server", "babyllama-serve")],
                                 timeout_graceful_shutdown=3)  # an open stream does not hold up Ctrl-C for long
-        self._uvicorn = _uvicorn_server(config, on_stop=config.app.state.queue.stop)
+        self._queue = config.app.state.queue
+        self._uvicorn = _uvicorn_server(config, on_stop=self._queue.stop)
         self._stopped = threading.Event()
 
     def serve_forever(self) -> None:
         try:
             self._uvicorn.run(sockets=[self.socket])
         finally:
+            self._queue.stop()  # also when uvicorn ended without its shutdown (a failure at start)
+            self._queue.join(timeout=2.0)  # the generation in flight ends at its next token
             self._stopped.set()
 
     def shutdown(self, timeout: float = 10.0) -> None:
@@ -152,6 +178,7 @@ def serve(engine: Engine, options: ServeOptions, log=print) -> None:
         log(f"warning: listening on {host}:{port}, reachable from other machines, with no authentication")
     url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
     log(f"serving {engine.name} on {url} (POST /generate, POST /v1/completions, GET /health); Ctrl-C stops")
+    log(hosts_note(options.host, options.allowed_hosts))
     try:
         server.serve_forever()
     except KeyboardInterrupt:

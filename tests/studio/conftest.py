@@ -34,13 +34,14 @@ def stop_studio(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-def start_studio(workspace_root: Path, log_path: Path) -> tuple[subprocess.Popen, str]:
-    """`python launch.py` on a free loopback port; returns the process and its URL once it answers."""
+def start_studio(workspace_root: Path, log_path: Path, extra_args: list[str] = ()) -> tuple[subprocess.Popen, str]:
+    """`python launch.py` on a free loopback port (plus `extra_args`); returns the process and its URL
+    once it answers."""
     port = _free_port()
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
     log = open(log_path, "wb")
     proc = subprocess.Popen([sys.executable, str(ROOT / "launch.py"), "--port", str(port),
-                             "--workspace", str(workspace_root)], stdout=log, stderr=subprocess.STDOUT,
+                             "--workspace", str(workspace_root), *extra_args], stdout=log, stderr=subprocess.STDOUT,
                             env=env, cwd=ROOT, start_new_session=True)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 60

@@ -16,26 +16,15 @@ from urllib.parse import urlsplit
 import pytest
 import torch
 
-from core import config, models
 from core import generate as gen
 from core.errors import UserError
 from core.net import is_loopback
 from core.serve import Engine, ServeOptions, make_server
+from tests.core.serve.conftest import CTX
 
-CTX, CAP, BODY_CAP = 64, 40, 8192
+CAP, BODY_CAP = 40, 8192
 BODY_TIMEOUT = 2.0  # seconds the test server waits for a body to arrive
 PROMPT = "the cat sat on the mat and"
-
-
-@pytest.fixture(scope="module")
-def engine(data_template):
-    from core.tokenizer import load_tokenizer
-
-    tok = load_tokenizer("tok", data_template)
-    cfg = config.load(overrides=["model.hidden_size=32", "model.n_head=2", "model.intermediate_size=64",
-                                 "model.n_layer=2", f"model.max_position_embeddings={CTX}", "data.seq_length=32"])
-    torch.manual_seed(11)
-    return Engine(models.build_model(cfg.model, len(tok)).eval(), tok, name="tiny", folder="/nowhere/tiny")
 
 
 @contextlib.contextmanager
@@ -254,7 +243,7 @@ def test_unknown_paths_and_wrong_methods(base, method, path, status):
 def test_a_body_without_length_is_refused(base):
     url = urlsplit(base)
     with socket.create_connection((url.hostname, url.port), timeout=30) as sock:
-        sock.sendall(b"POST /generate HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        sock.sendall(b"POST /generate HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         reply = sock.makefile("rb").read().decode()
     assert reply.startswith("HTTP/1.1 411") and "Content-Length" in reply
 
@@ -275,7 +264,7 @@ def test_a_taken_port_is_a_user_error(base, engine):
 
 
 def test_a_user_error_while_generating_is_a_400_and_the_server_goes_on(base, engine, monkeypatch):
-    def refuse(prompts, params):
+    def refuse(prompts, params, cancelled=None):
         raise UserError("prompt: it is empty and the tokenizer has no end-of-text token; type a few words")
 
     monkeypatch.setattr(engine, "generate", refuse)
@@ -345,7 +334,7 @@ def test_a_truncated_body_gets_408_and_blocks_no_one(base):
     waits 60 s in rfile.read (its socket timeout) and then answers 500. Here: 408 after the body timeout,
     and other clients are answered meanwhile."""
     began = time.monotonic()
-    sock = raw_request(base, b"POST /generate HTTP/1.1\r\nHost: x\r\nContent-Length: 100", b'{"prompt": "a"')
+    sock = raw_request(base, b"POST /generate HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100", b'{"prompt": "a"')
     with sock:
         assert call(base, "GET", "/health", timeout=5)[0] == 200
         assert not select.select([sock], [], [], 0)[0]  # answered while the stalled body is still awaited
@@ -356,7 +345,7 @@ def test_a_truncated_body_gets_408_and_blocks_no_one(base):
 
 def test_a_body_cut_short_by_the_client_is_no_500(base):
     """The client closes its side mid-body: no answer can reach it, none is a 500, and the server goes on."""
-    sock = raw_request(base, b"POST /generate HTTP/1.1\r\nHost: x\r\nContent-Length: 100", b'{"prompt"')
+    sock = raw_request(base, b"POST /generate HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100", b'{"prompt"')
     with sock:
         sock.shutdown(socket.SHUT_WR)
         reply = sock.makefile("rb").read()
@@ -367,7 +356,7 @@ def test_a_body_cut_short_by_the_client_is_no_500(base):
 def test_a_huge_declared_body_gets_413_without_being_read(base):
     """A 50 MB Content-Length is refused from the headers (the body is never read), in well under a second."""
     began = time.monotonic()
-    sock = raw_request(base, b"POST /generate HTTP/1.1\r\nHost: x\r\nContent-Length: 50000000", b"{" * 1000)
+    sock = raw_request(base, b"POST /generate HTTP/1.1\r\nHost: localhost\r\nContent-Length: 50000000", b"{" * 1000)
     with sock:
         status, body = answer_of(sock)
     assert status == 413 and "50,000,000 bytes" in body["error"]["message"]
