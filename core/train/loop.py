@@ -21,6 +21,7 @@ from core.challenge import mark_name, parse_marks
 from core.config import RunConfig, machine_fallbacks
 from core.models import build_model
 from core.train import checkpoint as ckpt
+from core.train.best import KeepBest
 from core.train.callbacks import CallbackList, Schedule, TrainControl, TrainState
 from core.train.fused_loss import FusedLossModel, causal_lm_loss
 from core.train.order import EpochBlocks, usable_blocks
@@ -131,7 +132,9 @@ def _loop(cfg: RunConfig, data: TrainData, tokenizer, run_dir: Path, callbacks: 
     """train() itself: set-up, (resume), then one `while` loop of optimizer steps."""
     t = cfg.training
     # The schedule (evaluate/save every N steps) comes first, as Trainer's DefaultFlowCallback.
-    cbs = CallbackList([Schedule(t.eval_steps, t.save_steps), *callbacks])
+    # keep_best next: it turns each evaluation into a checkpoint and keeps the best one's weights.
+    best = [KeepBest(run_dir, t.keep_best)] if t.keep_best != "none" else []
+    cbs = CallbackList([Schedule(t.eval_steps, t.save_steps), *best, *callbacks])
     world, rank = accelerator.num_processes, accelerator.process_index
 
     # Same seed -> same initial weights and data order on every process and every resume.
