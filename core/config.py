@@ -40,6 +40,9 @@ class DataConfig:
     eval_path: str = _f("", "Evaluation text: a corpus name or folder; empty = the dev/ split of the training corpus.")
     seq_length: int = _f(128, "Tokens per training sequence (context length).", min=8, max=32768)
     eval_samples: int = _f(256, "Sequences of the eval split used for each evaluation (0 = all).", min=0)
+    random_offset: bool = _f(False, "Start each training block at a random offset (0 to seq_length - 1 tokens) each "
+                                    "time it is drawn, as timinar/BabyLlama's random_chunk; drawn from training.seed "
+                                    "and the epoch, so resume stays exact. One block fewer per epoch.")
 
 
 @dataclass
@@ -88,6 +91,10 @@ class TrainingConfig:
     babylm_track: str = _f("none", "BabyLM track whose word budget the run must respect: strict-small = 100M words seen "
                                    "(10M x 10 epochs), strict = 1B; a run passing it warns once.",
                            choices=("none", "strict-small", "strict"))
+    keep_best: str = _f("none", "Model kept at the end: none = the last step's; eval_loss = the checkpoint with the "
+                                "lowest eval loss (HF load_best_model_at_end); every evaluation then also saves "
+                                "a checkpoint, and <run>/best.json records its step.",
+                        choices=("none", "eval_loss"))
     stop_at_budget: bool = _f(False, "End the run (checkpoint, status finished) at the step where words seen reach "
                                      "the babylm_track budget.")
 
@@ -114,6 +121,10 @@ class DistillationConfig:
                       min=0.0, max=1.0)
     temperature: float = _f(2.0, "Softmax temperature T for teachers and student in the KL term (scaled by T^2).",
                             min=0.0, max=100.0, min_exclusive=True)
+    kl_reduction: str = _f("token", "How the KL term is reduced: sequence = timinar/BabyLlama's KLDivLoss(batchmean) "
+                                    "(summed over every position of a sequence, averaged over sequences: seq_length "
+                                    "times larger); token = the mean per predicted token.",
+                           choices=("sequence", "token"))
 
     @property
     def teachers(self) -> list[str]:

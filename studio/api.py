@@ -4,9 +4,12 @@ and their state, a run's metric rows since a step). Every user action in the tab
 """
 from __future__ import annotations
 
+import dataclasses
+
 import gradio as gr
 
 from core import jobs
+from core.train.best import read_best
 from studio.context import StudioContext
 
 RUN_FIELDS = ("name", "kind", "status", "step", "total_steps", "created", "started", "ended", "error", "hint",
@@ -22,12 +25,14 @@ def list_runs(ctx: StudioContext, kind: str = "") -> list[dict]:
 
 
 def run_info(ctx: StudioContext, run: str) -> dict:
-    """One run's row (status, step, total_steps, error, hint, command, ...); {} when there is none."""
+    """One run's row (status, step, total_steps, error, hint, command, ...) and `best` (the kept
+    checkpoint of training.keep_best: step, metric, value; None without); {} when there is none."""
     with ctx.history() as h:
         if h.get_run(run) is None:
             return {}
         row = jobs.refresh(h, run)
-    return {k: row.get(k) for k in RUN_FIELDS}
+    best = read_best(row["run_dir"]) if row.get("run_dir") else None
+    return {**{k: row.get(k) for k in RUN_FIELDS}, "best": dataclasses.asdict(best) if best else None}
 
 
 def run_metrics(ctx: StudioContext, run: str, after_step: int = -1) -> list[dict]:

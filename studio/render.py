@@ -26,6 +26,14 @@ def status_badge(run: dict | None, queue_position: int | None = None) -> str:
             f'<b>{html.escape(run["name"])}</b>')
 
 
+def kept_model_note(best) -> str:
+    """training.keep_best: which checkpoint the run's final model is (a `BestRecord`, or None)."""
+    if best is None:
+        return ""
+    return (f'<div id="run-best" style="font-size:0.9em">kept model: step {best.step:,}, the lowest '
+            f'{html.escape(best.metric)} ({best.value:.4f})</div>')
+
+
 def progress_html(run: dict | None, last: dict[str, float], tokens: int | None, words: int | None) -> str:
     """Progress bar with step/total, ETA, throughput and tokens/words seen."""
     if not run:

@@ -6,6 +6,7 @@ follows its log and turns Ctrl-C into a stop with a checkpoint. Must not import 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shlex
 import sys
@@ -165,11 +166,14 @@ def _cmd_show(args) -> int:
     from core import jobs
     from core.challenge import list_marks
     from core.history import open_history
+    from core.train.best import read_best
 
     with open_history(Workspace.resolve(args.workspace)) as history:
         run = jobs.refresh(history, args.run)
         run["metrics"] = history.last_metrics(args.run)
     run["challenge_checkpoints"] = list_marks(run["run_dir"]) if run.get("run_dir") else []
+    best = read_best(run["run_dir"]) if run.get("run_dir") else None
+    run["best"] = dataclasses.asdict(best) if best else None
     if args.json:
         print(json.dumps(run, indent=2, default=str))
         return 0
@@ -178,6 +182,8 @@ def _cmd_show(args) -> int:
             print(f"{key:>12}: {run[key]}")
     for metric, value in sorted(run["metrics"].items()):
         print(f"{metric:>12}: {value:.6g}")
+    if best:  # training.keep_best
+        print(f"{'kept model':>12}: step {best.step}, the lowest {best.metric} ({best.value:.6g}); training.keep_best")
     if run["challenge_checkpoints"]:
         print("BabyLM checkpoints (training.checkpoint_words):")
         print(f"  {'name':<12}{'step':>8}{'words seen':>16}")

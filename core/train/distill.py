@@ -4,8 +4,10 @@ averaged predictions of frozen teacher models.
     loss = alpha * CE(student, labels) + (1 - alpha) * T^2 * KL(softmax(teachers_avg / T) || softmax(student / T))
 
 The teachers' logits are averaged before the softmax (timinar/BabyLlama). T^2 keeps the soft
-term's gradients on the scale of the hard one (Hinton et al., 2015). KL is the mean per predicted
-token (timinar's `batchmean` divides by sequences instead, i.e. it is seq_length times larger).
+term's gradients on the scale of the hard one (Hinton et al., 2015). `distillation.kl_reduction`
+says how the KL is reduced: `sequence` is timinar's `KLDivLoss(reduction="batchmean")` on
+batch x seq x vocab logits (summed over every position, the last included, divided by the number
+of sequences: seq_length times the per-token value); `token` is the mean per predicted token.
 
 `DistillLossModel` plays the role `FusedLossModel` plays for plain training: what the loop
 prepares with accelerate, whose forward returns the loss. Must not import gradio.
@@ -29,10 +31,13 @@ class DistillLossModel(torch.nn.Module):
     with the student, and DDP must not see them.
     """
 
-    def __init__(self, lm, teachers: list, alpha: float, temperature: float, vocab: int):
+    def __init__(self, lm, teachers: list, alpha: float, temperature: float, vocab: int,
+                 kl_reduction: str = "token"):
         super().__init__()
+        if kl_reduction not in KL_REDUCTIONS:
+            raise ValueError(f"kl_reduction must be one of {KL_REDUCTIONS}, got {kl_reduction!r}")
         self.lm = lm
-        self.alpha, self.temperature, self.vocab = alpha, temperature, vocab
+        self.alpha, self.temperature, self.vocab, self.kl_reduction = alpha, temperature, vocab, kl_reduction
         self._teachers = tuple(teachers)
         self._sums: torch.Tensor | None = None  # CE and KL of this logging window, on the device
         self._count = 0
@@ -43,23 +48,40 @@ class DistillLossModel(torch.nn.Module):
         self._student_forward = compiled(student_logits)
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
-        # Position i predicts token i+1. The KL uses the tokenizer's real vocabulary only: a model
-        # may have spare output rows (a preset's vocab_size above the tokenizer's size).
-        logits = self._student_forward(self.lm, input_ids)[:, :-1]
+        # Position i predicts token i+1: the CE (the HF `labels` loss) uses all but the last
+        # position. The KL of `token` mode uses the same positions; `sequence` mode (timinar's)
+        # compares every position, the last included. The KL uses the tokenizer's real
+        # vocabulary only: a model may have spare output rows (vocab_size above the tokenizer's).
+        every = self.kl_reduction == "sequence"
+        logits = self._student_forward(self.lm, input_ids)
         labels = input_ids[:, 1:]
-        ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1))
+        shifted = logits[:, :-1]
+        ce = F.cross_entropy(shifted.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1))
         with torch.no_grad():
-            teacher = torch.stack([t(input_ids=input_ids, use_cache=False).logits[:, :-1, :self.vocab].float()
-                                   for t in self._teachers]).mean(0)
-        kl = soft_kl(logits[..., :self.vocab].float(), teacher, self.temperature)
-        loss = self.alpha * ce + (1 - self.alpha) * self.temperature ** 2 * kl
-        parts = torch.stack([ce.detach(), kl.detach()])
+            teacher = self._teacher_logits(input_ids, every)
+        student = (logits if every else shifted)[..., :self.vocab].float()
+        kl = soft_kl(student, teacher, self.temperature, per=self.kl_reduction)
+        # The soft term as it enters the loss (T^2 included): loss = alpha ce + (1 - alpha) kl.
+        soft = self.temperature ** 2 * kl
+        loss = self.alpha * ce + (1 - self.alpha) * soft
+        parts = torch.stack([ce.detach(), soft.detach()])
         self._sums = parts if self._sums is None else self._sums + parts
         self._count += 1
         return loss
 
+    def _teacher_logits(self, input_ids: torch.Tensor, every: bool) -> torch.Tensor:
+        """The teachers' logits averaged (before any softmax), summed one teacher at a time so
+        only one extra batch x seq x vocab tensor is alive."""
+        total = None
+        for teacher in self._teachers:
+            out = teacher(input_ids=input_ids, use_cache=False).logits
+            out = (out if every else out[:, :-1])[..., :self.vocab].float()
+            total = out if total is None else total.add_(out)
+        return total.div_(len(self._teachers))
+
     def window_metrics(self, reduce) -> dict[str, float]:
-        """Mean CE and KL since the last call (`reduce` averages a tensor over processes)."""
+        """Mean CE and soft term (T^2 x KL, reduced by `kl_reduction`) since the last call, so that
+        loss = alpha ce_loss + (1 - alpha) kl_loss (`reduce` averages a tensor over processes)."""
         if self._sums is None:
             return {}
         ce, kl = (reduce(self._sums) / self._count).tolist()
@@ -72,11 +94,20 @@ def student_logits(lm, input_ids: torch.Tensor) -> torch.Tensor:
     return lm(input_ids=input_ids, use_cache=False).logits
 
 
-def soft_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
-    """KL(softmax(teacher / T) || softmax(student / T)), the mean over all positions."""
-    s = F.log_softmax(student_logits / temperature, dim=-1).reshape(-1, student_logits.shape[-1])
-    t = F.log_softmax(teacher_logits / temperature, dim=-1).reshape(-1, teacher_logits.shape[-1])
-    return F.kl_div(s, t, log_target=True, reduction="batchmean")  # batchmean over flattened rows
+KL_REDUCTIONS = ("sequence", "token")
+
+
+def soft_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float,
+            per: str = "token") -> torch.Tensor:
+    """KL(softmax(teacher / T) || softmax(student / T)) over batch x seq x vocab logits: the
+    mean per position (`token`) or the sum over positions divided by the sequences (`sequence`,
+    what `KLDivLoss(reduction="batchmean")` gives on 3-D logits)."""
+    vocab = student_logits.shape[-1]
+    s = F.log_softmax(student_logits / temperature, dim=-1).reshape(-1, vocab)
+    t = F.log_softmax(teacher_logits / temperature, dim=-1).reshape(-1, vocab)
+    total = F.kl_div(s, t, log_target=True, reduction="sum")
+    rows = student_logits.shape[0] if per == "sequence" else s.shape[0]
+    return total / rows
 
 
 def teacher_folders(names: list[str], ws: Workspace) -> list[Path]:
@@ -143,4 +174,4 @@ def distill_objective(cfg, ws: Workspace, tokenizer, device):
     folders = teacher_folders(d.teachers, ws)
     check_tokenizers(tokenizer, cfg.data.tokenizer_path, folders)
     teachers = load_teachers(folders, device, len(tokenizer))
-    return lambda lm: DistillLossModel(lm, teachers, d.alpha, d.temperature, len(tokenizer))
+    return lambda lm: DistillLossModel(lm, teachers, d.alpha, d.temperature, len(tokenizer), d.kl_reduction)

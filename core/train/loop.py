@@ -21,8 +21,10 @@ from core.challenge import mark_name, parse_marks
 from core.config import RunConfig, machine_fallbacks
 from core.models import build_model
 from core.train import checkpoint as ckpt
+from core.train.best import KeepBest
 from core.train.callbacks import CallbackList, Schedule, TrainControl, TrainState
 from core.train.fused_loss import FusedLossModel, causal_lm_loss
+from core.train.order import EpochBlocks, usable_blocks
 
 if TYPE_CHECKING:
     from core.train.probes import Probe
@@ -130,7 +132,9 @@ def _loop(cfg: RunConfig, data: TrainData, tokenizer, run_dir: Path, callbacks: 
     """train() itself: set-up, (resume), then one `while` loop of optimizer steps."""
     t = cfg.training
     # The schedule (evaluate/save every N steps) comes first, as Trainer's DefaultFlowCallback.
-    cbs = CallbackList([Schedule(t.eval_steps, t.save_steps), *callbacks])
+    # keep_best next: it turns each evaluation into a checkpoint and keeps the best one's weights.
+    best = [KeepBest(run_dir, t.keep_best)] if t.keep_best != "none" else []
+    cbs = CallbackList([Schedule(t.eval_steps, t.save_steps), *best, *callbacks])
     world, rank = accelerator.num_processes, accelerator.process_index
 
     # Same seed -> same initial weights and data order on every process and every resume.
@@ -147,7 +151,7 @@ def _loop(cfg: RunConfig, data: TrainData, tokenizer, run_dir: Path, callbacks: 
 
     # One optimizer step consumes batch_size x accumulation sequences on each process.
     seqs_per_step = t.batch_size * t.gradient_accumulation_steps * world
-    steps_per_epoch = len(data.train) // seqs_per_step
+    steps_per_epoch = usable_blocks(len(data.train), cfg.data.random_offset) // seqs_per_step
     if steps_per_epoch == 0:
         raise ValueError(f"the training split has {len(data.train)} sequences of {cfg.data.seq_length} tokens, "
                          f"fewer than one optimizer step needs ({seqs_per_step}); lower training.batch_size, "
@@ -178,7 +182,7 @@ def _loop(cfg: RunConfig, data: TrainData, tokenizer, run_dir: Path, callbacks: 
     model.train()
     config_dict = cfg.to_dict()
     tokens_per_step = seqs_per_step * cfg.data.seq_length
-    order = _epoch_order(len(data.train), t.seed, progress.epoch)
+    order = EpochBlocks(data.train, t.seed, progress.epoch, cfg.data.random_offset)
     control = TrainControl()
     started = time.perf_counter()
     window_start, window_steps = started, progress.window_steps
@@ -226,9 +230,9 @@ def _loop(cfg: RunConfig, data: TrainData, tokenizer, run_dir: Path, callbacks: 
             if progress.batch_in_epoch >= steps_per_epoch * t.gradient_accumulation_steps:
                 # New epoch: a fresh permutation that depends only on (seed, epoch).
                 progress.epoch, progress.batch_in_epoch = progress.epoch + 1, 0
-                order = _epoch_order(len(data.train), t.seed, progress.epoch)
+                order = EpochBlocks(data.train, t.seed, progress.epoch, cfg.data.random_offset)
             first = progress.batch_in_epoch * t.batch_size * world + rank * t.batch_size
-            batch = data.train[order[first:first + t.batch_size]].to(accelerator.device)
+            batch = order.take(first, t.batch_size).to(accelerator.device)
             progress.batch_in_epoch += 1
             # Only the last micro-batch all-reduces gradients between processes.
             sync = micro == t.gradient_accumulation_steps - 1
@@ -325,12 +329,6 @@ def _make_scheduler(name: str, optimizer, warmup: int, total: int):
 
     kind = {"constant": "constant_with_warmup"}.get(name, name)
     return get_scheduler(kind, optimizer, num_warmup_steps=warmup, num_training_steps=total)
-
-
-def _epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
-    """The shuffled order of the n training blocks in `epoch` (independent of global RNG)."""
-    gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-    return torch.randperm(n, generator=gen)
 
 
 def _load_weights(model, folder: Path) -> None:

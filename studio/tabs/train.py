@@ -17,6 +17,7 @@ from core import jobs, presets
 from core.errors import UserError
 from core.history import FINAL_STATUSES
 from core.resolve import data_checker
+from core.train.best import read_best
 from studio import forms, plots, render
 from studio.context import StudioContext
 from studio.curves import CAP, Curves
@@ -162,6 +163,7 @@ def tick(ctx: StudioContext, run: str | None, cache: Curves | None, x_axis: str)
         queued = [(jobs.queue_position(h, q["name"]), q["name"]) for q in h.list_runs(status="queued")]
     last, tokens, words = cache.latest()
     status = render.status_badge(row, position) + render.queue_markdown(sorted(p for p in queued if p[0]))
+    status += render.kept_model_note(read_best(row["run_dir"]) if row.get("run_dir") else None)
     # Only what changed goes to the browser: no figure is rebuilt, sent or redrawn without a new
     # row. (`babyllama bench studio` measured the same ratio either way on 2 cores: the browser
     # polling at all is the cost there; this still spares the server and the page work.)

@@ -18,6 +18,8 @@ def test_student_config_gives_the_model_and_a_distilled_name():
     assert (cfg.model.hidden_size, cfg.model.n_layer, cfg.model.name) == (64, 2, "tiny-distilled")
     assert cfg.training.lr == 2.5e-4  # training from the distillation config, not the student's preset
     assert cfg.distillation.teachers == ["a", "b"] and cfg.distillation.alpha == 0.7
+    assert cfg.distillation.kl_reduction == "sequence"  # the guide's distillation: timinar's loss
+    assert config.load(find("tiny")).distillation.kl_reduction == "token"
     named = config.load_distillation(find("distillation"), find("tiny"), ["--model_name", "mine"])
     assert named.model.name == "mine"
     plain = config.load_distillation(find("distillation"))
@@ -40,8 +42,8 @@ def test_distill_from_a_finished_run(ready_workspace, capsys):
     assert run["command"].startswith("babyllama distill --config distillation --teacher-models teacher")
     assert {"loss", "ce_loss", "kl_loss", "eval_loss"} <= set(metrics)
     assert [r["step"] for r in series] == [2, 4, 6, 8] and all(r["value"] >= 0 for r in series)
-    # loss = alpha x CE + (1 - alpha) x T^2 x KL at every logged window
-    assert abs(metrics["loss"] - (0.5 * metrics["ce_loss"] + 0.5 * 4.0 * metrics["kl_loss"])) < 1e-3
+    # loss = alpha x ce_loss + (1 - alpha) x kl_loss (kl_loss is T^2 x KL) at every logged window
+    assert abs(metrics["loss"] - (0.5 * metrics["ce_loss"] + 0.5 * metrics["kl_loss"])) < 1e-3
 
     from transformers import AutoModelForCausalLM
 

@@ -59,6 +59,56 @@ def test_alpha_weighs_labels_against_teachers_and_the_teachers_are_averaged():
     assert only_teachers.item() == pytest.approx(4.0 * kl.item(), rel=1e-5)  # T^2 = 4
 
 
+def _timinar_compute_loss(student, teachers, input_ids, alpha, temperature):
+    """timinar/BabyLlama's DistillationTrainer.compute_loss, re-implemented without core: the HF
+    `labels` loss of the student plus KLDivLoss(batchmean) of the student's log-softmax against
+    the softmax of the teachers' averaged logits, at temperature T, times T^2."""
+    inputs = {"input_ids": input_ids, "labels": input_ids}
+    out = student(**inputs)
+    with torch.no_grad():
+        avg = torch.stack([t(**inputs).logits for t in teachers]).mean(dim=0)
+    soft = torch.nn.KLDivLoss(reduction="batchmean")(F.log_softmax(out.logits / temperature, dim=-1),
+                                                     F.softmax(avg / temperature, dim=-1)) * temperature ** 2
+    return alpha * out.loss + (1.0 - alpha) * soft, out.loss, soft
+
+
+@pytest.mark.parametrize("alpha", [0.5, 0.2])
+def test_sequence_reduction_is_timinars_compute_loss(alpha):
+    student, teachers, batch = _lm(0), [_lm(1), _lm(2)], _batch(length=32)
+    with torch.no_grad():
+        expected, ce, soft = _timinar_compute_loss(student, teachers, batch, alpha, 2.0)
+        wrapped = DistillLossModel(student, teachers, alpha=alpha, temperature=2.0, vocab=VOCAB,
+                                   kl_reduction="sequence")
+        got = wrapped(batch)
+    assert abs(got.item() - expected.item()) < 1e-5
+    logged = wrapped.window_metrics(lambda x: x)
+    # Logged on the loss's own scale: loss = alpha ce_loss + (1 - alpha) kl_loss.
+    assert logged["ce_loss"] == pytest.approx(ce.item(), abs=1e-5)
+    assert logged["kl_loss"] == pytest.approx(soft.item(), abs=1e-5)
+    assert got.item() == pytest.approx(alpha * logged["ce_loss"] + (1 - alpha) * logged["kl_loss"], abs=1e-5)
+
+
+def test_token_reduction_is_the_mean_per_predicted_token():
+    student, teachers, batch = _lm(0), [_lm(1), _lm(2)], _batch(length=32)
+    with torch.no_grad():
+        logits = student(input_ids=batch).logits[:, :-1]
+        avg = torch.stack([t(input_ids=batch).logits[:, :-1] for t in teachers]).mean(0)
+        p = F.softmax(avg / 2.0, -1)
+        per_token = (p * (p.log() - F.log_softmax(logits / 2.0, -1))).sum(-1)  # batch x (seq - 1)
+        ce = F.cross_entropy(logits.reshape(-1, VOCAB), batch[:, 1:].reshape(-1))
+        got = DistillLossModel(student, teachers, alpha=0.5, temperature=2.0, vocab=VOCAB, kl_reduction="token")(batch)
+        seq = DistillLossModel(student, teachers, alpha=0.0, temperature=2.0, vocab=VOCAB, kl_reduction="sequence")(batch)
+    expected = 0.5 * ce + 0.5 * 4.0 * per_token.mean()
+    assert abs(got.item() - expected.item()) < 1e-5
+    # The two modes differ by about seq_length: sequence sums the positions (the last one too).
+    assert seq.item() > 20 * 4.0 * per_token.mean().item()
+
+
+def test_an_unknown_kl_reduction_is_refused():
+    with pytest.raises(ValueError, match="kl_reduction"):
+        DistillLossModel(_lm(0), [_lm(1)], alpha=0.5, temperature=2.0, vocab=VOCAB, kl_reduction="batch")
+
+
 def test_teachers_are_not_part_of_the_trained_module():
     wrapped = DistillLossModel(_lm(0), [_lm(1)], alpha=0.5, temperature=2.0, vocab=VOCAB)
     assert len(list(wrapped.parameters())) == len(list(_lm(0).parameters()))

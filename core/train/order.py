@@ -1,0 +1,44 @@
+"""The training blocks of one epoch, in their order: a permutation of (seed, epoch) only, so a
+checkpoint's (epoch, batch) position is enough to continue a run exactly.
+
+With `data.random_offset` (timinar/BabyLlama's `random_chunk`) each block starts at a random
+offset, 0 to seq_length - 1 tokens past its fixed start, drawn from the same (seed, epoch)
+generator. Must not import gradio, accelerate or the history module.
+"""
+from __future__ import annotations
+
+import torch
+
+
+def usable_blocks(n_blocks: int, random_offset: bool) -> int:
+    """Blocks per epoch: with random offsets the last block has no room to shift, so one fewer."""
+    return max(n_blocks - 1, 0) if random_offset else n_blocks
+
+
+class EpochBlocks:
+    """`take(first, count)` returns the blocks at positions first .. first + count of this epoch's
+    order, as an int64 tensor [count, seq_length]."""
+
+    def __init__(self, blocks: torch.Tensor, seed: int, epoch: int, random_offset: bool = False):
+        self.blocks, self.random_offset = blocks, random_offset
+        n = usable_blocks(len(blocks), random_offset)
+        gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+        self.order = torch.randperm(n, generator=gen)
+        # Drawn after the permutation, so turning offsets on leaves the generator's first draws
+        # (and a run without offsets) unchanged. offsets[j] belongs to the j-th block drawn.
+        seq = blocks.shape[1]
+        self.offsets = torch.randint(0, seq, (n,), generator=gen) if random_offset else None
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def take(self, first: int, count: int) -> torch.Tensor:
+        index = self.order[first:first + count]
+        if self.offsets is None:
+            return self.blocks[index]
+        # The blocks are consecutive pieces of the tokenized corpus: block i shifted by k tokens
+        # is tokens [i * seq + k, (i + 1) * seq + k) of their concatenation.
+        seq = self.blocks.shape[1]
+        flat = self.blocks.reshape(-1)
+        starts = index * seq + self.offsets[first:first + count]
+        return flat[starts[:, None] + torch.arange(seq)]
