@@ -11,10 +11,9 @@ from typing import NamedTuple
 
 import gradio as gr
 import pandas as pd
-import yaml
 
 from core import config as config_mod
-from core import jobs, presets
+from core import jobs, presets, yamlio
 from core.sweep import plot as sweep_plot
 from core.sweep import runs as sweep_runs
 from core.sweep import spec as sweep
@@ -53,10 +52,7 @@ class SweepResults(NamedTuple):
 
 def parse_space(text: str) -> tuple[dict, dict]:
     """The editor's lines -> (grid, random): a list is grid values, a mapping a distribution."""
-    try:
-        raw = yaml.safe_load(text or "") or {}
-    except yaml.YAMLError as err:
-        raise UserError(f"sweep space: not valid YAML ({err}); write one `section.key: [v1, v2]` per line") from None
+    raw = yamlio.loads(text or "", "sweep space") or {}  # a YamlError (a UserError) names the line and the fix
     if not isinstance(raw, dict):
         raise UserError("sweep space: write one `section.key: [v1, v2]` per line, e.g. training.lr: [1e-4, 3e-4]")
     grid = {k: v for k, v in raw.items() if not isinstance(v, dict)}

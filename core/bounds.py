@@ -1,0 +1,55 @@
+"""The largest values we accept for counts and sizes, each with its reason, and the argparse types
+that enforce them, so config metadata, CLI flags, studio forms and the REST models share one source.
+Standard library only: must not import torch, yaml, gradio or studio.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+
+INT64_SAFE = 2 ** 53      # steps, tokens and words are SQLite int64 and float metric values: stay exact
+MAX_STEPS = 10 ** 9       # optimizer steps (and every "every N steps"): years of training at 10 steps/s
+MAX_BATCH = 65_536        # sequences per micro-step (and micro-steps per optimizer step)
+MAX_SEQ = 32_768          # tokens per sequence
+MAX_POSITIONS = 131_072   # the model's position table
+MAX_WIDTH = 65_536        # hidden / intermediate width: a 65536 x 65536 matrix is already 16 GiB in fp32
+MAX_VOCAB = 1_048_576     # tokenizers' BPE trainer panics near 2**31; a 2**20 x 4096 embedding is 16 GiB
+MAX_SEED = 2 ** 32 - 1    # numpy's RandomState takes seeds below 2**32
+MAX_EPOCHS = 100_000
+MAX_ITEMS = 10 ** 9       # sequences / pairs / items evaluated
+MAX_SYNTH_WORDS = 10 ** 9  # `data synth`: ~6 GB of text, hours of generation; the strict track's 100M x 10
+MAX_NEW_TOKENS = 1_000_000
+MAX_LR = 10.0             # AdamW diverges far below this; a larger value is a typo
+MAX_GRAD_NORM = 1e6
+
+
+def bounded(kind: type, flag: str, lo: float | None = None, hi: float | None = None, *, lo_exclusive: bool = False):
+    """An argparse `type=` that parses `kind` (int or float) and refuses values outside [lo, hi]
+    with a message naming `flag` and the allowed range (argparse then exits 2, no traceback)."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except (ValueError, OverflowError):
+            word = "a whole number" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"{flag}: expected {word}, got {text[:40]!r}") from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{flag}: must be a finite number, got {text[:40]!r}")
+        if lo is not None and (value < lo or (lo_exclusive and value <= lo)):
+            raise argparse.ArgumentTypeError(f"{flag}: must be {'>' if lo_exclusive else '>='} {lo:g}, got {value:g}")
+        if hi is not None and value > hi:
+            raise argparse.ArgumentTypeError(f"{flag}: must be <= {hi:g}, got {value:g}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse's "invalid int value" wording
+    return parse
+
+
+def field_type(path: str, flag: str):
+    """The argparse type of a flag that sets config field `path` (`training.seed`): its metadata's
+    bounds, so `babyllama ... --seed` and the config accept the same values."""
+    from core.config import SECTIONS, _types, field_specs  # core.config imports yaml: only when needed
+
+    section, name = path.split(".")
+    kind = _types(SECTIONS[section])[name]
+    meta = field_specs()[path].metadata
+    return bounded(kind, flag, meta.get("min"), meta.get("max"), lo_exclusive=bool(meta.get("min_exclusive")))
