@@ -17,7 +17,7 @@ MAX_VOCAB = 1_048_576     # tokenizers' BPE trainer panics near 2**31; a 2**20 x
 MAX_SEED = 2 ** 32 - 1    # numpy's RandomState takes seeds below 2**32
 MAX_EPOCHS = 100_000
 MAX_ITEMS = 10 ** 9       # sequences / pairs / items evaluated
-MAX_SYNTH_WORDS = 10 ** 9  # `data synth`: ~6 GB of text, hours of generation; the strict track's 100M x 10
+MAX_SYNTH_WORDS = 200_000_000  # `data synth` builds its text in memory (~6 B a word); strict track = 100M
 MAX_NEW_TOKENS = 1_000_000
 MAX_LR = 10.0             # AdamW diverges far below this; a larger value is a typo
 MAX_GRAD_NORM = 1e6
