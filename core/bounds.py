@@ -23,21 +23,26 @@ MAX_LR = 10.0             # AdamW diverges far below this; a larger value is a t
 MAX_GRAD_NORM = 1e6
 
 
+def _show(value: float) -> str:
+    return f"{int(value):,}" if float(value).is_integer() and abs(value) < 1e18 else f"{value:g}"
+
+
 def bounded(kind: type, flag: str, lo: float | None = None, hi: float | None = None, *, lo_exclusive: bool = False):
     """An argparse `type=` that parses `kind` (int or float) and refuses values outside [lo, hi]
-    with a message naming `flag` and the allowed range (argparse then exits 2, no traceback)."""
+    with the allowed range; argparse names the flag (`argument --vocab-size: must be <= ...`) and
+    exits 2, no traceback. `flag` names it where the type is called outside argparse."""
     def parse(text: str):
         try:
             value = kind(text)
         except (ValueError, OverflowError):
             word = "a whole number" if kind is int else "a number"
-            raise argparse.ArgumentTypeError(f"{flag}: expected {word}, got {text[:40]!r}") from None
+            raise argparse.ArgumentTypeError(f"expected {word}, got {text[:40]!r}") from None
         if isinstance(value, float) and not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"{flag}: must be a finite number, got {text[:40]!r}")
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {text[:40]!r}")
         if lo is not None and (value < lo or (lo_exclusive and value <= lo)):
-            raise argparse.ArgumentTypeError(f"{flag}: must be {'>' if lo_exclusive else '>='} {lo:g}, got {value:g}")
+            raise argparse.ArgumentTypeError(f"must be {'>' if lo_exclusive else '>='} {_show(lo)}, got {_show(value)}")
         if hi is not None and value > hi:
-            raise argparse.ArgumentTypeError(f"{flag}: must be <= {hi:g}, got {value:g}")
+            raise argparse.ArgumentTypeError(f"must be <= {_show(hi)}, got {_show(value)}")
         return value
 
     parse.__name__ = kind.__name__  # argparse's "invalid int value" wording
