@@ -20,7 +20,7 @@ MAX_ITEMS = 10 ** 9       # sequences / pairs / items evaluated
 MAX_SYNTH_WORDS = 200_000_000  # `data synth` builds its text in memory (~6 B a word); strict track = 100M
 MAX_NEW_TOKENS = 1_000_000
 MAX_TRIALS = 10_000        # random draws per sweep grid point: each is a training run
-MAX_LR = 10.0             # AdamW diverges far below this; a larger value is a typo
+MAX_LR = 1e6               # AdamW diverges near 1e-1 (tests force it with 1e4); beyond 1e6 only a typo
 MAX_GRAD_NORM = 1e6
 
 
