@@ -78,7 +78,11 @@ def _resolve(cfg: RunConfig, ws: Workspace, require: bool) -> tuple[DataPaths, l
                                 "leave it empty to use the training corpus's dev/ split"))
         else:
             evaluation = found / "dev" if (found / "dev").is_dir() else found
-            if not _is_prepared_split(evaluation):
+            if (found / MANIFEST).is_file() and evaluation == found:
+                issues.append(Issue("data.eval_path", f"corpus {d.eval_path!r} has no dev/ split",
+                                    "prepare it with a dev part, or leave data.eval_path empty"))
+                evaluation = None
+            elif not _is_prepared_split(evaluation):
                 evaluation = _text_folder(evaluation, "data.eval_path", issues, notes)
     elif corpus is not None and (corpus / "dev").is_dir():
         evaluation = corpus / "dev"

@@ -13,7 +13,6 @@ import threading
 from pathlib import Path
 
 from core import bounds
-
 from core.data.babylm import VERSIONS, prepare_corpus
 from core.data.corpus import corpus_stats, list_corpora, parse_word_count, read_manifest
 from core.data.synthetic import COMPLEXITIES, create_synthetic_corpus

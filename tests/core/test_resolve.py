@@ -2,6 +2,8 @@
 anything is written (before: the worker refused it with a traceback after the run existed)."""
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from core import config
@@ -71,3 +73,11 @@ def test_folder_of_text_resolves_with_a_note(workspace, tmp_path):
     assert paths.train == train and paths.corpus is None and paths.eval == dev
     assert paths.notes[0].startswith("data.train_path: a folder of 2 text files (0.0 MB): will be prepared")
     assert paths.notes[1].startswith("data.eval_path: a folder of 1 text file (")
+
+
+def test_eval_path_naming_a_corpus_without_dev_is_an_issue(ready_workspace):
+    corpus = ready_workspace.corpus_dir("syn")
+    shutil.rmtree(corpus / "dev")
+    with pytest.raises(ConfigError, match="data.eval_path: corpus 'syn' has no dev/ split"):
+        config.load(overrides=["data.train_path=syn", "data.eval_path=syn"],
+                    checks=[data_checker(ready_workspace, require=False)])
