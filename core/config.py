@@ -467,7 +467,9 @@ def validate(cfg: RunConfig) -> list[Issue]:
         issues.append(Issue("model.n_head", "GPT-J's rotary embedding needs an even head size (hidden_size / n_head)",
                             "choose n_head so that hidden_size / n_head is even"))
     t = cfg.training
-    if t.max_steps * t.batch_size * t.gradient_accumulation_steps * d.seq_length > B.INT64_SAFE:
+    counted = {"training.max_steps", "training.batch_size", "training.gradient_accumulation_steps", "data.seq_length"}
+    if (not any(i.where in counted for i in issues)  # each within its own bound, the product may not be
+            and t.max_steps * t.batch_size * t.gradient_accumulation_steps * d.seq_length > B.INT64_SAFE):
         # Tokens seen are counted in SQLite int64 and float metrics: past 2**53 they stop being exact.
         issues.append(Issue("training.max_steps", f"{t.max_steps:,} steps x {t.batch_size * t.gradient_accumulation_steps:,} "
                             f"sequences x {d.seq_length} tokens is more than {B.INT64_SAFE:,} tokens",
