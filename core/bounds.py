@@ -19,6 +19,7 @@ MAX_EPOCHS = 100_000
 MAX_ITEMS = 10 ** 9       # sequences / pairs / items evaluated
 MAX_SYNTH_WORDS = 200_000_000  # `data synth` builds its text in memory (~6 B a word); strict track = 100M
 MAX_NEW_TOKENS = 1_000_000
+MAX_PROCESSES = 1_024       # `--num-processes`: GPUs of one accelerate launch
 MAX_TRIALS = 10_000        # random draws per sweep grid point: each is a training run
 MAX_LR = 1e6               # AdamW diverges near 1e-1 (tests force it with 1e4); beyond 1e6 only a typo
 MAX_GRAD_NORM = 1e6
@@ -28,10 +29,10 @@ def _show(value: float) -> str:
     return f"{int(value):,}" if float(value).is_integer() and abs(value) < 1e18 else f"{value:g}"
 
 
-def bounded(kind: type, flag: str, lo: float | None = None, hi: float | None = None, *, lo_exclusive: bool = False):
+def bounded(kind: type, lo: float | None = None, hi: float | None = None, *, lo_exclusive: bool = False):
     """An argparse `type=` that parses `kind` (int or float) and refuses values outside [lo, hi]
     with the allowed range; argparse names the flag (`argument --vocab-size: must be <= ...`) and
-    exits 2, no traceback. `flag` names it where the type is called outside argparse."""
+    exits 2, no traceback."""
     def parse(text: str):
         try:
             value = kind(text)
@@ -49,13 +50,3 @@ def bounded(kind: type, flag: str, lo: float | None = None, hi: float | None = N
     parse.__name__ = kind.__name__  # argparse's "invalid int value" wording
     return parse
 
-
-def field_type(path: str, flag: str):
-    """The argparse type of a flag that sets config field `path` (`training.seed`): its metadata's
-    bounds, so `babyllama ... --seed` and the config accept the same values."""
-    from core.config import SECTIONS, _types, field_specs  # core.config imports yaml: only when needed
-
-    section, name = path.split(".")
-    kind = _types(SECTIONS[section])[name]
-    meta = field_specs()[path].metadata
-    return bounded(kind, flag, meta.get("min"), meta.get("max"), lo_exclusive=bool(meta.get("min_exclusive")))

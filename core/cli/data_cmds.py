@@ -34,9 +34,9 @@ def register(subparsers) -> None:
     q.add_argument("--complexity", choices=COMPLEXITIES, default="simple",
                    help="simple: small vocabulary, subject-verb-object; medium: questions, dialogue, "
                         "prepositions; complex: clauses, past and future (default simple)")
-    q.add_argument("--seed", type=bounds.bounded(int, "--seed", 0, bounds.MAX_SEED), default=42, metavar="S",
+    q.add_argument("--seed", type=bounds.bounded(int, 0, bounds.MAX_SEED), default=42, metavar="S",
                    help="random seed: same seed, same bytes (default 42)")
-    q.add_argument("--dev-fraction", type=bounds.bounded(float, "--dev-fraction", 0.0, 0.5), default=0.1, metavar="F",
+    q.add_argument("--dev-fraction", type=bounds.bounded(float, 0.0, 0.5), default=0.1, metavar="F",
                    help="share of the words that goes to the dev split (default 0.1)")
     add_workspace_arg(q)
     q.set_defaults(func=_cmd_synth)
@@ -55,7 +55,7 @@ def register(subparsers) -> None:
                         "registered cleaner for a custom source; whitespace is always normalised")
     q.add_argument("--custom-cleaning", action="store_true",
                    help="guide spelling, kept for scripts: name your cleaners in --clean-domains")
-    q.add_argument("--tokenizer-vocab", type=bounds.bounded(int, "--tokenizer-vocab", 1, bounds.MAX_VOCAB), default=None, metavar="V", help="guide spelling; the "
+    q.add_argument("--tokenizer-vocab", type=bounds.bounded(int, 1, bounds.MAX_VOCAB), default=None, metavar="V", help="guide spelling; the "
                    "tokenizer is a separate step: `babyllama tokenizer train --vocab-size V`")
     add_workspace_arg(q)
     q.set_defaults(func=_cmd_prepare)
