@@ -18,6 +18,9 @@ BABYLM_MARKS = tuple([m * 1_000_000 for m in range(1, 10)] + [m * 10_000_000 for
 TRACK_BUDGETS = {"none": 0, "strict-small": 100_000_000, "strict": 1_000_000_000}
 PREFIX = "chck_"
 
+# Words seen are logged as SQLite int64; 1e15 words is ~1e6 times the strict track's budget.
+MAX_WORDS = 10 ** 15
+_MAX_CHARS = 40
 _SUFFIX = {"": 1, "k": 1_000, "m": 1_000_000, "b": 1_000_000_000}
 _COUNT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmb]?)\s*$", re.IGNORECASE)
 
@@ -33,12 +36,18 @@ def parse_marks(spec: str) -> tuple[int, ...]:
         return BABYLM_MARKS
     marks = []
     for part in text.split(","):
+        if len(part.strip()) > _MAX_CHARS:  # Decimal would overflow (or crawl) on a 1M-digit number
+            raise ValueError(f"a count of {len(part.strip()):,} characters; write at most {MAX_WORDS:,} "
+                             "words (1000M is the challenge's last mark)")
         match = _COUNT.match(part)
         if not match:
             raise ValueError(f"{part.strip()!r} is not a word count (write 10000, 10k, 2M or 1B)")
         value = Decimal(match.group(1)) * _SUFFIX[match.group(2).lower()]  # exact: 1.1M is 1100000
         if value != int(value) or value <= 0:
             raise ValueError(f"{part.strip()!r} must be a positive whole number of words")
+        if value > MAX_WORDS:
+            raise ValueError(f"{part.strip()!r} is more than {MAX_WORDS:,} words (the words seen "
+                             "are counted in SQLite's 64-bit integers); write a smaller count")
         marks.append(int(value))
     for before, after in zip(marks, marks[1:]):
         if after <= before:

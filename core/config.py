@@ -16,7 +16,8 @@ from typing import Any, get_type_hints
 
 import yaml
 
-from core import challenge
+from core import bounds as B
+from core import challenge, yamlio
 from core.errors import ConfigError, Issue
 
 
@@ -38,8 +39,8 @@ class DataConfig:
     tokenizer_path: str = _f("", "Tokenizer: a workspace tokenizer name, a tokenizer folder, or a tokenizer.json file.")
     train_path: str = _f("", "Training text: a workspace corpus name (uses its train/ split) or a folder of text files.")
     eval_path: str = _f("", "Evaluation text: a corpus name or folder; empty = the dev/ split of the training corpus.")
-    seq_length: int = _f(128, "Tokens per training sequence (context length).", min=8, max=32768)
-    eval_samples: int = _f(256, "Sequences of the eval split used for each evaluation (0 = all).", min=0)
+    seq_length: int = _f(128, "Tokens per training sequence (context length).", min=8, max=B.MAX_SEQ)
+    eval_samples: int = _f(256, "Sequences of the eval split used for each evaluation (0 = all).", min=0, max=B.MAX_ITEMS)
     random_offset: bool = _f(False, "Start each training block at a random offset (0 to seq_length - 1 tokens) each "
                                     "time it is drawn, as timinar/BabyLlama's random_chunk; drawn from training.seed "
                                     "and the epoch, so resume stays exact. One block fewer per epoch.")
@@ -52,12 +53,12 @@ class ModelConfig:
     type: str = _f("Llama", "Architecture family: Llama (RoPE, SwiGLU, RMSNorm), GPT2 (learned positions, GELU) or GPTJ (RoPE, GELU).",
                    choices=("Llama", "GPT2", "GPTJ"))
     name: str = _f("", "Model (and run) name; empty = derived from the preset.")
-    hidden_size: int = _f(192, "Model width (embedding dimension); must be divisible by n_head.", min=8)
-    intermediate_size: int = _f(768, "Feed-forward width (about 2.67x hidden for Llama, 4x for GPT-2/GPT-J).", min=8)
+    hidden_size: int = _f(192, "Model width (embedding dimension); must be divisible by n_head.", min=8, max=B.MAX_WIDTH)
+    intermediate_size: int = _f(768, "Feed-forward width (about 2.67x hidden for Llama, 4x for GPT-2/GPT-J).", min=8, max=B.MAX_WIDTH)
     n_layer: int = _f(6, "Number of transformer layers.", min=1, max=256)
     n_head: int = _f(6, "Number of attention heads.", min=1, max=256)
-    max_position_embeddings: int = _f(512, "Longest sequence the model can see; must be >= data.seq_length.", min=8)
-    vocab_size: int = _f(0, "Vocabulary size; 0 = take it from the tokenizer (recommended).", min=0)
+    max_position_embeddings: int = _f(512, "Longest sequence the model can see; must be >= data.seq_length.", min=8, max=B.MAX_POSITIONS)
+    vocab_size: int = _f(0, "Vocabulary size; 0 = take it from the tokenizer (recommended).", min=0, max=B.MAX_VOCAB)
     tie_word_embeddings: bool = _f(False, "Share the input embedding with the output layer (saves vocab x hidden parameters).")
     dropout: float = _f(0.0, "Dropout on attention and residual paths (0 is usual for pre-training).", min=0.0, max=0.9)
     initializer_range: float = _f(0.02, "Standard deviation of the initial weights.", min=0.0, max=1.0, min_exclusive=True)
@@ -67,23 +68,23 @@ class ModelConfig:
 class TrainingConfig:
     """The optimisation: the guide's keys plus the transformers names for the rest."""
 
-    lr: float = _f(3e-4, "Peak learning rate (AdamW; 1e-4 to 1e-3 is usual).", min=0.0, min_exclusive=True)
-    batch_size: int = _f(32, "Sequences per device per micro-step.", min=1)
-    num_epochs: int = _f(1, "Passes over the training data (ignored when max_steps > 0).", min=1)
-    max_steps: int = _f(0, "Optimizer steps to run; > 0 wins over num_epochs.", min=0)
-    gradient_accumulation_steps: int = _f(1, "Micro-batches per optimizer step (effective batch = batch_size x this x devices).", min=1)
-    warmup_steps: int = _f(0, "Linear warm-up steps (about 5-15 % of the total is usual).", min=0)
+    lr: float = _f(3e-4, "Peak learning rate (AdamW; 1e-4 to 1e-3 is usual).", min=0.0, max=B.MAX_LR, min_exclusive=True)
+    batch_size: int = _f(32, "Sequences per device per micro-step.", min=1, max=B.MAX_BATCH)
+    num_epochs: int = _f(1, "Passes over the training data (ignored when max_steps > 0).", min=1, max=B.MAX_EPOCHS)
+    max_steps: int = _f(0, "Optimizer steps to run; > 0 wins over num_epochs.", min=0, max=B.MAX_STEPS)
+    gradient_accumulation_steps: int = _f(1, "Micro-batches per optimizer step (effective batch = batch_size x this x devices).", min=1, max=B.MAX_BATCH)
+    warmup_steps: int = _f(0, "Linear warm-up steps (about 5-15 % of the total is usual).", min=0, max=B.MAX_STEPS)
     lr_scheduler: str = _f("cosine", "Learning-rate schedule after warm-up.", choices=("cosine", "linear", "constant"))
     weight_decay: float = _f(0.1, "AdamW weight decay (not applied to norms and biases).", min=0.0, max=1.0)
-    max_grad_norm: float = _f(1.0, "Gradient clipping norm; 0 disables clipping.", min=0.0)
+    max_grad_norm: float = _f(1.0, "Gradient clipping norm; 0 disables clipping.", min=0.0, max=B.MAX_GRAD_NORM)
     fp16: bool = _f(False, "float16 mixed precision (CUDA only; falls back to fp32 elsewhere with a warning).")
     bf16: bool = _f(False, "bfloat16 mixed precision (GPUs with bf16 support; falls back to float32 elsewhere with a warning).")
     torch_compile: bool = _f(False, "Compile the model's training forward with torch.compile (CUDA, or CPU with a C++ compiler; runs eagerly elsewhere, with a warning). The first step takes a minute or more while it compiles.")
-    seed: int = _f(42, "Seed for weights, data order and sampling; same seed = same run.", min=0)
-    logging_steps: int = _f(10, "Log training metrics every N optimizer steps.", min=1)
-    eval_steps: int = _f(200, "Evaluate on the eval split every N steps (0 = only at the end).", min=0)
-    save_steps: int = _f(500, "Write a resumable checkpoint every N steps (0 = only at the end).", min=0)
-    save_total_limit: int = _f(2, "Keep at most N checkpoints, oldest removed first (0 = keep all).", min=0)
+    seed: int = _f(42, "Seed for weights, data order and sampling; same seed = same run.", min=0, max=B.MAX_SEED)
+    logging_steps: int = _f(10, "Log training metrics every N optimizer steps.", min=1, max=B.MAX_STEPS)
+    eval_steps: int = _f(200, "Evaluate on the eval split every N steps (0 = only at the end).", min=0, max=B.MAX_STEPS)
+    save_steps: int = _f(500, "Write a resumable checkpoint every N steps (0 = only at the end).", min=0, max=B.MAX_STEPS)
+    save_total_limit: int = _f(2, "Keep at most N checkpoints, oldest removed first (0 = keep all).", min=0, max=100_000)
     dataloader_num_workers: int = _f(0, "Background processes loading batches (0 = in the training process).", min=0, max=64)
     checkpoint_words: str = _f("", "Extra checkpoints when words seen first reach these counts, kept whatever save_total_limit says: "
                                    "babylm (chck_1M ... chck_10M, chck_20M ... chck_100M, chck_200M ... chck_1000M) or "
@@ -138,15 +139,15 @@ class EvalConfig:
     (`babylm/<folder>`, the official rule)."""
 
     pairs_every: int = _f(0, "Score the minimal pairs every N optimizer steps, at step 0 and at the end "
-                             "(0 = never); logged as pairs_acc.", min=0)
+                             "(0 = never); logged as pairs_acc.", min=0, max=B.MAX_STEPS)
     pairs_dir: str = _f("", "Folder of BLiMP-format .jsonl files, one per paradigm; empty = <workspace>/blimp/.")
-    pairs_limit: int = _f(0, "Pairs scored per paradigm each time (0 = all; 100-200 keeps it quick).", min=0)
+    pairs_limit: int = _f(0, "Pairs scored per paradigm each time (0 = all; 100-200 keeps it quick).", min=0, max=B.MAX_ITEMS)
     babylm_fast_dir: str = _f("", "The official BabyLM evaluation_data/ (its fast_eval/ is used) or fast_eval/ "
                                   "folder: the fast suite, scored by the official rule at step 0, at every "
                                   "chck_ checkpoint and at the end; logged as babylm/<folder>. Empty = off.")
     babylm_every: int = _f(0, "Also score the BabyLM fast suite every N optimizer steps (0 = only at step 0, "
-                              "the chck_ checkpoints and the end).", min=0)
-    babylm_limit: int = _f(0, "Items scored per file of the fast suite each time (0 = all).", min=0)
+                              "the chck_ checkpoints and the end).", min=0, max=B.MAX_STEPS)
+    babylm_limit: int = _f(0, "Items scored per file of the fast suite each time (0 = all).", min=0, max=B.MAX_ITEMS)
 
 
 @dataclass
@@ -258,9 +259,9 @@ def _read_yaml(path: Path, issues: list[Issue]) -> dict:
         issues.append(Issue(str(path), "config file not found", "check the path, or pick a preset with `babyllama presets list`"))
         return {}
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        issues.append(Issue(str(path), f"not valid YAML: {err}", "fix the YAML syntax at the line shown"))
+        raw = yamlio.load_file(path)
+    except yamlio.YamlError as err:  # bad syntax, too big, aliases, too deep, duplicate keys
+        issues.append(Issue(str(path), str(err).removeprefix(f"{path}").lstrip(":, ")))
         return {}
     if raw is None:
         # An empty file would silently train the built-in default shape: never what was meant.
@@ -298,15 +299,22 @@ def parse_overrides(tokens: list[str], issues: list[Issue]) -> list[tuple[str, A
                 else:
                     issues.append(Issue(f"--{name}", "needs a value", f"write --{name} VALUE"))
                     continue
-            pairs.append((key, _yaml_scalar(value)))
+            _add_pair(pairs, key, value, issues)
         elif "=" in token:
             name, _, value = token.partition("=")
             key = _resolve_key(name, specs, issues, shown=name)
             if key is not None:
-                pairs.append((key, _yaml_scalar(value)))
+                _add_pair(pairs, key, value, issues)
         else:
             issues.append(Issue(token, "not an override", "write section.key=value (training.lr=5e-4) or a flag (--lr 5e-4)"))
     return pairs
+
+
+def _add_pair(pairs: list, key: str, value: str, issues: list[Issue]) -> None:
+    try:
+        pairs.append((key, _yaml_scalar(value, key)))
+    except yamlio.YamlError as err:
+        issues.append(Issue(key, str(err).removeprefix(key).lstrip(":, ")))
 
 
 _BOOL_WORDS = {"true", "false", "yes", "no", "1", "0", "on", "off"}
@@ -342,11 +350,17 @@ def _suggest(name: str, specs: dict) -> str:
     return "see `babyllama config keys` for every key"
 
 
-def _yaml_scalar(text: str) -> Any:
+def _yaml_scalar(text: str, key: str = "value") -> Any:
+    """An override's value read as YAML (`5e-4`, `true`, `[1, 2]`); what is not YAML stays text.
+    Over-long numbers, aliases and deep nesting are refused (YamlError naming `key`)."""
+    if not text.strip():
+        return ""
     try:
-        return yaml.safe_load(text) if text.strip() else ""
-    except yaml.YAMLError:
-        return text
+        return yamlio.loads(text, key)
+    except yamlio.YamlError as err:
+        if "not valid YAML" in str(err):
+            return text
+        raise
 
 
 def _build(raw: dict, issues: list[Issue]) -> RunConfig:
@@ -463,6 +477,14 @@ def validate(cfg: RunConfig) -> list[Issue]:
     if m.type == "GPTJ" and m.n_head >= 1 and m.hidden_size % m.n_head == 0 and (m.hidden_size // m.n_head) % 2:
         issues.append(Issue("model.n_head", "GPT-J's rotary embedding needs an even head size (hidden_size / n_head)",
                             "choose n_head so that hidden_size / n_head is even"))
+    t = cfg.training
+    counted = {"training.max_steps", "training.batch_size", "training.gradient_accumulation_steps", "data.seq_length"}
+    if (not any(i.where in counted for i in issues)  # each within its own bound, the product may not be
+            and t.max_steps * t.batch_size * t.gradient_accumulation_steps * d.seq_length > B.INT64_SAFE):
+        # Tokens seen are counted in SQLite int64 and float metrics: past 2**53 they stop being exact.
+        issues.append(Issue("training.max_steps", f"{t.max_steps:,} steps x {t.batch_size * t.gradient_accumulation_steps:,} "
+                            f"sequences x {d.seq_length} tokens is more than {B.INT64_SAFE:,} tokens",
+                            "lower training.max_steps (or the batch)"))
     issues += challenge.check(cfg)  # training.checkpoint_words: babylm or increasing word counts
     return issues
 

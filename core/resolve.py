@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core.config import RunConfig, check_tokenizer_vocab
-from core.errors import ConfigError, Issue
+from core.errors import ConfigError, Issue, UserError
 from core.workspace import Workspace
 
 MANIFEST = "manifest.json"  # the marker of a prepared corpus (core.data.corpus.MANIFEST)
@@ -25,6 +25,7 @@ class DataPaths:
     tokenizer: Path | None
     corpus: Path | None  # the prepared corpus folder when train_path named one
     pairs: Path | None = None  # minimal pairs scored during training (eval.pairs_every > 0)
+    notes: tuple[str, ...] = ()  # what happens at start (a folder of text is prepared), for `config check`
 
 
 def _candidates(value: str, ws: Workspace, subdir: Path) -> list[Path]:
@@ -57,6 +58,7 @@ def data_checker(ws: Workspace, *, require: bool):
 
 def _resolve(cfg: RunConfig, ws: Workspace, require: bool) -> tuple[DataPaths, list[Issue]]:
     issues: list[Issue] = []
+    notes: list[str] = []
     d = cfg.data
     train = corpus = None
     if d.train_path:
@@ -65,7 +67,7 @@ def _resolve(cfg: RunConfig, ws: Workspace, require: bool) -> tuple[DataPaths, l
             issues.append(Issue("data.train_path", f"no corpus or folder named {d.train_path!r}",
                                 "make one with `babyllama data synth --name NAME` or give a folder of .txt files"))
         else:
-            train, corpus = _train_split(found, d.train_path, issues)
+            train, corpus = _train_split(found, d.train_path, issues, notes)
     elif require:
         issues.append(Issue("data.train_path", "not set", "set data.train_path=NAME (a workspace corpus) or a folder"))
     evaluation = None
@@ -76,41 +78,63 @@ def _resolve(cfg: RunConfig, ws: Workspace, require: bool) -> tuple[DataPaths, l
                                 "leave it empty to use the training corpus's dev/ split"))
         else:
             evaluation = found / "dev" if (found / "dev").is_dir() else found
+            if (found / MANIFEST).is_file() and evaluation == found:
+                issues.append(Issue("data.eval_path", f"corpus {d.eval_path!r} has no dev/ split",
+                                    "prepare it with a dev part, or leave data.eval_path empty"))
+                evaluation = None
+            elif not _is_prepared_split(evaluation):
+                evaluation = _text_folder(evaluation, "data.eval_path", issues, notes)
     elif corpus is not None and (corpus / "dev").is_dir():
         evaluation = corpus / "dev"
     tokenizer = _resolve_tokenizer(cfg, ws, issues, require)
     pairs = _resolve_pairs(cfg, ws, issues)
     _resolve_babylm(cfg, ws, issues)
-    return DataPaths(train=train, eval=evaluation, tokenizer=tokenizer, corpus=corpus, pairs=pairs), issues
+    return DataPaths(train=train, eval=evaluation, tokenizer=tokenizer, corpus=corpus, pairs=pairs,
+                     notes=tuple(notes)), issues
 
 
-def _train_split(found: Path, value: str, issues: list[Issue]) -> tuple[Path | None, Path | None]:
-    """(train split, corpus) of a prepared corpus or one of its split folders; anything else the
-    worker could not train on (a file, an empty folder, raw or non-UTF-8 text) is an issue here,
-    so `config check` says it and `train` writes nothing."""
-    prepare = f"prepare it with `babyllama data prepare --source {found} --name NAME`, then data.train_path=NAME"
-    if found.is_file():
-        issues.append(Issue("data.train_path", f"{found} is a file, not a corpus", prepare))
-        return None, None
+def _is_prepared_split(folder: Path) -> bool:
+    return folder.is_dir() and folder.name in ("train", "dev") and (folder.parent / MANIFEST).is_file()
+
+
+def _train_split(found: Path, value: str, issues: list[Issue], notes: list[str]) -> tuple[Path | None, Path | None]:
+    """(train split, corpus) of a prepared corpus or one of its split folders, or (the folder, None)
+    for a folder of text files (the guide's layout: the worker prepares it at start). What the
+    worker could not train on (a file, an empty folder, non-UTF-8 text) is an issue here, so
+    `config check` says it and `train` writes nothing."""
     if (found / "train").is_dir() and (found / MANIFEST).is_file():
         corpus, train = found, found / "train"
-    elif found.name in ("train", "dev") and (found.parent / MANIFEST).is_file():
+    elif _is_prepared_split(found):
         corpus, train = found.parent, found
     else:
-        files = _visible_files(found)
-        if not files:
-            issues.append(Issue("data.train_path", f"{found} is an empty folder (no text files)",
-                                "give a corpus name (`babyllama data list`) or a folder with text in it"))
-        elif (bad := _first_non_utf8(files)) is not None:
-            issues.append(Issue("data.train_path", f"{bad} is not UTF-8 text, and {found} is not a prepared corpus",
-                                prepare + " (prepare replaces undecodable bytes and says how many)"))
-        else:
-            issues.append(Issue("data.train_path", f"{found} is a folder of text, not a prepared corpus", prepare))
-        return None, None
+        return _text_folder(found, "data.train_path", issues, notes), None
     if not _visible_files(train):
         issues.append(Issue("data.train_path", f"the {train.name}/ split of corpus {value!r} is empty",
                             "prepare the corpus again from a source with text in it"))
     return train, corpus
+
+
+def _text_folder(found: Path, field: str, issues: list[Issue], notes: list[str]) -> Path | None:
+    """`found` when it is a folder of UTF-8 text files (noting that it will be prepared), else None
+    and the issue."""
+    from core.data.textfolder import scan
+
+    prepare = f"prepare it with `babyllama data prepare --source {found} --name NAME`, then {field}=NAME"
+    if found.is_file():
+        issues.append(Issue(field, f"{found} is a file, not a corpus or a folder of text files", prepare))
+        return None
+    try:
+        text_folder = scan(found, field)
+    except UserError as err:
+        issues.append(Issue(field, str(err).removeprefix(f"{field}: ")))
+        return None
+    if (bad := _first_non_utf8(list(text_folder.files[:20]))) is not None:
+        issues.append(Issue(field, f"{bad} is not UTF-8 text",
+                            prepare + " (prepare replaces undecodable bytes and says how many)"))
+        return None
+    notes.append(f"{field}: {text_folder.describe()}: will be prepared into the token cache at start "
+                 "(once: later runs with the same text reuse it)")
+    return found
 
 
 def _visible_files(folder: Path, limit: int = 20) -> list[Path]:

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from core.bounds import MAX_VOCAB
 from core.errors import UserError
 from core.portable import make_portable
 from core.hashing import sha256_file
@@ -157,6 +158,9 @@ def train_tokenizer(
     if vocab_size < MIN_VOCAB:
         raise UserError(f"vocab_size {vocab_size} is too small: it must be at least {MIN_VOCAB} "
                         "(256 bytes + 4 special tokens)")
+    if vocab_size > MAX_VOCAB:  # the Rust BPE trainer panics (an abort, no exception) near 2**31
+        raise UserError(f"vocab_size {vocab_size:,} is too large: at most {MAX_VOCAB:,} (the model's embedding "
+                        "table is vocab x hidden; BabyLM models use 8k to 32k)")
     if min_frequency < 1:
         raise UserError(f"min_frequency {min_frequency} must be at least 1")
     out_dir = Path(out_dir).expanduser()
@@ -389,6 +393,8 @@ def sample_lines(files: Iterable[Path], max_lines: int = 2000, seed: int = 0) ->
 
 def corpus_stats(tokenizer, corpus_dir_or_files, max_lines: int = 2000, seed: int = 0) -> CorpusStats:
     """Fertility, bytes/token, unknown rate and single-token word coverage on a line sample."""
+    if max_lines < 1:
+        raise UserError(f"--max-lines: {max_lines} must be at least 1 (lines of the corpus sampled)")
     lines = sample_lines(training_files(corpus_dir_or_files), max_lines, seed)
     if not lines:
         raise UserError(f"corpus {_describe_source(corpus_dir_or_files)!r} has no text lines to measure")

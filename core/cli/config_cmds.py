@@ -95,7 +95,7 @@ def _cmd_config_check(args) -> int:
         vocab = vocab_size_of(str(paths.tokenizer), ws)
     info = models.describe(cfg, vocab)
     if args.json:
-        print(json.dumps({"config": cfg.to_dict(), **info}, indent=2))
+        print(json.dumps({"config": cfg.to_dict(), **info, "notes": list(paths.notes)}, indent=2))
         return 0
     print(config_mod.to_yaml(cfg), end="")
     source = "the tokenizer" if vocab else f"the nominal {models.NOMINAL_VOCAB} (no tokenizer set)"
@@ -103,4 +103,6 @@ def _cmd_config_check(args) -> int:
     print(f"# parameters: {info['parameters']:,} ({models.human(info['parameters'])}) at vocab {info['vocab_size']} from {source}")
     print(f"# training memory estimate: {mem['total']:.2f} GB (weights {mem['weights']}, gradients {mem['gradients']}, "
           f"AdamW {mem['optimizer']}, activations {mem['activations']})")
+    for note in paths.notes:
+        print(f"# {note}")
     return 0

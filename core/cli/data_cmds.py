@@ -5,10 +5,14 @@ Thin wrappers over core.data; the guide's spellings (`--num-tokens`, `--output-d
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
+import threading
 from pathlib import Path
 
+from core import bounds
 from core.data.babylm import VERSIONS, prepare_corpus
 from core.data.corpus import corpus_stats, list_corpora, parse_word_count, read_manifest
 from core.data.synthetic import COMPLEXITIES, create_synthetic_corpus
@@ -30,8 +34,9 @@ def register(subparsers) -> None:
     q.add_argument("--complexity", choices=COMPLEXITIES, default="simple",
                    help="simple: small vocabulary, subject-verb-object; medium: questions, dialogue, "
                         "prepositions; complex: clauses, past and future (default simple)")
-    q.add_argument("--seed", type=int, default=42, metavar="S", help="random seed: same seed, same bytes (default 42)")
-    q.add_argument("--dev-fraction", type=float, default=0.1, metavar="F",
+    q.add_argument("--seed", type=bounds.bounded(int, 0, bounds.MAX_SEED), default=42, metavar="S",
+                   help="random seed: same seed, same bytes (default 42)")
+    q.add_argument("--dev-fraction", type=bounds.bounded(float, 0.0, 0.5), default=0.1, metavar="F",
                    help="share of the words that goes to the dev split (default 0.1)")
     add_workspace_arg(q)
     q.set_defaults(func=_cmd_synth)
@@ -50,7 +55,7 @@ def register(subparsers) -> None:
                         "registered cleaner for a custom source; whitespace is always normalised")
     q.add_argument("--custom-cleaning", action="store_true",
                    help="guide spelling, kept for scripts: name your cleaners in --clean-domains")
-    q.add_argument("--tokenizer-vocab", type=int, default=None, metavar="V", help="guide spelling; the "
+    q.add_argument("--tokenizer-vocab", type=bounds.bounded(int, 1, bounds.MAX_VOCAB), default=None, metavar="V", help="guide spelling; the "
                    "tokenizer is a separate step: `babyllama tokenizer train --vocab-size V`")
     add_workspace_arg(q)
     q.set_defaults(func=_cmd_prepare)
@@ -88,10 +93,33 @@ def _summary(path: Path) -> None:
         print(f"warning: {warning}", file=sys.stderr)
 
 
+class Terminated(SystemExit):
+    """SIGTERM as an exception, so `with CorpusWriter(...)` removes its temp folder on the way out."""
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds():
+    """While writing a corpus, SIGTERM raises Terminated (exit 143) instead of killing the process
+    outright: the writers' try/finally then remove `data/.<name>.tmp-*` (Ctrl-C already unwinds)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Terminated(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _cmd_synth(args) -> int:
     ws = Workspace.resolve(args.workspace)
     n_words = parse_word_count(args.words, "--words")
-    path = create_synthetic_corpus(ws, _name(args), n_words, args.complexity, args.seed, args.dev_fraction)
+    with _sigterm_unwinds():
+        path = create_synthetic_corpus(ws, _name(args), n_words, args.complexity, args.seed, args.dev_fraction)
     _summary(path)
     return 0
 
@@ -100,7 +128,8 @@ def _cmd_prepare(args) -> int:
     ws = Workspace.resolve(args.workspace)
     if not args.sources:
         raise UserError("--source: give the folder to prepare (BabyLM folders or your own text)")
-    path = prepare_corpus(ws, args.sources, _name(args), args.babylm, args.budget_words, args.clean_domains)
+    with _sigterm_unwinds():
+        path = prepare_corpus(ws, args.sources, _name(args), args.babylm, args.budget_words, args.clean_domains)
     _summary(path)
     if args.tokenizer_vocab:
         print(f"next: babyllama tokenizer train --data {path.name} --vocab-size {args.tokenizer_vocab}")

@@ -15,7 +15,8 @@ from core.workspace import Workspace
 
 
 def register(subparsers) -> None:
-    from core.cli import add_workspace_arg, at_least_one
+    from core.bounds import MAX_PROCESSES, bounded
+    from core.cli import add_workspace_arg
     from core.cli.config_cmds import keys_help
 
     p = subparsers.add_parser(
@@ -31,7 +32,7 @@ def register(subparsers) -> None:
                    help="model preset or YAML of the student (its `model:` section; else the config's)")
     p.add_argument("overrides", nargs="*", help="section.key=value, or the guide's flags (--lr 5e-4 --alpha 0.7)")
     p.add_argument("--detach", action="store_true", help="start in the background, print the run name, return")
-    p.add_argument("--num-processes", "--num_processes", type=at_least_one, default=1,
+    p.add_argument("--num-processes", "--num_processes", type=bounded(int, 1, MAX_PROCESSES), default=1,
                    help="data-parallel processes through accelerate launch (GPUs, or gloo on CPU)")
     add_workspace_arg(p)
     p.set_defaults(func=_cmd_distill, accepts_overrides=True)

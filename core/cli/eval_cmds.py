@@ -13,11 +13,12 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from core import bounds
 from core.workspace import Workspace
 
 
 def register(subparsers) -> None:
-    from core.cli import add_workspace_arg, at_least_one
+    from core.cli import add_workspace_arg
     from core.evaluate import OPT_IN_SUITES, SUITES
     from core.evaluate.runner import EvalOptions
 
@@ -33,7 +34,7 @@ def register(subparsers) -> None:
                                                         f"{','.join(OPT_IN_SUITES)})")
     p.add_argument("--data", default="", metavar="N",
                    help="perplexity text: corpus name (its dev split), folder or file (default: the run's own dev split)")
-    p.add_argument("--num-samples", "--num_samples", type=int, default=0, metavar="K",
+    p.add_argument("--num-samples", "--num_samples", type=bounds.bounded(int, 0, bounds.MAX_ITEMS), default=0, metavar="K",
                    help="at most K pairs per paradigm, K cloze items and K perplexity windows (default: all)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="", help="default: cuda when available, else cpu")
     p.add_argument("--output", "--output-path", default="", metavar="PATH",
@@ -66,12 +67,12 @@ def register(subparsers) -> None:
                    help="glue: score the first K validation examples of each task (default: all; recorded)")
     p.add_argument("--cloze-file", default="", metavar="FILE",
                    help='cloze items, JSONL: {"text": "... ___ ...", "options": [...], "answer": ..., "category": ...}')
-    p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"sequences per forward pass (default {d.batch_size}; perplexity: at most 16k tokens a pass)")
-    p.add_argument("--seq-length", type=at_least_one, default=None,
+    p.add_argument("--batch-size", type=bounds.bounded(int, 1, bounds.MAX_BATCH), default=d.batch_size, help=f"sequences per forward pass (default {d.batch_size}; perplexity: at most 16k tokens a pass)")
+    p.add_argument("--seq-length", type=bounds.bounded(int, 1, bounds.MAX_SEQ), default=None,
                    help="perplexity window in tokens, >= 1 (default: the run's seq_length)")
-    p.add_argument("--max-new-tokens", type=int, default=d.max_new_tokens,
+    p.add_argument("--max-new-tokens", type=bounds.bounded(int, 1, bounds.MAX_NEW_TOKENS), default=d.max_new_tokens,
                    help=f"tokens per generation sample (default {d.max_new_tokens})")
-    p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    p.add_argument("--seed", type=bounds.bounded(int, 0, bounds.MAX_SEED), default=0, help="sampling seed (default 0)")
     p.add_argument("--detach", action="store_true", help="run as a background job; print its name and return")
     add_workspace_arg(p)
     p.set_defaults(func=_cmd_eval)
@@ -96,8 +97,8 @@ def _register_bench_eval(subparsers, add_workspace_arg) -> None:
     q.add_argument("--model", default="", help="run or model folder (default: a random model of --preset)")
     q.add_argument("--preset", default=None, help="model preset when no --model (default %(default)s)")
     q.add_argument("--pairs-dir", default="", help="BLiMP .jsonl folder (default ../shared/data/blimp-sample)")
-    q.add_argument("--pairs", type=int, default=None, help="pairs per paradigm (default %(default)s; 0 = all)")
-    q.add_argument("--batch-size", type=int, default=None, help="batched side's batch (default %(default)s)")
+    q.add_argument("--pairs", type=bounds.bounded(int, 0, bounds.MAX_ITEMS), default=None, help="pairs per paradigm (default %(default)s; 0 = all)")
+    q.add_argument("--batch-size", type=bounds.bounded(int, 1, bounds.MAX_BATCH), default=None, help="batched side's batch (default %(default)s)")
     q.add_argument("--device", choices=("cpu", "cuda"), default="", help="default: cuda when available")
     q.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice, all cores)")
     q.add_argument("--rounds", type=int, default=None,

@@ -9,15 +9,16 @@ from core.workspace import Workspace
 
 
 def register(subparsers) -> None:
-    from core.cli import add_workspace_arg, at_least_one
+    from core.bounds import MAX_STEPS, MAX_SYNTH_WORDS, MAX_VOCAB, bounded
+    from core.cli import add_workspace_arg
 
     p = subparsers.add_parser("quickstart", help="first run: a sample corpus, a tokenizer and a tiny run, chained "
                                                  "as background jobs (about a minute on a laptop CPU)")
-    p.add_argument("--words", type=at_least_one, default=None, metavar="W",
+    p.add_argument("--words", type=bounded(int, 1, MAX_SYNTH_WORDS), default=None, metavar="W",
                    help="size of the synthetic sample corpus in words (default 200000)")
-    p.add_argument("--vocab-size", type=at_least_one, default=None, metavar="V",
+    p.add_argument("--vocab-size", type=bounded(int, 1, MAX_VOCAB), default=None, metavar="V",
                    help="tokenizer vocabulary size (default 2000)")
-    p.add_argument("--max-steps", type=at_least_one, default=None, metavar="S",
+    p.add_argument("--max-steps", type=bounded(int, 1, MAX_STEPS), default=None, metavar="S",
                    help="training steps of the tiny run (default 200)")
     p.add_argument("--detach", action="store_true",
                    help="start the chain in the background, print its job name, return")

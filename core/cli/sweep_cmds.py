@@ -9,6 +9,7 @@ import argparse
 import json
 import shlex
 
+from core import bounds
 from core.workspace import Workspace
 
 SPEC_HELP = """sweep YAML (see presets/sweeps/tiny-lr.yaml):
@@ -34,7 +35,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("sweep", help="hyperparameter sweeps: grid and/or random search over queued runs",
                               epilog=SPEC_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", help="sweep YAML path, an example in presets/sweeps/ by name, or a past sweep's name (with a new --name)")
-    p.add_argument("--trials", type=int, default=None, help="random draws per grid point (overrides the YAML's trials:)")
+    p.add_argument("--trials", type=bounds.bounded(int, 1, bounds.MAX_TRIALS), default=None, help="random draws per grid point (overrides the YAML's trials:)")
     p.add_argument("--name", default=None, help="sweep name (overrides the YAML's name:); prefixes every trial's run name")
     p.add_argument("--dry-run", "--dry_run", action="store_true", help="validate and list the trials; start nothing")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",

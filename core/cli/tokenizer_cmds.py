@@ -11,6 +11,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from core import bounds
 from core import tokenizer as tk
 from core.errors import UserError
 from core.workspace import Workspace
@@ -25,8 +26,10 @@ def register(subparsers) -> None:
     q = verbs.add_parser("train", help="train a byte-level BPE tokenizer on a corpus")
     q.add_argument("--data", "--data-dir", dest="data", required=True, metavar="N",
                    help="workspace corpus name, or a folder / text file (a corpus folder: its train/ split)")
-    q.add_argument("--vocab-size", type=int, default=16000, help="vocabulary size to aim for (default 16000)")
-    q.add_argument("--min-frequency", type=int, default=2, help="a pair must occur this often to merge (default 2)")
+    q.add_argument("--vocab-size", type=bounds.bounded(int, tk.MIN_VOCAB, bounds.MAX_VOCAB), default=16000,
+                   help=f"vocabulary size to aim for, {tk.MIN_VOCAB} to {bounds.MAX_VOCAB:,} (default 16000)")
+    q.add_argument("--min-frequency", type=bounds.bounded(int, 1, bounds.MAX_ITEMS), default=2,
+                   help="a pair must occur this often to merge (default 2)")
     q.add_argument("--name", default=None, metavar="TOK",
                    help="tokenizer name in the workspace (default <corpus>-bpe<vocab>)")
     q.add_argument("--output", default=None, metavar="PATH",
@@ -44,7 +47,8 @@ def register(subparsers) -> None:
     q.add_argument("tokenizer", metavar="TOK", help="tokenizer name, folder or tokenizer .json file")
     q.add_argument("--text", default=None, help="text to split into tokens")
     q.add_argument("--corpus", default=None, metavar="N", help="corpus name or path to measure on")
-    q.add_argument("--max-lines", type=int, default=2000, help="corpus lines sampled (default 2000)")
+    q.add_argument("--max-lines", type=bounds.bounded(int, 1, bounds.MAX_ITEMS), default=2000,
+                   help="corpus lines sampled, at least 1 (default 2000)")
     q.add_argument("--json", action="store_true", help="print JSON")
     add_workspace_arg(q)
     q.set_defaults(func=_cmd_inspect)

@@ -10,7 +10,8 @@ import re
 from pathlib import Path
 
 from core.data.cleaning import clean, parse_clean_domains
-from core.data.corpus import CorpusWriter, custom_units, parse_word_count, read_text_file, write_custom
+from core.data.corpus import (CorpusWriter, VanishedFile, custom_units, parse_word_count, read_text_file,
+                               write_custom)
 from core.errors import UserError
 from core.workspace import Workspace
 
@@ -123,7 +124,11 @@ def write_babylm(writer: CorpusWriter, version: str, files: dict[str, dict[str, 
     """Clean each BabyLM file by its domain into `writer`; returns the manifest fields to add."""
     for split, by_stem in files.items():
         for stem, path in by_stem.items():
-            text, replaced = read_text_file(path)
+            try:
+                text, replaced = read_text_file(path)
+            except VanishedFile as err:  # named in the warnings; the other files still make the corpus
+                writer.warn(str(err))
+                continue
             writer.note_replaced(path, replaced)
             cleaner = _cleaner_for(stem, domains)
             writer.write(split, f"{stem}.txt", clean(text, [cleaner]), source=str(path),

@@ -28,7 +28,10 @@ _SURROGATE = re.compile("[\udc80-\udcff]")
 
 def parse_word_count(text: str | int, flag: str = "--budget-words") -> int:
     """`"10M"`, `"500k"`, `"1,000,000"` or an int -> a positive word count; else a UserError."""
-    match = _COUNT.match(str(text).replace(",", "").replace("_", ""))
+    text = str(text)
+    if len(text) > 40:  # float() of a 1M-digit count is inf, and int(inf) an OverflowError
+        raise UserError(f"{flag}: a count of {len(text):,} characters is not a word count; write e.g. 10M or 500k")
+    match = _COUNT.match(text.replace(",", "").replace("_", ""))
     value = int(float(match.group(1)) * _SCALE[match.group(2).lower()]) if match else 0
     if value < 1:
         raise UserError(f"{flag}: {text!r} is not a positive word count; write e.g. 10M, 500k or 1000000")
@@ -276,9 +279,17 @@ def find_custom_units(source: Path) -> tuple[list[_Unit], list[str]]:
     return units, ignored
 
 
+class VanishedFile(UserError):
+    """A source file listed at the start of a prepare that was gone when its turn came."""
+
+
 def read_text_file(path: Path) -> tuple[str, int]:
-    """A text file as (text, bytes replaced); a file with NUL bytes is a UserError (binary)."""
-    data = path.read_bytes()
+    """A text file as (text, bytes replaced); a file with NUL bytes is a UserError (binary), one
+    deleted since it was listed a VanishedFile (prepare names it and goes on)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise VanishedFile(f"{path}: vanished while preparing (deleted or moved); skipped") from None
     if b"\x00" in data:
         raise UserError(f"{path}: looks like a binary file (it contains NUL bytes); only UTF-8 text "
                         "is read: convert it (UTF-16 too) or move it out of --source")
@@ -364,7 +375,11 @@ def _write_custom_units(writer: CorpusWriter, units: list[_Unit], cleaners) -> N
     lowest = None  # (hash, unit label, index in its train docs, doc) to move if dev ends up empty
     n_split_docs = 0
     for unit in units:
-        docs = unit_documents(unit, cleaners)
+        try:
+            docs = unit_documents(unit, cleaners)
+        except VanishedFile as err:
+            writer.warn(str(err))
+            continue
         writer.note_replaced(unit.path, unit.replaced)
         parts: dict[str, list[str]] = {"train": [], "dev": []}
         for doc in docs:

@@ -10,6 +10,7 @@ import random
 from pathlib import Path
 from typing import Callable, Iterator, NamedTuple
 
+from core.bounds import MAX_SYNTH_WORDS
 from core.data.corpus import CorpusWriter
 from core.errors import UserError
 from core.workspace import Workspace
@@ -356,6 +357,10 @@ def create_synthetic_corpus(workspace: Workspace, name: str, n_words: int = 1_00
     """Generate and save corpus `name` (kind `synthetic`) in the workspace; returns its folder."""
     if n_words < 1:
         raise UserError(f"--words: {n_words} must be a positive number of words")
+    if n_words > MAX_SYNTH_WORDS:
+        raise UserError(f"--words: {n_words:,} is more than {MAX_SYNTH_WORDS:,} words: the text is built in "
+                        "memory (~6 bytes a word, twice while written) at ~0.4M words a second; "
+                        "ask for at most 200M (the BabyLM strict track's corpus is 100M)")
     check_complexity(complexity)
     with CorpusWriter(workspace, name) as writer:
         texts = synthesize(n_words, complexity, seed, dev_fraction)

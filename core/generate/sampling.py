@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 
 import torch
 
+from core.bounds import MAX_VOCAB
 from core.errors import Issue, UserError
 from core.generate.fast_decode import fast_decoder
 
@@ -25,7 +26,7 @@ class SamplingParams:
     """How to pick each next token; invalid values raise one UserError listing every problem."""
 
     temperature: float = _spec(0.8, "Softmax temperature; 0 = greedy (always the likeliest token).", 0.0, 10.0)
-    top_k: int = _spec(50, "Sample only among the k likeliest tokens (0 = no limit).", 0)
+    top_k: int = _spec(50, "Sample only among the k likeliest tokens (0 = no limit).", 0, MAX_VOCAB)
     top_p: float = _spec(0.95, "Nucleus: the smallest set of tokens whose probability reaches p (1 = off).", 0.0, 1.0, lo_open=True)
     max_new_tokens: int = _spec(64, "Most tokens to generate (capped to the model's context).", 1, 100_000)
     repetition_penalty: float = _spec(1.1, "Divide the scores of tokens already in the text (1 = off).", 0.0, 10.0, lo_open=True)

@@ -16,10 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from core import config as config_mod
-from core import presets
+from core import presets, yamlio
 from core.errors import ConfigError, Issue, UserError
 from core.workspace import Workspace, check_name
 
@@ -83,10 +81,7 @@ def find_spec(value: str, ws: Workspace | None = None) -> Path:
 
 def read_spec(path: Path) -> dict:
     """The sweep YAML as a dict (`name` defaults to the file's stem); UserError if unreadable."""
-    try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as err:
-        raise UserError(f"--config: cannot read the sweep {path}: {err}; fix the file or the path") from None
+    raw = yamlio.load_file(path, "--config: the sweep") or {}  # limits: size, aliases, depth, duplicates
     if not isinstance(raw, dict):
         raise UserError(f"--config: {path} must be a mapping with base:, grid: and/or random: (see presets/sweeps/)")
     raw.setdefault("name", Path(path).stem)

@@ -1,7 +1,7 @@
 """Turn a run's data references into token tensors for the loop (through the on-disk cache).
 
-The corpus must be a prepared one (`babyllama data synth|prepare`), so its content hash keys
-the token cache. Must not import gradio.
+A prepared corpus (`babyllama data synth|prepare`) is used as it is; a folder of text files is
+prepared once into a workspace corpus named by its content hash, whose hash keys the token cache. Must not import gradio.
 """
 from __future__ import annotations
 
@@ -17,12 +17,17 @@ from core.train.loop import TrainData
 from core.workspace import Workspace
 
 
-def _corpus_and_split(folder: Path, field: str) -> tuple[Path, str]:
-    """A split folder (`<corpus>/train`) -> (corpus, "train"); a corpus folder -> (corpus, default)."""
+def _corpus_and_split(folder: Path, field: str, ws: Workspace) -> tuple[Path, str]:
+    """A split folder (`<corpus>/train`) -> (corpus, "train"); a folder of text files (the guide's
+    `./data/babylm_10M_clean`) -> its prepared corpus (made once per content hash), "train"."""
     if folder.name in ("train", "dev") and (folder.parent / "manifest.json").is_file():
         return folder.parent, folder.name
-    raise UserError(f"{field}: {folder} is not a prepared corpus; prepare it with "
-                    f"`babyllama data prepare --source {folder} --name NAME`, then set {field}=NAME")
+    from core.data.textfolder import prepare
+
+    corpus = prepare(folder, ws, field)
+    print(f"{field}: the text of {folder} is corpus {corpus.name} (later runs with the same text reuse it)",
+          flush=True)
+    return corpus, "train"
 
 
 def _tokenizer_folder(path: Path, ws: Workspace) -> Path:
@@ -50,13 +55,13 @@ def load_train_data(cfg: RunConfig, ws: Workspace) -> tuple[TrainData, object]:
     paths = resolve_data(cfg, ws, require=True)
     tok_dir = _tokenizer_folder(paths.tokenizer, ws)
     tokenizer = AutoTokenizer.from_pretrained(str(tok_dir))
-    corpus, split = _corpus_and_split(paths.train, "data.train_path")
+    corpus, split = _corpus_and_split(paths.train, "data.train_path", ws)
     seq = cfg.data.seq_length
     train = _blocks(build_token_dataset(corpus, split, tok_dir, seq))
     meta = token_dataset_meta(corpus, split, tok_dir, seq)
     evaluation = None
     if paths.eval is not None:
-        eval_corpus, eval_split = _corpus_and_split(paths.eval, "data.eval_path")
+        eval_corpus, eval_split = _corpus_and_split(paths.eval, "data.eval_path", ws)
         try:
             evaluation = _blocks(build_token_dataset(eval_corpus, eval_split, tok_dir, seq))
         except UserError as err:  # a dev split too small for one block: train, but say so

@@ -16,6 +16,7 @@ import gradio as gr
 import pandas as pd
 import plotly.graph_objects as go
 
+from core.bounds import MAX_SEED, MAX_SYNTH_WORDS
 from core.data import corpus_stats, list_corpora, read_manifest
 from core.data.babylm import VERSIONS
 from core.data.cleaning import cleaner_names
@@ -272,9 +273,9 @@ def _build_controls(ctx: StudioContext) -> dict:
                     with gr.Row():
                         syn_name = refilled(gr.Textbox, partial(free_output_name, ctx, "syn", "prepare"),
                                             label="Corpus name", elem_id="data-syn-name")
-                        syn_words = gr.Number(1_000_000, label="Size (words)", precision=0, minimum=1,
+                        syn_words = gr.Number(1_000_000, label="Size (words)", precision=0, minimum=1, maximum=MAX_SYNTH_WORDS,
                                               elem_id="data-syn-words")
-                        syn_seed = gr.Number(42, label="Seed", precision=0, minimum=0, elem_id="data-syn-seed")
+                        syn_seed = gr.Number(42, label="Seed", precision=0, minimum=0, maximum=MAX_SEED, elem_id="data-syn-seed")
                     syn_complexity = gr.Radio(list(COMPLEXITIES), value="simple", label="Complexity",
                                               info="simple: short SVO sentences; medium: questions, dialogue; "
                                                    "complex: clauses, past and future", elem_id="data-syn-complexity")

@@ -11,10 +11,10 @@ from typing import NamedTuple
 
 import gradio as gr
 import pandas as pd
-import yaml
 
 from core import config as config_mod
-from core import jobs, presets
+from core.bounds import MAX_SEED, MAX_TRIALS
+from core import jobs, presets, yamlio
 from core.sweep import plot as sweep_plot
 from core.sweep import runs as sweep_runs
 from core.sweep import spec as sweep
@@ -53,10 +53,7 @@ class SweepResults(NamedTuple):
 
 def parse_space(text: str) -> tuple[dict, dict]:
     """The editor's lines -> (grid, random): a list is grid values, a mapping a distribution."""
-    try:
-        raw = yaml.safe_load(text or "") or {}
-    except yaml.YAMLError as err:
-        raise UserError(f"sweep space: not valid YAML ({err}); write one `section.key: [v1, v2]` per line") from None
+    raw = yamlio.loads(text or "", "sweep space") or {}  # a YamlError (a UserError) names the line and the fix
     if not isinstance(raw, dict):
         raise UserError("sweep space: write one `section.key: [v1, v2]` per line, e.g. training.lr: [1e-4, 3e-4]")
     grid = {k: v for k, v in raw.items() if not isinstance(v, dict)}
@@ -158,8 +155,8 @@ def build_launcher(ctx: StudioContext, form: list) -> SweepLauncher:
     with gr.Accordion("Sweep: try several values (grid / random search)", open=False, elem_id="sweep-accordion"):
         with gr.Row():
             name = gr.Textbox(label="sweep name (prefixes each trial's run name)", elem_id="sweep-name", scale=2)
-            trials = gr.Number(1, precision=0, minimum=1, label="random draws per grid point", elem_id="sweep-trials")
-            seed = gr.Number(0, precision=0, minimum=0, label="seed", elem_id="sweep-seed")
+            trials = gr.Number(1, precision=0, minimum=1, maximum=MAX_TRIALS, label="random draws per grid point", elem_id="sweep-trials")
+            seed = gr.Number(0, precision=0, minimum=0, maximum=MAX_SEED, label="seed", elem_id="sweep-seed")
             metric = gr.Dropdown(list(METRICS), value="eval_loss", allow_custom_value=True, label="metric",
                                  elem_id="sweep-metric")
             mode = gr.Radio(["min", "max"], value="min", label="best is", elem_id="sweep-mode")

@@ -12,6 +12,7 @@ from typing import NamedTuple
 import gradio as gr
 import pandas as pd
 
+from core.bounds import MAX_ITEMS, MAX_VOCAB
 from core.errors import UserError
 from core.tokenizer import MIN_VOCAB, corpus_stats, default_name, inspect_text, load_tokenizer, read_meta
 from studio.context import StudioContext
@@ -233,9 +234,10 @@ def _build_controls(ctx: StudioContext) -> dict:
                 corpus = gr.Dropdown(corpora, value=corpora[0] if corpora else None, allow_custom_value=True,
                                      label="Corpus", info="trained on its train split", elem_id="tokenizer-corpus")
                 vocab_size = gr.Number(DEFAULT_VOCAB, label="Vocab size", precision=0, minimum=MIN_VOCAB,
-                                       info=f"at least {MIN_VOCAB} (256 bytes + 4 special tokens)",
+                                       maximum=MAX_VOCAB,
+                                       info=f"{MIN_VOCAB} (256 bytes + 4 special tokens) to {MAX_VOCAB:,}",
                                        elem_id="tokenizer-vocab")
-                min_frequency = gr.Number(2, label="Min frequency", precision=0, minimum=1,
+                min_frequency = gr.Number(2, label="Min frequency", precision=0, minimum=1, maximum=MAX_ITEMS,
                                           info="a pair must occur this often to merge", elem_id="tokenizer-min-freq")
             with gr.Row():
                 name = refilled(gr.Textbox, partial(_first_suggestion, ctx), label="Tokenizer name", scale=3,

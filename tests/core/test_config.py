@@ -176,3 +176,34 @@ def test_empty_yaml_is_refused(tmp_path, text):
     path.write_text(text)
     with pytest.raises(ConfigError, match="empty.yaml: the config file is empty"):
         config.load(path)
+
+
+def test_every_number_field_has_a_maximum():
+    from typing import get_type_hints
+
+    missing = [path for path, f in config.field_specs().items()
+               if get_type_hints(config.SECTIONS[path.split(".")[0]])[path.split(".")[1]] in (int, float)
+               and f.metadata.get("max") is None]
+    assert missing == []
+
+
+@pytest.mark.parametrize("override, field", [
+    ("training.batch_size=99999999999999999999999", "training.batch_size"),
+    (f"training.max_steps={10 ** 30}", "training.max_steps"),
+    ("model.vocab_size=999999999999", "model.vocab_size"),
+    ("training.seed=4294967296", "training.seed"),
+    ("model.hidden_size=1e12", "model.hidden_size"),
+])
+def test_absurd_sizes_are_refused_with_the_field(override, field):
+    with pytest.raises(ConfigError, match=field.replace(".", r"\.") + ": must be <="):
+        config.load(overrides=[override])
+
+
+def test_tokens_seen_past_int64_safe_range_are_refused():
+    with pytest.raises(ConfigError, match=r"training\.max_steps: .* tokens is more than"):
+        config.load(overrides=["training.max_steps=1000000000", "training.batch_size=65536", "data.seq_length=512"])
+
+
+def test_checkpoint_words_with_a_million_digits_is_an_issue_not_a_decimal_overflow():
+    with pytest.raises(ConfigError, match=r"training\.checkpoint_words: a count of 1,000,000 characters"):
+        config.load(overrides=["training.checkpoint_words='" + "9" * 1_000_000 + "'"])  # quoted: text, not a number

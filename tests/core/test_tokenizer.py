@@ -223,3 +223,26 @@ def test_new_tokenizers_add_bos_and_no_bos_keeps_the_old_layout(corpus, tmp_path
     offsets = a("Hansel", return_offsets_mapping=True)["offset_mapping"]
     assert offsets[0] == (0, 0) and offsets[1][0] == 0  # BOS spans nothing; the text keeps its offsets
     assert tk.read_meta(with_bos.out_dir)["adds_bos"] is True and tk.read_meta(without.out_dir)["adds_bos"] is False
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["tokenizer", "train", "--data", "grimm", "--vocab-size", "999999999999"],
+     "argument --vocab-size: must be <= 1,048,576, got 999,999,999,999"),
+    (["tokenizer", "train", "--data", "grimm", "--vocab-size", "100"], "argument --vocab-size: must be >= 260, got 100"),
+    (["tokenizer", "inspect", "tok", "--corpus", "grimm", "--max-lines", "-1"], "argument --max-lines: must be >= 1, got -1"),
+    (["tokenizer", "inspect", "tok", "--corpus", "grimm", "--max-lines", "0"], "argument --max-lines: must be >= 1, got 0"),
+])
+def test_cli_bounds_exit_2_before_any_work(workspace, capsys, argv, message):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+    assert not list(workspace.tokenizers_dir.glob("*"))
+
+
+def test_core_refuses_a_vocab_the_rust_trainer_would_abort_on(workspace, tmp_path):
+    (tmp_path / "a.txt").write_text("the cat sat on the mat.\n" * 20, encoding="utf-8")
+    with pytest.raises(UserError, match="vocab_size 2,147,483,647 is too large: at most 1,048,576"):
+        tk.train_tokenizer(tmp_path, workspace.tokenizer_dir("a"), vocab_size=2 ** 31 - 1, progress=False)
+    with pytest.raises(UserError, match="--max-lines: 0 must be at least 1"):
+        tk.corpus_stats(None, tmp_path, max_lines=0)
+    assert not workspace.tokenizer_dir("a").exists()

@@ -75,3 +75,16 @@ def test_closed_pipe_is_quiet(workspace):
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 141
     assert "BrokenPipe" not in err and "Traceback" not in err and err == ""
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--config", "tiny", "--num-processes", "99999"], "argument --num-processes/--num_processes: must be <= 1,024"),
+    (["quickstart", "--words", "1000000000"], "argument --words: must be <= 200,000,000"),
+    (["quickstart", "--max-steps", "1" * 30], "argument --max-steps: must be <= 1,000,000,000"),
+    (["eval", "some-run", "--seq-length", "99999999"], "argument --seq-length: must be <= 32,768"),
+    (["sweep", "--config", "tiny-lr", "--trials", "100000"], "argument --trials: must be <= 10,000"),
+])
+def test_absurd_counts_are_refused_by_the_parser(workspace, capsys, argv, message):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2 and message in capsys.readouterr().err

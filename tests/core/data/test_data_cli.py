@@ -131,3 +131,51 @@ def test_synth_size_flag_is_words_with_tokens_kept(workspace, capsys):
     assert "--words W, --tokens W, --num-tokens W" in usage and "count of whitespace-separated words" in usage
     assert main(["data", "synth", "--name", "old", "--tokens", "300"]) == 0
     assert json.loads((workspace.corpus_dir("old") / "manifest.json").read_text())["requested_words"] == 300
+
+
+@pytest.mark.parametrize("words, message", [
+    ("300M", "--words: 300,000,000 is more than 200,000,000 words"),
+    ("9" * 1_000_000, "--words: a count of 1,000,000 characters is not a word count"),
+])
+def test_synth_refuses_absurd_sizes(workspace, capsys, words, message):
+    assert main(["data", "synth", "--name", "huge", "--words", words]) == 2
+    assert message in capsys.readouterr().err
+    assert not list(workspace.data_dir.iterdir())
+
+
+def test_synth_killed_with_sigterm_leaves_no_temp_folder(workspace):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "core.cli", "data", "synth", "--name", "big", "--words", "150M"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not list(workspace.data_dir.glob(".big.tmp-*")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(workspace.data_dir.glob(".big.tmp-*")), "the temp folder never appeared"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    assert "Traceback" not in proc.stderr.read().decode()
+    assert list(workspace.data_dir.iterdir()) == []
+
+
+def test_prepare_names_a_file_that_vanished_and_goes_on(workspace, tmp_path, capsys, monkeypatch):
+    from core.data import corpus
+
+    source = tmp_path / "src"
+    source.mkdir()
+    for name in ("a", "b", "c"):
+        (source / f"{name}.txt").write_text(f"text of {name} one.\n\ntext of {name} two.\n")
+    real = corpus.unit_documents
+
+    def deleting(unit, cleaners):  # the first read removes b.txt, as another program might
+        (source / "b.txt").unlink(missing_ok=True)
+        return real(unit, cleaners)
+
+    monkeypatch.setattr(corpus, "unit_documents", deleting)
+    assert main(["data", "prepare", "--source", str(source), "--name", "gone"]) == 0
+    assert "b.txt: vanished while preparing (deleted or moved); skipped" in capsys.readouterr().err
+    files = {f["source"] for f in json.loads((workspace.corpus_dir("gone") / "manifest.json").read_text())["files"]}
+    assert files == {str(source / "a.txt"), str(source / "c.txt")}

@@ -94,3 +94,11 @@ def test_every_bad_field_is_listed_and_the_first_named():
     assert err.value.param == "prompt"
     assert "prompt: expected a string" in message and "temperature: expected a number" in message
     assert "top_k: expected a whole number, got 2.5" in message
+
+
+def test_top_k_is_bounded_by_the_largest_vocabulary():
+    from core.bounds import MAX_VOCAB
+
+    assert generate_request({"prompt": "x", "top_k": MAX_VOCAB}, cap=10).params.top_k == MAX_VOCAB
+    with pytest.raises(RequestError, match="top_k"):
+        generate_request({"prompt": "x", "top_k": MAX_VOCAB + 1}, cap=10)
