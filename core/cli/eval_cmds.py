@@ -6,6 +6,7 @@ imported only when a command runs a model.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import shlex
@@ -50,6 +51,10 @@ def register(subparsers) -> None:
     p.add_argument("--revision", default="", metavar="NAME",
                    help="babylm: revision folder of results/<model>/<revision>/ (default main, or the chck_ "
                         "checkpoint's name)")
+    p.add_argument("--exact", action=argparse.BooleanOptionalAction, default=d.exact,
+                   help="babylm: the official pipeline's arithmetic (its batches of 64 items in file order, "
+                        "float32 sums), so near-ties fall as in its files (default); --no-exact: the fast path "
+                        "(identical candidates once, length-sorted batches, float64 sums)")
     p.add_argument("--cloze-file", default="", metavar="FILE",
                    help='cloze items, JSONL: {"text": "... ___ ...", "options": [...], "answer": ..., "category": ...}')
     p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"sequences per forward pass (default {d.batch_size}; perplexity: at most 16k tokens a pass)")
@@ -112,7 +117,7 @@ def _options(args):
                        pairs_dir=_abs(args.pairs_dir), cloze_file=_abs(args.cloze_file), batch_size=args.batch_size,
                        seq_length=args.seq_length or 0, max_new_tokens=args.max_new_tokens, seed=args.seed,
                        babylm_data=_abs(args.babylm_data), fast=args.fast, temperatures=args.temperatures,
-                       revision=args.revision, suites_given=given)
+                       revision=args.revision, exact=args.exact, suites_given=given)
 
 
 def _cmd_eval(args) -> int:
@@ -145,8 +150,8 @@ def _command(opts) -> str:
     for key, value in opts.to_dict().items():
         if key in ("model", "suites_given") or value == default.to_dict()[key]:
             continue
-        if isinstance(value, bool):
-            argv.append(f"--{key.replace('_', '-')}")
+        if isinstance(value, bool):  # a flag; --no-X turns off one that is on by default
+            argv.append(f"--{'' if value else 'no-'}{key.replace('_', '-')}")
             continue
         argv += [f"--{key.replace('_', '-')}".replace("--suites", "--suite"),
                  ",".join(value) if isinstance(value, list) else str(value)]

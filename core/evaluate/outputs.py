@@ -29,7 +29,9 @@ def summary_line(suite: str, r: dict) -> str:
                 f"{r['n_pairs']:,} pairs, {r['pairs_per_s']:,.0f} pairs/s")
     if suite == "babylm":
         board = ", ".join(f"{label} {value:.2f}" for label, value in r["scoreboard"].items())
-        return f"BabyLM: {board} ({r['candidates']:,} candidates, {r['candidates_per_s']:,.0f}/s)"
+        past = f", {r['past_trained_context']:,} past the trained context" if r.get("past_trained_context") else ""
+        mode = "exact" if r["rule"].get("exact") else "fast"
+        return f"BabyLM: {board} ({r['candidates']:,} candidates, {r['candidates_per_s']:,.0f}/s, {mode}{past})"
     best = max(r["by_batch"], key=lambda row: row["gen_tokens_per_s"])
     return f"speed: up to {best['gen_tokens_per_s']:,.0f} generated tok/s (batch {best['batch_size']})"
 
