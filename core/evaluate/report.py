@@ -115,7 +115,7 @@ def _babylm_section(b: dict) -> str:
     return ("<h2>BabyLM 2025 zero-shot (official rule)</h2>"
             f"<p>Scored as the official pipeline's causal backend: first token {first}; {escape(rule['tie_rule'])}."
             f"{arithmetic} The pipeline's files are in <code>{escape(b['layout'])}/</code>.</p>"
-            + _past_context(b)
+            + _past_context(b) +
             "<table><tr><th>task</th><th>score</th><th>metric</th><th>best temperature</th><th>items</th>"
             f"<th>breakdown</th></tr>{''.join(rows)}</table>"
             + (f"<ul class=\"muted\">{warnings}</ul>" if warnings else ""))
