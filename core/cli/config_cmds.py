@@ -103,4 +103,12 @@ def _cmd_config_check(args) -> int:
     print(f"# parameters: {info['parameters']:,} ({models.human(info['parameters'])}) at vocab {info['vocab_size']} from {source}")
     print(f"# training memory estimate: {mem['total']:.2f} GB (weights {mem['weights']}, gradients {mem['gradients']}, "
           f"AdamW {mem['optimizer']}, activations {mem['activations']})")
+    if paths.corpus is not None:
+        from core.challenge import config_forecast
+        from core.data.corpus import read_manifest
+
+        words = read_manifest(paths.corpus).get("splits", {}).get("train", {}).get("words", 0)
+        note = config_forecast(cfg, words)
+        if note:
+            print(f"# {note}")
     return 0
