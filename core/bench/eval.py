@@ -213,9 +213,16 @@ def format_report(r: dict) -> str:
         f"minimal pairs one at a time (batch 1):  {r['single_pairs_per_s']:,.0f} pairs/s",
         f"{ratio}; same accuracies: {r['same_accuracies']} (largest log-prob difference {r['max_logprob_diff']:.2e})",
         _babylm_line(r["babylm"], r["target_ratio"]),
+        _exact_line(r["babylm"]),
         f"perplexity pass: {r['ppl_ours_tokens_per_s']:,.0f} tok/s vs bare forward {r['ppl_bare_tokens_per_s']:,.0f} tok/s "
         f"= {r['ppl_ratio']:.2f}x ({mark(r['ppl_ratio'] >= r['target_ppl_ratio'])} the {r['target_ppl_ratio']:g}x target)",
     ])
+
+
+def _exact_line(b: dict) -> str:
+    return (f"BabyLM exact (the pipeline's batches of 64 items, float32 sums): {b['exact_candidates_per_s']:,.0f}/s; "
+            f"the fast path is {b['fast_vs_exact']:.1f}x faster; decisions that differ: "
+            f"{b['exact_differing_decisions']} (largest score difference {b['exact_max_score_diff']:.1e})")
 
 
 def _babylm_line(b: dict, target: float) -> str:
