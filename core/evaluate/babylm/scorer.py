@@ -50,6 +50,20 @@ def position_limit(model) -> int | None:
     return getattr(model.config, "max_position_embeddings", None) or getattr(model.config, "n_positions", None)
 
 
+# Plain output layers (a Linear, GPT-J's with a bias): the logits of the scored positions alone
+# equal those rows of the full logits, so padding and unscored context cost no output layer.
+PLAIN_HEADS = ("llama", "gpt2", "gptj")
+
+
+def _scored_logits(model, ids, attention, rows, cols) -> torch.Tensor:
+    """Logits at (rows, cols) only; other architectures (a scaled or capped head) go through the
+    model's own forward."""
+    if getattr(model.config, "model_type", "") in PLAIN_HEADS:
+        hidden = model.base_model(input_ids=ids, attention_mask=attention, use_cache=False).last_hidden_state
+        return model.get_output_embeddings()(hidden[rows, cols])
+    return model(input_ids=ids, attention_mask=attention).logits[rows, cols]
+
+
 @torch.inference_mode()
 def _score_batch(model, batch: list[Encoded], temperatures: list[float]) -> torch.Tensor:
     """[len(batch), len(temperatures)] float64 sums of the scored targets' log-probabilities."""
@@ -73,8 +87,8 @@ def _score_batch(model, batch: list[Encoded], temperatures: list[float]) -> torc
     # Right padding leaves every real position as when its row runs alone; without padding the
     # mask is left out so attention keeps its fastest path.
     padded = bool((att == 0).any())
-    logits = model(input_ids=ids.to(device), attention_mask=att.to(device) if padded else None).logits
-    picked = logits[torch.tensor(rows, device=device), torch.tensor(cols, device=device)].float()
+    picked = _scored_logits(model, ids.to(device), att.to(device) if padded else None,
+                            torch.tensor(rows, device=device), torch.tensor(cols, device=device)).float()
     target = torch.tensor(targets, device=device).unsqueeze(1)
     owner = torch.tensor(rows)
     for t, temperature in enumerate(temperatures):

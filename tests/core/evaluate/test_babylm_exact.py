@@ -152,3 +152,26 @@ def test_learned_positions_name_the_task_item_and_fix(tmp_path, family):
         with pytest.raises(UserError, match=r"entity_tracking/entity_tracking: item regular_1_ops_0 \(candidate 0\) "
                                             r"needs \d+ positions.*up to 16.*longer context or rotary"):
             suite.run(model, tok, suite.plan(folder), log=lambda m: None, exact=exact)
+
+
+@pytest.mark.parametrize("family", ["Llama", "GPT2", "GPTJ"])
+def test_fast_path_logits_of_scored_positions_equal_the_full_forward(tmp_path, family):
+    import transformers
+
+    tok = fx.make_tokenizer(tmp_path / "tok", add_bos=True)
+    torch.manual_seed(0)
+    common = dict(vocab_size=len(tok), bos_token_id=1, eos_token_id=2, pad_token_id=0)
+    gpt = dict(n_embd=32, n_layer=2, n_head=2, n_positions=64, **common)
+    model = {"Llama": lambda: fx.make_model(len(tok)),
+             "GPT2": lambda: transformers.GPT2LMHeadModel(transformers.GPT2Config(**gpt)),
+             "GPTJ": lambda: transformers.GPTJForCausalLM(transformers.GPTJConfig(rotary_dim=16, **gpt))}[family]().eval()
+    sentences = ["Box 1 contains the key and the cup.", "The cat sat.", "A robin can fly."]
+    encoded = scorer.encode_all(tok, sentences, [s[-4:] for s in sentences])
+    ours = scorer.score_all(model, encoded, [1.0, 2.0], batch_size=3)  # one padded batch
+    with torch.no_grad():
+        for e, row in zip(encoded, ours):
+            ids = torch.tensor([e.tokens])
+            logits = model(input_ids=ids).logits[0, :-1]
+            for t, temp in enumerate([1.0, 2.0]):
+                logp = torch.log_softmax(logits / temp, -1).gather(1, ids[0, 1:, None])[:, 0]
+                assert row[t] == pytest.approx(sum(v for v, s in zip(logp.tolist(), e.scored[1:]) if s), abs=1e-5)
