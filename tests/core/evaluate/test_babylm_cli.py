@@ -125,3 +125,12 @@ def test_no_exact_is_recorded_in_the_rule_and_the_report(eval_ws, tmp_path, caps
     assert results["--exact"]["suites"]["babylm"]["past_trained_context"] == 0
     log = capsys.readouterr().out
     assert "exact)" in log and "fast)" in log
+
+
+def test_a_detached_eval_job_shows_no_exact_as_its_flag():
+    from core.cli.eval_cmds import _command
+    from core.evaluate.runner import EvalOptions
+
+    assert _command(EvalOptions(model="r1", suites=("babylm",), exact=False)) == "babyllama eval r1 --suite babylm --no-exact"
+    assert "exact" not in _command(EvalOptions(model="r1", suites=("babylm",)))
+    assert EvalOptions.from_dict(EvalOptions(model="r1", exact=False).to_dict()).exact is False
