@@ -171,16 +171,14 @@ def _progress(log, what: str):
 
 
 def _score_fast(model, tokenizer, the_plan, per_task, batch_size, log, _exact_batch) -> dict:
-    from core.evaluate.babylm.scorer import score_all
+    from core.evaluate.babylm.prefix import score_items
 
-    flat_in = [e for items in per_task.values() for cands in items for e in cands]
-    flat = score_all(model, flat_in, the_plan.temperatures, batch_size, _progress(log, "candidates"))
+    items = [cands for task_items in per_task.values() for cands in task_items]
+    flat = score_items(model, items, the_plan.temperatures, batch_size, _progress(log, "items"))
     out, at = {}, 0
-    for label, items in per_task.items():
-        out[label] = []
-        for cands in items:
-            out[label].append(flat[at:at + len(cands)])
-            at += len(cands)
+    for label, task_items in per_task.items():
+        out[label] = flat[at:at + len(task_items)]
+        at += len(task_items)
     return out
 
 

@@ -175,3 +175,39 @@ def test_fast_path_logits_of_scored_positions_equal_the_full_forward(tmp_path, f
             for t, temp in enumerate([1.0, 2.0]):
                 logp = torch.log_softmax(logits / temp, -1).gather(1, ids[0, 1:, None])[:, 0]
                 assert row[t] == pytest.approx(sum(v for v, s in zip(logp.tolist(), e.scored[1:]) if s), abs=1e-5)
+
+
+@pytest.mark.parametrize("family", ["Llama", "GPT2", "GPTJ"])
+def test_shared_prefixes_score_as_whole_candidates(tmp_path, family):
+    import transformers
+
+    from core.evaluate.babylm import prefix
+
+    data = fx.write_evaluation_data(tmp_path)
+    tok = fx.make_tokenizer(tmp_path / "tok", add_bos=True)
+    torch.manual_seed(0)
+    gpt = dict(vocab_size=len(tok), n_embd=32, n_layer=2, n_head=2, n_positions=128, bos_token_id=1,
+               eos_token_id=2, pad_token_id=0)
+    model = {"Llama": lambda: fx.make_model(len(tok)),
+             "GPT2": lambda: transformers.GPT2LMHeadModel(transformers.GPT2Config(**gpt)),
+             "GPTJ": lambda: transformers.GPTJForCausalLM(transformers.GPTJConfig(rotary_dim=16, **gpt))}[family]().eval()
+    the_plan = suite.plan(data)
+    sentences = [s for t in the_plan.tasks for it in t.items for s in it.sentences]
+    completions = [c for t in the_plan.tasks for it in t.items for c in it.completions]
+    flat = iter(scorer.encode_all(tok, sentences, completions))
+    items = [[next(flat) for _ in it.sentences] for t in the_plan.tasks for it in t.items]
+    shared = [i for i, cands in enumerate(items) if len(set(cands)) > 1
+              and prefix.shared_length(list(dict.fromkeys(cands))) >= prefix.MIN_SHARED]
+    assert len(shared) >= 5  # EWoK, entity tracking, COMPS, WUG items go through the prefix path
+    ours = prefix.score_items(model, items, TEMPS_ALL, batch_size=5)
+    whole = [scorer.score_all(model, cands, TEMPS_ALL, batch_size=1) for cands in items]
+    for i, (got, want) in enumerate(zip(ours, whole)):
+        for g, w in zip(got, want):
+            assert g == pytest.approx(w, abs=1e-5), i
+        for t in range(len(TEMPS_ALL)):
+            assert res.first_argmax([c[t] for c in got]) == res.first_argmax([c[t] for c in want]), i
+    tie = next(cands for cands in items if cands[0] == cands[1])
+    assert ours[items.index(tie)][0] == ours[items.index(tie)][1]  # identical candidates: an exact tie
+
+
+TEMPS_ALL = [1.0, 1.7]
