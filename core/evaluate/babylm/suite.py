@@ -125,7 +125,8 @@ def run(model, tokenizer, the_plan: BabyLMPlan, batch_size: int = 64, log=print,
     under `layout` (`official_layout`), our per-item scores under `babylm_scores/`.
 
     `exact`: the pipeline's own batches and float32 sums (`exact.score_task_exact`, `exact_batch`
-    items a batch, default the pipeline's 64); else one fast pass over every candidate.
+    items a batch, default the pipeline's 64); else the fast path (`prefix.score_items`: shared
+    prefixes once, float64 sums, batches of `batch_size` candidates).
     `trained_context`: the run's data.seq_length (0: the model config's context), for the count of
     candidates past it."""
     from core.evaluate.babylm.scorer import encode_all, position_limit
@@ -147,8 +148,7 @@ def run(model, tokenizer, the_plan: BabyLMPlan, batch_size: int = 64, log=print,
     seconds = time.perf_counter() - started
     tasks = {task.label: (task, res.evaluate_task(task, scores[task.label], the_plan.temperatures),
                           scores[task.label]) for task in the_plan.tasks}
-    out = _summarise(tasks, the_plan, tokenizer, seconds, len(sentences), layout,
-                     exact)
+    out = _summarise(tasks, the_plan, tokenizer, seconds, len(sentences), layout, exact)
     counts = past_context(per_task, trained)
     for label, n in counts.items():
         out["tasks"][label]["past_trained_context"] = n
