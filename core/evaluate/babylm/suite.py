@@ -65,7 +65,7 @@ def plan(root, fast: bool = False, temperatures: str = "", limit: int = 0) -> Ba
 ARITHMETIC = {
     True: "exact: the pipeline's batches (64 items of one task in file order, each candidate index padded "
           "right together), log_softmax over the padded batch, sums in the model's dtype (float32)",
-    False: "fast: identical candidates scored once, length-sorted batches, sums in float64",
+    False: "fast: shared prefixes and identical candidates scored once, length-sorted batches, sums in float64",
 }
 
 
