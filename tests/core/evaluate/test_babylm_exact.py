@@ -196,10 +196,10 @@ def test_shared_prefixes_score_as_whole_candidates(tmp_path, family):
     completions = [c for t in the_plan.tasks for it in t.items for c in it.completions]
     flat = iter(scorer.encode_all(tok, sentences, completions))
     items = [[next(flat) for _ in it.sentences] for t in the_plan.tasks for it in t.items]
-    shared = [i for i, cands in enumerate(items) if len(set(cands)) > 1
-              and prefix.shared_length(list(dict.fromkeys(cands))) >= prefix.MIN_SHARED]
+    uniques = [list(dict.fromkeys(cands)) for cands in items]
+    shared = [u for u in uniques if len(u) > 1 and prefix.shared_length(u) * (len(u) - 1) >= 4]
     assert len(shared) >= 5  # EWoK, entity tracking, COMPS, WUG items go through the prefix path
-    ours = prefix.score_items(model, items, TEMPS_ALL, batch_size=5)
+    ours = prefix.score_items(model, items, TEMPS_ALL, batch_size=5, min_saved=4)
     whole = [scorer.score_all(model, cands, TEMPS_ALL, batch_size=1) for cands in items]
     for i, (got, want) in enumerate(zip(ours, whole)):
         for g, w in zip(got, want):
