@@ -1,5 +1,5 @@
 """The fast path's shared prefixes: an item's candidates that start with the same tokens (EWoK's
-context, entity tracking's long prefix, BLiMP pairs that differ late) run that prefix once.
+context, entity tracking's long prefix) run that prefix once.
 
 The prefix batch runs with a KV cache; each candidate's remaining tokens then run on its item's
 cached prefix (right-padded prefixes are masked; positions continue from the prefix's length).
