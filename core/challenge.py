@@ -65,6 +65,46 @@ def mark_name(words: int) -> str:
     return f"{PREFIX}{words}"
 
 
+def _names(marks: list[int]) -> str:
+    names = [mark_name(m) for m in marks]
+    return ", ".join(names) if len(names) <= 4 else f"{names[0]}, {names[1]} ... {names[-1]} ({len(names)} marks)"
+
+
+def forecast(marks: tuple[int, ...], total_words: int, basis: str, already: int = 0) -> str | None:
+    """The note training prints (and `config check` where it can count) about
+    `training.checkpoint_words`: how many words the run will see (`basis` says how that was
+    counted) and which marks it will and will not reach. None when no mark is left to reach."""
+    left = [m for m in marks if m > already]
+    if not left:
+        return None
+    reached = [m for m in left if m <= total_words]
+    missed = [m for m in left if m > total_words]
+    head = f"training.checkpoint_words: this run will see about {total_words:,} words ({basis})"
+    if not missed:
+        return f"{head}: it saves every mark left, {_names(reached)}"
+    fix = ("train longer (training.num_epochs or training.max_steps) or give smaller marks, "
+           "e.g. training.checkpoint_words=" + ",".join(mark_name(total_words * k // 4)[len(PREFIX):]
+                                                        for k in (1, 2, 3)))
+    if not reached:
+        return (f"{head}, fewer than the first mark ({mark_name(left[0])}): NO chck_ checkpoint will be saved; {fix}")
+    return f"{head}: it saves {_names(reached)} but not {_names(missed)}; for those, {fix}"
+
+
+def config_forecast(cfg, train_words: int) -> str | None:
+    """`forecast` from the config alone, for `config check`: with `training.max_steps` unset a run
+    sees its corpus's train words (`train_words`, from the manifest) once per epoch. None when
+    there are no marks, the words are unknown, or max_steps decides (that needs the tokenized
+    corpus: training prints the count at its start)."""
+    try:
+        marks = parse_marks(cfg.training.checkpoint_words)
+    except ValueError:
+        return None
+    if not marks or not train_words or cfg.training.max_steps:
+        return None
+    epochs = cfg.training.num_epochs
+    return forecast(marks, train_words * epochs, f"the corpus's {train_words:,} train words x {epochs} epochs")
+
+
 def check(cfg) -> list[Issue]:
     """Config issues of `training.checkpoint_words` (one issue naming the field)."""
     try:

@@ -251,9 +251,17 @@ def format_report(r: dict) -> str:
         _babylm_line(r["babylm"], r["target_ratio"]),
         *([aoa_line(r["aoa"], r["target_ratio"])] if "aoa" in r else []),
         format_line(r["reading"], r["target_ratio"]),
+        _exact_line(r["babylm"]),
         f"perplexity pass: {r['ppl_ours_tokens_per_s']:,.0f} tok/s vs bare forward {r['ppl_bare_tokens_per_s']:,.0f} tok/s "
         f"= {r['ppl_ratio']:.2f}x ({mark(r['ppl_ratio'] >= r['target_ppl_ratio'])} the {r['target_ppl_ratio']:g}x target)",
     ])
+
+
+def _exact_line(b: dict) -> str:
+    return (f"BabyLM exact (the pipeline's batches of 64 items, float32 sums): {b['exact_candidates_per_s']:,.0f}/s vs "
+            f"fast (--no-exact: shared prefixes once) {b['fast_candidates_per_s']:,.0f}/s = {b['fast_vs_exact']:.1f}x; "
+            "decisions that differ: "
+            f"{b['exact_differing_decisions']} (largest score difference {b['exact_max_score_diff']:.1e})")
 
 
 def _babylm_line(b: dict, target: float) -> str:

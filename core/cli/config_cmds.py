@@ -105,4 +105,12 @@ def _cmd_config_check(args) -> int:
           f"AdamW {mem['optimizer']}, activations {mem['activations']})")
     for note in paths.notes:
         print(f"# {note}")
+    if paths.corpus is not None:
+        from core.challenge import config_forecast
+        from core.data.corpus import read_manifest
+
+        words = read_manifest(paths.corpus).get("splits", {}).get("train", {}).get("words", 0)
+        note = config_forecast(cfg, words)
+        if note:
+            print(f"# {note}")
     return 0

@@ -6,6 +6,7 @@ imported only when a command runs a model.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import shlex
@@ -65,6 +66,10 @@ def register(subparsers) -> None:
                    help="glue: fine-tune on the first K training examples of each task (default: all; recorded)")
     p.add_argument("--max-valid-examples", type=int, default=0, metavar="K",
                    help="glue: score the first K validation examples of each task (default: all; recorded)")
+    p.add_argument("--exact", action=argparse.BooleanOptionalAction, default=d.exact,
+                   help="babylm: the official pipeline's arithmetic (its batches of 64 items in file order, "
+                        "float32 sums), so near-ties fall as in its files (default); --no-exact: the fast path "
+                        "(identical candidates once, length-sorted batches, float64 sums)")
     p.add_argument("--cloze-file", default="", metavar="FILE",
                    help='cloze items, JSONL: {"text": "... ___ ...", "options": [...], "answer": ..., "category": ...}')
     p.add_argument("--batch-size", type=bounds.bounded(int, 1, bounds.MAX_BATCH), default=d.batch_size, help=f"sequences per forward pass (default {d.batch_size}; perplexity: at most 16k tokens a pass)")
@@ -132,7 +137,7 @@ def _options(args):
                        babylm_data=_abs(args.babylm_data), fast=args.fast, temperatures=args.temperatures,
                        revision=args.revision, tasks=args.tasks, pooling=args.pooling, epochs=args.epochs,
                        max_train_examples=args.max_train_examples, max_valid_examples=args.max_valid_examples,
-                       suites_given=given)
+                       exact=args.exact, suites_given=given)
 
 
 def _cmd_eval(args) -> int:
@@ -165,8 +170,8 @@ def _command(opts) -> str:
     for key, value in opts.to_dict().items():
         if key in ("model", "suites_given") or value == default.to_dict()[key]:
             continue
-        if isinstance(value, bool):
-            argv.append(f"--{key.replace('_', '-')}")
+        if isinstance(value, bool):  # a flag; --no-X turns off one that is on by default
+            argv.append(f"--{'' if value else 'no-'}{key.replace('_', '-')}")
             continue
         argv += [f"--{key.replace('_', '-')}".replace("--suites", "--suite"),
                  ",".join(value) if isinstance(value, list) else str(value)]

@@ -31,7 +31,9 @@ def summary_line(suite: str, r: dict) -> str:
         board = ", ".join(f"{label} {value:.2f}" for label, value in r["scoreboard"].items())
         read = r.get("reading")
         extra = f"; reading: {read['rows']:,} words, {read['contexts_per_s']:,.0f} contexts/s" if read else ""
-        return f"BabyLM: {board} ({r['candidates']:,} candidates, {r['candidates_per_s']:,.0f}/s{extra})"
+        past = f", {r['past_trained_context']:,} past the trained context" if r.get("past_trained_context") else ""
+        mode = "exact" if r["rule"].get("exact") else "fast"
+        return f"BabyLM: {board} ({r['candidates']:,} candidates, {r['candidates_per_s']:,.0f}/s, {mode}{past}{extra})"
     if suite == "glue":
         board = ", ".join(f"{task} {value:.3f}" for task, value in r["scoreboard"].items())
         rule = "official recipe" if r["official"] else "NOT the official run: " + "; ".join(r["deviations"])

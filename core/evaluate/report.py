@@ -111,9 +111,11 @@ def _babylm_section(b: dict) -> str:
     first = ("scored after " + escape(str(rule["context_token"]))) if rule["first_token_scored"] else \
         "not scored (the tokenizer adds no BOS)"
     warnings = "".join(f"<li>{escape(w)}</li>" for w in b.get("warnings", []))
+    arithmetic = f" Arithmetic: {escape(rule['arithmetic'])}." if "arithmetic" in rule else ""
     return ("<h2>BabyLM 2025 zero-shot (official rule)</h2>"
-            f"<p>Scored as the official pipeline's causal backend: first token {first}; {escape(rule['tie_rule'])}. "
-            f"The pipeline's files are in <code>{escape(b['layout'])}/</code>.</p>"
+            f"<p>Scored as the official pipeline's causal backend: first token {first}; {escape(rule['tie_rule'])}."
+            f"{arithmetic} The pipeline's files are in <code>{escape(b['layout'])}/</code>.</p>"
+            + _past_context(b) +
             "<table><tr><th>task</th><th>score</th><th>metric</th><th>best temperature</th><th>items</th>"
             f"<th>breakdown</th></tr>{''.join(rows)}</table>"
             + (_reading_part(b["reading"]) if "reading" in b else "")
@@ -158,6 +160,18 @@ def _reading_part(r: dict) -> str:
             f"<b>{r['self_paced']:.2f}</b> (R² gained by surprisal over the baseline, % of what was left; "
             f"{r['rows']:,} words).</p>"
             + table(["measure", "correlation with surprisal", "ΔR²", "ΔR² (spillover)", "p-value"], rows))
+
+
+def _past_context(b: dict) -> str:
+    """How many candidates ran past the trained context (scored there, as the pipeline does)."""
+    total = b.get("past_trained_context")
+    if total is None:
+        return ""
+    by_task = ", ".join(f"{escape(label)} {t['past_trained_context']:,}" for label, t in b["tasks"].items()
+                        if t.get("past_trained_context"))
+    return (f"<p>Candidates longer than the trained context of {b['trained_context']} tokens: <b>{total:,}</b>"
+            + (f" ({by_task}); their positions past it were computed as the model computes any position "
+               "(rotary), as in the official pipeline.</p>" if total else ".</p>"))
 
 
 def _cloze_section(c: dict) -> str:

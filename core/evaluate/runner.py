@@ -50,6 +50,7 @@ class EvalOptions:
     epochs: int = 0             # glue: epochs per task (0 = the recipe's: 10, WSC 30)
     max_train_examples: int = 0  # glue: the first K training examples per task (0 = all)
     max_valid_examples: int = 0  # glue: the first K validation examples per task (0 = all)
+    exact: bool = True          # babylm: the official pipeline's batches and float32 sums (False: fast, float64)
     suites_given: bool = False  # chosen by the user: a suite whose input is missing is then an error
 
     def __post_init__(self) -> None:
@@ -123,6 +124,7 @@ class Plan:
     cloze_items: list = field(default_factory=list)
     prompts: list = field(default_factory=list)
     seq_length: int = 0
+    trained_context: int = 0    # the run's data.seq_length, else the model config's context
 
 
 def _load(opts: EvalOptions, ws: Workspace):
@@ -196,6 +198,7 @@ def _plan(opts: EvalOptions, ws: Workspace, info, model, tokenizer) -> Plan:
         raise UserError("nothing to evaluate: " + "; ".join(f"{k}: {v}" for k, v in plan.skipped.items()))
     ctx = model_context(model) or 1024
     trained = info.config.data.seq_length if info.config is not None else 0
+    plan.trained_context = trained or model_context(model) or 0
     plan.seq_length = min(opts.seq_length or trained or 1024, ctx)
     return plan
 
@@ -218,8 +221,16 @@ def _plan_babylm(opts: EvalOptions, ws: Workspace, info, plan: Plan, skip) -> No
 def _model_revision(opts: EvalOptions, info) -> tuple[str, str]:
     """(model folder name, revision) of the official results layout."""
     name = info.run or (info.run_dir or info.folder).name
-    checkpoint = info.folder.name if info.folder != info.run_dir and info.run_dir is not None else ""
-    return name, opts.revision or checkpoint or "main"
+    return name, babylm_revision(opts.revision, info.folder)
+
+
+def babylm_revision(given: str, folder: Path) -> str:
+    """The revision folder of the official layout: the one named with --revision, else a `chck_*`
+    checkpoint's own name, else `main` (a run's final model, or the latest checkpoint-<step> of a
+    run stopped before it: the pipeline names a model without a revision `main`)."""
+    if given:
+        return given
+    return folder.name if folder.name.startswith("chck_") else "main"
 
 
 def _plan_glue(opts: EvalOptions, ws: Workspace, info, plan: Plan) -> None:
@@ -271,7 +282,8 @@ def _run_suite(suite: str, opts: EvalOptions, plan: Plan, model, tokenizer, log,
 
         for warning in plan.babylm.warnings:
             log(f"  warning: {warning}")
-        return babylm.run(model, tokenizer, plan.babylm, opts.batch_size, log, plan.babylm_layout)
+        return babylm.run(model, tokenizer, plan.babylm, opts.batch_size, log, plan.babylm_layout,
+                          exact=opts.exact, trained_context=plan.trained_context)
     if suite == "glue":
         from core.evaluate.babylm.finetune import suite as glue
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import torch
 
-from core.challenge import mark_name, parse_marks
+from core.challenge import forecast, mark_name, parse_marks
 from core.config import RunConfig, machine_fallbacks
 from core.models import build_model
 from core.train import checkpoint as ckpt
@@ -218,6 +218,14 @@ def _loop(cfg: RunConfig, data: TrainData, tokenizer, run_dir: Path, callbacks: 
     # first reach a mark is also kept as chck_<mark>. Marks a resumed run has already reached were
     # saved before it stopped, so stopped + resumed saves the same set, at the same steps.
     marks = [m for m in parse_marks(t.checkpoint_words) if m > snapshot().words_seen]
+    if marks and accelerator.is_main_process:
+        # Say up front which marks this run can reach (a small corpus may reach none): words
+        # seen at the end are max_steps x tokens_per_step x words_per_token, as counted below.
+        per_epoch = int(steps_per_epoch * tokens_per_step * data.words_per_token)
+        basis = (f"training.max_steps={t.max_steps}" if t.max_steps
+                 else f"{per_epoch:,} words per epoch x {t.num_epochs} epochs")
+        note = forecast(tuple(marks), int(max_steps * tokens_per_step * data.words_per_token), basis)
+        print(f"note: {note}", flush=True)
     cbs.on_train_begin(snapshot(), control)
     if progress.step == 0:
         # The untrained model: where the "learned vs words seen" curve starts.

@@ -31,3 +31,17 @@ def test_no_ratio_when_the_sides_disagree(tmp_path, monkeypatch):
     monkeypatch.setattr(bench, "_score", skewed)
     out = bench.bench_babylm(model, tok, suite.plan(data), batch_size=16, rounds=1)
     assert not out["same_decisions"] and out["ratio"] is None
+
+
+def test_exact_and_fast_are_timed_side_by_side(tmp_path):
+    from core.bench.eval import _exact_line
+
+    data = fx.write_evaluation_data(tmp_path)
+    tok = fx.make_tokenizer(tmp_path / "tok", add_bos=True)
+    model = fx.make_model(len(tok))
+    out = bench.bench_babylm(model, tok, suite.plan(data), batch_size=16, rounds=1)
+    assert out["exact_candidates_per_s"] > 0
+    assert out["fast_vs_exact"] == out["fast_candidates_per_s"] / out["exact_candidates_per_s"]
+    # Random weights, no near-ties: the two arithmetics decide alike and agree to float32 rounding.
+    assert out["exact_differing_decisions"] == 0 and out["exact_max_score_diff"] <= bench.AGREE
+    assert "BabyLM exact" in _exact_line(out) and "decisions that differ: 0" in _exact_line(out)

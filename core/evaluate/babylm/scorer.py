@@ -38,6 +38,32 @@ def encode_all(tokenizer, sentences: list[str], completions: list[str]) -> list[
     return encoded
 
 
+def position_limit(model) -> int | None:
+    """The longest input a plain transformers forward pass of `model` computes; None: no limit.
+
+    Llama's rotary positions are computed from the position ids (any length runs, as in the
+    official pipeline, past the trained length); GPT-2's learned table and GPT-J's precomputed
+    sin/cos table (`embed_positions[position_ids]`) stop at n_positions: an IndexError past it.
+    """
+    if getattr(model.config, "model_type", "") == "llama":
+        return None
+    return getattr(model.config, "max_position_embeddings", None) or getattr(model.config, "n_positions", None)
+
+
+# Plain output layers (a Linear, GPT-J's with a bias): the logits of the scored positions alone
+# equal those rows of the full logits, so padding and unscored context cost no output layer.
+PLAIN_HEADS = ("llama", "gpt2", "gptj")
+
+
+def _scored_logits(model, ids, attention, rows, cols) -> torch.Tensor:
+    """Logits at (rows, cols) only; other architectures (a scaled or capped head) go through the
+    model's own forward."""
+    if getattr(model.config, "model_type", "") in PLAIN_HEADS:
+        hidden = model.base_model(input_ids=ids, attention_mask=attention, use_cache=False).last_hidden_state
+        return model.get_output_embeddings()(hidden[rows, cols])
+    return model(input_ids=ids, attention_mask=attention).logits[rows, cols]
+
+
 @torch.inference_mode()
 def _score_batch(model, batch: list[Encoded], temperatures: list[float]) -> torch.Tensor:
     """[len(batch), len(temperatures)] float64 sums of the scored targets' log-probabilities."""
@@ -61,8 +87,8 @@ def _score_batch(model, batch: list[Encoded], temperatures: list[float]) -> torc
     # Right padding leaves every real position as when its row runs alone; without padding the
     # mask is left out so attention keeps its fastest path.
     padded = bool((att == 0).any())
-    logits = model(input_ids=ids.to(device), attention_mask=att.to(device) if padded else None).logits
-    picked = logits[torch.tensor(rows, device=device), torch.tensor(cols, device=device)].float()
+    picked = _scored_logits(model, ids.to(device), att.to(device) if padded else None,
+                            torch.tensor(rows, device=device), torch.tensor(cols, device=device)).float()
     target = torch.tensor(targets, device=device).unsqueeze(1)
     owner = torch.tensor(rows)
     for t, temperature in enumerate(temperatures):
@@ -78,15 +104,12 @@ def score_all(model, encoded: list[Encoded], temperatures: list[float], batch_si
     Identical candidates are scored once, so a tie is an exact tie (the first candidate wins it,
     as in the pipeline) whatever the batching. Longest first: similar lengths share a batch and
     the first batch fails fast on memory. `progress(done, total)` is called after each batch.
+    Lengths are not checked here: `position_limit` says what the model can compute, and the suite
+    refuses a longer candidate by name before scoring.
     """
     if batch_size < 1:
         raise UserError(f"--batch-size {batch_size}: must be at least 1")
-    context = getattr(model.config, "max_position_embeddings", None) or getattr(model.config, "n_positions", None)
     unique = list(dict.fromkeys(encoded))
-    for e in unique:
-        if context and len(e.tokens) - 1 > context:
-            raise UserError(f"a candidate of {len(e.tokens)} tokens is longer than the model's context of "
-                            f"{context}; the BabyLM suite cannot score it with this model")
     index = {e: i for i, e in enumerate(unique)}
     order = sorted(range(len(unique)), key=lambda i: -len(unique[i].tokens))
     scores = [[0.0] * len(temperatures) for _ in unique]

@@ -101,15 +101,18 @@ def _spearman(xs, ys) -> float:
     return num / den if den else math.nan
 
 
-def evaluate(items: list[dict], scores: list, temperatures: list[float], task: str) -> dict:
-    """The pipeline's outputs for one folder: best temperature, report text, predictions."""
+def evaluate(items: list[dict], scores: list, temperatures: list[float], task: str, batch_size: int = 0) -> dict:
+    """The pipeline's outputs for one folder: best temperature, report text, predictions.
+    `batch_size` > 0: WUG's softmax runs per batch of that many items, as the pipeline's does."""
     results = []
     for t, temp in enumerate(temperatures):
         stacked = torch.tensor(scores[t], dtype=torch.float32)
         chosen = torch.max(stacked, dim=1)[1].tolist()
         preds = defaultdict(list)
         if task.startswith("wug"):
-            probs = torch.softmax(stacked, dim=1)[:, 0].tolist()
+            step = batch_size or len(items)
+            probs = [p for b in range(0, len(items), step)
+                     for p in torch.softmax(stacked[b:b + step], dim=1)[:, 0].tolist()]
             rho = _spearman(probs, [it["ratio"] for it in items])
             for it, c, p in zip(items, chosen, probs):
                 preds[it["UID"]].append({"id": f"{it['UID']}_{len(preds[it['UID']])}", "pred": it["completions"][c],

@@ -48,6 +48,10 @@ def test_eval_babylm_writes_the_official_layout(eval_ws, tmp_path, capsys):
     assert len(scores) == 6 and json.loads(scores[0])["label"] == 0
     html = (out / "report.html").read_text()
     assert "BabyLM 2025 zero-shot (official rule)" in html and "<details>" in html
+    # Run r1 trained at 32 tokens: two entity-tracking candidates are longer, scored and counted.
+    assert b["trained_context"] == 32 and b["past_trained_context"] == 2
+    assert b["tasks"]["entity_tracking/entity_tracking"]["past_trained_context"] == 2
+    assert "Candidates longer than the trained context of 32 tokens: <b>2</b>" in html
     with open_history(eval_ws) as history:
         rows = {(r["suite"], r["name"]): r["value"] for r in history.evals("r1")}
     assert rows[("babylm", "blimp/blimp_filtered")] == b["scoreboard"]["blimp/blimp_filtered"]
@@ -105,3 +109,53 @@ def test_eval_babylm_scores_reading_in_the_same_run(eval_ws, tmp_path, capsys):
     with open_history(eval_ws) as history:
         rows = {(r["suite"], r["name"]): r["value"] for r in history.evals("r1")}
     assert rows[("babylm", "reading/reading_eye")] == b["reading"]["eye_tracking"]
+
+
+def test_a_stopped_runs_checkpoint_is_written_as_main_and_chck_keeps_its_name(eval_ws, tmp_path, make_run):
+    import shutil
+
+    from core.evaluate.runner import babylm_revision
+    from core.tokenizer import load_tokenizer
+
+    make_run(eval_ws, "stopped", load_tokenizer("tok", eval_ws))
+    run_dir = eval_ws.run_dir("stopped")
+    step = run_dir / "checkpoint-36"
+    step.mkdir()
+    for path in list(run_dir.iterdir()):
+        if path.is_file() and path.name != "config.yaml":
+            path.rename(step / path.name)  # no final model: the run stopped after its checkpoint at step 36
+    shutil.copytree(step, run_dir / "chck_1M")
+    data = fx.write_evaluation_data(tmp_path)
+    for model, revision, expected in [("stopped", [], "main"), (str(run_dir / "chck_1M"), [], "chck_1M"),
+                                      ("stopped", ["--revision", "chck_2M"], "chck_2M")]:
+        out = tmp_path / f"out-{expected}"
+        assert main(["eval", model, "--suite", "babylm", "--babylm-data", str(data / "fast_eval"), "--fast",
+                     *revision, "--output", str(out), "--workspace", str(eval_ws.root)]) == 0
+        assert [p.name for p in (out / "results" / "stopped").iterdir()] == [expected]
+    assert babylm_revision("", step) == "main" and babylm_revision("", run_dir / "chck_10M") == "chck_10M"
+
+
+def test_no_exact_is_recorded_in_the_rule_and_the_report(eval_ws, tmp_path, capsys):
+    data = fx.write_evaluation_data(tmp_path)
+    results = {}
+    for flag in ("--exact", "--no-exact"):
+        out = tmp_path / flag
+        assert main(["eval", "r1", "--suite", "babylm", "--babylm-data", str(data / "full_eval" / "ewok_filtered"),
+                     flag, "--output", str(out), "--workspace", str(eval_ws.root)]) == 0
+        results[flag] = json.loads((out / "results.json").read_text())
+        assert ("float32" if flag == "--exact" else "float64") in (out / "report.html").read_text()
+    assert results["--exact"]["suites"]["babylm"]["rule"]["exact"] is True
+    assert results["--no-exact"]["suites"]["babylm"]["rule"]["exact"] is False
+    assert results["--no-exact"]["options"]["exact"] is False
+    assert results["--exact"]["suites"]["babylm"]["past_trained_context"] == 0
+    log = capsys.readouterr().out
+    assert "exact)" in log and "fast)" in log
+
+
+def test_a_detached_eval_job_shows_no_exact_as_its_flag():
+    from core.cli.eval_cmds import _command
+    from core.evaluate.runner import EvalOptions
+
+    assert _command(EvalOptions(model="r1", suites=("babylm",), exact=False)) == "babyllama eval r1 --suite babylm --no-exact"
+    assert "exact" not in _command(EvalOptions(model="r1", suites=("babylm",)))
+    assert EvalOptions.from_dict(EvalOptions(model="r1", exact=False).to_dict()).exact is False

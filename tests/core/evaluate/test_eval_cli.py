@@ -78,9 +78,12 @@ def test_a_failure_while_writing_leaves_no_folder(eval_ws, monkeypatch):
 def test_missing_inputs_of_chosen_suites(eval_ws, tmp_path, capsys):
     rc = main(["eval", "r1", "--suite", "pairs", "--workspace", str(eval_ws.root)])
     assert rc == 2 and "--suite pairs: no minimal pairs" in capsys.readouterr().err
-    rc = main(["eval", "r1", "--suite", "ppl,nope", "--batch-size", "0", "--workspace", str(eval_ws.root)])
+    rc = main(["eval", "r1", "--suite", "ppl,nope", "--revision", "a/b", "--workspace", str(eval_ws.root)])
     err = capsys.readouterr().err
-    assert rc == 2 and "unknown suite 'nope'" in err and "--batch-size: must be at least 1" in err
+    assert rc == 2 and "unknown suite 'nope'" in err and "--revision 'a/b': a revision is one folder name" in err
+    with pytest.raises(SystemExit) as exit_:  # bounded flags are refused by argparse, before anything runs
+        main(["eval", "r1", "--batch-size", "0", "--workspace", str(eval_ws.root)])
+    assert exit_.value.code == 2 and "--batch-size: must be >= 1, got 0" in capsys.readouterr().err
     long = tmp_path / "prompts.txt"
     long.write_text("fine\n" + "word " * 200 + "\n", encoding="utf-8")
     rc = main(["eval", "r1", "--suite", "gen", "--custom-prompts", str(long), "--workspace", str(eval_ws.root)])

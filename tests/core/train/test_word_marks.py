@@ -137,3 +137,45 @@ def test_babylm_probes_measure_every_word_mark(ready_workspace, tmp_path):
     train(cfg, data, tokenizer, tmp_path / "r", [rec], accelerator=make_accelerator(cfg)[0], probes=[probe])
     marks = sorted(m["step"] for m in challenge.list_marks(tmp_path / "r"))
     assert marks == [3, 6] and rec.steps == [0, 3, 6, 12]
+
+
+def test_forecast_names_the_marks_reached_and_missed():
+    babylm = challenge.parse_marks("babylm")
+    none = challenge.forecast(babylm, 240_000, "80,000 words per epoch x 3 epochs")
+    assert "240,000 words (80,000 words per epoch x 3 epochs)" in none
+    assert "NO chck_ checkpoint will be saved" in none and "chck_1M" in none
+    some = challenge.forecast(babylm, 2_400_000, "b")
+    assert "saves chck_1M, chck_2M but not chck_3M, chck_4M ... chck_1000M (26 marks)" in some
+    assert challenge.forecast((10_000, 20_000), 20_000, "b").endswith("every mark left, chck_10k, chck_20k")
+    assert challenge.forecast((10_000,), 5_000, "b", already=10_000) is None  # a resumed run past every mark
+    # The suggested marks parse and fit in the run.
+    suggested = none.rsplit("training.checkpoint_words=", 1)[1]
+    assert max(challenge.parse_marks(suggested)) <= 240_000
+
+
+def test_training_says_which_marks_a_small_corpus_reaches(ready_workspace, tmp_path, capsys):
+    cfg = config.load(find("tiny"), BASE)
+    data, _ = load_train_data(cfg, ready_workspace)
+    total = int(12 * 8 * 64 * data.words_per_token)  # the loop's words seen after max_steps=12
+    spec = [f"training.checkpoint_words={total // 2},{total + 1},1M"]
+    capsys.readouterr()
+    assert _run(ready_workspace, tmp_path / "r", spec)[0] == "finished"
+    log = capsys.readouterr().out
+    note = next(line for line in log.splitlines() if "training.checkpoint_words:" in line)
+    assert f"about {total:,} words (training.max_steps=12)" in note
+    assert f"saves {challenge.mark_name(total // 2)} but not {challenge.mark_name(total + 1)}, chck_1M" in note
+    assert set(_marks(tmp_path / "r")) == {challenge.mark_name(total // 2)}  # the forecast held
+
+
+def test_config_check_forecasts_the_marks_from_the_corpus(ready_workspace, capsys):
+    from core.cli import main
+    from core.data.corpus import read_manifest
+
+    words = read_manifest(ready_workspace.corpus_dir("syn"))["splits"]["train"]["words"]
+    assert main(["config", "check", "tiny", "data.train_path=syn", "training.checkpoint_words=babylm",
+                 "training.num_epochs=2", "training.max_steps=0", "--workspace", str(ready_workspace.root)]) == 0
+    out = capsys.readouterr().out
+    assert f"# training.checkpoint_words: this run will see about {2 * words:,} words" in out
+    assert "NO chck_ checkpoint will be saved" in out
+    assert main(["config", "check", "tiny", "data.train_path=syn", "--workspace", str(ready_workspace.root)]) == 0
+    assert "# training.checkpoint_words" not in capsys.readouterr().out
