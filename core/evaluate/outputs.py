@@ -56,8 +56,11 @@ def charts(results: dict, curves: dict | None = None) -> list[plots.Chart]:
         bins = [0] * 10
         for sample in g["samples"]:
             bins[min(int(sample["distinct_2"] * 10), 9)] += 1
-        out.append(plots.bar_chart("Generation diversity: distinct-2 per sample",
-                                   [f"{i / 10:.1f}" for i in range(10)], bins, ylabel="samples", xlabel="distinct-2"))
+        # Within each sample (a continuation rarely repeats its own bigrams: near 1), unlike the
+        # header's distinct-2, which pools all samples (they repeat each other: much lower).
+        out.append(plots.bar_chart("Diversity within each sample: distinct-2 of one continuation",
+                                   [f"{i / 10:.1f}" for i in range(10)], bins, ylabel="samples",
+                                   xlabel=f"distinct-2 within a sample (pooled over all samples: {g['distinct_2']:.2f})"))
     if "speed" in s:
         rows = s["speed"]["by_batch"]
         out.append(plots.line_chart("Speed by batch size", {

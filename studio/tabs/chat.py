@@ -117,7 +117,8 @@ def send(ctx: StudioContext, selected: list[str] | None, prompt: str, chat_mode:
                 del streams[i]
                 continue
             finals[i] = result
-            panes[i][-1] = {"role": "assistant", "content": result.text.strip() if chat_mode else result.text}
+            text = gen.shown_text(result.text)  # a young model's U+FFFD / control codes are not shown
+            panes[i][-1] = {"role": "assistant", "content": text.strip() if chat_mode else text}
         yield (*panes, _status(selected, finals, problems, running=bool(streams)))
 
 
