@@ -10,6 +10,7 @@ import math
 from pathlib import Path
 
 from core.evaluate import plots
+from core.generate.text import shown_text
 
 RESULTS, SAMPLES, PNG, REPORT = "results.json", "samples.txt", "evaluation_plots.png", "report.html"
 
@@ -87,16 +88,18 @@ def babylm_charts(b: dict) -> list[plots.Chart]:
 
 
 def samples_text(results: dict) -> str:
-    """samples.txt: every generated sample and the consistency pairs, plainly."""
+    """samples.txt: every generated sample and the consistency pairs, plainly (shown clean:
+    results.json keeps the raw text)."""
     gen = results["suites"].get("gen")
     if not gen:
         return "(no generation suite in this evaluation)\n"
     lines = [f"# {results['model']['ref']}  sampling: {json.dumps(gen['params'])}", ""]
     for sample in gen["samples"]:
-        lines += [f"PROMPT: {sample['prompt']}", f"OUTPUT: {sample['text']}", ""]
+        lines += [f"PROMPT: {sample['prompt']}", f"OUTPUT: {shown_text(sample['text'])}", ""]
     lines += ["# consistency (greedy continuations of paraphrased prompts)", ""]
     for pair in gen["consistency"]["pairs"]:
-        lines += [f"A: {pair['prompt_a']} -> {pair['text_a']}", f"B: {pair['prompt_b']} -> {pair['text_b']}",
+        lines += [f"A: {pair['prompt_a']} -> {shown_text(pair['text_a'])}",
+                  f"B: {pair['prompt_b']} -> {shown_text(pair['text_b'])}",
                   f"jaccard {pair['jaccard']:.3f}", ""]
     return "\n".join(lines)
 

@@ -1,7 +1,7 @@
 """Generated text made fit to show: young models emit byte tokens that decode to U+FFFD (half a
-UTF-8 character) or to control codes. Stored text stays raw (history samples, eval results, the
-REST server's answers) for analysis; every display calls `shown_text`. Must not import torch,
-gradio, studio or training code.
+UTF-8 character) or to control codes. Stored text stays raw (history samples, results.json, the
+REST server's answers) for analysis; every display (studio, reports, samples.txt) calls
+`shown_text`. Must not import torch, gradio, studio or training code.
 """
 from __future__ import annotations
 

@@ -39,3 +39,5 @@ def test_generated_text_is_shown_clean_in_both_reports(workspace):
     assert "a cat" in html and "\ufffd" not in html and "\x1b" not in html and "\x00" not in html
     entry = {"name": "m", "results": results}
     assert "\ufffd" not in compare._samples([entry]) and "a cat" in compare._samples([entry])
+    text = outputs.samples_text(results)
+    assert "OUTPUT: a cat" in text and "\ufffd" not in text and "\x00" not in text
