@@ -15,7 +15,7 @@ import gradio as gr
 from core import generate as gen
 from core.errors import UserError
 from studio.context import StudioContext
-from studio.shared import model_choices, with_params
+from studio.shared import model_choices, refresh_on_open, with_params
 
 MAX_PANES = 4
 CHAT_STOP = "\nUser:"  # a base model in chat mode goes on to write the user's next turn: cut there
@@ -250,3 +250,9 @@ def _build_sampling() -> list:
             seed = gr.Number(d.seed, precision=0, minimum=0, label="Seed", info=_HELP["seed"],
                              elem_id="chat-seed")
     return [temperature, top_k, top_p, max_new, penalty, seed]
+
+
+def wire_load(demo: gr.Blocks, ctx: StudioContext, c: ChatComponents, tab: gr.Tab | None = None) -> None:
+    """Opening the tab refreshes the model picker (a run may have finished meanwhile); the page
+    load's own handler picks the newest model."""
+    refresh_on_open(demo, tab, functools.partial(refresh_models, ctx), c.models, c.models, on_load=False)

@@ -9,7 +9,7 @@ from studio.tabs import data as data_tab
 from studio.tabs import model as model_tab
 from studio.tabs import train as train_tab
 
-LIST_TABS = ("data", "tokenizer", "model", "train", "compare")
+LIST_TABS = ("data", "tokenizer", "model", "train", "evaluate", "compare", "chat")
 
 
 def _ids(demo) -> dict[str, int]:
