@@ -47,8 +47,9 @@ def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
 
 
 def _fmt(value: float) -> str:
-    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e4, "k")):
-        if abs(value) >= scale:
+    # From 10,000 on in thousands (10k, not the 1k that dividing by the threshold printed).
+    for threshold, scale, suffix in ((1e9, 1e9, "G"), (1e6, 1e6, "M"), (1e4, 1e3, "k")):
+        if abs(value) >= threshold:
             return f"{value / scale:.3g}{suffix}"
     if value != 0 and abs(value) < 1e-3:
         return f"{value:.0e}"

@@ -41,3 +41,8 @@ def test_generated_text_is_shown_clean_in_both_reports(workspace):
     assert "\ufffd" not in compare._samples([entry]) and "a cat" in compare._samples([entry])
     text = outputs.samples_text(results)
     assert "OUTPUT: a cat" in text and "\ufffd" not in text and "\x00" not in text
+
+
+def test_tick_labels_in_thousands_say_the_right_number():
+    assert [plots._fmt(v) for v in (100.0, 1000.0, 10_000.0, 25_000.0, 2_500_000.0)] == \
+        ["100", "1000", "10k", "25k", "2.5M"]
