@@ -1,6 +1,7 @@
 """Start the studio from parsed flags: `babyllama studio` and `python launch.py` both end here.
 
-Checks the login before binding (a non-loopback host needs one); may import gradio and core.
+Checks the login before binding (a non-loopback host needs one). Must not import gradio or
+transformers at import time (only `serve` does), so a refused start or `--help` stays quick.
 """
 from __future__ import annotations
 

@@ -31,3 +31,9 @@ def test_studio_verb_refuses_a_remote_host_without_login(tmp_path):
                           timeout=120, env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"})
     assert proc.returncode == 2
     assert "refusing to bind 0.0.0.0" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_the_launcher_imports_no_ui_until_it_serves():
+    code = "import sys, studio.launcher; print('gradio' in sys.modules, 'transformers' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "False"]
