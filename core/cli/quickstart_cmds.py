@@ -9,9 +9,9 @@ from core.workspace import Workspace
 
 # From the click to the first loss point: one phrase in the README, the studio and `--help`
 # (tests/core/cli/test_quickstart_cmds.py checks all three; kept here, not in
-# core.quickstart, so `--help` imports no history). Measured on the 2-core dev VM with ~9 other
-# processes busy (load average 9-10): 55.5 s (`babyllama quickstart --detach`, then polling the
-# history for the run's first `loss` row; docs/performance.md).
+# core.quickstart, so `--help` imports no history). Measured on the shared 2-core dev VM at load
+# average 9-10: 55.5 s and 64.9 s (`babyllama quickstart --detach`, then polling the history for
+# the run's first `loss` row; docs/performance.md).
 FIRST_CURVE = "about a minute on 2 CPU cores"
 
 
