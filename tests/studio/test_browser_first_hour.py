@@ -2,6 +2,9 @@
 after Start here every tab's list shows what the chain made, without a reload."""
 from __future__ import annotations
 
+import os
+import time
+
 import pytest
 
 from core import jobs
@@ -29,12 +32,15 @@ def _y_ticks(page) -> list[str]:
 
 
 def test_one_logged_point_shows_as_a_marker_with_round_ticks(workspace, browser, tmp_path):
+    """A live run (this test's own process plays its worker) with one point, then a second one:
+    the first is drawn on a range around it, and the range follows once the curve has a span."""
     run_dir = workspace.run_dir("one-point")
     run_dir.mkdir(parents=True)
     with History(workspace.db_path) as h:
         h.create_run("one-point", "train", {}, run_dir)
         h.log_metrics("one-point", 5, {"loss": FIRST_LOSS, "lr": 0.0})
-        h.set_status("one-point", "finished")
+        h.set_status("one-point", "running", pid=os.getpid(), pid_started=jobs.process_start_time(os.getpid()),
+                     heartbeat=time.time())
     proc, url = start_studio(workspace.root, tmp_path / "studio.log")
     try:
         page = browser.new_page(viewport={"width": 1400, "height": 1600})
@@ -45,8 +51,21 @@ def test_one_logged_point_shows_as_a_marker_with_round_ticks(workspace, browser,
         ticks = _y_ticks(page)
         assert len(ticks) >= 2 and all(len(t) <= 5 for t in ticks), ticks
         assert str(FIRST_LOSS) not in page.inner_text("#train-plot")
+        with History(workspace.db_path) as h:
+            h.log_metrics("one-point", 10, {"loss": 3.0, "lr": 0.001})
+        _wait(page, lambda: any(_number(t) <= 3.0 for t in _y_ticks(page)),
+              what="the loss axis growing to the second point (no range left from the first)")
     finally:
+        with History(workspace.db_path) as h:
+            h.set_status("one-point", "stopped")
         stop_studio(proc)
+
+
+def _number(tick: str) -> float:
+    try:
+        return float(tick.replace("−", "-"))
+    except ValueError:
+        return float("inf")
 
 
 def test_lists_show_what_start_here_made_without_a_reload(workspace, browser, tmp_path):
