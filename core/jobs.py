@@ -40,8 +40,12 @@ QUEUED_KINDS = ("train", "distill")  # these wait in the queue for a free slot
 MAX_JOBS_ENV = "BABYLLAMA_MAX_JOBS"  # training slots per workspace (default 1)
 # glibc keeps freed arenas mapped instead of returning them every step: measured 1.25-1.3x
 # faster CPU training here. It must be set before the process starts, hence here.
+# No tqdm bars in run.log (they are \r-animations: a page of "Writing model shards: 0%|" per save):
+# tqdm's own switch plus the hub's and datasets' (which override code that turns bars back on);
+# the worker also turns transformers' off. Our own lines carry progress and ETA.
+QUIET_BARS_ENV = {"TQDM_DISABLE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
 WORKER_ENV = {"GLIBC_TUNABLES": "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=17179869184",
-              "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
+              "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false", **QUIET_BARS_ENV}
 
 
 def max_parallel_jobs() -> int:

@@ -30,13 +30,44 @@ def is_empty(ws: Workspace, history: History) -> bool:
 
 
 def plan(ws: Workspace, history: History, **overrides) -> dict:
-    """The chain's parameters, with names that are free in this workspace (`sample`, `sample-2`...)."""
+    """The chain's parameters. A corpus and tokenizer an earlier finished job made with the same
+    settings are reused (`reuse_corpus` / `reuse_tokenizer`: a second quickstart only adds a run);
+    anything new gets a name free in this workspace (`sample`, `sample-2`...)."""
     params = {**DEFAULTS, **{k: v for k, v in overrides.items() if v is not None}}
-    params["corpus"] = _free(params["corpus"], set(ws.corpora()) | _job_names(history))
-    params["tokenizer"] = _free(f"{params['corpus']}-bpe{params['vocab_size']}",
-                                set(ws.tokenizers()) | _job_names(history))
+    corpus_task = {"source": "synthetic", "words": params["words"], "complexity": params["complexity"],
+                   "seed": params["seed"]}
+    corpus = _made_before(history, "prepare", corpus_task, params["corpus"], ws.corpora())
+    params["reuse_corpus"] = corpus is not None
+    params["corpus"] = corpus or _free(params["corpus"], set(ws.corpora()) | _job_names(history))
+    tokenizer = None
+    if params["reuse_corpus"]:
+        tok_task = {"data": params["corpus"], "vocab_size": params["vocab_size"],
+                    "min_frequency": params["min_frequency"]}
+        tokenizer = _made_before(history, "tokenize", tok_task, f"{params['corpus']}-bpe{params['vocab_size']}",
+                                 ws.tokenizers())
+    params["reuse_tokenizer"] = tokenizer is not None
+    params["tokenizer"] = tokenizer or _free(f"{params['corpus']}-bpe{params['vocab_size']}",
+                                             set(ws.tokenizers()) | _job_names(history))
     params["run"] = history.free_name(f"{params['preset']}-{params['corpus']}")
     return params
+
+
+def describe_plan(params: dict) -> str:
+    """What the chain makes and what it reuses, in one line (the CLI and the studio say it)."""
+    corpus = f"corpus {params['corpus']}" + (" (reused)" if params.get("reuse_corpus") else " (new)")
+    tokenizer = f"tokenizer {params['tokenizer']}" + (" (reused)" if params.get("reuse_tokenizer") else " (new)")
+    return f"{corpus}, {tokenizer}, run {params['run']} (new)"
+
+
+def _made_before(history: History, kind: str, task: dict, name: str, existing) -> str | None:
+    """`name` if a finished `kind` job made it with these settings and it is still there, else None."""
+    if name not in existing:
+        return None
+    for row in history.list_runs(kind=kind, status="finished"):
+        config = row.get("config") or {}
+        if config.get("output") == name and all(config.get(k) == v for k, v in task.items()):
+            return name
+    return None
 
 
 def start(ws: Workspace, history: History, *, command: str = "babyllama quickstart", **overrides) -> dict:
@@ -64,6 +95,12 @@ def run_chain(params: dict, ws: Workspace, history: History, *, job: str | None 
           "--min-frequency", str(params["min_frequency"]), "--name", params["tokenizer"]]),
     ]
     for i, (kind, task, argv) in enumerate(steps):
+        if params.get("reuse_corpus" if kind == "prepare" else "reuse_tokenizer"):
+            log(f"step {i + 1}/3: reusing {'corpus' if kind == 'prepare' else 'tokenizer'} {task['output']} "
+                "(an earlier job made it with the same settings)")
+            if job:
+                history.update_progress(job, i + 1, 3)
+            continue
         name = history.free_name(f"{kind}-{task['output']}")  # the names the Data/Tokenizer tabs give
         log(f"step {i + 1}/3: {kind} job {name}")
         jobs.start_task(kind, task, ws, history, name=name,

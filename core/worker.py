@@ -167,9 +167,7 @@ def _train(job: dict, ws: Workspace, history: History, run_dir: Path, is_main: b
               "cached on disk for the next run)", flush=True)
     if is_main:
         print("preparing token blocks (cached after the first run of a corpus + tokenizer)", flush=True)
-        datasets.enable_progress_bars()  # tokenizing a big corpus takes minutes: show progress + ETA
     data, tokenizer = load_train_data(cfg, ws)
-    datasets.disable_progress_bars()
     if is_main:
         print(f"{len(data.train):,} training blocks of {cfg.data.seq_length} tokens", flush=True)
     objective = None

@@ -56,16 +56,16 @@ def build_app(workspace: Workspace) -> gr.Blocks:
     with gr.Blocks(title="BabyLlama Studio") as demo:
         gr.Markdown(f"## BabyLlama Studio\n<small>workspace `{workspace.root}`</small>")
         start = start_here.build(ctx)  # "Start here": shown on an empty workspace only
-        built = {}
+        built, tab_of = {}, {}
         with gr.Tabs() as tabs:
             for title, module_name in TABS:
                 module = import_module(f"studio.tabs.{module_name}")
-                with gr.Tab(title, id=module_name, elem_id=f"tab-{module_name}"):
+                with gr.Tab(title, id=module_name, elem_id=f"tab-{module_name}") as tab_of[module_name]:
                     built[module_name] = module.build(ctx)
         for module_name, components in built.items():
             wire = getattr(import_module(f"studio.tabs.{module_name}"), "wire_load", None)
-            if wire is not None:
-                wire(demo, ctx, components)
+            if wire is not None:  # page load + opening the tab refresh its lists (shared.refresh_on_open)
+                wire(demo, ctx, components, tab_of[module_name])
         start_here.wire(demo, ctx, start, tabs, built["train"])
         api.register(ctx)  # the API-only endpoints (runs, a run's metrics); actions are named in the tabs
     return demo

@@ -28,6 +28,13 @@ PANELS = ((("loss", "eval_loss", "ce_loss", "kl_loss"), "loss"), (("lr",), "lear
 # Minimal-pair accuracy logged during training (core.train.probes), with one series per field.
 PAIRS, PAIRS_TITLE = PAIRS_METRIC, "grammar: minimal-pair accuracy (BLiMP-style)"
 PAIRS_AXIS = "5"  # the fifth cell of the grid: the row under the 2 x 2 panels
+# A series this short is drawn with markers as well as lines: one point is no line, and a panel
+# with only lines would look empty until the second log (the first-hour report: "the panel looks
+# empty"). Longer series are lines only (markers on 2000 points cost rendering on every tick).
+SPARSE_POINTS = 50
+# A panel whose values are all equal (one point, a constant learning rate) gets an explicit range
+# around them, so plotly picks round ticks instead of labelling the one value (5.981946563720702).
+FLAT_PAD = 0.1  # of the value's size
 # A distillation run's two loss terms, drawn dashed in the loss panel: (legend, colour).
 LOSS_PARTS = {"ce_loss": ("CE (labels)", PALETTE[3]), "kl_loss": ("KL (teachers)", PALETTE[5])}
 
@@ -119,6 +126,7 @@ def training_figure(rows: Iterable[dict] | Mapping[str, Mapping], x_axis: str = 
     if grammar:
         traces += _pairs_traces(data, axis=PAIRS_AXIS)
     layout = json.loads(_grid(grammar))
+    _pad_flat_axes(layout, traces)
     for axis in (PAIRS_AXIS,) if grammar else ("3", "4"):
         layout[f"xaxis{axis}"]["title"] = {"text": X_AXES[x_axis]}
     layout["title"]["text"] = title or ("waiting for the first logged step..." if not data else "")
@@ -128,6 +136,8 @@ def training_figure(rows: Iterable[dict] | Mapping[str, Mapping], x_axis: str = 
 def _line(xs: list, ys: list, axis: str, name: str, color: str, *, width: float, dash: str | None = None,
           mode: str = "lines", opacity: float | None = None, showlegend: bool = True, marker: int = 0) -> dict:
     """One scatter trace as the dict plotly.js takes, on subplot axes x<axis>/y<axis>."""
+    if "markers" not in mode and len(xs) <= SPARSE_POINTS:
+        mode, marker = "lines+markers", marker or 5
     trace = {"type": "scatter", "x": xs, "y": ys, "name": name, "mode": mode, "xaxis": f"x{axis}",
              "yaxis": f"y{axis}", "line": {"color": color, "width": width}}
     if not showlegend:
@@ -152,6 +162,26 @@ def _pairs_traces(data: dict, axis: str) -> list[dict]:
         traces.append(_line(*downsample(*data[name]), axis, name[len(PAIRS) + 1:], color,
                             width=1.2, dash="dot", mode="lines+markers", marker=4))
     return traces
+
+
+def flat_range(values: Sequence[float]) -> list[float] | None:
+    """[low, high] around values that are all equal (one point, a constant), else None (autorange)."""
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    if not finite or min(finite) != max(finite):
+        return None
+    pad = abs(finite[0]) * FLAT_PAD or 1.0
+    return [finite[0] - pad, finite[0] + pad]
+
+
+def _pad_flat_axes(layout: dict, traces: list[dict]) -> None:
+    """Give every axis whose traces hold one distinct value an explicit range around it."""
+    values: dict[str, list] = defaultdict(list)
+    for trace in traces:
+        values["xaxis" + trace["xaxis"][1:]] += list(trace["x"])
+        values["yaxis" + trace["yaxis"][1:]] += list(trace["y"])
+    for axis, vals in values.items():
+        if (low_high := flat_range(vals)) is not None and axis in layout and "range" not in layout[axis]:
+            layout[axis]["range"] = low_high
 
 
 @functools.lru_cache(maxsize=2)
@@ -182,10 +212,10 @@ def overlay_figure(runs: dict[str, list[dict] | Mapping[str, Mapping]], metric: 
         xs, ys = downsample(xs, ys)
         if smoothing:
             ys = smooth(ys, smoothing)
-        fig.add_trace(go.Scatter(x=xs, y=ys, name=name, mode="lines",
-                                 line=dict(color=PALETTE[i % len(PALETTE)], width=2)))
-    fig.update_xaxes(title_text=X_AXES[x_axis])
-    fig.update_yaxes(title_text=metric)
+        fig.add_trace(go.Scatter(x=xs, y=ys, name=name, mode="lines+markers" if len(xs) <= SPARSE_POINTS else "lines",
+                                 marker=dict(size=5), line=dict(color=PALETTE[i % len(PALETTE)], width=2)))
+    fig.update_xaxes(title_text=X_AXES[x_axis], range=flat_range([x for t in fig.data for x in t.x]))
+    fig.update_yaxes(title_text=metric, range=flat_range([y for t in fig.data for y in t.y]))
     _layout(fig, "" if runs else "select runs to compare", height=420)
     return fig
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import time
 
+from core.generate.text import shown_text
 from core.models import human
 from core.train.callbacks import format_eta
 
@@ -72,7 +73,7 @@ def samples_markdown(samples: list[dict]) -> str:
     step = samples[0]["step"]
     latest = [s for s in samples if s["step"] == step]
     lines = [f"**Samples at step {step}**"]
-    lines += [f"- **{html.escape(s['prompt'])}**{html.escape(s['text'])}" for s in reversed(latest)]
+    lines += [f"- **{html.escape(s['prompt'])}**{html.escape(shown_text(s['text']))}" for s in reversed(latest)]
     return "\n".join(lines)
 
 

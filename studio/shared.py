@@ -148,6 +148,15 @@ def model_choices(ctx: StudioContext) -> list[str]:
     return [r["name"] for r in runs if r.get("run_dir") and model_folder(r["run_dir"]) is not None]
 
 
+def refresh_on_open(demo: gr.Blocks, tab: gr.Tab | None, fn, inputs, outputs, *, on_load: bool = True) -> None:
+    """Run `fn` when the page loads (unless `on_load` is False) and whenever `tab` is opened: the
+    one way a tab's lists catch up with what other tabs and background jobs (Start here's chain)
+    made meanwhile, without a reload. Private to the API; no progress spinner."""
+    triggers = ([demo.load] if on_load else []) + ([tab.select] if tab is not None else [])
+    if triggers:
+        gr.on(triggers, fn, inputs, outputs, show_progress="hidden", api_visibility="private")
+
+
 def refilled(make, fn, **kwargs):
     """`make(fn(), **kwargs)`, refilled by `fn()` on every page load: what `value=fn` does, but
     hidden from the API (a callable value becomes a public `/partial_N` endpoint in Gradio 6.31,

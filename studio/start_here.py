@@ -12,6 +12,7 @@ from typing import NamedTuple
 import gradio as gr
 
 from core import jobs, quickstart
+from core.cli.quickstart_cmds import FIRST_CURVE
 from core.errors import UserError
 from core.history import FINAL_STATUSES
 from studio.context import StudioContext
@@ -22,7 +23,8 @@ POLL_S = 1.0
 INTRO = ("### Start here\nThis workspace is empty. One click makes a small synthetic corpus "
          f"({quickstart.DEFAULTS['words'] // 1000}k words), a {quickstart.DEFAULTS['vocab_size']}-token tokenizer "
          f"and a `{quickstart.DEFAULTS['preset']}` run, as background jobs, then shows its live loss curve "
-         "in the Train tab (about a minute on a laptop CPU). The same from a terminal: `babyllama quickstart`.")
+         f"in the Train tab (first loss point {FIRST_CURVE}). The same from a terminal: "
+         "`babyllama quickstart`.")
 
 
 class StartComponents(NamedTuple):
@@ -67,8 +69,7 @@ def describe(row: dict, log: str) -> str:
     """Markdown of the chain's progress: step i/3, the planned names, and the last log line."""
     params = row.get("config") or {}
     done = row.get("step") or 0
-    text = (f"⏳ step {min(done + 1, 3)}/3 · corpus `{params.get('corpus')}` → tokenizer "
-            f"`{params.get('tokenizer')}` → run `{params.get('run')}`")
+    text = f"⏳ step {min(done + 1, 3)}/3 · {quickstart.describe_plan(params)}" if params else "⏳ starting"
     last = [line for line in log.splitlines() if line.strip()][-1:] if log else []
     return text + (f"\n\n`{last[0]}`" if last else "")
 

@@ -21,6 +21,23 @@ for _key, _value in {
     os.environ.setdefault(_key, _value)
 os.environ.setdefault("HF_HOME", str(ROOT / ".cache" / "hf"))
 
+# Per-test limits by marker (pytest-timeout; the default of 300 s is in pyproject.toml). The
+# slowest slow test (multi-process training, full pipelines) takes a few minutes on 2 shared
+# cores, the slowest browser test about two: each limit leaves several times that.
+SLOW_TIMEOUT_S = 1200
+BROWSER_TIMEOUT_S = 900
+
+
+def pytest_collection_modifyitems(config, items):
+    """A `slow` or `browser` test without its own `@pytest.mark.timeout` gets the longer limit."""
+    for item in items:
+        if item.get_closest_marker("timeout") is not None:
+            continue
+        limits = [limit for marker, limit in (("slow", SLOW_TIMEOUT_S), ("browser", BROWSER_TIMEOUT_S))
+                  if item.get_closest_marker(marker) is not None]
+        if limits:
+            item.add_marker(pytest.mark.timeout(max(limits)))
+
 
 @pytest.fixture
 def workspace(tmp_path, monkeypatch):

@@ -14,8 +14,8 @@ from core.cli.lazy import import_sqlite_utils_without_pandas
 from core.errors import UserError
 
 # One module per verb group; each defines register(subparsers). Order = order in --help.
-_GROUPS = ("quickstart_cmds", "config_cmds", "data_cmds", "tokenizer_cmds", "train_cmds", "distill_cmds", "sweep_cmds", "doctor_cmds",
-           "eval_cmds", "submission_cmds", "export_cmds", "serve_cmds", "bench_cmds",
+_GROUPS = ("quickstart_cmds", "studio_cmds", "config_cmds", "data_cmds", "tokenizer_cmds", "train_cmds", "distill_cmds",
+           "sweep_cmds", "doctor_cmds", "eval_cmds", "submission_cmds", "export_cmds", "serve_cmds", "bench_cmds",
            "bench_studio_cmds", "bench_cli_cmds")
 
 

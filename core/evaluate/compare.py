@@ -13,6 +13,7 @@ from pathlib import Path
 from core.errors import UserError
 from core.evaluate import plots
 from core.evaluate.report import chart_block, headline, page, table
+from core.generate.text import shown_text
 
 # Curves overlaid by step; minimal-pair accuracy exists for runs trained with eval.pairs_every.
 CURVES = (("loss", "training loss"), ("eval_loss", "eval loss"), ("pairs_acc", "minimal-pair accuracy"))
@@ -92,7 +93,7 @@ def _samples(entries: list[dict]) -> str:
     by_prompt: dict[str, dict[str, str]] = {}
     for e in entries:
         for s in ((e["results"] or {}).get("suites", {}).get("gen", {}) or {}).get("samples", []):
-            by_prompt.setdefault(s["prompt"], {})[e["name"]] = s["text"]
+            by_prompt.setdefault(s["prompt"], {})[e["name"]] = shown_text(s["text"])
     if not by_prompt:
         return "<p class=\"muted\">No generation samples: run `babyllama eval RUN --suite gen`.</p>"
     rows = [[prompt, *[texts.get(e["name"], "–") for e in entries]] for prompt, texts in by_prompt.items()]

@@ -10,6 +10,7 @@ import math
 from pathlib import Path
 
 from core.evaluate import plots
+from core.generate.text import shown_text
 
 RESULTS, SAMPLES, PNG, REPORT = "results.json", "samples.txt", "evaluation_plots.png", "report.html"
 
@@ -71,8 +72,11 @@ def charts(results: dict, curves: dict | None = None) -> list[plots.Chart]:
         bins = [0] * 10
         for sample in g["samples"]:
             bins[min(int(sample["distinct_2"] * 10), 9)] += 1
-        out.append(plots.bar_chart("Generation diversity: distinct-2 per sample",
-                                   [f"{i / 10:.1f}" for i in range(10)], bins, ylabel="samples", xlabel="distinct-2"))
+        # Within each sample (a continuation rarely repeats its own bigrams: near 1), unlike the
+        # header's distinct-2, which pools all samples (they repeat each other: much lower).
+        out.append(plots.bar_chart("Diversity within each sample: distinct-2 of one continuation",
+                                   [f"{i / 10:.1f}" for i in range(10)], bins, ylabel="samples",
+                                   xlabel=f"distinct-2 within a sample (pooled over all samples: {g['distinct_2']:.2f})"))
     if "speed" in s:
         rows = s["speed"]["by_batch"]
         out.append(plots.line_chart("Speed by batch size", {
@@ -114,16 +118,18 @@ def aoa_charts(a: dict) -> list[plots.Chart]:
 
 
 def samples_text(results: dict) -> str:
-    """samples.txt: every generated sample and the consistency pairs, plainly."""
+    """samples.txt: every generated sample and the consistency pairs, plainly (shown clean:
+    results.json keeps the raw text)."""
     gen = results["suites"].get("gen")
     if not gen:
         return "(no generation suite in this evaluation)\n"
     lines = [f"# {results['model']['ref']}  sampling: {json.dumps(gen['params'])}", ""]
     for sample in gen["samples"]:
-        lines += [f"PROMPT: {sample['prompt']}", f"OUTPUT: {sample['text']}", ""]
+        lines += [f"PROMPT: {sample['prompt']}", f"OUTPUT: {shown_text(sample['text'])}", ""]
     lines += ["# consistency (greedy continuations of paraphrased prompts)", ""]
     for pair in gen["consistency"]["pairs"]:
-        lines += [f"A: {pair['prompt_a']} -> {pair['text_a']}", f"B: {pair['prompt_b']} -> {pair['text_b']}",
+        lines += [f"A: {pair['prompt_a']} -> {shown_text(pair['text_a'])}",
+                  f"B: {pair['prompt_b']} -> {shown_text(pair['text_b'])}",
                   f"jaccard {pair['jaccard']:.3f}", ""]
     return "\n".join(lines)
 

@@ -47,8 +47,9 @@ def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
 
 
 def _fmt(value: float) -> str:
-    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e4, "k")):
-        if abs(value) >= scale:
+    # From 10,000 on in thousands (10k, not the 1k that dividing by the threshold printed).
+    for threshold, scale, suffix in ((1e9, 1e9, "G"), (1e6, 1e6, "M"), (1e4, 1e3, "k")):
+        if abs(value) >= threshold:
             return f"{value / scale:.3g}{suffix}"
     if value != 0 and abs(value) < 1e-3:
         return f"{value:.0e}"
@@ -94,7 +95,10 @@ def bar_chart(title: str, labels: list[str], values: list[float], *, ylabel: str
     """Vertical bars, one per label; `ref` draws a dashed reference line (e.g. chance)."""
     chart = Chart(title, width=max(480, min(90 * len(labels), 60 * len(labels) + 240) + LEFT + RIGHT))
     extra = [ref[0]] if ref else []
-    y = _Axis(list(values) + extra + ([ymax] if ymax is not None else []), chart.height - BOTTOM, TOP, zero=True)
+    # With a reference line, the plot starts a row lower: its key sits in that row, above the
+    # tallest bar's value label (at the right end it overlapped the last bar).
+    plot_top = TOP + 16 if ref else TOP
+    y = _Axis(list(values) + extra + ([ymax] if ymax is not None else []), chart.height - BOTTOM, plot_top, zero=True)
     _frame(chart, xlabel, ylabel, y)
     slot = (chart.width - LEFT - RIGHT) / max(len(labels), 1)
     for i, (label, value) in enumerate(zip(labels, values)):
@@ -105,7 +109,9 @@ def bar_chart(title: str, labels: list[str], values: list[float], *, ylabel: str
         chart.text(x0 + slot * 0.35, chart.height - BOTTOM + 16, _short(label, int(slot / 6.5)), size=10)
     if ref:
         chart.line(LEFT, y(ref[0]), chart.width - RIGHT, y(ref[0]), COLORS[1], 1.5, dashed=True)
-        chart.text(chart.width - RIGHT - 4, y(ref[0]) - 5, ref[1], size=10, anchor="end", color=COLORS[1])
+        key_end = chart.width - RIGHT - 6 * len(ref[1]) - 6
+        chart.line(key_end - 18, TOP - 4, key_end, TOP - 4, COLORS[1], 1.5, dashed=True)
+        chart.text(chart.width - RIGHT, TOP, ref[1], size=10, anchor="end", color=COLORS[1])
     return chart
 
 

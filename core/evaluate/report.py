@@ -8,6 +8,7 @@ from __future__ import annotations
 from html import escape
 
 from core.evaluate import plots
+from core.generate.text import shown_text
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:24px auto;max-width:1100px;color:#222;padding:0 16px}
@@ -16,7 +17,22 @@ table{border-collapse:collapse;margin:8px 0;font-size:.9em}td,th{border:1px soli
 th{background:#f5f5f5}td.num{text-align:right;font-variant-numeric:tabular-nums}.muted{color:#777;font-size:.85em}
 .charts{display:flex;flex-wrap:wrap;gap:12px}.charts svg{border:1px solid #eee}.ok{color:#080}.bad{color:#b00}
 pre{white-space:pre-wrap;background:#fafafa;border:1px solid #eee;padding:8px}
+.scroll{overflow-x:auto;max-width:100%}
 """
+# What the headline numbers mean, shown beside them in one evaluation's summary.
+MEANINGS = {
+    "perplexity": "exp(mean NLL per token) on the held-out text; lower is better",
+    "bits/byte": "NLL per UTF-8 byte in bits: comparable across tokenizers",
+    "pairs mean": "minimal pairs (our rule): share where the good sentence scores higher; chance 0.5",
+    "cloze acc": "cloze completion accuracy",
+    "distinct-2": "unique word bigrams / all bigrams, ALL samples pooled: low when samples repeat each "
+                  "other (the histogram below counts each sample alone, usually near 1)",
+    "repeated 3-grams": "share of word 3-grams that repeat one earlier in the same sample",
+    "top-token p": "mean probability of the most likely next token while sampling (confidence)",
+    "consistency": "mean word-set Jaccard of greedy continuations of paraphrased prompts",
+    "gen tok/s (b1)": "tokens generated per second, batch 1",
+    "best gen tok/s": "tokens generated per second at the best batch size",
+}
 
 
 def fmt(value, digits: int = 4) -> str:
@@ -44,7 +60,7 @@ def table(headers: list[str], rows: list[list], numeric: bool = True) -> str:
             else:
                 cells.append(f'<td class="{"num" if numeric else ""}">{escape(fmt(cell))}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table>{head}{''.join(body)}</table>"
+    return f"<div class=\"scroll\"><table>{head}{''.join(body)}</table></div>"
 
 
 def page(title: str, sections: list[str]) -> str:
@@ -182,11 +198,12 @@ def _cloze_section(c: dict) -> str:
 
 
 def _gen_section(g: dict) -> str:
-    metrics = [[k, g[k]] for k in ("distinct_1", "distinct_2", "distinct_3", "repeated_3gram_rate",
-                                   "mean_top_token_prob", "tokens_per_s", "new_tokens")]
+    metrics = [[f"{k} (all samples pooled)" if k.startswith("distinct") else k, g[k]]
+               for k in ("distinct_1", "distinct_2", "distinct_3", "repeated_3gram_rate",
+                         "mean_top_token_prob", "tokens_per_s", "new_tokens")]
     metrics.append(["consistency (mean Jaccard)", g["consistency"]["mean_jaccard"]])
-    samples = [[s["prompt"], s["text"]] for s in g["samples"]]
-    pairs = [[f"{p['prompt_a']} → {p['text_a']}", f"{p['prompt_b']} → {p['text_b']}", p["jaccard"]]
+    samples = [[s["prompt"], shown_text(s["text"])] for s in g["samples"]]
+    pairs = [[f"{p['prompt_a']} → {shown_text(p['text_a'])}", f"{p['prompt_b']} → {shown_text(p['text_b'])}", p["jaccard"]]
              for p in g["consistency"]["pairs"]]
     return ("<h2>Generation</h2>" + table(["metric", "value"], metrics)
             + f"<p class=\"muted\">sampling: {escape(str(g['params']))}</p>" + table(["prompt", "continuation"], samples)
@@ -213,8 +230,10 @@ def eval_report(results: dict, charts: list[plots.Chart]) -> str:
     s = results["suites"]
     title = f"Evaluation of {results['model']['ref']}"
     head = headline(results)
+    # One row per measured number (ten columns side by side overflowed the page), with its meaning.
+    summary = [[k, v, MEANINGS.get(k, "")] for k, v in head.items() if v is not None]
     sections = [f"<h1>{escape(title)}</h1><p class=\"muted\">BabyLlama Studio · {escape(results['created'])}</p>",
-                table(list(head), [list(head.values())]), chart_block(charts), _model_section(results)]
+                table(["summary", "value", "what it measures"], summary), chart_block(charts), _model_section(results)]
     builders = {"ppl": _ppl_section, "babylm": _babylm_section, "aoa": _aoa_section, "glue": _glue_section,
                 "pairs": _pairs_section, "cloze": _cloze_section, "gen": _gen_section, "speed": _speed_section}
     sections += [builders[name](s[name]) for name in builders if name in s]

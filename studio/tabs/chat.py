@@ -15,7 +15,7 @@ import gradio as gr
 from core import generate as gen
 from core.errors import UserError
 from studio.context import StudioContext
-from studio.shared import model_choices, with_params
+from studio.shared import model_choices, refresh_on_open, with_params
 
 MAX_PANES = 4
 CHAT_STOP = "\nUser:"  # a base model in chat mode goes on to write the user's next turn: cut there
@@ -117,7 +117,8 @@ def send(ctx: StudioContext, selected: list[str] | None, prompt: str, chat_mode:
                 del streams[i]
                 continue
             finals[i] = result
-            panes[i][-1] = {"role": "assistant", "content": result.text.strip() if chat_mode else result.text}
+            text = gen.shown_text(result.text)  # a young model's U+FFFD / control codes are not shown
+            panes[i][-1] = {"role": "assistant", "content": text.strip() if chat_mode else text}
         yield (*panes, _status(selected, finals, problems, running=bool(streams)))
 
 
@@ -249,3 +250,9 @@ def _build_sampling() -> list:
             seed = gr.Number(d.seed, precision=0, minimum=0, label="Seed", info=_HELP["seed"],
                              elem_id="chat-seed")
     return [temperature, top_k, top_p, max_new, penalty, seed]
+
+
+def wire_load(demo: gr.Blocks, ctx: StudioContext, c: ChatComponents, tab: gr.Tab | None = None) -> None:
+    """Opening the tab refreshes the model picker (a run may have finished meanwhile); the page
+    load's own handler picks the newest model."""
+    refresh_on_open(demo, tab, functools.partial(refresh_models, ctx), c.models, c.models, on_load=False)

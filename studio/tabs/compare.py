@@ -21,6 +21,7 @@ from core.errors import ConfigError, UserError
 from core.history import STATUSES, History
 from core.tokenizer import vocab_size_of
 from studio.context import StudioContext
+from studio.shared import refresh_on_open
 from studio.plots import MAX_POINTS, X_AXES, overlay_figure
 from studio.tabs import babylm_board
 from studio.tabs import sweep as sweep_tab
@@ -327,8 +328,7 @@ def build(ctx: StudioContext) -> CompareComponents:
     return CompareComponents(**c, **o)
 
 
-def wire_load(demo: gr.Blocks, ctx: StudioContext, tab: CompareComponents) -> None:
-    """On every page load, re-read the runs (the table, the selection and the manage choices)."""
-    filters = [tab.status_filter, tab.name_filter, tab.selected, tab.manage_run]
-    demo.load(functools.partial(refresh_view, ctx), filters, [tab.runs, tab.selected, tab.manage_run],
-              show_progress="hidden", api_visibility="private")
+def wire_load(demo: gr.Blocks, ctx: StudioContext, c: CompareComponents, tab: gr.Tab | None = None) -> None:
+    """On page load and on opening the tab, re-read the runs (the table, the selection and the manage choices)."""
+    filters = [c.status_filter, c.name_filter, c.selected, c.manage_run]
+    refresh_on_open(demo, tab, functools.partial(refresh_view, ctx), filters, [c.runs, c.selected, c.manage_run])

@@ -26,7 +26,8 @@ from core.errors import UserError
 from core.tokenizer import safe_name
 from studio.context import StudioContext
 from studio.shared import (
-    check_output_name, cli_command, corpus_choices, free_output_name, job_view, poll_task, refilled, refused,
+    check_output_name, cli_command, corpus_choices, free_output_name, job_view, poll_task, refilled, refresh_on_open,
+    refused,
     start_job, whole_number,
 )
 from studio.plots import PALETTE
@@ -259,10 +260,9 @@ def build(ctx: StudioContext) -> DataComponents:
     return c
 
 
-def wire_load(demo: gr.Blocks, ctx: StudioContext, c: DataComponents) -> None:
-    """On every page load: re-attach to a running `prepare` job, else refresh the lists."""
-    demo.load(partial(poll_job, ctx), c.job, [c.job, c.status, c.log, c.timer, c.corpora, c.corpus],
-              show_progress="hidden", api_visibility="private")
+def wire_load(demo: gr.Blocks, ctx: StudioContext, c: DataComponents, tab: gr.Tab | None = None) -> None:
+    """On page load and on opening the tab: re-attach to a running `prepare` job, else refresh the lists."""
+    refresh_on_open(demo, tab, partial(poll_job, ctx, ""), None, [c.job, c.status, c.log, c.timer, c.corpora, c.corpus])
 
 
 def _build_controls(ctx: StudioContext) -> dict:

@@ -16,7 +16,7 @@ from core import jobs
 from core.errors import UserError
 from core.evaluate.runner import SUITES, EvalOptions
 from studio.context import StudioContext
-from studio.shared import cli_command, job_view, model_choices, poll_task, refused
+from studio.shared import cli_command, job_view, model_choices, poll_task, refresh_on_open, refused
 from studio.tabs import export as export_section
 from studio.tabs import submission as submission_section
 
@@ -164,3 +164,8 @@ def build(ctx: StudioContext) -> EvaluateComponents:
     timer.tick(partial(poll_eval, ctx), [job, model], [job, status, log, timer, results, report],
                show_progress="hidden", api_name="eval_status")
     return EvaluateComponents(model, suites, num_samples, *babylm, start, job, status, log, timer, results, report)
+
+
+def wire_load(demo: gr.Blocks, ctx: StudioContext, c: EvaluateComponents, tab: gr.Tab | None = None) -> None:
+    """Opening the tab refreshes the model choices (a run may have finished meanwhile); the value stays."""
+    refresh_on_open(demo, tab, lambda: gr.update(choices=model_choices(ctx)), None, c.model, on_load=False)

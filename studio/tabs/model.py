@@ -19,7 +19,7 @@ from core.tokenizer import corpus_stats, resolve_tokenizer, vocab_size_of
 from core.workspace import check_name
 from studio.context import StudioContext
 from studio.plots import PALETTE
-from studio.shared import refilled
+from studio.shared import refilled, refresh_on_open
 
 # The form's fields, in the order every handler takes and returns their values.
 FIELDS = ("model.type", "model.hidden_size", "model.intermediate_size", "model.n_layer", "model.n_head",
@@ -342,7 +342,7 @@ def build(ctx: StudioContext) -> ModelComponents:
                            save_status=c["save_status"], refresh=c["refresh"], **o)
 
 
-def wire_load(demo: gr.Blocks, ctx: StudioContext, tab: ModelComponents) -> None:
-    """On every page load, re-read the presets, tokenizers and corpora other tabs may have made."""
-    lists = [tab.preset, tab.tokenizer, tab.corpus]
-    demo.load(functools.partial(refresh_lists, ctx), lists, lists, show_progress="hidden", api_visibility="private")
+def wire_load(demo: gr.Blocks, ctx: StudioContext, c: ModelComponents, tab: gr.Tab | None = None) -> None:
+    """On page load and on opening the tab, re-read the presets, tokenizers and corpora other tabs made."""
+    lists = [c.preset, c.tokenizer, c.corpus]
+    refresh_on_open(demo, tab, functools.partial(refresh_lists, ctx), lists, lists)

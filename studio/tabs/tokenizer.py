@@ -17,7 +17,8 @@ from core.errors import UserError
 from core.tokenizer import MIN_VOCAB, corpus_stats, default_name, inspect_text, load_tokenizer, read_meta
 from studio.context import StudioContext
 from studio.shared import (
-    check_output_name, cli_command, corpus_choices, free_output_name, job_view, poll_task, refilled, refused,
+    check_output_name, cli_command, corpus_choices, free_output_name, job_view, poll_task, refilled, refresh_on_open,
+    refused,
     start_job, whole_number,
 )
 
@@ -220,10 +221,10 @@ def build(ctx: StudioContext) -> TokenizerComponents:
     return c
 
 
-def wire_load(demo: gr.Blocks, ctx: StudioContext, c: TokenizerComponents) -> None:
-    """On every page load: re-attach to a running `tokenize` job, else refresh the lists."""
-    demo.load(partial(poll_job, ctx), c.job, [c.job, c.status, c.log, c.timer, c.tokenizers, c.picker, c.corpus,
-                                              c.measure_corpus], show_progress="hidden", api_visibility="private")
+def wire_load(demo: gr.Blocks, ctx: StudioContext, c: TokenizerComponents, tab: gr.Tab | None = None) -> None:
+    """On page load and on opening the tab: re-attach to a running `tokenize` job, else refresh the lists."""
+    refresh_on_open(demo, tab, partial(poll_job, ctx, ""), None,
+                    [c.job, c.status, c.log, c.timer, c.tokenizers, c.picker, c.corpus, c.measure_corpus])
 
 
 def _build_controls(ctx: StudioContext) -> dict:

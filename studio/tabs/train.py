@@ -21,7 +21,7 @@ from core.train.best import read_best
 from studio import forms, plots, render
 from studio.context import StudioContext
 from studio.curves import CAP, Curves
-from studio.shared import corpus_choices, log_tail, with_params
+from studio.shared import corpus_choices, log_tail, refresh_on_open, with_params
 from studio.tabs import sweep as sweep_tab
 
 LIVE = ("queued", "running")
@@ -270,6 +270,10 @@ def build(ctx: StudioContext) -> TrainComponents:
     preset.change(partial(preset_values, ctx), preset, fields, api_visibility="private")
     names = ["preset", "corpus", "tokenizer", "name", *forms.api_params()]  # gradio_client keywords
     show.click(with_params(partial(show_command, ctx), names), form, command, api_name="train_command")
+    # The command box follows the form: every change (a preset filling thirty fields included:
+    # `always_last` coalesces the burst) redraws it; the page load fills it (wire_load).
+    gr.on([component.change for component in form], partial(show_command, ctx), form, command,
+          trigger_mode="always_last", show_progress="hidden", api_visibility="private")
     start.click(with_params(partial(start_run, ctx), names), form, [run, timer, status, command],
                 api_name="start_run")
     stop.click(partial(stop_run, ctx), run, status, api_name="stop_run")
@@ -289,9 +293,19 @@ def build(ctx: StudioContext) -> TrainComponents:
                            run, status, progress, plot, samples, log, timer)
 
 
-def wire_load(demo: gr.Blocks, ctx: StudioContext, tab: TrainComponents) -> None:
-    """Re-attach on every page load: pick the live run and refresh the data choices."""
-    demo.load(partial(_on_load, ctx), None, [tab.run, tab.timer, tab.corpus, tab.tokenizer], api_visibility="private")
+def wire_load(demo: gr.Blocks, ctx: StudioContext, c: TrainComponents, tab: gr.Tab | None = None) -> None:
+    """Re-attach on every page load (pick the live run, refresh the data choices); opening the tab
+    refreshes the run, corpus and tokenizer choices and keeps what is selected."""
+    form = [c.preset, c.corpus, c.tokenizer, c.name, *c.fields]
+    demo.load(partial(_on_load, ctx), None, [c.run, c.timer, c.corpus, c.tokenizer], api_visibility="private").then(
+        partial(show_command, ctx), form, c.command, show_progress="hidden", api_visibility="private")
+    refresh_on_open(demo, tab, partial(fresh_choices, ctx), None, [c.run, c.corpus, c.tokenizer], on_load=False)
+
+
+def fresh_choices(ctx: StudioContext):
+    """(runs, corpora, tokenizers) dropdown updates with fresh choices; their values stay."""
+    return (gr.update(choices=run_choices(ctx)), gr.update(choices=ctx.workspace.corpora()),
+            gr.update(choices=ctx.workspace.tokenizers()))
 
 
 def _on_load(ctx: StudioContext):

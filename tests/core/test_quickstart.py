@@ -94,3 +94,31 @@ def test_quickstart_imports_neither_torch_nor_gradio():
     code = "import sys, core.quickstart; print(sorted({'torch', 'gradio', 'transformers'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def _as_if_made(history, kind, name, config):
+    history.create_run(name, kind, config, None)
+    history.set_status(name, "finished")
+
+
+def test_a_second_quickstart_reuses_the_sample_corpus_and_tokenizer(workspace, history, monkeypatch):
+    first = quickstart.plan(workspace, history)
+    create_synthetic_corpus(workspace, "sample", n_words=500)
+    _as_if_made(history, "prepare", "prepare-sample", {"source": "synthetic", "output": "sample", "words": 200_000,
+                                                       "complexity": "simple", "seed": 42})
+    (workspace.tokenizers_dir / "sample-bpe2000").mkdir(parents=True)
+    (workspace.tokenizers_dir / "sample-bpe2000" / "tokenizer.json").write_text("{}")
+    _as_if_made(history, "tokenize", "tokenize-sample-bpe2000",
+                {"data": "sample", "vocab_size": 2000, "min_frequency": 2, "output": "sample-bpe2000"})
+    history.create_run(first["run"], "train", {}, None)
+    again = quickstart.plan(workspace, history)
+    assert (again["corpus"], again["tokenizer"], again["run"]) == ("sample", "sample-bpe2000", "tiny-sample-2")
+    assert again["reuse_corpus"] and again["reuse_tokenizer"]
+    assert quickstart.describe_plan(again) == ("corpus sample (reused), tokenizer sample-bpe2000 (reused), "
+                                               "run tiny-sample-2 (new)")
+    started = _finish_on_launch(monkeypatch, history, {})
+    monkeypatch.setattr(quickstart, "train_config", lambda params, ws: None)
+    quickstart.run_chain(again, workspace, history, log=lambda m: None)
+    assert [(k, n) for k, n, _ in started] == [("train", "tiny-sample-2")]  # no new corpus or tokenizer
+    other = quickstart.plan(workspace, history, words=1000)  # other settings: a new corpus, said so
+    assert other["corpus"] == "sample-2" and not other["reuse_corpus"] and "(new)" in quickstart.describe_plan(other)

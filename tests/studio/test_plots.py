@@ -48,3 +48,26 @@ def test_the_unvalidated_dashboard_is_valid_plotly_and_its_grid_memo_cannot_be_c
     fig.layout.yaxis5.range = [0.2, 0.4]
     again = plots.training_figure(rows)
     assert again.layout.title.text == "" and list(again.layout.yaxis5.range) == [0, 1.03]
+
+
+def test_a_single_first_point_is_drawn_as_a_marker_on_a_rounded_range():
+    rows = _rows("loss", [5.981946563720702]) + _rows("lr", [0.0])
+    fig = plots.training_figure(rows)
+    traces = {t.name: t for t in fig.data}
+    assert "markers" in traces["loss"].mode and traces["loss"].marker.size > 0
+    assert "markers" in traces["lr"].mode
+    low, high = fig.layout.yaxis.range  # loss panel: around the one value, not on it
+    assert low < 5.981946563720702 < high and high - low > 1
+    assert list(fig.layout.yaxis2.range) == [-1.0, 1.0]  # lr 0.0: a unit range
+    assert list(fig.layout.xaxis.range) == [0.9, 1.1]  # one step
+
+
+def test_long_series_are_lines_only_and_keep_autorange():
+    fig = plots.training_figure(_rows("loss", [3.0 - i / 100 for i in range(plots.SPARSE_POINTS + 1)]))
+    assert fig.data[0].mode == "lines" and fig.layout.yaxis.range is None
+
+
+def test_the_compare_overlay_marks_a_one_point_run():
+    fig = plots.overlay_figure({"young": _rows("loss", [4.2]), "older": _rows("loss", [4.2])})
+    assert all("markers" in t.mode for t in fig.data)
+    assert fig.layout.yaxis.range[0] < 4.2 < fig.layout.yaxis.range[1]

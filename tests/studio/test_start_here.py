@@ -39,7 +39,7 @@ def test_panel_shows_on_an_empty_workspace_only(ctx, workspace):
 def test_click_starts_one_job_and_a_reload_reattaches(ctx, workspace):
     job, status, timer, button = start_here.start_chain(ctx)
     assert job == "quickstart" and timer.active and button.interactive is False
-    assert "`sample`" in status and "`tiny-sample`" in status
+    assert "corpus sample (new)" in status and "run tiny-sample (new)" in status
     group, again, timer = start_here.on_load(ctx)  # a reload while the chain runs: still shown, polling
     assert _visible(group) and again == "quickstart" and timer.active
 

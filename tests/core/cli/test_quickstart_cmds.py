@@ -3,6 +3,7 @@ ends with a finished tiny run whose rows are in the history."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -20,7 +21,7 @@ def test_detach_starts_the_quickstart_job_and_prints_its_name(workspace, monkeyp
     monkeypatch.setattr(jobs, "_launch", lambda run_dir, n: launched.append(run_dir.name) or FakeProc())
     assert main(["quickstart", "--detach", "--words", "20000", "--workspace", str(workspace.root)]) == 0
     out = capsys.readouterr().out
-    assert "corpus sample, tokenizer sample-bpe2000, run tiny-sample" in out and out.splitlines()[-1] == "quickstart"
+    assert "corpus sample (new), tokenizer sample-bpe2000 (new), run tiny-sample (new)" in out and out.splitlines()[-1] == "quickstart"
     with History(workspace.db_path) as h:
         row = h.get_run("quickstart")
     assert row["kind"] == "quickstart" and row["config"]["words"] == 20000 and launched == ["quickstart"]
@@ -41,3 +42,15 @@ def test_quickstart_runs_the_whole_chain(workspace, capsys):
         assert [r["status"] for r in h.list_runs()] == ["finished"] * 4
         assert h.metric_series("tiny-sample", "loss")
     assert workspace.corpora() == ["sample"] and workspace.tokenizers() == ["sample-bpe2000"]
+
+
+def test_one_first_curve_time_in_readme_studio_and_help():
+    from core.cli import build_parser
+    from core.cli.quickstart_cmds import FIRST_CURVE
+    from studio.start_here import INTRO
+
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    assert FIRST_CURVE in " ".join(readme.split())
+    assert FIRST_CURVE in INTRO
+    verbs = next(a for a in build_parser()._actions if a.dest == "verb")
+    assert FIRST_CURVE in next(c.help for c in verbs._choices_actions if c.dest == "quickstart")
