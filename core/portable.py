@@ -38,6 +38,22 @@ def make_portable(folder: str | os.PathLike) -> list[str]:
     return changes
 
 
+def portability_note(folder: str | os.PathLike) -> str | None:
+    """Why transformers 4.x (the BabyLM pipeline's pin) would not load `folder` the same way as
+    5.x, or None; nothing is written (a folder being evaluated may be read-only)."""
+    folder = Path(folder)
+    changes = []
+    for name, fix in ((TOKENIZER_CONFIG, _portable_tokenizer_config), (MODEL_CONFIG, _portable_model_config)):
+        path = folder / name
+        if path.is_file():
+            changes += [f"{name}: {c}" for c in fix(json.loads(path.read_text(encoding="utf-8")))]
+    important = [c for c in changes if "tokenizer_class" in c or "rope_theta" in c]
+    if not important:
+        return None
+    return (f"{folder} does not load in the BabyLM pipeline's transformers 4.51.3 as it is ({'; '.join(important)} "
+            "needed); `babyllama export RUN --format babylm` writes folders that do")
+
+
 def _rewrite(path: Path, fix) -> list[str]:
     data = json.loads(path.read_text(encoding="utf-8"))
     changes = fix(data)

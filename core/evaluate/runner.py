@@ -11,13 +11,14 @@ from __future__ import annotations
 import shutil
 import time
 import uuid
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 from core.errors import UserError
 from core.evaluate import ALL_SUITES, SUITES
 from core.evaluate.inputs import default_eval_text, model_hashes, model_info, output_dir, resolve_eval_text
+from core.portable import portability_note
 from core.workspace import Workspace
 
 RESULTS_VERSION = 1
@@ -308,6 +309,8 @@ def run_eval(opts: EvalOptions, ws: Workspace, *, history=None, job: str | None 
     log(f"loading {opts.model}")
     folder, model, tokenizer = _load(opts, ws)
     info = model_info(folder, ws, history)
+    if any(s in opts.suites for s in ("babylm", "aoa", "glue")) and (note := portability_note(info.folder)):
+        info = replace(info, notes=(*info.notes, note))  # scores are fine; uploading it as it is is not
     _check_vocab(model, tokenizer, info)
     plan = _plan(opts, ws, info, model, tokenizer)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")

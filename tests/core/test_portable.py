@@ -41,3 +41,15 @@ def test_rope_settings_are_written_where_4x_reads_them(tmp_path):
 
 def test_a_folder_without_configs_is_left_alone(tmp_path):
     assert make_portable(tmp_path) == [] and list(tmp_path.iterdir()) == []
+
+
+def test_portability_note_names_what_4x_would_refuse_and_writes_nothing(tmp_path):
+    from core.portable import portability_note
+
+    _write(tmp_path, {"tokenizer_class": "TokenizersBackend", "is_local": True}, {"model_type": "gpt2"})
+    before = {p.name: p.read_text() for p in tmp_path.iterdir()}
+    note = portability_note(tmp_path)
+    assert "TokenizersBackend -> PreTrainedTokenizerFast" in note and "--format babylm" in note
+    assert {p.name: p.read_text() for p in tmp_path.iterdir()} == before
+    make_portable(tmp_path)
+    assert portability_note(tmp_path) is None
