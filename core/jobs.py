@@ -20,8 +20,9 @@ from pathlib import Path
 import yaml
 
 from core.config import RunConfig
-from core.errors import UserError
+from core.errors import HistoryBusy, UserError
 from core.history import FINAL_STATUSES, History
+from core.liveness import last_beat
 from core.resolve import pin_paths, resolve_data, run_parent
 from core.train.probes import load_babylm, load_pairs
 from core.train.trackers import check_trackers
@@ -253,10 +254,13 @@ def refresh(history: History, name: str) -> dict:
     """The run row, after marking it `lost` if its process is gone without a final status."""
     run = _get(history, name)
     if run["status"] in ACTIVE and not is_alive(run):
-        # Conditional: a worker that wrote its final status since the read above keeps it.
-        history.set_status(name, "lost", only_from=ACTIVE,
-                           error="the job's process ended without reporting a final status",
-                           hint="resume it to continue from the last checkpoint; see run.log for its last output")
+        try:
+            # Conditional: a worker that wrote its final status since the read above keeps it.
+            history.set_status(name, "lost", only_from=ACTIVE,
+                               error="the job's process ended without reporting a final status",
+                               hint="resume it to continue from the last checkpoint; see run.log for its last output")
+        except HistoryBusy:
+            return run  # a locked database: the next look marks it
         run = history.get_run(name)
     return run
 
@@ -279,9 +283,11 @@ def queue_position(history: History, name: str) -> int | None:
 
 def is_alive(run: dict) -> bool:
     """Whether the run's worker still runs: on this host, its pid with the same process start
-    time and a heartbeat younger than HUNG_AFTER_S; from elsewhere, a heartbeat younger than
-    STALE_AFTER_S."""
-    beat = run.get("heartbeat")
+    time and a heartbeat (row or file, `core.liveness`) younger than HUNG_AFTER_S; from
+    elsewhere, a heartbeat younger than STALE_AFTER_S."""
+    # The heartbeat file is touched even while the database is locked: a worker that cannot
+    # write its row's beat is still seen alive (its history writes are delayed, not lost).
+    beat = last_beat(run)
     if run.get("host") and run["host"] != socket.gethostname():
         return beat is not None and time.time() - beat < STALE_AFTER_S
     pid = run.get("pid")
