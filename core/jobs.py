@@ -183,10 +183,15 @@ def stop(name: str, history: History, *, kill_after: float | None = None) -> str
     run = refresh(history, name)
     if run["status"] in FINAL_STATUSES:
         return run["status"]
-    second = bool(run["stop_requested"])
-    history.request_stop(name)
+    # A stop whose database flag a lock refused still left the file: a second click kills.
+    second = bool(run["stop_requested"]) or bool(run["run_dir"]) and _stop_file(run).exists()
     if run["run_dir"]:
-        (Path(run["run_dir"]) / STOP_FILE).touch()
+        _stop_file(run).touch()  # first: the worker watches the file, which no database lock delays
+    try:
+        history.request_stop(name)
+    except HistoryBusy:
+        if not run["run_dir"]:
+            raise  # nothing else tells the worker
     if second or kill_after == 0:
         return _kill(history, run)
     if kill_after:
@@ -197,6 +202,10 @@ def stop(name: str, history: History, *, kill_after: float | None = None) -> str
             time.sleep(0.2)
         return _kill(history, run)
     return "requested"
+
+
+def _stop_file(run: dict) -> Path:
+    return Path(run["run_dir"]) / STOP_FILE
 
 
 def delete(history: History, name: str) -> Path | None:
