@@ -117,9 +117,12 @@ class StopOnSignal(Callback):
 
     SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
+    REPEAT_GRACE_S = 2.0  # a launcher forwarding the group's signal sends it again at once: not a second one
+
     def __init__(self):
         self.received: int | None = None
         self.training = False
+        self._first = 0.0
 
     def install(self) -> None:
         for sig in self.SIGNALS:
@@ -128,10 +131,12 @@ class StopOnSignal(Callback):
     def _handle(self, signum: int, frame) -> None:
         name = signal.Signals(signum).name
         if self.received is not None:
+            if time.monotonic() - self._first < self.REPEAT_GRACE_S:
+                return
             # os.write, not print: a handler may interrupt a print in progress.
             os.write(1, f"{name} again: exiting now, without a checkpoint\n".encode())
             os._exit(128 + signum)
-        self.received = signum
+        self.received, self._first = signum, time.monotonic()
         if not self.training:
             raise SignalStop(signum)
         os.write(1, f"{name}: stopping after this step, with a checkpoint (send it again to exit at once)\n".encode())

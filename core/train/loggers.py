@@ -82,6 +82,8 @@ class LoggerCallback(Callback):
     def _flush_before_checkpoint(self, state: TrainState, control: TrainControl) -> None:
         # A checkpoint follows: its metric rows must be on disk first, or a crash right after
         # would resume past rows that were never written (the resumed run does not redo them).
+        # While the database is locked the flush returns at once and the rows stay buffered:
+        # delayed, written once the lock goes (only a kill -9 meanwhile would lose them).
         if state.is_main and (control.should_save or control.should_stop or state.step >= state.max_steps):
             for logger in self.loggers:
                 logger.flush()

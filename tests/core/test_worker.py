@@ -153,7 +153,7 @@ def small_disk(tmp_path):
 def test_a_full_disk_fails_the_run_naming_the_path_and_keeps_the_checkpoint(ready_workspace, history, small_disk):
     from tests.core.test_jobs import _final
 
-    run = _start(ready_workspace, history, "full", "training.max_steps=40", "training.save_steps=10",
+    run = _start(ready_workspace, history, "full", "training.max_steps=20", "training.save_steps=10",
                  f"logging.output_dir={small_disk}")
     run_dir = Path(run["run_dir"])
     deadline = time.monotonic() + 300
@@ -176,7 +176,8 @@ def test_a_full_disk_fails_the_run_naming_the_path_and_keeps_the_checkpoint(read
             pass
     run = _final(history, "full", timeout=300)
     assert run["status"] == "failed" and "disk full" in run["error"], run["error"]
-    assert f"{run_dir}/checkpoint-" in run["error"] and "checkpoint-10" in run["hint"]
+    # The checkpoint-20 save, or a run.log line if its last page filled first: a path in the run.
+    assert str(run_dir) in run["error"] and "checkpoint-10" in run["hint"]
     assert ckpt.verify(run_dir / "checkpoint-10") is None  # the last good checkpoint, intact
     assert not list(run_dir.glob(".checkpoint-*")), "a half-written checkpoint was left behind"
     log = (run_dir / "run.log").read_text(errors="replace")
@@ -184,5 +185,5 @@ def test_a_full_disk_fails_the_run_naming_the_path_and_keeps_the_checkpoint(read
     filler.unlink()  # space again: the run resumes from its checkpoint and finishes
     jobs.resume("full", ready_workspace, history)
     run = _final(history, "full", timeout=300)
-    assert run["status"] == "finished" and run["step"] == 40
-    assert _loss_steps(history, "full")[0] == list(range(5, 41, 5))
+    assert run["status"] == "finished" and run["step"] == 20
+    assert _loss_steps(history, "full")[0] == list(range(5, 21, 5))

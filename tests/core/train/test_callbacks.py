@@ -45,9 +45,12 @@ def test_a_second_signal_exits_at_once():
         from core.train.callbacks import StopOnSignal, TrainControl, TrainState
         s = StopOnSignal(); s.install(); s.on_train_begin(TrainState(), TrainControl())
         os.kill(os.getpid(), signal.SIGTERM); time.sleep(0.2)
+        os.kill(os.getpid(), signal.SIGTERM); time.sleep(0.2)  # within the grace: a forwarded copy
+        print("after the copy", flush=True); time.sleep(StopOnSignal.REPEAT_GRACE_S)
         os.kill(os.getpid(), signal.SIGTERM); time.sleep(5)
         print("still here")
     """)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 128 + signal.SIGTERM and "still here" not in done.stdout
+    assert "after the copy" in done.stdout
     assert "SIGTERM again: exiting now" in done.stdout
