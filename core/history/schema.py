@@ -77,7 +77,7 @@ def busy(db_path: str | Path, err: sqlite3.OperationalError) -> HistoryBusy | No
     if "locked" not in text and "busy" not in text:
         return None
     return HistoryBusy(f"the history database {db_path} is busy: another process has held its write lock "
-                       f"for more than {BUSY_TIMEOUT_MS // 1000} s; nothing was changed, retry in a moment")
+                       f"for more than {BUSY_TIMEOUT_MS / 1000:g} s; nothing was changed, retry in a moment")
 
 
 def _enable_wal(db: sqlite_utils.Database) -> None:
