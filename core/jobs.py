@@ -6,6 +6,7 @@ A job is `python -m core.worker RUN_DIR` in its own session (process group), out
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -379,8 +380,11 @@ def _launch(run_dir: Path, num_processes: int) -> subprocess.Popen:
 
 def _record_pid(history: History, name: str, proc: subprocess.Popen) -> None:
     # Only while still queued: a worker that already wrote `running` (or its end) has its own pid.
-    history.set_status(name, "queued", only_from=("queued",), pid=proc.pid, pid_started=process_start_time(proc.pid),
-                       host=socket.gethostname(), heartbeat=time.time())
+    # A locked database skips it: the worker writes its pid when it starts, and its heartbeat file
+    # keeps the row alive meanwhile (the start succeeded; saying otherwise would be wrong).
+    with contextlib.suppress(HistoryBusy):
+        history.set_status(name, "queued", only_from=("queued",), pid=proc.pid, pid_started=process_start_time(proc.pid),
+                           host=socket.gethostname(), heartbeat=time.time())
 
 
 def _kill(history: History, run: dict) -> str:

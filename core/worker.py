@@ -84,6 +84,8 @@ def run_job(run_dir: Path) -> int:
     signals = StopOnSignal()  # SIGTERM / SIGINT: stop as `runs stop` does
     signals.install()
     try:
+        if is_main:
+            heartbeat.start()  # from the first moment: a queued job behind a locked database lives too
         if is_main and job["kind"] in jobs.QUEUED_KINDS:
             # Held (not just taken) until this process ends: dropping the file object would
             # release the slot at once.
@@ -92,7 +94,6 @@ def run_job(run_dir: Path) -> int:
                 _final_status(history, name, run_dir, "stopped", error=None, hint="stopped while queued")
                 return 0
         if is_main:
-            heartbeat.start()
             retry_busy(lambda: _mark_running(history, name, job), "the run's start")
         run_kind = _KINDS[job["kind"]]
         if job["kind"] in ("train", "distill"):
@@ -319,15 +320,16 @@ def _tokenize(job: dict, ws: Workspace, history: History, run_dir: Path, is_main
     from core.tokenizer import resolve_source, train_tokenizer
 
     p = job["params"]
-    history.update_progress(job["name"], 0, 1)
+    retry_busy(lambda: history.update_progress(job["name"], 0, 1), "progress")
     result = train_tokenizer(resolve_source(p["data"], ws), ws.tokenizer_dir(p["output"]),
                              vocab_size=int(p["vocab_size"]), min_frequency=int(p["min_frequency"]), progress=False,
                              add_bos=bool(p.get("add_bos", True)))
     for warning in result.warnings:
         print(f"warning: {warning}", flush=True)
     print(f"tokenizer {p['output']}: vocab {result.vocab_size} in {result.seconds:.1f}s", flush=True)
-    history.update_progress(job["name"], 1, 1)
-    history.add_artifact(job["name"], "tokenizer", str(ws.tokenizer_dir(p["output"])), extra=result.to_dict())
+    retry_busy(lambda: history.update_progress(job["name"], 1, 1), "progress")
+    retry_busy(lambda: history.add_artifact(job["name"], "tokenizer", str(ws.tokenizer_dir(p["output"])),
+                                            extra=result.to_dict()), "the tokenizer's record")
     return "finished"
 
 
@@ -336,7 +338,7 @@ def _prepare(job: dict, ws: Workspace, history: History, run_dir: Path, is_main:
     from core.data import create_synthetic_corpus, prepare_corpus
 
     p = job["params"]
-    history.update_progress(job["name"], 0, 1)
+    retry_busy(lambda: history.update_progress(job["name"], 0, 1), "progress")
     if p["source"] == "synthetic":
         folder = create_synthetic_corpus(ws, p["output"], n_words=int(p["words"]), complexity=p["complexity"],
                                          seed=int(p["seed"]))
@@ -344,8 +346,8 @@ def _prepare(job: dict, ws: Workspace, history: History, run_dir: Path, is_main:
         folder = prepare_corpus(ws, [Path(p["source"])], p["output"], babylm=p.get("babylm", "auto"),
                                 budget_words=p.get("budget_words"), clean_domains=p.get("clean_domains"))
     print(f"corpus {p['output']} written to {folder}", flush=True)
-    history.update_progress(job["name"], 1, 1)
-    history.add_artifact(job["name"], "corpus", str(folder))
+    retry_busy(lambda: history.update_progress(job["name"], 1, 1), "progress")
+    retry_busy(lambda: history.add_artifact(job["name"], "corpus", str(folder)), "the corpus's record")
     return "finished"
 
 
@@ -354,7 +356,7 @@ def _eval(job: dict, ws: Workspace, history: History, run_dir: Path, is_main: bo
     from core.evaluate.runner import EvalOptions, run_eval
 
     opts = EvalOptions.from_dict(job["params"])
-    history.update_progress(job["name"], 0, len(opts.suites))
+    retry_busy(lambda: history.update_progress(job["name"], 0, len(opts.suites)), "progress")
     _, folder = run_eval(opts, ws, history=history, job=job["name"], log=lambda m: print(m, flush=True))
     print(f"eval results in {folder}", flush=True)
     return "finished"
@@ -364,10 +366,10 @@ def _export(job: dict, ws: Workspace, history: History, run_dir: Path, is_main: 
     """Export a model (params: core.export.runner.ExportOptions as a dict)."""
     from core.export.runner import ExportOptions, run_export
 
-    history.update_progress(job["name"], 0, 1)
+    retry_busy(lambda: history.update_progress(job["name"], 0, 1), "progress")
     run_export(ExportOptions.from_dict(job["params"]), ws, history=history, job=job["name"],
                log=lambda m: print(m, flush=True))
-    history.update_progress(job["name"], 1, 1)
+    retry_busy(lambda: history.update_progress(job["name"], 1, 1), "progress")
     return "finished"
 
 
@@ -375,7 +377,7 @@ def _quickstart(job: dict, ws: Workspace, history: History, run_dir: Path, is_ma
     """Chain a sample corpus, a tokenizer and a tiny run (params: core.quickstart.plan)."""
     from core.quickstart import run_chain
 
-    history.update_progress(job["name"], 0, 3)
+    retry_busy(lambda: history.update_progress(job["name"], 0, 3), "progress")
     run = run_chain(job["params"], ws, history, job=job["name"], log=lambda m: print(m, flush=True))
     print(f"quickstart: run {run} started; follow it with `babyllama runs logs -f {run}`", flush=True)
     return "finished"

@@ -161,19 +161,16 @@ def test_a_full_disk_fails_the_run_naming_the_path_and_keeps_the_checkpoint(read
         assert time.monotonic() < deadline, "no first checkpoint"
         time.sleep(0.1)
     filler = small_disk / "filler"
-    with open(filler, "wb") as out:  # take every free byte: the next checkpoint cannot be written
-        try:
-            while True:
-                out.write(b"\0" * (1 << 20))
-                out.flush()
-        except OSError as err:
-            assert err.errno == errno.ENOSPC
-        try:
-            while True:
-                out.write(b"\0" * 4096)
-                out.flush()
-        except OSError:
-            pass
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)  # unbuffered: every refused byte is seen here
+    try:  # take every free byte: the next checkpoint cannot be written
+        for size in (1 << 20, 4096, 1):
+            try:
+                while True:
+                    os.write(fd, b"\0" * size)
+            except OSError as err:
+                assert err.errno == errno.ENOSPC
+    finally:
+        os.close(fd)
     run = _final(history, "full", timeout=300)
     assert run["status"] == "failed" and "disk full" in run["error"], run["error"]
     # The checkpoint-20 save, or a run.log line if its last page filled first: a path in the run.
