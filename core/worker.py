@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import signal
 import socket
 import sys
 import time
@@ -101,8 +102,8 @@ def run_job(run_dir: Path) -> int:
         status = run_kind(job, ws, history, run_dir, is_main)
         if is_main:
             hint = None
-            if signals.received is not None:
-                hint = f"stopped by {_signal_name(signals.received)}; `babyllama runs resume {name}` continues it"
+            if signals.received is not None and status == "stopped":
+                hint = f"stopped by {signal.Signals(signals.received).name}; `babyllama runs resume {name}` continues it"
             return 0 if _final_status(history, name, run_dir, status, error=None, hint=hint, **_progress(heartbeat)) else 1
         return 0
     except SignalStop as err:  # before training began: nothing to checkpoint
@@ -142,12 +143,6 @@ def _progress(heartbeat: Heartbeat | None) -> dict:
         return {}
     step, total = heartbeat.progress
     return {"step": step} if total is None else {"step": step, "total_steps": total}
-
-
-def _signal_name(signum: int) -> str:
-    import signal
-
-    return signal.Signals(signum).name
 
 
 def _print_traceback() -> None:
