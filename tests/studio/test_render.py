@@ -1,0 +1,17 @@
+"""studio.render: the status badge says `running (history writes delayed)` for a live worker whose
+row heartbeat is stale while its heartbeat file is fresh (the database is locked)."""
+from __future__ import annotations
+
+import time
+
+from core.liveness import BEAT_FILE
+from studio.render import status_badge
+
+
+def test_badge_says_history_writes_delayed_only_while_they_are(tmp_path):
+    run = {"name": "r", "status": "running", "run_dir": str(tmp_path), "heartbeat": time.time() - 40}
+    assert ">running</span>" in status_badge(run)  # no file beat: nothing to say it lives
+    (tmp_path / BEAT_FILE).touch()
+    assert ">running (history writes delayed)</span>" in status_badge(run)
+    assert ">running</span>" in status_badge({**run, "heartbeat": time.time()})
+    assert ">stopped</span>" in status_badge({**run, "status": "stopped"})
