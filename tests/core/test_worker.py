@@ -184,3 +184,21 @@ def test_a_full_disk_fails_the_run_naming_the_path_and_keeps_the_checkpoint(read
     run = _final(history, "full", timeout=300)
     assert run["status"] == "finished" and run["step"] == 20
     assert _loss_steps(history, "full")[0] == list(range(5, 21, 5))
+
+
+@pytest.mark.timeout(300)
+def test_sigterm_while_queued_ends_stopped_at_once(ready_workspace, history):
+    import fcntl
+
+    from tests.core.test_jobs import _final, _wait
+
+    with open(ready_workspace.root / ".train.lock.0", "w") as slot:
+        fcntl.flock(slot, fcntl.LOCK_EX)  # the only training slot is taken: the worker waits its turn
+        run = _start(ready_workspace, history, "waiting", "training.max_steps=5")
+        # The heartbeat file appears once the worker runs, after its signal handler is installed.
+        _wait(history, "waiting", lambda r: r["status"] == "queued" and r["pid"]
+              and (Path(r["run_dir"]) / "heartbeat").is_file(), timeout=120)
+        os.kill(run["pid"], signal.SIGTERM)
+        run = _final(history, "waiting", timeout=60)
+    assert run["status"] == "stopped" and "SIGTERM before training began" in run["hint"]
+    assert not ckpt.list_checkpoints(run["run_dir"])
