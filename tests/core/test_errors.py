@@ -16,7 +16,7 @@ def test_disk_full_is_found_through_causes_with_its_path():
         try:
             raise OSError(errno.ENOSPC, "No space left on device")
         except OSError:
-            raise RuntimeError("while logging")  # noqa: B904 - the context chain is what is tested
+            raise RuntimeError("while logging")  # the implicit context chain is what is tested
     except RuntimeError as wrapped:
         found = find_disk_full(wrapped, default_path="/runs/r (run.log)")
     assert found.path == "/runs/r (run.log)" and "disk full" in str(found)

@@ -132,7 +132,7 @@ def test_a_database_locked_for_35_s_delays_rows_and_loses_none(ready_workspace, 
 
 
 def _last_printed_step(log_path: Path) -> int:
-    found = re.findall(r"^step (\d+)/", log_path.read_text(errors="replace"), flags=re.M)
+    found = re.findall(r"^step (\d+)/", log_path.read_text(errors="replace"), flags=re.MULTILINE)
     return int(found[-1]) if found else 0
 
 
@@ -141,7 +141,7 @@ def small_disk(tmp_path):
     """A 16 MB tmpfs (runs go there; the database stays on the ordinary disk), unmounted after."""
     mount = tmp_path / "small-disk"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)], capture_output=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)], capture_output=True, check=False)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here ({done.stderr.decode().strip()}): needs root")
     yield mount

@@ -178,7 +178,7 @@ def test_a_locked_history_is_a_busy_message_not_an_app_error(ready_workspace, mo
     lock = sqlite3.connect(ready_workspace.db_path, isolation_level=None)
     lock.execute("BEGIN EXCLUSIVE")
     try:
-        run_update, timer, message, command = tab.start_run(ctx, *_form(ctx, name="later", training__max_steps=5))
+        message = tab.start_run(ctx, *_form(ctx, name="later", training__max_steps=5))[2]
         assert "is busy" in message and "retry" in message
         # The stop file needs no database: the stop is requested all the same.
         assert "stop requested" in tab.stop_run(ctx, "held") and (run_dir / jobs.STOP_FILE).is_file()
