@@ -6,6 +6,7 @@ A job is `python -m core.worker RUN_DIR` in its own session (process group), out
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -20,8 +21,9 @@ from pathlib import Path
 import yaml
 
 from core.config import RunConfig
-from core.errors import UserError
+from core.errors import HistoryBusy, UserError
 from core.history import FINAL_STATUSES, History
+from core.liveness import last_beat
 from core.resolve import pin_paths, resolve_data, run_parent
 from core.train.probes import load_babylm, load_pairs
 from core.train.trackers import check_trackers
@@ -186,10 +188,15 @@ def stop(name: str, history: History, *, kill_after: float | None = None) -> str
     run = refresh(history, name)
     if run["status"] in FINAL_STATUSES:
         return run["status"]
-    second = bool(run["stop_requested"])
-    history.request_stop(name)
+    # A stop whose database flag a lock refused still left the file: a second click kills.
+    second = bool(run["stop_requested"]) or bool(run["run_dir"]) and _stop_file(run).exists()
     if run["run_dir"]:
-        (Path(run["run_dir"]) / STOP_FILE).touch()
+        _stop_file(run).touch()  # first: the worker watches the file, which no database lock delays
+    try:
+        history.request_stop(name)
+    except HistoryBusy:
+        if not run["run_dir"]:
+            raise  # nothing else tells the worker
     if second or kill_after == 0:
         return _kill(history, run)
     if kill_after:
@@ -200,6 +207,10 @@ def stop(name: str, history: History, *, kill_after: float | None = None) -> str
             time.sleep(0.2)
         return _kill(history, run)
     return "requested"
+
+
+def _stop_file(run: dict) -> Path:
+    return Path(run["run_dir"]) / STOP_FILE
 
 
 def delete(history: History, name: str) -> Path | None:
@@ -257,10 +268,13 @@ def refresh(history: History, name: str) -> dict:
     """The run row, after marking it `lost` if its process is gone without a final status."""
     run = _get(history, name)
     if run["status"] in ACTIVE and not is_alive(run):
-        # Conditional: a worker that wrote its final status since the read above keeps it.
-        history.set_status(name, "lost", only_from=ACTIVE,
-                           error="the job's process ended without reporting a final status",
-                           hint="resume it to continue from the last checkpoint; see run.log for its last output")
+        try:
+            # Conditional: a worker that wrote its final status since the read above keeps it.
+            history.set_status(name, "lost", only_from=ACTIVE,
+                               error="the job's process ended without reporting a final status",
+                               hint="resume it to continue from the last checkpoint; see run.log for its last output")
+        except HistoryBusy:
+            return run  # a locked database: the next look marks it
         run = history.get_run(name)
     return run
 
@@ -283,9 +297,11 @@ def queue_position(history: History, name: str) -> int | None:
 
 def is_alive(run: dict) -> bool:
     """Whether the run's worker still runs: on this host, its pid with the same process start
-    time and a heartbeat younger than HUNG_AFTER_S; from elsewhere, a heartbeat younger than
-    STALE_AFTER_S."""
-    beat = run.get("heartbeat")
+    time and a heartbeat (row or file, `core.liveness`) younger than HUNG_AFTER_S; from
+    elsewhere, a heartbeat younger than STALE_AFTER_S."""
+    # The heartbeat file is touched even while the database is locked: a worker that cannot
+    # write its row's beat is still seen alive (its history writes are delayed, not lost).
+    beat = last_beat(run)
     if run.get("host") and run["host"] != socket.gethostname():
         return beat is not None and time.time() - beat < STALE_AFTER_S
     pid = run.get("pid")
@@ -368,8 +384,11 @@ def _launch(run_dir: Path, num_processes: int) -> subprocess.Popen:
 
 def _record_pid(history: History, name: str, proc: subprocess.Popen) -> None:
     # Only while still queued: a worker that already wrote `running` (or its end) has its own pid.
-    history.set_status(name, "queued", only_from=("queued",), pid=proc.pid, pid_started=process_start_time(proc.pid),
-                       host=socket.gethostname(), heartbeat=time.time())
+    # A locked database skips it: the worker writes its pid when it starts, and its heartbeat file
+    # keeps the row alive meanwhile (the start succeeded; saying otherwise would be wrong).
+    with contextlib.suppress(HistoryBusy):
+        history.set_status(name, "queued", only_from=("queued",), pid=proc.pid, pid_started=process_start_time(proc.pid),
+                           host=socket.gethostname(), heartbeat=time.time())
 
 
 def _kill(history: History, run: dict) -> str:

@@ -9,21 +9,23 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import signal
 import socket
 import sys
-import threading
 import time
 import traceback
+from functools import partial
 from pathlib import Path
 
 from core import config as config_mod
 from core import jobs
-from core.errors import UserError
+from core.errors import HistoryBusy, UserError, find_disk_full
 from core.history import History
-from core.train.callbacks import Callback
+from core.liveness import Heartbeat, retry_busy, say
+from core.train.callbacks import Callback, SignalStop, StopOnSignal
 from core.workspace import Workspace
 
-HEARTBEAT_S = 2.0
+FINAL_WRITE_PATIENCE_S = 600.0  # how long the end of a run waits for a locked database before giving up
 
 HINT_OOM = ("out of memory: lower training.batch_size and raise training.gradient_accumulation_steps by the "
             "same factor (the effective batch stays the same), or shorten data.seq_length")
@@ -44,27 +46,6 @@ def hint_for(err: BaseException) -> str:
     return "see run.log for the full traceback"
 
 
-class _Heartbeat(threading.Thread):
-    """Tells the database every few seconds that this process is alive, whatever the loop does."""
-
-    def __init__(self, db_path: Path, name: str):
-        super().__init__(daemon=True, name="heartbeat")
-        self.db_path, self.name, self.halt = db_path, name, threading.Event()
-
-    def run(self) -> None:
-        try:
-            history = History(self.db_path)  # its own connection: never shares one across threads
-            try:
-                while not self.halt.wait(HEARTBEAT_S):
-                    history.heartbeat(self.name)
-            finally:
-                history.close()
-        except Exception as err:
-            # Said in run.log; the run shows `lost` once the heartbeat is stale.
-            print(f"error: heartbeat stopped: {err}", flush=True)
-            raise
-
-
 def wait_for_turn(history: History, ws: Workspace, name: str, stop_file: Path):
     """Block while other jobs hold every slot or are ahead in the queue; None if stopped meanwhile.
 
@@ -76,6 +57,7 @@ def wait_for_turn(history: History, ws: Workspace, name: str, stop_file: Path):
         if stop_file.exists() or history.stop_requested(name):
             return None
         jobs.refresh_all(history)  # a dead job ahead of us must not block the queue forever
+        # (a locked database only delays the next beat: refresh never marks a live pid lost)
         position = jobs.queue_position(history, name)
         if position is None or position <= slots:
             for i in range(slots):
@@ -85,7 +67,10 @@ def wait_for_turn(history: History, ws: Workspace, name: str, stop_file: Path):
                     return lock
                 except BlockingIOError:
                     lock.close()
-        history.heartbeat(name)
+        try:
+            history.heartbeat(name)
+        except HistoryBusy:
+            pass  # the next turn of the loop tries again
         time.sleep(0.5)
 
 
@@ -95,34 +80,46 @@ def run_job(run_dir: Path) -> int:
     ws, name = Workspace(Path(job["workspace"])), job["name"]
     is_main = int(os.environ.get("RANK", "0")) == 0  # under accelerate launch, rank 0 reports
     history = History(ws.db_path)
-    heartbeat = _Heartbeat(ws.db_path, name) if is_main else None
+    heartbeat = Heartbeat(ws.db_path, name, run_dir) if is_main else None
     stop_file = run_dir / jobs.STOP_FILE
+    signals = StopOnSignal()  # SIGTERM / SIGINT: stop as `runs stop` does
+    signals.install()
     try:
+        if is_main:
+            heartbeat.start()  # from the first moment: a queued job behind a locked database lives too
         if is_main and job["kind"] in jobs.QUEUED_KINDS:
             # Held (not just taken) until this process ends: dropping the file object would
             # release the slot at once.
             slot = wait_for_turn(history, ws, name, stop_file)
             if slot is None:
-                history.set_status(name, "stopped", error=None, hint="stopped while queued")
+                _final_status(history, name, run_dir, "stopped", error=None, hint="stopped while queued")
                 return 0
         if is_main:
-            row = history.get_run(name)
-            # Under accelerate launch the launcher (the group leader) stays the run's process.
-            single = job.get("num_processes", 1) == 1
-            pid = os.getpid() if single else row["pid"]
-            # A resumed run keeps its first start time, so durations cover the whole run.
-            history.set_status(name, "running", pid=pid, pid_started=jobs.process_start_time(pid) if pid else None,
-                               host=socket.gethostname(), started=row["started"] or time.time(), heartbeat=time.time())
-            heartbeat.start()
-        status = _KINDS[job["kind"]](job, ws, history, run_dir, is_main)
+            retry_busy(lambda: _mark_running(history, name, job), "the run's start")
+        run_kind = _KINDS[job["kind"]]
+        if job["kind"] in ("train", "distill"):
+            run_kind = partial(run_kind, signals=signals, heartbeat=heartbeat)
+        status = run_kind(job, ws, history, run_dir, is_main)
         if is_main:
-            history.set_status(name, status, error=None, hint=None)
+            hint = None
+            if signals.received is not None and status == "stopped":
+                hint = f"stopped by {signal.Signals(signals.received).name}; `babyllama runs resume {name}` continues it"
+            return 0 if _final_status(history, name, run_dir, status, error=None, hint=hint, **_progress(heartbeat)) else 1
+        return 0
+    except SignalStop as err:  # before training began: nothing to checkpoint
+        say(f"{err} before training began: nothing to save")
+        if is_main:
+            _final_status(history, name, run_dir, "stopped", error=None, hint=f"{err} before training began")
         return 0
     except BaseException as err:  # every failure ends as a status: never `running` forever
-        traceback.print_exc()
+        full = find_disk_full(err, default_path=f"{run_dir} (run.log or another file there)")
+        if full is not None:
+            return _disk_full(history, name, run_dir, full, heartbeat, is_main)
+        _print_traceback()
         if is_main:
             message = str(err) or type(err).__name__
-            _final_status(history, name, run_dir, error=f"{type(err).__name__}: {message}"[:2000], hint=hint_for(err))
+            _final_status(history, name, run_dir, "failed", error=f"{type(err).__name__}: {message}"[:2000],
+                          hint=hint_for(err), **_progress(heartbeat))
         return 1
     finally:
         if heartbeat is not None:
@@ -130,19 +127,72 @@ def run_job(run_dir: Path) -> int:
         history.close()
 
 
-def _final_status(history: History, name: str, run_dir: Path, **fields) -> None:
-    """Record `failed`; when the database itself cannot be written, say so in run.log (stdout),
-    with where the run's files are, since the row will end up `lost`."""
+def _mark_running(history: History, name: str, job: dict) -> None:
+    row = history.get_run(name)
+    # Under accelerate launch the launcher (the group leader) stays the run's process.
+    single = job.get("num_processes", 1) == 1
+    pid = os.getpid() if single else row["pid"]
+    # A resumed run keeps its first start time, so durations cover the whole run.
+    history.set_status(name, "running", pid=pid, pid_started=jobs.process_start_time(pid) if pid else None,
+                       host=socket.gethostname(), started=row["started"] or time.time(), heartbeat=time.time())
+
+
+def _progress(heartbeat: Heartbeat | None) -> dict:
+    """The last step the loop reported, for the final row (the heartbeat writes it only every 2 s)."""
+    if heartbeat is None or heartbeat.progress is None:
+        return {}
+    step, total = heartbeat.progress
+    return {"step": step} if total is None else {"step": step, "total_steps": total}
+
+
+def _print_traceback() -> None:
     try:
-        history.set_status(name, "failed", **fields)
+        traceback.print_exc()
+    except OSError:
+        pass  # run.log's disk is full: the status still says what happened
+
+
+def _disk_full(history: History, name: str, run_dir: Path, full, heartbeat, is_main: bool) -> int:
+    """One clear line in run.log and a `failed` status naming the path: no chain of tracebacks.
+
+    `failed`, not `stopped`: nobody asked the run to stop, and scripts read `stopped` as intended.
+    Like any failed run it resumes from its last good checkpoint once there is space again."""
+    last = _last_checkpoint(run_dir)
+    kept = f"the last good checkpoint {last} is kept" if last else "no checkpoint was saved yet"
+    say(f"error: {full}; training stopped, {kept}; free some space, then `babyllama runs resume {name}`")
+    if is_main:
+        _final_status(history, name, run_dir, "failed", error=str(full)[:2000],
+                      hint=f"free space on that disk; {kept}" + (f"; `babyllama runs resume {name}` continues from it"
+                                                                if last else ""), **_progress(heartbeat))
+    return 1
+
+
+def _last_checkpoint(run_dir: Path) -> Path | None:
+    """The newest complete checkpoint folder (one with its manifest), without importing torch."""
+    from core.modelio import list_checkpoints
+
+    done = [p for p in list_checkpoints(run_dir) if (p / "checkpoint.json").is_file()]
+    return done[-1] if done else None
+
+
+def _final_status(history: History, name: str, run_dir: Path, status: str, **fields) -> bool:
+    """Record the final `status`, waiting out a locked database for up to FINAL_WRITE_PATIENCE_S;
+    when the database cannot be written, say so in run.log (stdout), with where the run's files
+    are, since the row will end up `lost`. Returns whether the status was recorded."""
+    try:
+        retry_busy(lambda: history.set_status(name, status, **fields), "the run's final status",
+                   patience=FINAL_WRITE_PATIENCE_S)
+        return True
     except Exception as err:
-        print(f"error: could not record the end of run {name!r} in {history.db_path}: {err}\n"
-              f"error: the run stopped with: {fields['error']}\n"
-              f"error: its folder and checkpoints are in {run_dir}; once the database is writable, "
-              f"`babyllama runs resume {name}` continues it", flush=True)
+        say(f"error: could not record the end of run {name!r} in {history.db_path}: {err}\n"
+            f"error: the run ended {status}" + (f" with: {fields['error']}" if fields.get("error") else "") + "\n"
+            f"error: its folder and checkpoints are in {run_dir}; once the database is writable, "
+            f"`babyllama runs resume {name}` continues it")
+        return False
 
 
-def _train(job: dict, ws: Workspace, history: History, run_dir: Path, is_main: bool) -> str:
+def _train(job: dict, ws: Workspace, history: History, run_dir: Path, is_main: bool, *,
+           signals: StopOnSignal, heartbeat: Heartbeat | None) -> str:
     from core.challenge import TRACK_BUDGETS
     from core.train.callbacks import ConsoleProgress, StopFile, WordBudget
     from core.train.data import load_train_data
@@ -196,40 +246,62 @@ def _train(job: dict, ws: Workspace, history: History, run_dir: Path, is_main: b
             resume_step = load_state(resume_from)["progress"]["step"]
             for note in skipped_notes(resume_from.parent, resume_from):  # a fallback to an older one
                 print(f"warning: {note}", flush=True)
-            history.truncate_after(job["name"], resume_step)
+            retry_busy(lambda: history.truncate_after(job["name"], resume_step), "clearing rows after the checkpoint")
         loggers.append(SQLiteMetricLogger(history, job["name"]))
         # W&B / TensorBoard when the config asks (their packages were checked before the start).
         loggers += make_trackers(cfg, run_dir, run_name=job["name"], resume_step=resume_step)
         for logger in loggers:
             logger.log_config(cfg.to_dict())
-    callbacks = [StopFile(run_dir / jobs.STOP_FILE),
-                 LoggerCallback(*loggers), _StepReporter(history, job["name"]) if is_main else None]
+    callbacks = [StopFile(run_dir / jobs.STOP_FILE), signals,
+                 LoggerCallback(*loggers), _StepReporter(heartbeat) if is_main else None]
     if is_main:
         callbacks.append(ConsoleProgress())
     budget = TRACK_BUDGETS[cfg.training.babylm_track]
     if budget:
         callbacks.append(WordBudget(cfg.training.babylm_track, budget, cfg.training.stop_at_budget))
+    failed = True
     try:
-        return train(cfg, data, tokenizer, run_dir, [c for c in callbacks if c is not None],
-                     resume_from=resume_from, accelerator=accelerator, objective=objective, probes=probes)
+        status = train(cfg, data, tokenizer, run_dir, [c for c in callbacks if c is not None],
+                       resume_from=resume_from, accelerator=accelerator, objective=objective, probes=probes)
+        failed = False
+        return status
     finally:
-        for logger in loggers:
+        _close_loggers(loggers, quiet=failed)
+
+
+def _close_loggers(loggers: list, quiet: bool) -> None:
+    """Close every logger (each flushes what it buffered). While a failure is on its way out
+    (`quiet`) a logger that cannot close is one line in run.log, not a second traceback that
+    would hide the first; otherwise the first such error is raised once all are closed."""
+    first = None
+    for logger in loggers:
+        try:
             logger.close()
+        except Exception as err:
+            if quiet:
+                say(f"warning: {type(logger).__name__} could not close: {err}")
+            first = first or err
+    if first is not None and not quiet:
+        raise first
 
 
 class _StepReporter(Callback):
-    """Keeps the run row's `step` / `total_steps` current (for lists, ETA and the final row)."""
+    """Keeps the run row's `step` / `total_steps` current (for lists, ETA and the final row),
+    through the heartbeat thread: the loop never waits on the database for it."""
 
-    def __init__(self, history: History, name: str):
-        self.history, self.name = history, name
+    def __init__(self, heartbeat: Heartbeat):
+        self.heartbeat = heartbeat
 
     def _report(self, state) -> None:
-        self.history.update_progress(self.name, state.step, state.max_steps)
+        self.heartbeat.report(state.step, state.max_steps)
 
     def on_train_begin(self, state, control) -> None:
         self._report(state)
 
     def on_log(self, state, control, logs) -> None:
+        self._report(state)
+
+    def on_step_end(self, state, control) -> None:
         self._report(state)
 
     def on_train_end(self, state, control, status) -> None:
@@ -241,15 +313,16 @@ def _tokenize(job: dict, ws: Workspace, history: History, run_dir: Path, is_main
     from core.tokenizer import resolve_source, train_tokenizer
 
     p = job["params"]
-    history.update_progress(job["name"], 0, 1)
+    retry_busy(lambda: history.update_progress(job["name"], 0, 1), "progress")
     result = train_tokenizer(resolve_source(p["data"], ws), ws.tokenizer_dir(p["output"]),
                              vocab_size=int(p["vocab_size"]), min_frequency=int(p["min_frequency"]), progress=False,
                              add_bos=bool(p.get("add_bos", True)))
     for warning in result.warnings:
         print(f"warning: {warning}", flush=True)
     print(f"tokenizer {p['output']}: vocab {result.vocab_size} in {result.seconds:.1f}s", flush=True)
-    history.update_progress(job["name"], 1, 1)
-    history.add_artifact(job["name"], "tokenizer", str(ws.tokenizer_dir(p["output"])), extra=result.to_dict())
+    retry_busy(lambda: history.update_progress(job["name"], 1, 1), "progress")
+    retry_busy(lambda: history.add_artifact(job["name"], "tokenizer", str(ws.tokenizer_dir(p["output"])),
+                                            extra=result.to_dict()), "the tokenizer's record")
     return "finished"
 
 
@@ -258,7 +331,7 @@ def _prepare(job: dict, ws: Workspace, history: History, run_dir: Path, is_main:
     from core.data import create_synthetic_corpus, prepare_corpus
 
     p = job["params"]
-    history.update_progress(job["name"], 0, 1)
+    retry_busy(lambda: history.update_progress(job["name"], 0, 1), "progress")
     if p["source"] == "synthetic":
         folder = create_synthetic_corpus(ws, p["output"], n_words=int(p["words"]), complexity=p["complexity"],
                                          seed=int(p["seed"]))
@@ -266,8 +339,8 @@ def _prepare(job: dict, ws: Workspace, history: History, run_dir: Path, is_main:
         folder = prepare_corpus(ws, [Path(p["source"])], p["output"], babylm=p.get("babylm", "auto"),
                                 budget_words=p.get("budget_words"), clean_domains=p.get("clean_domains"))
     print(f"corpus {p['output']} written to {folder}", flush=True)
-    history.update_progress(job["name"], 1, 1)
-    history.add_artifact(job["name"], "corpus", str(folder))
+    retry_busy(lambda: history.update_progress(job["name"], 1, 1), "progress")
+    retry_busy(lambda: history.add_artifact(job["name"], "corpus", str(folder)), "the corpus's record")
     return "finished"
 
 
@@ -276,7 +349,7 @@ def _eval(job: dict, ws: Workspace, history: History, run_dir: Path, is_main: bo
     from core.evaluate.runner import EvalOptions, run_eval
 
     opts = EvalOptions.from_dict(job["params"])
-    history.update_progress(job["name"], 0, len(opts.suites))
+    retry_busy(lambda: history.update_progress(job["name"], 0, len(opts.suites)), "progress")
     _, folder = run_eval(opts, ws, history=history, job=job["name"], log=lambda m: print(m, flush=True))
     print(f"eval results in {folder}", flush=True)
     return "finished"
@@ -286,10 +359,10 @@ def _export(job: dict, ws: Workspace, history: History, run_dir: Path, is_main: 
     """Export a model (params: core.export.runner.ExportOptions as a dict)."""
     from core.export.runner import ExportOptions, run_export
 
-    history.update_progress(job["name"], 0, 1)
+    retry_busy(lambda: history.update_progress(job["name"], 0, 1), "progress")
     run_export(ExportOptions.from_dict(job["params"]), ws, history=history, job=job["name"],
                log=lambda m: print(m, flush=True))
-    history.update_progress(job["name"], 1, 1)
+    retry_busy(lambda: history.update_progress(job["name"], 1, 1), "progress")
     return "finished"
 
 
@@ -297,7 +370,7 @@ def _quickstart(job: dict, ws: Workspace, history: History, run_dir: Path, is_ma
     """Chain a sample corpus, a tokenizer and a tiny run (params: core.quickstart.plan)."""
     from core.quickstart import run_chain
 
-    history.update_progress(job["name"], 0, 3)
+    retry_busy(lambda: history.update_progress(job["name"], 0, 3), "progress")
     run = run_chain(job["params"], ws, history, job=job["name"], log=lambda m: print(m, flush=True))
     print(f"quickstart: run {run} started; follow it with `babyllama runs logs -f {run}`", flush=True)
     return "finished"

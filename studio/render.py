@@ -8,6 +8,7 @@ import html
 import time
 
 from core.generate.text import shown_text
+from core.liveness import status_text
 from core.models import human
 from core.train.callbacks import format_eta
 
@@ -20,7 +21,8 @@ def status_badge(run: dict | None, queue_position: int | None = None) -> str:
     if not run:
         return '<span class="bl-badge" style="background:#bdbdbd">no run selected</span>'
     status = run["status"]
-    text = f"queued #{queue_position}" if status == "queued" and queue_position else status
+    # A live worker whose history writes wait on a locked database: `running (history writes delayed)`.
+    text = f"queued #{queue_position}" if status == "queued" and queue_position else status_text(run)
     colour = STATUS_COLOURS.get(status, "#757575")
     return (f'<span class="bl-badge" id="run-status-{status}" style="background:{colour};color:white;'
             f'padding:3px 10px;border-radius:10px;font-weight:600">{html.escape(text)}</span> '

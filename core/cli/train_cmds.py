@@ -145,12 +145,14 @@ def _report_end(run: dict, out) -> int:
 def _cmd_list(args) -> int:
     from core import jobs
     from core.history import open_history
+    from core.liveness import writes_delayed
 
     with open_history(Workspace.resolve(args.workspace)) as history:
         runs = jobs.refresh_all(history)
         rows = [{"name": r["name"], "kind": r["kind"], "status": r["status"], "step": r["step"],
                  "total_steps": r["total_steps"], "loss": history.last_metric(r["name"], "loss"),
-                 "queue_position": jobs.queue_position(history, r["name"])} for r in runs]
+                 "queue_position": jobs.queue_position(history, r["name"]),
+                 "history_writes_delayed": writes_delayed(r)} for r in runs]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -159,6 +161,7 @@ def _cmd_list(args) -> int:
         step = f"{r['step'] or 0}/{r['total_steps'] or '?'}"
         loss = f"{r['loss']:.4f}" if r["loss"] is not None else "-"
         status = f"queued #{r['queue_position']}" if r["queue_position"] else r["status"]
+        status += " (history writes delayed)" if r["history_writes_delayed"] else ""
         print(f"{r['name']:<28}{r['kind']:<11}{status:<10}{step:>12}{loss:>9}")
     return 0
 
@@ -167,11 +170,13 @@ def _cmd_show(args) -> int:
     from core import jobs
     from core.challenge import list_marks
     from core.history import open_history
+    from core.liveness import status_text, writes_delayed
     from core.train.best import read_best
 
     with open_history(Workspace.resolve(args.workspace)) as history:
         run = jobs.refresh(history, args.run)
         run["metrics"] = history.last_metrics(args.run)
+    run["history_writes_delayed"] = writes_delayed(run)  # alive, its rows wait on a locked database
     run["challenge_checkpoints"] = list_marks(run["run_dir"]) if run.get("run_dir") else []
     best = read_best(run["run_dir"]) if run.get("run_dir") else None
     run["best"] = dataclasses.asdict(best) if best else None
@@ -180,7 +185,7 @@ def _cmd_show(args) -> int:
         return 0
     for key in ("name", "kind", "status", "step", "total_steps", "pid", "run_dir", "command", "error", "hint"):
         if run.get(key) not in (None, ""):
-            print(f"{key:>12}: {run[key]}")
+            print(f"{key:>12}: {status_text(run) if key == 'status' else run[key]}")
     for metric, value in sorted(run["metrics"].items()):
         print(f"{metric:>12}: {value:.6g}")
     if best:  # training.keep_best

@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlite_utils
 
-from core.errors import UserError
+from core.errors import HistoryBusy, UserError
 from core.workspace import make_folder
 
 BUSY_TIMEOUT_MS = 10_000
@@ -64,8 +64,20 @@ def unwritable(db_path: str | Path, err: sqlite3.OperationalError) -> UserError 
     text = str(err).lower()
     if not any(word in text for word in ("readonly", "read-only", "unable to open", "disk i/o", "disk is full")):
         return None
-    return UserError(f"the history database {db_path} cannot be written ({err}): make the file and its "
-                     "folder writable (and the disk not full), or pass --workspace DIR naming another workspace")
+    error = UserError(f"the history database {db_path} cannot be written ({err}): make the file and its "
+                      "folder writable (and the disk not full), or pass --workspace DIR naming another workspace")
+    error.path = str(db_path)  # read by core.errors.find_disk_full
+    return error
+
+
+def busy(db_path: str | Path, err: sqlite3.OperationalError) -> HistoryBusy | None:
+    """A HistoryBusy naming the database when `err` is SQLite's "database is locked" / "busy"
+    after the busy timeout (another process holds the write lock); None for any other error."""
+    text = str(err).lower()
+    if "locked" not in text and "busy" not in text:
+        return None
+    return HistoryBusy(f"the history database {db_path} is busy: another process has held its write lock "
+                       f"for more than {BUSY_TIMEOUT_MS / 1000:g} s; nothing was changed, retry in a moment")
 
 
 def _enable_wal(db: sqlite_utils.Database) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 from core.errors import UserError
 from core.history.schema import (
-    INSERT_METRIC_SQL, apply_migrations, connect, downsampled_metrics_sql, last_counts_sql, last_metric_sql,
+    INSERT_METRIC_SQL, apply_migrations, busy, connect, downsampled_metrics_sql, last_counts_sql, last_metric_sql,
     last_metrics_sql, max_step_sql, metric_rows, metric_series_sql, metrics_since_sql, parse_run,
     run_ref_sql, str_or_none, to_json, unwritable, write_transaction,
 )
@@ -72,8 +72,9 @@ class History:
                 with write_transaction(self.conn) as conn:
                     yield conn
             except sqlite3.OperationalError as err:
-                # A read-only or failing database is the user's to fix: name the file.
-                raise unwritable(self.db_path, err) or err
+                # A read-only or failing database is the user's to fix: name the file. A lock
+                # held past the busy timeout is HistoryBusy: nothing changed, a retry may pass.
+                raise busy(self.db_path, err) or unwritable(self.db_path, err) or err
 
     def _rows(self, sql: str, params: tuple = ()) -> list[dict]:
         with self._lock:
@@ -183,11 +184,13 @@ class History:
             cursor = conn.execute(f"UPDATE runs SET {assignments} WHERE {where}", (*values.values(), run_id, *params))
             return cursor.rowcount > 0
 
-    def heartbeat(self, name: RunRef, step: int | None = None) -> None:
-        """Record that the run's process is alive (and, optionally, its current step)."""
+    def heartbeat(self, name: RunRef, step: int | None = None, total_steps: int | None = None) -> None:
+        """Record that the run's process is alive (and, optionally, its current step and total)."""
         values: dict[str, Any] = {"heartbeat": _time.time()}
         if step is not None:
             values["step"] = step
+        if total_steps is not None:
+            values["total_steps"] = total_steps
         self._update_run(name, values)
 
     def request_stop(self, name: RunRef) -> None:
@@ -246,11 +249,15 @@ class History:
             "UPDATE runs SET step = max(coalesce(step, ?), ?) WHERE id = ?", (last, last, run_id)
         )
 
-    def write_metric_rows(self, run_id: int, rows: list[tuple]) -> None:
-        """Insert rows built by `metric_rows` in one transaction (MetricWriter's flush)."""
-        if rows:
-            with self._write():
-                self._insert_metrics(run_id, rows)
+    def write_metric_rows(self, run_id: int, rows: list[tuple], samples: Sequence[tuple] = ()) -> None:
+        """Insert rows built by `metric_rows`, and (step, prompt, text, time) samples, in one
+        transaction (MetricWriter's flush): all of them or, on any error, none."""
+        if rows or samples:
+            with self._write() as conn:
+                if rows:
+                    self._insert_metrics(run_id, rows)
+                conn.executemany("INSERT INTO samples (run_id, step, prompt, text, time) VALUES (?, ?, ?, ?, ?)",
+                                 [(run_id, *sample) for sample in samples])
 
     def metrics_since(self, run: RunRef, after_step: int = -1) -> list[dict]:
         """Metric rows with step > after_step, ordered by (step, name): the UI's 1 s poll.

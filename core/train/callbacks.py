@@ -6,6 +6,8 @@ console progress bar are all callbacks. Must not import gradio, torch or the his
 """
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -97,6 +99,54 @@ class StopFile(Callback):
             self._next = now + self.check_every
             if self.path.exists():
                 control.should_stop = True
+
+
+class SignalStop(BaseException):
+    """Raised by `StopOnSignal` when a signal arrives before training began (nothing to save)."""
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        super().__init__(f"stopped by {signal.Signals(signum).name}")
+
+
+class StopOnSignal(Callback):
+    """SIGTERM / SIGINT (a scheduler, systemd, Ctrl-C) stop the run as `runs stop` does: the step
+    in progress ends, a checkpoint is saved, the run is `stopped`. Before training began the first
+    signal raises `SignalStop` instead (nothing to save). A second signal ends the process at once.
+    `install()` must run in the main thread."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    REPEAT_GRACE_S = 2.0  # a launcher forwarding the group's signal sends it again at once: not a second one
+
+    def __init__(self):
+        self.received: int | None = None
+        self.training = False
+        self._first = 0.0
+
+    def install(self) -> None:
+        for sig in self.SIGNALS:
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, frame) -> None:
+        name = signal.Signals(signum).name
+        if self.received is not None:
+            if time.monotonic() - self._first < self.REPEAT_GRACE_S:
+                return
+            # os.write, not print: a handler may interrupt a print in progress.
+            os.write(1, f"{name} again: exiting now, without a checkpoint\n".encode())
+            os._exit(128 + signum)
+        self.received, self._first = signum, time.monotonic()
+        if not self.training:
+            raise SignalStop(signum)
+        os.write(1, f"{name}: stopping after this step, with a checkpoint (send it again to exit at once)\n".encode())
+
+    def on_train_begin(self, state: TrainState, control: TrainControl) -> None:
+        self.training = True
+
+    def on_step_end(self, state: TrainState, control: TrainControl) -> None:
+        if self.received is not None:
+            control.should_stop = True
 
 
 class StopAfter(Callback):

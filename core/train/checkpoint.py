@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import yaml
 
-from core.errors import UserError
+from core.errors import DiskFull, UserError, find_disk_full
 from core.hashing import sha256_file
 from core.modelio import CHECKPOINT_PREFIX as PREFIX
 from core.modelio import list_checkpoints  # noqa: F401  (part of this module's API: rotation, resume)
@@ -82,13 +82,21 @@ def save(run_dir: Path, model, tokenizer, optimizer, scheduler, progress: Progre
     clean_stale(run_dir, log=log)
     final = Path(run_dir) / f"{PREFIX}{progress.step}"
     tmp = _in_flight(final, "tmp")
-    tmp.mkdir(parents=True)
-    save_model_folder(tmp, model, tokenizer, config)
-    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "rng": rng_state(), "progress": asdict(progress)}, tmp / STATE_FILE)
-    _write_manifest(tmp, progress, words_seen=words_seen)
-    for name in marks:
-        save_mark(tmp, name)
+    try:
+        tmp.mkdir(parents=True)
+        save_model_folder(tmp, model, tokenizer, config)
+        torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                    "rng": rng_state(), "progress": asdict(progress)}, tmp / STATE_FILE)
+        _write_manifest(tmp, progress, words_seen=words_seen)
+        for name in marks:
+            save_mark(tmp, name)
+    except BaseException as err:
+        # The half-written folder goes (it holds the space a full disk needs); the checkpoints
+        # saved before stay as they are, the newest one is what a resume continues from.
+        shutil.rmtree(tmp, ignore_errors=True)
+        if find_disk_full(err) is not None:
+            raise DiskFull(str(final)) from err
+        raise
     _swap_in(tmp, final)
     rotate(run_dir, total_limit)
     return final

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Mapping, Protocol
 
+from core.errors import HistoryBusy
 from core.history import History, MetricWriter
+from core.liveness import retry_busy
 from core.train.callbacks import Callback, TrainControl, TrainState
 
 
@@ -33,25 +35,31 @@ class MetricLogger(Protocol):
 
 
 class SQLiteMetricLogger:
-    def __init__(self, history: History, run: str, flush_interval: float = 1.0):
-        self.history, self.run = history, run
-        self.writer = MetricWriter(history, run, flush_interval=flush_interval)
+    """The run's history rows through a `MetricWriter` on its own connection: the loop never
+    waits on SQLite, and a locked database delays metrics and samples, it never loses them."""
+
+    def __init__(self, history: History, run: str, flush_interval: float = 1.0, close_patience: float = 600.0):
+        self.history, self.run, self.close_patience = history, run, close_patience
+        self.writer = MetricWriter(history.db_path, run, flush_interval=flush_interval)
 
     def log_dict(self, payload, step, *, tokens=None, words=None) -> None:
         self.writer.log(step, dict(payload), tokens=tokens, words=words)
 
     def log_config(self, config: dict) -> None:
-        self.history.record_config(self.run, config)
+        retry_busy(lambda: self.history.record_config(self.run, config), "the run's config")
 
     def log_samples(self, samples, step) -> None:
         for prompt, text in samples:
-            self.history.log_sample(self.run, step, prompt, text)
+            self.writer.log_sample(step, prompt, text)
 
     def flush(self) -> None:
-        self.writer.flush()
+        self.writer.flush()  # while the database is locked: at once, the rows stay buffered
 
     def close(self) -> None:
-        self.writer.close()
+        if not self.writer.close(patience=self.close_patience):
+            raise HistoryBusy(f"the history database {self.history.db_path} stayed locked for "
+                              f"{self.close_patience:.0f} s: {self.writer.pending} metric rows and samples of "
+                              f"run {self.run!r} were not written")
 
 
 class LoggerCallback(Callback):
@@ -74,6 +82,8 @@ class LoggerCallback(Callback):
     def _flush_before_checkpoint(self, state: TrainState, control: TrainControl) -> None:
         # A checkpoint follows: its metric rows must be on disk first, or a crash right after
         # would resume past rows that were never written (the resumed run does not redo them).
+        # While the database is locked the flush returns at once and the rows stay buffered:
+        # delayed, written once the lock goes (only a kill -9 meanwhile would lose them).
         if state.is_main and (control.should_save or control.should_stop or state.step >= state.max_steps):
             for logger in self.loggers:
                 logger.flush()

@@ -122,8 +122,12 @@ def stop_run(ctx: StudioContext, run: str | None) -> str:
     """Ask the selected run to checkpoint and stop (a second click kills it)."""
     if not run:
         return "select a run first"
-    with ctx.history() as h:
-        outcome = jobs.stop(run, h)
+    try:
+        with ctx.history() as h:
+            outcome = jobs.stop(run, h)
+    except UserError as err:  # e.g. the history is busy (locked by another process): retry
+        gr.Warning(str(err))
+        return str(err)
     return {"requested": f"stop requested for {run}: it saves a checkpoint and ends",
             "killed": f"{run} killed"}.get(outcome, f"{run} is already {outcome}")
 

@@ -1,7 +1,13 @@
-"""studio.render: run samples are shown clean (the stored text stays raw)."""
+"""studio.render: run samples are shown clean (the stored text stays raw); the status badge says
+`running (history writes delayed)` for a live worker whose row heartbeat is stale while its
+heartbeat file is fresh (the database is locked)."""
 from __future__ import annotations
 
+import time
+
+from core.liveness import BEAT_FILE
 from studio import render
+from studio.render import status_badge
 
 
 def test_samples_show_no_replacement_characters_or_control_codes():
@@ -11,3 +17,13 @@ def test_samples_show_no_replacement_characters_or_control_codes():
     assert "**Samples at step 10**" in shown and "**Once** upon a time" in shown
     assert "\ufffd" not in shown and "\x07" not in shown and "\x00" not in shown and "Old" not in shown
     assert samples[0]["text"] == " upon\ufffd a\x07 time\x00"  # the stored row is left as it was
+
+
+
+def test_badge_says_history_writes_delayed_only_while_they_are(tmp_path):
+    run = {"name": "r", "status": "running", "run_dir": str(tmp_path), "heartbeat": time.time() - 40}
+    assert ">running</span>" in status_badge(run)  # no file beat: nothing to say it lives
+    (tmp_path / BEAT_FILE).touch()
+    assert ">running (history writes delayed)</span>" in status_badge(run)
+    assert ">running</span>" in status_badge({**run, "heartbeat": time.time()})
+    assert ">stopped</span>" in status_badge({**run, "status": "stopped"})

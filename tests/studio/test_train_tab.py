@@ -156,3 +156,35 @@ def test_babylm_checkpoints_option_is_the_cli_key(ready_workspace):
     assert "training.checkpoint_words" in message
     with ctx.history() as h:
         assert h.get_run("bad-marks") is None
+
+
+def test_a_locked_history_is_a_busy_message_not_an_app_error(ready_workspace, monkeypatch):
+    import os
+    import sqlite3
+
+    from core import jobs
+    from core.history import schema
+
+    monkeypatch.setattr(schema, "BUSY_TIMEOUT_MS", 300)  # the studio's 10 s wait, shortened
+    ctx = StudioContext(ready_workspace)
+    run_dir = ready_workspace.root / "models" / "held"
+    run_dir.mkdir(parents=True)
+    with ctx.history() as h:
+        h.create_run("held", "train", {}, run_dir)
+        h.create_run("no-dir", "train", {}, None)
+        for name in ("held", "no-dir"):  # live rows: our own pid stands for their workers
+            h.set_status(name, "running", pid=os.getpid(), pid_started=jobs.process_start_time(os.getpid()),
+                         heartbeat=time.time())
+    lock = sqlite3.connect(ready_workspace.db_path, isolation_level=None)
+    lock.execute("BEGIN EXCLUSIVE")
+    try:
+        message = tab.start_run(ctx, *_form(ctx, name="later", training__max_steps=5))[2]
+        assert "is busy" in message and "retry" in message
+        # The stop file needs no database: the stop is requested all the same.
+        assert "stop requested" in tab.stop_run(ctx, "held") and (run_dir / jobs.STOP_FILE).is_file()
+        assert "is busy" in tab.stop_run(ctx, "no-dir")  # nothing else can tell it: said, not raised
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    with ctx.history() as h:
+        assert h.get_run("later") is None and not h.get_run("held")["stop_requested"]

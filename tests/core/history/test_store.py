@@ -309,6 +309,41 @@ def test_writer_flush_errors_reach_the_caller(hist):
     writer.close()
 
 
+def test_writer_keeps_rows_and_samples_while_the_database_is_locked(tmp_path, monkeypatch):
+    """A lock held past the busy timeout delays rows: none lost, none doubled, the caller never
+    sees an error and never waits on the lock once it is known."""
+    from core.history import schema
+
+    monkeypatch.setattr(schema, "BUSY_TIMEOUT_MS", 200)
+    db_path = tmp_path / "s.db"
+    with History(db_path) as reader:
+        reader.create_run("r", "train", {}, None)
+        writer = MetricWriter(db_path, "r", flush_interval=0.05)
+        writer.log(1, {"loss": 2.0})
+        assert writer.flush()
+        lock = sqlite3.connect(db_path, isolation_level=None)
+        lock.execute("BEGIN EXCLUSIVE")
+        try:
+            writer.log(2, {"loss": 1.5})
+            writer.log_sample(2, "the cat", " sat")
+            deadline = time.monotonic() + 5
+            while writer.delayed_since is None and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert writer.delayed_since is not None
+            started = time.monotonic()
+            for step in range(3, 50):
+                writer.log(step, {"loss": 1.0 / step})
+            assert not writer.flush() and time.monotonic() - started < 0.15  # no wait on the lock
+            assert writer.pending == 48 + 1
+        finally:
+            lock.execute("ROLLBACK")
+            lock.close()
+        assert writer.close(patience=10)
+        rows = [(m["step"], m["name"]) for m in reader.metrics_since("r")]
+        assert rows == [(step, "loss") for step in range(1, 50)]
+        assert [(s["step"], s["prompt"], s["text"]) for s in reader.samples("r")] == [(2, "the cat", " sat")]
+
+
 def _write_for_a_while(db_path: str, run_name: str, steps: int, seconds: float) -> None:
     """Child process body: one MetricWriter logging `steps` steps of 2 metrics over `seconds`."""
     with MetricWriter(db_path, run_name, flush_interval=0.05, max_batch=200) as writer:

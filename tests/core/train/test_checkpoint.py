@@ -160,3 +160,23 @@ def test_a_pickle_with_a_payload_is_refused_even_with_a_matching_manifest(parts,
     with pytest.raises(UserError, match="holds more than tensors and plain data"):
         ckpt.load_state(folder)
     assert not marker.exists()
+
+
+def test_a_full_disk_mid_save_is_disk_full_and_leaves_the_last_checkpoint_alone(parts, tmp_path, monkeypatch):
+    """Before: the ENOSPC OSError escaped and the half-written `.checkpoint-20.tmp-<pid>` stayed,
+    holding the space a retry needs."""
+    import errno
+
+    from core.errors import DiskFull
+
+    _save(parts, tmp_path, 10)
+
+    def no_space(obj, path, *a, **kw):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(ckpt.torch, "save", no_space)
+    with pytest.raises(DiskFull, match="disk full") as caught:
+        _save(parts, tmp_path, 20)
+    assert caught.value.path == str(tmp_path / "checkpoint-20")
+    assert not list(tmp_path.glob(".checkpoint-*")) and not (tmp_path / "checkpoint-20").exists()
+    assert ckpt.verify(tmp_path / "checkpoint-10") is None
