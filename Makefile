@@ -19,7 +19,7 @@ export TOKENIZERS_PARALLELISM := false
 export HF_HOME := $(CURDIR)/.cache/hf
 export GRADIO_TEMP_DIR := $(CURDIR)/.cache/gradio
 
-.PHONY: studio test test-fast setup clean
+.PHONY: studio test test-fast lint setup clean
 
 setup: $(STAMP)
 
@@ -32,10 +32,14 @@ $(STAMP): pyproject.toml
 studio: $(STAMP)
 	$(PY) launch.py --host $(HOST) --port $(PORT) --workspace $(WORKSPACE)
 
-# The whole suite, slow and browser tests included (CI runs this).
-test: $(STAMP)
+# Lint (ruff: pycodestyle, pyflakes, import order; config in pyproject.toml), then the whole
+# suite, slow and browser tests included (CI runs this).
+test: $(STAMP) lint
 	@mkdir -p .cache/pytest
 	$(PY) -m pytest -m "" --basetemp=.cache/pytest/tmp $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
 
 # The quick loop while developing: no slow or browser tests.
 test-fast: $(STAMP)

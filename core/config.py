@@ -50,14 +50,17 @@ class DataConfig:
 class ModelConfig:
     """The architecture: one of the three families the guide supports and its shape."""
 
-    type: str = _f("Llama", "Architecture family: Llama (RoPE, SwiGLU, RMSNorm), GPT2 (learned positions, GELU) or GPTJ (RoPE, GELU).",
+    type: str = _f("Llama", "Architecture family: Llama (RoPE, SwiGLU, RMSNorm), GPT2 (learned positions, GELU) "
+                            "or GPTJ (RoPE, GELU).",
                    choices=("Llama", "GPT2", "GPTJ"))
     name: str = _f("", "Model (and run) name; empty = derived from the preset.")
     hidden_size: int = _f(192, "Model width (embedding dimension); must be divisible by n_head.", min=8, max=B.MAX_WIDTH)
-    intermediate_size: int = _f(768, "Feed-forward width (about 2.67x hidden for Llama, 4x for GPT-2/GPT-J).", min=8, max=B.MAX_WIDTH)
+    intermediate_size: int = _f(768, "Feed-forward width (about 2.67x hidden for Llama, 4x for GPT-2/GPT-J).",
+                                min=8, max=B.MAX_WIDTH)
     n_layer: int = _f(6, "Number of transformer layers.", min=1, max=256)
     n_head: int = _f(6, "Number of attention heads.", min=1, max=256)
-    max_position_embeddings: int = _f(512, "Longest sequence the model can see; must be >= data.seq_length.", min=8, max=B.MAX_POSITIONS)
+    max_position_embeddings: int = _f(512, "Longest sequence the model can see; must be >= data.seq_length.",
+                                      min=8, max=B.MAX_POSITIONS)
     vocab_size: int = _f(0, "Vocabulary size; 0 = take it from the tokenizer (recommended).", min=0, max=B.MAX_VOCAB)
     tie_word_embeddings: bool = _f(False, "Share the input embedding with the output layer (saves vocab x hidden parameters).")
     dropout: float = _f(0.0, "Dropout on attention and residual paths (0 is usual for pre-training).", min=0.0, max=0.9)
@@ -72,21 +75,25 @@ class TrainingConfig:
     batch_size: int = _f(32, "Sequences per device per micro-step.", min=1, max=B.MAX_BATCH)
     num_epochs: int = _f(1, "Passes over the training data (ignored when max_steps > 0).", min=1, max=B.MAX_EPOCHS)
     max_steps: int = _f(0, "Optimizer steps to run; > 0 wins over num_epochs.", min=0, max=B.MAX_STEPS)
-    gradient_accumulation_steps: int = _f(1, "Micro-batches per optimizer step (effective batch = batch_size x this x devices).", min=1, max=B.MAX_BATCH)
+    gradient_accumulation_steps: int = _f(1, "Micro-batches per optimizer step (effective batch = batch_size x this x devices).",
+                                          min=1, max=B.MAX_BATCH)
     warmup_steps: int = _f(0, "Linear warm-up steps (about 5-15 % of the total is usual).", min=0, max=B.MAX_STEPS)
     lr_scheduler: str = _f("cosine", "Learning-rate schedule after warm-up.", choices=("cosine", "linear", "constant"))
     weight_decay: float = _f(0.1, "AdamW weight decay (not applied to norms and biases).", min=0.0, max=1.0)
     max_grad_norm: float = _f(1.0, "Gradient clipping norm; 0 disables clipping.", min=0.0, max=B.MAX_GRAD_NORM)
     fp16: bool = _f(False, "float16 mixed precision (CUDA only; falls back to fp32 elsewhere with a warning).")
     bf16: bool = _f(False, "bfloat16 mixed precision (GPUs with bf16 support; falls back to float32 elsewhere with a warning).")
-    torch_compile: bool = _f(False, "Compile the model's training forward with torch.compile (CUDA, or CPU with a C++ compiler; runs eagerly elsewhere, with a warning). The first step takes a minute or more while it compiles.")
+    torch_compile: bool = _f(False, "Compile the model's training forward with torch.compile (CUDA, or CPU with a C++ compiler; "
+                                    "runs eagerly elsewhere, with a warning). "
+                                    "The first step takes a minute or more while it compiles.")
     seed: int = _f(42, "Seed for weights, data order and sampling; same seed = same run.", min=0, max=B.MAX_SEED)
     logging_steps: int = _f(10, "Log training metrics every N optimizer steps.", min=1, max=B.MAX_STEPS)
     eval_steps: int = _f(200, "Evaluate on the eval split every N steps (0 = only at the end).", min=0, max=B.MAX_STEPS)
     save_steps: int = _f(500, "Write a resumable checkpoint every N steps (0 = only at the end).", min=0, max=B.MAX_STEPS)
     save_total_limit: int = _f(2, "Keep at most N checkpoints, oldest removed first (0 = keep all).", min=0, max=100_000)
     dataloader_num_workers: int = _f(0, "Background processes loading batches (0 = in the training process).", min=0, max=64)
-    checkpoint_words: str = _f("", "Extra checkpoints when words seen first reach these counts, kept whatever save_total_limit says: "
+    checkpoint_words: str = _f("", "Extra checkpoints when words seen first reach these counts, "
+                                   "kept whatever save_total_limit says: "
                                    "babylm (chck_1M ... chck_10M, chck_20M ... chck_100M, chck_200M ... chck_1000M) or "
                                    "increasing counts such as 10k,20k or 1M,2M (empty = none).")
     babylm_track: str = _f("none", "BabyLM track whose word budget the run must respect: strict-small = 100M words seen "
@@ -269,7 +276,8 @@ def _read_yaml(path: Path, issues: list[Issue]) -> dict:
                             "write `data:`, `model:`, `training:` sections, or pick a preset (`babyllama presets list`)"))
         return {}
     if not isinstance(raw, dict):
-        issues.append(Issue(str(path), "the top level must be a mapping of sections", "use `data:`, `model:`, `training:`, `logging:`"))
+        issues.append(Issue(str(path), "the top level must be a mapping of sections",
+                            "use `data:`, `model:`, `training:`, `logging:`"))
         return {}
     return raw
 
@@ -472,7 +480,8 @@ def validate(cfg: RunConfig) -> list[Issue]:
         issues.append(Issue("model.hidden_size", f"{m.hidden_size} is not divisible by model.n_head={m.n_head}",
                             f"pick n_head from {options[-6:]} or change hidden_size"))
     if d.seq_length > m.max_position_embeddings:
-        issues.append(Issue("data.seq_length", f"{d.seq_length} is longer than model.max_position_embeddings={m.max_position_embeddings}",
+        issues.append(Issue("data.seq_length",
+                            f"{d.seq_length} is longer than model.max_position_embeddings={m.max_position_embeddings}",
                             f"lower data.seq_length or raise model.max_position_embeddings to at least {d.seq_length}"))
     if m.type == "GPTJ" and m.n_head >= 1 and m.hidden_size % m.n_head == 0 and (m.hidden_size // m.n_head) % 2:
         issues.append(Issue("model.n_head", "GPT-J's rotary embedding needs an even head size (hidden_size / n_head)",

@@ -236,7 +236,8 @@ def _resolve_tokenizer(cfg: RunConfig, ws: Workspace, issues: list[Issue], requi
     if not value:
         if require:
             issues.append(Issue("data.tokenizer_path", "not set",
-                                "train one with `babyllama tokenizer train --data CORPUS --name TOK`, then data.tokenizer_path=TOK"))
+                                "train one with `babyllama tokenizer train --data CORPUS --name TOK`, "
+                                "then data.tokenizer_path=TOK"))
         return None
     found = _find(value, ws, ws.tokenizers_dir)
     if found is None or not (found.is_file() or (found / "tokenizer.json").is_file()):

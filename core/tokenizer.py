@@ -21,8 +21,8 @@ from pathlib import Path
 
 from core.bounds import MAX_VOCAB
 from core.errors import UserError
-from core.portable import make_portable
 from core.hashing import sha256_file
+from core.portable import make_portable
 from core.workspace import Workspace
 
 log = logging.getLogger(__name__)

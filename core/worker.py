@@ -193,16 +193,16 @@ def _final_status(history: History, name: str, run_dir: Path, status: str, **fie
 
 def _train(job: dict, ws: Workspace, history: History, run_dir: Path, is_main: bool, *,
            signals: StopOnSignal, heartbeat: Heartbeat | None) -> str:
+    # Progress bars are \r-animations: noise in run.log. Our own lines carry progress and ETA.
+    import datasets
+    import transformers
+
     from core.challenge import TRACK_BUDGETS
     from core.train.callbacks import ConsoleProgress, StopFile, WordBudget
     from core.train.data import load_train_data
     from core.train.loggers import LoggerCallback, SQLiteMetricLogger
     from core.train.loop import make_accelerator, train
     from core.train.trackers import make_trackers
-
-    # Progress bars are \r-animations: noise in run.log. Our own lines carry progress and ETA.
-    import datasets
-    import transformers
 
     datasets.disable_progress_bars()
     transformers.utils.logging.disable_progress_bar()

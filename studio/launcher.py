@@ -83,12 +83,12 @@ def serve(args: argparse.Namespace) -> int:
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    from core.workspace import Workspace
-    from studio.app import CSS, build_app, enable_queue, guarded
-
     # Import transformers once, before handlers run in threads: two threads importing it for
     # the first time at the same moment can fail with a half-initialised module.
     import transformers
+
+    from core.workspace import Workspace
+    from studio.app import CSS, build_app, enable_queue, guarded
 
     transformers.AutoTokenizer, transformers.AutoModelForCausalLM  # resolve the lazy attributes now
 

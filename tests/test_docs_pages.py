@@ -14,7 +14,7 @@ def test_readme_fits_two_screens_and_links_pages_that_exist():
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     assert len(text.splitlines()) <= 80
     links = re.findall(r"\]\(((?:docs/)[^)#]+)\)", text)
-    assert links and all((ROOT / link).is_file() for link in links), [l for l in links if not (ROOT / l).is_file()]
+    assert links and all((ROOT / link).is_file() for link in links), [link for link in links if not (ROOT / link).is_file()]
 
 
 def test_readme_commands_are_real_verbs():

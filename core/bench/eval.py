@@ -3,8 +3,8 @@ what lm-eval's BabyLM set-up does), the BabyLM suite, AoA surprisal and BabyLM r
 official one-at-a-time loops, and our perplexity pass against a bare forward loop.
 
 Both sides score the same sentences with the same model in one process, in alternating rounds;
-the accuracies must be identical, else there is no ratio. With no --model, a randomly initialised model of a preset is used with a tokenizer
-trained on the pairs themselves (speed does not depend on the weights). Must not import gradio.
+the accuracies must be identical, else there is no ratio. With no --model, a randomly initialised model of a preset is used
+with a tokenizer trained on the pairs themselves (speed does not depend on the weights). Must not import gradio.
 """
 from __future__ import annotations
 

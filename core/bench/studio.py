@@ -169,7 +169,7 @@ def _run_studio(opts: StudioBenchOptions, ws: Workspace, name: str, overrides: l
         command = start_in_train_tab(page, url, opts.preset, name, opts.steps, expected, refresh=opts.refresh)
         cpu_before, wall_before = helper_cpu_seconds(), time.monotonic()
         try:
-            run = wait_for_run(ws, name, sleep=lambda: page.wait_for_timeout(500))
+            wait_for_run(ws, name, sleep=lambda: page.wait_for_timeout(500))
         except BaseException:
             page.screenshot(path=str(shot), full_page=True)
             raise

@@ -100,7 +100,8 @@ def _cmd_config_check(args) -> int:
     print(config_mod.to_yaml(cfg), end="")
     source = "the tokenizer" if vocab else f"the nominal {models.NOMINAL_VOCAB} (no tokenizer set)"
     mem = info["memory_gb"]
-    print(f"# parameters: {info['parameters']:,} ({models.human(info['parameters'])}) at vocab {info['vocab_size']} from {source}")
+    print(f"# parameters: {info['parameters']:,} ({models.human(info['parameters'])}) "
+          f"at vocab {info['vocab_size']} from {source}")
     print(f"# training memory estimate: {mem['total']:.2f} GB (weights {mem['weights']}, gradients {mem['gradients']}, "
           f"AdamW {mem['optimizer']}, activations {mem['activations']})")
     for note in paths.notes:

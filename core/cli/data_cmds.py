@@ -55,8 +55,8 @@ def register(subparsers) -> None:
                         "registered cleaner for a custom source; whitespace is always normalised")
     q.add_argument("--custom-cleaning", action="store_true",
                    help="guide spelling, kept for scripts: name your cleaners in --clean-domains")
-    q.add_argument("--tokenizer-vocab", type=bounds.bounded(int, 1, bounds.MAX_VOCAB), default=None, metavar="V", help="guide spelling; the "
-                   "tokenizer is a separate step: `babyllama tokenizer train --vocab-size V`")
+    q.add_argument("--tokenizer-vocab", type=bounds.bounded(int, 1, bounds.MAX_VOCAB), default=None, metavar="V",
+                   help="guide spelling; the tokenizer is a separate step: `babyllama tokenizer train --vocab-size V`")
     add_workspace_arg(q)
     q.set_defaults(func=_cmd_prepare)
 

@@ -26,7 +26,7 @@ def render_all() -> dict[str, str]:
 def _header(title: str, source: str) -> list[str]:
     return [f"# {title}", "",
             f"Generated from {source} by `{COMMAND}` (Python {PYTHON}); do not edit by hand.",
-            f"`tests/core/cli/test_docs.py` fails when this page is stale.", ""]
+            "`tests/core/cli/test_docs.py` fails when this page is stale.", ""]
 
 
 # ---------------------------------------------------------------------------------------------

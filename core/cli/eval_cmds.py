@@ -72,7 +72,8 @@ def register(subparsers) -> None:
                         "(identical candidates once, length-sorted batches, float64 sums)")
     p.add_argument("--cloze-file", default="", metavar="FILE",
                    help='cloze items, JSONL: {"text": "... ___ ...", "options": [...], "answer": ..., "category": ...}')
-    p.add_argument("--batch-size", type=bounds.bounded(int, 1, bounds.MAX_BATCH), default=d.batch_size, help=f"sequences per forward pass (default {d.batch_size}; perplexity: at most 16k tokens a pass)")
+    p.add_argument("--batch-size", type=bounds.bounded(int, 1, bounds.MAX_BATCH), default=d.batch_size,
+                   help=f"sequences per forward pass (default {d.batch_size}; perplexity: at most 16k tokens a pass)")
     p.add_argument("--seq-length", type=bounds.bounded(int, 1, bounds.MAX_SEQ), default=None,
                    help="perplexity window in tokens, >= 1 (default: the run's seq_length)")
     p.add_argument("--max-new-tokens", type=bounds.bounded(int, 1, bounds.MAX_NEW_TOKENS), default=d.max_new_tokens,
@@ -97,13 +98,16 @@ def _register_bench_eval(subparsers, add_workspace_arg) -> None:
 
     # Defaults shown from EvalBenchOptions, whose module imports torch: unset flags parse as None.
     q = verb_group(subparsers, "bench", BENCH_HELP).add_parser(
-        "eval", help="minimal pairs, the BabyLM suite and AoA surprisal batched vs one at a time, and perplexity vs a bare forward loop",
+        "eval", help="minimal pairs, the BabyLM suite and AoA surprisal batched vs one at a time, "
+                     "and perplexity vs a bare forward loop",
         formatter_class=defaults_formatter("core.bench.eval:EvalBenchOptions"))
     q.add_argument("--model", default="", help="run or model folder (default: a random model of --preset)")
     q.add_argument("--preset", default=None, help="model preset when no --model (default %(default)s)")
     q.add_argument("--pairs-dir", default="", help="BLiMP .jsonl folder (default ../shared/data/blimp-sample)")
-    q.add_argument("--pairs", type=bounds.bounded(int, 0, bounds.MAX_ITEMS), default=None, help="pairs per paradigm (default %(default)s; 0 = all)")
-    q.add_argument("--batch-size", type=bounds.bounded(int, 1, bounds.MAX_BATCH), default=None, help="batched side's batch (default %(default)s)")
+    q.add_argument("--pairs", type=bounds.bounded(int, 0, bounds.MAX_ITEMS), default=None,
+                   help="pairs per paradigm (default %(default)s; 0 = all)")
+    q.add_argument("--batch-size", type=bounds.bounded(int, 1, bounds.MAX_BATCH), default=None,
+                   help="batched side's batch (default %(default)s)")
     q.add_argument("--device", choices=("cpu", "cuda"), default="", help="default: cuda when available")
     q.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice, all cores)")
     q.add_argument("--rounds", type=int, default=None,
@@ -190,8 +194,8 @@ def _cmd_report(args) -> int:
 
 
 def _cmd_bench_eval(args) -> int:
-    from core.cli.lazy import given
     from core.bench.eval import EvalBenchOptions, format_report, run_eval_bench
+    from core.cli.lazy import given
 
     opts = EvalBenchOptions(model=args.model, pairs_dir=_abs(args.pairs_dir), device=args.device, threads=args.threads,
                             babylm_data=_abs(args.babylm_data), fast=args.fast,

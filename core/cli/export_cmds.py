@@ -18,7 +18,8 @@ def register(subparsers) -> None:
     from core.export.runner import ExportOptions
 
     d = ExportOptions(model="", format="hf")
-    p = subparsers.add_parser("export", help="export a model: transformers folder + model card, ONNX (checked), int8 ONNX, or a BabyLM submission",
+    p = subparsers.add_parser("export", help="export a model: transformers folder + model card, ONNX (checked), int8 ONNX, "
+                                             "or a BabyLM submission",
                               description="Output goes to <workspace>/exports/<run>-<format>/ unless --output is given; "
                                           "an existing non-empty folder is never overwritten.")
     p.add_argument("model", help="run name, checkpoint folder or any transformers causal-LM folder")

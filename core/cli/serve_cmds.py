@@ -79,9 +79,8 @@ def _stop_on_sigterm() -> None:
 
 def _cmd_serve(args) -> int:
     from core.cli.lazy import given
-    from core.serve import ServeOptions, load_engine, serve
-
     from core.net import parse_allowed_hosts
+    from core.serve import ServeOptions, load_engine, serve
 
     opts = ServeOptions(allow_remote=args.allow_remote, allowed_hosts=parse_allowed_hosts(args.allowed_hosts),
                         **given(args, ("host", "port", "max_body_bytes", "max_new_tokens_cap", "max_queue",

@@ -34,8 +34,10 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser("sweep", help="hyperparameter sweeps: grid and/or random search over queued runs",
                               epilog=SPEC_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", help="sweep YAML path, an example in presets/sweeps/ by name, or a past sweep's name (with a new --name)")
-    p.add_argument("--trials", type=bounds.bounded(int, 1, bounds.MAX_TRIALS), default=None, help="random draws per grid point (overrides the YAML's trials:)")
+    p.add_argument("--config",
+                   help="sweep YAML path, an example in presets/sweeps/ by name, or a past sweep's name (with a new --name)")
+    p.add_argument("--trials", type=bounds.bounded(int, 1, bounds.MAX_TRIALS), default=None,
+                   help="random draws per grid point (overrides the YAML's trials:)")
     p.add_argument("--name", default=None, help="sweep name (overrides the YAML's name:); prefixes every trial's run name")
     p.add_argument("--dry-run", "--dry_run", action="store_true", help="validate and list the trials; start nothing")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
@@ -57,11 +59,11 @@ def register(subparsers) -> None:
 
 
 def _cmd_start(args) -> int:
-    from core.sweep import runs as sweep_runs
-    from core.sweep import spec as sweep
     from core.errors import UserError
     from core.history import open_history
     from core.resolve import data_checker
+    from core.sweep import runs as sweep_runs
+    from core.sweep import spec as sweep
 
     if not args.config:
         raise UserError("--config: missing; give a sweep YAML (e.g. --config tiny-lr), or a verb: list, show, stop")
@@ -92,8 +94,8 @@ def _argv(args) -> list[str]:
 
 
 def _cmd_list(args) -> int:
-    from core.sweep import runs as sweep_runs
     from core.history import open_history
+    from core.sweep import runs as sweep_runs
 
     with open_history(Workspace.resolve(args.workspace)) as history:
         rows = sweep_runs.list_sweeps(history)
@@ -108,9 +110,9 @@ def _cmd_list(args) -> int:
 
 
 def _cmd_show(args) -> int:
+    from core.history import open_history
     from core.sweep import plot as sweep_plot
     from core.sweep import runs as sweep_runs
-    from core.history import open_history
 
     with open_history(Workspace.resolve(args.workspace)) as history:
         result = sweep_runs.results(history, args.sweep)
@@ -132,8 +134,8 @@ def _cmd_show(args) -> int:
 
 
 def _cmd_stop(args) -> int:
-    from core.sweep import runs as sweep_runs
     from core.history import open_history
+    from core.sweep import runs as sweep_runs
 
     with open_history(Workspace.resolve(args.workspace)) as history:
         outcomes = sweep_runs.stop(history, args.sweep)

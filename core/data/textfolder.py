@@ -9,8 +9,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.data.corpus import MANIFEST, TEXT_SUFFIXES, CorpusWriter, read_manifest, read_text_file
 from core.data.cleaning import clean
+from core.data.corpus import MANIFEST, TEXT_SUFFIXES, CorpusWriter, read_manifest, read_text_file
 from core.errors import UserError
 from core.hashing import sha256_file
 from core.workspace import Workspace

@@ -90,7 +90,7 @@ def babylm_charts(b: dict) -> list[plots.Chart]:
     """The scoreboard (one bar per task) and, per accuracy task, its UIDs grouped by field when
     the items have one (BLiMP), as horizontal bars that stay readable at 67 paradigms."""
     accuracy = [(label, t["average"]) for label, t in b["tasks"].items() if t["metric"] == "accuracy"]
-    out = [plots.hbar_chart("BabyLM: accuracy by task (official rule)", [(l, v, "") for l, v in accuracy],
+    out = [plots.hbar_chart("BabyLM: accuracy by task (official rule)", [(task, v, "") for task, v in accuracy],
                             xlabel="accuracy %", ref=(50.0, "chance (2 candidates)"), xmax=100.0)] if accuracy else []
     for label, t in b["tasks"].items():
         uids = t["blocks"].get("UID", {})

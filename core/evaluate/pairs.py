@@ -10,9 +10,9 @@ whenever the tokenizer adds BOS and nothing ties. Must not import gradio or core
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -13,7 +13,8 @@ from core.generate.text import shown_text
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:24px auto;max-width:1100px;color:#222;padding:0 16px}
 h1{font-size:1.5em;margin-bottom:4px}h2{font-size:1.15em;margin-top:28px;border-bottom:1px solid #ddd;padding-bottom:4px}
-table{border-collapse:collapse;margin:8px 0;font-size:.9em}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
+table{border-collapse:collapse;margin:8px 0;font-size:.9em}\
+td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
 th{background:#f5f5f5}td.num{text-align:right;font-variant-numeric:tabular-nums}.muted{color:#777;font-size:.85em}
 .charts{display:flex;flex-wrap:wrap;gap:12px}.charts svg{border:1px solid #eee}.ok{color:#080}.bad{color:#b00}
 pre{white-space:pre-wrap;background:#fafafa;border:1px solid #eee;padding:8px}

@@ -235,7 +235,8 @@ def babylm_revision(given: str, folder: Path) -> str:
 
 
 def _plan_glue(opts: EvalOptions, ws: Workspace, info, plan: Plan) -> None:
-    from core.evaluate.babylm.finetune import outputs as glue_outputs, suite as glue
+    from core.evaluate.babylm.finetune import outputs as glue_outputs
+    from core.evaluate.babylm.finetune import suite as glue
 
     folder = opts.babylm_data or (ws.root / "evaluation_data" if (ws.root / "evaluation_data").is_dir() else "")
     if not folder:

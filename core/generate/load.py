@@ -14,9 +14,8 @@ from core.workspace import Workspace
 def load_model(path_or_run: str | Path, workspace: Workspace, *, device: str | None = None):
     """(model, tokenizer) for a run name or model folder, in eval mode on `device` (default: CUDA
     when available, else CPU). Nothing is cached: the caller keeps the pair."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     from safetensors import SafetensorError
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     folder = resolve_model(path_or_run, workspace)
     try:

@@ -16,6 +16,7 @@ from core.bounds import MAX_VOCAB
 from core.errors import Issue, UserError
 from core.generate.fast_decode import fast_decoder
 
+
 # --------------------------------------------------------------------------- parameters
 def _spec(default, help: str, lo=None, hi=None, *, lo_open=False):
     return field(default=default, metadata={"help": help, "min": lo, "max": hi, "min_exclusive": lo_open})
@@ -27,11 +28,13 @@ class SamplingParams:
 
     temperature: float = _spec(0.8, "Softmax temperature; 0 = greedy (always the likeliest token).", 0.0, 10.0)
     top_k: int = _spec(50, "Sample only among the k likeliest tokens (0 = no limit).", 0, MAX_VOCAB)
-    top_p: float = _spec(0.95, "Nucleus: the smallest set of tokens whose probability reaches p (1 = off).", 0.0, 1.0, lo_open=True)
+    top_p: float = _spec(0.95, "Nucleus: the smallest set of tokens whose probability reaches p (1 = off).", 0.0, 1.0,
+                         lo_open=True)
     max_new_tokens: int = _spec(64, "Most tokens to generate (capped to the model's context).", 1, 100_000)
     repetition_penalty: float = _spec(1.1, "Divide the scores of tokens already in the text (1 = off).", 0.0, 10.0, lo_open=True)
     seed: int = _spec(0, "Random seed: the same seed gives the same text.", 0, 2**63 - 1)
-    stop: tuple[str, ...] = field(default=(), metadata={"help": "Stop when the text contains one of these strings (cut before it)."})
+    stop: tuple[str, ...] = field(default=(),
+                                  metadata={"help": "Stop when the text contains one of these strings (cut before it)."})
 
     def __post_init__(self) -> None:
         issues = []

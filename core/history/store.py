@@ -19,9 +19,24 @@ from typing import Any
 
 from core.errors import UserError
 from core.history.schema import (
-    INSERT_METRIC_SQL, apply_migrations, busy, connect, downsampled_metrics_sql, last_counts_sql, last_metric_sql,
-    last_metrics_sql, max_step_sql, metric_rows, metric_series_sql, metrics_since_sql, parse_run,
-    run_ref_sql, str_or_none, to_json, unwritable, write_transaction,
+    INSERT_METRIC_SQL,
+    apply_migrations,
+    busy,
+    connect,
+    downsampled_metrics_sql,
+    last_counts_sql,
+    last_metric_sql,
+    last_metrics_sql,
+    max_step_sql,
+    metric_rows,
+    metric_series_sql,
+    metrics_since_sql,
+    parse_run,
+    run_ref_sql,
+    str_or_none,
+    to_json,
+    unwritable,
+    write_transaction,
 )
 from core.workspace import Workspace, check_name
 

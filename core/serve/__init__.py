@@ -4,6 +4,6 @@ the generation queue; `api` the request models and response shapes. Must not imp
 """
 from __future__ import annotations
 
-from core.serve.server import Engine, Server, ServeOptions, load_engine, make_server, serve
+from core.serve.server import Engine, ServeOptions, Server, load_engine, make_server, serve
 
 __all__ = ["Engine", "Server", "ServeOptions", "load_engine", "make_server", "serve"]

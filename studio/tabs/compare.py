@@ -21,8 +21,8 @@ from core.errors import ConfigError, UserError
 from core.history import STATUSES, History
 from core.tokenizer import vocab_size_of
 from studio.context import StudioContext
-from studio.shared import refresh_on_open
 from studio.plots import MAX_POINTS, X_AXES, overlay_figure
+from studio.shared import refresh_on_open
 from studio.tabs import babylm_board
 from studio.tabs import sweep as sweep_tab
 

@@ -25,12 +25,20 @@ from core.data.synthetic import COMPLEXITIES
 from core.errors import UserError
 from core.tokenizer import safe_name
 from studio.context import StudioContext
-from studio.shared import (
-    check_output_name, cli_command, corpus_choices, free_output_name, job_view, poll_task, refilled, refresh_on_open,
-    refused,
-    start_job, whole_number,
-)
 from studio.plots import PALETTE
+from studio.shared import (
+    check_output_name,
+    cli_command,
+    corpus_choices,
+    free_output_name,
+    job_view,
+    poll_task,
+    refilled,
+    refresh_on_open,
+    refused,
+    start_job,
+    whole_number,
+)
 
 PAGE_LINES = 40
 UPLOAD_SUFFIXES = (".txt", ".jsonl", ".parquet")

@@ -13,13 +13,13 @@ import gradio as gr
 import pandas as pd
 
 from core import config as config_mod
-from core.bounds import MAX_SEED, MAX_TRIALS
 from core import jobs, presets, yamlio
+from core.bounds import MAX_SEED, MAX_TRIALS
+from core.errors import UserError
+from core.resolve import data_checker
 from core.sweep import plot as sweep_plot
 from core.sweep import runs as sweep_runs
 from core.sweep import spec as sweep
-from core.errors import UserError
-from core.resolve import data_checker
 from studio import forms
 from studio.context import StudioContext
 from studio.shared import with_params
@@ -155,7 +155,8 @@ def build_launcher(ctx: StudioContext, form: list) -> SweepLauncher:
     with gr.Accordion("Sweep: try several values (grid / random search)", open=False, elem_id="sweep-accordion"):
         with gr.Row():
             name = gr.Textbox(label="sweep name (prefixes each trial's run name)", elem_id="sweep-name", scale=2)
-            trials = gr.Number(1, precision=0, minimum=1, maximum=MAX_TRIALS, label="random draws per grid point", elem_id="sweep-trials")
+            trials = gr.Number(1, precision=0, minimum=1, maximum=MAX_TRIALS, label="random draws per grid point",
+                               elem_id="sweep-trials")
             seed = gr.Number(0, precision=0, minimum=0, maximum=MAX_SEED, label="seed", elem_id="sweep-seed")
             metric = gr.Dropdown(list(METRICS), value="eval_loss", allow_custom_value=True, label="metric",
                                  elem_id="sweep-metric")

@@ -17,9 +17,17 @@ from core.errors import UserError
 from core.tokenizer import MIN_VOCAB, corpus_stats, default_name, inspect_text, load_tokenizer, read_meta
 from studio.context import StudioContext
 from studio.shared import (
-    check_output_name, cli_command, corpus_choices, free_output_name, job_view, poll_task, refilled, refresh_on_open,
+    check_output_name,
+    cli_command,
+    corpus_choices,
+    free_output_name,
+    job_view,
+    poll_task,
+    refilled,
+    refresh_on_open,
     refused,
-    start_job, whole_number,
+    start_job,
+    whole_number,
 )
 
 DEFAULT_VOCAB = 16000  # the CLI's default

@@ -172,7 +172,8 @@ def test_taken_name_and_corrupted_checkpoint(ready_workspace, history):
 def test_kill_9_and_resume_gives_bit_exact_weights(ready_workspace, history, tmp_path):
     pairs = tmp_path / "pairs"  # minimal pairs too: their series must come out the same, once each
     pairs.mkdir()
-    (pairs / "agreement.jsonl").write_text("\n".join(json.dumps({"sentence_good": f"The {w} sleeps.", "sentence_bad": f"The {w} sleep."})
+    (pairs / "agreement.jsonl").write_text("\n".join(json.dumps({"sentence_good": f"The {w} sleeps.",
+                                                                  "sentence_bad": f"The {w} sleep."})
                                                      for w in ("cat", "dog", "bird")) + "\n")
     extra = ("training.max_steps=40", "training.save_steps=10", "model.dropout=0.1",
              "eval.pairs_every=10", f"eval.pairs_dir={pairs}")
@@ -205,7 +206,8 @@ def test_two_processes_with_gloo_log_once_and_stay_in_sync(ready_workspace, hist
     log = Path(run["run_dir"], "run.log").read_text()
     assert run["status"] == "finished", log[-3000:]
     assert "2 process(es)" in log and "parameters identical on all 2 processes" in log
-    assert sum(line.startswith("step 10/10 ") for line in log.splitlines()) == 1 and "following values were not passed" not in log  # rank 0 reports
+    assert (sum(line.startswith("step 10/10 ") for line in log.splitlines()) == 1
+            and "following values were not passed" not in log)  # rank 0 reports
     assert [s for s, _ in history.metric_series("ddp", "loss")] == [5, 10]
     assert [s for s, _ in history.metric_series("ddp", "pairs_acc")] == [0, 5, 10]
     assert [p.name for p in ckpt.list_checkpoints(run["run_dir"])] == ["checkpoint-10"]

@@ -9,7 +9,8 @@ import pytest
 from core import config
 from core.data.corpus import MANIFEST
 from core.errors import ConfigError
-from core.resolve import MANIFEST as RESOLVE_MANIFEST, data_checker, resolve_data
+from core.resolve import MANIFEST as RESOLVE_MANIFEST
+from core.resolve import data_checker, resolve_data
 
 
 def _load(ws, train_path):

@@ -2,13 +2,12 @@
 evaluated run or checkpoint, and its figure draws each run against words seen."""
 from __future__ import annotations
 
-
 import pytest
 
 from studio.context import StudioContext
+from tests.core.evaluate.babylm_fixtures import write_evaluation_data
 from tests.studio.conftest import ARTIFACTS, start_studio, stop_studio
 from tests.studio.test_babylm_board import babylm_eval, fake_run
-from tests.core.evaluate.babylm_fixtures import write_evaluation_data
 
 pytestmark = pytest.mark.browser
 

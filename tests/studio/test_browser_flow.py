@@ -118,7 +118,8 @@ def test_empty_workspace_to_trained_model(empty_studio, browser):
     # The live view: coloured spans, one per token, that tile the typed text exactly. Picking `tok`
     # first shows the sample text; wait for that view, else its late answer can overwrite the typed
     # text's (picker.change and text.change are separate events writing the same outputs).
-    pieces = lambda: page.evaluate("""() => Array.from(document.querySelectorAll('#tokenizer-tokens .tok'))
+    def pieces():
+        return page.evaluate("""() => Array.from(document.querySelectorAll('#tokenizer-tokens .tok'))
         .map(s => s.firstElementChild.textContent)""")
     _wait(page, lambda: "".join(pieces()) == page.input_value("#tokenizer-text textarea"), 30, what="sample tokens")
     page.fill("#tokenizer-text textarea", "")

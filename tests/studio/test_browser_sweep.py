@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from core.sweep import runs as sweep_runs
 from core.history import FINAL_STATUSES, History
+from core.sweep import runs as sweep_runs
 from tests.studio.conftest import ARTIFACTS, text_of
 
 pytestmark = pytest.mark.browser

@@ -9,10 +9,10 @@ import gradio as gr
 import pandas as pd
 import pytest
 
-from core.sweep import runs as sweep_runs
-from core.sweep import spec as sweep
 from core.errors import UserError
 from core.history import FINAL_STATUSES
+from core.sweep import runs as sweep_runs
+from core.sweep import spec as sweep
 from studio import forms
 from studio.context import StudioContext
 from studio.tabs import compare as compare_tab

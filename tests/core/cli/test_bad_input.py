@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from core.history import store as history_mod
 from core.cli import main
 from core.history import History
+from core.history import store as history_mod
 
 ROOT = Path(__file__).resolve().parents[3]
 DATA = ["data.train_path=syn", "data.tokenizer_path=tok"]

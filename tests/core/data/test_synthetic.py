@@ -45,7 +45,7 @@ def test_vocabulary_and_sentence_length_grow_with_complexity():
     vocab, lengths = [], []
     for level in COMPLEXITIES:
         words = synthesize(30_000, level, seed=11)["train"].split()
-        lines = [l for l in synthesize(30_000, level, seed=11)["train"].split("\n") if l]
+        lines = [line for line in synthesize(30_000, level, seed=11)["train"].split("\n") if line]
         vocab.append(len({w.strip('.,!?"').lower() for w in words}))
         lengths.append(len(words) / len(lines))
     assert vocab[0] < vocab[1] < vocab[2]
@@ -57,7 +57,7 @@ def test_sentences_look_like_child_directed_english():
     simple = synthesize(5_000, "simple", seed=2)["train"]
     medium = synthesize(20_000, "medium", seed=2)["train"]
     complex_ = synthesize(20_000, "complex", seed=2)["train"]
-    for line in (l for l in simple.split("\n") if l):
+    for line in (text for text in simple.split("\n") if text):
         assert line[0].isupper() and line[-1] in ".!?"
     assert "?" in medium and '" said ' in medium
     assert " that " in complex_ and "because" in complex_ and "Tomorrow we will" in complex_

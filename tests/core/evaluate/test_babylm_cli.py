@@ -34,7 +34,8 @@ def test_eval_babylm_writes_the_official_layout(eval_ws, tmp_path, capsys):
     assert "syntax/semantics: " in blimp
     wug = (base / "wug_adj" / "wug_adj_nominalization" / "best_temperature_report.txt").read_text()
     assert "### UID SPEARMAN'S RHO\navg: " in wug
-    assert "prob" in json.loads((base / "wug_adj" / "wug_adj_nominalization" / "predictions.json").read_text())["wug_adj"]["predictions"][0]
+    predictions = json.loads((base / "wug_adj" / "wug_adj_nominalization" / "predictions.json").read_text())
+    assert "prob" in predictions["wug_adj"]["predictions"][0]
     results = json.loads((out / "results.json").read_text())
     b = results["suites"]["babylm"]
     assert "_files" not in b and b["layout"] == "results/r1/main/zero_shot/causal"

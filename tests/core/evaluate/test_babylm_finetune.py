@@ -11,8 +11,7 @@ import torch
 from torch import nn
 
 from core.errors import UserError
-from core.evaluate.babylm.finetune import head, metrics, outputs, recipe, suite, tasks, train
-
+from core.evaluate.babylm.finetune import head, metrics, outputs, recipe, tasks, train
 
 # ---- fixtures: tiny task files in the official format ----------------------------------------
 

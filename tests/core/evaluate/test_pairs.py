@@ -119,7 +119,8 @@ def test_a_model_trained_on_good_sentences_prefers_them(shared_data, tmp_path):
     (tmp_path / "good.txt").write_text("\n".join(g for g, _ in paradigm.pairs) + "\n", encoding="utf-8")
     train_tokenizer(tmp_path / "good.txt", tmp_path / "tok", vocab_size=400, progress=False)
     tok = load_tokenizer(tmp_path / "tok")
-    ids = [t for good, _ in paradigm.pairs[:800] for t in tok(good + "\n", add_special_tokens=False)["input_ids"] + [tok.eos_token_id]]
+    ids = [t for good, _ in paradigm.pairs[:800]
+           for t in tok(good + "\n", add_special_tokens=False)["input_ids"] + [tok.eos_token_id]]
     blocks = torch.tensor(ids[: len(ids) // 32 * 32]).view(-1, 32)
     cfg = config.load(find("tiny"), ["data.seq_length=32", "training.max_steps=150", "training.batch_size=16",
                                      "training.eval_steps=0", "training.save_steps=0", "training.lr=3e-3",

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from core import config, models
-from core.generate.fast_decode import fast_decoder
 from core.generate.batch import pad_left
+from core.generate.fast_decode import fast_decoder
 
 
 def _model(family: str, **over):

@@ -7,7 +7,8 @@ import shutil
 import pytest
 import torch
 
-from core import config, generate as gen, models
+from core import config, models
+from core import generate as gen
 from core.errors import UserError
 from core.workspace import Workspace
 

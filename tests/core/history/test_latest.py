@@ -9,7 +9,12 @@ import pytest
 
 from core.history import METRIC_COLUMNS, open_history
 from core.history.schema import (
-    METRICS_BY_NAME_INDEX, METRICS_INDEX, last_counts_sql, last_metric_sql, last_metrics_sql, metric_series_sql,
+    METRICS_BY_NAME_INDEX,
+    METRICS_INDEX,
+    last_counts_sql,
+    last_metric_sql,
+    last_metrics_sql,
+    metric_series_sql,
 )
 
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from core.history import schema as history_schema
 from core.errors import UserError
 from core.history import FINAL_STATUSES, STATUSES, History, MetricWriter, open_history
+from core.history import schema as history_schema
 from core.history.schema import METRICS_INDEX, apply_migrations, migration_names
 
 ROOT = Path(__file__).resolve().parents[2]

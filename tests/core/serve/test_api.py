@@ -6,8 +6,15 @@ from dataclasses import fields
 import pytest
 
 from core.generate import GenerationResult, SamplingParams
-from core.serve.api import (RequestError, completion_request, completion_response, error_body, generate_request,
-                            parse_body, safe_prefix)
+from core.serve.api import (
+    RequestError,
+    completion_request,
+    completion_response,
+    error_body,
+    generate_request,
+    parse_body,
+    safe_prefix,
+)
 
 
 def test_safe_prefix_holds_back_what_a_stop_string_or_the_next_token_may_change():

@@ -8,10 +8,10 @@ import shutil
 
 import pytest
 
+import tests.core.submission.fixtures as fx
 from core.errors import UserError
 from core.submission.collate import collate, output_path
 from core.submission.plan import make_plan
-import tests.core.submission.fixtures as fx
 from tests.core.submission.pipeline_check import check_collated
 from tests.core.submission.test_plan import SCALE, fake_run
 

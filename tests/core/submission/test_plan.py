@@ -9,9 +9,9 @@ import time
 
 import pytest
 
+import tests.core.submission.fixtures as fx
 from core.errors import UserError
 from core.submission.plan import make_plan, track_marks
-import tests.core.submission.fixtures as fx
 
 SCALE = 0.0001  # chck_1M -> the run's chck_100 (100 words), chck_100M -> chck_10k
 

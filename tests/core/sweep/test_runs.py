@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from core.sweep import plot as sweep_plot
-from core.sweep import runs as sweep_runs
-from core.sweep import spec as sweep
 from core.errors import UserError
 from core.history import FINAL_STATUSES, History
 from core.history.schema import write_transaction
 from core.resolve import data_checker
+from core.sweep import plot as sweep_plot
+from core.sweep import runs as sweep_runs
+from core.sweep import spec as sweep
 
 FAST = {"data.train_path": "syn", "data.tokenizer_path": "tok", "training.logging_steps": 1,
         "training.eval_steps": 0, "training.save_steps": 0, "training.warmup_steps": 0}

@@ -8,9 +8,9 @@ import re
 import pytest
 
 from core import config, presets
-from core.sweep import spec as sweep
 from core.errors import ConfigError, UserError
 from core.resolve import data_checker
+from core.sweep import spec as sweep
 from core.workspace import check_name
 
 DATA = {"data.train_path": "syn", "data.tokenizer_path": "tok"}

@@ -176,9 +176,8 @@ def test_compiled_training_learns_resumes_bit_exact_and_saves_a_plain_model(read
     """torch_compile on CPU: the compiled body trains like the eager one, a stopped + resumed run
     (dropout on: the compiled kernels' RNG counts too) ends with exactly the weights of a straight
     one, and the saved folder is a plain model."""
-    from transformers import AutoModelForCausalLM
-
     from torch._dynamo.utils import counters
+    from transformers import AutoModelForCausalLM
 
     _, eager = _run(ready_workspace, tmp_path / "eager", extra=["model.dropout=0"])
     counters.clear()

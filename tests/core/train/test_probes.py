@@ -167,9 +167,9 @@ def test_time_spent_probing_does_not_count_against_tokens_per_s(ready_workspace,
 
 
 def test_babylm_fast_suite_is_scored_at_zero_and_the_end_as_eval_gives_it(ready_workspace, tmp_path):
-    from tests.core.evaluate.babylm_fixtures import write_evaluation_data
     from core.evaluate.babylm import suite
     from core.train.probes import BABYLM_METRIC, babylm_probe
+    from tests.core.evaluate.babylm_fixtures import write_evaluation_data
 
     data = write_evaluation_data(tmp_path / "d")
     cfg = config.load(find("tiny"), [*BASE, f"eval.babylm_fast_dir={data}"])
@@ -197,11 +197,11 @@ def test_a_missing_babylm_folder_is_a_config_issue(ready_workspace):
 
 
 def test_babylm_probe_scores_reading_when_the_fast_folder_has_it(ready_workspace, tmp_path):
-    from tests.core.evaluate.babylm_fixtures import write_evaluation_data
-    from tests.core.evaluate.test_babylm_reading import write_reading_csv
     from core.evaluate.babylm import suite
     from core.models import build_model
     from core.train.probes import BABYLM_METRIC, babylm_probe
+    from tests.core.evaluate.babylm_fixtures import write_evaluation_data
+    from tests.core.evaluate.test_babylm_reading import write_reading_csv
 
     data = write_evaluation_data(tmp_path / "d")
     write_reading_csv(data / "fast_eval" / "reading" / "reading_data.csv")

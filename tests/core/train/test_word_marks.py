@@ -83,7 +83,8 @@ def test_word_marks_are_kept_and_exact_after_stop_and_resume(ready_workspace, tm
     assert _run(ready_workspace, tmp_path / "b", spec, resume_from=tmp_path / "b" / "checkpoint-5")[0] == "finished"
     assert _marks(tmp_path / "b") == straight
     for name in straight:
-        a, b = load_file(str(tmp_path / "a" / name / "model.safetensors")), load_file(str(tmp_path / "b" / name / "model.safetensors"))
+        a = load_file(str(tmp_path / "a" / name / "model.safetensors"))
+        b = load_file(str(tmp_path / "b" / name / "model.safetensors"))
         assert all(torch.equal(a[k], b[k]) for k in a)
 
 

@@ -8,7 +8,8 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from core.errors import UserError
-from core.evaluate.babylm.finetune import outputs, recipe as recipes
+from core.evaluate.babylm.finetune import outputs
+from core.evaluate.babylm.finetune import recipe as recipes
 from core.evaluate.babylm.finetune.head import POOLINGS
 from core.evaluate.babylm.finetune.tasks import TaskData, load_tasks, parse_tasks
 
