@@ -143,7 +143,10 @@ def run(opts: RecipeOptions, ws, history, *, job: str | None = None, log: Callab
     total = len(recipe.STEPS)
     for i, step in enumerate(recipe.STEPS):
         state = _state(opts, step, ws, history)
-        if state.state in ("done", "skipped") and step.kind != "table":
+        if step.kind == "table":
+            log(f"step {i + 1}/{total} table: writing {chain_dir(opts, ws) / TABLE_FILE}")
+            _do(opts, step, state, ws, history, log)
+        elif state.state in ("done", "skipped"):
             log(f"step {i + 1}/{total} {step.name}: {state.state}" + (f" ({state.note})" if state.note else ""))
         else:
             log(f"step {i + 1}/{total} {step.name}: " + ("waiting for job " + state.job if state.state == "running"
