@@ -376,6 +376,16 @@ def _quickstart(job: dict, ws: Workspace, history: History, run_dir: Path, is_ma
     return "finished"
 
 
+def _recipe(job: dict, ws: Workspace, history: History, run_dir: Path, is_main: bool) -> str:
+    """Run a recipe chain's missing steps, each an ordinary job (params: core.recipe.chain.RecipeOptions)."""
+    from core.recipe.chain import RecipeOptions, run
+
+    table = run(RecipeOptions.from_dict(job["params"]), ws, history, job=job["name"],
+                log=lambda m: print(m, flush=True))
+    print(f"recipe: comparison table in {table}", flush=True)
+    return "finished"
+
+
 def _submission(job: dict, ws: Workspace, history: History, run_dir: Path, is_main: bool) -> str:
     """Make a BabyLM submission's missing parts, one job at a time, then collate (core.submission)."""
     from core.submission.run import SubmissionOptions, run_submission
@@ -388,7 +398,7 @@ def _submission(job: dict, ws: Workspace, history: History, run_dir: Path, is_ma
 
 _KINDS = {"train": _train, "distill": _train, "tokenize": _tokenize, "prepare": _prepare, "eval": _eval,
           "export": _export, "quickstart": _quickstart,
-          "submission": _submission}
+          "submission": _submission, "recipe": _recipe}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -40,7 +40,8 @@ from core.history.schema import (
 )
 from core.workspace import Workspace, check_name
 
-KINDS = ("train", "distill", "eval", "bench", "tokenize", "prepare", "export", "sweep", "quickstart", "submission")
+KINDS = ("train", "distill", "eval", "bench", "tokenize", "prepare", "export", "sweep", "quickstart", "submission",
+         "recipe")
 STATUSES = ("queued", "running", "finished", "stopped", "failed", "lost")
 FINAL_STATUSES = ("finished", "stopped", "failed", "lost")
 # Columns set_status(**fields) may change; name/kind/created are fixed at creation.
