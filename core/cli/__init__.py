@@ -16,7 +16,7 @@ from core.errors import UserError
 # One module per verb group; each defines register(subparsers). Order = order in --help.
 _GROUPS = ("quickstart_cmds", "studio_cmds", "config_cmds", "data_cmds", "tokenizer_cmds", "train_cmds", "distill_cmds",
            "sweep_cmds", "doctor_cmds", "eval_cmds", "submission_cmds", "export_cmds", "serve_cmds", "bench_cmds",
-           "bench_studio_cmds", "bench_cli_cmds", "recipe_cmds")
+           "bench_studio_cmds", "bench_cli_cmds", "bench_submission_cmds", "recipe_cmds")
 
 
 def build_parser() -> argparse.ArgumentParser:
