@@ -247,13 +247,13 @@ def format_report(r: dict) -> str:
     lines = [f"random {r['preset']} ({r['n_params']:,} parameters, {r['vocab']:,}-token vocabulary), {r['threads']} "
              f"threads; {r['zero_shot_items']} zero-shot items ({', '.join(r['tasks'])}), {r['reading_rows']} reading "
              f"rows, {r['aoa_contexts']} AoA contexts; {n} checkpoints measured",
-             f"{'part':<36} {'pipeline s/ckpt':>16} {'ours s/ckpt':>12} {'pipeline x' + str(n):>14} {'ours x' + str(n):>10}"]
+             f"{'part':<42} {'pipeline s/ckpt':>16} {'ours s/ckpt':>12} {'pipeline x' + str(n):>14} {'ours x' + str(n):>10}"]
     for part in PARTS:
         p, o = r["per_checkpoint"]["pipeline"][part], r["per_checkpoint"]["ours"][part]
-        lines.append(f"{names[part]:<36} {p:>16.3f} {o:>12.3f} {r['seconds']['pipeline'][part]:>14.2f} "
+        lines.append(f"{names[part]:<42} {p:>16.3f} {o:>12.3f} {r['seconds']['pipeline'][part]:>14.2f} "
                      f"{r['seconds']['ours'][part]:>10.2f}")
     tp, to = r["total_s"]["pipeline"], r["total_s"]["ours"]
-    lines.append(f"{'total':<36} {tp / n:>16.3f} {to / n:>12.3f} {tp:>14.2f} {to:>10.2f}")
+    lines.append(f"{'total':<42} {tp / n:>16.3f} {to / n:>12.3f} {tp:>14.2f} {to:>10.2f}")
     lines.append(f"outputs: zero-shot decisions same: {r['same_decisions']} (largest score difference "
                  f"{r['zero_shot_max_diff']:.1e}); reading largest difference {r['reading_max_diff']:.1e} nats, same "
                  f"report.txt: {r['same_report']}; AoA largest difference {r['aoa_max_diff']:.1e} nats")
