@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import combinations
 
 from core.errors import UserError
@@ -43,12 +44,44 @@ def formula(measure: str, predictors: tuple[str, ...], with_pred: bool) -> str:
     return f"{measure} ~ " + " + ".join(terms + (["pred"] if with_pred else []))
 
 
-def fits(frame, measure: str, predictors: tuple[str, ...]):
-    """The baseline fit (rows complete in its columns) and the fit with `pred` (rows complete in
-    those plus `pred`), statsmodels OLS results; `collate_preds` fits the fast scores the same way."""
+@dataclass(frozen=True)
+class BaselineFit:
+    """What the scores read of a baseline fit."""
+
+    rsquared: float
+    aic: float
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """A baseline's rows, hashed by their content: every checkpoint of a run fits the same ones."""
+
+    key: str
+    frame: object = field(compare=False, hash=False)
+
+
+@lru_cache(maxsize=256)
+def _baseline(text: str, rows: _Rows) -> BaselineFit:
     import statsmodels.formula.api as smf
 
-    base = smf.ols(formula(measure, predictors, False), data=frame[[measure, *predictors]].dropna()).fit()
+    fit = smf.ols(text, data=rows.frame).fit()
+    return BaselineFit(float(fit.rsquared), float(fit.aic))
+
+
+def fits(frame, measure: str, predictors: tuple[str, ...]):
+    """The baseline fit (rows complete in its columns) and the fit with `pred` (rows complete in
+    those plus `pred`, a statsmodels OLS result); `collate_preds` fits the fast scores the same way.
+    A baseline without `prev_pred` does not depend on the model: it is fitted once per reading
+    data (cached by content), not once per checkpoint, and gives the same numbers."""
+    import hashlib
+
+    import pandas as pd
+    import statsmodels.formula.api as smf
+
+    rows = frame[[measure, *predictors]].dropna()
+    digest = hashlib.sha256(pd.util.hash_pandas_object(rows, index=True).to_numpy().tobytes())
+    digest.update(repr(list(rows.columns)).encode())
+    base = _baseline(formula(measure, predictors, False), _Rows(digest.hexdigest(), rows))
     full = smf.ols(formula(measure, predictors, True), data=frame[["pred", measure, *predictors]].dropna()).fit()
     return base, full
 

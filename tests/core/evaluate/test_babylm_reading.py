@@ -177,6 +177,24 @@ def test_files_equal_the_pipeline_byte_for_byte(reference):
     assert set(ours.files) == set(reading_stats.FILES)
 
 
+def test_model_free_baselines_are_fitted_once_and_give_the_same_files(reference):
+    """The next checkpoint (other surprisals, the same rows) reuses the baseline fits without
+    `prev_pred` and still equals the pipeline's files; a changed measure is fitted anew."""
+    frame = reference.drop(columns=["pred", "prev_pred"])
+    reading_stats._baseline.cache_clear()
+    reading_stats.evaluate(frame, reference["pred"].tolist(), reference["prev_pred"].tolist())
+    fitted = reading_stats._baseline.cache_info().misses
+    shifted = reference.assign(pred=reference["pred"] * 1.1, prev_pred=reference["prev_pred"] * 0.9)
+    again = reading_stats.evaluate(frame, shifted["pred"].tolist(), shifted["prev_pred"].tolist())
+    info = reading_stats._baseline.cache_info()
+    assert info.hits == len(reading_stats.MEASURES)  # the baseline set; spillover baselines hold prev_pred
+    assert info.misses == fitted + len(reading_stats.MEASURES)
+    assert again.files == ref_files(shifted)
+    changed = frame.assign(RTfirstfix=frame["RTfirstfix"] + 1.0)
+    reading_stats.evaluate(changed, reference["pred"].tolist(), reference["prev_pred"].tolist())
+    assert reading_stats._baseline.cache_info().misses > info.misses
+
+
 def test_scores_and_files_end_to_end(csv_path, lm, reference):
     model, tok = lm
     out = reading.run_reading(model, tok, reading.read_reading(csv_path), 16, log=lambda _: None, layout=LAYOUT)
