@@ -24,6 +24,7 @@ WUG_PAST = [{"sentences": "Today I glorp. Yesterday I glorped.\tToday I glorp. Y
             {"sentences": "Today I blick. Yesterday I blicked.\tToday I blick. Yesterday I blickt.", "ratio": 0.9}]
 READING_COLUMNS = ["item", "word", "prev_item", "prev_word", "RTfirstfix", "RTfirstpass", "RTgopast", "RTrightbound",
                    "self_paced_reading_time", "Subtlex_log10", "length", "context_length", "prev_length"]
+EEG_COLUMNS = ["ELAN", "LAN", "N400", "P600", "EPNP", "PNP"]  # fitted and written by the pipeline, never scored
 WORDS = "the girl saw herself and the boy ran to the big red house near a small river".split()
 
 
@@ -43,7 +44,8 @@ def reading_rows(n: int = 40, seed: int = 0) -> list[dict]:
                      "prev_word": "" if first else prev,
                      **{c: round(200 + 30 * rng.random() + 5 * len(word), 2) for c in READING_COLUMNS[4:9]},
                      "Subtlex_log10": round(2 + rng.random(), 3), "length": len(word),
-                     "context_length": i % 8, "prev_length": "" if first else len(prev)})
+                     "context_length": i % 8, "prev_length": "" if first else len(prev),
+                     **{c: round(rng.gauss(0, 1), 3) for c in EEG_COLUMNS}})
     return rows
 
 
@@ -61,7 +63,7 @@ def write_data(root: Path) -> Path:
         _jsonl(base / "wug_past_tense", {"wug_past_tense.jsonl": WUG_PAST})
         (base / "reading").mkdir(parents=True)
         with (base / "reading" / "reading_data.csv").open("w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, READING_COLUMNS)
+            writer = csv.DictWriter(f, READING_COLUMNS + EEG_COLUMNS)
             writer.writeheader()
             writer.writerows(reading_rows())
     _jsonl(data / "full_eval" / "comps", fx.COMPS)
