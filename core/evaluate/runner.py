@@ -18,6 +18,7 @@ from pathlib import Path
 from core.errors import UserError
 from core.evaluate import ALL_SUITES, SUITES
 from core.evaluate.inputs import default_eval_text, model_hashes, model_info, output_dir, resolve_eval_text
+from core.modelio import CHECKPOINT_PREFIX
 from core.portable import portability_note
 from core.workspace import Workspace
 
@@ -222,16 +223,22 @@ def _plan_babylm(opts: EvalOptions, ws: Workspace, info, plan: Plan, skip) -> No
 def _model_revision(opts: EvalOptions, info) -> tuple[str, str]:
     """(model folder name, revision) of the official results layout."""
     name = info.run or (info.run_dir or info.folder).name
-    return name, babylm_revision(opts.revision, info.folder)
+    return name, babylm_revision(opts.revision, info.folder, opts.model)
 
 
-def babylm_revision(given: str, folder: Path) -> str:
+def babylm_revision(given: str, folder: Path, model_ref: str = "") -> str:
     """The revision folder of the official layout: the one named with --revision, else a `chck_*`
     checkpoint's own name, else `main` (a run's final model, or the latest checkpoint-<step> of a
-    run stopped before it: the pipeline names a model without a revision `main`)."""
+    run stopped before it: the pipeline names a model without a revision `main`). A
+    `checkpoint-<step>` folder the user named themselves (`eval RUN/checkpoint-5`) keeps its name,
+    so it is never filed over the final model's `main`."""
     if given:
         return given
-    return folder.name if folder.name.startswith("chck_") else "main"
+    if folder.name.startswith("chck_"):
+        return folder.name
+    if folder.name.startswith(CHECKPOINT_PREFIX) and Path(model_ref).name == folder.name:
+        return folder.name
+    return "main"
 
 
 def _plan_glue(opts: EvalOptions, ws: Workspace, info, plan: Plan) -> None:

@@ -133,7 +133,8 @@ def test_a_stopped_runs_checkpoint_is_written_as_main_and_chck_keeps_its_name(ev
         assert main(["eval", model, "--suite", "babylm", "--babylm-data", str(data / "fast_eval"), "--fast",
                      *revision, "--output", str(out), "--workspace", str(eval_ws.root)]) == 0
         assert [p.name for p in (out / "results" / "stopped").iterdir()] == [expected]
-    assert babylm_revision("", step) == "main" and babylm_revision("", run_dir / "chck_10M") == "chck_10M"
+    assert babylm_revision("", step, "stopped") == "main" and babylm_revision("", run_dir / "chck_10M") == "chck_10M"
+    assert babylm_revision("", step, "stopped/checkpoint-36") == "checkpoint-36"  # named by the user: kept
 
 
 def test_no_exact_is_recorded_in_the_rule_and_the_report(eval_ws, tmp_path, capsys):
