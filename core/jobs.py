@@ -279,6 +279,13 @@ def refresh(history: History, name: str) -> dict:
     return run
 
 
+def wait_final(history: History, name: str, poll_s: float = 1.0) -> dict:
+    """Block until job `name` has a final status (a dead worker counts as `lost`); its row."""
+    while (row := refresh(history, name))["status"] not in FINAL_STATUSES:
+        time.sleep(poll_s)
+    return row
+
+
 def refresh_all(history: History) -> list[dict]:
     """Every run, with dead `queued`/`running` ones marked `lost` first (newest first)."""
     for run in history.list_runs():

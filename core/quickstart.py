@@ -7,13 +7,12 @@ Must not import gradio or torch.
 """
 from __future__ import annotations
 
-import time
 from typing import Callable
 
 from core import config as config_mod
 from core import jobs, presets
 from core.errors import UserError
-from core.history import FINAL_STATUSES, History
+from core.history import History
 from core.workspace import Workspace
 
 KIND = "quickstart"
@@ -134,11 +133,7 @@ def _train_overrides(params: dict) -> list[str]:
 
 def _wait(history: History, name: str, kind: str) -> None:
     """Block until job `name` ends; a status other than `finished` stops the chain."""
-    while True:
-        row = jobs.refresh(history, name)
-        if row["status"] in FINAL_STATUSES:
-            break
-        time.sleep(POLL_S)
+    row = jobs.wait_final(history, name, POLL_S)
     if row["status"] != "finished":
         raise UserError(f"quickstart: the {kind} job {name!r} ended {row['status']}: {row.get('error') or ''}; "
                         f"see `babyllama runs logs {name}`")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
@@ -192,11 +191,7 @@ def _start_step(opts: RecipeOptions, step: Step, ws, history) -> None:
 
 
 def _wait(step: Step, name: str, history) -> None:
-    while True:
-        row = jobs.refresh(history, name)
-        if row["status"] in FINAL_STATUSES:
-            break
-        time.sleep(POLL_S)
+    row = jobs.wait_final(history, name, POLL_S)
     if row["status"] != "finished":
         raise UserError(f"recipe step {step.name}: job {name} ended {row['status']}: {row.get('error') or ''}; "
                         f"see `babyllama runs logs {name}`; run the same `babyllama recipe` command again to "

@@ -6,12 +6,10 @@ short stops the chain with its name and log. Never imports torch or gradio.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass
 
 from core import jobs
 from core.errors import UserError
-from core.history import FINAL_STATUSES
 from core.submission.plan import ACTIVE, Part, SubmissionPlan, make_plan
 
 POLL_S = 1.0
@@ -105,11 +103,7 @@ def _start(part: Part, plan: SubmissionPlan, ws, history, name: str) -> None:
 
 
 def _wait(part: Part, name: str, history) -> None:
-    while True:
-        row = jobs.refresh(history, name)
-        if row["status"] in FINAL_STATUSES:
-            break
-        time.sleep(POLL_S)
+    row = jobs.wait_final(history, name, POLL_S)
     if row["status"] != "finished":
         raise UserError(f"{part.kind} part, revision {part.revision}: job {name} ended {row['status']}: "
                         f"{row.get('error') or ''}; see `babyllama runs logs {name}`")
