@@ -11,24 +11,12 @@ at the word's positions. Never imports gradio or studio.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from core.errors import UserError
-
-# Models whose logits are exactly output_layer(base_model's last hidden state): for these the output
-# layer runs on the scored positions only (most of a small model's work on short texts).
-_SPLIT_HEAD = {"llama", "gpt2", "gptj"}
-
-
-@dataclass(frozen=True)
-class Encoded:
-    """One context + word: its token ids and which tokens belong to the word."""
-
-    tokens: tuple[int, ...]
-    scored: tuple[bool, ...]
+from core.evaluate.babylm.scorer import Encoded, score_batch
 
 
 def aoa_text(context: str, word: str) -> str:
@@ -50,39 +38,6 @@ def encode(tokenizer, contexts: list[str], words: list[str]) -> list[Encoded]:
     return encoded
 
 
-def _scored_logits(model, ids: torch.Tensor, att: torch.Tensor | None, rows: torch.Tensor, cols: torch.Tensor):
-    if getattr(model.config, "model_type", "") in _SPLIT_HEAD and model.get_output_embeddings() is not None:
-        hidden = model.base_model(input_ids=ids, attention_mask=att, use_cache=False).last_hidden_state
-        return model.get_output_embeddings()(hidden[rows, cols])
-    return model(input_ids=ids, attention_mask=att).logits[rows, cols]
-
-
-@torch.inference_mode()
-def _batch(model, batch: list[Encoded]) -> list[float]:
-    device = model.device
-    width = max(len(e.tokens) for e in batch) - 1
-    ids = torch.zeros(len(batch), width, dtype=torch.long)
-    att = torch.zeros(len(batch), width, dtype=torch.long)
-    rows, cols, targets = [], [], []
-    for r, e in enumerate(batch):
-        n = len(e.tokens) - 1
-        ids[r, :n] = torch.tensor(e.tokens[:-1])
-        att[r, :n] = 1
-        for j in range(1, n + 1):  # target j is predicted at position j - 1
-            if e.scored[j]:
-                rows.append(r)
-                cols.append(j - 1)
-                targets.append(e.tokens[j])
-    sums = torch.zeros(len(batch), dtype=torch.float64)
-    if rows:
-        padded = bool((att == 0).any())  # without padding, no mask: attention keeps its fastest path
-        logits = _scored_logits(model, ids.to(device), att.to(device) if padded else None,
-                                torch.tensor(rows, device=device), torch.tensor(cols, device=device))
-        logp = torch.log_softmax(logits.float(), dim=-1).gather(1, torch.tensor(targets, device=device)[:, None])
-        sums.index_add_(0, torch.tensor(rows), logp.squeeze(1).double().cpu())
-    return (-sums).tolist()
-
-
 def surprisals(model, encoded: list[Encoded], batch_size: int = 32, progress=None) -> list[float]:
     """Surprisal (nats) of every encoded word; NaN where the pipeline's call fails (a text of one
     token, or longer than the model's positions). Longest first, so a batch holds similar lengths."""
@@ -96,7 +51,8 @@ def surprisals(model, encoded: list[Encoded], batch_size: int = 32, progress=Non
     runnable.sort(key=lambda i: -len(unique[i].tokens))
     for start in range(0, len(runnable), batch_size):
         chosen = runnable[start:start + batch_size]
-        for i, value in zip(chosen, _batch(model, [unique[i] for i in chosen])):
+        sums = score_batch(model, [unique[i] for i in chosen], [1.0])[:, 0]  # log-probabilities, T = 1
+        for i, value in zip(chosen, (-sums).tolist()):
             values[i] = value
         if progress is not None:
             progress(min(start + batch_size, len(runnable)), len(runnable))

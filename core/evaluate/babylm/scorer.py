@@ -65,8 +65,9 @@ def _scored_logits(model, ids, attention, rows, cols) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def _score_batch(model, batch: list[Encoded], temperatures: list[float]) -> torch.Tensor:
-    """[len(batch), len(temperatures)] float64 sums of the scored targets' log-probabilities."""
+def score_batch(model, batch: list[Encoded], temperatures: list[float]) -> torch.Tensor:
+    """[len(batch), len(temperatures)] float64 sums of the scored targets' log-probabilities (one
+    padded forward pass; also the AoA suite's, at temperature 1)."""
     device = model.device
     width = max(len(e.tokens) for e in batch) - 1
     ids = torch.zeros(len(batch), width, dtype=torch.long)
@@ -116,7 +117,7 @@ def score_all(model, encoded: list[Encoded], temperatures: list[float], batch_si
     runnable = [i for i in order if len(unique[i].tokens) > 1]  # a lone token has nothing scored
     for start in range(0, len(runnable), batch_size):
         chosen = runnable[start:start + batch_size]
-        sums = _score_batch(model, [unique[i] for i in chosen], temperatures).tolist()
+        sums = score_batch(model, [unique[i] for i in chosen], temperatures).tolist()
         for i, row in zip(chosen, sums):
             scores[i] = row
         if progress is not None:
