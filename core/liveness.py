@@ -68,12 +68,30 @@ class Heartbeat(threading.Thread):
         self.progress = (step, total_steps)
 
     def run(self) -> None:
+        # The row beat has its own thread: a locked database holds each write for the busy timeout
+        # (10 s), and the file beat must keep its 2 s pace through that to tell "delayed" from "dead".
+        rows = threading.Thread(target=self._row_beats, daemon=True, name="heartbeat-row")
+        rows.start()
+        while True:
+            self._touch()
+            if self.halt.wait(HEARTBEAT_S):
+                break
+        rows.join()
+
+    def stop(self, wait: float = 2.0) -> None:
+        """End the beats; waits up to `wait` s for a last row beat after a locked spell (so run.log
+        says the database became writable again), never longer: the process is about to exit."""
+        self.halt.set()
+        self.join(timeout=wait)
+
+    def _row_beats(self) -> None:
         history = None
         try:
             while True:
-                self._touch()
                 history = self._beat(history)
                 if self.halt.wait(HEARTBEAT_S):
+                    if self.delayed_since is not None:
+                        history = self._beat(history)  # the final status was written: say it is writable
                     return
         finally:
             if history is not None:

@@ -123,7 +123,7 @@ def run_job(run_dir: Path) -> int:
         return 1
     finally:
         if heartbeat is not None:
-            heartbeat.halt.set()
+            heartbeat.stop()
         history.close()
 
 

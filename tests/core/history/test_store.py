@@ -289,7 +289,10 @@ def test_writer_flushes_a_full_batch_at_once_and_on_close(tmp_path):
         reader.create_run("r", "train", {}, None)
         writer = MetricWriter(db_path, "r", flush_interval=60, max_batch=10)  # opens its own History
         for step in range(5):
-            writer.log(step, {"a": 1.0, "b": 2.0})  # the 5th call makes 10 rows: flushed now
+            writer.log(step, {"a": 1.0, "b": 2.0})  # the 5th call makes 10 rows: written at once
+        deadline = time.monotonic() + 2  # by the thread, not after the 60 s interval
+        while len(reader.metrics_since("r")) < 10 and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert len(reader.metrics_since("r")) == 10
         writer.log(5, {"a": 1.0})
         assert len(reader.metrics_since("r")) == 10
@@ -314,7 +317,7 @@ def test_writer_keeps_rows_and_samples_while_the_database_is_locked(tmp_path, mo
     sees an error and never waits on the lock once it is known."""
     from core.history import schema
 
-    monkeypatch.setattr(schema, "BUSY_TIMEOUT_MS", 200)
+    monkeypatch.setattr(schema, "BUSY_TIMEOUT_MS", 400)
     db_path = tmp_path / "s.db"
     with History(db_path) as reader:
         reader.create_run("r", "train", {}, None)
@@ -324,8 +327,11 @@ def test_writer_keeps_rows_and_samples_while_the_database_is_locked(tmp_path, mo
         lock = sqlite3.connect(db_path, isolation_level=None)
         lock.execute("BEGIN EXCLUSIVE")
         try:
+            started = time.monotonic()
             writer.log(2, {"loss": 1.5})
             writer.log_sample(2, "the cat", " sat")
+            # Before the lock is known: the caller waits `wait` at most, not the busy timeout.
+            assert not writer.flush(wait=0.05) and time.monotonic() - started < 0.15
             deadline = time.monotonic() + 5
             while writer.delayed_since is None and time.monotonic() < deadline:
                 time.sleep(0.02)
