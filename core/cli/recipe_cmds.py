@@ -4,8 +4,6 @@ student, BabyLM suite on all three, comparison table) as one background `recipe`
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 from core.workspace import Workspace
 
 
@@ -38,30 +36,19 @@ def register(subparsers) -> None:
     p.set_defaults(func=_cmd_recipe)
 
 
-def _path_or_name(value: str) -> str:
-    """A path that exists is made absolute (the jobs run in their own folders); a name stays a name."""
-    path = Path(value).expanduser()
-    return str(path.resolve()) if value and path.exists() else value
-
-
 def _cmd_recipe(args) -> int:
-    from core import jobs
     from core.cli.train_cmds import follow
     from core.history import open_history
     from core.recipe import chain
 
     ws = Workspace.resolve(args.workspace).ensure()
-    opts = chain.RecipeOptions(data=_path_or_name(args.data), babylm_data=_path_or_name(args.babylm_data),
-                               tokenizer=_path_or_name(args.tokenizer), scale=args.scale, name=args.name)
+    opts = chain.RecipeOptions(data=chain.path_or_name(args.data), babylm_data=chain.path_or_name(args.babylm_data),
+                               tokenizer=chain.path_or_name(args.tokenizer), scale=args.scale, name=args.name)
     with open_history(ws) as history:
         print(chain.format_status(chain.status(opts, ws, history)), flush=True)
         if args.status:
             return 0
-        argv = ["babyllama", "recipe", args.recipe, "--data", opts.data, "--scale", opts.scale]
-        argv += ["--babylm-data", opts.babylm_data] if opts.babylm_data else []
-        argv += ["--tokenizer", opts.tokenizer] if opts.tokenizer else []
-        argv += ["--name", args.name] if args.name else []
-        job = chain.start(opts, ws, history, command=jobs.format_command(argv + ["--workspace", str(ws.root)]))
+        job = chain.start(opts, ws, history, command=chain.command(opts, ws))
         print(f"recipe job {job['name']} started ({job['run_dir']})", flush=True)
         if args.detach:
             print(job["name"])

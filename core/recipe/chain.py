@@ -38,7 +38,7 @@ class RecipeOptions:
     def __post_init__(self):
         if self.scale not in recipe.SCALES:
             raise UserError(f"--scale {self.scale}: pick one of {', '.join(recipe.SCALES)}")
-        self.name = self.name or (recipe.NAME if self.scale == "published" else f"{recipe.NAME}-{self.scale}")
+        self.name = self.name or default_name(self.scale)
 
     def to_dict(self) -> dict:
         return {**asdict(self), "published": self.scale == "published"}
@@ -50,12 +50,45 @@ class RecipeOptions:
 
 @dataclass(frozen=True)
 class StepState:
-    """A step, the job that does it and its state: done | skipped | todo | running | failed."""
+    """A step, the job that does it and its state: done | skipped | todo | running | failed; a job's
+    `job_status` (queued, running, finished, ...) and progress (`done_steps` of `total_steps`) as its row says."""
 
     step: Step
     job: str
     state: str
     note: str = ""
+    job_status: str = ""
+    done_steps: int = 0
+    total_steps: int = 0
+
+
+def default_name(scale: str) -> str:
+    """The chain's name when `--name` is not given: babyllama-2023, or babyllama-2023-<scale>."""
+    return recipe.NAME if scale == "published" else f"{recipe.NAME}-{scale}"
+
+
+def path_or_name(value: str) -> str:
+    """A path that exists is made absolute (the jobs run in their own folders); a name stays a name."""
+    path = Path(value).expanduser()
+    return str(path.resolve()) if value and path.exists() else value
+
+
+def check_data(opts: RecipeOptions, ws) -> None:
+    """`--data` must be an existing folder or file, or a corpus name of the workspace (before any job starts)."""
+    if not opts.data:
+        raise UserError("--data (data folder): empty; give the BabyLM 10M training folder (e.g. babylm_10M_clean/)")
+    if not Path(opts.data).exists() and opts.data not in ws.corpora():
+        raise UserError(f"--data (data folder) {opts.data}: no such folder, file or corpus; give the BabyLM 10M "
+                        "training folder of text (e.g. babylm_10M_clean/) or a corpus name (`babyllama data list`)")
+
+
+def command(opts: RecipeOptions, ws) -> str:
+    """The `babyllama recipe babyllama-2023 ...` command that starts this chain (shown beside the job)."""
+    argv = ["babyllama", "recipe", recipe.NAME, "--data", opts.data, "--scale", opts.scale]
+    argv += ["--babylm-data", opts.babylm_data] if opts.babylm_data else []
+    argv += ["--tokenizer", opts.tokenizer] if opts.tokenizer else []
+    argv += ["--name", opts.name] if opts.name != default_name(opts.scale) else []
+    return jobs.format_command(argv + ["--workspace", str(ws.root)])
 
 
 def chain_dir(opts: RecipeOptions, ws) -> Path:
@@ -102,11 +135,13 @@ def _state(opts: RecipeOptions, step: Step, ws, history) -> StepState:
     row = history.get_run(name) and jobs.refresh(history, name)
     if row is None:
         return StepState(step, name, "todo")
+    progress = {"job_status": row["status"], "done_steps": row.get("step") or 0,
+                "total_steps": row.get("total_steps") or 0}
     if row["status"] == "finished":
-        return StepState(step, name, "done")
+        return StepState(step, name, "done", **progress)
     if row["status"] in FINAL_STATUSES:
-        return StepState(step, name, "failed", f"{row['status']}: {row.get('error') or ''}".rstrip(": "))
-    return StepState(step, name, "running", row["status"])
+        return StepState(step, name, "failed", f"{row['status']}: {row.get('error') or ''}".rstrip(": "), **progress)
+    return StepState(step, name, "running", row["status"], **progress)
 
 
 def format_status(states: list[StepState]) -> str:
@@ -119,7 +154,9 @@ def format_status(states: list[StepState]) -> str:
 
 
 def start(opts: RecipeOptions, ws, history, *, command: str) -> dict:
-    """Start the `recipe` job (refused while another job of this chain's recipe is still active)."""
+    """Start the `recipe` job (refused on a missing `--data`, or while another job of this chain's
+    recipe is still active)."""
+    check_data(opts, ws)
     for row in history.list_runs(kind=KIND):
         if row["status"] not in FINAL_STATUSES and (row.get("config") or {}).get("name") == opts.name:
             if jobs.refresh(history, row["name"])["status"] not in FINAL_STATUSES:

@@ -22,6 +22,7 @@ from studio import forms, plots, render
 from studio.context import StudioContext
 from studio.curves import CAP, Curves
 from studio.shared import corpus_choices, log_tail, refresh_on_open, with_params
+from studio.tabs import recipe as recipe_tab
 from studio.tabs import sweep as sweep_tab
 
 LIVE = ("queued", "running")
@@ -261,6 +262,7 @@ def build(ctx: StudioContext) -> TrainComponents:
     """The Train tab (call inside `with gr.Tab(...)`)."""
     preset, corpus, tokenizer, name, fields, start, stop, resume, show, command = _build_controls(ctx)
     sweep_tab.build_launcher(ctx, [preset, corpus, tokenizer, *fields])  # the form as a sweep's base
+    recipe_tab.build_panel(ctx)  # a recipe chain: one item, a row per step
     run, x_axis, interval, refresh, status, progress, plot, samples, log = _build_outputs()
     # This browser session's capped curves of the selected run: no shared state. An idle session's
     # is dropped after STATE_TTL_S (the next tick rebuilds it); a closed one's Gradio 6.31 keeps an
