@@ -17,8 +17,9 @@ from typing import Any, get_type_hints
 import yaml
 
 from core import bounds as B
-from core import challenge, yamlio
+from core import yamlio
 from core.errors import ConfigError, Issue
+from core.train import word_marks
 
 
 def _f(default: Any, help: str, *, min: float | None = None, max: float | None = None,
@@ -494,7 +495,7 @@ def validate(cfg: RunConfig) -> list[Issue]:
         issues.append(Issue("training.max_steps", f"{t.max_steps:,} steps x {t.batch_size * t.gradient_accumulation_steps:,} "
                             f"sequences x {d.seq_length} tokens is more than {B.INT64_SAFE:,} tokens",
                             "lower training.max_steps (or the batch)"))
-    issues += challenge.check(cfg)  # training.checkpoint_words: babylm or increasing word counts
+    issues += word_marks.check(cfg)  # training.checkpoint_words: babylm or increasing word counts
     return issues
 
 

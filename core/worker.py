@@ -197,12 +197,12 @@ def _train(job: dict, ws: Workspace, history: History, run_dir: Path, is_main: b
     import datasets
     import transformers
 
-    from core.challenge import TRACK_BUDGETS
     from core.train.callbacks import ConsoleProgress, StopFile, WordBudget
     from core.train.data import load_train_data
     from core.train.loggers import LoggerCallback, SQLiteMetricLogger
     from core.train.loop import make_accelerator, train
     from core.train.trackers import make_trackers
+    from core.train.word_marks import TRACK_BUDGETS
 
     datasets.disable_progress_bars()
     transformers.utils.logging.disable_progress_bar()

@@ -107,8 +107,8 @@ def _cmd_config_check(args) -> int:
     for note in paths.notes:
         print(f"# {note}")
     if paths.corpus is not None:
-        from core.challenge import config_forecast
         from core.data.corpus import read_manifest
+        from core.train.word_marks import config_forecast
 
         words = read_manifest(paths.corpus).get("splits", {}).get("train", {}).get("words", 0)
         note = config_forecast(cfg, words)

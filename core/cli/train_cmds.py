@@ -168,10 +168,10 @@ def _cmd_list(args) -> int:
 
 def _cmd_show(args) -> int:
     from core import jobs
-    from core.challenge import list_marks
     from core.history import open_history
     from core.liveness import status_text, writes_delayed
     from core.train.best import read_best
+    from core.train.word_marks import list_marks
 
     with open_history(Workspace.resolve(args.workspace)) as history:
         run = jobs.refresh(history, args.run)
