@@ -40,7 +40,7 @@ class Context:
 
     def config(self, precision: str = "fp32", compile: bool = False, extra=()):
         from core import config as config_mod
-        from core import presets
+        from core.config import presets
 
         return config_mod.load(presets.find(self.preset), [
             f"data.train_path={CORPUS}", f"data.tokenizer_path={TOKENIZER}", f"training.max_steps={self.steps}",

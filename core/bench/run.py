@@ -23,9 +23,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core import config as config_mod
-from core import presets
 from core.bench import require_at_least_one
 from core.bench.flops import flops_per_token, matmul_parameters, matmul_peak
+from core.config import presets
 from core.errors import UserError
 from core.workspace import Workspace
 

@@ -78,7 +78,7 @@ def _save_random_model(opts: SubmissionBenchOptions, sentences: list[str], ws, f
     import torch
 
     from core import config as config_mod
-    from core import presets
+    from core.config import presets
     from core.models import build_model
     from core.tokenizer import load_tokenizer, train_tokenizer
 

@@ -10,8 +10,9 @@ import json
 from dataclasses import fields
 
 from core import config as config_mod
-from core import models, presets
-from core.resolve import data_checker, resolve_data
+from core import models
+from core.config import presets
+from core.config.resolve import data_checker, resolve_data
 from core.workspace import Workspace
 
 

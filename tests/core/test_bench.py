@@ -9,12 +9,12 @@ import math
 import pytest
 
 from core import config as config_mod
-from core import presets
 from core.bench import flops
 from core.bench.report import format_report
 from core.bench.run import BenchOptions, run_bench
 from core.bench.side import Gate
 from core.cli import bench_cmds
+from core.config import presets
 
 REQUIRED = ("ours_tokens_per_s", "baseline_tokens_per_s", "ratio", "mfu", "peak_rss_mb")
 

@@ -9,7 +9,8 @@ import time
 import gradio as gr
 import pytest
 
-from core import config, jobs, models, presets
+from core import config, jobs, models
+from core.config import presets
 from core.history import FINAL_STATUSES
 from core.tokenizer import vocab_size_of
 from studio.context import StudioContext

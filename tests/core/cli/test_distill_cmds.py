@@ -7,8 +7,8 @@ import pytest
 
 from core import config
 from core.cli import main
+from core.config.presets import find
 from core.history import History
-from core.presets import find
 
 DATA = ["data.train_path=syn", "data.tokenizer_path=tok"]
 

@@ -10,8 +10,8 @@ import torch
 from safetensors.torch import load_file
 
 from core import config
+from core.config.presets import find
 from core.errors import ConfigError
-from core.presets import find
 from core.train import checkpoint as ckpt
 from core.train import word_marks
 from core.train.callbacks import StopAfter, TrainControl, TrainState, WordBudget

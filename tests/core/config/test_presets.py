@@ -5,7 +5,8 @@ import re
 
 import pytest
 
-from core import config, models, presets
+from core import config, models
+from core.config import presets
 from core.errors import UserError
 
 PRESET_FILES = sorted(p for p in presets.BUILTIN_DIR.rglob("*.yaml")  # presets/sweeps/: tests/core/test_sweep.py
