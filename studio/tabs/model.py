@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from core import config, models
 from core.config import presets
 from core.data import read_manifest
-from core.doctor import system_summary
+from core.doctor.machine import system_summary
 from core.errors import ConfigError, Issue, UserError
 from core.tokenizer import corpus_stats, resolve_tokenizer, vocab_size_of
 from core.workspace import check_name
@@ -187,7 +187,7 @@ def refresh_lists(ctx: StudioContext, preset: str, tokenizer: str, corpus: str):
 
 
 def system_markdown(ctx: StudioContext) -> str:
-    """This machine, from core.doctor.system_summary, as a small table."""
+    """This machine, from core.doctor.machine.system_summary, as a small table."""
     s = system_summary(ctx.workspace)
     gpu = f"{s['gpu_mem_gb']} GB" if s["gpu_mem_gb"] else "none"
     return ("| | this machine |\n|---|---|\n"

@@ -1,4 +1,4 @@
-"""The checks of `babyllama doctor --gpu-check` (core.gpu_check runs them under a time budget).
+"""The checks of `babyllama doctor --gpu-check` (core.doctor.gpu_training runs them under a time budget).
 
 Each check takes the shared context and returns (status, reason, figures). They call the same
 code a user's run calls: core.train.loop.train, the fused loss, checkpoints and resume, the CLI
