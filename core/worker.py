@@ -169,7 +169,7 @@ def _disk_full(history: History, name: str, run_dir: Path, full, heartbeat, is_m
 
 def _last_checkpoint(run_dir: Path) -> Path | None:
     """The newest complete checkpoint folder (one with its manifest), without importing torch."""
-    from core.modelio import list_checkpoints
+    from core.model.folders import list_checkpoints
 
     done = [p for p in list_checkpoints(run_dir) if (p / "checkpoint.json").is_file()]
     return done[-1] if done else None

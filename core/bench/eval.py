@@ -50,7 +50,7 @@ def _random_model(opts: EvalBenchOptions, paradigms, ws: Workspace, tmp: Path):
 
     from core import config as config_mod
     from core.config import presets
-    from core.models import build_model
+    from core.model.build import build_model
     from core.tokenizer import load_tokenizer, train_tokenizer
 
     text = tmp / "sentences.txt"

@@ -45,7 +45,7 @@ def _model(opts: GenBenchOptions, ws: Workspace):
 
     from core import config as config_mod
     from core.config import presets
-    from core.models import build_model
+    from core.model.build import build_model
 
     cfg = config_mod.load(presets.resolve_config_path(opts.preset, ws))
     torch.manual_seed(0)

@@ -297,7 +297,7 @@ def _paired_mfu(side: dict, per_token: int, peaks: list[float]) -> float:
 
 
 def _summarise(cfg, opts, reports, finals, peaks, tokenizer_vocab, threads) -> dict:
-    from core.models import count_parameters
+    from core.model.build import count_parameters
 
     m, vocab = cfg.model, cfg.model.vocab_size
     per_token = flops_per_token(m, vocab, cfg.data.seq_length)

@@ -79,7 +79,7 @@ def _save_random_model(opts: SubmissionBenchOptions, sentences: list[str], ws, f
 
     from core import config as config_mod
     from core.config import presets
-    from core.models import build_model
+    from core.model.build import build_model
     from core.tokenizer import load_tokenizer, train_tokenizer
 
     text = folder.parent / "sentences.txt"

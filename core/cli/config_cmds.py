@@ -10,9 +10,9 @@ import json
 from dataclasses import fields
 
 from core import config as config_mod
-from core import models
 from core.config import presets
 from core.config.resolve import data_checker, resolve_data
+from core.model import build as models
 from core.workspace import Workspace
 
 

@@ -134,7 +134,7 @@ def loss_check(ctx: Context):
     """Our fused loss against transformers' `model(labels=...)` on one batch, under every precision
     the device runs: each side's loss and output-layer gradient against the fp32 reference; ours
     must be as close as transformers' own (fp16 with GradScaler's 65536 factor)."""
-    from core.models import build_model
+    from core.model.build import build_model
 
     cfg = ctx.config()
     data, tokenizer = _data(ctx, cfg)

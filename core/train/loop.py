@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Sequence
 import torch
 
 from core.config import RunConfig, machine_fallbacks
-from core.models import build_model
+from core.model.build import build_model
 from core.train import checkpoint as ckpt
 from core.train.best import KeepBest
 from core.train.callbacks import CallbackList, Schedule, TrainControl, TrainState

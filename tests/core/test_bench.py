@@ -29,7 +29,7 @@ def test_llama_10m_flops_count_the_output_layer_but_not_the_embedding():
 
 def test_tied_embedding_stays_in_the_matmul_count():
     m = config_mod.load(presets.find("llama-10M"), ["model.tie_word_embeddings=true"]).model
-    from core.models import count_parameters
+    from core.model.build import count_parameters
 
     assert flops.matmul_parameters(m, 16000) == count_parameters(m, 16000)
 

@@ -14,7 +14,7 @@ from core.cli import bench_cmds
 from core.config import presets
 from core.errors import UserError
 from core.jobs import WORKER_ENV
-from core.models import build_model
+from core.model.build import build_model
 
 VOCAB, BATCH, SEQ = 300, 4, 32
 

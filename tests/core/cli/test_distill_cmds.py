@@ -70,7 +70,7 @@ def test_a_stopped_distillation_resumes_bit_exact(ready_workspace):
 
     from core import jobs
     from core.history import FINAL_STATUSES
-    from core.models import build_model
+    from core.model.build import build_model
     from core.tokenizer import load_tokenizer
 
     tok = load_tokenizer("tok", ready_workspace)

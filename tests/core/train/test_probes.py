@@ -198,7 +198,7 @@ def test_a_missing_babylm_folder_is_a_config_issue(ready_workspace):
 
 def test_babylm_probe_scores_reading_when_the_fast_folder_has_it(ready_workspace, tmp_path):
     from core.evaluate.babylm import suite
-    from core.models import build_model
+    from core.model.build import build_model
     from core.train.probes import BABYLM_METRIC, babylm_probe
     from tests.core.evaluate.babylm_fixtures import write_evaluation_data
     from tests.core.evaluate.test_babylm_reading import write_reading_csv
