@@ -1,6 +1,11 @@
 """Checks of a built config: each field's bounds and choices, shapes that must agree, a tokenizer's
 vocabulary size, and the fallbacks for what this machine cannot do (fp16, bf16, compile).
 Must not import torch, transformers or gradio.
+
+Non-finite floats (NaN, inf) are refused unless a field's metadata says `allow_nonfinite`; steps x
+batch x seq_length must stay under 2**53 tokens (exact in SQLite and float metrics);
+`training.checkpoint_words` is checked by `core.train.word_marks`. `machine_fallbacks` turns off
+fp16/bf16/compile where the machine lacks them, with a warning each, so one YAML runs anywhere.
 """
 from __future__ import annotations
 

@@ -1,6 +1,12 @@
-"""Reading a config: YAML (or a saved dict) merged with the guide's flags (`--lr 5e-4`, `--fp16`)
-and `section.key=value` overrides, coerced into the typed sections; every problem raised as one
-`ConfigError`. Must not import torch, transformers or gradio.
+"""Reading a config: YAML (or a saved dict) merged with the guide's flags (`--lr 5e-4`, `--fp16`,
+dashes or underscores) and `section.key=value` overrides, coerced into the typed sections; every
+problem raised as one `ConfigError`. Must not import torch, transformers or gradio.
+
+`load(path, overrides, checks=...)`: unknown keys (with a suggestion), bad types, an empty YAML file
+and, through `checks.validate` and the extra `checks`, bounds and shapes all join one error list.
+PyYAML reads `3e-4` as a string; floats accept it, so the guide's YAML loads unchanged.
+`load_distillation(path, student, overrides)` is the guide's `--config distillation.yaml
+--student-config X.yaml`: the model section from the student, its name suffixed `-distilled`.
 """
 from __future__ import annotations
 

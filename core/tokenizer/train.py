@@ -1,6 +1,10 @@
 """Training a tokenizer: byte-level BPE on a corpus's text files, saved atomically as a transformers
 folder plus `babyllama_tokenizer.json` (provenance), and the names it gets.
 Must not import gradio, studio or core.data; transformers and tokenizers are imported inside functions.
+
+Special tokens `<pad> <s> </s> <unk>` are ids 0-3. New tokenizers start every encoded text with `<s>`
+(a template post-processor; `--no-bos` for none), so the BabyLM pipeline scores first words as we
+and lm-eval do (docs/evaluation.md); `saved.adds_bos` tells old tokenizers from new.
 """
 from __future__ import annotations
 
