@@ -21,10 +21,10 @@ from pathlib import Path
 import yaml
 
 from core.config import RunConfig
+from core.config.resolve import pin_paths, resolve_data, run_parent
 from core.errors import HistoryBusy, UserError
 from core.history import FINAL_STATUSES, History
 from core.liveness import last_beat
-from core.resolve import pin_paths, resolve_data, run_parent
 from core.train.probes import load_babylm, load_pairs
 from core.train.trackers import check_trackers
 from core.workspace import Workspace, check_name

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Callable
 
 from core import config as config_mod
-from core import jobs, presets
+from core import jobs
+from core.config import presets
 from core.errors import UserError
 from core.history import History
 from core.workspace import Workspace

@@ -169,7 +169,7 @@ def _disk_full(history: History, name: str, run_dir: Path, full, heartbeat, is_m
 
 def _last_checkpoint(run_dir: Path) -> Path | None:
     """The newest complete checkpoint folder (one with its manifest), without importing torch."""
-    from core.modelio import list_checkpoints
+    from core.model.folders import list_checkpoints
 
     done = [p for p in list_checkpoints(run_dir) if (p / "checkpoint.json").is_file()]
     return done[-1] if done else None
@@ -197,12 +197,12 @@ def _train(job: dict, ws: Workspace, history: History, run_dir: Path, is_main: b
     import datasets
     import transformers
 
-    from core.challenge import TRACK_BUDGETS
     from core.train.callbacks import ConsoleProgress, StopFile, WordBudget
     from core.train.data import load_train_data
     from core.train.loggers import LoggerCallback, SQLiteMetricLogger
     from core.train.loop import make_accelerator, train
     from core.train.trackers import make_trackers
+    from core.train.word_marks import TRACK_BUDGETS
 
     datasets.disable_progress_bars()
     transformers.utils.logging.disable_progress_bar()

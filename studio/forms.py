@@ -35,7 +35,7 @@ def api_params(paths: list[str] = FORM_PATHS) -> list[str]:
 def component_for(path: str, value: Any) -> gr.components.Component:
     """A labelled input for config field `path` with its help as `info` and its bounds."""
     f = config_mod.field_specs()[path]
-    meta, typ = f.metadata, config_mod._types(config_mod.SECTIONS[path.split(".")[0]])[f.name]
+    meta, typ = f.metadata, config_mod.field_types(config_mod.SECTIONS[path.split(".")[0]])[f.name]
     label = path.split(".")[1]
     elem_id = "train-" + path.replace(".", "-").replace("_", "-")
     if path == CHECKPOINT_WORDS:  # the challenge's schedule is one pick; word counts can be typed

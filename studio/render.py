@@ -9,7 +9,7 @@ import time
 
 from core.generate.text import shown_text
 from core.liveness import status_text
-from core.models import human
+from core.model.build import human
 from core.train.callbacks import format_eta
 
 STATUS_COLOURS = {"queued": "#9e9e9e", "running": "#1e88e5", "finished": "#43a047",

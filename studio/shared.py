@@ -141,7 +141,7 @@ def corpus_choices(ctx: StudioContext) -> gr.Dropdown:
 
 def model_choices(ctx: StudioContext) -> list[str]:
     """Finished or stopped training runs that have a final model or a checkpoint, newest first."""
-    from core.modelio import model_folder
+    from core.model.folders import model_folder
 
     with ctx.history() as h:
         runs = [r for r in h.list_runs() if r["kind"] in ("train", "distill") and r["status"] in ("finished", "stopped")]

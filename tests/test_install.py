@@ -63,7 +63,7 @@ def installed(tmp_path_factory):
 @pytest.mark.slow
 def test_installed_package_imports_from_site_packages_with_its_presets(installed):
     bin_dir, env, tmp = installed
-    code = ("import core, studio.launcher, core.presets as p; print(core.__file__); "
+    code = ("import core, studio.launcher, core.config.presets as p; print(core.__file__); "
             "print(sorted(p.available(None)))")
     out = subprocess.run([str(bin_dir / "python"), "-c", code], cwd=tmp, env=env, check=True,
                          capture_output=True, text=True).stdout.splitlines()

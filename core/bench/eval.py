@@ -49,8 +49,8 @@ def _random_model(opts: EvalBenchOptions, paradigms, ws: Workspace, tmp: Path):
     import torch
 
     from core import config as config_mod
-    from core import presets
-    from core.models import build_model
+    from core.config import presets
+    from core.model.build import build_model
     from core.tokenizer import load_tokenizer, train_tokenizer
 
     text = tmp / "sentences.txt"

@@ -9,7 +9,7 @@ import resource
 import time
 
 from core.config import ModelConfig
-from core.models import count_parameters
+from core.model.build import count_parameters
 
 
 def matmul_parameters(m: ModelConfig, vocab_size: int) -> int:

@@ -110,7 +110,7 @@ class _Recorder(TorchDispatchMode):
 
 def record_step(cfg, vocab_size: int, batch_size: int, seq_length: int) -> list[Product]:
     """The matrix products of one fp32 forward + backward of the training objective (FusedLossModel)."""
-    from core.models import build_model
+    from core.model.build import build_model
     from core.train.fused_loss import FusedLossModel
 
     torch.manual_seed(0)

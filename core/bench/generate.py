@@ -44,8 +44,8 @@ def _model(opts: GenBenchOptions, ws: Workspace):
     import torch
 
     from core import config as config_mod
-    from core import presets
-    from core.models import build_model
+    from core.config import presets
+    from core.model.build import build_model
 
     cfg = config_mod.load(presets.resolve_config_path(opts.preset, ws))
     torch.manual_seed(0)

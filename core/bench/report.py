@@ -16,7 +16,7 @@ def _row(label: str, rate: float, rounds: list[float]) -> str:
 
 
 def _header(r: dict) -> list[str]:
-    from core.models import human
+    from core.model.build import human
 
     unused = (f"; the tokenizer has {r['tokenizer_vocab']:,} tokens, so {r['unused_vocab_rows']:,} output rows "
               "are unused (same FLOPs and memory)" if r["unused_vocab_rows"] else "")
@@ -47,7 +47,7 @@ def _malloc_lines(r: dict) -> list[str]:
 
 def format_report(r: dict) -> str:
     """The human-readable report of a result dict."""
-    from core.models import human
+    from core.model.build import human
 
     lines = _header(r) + [
         _row(SIDE_LABELS["ours"], r["ours_tokens_per_s"], r["ours_round_tokens_per_s"]),

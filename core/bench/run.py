@@ -23,9 +23,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core import config as config_mod
-from core import presets
 from core.bench import require_at_least_one
 from core.bench.flops import flops_per_token, matmul_parameters, matmul_peak
+from core.config import presets
 from core.errors import UserError
 from core.workspace import Workspace
 
@@ -297,7 +297,7 @@ def _paired_mfu(side: dict, per_token: int, peaks: list[float]) -> float:
 
 
 def _summarise(cfg, opts, reports, finals, peaks, tokenizer_vocab, threads) -> dict:
-    from core.models import count_parameters
+    from core.model.build import count_parameters
 
     m, vocab = cfg.model, cfg.model.vocab_size
     per_token = flops_per_token(m, vocab, cfg.data.seq_length)

@@ -103,7 +103,7 @@ def run_trainer(cfg, blocks: torch.Tensor, out_dir: Path, gate: Gate) -> None:
     batch, bf16 and torch_compile as our side runs them."""
     from transformers import Trainer, TrainerCallback, TrainingArguments
 
-    from core.models import build_model
+    from core.model.build import build_model
 
     class TrainerTimer(TrainerCallback):
         def on_train_begin(self, args, state, control, **kwargs):

@@ -19,13 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core import config as config_mod
-from core import jobs, presets
+from core import jobs
 from core.bench import require_at_least_one
 from core.bench.page import REFRESH_LABELS
 from core.bench.run import BENCH_CORPUS, BENCH_TOKENIZER, CORPUS_WORDS, _has_bench_data, _quiet
+from core.config import presets
+from core.config.resolve import data_checker
 from core.errors import UserError
 from core.history import FINAL_STATUSES, History
-from core.resolve import data_checker
 from core.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -78,8 +78,8 @@ def _save_random_model(opts: SubmissionBenchOptions, sentences: list[str], ws, f
     import torch
 
     from core import config as config_mod
-    from core import presets
-    from core.models import build_model
+    from core.config import presets
+    from core.model.build import build_model
     from core.tokenizer import load_tokenizer, train_tokenizer
 
     text = folder.parent / "sentences.txt"

@@ -75,9 +75,9 @@ def _cmd_gemm_ceiling(args) -> int:
     import os
 
     from core import config as config_mod
-    from core import presets
     from core.bench import require_at_least_one
     from core.bench.gemm_ceiling import format_ceiling, run_ceiling_process
+    from core.config import presets
 
     require_at_least_one(args, ("batch_size", "seq_length", "vocab_size", "passes"))
     ws = Workspace.resolve(args.workspace)

@@ -10,8 +10,9 @@ import json
 from dataclasses import fields
 
 from core import config as config_mod
-from core import models, presets
-from core.resolve import data_checker, resolve_data
+from core.config import presets
+from core.config.resolve import data_checker, resolve_data
+from core.model import build as models
 from core.workspace import Workspace
 
 
@@ -107,8 +108,8 @@ def _cmd_config_check(args) -> int:
     for note in paths.notes:
         print(f"# {note}")
     if paths.corpus is not None:
-        from core.challenge import config_forecast
         from core.data.corpus import read_manifest
+        from core.train.word_marks import config_forecast
 
         words = read_manifest(paths.corpus).get("splits", {}).get("train", {}).get("words", 0)
         note = config_forecast(cfg, words)

@@ -40,9 +40,10 @@ def register(subparsers) -> None:
 
 def _cmd_distill(args) -> int:
     from core import config as config_mod
-    from core import jobs, presets
+    from core import jobs
+    from core.config import presets
+    from core.config.resolve import data_checker
     from core.history import open_history
-    from core.resolve import data_checker
 
     ws = Workspace.resolve(args.workspace).ensure()
     path = presets.resolve_config_path(args.config, ws)

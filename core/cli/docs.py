@@ -85,7 +85,7 @@ def render_config() -> str:
     """docs/config.md: every section and key of a run config with type, default, bounds and help."""
     from core import config as config_mod
 
-    lines = _header("Config reference", "the field metadata of the dataclasses in `core/config.py`")
+    lines = _header("Config reference", "the field metadata of the dataclasses in `core/config/fields.py`")
     lines += ["A run config is YAML with these sections. Override any key on the command line as "
               "`section.key=value` (`babyllama train --config tiny training.lr=1e-3`), or with the guide's "
               "flags (`--lr 1e-3`, `--fp16`). `babyllama config keys` prints the same list; "
@@ -93,7 +93,7 @@ def render_config() -> str:
     for section, cls in config_mod.SECTIONS.items():
         lines += [f"## {section}", "", " ".join(inspect.cleandoc(cls.__doc__ or "").split()), "",
                   "| key | type | default | allowed | help |", "|---|---|---|---|---|"]
-        types = config_mod._types(cls)
+        types = config_mod.field_types(cls)
         for f in fields(cls):
             default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
             cells = [f"`{section}.{f.name}`", getattr(types[f.name], "__name__", str(types[f.name])),

@@ -1,5 +1,5 @@
-"""`babyllama doctor`: print core.doctor's readiness checks as a table (or JSON) and set the exit code.
-`babyllama doctor --gpu-check`: train, resume, evaluate and bench on this machine's GPU (core.gpu_check).
+"""`babyllama doctor`: print core.doctor.machine's readiness checks as a table (or JSON) and set the exit code.
+`babyllama doctor --gpu-check`: train, resume, evaluate and bench on this machine's GPU (core.doctor.gpu_training).
 
 Exit 1 when any check failed, else 0 (warnings and skips don't fail). Must not import gradio or studio.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from core import doctor
+from core.doctor import machine as doctor
 from core.workspace import Workspace
 
 _MARKS = {doctor.OK: "[ok]  ", doctor.WARN: "[warn]", doctor.FAIL: "[FAIL]"}
@@ -31,7 +31,7 @@ def register(subparsers) -> None:
 def _cmd_gpu_check(args) -> int:
     import sys
 
-    from core.gpu_check import DEFAULT_BUDGET_S, GpuCheckOptions, format_verdict, run_gpu_check
+    from core.doctor.gpu_training import DEFAULT_BUDGET_S, GpuCheckOptions, format_verdict, run_gpu_check
 
     opts = GpuCheckOptions(budget_s=DEFAULT_BUDGET_S if args.budget_s is None else args.budget_s)
     result = run_gpu_check(opts, log=lambda m: print(m, file=sys.stderr, flush=True))

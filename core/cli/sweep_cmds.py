@@ -59,9 +59,9 @@ def register(subparsers) -> None:
 
 
 def _cmd_start(args) -> int:
+    from core.config.resolve import data_checker
     from core.errors import UserError
     from core.history import open_history
-    from core.resolve import data_checker
     from core.sweep import runs as sweep_runs
     from core.sweep import spec as sweep
 

@@ -63,9 +63,10 @@ def register(subparsers) -> None:
 
 def _cmd_train(args) -> int:
     from core import config as config_mod
-    from core import jobs, presets
+    from core import jobs
+    from core.config import presets
+    from core.config.resolve import data_checker
     from core.history import open_history
-    from core.resolve import data_checker
 
     ws = Workspace.resolve(args.workspace).ensure()
     path = presets.resolve_config_path(args.config, ws)
@@ -168,10 +169,10 @@ def _cmd_list(args) -> int:
 
 def _cmd_show(args) -> int:
     from core import jobs
-    from core.challenge import list_marks
     from core.history import open_history
     from core.liveness import status_text, writes_delayed
     from core.train.best import read_best
+    from core.train.word_marks import list_marks
 
     with open_history(Workspace.resolve(args.workspace)) as history:
         run = jobs.refresh(history, args.run)

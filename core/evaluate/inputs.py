@@ -122,7 +122,7 @@ def default_eval_text(info: ModelInfo, ws: Workspace) -> tuple[EvalText | None, 
     None and the reason."""
     if info.config is None:
         return None, "the model has no run config naming its corpus; give --data CORPUS"
-    from core.resolve import resolve_data
+    from core.config.resolve import resolve_data
 
     try:
         paths = resolve_data(info.config, ws, require=False)

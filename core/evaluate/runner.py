@@ -18,7 +18,7 @@ from pathlib import Path
 from core.errors import UserError
 from core.evaluate import ALL_SUITES, SUITES
 from core.evaluate.inputs import default_eval_text, model_hashes, model_info, output_dir, resolve_eval_text
-from core.modelio import CHECKPOINT_PREFIX
+from core.model.folders import CHECKPOINT_PREFIX
 from core.portable import portability_note
 from core.workspace import Workspace
 

@@ -9,9 +9,9 @@ import shlex
 import shutil
 from pathlib import Path
 
-from core.challenge import BABYLM_MARKS, list_marks, mark_name
 from core.errors import UserError
 from core.portable import make_portable
+from core.train.word_marks import BABYLM_MARKS, list_marks, mark_name
 
 MAIN = "main"
 # Training-only files of a checkpoint: a submission carries the model, its tokenizer and config.

@@ -69,7 +69,7 @@ def default_output(folder: Path, ws: Workspace, fmt: str) -> Path:
 
 def plan_output(opts: ExportOptions, ws: Workspace) -> tuple[Path, Path]:
     """(model folder, target folder), after checking both; the target must be new or empty."""
-    from core.modelio import resolve_model
+    from core.model.folders import resolve_model
 
     opts.check()
     folder = resolve_model(opts.model, ws)

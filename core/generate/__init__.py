@@ -15,7 +15,7 @@ _SOURCES = {
     **dict.fromkeys(("GenerationResult", "PreparedPrompt", "SamplingParams", "context_length", "decode_steps",
                      "generate", "iter_tokens", "next_token_scores", "prepare_prompt", "stream",
                      "stream_results"), "core.generate.sampling"),
-    **dict.fromkeys(("CONFIG_FILE", "MODEL_FILE", "model_folder", "resolve_model"), "core.modelio"),
+    **dict.fromkeys(("CONFIG_FILE", "MODEL_FILE", "model_folder", "resolve_model"), "core.model.folders"),
     "shown_text": "core.generate.text",
 }
 

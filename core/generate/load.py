@@ -1,13 +1,13 @@
 """Loading a run's model and tokenizer for inference (chat, evaluation, serving, export checks).
 
-Must not import gradio or training code; the folder lookups are core.modelio's.
+Must not import gradio or training code; the folder lookups are core.model.folders's.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 from core.errors import UserError
-from core.modelio import resolve_model
+from core.model.folders import resolve_model
 from core.workspace import Workspace
 
 

@@ -5,7 +5,8 @@ studio or torch (the distill step's teacher check imports torch inside `jobs.sta
 from __future__ import annotations
 
 from core import config as config_mod
-from core import jobs, presets
+from core import jobs
+from core.config import presets
 from core.recipe import babyllama2023 as recipe
 from core.recipe.babyllama2023 import Step
 
@@ -39,8 +40,8 @@ def model_overrides(opts, step: Step) -> list[str]:
 
 
 def _start_model(opts, step: Step, ws, history) -> dict:
+    from core.config.resolve import data_checker
     from core.recipe.chain import run_name
-    from core.resolve import data_checker
 
     preset = recipe.preset_for(step, opts.scale)
     overrides = model_overrides(opts, step)

@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.challenge import BABYLM_MARKS, TRACK_BUDGETS, list_marks, mark_name, parse_marks
 from core.errors import UserError
 from core.submission import BACKEND, TRACKS
+from core.train.word_marks import BABYLM_MARKS, TRACK_BUDGETS, list_marks, mark_name, parse_marks
 
 SUBMISSION_DIR = "submission"
 ZERO = f"zero_shot/{BACKEND}"

@@ -14,10 +14,10 @@ from pathlib import Path
 import yaml
 
 from core import jobs
+from core.config.resolve import run_parent
 from core.errors import UserError
 from core.history import FINAL_STATUSES, History
 from core.history.schema import to_json, write_transaction
-from core.resolve import run_parent
 from core.sweep.spec import SweepPlan, Trial
 from core.workspace import Workspace
 

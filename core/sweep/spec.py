@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from core import config as config_mod
-from core import presets, yamlio
+from core import yamlio
+from core.config import presets
 from core.errors import ConfigError, Issue, UserError
 from core.workspace import Workspace, check_name
 

@@ -27,8 +27,8 @@ import yaml
 
 from core.errors import DiskFull, UserError, find_disk_full
 from core.hashing import sha256_file
-from core.modelio import CHECKPOINT_PREFIX as PREFIX
-from core.modelio import list_checkpoints  # noqa: F401  (part of this module's API: rotation, resume)
+from core.model.folders import CHECKPOINT_PREFIX as PREFIX
+from core.model.folders import list_checkpoints  # noqa: F401  (part of this module's API: rotation, resume)
 from core.portable import make_portable
 
 MANIFEST = "checkpoint.json"

@@ -11,8 +11,8 @@ import numpy as np
 import torch
 
 from core.config import RunConfig
+from core.config.resolve import resolve_data
 from core.errors import UserError
-from core.resolve import resolve_data
 from core.train.loop import TrainData
 from core.workspace import Workspace
 

@@ -112,7 +112,7 @@ def soft_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperat
 
 def teacher_folders(names: list[str], ws: Workspace) -> list[Path]:
     """The model folder of each teacher (a run name or a folder); every missing one reported."""
-    from core.modelio import resolve_model
+    from core.model.folders import resolve_model
 
     if not names:
         raise UserError("distillation.teacher_models: no teachers given; pass --teacher-models RUN_OR_PATH,...")

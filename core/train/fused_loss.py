@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from core.models import LOSS_CHUNK_ROWS as CHUNK_ROWS  # rows of logits at a time
+from core.model.build import LOSS_CHUNK_ROWS as CHUNK_ROWS  # rows of logits at a time
 
 IGNORE_INDEX = -100     # label value that does not count, as in transformers
 

@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, Sequence
 
 import torch
 
-from core.challenge import forecast, mark_name, parse_marks
 from core.config import RunConfig, machine_fallbacks
-from core.models import build_model
+from core.model.build import build_model
 from core.train import checkpoint as ckpt
 from core.train.best import KeepBest
 from core.train.callbacks import CallbackList, Schedule, TrainControl, TrainState
 from core.train.fused_loss import FusedLossModel, causal_lm_loss
 from core.train.order import EpochBlocks, usable_blocks
+from core.train.word_marks import forecast, mark_name, parse_marks
 
 if TYPE_CHECKING:
     from core.train.probes import Probe

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from core.config import RunConfig
+from core.config.resolve import resolve_pairs
 from core.errors import UserError
 from core.evaluate.pairs import Paradigm, encode_pairs, load_pairs_dir, score_pairs
-from core.resolve import resolve_pairs
 from core.workspace import Workspace
 
 PAIRS_METRIC = "pairs_acc"
@@ -77,8 +77,8 @@ def pairs_probe(cfg: RunConfig, ws: Workspace, tokenizer, batch_size: int = 64) 
 
 def load_babylm(cfg: RunConfig, ws: Workspace):
     """The fast suite `eval.babylm_fast_dir` names, read and checked (errors name the file and line)."""
+    from core.config.resolve import resolve_babylm
     from core.evaluate.babylm.suite import plan
-    from core.resolve import resolve_babylm
 
     folder = resolve_babylm(cfg, ws)
     try:

@@ -15,10 +15,11 @@ from typing import NamedTuple
 import gradio as gr
 import pandas as pd
 
-from core import jobs, models
+from core import jobs
 from core.config import from_dict
 from core.errors import ConfigError, UserError
 from core.history import STATUSES, History
+from core.model import build as models
 from core.tokenizer import vocab_size_of
 from studio.context import StudioContext
 from studio.plots import MAX_POINTS, X_AXES, overlay_figure

@@ -1,6 +1,6 @@
 """The Model tab: pick a preset or edit the architecture; see parameters, memory and data fit live.
 
-Handlers are plain functions over core.config / core.models / core.presets; nothing is built or
+Handlers are plain functions over core.config / core.model.build / core.config.presets; nothing is built or
 trained here. Must not hold state: every handler takes the studio context and explicit values.
 """
 from __future__ import annotations
@@ -11,10 +11,12 @@ from typing import NamedTuple
 import gradio as gr
 import plotly.graph_objects as go
 
-from core import config, models, presets
+from core import config
+from core.config import presets
 from core.data import read_manifest
-from core.doctor import system_summary
+from core.doctor.machine import system_summary
 from core.errors import ConfigError, Issue, UserError
+from core.model import build as models
 from core.tokenizer import corpus_stats, resolve_tokenizer, vocab_size_of
 from core.workspace import check_name
 from studio.context import StudioContext
@@ -186,7 +188,7 @@ def refresh_lists(ctx: StudioContext, preset: str, tokenizer: str, corpus: str):
 
 
 def system_markdown(ctx: StudioContext) -> str:
-    """This machine, from core.doctor.system_summary, as a small table."""
+    """This machine, from core.doctor.machine.system_summary, as a small table."""
     s = system_summary(ctx.workspace)
     gpu = f"{s['gpu_mem_gb']} GB" if s["gpu_mem_gb"] else "none"
     return ("| | this machine |\n|---|---|\n"

@@ -13,10 +13,11 @@ import gradio as gr
 import pandas as pd
 
 from core import config as config_mod
-from core import jobs, presets, yamlio
+from core import jobs, yamlio
 from core.bounds import MAX_SEED, MAX_TRIALS
+from core.config import presets
+from core.config.resolve import data_checker
 from core.errors import UserError
-from core.resolve import data_checker
 from core.sweep import plot as sweep_plot
 from core.sweep import runs as sweep_runs
 from core.sweep import spec as sweep

@@ -13,10 +13,11 @@ from typing import NamedTuple
 import gradio as gr
 
 from core import config as config_mod
-from core import jobs, presets
+from core import jobs
+from core.config import presets
+from core.config.resolve import data_checker
 from core.errors import UserError
 from core.history import FINAL_STATUSES
-from core.resolve import data_checker
 from core.train.best import read_best
 from studio import forms, plots, render
 from studio.context import StudioContext

@@ -9,12 +9,12 @@ import math
 import pytest
 
 from core import config as config_mod
-from core import presets
 from core.bench import flops
 from core.bench.report import format_report
 from core.bench.run import BenchOptions, run_bench
 from core.bench.side import Gate
 from core.cli import bench_cmds
+from core.config import presets
 
 REQUIRED = ("ours_tokens_per_s", "baseline_tokens_per_s", "ratio", "mfu", "peak_rss_mb")
 
@@ -29,7 +29,7 @@ def test_llama_10m_flops_count_the_output_layer_but_not_the_embedding():
 
 def test_tied_embedding_stays_in_the_matmul_count():
     m = config_mod.load(presets.find("llama-10M"), ["model.tie_word_embeddings=true"]).model
-    from core.models import count_parameters
+    from core.model.build import count_parameters
 
     assert flops.matmul_parameters(m, 16000) == count_parameters(m, 16000)
 

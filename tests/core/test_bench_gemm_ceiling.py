@@ -9,12 +9,12 @@ import pytest
 import torch
 
 from core import config as config_mod
-from core import presets
 from core.bench.gemm_ceiling import format_ceiling, record_step, run_ceiling_process
 from core.cli import bench_cmds
+from core.config import presets
 from core.errors import UserError
 from core.jobs import WORKER_ENV
-from core.models import build_model
+from core.model.build import build_model
 
 VOCAB, BATCH, SEQ = 300, 4, 32
 

@@ -12,9 +12,9 @@ import pytest
 from safetensors.torch import load_file
 
 from core import config, jobs
+from core.config.presets import find
 from core.errors import ConfigError, UserError
 from core.history import FINAL_STATUSES, History
-from core.presets import find
 from core.train import checkpoint as ckpt
 
 BASE = ["data.train_path=syn", "data.tokenizer_path=tok", "training.logging_steps=5",

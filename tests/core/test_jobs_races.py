@@ -12,9 +12,9 @@ import time
 import pytest
 
 from core import config, jobs
+from core.config.presets import find
 from core.errors import UserError
 from core.history import History
-from core.presets import find
 
 DATA = ["data.train_path=syn", "data.tokenizer_path=tok"]
 

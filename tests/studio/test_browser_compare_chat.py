@@ -6,7 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from core import config, jobs, presets
+from core import config, jobs
+from core.config import presets
 from core.history import FINAL_STATUSES, History
 from tests.studio.conftest import ARTIFACTS, start_studio, stop_studio
 

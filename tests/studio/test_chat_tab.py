@@ -6,7 +6,8 @@ import shutil
 import pytest
 import torch
 
-from core import config, models
+from core import config
+from core.model import build as models
 from core.tokenizer import load_tokenizer
 from studio.context import StudioContext
 from studio.tabs import chat

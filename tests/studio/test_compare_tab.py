@@ -9,8 +9,10 @@ import time
 import gradio as gr
 import pytest
 
-from core import config, jobs, models, presets
+from core import config, jobs
+from core.config import presets
 from core.history import FINAL_STATUSES
+from core.model import build as models
 from core.tokenizer import vocab_size_of
 from studio.context import StudioContext
 from studio.tabs import compare as tab

@@ -5,7 +5,8 @@ import time
 
 import gradio as gr
 
-from core import config, jobs, presets
+from core import config, jobs
+from core.config import presets
 from core.history import FINAL_STATUSES
 from studio.context import StudioContext
 from studio.tabs import evaluate as tab

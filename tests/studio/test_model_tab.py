@@ -5,7 +5,9 @@ from __future__ import annotations
 import gradio as gr
 import pytest
 
-from core import config, models, presets
+from core import config
+from core.config import presets
+from core.model import build as models
 from core.tokenizer import vocab_size_of
 from studio.context import StudioContext
 from studio.tabs import model as tab

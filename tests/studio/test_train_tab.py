@@ -6,7 +6,8 @@ import time
 
 import gradio as gr
 
-from core import config, presets
+from core import config
+from core.config import presets
 from core.history import FINAL_STATUSES
 from studio import forms, plots
 from studio.context import StudioContext

@@ -7,8 +7,8 @@ import pytest
 
 from core import config
 from core.cli import main
+from core.config.presets import find
 from core.history import History
-from core.presets import find
 
 DATA = ["data.train_path=syn", "data.tokenizer_path=tok"]
 
@@ -70,7 +70,7 @@ def test_a_stopped_distillation_resumes_bit_exact(ready_workspace):
 
     from core import jobs
     from core.history import FINAL_STATUSES
-    from core.models import build_model
+    from core.model.build import build_model
     from core.tokenizer import load_tokenizer
 
     tok = load_tokenizer("tok", ready_workspace)

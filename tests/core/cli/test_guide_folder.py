@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from core.cli import main
-from tests.core.test_config import GUIDE_YAML
+from tests.core.config.test_config import GUIDE_YAML
 
 SMALL = ["model.hidden_size=64", "model.intermediate_size=128", "model.n_layer=2", "model.n_head=4",
          "data.seq_length=32", "data.eval_samples=8", "training.batch_size=4", "training.max_steps=3",

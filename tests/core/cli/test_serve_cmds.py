@@ -12,8 +12,9 @@ from pathlib import Path
 
 import torch
 
-from core import config, models
+from core import config
 from core.cli import main
+from core.model import build as models
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -9,7 +9,8 @@ import pytest
 import torch
 import yaml
 
-from core import config, models
+from core import config
+from core.model import build as models
 from core.workspace import Workspace
 from tests.conftest import copy_template
 

@@ -111,7 +111,7 @@ def test_a_model_trained_on_good_sentences_prefers_them(shared_data, tmp_path):
     from transformers import AutoModelForCausalLM
 
     from core import config
-    from core.presets import find
+    from core.config.presets import find
     from core.tokenizer import load_tokenizer, train_tokenizer
     from core.train.loop import TrainData, make_accelerator, train
 

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from core import config
+from core.config.presets import find
 from core.errors import UserError
 from core.export.runner import ExportOptions, run_export
-from core.presets import find
 from core.train.data import load_train_data
 from core.train.loop import make_accelerator, train
 

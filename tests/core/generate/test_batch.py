@@ -4,9 +4,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core import config, models
+from core import config
 from core import generate as gen
 from core.generate.batch import generate_batch, pad_left
+from core.model import build as models
 
 CTX = 64
 PROMPTS = ["the cat sat on the mat and", "a dog", "once upon a time there was a little girl who liked",

@@ -4,9 +4,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core import config, models
+from core import config
 from core.generate.batch import pad_left
 from core.generate.fast_decode import fast_decoder
+from core.model import build as models
 
 
 def _model(family: str, **over):

@@ -7,9 +7,10 @@ import shutil
 import pytest
 import torch
 
-from core import config, models
+from core import config
 from core import generate as gen
 from core.errors import UserError
+from core.model import build as models
 from core.workspace import Workspace
 
 CTX = 64

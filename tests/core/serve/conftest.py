@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core import config, models
+from core import config
+from core.model import build as models
 from core.serve import Engine
 
 CTX = 64  # the tiny model's context length

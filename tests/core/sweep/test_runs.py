@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from core.config.resolve import data_checker
 from core.errors import UserError
 from core.history import FINAL_STATUSES, History
 from core.history.schema import write_transaction
-from core.resolve import data_checker
 from core.sweep import plot as sweep_plot
 from core.sweep import runs as sweep_runs
 from core.sweep import spec as sweep

@@ -7,9 +7,10 @@ import re
 
 import pytest
 
-from core import config, presets
+from core import config
+from core.config import presets
+from core.config.resolve import data_checker
 from core.errors import ConfigError, UserError
-from core.resolve import data_checker
 from core.sweep import spec as sweep
 from core.workspace import check_name
 

@@ -15,7 +15,7 @@ import torch
 
 from core.config import ModelConfig
 from core.errors import UserError
-from core.models import build_model
+from core.model.build import build_model
 from core.train import checkpoint as ckpt
 
 

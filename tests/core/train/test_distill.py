@@ -9,9 +9,9 @@ import torch
 import torch.nn.functional as F
 
 from core import config
+from core.config.presets import find
 from core.errors import UserError
-from core.models import build_model
-from core.presets import find
+from core.model.build import build_model
 from core.tokenizer import load_tokenizer, train_tokenizer
 from core.train.distill import DistillLossModel, check_teachers, load_teachers, soft_kl
 

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from core import config as config_mod
-from core import presets
-from core.models import build_model
+from core.config import presets
+from core.model.build import build_model
 from core.train.fused_loss import IGNORE_INDEX, FusedLossModel, causal_lm_loss, linear_cross_entropy
 
 VOCAB = 300

@@ -38,7 +38,7 @@ class Recorder(Callback):
 
 def _run(ws, run_dir, extra=(), callbacks=(), resume_from=None):
     from core.config import load
-    from core.presets import find
+    from core.config.presets import find
 
     cfg = load(find("tiny"), [*OVERRIDES, *extra])
     data, tokenizer = load_train_data(cfg, ws)

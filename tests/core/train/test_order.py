@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 from core import config, jobs
-from core.presets import find
+from core.config.presets import find
 from core.train.callbacks import StopAfter
 from core.train.order import EpochBlocks, usable_blocks
 

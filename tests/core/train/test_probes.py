@@ -11,11 +11,11 @@ import torch
 from safetensors.torch import load_file
 
 from core import config, jobs
+from core.config.presets import find
+from core.config.resolve import pin_paths
 from core.errors import ConfigError, UserError
 from core.evaluate.pairs import load_pairs_dir, score_pairs
 from core.history import FINAL_STATUSES, History
-from core.presets import find
-from core.resolve import pin_paths
 from core.train.callbacks import Callback
 from core.train.data import load_train_data
 from core.train.loop import make_accelerator, train
@@ -189,7 +189,7 @@ def test_babylm_fast_suite_is_scored_at_zero_and_the_end_as_eval_gives_it(ready_
 
 
 def test_a_missing_babylm_folder_is_a_config_issue(ready_workspace):
-    from core.resolve import resolve_babylm
+    from core.config.resolve import resolve_babylm
 
     cfg = config.load(find("tiny"), [*BASE, "eval.babylm_fast_dir=no_such_folder"])
     with pytest.raises(ConfigError, match="eval.babylm_fast_dir"):
@@ -198,7 +198,7 @@ def test_a_missing_babylm_folder_is_a_config_issue(ready_workspace):
 
 def test_babylm_probe_scores_reading_when_the_fast_folder_has_it(ready_workspace, tmp_path):
     from core.evaluate.babylm import suite
-    from core.models import build_model
+    from core.model.build import build_model
     from core.train.probes import BABYLM_METRIC, babylm_probe
     from tests.core.evaluate.babylm_fixtures import write_evaluation_data
     from tests.core.evaluate.test_babylm_reading import write_reading_csv

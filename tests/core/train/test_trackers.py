@@ -8,9 +8,9 @@ import time
 import pytest
 
 from core import config, jobs
+from core.config.presets import find
 from core.errors import ConfigError
 from core.history import FINAL_STATUSES, History
-from core.presets import find
 from core.train import trackers
 
 DATA = ["data.train_path=syn", "data.tokenizer_path=tok"]

@@ -9,10 +9,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from core import challenge, config
+from core import config
+from core.config.presets import find
 from core.errors import ConfigError
-from core.presets import find
 from core.train import checkpoint as ckpt
+from core.train import word_marks
 from core.train.callbacks import StopAfter, TrainControl, TrainState, WordBudget
 from core.train.data import load_train_data
 from core.train.loop import make_accelerator, train
@@ -22,24 +23,24 @@ BASE = ["data.train_path=syn", "data.tokenizer_path=tok", "training.max_steps=12
 
 
 def test_babylm_schedule_has_the_challenges_names():
-    names = [challenge.mark_name(m) for m in challenge.parse_marks("babylm")]
+    names = [word_marks.mark_name(m) for m in word_marks.parse_marks("babylm")]
     assert names == ([f"chck_{n}M" for n in range(1, 10)] + [f"chck_{n}M" for n in range(10, 100, 10)]
                      + [f"chck_{n}M" for n in range(100, 1001, 100)])
-    assert challenge.parse_marks("10k, 2.5M,1B") == (10_000, 2_500_000, 1_000_000_000)
-    assert [challenge.mark_name(w) for w in (10_000, 1_500_000, 12_345)] == ["chck_10k", "chck_1500k", "chck_12345"]
+    assert word_marks.parse_marks("10k, 2.5M,1B") == (10_000, 2_500_000, 1_000_000_000)
+    assert [word_marks.mark_name(w) for w in (10_000, 1_500_000, 12_345)] == ["chck_10k", "chck_1500k", "chck_12345"]
 
 
 @pytest.mark.parametrize("given", [["training.checkpoint_words=10k,20k"], ["--checkpoint-words", "10000,20000"]])
 def test_checkpoint_words_from_overrides_and_flags(given):
-    assert challenge.parse_marks(config.load(overrides=given).training.checkpoint_words) == (10_000, 20_000)
+    assert word_marks.parse_marks(config.load(overrides=given).training.checkpoint_words) == (10_000, 20_000)
 
 
 def test_checkpoint_words_from_a_yaml_list_and_bad_values_name_the_field(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("training:\n  checkpoint_words: [10000, 20000]\n  babylm_track: strict-small\n")
     cfg = config.load(path)
-    assert challenge.parse_marks(cfg.training.checkpoint_words) == (10_000, 20_000)
-    assert challenge.TRACK_BUDGETS[cfg.training.babylm_track] == 100_000_000
+    assert word_marks.parse_marks(cfg.training.checkpoint_words) == (10_000, 20_000)
+    assert word_marks.TRACK_BUDGETS[cfg.training.babylm_track] == 100_000_000
     for bad in ("20k,10k", "0", "ten", "-5", "1.5"):
         with pytest.raises(ConfigError) as err:
             config.load(overrides=[f"training.checkpoint_words={bad}"])
@@ -55,7 +56,7 @@ def _run(ws, run_dir, extra=(), callbacks=(), resume_from=None):
 
 
 def _marks(run_dir):
-    return {m["name"]: (m["step"], m["words"]) for m in challenge.list_marks(run_dir)}
+    return {m["name"]: (m["step"], m["words"]) for m in word_marks.list_marks(run_dir)}
 
 
 def test_word_marks_are_kept_and_exact_after_stop_and_resume(ready_workspace, tmp_path):
@@ -66,7 +67,7 @@ def test_word_marks_are_kept_and_exact_after_stop_and_resume(ready_workspace, tm
     # Marks at 2.5 and 5.5 steps' words, and two more that one step (the 9th) passes together.
     marks = [round(per_step * x) for x in (2.5, 5.5, 8.2, 8.6)]
     spec = [f"training.checkpoint_words={','.join(map(str, marks))}"]
-    expected = {challenge.mark_name(m): min(s for s in range(1, 13) if words(s) >= m) for m in marks}
+    expected = {word_marks.mark_name(m): min(s for s in range(1, 13) if words(s) >= m) for m in marks}
     assert sorted(expected.values()) == [3, 6, 9, 9]
 
     assert _run(ready_workspace, tmp_path / "a", spec)[0] == "finished"
@@ -79,7 +80,7 @@ def test_word_marks_are_kept_and_exact_after_stop_and_resume(ready_workspace, tm
 
     # Stopped at step 5 (after the first mark), then resumed: the same marks at the same steps.
     assert _run(ready_workspace, tmp_path / "b", spec, callbacks=[StopAfter(5)])[0] == "stopped"
-    assert set(_marks(tmp_path / "b")) == {challenge.mark_name(marks[0])}
+    assert set(_marks(tmp_path / "b")) == {word_marks.mark_name(marks[0])}
     assert _run(ready_workspace, tmp_path / "b", spec, resume_from=tmp_path / "b" / "checkpoint-5")[0] == "finished"
     assert _marks(tmp_path / "b") == straight
     for name in straight:
@@ -136,22 +137,22 @@ def test_babylm_probes_measure_every_word_mark(ready_workspace, tmp_path):
     data, tokenizer = load_train_data(cfg, ready_workspace)
     probe = Probe(0, lambda lm: {"probe": 1.0}, at_challenge=True)
     train(cfg, data, tokenizer, tmp_path / "r", [rec], accelerator=make_accelerator(cfg)[0], probes=[probe])
-    marks = sorted(m["step"] for m in challenge.list_marks(tmp_path / "r"))
+    marks = sorted(m["step"] for m in word_marks.list_marks(tmp_path / "r"))
     assert marks == [3, 6] and rec.steps == [0, 3, 6, 12]
 
 
 def test_forecast_names_the_marks_reached_and_missed():
-    babylm = challenge.parse_marks("babylm")
-    none = challenge.forecast(babylm, 240_000, "80,000 words per epoch x 3 epochs")
+    babylm = word_marks.parse_marks("babylm")
+    none = word_marks.forecast(babylm, 240_000, "80,000 words per epoch x 3 epochs")
     assert "240,000 words (80,000 words per epoch x 3 epochs)" in none
     assert "NO chck_ checkpoint will be saved" in none and "chck_1M" in none
-    some = challenge.forecast(babylm, 2_400_000, "b")
+    some = word_marks.forecast(babylm, 2_400_000, "b")
     assert "saves chck_1M, chck_2M but not chck_3M, chck_4M ... chck_1000M (26 marks)" in some
-    assert challenge.forecast((10_000, 20_000), 20_000, "b").endswith("every mark left, chck_10k, chck_20k")
-    assert challenge.forecast((10_000,), 5_000, "b", already=10_000) is None  # a resumed run past every mark
+    assert word_marks.forecast((10_000, 20_000), 20_000, "b").endswith("every mark left, chck_10k, chck_20k")
+    assert word_marks.forecast((10_000,), 5_000, "b", already=10_000) is None  # a resumed run past every mark
     # The suggested marks parse and fit in the run.
     suggested = none.rsplit("training.checkpoint_words=", 1)[1]
-    assert max(challenge.parse_marks(suggested)) <= 240_000
+    assert max(word_marks.parse_marks(suggested)) <= 240_000
 
 
 def test_training_says_which_marks_a_small_corpus_reaches(ready_workspace, tmp_path, capsys):
@@ -164,8 +165,8 @@ def test_training_says_which_marks_a_small_corpus_reaches(ready_workspace, tmp_p
     log = capsys.readouterr().out
     note = next(line for line in log.splitlines() if "training.checkpoint_words:" in line)
     assert f"about {total:,} words (training.max_steps=12)" in note
-    assert f"saves {challenge.mark_name(total // 2)} but not {challenge.mark_name(total + 1)}, chck_1M" in note
-    assert set(_marks(tmp_path / "r")) == {challenge.mark_name(total // 2)}  # the forecast held
+    assert f"saves {word_marks.mark_name(total // 2)} but not {word_marks.mark_name(total + 1)}, chck_1M" in note
+    assert set(_marks(tmp_path / "r")) == {word_marks.mark_name(total // 2)}  # the forecast held
 
 
 def test_config_check_forecasts_the_marks_from_the_corpus(ready_workspace, capsys):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from core.errors import UserError
 
-BUILTIN_DIR = Path(__file__).resolve().parents[1] / "presets"
+BUILTIN_DIR = Path(__file__).resolve().parents[2] / "presets"
 SWEEPS_SUBDIR = "sweeps"  # presets/sweeps/*.yaml are sweep specs (core.sweep), not run configs
 
 

@@ -1,8 +1,14 @@
 """Resolve a config's data and tokenizer references into paths inside or outside the workspace.
 
-`data.train_path` / `eval_path` / `tokenizer_path` (and `eval.pairs_dir`) take a workspace name
-(`syn`, `tok`) or a path, as in the guide. Checking that they exist is separate from
-`config.validate`, so presets stay valid without data. Must not import torch or gradio.
+`data.train_path` / `eval_path` / `tokenizer_path`, `eval.pairs_dir` and `eval.babylm_fast_dir`
+take a workspace name (`syn`, `tok`) or a path, as in the guide. Checking that they exist is
+separate from `config.validate`, so presets stay valid without data; missing references, a train or
+eval path the worker could not train on (a plain file, a folder without text files, non-UTF-8
+text) and a `model.vocab_size` that contradicts the tokenizer join `load(checks=...)`'s error list.
+A folder of text files (the guide's `./data/babylm_10M_clean`) is accepted with a note in
+`DataPaths.notes`. `pin_paths` makes references found relative to the current folder absolute
+before `jobs.start` saves the config (the worker runs in the run folder); workspace names stay
+names. Must not import torch or gradio.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The checks of `babyllama doctor --gpu-check` (core.gpu_check runs them under a time budget).
+"""The checks of `babyllama doctor --gpu-check` (core.doctor.gpu_training runs them under a time budget).
 
 Each check takes the shared context and returns (status, reason, figures). They call the same
 code a user's run calls: core.train.loop.train, the fused loss, checkpoints and resume, the CLI
@@ -40,7 +40,7 @@ class Context:
 
     def config(self, precision: str = "fp32", compile: bool = False, extra=()):
         from core import config as config_mod
-        from core import presets
+        from core.config import presets
 
         return config_mod.load(presets.find(self.preset), [
             f"data.train_path={CORPUS}", f"data.tokenizer_path={TOKENIZER}", f"training.max_steps={self.steps}",
@@ -134,7 +134,7 @@ def loss_check(ctx: Context):
     """Our fused loss against transformers' `model(labels=...)` on one batch, under every precision
     the device runs: each side's loss and output-layer gradient against the fp32 reference; ours
     must be as close as transformers' own (fp16 with GradScaler's 65536 factor)."""
-    from core.models import build_model
+    from core.model.build import build_model
 
     cfg = ctx.config()
     data, tokenizer = _data(ctx, cfg)

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from core import gpu_check_parts as parts
 from core.cli import main
+from core.doctor import gpu_training_checks as parts
 
 STATUSES = {"ok", "skip", "fail"}
 

@@ -5,8 +5,10 @@ import re
 
 import pytest
 
-from core import config, models, presets
+from core import config
+from core.config import presets
 from core.errors import UserError
+from core.model import build as models
 
 PRESET_FILES = sorted(p for p in presets.BUILTIN_DIR.rglob("*.yaml")  # presets/sweeps/: tests/core/test_sweep.py
                       if presets.SWEEPS_SUBDIR not in p.relative_to(presets.BUILTIN_DIR).parts[:-1])

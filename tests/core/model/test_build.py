@@ -1,9 +1,10 @@
-"""core.models: exact parameter counts from shapes, builds for every family, memory estimates."""
+"""core.model.build: exact parameter counts from shapes, builds for every family, memory estimates."""
 from __future__ import annotations
 
 import pytest
 
-from core import config, models
+from core import config
+from core.model import build as models
 
 
 @pytest.mark.parametrize("family,extra", [

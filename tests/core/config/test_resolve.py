@@ -1,4 +1,4 @@
-"""core.resolve: a data.train_path the worker could not train on is a config issue, found before
+"""core.config.resolve: a data.train_path the worker could not train on is a config issue, found before
 anything is written (before: the worker refused it with a traceback after the run existed)."""
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import shutil
 import pytest
 
 from core import config
+from core.config.resolve import MANIFEST as RESOLVE_MANIFEST
+from core.config.resolve import data_checker, resolve_data
 from core.data.corpus import MANIFEST
 from core.errors import ConfigError
-from core.resolve import MANIFEST as RESOLVE_MANIFEST
-from core.resolve import data_checker, resolve_data
 
 
 def _load(ws, train_path):

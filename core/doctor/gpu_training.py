@@ -5,7 +5,7 @@ On CUDA: llama-10M trained under bf16 and fp16, eager and compiled; our loss aga
 on one batch; stop + resume against a straight run; 2-GPU `accelerate launch` when there are two;
 evaluation and generation; `bench train` against Trainer. On CPU the same command runs tiny
 versions of what a CPU can check and skips the rest with a reason. The checks live in
-core.gpu_check_parts. Must not import gradio.
+core.doctor.gpu_training_checks. Must not import gradio.
 """
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def run_gpu_check(opts: GpuCheckOptions, log=print) -> dict:
     opts.check()
     import torch
 
-    from core import gpu_check_parts as parts
+    from core.doctor import gpu_training_checks as parts
     from core.workspace import Workspace
 
     started = time.perf_counter()

@@ -1,4 +1,4 @@
-"""core.doctor and `babyllama doctor`: every check present, statuses honest, exit code from failures."""
+"""core.doctor.machine and `babyllama doctor`: every check present, statuses honest, exit code from failures."""
 from __future__ import annotations
 
 import json
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from core import doctor
 from core.cli import main
+from core.doctor import machine as doctor
 
 EXPECTED = ["python", "torch", "transformers", "datasets", "tokenizers", "accelerate", "gradio", "plotly",
             "sqlite-utils", "safetensors", "device", "cpu threads", "ram", "disk", "accelerate config", "sqlite"]
@@ -88,10 +88,10 @@ def test_disk_and_summary_for_a_workspace_not_yet_created(tmp_path):
 
 
 def test_doctor_and_tokenizer_modules_do_not_import_gradio():
-    code = ("import sys, core.doctor, core.tokenizer, core.cli.doctor_cmds, core.cli.tokenizer_cmds;"
-            "core.doctor.run_checks(); print('gradio' in sys.modules, 'studio' in sys.modules)")
+    code = ("import sys, core.doctor.machine, core.tokenizer, core.cli.doctor_cmds, core.cli.tokenizer_cmds;"
+            "core.doctor.machine.run_checks(); print('gradio' in sys.modules, 'studio' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).resolve().parents[2]).stdout
+                         cwd=Path(__file__).resolve().parents[3]).stdout
     assert out.split() == ["False", "False"]
 
 
