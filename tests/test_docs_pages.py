@@ -43,3 +43,17 @@ def test_serving_page_lists_every_endpoint():
     routes = {r.path for r in create_app(NoModel(), ServeOptions()).routes if hasattr(r, "methods")}
     text = (ROOT / "docs" / "serving.md").read_text(encoding="utf-8")
     assert routes and not [r for r in routes if r not in text]
+
+
+def test_performance_page_names_commands_that_exist():
+    """docs/performance.md quotes `babyllama bench <verb>` (shipped) and `python -m benchmarks.<name>`
+    (checkout only) commands: each must still exist."""
+    from core.cli import build_parser
+
+    bench = next(a for a in build_parser()._actions if a.dest == "verb").choices["bench"]
+    verbs = set(next(a for a in bench._actions if a.dest == "bench_verb").choices)
+    text = (ROOT / "docs" / "performance.md").read_text(encoding="utf-8")
+    used = set(re.findall(r"`babyllama bench ([a-z-]+)", text))
+    assert used and used <= verbs, used - verbs
+    modules = set(re.findall(r"`python -m benchmarks\.([a-z_]+)", text))
+    assert modules and all((ROOT / "benchmarks" / f"{m}.py").is_file() for m in modules), modules

@@ -16,7 +16,7 @@ from core.errors import UserError
 # One module per verb group; each defines register(subparsers). Order = order in --help.
 _GROUPS = ("quickstart_cmds", "studio_cmds", "config_cmds", "data_cmds", "tokenizer_cmds", "train_cmds", "distill_cmds",
            "sweep_cmds", "doctor_cmds", "eval_cmds", "submission_cmds", "export_cmds", "serve_cmds", "bench_cmds",
-           "bench_studio_cmds", "bench_cli_cmds", "bench_submission_cmds", "recipe_cmds")
+           "bench_studio_cmds", "bench_submission_cmds", "recipe_cmds")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,9 +66,7 @@ def verb_group(subparsers, name: str, help: str):
 
 BENCH_HELP = ("measure speed: bench train (our loop vs transformers.Trainer), bench eval (batched scoring), "
               "bench generate (our sampler vs transformers generate), bench studio (CLI vs studio run, plot latency), "
-              "bench plot-floor (what a browser takes to keep a live chart current), "
-              "bench studio-scale (the studio on 1.8M generated metric rows), "
-              "bench cli (start-up time of the CLI)")
+              "bench submission (the strict-small evaluation, the pipeline's way vs ours)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,12 +16,12 @@ import tracemalloc
 import pytest
 
 import core.history.store
-from core.bench.scale import fill_workspace, spike_step
 from core.cli import train_cmds
 from studio.context import StudioContext
 from studio.curves import CAP, Curves
 from studio.tabs import compare
 from studio.tabs import train as tab
+from tests.studio.scale_data import fill_workspace, spike_step
 
 pytestmark = pytest.mark.slow
 
