@@ -218,10 +218,6 @@ class History:
         run = self.get_run(name)
         return bool(run and run["stop_requested"])
 
-    def clear_stop(self, name: RunRef) -> None:
-        """Withdraw a stop request (done on resume)."""
-        self._update_run(name, {"stop_requested": 0})
-
     def delete_run(self, name: RunRef) -> bool:
         """Delete a run and (by cascade) its metrics, evals, samples, artifacts; False if absent.
 
