@@ -10,7 +10,6 @@ import os
 import sys
 from importlib import import_module
 
-from core.cli.lazy import import_sqlite_utils_without_pandas
 from core.errors import UserError
 
 # One module per verb group; each defines register(subparsers). Order = order in --help.
@@ -77,7 +76,6 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if getattr(args, "accepts_overrides", False):
         args.overrides = list(getattr(args, "overrides", []) or []) + extra
-    import_sqlite_utils_without_pandas()  # most verbs open the history; pandas would double their start
     try:
         code = int(args.func(args) or 0)
         sys.stdout.flush()  # a closed pipe shows here, inside the handler below, not at exit

@@ -17,7 +17,7 @@ def register(subparsers) -> None:
     from core.cli import BENCH_HELP, add_workspace_arg, verb_group
     from core.cli.lazy import defaults_formatter
 
-    # Defaults shown from StudioBenchOptions, whose module opens the history (sqlite_utils): unset
+    # Defaults shown from StudioBenchOptions, whose module imports the history and jobs: unset
     # flags parse as None.
     q = verb_group(subparsers, "bench", BENCH_HELP).add_parser(
         "studio", help="tokens/s of one run started from the CLI and one from the studio with a browser "

@@ -63,8 +63,7 @@ class History:
 
     def __init__(self, db_path: str | os.PathLike):
         self.db_path = Path(db_path)
-        self.db = connect(self.db_path)
-        self.conn = self.db.conn
+        self.conn = connect(self.db_path)
         self._lock = threading.RLock()
         with self._lock:
             apply_migrations(self.conn)

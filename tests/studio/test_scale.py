@@ -101,9 +101,9 @@ def _traced_statements(monkeypatch) -> list[tuple[sqlite3.Connection, str]]:
     real = core.history.store.connect
 
     def tracing(path):
-        db = real(path)
-        db.conn.set_trace_callback(lambda sql, conn=db.conn: seen.append((conn, sql)))
-        return db
+        conn = real(path)
+        conn.set_trace_callback(lambda sql, conn=conn: seen.append((conn, sql)))
+        return conn
 
     monkeypatch.setattr(core.history.store, "connect", tracing)
     return seen

@@ -3,7 +3,8 @@ packages, checked in fresh processes; and the start-up bench's parsing and repor
 bench's job (`python -m benchmarks.cli_startup`), never a test's: a busy machine would make it flaky.
 
 Before the lazy imports, the parser imported torch (bench eval, serve defaults), and every verb
-that opens the history imported pandas through sqlite_utils: both tests below failed then.
+that opens the history imported pandas through sqlite_utils (the history now opens with sqlite3
+alone): both tests below failed then.
 """
 from __future__ import annotations
 
