@@ -27,7 +27,3 @@ class StudioContext:
             yield h
         finally:
             h.close()
-
-    @classmethod
-    def for_root(cls, root: str | None) -> "StudioContext":
-        return cls(Workspace.resolve(root).ensure())

@@ -43,3 +43,42 @@ def test_serving_page_lists_every_endpoint():
     routes = {r.path for r in create_app(NoModel(), ServeOptions()).routes if hasattr(r, "methods")}
     text = (ROOT / "docs" / "serving.md").read_text(encoding="utf-8")
     assert routes and not [r for r in routes if r not in text]
+
+
+def test_performance_page_names_commands_that_exist():
+    """docs/performance.md quotes `babyllama bench <verb>` (shipped) and `python -m benchmarks.<name>`
+    (checkout only) commands: each must still exist."""
+    from core.cli import build_parser
+
+    bench = next(a for a in build_parser()._actions if a.dest == "verb").choices["bench"]
+    verbs = set(next(a for a in bench._actions if a.dest == "bench_verb").choices)
+    text = (ROOT / "docs" / "performance.md").read_text(encoding="utf-8")
+    used = set(re.findall(r"`babyllama bench ([a-z-]+)", text))
+    assert used and used <= verbs, used - verbs
+    modules = set(re.findall(r"`python -m benchmarks\.([a-z_]+)", text))
+    assert modules and all((ROOT / "benchmarks" / f"{m}.py").is_file() for m in modules), modules
+
+
+def test_guide_history_queries_run_with_sqlite_utils(workspace):
+    """docs/guide.md's `sqlite-utils ... studio.db` commands run as written on a real history."""
+    import shlex
+    import subprocess
+    import sys
+
+    from core.history import History
+
+    with History(workspace.db_path) as h:
+        h.create_run("tiny-sample", "train", {"model": {"name": "tiny-sample"}}, workspace.run_dir("tiny-sample"))
+        h.log_metrics("tiny-sample", 5, {"loss": 6.25})
+    text = (ROOT / "docs" / "guide.md").read_text(encoding="utf-8")
+    commands = re.findall(r"^sqlite-utils .*$", text, flags=re.M)
+    assert len(commands) >= 3
+    tool = Path(sys.executable).parent / "sqlite-utils"
+    outputs = []
+    for line in commands:
+        argv = [str(tool), *(str(workspace.db_path) if a == "workspace/studio.db" else a for a in shlex.split(line)[1:])]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, (line, done.stderr)
+        outputs.append(done.stdout)
+    assert "runs" in outputs[0] and "tiny-sample" in outputs[1] and "5,6.25" in outputs[2]
+

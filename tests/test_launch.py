@@ -152,7 +152,7 @@ def test_foreign_host_and_origin_are_refused(tmp_path):
     """The real studio with no login: a DNS-rebinding request (foreign Host) gets 400 and a page of
     another site (foreign Origin) 403, before the handler runs (no corpus is imported); loopback names
     and an --allowed-hosts name are served, on any port."""
-    from tests.studio.conftest import start_studio, stop_studio
+    from core.bench.browser import start_studio, stop_studio
 
     outside = tmp_path / "outside"
     outside.mkdir()

@@ -1,8 +1,9 @@
-"""Benchmarks of the engine: `bench train` times our training loop against transformers.Trainer.
+"""The benchmarks a user runs: `bench train`, `bench eval`, `bench generate`, `bench studio` and
+`bench submission` (one-off investigations live in the checkout's `benchmarks/`, not shipped).
 
-`run.py` orchestrates (data, processes, rounds, report), `side.py` is the process of one side,
-`flops.py` counts FLOPs and measures the machine, `gemm_ceiling.py` replays one step's matrix
-products alone, `cli.py` times the CLI's start-up. Must not import gradio.
+`run.py` orchestrates bench train (data, processes, rounds, report), `side.py` is the process of one
+side, `flops.py` counts FLOPs and measures the machine, `browser.py` drives the studio in chromium.
+Must not import gradio or studio.
 """
 from __future__ import annotations
 

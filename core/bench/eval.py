@@ -12,7 +12,7 @@ import shutil
 import statistics
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core.bench.aoa import report_line as aoa_line
@@ -22,7 +22,6 @@ from core.evaluate.perplexity import stream_nll, windows
 from core.evaluate.scoring import encode_sentences, model_context, sequence_logprobs, sync
 from core.workspace import Workspace
 
-SHARED_SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "blimp-sample"
 TARGET_RATIO, TARGET_PPL_RATIO = 5.0, 0.9
 
 
@@ -32,7 +31,7 @@ class EvalBenchOptions:
 
     model: str = ""            # a run or model folder; "" = a random model of `preset`
     preset: str = "llama-10M"
-    pairs_dir: str = ""        # BLiMP .jsonl folder; "" = ../shared/data/blimp-sample
+    pairs_dir: str = ""        # BLiMP .jsonl folder; "" = synthetic pairs made for the run
     pairs: int = 100           # pairs per paradigm
     batch_size: int = 64
     seq_length: int = 128      # perplexity window
@@ -119,7 +118,14 @@ def _ppl_sides(model, tokenizer, paradigms, opts: EvalBenchOptions) -> dict:
 
 def run_eval_bench(opts: EvalBenchOptions, ws: Workspace, log=print) -> dict:
     """Measure both comparisons; returns the dict `--json` prints."""
-    folder = opts.pairs_dir or SHARED_SAMPLE
+    if not opts.pairs_dir:  # no default outside the repo: the same seeded synthetic pairs every time
+        from core.bench.submission_data import PAIR_PARADIGMS, write_blimp_pairs
+
+        with tempfile.TemporaryDirectory(prefix="babyllama-bench-pairs-") as made:
+            log(f"no --pairs-dir: {len(PAIR_PARADIGMS)} synthetic BLiMP-format paradigms of {opts.pairs or 100} pairs")
+            folder = write_blimp_pairs(Path(made) / "blimp-synthetic", opts.pairs or 100)
+            return run_eval_bench(replace(opts, pairs_dir=str(folder)), ws, log)
+    folder = opts.pairs_dir
     if not Path(folder).exists():
         raise UserError(f"bench eval: no pairs at {folder}; give --pairs-dir DIR (BLiMP .jsonl files)")
     if opts.rounds < 1:

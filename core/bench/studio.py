@@ -4,7 +4,7 @@ show in the plot's data.
 
 Both runs happen in a private bench workspace with the same corpus, tokenizer and config (checked
 from the runs' stored configs). The browser half lives in `core.bench.page`. Must not import
-gradio or studio: the studio runs as its own process.
+gradio or studio: the studio runs as its own process (`core.bench.browser` starts it).
 """
 from __future__ import annotations
 
@@ -160,7 +160,8 @@ def wait_for_run(ws: Workspace, name: str, sleep, timeout: float = RUN_TIMEOUT_S
 
 def _run_studio(opts: StudioBenchOptions, ws: Workspace, name: str, overrides: list[str], tmp: Path) -> dict:
     """Start the run from the Train tab and keep the page open (its timer polls) until it ends."""
-    from core.bench.page import chromium_page, running_studio, seen_steps, start_in_train_tab
+    from core.bench.browser import chromium_page, running_studio
+    from core.bench.page import seen_steps, start_in_train_tab
 
     base = config_mod.load(presets.find(opts.preset, ws))
     expected = overrides + ([f"training.max_steps={opts.steps}"] if base.training.max_steps != opts.steps else [])

@@ -10,13 +10,12 @@ import os
 import sys
 from importlib import import_module
 
-from core.cli.lazy import import_sqlite_utils_without_pandas
 from core.errors import UserError
 
 # One module per verb group; each defines register(subparsers). Order = order in --help.
 _GROUPS = ("quickstart_cmds", "studio_cmds", "config_cmds", "data_cmds", "tokenizer_cmds", "train_cmds", "distill_cmds",
            "sweep_cmds", "doctor_cmds", "eval_cmds", "submission_cmds", "export_cmds", "serve_cmds", "bench_cmds",
-           "bench_studio_cmds", "bench_cli_cmds", "bench_submission_cmds", "recipe_cmds")
+           "bench_studio_cmds", "bench_submission_cmds", "recipe_cmds")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,9 +65,7 @@ def verb_group(subparsers, name: str, help: str):
 
 BENCH_HELP = ("measure speed: bench train (our loop vs transformers.Trainer), bench eval (batched scoring), "
               "bench generate (our sampler vs transformers generate), bench studio (CLI vs studio run, plot latency), "
-              "bench plot-floor (what a browser takes to keep a live chart current), "
-              "bench studio-scale (the studio on 1.8M generated metric rows), "
-              "bench cli (start-up time of the CLI)")
+              "bench submission (the strict-small evaluation, the pipeline's way vs ours)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,7 +76,6 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if getattr(args, "accepts_overrides", False):
         args.overrides = list(getattr(args, "overrides", []) or []) + extra
-    import_sqlite_utils_without_pandas()  # most verbs open the history; pandas would double their start
     try:
         code = int(args.func(args) or 0)
         sys.stdout.flush()  # a closed pipe shows here, inside the handler below, not at exit

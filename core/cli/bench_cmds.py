@@ -1,5 +1,4 @@
 """`babyllama bench train`: tokens/s of our training loop vs transformers.Trainer, MFU, peak RSS.
-`babyllama bench gemm-ceiling`: the most MFU this machine allows, from one step's matmuls alone.
 
 A thin wrapper over core.bench.run; progress goes to stderr so `--json` prints one JSON object.
 Must not import gradio; torch is imported only when the bench runs.
@@ -45,18 +44,6 @@ def register(subparsers) -> None:
     add_workspace_arg(q)
     q.set_defaults(func=_cmd_train)
 
-    c = verb_group(subparsers, "bench", BENCH_HELP).add_parser(
-        "gemm-ceiling", help="replay one training step's matrix products alone: their share of the matmul "
-                             "peak is the most MFU `bench train` can reach here")
-    c.add_argument("--preset", default=d.preset, help=f"model preset (default {d.preset})")
-    c.add_argument("--batch-size", type=int, default=d.batch_size, help=f"sequences per step (default {d.batch_size})")
-    c.add_argument("--seq-length", type=int, default=d.seq_length, help=f"tokens per sequence (default {d.seq_length})")
-    c.add_argument("--vocab-size", type=int, default=d.vocab_size, help=f"model vocabulary (default {d.vocab_size})")
-    c.add_argument("--passes", type=int, default=10, help="replays, each after a peak measurement (default 10)")
-    c.add_argument("--json", action="store_true", help="print one JSON object")
-    add_workspace_arg(c)
-    c.set_defaults(func=_cmd_gemm_ceiling)
-
 
 def _cmd_train(args) -> int:
     from core.bench.report import format_report
@@ -68,23 +55,4 @@ def _cmd_train(args) -> int:
                         bf16=args.bf16, compile=args.compile)
     result = run_bench(opts, Workspace.resolve(args.workspace))
     print(json.dumps(result, indent=2) if args.json else format_report(result), flush=True)
-    return 0
-
-
-def _cmd_gemm_ceiling(args) -> int:
-    import os
-
-    from core import config as config_mod
-    from core.bench import require_at_least_one
-    from core.bench.gemm_ceiling import format_ceiling, run_ceiling_process
-    from core.config import presets
-
-    require_at_least_one(args, ("batch_size", "seq_length", "vocab_size", "passes"))
-    ws = Workspace.resolve(args.workspace)
-    cfg = config_mod.load(presets.find(args.preset, ws), [f"data.seq_length={args.seq_length}"])
-    # All cores, as bench train.
-    result = run_ceiling_process(cfg, args.vocab_size, args.batch_size, args.seq_length, args.passes,
-                                 threads=os.cpu_count() or 1)
-    result["preset"] = args.preset
-    print(json.dumps(result, indent=2) if args.json else format_ceiling(result, args.preset), flush=True)
     return 0

@@ -1,7 +1,5 @@
 """`babyllama bench studio`: the same run from the CLI and from the studio with a browser polling
 its plot; tokens/s of both, their ratio, and the latency from a logged row to the plot.
-`babyllama bench plot-floor`: what the browser alone takes to keep a live chart current.
-`babyllama bench studio-scale`: the studio on a workspace of 1.8M generated metric rows.
 
 A thin wrapper over core.bench.studio; progress goes to stderr so `--json` prints one JSON object.
 Must not import gradio; torch and Playwright are imported only when the bench runs.
@@ -19,7 +17,7 @@ def register(subparsers) -> None:
     from core.cli import BENCH_HELP, add_workspace_arg, verb_group
     from core.cli.lazy import defaults_formatter
 
-    # Defaults shown from StudioBenchOptions, whose module opens the history (sqlite_utils): unset
+    # Defaults shown from StudioBenchOptions, whose module imports the history and jobs: unset
     # flags parse as None.
     q = verb_group(subparsers, "bench", BENCH_HELP).add_parser(
         "studio", help="tokens/s of one run started from the CLI and one from the studio with a browser "
@@ -37,21 +35,6 @@ def register(subparsers) -> None:
     add_workspace_arg(q)
     q.set_defaults(func=_cmd_studio)
 
-    f = verb_group(subparsers, "bench", BENCH_HELP).add_parser(
-        "plot-floor", help="the CPU a headless chromium takes to keep one live Plotly chart current "
-                           "(idle, extendTraces, react, react + resize as gr.Plot does)")
-    f.add_argument("--seconds", type=float, default=20.0, help="measuring time per mode (default 20)")
-    f.add_argument("--json", action="store_true", help="print one JSON object")
-    f.set_defaults(func=_cmd_plot_floor)
-
-    s = verb_group(subparsers, "bench", BENCH_HELP).add_parser(
-        "studio-scale", help="a generated workspace of 21 runs and 1.8M metric rows: runs list time, and the "
-                             "studio server's memory per browser session that plots the 600k-row run")
-    s.add_argument("--sessions", type=int, default=2, help="browser sessions attached one after another (default 2)")
-    s.add_argument("--big-steps", type=int, default=100_000, help="steps of the big run, 6 rows each (default 100000)")
-    s.add_argument("--json", action="store_true", help="print one JSON object")
-    s.set_defaults(func=_cmd_studio_scale)
-
 
 def _cmd_studio(args) -> int:
     from core.bench.studio import StudioBenchOptions, format_report, run_studio_bench
@@ -61,32 +44,4 @@ def _cmd_studio(args) -> int:
                               **given(args, ("preset", "steps", "rounds", "refresh")))
     result = run_studio_bench(opts, Workspace.resolve(args.workspace))
     print(json.dumps(result, indent=2) if args.json else format_report(result), flush=True)
-    return 0
-
-
-def _cmd_plot_floor(args) -> int:
-    import sys
-    import tempfile
-
-    from core.bench.plot_floor import format_floor, measure_plot_floor
-
-    with tempfile.TemporaryDirectory(prefix="babyllama-plot-floor-") as tmp:
-        result = measure_plot_floor(Path(tmp), seconds=args.seconds, log=lambda m: print(m, file=sys.stderr, flush=True))
-    print(json.dumps(result, indent=2) if args.json else format_floor(result), flush=True)
-    return 0
-
-
-def _cmd_studio_scale(args) -> int:
-    import sys
-    import tempfile
-
-    from core.bench.scale import format_scale, measure_studio_scale
-    from core.errors import UserError
-
-    if args.sessions < 1 or args.big_steps < 1:
-        raise UserError("--sessions and --big-steps must be at least 1")
-    with tempfile.TemporaryDirectory(prefix="babyllama-studio-scale-") as tmp:
-        result = measure_studio_scale(Path(tmp), sessions=args.sessions, big_steps=args.big_steps,
-                                      log=lambda m: print(m, file=sys.stderr, flush=True))
-    print(json.dumps(result, indent=2) if args.json else format_scale(result), flush=True)
     return 0

@@ -103,7 +103,8 @@ def _register_bench_eval(subparsers, add_workspace_arg) -> None:
         formatter_class=defaults_formatter("core.bench.eval:EvalBenchOptions"))
     q.add_argument("--model", default="", help="run or model folder (default: a random model of --preset)")
     q.add_argument("--preset", default=None, help="model preset when no --model (default %(default)s)")
-    q.add_argument("--pairs-dir", default="", help="BLiMP .jsonl folder (default ../shared/data/blimp-sample)")
+    q.add_argument("--pairs-dir", default="", help="BLiMP .jsonl folder (default: synthetic BLiMP-format pairs made for the run, "
+                                                  "six paradigms of --pairs pairs)")
     q.add_argument("--pairs", type=bounds.bounded(int, 0, bounds.MAX_ITEMS), default=None,
                    help="pairs per paradigm (default %(default)s; 0 = all)")
     q.add_argument("--batch-size", type=bounds.bounded(int, 1, bounds.MAX_BATCH), default=None,

@@ -1,12 +1,11 @@
-"""What keeps `babyllama --help` and `babyllama runs list` under a second: help that shows the
-defaults of an options dataclass whose module imports torch, without importing it to build the
-parser, and sqlite_utils imported without pandas. Must not import torch, gradio or sqlite_utils at import.
+"""What keeps `babyllama --help` under a second: help that shows the defaults of an options
+dataclass whose module imports torch, without importing it to build the parser, and `given`.
+Must not import torch, gradio or sqlite_utils at import.
 """
 from __future__ import annotations
 
 import argparse
 import functools
-import sys
 from importlib import import_module
 
 
@@ -34,19 +33,3 @@ class _DefaultsFrom(argparse.HelpFormatter):
             value = getattr(getattr(import_module(module), name)(), action.dest)
             text = text.replace("%(default)s", str(value).replace("%", "%%"))
         return text
-
-
-def import_sqlite_utils_without_pandas() -> None:
-    """Import sqlite_utils (core.history's storage) with pandas hidden, once per process.
-
-    sqlite_utils imports pandas at import time (0.5-1 s, half the CLI's start) only to map
-    `pandas.Timestamp` values to TEXT columns; core never stores pandas objects. Does nothing when
-    sqlite_utils or pandas is already loaded (the studio, a test session), so it never changes a
-    process that has pandas."""
-    if "sqlite_utils" in sys.modules or "pandas" in sys.modules:
-        return
-    sys.modules["pandas"] = None  # type: ignore[assignment]  # `import pandas` raises ImportError
-    try:
-        import_module("sqlite_utils")
-    finally:
-        del sys.modules["pandas"]

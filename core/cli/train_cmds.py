@@ -16,7 +16,7 @@ from pathlib import Path
 from core.errors import UserError
 from core.workspace import Workspace
 
-# core.jobs and core.history (sqlite_utils) and core.config (yaml) are imported in the commands
+# core.jobs and core.history and core.config (yaml) are imported in the commands
 # that use them: building the parser for `--help` must stay light (see core.cli.lazy).
 
 

@@ -1,7 +1,9 @@
 """The history database's connection settings, SQL and row encoding, and named migrations.
 
-Used by `core.history`; must not import gradio, torch or transformers (the studio polls the
-database every second, so opening it has to stay cheap).
+Used by `core.history`; must not import gradio, torch, transformers or sqlite_utils (the studio
+polls the database every second and every CLI verb opens it, so opening it stays on the standard
+library: sqlite_utils imports pandas and numpy, about 1-3 s). `sqlite-utils studio.db "select ..."`
+is the documented way to query the history by hand (docs/guide.md, Workspace).
 """
 from __future__ import annotations
 
@@ -13,8 +15,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-
-import sqlite_utils
 
 from core.errors import HistoryBusy, UserError
 from core.workspace import make_folder
@@ -28,12 +28,12 @@ MigrationFn = Callable[[sqlite3.Connection], None]
 _MIGRATIONS: list[tuple[str, MigrationFn]] = []
 
 
-def connect(db_path: str | Path) -> sqlite_utils.Database:
+def connect(db_path: str | Path) -> sqlite3.Connection:
     """Open (creating if needed) the database with WAL, a 10 s busy timeout and foreign keys on.
 
     The connection is in driver autocommit mode (`isolation_level=None`): every transaction is
-    explicit (`write_transaction`), so behaviour is the same under sqlite-utils 3.x and 4.x, whose
-    implicit commit rules differ. `check_same_thread=False` lets a History be shared by threads;
+    explicit (`write_transaction`): the driver never opens or commits one behind our back.
+    `check_same_thread=False` lets a History be shared by threads;
     History serialises its own use of the connection with a lock.
     """
     make_folder(Path(db_path).parent, "history database")
@@ -47,15 +47,14 @@ def connect(db_path: str | Path) -> sqlite_utils.Database:
     try:
         # busy_timeout first: switching to WAL needs a lock another process may briefly hold.
         conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        db = sqlite_utils.Database(conn, execute_plugins=False)
-        _enable_wal(db)
+        _enable_wal(conn)
         # NORMAL is durable across application crashes in WAL mode and avoids an fsync per commit.
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
     except sqlite3.OperationalError as err:
         conn.close()
         raise unwritable(db_path, err) or err
-    return db
+    return conn
 
 
 def unwritable(db_path: str | Path, err: sqlite3.OperationalError) -> UserError | None:
@@ -80,7 +79,7 @@ def busy(db_path: str | Path, err: sqlite3.OperationalError) -> HistoryBusy | No
                        f"for more than {BUSY_TIMEOUT_MS / 1000:g} s; nothing was changed, retry in a moment")
 
 
-def _enable_wal(db: sqlite_utils.Database) -> None:
+def _enable_wal(conn: sqlite3.Connection) -> None:
     """Switch to WAL, retrying while another connection holds the file.
 
     Changing the journal mode needs the database to itself, and SQLite answers "database is
@@ -90,7 +89,8 @@ def _enable_wal(db: sqlite_utils.Database) -> None:
     deadline = _time.monotonic() + BUSY_TIMEOUT_MS / 1000
     while True:
         try:
-            db.enable_wal()
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode=wal")
             return
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) or _time.monotonic() > deadline:

@@ -63,8 +63,7 @@ class History:
 
     def __init__(self, db_path: str | os.PathLike):
         self.db_path = Path(db_path)
-        self.db = connect(self.db_path)
-        self.conn = self.db.conn
+        self.conn = connect(self.db_path)
         self._lock = threading.RLock()
         with self._lock:
             apply_migrations(self.conn)
@@ -217,10 +216,6 @@ class History:
         """Whether a stop was requested for the run (False for an unknown run)."""
         run = self.get_run(name)
         return bool(run and run["stop_requested"])
-
-    def clear_stop(self, name: RunRef) -> None:
-        """Withdraw a stop request (done on resume)."""
-        self._update_run(name, {"stop_requested": 0})
 
     def delete_run(self, name: RunRef) -> bool:
         """Delete a run and (by cascade) its metrics, evals, samples, artifacts; False if absent.

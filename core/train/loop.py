@@ -23,7 +23,7 @@ from core.train import checkpoint as ckpt
 from core.train.best import KeepBest
 from core.train.callbacks import CallbackList, Schedule, TrainControl, TrainState
 from core.train.fused_loss import FusedLossModel, causal_lm_loss
-from core.train.order import EpochBlocks, usable_blocks
+from core.train.order import epoch_batches, usable_blocks
 from core.train.word_marks import forecast, mark_name, parse_marks
 
 if TYPE_CHECKING:
@@ -182,7 +182,15 @@ def _loop(cfg: RunConfig, data: TrainData, tokenizer, run_dir: Path, callbacks: 
     model.train()
     config_dict = cfg.to_dict()
     tokens_per_step = seqs_per_step * cfg.data.seq_length
-    order = EpochBlocks(data.train, t.seed, progress.epoch, cfg.data.random_offset)
+    batches_per_epoch = steps_per_epoch * t.gradient_accumulation_steps
+
+    def batches_from(first: int):
+        """This process's batches of the current epoch from batch `first` on."""
+        return epoch_batches(data.train, t.seed, progress.epoch, cfg.data.random_offset, start=first,
+                             stop=batches_per_epoch, batch_size=t.batch_size, world=world, rank=rank,
+                             num_workers=t.dataloader_num_workers)
+
+    batches = batches_from(progress.batch_in_epoch)
     control = TrainControl()
     started = time.perf_counter()
     window_start, window_steps = started, progress.window_steps
@@ -235,12 +243,11 @@ def _loop(cfg: RunConfig, data: TrainData, tokenizer, run_dir: Path, callbacks: 
     while progress.step < max_steps:
         # --- one optimizer step: accumulate gradients over micro-batches -------------------
         for micro in range(t.gradient_accumulation_steps):
-            if progress.batch_in_epoch >= steps_per_epoch * t.gradient_accumulation_steps:
+            if progress.batch_in_epoch >= batches_per_epoch:
                 # New epoch: a fresh permutation that depends only on (seed, epoch).
                 progress.epoch, progress.batch_in_epoch = progress.epoch + 1, 0
-                order = EpochBlocks(data.train, t.seed, progress.epoch, cfg.data.random_offset)
-            first = progress.batch_in_epoch * t.batch_size * world + rank * t.batch_size
-            batch = order.take(first, t.batch_size).to(accelerator.device)
+                batches = batches_from(0)
+            batch = next(batches).to(accelerator.device)
             progress.batch_in_epoch += 1
             # Only the last micro-batch all-reduces gradients between processes.
             sync = micro == t.gradient_accumulation_steps - 1

@@ -28,7 +28,7 @@ from studio.tabs import sweep as sweep_tab
 
 LIVE = ("queued", "running")
 # How often the dashboard polls: each poll redraws the plot in the browser, which a run training
-# on this machine's CPU pays for (`babyllama bench plot-floor`: >= 4 % of 2 cores at 1 s).
+# on this machine's CPU pays for (`python -m benchmarks.plot_floor`: >= 4 % of 2 cores at 1 s).
 REFRESH_CHOICES = [("every second", 1.0), ("every 5 s", 5.0), ("every 30 s", 30.0)]
 STATE_TTL_S = 600  # longer than the slowest refresh: a polling session's state never expires
 

@@ -113,32 +113,11 @@ def test_bench_studio_modules_import_neither_gradio_nor_playwright():
     import subprocess
     import sys
 
-    code = ("import sys, core.bench.studio, core.bench.page, core.cli.bench_studio_cmds; "
+    code = ("import sys, core.bench.studio, core.bench.page, core.bench.browser, core.cli.bench_studio_cmds; "
             "print(sorted({'gradio', 'studio', 'playwright', 'torch'} & {m.split('.')[0] for m in sys.modules}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=bench_studio.ROOT).stdout.strip()
     assert out == "[]"
-
-
-def test_plot_floor_is_in_the_full_cli():
-    from core.cli import build_parser
-
-    args = build_parser().parse_args(["bench", "plot-floor", "--seconds", "3", "--json"])
-    assert args.func is bench_studio_cmds._cmd_plot_floor and args.seconds == 3.0 and args.json
-
-
-@pytest.mark.browser
-def test_plot_floor_measures_each_update_mode(tmp_path):
-    pytest.importorskip("playwright.sync_api")
-    if shutil.which("chromium") is None:
-        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
-    from core.bench.plot_floor import MODES, format_floor, measure_plot_floor
-
-    result = measure_plot_floor(tmp_path, seconds=2.0, log=print)
-    assert list(result["cores"]) == list(MODES) and all(c >= 0 for c in result["cores"].values())
-    # Redrawing the whole figure every second costs the browser more than leaving it alone.
-    assert result["cores"]["react+resize"] > result["cores"]["idle"]
-    assert "extend - idle" in format_floor(result)
 
 
 def test_refresh_choices_match_the_train_tab_and_are_checked(workspace):
@@ -151,18 +130,3 @@ def test_refresh_choices_match_the_train_tab_and_are_checked(workspace):
     with pytest.raises(UserError, match="--refresh"):
         run_studio_bench(StudioBenchOptions(refresh=2.0), workspace)
     assert refresh_interval(30.0) == 30.0 and refresh_interval(None) == 1.0
-
-
-def test_studio_scale_is_in_the_cli_and_reports_each_figure():
-    from core.bench.scale import format_scale
-    from core.cli import build_parser
-    from core.errors import UserError
-
-    args = build_parser().parse_args(["bench", "studio-scale", "--sessions", "0"])
-    with pytest.raises(UserError, match="--sessions"):
-        args.func(args)
-    result = {"runs": 21, "rows": 1_803_000, "big_run_steps": 100_000, "fill_s": 12.0, "runs_list_s": 0.7,
-              "runs_list_empty_s": 0.6, "plot_s": [4.1, 3.2], "server_rss_gb": [0.41, 0.43, 0.44],
-              "server_rss_closed_gb": 0.44, "per_session_mb": 13.2, "target_per_session_mb": 50}
-    text = format_scale(result)
-    assert "1,803,000 metric rows" in text and "0.41 -> 0.43 -> 0.44 GB" in text and "13.2 MB" in text

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from core.bench.browser import ROOT, start_studio, stop_studio
 from core.history import History
 from studio.app import build_app
-from tests.studio.conftest import ROOT, start_studio, stop_studio
 
 DOC = ROOT / "docs" / "api.md"
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from core.bench.browser import start_studio, stop_studio
 from studio.context import StudioContext
 from tests.core.evaluate.babylm_fixtures import write_evaluation_data
-from tests.studio.conftest import ARTIFACTS, start_studio, stop_studio
+from tests.studio.conftest import ARTIFACTS
 from tests.studio.test_babylm_board import babylm_eval, fake_run
 
 pytestmark = pytest.mark.browser

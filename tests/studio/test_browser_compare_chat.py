@@ -7,9 +7,10 @@ from types import SimpleNamespace
 import pytest
 
 from core import config, jobs
+from core.bench.browser import start_studio, stop_studio, text_of
 from core.config import presets
 from core.history import FINAL_STATUSES, History
-from tests.studio.conftest import ARTIFACTS, start_studio, stop_studio
+from tests.studio.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.browser
 
@@ -83,11 +84,6 @@ def _answer(page, pane: int) -> str:
     return bots.last.inner_text().strip() if bots.count() else ""
 
 
-def _text_of(page, selector: str) -> str:
-    node = page.query_selector(selector)
-    return node.inner_text().strip() if node else ""
-
-
 def _no_problems(page, where: str) -> None:
     """No toast (error or warning) and no traceback on the page."""
     toasts = page.locator('[data-testid="toast-body"]')
@@ -125,7 +121,7 @@ def test_compare_and_chat_two_runs(two_runs_studio, browser):
     page.fill("#chat-prompt textarea", "The little cat")
     page.click("#chat-send")
     _wait(page, lambda: _answer(page, 1) and _answer(page, 2), what="answers in both panes")
-    _wait(page, lambda: _text_of(page, "#chat-status").startswith("Done."), what="generation done")
+    _wait(page, lambda: text_of(page, "#chat-status").strip().startswith("Done."), what="generation done")
     for pane in (1, 2):
         user = page.locator(f"#chat-pane-{pane} [data-testid=user]").all_inner_texts()
         assert [u.strip() for u in user] == ["The little cat"], user

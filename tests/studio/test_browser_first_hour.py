@@ -8,8 +8,9 @@ import time
 import pytest
 
 from core import jobs
+from core.bench.browser import start_studio, stop_studio, text_of
 from core.history import History
-from tests.studio.conftest import ARTIFACTS, start_studio, stop_studio, text_of
+from tests.studio.conftest import ARTIFACTS
 from tests.studio.test_browser_train import _wait
 
 pytestmark = pytest.mark.browser

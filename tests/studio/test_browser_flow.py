@@ -6,8 +6,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from core.bench.browser import ROOT, fill_until_shown, start_studio, stop_studio
 from core.history import History
-from tests.studio.conftest import ARTIFACTS, ROOT, fill_until_used, start_studio, stop_studio
+from tests.studio.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.browser
 
@@ -139,7 +140,7 @@ def test_empty_workspace_to_trained_model(empty_studio, browser):
     _choose(page, "train-tokenizer", "tok")
     page.fill("#train-name textarea, #train-name input", "flow-run")
     page.click("text=Training settings")
-    fill_until_used(page, "#train-training-max-steps input", "30", "training.max_steps=30")
+    fill_until_shown(page, "#train-training-max-steps input", "30", ["training.max_steps=30"])
     page.click("#train-start")
     _wait(page, lambda: "flow-run" in (page.input_value("#train-run input") or ""), 60, what="run selected")
     _wait(page, lambda: _plot_points(page) >= 2 or _status(ws, "flow-run") == "finished", what="loss points")

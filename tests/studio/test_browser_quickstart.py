@@ -7,8 +7,9 @@ import time
 import pytest
 
 from core import jobs
+from core.bench.browser import start_studio, stop_studio
 from core.history import History
-from tests.studio.conftest import ARTIFACTS, start_studio, stop_studio
+from tests.studio.conftest import ARTIFACTS
 from tests.studio.test_browser_train import _plot_points, _wait
 
 pytestmark = pytest.mark.browser

@@ -5,9 +5,10 @@ import time
 
 import pytest
 
+from core.bench.browser import text_of
 from core.history import FINAL_STATUSES, History
 from core.sweep import runs as sweep_runs
-from tests.studio.conftest import ARTIFACTS, text_of
+from tests.studio.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.browser
 

@@ -5,8 +5,9 @@ import time
 
 import pytest
 
+from core.bench.browser import fill_until_shown
 from core.history import History
-from tests.studio.conftest import ARTIFACTS, fill_until_used
+from tests.studio.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.browser
 
@@ -45,7 +46,7 @@ def test_train_reload_stop_resume_finish(studio, browser):
     page.fill("#train-name textarea, #train-name input", "browser-run")
     # Long enough to interrupt (300 steps of tiny, logged every 5), short enough to finish.
     page.click("text=Training settings")
-    fill_until_used(page, "#train-training-max-steps input", "300", "training.max_steps=300")
+    fill_until_shown(page, "#train-training-max-steps input", "300", ["training.max_steps=300"])
     page.click("#train-start")
     _wait(page, lambda: _status(studio.workspace, "browser-run") == "running", what="run started")
     _wait(page, lambda: _plot_points(page) >= 2, what="loss points in the plot")

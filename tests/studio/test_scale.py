@@ -16,12 +16,12 @@ import tracemalloc
 import pytest
 
 import core.history.store
-from core.bench.scale import fill_workspace, spike_step
 from core.cli import train_cmds
 from studio.context import StudioContext
 from studio.curves import CAP, Curves
 from studio.tabs import compare
 from studio.tabs import train as tab
+from tests.studio.scale_data import fill_workspace, spike_step
 
 pytestmark = pytest.mark.slow
 
@@ -101,9 +101,9 @@ def _traced_statements(monkeypatch) -> list[tuple[sqlite3.Connection, str]]:
     real = core.history.store.connect
 
     def tracing(path):
-        db = real(path)
-        db.conn.set_trace_callback(lambda sql, conn=db.conn: seen.append((conn, sql)))
-        return db
+        conn = real(path)
+        conn.set_trace_callback(lambda sql, conn=conn: seen.append((conn, sql)))
+        return conn
 
     monkeypatch.setattr(core.history.store, "connect", tracing)
     return seen

@@ -30,7 +30,7 @@ def test_pages_cover_every_command_and_key():
 
     pages = docs.render_all()
     commands = [" ".join(path) for path, _, _ in docs.walk(build_parser())]
-    assert "babyllama bench cli" in commands and "babyllama runs list" in commands
+    assert "babyllama bench studio" in commands and "babyllama runs list" in commands
     assert all(f"## {c}\n" in pages["cli.md"] for c in commands)
     assert all(f"`{key}`" in pages["config.md"] for key in config_mod.field_specs())
     assert "| `training.lr_scheduler` | str | `cosine` | cosine, linear, constant |" in pages["config.md"]

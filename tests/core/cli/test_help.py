@@ -22,9 +22,8 @@ def test_every_verb_has_help():
     assert not missing, f"verbs without help: {missing}"
 
 
-# Verbs that read or write nothing in a workspace: the config key list, the browser-only
-# plot-floor bench (a page in a temporary folder) and the CLI start-up bench (an empty temporary one).
-WORKSPACE_FREE = {"keys", "plot-floor", "cli", "studio-scale"}  # benches in their own temp workspace
+# Verbs that read or write nothing in a workspace: the config key list.
+WORKSPACE_FREE = {"keys"}
 
 
 def test_every_verb_takes_workspace():

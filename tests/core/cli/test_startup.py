@@ -1,16 +1,17 @@
 """A fast CLI: building the parser (`babyllama --help`) and `runs list` import none of the heavy
-packages, checked in fresh processes; and `bench cli`'s parsing and report. Timing is the
-bench's job (`babyllama bench cli`), never a test's: a busy machine would make it flaky.
+packages, checked in fresh processes; and the start-up bench's parsing and report. Timing is the
+bench's job (`python -m benchmarks.cli_startup`), never a test's: a busy machine would make it flaky.
 
 Before the lazy imports, the parser imported torch (bench eval, serve defaults), and every verb
-that opens the history imported pandas through sqlite_utils: both tests below failed then.
+that opens the history imported pandas through sqlite_utils (the history now opens with sqlite3
+alone): both tests below failed then.
 """
 from __future__ import annotations
 
 import pytest
 
-from core.bench.cli import HEAVY, PARSER_CODE, format_report, heavy_modules, parse_importtime
-from core.cli import main
+from benchmarks import run
+from benchmarks.cli_startup import HEAVY, PARSER_CODE, format_report, heavy_modules, main, parse_importtime
 
 
 def test_parser_imports_no_heavy_package():
@@ -49,16 +50,16 @@ def test_report_names_commands_offenders_and_verdict():
 
 
 @pytest.mark.parametrize("flag", ["--runs", "--top"])
-def test_bench_cli_rejects_counts_below_one(capsys, flag):
-    assert main(["bench", "cli", flag, "0"]) == 2
+def test_startup_bench_rejects_counts_below_one(capsys, flag):
+    assert run(main, [flag, "0"]) == 2
     assert f"{flag}: 0 must be at least 1" in capsys.readouterr().err
 
 
 @pytest.mark.slow
-def test_bench_cli_json_end_to_end(capsys):
+def test_startup_bench_json_end_to_end(capsys):
     import json
 
-    assert main(["bench", "cli", "--runs", "1", "--top", "3", "--json"]) == 0
+    assert main(["--runs", "1", "--top", "3", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert set(result["commands"]) == {"python", "help", "runs_list"}
     assert all(c["median_s"] > 0 for c in result["commands"].values())

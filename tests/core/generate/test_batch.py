@@ -1,4 +1,4 @@
-"""core.generate.batch: left-padded batches give the same greedy text as one prompt at a time."""
+"""core.generate.batch: left-padded rows through `decode_steps` give the same greedy tokens as one\nprompt at a time."""
 from __future__ import annotations
 
 import pytest
@@ -6,7 +6,8 @@ import torch
 
 from core import config
 from core import generate as gen
-from core.generate.batch import generate_batch, pad_left
+from core.generate.batch import pad_left
+from core.generate.sampling import prepare_prompt
 from core.model import build as models
 
 CTX = 64
@@ -26,6 +27,21 @@ def tiny(request, data_template):
     return models.build_model(cfg.model, len(tok)).eval(), tok
 
 
+def _batched_greedy(model, tok, prompts: list[str], params) -> list[list[int]]:
+    """Every prompt prepared as `generate` prepares it, left-padded into one `decode_steps` run."""
+    prepared = [prepare_prompt(model, tok, p, params.max_new_tokens) for p in prompts]
+    ids, mask = pad_left([p.ids for p in prepared], tok.pad_token_id, model.device)
+    limits = [p.max_new_tokens for p in prepared]
+    rows, ended = [[] for _ in prompts], [False] * len(prompts)
+    for step in gen.decode_steps(model, ids, params, budget=max(limits), attention_mask=mask,
+                                 eos_id=tok.eos_token_id, pad_id=tok.pad_token_id, limits=limits):
+        for i, token in enumerate(step):
+            if not ended[i] and token != tok.eos_token_id:
+                rows[i].append(token)
+            ended[i] = ended[i] or token == tok.eos_token_id or len(rows[i]) >= limits[i]
+    return rows
+
+
 def test_pad_left_puts_every_last_token_in_the_last_column():
     ids, mask = pad_left([[5, 6, 7], [8], []], pad_id=0)
     assert ids.tolist() == [[5, 6, 7], [0, 0, 8], [0, 0, 0]]
@@ -36,21 +52,19 @@ def test_pad_left_puts_every_last_token_in_the_last_column():
 def test_batched_greedy_equals_one_at_a_time(tiny, penalty):
     model, tok = tiny
     params = gen.SamplingParams(temperature=0, max_new_tokens=20, repetition_penalty=penalty)
-    batched = generate_batch(model, tok, PROMPTS, params)
+    batched = _batched_greedy(model, tok, PROMPTS, params)
     single = [gen.generate(model, tok, p, params) for p in PROMPTS]
-    assert [b.tokens for b in batched] == [s.tokens for s in single]
-    assert [b.text for b in batched] == [s.text for s in single]
-    assert [b.n_prompt_tokens for b in batched] == [s.n_prompt_tokens for s in single]
+    assert batched == [s.tokens for s in single] and any(batched)
 
 
 def test_rows_keep_their_own_context_cap(tiny):
     model, tok = tiny
     long_prompt = " ".join(["the dog ran to the park"] * 20)
     params = gen.SamplingParams(temperature=0, max_new_tokens=40)
-    batched = generate_batch(model, tok, [long_prompt[:150], "a dog"], params)
+    batched = _batched_greedy(model, tok, [long_prompt[:150], "a dog"], params)
     single = [gen.generate(model, tok, p, params) for p in (long_prompt[:150], "a dog")]
-    assert [b.tokens for b in batched] == [s.tokens for s in single]
-    assert batched[0].n_prompt_tokens + batched[0].n_new_tokens <= CTX and "capped" in batched[0].notes[0]
+    assert batched == [s.tokens for s in single]
+    assert single[0].n_prompt_tokens + len(batched[0]) <= CTX and "capped" in single[0].notes[0]
 
 
 def test_eos_ends_only_its_own_row(tiny):
@@ -65,13 +79,3 @@ def test_eos_ends_only_its_own_row(tiny):
     row1 = [s[1] for s in steps]
     single1 = list(gen.iter_tokens(model, ids[1, mask[1].bool()].tolist(), params, eos_id=eos))
     assert row1[: len(single1)] == single1
-
-
-def test_seeded_sampling_is_reproducible_and_batch_shaped(tiny):
-    model, tok = tiny
-    params = gen.SamplingParams(temperature=1.0, max_new_tokens=10, seed=3)
-    a = generate_batch(model, tok, PROMPTS[:3], params)
-    b = generate_batch(model, tok, PROMPTS[:3], params)
-    assert [r.tokens for r in a] == [r.tokens for r in b] and len(a) == 3
-    other = generate_batch(model, tok, PROMPTS[:3], gen.SamplingParams(temperature=1.0, max_new_tokens=10, seed=4))
-    assert [r.tokens for r in other] != [r.tokens for r in a]

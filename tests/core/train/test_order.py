@@ -1,5 +1,6 @@
 """core.train.order: the blocks of an epoch depend on (seed, epoch) only; random offsets shift
-each block inside the token stream, differently per seed, and a killed run resumes bit-exact."""
+each block inside the token stream, differently per seed, and a killed run resumes bit-exact;
+`training.dataloader_num_workers` gathers the same batches in worker processes."""
 from __future__ import annotations
 
 import os
@@ -13,7 +14,7 @@ from safetensors.torch import load_file
 from core import config, jobs
 from core.config.presets import find
 from core.train.callbacks import StopAfter
-from core.train.order import EpochBlocks, usable_blocks
+from core.train.order import EpochBlocks, epoch_batches, usable_blocks
 
 SEQ = 8
 
@@ -52,6 +53,31 @@ def test_same_seed_same_blocks_other_seed_or_epoch_other_blocks():
     plain = EpochBlocks(_blocks(), seed=1, epoch=0)
     shifted = EpochBlocks(_blocks(), seed=1, epoch=0, random_offset=True)
     assert not torch.equal(plain.take(0, 16), shifted.take(0, 16))
+
+
+def test_worker_processes_gather_the_same_batches_in_the_same_order():
+    def batches(workers):
+        return list(epoch_batches(_blocks(), 5, 2, True, start=3, stop=12, batch_size=2, world=2, rank=1,
+                                  num_workers=workers))
+
+    inline, gathered = batches(0), batches(2)
+    epoch = EpochBlocks(_blocks(), seed=5, epoch=2, random_offset=True)
+    assert len(inline) == 9 and torch.equal(inline[0], epoch.take(3 * 2 * 2 + 2, 2))  # rank 1's half of batch 3
+    assert all(torch.equal(a, b) for a, b in zip(inline, gathered, strict=True))
+    # Tensors sent back by worker processes arrive in shared memory; gathered inline they do not.
+    assert all(b.is_shared() for b in gathered) and not any(b.is_shared() for b in inline)
+
+
+def test_a_run_with_dataloader_workers_trains_on_the_same_batches(ready_workspace, tmp_path):
+    from tests.core.train.test_loop import _run, _weights
+
+    extra = ["data.random_offset=true", "training.batch_size=64", "training.max_steps=22"]  # crosses an epoch
+    status, inline = _run(ready_workspace, tmp_path / "a", extra)
+    assert status == "finished"
+    _, workers = _run(ready_workspace, tmp_path / "b", [*extra, "training.dataloader_num_workers=2"])
+    a, b = _weights(tmp_path / "a"), _weights(tmp_path / "b")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [inline.logs[s]["loss"] for s in sorted(inline.logs)] == [workers.logs[s]["loss"] for s in sorted(workers.logs)]
 
 
 def test_a_run_with_random_offsets_resumes_bit_exact_across_an_epoch(ready_workspace, tmp_path):

@@ -1,16 +1,15 @@
-"""core.bench.gemm_ceiling: the recorded products are exactly the step's linear layers (forward,
+"""benchmarks.gemm_ceiling: the recorded products are exactly the step's linear layers (forward,
 input gradient, weight gradient), and the replay runs with the training jobs' allocator."""
 from __future__ import annotations
 
-import argparse
 import math
 
 import pytest
 import torch
 
+from benchmarks import run
+from benchmarks.gemm_ceiling import format_ceiling, main, record_step, run_ceiling_process
 from core import config as config_mod
-from core.bench.gemm_ceiling import format_ceiling, record_step, run_ceiling_process
-from core.cli import bench_cmds
 from core.config import presets
 from core.errors import UserError
 from core.jobs import WORKER_ENV
@@ -39,7 +38,7 @@ def test_the_products_are_every_linear_layer_three_times_and_nothing_else():
 def test_attention_on_the_math_path_is_counted_as_torchs_flop_counter_counts_it():
     from torch.utils.flop_counter import FlopCounterMode
 
-    from core.bench.gemm_ceiling import _materialise, replay
+    from benchmarks.gemm_ceiling import _materialise, replay
     from core.train.fused_loss import FusedLossModel
 
     cfg = config_mod.load(presets.find("tiny"), [f"data.seq_length={SEQ}", "model.dropout=0.1"])
@@ -58,7 +57,7 @@ def test_attention_on_the_math_path_is_counted_as_torchs_flop_counter_counts_it(
 
 
 def test_operands_with_expanded_layouts_can_be_rebuilt():
-    from core.bench.gemm_ceiling import TensorSpec
+    from benchmarks.gemm_ceiling import TensorSpec
 
     spec = TensorSpec((4, 3, 5), (0, 5, 1), torch.float32)  # a matmul's broadcast batch
     t = spec.make()
@@ -78,18 +77,15 @@ def test_the_replay_runs_in_a_child_with_the_jobs_allocator():
     assert "matrix products per step" in text and "MFU ceiling" in text
 
 
-def _parser():
-    parser = argparse.ArgumentParser(prog="babyllama")
-    bench_cmds.register(parser.add_subparsers(dest="verb", required=True))
-    return parser
+def test_command_line_defaults_and_bad_input(workspace, capsys):
+    from benchmarks.gemm_ceiling import parser
 
-
-def test_cli_defaults_and_bad_input(workspace):
-    args = _parser().parse_args(["bench", "gemm-ceiling", "--workspace", str(workspace.root)])
+    args = parser().parse_args(["--workspace", str(workspace.root)])
     assert (args.preset, args.batch_size, args.seq_length, args.vocab_size, args.passes) == ("llama-10M", 32, 128, 16000, 10)
-    bad = _parser().parse_args(["bench", "gemm-ceiling", "--passes", "0", "--workspace", str(workspace.root)])
     with pytest.raises(UserError, match="--passes"):
-        bad.func(bad)
+        main(["--passes", "0", "--workspace", str(workspace.root)])
+    assert run(main, ["--passes", "0", "--workspace", str(workspace.root)]) == 2
+    assert "--passes: 0 must be at least 1" in capsys.readouterr().err
 
 
 def test_format_names_the_ceiling():

@@ -1,4 +1,4 @@
-"""`babyllama bench gemm-ceiling`: the matrix products of one real training step, replayed alone.
+"""`python -m benchmarks.gemm_ceiling`: the matrix products of one real training step, replayed alone.
 
 One forward + backward of our loop's objective (the model from a preset, the fused output layer +
 loss) runs under a dispatch mode that records every matrix product: its op, shapes and memory
@@ -10,11 +10,12 @@ optimizer took no time at all.
 The replay runs in a child process with the allocator settings training jobs get (core.jobs
 WORKER_ENV; glibc reads them at start-up): with the default allocator each 65 MB logits chunk is
 a fresh mmap that page-faults, and the products replayed 1.5x slower (1.05 s vs 0.70 s a step).
-`python -m core.bench.gemm_ceiling SPEC_JSON` is that child; it prints one JSON object.
+`python -m benchmarks.gemm_ceiling --child SPEC_JSON` is that child; it prints one JSON object.
 Must not import gradio.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
@@ -173,22 +174,22 @@ def run_ceiling_process(cfg, vocab_size: int, batch_size: int, seq_length: int, 
     from core.errors import UserError
     from core.jobs import worker_env
 
-    root = str(Path(__file__).resolve().parents[2])
+    root = str(Path(__file__).resolve().parents[1])
     spec = json.dumps({"config": cfg.to_dict(), "vocab_size": vocab_size, "batch_size": batch_size,
                        "seq_length": seq_length, "passes": passes, "threads": threads})
-    done = subprocess.run([sys.executable, "-m", "core.bench.gemm_ceiling", spec], env=worker_env(), cwd=root,
+    done = subprocess.run([sys.executable, "-m", "benchmarks.gemm_ceiling", "--child", spec], env=worker_env(), cwd=root,
                           capture_output=True, text=True)
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
-        raise UserError(f"bench gemm-ceiling: the replay process failed (exit {done.returncode}):\n"
+        raise UserError(f"gemm-ceiling: the replay process failed (exit {done.returncode}):\n"
                         f"{done.stderr[-3000:]}")
     return json.loads(lines[-1])  # the result is the last line; libraries may print before it
 
 
-def main(argv: list[str]) -> int:
+def _child(spec_json: str) -> int:
     from core import config as config_mod
 
-    spec = json.loads(argv[0])
+    spec = json.loads(spec_json)
     torch.set_num_threads(spec["threads"])
     result = run_ceiling(config_mod.from_dict(spec["config"]), spec["vocab_size"], spec["batch_size"],
                          spec["seq_length"], spec["passes"])
@@ -197,12 +198,48 @@ def main(argv: list[str]) -> int:
     return 0
 
 
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.gemm_ceiling",
+                                description="replay one training step's matrix products alone: their share of the "
+                                            "matmul peak is the most MFU `babyllama bench train` can reach here")
+    p.add_argument("--preset", default="llama-10M", help="model preset (default llama-10M)")
+    p.add_argument("--batch-size", type=int, default=32, help="sequences per step (default 32)")
+    p.add_argument("--seq-length", type=int, default=128, help="tokens per sequence (default 128)")
+    p.add_argument("--vocab-size", type=int, default=16000, help="model vocabulary (default 16000)")
+    p.add_argument("--passes", type=int, default=10, help="replays, each after a peak measurement (default 10)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--workspace", metavar="DIR", default=None, help="workspace whose presets are searched too")
+    p.add_argument("--child", metavar="SPEC_JSON", default=None, help=argparse.SUPPRESS)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line: measure and print the ceiling (or, with --child, be the replay process)."""
+    from core import config as config_mod
+    from core.bench import require_at_least_one
+    from core.config import presets
+    from core.workspace import Workspace
+
+    args = parser().parse_args(argv)
+    if args.child is not None:
+        return _child(args.child)
+    require_at_least_one(args, ("batch_size", "seq_length", "vocab_size", "passes"))
+    ws = Workspace.resolve(args.workspace)
+    cfg = config_mod.load(presets.find(args.preset, ws), [f"data.seq_length={args.seq_length}"])
+    # All cores, as bench train.
+    result = run_ceiling_process(cfg, args.vocab_size, args.batch_size, args.seq_length, args.passes,
+                                 threads=os.cpu_count() or 1)
+    result["preset"] = args.preset
+    print(json.dumps(result, indent=2) if args.json else format_ceiling(result, args.preset), flush=True)
+    return 0
+
+
 def format_ceiling(r: dict, preset: str) -> str:
     peaks = r["matmul_peaks_gflops"]
     attention = (f"{r['batched_gflop']:.1f} GFLOP of them are attention's batched products"
                  if r.get("batched_gflop") else "attention's products run inside its fused kernel")
     return "\n".join([
-        f"bench gemm-ceiling: {preset}, batch {r['batch_size']} x {r['seq_length']}, vocab {r['vocab_size']:,}, "
+        f"gemm ceiling: {preset}, batch {r['batch_size']} x {r['seq_length']}, vocab {r['vocab_size']:,}, "
         f"{r.get('dtype', 'fp32')}, {r['threads']} threads",
         f"  {r['products']} matrix products per step, {r['gemm_gflop']:.1f} GFLOP "
         f"(the model counts {r['model_gflop']:.1f}: {attention}, and the loss skips each sequence's last position)",
@@ -215,4 +252,6 @@ def format_ceiling(r: dict, preset: str) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    from benchmarks import run
+
+    sys.exit(run(main))

@@ -1,4 +1,4 @@
-"""`babyllama bench plot-floor`: what a browser costs to keep a live Plotly chart current, by itself.
+"""`python -m benchmarks.plot_floor`: what a browser costs to keep a live Plotly chart current, by itself.
 
 The same 2 x 2 dashboard shape the Train tab draws (5 traces, 300 points each) is updated once a
 second in headless chromium, one way per phase, and the CPU of the browser's processes (cores =
@@ -12,11 +12,16 @@ CPU seconds per second) is measured:
 
 On a machine whose cores a CPU training run keeps busy, `extend - idle` is the least a browser
 on the same machine can take from it per live chart. The page is built from the plotly.js that
-ships with the `plotly` package: nothing is fetched. Must not import gradio or torch.
+ships with the `plotly` package: nothing is fetched; chromium comes from `core.bench.browser`.
+Must not import gradio or torch.
 """
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -76,7 +81,7 @@ def measure_plot_floor(folder: Path, seconds: float = 20.0, modes=MODES, log=pri
     """Chromium's cores in each mode, measured for `seconds` after a 3 s settling period."""
     import plotly
 
-    from core.bench.page import chromium_page
+    from core.bench.browser import chromium_page
 
     folder.mkdir(parents=True, exist_ok=True)
     js = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
@@ -100,9 +105,29 @@ def measure_plot_floor(folder: Path, seconds: float = 20.0, modes=MODES, log=pri
 
 
 def format_floor(r: dict) -> str:
-    lines = [f"bench plot-floor: chromium (headless) keeping one 2 x 2 Plotly chart current, once a second, "
+    lines = [f"plot floor: chromium (headless) keeping one 2 x 2 Plotly chart current, once a second, "
              f"{r['seconds']:.0f} s per mode"]
     lines += [f"  {mode:<13} {c:.3f} cores" for mode, c in r["cores"].items()]
     lines.append(f"least a live chart takes (extend - idle): {r['least_update_cores']:.3f} cores = "
                  f"{r['least_update_share']:.1%} of this machine's {r['machine_cores']} cores")
     return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line: measure each mode and print the floor."""
+    p = argparse.ArgumentParser(prog="python -m benchmarks.plot_floor",
+                                description="the CPU a headless chromium takes to keep one live Plotly chart "
+                                            "current (idle, extendTraces, react, react + resize as gr.Plot does)")
+    p.add_argument("--seconds", type=float, default=20.0, help="measuring time per mode (default 20)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    args = p.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="babyllama-plot-floor-") as tmp:
+        result = measure_plot_floor(Path(tmp), seconds=args.seconds, log=lambda m: print(m, file=sys.stderr, flush=True))
+    print(json.dumps(result, indent=2) if args.json else format_floor(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    from benchmarks import run
+
+    sys.exit(run(main))

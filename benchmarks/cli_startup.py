@@ -1,9 +1,10 @@
-"""`babyllama bench cli`: how long the CLI takes to start, each command in a fresh process:
+"""`python -m benchmarks.cli_startup`: how long the CLI takes to start, each command in a fresh process:
 `babyllama --help`, `babyllama runs list` on an empty workspace, bare `python -c pass` as the floor,
 and which packages cost the most to import. Must not import torch, gradio or core.history.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from core.bench import require_at_least_one
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 TARGET_S = 1.0  # the issue: `babyllama --help` and `runs list` start in at most 1 s
 # Packages that take a second or more to import; none belongs in `--help` or `runs list`.
 HEAVY = ("torch", "transformers", "datasets", "gradio", "plotly", "pandas", "accelerate", "tokenizers")
@@ -32,7 +33,7 @@ _LOADED = ("import json, sys; print(json.dumps(sorted({{m.split('.')[0] for m in
 
 @dataclass(frozen=True)
 class CliBenchOptions:
-    """What `bench cli` measures; the defaults take about 10 s on 2 idle CPU cores."""
+    """What the start-up bench measures; the defaults take about 10 s on 2 idle CPU cores."""
 
     runs: int = 5   # timed runs per command (the median is reported)
     top: int = 10   # packages listed among the import offenders
@@ -83,7 +84,7 @@ def _timed(argv: list[str], env: dict) -> tuple[float, float]:
     proc = subprocess.run(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     wall, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
-        raise RuntimeError(f"bench cli: `{' '.join(argv[1:])}` failed ({proc.returncode}): {proc.stderr[-2000:]}")
+        raise RuntimeError(f"cli startup: `{' '.join(argv[1:])}` failed ({proc.returncode}): {proc.stderr[-2000:]}")
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
@@ -123,7 +124,7 @@ def heavy_modules(code: str, env: dict | None = None) -> list[str]:
     proc = subprocess.run([sys.executable, "-c", code + "\n" + _LOADED.format(heavy=HEAVY)],
                           env=env or _env_for_check(), cwd=ROOT, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise RuntimeError(f"bench cli: the import check failed ({proc.returncode}): {proc.stderr[-2000:]}")
+        raise RuntimeError(f"cli startup: the import check failed ({proc.returncode}): {proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -145,7 +146,7 @@ def machine_info() -> dict:
 
 
 def format_report(r: dict) -> str:
-    """The human summary `bench cli` prints without --json."""
+    """The human summary printed without --json."""
     labels = {"python": "python -c pass", "help": "babyllama --help", "runs_list": "babyllama runs list (empty)"}
     lines = [f"{r['date']}, {r['cpu']} x{r['cpu_count']}, load {r['load_avg_1m']}, Python {r['python']}; "
              f"median of {r['runs']} fresh processes (wall; CPU = user + system)"]
@@ -161,3 +162,26 @@ def format_report(r: dict) -> str:
     verdict = "meet" if r["meets_target"] else "MISS"
     lines.append(f"--help and runs list {verdict} the {r['target_s']:g} s target (wall, on this machine's load)")
     return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line: time the commands and print the report."""
+    d = CliBenchOptions()
+    p = argparse.ArgumentParser(prog="python -m benchmarks.cli_startup",
+                                description="start-up time of `babyllama --help` and `runs list` in fresh processes, "
+                                            "and the packages that cost the most to import")
+    p.add_argument("--runs", type=int, default=d.runs,
+                   help=f"timed runs per command; the median is reported (default {d.runs})")
+    p.add_argument("--top", type=int, default=d.top, help=f"import offenders listed per command (default {d.top})")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    args = p.parse_args(argv)
+    result = run_cli_bench(CliBenchOptions(runs=args.runs, top=args.top),
+                           log=lambda m: print(m, file=sys.stderr, flush=True))
+    print(json.dumps(result, indent=2) if args.json else format_report(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    from benchmarks import run
+
+    sys.exit(run(main))
