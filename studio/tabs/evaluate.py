@@ -21,6 +21,10 @@ from studio.tabs import export as export_section
 from studio.tabs import submission as submission_section
 
 RESULT_COLUMNS = ["suite", "metric", "value", "evaluated"]
+# The babylm arithmetic choice, as `--exact` (the default) / `--no-exact` mean it.
+EXACT_LABEL = "pipeline arithmetic (official files)"
+FAST_PATH_LABEL = "fast (live probes)"
+ARITHMETIC = {EXACT_LABEL: True, FAST_PATH_LABEL: False}
 
 
 class EvaluateComponents(NamedTuple):
@@ -30,6 +34,7 @@ class EvaluateComponents(NamedTuple):
     babylm_data: gr.Dropdown
     fast: gr.Checkbox
     temperatures: gr.Textbox
+    arithmetic: gr.Radio
     start: gr.Button
     job: gr.Textbox
     status: gr.Markdown
@@ -55,6 +60,7 @@ def eval_args(opts: EvalOptions) -> list[str]:
         args += ["--babylm-data", opts.babylm_data] if opts.babylm_data else []
         args += ["--fast"] if opts.fast else []
         args += ["--temperatures", opts.temperatures] if opts.temperatures else []
+        args += [] if opts.exact else ["--no-exact"]
     return args
 
 
@@ -70,17 +76,22 @@ def _babylm_folder(ctx: StudioContext, given: str | None) -> str:
 
 
 def start_eval(ctx: StudioContext, model: str | None, suites: list[str] | None, num_samples,
-               babylm_data: str | None = "", fast: bool = False, temperatures: str | None = "") -> tuple:
-    """Check the options, then start an `eval` job -> (job, status, log, timer)."""
+               babylm_data: str | None = "", fast: bool = False, temperatures: str | None = "",
+               arithmetic: str | None = EXACT_LABEL) -> tuple:
+    """Check the options, then start an `eval` job -> (job, status, log, timer).
+    `arithmetic` is EXACT_LABEL (`--exact`, the default) or FAST_PATH_LABEL (`--no-exact`)."""
     try:
         if not model:
             raise UserError("Model: choose a finished run (train one in the Train tab first)")
+        if (arithmetic or EXACT_LABEL) not in ARITHMETIC:
+            raise UserError(f"BabyLM arithmetic: {arithmetic!r} is not one of {', '.join(map(repr, ARITHMETIC))}")
         suites = tuple(suites or ())
         with_babylm = "babylm" in suites
         opts = EvalOptions(model=model, suites=suites, num_samples=int(num_samples or 0), suites_given=True,
                            babylm_data=_babylm_folder(ctx, babylm_data) if with_babylm else "",
                            fast=bool(fast) and with_babylm,
-                           temperatures=(temperatures or "").strip() if with_babylm else "")
+                           temperatures=(temperatures or "").strip() if with_babylm else "",
+                           exact=ARITHMETIC[arithmetic or EXACT_LABEL] or not with_babylm)
         opts.check()
         with ctx.history() as h:
             job = h.free_name(f"eval-{model}")
@@ -128,9 +139,13 @@ def _build_babylm(ctx: StudioContext) -> tuple:
                                scale=1)
             temperatures = gr.Textbox("", label="temperatures", placeholder="1.0 (default), 1,1.5,2 or 0.5:2:0.25",
                                       elem_id="eval-babylm-temperatures", scale=1)
+        arithmetic = gr.Radio(list(ARITHMETIC), value=EXACT_LABEL, label="arithmetic", elem_id="eval-babylm-exact",
+                              scale=2, info="pipeline: its batches of 64 in file order and float32 sums, so near-ties "
+                                            "fall as in its files (--exact); fast: shared prefixes once, "
+                                            "length-sorted batches, float64 sums (--no-exact)")
     data.focus(lambda: gr.update(choices=babylm_folders(ctx)), None, data, show_progress="hidden",
                api_visibility="private")
-    return data, fast, temperatures
+    return data, fast, temperatures, arithmetic
 
 
 def build(ctx: StudioContext) -> EvaluateComponents:
