@@ -287,6 +287,77 @@ def test_eval_aoa_writes_surprisal_json_as_the_pipeline(aoa_run, tmp_path):
     assert "Age of acquisition" in html and "AoA: model surprisal by words seen" in html
 
 
+# Nonsense words of 6-8 tokens: a random model's surprisal of each (~25-40 nats) is far above the
+# threshold, so a model that learns them crosses it; word i is drawn with weight 2^-i, so it is
+# learned later the larger i is, and the children's curves (write_cdi's rows) rise later too.
+LEARNED_WORDS = ["zorblat", "quimble", "vexnor", "plindar", "growzek", "thrumble"]
+LEARNED_MARKS = {5: "chck_1M", 10: "chck_2M", 25: "chck_5M", 50: "chck_10M", 100: "chck_20M", 250: "chck_50M",
+                 500: "chck_100M"}
+
+
+def _train_and_save(model, tok, optimizer, rng, p, run) -> None:
+    for step in range(1, max(LEARNED_MARKS) + 1):
+        words = rng.choice(LEARNED_WORDS, size=16, p=p)
+        texts = [_contexts(w)[rng.integers(21)].strip() + " " + w for w in words]
+        batch = tok(texts, return_tensors="pt", padding=True)
+        loss = model(**batch, labels=batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if step in LEARNED_MARKS:
+            for folder in (run / LEARNED_MARKS[step], run):
+                model.save_pretrained(folder)
+                tok.save_pretrained(folder)
+
+
+@pytest.fixture(scope="module")
+def learned_run(tmp_path_factory):
+    """Run `learn`: a tiny Llama trained 500 steps on the CDI contexts followed by their word (the
+    frequency ramp above), its weights saved at 7 steps as chck_1M ... chck_100M; and the CDI files."""
+    root = tmp_path_factory.mktemp("aoa-learned")
+    ws = Workspace(root / "ws").ensure()
+    tok = fx.make_tokenizer(root / "tok", add_bos=True)
+    run = ws.run_dir("learn")
+    model = fx.make_model(len(tok), seed=0).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    rng = np.random.default_rng(0)
+    weights = np.array([2.0 ** -i for i in range(len(LEARNED_WORDS))])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a model this small only loses to thread hand-offs on a busy machine
+    try:
+        _train_and_save(model, tok, optimizer, rng, weights / weights.sum(), run)
+    finally:
+        torch.set_num_threads(threads)
+    cdi = root / "evaluation_data" / "full_eval" / "cdi_childes"
+    cdi.mkdir(parents=True)
+    (cdi / "cdi_childes.json").write_text(json.dumps({w: [{"context": c} for c in _contexts(w)] for w in LEARNED_WORDS}))
+    with open(cdi / "cdi_human.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["word", "category", *range(16, 31)])
+        for i, word in enumerate(LEARNED_WORDS):
+            writer.writerow([word, "noun", *(f"{1 / (1 + math.exp(-0.6 * (a - 19 - 1.5 * i))):.4f}" for a in range(16, 31))])
+    return ws, run, root / "evaluation_data"
+
+
+def test_eval_aoa_on_checkpoints_that_learn(learned_run, tmp_path):
+    """Surprisal falls checkpoint by checkpoint, later for the rarer words: every word gets a model
+    AoA, in the children's order, and the score is the reference's, well above 0."""
+    ws, run, data = learned_run
+    out = tmp_path / "out"
+    results, _ = run_eval(EvalOptions(model="learn", suites=("aoa",), babylm_data=str(data), output=str(out),
+                                      device="cpu", batch_size=64, suites_given=True), ws, log=lambda *_: None)
+    got = json.loads((out / "results" / "learn" / "main" / "zero_shot" / "causal" / "AoA_word" / "surprisal.json")
+                     .read_text())
+    assert [c["name"] for c in results["suites"]["aoa"]["checkpoints"]] == list(LEARNED_MARKS.values())
+    means = [c["mean_surprisal"] for c in results["suites"]["aoa"]["checkpoints"]]
+    assert means[0] > 20 > 5 > means[-1]  # it learned
+    score, words = reference_score(got, data / "full_eval" / "cdi_childes" / "cdi_human.csv")
+    s = results["suites"]["aoa"]
+    assert s["score"] == pytest.approx(score, abs=1e-9) and s["fitness"]["valid_words"] == words
+    assert s["fitness"]["n_words"] >= 5 and s["score"] > 0.8
+    assert all(s["curves"]["aoa"][w]["model_words"] is not None for w in s["curves"]["model_fit"])
+
+
 def test_eval_aoa_cli_errors(aoa_run, tmp_path, capsys):
     ws, run, data = aoa_run
     lone = ws.run_dir("lone")
