@@ -142,6 +142,41 @@ def _cli_options(command: str) -> dict:
     return _options(build_parser().parse_args(argv[1:])).to_dict()
 
 
+def test_evaluate_tab_glue_and_aoa_options_start_the_cli_job(ctx):
+    from core import jobs
+    from core.history import FINAL_STATUSES
+
+    write_evaluation_data(ctx.workspace.root)
+    folder = str(ctx.workspace.root / "evaluation_data")
+    last = "last token (NOT the official rule)"
+    assert eval_tab.eval_args(EvalOptions(model="bl", suites=("glue", "aoa"), babylm_data=folder, tasks="rte,wsc",
+                                          pooling="last", epochs=2)) == \
+        ["eval", "bl", "--suite", "glue,aoa", "--babylm-data", folder, "--tasks", "rte,wsc", "--pooling", "last",
+         "--epochs", "2"]
+    out = eval_tab.start_eval(ctx, "bl", ["glue"], 0, "", False, "", eval_tab.EXACT_LABEL, ["rte"], "mean", 0)
+    assert "GLUE pooling" in out[1] and last in out[1]
+    out = eval_tab.start_eval(ctx, "bl", ["glue"], 0, "", False, "", eval_tab.EXACT_LABEL, ["cola"], last, 0)
+    assert "GLUE tasks: choose from boolq" in out[1]
+    with ctx.history() as h:
+        assert h.list_runs(kind="eval") == []
+    fake_run(ctx, "bl")
+    job, status, _, timer = eval_tab.start_eval(ctx, "bl", ["glue", "aoa"], 0, "", True, "1,2", eval_tab.FAST_PATH_LABEL,
+                                                ["wsc", "rte"], last, 3)
+    assert timer.active and f"--suite glue,aoa --babylm-data {folder} --tasks rte,wsc --pooling last --epochs 3" in status
+    with ctx.history() as h:
+        run = h.get_run(job)
+        assert _cli_options(run["command"]) == run["config"]  # what the CLI would run, flag for flag
+        assert (run["config"]["fast"], run["config"]["temperatures"], run["config"]["exact"]) == (False, "", True)
+        deadline = time.monotonic() + 120  # no GLUE files in this data: the job stops at its plan
+        while jobs.refresh(h, job)["status"] not in FINAL_STATUSES and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert h.get_run(job)["status"] == "failed"
+    # Every task ticked is all seven: no --tasks.
+    opts = EvalOptions(model="bl", suites=("glue",), **eval_tab._glue_options(("glue",), list(eval_tab.GLUE_TASKS),
+                                                                             None, 0))
+    assert eval_tab.eval_args(opts) == ["eval", "bl", "--suite", "glue"]
+
+
 def test_evaluate_tab_runs_the_babylm_suite_as_a_job(ctx):
     write_evaluation_data(ctx.workspace.root)
     fake_run(ctx, "bl")
