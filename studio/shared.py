@@ -11,6 +11,7 @@ import gradio as gr
 
 from core import jobs
 from core.errors import UserError
+from core.eta import eta_text
 from core.history import FINAL_STATUSES
 from core.workspace import check_name
 from studio.context import StudioContext
@@ -102,6 +103,8 @@ def job_view(ctx: StudioContext, job: str) -> tuple[str, str, dict]:
     status = run["status"]
     elapsed = (run.get("ended") or time.time()) - (run.get("started") or run["created"])
     step = f" · step {run.get('step') or 0}/{run['total_steps']}" if run.get("total_steps") else ""
+    eta = eta_text(run)  # eval and submission jobs: at their pace so far
+    step += f" · {eta}" if eta else ""
     text = f"{_ICONS.get(status, '⏳')} **{job}**: {status}{step} · {elapsed:.1f} s elapsed"
     if run.get("error"):
         text += f"\n\n**Error:** {run['error']}"

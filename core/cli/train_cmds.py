@@ -169,6 +169,7 @@ def _cmd_list(args) -> int:
 
 def _cmd_show(args) -> int:
     from core import jobs
+    from core.eta import format_left, seconds_left
     from core.history import open_history
     from core.liveness import status_text, writes_delayed
     from core.train.best import read_best
@@ -179,6 +180,7 @@ def _cmd_show(args) -> int:
         run["metrics"] = history.last_metrics(args.run)
     run["history_writes_delayed"] = writes_delayed(run)  # alive, its rows wait on a locked database
     run["challenge_checkpoints"] = list_marks(run["run_dir"]) if run.get("run_dir") else []
+    run["eta_s"] = seconds_left(run)  # eval/submission jobs: at the pace since they started
     best = read_best(run["run_dir"]) if run.get("run_dir") else None
     run["best"] = dataclasses.asdict(best) if best else None
     if args.json:
@@ -187,6 +189,8 @@ def _cmd_show(args) -> int:
     for key in ("name", "kind", "status", "step", "total_steps", "pid", "run_dir", "command", "error", "hint"):
         if run.get(key) not in (None, ""):
             print(f"{key:>12}: {status_text(run) if key == 'status' else run[key]}")
+        if key == "total_steps" and run["eta_s"] is not None:
+            print(f"{'eta':>12}: {format_left(run['eta_s'])} (at its pace since it started)")
     for metric, value in sorted(run["metrics"].items()):
         print(f"{metric:>12}: {value:.6g}")
     if best:  # training.keep_best

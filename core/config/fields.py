@@ -87,7 +87,9 @@ class TrainingConfig:
                                    "babylm (chck_1M ... chck_10M, chck_20M ... chck_100M, chck_200M ... chck_1000M) or "
                                    "increasing counts such as 10k,20k or 1M,2M (empty = none).")
     babylm_track: str = _f("none", "BabyLM track whose word budget the run must respect: strict-small = 100M words seen "
-                                   "(10M x 10 epochs), strict = 1B; a run passing it warns once.",
+                                   "(10M x 10 epochs), strict = 1B; a run passing it warns once. A track with "
+                                   "checkpoint_words empty also sets checkpoint_words=babylm (the checkpoints "
+                                   "a submission hands in).",
                            choices=("none", "strict-small", "strict"))
     keep_best: str = _f("none", "Model kept at the end: none = the last step's; eval_loss = the checkpoint with the "
                                 "lowest eval loss (HF load_best_model_at_end); every evaluation then also saves "

@@ -19,6 +19,7 @@ from core import yamlio
 from core.config.checks import validate
 from core.config.fields import FLAG_ALIASES, SECTIONS, RunConfig, field_specs, field_types
 from core.errors import ConfigError, Issue
+from core.train import word_marks
 
 
 def load(path: str | Path | None = None, overrides: list[str] | None = None,
@@ -40,7 +41,7 @@ def load(path: str | Path | None = None, overrides: list[str] | None = None,
         if not isinstance(raw[section], dict):
             raw[section] = {}
         raw[section][name] = value
-    cfg = _build(raw, issues)
+    cfg = word_marks.track_defaults(_build(raw, issues))
     issues += validate(cfg)
     for check in checks:
         issues += check(cfg)

@@ -104,16 +104,30 @@ def babylm_charts(b: dict) -> list[plots.Chart]:
 
 def aoa_charts(a: dict) -> list[plots.Chart]:
     """A few words' mean surprisal against words seen (log x), beside the children's proportion
-    producing the same words by age."""
+    producing the same words by age; each with its fitted sigmoid dashed (the fits the score reads)
+    and its age of acquisition in the legend."""
     curves, out = a.get("curves", {}), []
+    aoas = curves.get("aoa", {})
+
+    def label(word: str, key: str, unit) -> str:
+        value = (aoas.get(word) or {}).get(key)
+        return f"{word} (AoA {unit(value)})" if value is not None else f"{word} (no AoA)"
+
     model = {w: pts for w, pts in curves.get("model", {}).items() if pts}
     if model:
-        out.append(plots.line_chart("AoA: model surprisal by words seen", model, xlabel="words seen",
-                                    ylabel="surprisal (nats, mean over contexts)", log_x=True, markers=True))
+        names = {w: label(w, "model_words", plots.short_number) for w in model}
+        out.append(plots.line_chart(
+            "AoA: model surprisal by words seen (dashed: the sigmoid fitted to every context)",
+            {names[w]: pts for w, pts in model.items()}, xlabel="words seen",
+            ylabel="surprisal (nats, mean over contexts)", log_x=True, markers=True,
+            dashed={names[w]: pts for w, pts in curves.get("model_fit", {}).items() if w in names}))
     children = {w: pts for w, pts in curves.get("children", {}).items() if pts}
     if children:
-        out.append(plots.line_chart("AoA: children producing the word (CDI)", children, xlabel="age (months)",
-                                    ylabel="proportion", markers=True))
+        names = {w: label(w, "child_months", lambda v: f"{v:.1f} mo") for w in children}
+        out.append(plots.line_chart(
+            "AoA: children producing the word (CDI; dashed: the fitted sigmoid)",
+            {names[w]: pts for w, pts in children.items()}, xlabel="age (months)", ylabel="proportion",
+            markers=True, dashed={names[w]: pts for w, pts in curves.get("children_fit", {}).items() if w in names}))
     return out
 
 

@@ -46,6 +46,11 @@ def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     return [round(first + i * step, 10) for i in range(int(math.ceil((hi - first) / step)) + 1)]
 
 
+def short_number(value: float) -> str:
+    """A number as the axes write it: 3.2M, 12k, 0.5."""
+    return _fmt(value)
+
+
 def _fmt(value: float) -> str:
     # From 10,000 on in thousands (10k, not the 1k that dividing by the threshold printed).
     for threshold, scale, suffix in ((1e9, 1e9, "G"), (1e6, 1e6, "M"), (1e4, 1e3, "k")):
@@ -154,10 +159,13 @@ def hbar_chart(title: str, rows: list[tuple[str, float, str]], *, xlabel: str = 
 
 
 def line_chart(title: str, series: dict[str, list[tuple[float, float]]], *, xlabel: str = "", ylabel: str = "",
-               log_x: bool = False, log_y: bool = False, markers: bool = False) -> Chart:
-    """One polyline per named series of (x, y) points, with a legend."""
+               log_x: bool = False, log_y: bool = False, markers: bool = False,
+               dashed: dict[str, list[tuple[float, float]]] | None = None) -> Chart:
+    """One polyline per named series of (x, y) points, with a legend; `dashed[name]` adds a dashed
+    polyline in that series' colour (e.g. a curve fitted to its points)."""
     chart = Chart(title)
-    points = [p for pts in series.values() for p in pts]
+    dashed = dashed or {}
+    points = [p for pts in [*series.values(), *dashed.values()] for p in pts]
     x = _Axis([p[0] for p in points], LEFT, chart.width - RIGHT, log=log_x)
     y = _Axis([p[1] for p in points], chart.height - BOTTOM, TOP, log=log_y)
     _frame(chart, xlabel, ylabel, y)
@@ -170,6 +178,9 @@ def line_chart(title: str, series: dict[str, list[tuple[float, float]]], *, xlab
         if markers or len(pts) == 1:
             for px, py in pts:
                 chart.items.append(("circle", x(px), y(py), 3.5, color))
+        fit = sorted(dashed.get(name, []))
+        for (x1, y1), (x2, y2) in zip(fit, fit[1:]):
+            chart.line(x(x1), y(y1), x(x2), y(y2), color, 1.5, dashed=True)
         _legend(chart, i, name, color)
     return chart
 

@@ -38,6 +38,9 @@ def collate(plan: SubmissionPlan, log=print) -> Path:
     official = plan.word_scale == 1
     counted_full = None if official else sz.count_data(data, fast=False)
     counted_fast = None if official else sz.count_data(data, fast=True)
+    # Every UID of the fast data must have predictions: collate_preds checks only the counts of the
+    # UIDs a file holds, so a paradigm missing from a revision would pass it unnoticed.
+    fast_uids = {task: set(uids) for task, uids in (counted_fast or sz.count_data(data, fast=True)).items()}
     tree = plan.results_dir / plan.run
     for part in plan.parts:
         if part.kind != "export":
@@ -46,7 +49,7 @@ def collate(plan: SubmissionPlan, log=print) -> Path:
     full = _collate_main(plan, tree / "main", parts, counted_full)
     fast = {task: [] for task in FAST_TASKS}
     for part in (p for p in plan.parts if p.kind == "fast"):
-        for task, value in _fast_scores(plan, part, tree / part.revision, data, counted_fast).items():
+        for task, value in _fast_scores(plan, part, tree / part.revision, data, counted_fast, fast_uids).items():
             fast[task].append(value)
     full["fast_eval_results"] = fast
     out = output_path(plan)
@@ -81,8 +84,10 @@ def _short(part: Part, plan: SubmissionPlan, what: str) -> UserError:
                      f"{part.command(plan.data)} (delete {part.output} first)")
 
 
-def _checked(part: Part, plan: SubmissionPlan, path: Path, task: str, fast: bool, counted) -> dict:
-    """The predictions file of `task`, after the pipeline's per-UID item-count check."""
+def _checked(part: Part, plan: SubmissionPlan, path: Path, task: str, fast: bool, counted,
+             required: set[str] | None = None) -> dict:
+    """The predictions file of `task`, after the pipeline's per-UID item-count check, and with a
+    prediction list for every UID in `required` (and in the counted or official full UIDs)."""
     results = sz.load_json(path, f"{part.kind} {part.revision}")
     if not isinstance(results, dict) or not results:
         raise _short(part, plan, f"{path} holds no predictions")
@@ -94,6 +99,7 @@ def _checked(part: Part, plan: SubmissionPlan, path: Path, task: str, fast: bool
                                       f"{want if want is not None else 'no such UID'}")
     wanted = set((counted or {}).get(task, {})) if counted is not None else \
         set(sz.FULL[task]) if not fast and isinstance(sz.FULL[task], dict) else set()
+    wanted |= set(required or ())
     absent = sorted(wanted - set(results))
     if absent:
         raise _short(part, plan, f"{path}: {task} has no predictions for {', '.join(absent[:5])}")
@@ -132,10 +138,10 @@ def _check_aoa(part: Part, plan: SubmissionPlan, aoa: dict, revisions: list[str]
         raise _short(part, plan, f"surprisal.json should hold {want} words per checkpoint, not {', '.join(wrong[:5])}")
 
 
-def _fast_scores(plan: SubmissionPlan, part: Part, root: Path, data: Path, counted) -> dict:
+def _fast_scores(plan: SubmissionPlan, part: Part, root: Path, data: Path, counted, uids: dict) -> dict:
     out = {}
     for task, rel in FAST_TASKS.items():
-        results = _checked(part, plan, root / ZERO / rel / "predictions.json", task, True, counted)
+        results = _checked(part, plan, root / ZERO / rel / "predictions.json", task, True, counted, uids.get(task))
         if task in ("wug_adj", "wug_past"):
             out[task] = sc.wug_rho(results, task, data)
         elif task == "reading":

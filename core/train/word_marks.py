@@ -105,6 +105,15 @@ def config_forecast(cfg, train_words: int) -> str | None:
     return forecast(marks, train_words * epochs, f"the corpus's {train_words:,} train words x {epochs} epochs")
 
 
+def track_defaults(cfg):
+    """A BabyLM track sets the checkpoint schedule a submission needs: with `training.babylm_track`
+    set and `training.checkpoint_words` empty, the marks become `babylm` (the budget guard and the
+    export read the track themselves). Returns `cfg`, changed in place."""
+    if cfg.training.babylm_track != "none" and not str(cfg.training.checkpoint_words or "").strip():
+        cfg.training.checkpoint_words = "babylm"
+    return cfg
+
+
 def check(cfg) -> list[Issue]:
     """Config issues of `training.checkpoint_words` (one issue naming the field)."""
     try:

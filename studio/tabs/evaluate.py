@@ -14,13 +14,22 @@ import pandas as pd
 
 from core import jobs
 from core.errors import UserError
-from core.evaluate.runner import SUITES, EvalOptions
+from core.evaluate import ALL_SUITES
+from core.evaluate.babylm.finetune.tasks import TASKS as GLUE_TASKS
+from core.evaluate.runner import EvalOptions
 from studio.context import StudioContext
 from studio.shared import cli_command, job_view, model_choices, poll_task, refresh_on_open, refused
 from studio.tabs import export as export_section
 from studio.tabs import submission as submission_section
 
 RESULT_COLUMNS = ["suite", "metric", "value", "evaluated"]
+# The babylm arithmetic choice, as `--exact` (the default) / `--no-exact` mean it.
+EXACT_LABEL = "pipeline arithmetic (official files)"
+FAST_PATH_LABEL = "fast (live probes)"
+ARITHMETIC = {EXACT_LABEL: True, FAST_PATH_LABEL: False}
+# GLUE pooling, as `--pooling first` (the official rule) / `--pooling last` mean it.
+POOLING = {"first token (official)": "first", "last token (NOT the official rule)": "last"}
+DATA_SUITES = ("babylm", "aoa", "glue")  # the suites that read the BabyLM data folder
 
 
 class EvaluateComponents(NamedTuple):
@@ -30,6 +39,10 @@ class EvaluateComponents(NamedTuple):
     babylm_data: gr.Dropdown
     fast: gr.Checkbox
     temperatures: gr.Textbox
+    arithmetic: gr.Radio
+    glue_tasks: gr.CheckboxGroup
+    pooling: gr.Radio
+    epochs: gr.Number
     start: gr.Button
     job: gr.Textbox
     status: gr.Markdown
@@ -51,10 +64,16 @@ def eval_args(opts: EvalOptions) -> list[str]:
     args = ["eval", opts.model, "--suite", ",".join(opts.suites)]
     if opts.num_samples:
         args += ["--num-samples", str(opts.num_samples)]
-    if "babylm" in opts.suites:
+    if any(suite in opts.suites for suite in DATA_SUITES):
         args += ["--babylm-data", opts.babylm_data] if opts.babylm_data else []
+    if "babylm" in opts.suites:
         args += ["--fast"] if opts.fast else []
         args += ["--temperatures", opts.temperatures] if opts.temperatures else []
+        args += [] if opts.exact else ["--no-exact"]
+    if "glue" in opts.suites:
+        args += ["--tasks", opts.tasks] if opts.tasks else []
+        args += ["--pooling", opts.pooling] if opts.pooling != "first" else []
+        args += ["--epochs", str(opts.epochs)] if opts.epochs else []
     return args
 
 
@@ -69,18 +88,40 @@ def _babylm_folder(ctx: StudioContext, given: str | None) -> str:
     return str(Path(folder).expanduser().resolve())
 
 
+def _glue_options(suites: tuple, glue_tasks: list[str] | None, pooling: str | None, epochs) -> dict:
+    """EvalOptions' glue fields from the form: every task ticked (or none) = all seven (""),
+    the pooling label's value, epochs 0 = the recipe's."""
+    if "glue" not in suites:
+        return {}
+    if (pooling or next(iter(POOLING))) not in POOLING:
+        raise UserError(f"GLUE pooling: {pooling!r} is not one of {', '.join(map(repr, POOLING))}")
+    chosen = [t for t in GLUE_TASKS if t in (glue_tasks or [])]
+    if len(chosen) != len(glue_tasks or []):
+        raise UserError(f"GLUE tasks: choose from {', '.join(GLUE_TASKS)}")
+    return {"tasks": "" if len(chosen) in (0, len(GLUE_TASKS)) else ",".join(chosen),
+            "pooling": POOLING[pooling or next(iter(POOLING))], "epochs": int(epochs or 0)}
+
+
 def start_eval(ctx: StudioContext, model: str | None, suites: list[str] | None, num_samples,
-               babylm_data: str | None = "", fast: bool = False, temperatures: str | None = "") -> tuple:
-    """Check the options, then start an `eval` job -> (job, status, log, timer)."""
+               babylm_data: str | None = "", fast: bool = False, temperatures: str | None = "",
+               arithmetic: str | None = EXACT_LABEL, glue_tasks: list[str] | None = None,
+               pooling: str | None = None, epochs=0) -> tuple:
+    """Check the options, then start an `eval` job -> (job, status, log, timer).
+    `arithmetic` is EXACT_LABEL (`--exact`, the default) or FAST_PATH_LABEL (`--no-exact`);
+    `glue_tasks`, `pooling` (a POOLING label) and `epochs` count only with the glue suite."""
     try:
         if not model:
             raise UserError("Model: choose a finished run (train one in the Train tab first)")
+        if (arithmetic or EXACT_LABEL) not in ARITHMETIC:
+            raise UserError(f"BabyLM arithmetic: {arithmetic!r} is not one of {', '.join(map(repr, ARITHMETIC))}")
         suites = tuple(suites or ())
         with_babylm = "babylm" in suites
         opts = EvalOptions(model=model, suites=suites, num_samples=int(num_samples or 0), suites_given=True,
-                           babylm_data=_babylm_folder(ctx, babylm_data) if with_babylm else "",
+                           babylm_data=_babylm_folder(ctx, babylm_data) if set(suites) & set(DATA_SUITES) else "",
                            fast=bool(fast) and with_babylm,
-                           temperatures=(temperatures or "").strip() if with_babylm else "")
+                           temperatures=(temperatures or "").strip() if with_babylm else "",
+                           exact=ARITHMETIC[arithmetic or EXACT_LABEL] or not with_babylm,
+                           **_glue_options(suites, glue_tasks, pooling, epochs))
         opts.check()
         with ctx.history() as h:
             job = h.free_name(f"eval-{model}")
@@ -119,7 +160,8 @@ def poll_eval(ctx: StudioContext, job: str, model: str | None) -> tuple:
 
 def _build_babylm(ctx: StudioContext) -> tuple:
     folders = babylm_folders(ctx)
-    with gr.Accordion("BabyLM 2025 zero-shot suite (tick babylm above)", open=bool(folders), elem_id="eval-babylm"):
+    with gr.Accordion("BabyLM 2025: data folder (babylm, aoa, glue) and zero-shot options", open=bool(folders),
+                      elem_id="eval-babylm"):
         with gr.Row():
             data = gr.Dropdown(folders, value=folders[0] if folders else None, allow_custom_value=True,
                                label="BabyLM data folder", elem_id="eval-babylm-data", scale=3,
@@ -128,9 +170,28 @@ def _build_babylm(ctx: StudioContext) -> tuple:
                                scale=1)
             temperatures = gr.Textbox("", label="temperatures", placeholder="1.0 (default), 1,1.5,2 or 0.5:2:0.25",
                                       elem_id="eval-babylm-temperatures", scale=1)
+        arithmetic = gr.Radio(list(ARITHMETIC), value=EXACT_LABEL, label="arithmetic", elem_id="eval-babylm-exact",
+                              scale=2, info="pipeline: its batches of 64 in file order and float32 sums, so near-ties "
+                                            "fall as in its files (--exact); fast: shared prefixes once, "
+                                            "length-sorted batches, float64 sums (--no-exact)")
     data.focus(lambda: gr.update(choices=babylm_folders(ctx)), None, data, show_progress="hidden",
                api_visibility="private")
-    return data, fast, temperatures
+    return data, fast, temperatures, arithmetic
+
+
+def _build_glue() -> tuple:
+    with gr.Accordion("BabyLM fine-tuning (tick glue above): hours on a CPU, minutes on a GPU", open=False,
+                      elem_id="eval-glue"):
+        with gr.Row():
+            tasks = gr.CheckboxGroup(list(GLUE_TASKS), value=list(GLUE_TASKS), label="GLUE tasks",
+                                     elem_id="eval-glue-tasks", scale=3)
+            pooling = gr.Radio(list(POOLING), value=next(iter(POOLING)), label="pooling", elem_id="eval-glue-pooling",
+                               scale=2, info="the hidden state the classifier reads: position 0 (the pipeline's "
+                                             "rule; weak for causal models) or the last real token (recorded as "
+                                             "not official)")
+            epochs = gr.Number(0, precision=0, minimum=0, label="epochs (0 = the recipe's: 10, WSC 30)",
+                               elem_id="eval-glue-epochs", scale=1)
+    return tasks, pooling, epochs
 
 
 def build(ctx: StudioContext) -> EvaluateComponents:
@@ -138,12 +199,16 @@ def build(ctx: StudioContext) -> EvaluateComponents:
     with gr.Row():
         model = gr.Dropdown(model_choices(ctx), allow_custom_value=True, label="model (a finished or stopped run)",
                             elem_id="eval-model", scale=2)
-        suites = gr.CheckboxGroup(list(SUITES), value=["ppl", "gen", "cloze"], label="suites", elem_id="eval-suites",
+        suites = gr.CheckboxGroup(list(ALL_SUITES), value=["ppl", "gen", "cloze"], label="suites",
+                                  elem_id="eval-suites",
                                   info="ppl: perplexity + bits/byte; gen: diversity, repetition, consistency; "
                                        "cloze; pairs: BLiMP minimal pairs (<workspace>/blimp/); "
-                                       "babylm: the official BabyLM 2025 zero-shot tasks; speed", scale=3)
+                                       "babylm: the official BabyLM 2025 zero-shot tasks; speed; aoa: age of "
+                                       "acquisition over the run's chck_* checkpoints; glue: fine-tuning on 7 "
+                                       "(Super)GLUE tasks (aoa and glue read the BabyLM data folder)", scale=3)
         num_samples = gr.Number(100, precision=0, minimum=0, label="samples per suite (0 = all)", scale=1)
     babylm = _build_babylm(ctx)
+    glue = _build_glue()
     start = gr.Button("Evaluate", variant="primary", elem_id="eval-start")
     job = gr.Textbox(visible=False, label="job")
     status = gr.Markdown(elem_id="eval-status")
@@ -159,11 +224,12 @@ def build(ctx: StudioContext) -> EvaluateComponents:
     model.focus(lambda: gr.update(choices=model_choices(ctx)), None, model, show_progress="hidden",
                 api_visibility="private")
     model.change(partial(results_view, ctx), model, [results, report], api_name="eval_results")
-    start.click(partial(start_eval, ctx), [model, suites, num_samples, *babylm], [job, status, log, timer],
+    start.click(partial(start_eval, ctx), [model, suites, num_samples, *babylm, *glue], [job, status, log, timer],
                 api_name="evaluate")
     timer.tick(partial(poll_eval, ctx), [job, model], [job, status, log, timer, results, report],
                show_progress="hidden", api_name="eval_status")
-    return EvaluateComponents(model, suites, num_samples, *babylm, start, job, status, log, timer, results, report)
+    return EvaluateComponents(model, suites, num_samples, *babylm, *glue, start, job, status, log, timer, results,
+                              report)
 
 
 def wire_load(demo: gr.Blocks, ctx: StudioContext, c: EvaluateComponents, tab: gr.Tab | None = None) -> None:

@@ -1,7 +1,8 @@
 """The Submission section of the Evaluate tab: for a run and a BabyLM track, every part x checkpoint
 as done / running / missing (a coloured table), a button that starts what is missing (the same
-`submission` job as `babyllama submission --detach`), and the scoreboard of every fast task per
-revision. Plain handlers over core.submission returning dicts keyed by component; no state.
+`submission` job as `babyllama submission --detach`), and the scoreboard: every fast task per
+revision, and `main`'s every task (full suite, reading, AoA, GLUE). Plain handlers over
+core.submission returning dicts keyed by component; no state.
 """
 from __future__ import annotations
 
@@ -64,7 +65,47 @@ def board_html(plan) -> str:
             cells = "".join(f"<td>{v:.3f}</td>" if v is not None and not math.isnan(v) else "<td>·</td>"
                             for v in values)
         rows.append(f"<tr><td>{part.revision}</td>{cells}</tr>")
-    return f"<table class='submission-board'><tr><th>revision</th>{heads}</tr>{''.join(rows)}</table>"
+    fast_table = f"<table class='submission-board'><tr><th>revision</th>{heads}</tr>{''.join(rows)}</table>"
+    return fast_table + main_board_html(plan)
+
+
+def main_columns() -> list[tuple[str, str, str]]:
+    """(part kind, suite, scoreboard label) of every task `main` hands in: the full zero-shot suite
+    with reading's two scores, AoA's curve fitness, and the seven GLUE tasks."""
+    from core.submission.collate import FULL_TASKS
+    from core.submission.plan import GLUE_TASKS
+
+    full = [("full", "babylm", label) for label in FULL_TASKS.values() if label != "reading"]
+    reading = [("full", "babylm", "reading/reading_eye"), ("full", "babylm", "reading/reading_spr")]
+    return [*full, *reading, ("aoa", "aoa", "curve_fitness"), *(("glue", "glue", t) for t in GLUE_TASKS)]
+
+
+def main_board_html(plan) -> str:
+    """One row for `main`, a column per task of `main_columns`: the score each part's eval wrote in
+    its results.json (accuracy % / rho; reading gains; AoA Pearson r; GLUE each task's validation
+    metric); a part not done shows its status instead, a task its eval did not score shows ·."""
+    import json
+    import math
+
+    parts = {p.kind: p for p in plan.parts if p.revision == "main"}
+    suites: dict[str, dict] = {}
+    for kind, part in parts.items():
+        path = part.output / "results.json"
+        if part.status == "done" and path.is_file():
+            suites[kind] = json.loads(path.read_text(encoding="utf-8")).get("suites", {})
+    heads, cells = [], []
+    for kind, suite, label in main_columns():
+        heads.append(f"<th>{html.escape(label.split('/')[-1])}</th>")
+        if kind not in suites:
+            status = parts[kind].status if kind in parts else "missing"
+            cells.append(f"<td style='color:{COLOURS.get(status, '#555')}'>{status}</td>")
+            continue
+        found = suites[kind].get(suite) or {}
+        value = found.get("score") if suite == "aoa" else (found.get("scoreboard") or {}).get(label)
+        ok = isinstance(value, (int, float)) and not math.isnan(value)
+        cells.append(f"<td>{value:.3f}</td>" if ok else "<td>·</td>")
+    return (f"<table class='submission-main'><tr><th>revision</th>{''.join(heads)}</tr>"
+            f"<tr><td>main</td>{''.join(cells)}</tr></table>")
 
 
 def _mean(values) -> float | None:

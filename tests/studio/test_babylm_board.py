@@ -4,7 +4,9 @@ evaluations of a tiny model saved as a run, and on rows written straight into th
 from __future__ import annotations
 
 import json
+import shlex
 import time
+from pathlib import Path
 
 import pytest
 
@@ -120,14 +122,72 @@ def test_evaluate_tab_babylm_options_and_command(ctx):
     assert eval_tab.eval_args(opts) == ["eval", "bl", "--suite", "ppl,babylm", "--babylm-data",
                                         "/data/evaluation_data", "--fast", "--temperatures", "1,2"]
     assert eval_tab.eval_args(EvalOptions(model="bl", suites=("ppl",), fast=True)) == ["eval", "bl", "--suite", "ppl"]
+    # The arithmetic radio: --exact is the CLI's default (not shown), the fast path is --no-exact.
+    fast_path = EvalOptions(model="bl", suites=("babylm",), babylm_data="/d", exact=False)
+    assert eval_tab.eval_args(fast_path) == ["eval", "bl", "--suite", "babylm", "--babylm-data", "/d", "--no-exact"]
+    assert eval_tab.eval_args(EvalOptions(model="bl", suites=("ppl",), exact=False)) == ["eval", "bl", "--suite", "ppl"]
+    out = eval_tab.start_eval(ctx, fake, ["babylm"], 0, "", False, "", "float16")
+    assert "BabyLM arithmetic" in out[1] and eval_tab.EXACT_LABEL in out[1]
+    with ctx.history() as h:
+        assert h.list_runs(kind="eval") == []
+
+
+def _cli_options(command: str) -> dict:
+    """The EvalOptions the CLI builds from a shown `babyllama eval ...` command line."""
+    from core.cli import build_parser
+    from core.cli.eval_cmds import _options
+
+    argv = shlex.split(command)
+    assert argv[0] == "babyllama"
+    return _options(build_parser().parse_args(argv[1:])).to_dict()
+
+
+def test_evaluate_tab_glue_and_aoa_options_start_the_cli_job(ctx):
+    from core import jobs
+    from core.history import FINAL_STATUSES
+
+    write_evaluation_data(ctx.workspace.root)
+    folder = str(ctx.workspace.root / "evaluation_data")
+    last = "last token (NOT the official rule)"
+    assert eval_tab.eval_args(EvalOptions(model="bl", suites=("glue", "aoa"), babylm_data=folder, tasks="rte,wsc",
+                                          pooling="last", epochs=2)) == \
+        ["eval", "bl", "--suite", "glue,aoa", "--babylm-data", folder, "--tasks", "rte,wsc", "--pooling", "last",
+         "--epochs", "2"]
+    out = eval_tab.start_eval(ctx, "bl", ["glue"], 0, "", False, "", eval_tab.EXACT_LABEL, ["rte"], "mean", 0)
+    assert "GLUE pooling" in out[1] and last in out[1]
+    out = eval_tab.start_eval(ctx, "bl", ["glue"], 0, "", False, "", eval_tab.EXACT_LABEL, ["cola"], last, 0)
+    assert "GLUE tasks: choose from boolq" in out[1]
+    with ctx.history() as h:
+        assert h.list_runs(kind="eval") == []
+    fake_run(ctx, "bl")
+    job, status, _, timer = eval_tab.start_eval(ctx, "bl", ["glue", "aoa"], 0, "", True, "1,2", eval_tab.FAST_PATH_LABEL,
+                                                ["wsc", "rte"], last, 3)
+    assert timer.active and f"--suite glue,aoa --babylm-data {folder} --tasks rte,wsc --pooling last --epochs 3" in status
+    with ctx.history() as h:
+        run = h.get_run(job)
+        assert _cli_options(run["command"]) == run["config"]  # what the CLI would run, flag for flag
+        assert (run["config"]["fast"], run["config"]["temperatures"], run["config"]["exact"]) == (False, "", True)
+        deadline = time.monotonic() + 120  # no GLUE files in this data: the job stops at its plan
+        while jobs.refresh(h, job)["status"] not in FINAL_STATUSES and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert h.get_run(job)["status"] == "failed"
+    # Every task ticked is all seven: no --tasks.
+    opts = EvalOptions(model="bl", suites=("glue",), **eval_tab._glue_options(("glue",), list(eval_tab.GLUE_TASKS),
+                                                                             None, 0))
+    assert eval_tab.eval_args(opts) == ["eval", "bl", "--suite", "glue"]
 
 
 def test_evaluate_tab_runs_the_babylm_suite_as_a_job(ctx):
     write_evaluation_data(ctx.workspace.root)
     fake_run(ctx, "bl")
-    job, status, _, timer = eval_tab.start_eval(ctx, "bl", ["babylm"], 0, "", True, "1,2")
+    job, status, _, timer = eval_tab.start_eval(ctx, "bl", ["babylm"], 0, "", True, "1,2", eval_tab.FAST_PATH_LABEL)
     assert timer.active
-    assert f"--suite babylm --babylm-data {ctx.workspace.root / 'evaluation_data'} --fast --temperatures 1,2" in status
+    folder = ctx.workspace.root / "evaluation_data"
+    assert f"--suite babylm --babylm-data {folder} --fast --temperatures 1,2 --no-exact" in status
+    with ctx.history() as h:
+        run = h.get_run(job)
+    # The job runs exactly what its shown command runs through the CLI.
+    assert run["config"]["exact"] is False and _cli_options(run["command"]) == run["config"]
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         job, status, log, timer, results, report = eval_tab.poll_eval(ctx, job, "bl")
@@ -138,3 +198,5 @@ def test_evaluate_tab_runs_the_babylm_suite_as_a_job(ctx):
     babylm = results[results["suite"] == "babylm"]
     assert set(FAST_TASKS) <= set(babylm["metric"]) and report.endswith("report.html")
     assert board.scoreboard(ctx, ["bl"])[0]["run"].tolist() == ["bl"]
+    results = json.loads((Path(report).parent / "results.json").read_text(encoding="utf-8"))
+    assert results["options"]["exact"] is False and results["suites"]["babylm"]["rule"]["exact"] is False

@@ -229,7 +229,8 @@ def fit_points(entries: list[dict]) -> dict[str, tuple[list[float], list[float]]
 
 
 def _results(the_plan: AoAPlan, entries: list[dict], summary: list[dict], seconds: float) -> dict:
-    fitness = aoa_fit.curve_fitness(fit_points(entries), the_plan.human).as_dict() if the_plan.human else None
+    points = fit_points(entries)
+    fitness = aoa_fit.curve_fitness(points, the_plan.human).as_dict() if the_plan.human else None
     files = {f"{the_plan.layout}/surprisal.json": surprisal_json(the_plan, entries)}
     if fitness is not None:
         files[f"{the_plan.layout}/aoa_score.json"] = json.dumps({"aoa": fitness["curve_fitness"]}, indent=2)
@@ -238,7 +239,7 @@ def _results(the_plan: AoAPlan, entries: list[dict], summary: list[dict], second
             "contexts": len(entries), "checkpoints": summary, "warnings": list(the_plan.warnings),
             "layout": the_plan.layout, "data": str(the_plan.words.path), "rule": rule(),
             "seconds": seconds, "contexts_per_s": len(entries) / max(seconds, 1e-9),
-            "curves": plot_curves(the_plan, entries, fitness), "_files": files}
+            "curves": plot_curves(the_plan, entries, fitness, points), "_files": files}
 
 
 def rule() -> dict:
@@ -249,19 +250,46 @@ def rule() -> dict:
             "fit_points": "every (checkpoint, context) surprisal; contexts are not averaged"}
 
 
-def plot_curves(the_plan: AoAPlan, entries: list[dict], fitness: dict | None) -> dict:
-    """A few words' mean surprisal per checkpoint and their children's proportions (for the report)."""
+def plot_curves(the_plan: AoAPlan, entries: list[dict], fitness: dict | None,
+                points: dict[str, tuple[list[float], list[float]]] | None = None) -> dict:
+    """A few words (those the score used first) for the report: `model` = mean surprisal per
+    checkpoint, `children` = the CDI proportions by age, and the fits the score reads: `model_fit`
+    (the sigmoid through every (checkpoint, context) point, as surprisal by words seen),
+    `children_fit` (by age, in half months) and `aoa` (each side's age of acquisition, None where
+    its fit gives none)."""
+    points = fit_points(entries) if points is None else points
     chosen = list((fitness or {}).get("valid_words", []))[:PLOT_WORDS]
     chosen += [w for w in the_plan.words.words if w not in chosen][:PLOT_WORDS - len(chosen)]
     model: dict[str, dict[str, list[float]]] = {w: {} for w in chosen}
     for e in entries:
         if e["target_word"] in model and e["word_count"] and math.isfinite(e["surprisal"]):
             model[e["target_word"]].setdefault(str(e["word_count"]), []).append(e["surprisal"])
-    human = {}
-    if the_plan.human:
-        for w in chosen:
-            if w in the_plan.human.words:
-                row = the_plan.human.rows[the_plan.human.words.index(w)]
-                human[w] = [[a, v] for a, v in zip(the_plan.human.ages, row) if math.isfinite(v)]
-    return {"model": {w: [[int(k), sum(v) / len(v)] for k, v in by.items()] for w, by in model.items()},
-            "children": human}
+    out = {"model": {w: [[int(k), sum(v) / len(v)] for k, v in by.items()] for w, by in model.items()},
+           "children": {}, "model_fit": {}, "children_fit": {}, "aoa": {}}
+    for w in chosen:
+        out["model_fit"][w], model_words = _model_fit_curve(*points.get(w, ([], [])))
+        out["aoa"][w] = {"model_words": model_words, "child_months": None}
+        if the_plan.human and w in the_plan.human.words:
+            row = the_plan.human.rows[the_plan.human.words.index(w)]  # the first row, as the score reads it
+            out["children"][w] = [[a, v] for a, v in zip(the_plan.human.ages, row) if math.isfinite(v)]
+            out["children_fit"][w] = _child_fit_curve(the_plan.human.ages, row)
+            out["aoa"][w]["child_months"] = aoa_fit.child_aoa(the_plan.human.ages, row)
+    return out
+
+
+def _model_fit_curve(steps: list[float], surprisals: list[float]) -> tuple[list[list[float]], float | None]:
+    """(the fitted surprisal at 25 log-spaced word counts over the checkpoints, the AoA in words seen)."""
+    fit = aoa_fit.model_fit(surprisals, steps)
+    if fit is None or min(steps) <= 0:
+        return [], None
+    lo, hi = math.log10(min(steps)), math.log10(max(steps))
+    curve = [[10 ** (lo + (hi - lo) * i / 24), fit.surprisal(10 ** (lo + (hi - lo) * i / 24))] for i in range(25)]
+    log_step = aoa_fit.model_aoa(surprisals, steps)
+    return [pt for pt in curve if math.isfinite(pt[1])], None if log_step is None else 10 ** log_step - 1
+
+
+def _child_fit_curve(ages: list[int], row: list[float]) -> list[list[float]]:
+    params = aoa_fit.child_fit(ages, row)
+    if params is None:
+        return []
+    return [[a / 2, float(aoa_fit.sigmoid(a / 2, *params))] for a in range(2 * ages[0], 2 * ages[-1] + 1)]

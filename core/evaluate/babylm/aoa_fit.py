@@ -52,9 +52,9 @@ def _curve_fit(x, y, p0, **kwargs):
     return popt
 
 
-def child_aoa(ages, proportions, threshold: float = THRESHOLD) -> float | None:
-    """Age (months) where the sigmoid fitted to the proportions reaches `threshold`; None when there
-    are under 3 values, the fit fails, or the crossing is outside the ages measured."""
+def child_fit(ages, proportions) -> tuple[float, float, float, float] | None:
+    """The sigmoid (a, b, c, d) fitted to the children's proportions by age (months); None when
+    there are under 3 values or the fit fails."""
     ages, proportions = np.asarray(ages), np.asarray(proportions, dtype=float)
     valid = ~np.isnan(proportions)
     if not np.any(valid) or valid.sum() < 3:
@@ -65,7 +65,17 @@ def child_aoa(ages, proportions, threshold: float = THRESHOLD) -> float | None:
                                 bounds=([0, 0, x[0], -0.5], [2.0, 1.0, x[-1], 0.5]))
     except FIT_ERRORS:
         return None
-    return _crossing(a, b, c, d, threshold, x[0], x[-1])
+    return float(a), float(b), float(c), float(d)
+
+
+def child_aoa(ages, proportions, threshold: float = THRESHOLD) -> float | None:
+    """Age (months) where the sigmoid fitted to the proportions reaches `threshold`; None when there
+    are under 3 values, the fit fails, or the crossing is outside the ages measured."""
+    params = child_fit(ages, proportions)
+    if params is None:
+        return None
+    measured = np.asarray(ages)[~np.isnan(np.asarray(proportions, dtype=float))]
+    return _crossing(*params, threshold, measured[0], measured[-1])
 
 
 def _crossing(a, b, c, d, level, lo, hi) -> float | None:
@@ -75,10 +85,24 @@ def _crossing(a, b, c, d, level, lo, hi) -> float | None:
     return None if x < lo or x > hi else float(x)
 
 
-def model_aoa(surprisals, steps, threshold: float = THRESHOLD, vocab: float = APPROXIMATE_VOCAB) -> float | None:
-    """log10(words seen + 1) where the sigmoid fitted to (log10(words + 1), -surprisal) crosses the
-    threshold half way from chance (log2 of `vocab`, in bits) to the lowest surprisal (in nats);
-    None for under 3 points, a failed fit, or a crossing outside the words seen."""
+@dataclass
+class ModelFit:
+    """The sigmoid fitted to (log10(words seen + 1), -surprisal), the level its AoA crosses
+    (-surprisal) and the words seen of the fitted points (first, last: the range an AoA must fall in)."""
+
+    params: tuple[float, float, float, float]
+    level: float
+    first_words: float
+    last_words: float
+
+    def surprisal(self, words: float) -> float:
+        """The fitted curve's surprisal (nats) at `words` seen."""
+        return float(-sigmoid(np.log10(words + 1), *self.params))
+
+
+def model_fit(surprisals, steps, threshold: float = THRESHOLD, vocab: float = APPROXIMATE_VOCAB) -> ModelFit | None:
+    """The model's fit: None for under 3 points, no finite surprisal, or a failed fit. The level is
+    half way from chance (log2 of `vocab`, in bits) to the lowest surprisal (in nats)."""
     if len(surprisals) != len(steps):
         raise ValueError("surprisals and steps must have the same length")
     if len(surprisals) < 3:
@@ -95,11 +119,21 @@ def model_aoa(surprisals, steps, threshold: float = THRESHOLD, vocab: float = AP
         a, b, c, d = _curve_fit(x, y, [np.max(y) - np.min(y), 1.0, np.mean(x), np.min(y)])
     except FIT_ERRORS:
         return None
-    log_step = _crossing(a, b, c, d, level, -math.inf, math.inf)
+    return ModelFit((float(a), float(b), float(c), float(d)), float(level), float(x_steps[0]), float(x_steps[-1]))
+
+
+def model_aoa(surprisals, steps, threshold: float = THRESHOLD, vocab: float = APPROXIMATE_VOCAB) -> float | None:
+    """log10(words seen + 1) where the sigmoid fitted to (log10(words + 1), -surprisal) crosses the
+    threshold half way from chance (log2 of `vocab`, in bits) to the lowest surprisal (in nats);
+    None for under 3 points, a failed fit, or a crossing outside the words seen."""
+    fit = model_fit(surprisals, steps, threshold, vocab)
+    if fit is None:
+        return None
+    log_step = _crossing(*fit.params, fit.level, -math.inf, math.inf)
     if log_step is None:
         return None
     words = 10 ** log_step - 1
-    return None if words < x_steps[0] or words > x_steps[-1] else log_step
+    return None if words < fit.first_words or words > fit.last_words else log_step
 
 
 @dataclass

@@ -207,3 +207,16 @@ def test_tokens_seen_past_int64_safe_range_are_refused():
 def test_checkpoint_words_with_a_million_digits_is_an_issue_not_a_decimal_overflow():
     with pytest.raises(ConfigError, match=r"training\.checkpoint_words: a count of 1,000,000 characters"):
         config.load(overrides=["training.checkpoint_words='" + "9" * 1_000_000 + "'"])  # quoted: text, not a number
+
+
+def test_a_babylm_track_sets_the_checkpoint_schedule_when_none_is_given():
+    from core.config import presets
+
+    tiny = presets.find("tiny")
+    assert config.load(tiny, ["training.babylm_track=strict-small"]).training.checkpoint_words == "babylm"
+    assert config.load(tiny, ["training.babylm_track=strict"]).training.checkpoint_words == "babylm"
+    kept = config.load(tiny, ["training.babylm_track=strict-small", "training.checkpoint_words=1k,2k"])
+    assert kept.training.checkpoint_words == "1k,2k"
+    assert config.load(tiny).training.checkpoint_words == ""  # no track: no marks unless asked
+    assert config.from_dict(config.load(tiny, ["training.babylm_track=strict"]).to_dict()).training.checkpoint_words \
+        == "babylm"  # the run's stored config carries the resolved schedule

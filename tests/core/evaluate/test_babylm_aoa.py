@@ -186,6 +186,59 @@ def test_fits_match_the_reference_on_learning_curves():
     assert fit.child_aoas == pytest.approx([reference_child(human.ages, r) for r in human.rows], abs=1e-9)
 
 
+def _reference_params(x, y, p0, **kwargs):
+    from scipy.optimize import curve_fit
+
+    return curve_fit(_sig, np.asarray(x, dtype=float), np.asarray(y, dtype=float), p0=p0, maxfev=1000, **kwargs)[0]
+
+
+def test_the_report_draws_the_fitted_curves_the_score_reads():
+    from core.evaluate.outputs import aoa_charts
+
+    marks = {"chck_1M": 1e6, "chck_2M": 2e6, "chck_5M": 5e6, "chck_10M": 1e7, "chck_20M": 2e7, "chck_50M": 5e7,
+             "chck_100M": 1e8}
+    rng = np.random.default_rng(1)
+    entries = []
+    for name, seen in marks.items():
+        for i, word in enumerate(WORDS):
+            mid = 6.2 + 0.25 * i
+            for cid in range(3):
+                entries.append({"step": name, "word_count": int(seen), "target_word": word, "context_id": cid,
+                                "context": f"c{cid}", "surprisal": 3 + 11 / (1 + math.exp(4 * (math.log10(seen) - mid)))
+                                + rng.normal(0, 0.1)})
+    rows = [[1 / (1 + math.exp(-0.6 * (a - 19 - 1.5 * i))) for a in range(16, 31)] for i in range(len(WORDS))]
+    rows[1][4] = float("nan")  # a missing cell: the fit skips it
+    human = aoa.ChildData(None, list(range(16, 31)), WORDS, rows)
+    the_plan = aoa.AoAPlan(aoa.Words(None, WORDS, [["c0", "c1", "c2"]] * len(WORDS)), human, [], "r")
+    fitness = aoa_fit.curve_fitness(aoa.fit_points(entries), human).as_dict()
+    curves = aoa.plot_curves(the_plan, entries, fitness)
+    assert list(curves["model_fit"]) == fitness["valid_words"][:aoa.PLOT_WORDS]
+    for i, word in enumerate(curves["model_fit"]):
+        mine = [e for e in entries if e["target_word"] == word]
+        steps, values = [marks[e["step"]] for e in mine], [e["surprisal"] for e in mine]
+        y, x = -np.asarray(values), np.log10(np.asarray(steps) + 1)
+        a, b, c, d = _reference_params(x, y, [y.max() - y.min(), 1.0, x.mean(), y.min()])
+        fitted = curves["model_fit"][word]
+        assert fitted[0][0] == pytest.approx(1e6) and fitted[-1][0] == pytest.approx(1e8) and len(fitted) == 25
+        assert [v for _, v in fitted] == pytest.approx([-_sig(np.log10(w + 1), a, b, c, d) for w, _ in fitted], abs=1e-6)
+        assert curves["aoa"][word]["model_words"] == pytest.approx(10 ** reference_model(values, steps) - 1, rel=1e-9)
+        ages = np.arange(16, 31)[~np.isnan(rows[i])]
+        ca, cb, cc, cd = _reference_params(ages, np.asarray(rows[i])[~np.isnan(rows[i])],
+                                           [1.0, 0.1, ages.mean(), 0.0], bounds=([0, 0, 16, -0.5], [2.0, 1.0, 30, 0.5]))
+        child = dict(map(tuple, curves["children_fit"][word]))
+        assert set(child) >= set(range(16, 31)) and 16.5 in child
+        assert [child[age] for age in range(16, 31)] == pytest.approx([_sig(age, ca, cb, cc, cd) for age in range(16, 31)],
+                                                                      abs=1e-6)
+        assert curves["aoa"][word]["child_months"] == pytest.approx(reference_child(human.ages, rows[i]), abs=1e-9)
+        assert len(curves["children"][word]) == 15 - (word == WORDS[1])
+    model_chart, child_chart = aoa_charts({"curves": curves})
+    for chart in (model_chart, child_chart):
+        dashed = [item for item in chart.items if item[0] == "line" and item[-1] is True]
+        assert len(dashed) >= len(curves["model_fit"]) * 14
+        assert sum("(AoA " in item[3] for item in chart.items if item[0] == "text") == len(curves["model_fit"])
+    assert "fitted" in model_chart.title and "fitted" in child_chart.title
+
+
 def test_failed_fits_and_names():
     assert aoa_fit.child_aoa(range(16, 31), [np.nan] * 13 + [0.5, 0.6]) is None  # under 3 values
     assert aoa_fit.model_aoa([5.0, 5.0], [1e6, 2e6]) is None
@@ -221,6 +274,10 @@ def test_eval_aoa_writes_surprisal_json_as_the_pipeline(aoa_run, tmp_path):
     score, words = reference_score(got, data / "full_eval" / "cdi_childes" / "cdi_human.csv")
     s = results["suites"]["aoa"]
     assert s["score"] == pytest.approx(score, abs=1e-9) and s["fitness"]["valid_words"] == words
+    # Random checkpoints learn nothing: no word's surprisal falls through the threshold, so no model
+    # AoA, under 3 words, and the pipeline's 0.0 (docs/evaluation.md, "AoA on untrained checkpoints").
+    assert s["score"] == 0.0 and s["fitness"]["n_words"] < 3
+    assert all(v["model_words"] is None for v in s["curves"]["aoa"].values())
     assert "_files" not in s and s["contexts"] == 4 * len(WORDS) * 21
     assert json.loads((path.parent / "aoa_score.json").read_text())["aoa"] == pytest.approx(score, abs=1e-9)
     saved = json.loads((out / "results.json").read_text())["suites"]["aoa"]
@@ -228,6 +285,77 @@ def test_eval_aoa_writes_surprisal_json_as_the_pipeline(aoa_run, tmp_path):
     assert any("ETA" in line for line in lines) and any("a submission needs the official 19" in line for line in lines)
     html = (out / "report.html").read_text()
     assert "Age of acquisition" in html and "AoA: model surprisal by words seen" in html
+
+
+# Nonsense words of 6-8 tokens: a random model's surprisal of each (~25-40 nats) is far above the
+# threshold, so a model that learns them crosses it; word i is drawn with weight 2^-i, so it is
+# learned later the larger i is, and the children's curves (write_cdi's rows) rise later too.
+LEARNED_WORDS = ["zorblat", "quimble", "vexnor", "plindar", "growzek", "thrumble"]
+LEARNED_MARKS = {5: "chck_1M", 10: "chck_2M", 25: "chck_5M", 50: "chck_10M", 100: "chck_20M", 250: "chck_50M",
+                 500: "chck_100M"}
+
+
+def _train_and_save(model, tok, optimizer, rng, p, run) -> None:
+    for step in range(1, max(LEARNED_MARKS) + 1):
+        words = rng.choice(LEARNED_WORDS, size=16, p=p)
+        texts = [_contexts(w)[rng.integers(21)].strip() + " " + w for w in words]
+        batch = tok(texts, return_tensors="pt", padding=True)
+        loss = model(**batch, labels=batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if step in LEARNED_MARKS:
+            for folder in (run / LEARNED_MARKS[step], run):
+                model.save_pretrained(folder)
+                tok.save_pretrained(folder)
+
+
+@pytest.fixture(scope="module")
+def learned_run(tmp_path_factory):
+    """Run `learn`: a tiny Llama trained 500 steps on the CDI contexts followed by their word (the
+    frequency ramp above), its weights saved at 7 steps as chck_1M ... chck_100M; and the CDI files."""
+    root = tmp_path_factory.mktemp("aoa-learned")
+    ws = Workspace(root / "ws").ensure()
+    tok = fx.make_tokenizer(root / "tok", add_bos=True)
+    run = ws.run_dir("learn")
+    model = fx.make_model(len(tok), seed=0).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    rng = np.random.default_rng(0)
+    weights = np.array([2.0 ** -i for i in range(len(LEARNED_WORDS))])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a model this small only loses to thread hand-offs on a busy machine
+    try:
+        _train_and_save(model, tok, optimizer, rng, weights / weights.sum(), run)
+    finally:
+        torch.set_num_threads(threads)
+    cdi = root / "evaluation_data" / "full_eval" / "cdi_childes"
+    cdi.mkdir(parents=True)
+    (cdi / "cdi_childes.json").write_text(json.dumps({w: [{"context": c} for c in _contexts(w)] for w in LEARNED_WORDS}))
+    with open(cdi / "cdi_human.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["word", "category", *range(16, 31)])
+        for i, word in enumerate(LEARNED_WORDS):
+            writer.writerow([word, "noun", *(f"{1 / (1 + math.exp(-0.6 * (a - 19 - 1.5 * i))):.4f}" for a in range(16, 31))])
+    return ws, run, root / "evaluation_data"
+
+
+def test_eval_aoa_on_checkpoints_that_learn(learned_run, tmp_path):
+    """Surprisal falls checkpoint by checkpoint, later for the rarer words: every word gets a model
+    AoA, in the children's order, and the score is the reference's, well above 0."""
+    ws, run, data = learned_run
+    out = tmp_path / "out"
+    results, _ = run_eval(EvalOptions(model="learn", suites=("aoa",), babylm_data=str(data), output=str(out),
+                                      device="cpu", batch_size=64, suites_given=True), ws, log=lambda *_: None)
+    got = json.loads((out / "results" / "learn" / "main" / "zero_shot" / "causal" / "AoA_word" / "surprisal.json")
+                     .read_text())
+    assert [c["name"] for c in results["suites"]["aoa"]["checkpoints"]] == list(LEARNED_MARKS.values())
+    means = [c["mean_surprisal"] for c in results["suites"]["aoa"]["checkpoints"]]
+    assert means[0] > 20 > 5 > means[-1]  # it learned
+    score, words = reference_score(got, data / "full_eval" / "cdi_childes" / "cdi_human.csv")
+    s = results["suites"]["aoa"]
+    assert s["score"] == pytest.approx(score, abs=1e-9) and s["fitness"]["valid_words"] == words
+    assert s["fitness"]["n_words"] >= 5 and s["score"] > 0.8
+    assert all(s["curves"]["aoa"][w]["model_words"] is not None for w in s["curves"]["model_fit"])
 
 
 def test_eval_aoa_cli_errors(aoa_run, tmp_path, capsys):

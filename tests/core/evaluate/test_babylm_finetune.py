@@ -325,3 +325,41 @@ def test_glue_job_through_the_worker_reports_training_steps(eval_ws, tmp_path, m
     assert (tmp_path / "out" / "results" / "r1" / "main" / "finetune" / "rte" / "predictions.json").is_file()
     with open_history(eval_ws) as history:
         assert history.get_run("eval-glue-test")["status"] == "finished"
+
+
+@pytest.mark.slow
+def test_a_detached_glue_job_shows_progress_and_eta_in_runs_show_and_the_studio(eval_ws, tmp_path, capsys):
+    """A real background fine-tuning job: while it runs, `runs show` and the studio's job status
+    give its optimizer steps and an ETA; once finished, no ETA."""
+    import time
+
+    from core.cli import main
+    from studio.context import StudioContext
+    from studio.shared import job_view
+
+    data = write_glue(tmp_path, {"rte": (320, 4)})
+    args = ["eval", "r1", "--suite", "glue", "--babylm-data", str(data), "--tasks", "rte", "--epochs", "3",
+            "--output", str(tmp_path / "out"), "--workspace", str(eval_ws.root), "--detach"]
+    assert main(args) == 0
+    job = capsys.readouterr().out.split("eval job ")[1].split()[0]
+    seen_cli = seen_studio = ""
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and not (seen_cli and seen_studio):
+        assert main(["runs", "show", job, "--workspace", str(eval_ws.root)]) == 0
+        out = capsys.readouterr().out
+        if "eta: " in out:
+            seen_cli = out
+        status, _, run = job_view(StudioContext(eval_ws), job)
+        if "ETA " in status:
+            seen_studio = status
+        if run["status"] not in ("queued", "running"):
+            break
+        time.sleep(0.3)
+    assert "total_steps: 30" in seen_cli and "(at its pace since it started)" in seen_cli, seen_cli
+    assert "/30 · ETA " in seen_studio, seen_studio  # 3 epochs x 10 batches of 32
+    while main(["runs", "show", job, "--workspace", str(eval_ws.root)]) == 0 and time.monotonic() < deadline:
+        out = capsys.readouterr().out
+        if "status: finished" in out or "status: failed" in out:
+            break
+        time.sleep(0.5)
+    assert "status: finished" in out and "eta: " not in out, out

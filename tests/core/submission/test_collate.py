@@ -96,3 +96,23 @@ def test_official_counts_refuse_a_fixture_sized_part(workspace, history, tmp_pat
     with pytest.raises(UserError, match=r"full part, revision main: .*blimp \w+ has \d predictions, the pipeline "
                                         r"expects (971|960|929)"):
         collate(plan, log=lambda m: None)
+
+
+def test_a_fast_file_without_one_of_the_datas_uids_is_short_at_official_counts(workspace, history, tmp_path):
+    """collate_preds checks the counts of the UIDs a fast file holds; a UID of the fast data with no
+    predictions at all is named too (at the pipeline's counts: 200 per BLiMP paradigm)."""
+    from core.submission import collate as collation
+    from core.submission import sizes
+
+    data, _ = _all_parts(workspace, history, tmp_path)
+    plan = make_plan("r", "strict-small", str(data), workspace, history, SCALE)
+    part = next(p for p in plan.parts if p.revision == "chck_5M")
+    uids = sorted(sizes.count_data(data, fast=True)["blimp"])
+    assert len(uids) >= 2
+    path = tmp_path / "predictions.json"
+    path.write_text(json.dumps({u: {"predictions": [{"id": f"{u}_{i}", "pred": "x"} for i in range(200)]}
+                                for u in uids[1:]}))
+    assert collation._checked(part, plan, path, "blimp", True, None).keys() == set(uids[1:])  # the pipeline's check
+    with pytest.raises(UserError, match=rf"fast part, revision chck_5M: .*blimp has no predictions for {uids[0]}; "
+                                        r"make it again with: babyllama eval .* --revision chck_5M"):
+        collation._checked(part, plan, path, "blimp", True, None, set(uids))
