@@ -12,13 +12,17 @@ import inspect
 
 import torch
 
-from core.evaluate.babylm.scorer import PLAIN_HEADS, Encoded, score_all
+from core.evaluate.babylm.scorer import PLAIN_HEADS, Encoded, score_all, target_log_probs
 
 # Prefix tokens an item must save (shared length x (candidates - 1)) to take the two-pass path: a
 # BLiMP pair sharing 4 tokens saves less than the second pass costs (bench eval: 152/s in one
 # batched pass vs 145/s through prefixes on the BLiMP sample); EWoK contexts and entity-tracking
 # prefixes save tens of tokens an item.
 MIN_SAVED = 16
+
+# Tokens a plain pass of the fast path may take (`scorer.length_batches`): short BLiMP sentences
+# run 300 at a time, one length a batch, with no padding and no attention mask.
+FAST_TOKENS = 4096
 
 
 def shared_length(cands: list[Encoded]) -> int:
@@ -40,9 +44,10 @@ def _pad(rows: list[tuple[int, ...]]) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _log_probs(model, hidden: torch.Tensor, targets: list[int], temperatures: list[float]) -> list[torch.Tensor]:
-    logits = model.get_output_embeddings()(hidden).float()
-    target = torch.tensor(targets, device=logits.device).unsqueeze(1)
-    return [torch.log_softmax(logits / t, dim=-1).gather(1, target).squeeze(1).double().cpu() for t in temperatures]
+    head = model.get_output_embeddings()
+    lp = target_log_probs(head, hidden, torch.tensor(targets, device=hidden.device), temperatures,
+                          head.weight.shape[0]).cpu()
+    return [lp[:, t] for t in range(len(temperatures))]
 
 
 @torch.inference_mode()
@@ -86,10 +91,10 @@ def _score_group(model, group: list[list[Encoded]], temperatures: list[float]) -
 
 
 def score_items(model, items: list[list[Encoded]], temperatures: list[float], batch_size: int = 64,
-                progress=None, min_saved: int = MIN_SAVED) -> list[list[list[float]]]:
+                progress=None, min_saved: int = MIN_SAVED, tokens: int = FAST_TOKENS) -> list[list[list[float]]]:
     """[item][candidate][temperature], the fast path: shared prefixes once where the architecture
     allows (`PLAIN_HEADS`) and an item saves at least `min_saved` tokens, identical candidates of
-    an item once, everything else `score_all`."""
+    an item once, everything else `score_all` in batches of one length (`tokens` a pass)."""
     out: list = [None] * len(items)
     uniques = [list(dict.fromkeys(cands)) for cands in items]
     plain = getattr(model.config, "model_type", "") in PLAIN_HEADS
@@ -97,7 +102,7 @@ def score_items(model, items: list[list[Encoded]], temperatures: list[float], ba
                if plain and len(u) > 1 and shared_length(u) * (len(u) - 1) >= max(min_saved, 1)]
     chosen = set(sharing)
     rest = [i for i in range(len(items)) if i not in chosen]
-    flat = score_all(model, [e for i in rest for e in items[i]], temperatures, batch_size)
+    flat = score_all(model, [e for i in rest for e in items[i]], temperatures, batch_size, tokens=tokens)
     at = 0
     for i in rest:
         out[i] = flat[at:at + len(items[i])]
