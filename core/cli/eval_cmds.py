@@ -103,7 +103,10 @@ def _register_bench_eval(subparsers, add_workspace_arg) -> None:
         formatter_class=defaults_formatter("core.bench.eval:EvalBenchOptions"))
     q.add_argument("--model", default="", help="run or model folder (default: a random model of --preset)")
     q.add_argument("--preset", default=None, help="model preset when no --model (default %(default)s)")
-    q.add_argument("--pairs-dir", default="", help="BLiMP .jsonl folder (default ../shared/data/blimp-sample)")
+    q.add_argument("--pairs-dir", default="", help="BLiMP .jsonl folder (default: BLiMP-like pairs generated from "
+                                                   "synthetic sentences, 4-14 words, one or two words changed)")
+    q.add_argument("--vocab", type=bounds.bounded(int, 1, bounds.MAX_VOCAB), default=None,
+                   help="the random model's vocabulary when no --model (at least the tokenizer's; default %(default)s)")
     q.add_argument("--pairs", type=bounds.bounded(int, 0, bounds.MAX_ITEMS), default=None,
                    help="pairs per paradigm (default %(default)s; 0 = all)")
     q.add_argument("--batch-size", type=bounds.bounded(int, 1, bounds.MAX_BATCH), default=None,
@@ -199,7 +202,7 @@ def _cmd_bench_eval(args) -> int:
 
     opts = EvalBenchOptions(model=args.model, pairs_dir=_abs(args.pairs_dir), device=args.device, threads=args.threads,
                             babylm_data=_abs(args.babylm_data), fast=args.fast,
-                            **given(args, ("preset", "pairs", "batch_size", "rounds", "reading_rows")))
+                            **given(args, ("preset", "pairs", "vocab", "batch_size", "rounds", "reading_rows")))
     result = run_eval_bench(opts, Workspace.resolve(args.workspace),
                             log=lambda m: print(m, file=sys.stderr, flush=True))
     print(json.dumps(result, indent=2) if args.json else format_report(result), flush=True)

@@ -152,9 +152,9 @@ def test_report_command(eval_ws, tmp_path, capsys):
     assert main(["report", "ghost", "-o", str(tmp_path / "x.html"), "--workspace", str(eval_ws.root)]) == 2
 
 
-def test_bench_eval_json(workspace, shared_data, capsys):
+def test_bench_eval_json(workspace, capsys):  # generated pairs: no shared data needed
     rc = main(["bench", "eval", "--preset", "tiny", "--pairs", "6", "--batch-size", "16", "--reading-rows", "60",
-               "--json"])
+               "--vocab", "2500", "--json"])
     assert rc == 0
     result = json.loads(capsys.readouterr().out)
     assert result["same_accuracies"] is True and result["n_pairs"] == 36
@@ -162,7 +162,8 @@ def test_bench_eval_json(workspace, shared_data, capsys):
     assert result["ppl_ours_tokens_per_s"] > 0 and result["ppl_bare_tokens_per_s"] > 0
     assert result["rounds"] == 3 and result["ratio_by_round"] > 0
     babylm = result["babylm"]  # the same pairs through the official reader and rule
-    assert babylm["same_decisions"] is True and babylm["candidates"] == 72 and babylm["tasks"] == ["blimp/blimp-sample"]
+    assert babylm["same_decisions"] is True and babylm["candidates"] == 72 and babylm["tasks"] == ["blimp/blimp-like"]
+    assert result["vocab"] == 2500  # the random model's output layer (generated pairs, no --pairs-dir)
     assert babylm["ratio"] == pytest.approx(babylm["batched_candidates_per_s"] / babylm["single_candidates_per_s"])
     aoa = result["aoa"]  # words cut from the same pairs, ours batched vs the official loop
     assert aoa["same"] is True and aoa["contexts"] > 36 and aoa["max_surprisal_diff"] <= 1e-3
