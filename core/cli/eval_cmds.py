@@ -69,7 +69,7 @@ def register(subparsers) -> None:
     p.add_argument("--exact", action=argparse.BooleanOptionalAction, default=d.exact,
                    help="babylm: the official pipeline's arithmetic (its batches of 64 items in file order, "
                         "float32 sums), so near-ties fall as in its files (default); --no-exact: the fast path "
-                        "(identical candidates once, length-sorted batches, float64 sums)")
+                        "(shared prefixes and identical candidates once, batches of one length, float64 sums)")
     p.add_argument("--cloze-file", default="", metavar="FILE",
                    help='cloze items, JSONL: {"text": "... ___ ...", "options": [...], "answer": ..., "category": ...}')
     p.add_argument("--batch-size", type=bounds.bounded(int, 1, bounds.MAX_BATCH), default=d.batch_size,

@@ -43,11 +43,10 @@ def _pad(rows: list[tuple[int, ...]]) -> tuple[torch.Tensor, torch.Tensor]:
     return ids, mask
 
 
-def _log_probs(model, hidden: torch.Tensor, targets: list[int], temperatures: list[float]) -> list[torch.Tensor]:
+def _log_probs(model, hidden: torch.Tensor, targets: list[int], temperatures: list[float]) -> torch.Tensor:
     head = model.get_output_embeddings()
-    lp = target_log_probs(head, hidden, torch.tensor(targets, device=hidden.device), temperatures,
-                          head.weight.shape[0]).cpu()
-    return [lp[:, t] for t in range(len(temperatures))]
+    return target_log_probs(head, hidden, torch.tensor(targets, device=hidden.device), temperatures,
+                            head.weight.shape[0]).cpu()
 
 
 @torch.inference_mode()
@@ -60,14 +59,16 @@ def _score_group(model, group: list[list[Encoded]], temperatures: list[float]) -
     cache_name = "cache" if "cache" in inspect.signature(body.forward).parameters else "past_key_values"
     cache, prefix_hidden = getattr(out, cache_name), out.last_hidden_state
     sums = [[torch.zeros(len(temperatures), dtype=torch.float64) for _ in cands] for cands in group]
-    # Targets 1..P are predicted inside the prefix (target j at position j - 1).
-    picks = [(i, k, j) for i, cands in enumerate(group) for k, c in enumerate(cands)
-             for j in range(1, shared[i] + 1) if c.scored[j]]
-    if picks:
-        hidden = prefix_hidden[torch.tensor([i for i, _, _ in picks]), torch.tensor([j - 1 for *_, j in picks])]
-        lps = _log_probs(model, hidden, [group[i][k].tokens[j] for i, k, j in picks], temperatures)
-        for n, (i, k, _) in enumerate(picks):
-            sums[i][k] += torch.stack([lp[n] for lp in lps])
+    # Targets 1..P are predicted inside the prefix (target j at position j - 1), each distinct
+    # (item, position, target) once: only target P may differ between an item's candidates.
+    distinct: dict[tuple[int, int, int], int] = {}
+    uses = [(i, k, distinct.setdefault((i, j, c.tokens[j]), len(distinct))) for i, cands in enumerate(group)
+            for k, c in enumerate(cands) for j in range(1, shared[i] + 1) if c.scored[j]]
+    if uses:
+        hidden = prefix_hidden[torch.tensor([i for i, _, _ in distinct]), torch.tensor([j - 1 for _, j, _ in distinct])]
+        lp = _log_probs(model, hidden, [t for *_, t in distinct], temperatures)
+        for i, k, u in uses:
+            sums[i][k] += lp[u]
     # The rest of each candidate runs on its item's cached prefix.
     rows = [(i, k) for i, cands in enumerate(group) for k, c in enumerate(cands) if len(c.tokens) - 1 > shared[i]]
     if rows:
@@ -83,10 +84,10 @@ def _score_group(model, group: list[list[Encoded]], temperatures: list[float]) -
         if picks:
             hidden = hidden_all[torch.tensor([r for r, _ in picks]),
                                 torch.tensor([j - 1 - shared[rows[r][0]] for r, j in picks])]
-            lps = _log_probs(model, hidden, [group[rows[r][0]][rows[r][1]].tokens[j] for r, j in picks], temperatures)
+            lp = _log_probs(model, hidden, [group[rows[r][0]][rows[r][1]].tokens[j] for r, j in picks], temperatures)
             for n, (r, _) in enumerate(picks):
                 i, k = rows[r]
-                sums[i][k] += torch.stack([lp[n] for lp in lps])
+                sums[i][k] += lp[n]
     return [[s.tolist() for s in item] for item in sums]
 
 

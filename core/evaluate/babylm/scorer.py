@@ -89,10 +89,31 @@ def _scored_log_probs(model, ids, attention, rows, cols, targets, temperatures) 
     return target_log_probs(torch.nn.Identity(), logits, targets, temperatures, logits.shape[-1])
 
 
+def _distinct_picks(batch: list[Encoded], rows: list[int], cols: list[int]) -> tuple[list[int], list[int]]:
+    """Picks that predict the same token after the same tokens (a minimal pair's common start, a
+    common first word) have one log-probability: the index of the first pick of each such target,
+    and every pick's index among those (prefixes numbered through a trie of (parent, token))."""
+    node_of: dict[tuple[int, int], int] = {}
+    first_of: dict[int, int] = {}
+    firsts, inverse, path, last = [], [], [], -1
+    for n, (r, c) in enumerate(zip(rows, cols)):
+        if r != last:
+            path, node, last = [], -1, r
+            for token in batch[r].tokens:
+                node = node_of.setdefault((node, token), len(node_of))
+                path.append(node)
+        u = first_of.setdefault(path[c + 1], len(firsts))  # tokens[:c + 2]: the context and the target
+        if u == len(firsts):
+            firsts.append(n)
+        inverse.append(u)
+    return firsts, inverse
+
+
 @torch.inference_mode()
 def score_batch(model, batch: list[Encoded], temperatures: list[float]) -> torch.Tensor:
     """[len(batch), len(temperatures)] float64 sums of the scored targets' log-probabilities (one
-    padded forward pass; also the AoA suite's, at temperature 1)."""
+    padded forward pass, the output layer once per distinct (context, target): `_distinct_picks`;
+    also the AoA suite's, at temperature 1)."""
     device = model.device
     lengths = [len(e.tokens) for e in batch]
     width = max(lengths)
@@ -107,10 +128,12 @@ def score_batch(model, batch: list[Encoded], temperatures: list[float]) -> torch
     attention = None
     if min(lengths) < width:
         attention = (torch.arange(width - 1) < torch.tensor(lengths)[:, None] - 1).long().to(device)
-    targets = tokens[:, 1:][rows, cols]
-    logp = _scored_log_probs(model, tokens[:, :-1].to(device), attention, rows.to(device), cols.to(device),
-                             targets.to(device), temperatures)
-    return sums.index_add_(0, rows, logp.cpu())
+    firsts, inverse = _distinct_picks(batch, rows.tolist(), cols.tolist())
+    first = torch.tensor(firsts)
+    targets = tokens[:, 1:][rows[first], cols[first]]
+    logp = _scored_log_probs(model, tokens[:, :-1].to(device), attention, rows[first].to(device),
+                             cols[first].to(device), targets.to(device), temperatures)
+    return sums.index_add_(0, rows, logp.cpu()[torch.tensor(inverse)])
 
 
 MIN_ROWS = 16  # a batch with fewer candidates takes shorter ones too (padded), if within 3/4 of its width

@@ -97,6 +97,17 @@ def test_batches_hold_one_length_and_pad_only_rare_lengths():
     assert [len(b) for b in scorer.length_batches([12] * 30, batch_size=8, tokens=60)] == [8] * 3 + [6]
 
 
+def test_a_pairs_common_start_goes_through_the_output_layer_once():
+    pair = [_candidate([1, 7, 8, 9, 10]), _candidate([1, 7, 8, 11, 10]), _candidate([1, 7, 5])]
+    rows = [0, 0, 0, 0, 1, 1, 1, 1, 2, 2]
+    cols = [0, 1, 2, 3, 0, 1, 2, 3, 0, 1]
+    firsts, inverse = scorer._distinct_picks(pair, rows, cols)
+    # 7 after <s> (all three), 8 after <s> 7 (the pair); 11 after <s> 7 8 is not 9; 10 after
+    # different contexts; 5 after <s> 7 is not 8.
+    assert firsts == [0, 1, 2, 3, 6, 7, 9]
+    assert inverse == [0, 1, 2, 3, 0, 1, 4, 5, 0, 6]
+
+
 def test_output_layer_chunks_give_the_full_log_softmax():
     torch.manual_seed(0)
     head = torch.nn.Linear(16, 50)
