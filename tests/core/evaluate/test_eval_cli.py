@@ -173,7 +173,7 @@ def test_bench_eval_json(workspace, capsys):  # generated pairs: no shared data 
 
 
 def test_bench_eval_alternates_the_sides_and_refuses_a_ratio_on_different_accuracies(
-        workspace, shared_data, capsys, monkeypatch):
+        workspace, capsys, monkeypatch):
     """Before: batched timed 3 times in a row, then single once; a ratio even when accuracies differed."""
     from core.bench import eval as bench
 
@@ -186,7 +186,7 @@ def test_bench_eval_alternates_the_sides_and_refuses_a_ratio_on_different_accura
 
     monkeypatch.setattr(bench, "_pairs_side", flipped_single)
     rc = main(["bench", "eval", "--preset", "tiny", "--pairs", "4", "--batch-size", "16", "--rounds", "3",
-               "--reading-rows", "60", "--json"])
+               "--reading-rows", "60", "--vocab", "1", "--json"])
     assert rc == 1
     result = json.loads(capsys.readouterr().out)
     assert order[1:] == [16, 1, 1, 16, 16, 1]  # after the warm-up: B S, S B, B S
