@@ -3,8 +3,9 @@ what lm-eval's BabyLM set-up does), the BabyLM suite, AoA surprisal and BabyLM r
 official one-at-a-time loops, and our perplexity pass against a bare forward loop.
 
 Both sides score the same sentences with the same model in one process, in alternating rounds;
-the accuracies must be identical, else there is no ratio. With no --model, a randomly initialised model of a preset is used
-with a tokenizer trained on the pairs themselves (speed does not depend on the weights). Must not import gradio.
+the accuracies must be identical, else there is no ratio. With no --model, a randomly initialised model of a preset
+(at a `vocab`-token output layer) is used with a tokenizer trained on the pairs themselves (speed does not depend on
+the weights); with no --pairs-dir, BLiMP-like pairs are generated (`blimp_like`). Must not import gradio.
 """
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ import shutil
 import statistics
 import tempfile
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from core.bench.aoa import report_line as aoa_line
+from core.bench.blimp_like import write_pairs
 from core.errors import UserError
 from core.evaluate import pairs as pairs_mod
 from core.evaluate.perplexity import stream_nll, windows
@@ -31,8 +33,9 @@ class EvalBenchOptions:
 
     model: str = ""            # a run or model folder; "" = a random model of `preset`
     preset: str = "llama-10M"
-    pairs_dir: str = ""        # BLiMP .jsonl folder; "" = synthetic pairs made for the run
-    pairs: int = 100           # pairs per paradigm
+    pairs_dir: str = ""        # BLiMP .jsonl folder; "" = BLiMP-like pairs generated (`blimp_like`)
+    pairs: int = 100           # pairs per paradigm (0 = all; generated: 100)
+    vocab: int = 16000         # the random model's vocabulary (at least the tokenizer's): the guide's 16k
     batch_size: int = 64
     seq_length: int = 128      # perplexity window
     ppl_windows: int = 48
@@ -59,7 +62,7 @@ def _random_model(opts: EvalBenchOptions, paradigms, ws: Workspace, tmp: Path):
     cfg = config_mod.load(presets.resolve_config_path(opts.preset, ws))
     torch.manual_seed(0)
     device = opts.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    return build_model(cfg.model, len(tokenizer)).to(device).eval(), tokenizer
+    return build_model(cfg.model, max(len(tokenizer), opts.vocab)).to(device).eval(), tokenizer
 
 
 def _timed(fn, *args):
@@ -118,27 +121,21 @@ def _ppl_sides(model, tokenizer, paradigms, opts: EvalBenchOptions) -> dict:
 
 def run_eval_bench(opts: EvalBenchOptions, ws: Workspace, log=print) -> dict:
     """Measure both comparisons; returns the dict `--json` prints."""
-    if not opts.pairs_dir:  # no default outside the repo: the same seeded synthetic pairs every time
-        from core.bench.submission_data import PAIR_PARADIGMS, write_blimp_pairs
-
-        with tempfile.TemporaryDirectory(prefix="babyllama-bench-pairs-") as made:
-            log(f"no --pairs-dir: {len(PAIR_PARADIGMS)} synthetic BLiMP-format paradigms of {opts.pairs or 100} pairs")
-            folder = write_blimp_pairs(Path(made) / "blimp-synthetic", opts.pairs or 100)
-            return run_eval_bench(replace(opts, pairs_dir=str(folder)), ws, log)
-    folder = opts.pairs_dir
-    if not Path(folder).exists():
-        raise UserError(f"bench eval: no pairs at {folder}; give --pairs-dir DIR (BLiMP .jsonl files)")
+    if opts.pairs_dir and not Path(opts.pairs_dir).exists():
+        raise UserError(f"bench eval: no pairs at {opts.pairs_dir}; give --pairs-dir DIR (BLiMP .jsonl files) "
+                        "or leave it out for generated BLiMP-like pairs")
     if opts.rounds < 1:
         raise UserError("bench eval: --rounds must be >= 1")
     if opts.reading_rows < 0:
         raise UserError("bench eval: --reading-rows must be 0 (all) or more")
-    paradigms = pairs_mod.load_pairs_dir(folder, opts.pairs)
     import torch
 
     if opts.threads:
         torch.set_num_threads(opts.threads)  # this process only: the bench runs in its own CLI process
     tmp = Path(tempfile.mkdtemp(prefix="babyllama-bench-eval-"))
     try:
+        folder = opts.pairs_dir or write_pairs(tmp / "blimp-like", opts.pairs or 100)
+        paradigms = pairs_mod.load_pairs_dir(folder, opts.pairs)
         if opts.model:
             from core.generate import load_model
 
@@ -152,6 +149,7 @@ def run_eval_bench(opts: EvalBenchOptions, ws: Workspace, log=print) -> dict:
         result.update({"n_pairs": n_pairs, "batch_size": opts.batch_size,
                   "model": opts.model or f"random {opts.preset}",
                   "n_params": sum(p.numel() for p in model.parameters()), "device": str(model.device),
+                  "vocab": model.get_output_embeddings().weight.shape[0],
                   "threads": torch.get_num_threads()})
         log("BabyLM suite (official rule): batched vs one candidate at a time")
         result["babylm"] = _babylm_sides(model, tokenizer, folder, opts)
@@ -249,7 +247,8 @@ def format_report(r: dict) -> str:
              f"{r['ratio_by_round']:.1f}x round by round)" if r["ratio"] is not None
              else "no ratio: the two sides gave different accuracies (a bug to report)")
     return "\n".join([
-        f"model: {r['model']} ({r['n_params']:,} parameters) on {r['device']} ({r['threads']} threads); {r['n_pairs']} pairs",
+        f"model: {r['model']} ({r['n_params']:,} parameters, {r['vocab']:,}-token vocabulary) on {r['device']} "
+        f"({r['threads']} threads); {r['n_pairs']} pairs",
         f"minimal pairs batched (batch {r['batch_size']}): {r['batched_pairs_per_s']:,.0f} pairs/s "
         f"(median of {r['rounds']} rounds, alternating with one at a time)",
         f"minimal pairs one at a time (batch 1):  {r['single_pairs_per_s']:,.0f} pairs/s",
@@ -264,9 +263,11 @@ def format_report(r: dict) -> str:
 
 
 def _exact_line(b: dict) -> str:
+    ratio = (f"{b['fast_vs_exact']:.1f}x" if b["fast_vs_exact"] is not None
+             else "no ratio: the two decided differently or their scores differ by more than 1e-4")
     return (f"BabyLM exact (the pipeline's batches of 64 items, float32 sums): {b['exact_candidates_per_s']:,.0f}/s vs "
-            f"fast (--no-exact: shared prefixes once) {b['fast_candidates_per_s']:,.0f}/s = {b['fast_vs_exact']:.1f}x; "
-            "decisions that differ: "
+            f"fast (--no-exact: batches of one length, shared prefixes once) {b['fast_candidates_per_s']:,.0f}/s = "
+            f"{ratio}; decisions that differ: "
             f"{b['exact_differing_decisions']} (largest score difference {b['exact_max_score_diff']:.1e})")
 
 

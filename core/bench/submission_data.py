@@ -1,7 +1,6 @@
 """Synthetic strict-small evaluation data for `bench submission`: a `fast_eval/` folder in the
 official BabyLM file formats (blimp, supplement, EWoK, entity tracking, wug), reading rows and AoA
-(context, word) items, all from one seeded random generator; and `bench eval`'s default BLiMP-format
-pairs folder. Standard library only; must not import torch or gradio.
+(context, word) items, all from one seeded random generator. Standard library only; must not import torch or gradio.
 """
 from __future__ import annotations
 
@@ -15,8 +14,6 @@ NOUNS = ("dog", "cat", "girl", "boy", "teacher", "ball", "box", "apple", "key", 
 VERBS = ("saw", "liked", "found", "carried", "watched", "helped", "moved", "opened", "chased", "painted")
 ADJECTIVES = ("red", "small", "happy", "old", "quiet", "bright", "heavy", "kind", "wet", "tall")
 WUGS = ("glorb", "snarp", "tesk", "blick", "dax", "fep", "zorp", "mip")
-# `bench eval`'s paradigms when no --pairs-dir is given: six files, as many as the BLiMP sample has.
-PAIR_PARADIGMS = ("word_order", "swap", "hypernym", "agreement", "island", "quantifier")
 
 
 @dataclass(frozen=True)
@@ -111,12 +108,3 @@ def write_fast_eval(root: Path, items: int, aoa_contexts: int, seed: int = 0) ->
             words.append(tokens[i])
     sentences += [c + " " + w for c, w in zip(contexts, words)]
     return SyntheticData(root / "evaluation_data", sentences, contexts[:aoa_contexts], words[:aoa_contexts])
-
-
-def write_blimp_pairs(folder: Path, items: int, seed: int = 0) -> Path:
-    """`folder/<paradigm>.jsonl` for each of PAIR_PARADIGMS with `items` BLiMP-format pairs (a
-    sentence and the same with two neighbouring words swapped); returns `folder`."""
-    rng = random.Random(seed)
-    for uid in PAIR_PARADIGMS:
-        _write(folder, f"{uid}.jsonl", _blimp(rng, items, uid))
-    return folder

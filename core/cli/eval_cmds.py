@@ -69,7 +69,7 @@ def register(subparsers) -> None:
     p.add_argument("--exact", action=argparse.BooleanOptionalAction, default=d.exact,
                    help="babylm: the official pipeline's arithmetic (its batches of 64 items in file order, "
                         "float32 sums), so near-ties fall as in its files (default); --no-exact: the fast path "
-                        "(identical candidates once, length-sorted batches, float64 sums)")
+                        "(shared prefixes and identical candidates once, batches of one length, float64 sums)")
     p.add_argument("--cloze-file", default="", metavar="FILE",
                    help='cloze items, JSONL: {"text": "... ___ ...", "options": [...], "answer": ..., "category": ...}')
     p.add_argument("--batch-size", type=bounds.bounded(int, 1, bounds.MAX_BATCH), default=d.batch_size,
@@ -103,8 +103,10 @@ def _register_bench_eval(subparsers, add_workspace_arg) -> None:
         formatter_class=defaults_formatter("core.bench.eval:EvalBenchOptions"))
     q.add_argument("--model", default="", help="run or model folder (default: a random model of --preset)")
     q.add_argument("--preset", default=None, help="model preset when no --model (default %(default)s)")
-    q.add_argument("--pairs-dir", default="", help="BLiMP .jsonl folder (default: synthetic BLiMP-format pairs made for the run, "
-                                                  "six paradigms of --pairs pairs)")
+    q.add_argument("--pairs-dir", default="", help="BLiMP .jsonl folder (default: BLiMP-like pairs generated from "
+                                                   "synthetic sentences, 4-14 words, one or two words changed)")
+    q.add_argument("--vocab", type=bounds.bounded(int, 1, bounds.MAX_VOCAB), default=None,
+                   help="the random model's vocabulary when no --model (at least the tokenizer's; default %(default)s)")
     q.add_argument("--pairs", type=bounds.bounded(int, 0, bounds.MAX_ITEMS), default=None,
                    help="pairs per paradigm (default %(default)s; 0 = all)")
     q.add_argument("--batch-size", type=bounds.bounded(int, 1, bounds.MAX_BATCH), default=None,
@@ -200,7 +202,7 @@ def _cmd_bench_eval(args) -> int:
 
     opts = EvalBenchOptions(model=args.model, pairs_dir=_abs(args.pairs_dir), device=args.device, threads=args.threads,
                             babylm_data=_abs(args.babylm_data), fast=args.fast,
-                            **given(args, ("preset", "pairs", "batch_size", "rounds", "reading_rows")))
+                            **given(args, ("preset", "pairs", "vocab", "batch_size", "rounds", "reading_rows")))
     result = run_eval_bench(opts, Workspace.resolve(args.workspace),
                             log=lambda m: print(m, file=sys.stderr, flush=True))
     print(json.dumps(result, indent=2) if args.json else format_report(result), flush=True)

@@ -12,13 +12,17 @@ import inspect
 
 import torch
 
-from core.evaluate.babylm.scorer import PLAIN_HEADS, Encoded, score_all
+from core.evaluate.babylm.scorer import PLAIN_HEADS, Encoded, score_all, target_log_probs
 
 # Prefix tokens an item must save (shared length x (candidates - 1)) to take the two-pass path: a
 # BLiMP pair sharing 4 tokens saves less than the second pass costs (bench eval: 152/s in one
 # batched pass vs 145/s through prefixes on the BLiMP sample); EWoK contexts and entity-tracking
 # prefixes save tens of tokens an item.
 MIN_SAVED = 16
+
+# Tokens a plain pass of the fast path may take (`scorer.length_batches`): short BLiMP sentences
+# run 300 at a time, one length a batch, with no padding and no attention mask.
+FAST_TOKENS = 4096
 
 
 def shared_length(cands: list[Encoded]) -> int:
@@ -39,10 +43,10 @@ def _pad(rows: list[tuple[int, ...]]) -> tuple[torch.Tensor, torch.Tensor]:
     return ids, mask
 
 
-def _log_probs(model, hidden: torch.Tensor, targets: list[int], temperatures: list[float]) -> list[torch.Tensor]:
-    logits = model.get_output_embeddings()(hidden).float()
-    target = torch.tensor(targets, device=logits.device).unsqueeze(1)
-    return [torch.log_softmax(logits / t, dim=-1).gather(1, target).squeeze(1).double().cpu() for t in temperatures]
+def _log_probs(model, hidden: torch.Tensor, targets: list[int], temperatures: list[float]) -> torch.Tensor:
+    head = model.get_output_embeddings()
+    return target_log_probs(head, hidden, torch.tensor(targets, device=hidden.device), temperatures,
+                            head.weight.shape[0]).cpu()
 
 
 @torch.inference_mode()
@@ -55,14 +59,16 @@ def _score_group(model, group: list[list[Encoded]], temperatures: list[float]) -
     cache_name = "cache" if "cache" in inspect.signature(body.forward).parameters else "past_key_values"
     cache, prefix_hidden = getattr(out, cache_name), out.last_hidden_state
     sums = [[torch.zeros(len(temperatures), dtype=torch.float64) for _ in cands] for cands in group]
-    # Targets 1..P are predicted inside the prefix (target j at position j - 1).
-    picks = [(i, k, j) for i, cands in enumerate(group) for k, c in enumerate(cands)
-             for j in range(1, shared[i] + 1) if c.scored[j]]
-    if picks:
-        hidden = prefix_hidden[torch.tensor([i for i, _, _ in picks]), torch.tensor([j - 1 for *_, j in picks])]
-        lps = _log_probs(model, hidden, [group[i][k].tokens[j] for i, k, j in picks], temperatures)
-        for n, (i, k, _) in enumerate(picks):
-            sums[i][k] += torch.stack([lp[n] for lp in lps])
+    # Targets 1..P are predicted inside the prefix (target j at position j - 1), each distinct
+    # (item, position, target) once: only target P may differ between an item's candidates.
+    distinct: dict[tuple[int, int, int], int] = {}
+    uses = [(i, k, distinct.setdefault((i, j, c.tokens[j]), len(distinct))) for i, cands in enumerate(group)
+            for k, c in enumerate(cands) for j in range(1, shared[i] + 1) if c.scored[j]]
+    if uses:
+        hidden = prefix_hidden[torch.tensor([i for i, _, _ in distinct]), torch.tensor([j - 1 for _, j, _ in distinct])]
+        lp = _log_probs(model, hidden, [t for *_, t in distinct], temperatures)
+        for i, k, u in uses:
+            sums[i][k] += lp[u]
     # The rest of each candidate runs on its item's cached prefix.
     rows = [(i, k) for i, cands in enumerate(group) for k, c in enumerate(cands) if len(c.tokens) - 1 > shared[i]]
     if rows:
@@ -78,18 +84,18 @@ def _score_group(model, group: list[list[Encoded]], temperatures: list[float]) -
         if picks:
             hidden = hidden_all[torch.tensor([r for r, _ in picks]),
                                 torch.tensor([j - 1 - shared[rows[r][0]] for r, j in picks])]
-            lps = _log_probs(model, hidden, [group[rows[r][0]][rows[r][1]].tokens[j] for r, j in picks], temperatures)
+            lp = _log_probs(model, hidden, [group[rows[r][0]][rows[r][1]].tokens[j] for r, j in picks], temperatures)
             for n, (r, _) in enumerate(picks):
                 i, k = rows[r]
-                sums[i][k] += torch.stack([lp[n] for lp in lps])
+                sums[i][k] += lp[n]
     return [[s.tolist() for s in item] for item in sums]
 
 
 def score_items(model, items: list[list[Encoded]], temperatures: list[float], batch_size: int = 64,
-                progress=None, min_saved: int = MIN_SAVED) -> list[list[list[float]]]:
+                progress=None, min_saved: int = MIN_SAVED, tokens: int = FAST_TOKENS) -> list[list[list[float]]]:
     """[item][candidate][temperature], the fast path: shared prefixes once where the architecture
     allows (`PLAIN_HEADS`) and an item saves at least `min_saved` tokens, identical candidates of
-    an item once, everything else `score_all`."""
+    an item once, everything else `score_all` in batches of one length (`tokens` a pass)."""
     out: list = [None] * len(items)
     uniques = [list(dict.fromkeys(cands)) for cands in items]
     plain = getattr(model.config, "model_type", "") in PLAIN_HEADS
@@ -97,7 +103,7 @@ def score_items(model, items: list[list[Encoded]], temperatures: list[float], ba
                if plain and len(u) > 1 and shared_length(u) * (len(u) - 1) >= max(min_saved, 1)]
     chosen = set(sharing)
     rest = [i for i in range(len(items)) if i not in chosen]
-    flat = score_all(model, [e for i in rest for e in items[i]], temperatures, batch_size)
+    flat = score_all(model, [e for i in rest for e in items[i]], temperatures, batch_size, tokens=tokens)
     at = 0
     for i in rest:
         out[i] = flat[at:at + len(items[i])]

@@ -73,7 +73,8 @@ def plan(root, fast: bool = False, temperatures: str = "", limit: int = 0) -> Ba
 ARITHMETIC = {
     True: "exact: the pipeline's batches (64 items of one task in file order, each candidate index padded "
           "right together), log_softmax over the padded batch, sums in the model's dtype (float32)",
-    False: "fast: shared prefixes and identical candidates scored once, length-sorted batches, sums in float64",
+    False: "fast: shared prefixes and identical candidates scored once, batches of one length, the output layer once "
+           "per distinct (context, target) of a batch, sums in float64",
 }
 
 

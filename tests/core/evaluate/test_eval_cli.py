@@ -152,17 +152,18 @@ def test_report_command(eval_ws, tmp_path, capsys):
     assert main(["report", "ghost", "-o", str(tmp_path / "x.html"), "--workspace", str(eval_ws.root)]) == 2
 
 
-def test_bench_eval_json(workspace, capsys):
+def test_bench_eval_json(workspace, capsys):  # generated pairs: no shared data needed
     rc = main(["bench", "eval", "--preset", "tiny", "--pairs", "6", "--batch-size", "16", "--reading-rows", "60",
-               "--json"])
+               "--vocab", "2500", "--json"])
     assert rc == 0
     result = json.loads(capsys.readouterr().out)
     assert result["same_accuracies"] is True and result["n_pairs"] == 36
     assert result["ratio"] == pytest.approx(result["batched_pairs_per_s"] / result["single_pairs_per_s"])
     assert result["ppl_ours_tokens_per_s"] > 0 and result["ppl_bare_tokens_per_s"] > 0
     assert result["rounds"] == 3 and result["ratio_by_round"] > 0
-    babylm = result["babylm"]  # the same pairs (made for the run: no --pairs-dir) through the official reader and rule
-    assert babylm["same_decisions"] is True and babylm["candidates"] == 72 and babylm["tasks"] == ["blimp/blimp-synthetic"]
+    babylm = result["babylm"]  # the same pairs through the official reader and rule
+    assert babylm["same_decisions"] is True and babylm["candidates"] == 72 and babylm["tasks"] == ["blimp/blimp-like"]
+    assert result["vocab"] == 2500  # the random model's output layer (generated pairs, no --pairs-dir)
     assert babylm["ratio"] == pytest.approx(babylm["batched_candidates_per_s"] / babylm["single_candidates_per_s"])
     aoa = result["aoa"]  # words cut from the same pairs, ours batched vs the official loop
     assert aoa["same"] is True and aoa["contexts"] > 36 and aoa["max_surprisal_diff"] <= 1e-3
@@ -185,25 +186,12 @@ def test_bench_eval_alternates_the_sides_and_refuses_a_ratio_on_different_accura
 
     monkeypatch.setattr(bench, "_pairs_side", flipped_single)
     rc = main(["bench", "eval", "--preset", "tiny", "--pairs", "4", "--batch-size", "16", "--rounds", "3",
-               "--reading-rows", "60", "--json"])
+               "--reading-rows", "60", "--vocab", "1", "--json"])
     assert rc == 1
     result = json.loads(capsys.readouterr().out)
     assert order[1:] == [16, 1, 1, 16, 16, 1]  # after the warm-up: B S, S B, B S
     assert result["same_accuracies"] is False and result["ratio"] is None and result["ratio_by_round"] is None
     assert "no ratio" in bench.format_report(result)
-
-
-def test_bench_eval_makes_its_pairs_in_a_temporary_folder(workspace, capsys, tmp_path):
-    """Before, no --pairs-dir meant ../shared/data/blimp-sample, a folder outside the repo."""
-    from core.bench.submission_data import PAIR_PARADIGMS, write_blimp_pairs
-    from core.evaluate.pairs import load_pairs_dir
-
-    assert main(["bench", "eval", "--rounds", "0", "--workspace", str(workspace.root)]) == 2
-    err = capsys.readouterr().err  # the pairs were made (and found) before the bad flag stopped it
-    assert "synthetic BLiMP-format paradigms of 100 pairs" in err and "--rounds must be >= 1" in err
-    assert "no pairs at" not in err
-    made = load_pairs_dir(write_blimp_pairs(tmp_path / "pairs", 5))
-    assert [p.name for p in made] == sorted(PAIR_PARADIGMS) and all(len(p.pairs) == 5 for p in made)
 
 
 @pytest.mark.slow
