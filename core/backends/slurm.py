@@ -100,7 +100,10 @@ class WorkerTask:
         with open(run_dir / local.LOG_FILE, "ab") as log:
             self._proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                           env=local.worker_env(), cwd=run_dir, preexec_fn=_ignore_usr2)
-        code = self._proc.wait()
+        # poll, not wait(): Popen.wait holds a lock that `checkpoint` (a signal handler in this
+        # thread) would need, and would deadlock on.
+        while (code := self._proc.poll()) is None:
+            time.sleep(0.5)
         if code != 0:
             raise RuntimeError(f"the worker exited with code {code}; see {run_dir / local.LOG_FILE}")
         return code
@@ -117,13 +120,24 @@ class WorkerTask:
         if proc is not None and proc.poll() is None:
             if not self._terminated:
                 proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=_grace_s(Path(self.run_dir)))
-            except subprocess.TimeoutExpired:
+            if not _reaped(proc.pid, _grace_s(Path(self.run_dir))):
                 proc.kill()
-                proc.wait()
+                _reaped(proc.pid, 10.0)
         point_at_latest_checkpoint(Path(self.run_dir), requeued=True)
         return submitit.helpers.DelayedSubmission(WorkerTask(self.run_dir))
+
+
+def _reaped(pid: int, timeout_s: float) -> bool:
+    """Whether the child `pid` ended within `timeout_s` (reaped here, without Popen's lock)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0]:
+                return True
+        except ChildProcessError:
+            return True
+        time.sleep(0.2)
+    return False
 
 
 def _ignore_usr2() -> None:
