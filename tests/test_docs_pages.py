@@ -43,3 +43,15 @@ def test_serving_page_lists_every_endpoint():
     routes = {r.path for r in create_app(NoModel(), ServeOptions()).routes if hasattr(r, "methods")}
     text = (ROOT / "docs" / "serving.md").read_text(encoding="utf-8")
     assert routes and not [r for r in routes if r not in text]
+
+
+def test_cluster_page_documents_every_backends_yaml_key_and_flag():
+    import dataclasses
+
+    from core.backends.config import Cluster
+
+    text = (ROOT / "docs" / "cluster.md").read_text(encoding="utf-8")
+    keys = [f.name for f in dataclasses.fields(Cluster) if f.name != "name"]
+    assert not [k for k in keys if f"`{k}`" not in text]
+    assert all(flag in text for flag in ("--backend slurm", "--nodes", "--gpus-per-node", "--time", "--max-parallel",
+                                         "--allowed-hosts"))
