@@ -1,7 +1,7 @@
 """Scheduler job states (SLURM's names) read from `squeue` / `scontrol`, mapped onto our run statuses.
 
-Accounting (`sacct`) is often off, so a job is looked up in the queue first and then with
-`scontrol show job` (which knows finished jobs for MinJobAge seconds). Must not import torch or gradio.
+Accounting (`sacct`) is often off, so a job is looked up with `scontrol show job` (which knows
+finished jobs for MinJobAge seconds), then in `squeue`. Must not import torch or gradio.
 """
 from __future__ import annotations
 
@@ -49,29 +49,27 @@ class SchedulerState:
 
 
 def query(job_id: str) -> SchedulerState | None:
-    """The job's state from squeue, else from scontrol; None when the scheduler no longer knows it."""
-    out = _run(["squeue", "-h", "-j", job_id, "-o", "%i|%T|%r"])
-    if out:
-        for line in out.splitlines():
-            parts = line.split("|")
-            if len(parts) == 3 and parts[0] == job_id:
-                return SchedulerState(job_id, parts[1], parts[2], _restarts(job_id))
-    return parse_scontrol(job_id, _run(["scontrol", "show", "job", "-o", job_id]) or "")
+    """The job's state from `scontrol show job` (one call: state, reason, restarts), else from
+    squeue; None when the scheduler no longer knows it."""
+    found = parse_scontrol(job_id, _run(["scontrol", "show", "job", "-o", job_id]) or "")
+    if found is not None:
+        return found
+    for line in (_run(["squeue", "-h", "-j", job_id, "-o", "%i|%T|%r"]) or "").splitlines():
+        parts = line.split("|")
+        if len(parts) == 3 and parts[0] == job_id:
+            return SchedulerState(job_id, parts[1], parts[2])
+    return None
 
 
 def parse_scontrol(job_id: str, text: str) -> SchedulerState | None:
-    """The state in one `scontrol show job -o` line (`JobState=TIMEOUT Reason=TimeLimit Restarts=1`)."""
-    fields = dict(tok.split("=", 1) for tok in text.split() if "=" in tok)
+    """The state in the first line of `scontrol show job -o` (`JobState=TIMEOUT Reason=TimeLimit Restarts=1`)."""
+    first = text.splitlines()[0] if text.strip() else ""
+    fields = dict(tok.split("=", 1) for tok in first.split() if "=" in tok)
     if "JobState" not in fields:
         return None
     restarts = fields.get("Restarts", "0")
     return SchedulerState(job_id, fields["JobState"], fields.get("Reason", ""),
                           int(restarts) if restarts.isdigit() else 0)
-
-
-def _restarts(job_id: str) -> int:
-    found = parse_scontrol(job_id, _run(["scontrol", "show", "job", "-o", job_id]) or "")
-    return found.restarts if found else 0
 
 
 def _run(argv: list[str]) -> str | None:

@@ -21,3 +21,9 @@ def test_every_state_the_issue_names_maps_onto_a_status():
     assert SchedulerState("1", "SOMETHING_NEW").status == "lost"
     assert not SchedulerState("1", "COMPLETED").active and SchedulerState("1", "RUNNING").active
     assert SchedulerState("1", "RUNNING", "None").describe() == "RUNNING"
+
+
+def test_an_array_answer_is_read_from_its_first_line():
+    text = ("JobId=7 ArrayJobId=5 ArrayTaskId=2 JobState=PENDING Reason=JobArrayTaskLimit Restarts=0\n"
+            "JobId=8 ArrayJobId=5 ArrayTaskId=3 JobState=RUNNING Reason=None Restarts=0\n")
+    assert parse_scontrol("5_2", text) == SchedulerState("5_2", "PENDING", "JobArrayTaskLimit", 0)
