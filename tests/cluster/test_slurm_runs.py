@@ -46,8 +46,13 @@ def _submitit_logs(run) -> str:
 
 @pytest.fixture
 def history(slurm_cluster, ready_workspace):
+    """The workspace's history; jobs a failed test leaves behind are cancelled (2 cores: they would
+    slow every later test)."""
     with History(ready_workspace.db_path) as h:
         yield h
+        for run in h.list_runs():
+            if run["scheduler_job"]:
+                subprocess.run(["scancel", run["scheduler_job"]], capture_output=True)
 
 
 def _start(ws, history, name, *extra, cluster=CLUSTER):
