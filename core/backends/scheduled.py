@@ -22,7 +22,9 @@ HINT_RESUME = "`babyllama runs resume {name}` submits a new job that continues f
 def submit(history: History, name: str, run_dir: Path) -> str:
     """Submit the run whose job.json names its cluster; records the job id on the row."""
     job = json.loads((run_dir / "job.json").read_text(encoding="utf-8"))
-    job_id = slurm.submit(run_dir, Cluster(**job["cluster"]), job_name=name)
+    cluster = Cluster(**job["cluster"])
+    slurm.check_ready(cluster, Path(job["workspace"]))  # a resume from a machine without sbatch: said plainly
+    job_id = slurm.submit(run_dir, cluster, job_name=name)
     record(history, name, job_id)
     return job_id
 
