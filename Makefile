@@ -33,7 +33,8 @@ studio: $(STAMP)
 	$(PY) launch.py --host $(HOST) --port $(PORT) --workspace $(WORKSPACE)
 
 # Lint (ruff: pycodestyle, pyflakes, import order; config in pyproject.toml), then the whole
-# suite, slow and browser tests included (CI runs this).
+# suite, slow, browser and cluster tests included (CI runs this; cluster tests skip without root
+# or slurm-wlm + munge, which .ci/run installs).
 test: $(STAMP) lint
 	@mkdir -p .cache/pytest
 	$(PY) -m pytest -m "" --basetemp=.cache/pytest/tmp $(PYTEST_ARGS)
@@ -41,7 +42,7 @@ test: $(STAMP) lint
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-# The quick loop while developing: no slow or browser tests.
+# The quick loop while developing: no slow, browser or cluster tests.
 test-fast: $(STAMP)
 	@mkdir -p .cache/pytest
 	$(PY) -m pytest --basetemp=.cache/pytest/tmp $(PYTEST_ARGS)

@@ -9,17 +9,16 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shlex
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import yaml
 
+from core.backends import BackendChoice, is_scheduled, local
+from core.backends.local import QUIET_BARS_ENV, WORKER_ENV, format_command, worker_argv, worker_env  # noqa: F401
 from core.config import RunConfig
 from core.config.resolve import pin_paths, resolve_data, run_parent
 from core.errors import HistoryBusy, UserError
@@ -40,14 +39,7 @@ ACTIVE = ("queued", "running")
 RESUMABLE = ("stopped", "failed", "lost")
 QUEUED_KINDS = ("train", "distill")  # these wait in the queue for a free slot
 MAX_JOBS_ENV = "BABYLLAMA_MAX_JOBS"  # training slots per workspace (default 1)
-# glibc keeps freed arenas mapped instead of returning them every step: measured 1.25-1.3x
-# faster CPU training here. It must be set before the process starts, hence here.
-# No tqdm bars in run.log (they are \r-animations: a page of "Writing model shards: 0%|" per save):
-# tqdm's own switch plus the hub's and datasets' (which override code that turns bars back on);
-# the worker also turns transformers' off. Our own lines carry progress and ETA.
-QUIET_BARS_ENV = {"TQDM_DISABLE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
-WORKER_ENV = {"GLIBC_TUNABLES": "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=17179869184",
-              "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false", **QUIET_BARS_ENV}
+
 
 
 def max_parallel_jobs() -> int:
@@ -70,8 +62,9 @@ def training_kind(cfg: RunConfig) -> str:
 
 def start(kind: str, cfg: RunConfig, ws: Workspace, history: History, *, name: str | None = None,
           command: str = "", num_processes: int = 1, resume_from: Path | None = None,
-          parent: str | None = None) -> dict:
-    """Check inputs, write the run folder and row (`queued`), then spawn the worker; returns the row."""
+          parent: str | None = None, backend: BackendChoice | None = None) -> dict:
+    """Check inputs, write the run folder and row (`queued`), then spawn the worker (or submit
+    its job: `backend`); returns the row."""
     name = check_name(name or default_name(cfg), "run name")
     if kind in ("train", "distill"):
         resolve_data(cfg, ws, require=True)  # a missing corpus or tokenizer fails before anything is written
@@ -92,14 +85,23 @@ def start(kind: str, cfg: RunConfig, ws: Workspace, history: History, *, name: s
     def write_files() -> None:
         (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False), encoding="utf-8")
         _write_job(run_dir, kind=kind, name=name, workspace=str(ws.root), num_processes=num_processes,
-                   resume_from=str(resume_from) if resume_from else None)
+                   resume_from=str(resume_from) if resume_from else None, **_backend_fields(backend))
 
     history.create_run(name, kind, cfg.to_dict(), run_dir, command=command, parent=parent)
-    return _make_and_spawn(history, name, run_dir, num_processes, write_files, field="logging.output_dir")
+    return _make_and_spawn(history, name, run_dir, num_processes, write_files, field="logging.output_dir",
+                           backend=backend)
+
+
+def _backend_fields(backend: BackendChoice | None) -> dict:
+    if backend is None or not is_scheduled(backend.kind):
+        return {}
+    from core.backends import slurm
+
+    return slurm.job_fields(backend.cluster)
 
 
 def _make_and_spawn(history: History, name: str, run_dir: Path, num_processes: int, write_files,
-                    field: str) -> dict:
+                    field: str, backend: BackendChoice | None = None) -> dict:
     """Make the folder of a run whose row was just created, write its files, spawn its worker.
 
     The row comes first: `create_run` is the one atomic claim of a name (UNIQUE), so of two
@@ -118,6 +120,13 @@ def _make_and_spawn(history: History, name: str, run_dir: Path, num_processes: i
         except OSError as err:
             raise UserError(f"{field}: cannot create {run_dir} ({err.strerror}); pick a writable {field}") from None
         write_files()
+        if backend is not None and is_scheduled(backend.kind):
+            history.set_status(name, "queued", only_from=("queued",), backend=backend.label)
+            from core.backends import scheduled
+
+            if not backend.hold:
+                scheduled.submit(history, name, run_dir)  # records the job id
+            return history.get_run(name)
         proc = _launch(run_dir, num_processes)
     except BaseException:
         if made:
@@ -171,6 +180,11 @@ def resume(name: str, ws: Workspace, history: History, *, checkpoint: Path | Non
         job["resume_from"] = str(chosen)
         _write_job(run_dir, **job)
         (run_dir / STOP_FILE).unlink(missing_ok=True)
+        if is_scheduled(run.get("backend")):
+            from core.backends import scheduled
+
+            scheduled.submit(history, name, run_dir)  # a new job continues from the checkpoint
+            return history.get_run(name)
         proc = _launch(run_dir, job.get("num_processes", 1))
     except BaseException as err:
         history.set_status(name, run["status"], error=f"resume failed: {type(err).__name__}: {err}",
@@ -197,6 +211,8 @@ def stop(name: str, history: History, *, kill_after: float | None = None) -> str
     except HistoryBusy:
         if not run["run_dir"]:
             raise  # nothing else tells the worker
+    if is_scheduled(run.get("backend")):
+        return _stop_scheduled(history, run, hard=second or kill_after == 0, kill_after=kill_after)
     if second or kill_after == 0:
         return _kill(history, run)
     if kill_after:
@@ -207,6 +223,20 @@ def stop(name: str, history: History, *, kill_after: float | None = None) -> str
             time.sleep(0.2)
         return _kill(history, run)
     return "requested"
+
+
+def _stop_scheduled(history: History, run: dict, *, hard: bool, kill_after: float | None) -> str:
+    from core.backends import scheduled
+
+    outcome = scheduled.stop(history, run, hard=hard)
+    if kill_after and outcome == "requested":
+        deadline = time.monotonic() + kill_after
+        while time.monotonic() < deadline:
+            if refresh(history, run["name"])["status"] in FINAL_STATUSES:
+                return "requested"
+            time.sleep(0.5)
+        return scheduled.stop(history, history.get_run(run["name"]), hard=True)
+    return outcome
 
 
 def _stop_file(run: dict) -> Path:
@@ -267,6 +297,10 @@ def _own_folder(run: dict) -> Path | None:
 def refresh(history: History, name: str) -> dict:
     """The run row, after marking it `lost` if its process is gone without a final status."""
     run = _get(history, name)
+    if is_scheduled(run.get("backend")):
+        from core.backends import scheduled
+
+        return scheduled.refresh(history, run)  # the scheduler, not a pid, says whether it lives
     if run["status"] in ACTIVE and not is_alive(run):
         try:
             # Conditional: a worker that wrote its final status since the read above keeps it.
@@ -296,7 +330,8 @@ def refresh_all(history: History) -> list[dict]:
 
 def queue_position(history: History, name: str) -> int | None:
     """1 for the next queued run to start, 2 for the one after, ...; None if not queued."""
-    waiting = sorted((r for r in history.list_runs(status="queued") if r["kind"] in QUEUED_KINDS),
+    waiting = sorted((r for r in history.list_runs(status="queued")
+                      if r["kind"] in QUEUED_KINDS and not is_scheduled(r.get("backend"))),
                      key=lambda r: r["id"])
     names = [r["name"] for r in waiting]
     return names.index(name) + 1 if name in names else None
@@ -357,36 +392,8 @@ def pid_alive(pid: int) -> bool:
         return False
 
 
-def worker_argv(run_dir: Path, num_processes: int = 1) -> list[str]:
-    """The exact command a job runs (list argv, never a shell string)."""
-    if num_processes > 1:
-        # --multi_gpu with the worker's Accelerator(cpu=True) gives N gloo processes on CPU too.
-        # Precision is the config's business (the worker's Accelerator decides), not launch's.
-        return [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_machines", "1",
-                "--num_processes", str(num_processes), "--mixed_precision", "no", "--dynamo_backend", "no",
-                "-m", "core.worker", str(run_dir)]
-    return [sys.executable, "-m", "core.worker", str(run_dir)]
-
-
-def format_command(argv: list[str]) -> str:
-    return " ".join(shlex.quote(a) for a in argv)
-
-
-def worker_env() -> dict[str, str]:
-    """The environment a worker (or a bench's child process) starts with: this one plus
-    WORKER_ENV, and PYTHONPATH leading to this checkout, so `core` imports even when the
-    package is not installed."""
-    env = {**os.environ, **WORKER_ENV}
-    root = str(Path(__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
-    return env
-
-
-def _launch(run_dir: Path, num_processes: int) -> subprocess.Popen:
-    env = worker_env()
-    with open(run_dir / LOG_FILE, "ab") as log:
-        return subprocess.Popen(worker_argv(run_dir, num_processes), stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True, env=env, cwd=run_dir)
+def _launch(run_dir: Path, num_processes: int):
+    return local.launch(run_dir, num_processes)
 
 
 def _record_pid(history: History, name: str, proc: subprocess.Popen) -> None:
@@ -402,10 +409,7 @@ def _kill(history: History, run: dict) -> str:
     pid = run.get("pid")
     # Never signal a group whose leader is not the run's worker (a reused pid is a stranger).
     if pid and same_process(pid, run.get("pid_started")):
-        try:
-            os.killpg(pid, signal.SIGKILL)  # the worker leads its own group: children go too
-        except ProcessLookupError:
-            pass
+        local.kill(pid)  # the worker leads its own group: children go too
     history.set_status(run["name"], "stopped", error="killed after a second stop request",
                        hint="resume it to continue from the last checkpoint")
     return "killed"

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from core import config as config_mod
 from core import jobs
+from core.backends import is_scheduled
 from core.errors import HistoryBusy, UserError, find_disk_full
 from core.history import History
 from core.liveness import Heartbeat, retry_busy, say
@@ -87,7 +88,7 @@ def run_job(run_dir: Path) -> int:
     try:
         if is_main:
             heartbeat.start()  # from the first moment: a queued job behind a locked database lives too
-        if is_main and job["kind"] in jobs.QUEUED_KINDS:
+        if is_main and job["kind"] in jobs.QUEUED_KINDS and not is_scheduled(job.get("backend")):  # SLURM queues it
             # Held (not just taken) until this process ends: dropping the file object would
             # release the slot at once.
             slot = wait_for_turn(history, ws, name, stop_file)

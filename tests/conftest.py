@@ -26,14 +26,16 @@ os.environ.setdefault("HF_HOME", str(ROOT / ".cache" / "hf"))
 # cores, the slowest browser test about two: each limit leaves several times that.
 SLOW_TIMEOUT_S = 1200
 BROWSER_TIMEOUT_S = 900
+CLUSTER_TIMEOUT_S = 900  # a SLURM job (start-up, training, requeue) takes about two minutes here
 
 
 def pytest_collection_modifyitems(config, items):
-    """A `slow` or `browser` test without its own `@pytest.mark.timeout` gets the longer limit."""
+    """A `slow`, `browser` or `cluster` test without its own `@pytest.mark.timeout` gets the longer limit."""
     for item in items:
         if item.get_closest_marker("timeout") is not None:
             continue
-        limits = [limit for marker, limit in (("slow", SLOW_TIMEOUT_S), ("browser", BROWSER_TIMEOUT_S))
+        limits = [limit for marker, limit in (("slow", SLOW_TIMEOUT_S), ("browser", BROWSER_TIMEOUT_S),
+                                              ("cluster", CLUSTER_TIMEOUT_S))
                   if item.get_closest_marker(marker) is not None]
         if limits:
             item.add_marker(pytest.mark.timeout(max(limits)))

@@ -82,3 +82,14 @@ def test_guide_history_queries_run_with_sqlite_utils(workspace):
         outputs.append(done.stdout)
     assert "runs" in outputs[0] and "tiny-sample" in outputs[1] and "5,6.25" in outputs[2]
 
+
+def test_cluster_page_documents_every_backends_yaml_key_and_flag():
+    import dataclasses
+
+    from core.backends.config import Cluster
+
+    text = (ROOT / "docs" / "cluster.md").read_text(encoding="utf-8")
+    keys = [f.name for f in dataclasses.fields(Cluster) if f.name != "name"]
+    assert not [k for k in keys if f"`{k}`" not in text]
+    assert all(flag in text for flag in ("--backend slurm", "--nodes", "--gpus-per-node", "--time", "--max-parallel",
+                                         "--allowed-hosts"))

@@ -1,11 +1,11 @@
-"""Every test has a time limit (pytest-timeout): 300 s by default, longer for `slow` and `browser`."""
+"""Every test has a time limit (pytest-timeout): 300 s by default, longer for `slow`, `browser` and `cluster`."""
 from __future__ import annotations
 
 import tomllib
 
 import pytest
 
-from tests.conftest import BROWSER_TIMEOUT_S, ROOT, SLOW_TIMEOUT_S, pytest_collection_modifyitems
+from tests.conftest import BROWSER_TIMEOUT_S, CLUSTER_TIMEOUT_S, ROOT, SLOW_TIMEOUT_S, pytest_collection_modifyitems
 
 
 class _Item:
@@ -36,7 +36,9 @@ def test_marked_tests_get_the_longer_limit_and_explicit_ones_keep_theirs():
     plain, slow, browser = _Item(), _Item(pytest.mark.slow.mark), _Item(pytest.mark.browser.mark)
     both = _Item(pytest.mark.browser.mark, pytest.mark.slow.mark)
     own = _Item(pytest.mark.slow.mark, pytest.mark.timeout(42).mark)
-    pytest_collection_modifyitems(None, [plain, slow, browser, both, own])
+    cluster = _Item(pytest.mark.cluster.mark)
+    pytest_collection_modifyitems(None, [plain, slow, browser, both, own, cluster])
+    assert _limit(cluster) == CLUSTER_TIMEOUT_S > 300
     assert _limit(plain) is None  # the ini default applies
     assert _limit(slow) == SLOW_TIMEOUT_S
     assert _limit(browser) == BROWSER_TIMEOUT_S
@@ -46,3 +48,9 @@ def test_marked_tests_get_the_longer_limit_and_explicit_ones_keep_theirs():
 
 def test_this_test_runs_under_the_default_limit(request):
     assert request.config.getini("timeout") == "300"
+
+
+def test_cluster_tests_are_left_out_of_the_quick_loop_like_slow_and_browser():
+    ini = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["pytest"]["ini_options"]
+    assert "not cluster" in ini["addopts"] and any(m.startswith("cluster:") for m in ini["markers"])
+    assert "slurm-wlm munge" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")

@@ -31,6 +31,7 @@ trials = grid points x draws (a grid alone runs each point once)."""
 
 def register(subparsers) -> None:
     from core.cli import add_workspace_arg
+    from core.cli.backend_args import add_backend_args
 
     p = subparsers.add_parser("sweep", help="hyperparameter sweeps: grid and/or random search over queued runs",
                               epilog=SPEC_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -42,6 +43,10 @@ def register(subparsers) -> None:
     p.add_argument("--dry-run", "--dry_run", action="store_true", help="validate and list the trials; start nothing")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="fixed for every trial, after the YAML's overrides: (repeatable: --set data.train_path=syn)")
+    add_backend_args(p)
+    p.add_argument("--max-parallel", "--max_parallel", dest="max_parallel", type=bounds.bounded(int, 1, bounds.MAX_TRIALS),
+                   default=None, help="with --backend slurm: trials running at once (the job array's %%N; "
+                                      "overrides the cluster's array_parallelism)")
     add_workspace_arg(p)
     p.set_defaults(func=_cmd_start)
     verbs = p.add_subparsers(dest="sweep_verb", metavar="VERB", required=False)
@@ -68,6 +73,7 @@ def _cmd_start(args) -> int:
     if not args.config:
         raise UserError("--config: missing; give a sweep YAML (e.g. --config tiny-lr), or a verb: list, show, stop")
     ws = Workspace.resolve(args.workspace).ensure()
+    backend = _backend(args, ws)
     spec = sweep.read_spec(sweep.find_spec(args.config, ws))
     if args.overrides:
         fixed = spec.get("overrides") or {}
@@ -83,13 +89,32 @@ def _cmd_start(args) -> int:
             print("dry run: nothing started")
             return 0
         command = "babyllama sweep " + " ".join(shlex.quote(a) for a in _argv(args))
-        sweep_runs.start(plan, ws, history, command=command)
+        sweep_runs.start(plan, ws, history, command=command, backend=backend)
     print(f"queued {len(plan.trials)} run(s); follow with `babyllama sweep show {plan.name}`")
     return 0
 
 
+def _backend(args, ws: Workspace):
+    import dataclasses
+
+    from core.cli.backend_args import choose_backend
+    from core.errors import UserError
+
+    backend = choose_backend(args, ws)
+    if args.max_parallel is not None:
+        if backend is None:
+            raise UserError("--max-parallel caps a SLURM job array: add --backend slurm, or drop it "
+                            "(local trials run BABYLLAMA_MAX_JOBS at a time)")
+        backend = dataclasses.replace(backend, cluster=dataclasses.replace(backend.cluster,
+                                                                          array_parallelism=args.max_parallel))
+    return backend
+
+
 def _argv(args) -> list[str]:
     argv = ["--config", args.config, *(["--trials", str(args.trials)] if args.trials else [])]
+    argv += [f"--{flag.replace('_', '-')}={getattr(args, flag)}" for flag in ("backend", "nodes", "gpus_per_node", "time",
+                                                                             "max_parallel")
+             if getattr(args, flag) not in (None, "local")]
     return argv + (["--name", args.name] if args.name else []) + [f"--set={o}" for o in args.overrides]
 
 

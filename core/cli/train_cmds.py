@@ -23,6 +23,7 @@ from core.workspace import Workspace
 def register(subparsers) -> None:
     from core.bounds import MAX_PROCESSES, bounded
     from core.cli import add_workspace_arg
+    from core.cli.backend_args import add_backend_args
     from core.cli.config_cmds import keys_help
 
     p = subparsers.add_parser("train", help="train a model from a config (the guide's train.py)", allow_abbrev=False,
@@ -34,6 +35,7 @@ def register(subparsers) -> None:
                    help="continue from a checkpoint-<step> folder (its run, if known; else a new run from it)")
     p.add_argument("--num-processes", "--num_processes", type=bounded(int, 1, MAX_PROCESSES), default=1,
                    help="data-parallel processes through accelerate launch (GPUs, or gloo on CPU)")
+    add_backend_args(p)
     add_workspace_arg(p)
     p.set_defaults(func=_cmd_train, accepts_overrides=True)
 
@@ -64,11 +66,13 @@ def register(subparsers) -> None:
 def _cmd_train(args) -> int:
     from core import config as config_mod
     from core import jobs
+    from core.cli.backend_args import choose_backend
     from core.config import presets
     from core.config.resolve import data_checker
     from core.history import open_history
 
     ws = Workspace.resolve(args.workspace).ensure()
+    backend = choose_backend(args, ws)
     path = presets.resolve_config_path(args.config, ws)
     cfg = config_mod.load(path, args.overrides, checks=[data_checker(ws, require=True)])
     command = "babyllama train " + " ".join(shlex.quote(a) for a in ["--config", str(args.config), *args.overrides])
@@ -82,7 +86,7 @@ def _cmd_train(args) -> int:
             if resume is not None and not resume.is_dir():
                 raise UserError(f"--resume_from_checkpoint: no checkpoint folder at {resume}")
             run = jobs.start(jobs.training_kind(cfg), cfg, ws, history, command=command,
-                             num_processes=args.num_processes, resume_from=resume)
+                             num_processes=args.num_processes, resume_from=resume, backend=backend)
         print(f"run {run['name']} started ({run['run_dir']})", flush=True)
         if args.detach:
             print(run["name"])
@@ -152,19 +156,27 @@ def _cmd_list(args) -> int:
         runs = jobs.refresh_all(history)
         rows = [{"name": r["name"], "kind": r["kind"], "status": r["status"], "step": r["step"],
                  "total_steps": r["total_steps"], "loss": history.last_metric(r["name"], "loss"),
-                 "queue_position": jobs.queue_position(history, r["name"]),
+                 "queue_position": jobs.queue_position(history, r["name"]), "backend": r.get("backend"),
+                 "scheduler_job": r.get("scheduler_job"), "scheduler_state": r.get("scheduler_state"),
                  "history_writes_delayed": writes_delayed(r)} for r in runs]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"{'run':<28}{'kind':<11}{'status':<10}{'step':>12}{'loss':>9}")
+    print(f"{'run':<28}{'kind':<11}{'status':<10}{'step':>12}{'loss':>9}  where")
     for r in rows:
         step = f"{r['step'] or 0}/{r['total_steps'] or '?'}"
         loss = f"{r['loss']:.4f}" if r["loss"] is not None else "-"
         status = f"queued #{r['queue_position']}" if r["queue_position"] else r["status"]
         status += " (history writes delayed)" if r["history_writes_delayed"] else ""
-        print(f"{r['name']:<28}{r['kind']:<11}{status:<10}{step:>12}{loss:>9}")
+        print(f"{r['name']:<28}{r['kind']:<11}{status:<10}{step:>12}{loss:>9}  {_where(r)}")
     return 0
+
+
+def _where(run: dict) -> str:
+    """`local`, or `slurm:gpu job 1234 PENDING (Resources)`."""
+    if not run.get("scheduler_job"):
+        return run.get("backend") or "local"
+    return f"{run['backend']} job {run['scheduler_job']} {run.get('scheduler_state') or ''}".rstrip()
 
 
 def _cmd_show(args) -> int:
@@ -186,7 +198,8 @@ def _cmd_show(args) -> int:
     if args.json:
         print(json.dumps(run, indent=2, default=str))
         return 0
-    for key in ("name", "kind", "status", "step", "total_steps", "pid", "run_dir", "command", "error", "hint"):
+    for key in ("name", "kind", "status", "step", "total_steps", "pid", "backend", "scheduler_job",
+                "scheduler_state", "run_dir", "command", "error", "hint"):
         if run.get(key) not in (None, ""):
             print(f"{key:>12}: {status_text(run) if key == 'status' else run[key]}")
         if key == "total_steps" and run["eta_s"] is not None:

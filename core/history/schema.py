@@ -340,6 +340,14 @@ def _metrics_by_name(conn: sqlite3.Connection) -> None:
     conn.execute(f"CREATE INDEX IF NOT EXISTS {METRICS_BY_NAME_INDEX} ON metrics(run_id, name, step, value)")
 
 
+@migration("0005_run_backend")
+def _run_backend(conn: sqlite3.Connection) -> None:
+    # Where a run executes (`local` or `slurm:<cluster>`), its scheduler job id and the scheduler's
+    # last state as shown (`PENDING (Resources)`): `runs list` and the studio show them.
+    for column in ("backend TEXT NOT NULL DEFAULT 'local'", "scheduler_job TEXT", "scheduler_state TEXT"):
+        conn.execute(f"ALTER TABLE runs ADD COLUMN {column}")
+
+
 def last_metric_sql(run: str | int) -> str:
     """The latest value of one metric: one SEARCH on METRICS_BY_NAME_INDEX (run_id=? AND name=?)."""
     return (f"SELECT value, step, time, tokens, words FROM metrics WHERE run_id = {run_ref_sql(run)} "

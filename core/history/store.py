@@ -46,7 +46,7 @@ STATUSES = ("queued", "running", "finished", "stopped", "failed", "lost")
 FINAL_STATUSES = ("finished", "stopped", "failed", "lost")
 # Columns set_status(**fields) may change; name/kind/created are fixed at creation.
 _SETTABLE = frozenset("config run_dir pid pid_started host started ended heartbeat error hint parent step "
-                      "total_steps stop_requested command".split())
+                      "total_steps stop_requested command backend scheduler_job scheduler_state".split())
 
 RunRef = str | int  # a run's name, or its integer id
 # The columns of `metric_columns`, each an array('d') with NaN for NULL.

@@ -6,6 +6,7 @@ time and the studio and `babyllama runs` see them like any run. Must not import 
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -58,8 +59,9 @@ def check_free(plan: SweepPlan, ws: Workspace, history: History) -> None:
         raise UserError(f"{sweep_dir(ws, plan.name)} already exists and belongs to no sweep; pick another --name")
 
 
-def start(plan: SweepPlan, ws: Workspace, history: History, *, command: str = "") -> dict:
-    """Write the sweep's folder and row, then queue every trial as a training run; returns `get()`."""
+def start(plan: SweepPlan, ws: Workspace, history: History, *, command: str = "", backend=None) -> dict:
+    """Write the sweep's folder and row, then queue every trial as a training run; returns `get()`.
+    With a SLURM `backend` the trials go out as one job array (`core.backends.scheduled`)."""
     check_free(plan, ws, history)
     folder = sweep_dir(ws, plan.name)
     folder.mkdir(parents=True)
@@ -73,13 +75,21 @@ def start(plan: SweepPlan, ws: Workspace, history: History, *, command: str = ""
                      "VALUES (?, ?, ?, ?, ?, ?, ?)",
                      (plan.name, plan.metric, plan.mode, to_json(plan.spec), str(folder), command, time.time()))
     sweep_id = _sweep(history, plan.name)["id"]
+    held = dataclasses.replace(backend, hold=True) if backend is not None else None
+    runs: list[dict] = []
     for position, trial in enumerate(plan.trials):
         # A trial is a training run, or a distillation when the base names teachers.
         run = jobs.start(jobs.training_kind(trial.config), trial.config, ws, history, name=trial.name,
-                         command=trial_command(plan, trial))
+                         command=trial_command(plan, trial), backend=held)
         with write_transaction(history.conn) as conn:
             conn.execute("INSERT INTO sweep_trials (sweep_id, run_id, position, params) VALUES (?, ?, ?, ?)",
                          (sweep_id, run["id"], position, json.dumps(trial.params)))  # keeps key order
+        runs.append(run)
+    if held is not None:
+        from core.backends import scheduled
+
+        scheduled.submit_array(history, [r["name"] for r in runs], [Path(r["run_dir"]) for r in runs],
+                               held.cluster, folder / "slurm", job_name=plan.name)
     return get(history, plan.name)
 
 
