@@ -38,7 +38,11 @@ def ingest_run(history: History, run_name: str | int) -> int:
     """Apply the run's events after its row's `ingested_seq`; returns how many were applied.
     Cheap when nothing changed: one stat of the log, compared with what this process saw last."""
     run = history.get_run(run_name)
-    if run is None or not run.get("run_dir"):
+    return _ingest_row(history, run) if run is not None else 0
+
+
+def _ingest_row(history: History, run: dict) -> int:
+    if not run.get("run_dir"):
         return 0
     path = Path(run["run_dir"]) / EVENTS_FILE
     try:
@@ -68,7 +72,7 @@ def ingest_all(history: History, workspace: Workspace | None = None) -> int:
             continue
         run_dir = Path(run["run_dir"])
         if _says_events(run_dir if run_dir.is_absolute() else root / run_dir):
-            applied += ingest_run(history, run["id"])
+            applied += _ingest_row(history, run)  # the row just listed: no second read of it
     return applied
 
 
