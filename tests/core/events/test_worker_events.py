@@ -20,7 +20,7 @@ from core.history import FINAL_STATUSES
 def test_an_events_run_shows_in_studio_db_within_2_s_of_each_line(ready_workspace, history):
     from tests.core.test_jobs import _cfg
 
-    run = jobs.start("train", _cfg("training.save_steps=0", "training.max_steps=400"), ready_workspace, history,
+    run = jobs.start("train", _cfg("training.save_steps=0", "training.max_steps=60"), ready_workspace, history,
                      name="ev", history_sink="events")
     run_dir = Path(run["run_dir"])
     assert json.loads((run_dir / jobs.JOB_FILE).read_text())["history"] == "events"
@@ -43,10 +43,12 @@ def test_an_events_run_shows_in_studio_db_within_2_s_of_each_line(ready_workspac
         lags += [time.time() - e.time for e in pending if time.time() - e.time > 2.0]
         time.sleep(0.25)
     assert row["status"] == "finished", (run_dir / "run.log").read_text()[-3000:]
-    assert row["host"] and row["started"] and row["ingested_seq"] == read_events(log, 0).last_seq
+    # Everything up to the final status is in (a heartbeat the beat thread wrote after it may not be).
+    final = max(e.seq for e in read_events(log, 0).events if e.type == "status")
+    assert row["host"] and row["started"] and row["ingested_seq"] >= final
     assert not lags, f"rows waited {max(lags):.1f} s for ingest after being written"
     rows = [(m["step"], m["name"]) for m in history.metrics_since("ev")]
-    assert len(rows) == len(set(rows)) and max(s for s, _ in rows) == 400
+    assert len(rows) == len(set(rows)) and max(s for s, _ in rows) == 60
     written = {(r[0], r[1]) for e in read_events(log, 0).events if e.type == "metrics" for r in e.payload["rows"]}
     assert set(rows) == written
 
