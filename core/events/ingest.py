@@ -104,16 +104,23 @@ def _apply(history: History, run_id: int, events: list[Event]) -> tuple[int, int
         row = conn.execute("SELECT ingested_seq FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
             return 0, 0  # deleted meanwhile
-        seq = row[0] or 0
+        seq, steps = row[0] or 0, None  # steps: the last step of the metrics since runs.step was set
         for event in events:
             if event.seq <= seq:
                 continue
             if event.seq != seq + 1:
                 break  # a gap: never apply out of order
+            if event.type == "metrics" and event.payload["rows"]:
+                steps = max(steps or 0, max(r[0] for r in event.payload["rows"]))
+            elif steps is not None:  # runs.step as the direct path leaves it, before what may set it
+                _advance_step(conn, run_id, steps)
+                steps = None
             apply = _APPLY.get(event.type)
             if apply is not None:  # a type a newer writer added: its seq is still taken, in order
                 apply(conn, run_id, event)
             seq, applied = event.seq, applied + 1
+        if steps is not None:
+            _advance_step(conn, run_id, steps)
         conn.execute("UPDATE runs SET ingested_seq = ? WHERE id = ?", (seq, run_id))
     return applied, seq
 
@@ -143,11 +150,12 @@ def _config(conn: sqlite3.Connection, run_id: int, event: Event) -> None:
 
 
 def _metrics(conn: sqlite3.Connection, run_id: int, event: Event) -> None:
-    rows = [(run_id, *row) for row in event.payload["rows"]]
-    if rows:
-        conn.executemany(INSERT_METRIC_SQL, rows)
-        last = max(row[1] for row in rows)
-        conn.execute("UPDATE runs SET step = max(coalesce(step, ?), ?) WHERE id = ?", (last, last, run_id))
+    # runs.step follows in `_advance_step`, once per stretch of metrics events, not per event.
+    conn.executemany(INSERT_METRIC_SQL, [(run_id, *row) for row in event.payload["rows"]])
+
+
+def _advance_step(conn: sqlite3.Connection, run_id: int, last: int) -> None:
+    conn.execute("UPDATE runs SET step = max(coalesce(step, ?), ?) WHERE id = ?", (last, last, run_id))
 
 
 def _sample(conn: sqlite3.Connection, run_id: int, event: Event) -> None:
