@@ -307,7 +307,7 @@ def refresh_all(history: History) -> list[dict]:
 
 def _ingest(history: History, name: str) -> int:
     """Apply the run's new events; 0 when there are none or the database is locked (next look)."""
-    from core.events.ingest import ingest_run  # imports core.jobs' constants' twins, not core.jobs
+    from core.events.ingest import ingest_run  # here, not at the top: `import core.jobs` stays as light
 
     try:
         return ingest_run(history, name)

@@ -106,7 +106,8 @@ class Heartbeat(threading.Thread):
 
     def _beat(self, history: History | None) -> History | None:
         try:
-            history = history or self.opener()  # its own connection: none shared across threads
+            # Its own connection (none shared across threads); an events run's shared, locked log.
+            history = history or self.opener()
             step, total = self.progress or (None, None)
             history.heartbeat(self.name, step=step, total_steps=total)
         except HistoryBusy:

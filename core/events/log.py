@@ -44,12 +44,25 @@ class EventLog:
     seq and the file in step). Each `append` / `append_many` is ONE write() of whole lines, then
     flush and fsync, so a batch is on disk before it returns. On open, a torn last line (the
     process died mid-write) is cut off and its seq is written again by the next append; the
-    counter resumes after the last whole line, so a resumed run continues its numbering."""
+    counter resumes after the last whole line, so a resumed run continues its numbering. That
+    recovery happens at the first append, never on opening: a process that only reads (another
+    rank under accelerate launch) must not cut a line the writer is still writing."""
 
     def __init__(self, run_dir: str | os.PathLike):
         self.path = Path(run_dir) / EVENTS_FILE
         self._lock = threading.Lock()
-        self.seq = self._recover()
+        self._seq: int | None = None
+
+    @property
+    def seq(self) -> int:
+        """The last seq written (0 for a new log)."""
+        with self._lock:
+            return self._last_seq()
+
+    def _last_seq(self) -> int:
+        if self._seq is None:
+            self._seq = self._recover()
+        return self._seq
 
     def _recover(self) -> int:
         """The last whole line's seq (0 for a new log); a torn tail is truncated away."""
@@ -76,14 +89,14 @@ class EventLog:
             if type not in EVENT_TYPES:
                 raise ValueError(f"event type {type!r} is not one of {', '.join(EVENT_TYPES)}")
         with self._lock:
-            now = _time.time()
-            events = [Event(self.seq + i + 1, now, type, payload) for i, (type, payload) in enumerate(records)]
+            now, last = _time.time(), self._last_seq()
+            events = [Event(last + i + 1, now, type, payload) for i, (type, payload) in enumerate(records)]
             data = b"".join(event.line() for event in events)
             with open(self.path, "ab") as f:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
-            self.seq = events[-1].seq
+            self._seq = events[-1].seq
         return events
 
 

@@ -73,3 +73,15 @@ def test_threads_sharing_one_log_keep_seq_in_order_without_gaps(tmp_path):
     for t in threads:
         t.join()
     assert [e.seq for e in read_events(log.path, 0).events] == list(range(1, 201))
+
+
+def test_opening_a_log_never_cuts_a_line_being_written(tmp_path):
+    from core.events.sink import EventHistory
+
+    EventLog(tmp_path).append("progress", step=1)
+    path = tmp_path / "events.jsonl"
+    partial = path.read_bytes() + b'{"seq":2,"time":1.0,"ty'  # the writer (rank 0) is mid-write
+    path.write_bytes(partial)
+    EventLog(tmp_path)  # another rank opens it, and only reads
+    EventHistory(tmp_path, {"name": "r", "kind": "train"}).get_run("r")
+    assert path.read_bytes() == partial

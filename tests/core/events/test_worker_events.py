@@ -5,6 +5,7 @@ host goes by its beats, never its pid."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -62,8 +63,6 @@ def test_an_events_run_on_another_host_lives_by_its_beats_not_its_pid(tmp_path):
            "run_dir": str(run_dir), "heartbeat": time.time() - 3600, "created": time.time() - 3600}
     assert jobs.is_alive(run)  # no such pid here, but the node's heartbeat file is fresh
     old = time.time() - jobs.STALE_AFTER_S - 5
-    import os
-
     os.utime(beat, (old, old))
     assert not jobs.is_alive(run)
     assert jobs.is_alive({**run, "heartbeat": time.time()})  # the last ingested heartbeat event
