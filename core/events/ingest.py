@@ -35,10 +35,13 @@ _lock = threading.Lock()
 
 
 def ingest_run(history: History, run_name: str | int) -> int:
-    """Apply the run's events after its row's `ingested_seq`; returns how many were applied.
-    Cheap when nothing changed: one stat of the log, compared with what this process saw last."""
+    """Apply the events of a run whose job.json says `"history": "events"` after its row's
+    `ingested_seq`; returns how many were applied. Cheap when nothing changed: a stat of job.json
+    and of the log, compared with what this process saw last."""
     run = history.get_run(run_name)
-    return _ingest_row(history, run) if run is not None else 0
+    if run is None or not run.get("run_dir") or not _says_events(Path(run["run_dir"])):
+        return 0  # a run that writes studio.db itself: a stray log beside it is not its history
+    return _ingest_row(history, run)
 
 
 def _ingest_row(history: History, run: dict) -> int:

@@ -205,6 +205,7 @@ def test_nothing_new_costs_no_read_and_ingest_all_takes_only_events_runs(tmp_pat
         reads = []
         monkeypatch.setattr(ingest, "read_events", lambda *a: reads.append(a))
         assert ingest_all(h) == 0 and reads == []  # a stat showed nothing changed
+        assert ingest_run(h, "plain") == 0
         assert h.get_run("plain")["step"] is None and h.get_run("plain")["ingested_seq"] == 0
 
 
