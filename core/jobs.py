@@ -62,9 +62,10 @@ def training_kind(cfg: RunConfig) -> str:
 
 def start(kind: str, cfg: RunConfig, ws: Workspace, history: History, *, name: str | None = None,
           command: str = "", num_processes: int = 1, resume_from: Path | None = None,
-          parent: str | None = None, backend: BackendChoice | None = None) -> dict:
+          parent: str | None = None, backend: BackendChoice | None = None, history_sink: str = "sqlite") -> dict:
     """Check inputs, write the run folder and row (`queued`), then spawn the worker (or submit
-    its job: `backend`); returns the row."""
+    its job: `backend`); returns the row. `history_sink` "events": the worker appends to
+    `<run>/events.jsonl` (`core.events`) instead of writing studio.db, as on a cluster's nodes."""
     name = check_name(name or default_name(cfg), "run name")
     if kind in ("train", "distill"):
         resolve_data(cfg, ws, require=True)  # a missing corpus or tokenizer fails before anything is written
@@ -85,7 +86,8 @@ def start(kind: str, cfg: RunConfig, ws: Workspace, history: History, *, name: s
     def write_files() -> None:
         (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False), encoding="utf-8")
         _write_job(run_dir, kind=kind, name=name, workspace=str(ws.root), num_processes=num_processes,
-                   resume_from=str(resume_from) if resume_from else None, **_backend_fields(backend))
+                   resume_from=str(resume_from) if resume_from else None,
+                   **{**_backend_fields(backend), **({"history": history_sink} if history_sink != "sqlite" else {})})
 
     history.create_run(name, kind, cfg.to_dict(), run_dir, command=command, parent=parent)
     return _make_and_spawn(history, name, run_dir, num_processes, write_files, field="logging.output_dir",
@@ -295,9 +297,13 @@ def _own_folder(run: dict) -> Path | None:
 
 
 def refresh(history: History, name: str) -> dict:
-    """The run row, after marking it `lost` if its process is gone without a final status."""
+    """The run row, after ingesting its new events (`core.events`: runs whose history is an event
+    log) and marking it `lost` if its process is gone without a final status."""
     run = _get(history, name)
-    if is_scheduled(run.get("backend")):
+    scheduled_run = is_scheduled(run.get("backend"))
+    if (scheduled_run or run["status"] in (*ACTIVE, "lost")) and _ingest(history, name):
+        run = _get(history, name)  # a requeued SLURM run writes events after its `stopped` too
+    if scheduled_run:
         from core.backends import scheduled
 
         return scheduled.refresh(history, run)  # the scheduler, not a pid, says whether it lives
@@ -321,11 +327,26 @@ def wait_final(history: History, name: str, poll_s: float = 1.0) -> dict:
 
 
 def refresh_all(history: History) -> list[dict]:
-    """Every run, with dead `queued`/`running` ones marked `lost` first (newest first)."""
+    """Every run, with new events ingested and dead `queued`/`running` ones marked `lost` first
+    (newest first)."""
+    from core.events.ingest import ingest_all
+
+    with contextlib.suppress(HistoryBusy):  # a locked database: the next look ingests
+        ingest_all(history)
     for run in history.list_runs():
         if run["status"] in ("queued", "running"):
             refresh(history, run["name"])
     return history.list_runs()
+
+
+def _ingest(history: History, name: str) -> int:
+    """Apply the run's new events; 0 when there are none or the database is locked (next look)."""
+    from core.events.ingest import ingest_run  # here, not at the top: `import core.jobs` stays as light
+
+    try:
+        return ingest_run(history, name)
+    except HistoryBusy:
+        return 0
 
 
 def queue_position(history: History, name: str) -> int | None:

@@ -55,9 +55,10 @@ class Heartbeat(threading.Thread):
     it touches `<run_dir>/heartbeat` (never blocked by SQLite locks), then writes the row's
     heartbeat with the latest progress (`report`). A locked or failing database never ends it."""
 
-    def __init__(self, db_path: Path, name: str, run_dir: Path):
+    def __init__(self, db_path: Path, name: str, run_dir: Path, opener: Callable[[], History] | None = None):
         super().__init__(daemon=True, name="heartbeat")
         self.db_path, self.name, self.beat_file = db_path, name, Path(run_dir) / BEAT_FILE
+        self.opener = opener or (lambda: History(self.db_path))  # the worker's EventHistory for events runs
         self.halt = threading.Event()
         self.progress: tuple[int, int | None] | None = None
         self.delayed_since: float | None = None
@@ -105,7 +106,8 @@ class Heartbeat(threading.Thread):
 
     def _beat(self, history: History | None) -> History | None:
         try:
-            history = history or History(self.db_path)  # its own connection: none shared across threads
+            # Its own connection (none shared across threads); an events run's shared, locked log.
+            history = history or self.opener()
             step, total = self.progress or (None, None)
             history.heartbeat(self.name, step=step, total_steps=total)
         except HistoryBusy:

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from core import config as config_mod
 from core import jobs
-from core.backends import is_scheduled
 from core.errors import HistoryBusy, UserError, find_disk_full
+from core.events.sink import EventHistory, uses_events
 from core.history import History
 from core.liveness import Heartbeat, retry_busy, say
 from core.train.callbacks import Callback, SignalStop, StopOnSignal
@@ -80,15 +80,18 @@ def run_job(run_dir: Path) -> int:
     job = json.loads((run_dir / jobs.JOB_FILE).read_text(encoding="utf-8"))
     ws, name = Workspace(Path(job["workspace"])), job["name"]
     is_main = int(os.environ.get("RANK", "0")) == 0  # under accelerate launch, rank 0 reports
-    history = History(ws.db_path)
-    heartbeat = Heartbeat(ws.db_path, name, run_dir) if is_main else None
+    # "history": "events" (a compute node of a cluster): the run's history goes to
+    # <run>/events.jsonl, which the studio/CLI ingests; SQLite is never opened here.
+    events = uses_events(job)
+    history = EventHistory(run_dir, job) if events else History(ws.db_path)
+    heartbeat = Heartbeat(ws.db_path, name, run_dir, opener=(lambda: history) if events else None) if is_main else None
     stop_file = run_dir / jobs.STOP_FILE
     signals = StopOnSignal()  # SIGTERM / SIGINT: stop as `runs stop` does
     signals.install()
     try:
         if is_main:
             heartbeat.start()  # from the first moment: a queued job behind a locked database lives too
-        if is_main and job["kind"] in jobs.QUEUED_KINDS and not is_scheduled(job.get("backend")):  # SLURM queues it
+        if is_main and job["kind"] in jobs.QUEUED_KINDS and not events:  # a scheduler queues events runs (SLURM's among them)
             # Held (not just taken) until this process ends: dropping the file object would
             # release the slot at once.
             slot = wait_for_turn(history, ws, name, stop_file)

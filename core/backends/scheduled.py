@@ -6,7 +6,6 @@ gradio or submitit (`core.backends.slurm` imports it only when submitting).
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -53,23 +52,13 @@ def record(history: History, name: str, job_id: str) -> None:
         pass
 
 
-def ingest(history: History, run: dict) -> None:
-    """Bring the run's event log into the history (the integration point with `core.events`)."""
-    if importlib.util.find_spec("core.events") is None:
-        return  # until the event log lands, a compute node writes the history itself
-    from core.events.ingest import ingest_all
-
-    ingest_all(history)  # the workspace of the history's database
-
-
 def refresh(history: History, run: dict) -> dict:
     """The row after reconciling it with the scheduler: the state shown, a job that ended
-    without its worker's final status, a job SLURM requeued after its worker stopped."""
+    without its worker's final status, a job SLURM requeued after its worker stopped. The caller
+    (`jobs.refresh`) has ingested the run's event log first."""
     name, job_id = run["name"], run.get("scheduler_job")
     if not job_id:
         return run  # submission in progress (the row comes first)
-    ingest(history, run)
-    run = history.get_run(name)
     found = state.query(job_id)
     try:
         _reconcile(history, run, found)

@@ -348,6 +348,13 @@ def _run_backend(conn: sqlite3.Connection) -> None:
         conn.execute(f"ALTER TABLE runs ADD COLUMN {column}")
 
 
+@migration("0006_ingested_seq")
+def _ingested_seq(conn: sqlite3.Connection) -> None:
+    # The seq of the last event of a run's events.jsonl applied here (`core.events.ingest`): set in
+    # the same transaction as the events, so each is applied exactly once. 0 for other runs.
+    conn.execute("ALTER TABLE runs ADD COLUMN ingested_seq INTEGER NOT NULL DEFAULT 0")
+
+
 def last_metric_sql(run: str | int) -> str:
     """The latest value of one metric: one SEARCH on METRICS_BY_NAME_INDEX (run_id=? AND name=?)."""
     return (f"SELECT value, step, time, tokens, words FROM metrics WHERE run_id = {run_ref_sql(run)} "

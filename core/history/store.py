@@ -91,6 +91,11 @@ class History:
                 # held past the busy timeout is HistoryBusy: nothing changed, a retry may pass.
                 raise busy(self.db_path, err) or unwritable(self.db_path, err) or err
 
+    def transaction(self) -> Any:
+        """One write transaction (a context manager yielding the connection) for a caller that
+        applies several changes as one: `core.events.ingest` (events + the run's ingested_seq)."""
+        return self._write()
+
     def _rows(self, sql: str, params: tuple = ()) -> list[dict]:
         with self._lock:
             cursor = self.conn.execute(sql, params)

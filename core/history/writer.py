@@ -32,7 +32,7 @@ class MetricWriter:
 
     def __init__(self, history_or_db_path: History | str | os.PathLike, run_name: RunRef,
                  flush_interval: float = 1.0, max_batch: int = 500):
-        owns = not isinstance(history_or_db_path, History)
+        owns = isinstance(history_or_db_path, (str, os.PathLike))  # else a History or an EventHistory
         self.history = History(history_or_db_path) if owns else history_or_db_path
         self._owns_history = owns
         self.run_id = self.history._run_id(run_name)

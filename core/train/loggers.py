@@ -40,7 +40,10 @@ class SQLiteMetricLogger:
 
     def __init__(self, history: History, run: str, flush_interval: float = 1.0, close_patience: float = 600.0):
         self.history, self.run, self.close_patience = history, run, close_patience
-        self.writer = MetricWriter(history.db_path, run, flush_interval=flush_interval)
+        # Its own connection to studio.db; an EventHistory (`core.events`) is shared instead: one
+        # event log per process keeps the seq in order across the writer's and heartbeat's threads.
+        target = history.db_path if isinstance(history, History) else history
+        self.writer = MetricWriter(target, run, flush_interval=flush_interval)
 
     def log_dict(self, payload, step, *, tokens=None, words=None) -> None:
         self.writer.log(step, dict(payload), tokens=tokens, words=words)

@@ -189,3 +189,30 @@ def test_a_locked_history_is_a_busy_message_not_an_app_error(ready_workspace, mo
         lock.close()
     with ctx.history() as h:
         assert h.get_run("later") is None and not h.get_run("held")["stop_requested"]
+
+
+def test_the_tick_shows_an_events_runs_rows_ingested_from_its_log(workspace):
+    """A run on a compute node (`"history": "events"`): the 1 s tick ingests its log, so its curve
+    and step show without the worker ever writing studio.db."""
+    import json
+
+    from core.events.sink import EventHistory
+    from core.history.schema import metric_rows
+
+    run_dir = workspace.root / "models" / "ev"
+    run_dir.mkdir(parents=True)
+    job = {"kind": "train", "name": "ev", "workspace": str(workspace.root), "history": "events"}
+    (run_dir / "job.json").write_text(json.dumps(job))
+    ctx = StudioContext(workspace)
+    with ctx.history() as h:
+        h.create_run("ev", "train", {}, run_dir)
+    events = EventHistory(run_dir, job)
+    events.set_status("ev", "running", pid=1, host="node-7", heartbeat=time.time())
+    events.write_metric_rows(0, metric_rows(0, 5, {"loss": 4.0}, 50, 40))
+    cache = tab.tick(ctx, "ev", None, "step")[0]
+    assert cache.last_step == 5 and cache.points() == 1
+    events.write_metric_rows(0, metric_rows(0, 10, {"loss": 3.0}, 100, 80))
+    cache = tab.tick(ctx, "ev", cache, "step")[0]
+    assert cache.last_step == 10 and cache.points() == 2
+    with ctx.history() as h:
+        assert h.get_run("ev")["status"] == "running" and h.get_run("ev")["host"] == "node-7"

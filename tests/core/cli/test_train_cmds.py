@@ -86,3 +86,27 @@ def test_foreground_ctrl_c_stops_with_checkpoint_then_resume(ready_workspace):
     assert main(["runs", "stop", "fg"]) == 0
     resumed = _wait_status(ready_workspace, "fg", {"stopped"})
     assert resumed["id"] == run["id"] and resumed["step"] >= run["step"]
+
+
+def test_runs_list_and_show_ingest_an_events_run(workspace, capsys):
+    """`runs list` / `runs show` apply a compute node's new events before printing them."""
+    from core.events.sink import EventHistory
+    from core.history.schema import metric_rows
+
+    run_dir = workspace.root / "models" / "node-run"
+    run_dir.mkdir(parents=True)
+    job = {"kind": "train", "name": "node-run", "workspace": str(workspace.root), "history": "events"}
+    (run_dir / "job.json").write_text(json.dumps(job))
+    with History(workspace.db_path) as h:
+        h.create_run("node-run", "train", {}, run_dir)
+    events = EventHistory(run_dir, job)
+    events.set_status("node-run", "running", pid=1, host="node-7", heartbeat=time.time())
+    events.write_metric_rows(0, metric_rows(0, 7, {"loss": 2.5}, 70, 56))
+    assert main(["runs", "list", "--json"]) == 0
+    row = next(r for r in json.loads(capsys.readouterr().out) if r["name"] == "node-run")
+    assert (row["status"], row["step"], row["loss"]) == ("running", 7, 2.5)
+    events.write_metric_rows(0, metric_rows(0, 8, {"loss": 2.25}, 80, 64))
+    events.set_status("node-run", "finished", step=8)
+    assert main(["runs", "show", "node-run", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["status"] == "finished" and shown["metrics"]["loss"] == 2.25
