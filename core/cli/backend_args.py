@@ -26,23 +26,13 @@ def add_backend_args(p) -> None:
 
 
 def choose_backend(args, ws: Workspace):
-    """The BackendChoice the flags ask for (warnings printed to stderr); None for `local`."""
-    from core.backends import SLURM, BackendChoice, parse_flag
-    from core.backends.config import get_cluster, with_overrides
-    from core.errors import UserError
+    """The BackendChoice the flags ask for (warnings printed to stderr); None for `local`.
+    The rules live in `core.backends.choice`, shared with the studio's "Run on"."""
+    from core.backends.choice import Where, choose
 
-    kind, name = parse_flag(args.backend)
-    if kind != SLURM:
-        given = [f for f, v in (("--nodes", args.nodes), ("--gpus-per-node", args.gpus_per_node),
-                                ("--time", args.time)) if v is not None]
-        if given:
-            raise UserError(f"{', '.join(given)} only apply to --backend slurm; add --backend slurm or drop them")
-        return None
-    if getattr(args, "num_processes", 1) > 1:
-        raise UserError("--num-processes is for --backend local; on SLURM use --nodes and --gpus-per-node")
-    cluster = with_overrides(get_cluster(ws, name), nodes=args.nodes, gpus_per_node=args.gpus_per_node, time=args.time)
-    from core.backends.slurm import check_ready
-
-    for warning in check_ready(cluster, ws.root):
+    where = Where(args.backend, args.nodes, args.gpus_per_node, args.time,
+                  getattr(args, "max_parallel", None), getattr(args, "num_processes", 1))
+    backend, warnings = choose(ws, where)
+    for warning in warnings:
         print(warning, file=sys.stderr, flush=True)
-    return BackendChoice(SLURM, cluster)
+    return backend

@@ -95,19 +95,9 @@ def _cmd_start(args) -> int:
 
 
 def _backend(args, ws: Workspace):
-    import dataclasses
-
     from core.cli.backend_args import choose_backend
-    from core.errors import UserError
 
-    backend = choose_backend(args, ws)
-    if args.max_parallel is not None:
-        if backend is None:
-            raise UserError("--max-parallel caps a SLURM job array: add --backend slurm, or drop it "
-                            "(local trials run BABYLLAMA_MAX_JOBS at a time)")
-        backend = dataclasses.replace(backend, cluster=dataclasses.replace(backend.cluster,
-                                                                          array_parallelism=args.max_parallel))
-    return backend
+    return choose_backend(args, ws)  # --max-parallel included (core.backends.choice)
 
 
 def _argv(args) -> list[str]:

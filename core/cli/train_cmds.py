@@ -174,9 +174,9 @@ def _cmd_list(args) -> int:
 
 def _where(run: dict) -> str:
     """`local`, or `slurm:gpu job 1234 PENDING (Resources)`."""
-    if not run.get("scheduler_job"):
-        return run.get("backend") or "local"
-    return f"{run['backend']} job {run['scheduler_job']} {run.get('scheduler_state') or ''}".rstrip()
+    from core.backends.choice import describe
+
+    return describe(run)
 
 
 def _cmd_show(args) -> int:

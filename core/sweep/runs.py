@@ -97,13 +97,15 @@ def get(history: History, name: str) -> dict:
     """The sweep row (spec parsed) with its `trials`: run name, status, step, params (in order)."""
     sweep = _sweep(history, name)
     sweep["spec"] = json.loads(sweep["spec"])
-    rows = _rows(history, "SELECT r.name AS run, r.status, r.step, r.total_steps, t.position, t.params "
+    rows = _rows(history, "SELECT r.name AS run, r.status, r.step, r.total_steps, r.backend, r.scheduler_job, "
+                          "r.scheduler_state, t.position, t.params "
                           "FROM sweep_trials t JOIN runs r ON r.id = t.run_id WHERE t.sweep_id = ? "
                           "ORDER BY t.position", (sweep["id"],))
     for row in rows:
         row["params"] = json.loads(row["params"])
         if row["status"] not in FINAL_STATUSES:
-            row["status"] = jobs.refresh(history, row["run"])["status"]  # a dead worker is `lost`
+            fresh = jobs.refresh(history, row["run"])  # a dead worker is `lost`; a job's queue state is new
+            row.update({k: fresh.get(k) for k in ("status", "scheduler_job", "scheduler_state")})
     sweep["trials"] = rows
     return sweep
 

@@ -14,6 +14,7 @@ import pandas as pd
 
 from core import config as config_mod
 from core import jobs, yamlio
+from core.backends import choice as where_mod
 from core.bounds import MAX_SEED, MAX_TRIALS
 from core.config import presets
 from core.config.resolve import data_checker
@@ -21,7 +22,7 @@ from core.errors import UserError
 from core.sweep import plot as sweep_plot
 from core.sweep import runs as sweep_runs
 from core.sweep import spec as sweep
-from studio import forms
+from studio import forms, run_on
 from studio.context import StudioContext
 from studio.shared import with_params
 
@@ -40,6 +41,7 @@ class SweepLauncher(NamedTuple):
     mode: gr.Radio
     start: gr.Button
     queued: gr.Markdown
+    where: run_on.RunOn
 
 
 class SweepResults(NamedTuple):
@@ -76,16 +78,20 @@ def build_spec(ctx: StudioContext, name, space, trials, seed, metric, mode, pres
 
 
 def start_sweep(ctx: StudioContext, name, space, trials, seed, metric, mode, preset, corpus, tokenizer, *values) -> str:
-    """Validate the whole sweep (every problem shown), then queue its trials; Markdown of what started."""
+    """Validate the whole sweep (every problem shown), then queue its trials; Markdown of what started.
+    `values`: the training fields, then the "Run on" fields (target, nodes, GPUs, time, max-parallel)."""
     try:
         spec = build_spec(ctx, name, space, trials, seed, metric, mode, preset, corpus, tokenizer, *values)
+        where = run_on.where_of(*values[len(forms.FORM_PATHS):])
+        backend = run_on.choose(ctx, where)  # a bad choice: its UserError, nothing started
         with ctx.history() as h:
             spec["name"] = sweep_runs.free_name(h, spec["name"])  # as runs: a taken name gets a suffix
             plan = sweep.plan(spec, ctx.workspace, checks=[data_checker(ctx.workspace, require=True)])
             # The spec is saved as sweeps/<name>/sweep.yaml: the CLI command that starts the same trials.
             spec_file = sweep_runs.sweep_dir(ctx.workspace, plan.name) / sweep_runs.SPEC_FILE
-            command = jobs.format_command(["babyllama", "sweep", "--config", str(spec_file), "--name", plan.name])
-            started = sweep_runs.start(plan, ctx.workspace, h, command=command)
+            command = jobs.format_command(["babyllama", "sweep", "--config", str(spec_file), "--name", plan.name,
+                                           *run_on.flags(ctx, where)])
+            started = sweep_runs.start(plan, ctx.workspace, h, command=command, backend=backend)
     except UserError as err:
         gr.Warning(str(err).split("\n")[0])
         return f"<pre style='color:#c62828'>{err}</pre>"
@@ -118,8 +124,9 @@ def sweep_choices(ctx: StudioContext) -> list[str]:
 def results_table(result: dict) -> pd.DataFrame:
     """One row per trial: best mark, run, status, each swept value, the metric."""
     keys = result["params"]
-    columns = ["best", "run", "status", *keys, result["metric"]]
-    rows = [["★" if r["best"] else "", r["run"], r["status"], *(_cell(r["params"].get(k)) for k in keys),
+    columns = ["best", "run", "status", "where", *keys, result["metric"]]
+    rows = [["★" if r["best"] else "", r["run"], r["status"], where_mod.describe(r),
+             *(_cell(r["params"].get(k)) for k in keys),
              None if r["value"] is None else round(r["value"], 4)] for r in result["rows"]]
     return pd.DataFrame(rows, columns=columns)
 
@@ -164,13 +171,14 @@ def build_launcher(ctx: StudioContext, form: list) -> SweepLauncher:
             mode = gr.Radio(["min", "max"], value="min", label="best is", elem_id="sweep-mode")
         space = gr.Textbox(SPACE_EXAMPLE, lines=4, label="values to try (the form above is the base)",
                            info=SPACE_INFO, elem_id="sweep-space")
+        where = run_on.build(ctx, "sweep", sweep=True)
         start = gr.Button("Start sweep", variant="primary", elem_id="sweep-start")
         queued = gr.Markdown(elem_id="sweep-queued")
     names = ["sweep", "space", "trials", "sweep_seed", "metric", "mode", "preset", "corpus", "tokenizer",
-             *forms.api_params()][:6 + len(form)]  # gradio_client keywords
-    start.click(with_params(partial(start_sweep, ctx), names), [name, space, trials, seed, metric, mode, *form],
-                queued, api_name="start_sweep")
-    return SweepLauncher(name, space, trials, seed, metric, mode, start, queued)
+             *forms.api_params()][:6 + len(form)] + run_on.SWEEP_API_NAMES  # gradio_client keywords
+    start.click(with_params(partial(start_sweep, ctx), names),
+                [name, space, trials, seed, metric, mode, *form, *where.inputs], queued, api_name="start_sweep")
+    return SweepLauncher(name, space, trials, seed, metric, mode, start, queued, where)
 
 
 def build_results(ctx: StudioContext, selected: gr.Dropdown) -> SweepResults:

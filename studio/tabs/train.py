@@ -19,7 +19,7 @@ from core.config.resolve import data_checker
 from core.errors import UserError
 from core.history import FINAL_STATUSES
 from core.train.best import read_best
-from studio import forms, plots, render
+from studio import forms, plots, render, run_on
 from studio.context import StudioContext
 from studio.curves import CAP, Curves
 from studio.shared import corpus_choices, log_tail, refresh_on_open, with_params
@@ -50,6 +50,7 @@ class TrainComponents(NamedTuple):
     samples: gr.Markdown
     log: gr.Textbox
     timer: gr.Timer
+    where: run_on.RunOn
 
 
 # ---------------------------------------------------------------------------------------------
@@ -86,12 +87,15 @@ def preset_values(ctx: StudioContext, preset: str) -> list:
 
 
 def _resolve(ctx: StudioContext, preset, corpus, tokenizer, name, values):
+    """(config, overrides, command); `values` = the training fields, then the "Run on" fields."""
+    values, where = list(values)[:len(forms.FORM_PATHS)], run_on.where_of(*list(values)[len(forms.FORM_PATHS):])
     base = config_mod.load(presets.find(preset, ctx.workspace))
     overrides = [f"data.train_path={corpus or ''}", f"data.tokenizer_path={tokenizer or ''}",
                  *forms.overrides_from(base, list(values))]
     named = overrides + ([f"model.name={name}"] if name else [])  # what --model_name does in the CLI
     cfg = config_mod.load(presets.find(preset, ctx.workspace), named,
                           checks=[data_checker(ctx.workspace, require=True)])
+    overrides += run_on.flags(ctx, where)  # `--backend ...`: after the overrides, as the CLI accepts them
     return cfg, overrides, forms.cli_command(preset, overrides, name or None, verb=jobs.training_kind(cfg))
 
 
@@ -107,12 +111,13 @@ def start_run(ctx: StudioContext, preset, corpus, tokenizer, name, *values):
     """Validate, then start the job the CLI would start; a taken name gets a free suffix."""
     try:
         cfg, overrides, _ = _resolve(ctx, preset, corpus, tokenizer, name, values)
+        backend = run_on.choose(ctx, run_on.where_of(*values[len(forms.FORM_PATHS):]))  # nothing started yet
         with ctx.history() as h:
             run_name = h.free_name(name or jobs.default_name(cfg))
             cfg = replace(cfg, model=replace(cfg.model, name=run_name))
             kind = jobs.training_kind(cfg)  # teachers chosen: a distillation run
             command = forms.cli_command(preset, overrides, run_name, verb=kind)
-            jobs.start(kind, cfg, ctx.workspace, h, name=run_name, command=command)
+            jobs.start(kind, cfg, ctx.workspace, h, name=run_name, command=command, backend=backend)
     except UserError as err:
         gr.Warning(str(err).split("\n")[0])
         return gr.update(), gr.Timer(), f"<pre style='color:#c62828'>{err}</pre>", gr.update()
@@ -168,7 +173,8 @@ def tick(ctx: StudioContext, run: str | None, cache: Curves | None, x_axis: str)
         position = jobs.queue_position(h, run)
         queued = [(jobs.queue_position(h, q["name"]), q["name"]) for q in h.list_runs(status="queued")]
     last, tokens, words = cache.latest()
-    status = render.status_badge(row, position) + render.queue_markdown(sorted(p for p in queued if p[0]))
+    status = render.status_badge(row, position) + run_on.where_html(row)
+    status += render.queue_markdown(sorted(p for p in queued if p[0]))
     status += render.kept_model_note(read_best(row["run_dir"]) if row.get("run_dir") else None)
     # Only what changed goes to the browser: no figure is rebuilt, sent or redrawn without a new
     # row. (`babyllama bench studio` measured the same ratio either way on 2 cores: the browser
@@ -238,8 +244,9 @@ def _build_controls(ctx: StudioContext):
         stop = gr.Button("Stop", variant="stop", elem_id="train-stop")
         resume = gr.Button("Resume", elem_id="train-resume")
         show = gr.Button("Show CLI command", size="sm")
+    where = run_on.build(ctx, "train")
     command = gr.Code(label="equivalent command", language="shell", lines=2, max_lines=4, elem_id="train-command")
-    return preset, corpus, tokenizer, name, fields, start, stop, resume, show, command
+    return preset, corpus, tokenizer, name, fields, start, stop, resume, show, command, where
 
 
 def _build_outputs():
@@ -261,7 +268,7 @@ def _build_outputs():
 
 def build(ctx: StudioContext) -> TrainComponents:
     """The Train tab (call inside `with gr.Tab(...)`)."""
-    preset, corpus, tokenizer, name, fields, start, stop, resume, show, command = _build_controls(ctx)
+    preset, corpus, tokenizer, name, fields, start, stop, resume, show, command, where = _build_controls(ctx)
     sweep_tab.build_launcher(ctx, [preset, corpus, tokenizer, *fields])  # the form as a sweep's base
     recipe_tab.build_panel(ctx)  # a recipe chain: one item, a row per step
     run, x_axis, interval, refresh, status, progress, plot, samples, log = _build_outputs()
@@ -271,11 +278,11 @@ def build(ctx: StudioContext) -> TrainComponents:
     # the state itself is kept small.
     cache = gr.State(None, time_to_live=STATE_TTL_S)
     timer = gr.Timer(REFRESH_CHOICES[0][1], active=False)
-    form = [preset, corpus, tokenizer, name, *fields]
+    form = [preset, corpus, tokenizer, name, *fields, *where.inputs]
     dash = [cache, plot, status, progress, samples, log, timer]
 
     preset.change(partial(preset_values, ctx), preset, fields, api_visibility="private")
-    names = ["preset", "corpus", "tokenizer", "name", *forms.api_params()]  # gradio_client keywords
+    names = ["preset", "corpus", "tokenizer", "name", *forms.api_params(), *run_on.API_NAMES]  # gradio_client keywords
     show.click(with_params(partial(show_command, ctx), names), form, command, api_name="train_command")
     # The command box follows the form: every change (a preset filling thirty fields included:
     # `always_last` coalesces the burst) redraws it; the page load fills it (wire_load).
@@ -297,13 +304,13 @@ def build(ctx: StudioContext) -> TrainComponents:
                   api_visibility="private")
     interval.change(refresh_interval, interval, timer, show_progress="hidden", api_visibility="private")
     return TrainComponents(preset, corpus, tokenizer, name, fields, start, stop, resume, command,
-                           run, status, progress, plot, samples, log, timer)
+                           run, status, progress, plot, samples, log, timer, where)
 
 
 def wire_load(demo: gr.Blocks, ctx: StudioContext, c: TrainComponents, tab: gr.Tab | None = None) -> None:
     """Re-attach on every page load (pick the live run, refresh the data choices); opening the tab
     refreshes the run, corpus and tokenizer choices and keeps what is selected."""
-    form = [c.preset, c.corpus, c.tokenizer, c.name, *c.fields]
+    form = [c.preset, c.corpus, c.tokenizer, c.name, *c.fields, *c.where.inputs]
     demo.load(partial(_on_load, ctx), None, [c.run, c.timer, c.corpus, c.tokenizer], api_visibility="private").then(
         partial(show_command, ctx), form, c.command, show_progress="hidden", api_visibility="private")
     refresh_on_open(demo, tab, partial(fresh_choices, ctx), None, [c.run, c.corpus, c.tokenizer], on_load=False)
