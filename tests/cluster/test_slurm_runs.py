@@ -24,6 +24,7 @@ from core.train import checkpoint as ckpt
 
 pytestmark = pytest.mark.cluster
 BASE = ["data.train_path=syn", "data.tokenizer_path=tok", "training.logging_steps=5", "training.eval_steps=0"]
+WATCH_S = 8  # seconds the live-curve test watches rows arrive before it stops its endless run
 CLUSTER = Cluster(name="test", partition="debug", cpus_per_task=1, mem_gb=1, time="00:10:00", signal_delay_s=60)
 
 
@@ -161,10 +162,11 @@ def _file_metrics(run_dir: Path) -> tuple[list[tuple[Event, list]], list[Event]]
 
 
 def test_the_loss_curve_reaches_studio_db_through_the_event_log_while_the_job_runs(ready_workspace, history):
-    _start(ready_workspace, history, "e1", "training.max_steps=40", "training.logging_steps=2", "training.save_steps=0")
+    # An endless run, stopped once its curve has grown live for WATCH_S: as long on a busy machine as on an idle one.
+    _start(ready_workspace, history, "e1", "training.max_steps=100000", "training.logging_steps=5", "training.save_steps=0")
     seen: dict[tuple[int, str], float] = {}  # (step, name) -> when a poll calling jobs.refresh first saw it
     live: set[tuple[int, str]] = set()  # those first seen while SLURM said RUNNING and the row `running`
-    deadline = time.monotonic() + 240
+    first_live, stopping, deadline = None, False, time.monotonic() + 150
     while time.monotonic() < deadline:
         run = jobs.refresh(history, "e1")
         now = time.time()
@@ -175,18 +177,19 @@ def test_the_loss_curve_reaches_studio_db_through_the_event_log_while_the_job_ru
                 live.update([(m["step"], m["name"])] if running else [])
         if run["status"] in FINAL_STATUSES:
             break
+        first_live = first_live or (now if live else None)
+        if not stopping and first_live and now - first_live >= WATCH_S and len(live) >= 4:
+            stopping = jobs.stop("e1", history) == "requested"
         time.sleep(0.2)
-    assert run["status"] == "finished" and run["step"] == 40, (run["error"], _submitit_logs(run))
+    assert run["status"] == "stopped" and stopping, (run["status"], run["error"], _submitit_logs(run))
     rows, _ = _file_metrics(run["run_dir"])
     assert sorted(seen) == sorted((row[0], row[1]) for _, row in rows)
     lags = [seen[(row[0], row[1])] - event.time for event, row in rows]
     logged = [seen[(row[0], row[1])] - row[3] for _, row in rows]  # from the trainer's log call (1 s batches)
-    print(f"event log -> studio.db: {len(lags)} rows, lag max {max(lags):.2f} s, mean {sum(lags) / len(lags):.2f} s;"
-          f" from the log call: max {max(logged):.2f} s")
+    print(f"event log -> studio.db: {len(lags)} rows in {len({e.seq for e, _ in rows})} events, lag max "
+          f"{max(lags):.2f} s, mean {sum(lags) / len(lags):.2f} s; from the log call: max {max(logged):.2f} s")
     assert max(lags) <= 2.0, sorted(lags)[-5:]
-    losses = sorted(step for step, name in seen if name == "loss")
-    assert losses == list(range(2, 41, 2))
-    assert len([s for s, name in live if name == "loss"]) >= len(losses) - 1  # the curve grew while it ran
+    assert len({e.seq for e, row in rows if (row[0], row[1]) in live and row[1] == "loss"}) >= 3  # grew while it ran
 
 
 # Ingests the run's events in a loop, like a studio poll; once a batch with metrics is committed,
@@ -214,7 +217,7 @@ with History(sys.argv[1]) as h:
 
 
 def test_an_ingester_killed_mid_commit_loses_and_doubles_nothing(ready_workspace, history):
-    run = _start(ready_workspace, history, "k1", "training.max_steps=60", "training.logging_steps=2",
+    run = _start(ready_workspace, history, "k1", "training.max_steps=100000", "training.logging_steps=2",
                  "training.save_steps=0")
     root = Path(__file__).resolve().parents[2]
     killer = subprocess.run([sys.executable, "-c", _DYING_INGESTER, str(ready_workspace.db_path), "k1"], cwd=root,
@@ -226,8 +229,11 @@ def test_an_ingester_killed_mid_commit_loses_and_doubles_nothing(ready_workspace
     committed = {(r[0], r[1]) for e, r in rows if e.seq <= done}
     assert committed and {(m["step"], m["name"]) for m in history.metrics_since("k1", -1)} == committed
     assert len(committed) < len(rows)  # the killed transaction's rows were rolled back, seq unmoved
-    run = _wait(history, "k1", lambda r: r["status"] in FINAL_STATUSES and r["scheduler_state"] == "COMPLETED")
-    assert run["status"] == "finished" and run["step"] == 60, (run["error"], _submitit_logs(run))
+    step = max(r[0] for e, r in rows)  # this test ingests again, while the job runs on, then stops it
+    _wait(history, "k1", lambda r: r["status"] == "running" and (r["step"] or 0) >= step + 20)
+    assert jobs.stop("k1", history) == "requested"
+    run = _wait(history, "k1", lambda r: r["status"] in FINAL_STATUSES and not (r["scheduler_state"] or "").startswith("RUN"))
+    assert run["status"] == "stopped", (run["error"], _submitit_logs(run))
     rows, events = _file_metrics(run["run_dir"])
     db = history.metrics_since("k1", -1)
     counts = collections.Counter((m["step"], m["name"]) for m in db)
