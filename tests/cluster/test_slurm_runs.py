@@ -1,9 +1,14 @@
 """Runs sent to a real one-node SLURM through the slurm backend (submitit): finish, stop with a
-checkpoint, resume as a new job, checkpoint + requeue at the time limit (tests/cluster/conftest.py)."""
+checkpoint, resume as a new job, checkpoint + requeue at the time limit, the live curve through the
+event log and an ingester killed mid-commit (tests/cluster/conftest.py)."""
 from __future__ import annotations
 
+import collections
 import json
+import os
+import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -13,11 +18,13 @@ from core import config, jobs
 from core.backends import SLURM, BackendChoice
 from core.backends.config import Cluster
 from core.config.presets import find
+from core.events.log import EVENTS_FILE, Event, read_events
 from core.history import FINAL_STATUSES, History
 from core.train import checkpoint as ckpt
 
 pytestmark = pytest.mark.cluster
 BASE = ["data.train_path=syn", "data.tokenizer_path=tok", "training.logging_steps=5", "training.eval_steps=0"]
+WATCH_S = 8  # seconds the live-curve test watches rows arrive before it stops its endless run
 CLUSTER = Cluster(name="test", partition="debug", cpus_per_task=1, mem_gb=1, time="00:10:00", signal_delay_s=60)
 
 
@@ -146,3 +153,90 @@ def test_a_four_trial_sweep_runs_at_most_two_at_once(ready_workspace, history):
     assert most == 2  # the array's %2: never more, and the single node's 2 CPUs let 2 run
     spans = sorted((r["started"], r["ended"]) for r in runs)
     assert all(sum(1 for s, e in spans if s < t < e) <= 2 for t, _ in spans)
+
+
+def _file_metrics(run_dir: Path) -> tuple[list[tuple[Event, list]], list[Event]]:
+    """The (event, row) pairs of the metrics events in the run's events.jsonl, and all its events."""
+    events = read_events(Path(run_dir) / EVENTS_FILE, 0).events
+    return [(e, row) for e in events if e.type == "metrics" for row in e.payload["rows"]], events
+
+
+def test_the_loss_curve_reaches_studio_db_through_the_event_log_while_the_job_runs(ready_workspace, history):
+    # An endless run, stopped once its curve has grown live for WATCH_S: as long on a busy machine as on an idle one.
+    _start(ready_workspace, history, "e1", "training.max_steps=100000", "training.logging_steps=5", "training.save_steps=0")
+    seen: dict[tuple[int, str], float] = {}  # (step, name) -> when a poll calling jobs.refresh first saw it
+    live: set[tuple[int, str]] = set()  # those first seen while SLURM said RUNNING and the row `running`
+    first_live, stopping, deadline = None, False, time.monotonic() + 150
+    while time.monotonic() < deadline:
+        run = jobs.refresh(history, "e1")
+        now = time.time()
+        running = run["status"] == "running" and (run["scheduler_state"] or "").startswith("RUNNING")
+        for m in history.metrics_since("e1", -1):
+            if (m["step"], m["name"]) not in seen:
+                seen[(m["step"], m["name"])] = now
+                live.update([(m["step"], m["name"])] if running else [])
+        if run["status"] in FINAL_STATUSES:
+            break
+        first_live = first_live or (now if live else None)
+        if not stopping and first_live and now - first_live >= WATCH_S and len(live) >= 4:
+            stopping = jobs.stop("e1", history) == "requested"
+        time.sleep(0.2)
+    assert run["status"] == "stopped" and stopping, (run["status"], run["error"], _submitit_logs(run))
+    rows, _ = _file_metrics(run["run_dir"])
+    assert sorted(seen) == sorted((row[0], row[1]) for _, row in rows)
+    lags = [seen[(row[0], row[1])] - event.time for event, row in rows]
+    logged = [seen[(row[0], row[1])] - row[3] for _, row in rows]  # from the trainer's log call (1 s batches)
+    print(f"event log -> studio.db: {len(lags)} rows in {len({e.seq for e, _ in rows})} events, lag max "
+          f"{max(lags):.2f} s, mean {sum(lags) / len(lags):.2f} s; from the log call: max {max(logged):.2f} s")
+    assert max(lags) <= 2.0, sorted(lags)[-5:]
+    assert len({e.seq for e, row in rows if (row[0], row[1]) in live and row[1] == "loss"}) >= 3  # grew while it ran
+
+
+# Ingests the run's events in a loop, like a studio poll; once a batch with metrics is committed,
+# the next transaction that applies a metrics event SIGKILLs this process after the INSERT and
+# before the COMMIT (rows written, the run's ingested_seq not yet moved).
+_DYING_INGESTER = """
+import os, signal, sys, time
+from core.events import ingest
+from core.history import History
+applied, committed = 0, 0
+real = ingest._APPLY["metrics"]
+def dying(conn, run_id, event):
+    global applied
+    real(conn, run_id, event)
+    applied += 1
+    if committed:
+        os.kill(os.getpid(), signal.SIGKILL)
+ingest._APPLY["metrics"] = dying
+with History(sys.argv[1]) as h:
+    while True:
+        ingest.ingest_run(h, sys.argv[2])
+        committed = applied
+        time.sleep(0.1)
+"""
+
+
+def test_an_ingester_killed_mid_commit_loses_and_doubles_nothing(ready_workspace, history):
+    run = _start(ready_workspace, history, "k1", "training.max_steps=100000", "training.logging_steps=2",
+                 "training.save_steps=0")
+    root = Path(__file__).resolve().parents[2]
+    killer = subprocess.run([sys.executable, "-c", _DYING_INGESTER, str(ready_workspace.db_path), "k1"], cwd=root,
+                            env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True, text=True, timeout=180)
+    assert killer.returncode == -signal.SIGKILL, killer.stderr[-2000:]
+    rows, events = _file_metrics(run["run_dir"])
+    assert not [e for e in events if e.type == "status" and e.payload["status"] in FINAL_STATUSES]  # mid-run
+    done = history.get_run("k1")["ingested_seq"]  # read, not refreshed: what the dead ingester committed
+    committed = {(r[0], r[1]) for e, r in rows if e.seq <= done}
+    assert committed and {(m["step"], m["name"]) for m in history.metrics_since("k1", -1)} == committed
+    assert len(committed) < len(rows)  # the killed transaction's rows were rolled back, seq unmoved
+    step = max(r[0] for e, r in rows)  # this test ingests again, while the job runs on, then stops it
+    _wait(history, "k1", lambda r: r["status"] == "running" and (r["step"] or 0) >= step + 20)
+    assert jobs.stop("k1", history) == "requested"
+    run = _wait(history, "k1", lambda r: r["status"] in FINAL_STATUSES and not (r["scheduler_state"] or "").startswith("RUN"))
+    assert run["status"] == "stopped", (run["error"], _submitit_logs(run))
+    rows, events = _file_metrics(run["run_dir"])
+    db = history.metrics_since("k1", -1)
+    counts = collections.Counter((m["step"], m["name"]) for m in db)
+    assert set(counts.values()) == {1} and len(db) == len(rows)
+    assert {(m["step"], m["name"]): m["value"] for m in db} == {(r[0], r[1]): r[2] for _, r in rows}
+    assert history.get_run("k1")["ingested_seq"] == events[-1].seq
