@@ -96,7 +96,8 @@ def test_choosing_a_sweep_selects_its_runs_with_table_and_plot(ctx):
     assert tab.sweep_choices(ctx) == ["sw"]
     selected, table, fig = tab.show_sweep(ctx, "sw", ["other"])
     assert selected["value"] == ["sw-a", "sw-b", "sw-c"] and {"other", "sw-a"} <= set(selected["choices"])
-    assert isinstance(table, pd.DataFrame) and list(table.columns) == ["best", "run", "status", "where", "training.lr", "eval_loss"]
+    assert isinstance(table, pd.DataFrame)
+    assert list(table.columns) == ["best", "run", "status", "where", "training.lr", "eval_loss"]
     assert table.loc[table["best"] == "★", "run"].tolist() == ["sw-b"]
     assert pd.isna(table.loc[table["run"] == "sw-c", "eval_loss"]).all()
     stars = [t for t in fig.data if t.name == "best trial"]
