@@ -54,7 +54,7 @@ def test_read_only_database_at_start_names_it_and_leaves_nothing(ready_workspace
 
     def read_only(path):  # SQLite's own read-only mode: root ignores file permissions
         db = real_connect(path)
-        db.conn.execute("PRAGMA query_only=1")
+        db.execute("PRAGMA query_only=1")
         return db
 
     monkeypatch.setattr(history_mod, "connect", read_only)
