@@ -18,6 +18,8 @@ from studio.context import StudioContext
 THIS_MACHINE = "this machine"
 API_NAMES = ["backend", "nodes", "gpus_per_node", "time"]  # gradio_client keywords
 SWEEP_API_NAMES = [*API_NAMES, "max_parallel"]
+# Left out of an API call: the cluster's own values (a local run needs none of them).
+OPTIONAL_API_NAMES = frozenset({"nodes", "gpus_per_node", "time", "max_parallel"})
 
 
 class RunOn(NamedTuple):

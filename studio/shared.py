@@ -169,9 +169,11 @@ def refilled(make, fn, **kwargs):
     return component
 
 
-def with_params(fn, names: list[str]):
+def with_params(fn, names: list[str], optional: frozenset[str] = frozenset()):
     """`fn` called with its inputs positionally, whose API parameters are named `names`: a handler
-    taking `*values` would otherwise show gradio_client `param_4`, `param_5`, ..."""
+    taking `*values` would otherwise show gradio_client `param_4`, `param_5`, ... The `optional`
+    names default to None, so a gradio_client call may leave them out (an input whose component
+    starts empty is otherwise a required parameter)."""
     def call(*args):
         return fn(*args)
 
@@ -180,7 +182,8 @@ def with_params(fn, names: list[str]):
 
     call = stream if inspect.isgeneratorfunction(getattr(fn, "func", fn)) else call
     call.__signature__ = inspect.Signature(
-        [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in names])
+        [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None if n in optional else inspect.Parameter.empty)
+         for n in names])
     call.__name__ = call.__qualname__ = getattr(getattr(fn, "func", fn), "__name__", "handler")
     call.__doc__ = getattr(getattr(fn, "func", fn), "__doc__", None)
     return call

@@ -176,7 +176,7 @@ def build_launcher(ctx: StudioContext, form: list) -> SweepLauncher:
         queued = gr.Markdown(elem_id="sweep-queued")
     names = ["sweep", "space", "trials", "sweep_seed", "metric", "mode", "preset", "corpus", "tokenizer",
              *forms.api_params()][:6 + len(form)] + run_on.SWEEP_API_NAMES  # gradio_client keywords
-    start.click(with_params(partial(start_sweep, ctx), names),
+    start.click(with_params(partial(start_sweep, ctx), names, run_on.OPTIONAL_API_NAMES),
                 [name, space, trials, seed, metric, mode, *form, *where.inputs], queued, api_name="start_sweep")
     return SweepLauncher(name, space, trials, seed, metric, mode, start, queued, where)
 

@@ -283,12 +283,13 @@ def build(ctx: StudioContext) -> TrainComponents:
 
     preset.change(partial(preset_values, ctx), preset, fields, api_visibility="private")
     names = ["preset", "corpus", "tokenizer", "name", *forms.api_params(), *run_on.API_NAMES]  # gradio_client keywords
-    show.click(with_params(partial(show_command, ctx), names), form, command, api_name="train_command")
+    show.click(with_params(partial(show_command, ctx), names, run_on.OPTIONAL_API_NAMES), form, command,
+               api_name="train_command")
     # The command box follows the form: every change (a preset filling thirty fields included:
     # `always_last` coalesces the burst) redraws it; the page load fills it (wire_load).
     gr.on([component.change for component in form], partial(show_command, ctx), form, command,
           trigger_mode="always_last", show_progress="hidden", api_visibility="private")
-    start.click(with_params(partial(start_run, ctx), names), form, [run, timer, status, command],
+    start.click(with_params(partial(start_run, ctx), names, run_on.OPTIONAL_API_NAMES), form, [run, timer, status, command],
                 api_name="start_run")
     stop.click(partial(stop_run, ctx), run, status, api_name="stop_run")
     resume.click(partial(resume_run, ctx), run, [timer, status], api_name="resume_run")
