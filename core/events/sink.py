@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from core.events.log import EventLog, parse
-from core.history.store import FINAL_STATUSES, STATUSES, RunRef
+from core.history.store import RunRef, status_fields
 
 JOB_FILE = "job.json"  # = core.jobs.JOB_FILE / STOP_FILE (core.jobs imports this package lazily)
 STOP_FILE = "STOP"
@@ -101,16 +101,7 @@ class EventHistory:
         """Append a `status` event; `started`/`ended` default to now as History.set_status does.
         Returns True: the change is recorded (the ingester applies `only_from` in order)."""
         self._check(name)
-        if status not in STATUSES:
-            raise ValueError(f"status {status!r} is not one of {', '.join(STATUSES)}")
-        unknown = set(fields) - set(_ROW_FIELDS)
-        if unknown:
-            raise ValueError(f"set_status got unknown run fields {sorted(unknown)}")
-        now = _time.time()
-        if status == "running":
-            fields.setdefault("started", now)
-        if status in FINAL_STATUSES:
-            fields.setdefault("ended", now)
+        fields = status_fields(status, fields, frozenset(_ROW_FIELDS))
         self._append("status", status=status, only_from=list(only_from) if only_from else None, fields=fields)
         return True
 

@@ -49,6 +49,23 @@ _SETTABLE = frozenset("config run_dir pid pid_started host started ended heartbe
                       "total_steps stop_requested command backend scheduler_job scheduler_state".split())
 
 RunRef = str | int  # a run's name, or its integer id
+
+
+def status_fields(status: str, fields: dict[str, Any], settable: frozenset[str] = _SETTABLE) -> dict[str, Any]:
+    """`fields` of a status change, checked (a known status, only `settable` columns) and stamped:
+    `started` defaults to now when the status becomes running, `ended` when it becomes final.
+    Shared by History.set_status and the event-log sink (core.events.sink)."""
+    if status not in STATUSES:
+        raise ValueError(f"status {status!r} is not one of {', '.join(STATUSES)}")
+    unknown = set(fields) - settable
+    if unknown:
+        raise ValueError(f"set_status got unknown run fields {sorted(unknown)}")
+    fields, now = dict(fields), _time.time()
+    if status == "running":
+        fields.setdefault("started", now)
+    if status in FINAL_STATUSES:
+        fields.setdefault("ended", now)
+    return fields
 # The columns of `metric_columns`, each an array('d') with NaN for NULL.
 METRIC_COLUMNS = ("step", "value", "time", "tokens", "words")
 
@@ -168,16 +185,7 @@ class History:
         conditional UPDATE that applies only while the status is one of those (no read-then-write
         race with another process).
         """
-        if status not in STATUSES:
-            raise ValueError(f"status {status!r} is not one of {', '.join(STATUSES)}")
-        unknown = set(fields) - _SETTABLE
-        if unknown:
-            raise ValueError(f"set_status got unknown run fields {sorted(unknown)}")
-        now = _time.time()
-        if status == "running":
-            fields.setdefault("started", now)
-        if status in FINAL_STATUSES:
-            fields.setdefault("ended", now)
+        fields = status_fields(status, fields)
         if "config" in fields:
             fields["config"] = to_json(fields["config"])
         return self._update_run(name, {"status": status, **fields}, only_from=only_from)
