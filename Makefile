@@ -19,7 +19,7 @@ export TOKENIZERS_PARALLELISM := false
 export HF_HOME := $(CURDIR)/.cache/hf
 export GRADIO_TEMP_DIR := $(CURDIR)/.cache/gradio
 
-.PHONY: studio test test-fast lint setup clean
+.PHONY: studio test test-fast lint format setup clean
 
 setup: $(STAMP)
 
@@ -32,7 +32,8 @@ $(STAMP): pyproject.toml
 studio: $(STAMP)
 	$(PY) launch.py --host $(HOST) --port $(PORT) --workspace $(WORKSPACE)
 
-# Lint (ruff: pycodestyle, pyflakes, import order; config in pyproject.toml), then the whole
+# Lint and format check (ruff: pycodestyle, pyflakes, import order, black-style layout; config in
+# pyproject.toml; `make format` rewrites), then the whole
 # suite, slow, browser and cluster tests included (CI runs this; cluster tests skip without root
 # or slurm-wlm + munge, which .ci/run installs).
 test: $(STAMP) lint
@@ -41,6 +42,11 @@ test: $(STAMP) lint
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 # The quick loop while developing: no slow, browser or cluster tests.
 test-fast: $(STAMP)

@@ -4,6 +4,7 @@ The same as `babyllama studio` once installed (both call `studio.launcher.serve`
 by default; any other host needs a login (`--auth-file`, `$BABYLLAMA_AUTH` or `--auth`), because
 the studio starts processes and reads files on this machine.
 """
+
 from __future__ import annotations
 
 import os

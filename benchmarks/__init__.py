@@ -2,6 +2,7 @@
 shipped: pyproject's package list names core, studio and presets only. The benchmarks a user runs
 are `babyllama bench ...` (core/bench/). Must not import gradio or studio.
 """
+
 from __future__ import annotations
 
 import sys

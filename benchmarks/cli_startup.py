@@ -2,6 +2,7 @@
 `babyllama --help`, `babyllama runs list` on an empty workspace, bare `python -c pass` as the floor,
 and which packages cost the most to import. Must not import torch, gradio or core.history.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,16 +28,17 @@ TARGET_S = 1.0  # the issue: `babyllama --help` and `runs list` start in at most
 HEAVY = ("torch", "transformers", "datasets", "gradio", "plotly", "pandas", "accelerate", "tokenizers")
 PARSER_CODE = "import core.cli; core.cli.build_parser()"  # what `--help` runs before printing
 _IMPORTTIME = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \| (\s*)(\S+)")
-_LOADED = ("import json, sys; print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules if sys.modules[m]}} "
-           "& set({heavy!r}))))")
+_LOADED = (
+    "import json, sys; print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules if sys.modules[m]}} & set({heavy!r}))))"
+)
 
 
 @dataclass(frozen=True)
 class CliBenchOptions:
     """What the start-up bench measures; the defaults take about 10 s on 2 idle CPU cores."""
 
-    runs: int = 5   # timed runs per command (the median is reported)
-    top: int = 10   # packages listed among the import offenders
+    runs: int = 5  # timed runs per command (the median is reported)
+    top: int = 10  # packages listed among the import offenders
 
 
 def run_cli_bench(opts: CliBenchOptions, log=None) -> dict:
@@ -46,9 +48,11 @@ def run_cli_bench(opts: CliBenchOptions, log=None) -> dict:
     log = log or (lambda message: None)
     with tempfile.TemporaryDirectory(prefix="babyllama-bench-cli-") as tmp:
         env, ws = _env(Path(tmp)), str(Path(tmp) / "workspace")
-        cases = {"python": [sys.executable, "-c", "pass"],
-                 "help": [sys.executable, "-m", "core.cli", "--help"],
-                 "runs_list": [sys.executable, "-m", "core.cli", "runs", "list", "--workspace", ws]}
+        cases = {
+            "python": [sys.executable, "-c", "pass"],
+            "help": [sys.executable, "-m", "core.cli", "--help"],
+            "runs_list": [sys.executable, "-m", "core.cli", "runs", "list", "--workspace", ws],
+        }
         log("warm-up: one untimed run of each command (bytecode cache, empty history)")
         for argv in cases.values():
             _timed(argv, env)
@@ -57,14 +61,24 @@ def run_cli_bench(opts: CliBenchOptions, log=None) -> dict:
             log(f"run {i + 1}/{opts.runs}")
             for name, argv in cases.items():  # interleaved, so a change of machine load hits every command
                 samples[name].append(_timed(argv, env))
-        offenders = {name: import_offenders([*cases[name][:1], "-X", "importtime", *cases[name][1:]], env,
-                                            opts.runs, opts.top) for name in ("help", "runs_list")}
-        heavy = {"help": heavy_modules(PARSER_CODE, env),
-                 "runs_list": heavy_modules(f"from core.cli import main; main(['runs', 'list', '--workspace', {ws!r}])", env)}
+        offenders = {
+            name: import_offenders([*cases[name][:1], "-X", "importtime", *cases[name][1:]], env, opts.runs, opts.top)
+            for name in ("help", "runs_list")
+        }
+        heavy = {
+            "help": heavy_modules(PARSER_CODE, env),
+            "runs_list": heavy_modules(f"from core.cli import main; main(['runs', 'list', '--workspace', {ws!r}])", env),
+        }
     commands = {name: _summary(rows) for name, rows in samples.items()}
-    return {"commands": commands, "import_offenders": offenders, "heavy_modules": heavy,
-            "target_s": TARGET_S, "meets_target": all(commands[n]["median_s"] <= TARGET_S for n in ("help", "runs_list")),
-            "runs": opts.runs, **machine_info()}
+    return {
+        "commands": commands,
+        "import_offenders": offenders,
+        "heavy_modules": heavy,
+        "target_s": TARGET_S,
+        "meets_target": all(commands[n]["median_s"] <= TARGET_S for n in ("help", "runs_list")),
+        "runs": opts.runs,
+        **machine_info(),
+    }
 
 
 def _env(tmp: Path) -> dict:
@@ -90,9 +104,13 @@ def _timed(argv: list[str], env: dict) -> tuple[float, float]:
 
 def _summary(rows: list[tuple[float, float]]) -> dict:
     walls = [wall for wall, _ in rows]
-    return {"median_s": round(statistics.median(walls), 4), "min_s": round(min(walls), 4),
-            "max_s": round(max(walls), 4), "cpu_median_s": round(statistics.median(cpu for _, cpu in rows), 4),
-            "samples_s": [round(w, 4) for w in walls]}
+    return {
+        "median_s": round(statistics.median(walls), 4),
+        "min_s": round(min(walls), 4),
+        "max_s": round(max(walls), 4),
+        "cpu_median_s": round(statistics.median(cpu for _, cpu in rows), 4),
+        "samples_s": [round(w, 4) for w in walls],
+    }
 
 
 def parse_importtime(text: str) -> dict[str, int]:
@@ -121,8 +139,13 @@ def import_offenders(argv: list[str], env: dict, runs: int, top: int) -> list[di
 
 def heavy_modules(code: str, env: dict | None = None) -> list[str]:
     """Which HEAVY packages a fresh `python -c code` has imported by its end."""
-    proc = subprocess.run([sys.executable, "-c", code + "\n" + _LOADED.format(heavy=HEAVY)],
-                          env=env or _env_for_check(), cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", code + "\n" + _LOADED.format(heavy=HEAVY)],
+        env=env or _env_for_check(),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"cli startup: the import check failed ({proc.returncode}): {proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -140,20 +163,28 @@ def machine_info() -> dict:
             cpu = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), cpu)
     except OSError:
         pass  # not Linux: platform's answer stands
-    return {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "cpu": cpu,
-            "cpu_count": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2),
-            "python": platform.python_version(), "os": f"{platform.system()} {platform.release()}"}
+    return {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "load_avg_1m": round(os.getloadavg()[0], 2),
+        "python": platform.python_version(),
+        "os": f"{platform.system()} {platform.release()}",
+    }
 
 
 def format_report(r: dict) -> str:
     """The human summary printed without --json."""
     labels = {"python": "python -c pass", "help": "babyllama --help", "runs_list": "babyllama runs list (empty)"}
-    lines = [f"{r['date']}, {r['cpu']} x{r['cpu_count']}, load {r['load_avg_1m']}, Python {r['python']}; "
-             f"median of {r['runs']} fresh processes (wall; CPU = user + system)"]
+    lines = [
+        f"{r['date']}, {r['cpu']} x{r['cpu_count']}, load {r['load_avg_1m']}, Python {r['python']}; "
+        f"median of {r['runs']} fresh processes (wall; CPU = user + system)"
+    ]
     for name, label in labels.items():
         c = r["commands"][name]
-        lines.append(f"  {label:<30}{c['median_s']:>7.3f} s   (min {c['min_s']:.3f}, max {c['max_s']:.3f}, "
-                     f"CPU {c['cpu_median_s']:.3f} s)")
+        lines.append(
+            f"  {label:<30}{c['median_s']:>7.3f} s   (min {c['min_s']:.3f}, max {c['max_s']:.3f}, CPU {c['cpu_median_s']:.3f} s)"
+        )
     for name in ("help", "runs_list"):
         top = ", ".join(f"{o['package']} {o['ms']:g}" for o in r["import_offenders"][name])
         lines.append(f"imports of {labels[name]} (ms): {top}")
@@ -167,16 +198,16 @@ def format_report(r: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     """The command line: time the commands and print the report."""
     d = CliBenchOptions()
-    p = argparse.ArgumentParser(prog="python -m benchmarks.cli_startup",
-                                description="start-up time of `babyllama --help` and `runs list` in fresh processes, "
-                                            "and the packages that cost the most to import")
-    p.add_argument("--runs", type=int, default=d.runs,
-                   help=f"timed runs per command; the median is reported (default {d.runs})")
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks.cli_startup",
+        description="start-up time of `babyllama --help` and `runs list` in fresh processes, "
+        "and the packages that cost the most to import",
+    )
+    p.add_argument("--runs", type=int, default=d.runs, help=f"timed runs per command; the median is reported (default {d.runs})")
     p.add_argument("--top", type=int, default=d.top, help=f"import offenders listed per command (default {d.top})")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     args = p.parse_args(argv)
-    result = run_cli_bench(CliBenchOptions(runs=args.runs, top=args.top),
-                           log=lambda m: print(m, file=sys.stderr, flush=True))
+    result = run_cli_bench(CliBenchOptions(runs=args.runs, top=args.top), log=lambda m: print(m, file=sys.stderr, flush=True))
     print(json.dumps(result, indent=2) if args.json else format_report(result), flush=True)
     return 0
 

@@ -13,6 +13,7 @@ a fresh mmap that page-faults, and the products replayed 1.5x slower (1.05 s vs 
 `python -m benchmarks.gemm_ceiling --child SPEC_JSON` is that child; it prints one JSON object.
 Must not import gradio.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,10 +45,15 @@ def _bmm(a, b) -> int:
 # Matrix products: FLOPs from the shapes of their two factors, and where the factors are among
 # the tensor arguments (addmm/baddbmm(input, a, b): the product is arguments 1 and 2).
 _PRODUCTS = {
-    aten.mm.default: (_mm, 0), aten.mm.out: (_mm, 0),
-    aten.addmm.default: (_mm, 1), aten.addmm.out: (_mm, 1), aten.addmm_.default: (_mm, 1),
-    aten.bmm.default: (_bmm, 0), aten.bmm.out: (_bmm, 0),
-    aten.baddbmm.default: (_bmm, 1), aten.baddbmm_.default: (_bmm, 1),
+    aten.mm.default: (_mm, 0),
+    aten.mm.out: (_mm, 0),
+    aten.addmm.default: (_mm, 1),
+    aten.addmm.out: (_mm, 1),
+    aten.addmm_.default: (_mm, 1),
+    aten.bmm.default: (_bmm, 0),
+    aten.bmm.out: (_bmm, 0),
+    aten.baddbmm.default: (_bmm, 1),
+    aten.baddbmm_.default: (_bmm, 1),
 }
 _BATCHED = (aten.bmm.default, aten.bmm.out, aten.baddbmm.default, aten.baddbmm_.default)
 
@@ -104,8 +110,9 @@ class _Recorder(TorchDispatchMode):
         if func in _PRODUCTS:
             count, first = _PRODUCTS[func]
             a, b = args[first], args[first + 1]
-            self.products.append(Product(func, tuple(_spec(x) for x in args),
-                                         {k: _spec(v) for k, v in kwargs.items()}, count(a.shape, b.shape)))
+            self.products.append(
+                Product(func, tuple(_spec(x) for x in args), {k: _spec(v) for k, v in kwargs.items()}, count(a.shape, b.shape))
+            )
         return func(*args, **kwargs)
 
 
@@ -125,6 +132,7 @@ def record_step(cfg, vocab_size: int, batch_size: int, seq_length: int) -> list[
 
 def _materialise(products: list[Product]) -> list:
     """Each product as a ready call on random operands with the recorded shapes, strides and dtypes."""
+
     def make(value):
         return value.make() if isinstance(value, TensorSpec) else value
 
@@ -153,9 +161,14 @@ def run_ceiling(cfg, vocab_size: int, batch_size: int, seq_length: int, passes: 
         peaks.append(matmul_peak())
     step = statistics.median(seconds)
     return {
-        "products": len(products), "gemm_gflop": gemm_flops / 1e9, "model_gflop": model_flops / 1e9,
-        "batched_gflop": sum(p.flops for p in products if p.batched) / 1e9, "dtype": "fp32",
-        "replay_s": step, "replay_s_all": seconds, "matmul_peaks_gflops": [p / 1e9 for p in peaks],
+        "products": len(products),
+        "gemm_gflop": gemm_flops / 1e9,
+        "model_gflop": model_flops / 1e9,
+        "batched_gflop": sum(p.flops for p in products if p.batched) / 1e9,
+        "dtype": "fp32",
+        "replay_s": step,
+        "replay_s_all": seconds,
+        "matmul_peaks_gflops": [p / 1e9 for p in peaks],
         # The products' own rate: over the peak measured right after each pass, and over the best.
         "paired_gemm_efficiency": statistics.median(gemm_flops / s / p for s, p in zip(seconds, peaks)),
         "gemm_efficiency": gemm_flops / step / max(peaks),
@@ -163,26 +176,39 @@ def run_ceiling(cfg, vocab_size: int, batch_size: int, seq_length: int, passes: 
         # among them, e.g. attention in its fused kernel, counted as free).
         "mfu_ceiling": model_flops / step / max(peaks),
         "paired_mfu_ceiling": statistics.median(model_flops / s / p for s, p in zip(seconds, peaks)),
-        "threads": torch.get_num_threads(), "batch_size": batch_size, "seq_length": seq_length,
+        "threads": torch.get_num_threads(),
+        "batch_size": batch_size,
+        "seq_length": seq_length,
         "vocab_size": vocab_size,
     }
 
 
-def run_ceiling_process(cfg, vocab_size: int, batch_size: int, seq_length: int, passes: int = 10,
-                        threads: int = 1) -> dict:
+def run_ceiling_process(cfg, vocab_size: int, batch_size: int, seq_length: int, passes: int = 10, threads: int = 1) -> dict:
     """run_ceiling() in a child process that starts with the training jobs' environment."""
     from core.errors import UserError
     from core.jobs import worker_env
 
     root = str(Path(__file__).resolve().parents[1])
-    spec = json.dumps({"config": cfg.to_dict(), "vocab_size": vocab_size, "batch_size": batch_size,
-                       "seq_length": seq_length, "passes": passes, "threads": threads})
-    done = subprocess.run([sys.executable, "-m", "benchmarks.gemm_ceiling", "--child", spec], env=worker_env(), cwd=root,
-                          capture_output=True, text=True)
+    spec = json.dumps(
+        {
+            "config": cfg.to_dict(),
+            "vocab_size": vocab_size,
+            "batch_size": batch_size,
+            "seq_length": seq_length,
+            "passes": passes,
+            "threads": threads,
+        }
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.gemm_ceiling", "--child", spec],
+        env=worker_env(),
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
-        raise UserError(f"gemm-ceiling: the replay process failed (exit {done.returncode}):\n"
-                        f"{done.stderr[-3000:]}")
+        raise UserError(f"gemm-ceiling: the replay process failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
     return json.loads(lines[-1])  # the result is the last line; libraries may print before it
 
 
@@ -191,17 +217,20 @@ def _child(spec_json: str) -> int:
 
     spec = json.loads(spec_json)
     torch.set_num_threads(spec["threads"])
-    result = run_ceiling(config_mod.from_dict(spec["config"]), spec["vocab_size"], spec["batch_size"],
-                         spec["seq_length"], spec["passes"])
+    result = run_ceiling(
+        config_mod.from_dict(spec["config"]), spec["vocab_size"], spec["batch_size"], spec["seq_length"], spec["passes"]
+    )
     result["glibc_tunables"] = os.environ.get("GLIBC_TUNABLES", "")
     print(json.dumps(result))
     return 0
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.gemm_ceiling",
-                                description="replay one training step's matrix products alone: their share of the "
-                                            "matmul peak is the most MFU `babyllama bench train` can reach here")
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks.gemm_ceiling",
+        description="replay one training step's matrix products alone: their share of the "
+        "matmul peak is the most MFU `babyllama bench train` can reach here",
+    )
     p.add_argument("--preset", default="llama-10M", help="model preset (default llama-10M)")
     p.add_argument("--batch-size", type=int, default=32, help="sequences per step (default 32)")
     p.add_argument("--seq-length", type=int, default=128, help="tokens per sequence (default 128)")
@@ -227,8 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     ws = Workspace.resolve(args.workspace)
     cfg = config_mod.load(presets.find(args.preset, ws), [f"data.seq_length={args.seq_length}"])
     # All cores, as bench train.
-    result = run_ceiling_process(cfg, args.vocab_size, args.batch_size, args.seq_length, args.passes,
-                                 threads=os.cpu_count() or 1)
+    result = run_ceiling_process(cfg, args.vocab_size, args.batch_size, args.seq_length, args.passes, threads=os.cpu_count() or 1)
     result["preset"] = args.preset
     print(json.dumps(result, indent=2) if args.json else format_ceiling(result, args.preset), flush=True)
     return 0
@@ -236,19 +264,24 @@ def main(argv: list[str] | None = None) -> int:
 
 def format_ceiling(r: dict, preset: str) -> str:
     peaks = r["matmul_peaks_gflops"]
-    attention = (f"{r['batched_gflop']:.1f} GFLOP of them are attention's batched products"
-                 if r.get("batched_gflop") else "attention's products run inside its fused kernel")
-    return "\n".join([
-        f"gemm ceiling: {preset}, batch {r['batch_size']} x {r['seq_length']}, vocab {r['vocab_size']:,}, "
-        f"{r.get('dtype', 'fp32')}, {r['threads']} threads",
-        f"  {r['products']} matrix products per step, {r['gemm_gflop']:.1f} GFLOP "
-        f"(the model counts {r['model_gflop']:.1f}: {attention}, and the loss skips each sequence's last position)",
-        f"  replayed alone: {r['replay_s']:.3f} s per step (median of {len(r['replay_s_all'])} passes)",
-        f"  their rate: {100 * r['paired_gemm_efficiency']:.1f} % of the peak measured right after each pass, "
-        f"{100 * r['gemm_efficiency']:.1f} % of the best ({max(peaks):.0f} GFLOP/s; range {min(peaks):.0f}-{max(peaks):.0f})",
-        f"  MFU ceiling (everything else free): {100 * r['mfu_ceiling']:.1f} % "
-        f"({100 * r['paired_mfu_ceiling']:.1f} % paired), what `bench train` could reach at most",
-    ])
+    attention = (
+        f"{r['batched_gflop']:.1f} GFLOP of them are attention's batched products"
+        if r.get("batched_gflop")
+        else "attention's products run inside its fused kernel"
+    )
+    return "\n".join(
+        [
+            f"gemm ceiling: {preset}, batch {r['batch_size']} x {r['seq_length']}, vocab {r['vocab_size']:,}, "
+            f"{r.get('dtype', 'fp32')}, {r['threads']} threads",
+            f"  {r['products']} matrix products per step, {r['gemm_gflop']:.1f} GFLOP "
+            f"(the model counts {r['model_gflop']:.1f}: {attention}, and the loss skips each sequence's last position)",
+            f"  replayed alone: {r['replay_s']:.3f} s per step (median of {len(r['replay_s_all'])} passes)",
+            f"  their rate: {100 * r['paired_gemm_efficiency']:.1f} % of the peak measured right after each pass, "
+            f"{100 * r['gemm_efficiency']:.1f} % of the best ({max(peaks):.0f} GFLOP/s; range {min(peaks):.0f}-{max(peaks):.0f})",
+            f"  MFU ceiling (everything else free): {100 * r['mfu_ceiling']:.1f} % "
+            f"({100 * r['paired_mfu_ceiling']:.1f} % paired), what `bench train` could reach at most",
+        ]
+    )
 
 
 if __name__ == "__main__":

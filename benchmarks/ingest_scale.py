@@ -8,6 +8,7 @@ million rows. Not shipped; run from the checkout:
 The lines are written with the log's own format (`Event.line`) but buffered, without EventLog's
 fsync per batch: generating them is not what is measured.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,9 @@ def make_runs(ws: Workspace, history: History, runs: int) -> list[Path]:
         name = f"sim-{i:04d}"
         folder = ws.root / "models" / name
         folder.mkdir(parents=True)
-        (folder / "job.json").write_text(json.dumps({"kind": "train", "name": name, "history": "events",
-                                                    "workspace": str(ws.root), "num_processes": 1}))
+        (folder / "job.json").write_text(
+            json.dumps({"kind": "train", "name": name, "history": "events", "workspace": str(ws.root), "num_processes": 1})
+        )
         history.create_run(name, "train", {}, folder)
         history.set_status(name, "running", host="node-sim")
         folders.append(folder)
@@ -63,7 +65,7 @@ def main() -> None:
     parser.add_argument("--poll-steps", type=int, default=25, help="steps every run writes between two polls")
     parser.add_argument("--dir", default=None, help="where to make the workspace (default: a temp folder)")
     args = parser.parse_args()
-    names = METRICS[:args.metrics]
+    names = METRICS[: args.metrics]
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         ws = Workspace(Path(tmp) / "ws").ensure()
         with History(ws.db_path) as history:
@@ -86,10 +88,14 @@ def main() -> None:
         assert applied == sum(seqs), (applied, sum(seqs))
         assert rows == args.runs * args.steps * len(names), rows
     print(f"machine: {platform.node()} ({platform.processor() or platform.machine()}), python {platform.python_version()}")
-    print(f"{args.runs} runs x {args.steps} steps x {len(names)} metrics = {rows:,} rows in {applied:,} events, "
-          f"{polls} polls of {args.poll_steps} steps each")
-    print(f"ingest: {busy:.2f} s busy, {rows / busy:,.0f} rows/s, {applied / busy:,.0f} events/s, "
-          f"{busy / polls * 1000:.0f} ms per poll of {args.runs * args.poll_steps * len(names):,} rows")
+    print(
+        f"{args.runs} runs x {args.steps} steps x {len(names)} metrics = {rows:,} rows in {applied:,} events, "
+        f"{polls} polls of {args.poll_steps} steps each"
+    )
+    print(
+        f"ingest: {busy:.2f} s busy, {rows / busy:,.0f} rows/s, {applied / busy:,.0f} events/s, "
+        f"{busy / polls * 1000:.0f} ms per poll of {args.runs * args.poll_steps * len(names):,} rows"
+    )
     print(f"idle poll (nothing new, {args.runs} runs): {idle * 1000:.1f} ms")
     print(f"studio.db: {size:,} bytes = {size / rows * 1e6 / 2**20:,.0f} MiB per million rows")
 

@@ -15,6 +15,7 @@ on the same machine can take from it per live chart. The page is built from the 
 ships with the `plotly` package: nothing is fetched; chromium comes from `core.bench.browser`.
 Must not import gradio or torch.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -100,24 +101,34 @@ def measure_plot_floor(folder: Path, seconds: float = 20.0, modes=MODES, log=pri
             log(f"{mode:<13} {cores[mode]:.3f} cores")
     n_cpu = os.cpu_count() or 1
     extra = cores.get("extend", 0.0) - cores.get("idle", 0.0)
-    return {"cores": cores, "machine_cores": n_cpu, "seconds": seconds,
-            "least_update_cores": extra, "least_update_share": extra / n_cpu}
+    return {
+        "cores": cores,
+        "machine_cores": n_cpu,
+        "seconds": seconds,
+        "least_update_cores": extra,
+        "least_update_share": extra / n_cpu,
+    }
 
 
 def format_floor(r: dict) -> str:
-    lines = [f"plot floor: chromium (headless) keeping one 2 x 2 Plotly chart current, once a second, "
-             f"{r['seconds']:.0f} s per mode"]
+    lines = [
+        f"plot floor: chromium (headless) keeping one 2 x 2 Plotly chart current, once a second, {r['seconds']:.0f} s per mode"
+    ]
     lines += [f"  {mode:<13} {c:.3f} cores" for mode, c in r["cores"].items()]
-    lines.append(f"least a live chart takes (extend - idle): {r['least_update_cores']:.3f} cores = "
-                 f"{r['least_update_share']:.1%} of this machine's {r['machine_cores']} cores")
+    lines.append(
+        f"least a live chart takes (extend - idle): {r['least_update_cores']:.3f} cores = "
+        f"{r['least_update_share']:.1%} of this machine's {r['machine_cores']} cores"
+    )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     """The command line: measure each mode and print the floor."""
-    p = argparse.ArgumentParser(prog="python -m benchmarks.plot_floor",
-                                description="the CPU a headless chromium takes to keep one live Plotly chart "
-                                            "current (idle, extendTraces, react, react + resize as gr.Plot does)")
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks.plot_floor",
+        description="the CPU a headless chromium takes to keep one live Plotly chart "
+        "current (idle, extendTraces, react, react + resize as gr.Plot does)",
+    )
     p.add_argument("--seconds", type=float, default=20.0, help="measuring time per mode (default 20)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     args = p.parse_args(argv)

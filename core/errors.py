@@ -3,6 +3,7 @@
 They carry a message that names the field or file and the fix; the CLI prints them without a
 traceback and exits with status 2. Must not import anything heavier than the standard library.
 """
+
 from __future__ import annotations
 
 import errno

@@ -2,6 +2,7 @@
 updates) at the pace since the job started: the ETA that `runs show` and the studio's job status
 print. Pure arithmetic over a run row; must not import torch, gradio or studio.
 """
+
 from __future__ import annotations
 
 import time
@@ -31,6 +32,6 @@ def format_left(seconds: float) -> str:
 
 
 def eta_text(run: dict, now: float | None = None) -> str:
-    """"ETA 3m05s" for a job with an estimate, else ""."""
+    """ "ETA 3m05s" for a job with an estimate, else ""."""
     left = seconds_left(run, now)
     return "" if left is None else f"ETA {format_left(left)}"

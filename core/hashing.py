@@ -1,4 +1,5 @@
 """Content hashes that key caches and vouch for checkpoints. Standard library only."""
+
 from __future__ import annotations
 
 import hashlib

@@ -4,6 +4,7 @@ A job is `python -m core.worker RUN_DIR` in its own session (process group), out
 `RUN_DIR/run.log`. Its row is written before the process starts; its state lives only in SQLite
 (pid + heartbeat decide whether it is alive). Must not import gradio or torch.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -31,15 +32,14 @@ from core.workspace import Workspace, check_name
 JOB_FILE = "job.json"
 STOP_FILE = "STOP"
 LOG_FILE = "run.log"
-STALE_AFTER_S = 30.0          # no heartbeat for this long = lost (workers beat every 2 s)
-HUNG_AFTER_S = 300.0          # same host, pid alive: only a much older heartbeat means hung (a loaded
-                              # machine or a long C call can delay a beat; a live run must not show lost)
+STALE_AFTER_S = 30.0  # no heartbeat for this long = lost (workers beat every 2 s)
+HUNG_AFTER_S = 300.0  # same host, pid alive: only a much older heartbeat means hung (a loaded
+# machine or a long C call can delay a beat; a live run must not show lost)
 START_TIME_TOLERANCE_S = 0.5  # psutil create_time of one process, read twice, agrees far closer
 ACTIVE = ("queued", "running")
 RESUMABLE = ("stopped", "failed", "lost")
 QUEUED_KINDS = ("train", "distill")  # these wait in the queue for a free slot
 MAX_JOBS_ENV = "BABYLLAMA_MAX_JOBS"  # training slots per workspace (default 1)
-
 
 
 def max_parallel_jobs() -> int:
@@ -60,9 +60,20 @@ def training_kind(cfg: RunConfig) -> str:
     return "distill" if cfg.distillation.teachers else "train"
 
 
-def start(kind: str, cfg: RunConfig, ws: Workspace, history: History, *, name: str | None = None,
-          command: str = "", num_processes: int = 1, resume_from: Path | None = None,
-          parent: str | None = None, backend: BackendChoice | None = None, history_sink: str = "sqlite") -> dict:
+def start(
+    kind: str,
+    cfg: RunConfig,
+    ws: Workspace,
+    history: History,
+    *,
+    name: str | None = None,
+    command: str = "",
+    num_processes: int = 1,
+    resume_from: Path | None = None,
+    parent: str | None = None,
+    backend: BackendChoice | None = None,
+    history_sink: str = "sqlite",
+) -> dict:
     """Check inputs, write the run folder and row (`queued`), then spawn the worker (or submit
     its job: `backend`); returns the row. `history_sink` "events": the worker appends to
     `<run>/events.jsonl` (`core.events`) instead of writing studio.db, as on a cluster's nodes."""
@@ -85,13 +96,18 @@ def start(kind: str, cfg: RunConfig, ws: Workspace, history: History, *, name: s
 
     def write_files() -> None:
         (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False), encoding="utf-8")
-        _write_job(run_dir, kind=kind, name=name, workspace=str(ws.root), num_processes=num_processes,
-                   resume_from=str(resume_from) if resume_from else None,
-                   **{**_backend_fields(backend), **({"history": history_sink} if history_sink != "sqlite" else {})})
+        _write_job(
+            run_dir,
+            kind=kind,
+            name=name,
+            workspace=str(ws.root),
+            num_processes=num_processes,
+            resume_from=str(resume_from) if resume_from else None,
+            **{**_backend_fields(backend), **({"history": history_sink} if history_sink != "sqlite" else {})},
+        )
 
     history.create_run(name, kind, cfg.to_dict(), run_dir, command=command, parent=parent)
-    return _make_and_spawn(history, name, run_dir, num_processes, write_files, field="logging.output_dir",
-                           backend=backend)
+    return _make_and_spawn(history, name, run_dir, num_processes, write_files, field="logging.output_dir", backend=backend)
 
 
 def _backend_fields(backend: BackendChoice | None) -> dict:
@@ -102,8 +118,9 @@ def _backend_fields(backend: BackendChoice | None) -> dict:
     return slurm.job_fields(backend.cluster)
 
 
-def _make_and_spawn(history: History, name: str, run_dir: Path, num_processes: int, write_files,
-                    field: str, backend: BackendChoice | None = None) -> dict:
+def _make_and_spawn(
+    history: History, name: str, run_dir: Path, num_processes: int, write_files, field: str, backend: BackendChoice | None = None
+) -> dict:
     """Make the folder of a run whose row was just created, write its files, spawn its worker.
 
     The row comes first: `create_run` is the one atomic claim of a name (UNIQUE), so of two
@@ -117,8 +134,9 @@ def _make_and_spawn(history: History, name: str, run_dir: Path, num_processes: i
             run_dir.mkdir(parents=True)
             made = True
         except FileExistsError:
-            raise UserError(f"{run_dir} already exists and belongs to no run; pick another name or "
-                            "move that folder away") from None
+            raise UserError(
+                f"{run_dir} already exists and belongs to no run; pick another name or move that folder away"
+            ) from None
         except OSError as err:
             raise UserError(f"{field}: cannot create {run_dir} ({err.strerror}); pick a writable {field}") from None
         write_files()
@@ -139,17 +157,21 @@ def _make_and_spawn(history: History, name: str, run_dir: Path, num_processes: i
     return history.get_run(name)
 
 
-def start_task(kind: str, params: dict, ws: Workspace, history: History, *, name: str,
-               command: str = "") -> dict:
+def start_task(kind: str, params: dict, ws: Workspace, history: History, *, name: str, command: str = "") -> dict:
     """Start a non-training job (`tokenize`, `prepare`) whose folder is `<workspace>/jobs/<name>/`."""
     check_name(name, "job name")
     if history.get_run(name):
         raise UserError(f"a job named {name!r} already exists; pick another name, e.g. {history.free_name(name)!r}")
     run_dir = ws.root / "jobs" / name
     history.create_run(name, kind, params, run_dir, command=command)
-    return _make_and_spawn(history, name, run_dir, 1, field="workspace",
-                           write_files=lambda: _write_job(run_dir, kind=kind, name=name, workspace=str(ws.root),
-                                                          num_processes=1, params=params))
+    return _make_and_spawn(
+        history,
+        name,
+        run_dir,
+        1,
+        field="workspace",
+        write_files=lambda: _write_job(run_dir, kind=kind, name=name, workspace=str(ws.root), num_processes=1, params=params),
+    )
 
 
 def resume(name: str, ws: Workspace, history: History, *, checkpoint: Path | None = None) -> dict:
@@ -163,8 +185,11 @@ def resume(name: str, ws: Workspace, history: History, *, checkpoint: Path | Non
     messages: list[str] = []
     chosen = Path(checkpoint) if checkpoint else ckpt.latest_valid(run_dir, log=messages.append)
     if chosen is None:
-        raise UserError(f"run {name!r} has no intact checkpoint to resume from"
-                        + (f" ({'; '.join(messages)})" if messages else "") + "; start a new run instead")
+        raise UserError(
+            f"run {name!r} has no intact checkpoint to resume from"
+            + (f" ({'; '.join(messages)})" if messages else "")
+            + "; start a new run instead"
+        )
     problem = ckpt.verify(chosen)
     if problem:
         raise UserError(f"checkpoint {chosen} cannot be resumed: {problem}; nothing was changed")
@@ -172,12 +197,23 @@ def resume(name: str, ws: Workspace, history: History, *, checkpoint: Path | Non
     # One conditional UPDATE claims the run: of two resumes at once (a double click, the CLI and
     # the studio together) only the first spawns a worker on the folder. The old pid is cleared
     # and the heartbeat set, so `refresh` gives the new worker its start-up grace period.
-    claimed = history.set_status(name, "queued", only_from=RESUMABLE, stop_requested=0, error=None, hint=None,
-                                 ended=None, pid=None, pid_started=None, heartbeat=time.time())
+    claimed = history.set_status(
+        name,
+        "queued",
+        only_from=RESUMABLE,
+        stop_requested=0,
+        error=None,
+        hint=None,
+        ended=None,
+        pid=None,
+        pid_started=None,
+        heartbeat=time.time(),
+    )
     if not claimed:
         now = history.get_run(name)["status"]
-        raise UserError(f"run {name!r} is {now} now: another command resumed it first; "
-                        f"follow it with `babyllama runs logs -f {name}`")
+        raise UserError(
+            f"run {name!r} is {now} now: another command resumed it first; follow it with `babyllama runs logs -f {name}`"
+        )
     try:
         job["resume_from"] = str(chosen)
         _write_job(run_dir, **job)
@@ -189,8 +225,7 @@ def resume(name: str, ws: Workspace, history: History, *, checkpoint: Path | Non
             return history.get_run(name)
         proc = _launch(run_dir, job.get("num_processes", 1))
     except BaseException as err:
-        history.set_status(name, run["status"], error=f"resume failed: {type(err).__name__}: {err}",
-                           hint=run["hint"])
+        history.set_status(name, run["status"], error=f"resume failed: {type(err).__name__}: {err}", hint=run["hint"])
         raise
     _record_pid(history, name, proc)
     return history.get_run(name)
@@ -278,7 +313,7 @@ def rename(history: History, old: str, new: str) -> dict:
         job = json.loads((target / JOB_FILE).read_text(encoding="utf-8"))
         job["name"] = new
         if job.get("resume_from") and str(job["resume_from"]).startswith(str(folder)):
-            job["resume_from"] = str(target) + str(job["resume_from"])[len(str(folder)):]
+            job["resume_from"] = str(target) + str(job["resume_from"])[len(str(folder)) :]
         _write_job(target, **job)
     return history.get_run(new)
 
@@ -310,9 +345,13 @@ def refresh(history: History, name: str) -> dict:
     if run["status"] in ACTIVE and not is_alive(run):
         try:
             # Conditional: a worker that wrote its final status since the read above keeps it.
-            history.set_status(name, "lost", only_from=ACTIVE,
-                               error="the job's process ended without reporting a final status",
-                               hint="resume it to continue from the last checkpoint; see run.log for its last output")
+            history.set_status(
+                name,
+                "lost",
+                only_from=ACTIVE,
+                error="the job's process ended without reporting a final status",
+                hint="resume it to continue from the last checkpoint; see run.log for its last output",
+            )
         except HistoryBusy:
             return run  # a locked database: the next look marks it
         run = history.get_run(name)
@@ -351,9 +390,10 @@ def _ingest(history: History, name: str) -> int:
 
 def queue_position(history: History, name: str) -> int | None:
     """1 for the next queued run to start, 2 for the one after, ...; None if not queued."""
-    waiting = sorted((r for r in history.list_runs(status="queued")
-                      if r["kind"] in QUEUED_KINDS and not is_scheduled(r.get("backend"))),
-                     key=lambda r: r["id"])
+    waiting = sorted(
+        (r for r in history.list_runs(status="queued") if r["kind"] in QUEUED_KINDS and not is_scheduled(r.get("backend"))),
+        key=lambda r: r["id"],
+    )
     names = [r["name"] for r in waiting]
     return names.index(name) + 1 if name in names else None
 
@@ -422,8 +462,15 @@ def _record_pid(history: History, name: str, proc: subprocess.Popen) -> None:
     # A locked database skips it: the worker writes its pid when it starts, and its heartbeat file
     # keeps the row alive meanwhile (the start succeeded; saying otherwise would be wrong).
     with contextlib.suppress(HistoryBusy):
-        history.set_status(name, "queued", only_from=("queued",), pid=proc.pid, pid_started=process_start_time(proc.pid),
-                           host=socket.gethostname(), heartbeat=time.time())
+        history.set_status(
+            name,
+            "queued",
+            only_from=("queued",),
+            pid=proc.pid,
+            pid_started=process_start_time(proc.pid),
+            host=socket.gethostname(),
+            heartbeat=time.time(),
+        )
 
 
 def _kill(history: History, run: dict) -> str:
@@ -431,8 +478,9 @@ def _kill(history: History, run: dict) -> str:
     # Never signal a group whose leader is not the run's worker (a reused pid is a stranger).
     if pid and same_process(pid, run.get("pid_started")):
         local.kill(pid)  # the worker leads its own group: children go too
-    history.set_status(run["name"], "stopped", error="killed after a second stop request",
-                       hint="resume it to continue from the last checkpoint")
+    history.set_status(
+        run["name"], "stopped", error="killed after a second stop request", hint="resume it to continue from the last checkpoint"
+    )
     return "killed"
 
 

@@ -2,6 +2,7 @@
 row's `heartbeat`), retries of history writes while the database is locked, and how readers tell
 "alive but cannot write" from "dead". Must not import gradio, torch or the training loop.
 """
+
 from __future__ import annotations
 
 import threading
@@ -14,9 +15,9 @@ from core.errors import HistoryBusy
 from core.history import History
 
 HEARTBEAT_S = 2.0
-BEAT_FILE = "heartbeat"   # in the run folder; its mtime is the worker's last sign of life
-DELAYED_AFTER_S = 10.0    # a fresh file beat with a row beat older than this: history writes delayed
-RETRY_MAX_S = 8.0         # the longest pause between two tries of a locked database
+BEAT_FILE = "heartbeat"  # in the run folder; its mtime is the worker's last sign of life
+DELAYED_AFTER_S = 10.0  # a fresh file beat with a row beat older than this: history writes delayed
+RETRY_MAX_S = 8.0  # the longest pause between two tries of a locked database
 T = TypeVar("T")
 
 
@@ -113,8 +114,10 @@ class Heartbeat(threading.Thread):
         except HistoryBusy:
             if self.delayed_since is None:
                 self.delayed_since = time.time()
-                say(f"warning: the history database {self.db_path} is locked by another process; "
-                    "metrics, samples and heartbeats are kept and retried, training goes on")
+                say(
+                    f"warning: the history database {self.db_path} is locked by another process; "
+                    "metrics, samples and heartbeats are kept and retried, training goes on"
+                )
             return history
         except Exception as err:  # noqa: BLE001 - said in run.log; the next beat tries again
             if str(err) != self._failing:

@@ -1,6 +1,7 @@
 """Network helpers shared by the studio launcher and the REST server: which hosts are this machine
 only, and which `Host` / `Origin` headers a server answers (against DNS rebinding and cross-site
 requests). Must not import gradio or torch; starlette only inside `guard_middleware`."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -37,11 +38,18 @@ def parse_allowed_hosts(text: str | None) -> tuple[str, ...]:
         item = item.strip()
         if not item:
             continue
-        bad = ("://" in item or "/" in item or item.count(":") == 1 or item.startswith("[") != item.endswith("]")
-               or ("*" in item and item != "*" and not (item.startswith("*.") and "*" not in item[1:])))
+        bad = (
+            "://" in item
+            or "/" in item
+            or item.count(":") == 1
+            or item.startswith("[") != item.endswith("]")
+            or ("*" in item and item != "*" and not (item.startswith("*.") and "*" not in item[1:]))
+        )
         if bad:
-            raise UserError(f"{HOSTS_FLAG}: {item!r} is not a host name; give names or addresses without "
-                            "scheme, port or path, separated by commas (e.g. studio.lan,*.example.org,10.0.0.5)")
+            raise UserError(
+                f"{HOSTS_FLAG}: {item!r} is not a host name; give names or addresses without "
+                "scheme, port or path, separated by commas (e.g. studio.lan,*.example.org,10.0.0.5)"
+            )
         hosts.append(_as_header_host(item))
     return tuple(hosts)
 
@@ -61,8 +69,10 @@ def hosts_note(bind: str, extra: tuple[str, ...] = ()) -> str:
     address (0.0.0.0, ::) with no name given, since other machines' requests would all get 400."""
     names = ", ".join(allowed_hosts(bind, extra))
     if _as_header_host(bind) in ("0.0.0.0", "[::]") and not extra:
-        return (f"warning: answering Host {names} only: a client reaching this machine by its name or address "
-                f"gets 400; give that name with {HOSTS_FLAG}")
+        return (
+            f"warning: answering Host {names} only: a client reaching this machine by its name or address "
+            f"gets 400; give that name with {HOSTS_FLAG}"
+        )
     return f"answering Host {names} (any port; {HOSTS_FLAG} adds names)"
 
 
@@ -104,13 +114,22 @@ class OriginGuard:
         if scope["type"] == "websocket":  # closing before accepting answers 403
             await send({"type": "websocket.close", "code": 1008})
             return
-        message = (f"Origin {origin[:100]!r} is not allowed: this server answers pages of "
-                   f"{', '.join(self.hosts)} only; a host you trust can be added with {HOSTS_FLAG}")
-        body = json.dumps({"error": {"message": message, "type": "forbidden_origin", "param": None,
-                                     "code": 403}}).encode()
-        await send({"type": "http.response.start", "status": 403,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                                (b"vary", b"Origin")]})
+        message = (
+            f"Origin {origin[:100]!r} is not allowed: this server answers pages of "
+            f"{', '.join(self.hosts)} only; a host you trust can be added with {HOSTS_FLAG}"
+        )
+        body = json.dumps({"error": {"message": message, "type": "forbidden_origin", "param": None, "code": 403}}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 403,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"vary", b"Origin"),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 
@@ -121,5 +140,4 @@ def guard_middleware(bind: str, extra: tuple[str, ...] = ()) -> list:
     from starlette.middleware.trustedhost import TrustedHostMiddleware
 
     hosts = allowed_hosts(bind, extra)
-    return [Middleware(TrustedHostMiddleware, allowed_hosts=hosts, www_redirect=False),
-            Middleware(OriginGuard, hosts=hosts)]
+    return [Middleware(TrustedHostMiddleware, allowed_hosts=hosts, www_redirect=False), Middleware(OriginGuard, hosts=hosts)]

@@ -9,6 +9,7 @@ rewrites the two JSON files so both versions read the same tokenizer and the sam
 `PreTrainedTokenizerFast` is what `TokenizersBackend` is in 5.x (a `tokenizer.json` wrapper), and
 the 4.x names are added beside the 5.x ones, never instead of them.
 """
+
 from __future__ import annotations
 
 import json
@@ -50,8 +51,10 @@ def portability_note(folder: str | os.PathLike) -> str | None:
     important = [c for c in changes if "tokenizer_class" in c or "rope_theta" in c]
     if not important:
         return None
-    return (f"{folder} does not load in the BabyLM pipeline's transformers 4.51.3 as it is ({'; '.join(important)} "
-            "needed); `babyllama export RUN --format babylm` writes folders that do")
+    return (
+        f"{folder} does not load in the BabyLM pipeline's transformers 4.51.3 as it is ({'; '.join(important)} "
+        "needed); `babyllama export RUN --format babylm` writes folders that do"
+    )
 
 
 def _rewrite(path: Path, fix) -> list[str]:

@@ -5,6 +5,7 @@ does not stop the chain); that job runs `run_chain`, which starts the `prepare`,
 `train` jobs the Data, Tokenizer and Train tabs start, each once the previous one finished.
 Must not import gradio or torch.
 """
+
 from __future__ import annotations
 
 from typing import Callable
@@ -19,8 +20,16 @@ from core.workspace import Workspace
 KIND = "quickstart"
 # Sized for a live curve within a minute on a 2-core machine: 200k words make the corpus in about
 # a second and a 2000-token BPE in about two; the tiny run then logs every 5 steps.
-DEFAULTS = {"corpus": "sample", "words": 200_000, "complexity": "simple", "seed": 42,
-            "vocab_size": 2000, "min_frequency": 2, "preset": "tiny", "max_steps": 200}
+DEFAULTS = {
+    "corpus": "sample",
+    "words": 200_000,
+    "complexity": "simple",
+    "seed": 42,
+    "vocab_size": 2000,
+    "min_frequency": 2,
+    "preset": "tiny",
+    "max_steps": 200,
+}
 POLL_S = 0.2
 
 
@@ -34,20 +43,18 @@ def plan(ws: Workspace, history: History, **overrides) -> dict:
     settings are reused (`reuse_corpus` / `reuse_tokenizer`: a second quickstart only adds a run);
     anything new gets a name free in this workspace (`sample`, `sample-2`...)."""
     params = {**DEFAULTS, **{k: v for k, v in overrides.items() if v is not None}}
-    corpus_task = {"source": "synthetic", "words": params["words"], "complexity": params["complexity"],
-                   "seed": params["seed"]}
+    corpus_task = {"source": "synthetic", "words": params["words"], "complexity": params["complexity"], "seed": params["seed"]}
     corpus = _made_before(history, "prepare", corpus_task, params["corpus"], ws.corpora())
     params["reuse_corpus"] = corpus is not None
     params["corpus"] = corpus or _free(params["corpus"], set(ws.corpora()) | _job_names(history))
     tokenizer = None
     if params["reuse_corpus"]:
-        tok_task = {"data": params["corpus"], "vocab_size": params["vocab_size"],
-                    "min_frequency": params["min_frequency"]}
-        tokenizer = _made_before(history, "tokenize", tok_task, f"{params['corpus']}-bpe{params['vocab_size']}",
-                                 ws.tokenizers())
+        tok_task = {"data": params["corpus"], "vocab_size": params["vocab_size"], "min_frequency": params["min_frequency"]}
+        tokenizer = _made_before(history, "tokenize", tok_task, f"{params['corpus']}-bpe{params['vocab_size']}", ws.tokenizers())
     params["reuse_tokenizer"] = tokenizer is not None
-    params["tokenizer"] = tokenizer or _free(f"{params['corpus']}-bpe{params['vocab_size']}",
-                                             set(ws.tokenizers()) | _job_names(history))
+    params["tokenizer"] = tokenizer or _free(
+        f"{params['corpus']}-bpe{params['vocab_size']}", set(ws.tokenizers()) | _job_names(history)
+    )
     params["run"] = history.free_name(f"{params['preset']}-{params['corpus']}")
     return params
 
@@ -77,34 +84,71 @@ def start(ws: Workspace, history: History, *, command: str = "babyllama quicksta
     return jobs.start_task(KIND, params, ws, history, name=history.free_name(KIND), command=command)
 
 
-def run_chain(params: dict, ws: Workspace, history: History, *, job: str | None = None,
-              log: Callable[[str], None] = print) -> str:
+def run_chain(
+    params: dict, ws: Workspace, history: History, *, job: str | None = None, log: Callable[[str], None] = print
+) -> str:
     """Run the three steps in order (each an ordinary job); returns the train run's name.
 
     A step that does not finish raises a UserError naming it and its log, and nothing after it starts.
     """
     ws_arg = ["--workspace", str(ws.root)]
     steps = [
-        ("prepare", {"source": "synthetic", "output": params["corpus"], "words": params["words"],
-                     "complexity": params["complexity"], "seed": params["seed"]},
-         ["data", "synth", "--name", params["corpus"], "--words", str(params["words"]),
-          "--complexity", params["complexity"], "--seed", str(params["seed"])]),
-        ("tokenize", {"data": params["corpus"], "vocab_size": params["vocab_size"],
-                      "min_frequency": params["min_frequency"], "output": params["tokenizer"]},
-         ["tokenizer", "train", "--data", params["corpus"], "--vocab-size", str(params["vocab_size"]),
-          "--min-frequency", str(params["min_frequency"]), "--name", params["tokenizer"]]),
+        (
+            "prepare",
+            {
+                "source": "synthetic",
+                "output": params["corpus"],
+                "words": params["words"],
+                "complexity": params["complexity"],
+                "seed": params["seed"],
+            },
+            [
+                "data",
+                "synth",
+                "--name",
+                params["corpus"],
+                "--words",
+                str(params["words"]),
+                "--complexity",
+                params["complexity"],
+                "--seed",
+                str(params["seed"]),
+            ],
+        ),
+        (
+            "tokenize",
+            {
+                "data": params["corpus"],
+                "vocab_size": params["vocab_size"],
+                "min_frequency": params["min_frequency"],
+                "output": params["tokenizer"],
+            },
+            [
+                "tokenizer",
+                "train",
+                "--data",
+                params["corpus"],
+                "--vocab-size",
+                str(params["vocab_size"]),
+                "--min-frequency",
+                str(params["min_frequency"]),
+                "--name",
+                params["tokenizer"],
+            ],
+        ),
     ]
     for i, (kind, task, argv) in enumerate(steps):
         if params.get("reuse_corpus" if kind == "prepare" else "reuse_tokenizer"):
-            log(f"step {i + 1}/3: reusing {'corpus' if kind == 'prepare' else 'tokenizer'} {task['output']} "
-                "(an earlier job made it with the same settings)")
+            log(
+                f"step {i + 1}/3: reusing {'corpus' if kind == 'prepare' else 'tokenizer'} {task['output']} "
+                "(an earlier job made it with the same settings)"
+            )
             if job:
                 history.update_progress(job, i + 1, 3)
             continue
         name = history.free_name(f"{kind}-{task['output']}")  # the names the Data/Tokenizer tabs give
         log(f"step {i + 1}/3: {kind} job {name}")
-        jobs.start_task(kind, task, ws, history, name=name,
-                        command=jobs.format_command(["babyllama", *argv, *ws_arg]))
+        jobs.start_task(kind, task, ws, history, name=name, command=jobs.format_command(["babyllama", *argv, *ws_arg]))
         _wait(history, name, kind)
         if job:
             history.update_progress(job, i + 1, 3)
@@ -123,21 +167,28 @@ def train_config(params: dict, ws: Workspace):
 
 def train_command(params: dict, ws: Workspace) -> str:
     """The `babyllama train` command that starts the same run."""
-    return jobs.format_command(["babyllama", "train", "--config", params["preset"], *_train_overrides(params),
-                                "--workspace", str(ws.root)])
+    return jobs.format_command(
+        ["babyllama", "train", "--config", params["preset"], *_train_overrides(params), "--workspace", str(ws.root)]
+    )
 
 
 def _train_overrides(params: dict) -> list[str]:
-    return [f"data.train_path={params['corpus']}", f"data.tokenizer_path={params['tokenizer']}",
-            f"training.max_steps={int(params['max_steps'])}", f"model.name={params['run']}"]
+    return [
+        f"data.train_path={params['corpus']}",
+        f"data.tokenizer_path={params['tokenizer']}",
+        f"training.max_steps={int(params['max_steps'])}",
+        f"model.name={params['run']}",
+    ]
 
 
 def _wait(history: History, name: str, kind: str) -> None:
     """Block until job `name` ends; a status other than `finished` stops the chain."""
     row = jobs.wait_final(history, name, POLL_S)
     if row["status"] != "finished":
-        raise UserError(f"quickstart: the {kind} job {name!r} ended {row['status']}: {row.get('error') or ''}; "
-                        f"see `babyllama runs logs {name}`")
+        raise UserError(
+            f"quickstart: the {kind} job {name!r} ended {row['status']}: {row.get('error') or ''}; "
+            f"see `babyllama runs logs {name}`"
+        )
 
 
 def _job_names(history: History) -> set[str]:

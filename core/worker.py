@@ -4,6 +4,7 @@ Reads the run's saved config and job file, waits for its turn in the queue, wire
 (SQLite history, stop file, console progress), runs the job, and always writes a final status
 with the error and a hint. Must not import gradio.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -28,10 +29,14 @@ from core.workspace import Workspace
 
 FINAL_WRITE_PATIENCE_S = 600.0  # how long the end of a run waits for a locked database before giving up
 
-HINT_OOM = ("out of memory: lower training.batch_size and raise training.gradient_accumulation_steps by the "
-            "same factor (the effective batch stays the same), or shorten data.seq_length")
-HINT_NAN = ("the loss became NaN/inf: lower training.lr (e.g. 3-10x), keep gradient clipping on "
-            "(training.max_grad_norm: 1.0), add warm-up steps, and train in float32 (fp16: false)")
+HINT_OOM = (
+    "out of memory: lower training.batch_size and raise training.gradient_accumulation_steps by the "
+    "same factor (the effective batch stays the same), or shorten data.seq_length"
+)
+HINT_NAN = (
+    "the loss became NaN/inf: lower training.lr (e.g. 3-10x), keep gradient clipping on "
+    "(training.max_grad_norm: 1.0), add warm-up steps, and train in float32 (fp16: false)"
+)
 
 
 def hint_for(err: BaseException) -> str:
@@ -122,8 +127,15 @@ def run_job(run_dir: Path) -> int:
         _print_traceback()
         if is_main:
             message = str(err) or type(err).__name__
-            _final_status(history, name, run_dir, "failed", error=f"{type(err).__name__}: {message}"[:2000],
-                          hint=hint_for(err), **_progress(heartbeat))
+            _final_status(
+                history,
+                name,
+                run_dir,
+                "failed",
+                error=f"{type(err).__name__}: {message}"[:2000],
+                hint=hint_for(err),
+                **_progress(heartbeat),
+            )
         return 1
     finally:
         if heartbeat is not None:
@@ -137,8 +149,15 @@ def _mark_running(history: History, name: str, job: dict) -> None:
     single = job.get("num_processes", 1) == 1
     pid = os.getpid() if single else row["pid"]
     # A resumed run keeps its first start time, so durations cover the whole run.
-    history.set_status(name, "running", pid=pid, pid_started=jobs.process_start_time(pid) if pid else None,
-                       host=socket.gethostname(), started=row["started"] or time.time(), heartbeat=time.time())
+    history.set_status(
+        name,
+        "running",
+        pid=pid,
+        pid_started=jobs.process_start_time(pid) if pid else None,
+        host=socket.gethostname(),
+        started=row["started"] or time.time(),
+        heartbeat=time.time(),
+    )
 
 
 def _progress(heartbeat: Heartbeat | None) -> dict:
@@ -165,9 +184,15 @@ def _disk_full(history: History, name: str, run_dir: Path, full, heartbeat, is_m
     kept = f"the last good checkpoint {last} is kept" if last else "no checkpoint was saved yet"
     say(f"error: {full}; training stopped, {kept}; free some space, then `babyllama runs resume {name}`")
     if is_main:
-        _final_status(history, name, run_dir, "failed", error=str(full)[:2000],
-                      hint=f"free space on that disk; {kept}" + (f"; `babyllama runs resume {name}` continues from it"
-                                                                if last else ""), **_progress(heartbeat))
+        _final_status(
+            history,
+            name,
+            run_dir,
+            "failed",
+            error=str(full)[:2000],
+            hint=f"free space on that disk; {kept}" + (f"; `babyllama runs resume {name}` continues from it" if last else ""),
+            **_progress(heartbeat),
+        )
     return 1
 
 
@@ -184,19 +209,28 @@ def _final_status(history: History, name: str, run_dir: Path, status: str, **fie
     when the database cannot be written, say so in run.log (stdout), with where the run's files
     are, since the row will end up `lost`. Returns whether the status was recorded."""
     try:
-        retry_busy(lambda: history.set_status(name, status, **fields), "the run's final status",
-                   patience=FINAL_WRITE_PATIENCE_S)
+        retry_busy(lambda: history.set_status(name, status, **fields), "the run's final status", patience=FINAL_WRITE_PATIENCE_S)
         return True
     except Exception as err:
-        say(f"error: could not record the end of run {name!r} in {history.db_path}: {err}\n"
+        say(
+            f"error: could not record the end of run {name!r} in {history.db_path}: {err}\n"
             f"error: the run ended {status}" + (f" with: {fields['error']}" if fields.get("error") else "") + "\n"
             f"error: its folder and checkpoints are in {run_dir}; once the database is writable, "
-            f"`babyllama runs resume {name}` continues it")
+            f"`babyllama runs resume {name}` continues it"
+        )
         return False
 
 
-def _train(job: dict, ws: Workspace, history: History, run_dir: Path, is_main: bool, *,
-           signals: StopOnSignal, heartbeat: Heartbeat | None) -> str:
+def _train(
+    job: dict,
+    ws: Workspace,
+    history: History,
+    run_dir: Path,
+    is_main: bool,
+    *,
+    signals: StopOnSignal,
+    heartbeat: Heartbeat | None,
+) -> str:
     # Progress bars are \r-animations: noise in run.log. Our own lines carry progress and ETA.
     import datasets
     import transformers
@@ -212,13 +246,19 @@ def _train(job: dict, ws: Workspace, history: History, run_dir: Path, is_main: b
     transformers.utils.logging.disable_progress_bar()
     accelerator, cfg, notes = make_accelerator(config_mod.load(run_dir / "config.yaml"))
     if is_main:
-        print(f"device {accelerator.device}, {accelerator.num_processes} process(es), "
-              f"mixed precision {accelerator.mixed_precision}", flush=True)
+        print(
+            f"device {accelerator.device}, {accelerator.num_processes} process(es), "
+            f"mixed precision {accelerator.mixed_precision}",
+            flush=True,
+        )
     for note in notes:
         print(f"note: {note}", flush=True)
     if is_main and cfg.training.torch_compile:
-        print("torch_compile: the first step compiles the model (about a minute for llama-10M on CPU; "
-              "cached on disk for the next run)", flush=True)
+        print(
+            "torch_compile: the first step compiles the model (about a minute for llama-10M on CPU; "
+            "cached on disk for the next run)",
+            flush=True,
+        )
     if is_main:
         print("preparing token blocks (cached after the first run of a corpus + tokenizer)", flush=True)
     data, tokenizer = load_train_data(cfg, ws)
@@ -230,8 +270,9 @@ def _train(job: dict, ws: Workspace, history: History, run_dir: Path, is_main: b
 
         objective = distill_objective(cfg, ws, tokenizer, accelerator.device)
         if is_main:
-            print(f"distilling from {len(cfg.distillation.teachers)} teacher(s): "
-                  f"{', '.join(cfg.distillation.teachers)}", flush=True)
+            print(
+                f"distilling from {len(cfg.distillation.teachers)} teacher(s): {', '.join(cfg.distillation.teachers)}", flush=True
+            )
     probes = []
     if is_main:  # only the main process scores (the others go on to their next step meanwhile)
         from core.train.probes import babylm_probe, pairs_probe
@@ -256,8 +297,12 @@ def _train(job: dict, ws: Workspace, history: History, run_dir: Path, is_main: b
         loggers += make_trackers(cfg, run_dir, run_name=job["name"], resume_step=resume_step)
         for logger in loggers:
             logger.log_config(cfg.to_dict())
-    callbacks = [StopFile(run_dir / jobs.STOP_FILE), signals,
-                 LoggerCallback(*loggers), _StepReporter(heartbeat) if is_main else None]
+    callbacks = [
+        StopFile(run_dir / jobs.STOP_FILE),
+        signals,
+        LoggerCallback(*loggers),
+        _StepReporter(heartbeat) if is_main else None,
+    ]
     if is_main:
         callbacks.append(ConsoleProgress())
     budget = TRACK_BUDGETS[cfg.training.babylm_track]
@@ -265,8 +310,17 @@ def _train(job: dict, ws: Workspace, history: History, run_dir: Path, is_main: b
         callbacks.append(WordBudget(cfg.training.babylm_track, budget, cfg.training.stop_at_budget))
     failed = True
     try:
-        status = train(cfg, data, tokenizer, run_dir, [c for c in callbacks if c is not None],
-                       resume_from=resume_from, accelerator=accelerator, objective=objective, probes=probes)
+        status = train(
+            cfg,
+            data,
+            tokenizer,
+            run_dir,
+            [c for c in callbacks if c is not None],
+            resume_from=resume_from,
+            accelerator=accelerator,
+            objective=objective,
+            probes=probes,
+        )
         failed = False
         return status
     finally:
@@ -318,15 +372,22 @@ def _tokenize(job: dict, ws: Workspace, history: History, run_dir: Path, is_main
 
     p = job["params"]
     retry_busy(lambda: history.update_progress(job["name"], 0, 1), "progress")
-    result = train_tokenizer(resolve_source(p["data"], ws), ws.tokenizer_dir(p["output"]),
-                             vocab_size=int(p["vocab_size"]), min_frequency=int(p["min_frequency"]), progress=False,
-                             add_bos=bool(p.get("add_bos", True)))
+    result = train_tokenizer(
+        resolve_source(p["data"], ws),
+        ws.tokenizer_dir(p["output"]),
+        vocab_size=int(p["vocab_size"]),
+        min_frequency=int(p["min_frequency"]),
+        progress=False,
+        add_bos=bool(p.get("add_bos", True)),
+    )
     for warning in result.warnings:
         print(f"warning: {warning}", flush=True)
     print(f"tokenizer {p['output']}: vocab {result.vocab_size} in {result.seconds:.1f}s", flush=True)
     retry_busy(lambda: history.update_progress(job["name"], 1, 1), "progress")
-    retry_busy(lambda: history.add_artifact(job["name"], "tokenizer", str(ws.tokenizer_dir(p["output"])),
-                                            extra=result.to_dict()), "the tokenizer's record")
+    retry_busy(
+        lambda: history.add_artifact(job["name"], "tokenizer", str(ws.tokenizer_dir(p["output"])), extra=result.to_dict()),
+        "the tokenizer's record",
+    )
     return "finished"
 
 
@@ -337,11 +398,18 @@ def _prepare(job: dict, ws: Workspace, history: History, run_dir: Path, is_main:
     p = job["params"]
     retry_busy(lambda: history.update_progress(job["name"], 0, 1), "progress")
     if p["source"] == "synthetic":
-        folder = create_synthetic_corpus(ws, p["output"], n_words=int(p["words"]), complexity=p["complexity"],
-                                         seed=int(p["seed"]))
+        folder = create_synthetic_corpus(
+            ws, p["output"], n_words=int(p["words"]), complexity=p["complexity"], seed=int(p["seed"])
+        )
     else:
-        folder = prepare_corpus(ws, [Path(p["source"])], p["output"], babylm=p.get("babylm", "auto"),
-                                budget_words=p.get("budget_words"), clean_domains=p.get("clean_domains"))
+        folder = prepare_corpus(
+            ws,
+            [Path(p["source"])],
+            p["output"],
+            babylm=p.get("babylm", "auto"),
+            budget_words=p.get("budget_words"),
+            clean_domains=p.get("clean_domains"),
+        )
     print(f"corpus {p['output']} written to {folder}", flush=True)
     retry_busy(lambda: history.update_progress(job["name"], 1, 1), "progress")
     retry_busy(lambda: history.add_artifact(job["name"], "corpus", str(folder)), "the corpus's record")
@@ -364,8 +432,7 @@ def _export(job: dict, ws: Workspace, history: History, run_dir: Path, is_main: 
     from core.export.runner import ExportOptions, run_export
 
     retry_busy(lambda: history.update_progress(job["name"], 0, 1), "progress")
-    run_export(ExportOptions.from_dict(job["params"]), ws, history=history, job=job["name"],
-               log=lambda m: print(m, flush=True))
+    run_export(ExportOptions.from_dict(job["params"]), ws, history=history, job=job["name"], log=lambda m: print(m, flush=True))
     retry_busy(lambda: history.update_progress(job["name"], 1, 1), "progress")
     return "finished"
 
@@ -384,8 +451,7 @@ def _recipe(job: dict, ws: Workspace, history: History, run_dir: Path, is_main: 
     """Run a recipe chain's missing steps, each an ordinary job (params: core.recipe.chain.RecipeOptions)."""
     from core.recipe.chain import RecipeOptions, run
 
-    table = run(RecipeOptions.from_dict(job["params"]), ws, history, job=job["name"],
-                log=lambda m: print(m, flush=True))
+    table = run(RecipeOptions.from_dict(job["params"]), ws, history, job=job["name"], log=lambda m: print(m, flush=True))
     print(f"recipe: comparison table in {table}", flush=True)
     return "finished"
 
@@ -394,15 +460,24 @@ def _submission(job: dict, ws: Workspace, history: History, run_dir: Path, is_ma
     """Make a BabyLM submission's missing parts, one job at a time, then collate (core.submission)."""
     from core.submission.run import SubmissionOptions, run_submission
 
-    _, out = run_submission(SubmissionOptions.from_dict(job["params"]), ws, history, job=job["name"],
-                            log=lambda m: print(m, flush=True))
+    _, out = run_submission(
+        SubmissionOptions.from_dict(job["params"]), ws, history, job=job["name"], log=lambda m: print(m, flush=True)
+    )
     print(f"submission: collated file {out}", flush=True)
     return "finished"
 
 
-_KINDS = {"train": _train, "distill": _train, "tokenize": _tokenize, "prepare": _prepare, "eval": _eval,
-          "export": _export, "quickstart": _quickstart,
-          "submission": _submission, "recipe": _recipe}
+_KINDS = {
+    "train": _train,
+    "distill": _train,
+    "tokenize": _tokenize,
+    "prepare": _prepare,
+    "eval": _eval,
+    "export": _export,
+    "quickstart": _quickstart,
+    "submission": _submission,
+    "recipe": _recipe,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

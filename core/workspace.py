@@ -3,6 +3,7 @@
 Resolution order for the root: explicit argument, `BABYLLAMA_WORKSPACE`, `./workspace`.
 Only path arithmetic and name checks live here; nothing is created until asked for.
 """
+
 from __future__ import annotations
 
 import os
@@ -39,8 +40,10 @@ class Workspace:
         chosen = root or os.environ.get(ENV_VAR) or DEFAULT_ROOT
         path = Path(chosen).expanduser().resolve()
         if path.exists() and not path.is_dir():
-            raise UserError(f"workspace {path} is a file, not a folder: pass --workspace DIR (or set "
-                            f"${ENV_VAR}) naming a folder, which is created if missing")
+            raise UserError(
+                f"workspace {path} is a file, not a folder: pass --workspace DIR (or set "
+                f"${ENV_VAR}) naming a folder, which is created if missing"
+            )
         return cls(path)
 
     @property
@@ -89,8 +92,10 @@ def make_folder(path: Path, what: str) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise UserError(f"{what}: cannot create {path} ({err.strerror or err}); pass --workspace DIR "
-                        f"(or set ${ENV_VAR}) naming a folder you can write") from None
+        raise UserError(
+            f"{what}: cannot create {path} ({err.strerror or err}); pass --workspace DIR "
+            f"(or set ${ENV_VAR}) naming a folder you can write"
+        ) from None
     return path
 
 

@@ -5,6 +5,7 @@ A SafeLoader subclass that refuses what PyYAML alone would take silently or die 
 named) and numbers longer than 100 characters. Every refusal is a `YamlError` (a UserError) naming
 the file, the key path and the fix. Standard library + PyYAML only; never torch or gradio.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,9 +15,9 @@ import yaml
 
 from core.errors import UserError
 
-MAX_BYTES = 1 << 20      # 1 MiB: a run config is a few hundred bytes, a sweep spec a few KB
-MAX_DEPTH = 32           # sections are 2 deep, sweep spaces 4: 32 is far beyond any real file
-MAX_NUMBER_CHARS = 100   # the longest meaningful number is ~20 digits; 1M digits would stall int()
+MAX_BYTES = 1 << 20  # 1 MiB: a run config is a few hundred bytes, a sweep spec a few KB
+MAX_DEPTH = 32  # sections are 2 deep, sweep spaces 4: 32 is far beyond any real file
+MAX_NUMBER_CHARS = 100  # the longest meaningful number is ~20 digits; 1M digits would stall int()
 
 _NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
 
@@ -35,13 +36,17 @@ class _BoundedLoader(yaml.SafeLoader):
     def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
-            raise YamlError(f"{self._source}, line {event.start_mark.line + 1}: YAML aliases (*{event.anchor}) are "
-                            "not accepted (they can expand without end); write the value out in full")
+            raise YamlError(
+                f"{self._source}, line {event.start_mark.line + 1}: YAML aliases (*{event.anchor}) are "
+                "not accepted (they can expand without end); write the value out in full"
+            )
         self._depth += 1
         if self._depth > MAX_DEPTH:
             mark = self.peek_event().start_mark
-            raise YamlError(f"{self._source}, line {mark.line + 1}: nested deeper than {MAX_DEPTH} levels; "
-                            "a config has sections of key: value, flatten the file")
+            raise YamlError(
+                f"{self._source}, line {mark.line + 1}: nested deeper than {MAX_DEPTH} levels; "
+                "a config has sections of key: value, flatten the file"
+            )
         try:
             return super().compose_node(parent, index)
         finally:
@@ -56,8 +61,10 @@ def _check_tree(node: yaml.Node, source: str) -> None:
         if isinstance(node, yaml.ScalarNode):
             if node.tag in _NUMBER_TAGS and len(node.value) > MAX_NUMBER_CHARS:
                 where = f"{path}: " if path else ""
-                raise YamlError(f"{source}, line {node.start_mark.line + 1}: {where}a number of {len(node.value):,} "
-                                f"characters (at most {MAX_NUMBER_CHARS}); write a sensible value")
+                raise YamlError(
+                    f"{source}, line {node.start_mark.line + 1}: {where}a number of {len(node.value):,} "
+                    f"characters (at most {MAX_NUMBER_CHARS}); write a sensible value"
+                )
         elif isinstance(node, yaml.SequenceNode):
             stack += [(child, f"{path}[{i}]") for i, child in enumerate(node.value)]
         elif isinstance(node, yaml.MappingNode):
@@ -67,8 +74,10 @@ def _check_tree(node: yaml.Node, source: str) -> None:
                 child = f"{path}.{key}" if path else str(key)
                 line = key_node.start_mark.line + 1
                 if key in seen and key != "<<":
-                    raise YamlError(f"{source}: {child}: duplicate key on lines {seen[key]} and {line}; "
-                                    "keep one of them (YAML would silently take the last)")
+                    raise YamlError(
+                        f"{source}: {child}: duplicate key on lines {seen[key]} and {line}; "
+                        "keep one of them (YAML would silently take the last)"
+                    )
                 seen[key] = line
                 stack += [(key_node, child), (value_node, child)]
 
@@ -78,8 +87,10 @@ def loads(text: str, source: str = "YAML") -> Any:
     (a file path, or a flag such as `training.lr`)."""
     size = len(text.encode("utf-8", errors="surrogatepass"))
     if size > MAX_BYTES:
-        raise YamlError(f"{source}: {size:,} bytes, more than the {MAX_BYTES:,} a YAML file may have; "
-                        "a config is a few hundred bytes: check that this is the right file")
+        raise YamlError(
+            f"{source}: {size:,} bytes, more than the {MAX_BYTES:,} a YAML file may have; "
+            "a config is a few hundred bytes: check that this is the right file"
+        )
     loader = _BoundedLoader(text, source)
     try:
         node = loader.get_single_node()
@@ -103,8 +114,10 @@ def load_file(path: str | Path, what: str = "") -> Any:
     except OSError as err:
         raise YamlError(f"{label}: cannot read it ({err.strerror or err}); check the path") from None
     if len(data) > MAX_BYTES:
-        raise YamlError(f"{label}: larger than {MAX_BYTES:,} bytes, the most a YAML file may have; "
-                        "a config is a few hundred bytes: check that this is the right file")
+        raise YamlError(
+            f"{label}: larger than {MAX_BYTES:,} bytes, the most a YAML file may have; "
+            "a config is a few hundred bytes: check that this is the right file"
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:

@@ -2,6 +2,7 @@
 and their state, a run's metric rows since a step). Every user action in the tabs has its own
 `api_name` too; docs/api.md drives both with gradio_client. Plain reads of core; no state.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -12,8 +13,20 @@ from core import jobs
 from core.train.best import read_best
 from studio.context import StudioContext
 
-RUN_FIELDS = ("name", "kind", "status", "step", "total_steps", "created", "started", "ended", "error", "hint",
-              "command", "run_dir")
+RUN_FIELDS = (
+    "name",
+    "kind",
+    "status",
+    "step",
+    "total_steps",
+    "created",
+    "started",
+    "ended",
+    "error",
+    "hint",
+    "command",
+    "run_dir",
+)
 
 
 def list_runs(ctx: StudioContext, kind: str = "") -> list[dict]:
@@ -44,6 +57,7 @@ def run_metrics(ctx: StudioContext, run: str, after_step: int = -1) -> list[dict
 
 def register(ctx: StudioContext) -> None:
     """Add the endpoints to the Blocks being built (call inside `with gr.Blocks()`)."""
+
     # gr.api types each endpoint from the function's own hints: typed closures, not partials.
     def list_runs_api(kind: str = "") -> list[dict]:
         return list_runs(ctx, kind)
@@ -54,6 +68,9 @@ def register(ctx: StudioContext) -> None:
     def run_metrics_api(run: str, after_step: int = -1) -> list[dict]:
         return run_metrics(ctx, run, after_step)
 
-    for fn, name, target in ((list_runs_api, "list_runs", list_runs), (run_info_api, "run_info", run_info),
-                             (run_metrics_api, "run_metrics", run_metrics)):
+    for fn, name, target in (
+        (list_runs_api, "list_runs", list_runs),
+        (run_info_api, "run_info", run_info),
+        (run_metrics_api, "run_metrics", run_metrics),
+    ):
         gr.api(fn, api_name=name, api_description=target.__doc__)

@@ -3,6 +3,7 @@
 Shared things (the workspace) travel in a `StudioContext`, never in module globals; job state
 lives in SQLite, so every browser session sees the same runs.
 """
+
 from __future__ import annotations
 
 from importlib import import_module
@@ -15,8 +16,15 @@ from studio import api, start_here
 from studio.context import StudioContext
 
 # (tab title, module under studio.tabs).
-TABS = (("Data", "data"), ("Tokenizer", "tokenizer"), ("Model", "model"), ("Train", "train"),
-        ("Evaluate", "evaluate"), ("Compare", "compare"), ("Chat", "chat"))
+TABS = (
+    ("Data", "data"),
+    ("Tokenizer", "tokenizer"),
+    ("Model", "model"),
+    ("Train", "train"),
+    ("Evaluate", "evaluate"),
+    ("Compare", "compare"),
+    ("Chat", "chat"),
+)
 
 CSS = """
 .bl-badge { display: inline-block; }

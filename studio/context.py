@@ -3,6 +3,7 @@
 A `StudioContext` is immutable; it holds no job state (that lives in SQLite), so any number of
 browser sessions can share it safely. Must not hold Gradio components.
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager

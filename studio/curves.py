@@ -4,6 +4,7 @@ metric, capped at a few thousand points by min/max-preserving downsampling, fed 
 What a `gr.State` holds per open Train tab, so it must stay small however long the run (issue 14:
 a 600k-row run once cost 0.75 GB per session as row dicts). No Gradio, no database.
 """
+
 from __future__ import annotations
 
 import math

@@ -3,6 +3,7 @@
 Checks the login before binding (a non-loopback host needs one). Must not import gradio or
 transformers at import time (only `serve` does), so a refused start or `--help` stays quick.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,8 +27,7 @@ def parse_auth(text: str, source: str) -> tuple[str, str]:
     """`user:password` -> (user, password); the password may hold ':', neither part may be empty."""
     user, colon, password = text.strip("\r\n").partition(":")
     if not colon or not user.strip() or not password:
-        raise ValueError(f"{source}: expected user:password with neither part empty (nobody could log in "
-                         "with an empty one)")
+        raise ValueError(f"{source}: expected user:password with neither part empty (nobody could log in with an empty one)")
     return user, password
 
 
@@ -57,9 +57,11 @@ def check_exposure(host: str, auth) -> str | None:
     if is_loopback(host):
         return None
     if not auth:
-        return (f"refusing to bind {host}: the studio starts processes and reads files on this machine. "
-                f"Bind 127.0.0.1 (the default), or give a login: --auth-file FILE (one user:password line) "
-                f"or ${AUTH_ENV}=user:password (--auth user:password works too, but shows in `ps`).")
+        return (
+            f"refusing to bind {host}: the studio starts processes and reads files on this machine. "
+            f"Bind 127.0.0.1 (the default), or give a login: --auth-file FILE (one user:password line) "
+            f"or ${AUTH_ENV}=user:password (--auth user:password works too, but shows in `ps`)."
+        )
     return None
 
 
@@ -102,9 +104,17 @@ def serve(args: argparse.Namespace) -> int:
     note = hosts_note(args.host, extra_hosts)
     print(note, file=sys.stderr if note.startswith("warning") else sys.stdout, flush=True)
     enable_queue(demo).launch(
-        server_name=args.host, server_port=args.port, auth=auth, share=False,
-        max_file_size=f"{args.max_upload_mb}mb", allowed_paths=[str(workspace.root)],
-        show_error=True, quiet=True, css=CSS, app_kwargs=guarded(args.host, extra_hosts))
+        server_name=args.host,
+        server_port=args.port,
+        auth=auth,
+        share=False,
+        max_file_size=f"{args.max_upload_mb}mb",
+        allowed_paths=[str(workspace.root)],
+        show_error=True,
+        quiet=True,
+        css=CSS,
+        app_kwargs=guarded(args.host, extra_hosts),
+    )
     return 0
 
 

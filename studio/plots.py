@@ -5,6 +5,7 @@ Rows are what `History.metrics_since` returns (dicts with step, name, value, tim
 words), or columns per metric as `History.metric_columns` returns and `studio.curves` holds. Long
 series are downsampled (min/max kept) so a figure builds in a few milliseconds.
 """
+
 from __future__ import annotations
 
 import functools
@@ -23,8 +24,12 @@ MAX_POINTS = 2000  # per trace; a 20k-point figure took ~90 ms to build (STACK.m
 X_AXES = {"step": "step", "tokens": "tokens seen", "words": "words seen", "time": "minutes"}
 PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6", "#9D755D")
 # The training dashboard: (metric names, panel title), one panel each.
-PANELS = ((("loss", "eval_loss", "ce_loss", "kl_loss"), "loss"), (("lr",), "learning rate"),
-          (("grad_norm",), "gradient norm"), (("tokens_per_s",), "tokens / s"))
+PANELS = (
+    (("loss", "eval_loss", "ce_loss", "kl_loss"), "loss"),
+    (("lr",), "learning rate"),
+    (("grad_norm",), "gradient norm"),
+    (("tokens_per_s",), "tokens / s"),
+)
 # Minimal-pair accuracy logged during training (core.train.probes), with one series per field.
 PAIRS, PAIRS_TITLE = PAIRS_METRIC, "grammar: minimal-pair accuracy (BLiMP-style)"
 PAIRS_AXIS = "5"  # the fifth cell of the grid: the row under the 2 x 2 panels
@@ -56,7 +61,7 @@ def smooth(values: Sequence[float], weight: float = 0.9) -> list[float]:
             continue
         num += 1
         last = last * weight + (1 - weight) * v
-        out.append(last / (1 - weight ** num))
+        out.append(last / (1 - weight**num))
     return out
 
 
@@ -68,8 +73,12 @@ def series(rows: Iterable[dict], x_axis: str = "step") -> dict[str, tuple[list, 
     for r in rows:
         if r.get("value") is None:
             continue
-        x = {"step": r["step"], "tokens": r.get("tokens"), "words": r.get("words"),
-             "time": (r["time"] - t0) / 60.0 if r.get("time") is not None else None}[x_axis]
+        x = {
+            "step": r["step"],
+            "tokens": r.get("tokens"),
+            "words": r.get("words"),
+            "time": (r["time"] - t0) / 60.0 if r.get("time") is not None else None,
+        }[x_axis]
         if x is None:
             continue
         xs, ys = grouped[r["name"]]
@@ -78,16 +87,17 @@ def series(rows: Iterable[dict], x_axis: str = "step") -> dict[str, tuple[list, 
     return dict(grouped)
 
 
-def columns_series(columns: Mapping[str, Mapping[str, Sequence[float]]],
-                   x_axis: str = "step") -> dict[str, tuple[list, list]]:
+def columns_series(columns: Mapping[str, Mapping[str, Sequence[float]]], x_axis: str = "step") -> dict[str, tuple[list, list]]:
     """`series` for columns per metric (NaN for unknown): points without a value or an x dropped."""
-    t0 = min((c["time"][0] for c in columns.values() if len(c["time"]) and not math.isnan(c["time"][0])),
-             default=0.0)
+    t0 = min((c["time"][0] for c in columns.values() if len(c["time"]) and not math.isnan(c["time"][0])), default=0.0)
     out = {}
     for name, cols in columns.items():
         xs = cols[x_axis]
-        pairs = [((x - t0) / 60.0 if x_axis == "time" else x, y) for x, y in zip(xs, cols["value"])
-                 if not (math.isnan(x) or math.isnan(y))]
+        pairs = [
+            ((x - t0) / 60.0 if x_axis == "time" else x, y)
+            for x, y in zip(xs, cols["value"])
+            if not (math.isnan(x) or math.isnan(y))
+        ]
         if x_axis in ("step", "tokens", "words"):
             pairs = [(int(x), y) for x, y in pairs]
         if pairs:
@@ -95,8 +105,9 @@ def columns_series(columns: Mapping[str, Mapping[str, Sequence[float]]],
     return out
 
 
-def training_figure(rows: Iterable[dict] | Mapping[str, Mapping], x_axis: str = "step", smoothing: float = 0.6,
-                    title: str = "") -> go.Figure:
+def training_figure(
+    rows: Iterable[dict] | Mapping[str, Mapping], x_axis: str = "step", smoothing: float = 0.6, title: str = ""
+) -> go.Figure:
     """The live dashboard: loss (raw, smoothed, eval), learning rate, gradient norm, throughput, and
     minimal-pair accuracy across the bottom when the run scores pairs (`eval.pairs_every`).
 
@@ -133,13 +144,33 @@ def training_figure(rows: Iterable[dict] | Mapping[str, Mapping], x_axis: str = 
     return go.Figure(data=traces, layout=layout, _validate=False)
 
 
-def _line(xs: list, ys: list, axis: str, name: str, color: str, *, width: float, dash: str | None = None,
-          mode: str = "lines", opacity: float | None = None, showlegend: bool = True, marker: int = 0) -> dict:
+def _line(
+    xs: list,
+    ys: list,
+    axis: str,
+    name: str,
+    color: str,
+    *,
+    width: float,
+    dash: str | None = None,
+    mode: str = "lines",
+    opacity: float | None = None,
+    showlegend: bool = True,
+    marker: int = 0,
+) -> dict:
     """One scatter trace as the dict plotly.js takes, on subplot axes x<axis>/y<axis>."""
     if "markers" not in mode and len(xs) <= SPARSE_POINTS:
         mode, marker = "lines+markers", marker or 5
-    trace = {"type": "scatter", "x": xs, "y": ys, "name": name, "mode": mode, "xaxis": f"x{axis}",
-             "yaxis": f"y{axis}", "line": {"color": color, "width": width}}
+    trace = {
+        "type": "scatter",
+        "x": xs,
+        "y": ys,
+        "name": name,
+        "mode": mode,
+        "xaxis": f"x{axis}",
+        "yaxis": f"y{axis}",
+        "line": {"color": color, "width": width},
+    }
     if not showlegend:
         trace["showlegend"] = False
     if dash:
@@ -154,13 +185,22 @@ def _line(xs: list, ys: list, axis: str, name: str, color: str, *, width: float,
 def _pairs_traces(data: dict, axis: str) -> list[dict]:
     """Minimal-pair accuracy (mean over paradigms, bold) and each field's mean (dotted)."""
     fields = sorted(name for name in data if name.startswith(PAIRS + "/"))
-    traces = [_line(*downsample(*data[PAIRS]), axis, "pairs accuracy", "#333333", width=2.5,
-                    mode="lines+markers", marker=6)]
+    traces = [_line(*downsample(*data[PAIRS]), axis, "pairs accuracy", "#333333", width=2.5, mode="lines+markers", marker=6)]
     for i, name in enumerate(fields):
         # The palette after the loss colour (PALETTE[0]), from the fifth on, wrapping past it.
         color = PALETTE[1 + (4 + i) % (len(PALETTE) - 1)]
-        traces.append(_line(*downsample(*data[name]), axis, name[len(PAIRS) + 1:], color,
-                            width=1.2, dash="dot", mode="lines+markers", marker=4))
+        traces.append(
+            _line(
+                *downsample(*data[name]),
+                axis,
+                name[len(PAIRS) + 1 :],
+                color,
+                width=1.2,
+                dash="dot",
+                mode="lines+markers",
+                marker=4,
+            )
+        )
     return traces
 
 
@@ -188,10 +228,14 @@ def _pad_flat_axes(layout: dict, traces: list[dict]) -> None:
 def _grid(grammar: bool) -> str:
     """The dashboard's layout without data, as JSON (a string, so no caller can change the memo):
     2 x 2 panels, plus the pairs row spanning both columns with a dashed chance line at 50 %."""
-    fig = make_subplots(rows=3 if grammar else 2, cols=2,
-                        specs=[[{}, {}], [{}, {}]] + ([[{"colspan": 2}, None]] if grammar else []),
-                        subplot_titles=[t for _, t in PANELS] + ([PAIRS_TITLE] if grammar else []),
-                        horizontal_spacing=0.08, vertical_spacing=0.1 if grammar else 0.14)
+    fig = make_subplots(
+        rows=3 if grammar else 2,
+        cols=2,
+        specs=[[{}, {}], [{}, {}]] + ([[{"colspan": 2}, None]] if grammar else []),
+        subplot_titles=[t for _, t in PANELS] + ([PAIRS_TITLE] if grammar else []),
+        horizontal_spacing=0.08,
+        vertical_spacing=0.1 if grammar else 0.14,
+    )
     _layout(fig, " ", height=820 if grammar else 560)
     if grammar:
         ref = {"xref": f"x{PAIRS_AXIS} domain", "yref": f"y{PAIRS_AXIS}"}
@@ -201,8 +245,9 @@ def _grid(grammar: bool) -> str:
     return fig.layout.to_json()
 
 
-def overlay_figure(runs: dict[str, list[dict] | Mapping[str, Mapping]], metric: str = "loss",
-                   x_axis: str = "step", smoothing: float = 0.0) -> go.Figure:
+def overlay_figure(
+    runs: dict[str, list[dict] | Mapping[str, Mapping]], metric: str = "loss", x_axis: str = "step", smoothing: float = 0.0
+) -> go.Figure:
     """One metric of several runs on one set of axes (the Compare tab); each run's rows, or its
     columns per metric (`History.metric_columns`)."""
     fig = go.Figure()
@@ -212,8 +257,16 @@ def overlay_figure(runs: dict[str, list[dict] | Mapping[str, Mapping]], metric: 
         xs, ys = downsample(xs, ys)
         if smoothing:
             ys = smooth(ys, smoothing)
-        fig.add_trace(go.Scatter(x=xs, y=ys, name=name, mode="lines+markers" if len(xs) <= SPARSE_POINTS else "lines",
-                                 marker=dict(size=5), line=dict(color=PALETTE[i % len(PALETTE)], width=2)))
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                name=name,
+                mode="lines+markers" if len(xs) <= SPARSE_POINTS else "lines",
+                marker=dict(size=5),
+                line=dict(color=PALETTE[i % len(PALETTE)], width=2),
+            )
+        )
     fig.update_xaxes(title_text=X_AXES[x_axis], range=flat_range([x for t in fig.data for x in t.x]))
     fig.update_yaxes(title_text=metric, range=flat_range([y for t in fig.data for y in t.y]))
     _layout(fig, "" if runs else "select runs to compare", height=420)
@@ -235,19 +288,29 @@ def babylm_figure(entries: Sequence[dict]) -> go.Figure:
     x_key, x_title = ("words", "words seen") if by_words else ("step", "step")
     cols = min(3, len(tasks))
     rows = math.ceil(len(tasks) / cols)
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=tasks, horizontal_spacing=0.07,
-                        vertical_spacing=min(0.12, 0.5 / rows))
+    fig = make_subplots(
+        rows=rows, cols=cols, subplot_titles=tasks, horizontal_spacing=0.07, vertical_spacing=min(0.12, 0.5 / rows)
+    )
     runs = list(dict.fromkeys(e["run"] for e in entries))
     for r, run in enumerate(runs):
         points = sorted((e for e in entries if e["run"] == run), key=lambda e: (e[x_key] is None, e[x_key] or 0))
         for t, task in enumerate(tasks):
             shown = [e for e in points if e["scores"].get(task) is not None and e[x_key] is not None]
-            fig.add_trace(go.Scatter(
-                x=[e[x_key] for e in shown], y=[e["scores"][task] for e in shown], name=run,
-                legendgroup=run, showlegend=t == 0, mode="lines+markers",
-                text=[e.get("revision") or "main" for e in shown],
-                hovertemplate=f"{run} %{{text}}<br>{x_title} %{{x:,}}<br>{task} %{{y:.3f}}<extra></extra>",
-                line=dict(color=PALETTE[r % len(PALETTE)], width=2)), row=t // cols + 1, col=t % cols + 1)
+            fig.add_trace(
+                go.Scatter(
+                    x=[e[x_key] for e in shown],
+                    y=[e["scores"][task] for e in shown],
+                    name=run,
+                    legendgroup=run,
+                    showlegend=t == 0,
+                    mode="lines+markers",
+                    text=[e.get("revision") or "main" for e in shown],
+                    hovertemplate=f"{run} %{{text}}<br>{x_title} %{{x:,}}<br>{task} %{{y:.3f}}<extra></extra>",
+                    line=dict(color=PALETTE[r % len(PALETTE)], width=2),
+                ),
+                row=t // cols + 1,
+                col=t % cols + 1,
+            )
     fig.update_xaxes(title_text=x_title, type="log" if by_words and _spans_decade(entries) else "linear")
     _layout(fig, "", height=max(320, 280 * rows))
     return fig
@@ -260,6 +323,11 @@ def _spans_decade(entries: Sequence[dict]) -> bool:
 
 
 def _layout(fig: go.Figure, title: str, height: int) -> None:
-    fig.update_layout(title=dict(text=title, x=0.02, font=dict(size=14)), height=height,
-                      margin=dict(l=50, r=20, t=50, b=40), template="plotly_white",
-                      legend=dict(orientation="h", y=-0.12), uirevision="keep")  # keep zoom across ticks
+    fig.update_layout(
+        title=dict(text=title, x=0.02, font=dict(size=14)),
+        height=height,
+        margin=dict(l=50, r=20, t=50, b=40),
+        template="plotly_white",
+        legend=dict(orientation="h", y=-0.12),
+        uirevision="keep",
+    )  # keep zoom across ticks

@@ -2,6 +2,7 @@
 
 No Gradio and no database here: tabs fetch, these format.
 """
+
 from __future__ import annotations
 
 import html
@@ -12,8 +13,14 @@ from core.liveness import status_text
 from core.model.build import human
 from core.train.callbacks import format_eta
 
-STATUS_COLOURS = {"queued": "#9e9e9e", "running": "#1e88e5", "finished": "#43a047",
-                  "stopped": "#fb8c00", "failed": "#e53935", "lost": "#8e24aa"}
+STATUS_COLOURS = {
+    "queued": "#9e9e9e",
+    "running": "#1e88e5",
+    "finished": "#43a047",
+    "stopped": "#fb8c00",
+    "failed": "#e53935",
+    "lost": "#8e24aa",
+}
 
 
 def status_badge(run: dict | None, queue_position: int | None = None) -> str:
@@ -24,17 +31,21 @@ def status_badge(run: dict | None, queue_position: int | None = None) -> str:
     # A live worker whose history writes wait on a locked database: `running (history writes delayed)`.
     text = f"queued #{queue_position}" if status == "queued" and queue_position else status_text(run)
     colour = STATUS_COLOURS.get(status, "#757575")
-    return (f'<span class="bl-badge" id="run-status-{status}" style="background:{colour};color:white;'
-            f'padding:3px 10px;border-radius:10px;font-weight:600">{html.escape(text)}</span> '
-            f'<b>{html.escape(run["name"])}</b>')
+    return (
+        f'<span class="bl-badge" id="run-status-{status}" style="background:{colour};color:white;'
+        f'padding:3px 10px;border-radius:10px;font-weight:600">{html.escape(text)}</span> '
+        f"<b>{html.escape(run['name'])}</b>"
+    )
 
 
 def kept_model_note(best) -> str:
     """training.keep_best: which checkpoint the run's final model is (a `BestRecord`, or None)."""
     if best is None:
         return ""
-    return (f'<div id="run-best" style="font-size:0.9em">kept model: step {best.step:,}, the lowest '
-            f'{html.escape(best.metric)} ({best.value:.4f})</div>')
+    return (
+        f'<div id="run-best" style="font-size:0.9em">kept model: step {best.step:,}, the lowest '
+        f"{html.escape(best.metric)} ({best.value:.4f})</div>"
+    )
 
 
 def progress_html(run: dict | None, last: dict[str, float], tokens: int | None, words: int | None) -> str:
@@ -54,11 +65,15 @@ def progress_html(run: dict | None, last: dict[str, float], tokens: int | None, 
         parts.append(f"{human(words)} words seen")
     error = ""
     if run.get("error") and run["status"] in ("failed", "lost", "stopped"):
-        error = (f'<div style="color:#c62828;margin-top:6px"><b>{html.escape(run["error"])}</b>'
-                 f'<br>{html.escape(run.get("hint") or "")}</div>')
-    return (f'<div id="train-progress"><div style="background:#eee;border-radius:6px;height:14px;overflow:hidden">'
-            f'<div style="width:{pct:.1f}%;background:#1e88e5;height:14px"></div></div>'
-            f'<div style="margin-top:4px;font-size:0.9em">{pct:.1f}% · {" · ".join(parts)}</div>{error}</div>')
+        error = (
+            f'<div style="color:#c62828;margin-top:6px"><b>{html.escape(run["error"])}</b>'
+            f"<br>{html.escape(run.get('hint') or '')}</div>"
+        )
+    return (
+        f'<div id="train-progress"><div style="background:#eee;border-radius:6px;height:14px;overflow:hidden">'
+        f'<div style="width:{pct:.1f}%;background:#1e88e5;height:14px"></div></div>'
+        f'<div style="margin-top:4px;font-size:0.9em">{pct:.1f}% · {" · ".join(parts)}</div>{error}</div>'
+    )
 
 
 def _elapsed(run: dict) -> str:

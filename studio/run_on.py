@@ -2,6 +2,7 @@
 backends.yaml, its nodes / GPUs / time limit (and a sweep's max-parallel), turned into the same
 BackendChoice and `--backend ...` flags as the CLI (`core.backends.choice`); where a run runs.
 """
+
 from __future__ import annotations
 
 import html
@@ -52,9 +53,11 @@ def defaults(ctx: StudioContext, target: str | None, sweep: bool = False):
         gr.Warning(str(err).split("\n")[0])
         cluster = None
     show = cluster is not None
-    updates = [gr.update(visible=show, value=cluster.nodes if show else None),
-               gr.update(visible=show, value=cluster.gpus_per_node if show else None),
-               gr.update(visible=show, value=cluster.time if show else "")]
+    updates = [
+        gr.update(visible=show, value=cluster.nodes if show else None),
+        gr.update(visible=show, value=cluster.gpus_per_node if show else None),
+        gr.update(visible=show, value=cluster.time if show else ""),
+    ]
     if sweep:
         updates.append(gr.update(visible=show, value=cluster.array_parallelism if show else None))
     return updates
@@ -67,8 +70,13 @@ def where_of(target=None, nodes=None, gpus=None, time=None, max_parallel=None) -
         backend = LOCAL
     if backend == LOCAL:
         return Where(LOCAL)
-    return Where(backend, _whole(nodes, "nodes"), _whole(gpus, "GPUs per node"),
-                 (str(time).strip() or None) if time is not None else None, _whole(max_parallel, "max parallel"))
+    return Where(
+        backend,
+        _whole(nodes, "nodes"),
+        _whole(gpus, "GPUs per node"),
+        (str(time).strip() or None) if time is not None else None,
+        _whole(max_parallel, "max parallel"),
+    )
 
 
 def flags(ctx: StudioContext, where: Where) -> list[str]:
@@ -95,19 +103,33 @@ def where_html(run: dict | None) -> str:
 def build(ctx: StudioContext, prefix: str, sweep: bool = False) -> RunOn:
     """The row (call inside a layout block); choosing a target fills its fields."""
     with gr.Row():
-        target = gr.Dropdown(choices(ctx), value=LOCAL, label="Run on", allow_custom_value=True,
-                             info="this machine, or a SLURM cluster of backends.yaml (docs/cluster.md)",
-                             elem_id=f"{prefix}-run-on", scale=2)
+        target = gr.Dropdown(
+            choices(ctx),
+            value=LOCAL,
+            label="Run on",
+            allow_custom_value=True,
+            info="this machine, or a SLURM cluster of backends.yaml (docs/cluster.md)",
+            elem_id=f"{prefix}-run-on",
+            scale=2,
+        )
         nodes = gr.Number(None, precision=0, minimum=1, label="nodes", visible=False, elem_id=f"{prefix}-nodes")
-        gpus = gr.Number(None, precision=0, minimum=0, label="GPUs per node", visible=False,
-                         elem_id=f"{prefix}-gpus-per-node")
+        gpus = gr.Number(None, precision=0, minimum=0, label="GPUs per node", visible=False, elem_id=f"{prefix}-gpus-per-node")
         time = gr.Textbox("", label="time limit (HH:MM:SS)", visible=False, elem_id=f"{prefix}-time")
-        cap = gr.Number(None, precision=0, minimum=1, label="trials at once (max-parallel)", visible=False,
-                        elem_id=f"{prefix}-max-parallel") if sweep else None
+        cap = (
+            gr.Number(
+                None,
+                precision=0,
+                minimum=1,
+                label="trials at once (max-parallel)",
+                visible=False,
+                elem_id=f"{prefix}-max-parallel",
+            )
+            if sweep
+            else None
+        )
     fields = [nodes, gpus, time, *([cap] if cap else [])]
     target.change(lambda t: defaults(ctx, t, sweep), target, fields, show_progress="hidden", api_visibility="private")
-    target.focus(lambda: gr.update(choices=choices(ctx)), None, target, show_progress="hidden",
-                 api_visibility="private")
+    target.focus(lambda: gr.update(choices=choices(ctx)), None, target, show_progress="hidden", api_visibility="private")
     return RunOn(target, nodes, gpus, time, cap)
 
 

@@ -1,6 +1,7 @@
 """Helpers more than one tab uses: background job status and log tail, free output names,
 number checks, the equivalent CLI command. Plain functions over core; no state.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -22,8 +23,11 @@ _ICONS = {"finished": "✅", "failed": "❌", "lost": "⚠️", "stopped": "⏹�
 
 def _live_runs(ctx: StudioContext, kind: str) -> list[dict]:
     with ctx.history() as h:
-        return [r for r in h.list_runs(kind=kind)  # newest first; dead ones are marked lost on the way
-                if r["status"] in ("queued", "running") and jobs.refresh(h, r["name"])["status"] not in FINAL_STATUSES]
+        return [
+            r
+            for r in h.list_runs(kind=kind)  # newest first; dead ones are marked lost on the way
+            if r["status"] in ("queued", "running") and jobs.refresh(h, r["name"])["status"] not in FINAL_STATUSES
+        ]
 
 
 def taken_names(ctx: StudioContext, kind: str) -> set[str]:
@@ -174,6 +178,7 @@ def with_params(fn, names: list[str], optional: frozenset[str] = frozenset()):
     taking `*values` would otherwise show gradio_client `param_4`, `param_5`, ... The `optional`
     names default to None, so a gradio_client call may leave them out (an input whose component
     starts empty is otherwise a required parameter)."""
+
     def call(*args):
         return fn(*args)
 
@@ -182,8 +187,13 @@ def with_params(fn, names: list[str], optional: frozenset[str] = frozenset()):
 
     call = stream if inspect.isgeneratorfunction(getattr(fn, "func", fn)) else call
     call.__signature__ = inspect.Signature(
-        [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None if n in optional else inspect.Parameter.empty)
-         for n in names])
+        [
+            inspect.Parameter(
+                n, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None if n in optional else inspect.Parameter.empty
+            )
+            for n in names
+        ]
+    )
     call.__name__ = call.__qualname__ = getattr(getattr(fn, "func", fn), "__name__", "handler")
     call.__doc__ = getattr(getattr(fn, "func", fn), "__doc__", None)
     return call

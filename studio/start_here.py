@@ -4,6 +4,7 @@ hands over to the Train tab's live curve once the tiny run exists.
 The chain is one background job (closing the page does not stop it); the panel only polls its row.
 Must not hold job state: a reload re-attaches to a live `quickstart` job from the database.
 """
+
 from __future__ import annotations
 
 from functools import partial
@@ -20,11 +21,13 @@ from studio.shared import log_tail
 from studio.tabs.train import run_choices  # the Train tab's own list: its dropdown must offer the new run
 
 POLL_S = 1.0
-INTRO = ("### Start here\nThis workspace is empty. One click makes a small synthetic corpus "
-         f"({quickstart.DEFAULTS['words'] // 1000}k words), a {quickstart.DEFAULTS['vocab_size']}-token tokenizer "
-         f"and a `{quickstart.DEFAULTS['preset']}` run, as background jobs, then shows its live loss curve "
-         f"in the Train tab (first loss point {FIRST_CURVE}). The same from a terminal: "
-         "`babyllama quickstart`.")
+INTRO = (
+    "### Start here\nThis workspace is empty. One click makes a small synthetic corpus "
+    f"({quickstart.DEFAULTS['words'] // 1000}k words), a {quickstart.DEFAULTS['vocab_size']}-token tokenizer "
+    f"and a `{quickstart.DEFAULTS['preset']}` run, as background jobs, then shows its live loss curve "
+    f"in the Train tab (first loss point {FIRST_CURVE}). The same from a terminal: "
+    "`babyllama quickstart`."
+)
 
 
 class StartComponents(NamedTuple):
@@ -39,11 +42,11 @@ class StartComponents(NamedTuple):
 # Handlers (plain functions; tests call them directly)
 # ---------------------------------------------------------------------------------------------
 
+
 def live_job(ctx: StudioContext) -> str:
     """The newest queued/running `quickstart` job, or ""."""
     with ctx.history() as h:
-        live = [r for r in h.list_runs(kind=quickstart.KIND)
-                if jobs.refresh(h, r["name"])["status"] in ("queued", "running")]
+        live = [r for r in h.list_runs(kind=quickstart.KIND) if jobs.refresh(h, r["name"])["status"] in ("queued", "running")]
     return live[0]["name"] if live else ""
 
 
@@ -90,26 +93,38 @@ def poll(ctx: StudioContext, job: str):
     if row["status"] not in FINAL_STATUSES:
         return describe(row, log_tail(row.get("run_dir"), 5)), gr.Timer(), *keep, gr.skip(), gr.skip(), *form
     if row["status"] == "finished" and train is not None:
-        return (f"✅ run `{run}` started: its live curve is in the Train tab", gr.Timer(active=False),
-                gr.Tabs(selected="train"), gr.update(choices=run_choices(ctx), value=run), gr.Timer(active=True),
-                gr.Group(visible=False), gr.Button(interactive=True),
-                gr.update(choices=ctx.workspace.corpora(), value=row["config"]["corpus"]),
-                gr.update(choices=ctx.workspace.tokenizers(), value=row["config"]["tokenizer"]))
+        return (
+            f"✅ run `{run}` started: its live curve is in the Train tab",
+            gr.Timer(active=False),
+            gr.Tabs(selected="train"),
+            gr.update(choices=run_choices(ctx), value=run),
+            gr.Timer(active=True),
+            gr.Group(visible=False),
+            gr.Button(interactive=True),
+            gr.update(choices=ctx.workspace.corpora(), value=row["config"]["corpus"]),
+            gr.update(choices=ctx.workspace.tokenizers(), value=row["config"]["tokenizer"]),
+        )
     error = row.get("error") or f"the quickstart job ended {row['status']}"
-    return (f"❌ **{error}**\n\nSee `babyllama runs logs {job}`.", gr.Timer(active=False), *keep,
-            gr.skip(), gr.Button(interactive=True), *form)
+    return (
+        f"❌ **{error}**\n\nSee `babyllama runs logs {job}`.",
+        gr.Timer(active=False),
+        *keep,
+        gr.skip(),
+        gr.Button(interactive=True),
+        *form,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # Builder
 # ---------------------------------------------------------------------------------------------
 
+
 def build(ctx: StudioContext) -> StartComponents:
     """The panel (hidden until the page load finds an empty workspace)."""
     with gr.Group(visible=False, elem_id="start-here") as group:
         gr.Markdown(INTRO)
-        button = gr.Button("Make a sample corpus, a tokenizer and a tiny run", variant="primary",
-                           elem_id="start-here-button")
+        button = gr.Button("Make a sample corpus, a tokenizer and a tiny run", variant="primary", elem_id="start-here-button")
         status = gr.Markdown(elem_id="start-here-status")
     job = gr.Textbox(visible=False, elem_id="start-here-job")
     timer = gr.Timer(POLL_S, active=False)

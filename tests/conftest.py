@@ -1,4 +1,5 @@
 """Shared fixtures: a fresh workspace per test, the shared real-text data, offline environment."""
+
 from __future__ import annotations
 
 import os
@@ -34,9 +35,11 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("timeout") is not None:
             continue
-        limits = [limit for marker, limit in (("slow", SLOW_TIMEOUT_S), ("browser", BROWSER_TIMEOUT_S),
-                                              ("cluster", CLUSTER_TIMEOUT_S))
-                  if item.get_closest_marker(marker) is not None]
+        limits = [
+            limit
+            for marker, limit in (("slow", SLOW_TIMEOUT_S), ("browser", BROWSER_TIMEOUT_S), ("cluster", CLUSTER_TIMEOUT_S))
+            if item.get_closest_marker(marker) is not None
+        ]
         if limits:
             item.add_marker(pytest.mark.timeout(max(limits)))
 
@@ -66,8 +69,9 @@ def _kill_live_jobs(ws) -> None:
         return
     conn = sqlite3.connect(ws.db_path)
     try:
-        rows = conn.execute("SELECT pid, pid_started FROM runs WHERE status IN ('queued', 'running') "
-                            "AND pid IS NOT NULL").fetchall()
+        rows = conn.execute(
+            "SELECT pid, pid_started FROM runs WHERE status IN ('queued', 'running') AND pid IS NOT NULL"
+        ).fetchall()
     except sqlite3.Error:
         rows = []  # no runs table (a test's own broken database): no worker of ours
     finally:

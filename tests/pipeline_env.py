@@ -3,6 +3,7 @@
 once from PyPI by the first test that needs it. torch is the machine's 2.13.0 CPU build, not the
 pipeline's 2.7.0: torch only runs the forward pass, and this machine installs no other torch.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -13,8 +14,7 @@ import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PINS = ("transformers==4.51.3", "tokenizers==0.21.1", "huggingface-hub==0.31.0", "safetensors==0.5.3",
-        "numpy==2.2.5")
+PINS = ("transformers==4.51.3", "tokenizers==0.21.1", "huggingface-hub==0.31.0", "safetensors==0.5.3", "numpy==2.2.5")
 TORCH = "torch==2.13.0"
 
 # Run inside the pinned env: loads a folder as the pipeline does and prints what it computes.
@@ -44,16 +44,22 @@ def pipeline_python() -> Path:
     ready = env / ".ready"
     if not ready.is_file():
         venv.EnvBuilder(with_pip=True, clear=True).create(env)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", TORCH, *PINS],
-                       check=True, timeout=900)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", TORCH, *PINS], check=True, timeout=900
+        )
         ready.write_text(" ".join(PINS) + "\n")
     return python
 
 
 def load_in_pipeline_env(folder: Path, sentences: list[str]) -> dict:
     """ids, offsets and logits of `sentences` as the pinned env loads `folder`."""
-    out = subprocess.run([str(pipeline_python()), "-c", LOAD_SCRIPT, str(folder), json.dumps(sentences)],
-                         capture_output=True, text=True, timeout=300, env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
+    out = subprocess.run(
+        [str(pipeline_python()), "-c", LOAD_SCRIPT, str(folder), json.dumps(sentences)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
+    )
     assert out.returncode == 0, f"the pinned env could not load {folder}:\n{out.stderr[-3000:]}"
     return json.loads(out.stdout.strip().splitlines()[-1])
 

@@ -2,6 +2,7 @@
 and commands, the BabyLM folders docs/evaluation.md lists, the endpoints docs/serving.md lists.
 (docs/cli.md and docs/config.md are generated: tests/core/cli/test_docs.py; docs/api.md is run by
 tests/studio/test_api.py; docs/architecture.md is checked by tests/test_layout.py.)"""
+
 from __future__ import annotations
 
 import re
@@ -91,5 +92,6 @@ def test_cluster_page_documents_every_backends_yaml_key_and_flag():
     text = (ROOT / "docs" / "cluster.md").read_text(encoding="utf-8")
     keys = [f.name for f in dataclasses.fields(Cluster) if f.name != "name"]
     assert not [k for k in keys if f"`{k}`" not in text]
-    assert all(flag in text for flag in ("--backend slurm", "--nodes", "--gpus-per-node", "--time", "--max-parallel",
-                                         "--allowed-hosts"))
+    assert all(
+        flag in text for flag in ("--backend slurm", "--nodes", "--gpus-per-node", "--time", "--max-parallel", "--allowed-hosts")
+    )

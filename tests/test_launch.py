@@ -1,5 +1,6 @@
 """launch.py: loopback by default; a non-loopback host without a login refuses to start; a login
 with an empty part is refused; with a login, the API answers 401 to a request without one."""
+
 from __future__ import annotations
 
 import http.cookiejar
@@ -37,8 +38,14 @@ def test_non_loopback_needs_auth():
 
 def test_launch_refuses_public_host_without_auth(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "BABYLLAMA_WORKSPACE": str(tmp_path)}
-    proc = subprocess.run([sys.executable, str(ROOT / "launch.py"), "--host", "0.0.0.0"],
-                          capture_output=True, text=True, env=env, timeout=60, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "launch.py"), "--host", "0.0.0.0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        cwd=ROOT,
+    )
     assert proc.returncode == 2
     assert "refusing to bind 0.0.0.0" in proc.stderr and "--auth" in proc.stderr
 
@@ -82,8 +89,14 @@ def test_help_says_why_argv_is_the_last_choice(capsys):
 def test_launch_refuses_an_empty_login(tmp_path):
     # Before: `--auth :` started a studio nobody could log in to.
     env = {"PATH": "/usr/bin:/bin", "BABYLLAMA_WORKSPACE": str(tmp_path)}
-    proc = subprocess.run([sys.executable, str(ROOT / "launch.py"), "--host", "0.0.0.0", "--auth", ":"],
-                          capture_output=True, text=True, env=env, timeout=60, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "launch.py"), "--host", "0.0.0.0", "--auth", ":"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        cwd=ROOT,
+    )
     assert proc.returncode == 2 and "neither part empty" in proc.stderr
 
 
@@ -98,10 +111,19 @@ def test_api_answers_401_without_login(tmp_path):
     """The real studio, with its login from $BABYLLAMA_AUTH: the API refuses a request without a
     session (401) and answers one after logging in (the control: the endpoint exists)."""
     port = _free_port()
-    env = {**os.environ, "BABYLLAMA_AUTH": "ann:secret", "BABYLLAMA_WORKSPACE": str(tmp_path / "ws"),
-           "GRADIO_ANALYTICS_ENABLED": "False"}
-    proc = subprocess.Popen([sys.executable, str(ROOT / "launch.py"), "--port", str(port)], env=env, cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    env = {
+        **os.environ,
+        "BABYLLAMA_AUTH": "ann:secret",
+        "BABYLLAMA_WORKSPACE": str(tmp_path / "ws"),
+        "GRADIO_ANALYTICS_ENABLED": "False",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "launch.py"), "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120

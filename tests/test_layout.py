@@ -1,6 +1,7 @@
 """The house's layout rules, checked on the source: a folder per verb and per part, `core/` free of
 the UI, generation free of training code, and docs/architecture.md mapping every module of `core/`
 and `studio/` under its package."""
+
 from __future__ import annotations
 
 import ast
@@ -11,8 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 VERB_PACKAGES = ("train", "evaluate", "generate", "serve", "sweep", "export", "bench", "history", "data", "cli")
 # Parts that were loose modules at core/'s root, now packages named for what they hold.
 PART_PACKAGES = ("config", "doctor", "model", "tokenizer")
-MOVED = ("config", "presets", "resolve", "doctor", "gpu_check", "gpu_check_parts", "models", "modelio", "tokenizer",
-         "challenge")
+MOVED = ("config", "presets", "resolve", "doctor", "gpu_check", "gpu_check_parts", "models", "modelio", "tokenizer", "challenge")
 
 
 def _imports(path: Path) -> set[str]:
@@ -30,8 +30,19 @@ def _imports(path: Path) -> set[str]:
 def test_every_verb_has_its_package():
     for name in VERB_PACKAGES:
         assert (ROOT / "core" / name / "__init__.py").is_file(), f"core/{name}/ should be a package"
-    for flat in ("generate", "generate_batch", "fast_decode", "serve", "serve_api", "serve_app", "sweep",
-                 "sweep_runs", "sweep_plot", "history", "history_schema"):
+    for flat in (
+        "generate",
+        "generate_batch",
+        "fast_decode",
+        "serve",
+        "serve_api",
+        "serve_app",
+        "sweep",
+        "sweep_runs",
+        "sweep_plot",
+        "history",
+        "history_schema",
+    ):
         assert not (ROOT / "core" / f"{flat}.py").exists(), f"core/{flat}.py belongs in its package"
 
 
@@ -80,8 +91,9 @@ def test_architecture_maps_every_module_of_core_and_studio():
         if name not in sections:
             missing.append(f"### `{name}/`")
             continue
-        missing += [f"{name}/{m.name}" for m in package.glob("*.py")
-                    if m.name != "__init__.py" and f"- `{m.name}`:" not in sections[name]]
+        missing += [
+            f"{name}/{m.name}" for m in package.glob("*.py") if m.name != "__init__.py" and f"- `{m.name}`:" not in sections[name]
+        ]
     assert not missing, f"docs/architecture.md does not map {missing}"
     stale = [name for name in sections if not (ROOT / name / "__init__.py").is_file()]
     assert not stale, f"docs/architecture.md maps packages that do not exist: {stale}"

@@ -1,4 +1,5 @@
 """The guide's pipeline through the `babyllama` console script: synth -> tokenizer -> config check."""
+
 from __future__ import annotations
 
 import os

@@ -6,6 +6,7 @@ smaller sizes substituted (SMALLER: the same verbs and flags, minutes instead of
 download in the README; here it is the hand-made copy in the official layout that the BabyLM tests
 use (tests/core/evaluate/babylm_fixtures.py). `serve` runs until /health answers, then stops.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,11 @@ from tests.core.evaluate.babylm_fixtures import write_evaluation_data
 
 ROOT = Path(__file__).resolve().parents[1]
 # (README text, what the test runs instead): sizes only.
-SMALLER = (("--words 1000000", "--words 30000"), ("--vocab-size 16000", "--vocab-size 600"),
-           ("--config llama-10M", "--config tiny training.max_steps=20 training.eval_steps=10"))
+SMALLER = (
+    ("--words 1000000", "--words 30000"),
+    ("--vocab-size 16000", "--vocab-size 600"),
+    ("--config llama-10M", "--config tiny training.max_steps=20 training.eval_steps=10"),
+)
 
 
 def walkthrough() -> list[str]:
@@ -56,8 +60,9 @@ def _free_port() -> int:
 def _serve_until_healthy(argv: list[str], cwd: Path, env: dict) -> dict:
     port = _free_port()
     with open(cwd / "serve.log", "wb") as log:
-        proc = subprocess.Popen([*argv, "--port", str(port)], cwd=cwd, env=env, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [*argv, "--port", str(port)], cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
@@ -84,7 +89,7 @@ def test_readme_walkthrough_runs_as_written(tmp_path):
         if command.startswith("source "):
             continue  # the venv is this interpreter
         if command.startswith("export "):
-            key, _, value = command[len("export "):].partition("=")
+            key, _, value = command[len("export ") :].partition("=")
             env[key] = value.replace("$PWD", str(tmp_path))
             continue
         argv = shlex.split(command)

@@ -1,4 +1,5 @@
 """Every test has a time limit (pytest-timeout): 300 s by default, longer for `slow`, `browser` and `cluster`."""
+
 from __future__ import annotations
 
 import tomllib

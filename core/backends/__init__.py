@@ -4,6 +4,7 @@ default) or `slurm[:CLUSTER]` (a job of a SLURM cluster through submitit, `core.
 `core.jobs` dispatches on a run's `backend` column; this package must not import gradio, studio
 or torch, and only `slurm.py` imports submitit (lazily, so a machine without it runs local jobs).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

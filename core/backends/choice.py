@@ -2,6 +2,7 @@
 --max-parallel) to a `BackendChoice`, the same for the CLI and the studio's "Run on"; also the
 targets a workspace offers and a run's "where" text. Must not import gradio, studio or torch.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -29,23 +30,30 @@ def choose(ws: Workspace, where: Where, *, check: bool = True) -> tuple[BackendC
     """(the BackendChoice, warnings); None for `local`. `check`: sbatch on PATH, the partition
     known to `sinfo` (a UserError naming the fix otherwise)."""
     kind, name = parse_flag(where.backend)
-    for flag, value, low in (("--nodes", where.nodes, 1), ("--gpus-per-node", where.gpus_per_node, 0),
-                             ("--max-parallel", where.max_parallel, 1)):
+    for flag, value, low in (
+        ("--nodes", where.nodes, 1),
+        ("--gpus-per-node", where.gpus_per_node, 0),
+        ("--max-parallel", where.max_parallel, 1),
+    ):
         if value is not None and value < low:
             raise UserError(f"{flag}: {value} is below {low}; give a whole number >= {low}")
     if kind != SLURM:
-        given = [f for f, v in (("--nodes", where.nodes), ("--gpus-per-node", where.gpus_per_node),
-                                ("--time", where.time)) if v is not None]
+        given = [
+            f
+            for f, v in (("--nodes", where.nodes), ("--gpus-per-node", where.gpus_per_node), ("--time", where.time))
+            if v is not None
+        ]
         if given:
             raise UserError(f"{', '.join(given)} only apply to --backend slurm; add --backend slurm or drop them")
         if where.max_parallel is not None:
-            raise UserError("--max-parallel caps a SLURM job array: add --backend slurm, or drop it "
-                            "(local trials run BABYLLAMA_MAX_JOBS at a time)")
+            raise UserError(
+                "--max-parallel caps a SLURM job array: add --backend slurm, or drop it "
+                "(local trials run BABYLLAMA_MAX_JOBS at a time)"
+            )
         return None, []
     if where.num_processes > 1:
         raise UserError("--num-processes is for --backend local; on SLURM use --nodes and --gpus-per-node")
-    cluster = with_overrides(get_cluster(ws, name), nodes=where.nodes, gpus_per_node=where.gpus_per_node,
-                             time=where.time)
+    cluster = with_overrides(get_cluster(ws, name), nodes=where.nodes, gpus_per_node=where.gpus_per_node, time=where.time)
     if where.max_parallel is not None:
         cluster = dataclasses.replace(cluster, array_parallelism=where.max_parallel)
     warnings: list[str] = []
@@ -76,10 +84,12 @@ def flags(ws: Workspace, where: Where) -> list[str]:
     if cluster is None:
         return []
     out = [f"--backend={where.backend}"]
-    for flag, value, own in (("--nodes", where.nodes, cluster.nodes),
-                             ("--gpus-per-node", where.gpus_per_node, cluster.gpus_per_node),
-                             ("--time", where.time, cluster.time),
-                             ("--max-parallel", where.max_parallel, cluster.array_parallelism)):
+    for flag, value, own in (
+        ("--nodes", where.nodes, cluster.nodes),
+        ("--gpus-per-node", where.gpus_per_node, cluster.gpus_per_node),
+        ("--time", where.time, cluster.time),
+        ("--max-parallel", where.max_parallel, cluster.array_parallelism),
+    ):
         if value is not None and value != own:
             out.append(f"{flag}={value}")
     return out

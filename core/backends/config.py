@@ -3,6 +3,7 @@
 Read from `<workspace>/backends.yaml`, else `~/.config/babyllama/backends.yaml`. Every problem is a
 UserError naming the file, the key and the fix. Must not import torch, gradio or submitit.
 """
+
 from __future__ import annotations
 
 import re
@@ -38,11 +39,11 @@ class Cluster:
     gpus_per_node: int = 0
     cpus_per_task: int = 1
     mem_gb: float | None = None
-    time: str = DEFAULT_TIME              # HH:MM:SS or D-HH:MM:SS, the job's time limit
-    signal_delay_s: int = 120             # the stop signal comes this long before the limit: checkpoint, requeue
-    array_parallelism: int = 4            # sweep trials running at once
+    time: str = DEFAULT_TIME  # HH:MM:SS or D-HH:MM:SS, the job's time limit
+    signal_delay_s: int = 120  # the stop signal comes this long before the limit: checkpoint, requeue
+    array_parallelism: int = 4  # sweep trials running at once
     extra_sbatch: list[str] = field(default_factory=list)  # more `#SBATCH` lines: "--constraint=a100"
-    setup: list[str] = field(default_factory=list)          # shell lines before the job: module load, venv
+    setup: list[str] = field(default_factory=list)  # shell lines before the job: module load, venv
 
     @property
     def timeout_min(self) -> int:
@@ -101,13 +102,16 @@ def get_cluster(ws: Workspace, name: str | None) -> Cluster:
     if name not in clusters:
         where = path or f"{ws.root / FILE_NAME} (or {USER_FILE})"
         known = ", ".join(sorted(clusters)) or "none"
-        raise UserError(f"--backend slurm:{name}: no cluster {name!r} in {where} (clusters: {known}); "
-                        f"add it under `clusters:`, e.g.\n{EXAMPLE}")
+        raise UserError(
+            f"--backend slurm:{name}: no cluster {name!r} in {where} (clusters: {known}); "
+            f"add it under `clusters:`, e.g.\n{EXAMPLE}"
+        )
     return clusters[name]
 
 
-def with_overrides(cluster: Cluster, *, nodes: int | None = None, gpus_per_node: int | None = None,
-                   time: str | None = None) -> Cluster:
+def with_overrides(
+    cluster: Cluster, *, nodes: int | None = None, gpus_per_node: int | None = None, time: str | None = None
+) -> Cluster:
     """The cluster with the command line's --nodes / --gpus-per-node / --time applied."""
     changes: dict[str, Any] = {}
     if nodes is not None:
@@ -153,7 +157,7 @@ def _value(where: str, key: str, value: Any) -> Any:
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise UserError(f"{where}: expected a list of lines, e.g. [\"--constraint=a100\"]")
+            raise UserError(f'{where}: expected a list of lines, e.g. ["--constraint=a100"]')
         return list(value)
     if key in _STR_KEYS:
         if not isinstance(value, (str, int)) or isinstance(value, bool):
@@ -172,4 +176,3 @@ def sbatch_options(extra: list[str], where: str = "extra_sbatch") -> dict[str, s
         key, _, value = text[2:].partition("=")
         options[key.replace("-", "_")] = value if value else True
     return options
-

@@ -3,6 +3,7 @@
 `launch` starts `python -m core.worker RUN_DIR` (or `accelerate launch` of it for N processes),
 output to RUN_DIR/run.log; `kill` ends its process group. Must not import torch or gradio.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,12 @@ LOG_FILE = "run.log"
 # tqdm's own switch plus the hub's and datasets' (which override code that turns bars back on);
 # the worker also turns transformers' off. Our own lines carry progress and ETA.
 QUIET_BARS_ENV = {"TQDM_DISABLE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
-WORKER_ENV = {"GLIBC_TUNABLES": "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=17179869184",
-              "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false", **QUIET_BARS_ENV}
+WORKER_ENV = {
+    "GLIBC_TUNABLES": "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=17179869184",
+    "PYTHONUNBUFFERED": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    **QUIET_BARS_ENV,
+}
 CHECKOUT = Path(__file__).resolve().parents[2]  # the folder holding core/
 
 
@@ -29,9 +34,23 @@ def worker_argv(run_dir: Path, num_processes: int = 1) -> list[str]:
     if num_processes > 1:
         # --multi_gpu with the worker's Accelerator(cpu=True) gives N gloo processes on CPU too.
         # Precision is the config's business (the worker's Accelerator decides), not launch's.
-        return [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_machines", "1",
-                "--num_processes", str(num_processes), "--mixed_precision", "no", "--dynamo_backend", "no",
-                "-m", "core.worker", str(run_dir)]
+        return [
+            sys.executable,
+            "-m",
+            "accelerate.commands.launch",
+            "--multi_gpu",
+            "--num_machines",
+            "1",
+            "--num_processes",
+            str(num_processes),
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            "-m",
+            "core.worker",
+            str(run_dir),
+        ]
     return [sys.executable, "-m", "core.worker", str(run_dir)]
 
 
@@ -52,8 +71,15 @@ def launch(run_dir: Path, num_processes: int) -> subprocess.Popen:
     """Start the worker of `run_dir` in its own session; its output goes to run.log."""
     env = worker_env()
     with open(run_dir / LOG_FILE, "ab") as log:
-        return subprocess.Popen(worker_argv(run_dir, num_processes), stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True, env=env, cwd=run_dir)
+        return subprocess.Popen(
+            worker_argv(run_dir, num_processes),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env=env,
+            cwd=run_dir,
+        )
 
 
 def kill(pid: int) -> None:

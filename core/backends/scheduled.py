@@ -4,6 +4,7 @@ scheduler's state, stop, and ingest the run's event log when `core.events` exist
 `core.jobs` calls these for runs whose `backend` column is not `local`. Must not import torch,
 gradio or submitit (`core.backends.slurm` imports it only when submitting).
 """
+
 from __future__ import annotations
 
 import json
@@ -28,16 +29,22 @@ def submit(history: History, name: str, run_dir: Path) -> str:
     return job_id
 
 
-def submit_array(history: History, names: list[str], run_dirs: list[Path], cluster: Cluster, folder: Path,
-                 *, job_name: str) -> list[str]:
+def submit_array(
+    history: History, names: list[str], run_dirs: list[Path], cluster: Cluster, folder: Path, *, job_name: str
+) -> list[str]:
     """Submit held runs as one job array (at most `cluster.array_parallelism` at once); their job ids.
     A refused submission fails every run, with the scheduler's message."""
     try:
         ids = slurm.submit_array(run_dirs, cluster, folder, job_name=job_name)
     except Exception as err:
         for name in names:
-            history.set_status(name, "failed", only_from=("queued",), error=f"sbatch refused the array: {err}"[:2000],
-                               hint="fix the cluster settings in backends.yaml (see the error), then run the sweep again")
+            history.set_status(
+                name,
+                "failed",
+                only_from=("queued",),
+                error=f"sbatch refused the array: {err}"[:2000],
+                hint="fix the cluster settings in backends.yaml (see the error), then run the sweep again",
+            )
         raise
     for name, job_id in zip(names, ids):
         record(history, name, job_id)
@@ -71,24 +78,39 @@ def _reconcile(history: History, run: dict, found: state.SchedulerState | None) 
     name, status = run["name"], run["status"]
     if found is None:
         if status in ACTIVE:
-            history.set_status(name, "lost", only_from=ACTIVE, scheduler_state="UNKNOWN",
-                               error=f"SLURM no longer knows job {run['scheduler_job']}",
-                               hint=HINT_RESUME.format(name=name))
+            history.set_status(
+                name,
+                "lost",
+                only_from=ACTIVE,
+                scheduler_state="UNKNOWN",
+                error=f"SLURM no longer knows job {run['scheduler_job']}",
+                hint=HINT_RESUME.format(name=name),
+            )
         return
     shown = found.describe()
     if status in ACTIVE and not found.active:
         ended = found.status if found.status != "finished" else "lost"  # exit 0 without a final status
-        history.set_status(name, ended, only_from=ACTIVE, scheduler_state=shown,
-                           error=f"the SLURM job ended {shown} before the worker reported",
-                           hint=HINT_RESUME.format(name=name))
+        history.set_status(
+            name,
+            ended,
+            only_from=ACTIVE,
+            scheduler_state=shown,
+            error=f"the SLURM job ended {shown} before the worker reported",
+            hint=HINT_RESUME.format(name=name),
+        )
     elif status == "stopped" and not run["stop_requested"] and found.active and found.restarts > 0:
         # The time-limit warning (or a pre-emption): the worker checkpointed, SLURM requeued the job.
-        history.set_status(name, found.status, only_from=("stopped",), scheduler_state=shown, ended=None,
-                           started=run["started"],
-                           hint=f"requeued by SLURM ({found.restarts}x): continues from its last checkpoint")
+        history.set_status(
+            name,
+            found.status,
+            only_from=("stopped",),
+            scheduler_state=shown,
+            ended=None,
+            started=run["started"],
+            hint=f"requeued by SLURM ({found.restarts}x): continues from its last checkpoint",
+        )
     elif shown != run.get("scheduler_state"):  # the state shown only: start and end times stay
-        history.set_status(name, status, only_from=(status,), scheduler_state=shown, started=run["started"],
-                           ended=run["ended"])
+        history.set_status(name, status, only_from=(status,), scheduler_state=shown, started=run["started"], ended=run["ended"])
 
 
 def stop(history: History, run: dict, *, hard: bool) -> str:
@@ -101,9 +123,14 @@ def stop(history: History, run: dict, *, hard: bool) -> str:
     if hard or found is None or found.status == "queued":
         slurm.cancel(job_id)
         why = "killed after a second stop request" if hard else None
-        history.set_status(run["name"], "stopped", only_from=ACTIVE, error=why,
-                           scheduler_state="CANCELLED",
-                           hint="stopped while queued" if not hard else HINT_RESUME.format(name=run["name"]))
+        history.set_status(
+            run["name"],
+            "stopped",
+            only_from=ACTIVE,
+            error=why,
+            scheduler_state="CANCELLED",
+            hint="stopped while queued" if not hard else HINT_RESUME.format(name=run["name"]),
+        )
         return "killed" if hard else "requested"
     slurm.signal_stop(job_id)
     return "requested"

@@ -6,6 +6,7 @@ or a pre-emption (USR2) makes the worker checkpoint; the job is then requeued an
 checkpoint. `runs stop` is `scancel --signal=TERM`, which the worker treats as a stop. The state
 shown comes from squeue / scontrol (`core.backends.state`). Must not import torch or gradio.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -23,27 +24,33 @@ from core.backends import local, state
 from core.backends.config import Cluster, sbatch_options
 from core.errors import UserError
 
-SUBMITIT_FOLDER = "slurm"    # in the run folder (a sweep's folder for arrays): submitit's pickles and logs
-MAIN_PORT = 29500            # accelerate's rendezvous port on the first node of a multi-node job
+SUBMITIT_FOLDER = "slurm"  # in the run folder (a sweep's folder for arrays): submitit's pickles and logs
+MAIN_PORT = 29500  # accelerate's rendezvous port on the first node of a multi-node job
 UNSHARED = ("/tmp", "/var/tmp", "/dev/shm", "/run")
 
 
 def check_ready(cluster: Cluster, workspace: Path) -> list[str]:
     """Raise a UserError naming the fix when jobs cannot be submitted; return warnings to print."""
     if shutil.which("sbatch") is None:
-        raise UserError("--backend slurm: no `sbatch` on PATH; run this on a SLURM login node (or "
-                        "`module load slurm` first), or use --backend local")
+        raise UserError(
+            "--backend slurm: no `sbatch` on PATH; run this on a SLURM login node (or "
+            "`module load slurm` first), or use --backend local"
+        )
     if importlib.util.find_spec("submitit") is None:
         raise UserError("--backend slurm needs the submitit package: pip install submitit")
     if cluster.partition:
         known = _partitions()
         if known is not None and cluster.partition not in known:
-            raise UserError(f"partition {cluster.partition!r} (cluster {cluster.name!r}) is not on this cluster; "
-                            f"`sinfo` lists: {', '.join(sorted(known)) or 'none'}; fix `partition:` in backends.yaml")
+            raise UserError(
+                f"partition {cluster.partition!r} (cluster {cluster.name!r}) is not on this cluster; "
+                f"`sinfo` lists: {', '.join(sorted(known)) or 'none'}; fix `partition:` in backends.yaml"
+            )
     root = str(Path(workspace).resolve())
     if any(root == p or root.startswith(p + "/") for p in UNSHARED):
-        return [f"warning: the workspace {root} is on a machine-local path; compute nodes other than this one "
-                "cannot see it: put the workspace on the shared filesystem (e.g. under $HOME or /scratch)"]
+        return [
+            f"warning: the workspace {root} is on a machine-local path; compute nodes other than this one "
+            "cannot see it: put the workspace on the shared filesystem (e.g. under $HOME or /scratch)"
+        ]
     return []
 
 
@@ -55,8 +62,12 @@ def _partitions() -> set[str] | None:
 def topology(cluster: Cluster) -> dict:
     """What the job's config snapshot records: nodes, GPUs per node, processes and the launcher."""
     world = cluster.nodes * max(cluster.gpus_per_node, 1)
-    return {"nodes": cluster.nodes, "gpus_per_node": cluster.gpus_per_node, "num_processes": world,
-            "launcher": "srun + accelerate launch" if world > 1 else "srun"}
+    return {
+        "nodes": cluster.nodes,
+        "gpus_per_node": cluster.gpus_per_node,
+        "num_processes": world,
+        "launcher": "srun + accelerate launch" if world > 1 else "srun",
+    }
 
 
 def node_argv(run_dir: Path, topo: dict, node_rank: int, main_host: str) -> list[str]:
@@ -65,11 +76,29 @@ def node_argv(run_dir: Path, topo: dict, node_rank: int, main_host: str) -> list
         return [sys.executable, "-m", "core.worker", str(run_dir)]
     # One task per node (srun); accelerate starts that node's processes and joins the others
     # through the first node. Precision and compile follow the config (the worker's Accelerator).
-    return [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu",
-            "--num_machines", str(topo["nodes"]), "--machine_rank", str(node_rank),
-            "--main_process_ip", main_host, "--main_process_port", str(MAIN_PORT),
-            "--num_processes", str(topo["num_processes"]), "--mixed_precision", "no", "--dynamo_backend", "no",
-            "-m", "core.worker", str(run_dir)]
+    return [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_machines",
+        str(topo["nodes"]),
+        "--machine_rank",
+        str(node_rank),
+        "--main_process_ip",
+        main_host,
+        "--main_process_port",
+        str(MAIN_PORT),
+        "--num_processes",
+        str(topo["num_processes"]),
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "-m",
+        "core.worker",
+        str(run_dir),
+    ]
 
 
 class WorkerTask:
@@ -98,8 +127,15 @@ class WorkerTask:
         # and must ignore USR2, which this process turns into a checkpoint and a requeue.
         signal.signal(signal.SIGTERM, self._on_term)
         with open(run_dir / local.LOG_FILE, "ab") as log:
-            self._proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                          env=local.worker_env(), cwd=run_dir, preexec_fn=_ignore_usr2)
+            self._proc = subprocess.Popen(
+                argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=local.worker_env(),
+                cwd=run_dir,
+                preexec_fn=_ignore_usr2,
+            )
         # poll, not wait(): Popen.wait holds a lock that `checkpoint` (a signal handler in this
         # thread) would need, and would deadlock on.
         while (code := self._proc.poll()) is None:
@@ -175,9 +211,14 @@ def executor(folder: Path, cluster: Cluster, *, job_name: str):
 
     ex = submitit.AutoExecutor(folder=folder, cluster="slurm")
     params: dict = {
-        "name": job_name, "nodes": cluster.nodes, "tasks_per_node": 1, "cpus_per_task": cluster.cpus_per_task,
-        "timeout_min": cluster.timeout_min, "slurm_signal_delay_s": cluster.signal_delay_s,
-        "slurm_array_parallelism": cluster.array_parallelism, "slurm_stderr_to_stdout": True,
+        "name": job_name,
+        "nodes": cluster.nodes,
+        "tasks_per_node": 1,
+        "cpus_per_task": cluster.cpus_per_task,
+        "timeout_min": cluster.timeout_min,
+        "slurm_signal_delay_s": cluster.signal_delay_s,
+        "slurm_array_parallelism": cluster.array_parallelism,
+        "slurm_stderr_to_stdout": True,
         "slurm_setup": [*cluster.setup, f"export PYTHONPATH={local.CHECKOUT}${{PYTHONPATH:+:$PYTHONPATH}}"],
         "slurm_additional_parameters": sbatch_options(cluster.extra_sbatch, f"clusters.{cluster.name}.extra_sbatch"),
     }

@@ -3,6 +3,7 @@
 Accounting (`sacct`) is often off, so a job is looked up with `scontrol show job` (which knows
 finished jobs for MinJobAge seconds), then in `squeue`. Must not import torch or gradio.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -10,14 +11,28 @@ from dataclasses import dataclass
 
 # SLURM state -> our status, for a job whose worker could not report its own end.
 _STATUS = {
-    "PENDING": "queued", "REQUEUED": "queued", "REQUEUE_HOLD": "queued", "REQUEUE_FED": "queued",
-    "SUSPENDED": "queued", "RESV_DEL_HOLD": "queued",
-    "CONFIGURING": "running", "RUNNING": "running", "COMPLETING": "running", "RESIZING": "running",
-    "SIGNALING": "running", "STAGE_OUT": "running",
+    "PENDING": "queued",
+    "REQUEUED": "queued",
+    "REQUEUE_HOLD": "queued",
+    "REQUEUE_FED": "queued",
+    "SUSPENDED": "queued",
+    "RESV_DEL_HOLD": "queued",
+    "CONFIGURING": "running",
+    "RUNNING": "running",
+    "COMPLETING": "running",
+    "RESIZING": "running",
+    "SIGNALING": "running",
+    "STAGE_OUT": "running",
     "COMPLETED": "finished",
-    "FAILED": "failed", "NODE_FAIL": "failed", "BOOT_FAIL": "failed", "OUT_OF_MEMORY": "failed",
-    "DEADLINE": "failed", "SPECIAL_EXIT": "failed",
-    "TIMEOUT": "stopped", "PREEMPTED": "stopped", "CANCELLED": "stopped",
+    "FAILED": "failed",
+    "NODE_FAIL": "failed",
+    "BOOT_FAIL": "failed",
+    "OUT_OF_MEMORY": "failed",
+    "DEADLINE": "failed",
+    "SPECIAL_EXIT": "failed",
+    "TIMEOUT": "stopped",
+    "PREEMPTED": "stopped",
+    "CANCELLED": "stopped",
 }
 ACTIVE_STATES = frozenset(s for s, status in _STATUS.items() if status in ("queued", "running"))
 QUERY_TIMEOUT_S = 20.0
@@ -68,8 +83,7 @@ def parse_scontrol(job_id: str, text: str) -> SchedulerState | None:
     if "JobState" not in fields:
         return None
     restarts = fields.get("Restarts", "0")
-    return SchedulerState(job_id, fields["JobState"], fields.get("Reason", ""),
-                          int(restarts) if restarts.isdigit() else 0)
+    return SchedulerState(job_id, fields["JobState"], fields.get("Reason", ""), int(restarts) if restarts.isdigit() else 0)
 
 
 def _run(argv: list[str]) -> str | None:

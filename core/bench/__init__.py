@@ -5,6 +5,7 @@
 side, `flops.py` counts FLOPs and measures the machine, `browser.py` drives the studio in chromium.
 Must not import gradio or studio.
 """
+
 from __future__ import annotations
 
 

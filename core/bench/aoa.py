@@ -6,6 +6,7 @@ position, masked sum, `.item()`. Both sides score the same (context, word) list 
 model in one process, in alternating rounds; the ratio is reported only when every surprisal
 agrees within AGREE. Must not import gradio.
 """
+
 from __future__ import annotations
 
 import re
@@ -13,8 +14,8 @@ import statistics
 import time
 from pathlib import Path
 
-AGREE = 1e-3       # nats: float rounding of padded vs unpadded shapes stays far below this
-CONTEXTS = 1000    # (context, word) items per round
+AGREE = 1e-3  # nats: float rounding of padded vs unpadded shapes stays far below this
+CONTEXTS = 1000  # (context, word) items per round
 _WORD = re.compile(r"^[A-Za-z][A-Za-z']+$")
 
 
@@ -26,7 +27,7 @@ def items_from_pairs(paradigms, limit: int = CONTEXTS) -> tuple[list[str], list[
         for good, _ in p.pairs:
             tokens = good.split()
             for i in range(1, len(tokens)):
-                word = tokens[i].strip(".,?!;:\"")
+                word = tokens[i].strip('.,?!;:"')
                 if _WORD.match(word):
                     contexts.append(" ".join(tokens[:i]))
                     words.append(word)
@@ -76,6 +77,7 @@ def _timed(fn):
         values = fn(model, *args)
         sync(model.device)
         return time.perf_counter() - started, values
+
     return run
 
 
@@ -90,7 +92,7 @@ def bench_aoa(model, tokenizer, contexts: list[str], words: list[str], batch_siz
     official(model, tokenizer, contexts[:4], words[:4])
     batched, single = [], []
     for r in range(rounds):
-        for side in (("ours", "official") if r % 2 == 0 else ("official", "ours")):
+        for side in ("ours", "official") if r % 2 == 0 else ("official", "ours"):
             if side == "ours":
                 seconds, b_values = ours(model, tokenizer, contexts, words)
                 batched.append(seconds)
@@ -101,14 +103,26 @@ def bench_aoa(model, tokenizer, contexts: list[str], words: list[str], batch_siz
     same = max_diff <= AGREE
     n = len(contexts)
     b_rate, s_rate = n / statistics.median(batched), n / statistics.median(single)
-    return {"contexts": n, "batch_size": batch_size, "rounds": rounds, "batched_contexts_per_s": b_rate,
-            "official_contexts_per_s": s_rate, "max_surprisal_diff": max_diff, "same": same,
-            "ratio": b_rate / s_rate if same else None}
+    return {
+        "contexts": n,
+        "batch_size": batch_size,
+        "rounds": rounds,
+        "batched_contexts_per_s": b_rate,
+        "official_contexts_per_s": s_rate,
+        "max_surprisal_diff": max_diff,
+        "same": same,
+        "ratio": b_rate / s_rate if same else None,
+    }
 
 
 def report_line(a: dict, target: float) -> str:
-    ratio = (f"{a['ratio']:.1f}x ({'meets' if a['ratio'] >= target else 'MISSES'} the {target:g}x target)"
-             if a["ratio"] is not None else "no ratio: the two sides disagree (a bug to report)")
-    return (f"AoA surprisal ({a['contexts']:,} contexts): batched {a['batched_contexts_per_s']:,.0f}/s vs the official "
-            f"one-at-a-time loop {a['official_contexts_per_s']:,.0f}/s = {ratio}; "
-            f"largest difference {a['max_surprisal_diff']:.1e} nats")
+    ratio = (
+        f"{a['ratio']:.1f}x ({'meets' if a['ratio'] >= target else 'MISSES'} the {target:g}x target)"
+        if a["ratio"] is not None
+        else "no ratio: the two sides disagree (a bug to report)"
+    )
+    return (
+        f"AoA surprisal ({a['contexts']:,} contexts): batched {a['batched_contexts_per_s']:,.0f}/s vs the official "
+        f"one-at-a-time loop {a['official_contexts_per_s']:,.0f}/s = {ratio}; "
+        f"largest difference {a['max_surprisal_diff']:.1e} nats"
+    )

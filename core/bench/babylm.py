@@ -7,6 +7,7 @@ process, in alternating rounds; the ratio is reported only when every task's dec
 same on both sides and every score agrees within 1e-4 (exact vs fast too; the items whose decision
 differs are counted either way). Must not import gradio.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -29,7 +30,7 @@ def _items(encoded, plan) -> list[list]:
     out, at = [], 0
     for task in plan.tasks:
         for item in task.items:
-            out.append(encoded[at:at + len(item.sentences)])
+            out.append(encoded[at : at + len(item.sentences)])
             at += len(item.sentences)
     return out
 
@@ -55,10 +56,11 @@ def _score_exact(model, tokenizer, encoded, plan) -> tuple[float, list]:
     for task in plan.tasks:
         items = []
         for item in task.items:
-            items.append(encoded[at:at + len(item.sentences)])
+            items.append(encoded[at : at + len(item.sentences)])
             at += len(item.sentences)
-        for cands in score_task_exact(model, items, item_ids(task), plan.temperatures, pad_id(tokenizer),
-                                      task.label, PIPELINE_BATCH):
+        for cands in score_task_exact(
+            model, items, item_ids(task), plan.temperatures, pad_id(tokenizer), task.label, PIPELINE_BATCH
+        ):
             flat += cands
     sync(model.device)
     return time.perf_counter() - started, flat
@@ -71,7 +73,7 @@ def _decisions(plan, flat: list) -> dict[str, list[int]]:
     for task in plan.tasks:
         picks = []
         for item in task.items:
-            picks.append(first_argmax([c[0] for c in flat[at:at + len(item.sentences)]]))
+            picks.append(first_argmax([c[0] for c in flat[at : at + len(item.sentences)]]))
             at += len(item.sentences)
         out[task.label] = picks
     return out
@@ -103,10 +105,19 @@ def bench_babylm(model, tokenizer, plan, batch_size: int = 64, rounds: int = 3) 
     differ = sum(a != b for label in fast_picks for a, b in zip(fast_picks[label], exact_picks[label]))
     exact_diff = max((abs(a - b) for x, y in zip(f_scores, e_scores) for a, b in zip(x, y)), default=0.0)
     agree = differ == 0 and exact_diff <= AGREE
-    return {"candidates": n, "tasks": [t.label for t in plan.tasks], "batch_size": batch_size, "rounds": rounds,
-            "batched_candidates_per_s": b_rate, "single_candidates_per_s": s_rate,
-            "same_decisions": same, "max_score_diff": max_diff,
-            "ratio": b_rate / s_rate if same else None,
-            "exact_candidates_per_s": e_rate, "fast_candidates_per_s": f_rate,
-            "fast_vs_exact": f_rate / e_rate if agree else None,
-            "exact_max_score_diff": exact_diff, "exact_differing_decisions": differ}
+    return {
+        "candidates": n,
+        "tasks": [t.label for t in plan.tasks],
+        "batch_size": batch_size,
+        "rounds": rounds,
+        "batched_candidates_per_s": b_rate,
+        "single_candidates_per_s": s_rate,
+        "same_decisions": same,
+        "max_score_diff": max_diff,
+        "ratio": b_rate / s_rate if same else None,
+        "exact_candidates_per_s": e_rate,
+        "fast_candidates_per_s": f_rate,
+        "fast_vs_exact": f_rate / e_rate if agree else None,
+        "exact_max_score_diff": exact_diff,
+        "exact_differing_decisions": differ,
+    }

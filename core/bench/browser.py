@@ -5,6 +5,7 @@ the browser tests (tests/studio/conftest.py) all start and drive the studio thro
 Playwright is imported inside functions only; must not import gradio or studio (the studio runs in
 its own process, exactly as users start it).
 """
+
 from __future__ import annotations
 
 import os
@@ -21,8 +22,16 @@ from core.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[2]
 # STACK.md: the flags that keep Debian's chromium headless, offline and quiet.
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 STUDIO_TIMEOUT_S = 90.0  # a cold studio start on 2 busy cores
 
 
@@ -33,21 +42,41 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_studio(workspace_root: Path, log_path: Path, extra_args=(),
-                 timeout: float = STUDIO_TIMEOUT_S) -> tuple[subprocess.Popen, str]:
+def start_studio(
+    workspace_root: Path, log_path: Path, extra_args=(), timeout: float = STUDIO_TIMEOUT_S
+) -> tuple[subprocess.Popen, str]:
     """`python launch.py` on a free 127.0.0.1 port (plus `extra_args`), output to `log_path`;
     returns the process and its URL once it answers. A studio that exits or stays silent raises."""
     launcher = ROOT / "launch.py"
     if not launcher.is_file():
         raise UserError(f"{launcher} is missing: the studio driver runs from a source checkout")
     port = free_port()
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1",
-           "GRADIO_TEMP_DIR": str(log_path.parent / "gradio-tmp")}
+    env = {
+        **os.environ,
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "PYTHONUNBUFFERED": "1",
+        "GRADIO_TEMP_DIR": str(log_path.parent / "gradio-tmp"),
+    }
     with open(log_path, "wb") as log:  # the child keeps its own copy of the descriptor
-        proc = subprocess.Popen([sys.executable, str(launcher), "--host", "127.0.0.1", "--port", str(port),
-                                 "--workspace", str(workspace_root), *extra_args], stdout=log,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=ROOT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                str(launcher),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workspace",
+                str(workspace_root),
+                *extra_args,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=ROOT,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}/"
     try:
         _wait_for_url(proc, url, log_path, timeout)
@@ -81,8 +110,7 @@ def _wait_for_url(proc: subprocess.Popen, url: str, log_path: Path, timeout: flo
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"the studio exited ({proc.returncode}): "
-                               f"{log_path.read_text(errors='replace')[-2000:]}")
+            raise RuntimeError(f"the studio exited ({proc.returncode}): {log_path.read_text(errors='replace')[-2000:]}")
         try:
             urllib.request.urlopen(url, timeout=2).close()
             return
@@ -102,8 +130,9 @@ def chromium():
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        raise UserError("driving a browser needs Playwright for Python "
-                        "(pip install playwright; never `playwright install`)") from None
+        raise UserError(
+            "driving a browser needs Playwright for Python (pip install playwright; never `playwright install`)"
+        ) from None
     executable = chromium_path()
     if executable is None:
         raise UserError("driving a browser needs Debian's chromium: apt-get install -y chromium")
@@ -142,5 +171,6 @@ def fill_until_shown(page, selector: str, value: str, expected: list[str]) -> No
             if all(piece in text_of(page, "#train-command") for piece in expected):
                 return
             page.wait_for_timeout(200)
-    raise RuntimeError(f"{selector} never kept {value!r} with {expected} shown: "
-                       f"the command shows {text_of(page, '#train-command')!r}")
+    raise RuntimeError(
+        f"{selector} never kept {value!r} with {expected} shown: the command shows {text_of(page, '#train-command')!r}"
+    )

@@ -3,6 +3,7 @@ matmul peak, and the peak resident memory of this process.
 
 Pure arithmetic plus one timed matmul; must not import gradio or transformers.
 """
+
 from __future__ import annotations
 
 import resource
@@ -54,7 +55,7 @@ def matmul_peak(n: int = 2048, repeats: int = 3, dtype=None, device: str = "cpu"
         torch.mm(a, b, out=out)
         sync()
         best = min(best, time.perf_counter() - start)
-    return 2 * n ** 3 / best
+    return 2 * n**3 / best
 
 
 def peak_rss_mb() -> float:

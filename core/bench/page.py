@@ -4,6 +4,7 @@ and chromium is `core.bench.browser`'s (shared with the browser tests).
 
 Must not import gradio, studio or Playwright (the driver imports Playwright when a page opens).
 """
+
 from __future__ import annotations
 
 import time
@@ -52,8 +53,7 @@ def _choose(page, elem_id: str, value: str) -> None:
 REFRESH_LABELS = {1.0: "every second", 5.0: "every 5 s", 30.0: "every 30 s"}  # the Train tab's choices
 
 
-def start_in_train_tab(page, url: str, preset: str, name: str, max_steps: int, expected: list[str],
-                       refresh: float = 1.0) -> str:
+def start_in_train_tab(page, url: str, preset: str, name: str, max_steps: int, expected: list[str], refresh: float = 1.0) -> str:
     """Open the Train tab, pick the plot refresh, fill preset, run name and max_steps, check the
     command shows every `expected` override, arm the plot probe for run `name`, click Start;
     returns the command shown."""
@@ -66,8 +66,7 @@ def start_in_train_tab(page, url: str, preset: str, name: str, max_steps: int, e
         _choose(page, "train-preset", preset)
     page.fill("#train-name textarea, #train-name input", name)
     page.click("text=Training settings")
-    fill_until_shown(page, "#train-training-max-steps input", str(max_steps),
-                      [f"--model_name {name}", *expected])
+    fill_until_shown(page, "#train-training-max-steps input", str(max_steps), [f"--model_name {name}", *expected])
     command = text_of(page, "#train-command")
     page.evaluate(PROBE_JS, [name, PROBE_MS])
     page.click("#train-start")

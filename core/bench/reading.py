@@ -6,6 +6,7 @@ Both sides compute every row's `pred` and `prev_pred` with the same model and da
 process, in alternating rounds; the ratio is reported only when every surprisal agrees within
 1e-5 and both give the same report.txt. Must not import gradio.
 """
+
 from __future__ import annotations
 
 import math
@@ -15,8 +16,19 @@ import time
 from pathlib import Path
 
 AGREE = 1e-5  # nats: the batched side pads, so its matmuls have other shapes (float noise only)
-COLUMNS = ("RTfirstfix", "RTfirstpass", "RTgopast", "RTrightbound", "self_paced_reading_time",
-           "ELAN", "LAN", "N400", "P600", "EPNP", "PNP")
+COLUMNS = (
+    "RTfirstfix",
+    "RTfirstpass",
+    "RTgopast",
+    "RTrightbound",
+    "self_paced_reading_time",
+    "ELAN",
+    "LAN",
+    "N400",
+    "P600",
+    "EPNP",
+    "PNP",
+)
 
 
 def write_synthetic_csv(sentences: list[str], path: Path, rows: int, seed: int = 0) -> Path:
@@ -30,12 +42,19 @@ def write_synthetic_csv(sentences: list[str], path: Path, rows: int, seed: int =
     for sentence in sentences:
         words = sentence.split()
         for k, word in enumerate(words):
-            row = {"item": " ".join(words[:k]), "word": (" " if k else "") + word,
-                   "prev_item": " ".join(words[:k - 1]) if k >= 2 else "",
-                   "prev_word": (" " if k > 1 else "") + words[k - 1] if k >= 2 else ""}
+            row = {
+                "item": " ".join(words[:k]),
+                "word": (" " if k else "") + word,
+                "prev_item": " ".join(words[: k - 1]) if k >= 2 else "",
+                "prev_word": (" " if k > 1 else "") + words[k - 1] if k >= 2 else "",
+            }
             row.update({c: round(rng.gauss(300, 60), 2) for c in COLUMNS})
-            row.update(Subtlex_log10=round(rng.uniform(1, 5), 4), length=len(word), context_length=k,
-                       prev_length=len(words[k - 1]) if k else "")
+            row.update(
+                Subtlex_log10=round(rng.uniform(1, 5), 4),
+                length=len(word),
+                context_length=k,
+                prev_length=len(words[k - 1]) if k else "",
+            )
             out.append(row)
         if rows and len(out) >= rows:
             break
@@ -85,8 +104,11 @@ def official_surprisals(model, tokenizer, frame) -> tuple[list[float], list[floa
     pred, prev = [], []
     for _, row in frame.iterrows():
         pred.append(-math.log(_official_p2(row["item"], row["word"], model, tokenizer)))
-        prev.append(-math.log(_official_p2(row["prev_item"], row["prev_word"], model, tokenizer))
-                    if isinstance(row["prev_item"], str) else float("nan"))
+        prev.append(
+            -math.log(_official_p2(row["prev_item"], row["prev_word"], model, tokenizer))
+            if isinstance(row["prev_item"], str)
+            else float("nan")
+        )
     return pred, prev
 
 
@@ -117,7 +139,7 @@ def bench_reading(model, tokenizer, data, batch_size: int = 64, rounds: int = 3)
     sides = {"batched": ours, "official": official}
     times, outs = {k: [] for k in sides}, {}
     for r in range(rounds):
-        for name in (("batched", "official") if r % 2 == 0 else ("official", "batched")):
+        for name in ("batched", "official") if r % 2 == 0 else ("official", "batched"):
             started = time.perf_counter()
             outs[name] = sides[name]()
             sync(model.device)
@@ -127,16 +149,30 @@ def bench_reading(model, tokenizer, data, batch_size: int = 64, rounds: int = 3)
     agree = diff <= AGREE and reports[0] == reports[1]
     n = len(data.frame)
     batched, single = statistics.median(times["batched"]), statistics.median(times["official"])
-    return {"rows": n, "batch_size": batch_size, "rounds": rounds, "data": str(data.path),
-            "batched_rows_per_s": n / batched, "official_rows_per_s": n / single,
-            "max_surprisal_diff": diff, "same_report": reports[0] == reports[1], "agree": agree,
-            "report": reports[0].strip().replace("\n", "; "), "ratio": single / batched if agree else None}
+    return {
+        "rows": n,
+        "batch_size": batch_size,
+        "rounds": rounds,
+        "data": str(data.path),
+        "batched_rows_per_s": n / batched,
+        "official_rows_per_s": n / single,
+        "max_surprisal_diff": diff,
+        "same_report": reports[0] == reports[1],
+        "agree": agree,
+        "report": reports[0].strip().replace("\n", "; "),
+        "ratio": single / batched if agree else None,
+    }
 
 
 def format_line(r: dict, target: float) -> str:
     """`bench eval`'s reading line."""
-    ratio = (f"{r['ratio']:.1f}x ({'meets' if r['ratio'] >= target else 'MISSES'} the {target:g}x target)"
-             if r["ratio"] is not None else "no ratio: the two sides disagree (a bug to report)")
-    return (f"BabyLM reading ({r['rows']:,} rows): batched {r['batched_rows_per_s']:,.0f} rows/s vs the official "
-            f"loop {r['official_rows_per_s']:,.0f} rows/s = {ratio}; largest surprisal difference "
-            f"{r['max_surprisal_diff']:.1e} nats, same report.txt: {r['same_report']} ({r['report']})")
+    ratio = (
+        f"{r['ratio']:.1f}x ({'meets' if r['ratio'] >= target else 'MISSES'} the {target:g}x target)"
+        if r["ratio"] is not None
+        else "no ratio: the two sides disagree (a bug to report)"
+    )
+    return (
+        f"BabyLM reading ({r['rows']:,} rows): batched {r['batched_rows_per_s']:,.0f} rows/s vs the official "
+        f"loop {r['official_rows_per_s']:,.0f} rows/s = {ratio}; largest surprisal difference "
+        f"{r['max_surprisal_diff']:.1e} nats, same report.txt: {r['same_report']} ({r['report']})"
+    )

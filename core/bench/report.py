@@ -2,6 +2,7 @@
 
 Text only: no torch, no processes. Must not import gradio.
 """
+
 from __future__ import annotations
 
 from core.bench.run import SIDE_LABELS, TARGET_MFU, TARGET_RATIO, TARGET_RSS_MB, side_label
@@ -18,14 +19,20 @@ def _row(label: str, rate: float, rounds: list[float]) -> str:
 def _header(r: dict) -> list[str]:
     from core.model.build import human
 
-    unused = (f"; the tokenizer has {r['tokenizer_vocab']:,} tokens, so {r['unused_vocab_rows']:,} output rows "
-              "are unused (same FLOPs and memory)" if r["unused_vocab_rows"] else "")
+    unused = (
+        f"; the tokenizer has {r['tokenizer_vocab']:,} tokens, so {r['unused_vocab_rows']:,} output rows "
+        "are unused (same FLOPs and memory)"
+        if r["unused_vocab_rows"]
+        else ""
+    )
     tuned, base_tuned = r["tuned_malloc"], r.get("baseline_tuned_malloc", False)
-    malloc = (f"{_malloc_of(tuned)} on both sides" if tuned == base_tuned
-              else f"ours: {_malloc_of(tuned)}, Trainer: {_malloc_of(base_tuned)} (NOT like for like)")
+    malloc = (
+        f"{_malloc_of(tuned)} on both sides"
+        if tuned == base_tuned
+        else f"ours: {_malloc_of(tuned)}, Trainer: {_malloc_of(base_tuned)} (NOT like for like)"
+    )
     return [
-        f"bench train: {r['preset']} ({r['model_type']}, {human(r['parameters'])} parameters, "
-        f"vocab {r['vocab_size']:,}{unused})",
+        f"bench train: {r['preset']} ({r['model_type']}, {human(r['parameters'])} parameters, vocab {r['vocab_size']:,}{unused})",
         f"  batch {r['batch_size']} x {r['seq_length']} tokens, {r.get('dtype', 'fp32')}, {r['threads']} threads, {malloc};"
         + (" both sides compiled (training.torch_compile; Trainer torch_compile=True);" if r.get("compiled") else ""),
         f"  {r['rounds']} rounds x {r['steps_per_round']} steps after {r['warmup_steps']} warm-up step(s), "
@@ -64,8 +71,10 @@ def format_report(r: dict) -> str:
     ]
     peaks = r.get("matmul_peaks_gflops") or []
     if len(peaks) > 1:
-        lines.append(f"  the peak ranged {min(peaks):.0f}-{max(peaks):.0f} GFLOP/s; against the one measured right "
-                     f"after each round, MFU {100 * r['paired_mfu']:.1f} % (median of rounds)")
+        lines.append(
+            f"  the peak ranged {min(peaks):.0f}-{max(peaks):.0f} GFLOP/s; against the one measured right "
+            f"after each round, MFU {100 * r['paired_mfu']:.1f} % (median of rounds)"
+        )
     lines += [
         f"{'peak RSS ours':<30}{r['peak_rss_mb']:>9,.0f} MB         (target <= {TARGET_RSS_MB:,} MB; Trainer "
         f"{r['baseline_peak_rss_mb']:,.0f} MB)",

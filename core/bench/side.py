@@ -8,6 +8,7 @@ between step-end timestamps, so set-up, pauses and our loop's final save never c
 Protocol: one JSON object per line on the original stdout; anything else printed goes to stderr.
 Must not import gradio.
 """
+
 from __future__ import annotations
 
 import json
@@ -46,8 +47,16 @@ class Gate:
         self.times.append(now - self.last)
         round_ = self.ends.get(step)
         if round_ is not None:
-            send(self.reply, {"round": round_, "step": step, "step_times": self.times,
-                              "peak_rss_mb": peak_rss_mb(), "threads": torch.get_num_threads()})
+            send(
+                self.reply,
+                {
+                    "round": round_,
+                    "step": step,
+                    "step_times": self.times,
+                    "peak_rss_mb": peak_rss_mb(),
+                    "threads": torch.get_num_threads(),
+                },
+            )
             self.times = []
             # Wait even after the last round: finishing (our loop's save) must not overlap the
             # other side's timed steps.
@@ -81,7 +90,7 @@ def run_ours(cfg, blocks: torch.Tensor, tokenizer, out_dir: Path, gate: Gate) ->
     from core.train.loop import TrainData, train
 
     # No per-step logging sync; the run ends (and saves, untimed) after the last round.
-    t = replace(cfg.training, max_steps=gate.total_steps, logging_steps=10 ** 9)
+    t = replace(cfg.training, max_steps=gate.total_steps, logging_steps=10**9)
     train(replace(cfg, training=t), TrainData(train=blocks, eval=None), tokenizer, out_dir, [_loop_timer(gate)])
 
 
@@ -114,11 +123,18 @@ def run_trainer(cfg, blocks: torch.Tensor, out_dir: Path, gate: Gate) -> None:
 
     torch.manual_seed(cfg.training.seed)  # the same initial weights as our loop builds
     model = build_model(cfg.model, cfg.model.vocab_size)
-    args = TrainingArguments(output_dir=str(out_dir), per_device_train_batch_size=cfg.training.batch_size,
-                             max_steps=gate.total_steps, report_to=[], save_strategy="no",
-                             logging_steps=10 ** 9, dataloader_num_workers=0,
-                             use_cpu=not torch.cuda.is_available(),  # the device our loop takes
-                             bf16=cfg.training.bf16, torch_compile=cfg.training.torch_compile)
+    args = TrainingArguments(
+        output_dir=str(out_dir),
+        per_device_train_batch_size=cfg.training.batch_size,
+        max_steps=gate.total_steps,
+        report_to=[],
+        save_strategy="no",
+        logging_steps=10**9,
+        dataloader_num_workers=0,
+        use_cpu=not torch.cuda.is_available(),  # the device our loop takes
+        bf16=cfg.training.bf16,
+        torch_compile=cfg.training.torch_compile,
+    )
     Trainer(model=model, args=args, train_dataset=_Blocks(blocks), callbacks=[TrainerTimer()]).train()
 
 

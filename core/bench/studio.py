@@ -6,6 +6,7 @@ Both runs happen in a private bench workspace with the same corpus, tokenizer an
 from the runs' stored configs). The browser half lives in `core.bench.page`. Must not import
 gradio or studio: the studio runs as its own process (`core.bench.browser` starts it).
 """
+
 from __future__ import annotations
 
 import os
@@ -30,9 +31,9 @@ from core.history import FINAL_STATUSES, History
 from core.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[2]
-TOKENIZER_VOCAB = 16000   # the target bench train's tokenizer uses, so either bench reuses the other's
-TARGET_RATIO = 0.97       # the issue: the studio at most 3 % slower than the CLI
-TARGET_LATENCY_S = 2.0    # the issue: a metric row in the plot within 2 s (at the 1 s refresh)
+TOKENIZER_VOCAB = 16000  # the target bench train's tokenizer uses, so either bench reuses the other's
+TARGET_RATIO = 0.97  # the issue: the studio at most 3 % slower than the CLI
+TARGET_LATENCY_S = 2.0  # the issue: a metric row in the plot within 2 s (at the 1 s refresh)
 REFRESH_S = tuple(REFRESH_LABELS)  # the Train tab's plot refresh choices, in seconds
 TARGET_SERVER_CORES = 0.05  # the issue: the studio server at most 0.05 core at the 1 s refresh
 RUN_TIMEOUT_S = 3600.0
@@ -44,19 +45,20 @@ class StudioBenchOptions:
     """What `bench studio` runs; the defaults take about 6 minutes on 2 idle CPU cores."""
 
     preset: str = "llama-10M"
-    steps: int = 100            # training.max_steps of every run
-    rounds: int = 1             # each round: one CLI run and one studio run (order ABBA over rounds)
-    keep: bool = False          # keep the bench workspace (runs, logs, screenshots) and print its path
+    steps: int = 100  # training.max_steps of every run
+    rounds: int = 1  # each round: one CLI run and one studio run (order ABBA over rounds)
+    keep: bool = False  # keep the bench workspace (runs, logs, screenshots) and print its path
     screenshot: Path | None = None  # where to save the page at the end of the (last) studio run
-    refresh: float = 1.0        # the Train tab's "plot refresh" (s): 1 (its default), 5 or 30
+    refresh: float = 1.0  # the Train tab's "plot refresh" (s): 1 (its default), 5 or 30
 
 
 def run_studio_bench(opts: StudioBenchOptions, ws: Workspace, log=None) -> dict:
     """Run the bench; returns the result dict (`--json` prints it); progress goes to `log`."""
     require_at_least_one(opts, ("steps", "rounds"))
     if opts.refresh not in REFRESH_S:
-        raise UserError(f"--refresh: {opts.refresh:g} is not one of the Train tab's choices "
-                        f"({', '.join(f'{v:g}' for v in REFRESH_S)})")
+        raise UserError(
+            f"--refresh: {opts.refresh:g} is not one of the Train tab's choices ({', '.join(f'{v:g}' for v in REFRESH_S)})"
+        )
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
     started, load_before = time.perf_counter(), os.getloadavg()[0]
     tmp = Path(tempfile.mkdtemp(prefix="babyllama-bench-studio-"))
@@ -80,8 +82,12 @@ def run_studio_bench(opts: StudioBenchOptions, ws: Workspace, log=None) -> dict:
             log(f"kept the bench workspace: {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-    result.update(seconds=round(time.perf_counter() - started, 1), load_avg_before=round(load_before, 2),
-                  load_avg_after=round(os.getloadavg()[0], 2), bench_dir=str(tmp) if opts.keep else None)
+    result.update(
+        seconds=round(time.perf_counter() - started, 1),
+        load_avg_before=round(load_before, 2),
+        load_avg_after=round(os.getloadavg()[0], 2),
+        bench_dir=str(tmp) if opts.keep else None,
+    )
     return result
 
 
@@ -117,21 +123,34 @@ def _prepare(opts: StudioBenchOptions, ws: Workspace, bench_ws: Workspace) -> li
 
 
 def _config(opts: StudioBenchOptions, ws: Workspace, overrides: list[str], name: str):
-    return config_mod.load(presets.find(opts.preset, ws), [*overrides, f"training.max_steps={opts.steps}",
-                                                           f"model.name={name}"],
-                           checks=[data_checker(ws, require=True)])
+    return config_mod.load(
+        presets.find(opts.preset, ws),
+        [*overrides, f"training.max_steps={opts.steps}", f"model.name={name}"],
+        checks=[data_checker(ws, require=True)],
+    )
 
 
 def _run_cli(opts: StudioBenchOptions, ws: Workspace, name: str, overrides: list[str]) -> None:
     """`babyllama train --detach` in its own process (the job it starts is the measured run)."""
-    argv = [sys.executable, "-m", "core.cli", "train", "--config", opts.preset, f"model.name={name}",
-            *overrides, f"training.max_steps={opts.steps}", "--detach", "--workspace", str(ws.root)]
+    argv = [
+        sys.executable,
+        "-m",
+        "core.cli",
+        "train",
+        "--config",
+        opts.preset,
+        f"model.name={name}",
+        *overrides,
+        f"training.max_steps={opts.steps}",
+        "--detach",
+        "--workspace",
+        str(ws.root),
+    ]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
     done = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=ROOT)
     if done.returncode != 0:
-        raise RuntimeError(f"bench studio: `babyllama train --detach` failed ({done.returncode}): "
-                           f"{done.stderr.strip()[-2000:]}")
+        raise RuntimeError(f"bench studio: `babyllama train --detach` failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
     wait_for_run(ws, name, sleep=lambda: time.sleep(0.5))
 
 
@@ -182,14 +201,20 @@ def _run_studio(opts: StudioBenchOptions, ws: Workspace, name: str, overrides: l
         # The final rows land with the tick that also sees the run end (the badge may take one
         # more): give it a few ticks, so the screenshot shows the finished run.
         deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and (last not in seen_steps(page)
-                                               or page.query_selector("#run-status-finished") is None):
+        while time.monotonic() < deadline and (
+            last not in seen_steps(page) or page.query_selector("#run-status-finished") is None
+        ):
             page.wait_for_timeout(200)
         seen = seen_steps(page)
         page.screenshot(path=str(shot), full_page=True)
     figures["latencies_s"] = [seen[r["step"]] - r["time"] for r in figures["loss_rows"] if r["step"] in seen]
-    figures.update(rows_seen=len(figures["latencies_s"]), rows_logged=len(figures["loss_rows"]),
-                   command=command, screenshot=str(shot), helper_cores=helper_cores)
+    figures.update(
+        rows_seen=len(figures["latencies_s"]),
+        rows_logged=len(figures["loss_rows"]),
+        command=command,
+        screenshot=str(shot),
+        helper_cores=helper_cores,
+    )
     return figures
 
 
@@ -236,9 +261,16 @@ def run_figures(ws: Workspace, name: str) -> dict:
         raise RuntimeError(f"bench studio: run {name} logged no tokens_per_s")
     windows = rates[1:] or rates
     span = (loss[-1]["tokens"] - loss[0]["tokens"]) / (loss[-1]["time"] - loss[0]["time"]) if len(loss) > 1 else None
-    return {"name": name, "steps": run["step"], "status": run["status"], "config": run["config"],
-            "tokens_per_s": statistics.median(windows), "window_tokens_per_s": rates,
-            "span_tokens_per_s": span, "loss_rows": loss}
+    return {
+        "name": name,
+        "steps": run["step"],
+        "status": run["status"],
+        "config": run["config"],
+        "tokens_per_s": statistics.median(windows),
+        "window_tokens_per_s": rates,
+        "span_tokens_per_s": span,
+        "loss_rows": loss,
+    }
 
 
 def _same_config(runs: dict[str, list[dict]]) -> bool:
@@ -251,8 +283,9 @@ def _same_config(runs: dict[str, list[dict]]) -> bool:
 
 def _summarise(opts: StudioBenchOptions, ws: Workspace, runs: dict[str, list[dict]]) -> dict:
     if not _same_config(runs):
-        raise RuntimeError("bench studio: the CLI and studio runs stored different configs; "
-                           f"studio command: {runs['studio'][0]['command']}")
+        raise RuntimeError(
+            f"bench studio: the CLI and studio runs stored different configs; studio command: {runs['studio'][0]['command']}"
+        )
     cli, studio = (statistics.median(r["tokens_per_s"] for r in runs[s]) for s in ("cli", "studio"))
     latencies = [x for r in runs["studio"] for x in r["latencies_s"]]
     if not latencies:
@@ -260,30 +293,45 @@ def _summarise(opts: StudioBenchOptions, ws: Workspace, runs: dict[str, list[dic
     cfg = runs["cli"][0]["config"]
     spans = {s: [r["span_tokens_per_s"] for r in runs[s] if r["span_tokens_per_s"]] for s in runs}
     return {
-        "cli_tokens_per_s": cli, "studio_tokens_per_s": studio, "ratio": studio / cli,
-        "plot_latency_s": statistics.median(latencies), "plot_latency_max_s": max(latencies),
-        "plot_latency_min_s": min(latencies), "plot_latencies_s": latencies,
-        "plot_rows_seen": len(latencies), "plot_rows_logged": sum(r["rows_logged"] for r in runs["studio"]),
-        "cli_steps": [r["steps"] for r in runs["cli"]], "studio_steps": [r["steps"] for r in runs["studio"]],
+        "cli_tokens_per_s": cli,
+        "studio_tokens_per_s": studio,
+        "ratio": studio / cli,
+        "plot_latency_s": statistics.median(latencies),
+        "plot_latency_max_s": max(latencies),
+        "plot_latency_min_s": min(latencies),
+        "plot_latencies_s": latencies,
+        "plot_rows_seen": len(latencies),
+        "plot_rows_logged": sum(r["rows_logged"] for r in runs["studio"]),
+        "cli_steps": [r["steps"] for r in runs["cli"]],
+        "studio_steps": [r["steps"] for r in runs["studio"]],
         "cli_run_tokens_per_s": [r["tokens_per_s"] for r in runs["cli"]],
         "studio_run_tokens_per_s": [r["tokens_per_s"] for r in runs["studio"]],
         "cli_window_tokens_per_s": [r["window_tokens_per_s"] for r in runs["cli"]],
         "studio_window_tokens_per_s": [r["window_tokens_per_s"] for r in runs["studio"]],
-        "span_ratio": (statistics.median(spans["studio"]) / statistics.median(spans["cli"])
-                       if spans["cli"] and spans["studio"] else None),
+        "span_ratio": (
+            statistics.median(spans["studio"]) / statistics.median(spans["cli"]) if spans["cli"] and spans["studio"] else None
+        ),
         # Cores (CPU s per s) used during the studio run: the studio server apart from the browser
         # (Playwright and chromium), which usually runs on another machine than the training.
         "studio_server_cores": statistics.median(r["helper_cores"]["server"] for r in runs["studio"]),
         "browser_cores": statistics.median(r["helper_cores"]["browser"] for r in runs["studio"]),
         "studio_helper_cores": statistics.median(sum(r["helper_cores"].values()) for r in runs["studio"]),
-        "same_config": True, "studio_command": runs["studio"][0]["command"],
+        "same_config": True,
+        "studio_command": runs["studio"][0]["command"],
         "screenshot": runs["studio"][-1]["screenshot"] if opts.keep or opts.screenshot else None,
-        "preset": opts.preset, "steps": opts.steps, "rounds": opts.rounds, "refresh_s": opts.refresh,
+        "preset": opts.preset,
+        "steps": opts.steps,
+        "rounds": opts.rounds,
+        "refresh_s": opts.refresh,
         "model_type": cfg["model"]["type"],
-        "vocab_size": _vocab(ws, cfg), "batch_size": cfg["training"]["batch_size"],
-        "seq_length": cfg["data"]["seq_length"], "logging_steps": cfg["training"]["logging_steps"],
-        "seed": cfg["training"]["seed"], "threads": os.cpu_count(),
-        "target_ratio": TARGET_RATIO, "target_latency_s": TARGET_LATENCY_S,
+        "vocab_size": _vocab(ws, cfg),
+        "batch_size": cfg["training"]["batch_size"],
+        "seq_length": cfg["data"]["seq_length"],
+        "logging_steps": cfg["training"]["logging_steps"],
+        "seed": cfg["training"]["seed"],
+        "threads": os.cpu_count(),
+        "target_ratio": TARGET_RATIO,
+        "target_latency_s": TARGET_LATENCY_S,
     }
 
 
@@ -296,24 +344,27 @@ def _vocab(ws: Workspace, cfg: dict) -> int:
 
 def format_report(r: dict) -> str:
     """The human-readable report of a result dict."""
+
     def row(label: str, rate: float, per_run: list[float]) -> str:
         return f"{label:<34}{rate:>9,.0f} tokens/s   runs: {' '.join(f'{v:,.0f}' for v in per_run)}"
 
-    return "\n".join([
-        f"bench studio: {r['preset']} ({r['model_type']}, vocab {r['vocab_size']:,}), batch {r['batch_size']} x "
-        f"{r['seq_length']} tokens, {r['steps']} steps, seed {r['seed']}, {r['rounds']} round(s), same config, "
-        f"plot refresh every {r['refresh_s']:g} s",
-        f"  tokens/s = median of the logged tokens_per_s windows (every {r['logging_steps']} steps) after the first",
-        row(SIDE_LABELS["cli"], r["cli_tokens_per_s"], r["cli_run_tokens_per_s"]),
-        row(SIDE_LABELS["studio"], r["studio_tokens_per_s"], r["studio_run_tokens_per_s"]),
-        f"{'ratio studio / CLI':<34}{r['ratio']:>9.3f}x         (target >= {r['target_ratio']}x: at most 3 % slower"
-        + (f"; first-to-last row {r['span_ratio']:.3f}x)" if r.get("span_ratio") else ")"),
-        f"{'plot latency (row logged -> plot)':<34}{r['plot_latency_s']:>9.2f} s median, max "
-        f"{r['plot_latency_max_s']:.2f} s over {r['plot_rows_seen']} of {r['plot_rows_logged']} rows "
-        f"(target <= {r['target_latency_s']:.0f} s)",
-        f"{'studio server CPU':<34}{r['studio_server_cores']:>9.2f} cores during the studio run "
-        f"(of {r['threads']}; target <= {TARGET_SERVER_CORES} at the 1 s refresh)",
-        f"{'browser CPU (Playwright + chromium)':<34}{r['browser_cores']:>9.2f} cores (usually another machine)",
-        f"took {r['seconds']:.0f} s; load average {r['load_avg_before']:.1f} before, {r['load_avg_after']:.1f} after "
-        "(other work on the machine slows either run)",
-    ])
+    return "\n".join(
+        [
+            f"bench studio: {r['preset']} ({r['model_type']}, vocab {r['vocab_size']:,}), batch {r['batch_size']} x "
+            f"{r['seq_length']} tokens, {r['steps']} steps, seed {r['seed']}, {r['rounds']} round(s), same config, "
+            f"plot refresh every {r['refresh_s']:g} s",
+            f"  tokens/s = median of the logged tokens_per_s windows (every {r['logging_steps']} steps) after the first",
+            row(SIDE_LABELS["cli"], r["cli_tokens_per_s"], r["cli_run_tokens_per_s"]),
+            row(SIDE_LABELS["studio"], r["studio_tokens_per_s"], r["studio_run_tokens_per_s"]),
+            f"{'ratio studio / CLI':<34}{r['ratio']:>9.3f}x         (target >= {r['target_ratio']}x: at most 3 % slower"
+            + (f"; first-to-last row {r['span_ratio']:.3f}x)" if r.get("span_ratio") else ")"),
+            f"{'plot latency (row logged -> plot)':<34}{r['plot_latency_s']:>9.2f} s median, max "
+            f"{r['plot_latency_max_s']:.2f} s over {r['plot_rows_seen']} of {r['plot_rows_logged']} rows "
+            f"(target <= {r['target_latency_s']:.0f} s)",
+            f"{'studio server CPU':<34}{r['studio_server_cores']:>9.2f} cores during the studio run "
+            f"(of {r['threads']}; target <= {TARGET_SERVER_CORES} at the 1 s refresh)",
+            f"{'browser CPU (Playwright + chromium)':<34}{r['browser_cores']:>9.2f} cores (usually another machine)",
+            f"took {r['seconds']:.0f} s; load average {r['load_avg_before']:.1f} before, {r['load_avg_after']:.1f} after "
+            "(other work on the machine slows either run)",
+        ]
+    )

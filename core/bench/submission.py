@@ -7,6 +7,7 @@ reading (pipeline: the official row loop; ours: batched) and AoA surprisal (pipe
 one-context loop; ours: batched). The same weights stand for every checkpoint; the sides alternate
 which goes first. The ratio is given only when the outputs agree. Must not import gradio.
 """
+
 from __future__ import annotations
 
 import math
@@ -26,13 +27,13 @@ class SubmissionBenchOptions:
     """What `bench submission` measures; the defaults take a few minutes on 2 CPU cores."""
 
     preset: str = "llama-10M"
-    checkpoints: int = 19    # checkpoints evaluated (the same weights stand for each)
-    items: int = 8           # items per task file of the synthetic fast_eval (6 files)
+    checkpoints: int = 19  # checkpoints evaluated (the same weights stand for each)
+    items: int = 8  # items per task file of the synthetic fast_eval (6 files)
     reading_rows: int = 100  # rows of the synthetic reading_data.csv
     aoa_contexts: int = 100  # AoA (context, word) items
-    batch_size: int = 64     # our side's batch (the pipeline side keeps its own: 64 items, batch 1 loops)
+    batch_size: int = 64  # our side's batch (the pipeline side keeps its own: 64 items, batch 1 loops)
     device: str = ""
-    threads: int = 0         # torch CPU threads; 0 = torch's default
+    threads: int = 0  # torch CPU threads; 0 = torch's default
 
 
 @dataclass
@@ -69,8 +70,9 @@ def _check(opts: SubmissionBenchOptions) -> None:
     if opts.reading_rows < MIN_READING_ROWS:
         from core.errors import UserError
 
-        raise UserError(f"--reading-rows: {opts.reading_rows} is too few for the reading regressions; "
-                        f"give at least {MIN_READING_ROWS}")
+        raise UserError(
+            f"--reading-rows: {opts.reading_rows} is too few for the reading regressions; give at least {MIN_READING_ROWS}"
+        )
 
 
 def _save_random_model(opts: SubmissionBenchOptions, sentences: list[str], ws, folder: Path) -> tuple[int, int]:
@@ -168,8 +170,9 @@ def compare(pipe: SideRun, ours: SideRun, agreement: Agreement) -> None:
         if text not in agreement.problems:
             agreement.problems.append(text)
 
-    agreement.zero_shot_diff = max(agreement.zero_shot_diff, max(
-        (abs(a - b) for x, y in zip(pipe.scores, ours.scores) for a, b in zip(x, y)), default=0.0))
+    agreement.zero_shot_diff = max(
+        agreement.zero_shot_diff, max((abs(a - b) for x, y in zip(pipe.scores, ours.scores) for a, b in zip(x, y)), default=0.0)
+    )
     if pipe.decisions != ours.decisions:
         agreement.same_decisions = False
         problem("zero-shot: exact and fast decide some items differently")
@@ -203,21 +206,25 @@ def run_submission_bench(opts: SubmissionBenchOptions, ws, log=print) -> dict:
         write_synthetic_csv(data.sentences, data.root / "fast_eval" / "reading" / "reading_data.csv", opts.reading_rows)
         plan = suite.plan(data.root, fast=True)
         n_params, vocab = _save_random_model(opts, data.sentences, ws, tmp / "model")
-        log(f"random {opts.preset}: {n_params:,} parameters, {vocab:,}-token vocabulary; "
+        log(
+            f"random {opts.preset}: {n_params:,} parameters, {vocab:,}-token vocabulary; "
             f"{sum(len(t.items) for t in plan.tasks)} zero-shot items in {len(plan.tasks)} tasks, "
-            f"{len(plan.reading.frame)} reading rows, {len(data.aoa_contexts)} AoA contexts")
+            f"{len(plan.reading.frame)} reading rows, {len(data.aoa_contexts)} AoA contexts"
+        )
         aoa_items = (data.aoa_contexts, data.aoa_words)
         times = {"pipeline": {p: [] for p in PARTS}, "ours": {p: [] for p in PARTS}}
         agreement = Agreement()
         for k in range(opts.checkpoints):
             runs = {}
-            for side in (("pipeline", "ours") if k % 2 == 0 else ("ours", "pipeline")):
+            for side in ("pipeline", "ours") if k % 2 == 0 else ("ours", "pipeline"):
                 runs[side] = run_side(side == "pipeline", tmp / "model", ws, plan, aoa_items, opts)
                 for part in PARTS:
                     times[side][part].append(runs[side].seconds[part])
             compare(runs["pipeline"], runs["ours"], agreement)
-            log(f"checkpoint {k + 1}/{opts.checkpoints}: pipeline {sum(runs['pipeline'].seconds.values()):.2f} s, "
-                f"ours {sum(runs['ours'].seconds.values()):.2f} s")
+            log(
+                f"checkpoint {k + 1}/{opts.checkpoints}: pipeline {sum(runs['pipeline'].seconds.values()):.2f} s, "
+                f"ours {sum(runs['ours'].seconds.values()):.2f} s"
+            )
         return _result(opts, times, agreement, n_params, vocab, plan, data, str(torch.get_num_threads()))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -225,38 +232,60 @@ def run_submission_bench(opts: SubmissionBenchOptions, ws, log=print) -> dict:
 
 def _result(opts, times, agreement: Agreement, n_params, vocab, plan, data, threads) -> dict:
     totals = {side: sum(sum(v) for v in parts.values()) for side, parts in times.items()}
-    return {"preset": opts.preset, "n_params": n_params, "vocab": vocab, "checkpoints": opts.checkpoints,
-            "threads": threads, "device": opts.device or "default",
-            "zero_shot_items": sum(len(t.items) for t in plan.tasks), "tasks": [t.label for t in plan.tasks],
-            "reading_rows": len(plan.reading.frame), "aoa_contexts": len(data.aoa_contexts),
-            "seconds": {side: {p: sum(v) for p, v in parts.items()} for side, parts in times.items()},
-            "per_checkpoint": {side: {p: sum(v) / len(v) for p, v in parts.items()} for side, parts in times.items()},
-            "total_s": totals, "agree": agreement.agree, "problems": agreement.problems,
-            "same_decisions": agreement.same_decisions, "zero_shot_max_diff": agreement.zero_shot_diff,
-            "reading_max_diff": agreement.reading_diff, "same_report": agreement.same_report,
-            "aoa_max_diff": agreement.aoa_diff,
-            "ratio": totals["pipeline"] / totals["ours"] if agreement.agree else None}
+    return {
+        "preset": opts.preset,
+        "n_params": n_params,
+        "vocab": vocab,
+        "checkpoints": opts.checkpoints,
+        "threads": threads,
+        "device": opts.device or "default",
+        "zero_shot_items": sum(len(t.items) for t in plan.tasks),
+        "tasks": [t.label for t in plan.tasks],
+        "reading_rows": len(plan.reading.frame),
+        "aoa_contexts": len(data.aoa_contexts),
+        "seconds": {side: {p: sum(v) for p, v in parts.items()} for side, parts in times.items()},
+        "per_checkpoint": {side: {p: sum(v) / len(v) for p, v in parts.items()} for side, parts in times.items()},
+        "total_s": totals,
+        "agree": agreement.agree,
+        "problems": agreement.problems,
+        "same_decisions": agreement.same_decisions,
+        "zero_shot_max_diff": agreement.zero_shot_diff,
+        "reading_max_diff": agreement.reading_diff,
+        "same_report": agreement.same_report,
+        "aoa_max_diff": agreement.aoa_diff,
+        "ratio": totals["pipeline"] / totals["ours"] if agreement.agree else None,
+    }
 
 
 def format_report(r: dict) -> str:
     """The table `bench submission` prints without --json."""
-    names = {"load": "load (once per checkpoint)", "zero_shot": "zero-shot (exact vs fast)",
-             "reading": "reading surprisals (official vs batched)",
-             "reading_report": "reading regressions (same code)", "aoa": "AoA (official loop vs batched)"}
+    names = {
+        "load": "load (once per checkpoint)",
+        "zero_shot": "zero-shot (exact vs fast)",
+        "reading": "reading surprisals (official vs batched)",
+        "reading_report": "reading regressions (same code)",
+        "aoa": "AoA (official loop vs batched)",
+    }
     n = r["checkpoints"]
-    lines = [f"random {r['preset']} ({r['n_params']:,} parameters, {r['vocab']:,}-token vocabulary), {r['threads']} "
-             f"threads; {r['zero_shot_items']} zero-shot items ({', '.join(r['tasks'])}), {r['reading_rows']} reading "
-             f"rows, {r['aoa_contexts']} AoA contexts; {n} checkpoints measured",
-             f"{'part':<42} {'pipeline s/ckpt':>16} {'ours s/ckpt':>12} {'pipeline x' + str(n):>14} {'ours x' + str(n):>10}"]
+    lines = [
+        f"random {r['preset']} ({r['n_params']:,} parameters, {r['vocab']:,}-token vocabulary), {r['threads']} "
+        f"threads; {r['zero_shot_items']} zero-shot items ({', '.join(r['tasks'])}), {r['reading_rows']} reading "
+        f"rows, {r['aoa_contexts']} AoA contexts; {n} checkpoints measured",
+        f"{'part':<42} {'pipeline s/ckpt':>16} {'ours s/ckpt':>12} {'pipeline x' + str(n):>14} {'ours x' + str(n):>10}",
+    ]
     for part in PARTS:
         p, o = r["per_checkpoint"]["pipeline"][part], r["per_checkpoint"]["ours"][part]
-        lines.append(f"{names[part]:<42} {p:>16.3f} {o:>12.3f} {r['seconds']['pipeline'][part]:>14.2f} "
-                     f"{r['seconds']['ours'][part]:>10.2f}")
+        lines.append(
+            f"{names[part]:<42} {p:>16.3f} {o:>12.3f} {r['seconds']['pipeline'][part]:>14.2f} {r['seconds']['ours'][part]:>10.2f}"
+        )
     tp, to = r["total_s"]["pipeline"], r["total_s"]["ours"]
     lines.append(f"{'total':<42} {tp / n:>16.3f} {to / n:>12.3f} {tp:>14.2f} {to:>10.2f}")
-    lines.append(f"outputs: zero-shot decisions same: {r['same_decisions']} (largest score difference "
-                 f"{r['zero_shot_max_diff']:.1e}); reading largest difference {r['reading_max_diff']:.1e} nats, same "
-                 f"report.txt: {r['same_report']}; AoA largest difference {r['aoa_max_diff']:.1e} nats")
-    lines.append(f"ratio (pipeline total / ours): {r['ratio']:.2f}x" if r["ratio"] is not None
-                 else "no ratio: " + "; ".join(r["problems"]))
+    lines.append(
+        f"outputs: zero-shot decisions same: {r['same_decisions']} (largest score difference "
+        f"{r['zero_shot_max_diff']:.1e}); reading largest difference {r['reading_max_diff']:.1e} nats, same "
+        f"report.txt: {r['same_report']}; AoA largest difference {r['aoa_max_diff']:.1e} nats"
+    )
+    lines.append(
+        f"ratio (pipeline total / ours): {r['ratio']:.2f}x" if r["ratio"] is not None else "no ratio: " + "; ".join(r["problems"])
+    )
     return "\n".join(lines)

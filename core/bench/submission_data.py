@@ -2,6 +2,7 @@
 official BabyLM file formats (blimp, supplement, EWoK, entity tracking, wug), reading rows and AoA
 (context, word) items, all from one seeded random generator. Standard library only; must not import torch or gradio.
 """
+
 from __future__ import annotations
 
 import json
@@ -9,8 +10,28 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-NOUNS = ("dog", "cat", "girl", "boy", "teacher", "ball", "box", "apple", "key", "cup", "bird", "farmer",
-         "doctor", "table", "river", "house", "book", "child", "horse", "window")
+NOUNS = (
+    "dog",
+    "cat",
+    "girl",
+    "boy",
+    "teacher",
+    "ball",
+    "box",
+    "apple",
+    "key",
+    "cup",
+    "bird",
+    "farmer",
+    "doctor",
+    "table",
+    "river",
+    "house",
+    "book",
+    "child",
+    "horse",
+    "window",
+)
 VERBS = ("saw", "liked", "found", "carried", "watched", "helped", "moved", "opened", "chased", "painted")
 ADJECTIVES = ("red", "small", "happy", "old", "quiet", "bright", "heavy", "kind", "wet", "tall")
 WUGS = ("glorb", "snarp", "tesk", "blick", "dax", "fep", "zorp", "mip")
@@ -20,8 +41,8 @@ WUGS = ("glorb", "snarp", "tesk", "blick", "dax", "fep", "zorp", "mip")
 class SyntheticData:
     """Where the data was written and the AoA items (kept in memory: no official file is needed)."""
 
-    root: Path                 # the evaluation_data/ folder (fast_eval/ under it)
-    sentences: list[str]       # every sentence written, for the tokenizer and the reading rows
+    root: Path  # the evaluation_data/ folder (fast_eval/ under it)
+    sentences: list[str]  # every sentence written, for the tokenizer and the reading rows
     aoa_contexts: list[str]
     aoa_words: list[str]
 
@@ -44,9 +65,8 @@ def _blimp(rng, n: int, uid: str) -> list[dict]:
         good = _sentence(rng, rng.randint(5, 12))
         words = good[:-1].split()
         i = rng.randrange(len(words) - 1)
-        bad = " ".join(words[:i] + [words[i + 1], words[i]] + words[i + 2:]) + "."
-        rows.append({"sentence_good": good, "sentence_bad": bad, "field": "syntax", "UID": uid,
-                     "linguistics_term": uid})
+        bad = " ".join(words[:i] + [words[i + 1], words[i]] + words[i + 2 :]) + "."
+        rows.append({"sentence_good": good, "sentence_bad": bad, "field": "syntax", "UID": uid, "linguistics_term": uid})
     return rows
 
 
@@ -55,10 +75,18 @@ def _ewok(rng, n: int) -> list[dict]:
     for _ in range(n):
         noun, a, b = rng.choice(NOUNS), *rng.sample(ADJECTIVES, 2)
         context = " ".join(_sentence(rng, 10) for _ in range(2))
-        rows.append({"Context1": f"{context} The {noun} is {a}.", "Context2": f"{context} The {noun} is {b}.",
-                     "Target1": f"The {noun} looks {a}.", "Target2": f"The {noun} looks {b}.",
-                     "Domain": "physical-properties", "ContextType": "concrete", "ContextDiff": "adjective",
-                     "TargetDiff": "adjective"})
+        rows.append(
+            {
+                "Context1": f"{context} The {noun} is {a}.",
+                "Context2": f"{context} The {noun} is {b}.",
+                "Target1": f"The {noun} looks {a}.",
+                "Target2": f"The {noun} looks {b}.",
+                "Domain": "physical-properties",
+                "ContextType": "concrete",
+                "ContextDiff": "adjective",
+                "TargetDiff": "adjective",
+            }
+        )
     return rows
 
 
@@ -77,8 +105,9 @@ def _wug(rng, n: int) -> list[dict]:
     rows = []
     for _ in range(n):
         w = rng.choice(WUGS) + rng.choice("aeiou") + "y"
-        rows.append({"sentences": f"It is {w}. Its {w}ness is clear.\tIt is {w}. Its {w}ity is clear.",
-                     "ratio": round(rng.random(), 3)})
+        rows.append(
+            {"sentences": f"It is {w}. Its {w}ness is clear.\tIt is {w}. Its {w}ity is clear.", "ratio": round(rng.random(), 3)}
+        )
     return rows
 
 
@@ -87,12 +116,13 @@ def write_fast_eval(root: Path, items: int, aoa_contexts: int, seed: int = 0) ->
     (context, word) items cut from further sentences (every word after the third, its words before)."""
     rng = random.Random(seed)
     fast = root / "evaluation_data" / "fast_eval"
-    files = {"blimp_fast": {"word_order.jsonl": _blimp(rng, items, "word_order"),
-                            "swap.jsonl": _blimp(rng, items, "swap")},
-             "supplement_fast": {"hypernym.jsonl": _blimp(rng, items, "hypernym")},
-             "ewok_fast": {"physical-properties.jsonl": _ewok(rng, items)},
-             "entity_tracking_fast": {"regular.jsonl": _entity(rng, items)},
-             "wug_adj_nominalization": {"wug_adj_nominalization.jsonl": _wug(rng, items)}}
+    files = {
+        "blimp_fast": {"word_order.jsonl": _blimp(rng, items, "word_order"), "swap.jsonl": _blimp(rng, items, "swap")},
+        "supplement_fast": {"hypernym.jsonl": _blimp(rng, items, "hypernym")},
+        "ewok_fast": {"physical-properties.jsonl": _ewok(rng, items)},
+        "entity_tracking_fast": {"regular.jsonl": _entity(rng, items)},
+        "wug_adj_nominalization": {"wug_adj_nominalization.jsonl": _wug(rng, items)},
+    }
     sentences = []
     for folder, named in files.items():
         for name, rows in named.items():

@@ -3,6 +3,7 @@
 Each submodule registers one group of verbs (`register(subparsers)`) and keeps one small function
 per verb; this module only assembles them and turns `UserError` into a message and exit code 2.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -13,9 +14,25 @@ from importlib import import_module
 from core.errors import UserError
 
 # One module per verb group; each defines register(subparsers). Order = order in --help.
-_GROUPS = ("quickstart_cmds", "studio_cmds", "config_cmds", "data_cmds", "tokenizer_cmds", "train_cmds", "distill_cmds",
-           "sweep_cmds", "doctor_cmds", "eval_cmds", "submission_cmds", "export_cmds", "serve_cmds", "bench_cmds",
-           "bench_studio_cmds", "bench_submission_cmds", "recipe_cmds")
+_GROUPS = (
+    "quickstart_cmds",
+    "studio_cmds",
+    "config_cmds",
+    "data_cmds",
+    "tokenizer_cmds",
+    "train_cmds",
+    "distill_cmds",
+    "sweep_cmds",
+    "doctor_cmds",
+    "eval_cmds",
+    "submission_cmds",
+    "export_cmds",
+    "serve_cmds",
+    "bench_cmds",
+    "bench_studio_cmds",
+    "bench_submission_cmds",
+    "recipe_cmds",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,9 +80,11 @@ def verb_group(subparsers, name: str, help: str):
     return group.add_subparsers(dest=f"{name}_verb", metavar="VERB", required=True)
 
 
-BENCH_HELP = ("measure speed: bench train (our loop vs transformers.Trainer), bench eval (batched scoring), "
-              "bench generate (our sampler vs transformers generate), bench studio (CLI vs studio run, plot latency), "
-              "bench submission (the strict-small evaluation, the pipeline's way vs ours)")
+BENCH_HELP = (
+    "measure speed: bench train (our loop vs transformers.Trainer), bench eval (batched scoring), "
+    "bench generate (our sampler vs transformers generate), bench studio (CLI vs studio run, plot latency), "
+    "bench submission (the strict-small evaluation, the pipeline's way vs ours)"
+)
 
 
 def main(argv: list[str] | None = None) -> int:

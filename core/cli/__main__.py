@@ -1,4 +1,5 @@
 """`python -m core.cli` runs the same CLI as the `babyllama` console script."""
+
 import sys
 
 from core.cli import main

@@ -1,6 +1,7 @@
 """`--backend local|slurm[:NAME]` with `--nodes`, `--gpus-per-node`, `--time` for `train` and
 `sweep`, turned into a `core.backends.BackendChoice`. Must not import gradio, torch or submitit.
 """
+
 from __future__ import annotations
 
 import sys
@@ -13,16 +14,33 @@ def add_backend_args(p) -> None:
     from core.bounds import bounded
 
     g = p.add_argument_group("where it runs")
-    g.add_argument("--backend", default="local", metavar="local|slurm[:NAME]",
-                   help="local (this machine, default) or slurm: a SLURM job through submitit; NAME picks a "
-                        "cluster of backends.yaml (workspace, else ~/.config/babyllama/); docs/cluster.md")
-    g.add_argument("--nodes", type=bounded(int, 1, 4096), default=None,
-                   help="SLURM nodes (overrides the cluster's `nodes`); >1 starts accelerate launch on each")
-    g.add_argument("--gpus-per-node", "--gpus_per_node", dest="gpus_per_node", type=bounded(int, 0, 64),
-                   default=None, help="GPUs per SLURM node (overrides the cluster's `gpus_per_node`)")
-    g.add_argument("--time", default=None, metavar="HH:MM:SS",
-                   help="the SLURM job's time limit (overrides the cluster's `time`); before it, the run "
-                        "checkpoints and is requeued")
+    g.add_argument(
+        "--backend",
+        default="local",
+        metavar="local|slurm[:NAME]",
+        help="local (this machine, default) or slurm: a SLURM job through submitit; NAME picks a "
+        "cluster of backends.yaml (workspace, else ~/.config/babyllama/); docs/cluster.md",
+    )
+    g.add_argument(
+        "--nodes",
+        type=bounded(int, 1, 4096),
+        default=None,
+        help="SLURM nodes (overrides the cluster's `nodes`); >1 starts accelerate launch on each",
+    )
+    g.add_argument(
+        "--gpus-per-node",
+        "--gpus_per_node",
+        dest="gpus_per_node",
+        type=bounded(int, 0, 64),
+        default=None,
+        help="GPUs per SLURM node (overrides the cluster's `gpus_per_node`)",
+    )
+    g.add_argument(
+        "--time",
+        default=None,
+        metavar="HH:MM:SS",
+        help="the SLURM job's time limit (overrides the cluster's `time`); before it, the run checkpoints and is requeued",
+    )
 
 
 def choose_backend(args, ws: Workspace):
@@ -30,8 +48,14 @@ def choose_backend(args, ws: Workspace):
     The rules live in `core.backends.choice`, shared with the studio's "Run on"."""
     from core.backends.choice import Where, choose
 
-    where = Where(args.backend, args.nodes, args.gpus_per_node, args.time,
-                  getattr(args, "max_parallel", None), getattr(args, "num_processes", 1))
+    where = Where(
+        args.backend,
+        args.nodes,
+        args.gpus_per_node,
+        args.time,
+        getattr(args, "max_parallel", None),
+        getattr(args, "num_processes", 1),
+    )
     backend, warnings = choose(ws, where)
     for warning in warnings:
         print(warning, file=sys.stderr, flush=True)

@@ -3,6 +3,7 @@
 Help for every config key is generated from the dataclass metadata in core.config, so the CLI,
 the studio forms and validation never disagree. Must not import gradio.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,8 +46,12 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser("config", help="check a config file or list every key")
     verbs = p.add_subparsers(dest="config_verb", metavar="VERB", required=True)
-    q = verbs.add_parser("check", help="resolve a config with overrides; print it, its size and memory, or every problem",
-                         epilog=keys_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    q = verbs.add_parser(
+        "check",
+        help="resolve a config with overrides; print it, its size and memory, or every problem",
+        epilog=keys_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     q.add_argument("config", help="YAML file or preset name")
     q.add_argument("overrides", nargs="*", help="section.key=value or --flag value")
     q.add_argument("--json", action="store_true", help="print JSON")
@@ -59,14 +64,19 @@ def register(subparsers) -> None:
 def _preset_row(name: str, path, ws: Workspace) -> dict:
     cfg = config_mod.load(path)
     info = models.describe(cfg)
-    return {"name": name, "type": cfg.model.type, "parameters": info["parameters"],
-            "vocab_size": info["vocab_size"], "memory_gb": info["memory_gb"]["total"], "path": str(path)}
+    return {
+        "name": name,
+        "type": cfg.model.type,
+        "parameters": info["parameters"],
+        "vocab_size": info["vocab_size"],
+        "memory_gb": info["memory_gb"]["total"],
+        "path": str(path),
+    }
 
 
 def _cmd_presets_list(args) -> int:
     ws = Workspace.resolve(args.workspace)
-    rows = [_preset_row(name, path, ws) for name, path in sorted(presets.available(ws).items(),
-                                                                    key=lambda kv: kv[0].lower())]
+    rows = [_preset_row(name, path, ws) for name, path in sorted(presets.available(ws).items(), key=lambda kv: kv[0].lower())]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -86,8 +96,7 @@ def _cmd_config_check(args) -> int:
     ws = Workspace.resolve(args.workspace)
     # References that are set must exist (and the tokenizer must match model.vocab_size);
     # unset ones are fine here: a preset is checked before any data exists.
-    cfg = config_mod.load(presets.resolve_config_path(args.config, ws), args.overrides,
-                          checks=[data_checker(ws, require=False)])
+    cfg = config_mod.load(presets.resolve_config_path(args.config, ws), args.overrides, checks=[data_checker(ws, require=False)])
     paths = resolve_data(cfg, ws, require=False)
     vocab = None
     if paths.tokenizer is not None:
@@ -101,10 +110,13 @@ def _cmd_config_check(args) -> int:
     print(config_mod.to_yaml(cfg), end="")
     source = "the tokenizer" if vocab else f"the nominal {models.NOMINAL_VOCAB} (no tokenizer set)"
     mem = info["memory_gb"]
-    print(f"# parameters: {info['parameters']:,} ({models.human(info['parameters'])}) "
-          f"at vocab {info['vocab_size']} from {source}")
-    print(f"# training memory estimate: {mem['total']:.2f} GB (weights {mem['weights']}, gradients {mem['gradients']}, "
-          f"AdamW {mem['optimizer']}, activations {mem['activations']})")
+    print(
+        f"# parameters: {info['parameters']:,} ({models.human(info['parameters'])}) at vocab {info['vocab_size']} from {source}"
+    )
+    print(
+        f"# training memory estimate: {mem['total']:.2f} GB (weights {mem['weights']}, gradients {mem['gradients']}, "
+        f"AdamW {mem['optimizer']}, activations {mem['activations']})"
+    )
     for note in paths.notes:
         print(f"# {note}")
     if paths.corpus is not None:

@@ -3,6 +3,7 @@
 Thin wrappers over core.data; the guide's spellings (`--num-tokens`, `--output-dir`, `--babylm-10m`,
 `--babylm-dev`, `--data-dir`) are accepted. Must not import gradio or studio.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -28,35 +29,82 @@ def register(subparsers) -> None:
 
     q = verbs.add_parser("synth", help="generate synthetic child-directed English")
     _add_name(q)
-    q.add_argument("--words", "--tokens", "--num-tokens", dest="words", default="1000000", metavar="W",
-                   help="size as a count of whitespace-separated words, e.g. 1000000, 500k, 1M (default 1000000); "
-                        "--tokens and --num-tokens are older names of this word count")
-    q.add_argument("--complexity", choices=COMPLEXITIES, default="simple",
-                   help="simple: small vocabulary, subject-verb-object; medium: questions, dialogue, "
-                        "prepositions; complex: clauses, past and future (default simple)")
-    q.add_argument("--seed", type=bounds.bounded(int, 0, bounds.MAX_SEED), default=42, metavar="S",
-                   help="random seed: same seed, same bytes (default 42)")
-    q.add_argument("--dev-fraction", type=bounds.bounded(float, 0.0, 0.5), default=0.1, metavar="F",
-                   help="share of the words that goes to the dev split (default 0.1)")
+    q.add_argument(
+        "--words",
+        "--tokens",
+        "--num-tokens",
+        dest="words",
+        default="1000000",
+        metavar="W",
+        help="size as a count of whitespace-separated words, e.g. 1000000, 500k, 1M (default 1000000); "
+        "--tokens and --num-tokens are older names of this word count",
+    )
+    q.add_argument(
+        "--complexity",
+        choices=COMPLEXITIES,
+        default="simple",
+        help="simple: small vocabulary, subject-verb-object; medium: questions, dialogue, "
+        "prepositions; complex: clauses, past and future (default simple)",
+    )
+    q.add_argument(
+        "--seed",
+        type=bounds.bounded(int, 0, bounds.MAX_SEED),
+        default=42,
+        metavar="S",
+        help="random seed: same seed, same bytes (default 42)",
+    )
+    q.add_argument(
+        "--dev-fraction",
+        type=bounds.bounded(float, 0.0, 0.5),
+        default=0.1,
+        metavar="F",
+        help="share of the words that goes to the dev split (default 0.1)",
+    )
     add_workspace_arg(q)
     q.set_defaults(func=_cmd_synth)
 
     q = verbs.add_parser("prepare", help="prepare BabyLM folders or your own text (.txt, .jsonl, .parquet, datasets)")
-    q.add_argument("--source", "--babylm-10m", "--babylm-dev", "--data-dir", dest="sources", action="append",
-                   metavar="DIR", help="folder (or file) to read; repeat for e.g. babylm_10M and babylm_dev")
+    q.add_argument(
+        "--source",
+        "--babylm-10m",
+        "--babylm-dev",
+        "--data-dir",
+        dest="sources",
+        action="append",
+        metavar="DIR",
+        help="folder (or file) to read; repeat for e.g. babylm_10M and babylm_dev",
+    )
     _add_name(q)
-    q.add_argument("--babylm", choices=VERSIONS, default="auto",
-                   help="BabyLM file names to expect; auto tells 2023 from 2024 by the names (default auto)")
-    q.add_argument("--budget-words", default=None, metavar="W",
-                   help="cut the train split to this many words, e.g. 10M, 500k (default: keep all)")
-    q.add_argument("--clean-domains", default="", metavar="D,D",
-                   help="cleaners to run: BabyLM domains (wikipedia, subtitles, dialogue, childes, "
-                        "gutenberg, stories, qed), file names (switchboard, cbt...), all, or your own "
-                        "registered cleaner for a custom source; whitespace is always normalised")
-    q.add_argument("--custom-cleaning", action="store_true",
-                   help="guide spelling, kept for scripts: name your cleaners in --clean-domains")
-    q.add_argument("--tokenizer-vocab", type=bounds.bounded(int, 1, bounds.MAX_VOCAB), default=None, metavar="V",
-                   help="guide spelling; the tokenizer is a separate step: `babyllama tokenizer train --vocab-size V`")
+    q.add_argument(
+        "--babylm",
+        choices=VERSIONS,
+        default="auto",
+        help="BabyLM file names to expect; auto tells 2023 from 2024 by the names (default auto)",
+    )
+    q.add_argument(
+        "--budget-words",
+        default=None,
+        metavar="W",
+        help="cut the train split to this many words, e.g. 10M, 500k (default: keep all)",
+    )
+    q.add_argument(
+        "--clean-domains",
+        default="",
+        metavar="D,D",
+        help="cleaners to run: BabyLM domains (wikipedia, subtitles, dialogue, childes, "
+        "gutenberg, stories, qed), file names (switchboard, cbt...), all, or your own "
+        "registered cleaner for a custom source; whitespace is always normalised",
+    )
+    q.add_argument(
+        "--custom-cleaning", action="store_true", help="guide spelling, kept for scripts: name your cleaners in --clean-domains"
+    )
+    q.add_argument(
+        "--tokenizer-vocab",
+        type=bounds.bounded(int, 1, bounds.MAX_VOCAB),
+        default=None,
+        metavar="V",
+        help="guide spelling; the tokenizer is a separate step: `babyllama tokenizer train --vocab-size V`",
+    )
     add_workspace_arg(q)
     q.set_defaults(func=_cmd_prepare)
 
@@ -73,8 +121,14 @@ def register(subparsers) -> None:
 
 
 def _add_name(parser) -> None:
-    parser.add_argument("--name", "--output-dir", dest="name", default=None, metavar="N",
-                        help="corpus name in the workspace (a path's last part is used as the name)")
+    parser.add_argument(
+        "--name",
+        "--output-dir",
+        dest="name",
+        default=None,
+        metavar="N",
+        help="corpus name in the workspace (a path's last part is used as the name)",
+    )
 
 
 def _name(args) -> str:
@@ -87,8 +141,10 @@ def _summary(path: Path) -> None:
     manifest = read_manifest(path)
     print(f"corpus {manifest['name']!r} ({manifest['kind']}) -> {path}")
     for split, counts in manifest["splits"].items():
-        print(f"  {split:5s} {counts['words']:>12,} words {counts['lines']:>10,} lines "
-              f"{counts['documents']:>8,} documents {counts['files']:>3} file(s)")
+        print(
+            f"  {split:5s} {counts['words']:>12,} words {counts['lines']:>10,} lines "
+            f"{counts['documents']:>8,} documents {counts['files']:>3} file(s)"
+        )
     for warning in manifest.get("warnings", []):
         print(f"warning: {warning}", file=sys.stderr)
 
@@ -156,8 +212,7 @@ def _cmd_stats(args) -> int:
     print(f"{'file':40s} {'words':>12s} {'chars':>13s} {'lines':>10s} {'docs':>8s}")
     rows = stats["files"] + [{"file": f"[{s} total]", **c} for s, c in stats["splits"].items()]
     for row in rows:
-        print(f"{row['file'][:40]:40s} {row['words']:>12,} {row['chars']:>13,} {row['lines']:>10,} "
-              f"{row['documents']:>8,}")
+        print(f"{row['file'][:40]:40s} {row['words']:>12,} {row['chars']:>13,} {row['lines']:>10,} {row['documents']:>8,}")
     hist = stats["line_lengths"]
     print(f"\n{hist['unit']}:")
     for i, label in enumerate(hist["labels"]):

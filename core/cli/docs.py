@@ -2,6 +2,7 @@
 config dataclasses' field metadata; `--check` only reports which page is stale. The output depends
 on nothing but the code (fixed width, declaration order). Must not import gradio.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,14 +25,19 @@ def render_all() -> dict[str, str]:
 
 
 def _header(title: str, source: str) -> list[str]:
-    return [f"# {title}", "",
-            f"Generated from {source} by `{COMMAND}` (Python {PYTHON}); do not edit by hand.",
-            "`tests/core/cli/test_docs.py` fails when this page is stale.", ""]
+    return [
+        f"# {title}",
+        "",
+        f"Generated from {source} by `{COMMAND}` (Python {PYTHON}); do not edit by hand.",
+        "`tests/core/cli/test_docs.py` fails when this page is stale.",
+        "",
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
 # docs/cli.md
 # ---------------------------------------------------------------------------------------------
+
 
 def walk(parser: argparse.ArgumentParser, path=("babyllama",), summary: str = ""):
     """(command words, one-line help, parser) for `parser` and every sub-command, depth first."""
@@ -50,8 +56,7 @@ def render_cli() -> str:
 
     commands = list(walk(build_parser()))
     lines = _header("CLI reference", "the argparse tree (`core.cli.build_parser`)")
-    lines += [f"- [`{' '.join(path)}`](#{_anchor(path)}){': ' + summary if summary else ''}"
-              for path, summary, _ in commands]
+    lines += [f"- [`{' '.join(path)}`](#{_anchor(path)}){': ' + summary if summary else ''}" for path, summary, _ in commands]
     config_keys = keys_help()
     for path, summary, parser in commands:
         lines += ["", f"## {' '.join(path)}", ""]
@@ -81,27 +86,47 @@ def _help(parser: argparse.ArgumentParser, config_keys: str) -> str:
 # docs/config.md
 # ---------------------------------------------------------------------------------------------
 
+
 def render_config() -> str:
     """docs/config.md: every section and key of a run config with type, default, bounds and help."""
     from core import config as config_mod
 
     lines = _header("Config reference", "the field metadata of the dataclasses in `core/config/fields.py`")
-    lines += ["A run config is YAML with these sections. Override any key on the command line as "
-              "`section.key=value` (`babyllama train --config tiny training.lr=1e-3`), or with the guide's "
-              "flags (`--lr 1e-3`, `--fp16`). `babyllama config keys` prints the same list; "
-              "`babyllama config check CONFIG` validates a file and reports every problem at once.", ""]
+    lines += [
+        "A run config is YAML with these sections. Override any key on the command line as "
+        "`section.key=value` (`babyllama train --config tiny training.lr=1e-3`), or with the guide's "
+        "flags (`--lr 1e-3`, `--fp16`). `babyllama config keys` prints the same list; "
+        "`babyllama config check CONFIG` validates a file and reports every problem at once.",
+        "",
+    ]
     for section, cls in config_mod.SECTIONS.items():
-        lines += [f"## {section}", "", " ".join(inspect.cleandoc(cls.__doc__ or "").split()), "",
-                  "| key | type | default | allowed | help |", "|---|---|---|---|---|"]
+        lines += [
+            f"## {section}",
+            "",
+            " ".join(inspect.cleandoc(cls.__doc__ or "").split()),
+            "",
+            "| key | type | default | allowed | help |",
+            "|---|---|---|---|---|",
+        ]
         types = config_mod.field_types(cls)
         for f in fields(cls):
             default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
-            cells = [f"`{section}.{f.name}`", getattr(types[f.name], "__name__", str(types[f.name])),
-                     f"`{_yaml(default)}`", _allowed(f.metadata), f.metadata.get("help", "")]
+            cells = [
+                f"`{section}.{f.name}`",
+                getattr(types[f.name], "__name__", str(types[f.name])),
+                f"`{_yaml(default)}`",
+                _allowed(f.metadata),
+                f.metadata.get("help", ""),
+            ]
             lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
         lines.append("")
-    lines += ["## Guide flags", "", "Flags of the guide whose names differ from the key they set "
-              "(any other `--key value` sets the key of that name in whichever section has it):", ""]
+    lines += [
+        "## Guide flags",
+        "",
+        "Flags of the guide whose names differ from the key they set "
+        "(any other `--key value` sets the key of that name in whichever section has it):",
+        "",
+    ]
     lines += [f"- `--{flag}` sets `{key}`" for flag, key in config_mod.FLAG_ALIASES.items()]
     return "\n".join(lines) + "\n"
 
@@ -122,10 +147,14 @@ def _allowed(meta) -> str:
 # Command line
 # ---------------------------------------------------------------------------------------------
 
+
 def stale(out_dir: Path) -> list[str]:
     """The generated pages in `out_dir` that differ from what the code generates now."""
-    return [name for name, text in render_all().items()
-            if not (out_dir / name).is_file() or (out_dir / name).read_text(encoding="utf-8") != text]
+    return [
+        name
+        for name, text in render_all().items()
+        if not (out_dir / name).is_file() or (out_dir / name).read_text(encoding="utf-8") != text
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

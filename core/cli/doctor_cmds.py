@@ -3,6 +3,7 @@
 
 Exit 1 when any check failed, else 0 (warnings and skips don't fail). Must not import gradio or studio.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,12 +19,19 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser("doctor", help="check Python, packages, device, memory and disk before training")
     p.add_argument("--json", action="store_true", help="print the checks and a system summary as JSON")
-    p.add_argument("--gpu-check", action="store_true",
-                   help="train llama-10M on the GPU (bf16, fp16, compiled), check the loss against "
-                        "transformers', stop/resume, 2-GPU launch, eval, generate, bench train; a JSON "
-                        "verdict with --json (on CPU: tiny versions, GPU parts skipped)")
-    p.add_argument("--budget-s", type=float, default=None,
-                   help="--gpu-check: seconds it may take; checks that would not fit are skipped (default 480)")
+    p.add_argument(
+        "--gpu-check",
+        action="store_true",
+        help="train llama-10M on the GPU (bf16, fp16, compiled), check the loss against "
+        "transformers', stop/resume, 2-GPU launch, eval, generate, bench train; a JSON "
+        "verdict with --json (on CPU: tiny versions, GPU parts skipped)",
+    )
+    p.add_argument(
+        "--budget-s",
+        type=float,
+        default=None,
+        help="--gpu-check: seconds it may take; checks that would not fit are skipped (default 480)",
+    )
     add_workspace_arg(p)
     p.set_defaults(func=_cmd_doctor)
 
@@ -49,8 +57,12 @@ def _cmd_doctor(args) -> int:
     ws = Workspace.resolve(args.workspace)
     checks = doctor.run_checks(ws)
     if args.json:
-        print(json.dumps({"checks": [c.to_dict() for c in checks], "system": doctor.system_summary(ws),
-                          "ok": not doctor.failed(checks)}, indent=2))
+        print(
+            json.dumps(
+                {"checks": [c.to_dict() for c in checks], "system": doctor.system_summary(ws), "ok": not doctor.failed(checks)},
+                indent=2,
+            )
+        )
     else:
         width = max(len(c.name) for c in checks)
         for c in checks:

@@ -3,6 +3,7 @@
 Runs in the foreground with progress lines, or with `--detach` as an `export` job (the same
 function, in core.worker). Must not import gradio; torch is imported only when a command runs.
 """
+
 from __future__ import annotations
 
 import shlex
@@ -18,22 +19,37 @@ def register(subparsers) -> None:
     from core.export.runner import ExportOptions
 
     d = ExportOptions(model="", format="hf")
-    p = subparsers.add_parser("export", help="export a model: transformers folder + model card, ONNX (checked), int8 ONNX, "
-                                             "or a BabyLM submission",
-                              description="Output goes to <workspace>/exports/<run>-<format>/ unless --output is given; "
-                                          "an existing non-empty folder is never overwritten.")
+    p = subparsers.add_parser(
+        "export",
+        help="export a model: transformers folder + model card, ONNX (checked), int8 ONNX, or a BabyLM submission",
+        description="Output goes to <workspace>/exports/<run>-<format>/ unless --output is given; "
+        "an existing non-empty folder is never overwritten.",
+    )
     p.add_argument("model", help="run name, checkpoint folder or any transformers causal-LM folder")
     # No argparse `choices`: our own check names the field and the formats (exit 2 either way).
-    p.add_argument("--format", required=True, metavar="|".join(FORMATS),
-                   help="hf: safetensors + tokenizer + README.md model card; onnx: decoder with dynamic batch/sequence "
-                        "axes, checked against PyTorch with onnxruntime; int8: that ONNX quantized to int8, with "
-                        "size and perplexity before/after; babylm: the final model (main/) + one folder per chck_* checkpoint "
-                        "+ a README with the upload and evaluation commands (nothing is uploaded)")
+    p.add_argument(
+        "--format",
+        required=True,
+        metavar="|".join(FORMATS),
+        help="hf: safetensors + tokenizer + README.md model card; onnx: decoder with dynamic batch/sequence "
+        "axes, checked against PyTorch with onnxruntime; int8: that ONNX quantized to int8, with "
+        "size and perplexity before/after; babylm: the final model (main/) + one folder per chck_* checkpoint "
+        "+ a README with the upload and evaluation commands (nothing is uploaded)",
+    )
     p.add_argument("--output", default="", metavar="DIR", help="output folder (default <workspace>/exports/<run>-<format>/)")
-    p.add_argument("--data", default="", metavar="N",
-                   help="int8 perplexity text: corpus name (its dev split), folder or file (default: the run's dev split)")
-    p.add_argument("--max-tokens", type=int, default=d.max_tokens, metavar="N",
-                   help=f"int8 perplexity: score at most N tokens (default {d.max_tokens:,}; 0 = the whole split)")
+    p.add_argument(
+        "--data",
+        default="",
+        metavar="N",
+        help="int8 perplexity text: corpus name (its dev split), folder or file (default: the run's dev split)",
+    )
+    p.add_argument(
+        "--max-tokens",
+        type=int,
+        default=d.max_tokens,
+        metavar="N",
+        help=f"int8 perplexity: score at most N tokens (default {d.max_tokens:,}; 0 = the whole split)",
+    )
     p.add_argument("--detach", action="store_true", help="run as a background job; print its name and return")
     add_workspace_arg(p)
     p.set_defaults(func=_cmd_export)
@@ -45,8 +61,9 @@ def _options(args):
     # Paths become absolute: a detached job runs in its own folder.
     absolute = lambda v: str(Path(v).expanduser().resolve()) if v else ""  # noqa: E731
     data = absolute(args.data) if args.data and Path(args.data).expanduser().exists() else args.data
-    return ExportOptions(model=args.model, format=args.format, output=absolute(args.output), data=data,
-                         max_tokens=args.max_tokens)
+    return ExportOptions(
+        model=args.model, format=args.format, output=absolute(args.output), data=data, max_tokens=args.max_tokens
+    )
 
 
 def command_for(opts) -> str:
@@ -72,8 +89,7 @@ def _cmd_export(args) -> int:
             _, target = plan_output(opts, ws)  # bad input fails here, before a job exists
             opts.output = str(target)
             run = start_export_job(opts, ws, history, command=command_for(opts))
-            print(f"export job {run['name']} started (log: {Path(run['run_dir']) / jobs.LOG_FILE}); output {target}",
-                  flush=True)
+            print(f"export job {run['name']} started (log: {Path(run['run_dir']) / jobs.LOG_FILE}); output {target}", flush=True)
             print(run["name"])
             return 0
         try:

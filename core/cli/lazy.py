@@ -2,6 +2,7 @@
 dataclass whose module imports torch, without importing it to build the parser, and `given`.
 Must not import torch, gradio or sqlite_utils at import.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -3,6 +3,7 @@
 Starts the one `quickstart` background job, then follows its log and the run's; `--detach` returns
 at once. Imports core lazily so `--help` stays fast. Must not import gradio or studio.
 """
+
 from __future__ import annotations
 
 from core.workspace import Workspace
@@ -19,16 +20,33 @@ def register(subparsers) -> None:
     from core.bounds import MAX_STEPS, MAX_SYNTH_WORDS, MAX_VOCAB, bounded
     from core.cli import add_workspace_arg
 
-    p = subparsers.add_parser("quickstart", help="first run: a sample corpus, a tokenizer and a tiny run, chained "
-                                                 f"as background jobs (first loss point {FIRST_CURVE})")
-    p.add_argument("--words", type=bounded(int, 1, MAX_SYNTH_WORDS), default=None, metavar="W",
-                   help="size of the synthetic sample corpus in words (default 200000)")
-    p.add_argument("--vocab-size", type=bounded(int, 1, MAX_VOCAB), default=None, metavar="V",
-                   help="tokenizer vocabulary size (default 2000)")
-    p.add_argument("--max-steps", type=bounded(int, 1, MAX_STEPS), default=None, metavar="S",
-                   help="training steps of the tiny run (default 200)")
-    p.add_argument("--detach", action="store_true",
-                   help="start the chain in the background, print its job name, return")
+    p = subparsers.add_parser(
+        "quickstart",
+        help="first run: a sample corpus, a tokenizer and a tiny run, chained "
+        f"as background jobs (first loss point {FIRST_CURVE})",
+    )
+    p.add_argument(
+        "--words",
+        type=bounded(int, 1, MAX_SYNTH_WORDS),
+        default=None,
+        metavar="W",
+        help="size of the synthetic sample corpus in words (default 200000)",
+    )
+    p.add_argument(
+        "--vocab-size",
+        type=bounded(int, 1, MAX_VOCAB),
+        default=None,
+        metavar="V",
+        help="tokenizer vocabulary size (default 2000)",
+    )
+    p.add_argument(
+        "--max-steps",
+        type=bounded(int, 1, MAX_STEPS),
+        default=None,
+        metavar="S",
+        help="training steps of the tiny run (default 200)",
+    )
+    p.add_argument("--detach", action="store_true", help="start the chain in the background, print its job name, return")
     add_workspace_arg(p)
     p.set_defaults(func=_cmd_quickstart)
 

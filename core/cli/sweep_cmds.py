@@ -3,6 +3,7 @@
 The whole sweep is validated before anything starts; each trial is then a queued training run.
 Must not import gradio or torch.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,26 +34,48 @@ def register(subparsers) -> None:
     from core.cli import add_workspace_arg
     from core.cli.backend_args import add_backend_args
 
-    p = subparsers.add_parser("sweep", help="hyperparameter sweeps: grid and/or random search over queued runs",
-                              epilog=SPEC_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config",
-                   help="sweep YAML path, an example in presets/sweeps/ by name, or a past sweep's name (with a new --name)")
-    p.add_argument("--trials", type=bounds.bounded(int, 1, bounds.MAX_TRIALS), default=None,
-                   help="random draws per grid point (overrides the YAML's trials:)")
+    p = subparsers.add_parser(
+        "sweep",
+        help="hyperparameter sweeps: grid and/or random search over queued runs",
+        epilog=SPEC_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--config", help="sweep YAML path, an example in presets/sweeps/ by name, or a past sweep's name (with a new --name)"
+    )
+    p.add_argument(
+        "--trials",
+        type=bounds.bounded(int, 1, bounds.MAX_TRIALS),
+        default=None,
+        help="random draws per grid point (overrides the YAML's trials:)",
+    )
     p.add_argument("--name", default=None, help="sweep name (overrides the YAML's name:); prefixes every trial's run name")
     p.add_argument("--dry-run", "--dry_run", action="store_true", help="validate and list the trials; start nothing")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                   help="fixed for every trial, after the YAML's overrides: (repeatable: --set data.train_path=syn)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="fixed for every trial, after the YAML's overrides: (repeatable: --set data.train_path=syn)",
+    )
     add_backend_args(p)
-    p.add_argument("--max-parallel", "--max_parallel", dest="max_parallel", type=bounds.bounded(int, 1, bounds.MAX_TRIALS),
-                   default=None, help="with --backend slurm: trials running at once (the job array's %%N; "
-                                      "overrides the cluster's array_parallelism)")
+    p.add_argument(
+        "--max-parallel",
+        "--max_parallel",
+        dest="max_parallel",
+        type=bounds.bounded(int, 1, bounds.MAX_TRIALS),
+        default=None,
+        help="with --backend slurm: trials running at once (the job array's %%N; overrides the cluster's array_parallelism)",
+    )
     add_workspace_arg(p)
     p.set_defaults(func=_cmd_start)
     verbs = p.add_subparsers(dest="sweep_verb", metavar="VERB", required=False)
-    specs = [("list", "every sweep: trials and their statuses", _cmd_list, False),
-             ("show", "one sweep's results table (best trial marked) + results.html plot", _cmd_show, True),
-             ("stop", "stop the sweep's queued and running trials (again: kill the running one)", _cmd_stop, True)]
+    specs = [
+        ("list", "every sweep: trials and their statuses", _cmd_list, False),
+        ("show", "one sweep's results table (best trial marked) + results.html plot", _cmd_show, True),
+        ("stop", "stop the sweep's queued and running trials (again: kill the running one)", _cmd_stop, True),
+    ]
     for verb, text, func, takes_name in specs:
         q = verbs.add_parser(verb, help=text)
         if takes_name:
@@ -77,8 +100,9 @@ def _cmd_start(args) -> int:
     spec = sweep.read_spec(sweep.find_spec(args.config, ws))
     if args.overrides:
         fixed = spec.get("overrides") or {}
-        spec["overrides"] = ([f"{k}={v}" for k, v in fixed.items()] if isinstance(fixed, dict) else list(fixed)) \
-            + list(args.overrides)
+        spec["overrides"] = ([f"{k}={v}" for k, v in fixed.items()] if isinstance(fixed, dict) else list(fixed)) + list(
+            args.overrides
+        )
     plan = sweep.plan(spec, ws, trials=args.trials, name=args.name, checks=[data_checker(ws, require=True)])
     with open_history(ws) as history:
         sweep_runs.check_free(plan, ws, history)  # a taken name is a problem of the dry run too
@@ -102,9 +126,11 @@ def _backend(args, ws: Workspace):
 
 def _argv(args) -> list[str]:
     argv = ["--config", args.config, *(["--trials", str(args.trials)] if args.trials else [])]
-    argv += [f"--{flag.replace('_', '-')}={getattr(args, flag)}" for flag in ("backend", "nodes", "gpus_per_node", "time",
-                                                                             "max_parallel")
-             if getattr(args, flag) not in (None, "local")]
+    argv += [
+        f"--{flag.replace('_', '-')}={getattr(args, flag)}"
+        for flag in ("backend", "nodes", "gpus_per_node", "time", "max_parallel")
+        if getattr(args, flag) not in (None, "local")
+    ]
     return argv + (["--name", args.name] if args.name else []) + [f"--set={o}" for o in args.overrides]
 
 
@@ -155,8 +181,10 @@ def _cmd_stop(args) -> int:
     with open_history(Workspace.resolve(args.workspace)) as history:
         outcomes = sweep_runs.stop(history, args.sweep)
     asked = [run for run, outcome in outcomes.items() if outcome in ("requested", "killed")]
-    print(f"sweep {args.sweep}: stop requested for {len(asked)} trial(s)"
-          + (f" ({', '.join(asked)})" if asked else "; none was queued or running"))
+    print(
+        f"sweep {args.sweep}: stop requested for {len(asked)} trial(s)"
+        + (f" ({', '.join(asked)})" if asked else "; none was queued or running")
+    )
     return 0
 
 

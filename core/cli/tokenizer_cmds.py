@@ -3,6 +3,7 @@
 Thin wrappers over core.tokenizer; the guide's `train_tokenizer.py --data-dir --output x.json`
 spellings are accepted. Must not import gradio or studio.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,20 +25,40 @@ def register(subparsers) -> None:
     verbs = p.add_subparsers(dest="tokenizer_verb", metavar="VERB", required=True)
 
     q = verbs.add_parser("train", help="train a byte-level BPE tokenizer on a corpus")
-    q.add_argument("--data", "--data-dir", dest="data", required=True, metavar="N",
-                   help="workspace corpus name, or a folder / text file (a corpus folder: its train/ split)")
-    q.add_argument("--vocab-size", type=bounds.bounded(int, tk.MIN_VOCAB, bounds.MAX_VOCAB), default=16000,
-                   help=f"vocabulary size to aim for, {tk.MIN_VOCAB} to {bounds.MAX_VOCAB:,} (default 16000)")
-    q.add_argument("--min-frequency", type=bounds.bounded(int, 1, bounds.MAX_ITEMS), default=2,
-                   help="a pair must occur this often to merge (default 2)")
-    q.add_argument("--name", default=None, metavar="TOK",
-                   help="tokenizer name in the workspace (default <corpus>-bpe<vocab>)")
-    q.add_argument("--output", default=None, metavar="PATH",
-                   help="the guide's spelling: a name, a folder, or a path ending in .json (the tokenizer "
-                        "is saved in the workspace under the file's stem and its tokenizer.json copied there)")
-    q.add_argument("--no-bos", action="store_true",
-                   help="do not start encoded texts with <s> (the default adds it, so the BabyLM pipeline "
-                        "scores a sentence's first word; see docs/evaluation.md)")
+    q.add_argument(
+        "--data",
+        "--data-dir",
+        dest="data",
+        required=True,
+        metavar="N",
+        help="workspace corpus name, or a folder / text file (a corpus folder: its train/ split)",
+    )
+    q.add_argument(
+        "--vocab-size",
+        type=bounds.bounded(int, tk.MIN_VOCAB, bounds.MAX_VOCAB),
+        default=16000,
+        help=f"vocabulary size to aim for, {tk.MIN_VOCAB} to {bounds.MAX_VOCAB:,} (default 16000)",
+    )
+    q.add_argument(
+        "--min-frequency",
+        type=bounds.bounded(int, 1, bounds.MAX_ITEMS),
+        default=2,
+        help="a pair must occur this often to merge (default 2)",
+    )
+    q.add_argument("--name", default=None, metavar="TOK", help="tokenizer name in the workspace (default <corpus>-bpe<vocab>)")
+    q.add_argument(
+        "--output",
+        default=None,
+        metavar="PATH",
+        help="the guide's spelling: a name, a folder, or a path ending in .json (the tokenizer "
+        "is saved in the workspace under the file's stem and its tokenizer.json copied there)",
+    )
+    q.add_argument(
+        "--no-bos",
+        action="store_true",
+        help="do not start encoded texts with <s> (the default adds it, so the BabyLM pipeline "
+        "scores a sentence's first word; see docs/evaluation.md)",
+    )
     q.add_argument("--quiet", action="store_true", help="no progress bar")
     q.add_argument("--json", action="store_true", help="print the result as JSON")
     add_workspace_arg(q)
@@ -47,8 +68,12 @@ def register(subparsers) -> None:
     q.add_argument("tokenizer", metavar="TOK", help="tokenizer name, folder or tokenizer .json file")
     q.add_argument("--text", default=None, help="text to split into tokens")
     q.add_argument("--corpus", default=None, metavar="N", help="corpus name or path to measure on")
-    q.add_argument("--max-lines", type=bounds.bounded(int, 1, bounds.MAX_ITEMS), default=2000,
-                   help="corpus lines sampled, at least 1 (default 2000)")
+    q.add_argument(
+        "--max-lines",
+        type=bounds.bounded(int, 1, bounds.MAX_ITEMS),
+        default=2000,
+        help="corpus lines sampled, at least 1 (default 2000)",
+    )
     q.add_argument("--json", action="store_true", help="print JSON")
     add_workspace_arg(q)
     q.set_defaults(func=_cmd_inspect)
@@ -78,11 +103,18 @@ def _cmd_train(args) -> int:
     source = tk.resolve_source(args.data, ws)
     out_dir, json_copy = _destination(args, ws, source)
     if not args.json:
-        print(f"training byte-level BPE on {source} (vocab {args.vocab_size}, min frequency "
-              f"{args.min_frequency}) -> {out_dir}", flush=True)
-    result = tk.train_tokenizer(source, out_dir, args.vocab_size, args.min_frequency,
-                                progress=not (args.quiet or args.json) and sys.stderr.isatty(),
-                                add_bos=not args.no_bos)
+        print(
+            f"training byte-level BPE on {source} (vocab {args.vocab_size}, min frequency {args.min_frequency}) -> {out_dir}",
+            flush=True,
+        )
+    result = tk.train_tokenizer(
+        source,
+        out_dir,
+        args.vocab_size,
+        args.min_frequency,
+        progress=not (args.quiet or args.json) and sys.stderr.isatty(),
+        add_bos=not args.no_bos,
+    )
     if json_copy is not None:
         json_copy.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(out_dir / tk.TOKENIZER_FILE, json_copy)
@@ -91,8 +123,10 @@ def _cmd_train(args) -> int:
         return 0
     # A shortfall was already logged as a warning by core.tokenizer, with its fix.
     short = " (all this corpus supports)" if result.warnings else ""
-    print(f"vocab size {result.vocab_size}{short} (requested {result.vocab_size_requested}) from "
-          f"{result.files} file(s), {result.bytes / 1e6:.1f} MB in {result.seconds:.1f}s")
+    print(
+        f"vocab size {result.vocab_size}{short} (requested {result.vocab_size_requested}) from "
+        f"{result.files} file(s), {result.bytes / 1e6:.1f} MB in {result.seconds:.1f}s"
+    )
     print(f"saved to {result.out_dir}" + (f" (tokenizer.json also at {json_copy})" if json_copy else ""))
     return 0
 
@@ -113,15 +147,19 @@ def _cmd_inspect(args) -> int:
     print(f"tokenizer {path}  vocab {report['vocab_size']}")
     if "text" in report:
         t = report["text"]
-        print(f"text: {t['words']} words -> {len(t['ids'])} tokens; fertility {t['fertility']:.3f} tokens/word, "
-              f"{t['bytes_per_token']:.2f} bytes/token, unknown {t['unknown_rate']:.2%}")
+        print(
+            f"text: {t['words']} words -> {len(t['ids'])} tokens; fertility {t['fertility']:.3f} tokens/word, "
+            f"{t['bytes_per_token']:.2f} bytes/token, unknown {t['unknown_rate']:.2%}"
+        )
         print("tokens: " + " ".join(repr(p) for p in t["pieces"]))
         print("ids:    " + " ".join(str(i) for i in t["ids"]))
     if "corpus" in report:
         c = report["corpus"]
-        print(f"corpus {c['source']} ({c['lines']} sampled lines, {c['words']} words, {c['tokens']} tokens): "
-              f"fertility {c['fertility']:.3f}, {c['bytes_per_token']:.2f} bytes/token, "
-              f"unknown rate {c['unknown_rate']:.2%}, single-token words {c['coverage']:.1%}")
+        print(
+            f"corpus {c['source']} ({c['lines']} sampled lines, {c['words']} words, {c['tokens']} tokens): "
+            f"fertility {c['fertility']:.3f}, {c['bytes_per_token']:.2f} bytes/token, "
+            f"unknown rate {c['unknown_rate']:.2%}, single-token words {c['coverage']:.1%}"
+        )
     return 0
 
 
@@ -130,9 +168,16 @@ def _cmd_list(args) -> int:
     rows = []
     for name in ws.tokenizers():
         meta = tk.read_meta(ws.tokenizer_dir(name))
-        rows.append({"name": name, "vocab_size": tk.vocab_size_of(name, ws),
-                     "min_frequency": meta.get("min_frequency"), "source": meta.get("source"),
-                     "created": meta.get("created"), "path": str(ws.tokenizer_dir(name))})
+        rows.append(
+            {
+                "name": name,
+                "vocab_size": tk.vocab_size_of(name, ws),
+                "min_frequency": meta.get("min_frequency"),
+                "source": meta.get("source"),
+                "created": meta.get("created"),
+                "path": str(ws.tokenizer_dir(name)),
+            }
+        )
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0

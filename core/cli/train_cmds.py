@@ -3,6 +3,7 @@
 Training always runs as a background job (the same one the studio starts); the foreground mode
 follows its log and turns Ctrl-C into a stop with a checkpoint. Must not import gradio or torch.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,27 +27,44 @@ def register(subparsers) -> None:
     from core.cli.backend_args import add_backend_args
     from core.cli.config_cmds import keys_help
 
-    p = subparsers.add_parser("train", help="train a model from a config (the guide's train.py)", allow_abbrev=False,
-                              epilog=keys_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = subparsers.add_parser(
+        "train",
+        help="train a model from a config (the guide's train.py)",
+        allow_abbrev=False,
+        epilog=keys_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--config", required=True, help="YAML file or preset name (presets/llama-10M.yaml, tiny)")
     p.add_argument("overrides", nargs="*", help="section.key=value, or the guide's flags (--lr 5e-4 --fp16)")
     p.add_argument("--detach", action="store_true", help="start in the background, print the run name, return")
-    p.add_argument("--resume_from_checkpoint", "--resume-from-checkpoint", metavar="PATH", default=None,
-                   help="continue from a checkpoint-<step> folder (its run, if known; else a new run from it)")
-    p.add_argument("--num-processes", "--num_processes", type=bounded(int, 1, MAX_PROCESSES), default=1,
-                   help="data-parallel processes through accelerate launch (GPUs, or gloo on CPU)")
+    p.add_argument(
+        "--resume_from_checkpoint",
+        "--resume-from-checkpoint",
+        metavar="PATH",
+        default=None,
+        help="continue from a checkpoint-<step> folder (its run, if known; else a new run from it)",
+    )
+    p.add_argument(
+        "--num-processes",
+        "--num_processes",
+        type=bounded(int, 1, MAX_PROCESSES),
+        default=1,
+        help="data-parallel processes through accelerate launch (GPUs, or gloo on CPU)",
+    )
     add_backend_args(p)
     add_workspace_arg(p)
     p.set_defaults(func=_cmd_train, accepts_overrides=True)
 
     p = subparsers.add_parser("runs", help="list, inspect, stop, resume, follow or delete runs")
     verbs = p.add_subparsers(dest="runs_verb", metavar="VERB", required=True)
-    specs = [("list", "every run with status, step and last loss", _cmd_list, False),
-             ("show", "one run: status, pid, step, config, last value of each metric", _cmd_show, True),
-             ("stop", "ask a run to checkpoint and stop (twice: kill it)", _cmd_stop, True),
-             ("resume", "continue a stopped/failed/lost run from its last intact checkpoint", _cmd_resume, True),
-             ("logs", "print a run's log (-f: follow until it ends)", _cmd_logs, True),
-             ("delete", "delete a run's history and folder (asks first)", _cmd_delete, True)]
+    specs = [
+        ("list", "every run with status, step and last loss", _cmd_list, False),
+        ("show", "one run: status, pid, step, config, last value of each metric", _cmd_show, True),
+        ("stop", "ask a run to checkpoint and stop (twice: kill it)", _cmd_stop, True),
+        ("resume", "continue a stopped/failed/lost run from its last intact checkpoint", _cmd_resume, True),
+        ("logs", "print a run's log (-f: follow until it ends)", _cmd_logs, True),
+        ("delete", "delete a run's history and folder (asks first)", _cmd_delete, True),
+    ]
     for verb, text, func, takes_run in specs:
         q = verbs.add_parser(verb, help=text)
         if takes_run:
@@ -85,8 +103,16 @@ def _cmd_train(args) -> int:
         else:
             if resume is not None and not resume.is_dir():
                 raise UserError(f"--resume_from_checkpoint: no checkpoint folder at {resume}")
-            run = jobs.start(jobs.training_kind(cfg), cfg, ws, history, command=command,
-                             num_processes=args.num_processes, resume_from=resume, backend=backend)
+            run = jobs.start(
+                jobs.training_kind(cfg),
+                cfg,
+                ws,
+                history,
+                command=command,
+                num_processes=args.num_processes,
+                resume_from=resume,
+                backend=backend,
+            )
         print(f"run {run['name']} started ({run['run_dir']})", flush=True)
         if args.detach:
             print(run["name"])
@@ -120,8 +146,9 @@ def follow(history, name: str, out=None) -> int:
             time.sleep(0.3)
         except KeyboardInterrupt:
             outcome = jobs.stop(name, history)
-            message = ("stop requested: writing a checkpoint (Ctrl-C again to kill)" if outcome == "requested"
-                       else f"run {outcome}")
+            message = (
+                "stop requested: writing a checkpoint (Ctrl-C again to kill)" if outcome == "requested" else f"run {outcome}"
+            )
             print(f"\n{message}", file=out, flush=True)
 
 
@@ -154,11 +181,22 @@ def _cmd_list(args) -> int:
 
     with open_history(Workspace.resolve(args.workspace)) as history:
         runs = jobs.refresh_all(history)
-        rows = [{"name": r["name"], "kind": r["kind"], "status": r["status"], "step": r["step"],
-                 "total_steps": r["total_steps"], "loss": history.last_metric(r["name"], "loss"),
-                 "queue_position": jobs.queue_position(history, r["name"]), "backend": r.get("backend"),
-                 "scheduler_job": r.get("scheduler_job"), "scheduler_state": r.get("scheduler_state"),
-                 "history_writes_delayed": writes_delayed(r)} for r in runs]
+        rows = [
+            {
+                "name": r["name"],
+                "kind": r["kind"],
+                "status": r["status"],
+                "step": r["step"],
+                "total_steps": r["total_steps"],
+                "loss": history.last_metric(r["name"], "loss"),
+                "queue_position": jobs.queue_position(history, r["name"]),
+                "backend": r.get("backend"),
+                "scheduler_job": r.get("scheduler_job"),
+                "scheduler_state": r.get("scheduler_state"),
+                "history_writes_delayed": writes_delayed(r),
+            }
+            for r in runs
+        ]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -198,8 +236,21 @@ def _cmd_show(args) -> int:
     if args.json:
         print(json.dumps(run, indent=2, default=str))
         return 0
-    for key in ("name", "kind", "status", "step", "total_steps", "pid", "backend", "scheduler_job",
-                "scheduler_state", "run_dir", "command", "error", "hint"):
+    for key in (
+        "name",
+        "kind",
+        "status",
+        "step",
+        "total_steps",
+        "pid",
+        "backend",
+        "scheduler_job",
+        "scheduler_state",
+        "run_dir",
+        "command",
+        "error",
+        "hint",
+    ):
         if run.get(key) not in (None, ""):
             print(f"{key:>12}: {status_text(run) if key == 'status' else run[key]}")
         if key == "total_steps" and run["eta_s"] is not None:
@@ -223,8 +274,12 @@ def _cmd_stop(args) -> int:
 
     with open_history(Workspace.resolve(args.workspace)) as history:
         outcome = jobs.stop(args.run, history)
-    print({"requested": f"stop requested for {args.run}: it checkpoints and ends (stop again to kill it)",
-           "killed": f"{args.run} killed"}.get(outcome, f"{args.run} is already {outcome}"))
+    print(
+        {
+            "requested": f"stop requested for {args.run}: it checkpoints and ends (stop again to kill it)",
+            "killed": f"{args.run} killed",
+        }.get(outcome, f"{args.run} is already {outcome}")
+    )
     return 0
 
 

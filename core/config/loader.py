@@ -8,6 +8,7 @@ PyYAML reads `3e-4` as a string; floats accept it, so the guide's YAML loads unc
 `load_distillation(path, student, overrides)` is the guide's `--config distillation.yaml
 --student-config X.yaml`: the model section from the student, its name suffixed `-distilled`.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,8 +23,7 @@ from core.errors import ConfigError, Issue
 from core.train import word_marks
 
 
-def load(path: str | Path | None = None, overrides: list[str] | None = None,
-         *, base: dict | None = None, checks=()) -> RunConfig:
+def load(path: str | Path | None = None, overrides: list[str] | None = None, *, base: dict | None = None, checks=()) -> RunConfig:
     """Read YAML (or start from `base` / defaults), apply overrides, validate; raise one ConfigError.
 
     `checks` are extra functions cfg -> list[Issue] (e.g. that the named corpus and tokenizer
@@ -50,8 +50,9 @@ def load(path: str | Path | None = None, overrides: list[str] | None = None,
     return cfg
 
 
-def load_distillation(path: str | Path, student: str | Path | None = None, overrides: list[str] | None = None,
-                      *, checks=()) -> RunConfig:
+def load_distillation(
+    path: str | Path, student: str | Path | None = None, overrides: list[str] | None = None, *, checks=()
+) -> RunConfig:
     """The config of a distillation run (the guide's `--config distillation.yaml --student-config
     llama-58M.yaml`): data, training, logging and distillation from `path`, the `model` section
     from `student` when given. The student's name gets a `-distilled` suffix, so the run does not
@@ -61,8 +62,13 @@ def load_distillation(path: str | Path, student: str | Path | None = None, overr
     if student is not None:
         model = _read_yaml(Path(student), issues).get("model")
         if not isinstance(model, dict):
-            issues.append(Issue(f"--student-config {student}", "has no `model:` section",
-                                "pass a model preset (presets/llama-58M.yaml) as the student"))
+            issues.append(
+                Issue(
+                    f"--student-config {student}",
+                    "has no `model:` section",
+                    "pass a model preset (presets/llama-58M.yaml) as the student",
+                )
+            )
         else:
             raw["model"] = dict(model, name=f"{model.get('name') or model.get('type', 'model')}-distilled")
     if issues:
@@ -86,12 +92,18 @@ def _read_yaml(path: Path, issues: list[Issue]) -> dict:
         return {}
     if raw is None:
         # An empty file would silently train the built-in default shape: never what was meant.
-        issues.append(Issue(str(path), "the config file is empty (no sections)",
-                            "write `data:`, `model:`, `training:` sections, or pick a preset (`babyllama presets list`)"))
+        issues.append(
+            Issue(
+                str(path),
+                "the config file is empty (no sections)",
+                "write `data:`, `model:`, `training:` sections, or pick a preset (`babyllama presets list`)",
+            )
+        )
         return {}
     if not isinstance(raw, dict):
-        issues.append(Issue(str(path), "the top level must be a mapping of sections",
-                            "use `data:`, `model:`, `training:`, `logging:`"))
+        issues.append(
+            Issue(str(path), "the top level must be a mapping of sections", "use `data:`, `model:`, `training:`, `logging:`")
+        )
         return {}
     return raw
 

@@ -3,6 +3,7 @@
 A preset is a config file whose stem is its name (`llama-10M`); workspace presets (saved from
 the Model tab) shadow nothing built in. Must not import torch or gradio.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -53,6 +54,7 @@ def resolve_config_path(value: str, workspace=None) -> Path:
         try:
             return find(path.stem, workspace)
         except UserError:
-            raise UserError(f"--config: no file at {value} and no preset named {path.stem!r}; "
-                            f"see `babyllama presets list`") from None
+            raise UserError(
+                f"--config: no file at {value} and no preset named {path.stem!r}; see `babyllama presets list`"
+            ) from None
     return find(path.stem if path.suffix else value, workspace)

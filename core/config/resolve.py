@@ -10,6 +10,7 @@ A folder of text files (the guide's `./data/babylm_10M_clean`) is accepted with 
 before `jobs.start` saves the config (the worker runs in the run folder); workspace names stay
 names. Must not import torch or gradio.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -70,8 +71,13 @@ def _resolve(cfg: RunConfig, ws: Workspace, require: bool) -> tuple[DataPaths, l
     if d.train_path:
         found = _find(d.train_path, ws, ws.data_dir)
         if found is None:
-            issues.append(Issue("data.train_path", f"no corpus or folder named {d.train_path!r}",
-                                "make one with `babyllama data synth --name NAME` or give a folder of .txt files"))
+            issues.append(
+                Issue(
+                    "data.train_path",
+                    f"no corpus or folder named {d.train_path!r}",
+                    "make one with `babyllama data synth --name NAME` or give a folder of .txt files",
+                )
+            )
         else:
             train, corpus = _train_split(found, d.train_path, issues, notes)
     elif require:
@@ -80,13 +86,23 @@ def _resolve(cfg: RunConfig, ws: Workspace, require: bool) -> tuple[DataPaths, l
     if d.eval_path:
         found = _find(d.eval_path, ws, ws.data_dir)
         if found is None:
-            issues.append(Issue("data.eval_path", f"no corpus or folder named {d.eval_path!r}",
-                                "leave it empty to use the training corpus's dev/ split"))
+            issues.append(
+                Issue(
+                    "data.eval_path",
+                    f"no corpus or folder named {d.eval_path!r}",
+                    "leave it empty to use the training corpus's dev/ split",
+                )
+            )
         else:
             evaluation = found / "dev" if (found / "dev").is_dir() else found
             if (found / MANIFEST).is_file() and evaluation == found:
-                issues.append(Issue("data.eval_path", f"corpus {d.eval_path!r} has no dev/ split",
-                                    "prepare it with a dev part, or leave data.eval_path empty"))
+                issues.append(
+                    Issue(
+                        "data.eval_path",
+                        f"corpus {d.eval_path!r} has no dev/ split",
+                        "prepare it with a dev part, or leave data.eval_path empty",
+                    )
+                )
                 evaluation = None
             elif not _is_prepared_split(evaluation):
                 evaluation = _text_folder(evaluation, "data.eval_path", issues, notes)
@@ -95,8 +111,7 @@ def _resolve(cfg: RunConfig, ws: Workspace, require: bool) -> tuple[DataPaths, l
     tokenizer = _resolve_tokenizer(cfg, ws, issues, require)
     pairs = _resolve_pairs(cfg, ws, issues)
     _resolve_babylm(cfg, ws, issues)
-    return DataPaths(train=train, eval=evaluation, tokenizer=tokenizer, corpus=corpus, pairs=pairs,
-                     notes=tuple(notes)), issues
+    return DataPaths(train=train, eval=evaluation, tokenizer=tokenizer, corpus=corpus, pairs=pairs, notes=tuple(notes)), issues
 
 
 def _is_prepared_split(folder: Path) -> bool:
@@ -115,8 +130,13 @@ def _train_split(found: Path, value: str, issues: list[Issue], notes: list[str])
     else:
         return _text_folder(found, "data.train_path", issues, notes), None
     if not _visible_files(train):
-        issues.append(Issue("data.train_path", f"the {train.name}/ split of corpus {value!r} is empty",
-                            "prepare the corpus again from a source with text in it"))
+        issues.append(
+            Issue(
+                "data.train_path",
+                f"the {train.name}/ split of corpus {value!r} is empty",
+                "prepare the corpus again from a source with text in it",
+            )
+        )
     return train, corpus
 
 
@@ -135,11 +155,14 @@ def _text_folder(found: Path, field: str, issues: list[Issue], notes: list[str])
         issues.append(Issue(field, str(err).removeprefix(f"{field}: ")))
         return None
     if (bad := _first_non_utf8(list(text_folder.files[:20]))) is not None:
-        issues.append(Issue(field, f"{bad} is not UTF-8 text",
-                            prepare + " (prepare replaces undecodable bytes and says how many)"))
+        issues.append(
+            Issue(field, f"{bad} is not UTF-8 text", prepare + " (prepare replaces undecodable bytes and says how many)")
+        )
         return None
-    notes.append(f"{field}: {text_folder.describe()}: will be prepared into the token cache at start "
-                 "(once: later runs with the same text reuse it)")
+    notes.append(
+        f"{field}: {text_folder.describe()}: will be prepared into the token cache at start "
+        "(once: later runs with the same text reuse it)"
+    )
     return found
 
 
@@ -184,9 +207,14 @@ def _resolve_pairs(cfg: RunConfig, ws: Workspace, issues: list[Issue]) -> Path |
     found = _find(value, ws, ws.root) if value else (ws.root / "blimp" if (ws.root / "blimp").is_dir() else None)
     if found is None:
         where = f"no folder {value!r}" if value else f"not set, and {ws.root / 'blimp'} does not exist"
-        issues.append(Issue("eval.pairs_dir", where,
-                            "give a folder of BLiMP-format .jsonl files (one per paradigm), put them in "
-                            "<workspace>/blimp/, or set eval.pairs_every=0"))
+        issues.append(
+            Issue(
+                "eval.pairs_dir",
+                where,
+                "give a folder of BLiMP-format .jsonl files (one per paradigm), put them in "
+                "<workspace>/blimp/, or set eval.pairs_every=0",
+            )
+        )
     return found
 
 
@@ -205,8 +233,13 @@ def _resolve_babylm(cfg: RunConfig, ws: Workspace, issues: list[Issue]) -> Path 
         return None
     found = _find(value, ws, ws.root)
     if found is None or not found.is_dir():
-        issues.append(Issue("eval.babylm_fast_dir", f"no folder {value!r}",
-                            "give the official BabyLM evaluation_data/ (or its fast_eval/) folder, or leave it empty"))
+        issues.append(
+            Issue(
+                "eval.babylm_fast_dir",
+                f"no folder {value!r}",
+                "give the official BabyLM evaluation_data/ (or its fast_eval/) folder, or leave it empty",
+            )
+        )
     return found
 
 
@@ -216,6 +249,7 @@ def pin_paths(cfg: RunConfig, ws: Workspace) -> RunConfig:
     A job runs in its own folder, so `./my_pairs` must mean what it meant where the command was
     typed; workspace names stay names (the run folder stays portable with its workspace).
     """
+
     def pinned(value: str, subdir: Path) -> str:
         if not value or Path(value).expanduser().is_absolute():
             return value
@@ -229,26 +263,42 @@ def pin_paths(cfg: RunConfig, ws: Workspace) -> RunConfig:
         return str(raw.resolve()) if not raw.is_absolute() and not inside and raw.is_dir() else ref
 
     d, e, t = cfg.data, cfg.eval, cfg.distillation
-    data = replace(d, train_path=pinned(d.train_path, ws.data_dir), eval_path=pinned(d.eval_path, ws.data_dir),
-                   tokenizer_path=pinned(d.tokenizer_path, ws.tokenizers_dir))
+    data = replace(
+        d,
+        train_path=pinned(d.train_path, ws.data_dir),
+        eval_path=pinned(d.eval_path, ws.data_dir),
+        tokenizer_path=pinned(d.tokenizer_path, ws.tokenizers_dir),
+    )
     teachers = ",".join(pinned_teacher(ref) for ref in t.teachers) if t.teachers else t.teacher_models
-    return replace(cfg, data=data, eval=replace(e, pairs_dir=pinned(e.pairs_dir, ws.root),
-                                                babylm_fast_dir=pinned(e.babylm_fast_dir, ws.root)),
-                   distillation=replace(t, teacher_models=teachers))
+    return replace(
+        cfg,
+        data=data,
+        eval=replace(e, pairs_dir=pinned(e.pairs_dir, ws.root), babylm_fast_dir=pinned(e.babylm_fast_dir, ws.root)),
+        distillation=replace(t, teacher_models=teachers),
+    )
 
 
 def _resolve_tokenizer(cfg: RunConfig, ws: Workspace, issues: list[Issue], require: bool) -> Path | None:
     value = cfg.data.tokenizer_path
     if not value:
         if require:
-            issues.append(Issue("data.tokenizer_path", "not set",
-                                "train one with `babyllama tokenizer train --data CORPUS --name TOK`, "
-                                "then data.tokenizer_path=TOK"))
+            issues.append(
+                Issue(
+                    "data.tokenizer_path",
+                    "not set",
+                    "train one with `babyllama tokenizer train --data CORPUS --name TOK`, then data.tokenizer_path=TOK",
+                )
+            )
         return None
     found = _find(value, ws, ws.tokenizers_dir)
     if found is None or not (found.is_file() or (found / "tokenizer.json").is_file()):
-        issues.append(Issue("data.tokenizer_path", f"no tokenizer at {value!r}",
-                            "train one with `babyllama tokenizer train --data CORPUS --name TOK`, or fix the path"))
+        issues.append(
+            Issue(
+                "data.tokenizer_path",
+                f"no tokenizer at {value!r}",
+                "train one with `babyllama tokenizer train --data CORPUS --name TOK`, or fix the path",
+            )
+        )
         return None
     from core.tokenizer import vocab_size_of
 

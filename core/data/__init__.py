@@ -3,6 +3,7 @@
 The light functions are imported here; `build_token_dataset` / `token_dataset_meta` load lazily
 because they pull in datasets and transformers. Never imports gradio or studio.
 """
+
 from __future__ import annotations
 
 from core.data.babylm import prepare_corpus
@@ -11,8 +12,16 @@ from core.data.corpus import corpus_stats, list_corpora, read_manifest
 from core.data.synthetic import create_synthetic_corpus, generate_documents
 
 __all__ = [
-    "build_token_dataset", "clean", "corpus_stats", "create_synthetic_corpus", "generate_documents",
-    "get_cleaner", "list_corpora", "prepare_corpus", "read_manifest", "register_cleaner",
+    "build_token_dataset",
+    "clean",
+    "corpus_stats",
+    "create_synthetic_corpus",
+    "generate_documents",
+    "get_cleaner",
+    "list_corpora",
+    "prepare_corpus",
+    "read_manifest",
+    "register_cleaner",
     "token_dataset_meta",
 ]
 

@@ -3,6 +3,7 @@ train split to a word budget; plus `prepare_corpus`, which sends any other sourc
 
 Never imports gradio or studio (nor datasets: BabyLM files are plain text).
 """
+
 from __future__ import annotations
 
 import os
@@ -16,16 +17,34 @@ from core.workspace import Workspace
 
 VERSIONS = ("auto", "2023", "2024")
 NAMES = {
-    "2023": ("aochildes", "bnc_spoken", "cbt", "children_stories", "gutenberg", "open_subtitles",
-             "qed", "simple_wikipedia", "switchboard", "wikipedia"),
+    "2023": (
+        "aochildes",
+        "bnc_spoken",
+        "cbt",
+        "children_stories",
+        "gutenberg",
+        "open_subtitles",
+        "qed",
+        "simple_wikipedia",
+        "switchboard",
+        "wikipedia",
+    ),
     "2024": ("childes", "bnc_spoken", "gutenberg", "open_subtitles", "simple_wiki", "switchboard"),
 }
 # File stem -> domain; `--clean-domains` may name either (`dialogue` covers both spoken corpora).
 DOMAINS = {
-    "aochildes": "childes", "childes": "childes", "bnc_spoken": "dialogue", "switchboard": "dialogue",
-    "cbt": "stories", "children_stories": "stories", "gutenberg": "gutenberg",
-    "open_subtitles": "subtitles", "qed": "qed", "simple_wikipedia": "wikipedia",
-    "simple_wiki": "wikipedia", "wikipedia": "wikipedia",
+    "aochildes": "childes",
+    "childes": "childes",
+    "bnc_spoken": "dialogue",
+    "switchboard": "dialogue",
+    "cbt": "stories",
+    "children_stories": "stories",
+    "gutenberg": "gutenberg",
+    "open_subtitles": "subtitles",
+    "qed": "qed",
+    "simple_wikipedia": "wikipedia",
+    "simple_wiki": "wikipedia",
+    "wikipedia": "wikipedia",
 }
 _FILE = re.compile(r"^([a-z_]+)\.(train|dev|test)$")
 
@@ -34,16 +53,17 @@ def _scan(sources: list[Path]) -> dict[tuple[str, str], Path]:
     """(stem, split) -> path for every BabyLM-named file under the sources, searched recursively."""
     found: dict[tuple[str, str], Path] = {}
     for source in sources:
-        paths = [source] if source.is_file() else (
-            Path(d) / f for d, _, files in sorted(os.walk(source)) for f in sorted(files))
+        paths = [source] if source.is_file() else (Path(d) / f for d, _, files in sorted(os.walk(source)) for f in sorted(files))
         for path in paths:
             match = _FILE.match(path.name)
             if not match or match.group(1) not in DOMAINS:
                 continue
             key = (match.group(1), match.group(2))
             if key in found and found[key] != path:
-                raise UserError(f"--source: {path.name} found twice ({found[key]} and {path}); "
-                                "point --source at one BabyLM folder (e.g. babylm_10M and babylm_dev)")
+                raise UserError(
+                    f"--source: {path.name} found twice ({found[key]} and {path}); "
+                    "point --source at one BabyLM folder (e.g. babylm_10M and babylm_dev)"
+                )
             found[key] = path
     return found
 
@@ -53,8 +73,10 @@ def detect_version(stems: set[str]) -> str | None:
     only_2023 = stems & (set(NAMES["2023"]) - set(NAMES["2024"]))
     only_2024 = stems & (set(NAMES["2024"]) - set(NAMES["2023"]))
     if only_2023 and only_2024:
-        raise UserError(f"--source mixes BabyLM 2023 files ({', '.join(sorted(only_2023))}) and 2024 "
-                        f"files ({', '.join(sorted(only_2024))}); pass --babylm 2023 or --babylm 2024")
+        raise UserError(
+            f"--source mixes BabyLM 2023 files ({', '.join(sorted(only_2023))}) and 2024 "
+            f"files ({', '.join(sorted(only_2024))}); pass --babylm 2023 or --babylm 2024"
+        )
     if only_2023:
         return "2023"
     # Only the names both years share: the layout is the same, call it the newer one.
@@ -70,15 +92,20 @@ def find_babylm_files(sources: list[Path], version: str = "auto") -> tuple[str |
     chosen = detect_version(stems) if version == "auto" else version
     foreign = sorted(stems - set(NAMES[chosen])) if chosen else []
     if foreign:
-        raise UserError(f"--babylm {chosen}: {', '.join(foreign)} belong to the other BabyLM edition; "
-                        "use --babylm auto or the other year")
+        raise UserError(
+            f"--babylm {chosen}: {', '.join(foreign)} belong to the other BabyLM edition; use --babylm auto or the other year"
+        )
     if chosen is None:
         return None, {}
-    files = {split: {stem: path for (stem, s), path in sorted(found.items())
-                     if s == split and stem in NAMES[chosen]} for split in ("train", "dev")}
+    files = {
+        split: {stem: path for (stem, s), path in sorted(found.items()) if s == split and stem in NAMES[chosen]}
+        for split in ("train", "dev")
+    }
     if not files["train"]:
-        raise UserError(f"--babylm {chosen}: no BabyLM {chosen} training files under "
-                        f"{', '.join(map(str, sources))}; expected names like {NAMES[chosen][0]}.train")
+        raise UserError(
+            f"--babylm {chosen}: no BabyLM {chosen} training files under "
+            f"{', '.join(map(str, sources))}; expected names like {NAMES[chosen][0]}.train"
+        )
     return chosen, files
 
 
@@ -118,7 +145,6 @@ def cut_to_budget(writer: CorpusWriter, budget: int, split: str = "train") -> in
     return total
 
 
-
 def write_babylm(writer: CorpusWriter, version: str, files: dict[str, dict[str, Path]], domains: list[str]) -> dict:
     """Clean each BabyLM file by its domain into `writer`; returns the manifest fields to add."""
     for split, by_stem in files.items():
@@ -130,15 +156,23 @@ def write_babylm(writer: CorpusWriter, version: str, files: dict[str, dict[str, 
                 continue
             writer.note_replaced(path, replaced)
             cleaner = _cleaner_for(stem, domains)
-            writer.write(split, f"{stem}.txt", clean(text, [cleaner]), source=str(path),
-                         domain=DOMAINS[stem], cleaner=cleaner, replaced_bytes=replaced)
+            writer.write(
+                split,
+                f"{stem}.txt",
+                clean(text, [cleaner]),
+                source=str(path),
+                domain=DOMAINS[stem],
+                cleaner=cleaner,
+                replaced_bytes=replaced,
+            )
     if not files["dev"]:
         writer.warn("no .dev files found, the dev split is empty: add the dev folder as another --source")
     return {"kind": "babylm", "babylm_version": version, "clean_domains": domains}
 
 
-def prepare_corpus(workspace: Workspace, sources, name: str, babylm: str = "auto",
-                   budget_words: str | int | None = None, clean_domains=None) -> Path:
+def prepare_corpus(
+    workspace: Workspace, sources, name: str, babylm: str = "auto", budget_words: str | int | None = None, clean_domains=None
+) -> Path:
     """`babyllama data prepare`: BabyLM folders by their file names, else a custom source.
 
     `sources` is one path or a list (e.g. babylm_10M and babylm_dev); `budget_words` takes "10M",
@@ -160,8 +194,8 @@ def prepare_corpus(workspace: Workspace, sources, name: str, babylm: str = "auto
             raise UserError("--source: a custom (non-BabyLM) source takes exactly one --source folder")
         custom_units(sources[0])  # empty or unusable folders fail before anything is written
     with CorpusWriter(workspace, name) as writer:
-        fields = (write_babylm(writer, version, files, domains) if version
-                  else write_custom(writer, sources[0], domains))
+        fields = write_babylm(writer, version, files, domains) if version else write_custom(writer, sources[0], domains)
         before = cut_to_budget(writer, budget) if budget else None
-        return writer.commit(source=", ".join(str(s.resolve()) for s in sources), **fields,
-                             budget_words=budget, train_words_before_budget=before)
+        return writer.commit(
+            source=", ".join(str(s.resolve()) for s in sources), **fields, budget_words=budget, train_words_before_budget=before
+        )

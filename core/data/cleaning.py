@@ -3,6 +3,7 @@
 `@register_cleaner("scientific")` adds one; `get_cleaner(name)` finds it; `clean(text, names)` runs
 the chosen cleaners then `default`. Standard library only: no datasets, transformers, gradio, studio.
 """
+
 from __future__ import annotations
 
 import html
@@ -114,8 +115,7 @@ def clean_wikipedia(text: str) -> str:
     return _fix_spacing(text)
 
 
-_SUBTITLE_CREDIT = re.compile(r"^.*(subtitle|subtitulo|sync|corrected by|opensubtitles).*$",
-                              re.IGNORECASE | re.MULTILINE)
+_SUBTITLE_CREDIT = re.compile(r"^.*(subtitle|subtitulo|sync|corrected by|opensubtitles).*$", re.IGNORECASE | re.MULTILINE)
 _SOUND_CUE = re.compile(r"\[[^\]\n]*\]|\([A-Z][A-Za-z ]*\)|♪+|<[^>\n]*>")
 _DASH_START = re.compile(r"^\s*-\s*", re.MULTILINE)
 
@@ -168,15 +168,25 @@ def clean_gutenberg(text: str) -> str:
     text = text.replace("\r\n", "\n").lstrip("\ufeff")
     start = _PG_START.search(text)
     if start:
-        text = _PG_PRODUCED.sub("", text[start.end():])
+        text = _PG_PRODUCED.sub("", text[start.end() :])
     end = _PG_END.search(text)
     if end:
         text = text[: end.start()]
     return _fix_spacing(text)
 
 
-_PTB_QUOTES = (("`` ", '"'), ("``", '"'), (" ''", '"'), ("''", '"'), (r"-LRB-", "("), (r"-RRB-", ")"), (r"-LSB-", "["),
-               (r"-RSB-", "]"), (r"-LCB-", "{"), (r"-RCB-", "}"))
+_PTB_QUOTES = (
+    ("`` ", '"'),
+    ("``", '"'),
+    (" ''", '"'),
+    ("''", '"'),
+    (r"-LRB-", "("),
+    (r"-RRB-", ")"),
+    (r"-LSB-", "["),
+    (r"-RSB-", "]"),
+    (r"-LCB-", "{"),
+    (r"-RCB-", "}"),
+)
 _SPACE_BEFORE_CLITIC = re.compile(r"(\w) (n't|'s|'re|'ve|'ll|'d|'m|’s|’re|’ll|’ve|’d|’m)\b", re.IGNORECASE)
 
 
@@ -196,8 +206,7 @@ _QED_CUE = re.compile(r"\((?:[A-Za-z ]+)\)|<[^>\n]*>")
 def _sentence_case(line: str) -> str:
     # ALL-CAPS subtitle lines: OCR often reads capital I as l; lower-case, then re-capitalise.
     line = line.strip().replace("l", "I").lower()
-    return re.sub(r"(^|[.!?]\s+)([a-z])", lambda m: m.group(1) + m.group(2).upper(),
-                  re.sub(r"\bi\b", "I", line))
+    return re.sub(r"(^|[.!?]\s+)([a-z])", lambda m: m.group(1) + m.group(2).upper(), re.sub(r"\bi\b", "I", line))
 
 
 @register_cleaner("qed")

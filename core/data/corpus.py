@@ -3,6 +3,7 @@ custom sources (folders of .txt / .jsonl / .parquet, or a saved `datasets` folde
 
 Never imports gradio or studio; pyarrow and datasets are imported only where a source needs them.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -66,8 +67,10 @@ def read_manifest(corpus_dir: str | os.PathLike) -> dict:
     """The manifest of a prepared corpus; a missing or broken one is a UserError."""
     path = Path(corpus_dir) / MANIFEST
     if not path.is_file():
-        raise UserError(f"{corpus_dir}: not a prepared corpus (no {MANIFEST}); "
-                        "make one with `babyllama data synth` or `babyllama data prepare`")
+        raise UserError(
+            f"{corpus_dir}: not a prepared corpus (no {MANIFEST}); "
+            "make one with `babyllama data synth` or `babyllama data prepare`"
+        )
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
@@ -81,8 +84,9 @@ class CorpusWriter:
     def __init__(self, workspace: Workspace, name: str):
         self.name, self.final = name, workspace.corpus_dir(name)
         if self.final.exists():
-            raise UserError(f"--name: a corpus named {name!r} already exists ({self.final}); "
-                            "choose another name or delete that folder first")
+            raise UserError(
+                f"--name: a corpus named {name!r} already exists ({self.final}); choose another name or delete that folder first"
+            )
         self.tmp = self.final.parent / f".{name}.tmp-{uuid.uuid4().hex[:8]}"
         self.files: dict[tuple[str, str], dict] = {}
         self.warnings: list[str] = []
@@ -115,8 +119,7 @@ class CorpusWriter:
         data = text.encode("utf-8")
         path.write_bytes(data)
         entry = {**self.files.get((split, filename), {}), **info}
-        entry.update(split=split, file=f"{split}/{filename}", **text_stats(text),
-                     sha256=hashlib.sha256(data).hexdigest())
+        entry.update(split=split, file=f"{split}/{filename}", **text_stats(text), sha256=hashlib.sha256(data).hexdigest())
         self.files[(split, filename)] = entry
         return entry
 
@@ -134,12 +137,16 @@ class CorpusWriter:
             raise UserError(f"corpus {self.name!r}: no text for the train split; check --source")
         content = "".join(f"{f['file']}\t{f['sha256']}\n" for f in files)
         manifest = {
-            "name": self.name, "kind": kind, "source": source,
+            "name": self.name,
+            "kind": kind,
+            "source": source,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "sha256": hashlib.sha256(content.encode()).hexdigest(),  # content only, no time
-            "splits": splits, **extra,
+            "splits": splits,
+            **extra,
             "replaced_bytes": self.replaced_bytes,
-            "warnings": self.warnings, "files": files,
+            "warnings": self.warnings,
+            "files": files,
         }
         (self.tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         if self.final.exists():  # taken while we worked: keep theirs
@@ -177,13 +184,20 @@ def corpus_stats(corpus_dir: str | os.PathLike) -> dict:
                 if n:
                     histogram[split][bisect_right(_EDGES, n) - 1] += 1
     return {
-        "name": manifest.get("name", corpus_dir.name), "kind": manifest.get("kind"),
-        "source": manifest.get("source"), "created": manifest.get("created"),
-        "sha256": manifest.get("sha256"), "replaced_bytes": manifest.get("replaced_bytes", 0),
+        "name": manifest.get("name", corpus_dir.name),
+        "kind": manifest.get("kind"),
+        "source": manifest.get("source"),
+        "created": manifest.get("created"),
+        "sha256": manifest.get("sha256"),
+        "replaced_bytes": manifest.get("replaced_bytes", 0),
         "splits": {s: _sum_counts([f for f in files if f["split"] == s]) for s in SPLITS},
         "files": files,
-        "line_lengths": {"unit": "words per line", "edges": list(_EDGES),
-                         "labels": [_edge_label(i) for i in range(len(_EDGES))], "counts": histogram},
+        "line_lengths": {
+            "unit": "words per line",
+            "edges": list(_EDGES),
+            "labels": [_edge_label(i) for i in range(len(_EDGES))],
+            "counts": histogram,
+        },
     }
 
 
@@ -196,8 +210,16 @@ def list_corpora(workspace: Workspace) -> list[dict]:
         except UserError as err:  # one broken folder must not hide the others
             m = {"kind": "unreadable", "source": str(err)}
         words = {s: m.get("splits", {}).get(s, {}).get("words", 0) for s in SPLITS}
-        rows.append({"name": name, "kind": m.get("kind", "?"), "words": words["train"], "dev_words": words["dev"],
-                     "created": m.get("created", ""), "source": m.get("source", "")})
+        rows.append(
+            {
+                "name": name,
+                "kind": m.get("kind", "?"),
+                "words": words["train"],
+                "dev_words": words["dev"],
+                "created": m.get("created", ""),
+                "source": m.get("source", ""),
+            }
+        )
     return rows
 
 
@@ -217,8 +239,7 @@ class _Unit:
 
 
 def _is_saved_dataset(path: Path) -> bool:
-    return (path / "dataset_dict.json").is_file() or (
-        (path / "state.json").is_file() and (path / "dataset_info.json").is_file())
+    return (path / "dataset_dict.json").is_file() or ((path / "state.json").is_file() and (path / "dataset_info.json").is_file())
 
 
 def _dataset_units(path: Path, label: str, split: str | None, ignored: list[str]) -> list[_Unit]:
@@ -291,8 +312,10 @@ def read_text_file(path: Path) -> tuple[str, int]:
     except FileNotFoundError:
         raise VanishedFile(f"{path}: vanished while preparing (deleted or moved); skipped") from None
     if b"\x00" in data:
-        raise UserError(f"{path}: looks like a binary file (it contains NUL bytes); only UTF-8 text "
-                        "is read: convert it (UTF-16 too) or move it out of --source")
+        raise UserError(
+            f"{path}: looks like a binary file (it contains NUL bytes); only UTF-8 text "
+            "is read: convert it (UTF-16 too) or move it out of --source"
+        )
     return decode_text(data)
 
 
@@ -308,7 +331,7 @@ def _raw_records(unit: _Unit):
             except json.JSONDecodeError as err:
                 raise UserError(f"{unit.path}, line {number}: not valid JSON ({err.msg}); fix that line") from None
             if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-                raise UserError(f"{unit.path}, line {number}: no \"text\" string field; write {{\"text\": \"...\"}}")
+                raise UserError(f'{unit.path}, line {number}: no "text" string field; write {{"text": "..."}}')
             yield record["text"]
         return
     if unit.kind == "parquet":
@@ -320,7 +343,7 @@ def _raw_records(unit: _Unit):
         except Exception as err:  # pyarrow raises several types for a corrupt file
             raise UserError(f"{unit.path}: not a readable parquet file ({err})") from None
         if "text" not in columns:
-            raise UserError(f"{unit.path}: no \"text\" column (columns: {', '.join(columns)}); rename it to text")
+            raise UserError(f'{unit.path}: no "text" column (columns: {", ".join(columns)}); rename it to text')
         for batch in table.iter_batches(columns=["text"]):
             yield from (t for t in batch.column(0).to_pylist() if isinstance(t, str))
         return
@@ -329,7 +352,7 @@ def _raw_records(unit: _Unit):
     ds = load_from_disk(str(unit.path))
     ds = ds[unit.ds_split] if unit.ds_split else ds
     if "text" not in ds.column_names:
-        raise UserError(f"{unit.path}: the dataset has no \"text\" column (columns: {', '.join(ds.column_names)})")
+        raise UserError(f'{unit.path}: the dataset has no "text" column (columns: {", ".join(ds.column_names)})')
     for batch in ds.select_columns(["text"]).iter(batch_size=1000):
         yield from (t for t in batch["text"] if isinstance(t, str))
 
@@ -352,8 +375,10 @@ def custom_units(source: Path) -> tuple[list[_Unit], list[str]]:
     units, ignored = find_custom_units(source)
     if not units:
         seen = f" (found only: {', '.join(ignored[:8])})" if ignored else " (it is empty)"
-        raise UserError(f"--source: no usable text in {source}{seen}; expected .txt, .jsonl or .parquet "
-                        "files, or a folder saved with datasets' save_to_disk")
+        raise UserError(
+            f"--source: no usable text in {source}{seen}; expected .txt, .jsonl or .parquet "
+            "files, or a folder saved with datasets' save_to_disk"
+        )
     return units, ignored
 
 
@@ -395,8 +420,13 @@ def _write_custom_units(writer: CorpusWriter, units: list[_Unit], cleaners) -> N
                     lowest = (h, unit.label, len(parts["train"]), doc)
                 parts["train"].append(doc)
         for split, split_docs in parts.items():
-            writer.write(split, unit.label, "\n\n".join(split_docs) + "\n" if split_docs else "",
-                         source=str(unit.path), replaced_bytes=unit.replaced)
+            writer.write(
+                split,
+                unit.label,
+                "\n\n".join(split_docs) + "\n" if split_docs else "",
+                source=str(unit.path),
+                replaced_bytes=unit.replaced,
+            )
     if not writer.split_files("dev") and n_split_docs > 1 and lowest:
         # Deterministic fallback: the document with the lowest hash becomes the dev split.
         _, label, index, doc = lowest

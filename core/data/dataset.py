@@ -4,6 +4,7 @@ corpus hash + tokenizer hash + length + split.
 
 Imports datasets and transformers (heavy: keep it out of `core.data` imports); never gradio or studio.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -31,8 +32,9 @@ def cache_dir_for(corpus_dir, split: str, tokenizer_dir, seq_length: int, cache_
         raise UserError(f"seq_length: {seq_length} is too small; use at least 2 (typically 128 to 1024)")
     tokenizer_json = tokenizer_dir / "tokenizer.json"
     if not tokenizer_json.is_file():
-        raise UserError(f"{tokenizer_dir}: not a tokenizer folder (no tokenizer.json); "
-                        "train one with `babyllama tokenizer train`")
+        raise UserError(
+            f"{tokenizer_dir}: not a tokenizer folder (no tokenizer.json); train one with `babyllama tokenizer train`"
+        )
     corpus_hash = read_manifest(corpus_dir)["sha256"]
     parts = f"v{CACHE_VERSION}|{corpus_hash}|{sha256_file(tokenizer_json)}|{int(seq_length)}|{split}"
     key = hashlib.sha256(parts.encode()).hexdigest()[:20]
@@ -63,19 +65,20 @@ def _tokenize(batch, tokenizer, eos_id: int, bos_id: int | None):
     # learns a first word after BOS, which is how the BabyLM pipeline and lm-eval score it.
     lines = [t for t in batch["text"] if t]
     encoded = iter(tokenizer([t + "\n" for t in lines], add_special_tokens=False)["input_ids"]) if lines else iter(())
-    ids = [([bos_id] if start and bos_id is not None else []) + next(encoded) if t else [eos_id]
-           for t, start in zip(batch["text"], batch["start"])]
+    ids = [
+        ([bos_id] if start and bos_id is not None else []) + next(encoded) if t else [eos_id]
+        for t, start in zip(batch["text"], batch["start"])
+    ]
     return {"input_ids": ids, "n_tokens": [len(i) for i in ids], "n_words": [len(t.split()) for t in batch["text"]]}
 
 
 def _chunk(batch, seq_length: int):
     flat = [token for ids in batch["input_ids"] for token in ids]
     usable = len(flat) - len(flat) % seq_length  # the remainder of each batch is dropped
-    return {"input_ids": [flat[i:i + seq_length] for i in range(0, usable, seq_length)]}
+    return {"input_ids": [flat[i : i + seq_length] for i in range(0, usable, seq_length)]}
 
 
-def build_token_dataset(corpus_dir, split: str, tokenizer_dir, seq_length: int, cache_root=None,
-                        num_proc: int | None = None):
+def build_token_dataset(corpus_dir, split: str, tokenizer_dir, seq_length: int, cache_root=None, num_proc: int | None = None):
     """A `datasets.Dataset` of `input_ids` rows, each exactly `seq_length` tokens, for one split.
 
     Built once per (corpus content, tokenizer, seq_length, split) and saved under
@@ -90,14 +93,20 @@ def build_token_dataset(corpus_dir, split: str, tokenizer_dir, seq_length: int, 
         return load_from_disk(str(target))
     files = sorted(str(p) for p in (Path(corpus_dir) / split).glob("*.txt"))
     if not files:
-        raise UserError(f"{corpus_dir}: the {split} split has no text files; prepare the corpus again "
-                        "or add a dev part to the source")
+        raise UserError(
+            f"{corpus_dir}: the {split} split has no text files; prepare the corpus again or add a dev part to the source"
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     work = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
     try:
         meta = _build(files, work, Path(tokenizer_dir), int(seq_length), num_proc, target.name)
-        meta.update(split=split, seq_length=int(seq_length), corpus=str(corpus_dir),
-                    corpus_sha256=read_manifest(corpus_dir)["sha256"], tokenizer=str(tokenizer_dir))
+        meta.update(
+            split=split,
+            seq_length=int(seq_length),
+            corpus=str(corpus_dir),
+            corpus_sha256=read_manifest(corpus_dir)["sha256"],
+            tokenizer=str(tokenizer_dir),
+        )
         (work / "out" / META).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         if not target.exists():  # another process may have finished first: theirs is identical
             os.replace(work / "out", target)
@@ -118,28 +127,47 @@ def _build(files: list[str], work: Path, tokenizer_dir: Path, seq_length: int, n
         raise UserError(f"{tokenizer_dir}: the tokenizer has no eos_token; retrain it with one (e.g. </s>)")
     procs = num_proc if num_proc and num_proc > 1 else None
     # Our own cache_dir and fingerprints: nothing lands in $HF_HOME, and no stale reuse there.
-    lines = Dataset.from_generator(_read_lines, gen_kwargs={"files": files}, cache_dir=str(work / "raw"),
-                                   fingerprint=f"{key}-lines")
+    lines = Dataset.from_generator(
+        _read_lines, gen_kwargs={"files": files}, cache_dir=str(work / "raw"), fingerprint=f"{key}-lines"
+    )
     bos_id = tokenizer.bos_token_id if adds_bos(tokenizer) else None
-    tokens = lines.map(_tokenize, batched=True, remove_columns=["text", "start"], num_proc=procs,
-                       fn_kwargs={"tokenizer": tokenizer, "eos_id": tokenizer.eos_token_id, "bos_id": bos_id},
-                       cache_file_name=str(work / "tokens.arrow"), new_fingerprint=f"{key}-tokens",
-                       desc="Tokenizing")
+    tokens = lines.map(
+        _tokenize,
+        batched=True,
+        remove_columns=["text", "start"],
+        num_proc=procs,
+        fn_kwargs={"tokenizer": tokenizer, "eos_id": tokenizer.eos_token_id, "bos_id": bos_id},
+        cache_file_name=str(work / "tokens.arrow"),
+        new_fingerprint=f"{key}-tokens",
+        desc="Tokenizing",
+    )
     n_tokens = pc.sum(tokens.data.column("n_tokens")).as_py() or 0
     n_words = pc.sum(tokens.data.column("n_words")).as_py() or 0
     # Chunking stays in one process: shards would move block boundaries (results must not
     # depend on num_proc), and it is cheap next to tokenizing.
-    blocks = tokens.map(_chunk, batched=True, batch_size=10_000,
-                        remove_columns=tokens.column_names, fn_kwargs={"seq_length": seq_length},
-                        cache_file_name=str(work / "blocks.arrow"), new_fingerprint=f"{key}-blocks",
-                        desc=f"Chunking into {seq_length}-token blocks")
+    blocks = tokens.map(
+        _chunk,
+        batched=True,
+        batch_size=10_000,
+        remove_columns=tokens.column_names,
+        fn_kwargs={"seq_length": seq_length},
+        cache_file_name=str(work / "blocks.arrow"),
+        new_fingerprint=f"{key}-blocks",
+        desc=f"Chunking into {seq_length}-token blocks",
+    )
     if len(blocks) == 0:
-        raise UserError(f"only {n_tokens} tokens in {', '.join(files)}: fewer than one block of "
-                        f"seq_length={seq_length}; lower seq_length or add text")
+        raise UserError(
+            f"only {n_tokens} tokens in {', '.join(files)}: fewer than one block of "
+            f"seq_length={seq_length}; lower seq_length or add text"
+        )
     blocks.save_to_disk(str(work / "out"))
-    return {"n_tokens": n_tokens, "n_words": n_words, "n_sequences": len(blocks),
-            "dropped_tokens": n_tokens - len(blocks) * seq_length,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    return {
+        "n_tokens": n_tokens,
+        "n_words": n_words,
+        "n_sequences": len(blocks),
+        "dropped_tokens": n_tokens - len(blocks) * seq_length,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
 
 
 def token_dataset_meta(corpus_dir, split: str, tokenizer_dir, seq_length: int, cache_root=None) -> dict:

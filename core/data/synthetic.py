@@ -4,6 +4,7 @@ complexity (simple: SVO; medium: questions, dialogue, prepositions; complex: cla
 Size is counted in whitespace words ("tokens" before any tokenizer exists). Deterministic: one
 `random.Random(seed)`, never the global one. Standard library only; never imports gradio or studio.
 """
+
 from __future__ import annotations
 
 import random
@@ -26,10 +27,28 @@ class Verb(NamedTuple):
 
 
 _IRREGULAR_PAST = {
-    "go": "went", "run": "ran", "sit": "sat", "sleep": "slept", "eat": "ate", "see": "saw",
-    "have": "had", "get": "got", "find": "found", "hold": "held", "throw": "threw", "swim": "swam",
-    "sing": "sang", "hide": "hid", "fly": "flew", "build": "built", "catch": "caught",
-    "come": "came", "make": "made", "read": "read", "ride": "rode", "draw": "drew",
+    "go": "went",
+    "run": "ran",
+    "sit": "sat",
+    "sleep": "slept",
+    "eat": "ate",
+    "see": "saw",
+    "have": "had",
+    "get": "got",
+    "find": "found",
+    "hold": "held",
+    "throw": "threw",
+    "swim": "swam",
+    "sing": "sang",
+    "hide": "hid",
+    "fly": "flew",
+    "build": "built",
+    "catch": "caught",
+    "come": "came",
+    "make": "made",
+    "read": "read",
+    "ride": "rode",
+    "draw": "drew",
 }
 _DOUBLES = {"run", "sit", "swim", "hop", "skip", "hug", "drop", "get", "clap", "stop"}
 
@@ -63,26 +82,61 @@ _NAMES = (
     (("Max", "he"), ("Emma", "she"), ("Leo", "he"), ("Zoe", "she"), ("Jack", "he"), ("Ruby", "she")),
     (("Oliver", "he"), ("Grace", "she"), ("Henry", "he"), ("Lucy", "she"), ("Felix", "he"), ("Ivy", "she")),
 )
-_FAMILY = ((("Mommy", "she"), ("Daddy", "he")), (("Grandma", "she"), ("Grandpa", "he")),
-           (("Nana", "she"), ("Papa", "he")))
+_FAMILY = ((("Mommy", "she"), ("Daddy", "he")), (("Grandma", "she"), ("Grandpa", "he")), (("Nana", "she"), ("Papa", "he")))
 _ANIMALS = (  # (singular, plural, sound or "")
-    (("dog", "dogs", "woof"), ("cat", "cats", "meow"), ("duck", "ducks", "quack"),
-     ("cow", "cows", "moo"), ("bird", "birds", "tweet"), ("pig", "pigs", "oink")),
-    (("horse", "horses", "neigh"), ("frog", "frogs", "ribbit"), ("sheep", "sheep", "baa"),
-     ("mouse", "mice", "squeak"), ("bear", "bears", "grr"), ("puppy", "puppies", "woof"),
-     ("rabbit", "rabbits", "")),
-    (("lion", "lions", "roar"), ("owl", "owls", "hoot"), ("goat", "goats", "maa"),
-     ("elephant", "elephants", ""), ("turtle", "turtles", ""), ("squirrel", "squirrels", ""),
-     ("fox", "foxes", ""), ("giraffe", "giraffes", ""), ("butterfly", "butterflies", "")),
+    (
+        ("dog", "dogs", "woof"),
+        ("cat", "cats", "meow"),
+        ("duck", "ducks", "quack"),
+        ("cow", "cows", "moo"),
+        ("bird", "birds", "tweet"),
+        ("pig", "pigs", "oink"),
+    ),
+    (
+        ("horse", "horses", "neigh"),
+        ("frog", "frogs", "ribbit"),
+        ("sheep", "sheep", "baa"),
+        ("mouse", "mice", "squeak"),
+        ("bear", "bears", "grr"),
+        ("puppy", "puppies", "woof"),
+        ("rabbit", "rabbits", ""),
+    ),
+    (
+        ("lion", "lions", "roar"),
+        ("owl", "owls", "hoot"),
+        ("goat", "goats", "maa"),
+        ("elephant", "elephants", ""),
+        ("turtle", "turtles", ""),
+        ("squirrel", "squirrels", ""),
+        ("fox", "foxes", ""),
+        ("giraffe", "giraffes", ""),
+        ("butterfly", "butterflies", ""),
+    ),
 )
 _THINGS = (
     ("ball", "cup", "book", "hat", "car", "toy", "doll", "truck"),
     ("box", "boat", "kite", "shoe", "block", "drum", "spoon", "sock", "train", "balloon"),
-    ("blanket", "puzzle", "crayon", "bicycle", "umbrella", "rocket", "basket", "flower", "feather",
-     "shell", "map", "lantern", "ribbon"),
+    (
+        "blanket",
+        "puzzle",
+        "crayon",
+        "bicycle",
+        "umbrella",
+        "rocket",
+        "basket",
+        "flower",
+        "feather",
+        "shell",
+        "map",
+        "lantern",
+        "ribbon",
+    ),
 )
-_FOOD = (("apple", "cookie", "egg"), ("banana", "cake", "carrot", "sandwich"),
-         ("pancake", "strawberry", "muffin", "pear", "pie", "orange"))
+_FOOD = (
+    ("apple", "cookie", "egg"),
+    ("banana", "cake", "carrot", "sandwich"),
+    ("pancake", "strawberry", "muffin", "pear", "pie", "orange"),
+)
 _PLACES = (
     ("park", "house", "garden", "farm"),
     ("school", "beach", "store", "kitchen", "pond", "yard"),
@@ -98,14 +152,21 @@ _MOODS = (  # adjectives for people and animals only
     ("funny", "sleepy", "hungry", "fast", "sad"),
     ("brave", "curious", "gentle", "noisy", "quiet", "careful", "clever", "grumpy"),
 )
-_MOTION = (("run", "walk", "go"), ("hop", "hurry", "skip", "come"),
-           ("march", "wander", "race", "rush", "dash", "stroll", "tiptoe"))
-_STILL = (("play", "sleep", "sit", "jump"), ("sing", "dance", "laugh", "hide", "swim", "rest", "cry"),
-          ("giggle", "whisper", "wait", "splash", "wiggle", "yawn", "sneeze", "shiver", "smile", "cheer"))
-_TRANSITIVE = (("see", "like", "have", "want", "get"),
-               ("find", "hold", "throw", "kick", "carry", "push", "drop", "open"),
-               ("build", "share", "catch", "chase", "paint", "borrow", "discover", "fix", "fold",
-                "wash", "fetch", "follow", "draw"))
+_MOTION = (
+    ("run", "walk", "go"),
+    ("hop", "hurry", "skip", "come"),
+    ("march", "wander", "race", "rush", "dash", "stroll", "tiptoe"),
+)
+_STILL = (
+    ("play", "sleep", "sit", "jump"),
+    ("sing", "dance", "laugh", "hide", "swim", "rest", "cry"),
+    ("giggle", "whisper", "wait", "splash", "wiggle", "yawn", "sneeze", "shiver", "smile", "cheer"),
+)
+_TRANSITIVE = (
+    ("see", "like", "have", "want", "get"),
+    ("find", "hold", "throw", "kick", "carry", "push", "drop", "open"),
+    ("build", "share", "catch", "chase", "paint", "borrow", "discover", "fix", "fold", "wash", "fetch", "follow", "draw"),
+)
 _PREPOSITIONS = ((), ("in", "on", "under", "near", "behind", "by"), ("beside", "inside", "around", "across"))
 _WHEN = ((), (), ("Yesterday", "Last night", "This morning", "After lunch", "One day", "Later"))
 
@@ -211,14 +272,19 @@ def _t_can_i_have(s: _Story) -> str:
 
 def _t_where_is(s: _Story) -> str:
     thing = s.pick(s.v.things)
-    return (f"{s.pick(s.v.family)[0]}, where is my {thing}?\n"
-            f"Your {thing} is {s.pick(s.v.preps)} the {s.pick(s.v.places)}.")
+    return f"{s.pick(s.v.family)[0]}, where is my {thing}?\nYour {thing} is {s.pick(s.v.preps)} the {s.pick(s.v.places)}."
 
 
 def _t_question(s: _Story) -> str:
     name, _, _ = s.animal()
-    return s.pick((f"Is the {name} {s.pick(s.v.adjectives)}?", f"Can you see the {s.adj(name)}?",
-                   f"Do you want the {s.thing()}?", f"Where is {s.person()[0]}?"))
+    return s.pick(
+        (
+            f"Is the {name} {s.pick(s.v.adjectives)}?",
+            f"Can you see the {s.adj(name)}?",
+            f"Do you want the {s.thing()}?",
+            f"Where is {s.person()[0]}?",
+        )
+    )
 
 
 def _t_prep_phrase(s: _Story) -> str:
@@ -231,8 +297,7 @@ def _t_plural(s: _Story) -> str:
 
 
 def _t_said(s: _Story) -> str:
-    line = s.pick((f"Look at the {s.adj(s.animal()[0])}!", f"I want the {s.thing()}!",
-                   f"Let's go to the {s.pick(s.v.places)}!"))
+    line = s.pick((f"Look at the {s.adj(s.animal()[0])}!", f"I want the {s.thing()}!", f"Let's go to the {s.pick(s.v.places)}!"))
     return f'"{line}" said {s.person()[0]}.'
 
 
@@ -241,13 +306,17 @@ def _t_two_friends(s: _Story) -> str:
 
 
 def _t_past(s: _Story) -> str:
-    return (f"{s.pick(s.v.when)}, {s.person()[0]} {s.pick(s.v.transitive).past} the {s.thing()} "
-            f"{s.pick(s.v.preps)} the {s.pick(s.v.places)}.")
+    return (
+        f"{s.pick(s.v.when)}, {s.person()[0]} {s.pick(s.v.transitive).past} the {s.thing()} "
+        f"{s.pick(s.v.preps)} the {s.pick(s.v.places)}."
+    )
 
 
 def _t_relative(s: _Story) -> str:
-    return (f"The {s.adj(s.animal()[0])} that {s.person()[0]} {s.pick(s.v.transitive).past} "
-            f"{s.pick(s.v.motion).past} to the {s.pick(s.v.places)}.")
+    return (
+        f"The {s.adj(s.animal()[0])} that {s.person()[0]} {s.pick(s.v.transitive).past} "
+        f"{s.pick(s.v.motion).past} to the {s.pick(s.v.places)}."
+    )
 
 
 def _t_because(s: _Story) -> str:
@@ -256,13 +325,14 @@ def _t_because(s: _Story) -> str:
 
 
 def _t_when(s: _Story) -> str:
-    return (f"When the {s.animal()[0]} {s.pick(s.v.still).past}, "
-            f"{s.person()[0]} {s.pick(s.v.still).past} too.")
+    return f"When the {s.animal()[0]} {s.pick(s.v.still).past}, {s.person()[0]} {s.pick(s.v.still).past} too."
 
 
 def _t_but(s: _Story) -> str:
-    return (f"{s.hero[0]} {s.pick(s.v.transitive).past} the {s.thing()}, "
-            f"but {s.friend[0]} {s.pick(s.v.transitive).past} {_an(s.thing())}.")
+    return (
+        f"{s.hero[0]} {s.pick(s.v.transitive).past} the {s.thing()}, "
+        f"but {s.friend[0]} {s.pick(s.v.transitive).past} {_an(s.thing())}."
+    )
 
 
 def _t_future(s: _Story) -> str:
@@ -276,28 +346,58 @@ def _t_progressive(s: _Story) -> str:
 
 def _t_shouted(s: _Story) -> str:
     name = s.person()[0]
-    return s.pick((f'"I {s.pick(s.v.transitive).past} the {s.thing()}!" shouted {name}.',
-                   f'"Can we {s.pick(s.v.motion).base} to the {s.pick(s.v.places)}?" asked {name}.',
-                   f"{name} thought that the {s.animal()[0]} was {s.pick(s.v.adjectives)}."))
+    return s.pick(
+        (
+            f'"I {s.pick(s.v.transitive).past} the {s.thing()}!" shouted {name}.',
+            f'"Can we {s.pick(s.v.motion).base} to the {s.pick(s.v.places)}?" asked {name}.',
+            f"{name} thought that the {s.animal()[0]} was {s.pick(s.v.adjectives)}.",
+        )
+    )
 
 
 def _t_if(s: _Story) -> str:
-    return (f"If the {s.animal()[0]} is {s.pick(s.v.adjectives)}, "
-            f"{s.person()[0]} will {s.pick(s.v.transitive).base} it.")
+    return f"If the {s.animal()[0]} is {s.pick(s.v.adjectives)}, {s.person()[0]} will {s.pick(s.v.transitive).base} it."
 
 
 Template = Callable[[_Story], str]
 # (template, weight) per level; each level keeps the simpler patterns, only rarer.
 _LEVELS: tuple[tuple[tuple[Template, int], ...], ...] = (
-    ((_t_intransitive, 4), (_t_goes_to, 4), (_t_transitive, 4), (_t_i_want, 3), (_t_is_adj, 3),
-     (_t_look, 1), (_t_says, 1)),
-    ((_t_intransitive, 2), (_t_goes_to, 3), (_t_transitive, 3), (_t_i_want, 2), (_t_is_adj, 2),
-     (_t_look, 1), (_t_says, 1), (_t_can_i_have, 2), (_t_where_is, 2), (_t_question, 3),
-     (_t_prep_phrase, 3), (_t_plural, 2), (_t_said, 2), (_t_two_friends, 2)),
-    ((_t_goes_to, 1), (_t_transitive, 2), (_t_is_adj, 1), (_t_can_i_have, 1), (_t_question, 2),
-     (_t_prep_phrase, 2), (_t_plural, 1), (_t_said, 2), (_t_past, 4), (_t_relative, 3),
-     (_t_because, 3), (_t_when, 3), (_t_but, 3), (_t_future, 2), (_t_progressive, 2),
-     (_t_shouted, 3), (_t_if, 2)),
+    ((_t_intransitive, 4), (_t_goes_to, 4), (_t_transitive, 4), (_t_i_want, 3), (_t_is_adj, 3), (_t_look, 1), (_t_says, 1)),
+    (
+        (_t_intransitive, 2),
+        (_t_goes_to, 3),
+        (_t_transitive, 3),
+        (_t_i_want, 2),
+        (_t_is_adj, 2),
+        (_t_look, 1),
+        (_t_says, 1),
+        (_t_can_i_have, 2),
+        (_t_where_is, 2),
+        (_t_question, 3),
+        (_t_prep_phrase, 3),
+        (_t_plural, 2),
+        (_t_said, 2),
+        (_t_two_friends, 2),
+    ),
+    (
+        (_t_goes_to, 1),
+        (_t_transitive, 2),
+        (_t_is_adj, 1),
+        (_t_can_i_have, 1),
+        (_t_question, 2),
+        (_t_prep_phrase, 2),
+        (_t_plural, 1),
+        (_t_said, 2),
+        (_t_past, 4),
+        (_t_relative, 3),
+        (_t_because, 3),
+        (_t_when, 3),
+        (_t_but, 3),
+        (_t_future, 2),
+        (_t_progressive, 2),
+        (_t_shouted, 3),
+        (_t_if, 2),
+    ),
 )
 _ADJECTIVE_RATE = (0.3, 0.45, 0.55)
 _DOC_SENTENCES = ((4, 10), (5, 12), (6, 15))
@@ -334,8 +434,7 @@ def generate_documents(n_words: int, complexity: str = "simple", seed: int = 42)
         yield "\n".join(lines)
 
 
-def synthesize(n_words: int, complexity: str = "simple", seed: int = 42,
-               dev_fraction: float = 0.1) -> dict[str, str]:
+def synthesize(n_words: int, complexity: str = "simple", seed: int = 42, dev_fraction: float = 0.1) -> dict[str, str]:
     """`{"train": text, "dev": text}` holding about `n_words` words in all, `dev_fraction` of
     them in dev. Documents are dealt to dev whenever dev is behind its share, so both splits
     sample the same stream evenly."""
@@ -352,20 +451,34 @@ def synthesize(n_words: int, complexity: str = "simple", seed: int = 42,
     return {split: "\n\n".join(docs) + "\n" if docs else "" for split, docs in splits.items()}
 
 
-def create_synthetic_corpus(workspace: Workspace, name: str, n_words: int = 1_000_000, complexity: str = "simple",
-                            seed: int = 42, dev_fraction: float = 0.1) -> Path:
+def create_synthetic_corpus(
+    workspace: Workspace,
+    name: str,
+    n_words: int = 1_000_000,
+    complexity: str = "simple",
+    seed: int = 42,
+    dev_fraction: float = 0.1,
+) -> Path:
     """Generate and save corpus `name` (kind `synthetic`) in the workspace; returns its folder."""
     if n_words < 1:
         raise UserError(f"--words: {n_words} must be a positive number of words")
     if n_words > MAX_SYNTH_WORDS:
-        raise UserError(f"--words: {n_words:,} is more than {MAX_SYNTH_WORDS:,} words: the text is built in "
-                        "memory (~6 bytes a word, twice while written) at ~0.4M words a second; "
-                        "ask for at most 200M (the BabyLM strict track's corpus is 100M)")
+        raise UserError(
+            f"--words: {n_words:,} is more than {MAX_SYNTH_WORDS:,} words: the text is built in "
+            "memory (~6 bytes a word, twice while written) at ~0.4M words a second; "
+            "ask for at most 200M (the BabyLM strict track's corpus is 100M)"
+        )
     check_complexity(complexity)
     with CorpusWriter(workspace, name) as writer:
         texts = synthesize(n_words, complexity, seed, dev_fraction)
         for split, text in texts.items():
             if text:
                 writer.write(split, "synthetic.txt", text, source="generated")
-        return writer.commit(kind="synthetic", source=f"synthetic:{complexity}", seed=seed,
-                             complexity=complexity, requested_words=n_words, dev_fraction=dev_fraction)
+        return writer.commit(
+            kind="synthetic",
+            source=f"synthetic:{complexity}",
+            seed=seed,
+            complexity=complexity,
+            requested_words=n_words,
+            dev_fraction=dev_fraction,
+        )

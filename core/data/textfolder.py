@@ -2,6 +2,7 @@
 `./data/babylm_10M_clean` of `*.train` files): what is in it, and its preparation, once per content
 hash, into a workspace corpus whose token cache later runs reuse. Never imports gradio, studio or torch.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -41,8 +42,10 @@ def scan(folder: Path, field: str) -> TextFolder:
         if any(part.startswith(".") for part in rel.parts) or not path.is_file():
             continue
         if len(files) + len(ignored) >= MAX_FILES:
-            raise UserError(f"{field}: {folder} holds more than {MAX_FILES:,} files; is it the right folder? "
-                            "give the folder of the corpus's text files")
+            raise UserError(
+                f"{field}: {folder} holds more than {MAX_FILES:,} files; is it the right folder? "
+                "give the folder of the corpus's text files"
+            )
         if path.suffix in TEXT_SUFFIXES:
             files.append(path)
             total += path.stat().st_size
@@ -50,8 +53,10 @@ def scan(folder: Path, field: str) -> TextFolder:
             ignored.append(rel.as_posix())
     if not files:
         seen = f" (only: {', '.join(ignored[:5])})" if ignored else ""
-        raise UserError(f"{field}: {folder} has no text files{seen}; give a folder of "
-                        f"{', '.join(TEXT_SUFFIXES)} files or a corpus name (`babyllama data list`)")
+        raise UserError(
+            f"{field}: {folder} has no text files{seen}; give a folder of "
+            f"{', '.join(TEXT_SUFFIXES)} files or a corpus name (`babyllama data list`)"
+        )
     return TextFolder(folder, tuple(sorted(files)), tuple(sorted(ignored)), total)
 
 
@@ -82,11 +87,12 @@ def prepare(folder: Path, ws: Workspace, field: str = "data.train_path") -> Path
             for path in text_folder.files:
                 text, replaced = read_text_file(path)
                 if replaced:
-                    raise UserError(f"{field}: {path} is not UTF-8 text ({replaced} bad bytes); convert it, or "
-                                    f"prepare the folder with `babyllama data prepare --source {folder} --name NAME`")
+                    raise UserError(
+                        f"{field}: {path} is not UTF-8 text ({replaced} bad bytes); convert it, or "
+                        f"prepare the folder with `babyllama data prepare --source {folder} --name NAME`"
+                    )
                 label = path.relative_to(folder).as_posix().replace("/", "__")
-                writer.write("train", label if label.endswith(".txt") else label + ".txt", clean(text),
-                             source=str(path))
+                writer.write("train", label if label.endswith(".txt") else label + ".txt", clean(text), source=str(path))
             return writer.commit("folder", str(folder.resolve()), source_sha256=digest)
     except UserError:
         if (final / MANIFEST).is_file():  # another run prepared the same text meanwhile: use theirs

@@ -4,6 +4,7 @@ Each check takes the shared context and returns (status, reason, figures). They 
 code a user's run calls: core.train.loop.train, the fused loss, checkpoints and resume, the CLI
 under `accelerate launch`, evaluation, generation and `bench train`. Must not import gradio.
 """
+
 from __future__ import annotations
 
 import math
@@ -42,12 +43,23 @@ class Context:
         from core import config as config_mod
         from core.config import presets
 
-        return config_mod.load(presets.find(self.preset), [
-            f"data.train_path={CORPUS}", f"data.tokenizer_path={TOKENIZER}", f"training.max_steps={self.steps}",
-            f"training.logging_steps={max(1, self.steps // 4)}", "training.save_steps=0", "training.eval_steps=0",
-            "training.save_total_limit=0", "training.gradient_accumulation_steps=1",
-            f"training.bf16={str(precision == 'bf16').lower()}", f"training.fp16={str(precision == 'fp16').lower()}",
-            f"training.torch_compile={str(compile).lower()}", *extra])
+        return config_mod.load(
+            presets.find(self.preset),
+            [
+                f"data.train_path={CORPUS}",
+                f"data.tokenizer_path={TOKENIZER}",
+                f"training.max_steps={self.steps}",
+                f"training.logging_steps={max(1, self.steps // 4)}",
+                "training.save_steps=0",
+                "training.eval_steps=0",
+                "training.save_total_limit=0",
+                "training.gradient_accumulation_steps=1",
+                f"training.bf16={str(precision == 'bf16').lower()}",
+                f"training.fp16={str(precision == 'fp16').lower()}",
+                f"training.torch_compile={str(compile).lower()}",
+                *extra,
+            ],
+        )
 
 
 def prepare(ctx: Context) -> None:
@@ -57,8 +69,9 @@ def prepare(ctx: Context) -> None:
 
     words = 200_000 if ctx.cuda else 30_000
     create_synthetic_corpus(ctx.ws, CORPUS, n_words=words, complexity="medium", seed=1)
-    train_tokenizer(ctx.ws.corpus_dir(CORPUS), ctx.ws.tokenizer_dir(TOKENIZER),
-                    vocab_size=16000 if ctx.cuda else 600, progress=False)
+    train_tokenizer(
+        ctx.ws.corpus_dir(CORPUS), ctx.ws.tokenizer_dir(TOKENIZER), vocab_size=16000 if ctx.cuda else 600, progress=False
+    )
 
 
 def _data(ctx: Context, cfg):
@@ -91,8 +104,7 @@ def _train(ctx: Context, cfg, run_dir: Path, callbacks=(), resume_from=None):
     accelerator, cfg, notes = make_accelerator(cfg)
     data, tokenizer = _data(ctx, cfg)
     rec = _Recorder()
-    status = train(cfg, data, tokenizer, run_dir, [rec.callback, *callbacks], resume_from=resume_from,
-                   accelerator=accelerator)
+    status = train(cfg, data, tokenizer, run_dir, [rec.callback, *callbacks], resume_from=resume_from, accelerator=accelerator)
     return status, rec.logs, notes
 
 
@@ -106,8 +118,13 @@ def train_check(ctx: Context, precision: str, compile: bool):
     started = time.perf_counter()
     status, logs, notes = _train(ctx, ctx.config(precision, compile), ctx.ws.root / "runs" / name)
     losses = [logs[s]["loss"] for s in sorted(logs)]
-    figures = {"steps": ctx.steps, "seconds": round(time.perf_counter() - started, 1), "losses": losses,
-               "tokens_per_s": logs[max(logs)].get("tokens_per_s") if logs else None, "fallbacks": notes}
+    figures = {
+        "steps": ctx.steps,
+        "seconds": round(time.perf_counter() - started, 1),
+        "losses": losses,
+        "tokens_per_s": logs[max(logs)].get("tokens_per_s") if logs else None,
+        "fallbacks": notes,
+    }
     if ctx.cuda:
         figures["peak_gpu_memory_mb"] = round(torch.cuda.max_memory_allocated() / 2**20)
     ctx.runs[name] = ctx.ws.root / "runs" / name
@@ -154,8 +171,7 @@ def loss_check(ctx: Context):
         floor = 1e-4 if precision == "fp32" else 1e-2  # a precision's own rounding, below which all is equal
         for what in ("loss_error", "grad_rel_error"):
             if row[f"ours_{what}"] > max(2 * row[f"hf_{what}"], floor):
-                failures.append(f"{precision} {what}: ours {row[f'ours_{what}']:.2e}, transformers "
-                                f"{row[f'hf_{what}']:.2e}")
+                failures.append(f"{precision} {what}: ours {row[f'ours_{what}']:.2e}, transformers {row[f'hf_{what}']:.2e}")
     if failures:
         return FAIL, "; ".join(failures), figures
     return OK, f"as close to the fp32 reference as transformers' own loss ({', '.join(figures)})", figures
@@ -192,16 +208,34 @@ def ddp_check(ctx: Context, timeout_s: float):
         return SKIP, f"needs 2 GPUs, found {ctx.n_gpus}", {}
     from core.jobs import worker_env
 
-    argv = [sys.executable, "-m", "core.cli", "train", "--config", ctx.preset, "--num-processes", "2",
-            f"data.train_path={CORPUS}", f"data.tokenizer_path={TOKENIZER}", f"training.max_steps={ctx.steps}",
-            "training.bf16=true", "training.save_steps=0", "training.eval_steps=0", "--workspace", str(ctx.ws.root)]
+    argv = [
+        sys.executable,
+        "-m",
+        "core.cli",
+        "train",
+        "--config",
+        ctx.preset,
+        "--num-processes",
+        "2",
+        f"data.train_path={CORPUS}",
+        f"data.tokenizer_path={TOKENIZER}",
+        f"training.max_steps={ctx.steps}",
+        "training.bf16=true",
+        "training.save_steps=0",
+        "training.eval_steps=0",
+        "--workspace",
+        str(ctx.ws.root),
+    ]
     started = time.perf_counter()
     try:
         done = subprocess.run(argv, env=worker_env(), capture_output=True, text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired:
         return FAIL, f"did not finish within {timeout_s:.0f} s", {"command": " ".join(argv)}
-    figures = {"seconds": round(time.perf_counter() - started, 1), "exit_code": done.returncode,
-               "output_tail": (done.stdout + done.stderr)[-1500:]}
+    figures = {
+        "seconds": round(time.perf_counter() - started, 1),
+        "exit_code": done.returncode,
+        "output_tail": (done.stdout + done.stderr)[-1500:],
+    }
     if done.returncode != 0:
         return FAIL, f"exit code {done.returncode}", figures
     return OK, f"2 processes trained {ctx.steps} steps to the end", figures
@@ -225,8 +259,14 @@ def eval_generate_check(ctx: Context):
     total, count = stream_nll(model, ids, 128, 16, max_windows=64)
     result = generate(model, tokenizer, "Once upon a time", SamplingParams(temperature=0.0, max_new_tokens=16))
     ppl = math.exp(min(total / max(count, 1), 50.0))
-    figures = {"model": name, "perplexity": ppl, "scored_tokens": count, "text": result.text,
-               "new_tokens": result.n_new_tokens, "generate_tokens_per_s": result.tokens_per_s}
+    figures = {
+        "model": name,
+        "perplexity": ppl,
+        "scored_tokens": count,
+        "text": result.text,
+        "new_tokens": result.n_new_tokens,
+        "generate_tokens_per_s": result.tokens_per_s,
+    }
     if not math.isfinite(ppl) or count == 0 or result.n_new_tokens == 0:
         return FAIL, "no finite perplexity or no generated tokens", figures
     return OK, f"perplexity {ppl:.1f} over {count:,} tokens; {result.n_new_tokens} tokens generated", figures
@@ -236,13 +276,28 @@ def bench_check(ctx: Context):
     """`babyllama bench train` against transformers.Trainer, short: both sides on this device."""
     from core.bench.run import BenchOptions, run_bench
 
-    opts = BenchOptions(preset=ctx.preset, rounds=5 if ctx.cuda else 2, warmup=2, malloc_effect=False,
-                        batch_size=32 if ctx.cuda else 8, seq_length=128 if ctx.cuda else 64)
+    opts = BenchOptions(
+        preset=ctx.preset,
+        rounds=5 if ctx.cuda else 2,
+        warmup=2,
+        malloc_effect=False,
+        batch_size=32 if ctx.cuda else 8,
+        seq_length=128 if ctx.cuda else 64,
+    )
     r = run_bench(opts, Workspace(ctx.ws.root / "bench").ensure(), log=lambda m: None)
-    keys = ("ours_tokens_per_s", "baseline_tokens_per_s", "ratio", "paired_ratio", "mfu", "peak_rss_mb",
-            "baseline_peak_rss_mb", "rounds", "batch_size", "seq_length")
+    keys = (
+        "ours_tokens_per_s",
+        "baseline_tokens_per_s",
+        "ratio",
+        "paired_ratio",
+        "mfu",
+        "peak_rss_mb",
+        "baseline_peak_rss_mb",
+        "rounds",
+        "batch_size",
+        "seq_length",
+    )
     figures = {k: r[k] for k in keys}
     if not all(math.isfinite(r[k]) and r[k] > 0 for k in ("ours_tokens_per_s", "baseline_tokens_per_s")):
         return FAIL, "a side reported no throughput", figures
     return OK, f"ours / Trainer {r['ratio']:.2f}x (round by round {r['paired_ratio']:.2f}x)", figures
-

@@ -3,6 +3,7 @@
 Each check returns ok / warn / fail with a detail and, for problems, the fix. Package versions come
 from importlib.metadata (no imports); only torch is imported, for the device. Must not import gradio.
 """
+
 from __future__ import annotations
 
 import os
@@ -52,8 +53,7 @@ def run_checks(workspace: Workspace | None = None) -> list[Check]:
     checks = [check_python()]
     checks += [check_package(*spec) for spec in PACKAGES]
     gpus = _gpus()
-    checks += [check_device(gpus), check_threads(), check_ram(), check_disk(ws.root),
-               check_accelerate(len(gpus)), check_sqlite()]
+    checks += [check_device(gpus), check_threads(), check_ram(), check_disk(ws.root), check_accelerate(len(gpus)), check_sqlite()]
     return checks
 
 
@@ -90,8 +90,10 @@ def _gpus() -> list[tuple[str, float]]:
         return []
     if not torch.cuda.is_available():
         return []
-    return [(torch.cuda.get_device_name(i), torch.cuda.get_device_properties(i).total_memory / GB)
-            for i in range(torch.cuda.device_count())]
+    return [
+        (torch.cuda.get_device_name(i), torch.cuda.get_device_properties(i).total_memory / GB)
+        for i in range(torch.cuda.device_count())
+    ]
 
 
 def _mps_available() -> bool:
@@ -106,13 +108,21 @@ def check_device(gpus: list[tuple[str, float]]) -> Check:
     if gpus:
         names = ", ".join(f"{name} ({mem:.1f} GB)" for name, mem in gpus)
         if min(mem for _, mem in gpus) < 4:
-            return Check("device", WARN, f"CUDA: {names}",
-                         "under 4 GB of GPU memory: use the tiny presets or a smaller batch with accumulation")
+            return Check(
+                "device",
+                WARN,
+                f"CUDA: {names}",
+                "under 4 GB of GPU memory: use the tiny presets or a smaller batch with accumulation",
+            )
         return Check("device", OK, f"CUDA x{len(gpus)}: {names}")
     if _mps_available():
         return Check("device", OK, "Apple MPS")
-    return Check("device", WARN, "CPU only (no CUDA or MPS device found)",
-                 "training runs, but slowly: start with the tiny preset, or use a machine with a GPU")
+    return Check(
+        "device",
+        WARN,
+        "CPU only (no CUDA or MPS device found)",
+        "training runs, but slowly: start with the tiny preset, or use a machine with a GPU",
+    )
 
 
 def check_threads() -> Check:
@@ -174,8 +184,9 @@ def check_accelerate(n_gpus: int) -> Check:
     if path.is_file():
         return Check("accelerate config", OK, f"configured: {path}")
     if n_gpus > 1:
-        return Check("accelerate config", WARN, f"{n_gpus} GPUs but no {path}",
-                     "run `accelerate config` to set up multi-GPU training")
+        return Check(
+            "accelerate config", WARN, f"{n_gpus} GPUs but no {path}", "run `accelerate config` to set up multi-GPU training"
+        )
     return Check("accelerate config", OK, "not needed on one device")
 
 

@@ -5,6 +5,7 @@ minimal pairs, speed, and the BabyLM 2025 zero-shot suite as the official pipeli
 `core.evaluate.runner.run_eval` is the entry point the CLI, the worker and the studio share.
 Submodules import torch only when a function runs a model; nothing here imports gradio or studio.
 """
+
 from __future__ import annotations
 
 # The default suites of `babyllama eval`, in the order they run.

@@ -6,6 +6,7 @@ Accuracy overall and by category, over a small built-in set or a user JSONL file
 (`{"text": "... ___ ...", "options": [...], "answer": "...", "category": "..."}` per line).
 Must not import gradio or core.history.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,40 +40,52 @@ def _items(category: str, rows: list[tuple[str, str, tuple[str, ...]]]) -> list[
 # The guide's "The early bird catches the ___" and friends; the options share a length range so
 # that summed log-probs do not simply prefer the shortest word. Written for this project.
 BUILTIN: tuple[ClozeItem, ...] = tuple(
-    _items("proverbs", [
-        ("The early bird catches the ___.", "worm", ("cat", "train", "ball")),
-        ("An apple a day keeps the ___ away.", "doctor", ("teacher", "garden", "window")),
-        ("Actions speak louder than ___.", "words", ("trees", "shoes", "boats")),
-        ("Birds of a feather flock ___.", "together", ("yesterday", "upstairs", "slowly")),
-        ("Don't count your chickens before they ___.", "hatch", ("sing", "paint", "melt")),
-        ("Every cloud has a silver ___.", "lining", ("spoon", "button", "window")),
-        ("Practice makes ___.", "perfect", ("purple", "pancakes", "people")),
-        ("Better late than ___.", "never", ("water", "orange", "seven")),
-    ])
-    + _items("animals", [
-        ("The dog says ___.", "woof", ("moo", "quack", "meow")),
-        ("The cow says ___.", "moo", ("woof", "oink", "tweet")),
-        ("The duck says ___.", "quack", ("moo", "neigh", "woof")),
-        ("The cat says ___.", "meow", ("moo", "quack", "oink")),
-        ("The bird can ___ in the sky.", "fly", ("swim", "dig", "bake")),
-        ("The fish can ___ in the pond.", "swim", ("fly", "read", "sing")),
-    ])
-    + _items("everyday", [
-        ("I brush my teeth with a ___.", "toothbrush", ("pillow", "sandwich", "ladder")),
-        ("We sleep in a ___.", "bed", ("cup", "shoe", "box")),
-        ("I drink milk from a ___.", "cup", ("bed", "hat", "car")),
-        ("The sun is in the ___.", "sky", ("cup", "shoe", "bed")),
-        ("We read a ___ at bedtime.", "book", ("spoon", "cookie", "sock")),
-        ("It is raining, so take an ___.", "umbrella", ("apple", "elephant", "orange")),
-    ])
-    + _items("grammar", [
-        ("The dogs ___ in the park.", "play", ("plays", "playing", "played the")),
-        ("She ___ happy today.", "is", ("are", "am", "be")),
-        ("They ___ to the store yesterday.", "went", ("go", "goes", "going")),
-        ("I have two ___.", "cats", ("cat", "a cat", "the cat")),
-        ("He can't help ___.", "himself", ("herself", "themselves", "itself")),
-        ("There ___ a ball under the bed.", "is", ("are", "were", "be")),
-    ])
+    _items(
+        "proverbs",
+        [
+            ("The early bird catches the ___.", "worm", ("cat", "train", "ball")),
+            ("An apple a day keeps the ___ away.", "doctor", ("teacher", "garden", "window")),
+            ("Actions speak louder than ___.", "words", ("trees", "shoes", "boats")),
+            ("Birds of a feather flock ___.", "together", ("yesterday", "upstairs", "slowly")),
+            ("Don't count your chickens before they ___.", "hatch", ("sing", "paint", "melt")),
+            ("Every cloud has a silver ___.", "lining", ("spoon", "button", "window")),
+            ("Practice makes ___.", "perfect", ("purple", "pancakes", "people")),
+            ("Better late than ___.", "never", ("water", "orange", "seven")),
+        ],
+    )
+    + _items(
+        "animals",
+        [
+            ("The dog says ___.", "woof", ("moo", "quack", "meow")),
+            ("The cow says ___.", "moo", ("woof", "oink", "tweet")),
+            ("The duck says ___.", "quack", ("moo", "neigh", "woof")),
+            ("The cat says ___.", "meow", ("moo", "quack", "oink")),
+            ("The bird can ___ in the sky.", "fly", ("swim", "dig", "bake")),
+            ("The fish can ___ in the pond.", "swim", ("fly", "read", "sing")),
+        ],
+    )
+    + _items(
+        "everyday",
+        [
+            ("I brush my teeth with a ___.", "toothbrush", ("pillow", "sandwich", "ladder")),
+            ("We sleep in a ___.", "bed", ("cup", "shoe", "box")),
+            ("I drink milk from a ___.", "cup", ("bed", "hat", "car")),
+            ("The sun is in the ___.", "sky", ("cup", "shoe", "bed")),
+            ("We read a ___ at bedtime.", "book", ("spoon", "cookie", "sock")),
+            ("It is raining, so take an ___.", "umbrella", ("apple", "elephant", "orange")),
+        ],
+    )
+    + _items(
+        "grammar",
+        [
+            ("The dogs ___ in the park.", "play", ("plays", "playing", "played the")),
+            ("She ___ happy today.", "is", ("are", "am", "be")),
+            ("They ___ to the store yesterday.", "went", ("go", "goes", "going")),
+            ("I have two ___.", "cats", ("cat", "a cat", "the cat")),
+            ("He can't help ___.", "himself", ("herself", "themselves", "itself")),
+            ("There ___ a ball under the bed.", "is", ("are", "were", "be")),
+        ],
+    )
 )
 
 
@@ -125,9 +138,21 @@ def score_cloze(model, tokenizer, items: list[ClozeItem], batch_size: int = 64) 
     for item, item_scores in zip(items, per_item):
         choice = item.options[max(range(len(item_scores)), key=item_scores.__getitem__)]
         correct = choice == item.answer
-        rows.append({"text": item.text, "category": item.category, "answer": item.answer, "choice": choice,
-                     "correct": correct, "scores": {o: round(s, 4) for o, s in zip(item.options, item_scores)}})
+        rows.append(
+            {
+                "text": item.text,
+                "category": item.category,
+                "answer": item.answer,
+                "choice": choice,
+                "correct": correct,
+                "scores": {o: round(s, 4) for o, s in zip(item.options, item_scores)},
+            }
+        )
         by_category.setdefault(item.category, []).append(correct)
-    return {"accuracy": sum(r["correct"] for r in rows) / len(rows), "n": len(rows),
-            "by_category": {c: {"accuracy": sum(v) / len(v), "n": len(v)} for c, v in by_category.items()},
-            "chance": sum(1 / len(i.options) for i in items) / len(items), "items": rows}
+    return {
+        "accuracy": sum(r["correct"] for r in rows) / len(rows),
+        "n": len(rows),
+        "by_category": {c: {"accuracy": sum(v) / len(v), "n": len(v)} for c, v in by_category.items()},
+        "chance": sum(1 / len(i.options) for i in items) / len(items),
+        "items": rows,
+    }

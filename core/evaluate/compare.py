@@ -4,6 +4,7 @@ Training curves overlaid (from the history's metrics), the config keys that diff
 evaluation of each run side by side (table, samples), and the guide's scaling view: perplexity
 and speed against parameter count. Must not import gradio or torch.
 """
+
 from __future__ import annotations
 
 import json
@@ -84,8 +85,11 @@ def _charts(entries: list[dict]) -> list[plots.Chart]:
     for key, title in (("perplexity", "Perplexity vs model size"), ("best gen tok/s", "Generation speed vs model size")):
         points = [(name, n, h[key]) for name, n, h in sized if h[key] is not None]
         if points:
-            charts.append(plots.scatter_chart(title, points, xlabel="parameters", ylabel=key, log_x=True,
-                                              log_y=key == "perplexity", colors=colors))
+            charts.append(
+                plots.scatter_chart(
+                    title, points, xlabel="parameters", ylabel=key, log_x=True, log_y=key == "perplexity", colors=colors
+                )
+            )
     return charts
 
 
@@ -95,7 +99,7 @@ def _samples(entries: list[dict]) -> str:
         for s in ((e["results"] or {}).get("suites", {}).get("gen", {}) or {}).get("samples", []):
             by_prompt.setdefault(s["prompt"], {})[e["name"]] = shown_text(s["text"])
     if not by_prompt:
-        return "<p class=\"muted\">No generation samples: run `babyllama eval RUN --suite gen`.</p>"
+        return '<p class="muted">No generation samples: run `babyllama eval RUN --suite gen`.</p>'
     rows = [[prompt, *[texts.get(e["name"], "–") for e in entries]] for prompt, texts in by_prompt.items()]
     return table(["prompt", *[e["name"] for e in entries]], rows)
 
@@ -117,17 +121,21 @@ def compare_report(history, names: list[str]) -> str:
     for e in entries:
         r = e["results"]
         h = headline(r) if r else {}
-        eval_rows.append([e["name"], e["run"]["status"], r["model"]["n_params"] if r else None,
-                          *[h.get(k) for k in headline({})], _where(e)])
+        eval_rows.append(
+            [e["name"], e["run"]["status"], r["model"]["n_params"] if r else None, *[h.get(k) for k in headline({})], _where(e)]
+        )
     diff = config_diff({e["name"]: e["run"]["config"] for e in entries})
     title = "Comparison of " + ", ".join(e["name"] for e in entries)
-    sections = [f"<h1>{escape(title)}</h1>",
-                "<h2>Evaluations (newest of each run)</h2>",
-                table(["run", "status", "parameters", *headline({}), "results"], eval_rows),
-                chart_block(_charts(entries)),
-                "<h2>Config differences</h2>",
-                table(["key", *[e["name"] for e in entries]], diff) if diff else "<p>The configs are identical.</p>",
-                "<h2>Samples side by side</h2>", _samples(entries)]
+    sections = [
+        f"<h1>{escape(title)}</h1>",
+        "<h2>Evaluations (newest of each run)</h2>",
+        table(["run", "status", "parameters", *headline({}), "results"], eval_rows),
+        chart_block(_charts(entries)),
+        "<h2>Config differences</h2>",
+        table(["key", *[e["name"] for e in entries]], diff) if diff else "<p>The configs are identical.</p>",
+        "<h2>Samples side by side</h2>",
+        _samples(entries),
+    ]
     return page(title, sections)
 
 
@@ -140,4 +148,3 @@ def write_compare_report(history, names: list[str], output: str | Path) -> Path:
     tmp.write_text(html, encoding="utf-8")
     tmp.replace(out)
     return out
-

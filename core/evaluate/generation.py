@@ -6,6 +6,7 @@ mean top-token probability is the model's own max next-token probability at each
 (re-scored in one forward pass). Consistency: greedy continuations of paraphrased prompt pairs,
 compared by the Jaccard overlap of their word sets. Must not import gradio or core.history.
 """
+
 from __future__ import annotations
 
 import re
@@ -17,8 +18,16 @@ from core.errors import UserError
 from core.evaluate.scoring import model_context
 
 PROMPTS = (
-    "Once upon a time", "The little dog", "Mommy, can I", "The cat sat on the", "One day, the children",
-    "I like to eat", "In the garden there was", "The early bird", "Where is the", "She opened the box and",
+    "Once upon a time",
+    "The little dog",
+    "Mommy, can I",
+    "The cat sat on the",
+    "One day, the children",
+    "I like to eat",
+    "In the garden there was",
+    "The early bird",
+    "Where is the",
+    "She opened the box and",
 )
 PARAPHRASES = (
     ("The cat sat on the", "A cat was sitting on the"),
@@ -38,7 +47,7 @@ def words(text: str) -> list[str]:
 
 
 def _ngrams(tokens: list[str], n: int) -> list[tuple[str, ...]]:
-    return [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
+    return [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
 
 
 def distinct_n(texts: list[str], n: int) -> float:
@@ -77,8 +86,10 @@ def read_prompts(path: str | Path, model, tokenizer) -> list[str]:
     for number, prompt in prompts:
         n = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
         if limit and n >= limit:
-            raise UserError(f"{path}:{number}: the prompt is {n} tokens, as long as the model's context "
-                            f"({limit}); shorten it so there is room to generate")
+            raise UserError(
+                f"{path}:{number}: the prompt is {n} tokens, as long as the model's context "
+                f"({limit}); shorten it so there is room to generate"
+            )
     return [p for _, p in prompts]
 
 
@@ -88,7 +99,7 @@ def top_token_probs(model, prompt_ids: list[int], new_ids: list[int]) -> list[fl
     if not new_ids:
         return []
     ids = torch.tensor([prompt_ids + new_ids[:-1]], device=model.device)
-    logits = model(input_ids=ids).logits[0, len(prompt_ids) - 1:].float()
+    logits = model(input_ids=ids).logits[0, len(prompt_ids) - 1 :].float()
     return torch.softmax(logits, dim=-1).max(dim=-1).values.tolist()
 
 
@@ -105,17 +116,31 @@ def generation_metrics(model, tokenizer, prompts: list[str], params, log=None) -
         repeats, grams = repeats + rep, grams + total
         probs += top
         seconds, n_new = seconds + result.seconds, n_new + result.n_new_tokens
-        samples.append({"prompt": prompt, "text": result.text, "tokens": result.n_new_tokens,
-                        "distinct_2": distinct_n([result.text], 2), "top_token_prob": sum(top) / max(len(top), 1),
-                        "notes": result.notes})
+        samples.append(
+            {
+                "prompt": prompt,
+                "text": result.text,
+                "tokens": result.n_new_tokens,
+                "distinct_2": distinct_n([result.text], 2),
+                "top_token_prob": sum(top) / max(len(top), 1),
+                "notes": result.notes,
+            }
+        )
         if log:
             log(f"  gen {i + 1}/{len(prompts)}: {prompt!r} -> {result.text[:60]!r}")
     texts = [s["text"] for s in samples]
-    return {"distinct_1": distinct_n(texts, 1), "distinct_2": distinct_n(texts, 2), "distinct_3": distinct_n(texts, 3),
-            f"repeated_{REPEAT_N}gram_rate": repeats / grams if grams else 0.0,
-            "mean_top_token_prob": sum(probs) / len(probs) if probs else 0.0,
-            "tokens_per_s": n_new / seconds if seconds > 0 else 0.0, "new_tokens": n_new,
-            "n_prompts": len(prompts), "params": _params_dict(params), "samples": samples}
+    return {
+        "distinct_1": distinct_n(texts, 1),
+        "distinct_2": distinct_n(texts, 2),
+        "distinct_3": distinct_n(texts, 3),
+        f"repeated_{REPEAT_N}gram_rate": repeats / grams if grams else 0.0,
+        "mean_top_token_prob": sum(probs) / len(probs) if probs else 0.0,
+        "tokens_per_s": n_new / seconds if seconds > 0 else 0.0,
+        "new_tokens": n_new,
+        "n_prompts": len(prompts),
+        "params": _params_dict(params),
+        "samples": samples,
+    }
 
 
 def consistency(model, tokenizer, pairs=PARAPHRASES, max_new_tokens: int = 24) -> dict:
@@ -131,5 +156,6 @@ def consistency(model, tokenizer, pairs=PARAPHRASES, max_new_tokens: int = 24) -
 
 
 def _params_dict(params) -> dict:
-    return {name: getattr(params, name) for name in
-            ("temperature", "top_k", "top_p", "max_new_tokens", "repetition_penalty", "seed")}
+    return {
+        name: getattr(params, name) for name in ("temperature", "top_k", "top_p", "max_new_tokens", "repetition_penalty", "seed")
+    }

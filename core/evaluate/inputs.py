@@ -4,6 +4,7 @@ the content hashes that identify model, tokenizer and data in results.json.
 Every bad reference becomes a UserError here, before anything is scored or written.
 Must not import gradio or torch.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -26,7 +27,7 @@ class ModelInfo:
     run_dir: Path | None = None
     run: str | None = None
     step: int | None = None
-    config: object | None = None   # the run's RunConfig, when its config.yaml loads
+    config: object | None = None  # the run's RunConfig, when its config.yaml loads
     notes: tuple[str, ...] = ()
 
 
@@ -35,7 +36,7 @@ def model_info(folder: Path, ws: Workspace, history=None) -> ModelInfo:
     from core import config as config_mod
 
     folder = Path(folder).resolve()
-    by_step = folder.name.startswith(CHECKPOINT_PREFIX) and folder.name[len(CHECKPOINT_PREFIX):].isdigit()
+    by_step = folder.name.startswith(CHECKPOINT_PREFIX) and folder.name[len(CHECKPOINT_PREFIX) :].isdigit()
     is_checkpoint = by_step or folder.name.startswith(CHALLENGE_PREFIX)
     run_dir = folder.parent if is_checkpoint else folder
     run = None
@@ -50,7 +51,7 @@ def model_info(folder: Path, ws: Workspace, history=None) -> ModelInfo:
                 notes.append(f"{candidate} does not load ({str(err).splitlines()[0]}); its data is not used")
             break
     if by_step:
-        step = int(folder.name[len(CHECKPOINT_PREFIX):])
+        step = int(folder.name[len(CHECKPOINT_PREFIX) :])
     else:
         step = _manifest_step(folder) if is_checkpoint else (run or {}).get("step")
     return ModelInfo(folder, run_dir if (run or cfg) else None, run["name"] if run else None, step, cfg, tuple(notes))
@@ -73,7 +74,7 @@ class EvalText:
     files: list[Path]
     label: str
     sha256: str
-    kind: str   # "corpus dev split", "corpus split", "folder", "file"
+    kind: str  # "corpus dev split", "corpus split", "folder", "file"
 
 
 def _files_hash(files: list[Path]) -> str:
@@ -86,8 +87,10 @@ def _files_hash(files: list[Path]) -> str:
 def _txt_files(folder: Path, what: str) -> list[Path]:
     files = sorted(p for p in folder.glob("*.txt") if p.is_file())
     if not files:
-        raise UserError(f"--data: {what} {folder} holds no .txt files; give a corpus with a dev split "
-                        "(`babyllama data synth|prepare`) or a folder of text files")
+        raise UserError(
+            f"--data: {what} {folder} holds no .txt files; give a corpus with a dev split "
+            "(`babyllama data synth|prepare`) or a folder of text files"
+        )
     return files
 
 
@@ -100,17 +103,24 @@ def resolve_eval_text(ref: str | Path, ws: Workspace) -> EvalText:
     candidates = [raw] if raw.is_absolute() else [ws.data_dir / str(ref), ws.root / str(ref), raw]
     found = next((p for p in candidates if p.exists()), None)
     if found is None:
-        raise UserError(f"--data: no corpus, folder or file named {str(ref)!r} (corpora: "
-                        f"{', '.join(ws.corpora()) or 'none yet'})")
+        raise UserError(
+            f"--data: no corpus, folder or file named {str(ref)!r} (corpora: {', '.join(ws.corpora()) or 'none yet'})"
+        )
     if (found / "manifest.json").is_file():
         if not (found / "dev").is_dir():
-            raise UserError(f"--data: corpus {found.name} has no dev split; prepare it with a dev part, or give "
-                            "--data a folder of text files")
-        return EvalText(_txt_files(found / "dev", "the dev split"), f"{found.name}/dev",
-                        read_manifest(found)["sha256"], "corpus dev split")
+            raise UserError(
+                f"--data: corpus {found.name} has no dev split; prepare it with a dev part, or give --data a folder of text files"
+            )
+        return EvalText(
+            _txt_files(found / "dev", "the dev split"), f"{found.name}/dev", read_manifest(found)["sha256"], "corpus dev split"
+        )
     if found.is_dir() and (found.parent / "manifest.json").is_file():
-        return EvalText(_txt_files(found, "the split"), f"{found.parent.name}/{found.name}",
-                        read_manifest(found.parent)["sha256"], "corpus split")
+        return EvalText(
+            _txt_files(found, "the split"),
+            f"{found.parent.name}/{found.name}",
+            read_manifest(found.parent)["sha256"],
+            "corpus split",
+        )
     if found.is_dir():
         files = _txt_files(found, "the folder")
         return EvalText(files, str(found), _files_hash(files), "folder")

@@ -3,6 +3,7 @@ and the history rows of an evaluation.
 
 Must not import gradio or torch.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,14 +21,18 @@ def summary_line(suite: str, r: dict) -> str:
     if suite == "ppl":
         return f"perplexity {r['perplexity']:.3f}, {r['bits_per_byte']:.4f} bits/byte over {r['tokens']:,} tokens"
     if suite == "gen":
-        return (f"distinct-1/2/3 {r['distinct_1']:.2f}/{r['distinct_2']:.2f}/{r['distinct_3']:.2f}, "
-                f"repeated 3-grams {r['repeated_3gram_rate']:.2f}, top-token p {r['mean_top_token_prob']:.2f}, "
-                f"{r['tokens_per_s']:.0f} tok/s, consistency {r['consistency']['mean_jaccard']:.2f}")
+        return (
+            f"distinct-1/2/3 {r['distinct_1']:.2f}/{r['distinct_2']:.2f}/{r['distinct_3']:.2f}, "
+            f"repeated 3-grams {r['repeated_3gram_rate']:.2f}, top-token p {r['mean_top_token_prob']:.2f}, "
+            f"{r['tokens_per_s']:.0f} tok/s, consistency {r['consistency']['mean_jaccard']:.2f}"
+        )
     if suite == "cloze":
         return f"cloze accuracy {r['accuracy']:.3f} on {r['n']} items (chance {r['chance']:.2f})"
     if suite == "pairs":
-        return (f"minimal pairs: mean {r['mean']:.3f} over {len(r['paradigms'])} paradigms, "
-                f"{r['n_pairs']:,} pairs, {r['pairs_per_s']:,.0f} pairs/s")
+        return (
+            f"minimal pairs: mean {r['mean']:.3f} over {len(r['paradigms'])} paradigms, "
+            f"{r['n_pairs']:,} pairs, {r['pairs_per_s']:,.0f} pairs/s"
+        )
     if suite == "babylm":
         board = ", ".join(f"{label} {value:.2f}" for label, value in r["scoreboard"].items())
         read = r.get("reading")
@@ -40,10 +45,15 @@ def summary_line(suite: str, r: dict) -> str:
         rule = "official recipe" if r["official"] else "NOT the official run: " + "; ".join(r["deviations"])
         return f"GLUE fine-tuning: {board} ({r['pooling']} pooling, {rule})"
     if suite == "aoa":
-        score = "no score (no cdi_human.csv)" if r["score"] is None else \
-            f"curve fitness {r['score']:.3f} over {r['fitness']['n_words']} fitted words"
-        return (f"AoA: {score}; {r['n_words']} words, {r['contexts']:,} contexts over {len(r['checkpoints'])} "
-                f"checkpoints, {r['contexts_per_s']:,.0f}/s")
+        score = (
+            "no score (no cdi_human.csv)"
+            if r["score"] is None
+            else f"curve fitness {r['score']:.3f} over {r['fitness']['n_words']} fitted words"
+        )
+        return (
+            f"AoA: {score}; {r['n_words']} words, {r['contexts']:,} contexts over {len(r['checkpoints'])} "
+            f"checkpoints, {r['contexts_per_s']:,.0f}/s"
+        )
     best = max(r["by_batch"], key=lambda row: row["gen_tokens_per_s"])
     return f"speed: up to {best['gen_tokens_per_s']:,.0f} generated tok/s (batch {best['batch_size']})"
 
@@ -52,8 +62,7 @@ def charts(results: dict, curves: dict | None = None) -> list[plots.Chart]:
     """The charts of one evaluation, in report order."""
     s, out = results["suites"], []
     if curves:
-        out.append(plots.line_chart("Training curves", {k: v for k, v in curves.items() if v},
-                                    xlabel="step", ylabel="loss"))
+        out.append(plots.line_chart("Training curves", {k: v for k, v in curves.items() if v}, xlabel="step", ylabel="loss"))
     if "babylm" in s:
         out += babylm_charts(s["babylm"])
     if "aoa" in s:
@@ -61,12 +70,23 @@ def charts(results: dict, curves: dict | None = None) -> list[plots.Chart]:
     if "pairs" in s:
         paradigms = s["pairs"]["paradigms"]
         rows = sorted(((n, p["accuracy"], p["field"]) for n, p in paradigms.items()), key=lambda r: (r[2], r[0]))
-        out.append(plots.hbar_chart("Minimal pairs (our rule): accuracy by paradigm", rows, xlabel="accuracy",
-                                    ref=(0.5, "chance"), xmax=1.0))
+        out.append(
+            plots.hbar_chart(
+                "Minimal pairs (our rule): accuracy by paradigm", rows, xlabel="accuracy", ref=(0.5, "chance"), xmax=1.0
+            )
+        )
     if "cloze" in s:
         cats = s["cloze"]["by_category"]
-        out.append(plots.bar_chart("Cloze: accuracy by category", list(cats), [c["accuracy"] for c in cats.values()],
-                                   ylabel="accuracy", ref=(s["cloze"]["chance"], "chance"), ymax=1.0))
+        out.append(
+            plots.bar_chart(
+                "Cloze: accuracy by category",
+                list(cats),
+                [c["accuracy"] for c in cats.values()],
+                ylabel="accuracy",
+                ref=(s["cloze"]["chance"], "chance"),
+                ymax=1.0,
+            )
+        )
     if "gen" in s:
         g = s["gen"]
         bins = [0] * 10
@@ -74,15 +94,30 @@ def charts(results: dict, curves: dict | None = None) -> list[plots.Chart]:
             bins[min(int(sample["distinct_2"] * 10), 9)] += 1
         # Within each sample (a continuation rarely repeats its own bigrams: near 1), unlike the
         # header's distinct-2, which pools all samples (they repeat each other: much lower).
-        out.append(plots.bar_chart("Diversity within each sample: distinct-2 of one continuation",
-                                   [f"{i / 10:.1f}" for i in range(10)], bins, ylabel="samples",
-                                   xlabel=f"distinct-2 within a sample (pooled over all samples: {g['distinct_2']:.2f})"))
+        out.append(
+            plots.bar_chart(
+                "Diversity within each sample: distinct-2 of one continuation",
+                [f"{i / 10:.1f}" for i in range(10)],
+                bins,
+                ylabel="samples",
+                xlabel=f"distinct-2 within a sample (pooled over all samples: {g['distinct_2']:.2f})",
+            )
+        )
     if "speed" in s:
         rows = s["speed"]["by_batch"]
-        out.append(plots.line_chart("Speed by batch size", {
-            "prefill tok/s": [(r["batch_size"], r["prefill_tokens_per_s"]) for r in rows],
-            "generation tok/s": [(r["batch_size"], r["gen_tokens_per_s"]) for r in rows]},
-            xlabel="batch size", ylabel="tokens/s", log_y=True, markers=True))
+        out.append(
+            plots.line_chart(
+                "Speed by batch size",
+                {
+                    "prefill tok/s": [(r["batch_size"], r["prefill_tokens_per_s"]) for r in rows],
+                    "generation tok/s": [(r["batch_size"], r["gen_tokens_per_s"]) for r in rows],
+                },
+                xlabel="batch size",
+                ylabel="tokens/s",
+                log_y=True,
+                markers=True,
+            )
+        )
     return out
 
 
@@ -90,8 +125,19 @@ def babylm_charts(b: dict) -> list[plots.Chart]:
     """The scoreboard (one bar per task) and, per accuracy task, its UIDs grouped by field when
     the items have one (BLiMP), as horizontal bars that stay readable at 67 paradigms."""
     accuracy = [(label, t["average"]) for label, t in b["tasks"].items() if t["metric"] == "accuracy"]
-    out = [plots.hbar_chart("BabyLM: accuracy by task (official rule)", [(task, v, "") for task, v in accuracy],
-                            xlabel="accuracy %", ref=(50.0, "chance (2 candidates)"), xmax=100.0)] if accuracy else []
+    out = (
+        [
+            plots.hbar_chart(
+                "BabyLM: accuracy by task (official rule)",
+                [(task, v, "") for task, v in accuracy],
+                xlabel="accuracy %",
+                ref=(50.0, "chance (2 candidates)"),
+                xmax=100.0,
+            )
+        ]
+        if accuracy
+        else []
+    )
     for label, t in b["tasks"].items():
         uids = t["blocks"].get("UID", {})
         if t["metric"] != "accuracy" or len(uids) < 2:
@@ -116,18 +162,30 @@ def aoa_charts(a: dict) -> list[plots.Chart]:
     model = {w: pts for w, pts in curves.get("model", {}).items() if pts}
     if model:
         names = {w: label(w, "model_words", plots.short_number) for w in model}
-        out.append(plots.line_chart(
-            "AoA: model surprisal by words seen (dashed: the sigmoid fitted to every context)",
-            {names[w]: pts for w, pts in model.items()}, xlabel="words seen",
-            ylabel="surprisal (nats, mean over contexts)", log_x=True, markers=True,
-            dashed={names[w]: pts for w, pts in curves.get("model_fit", {}).items() if w in names}))
+        out.append(
+            plots.line_chart(
+                "AoA: model surprisal by words seen (dashed: the sigmoid fitted to every context)",
+                {names[w]: pts for w, pts in model.items()},
+                xlabel="words seen",
+                ylabel="surprisal (nats, mean over contexts)",
+                log_x=True,
+                markers=True,
+                dashed={names[w]: pts for w, pts in curves.get("model_fit", {}).items() if w in names},
+            )
+        )
     children = {w: pts for w, pts in curves.get("children", {}).items() if pts}
     if children:
         names = {w: label(w, "child_months", lambda v: f"{v:.1f} mo") for w in children}
-        out.append(plots.line_chart(
-            "AoA: children producing the word (CDI; dashed: the fitted sigmoid)",
-            {names[w]: pts for w, pts in children.items()}, xlabel="age (months)", ylabel="proportion",
-            markers=True, dashed={names[w]: pts for w, pts in curves.get("children_fit", {}).items() if w in names}))
+        out.append(
+            plots.line_chart(
+                "AoA: children producing the word (CDI; dashed: the fitted sigmoid)",
+                {names[w]: pts for w, pts in children.items()},
+                xlabel="age (months)",
+                ylabel="proportion",
+                markers=True,
+                dashed={names[w]: pts for w, pts in curves.get("children_fit", {}).items() if w in names},
+            )
+        )
     return out
 
 
@@ -142,9 +200,12 @@ def samples_text(results: dict) -> str:
         lines += [f"PROMPT: {sample['prompt']}", f"OUTPUT: {shown_text(sample['text'])}", ""]
     lines += ["# consistency (greedy continuations of paraphrased prompts)", ""]
     for pair in gen["consistency"]["pairs"]:
-        lines += [f"A: {pair['prompt_a']} -> {shown_text(pair['text_a'])}",
-                  f"B: {pair['prompt_b']} -> {shown_text(pair['text_b'])}",
-                  f"jaccard {pair['jaccard']:.3f}", ""]
+        lines += [
+            f"A: {pair['prompt_a']} -> {shown_text(pair['text_a'])}",
+            f"B: {pair['prompt_b']} -> {shown_text(pair['text_b'])}",
+            f"jaccard {pair['jaccard']:.3f}",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -188,8 +249,10 @@ def history_rows(results: dict) -> list[tuple[str, str, float, dict]]:
         extra = {"data": s["ppl"]["data"], "tokens": s["ppl"]["tokens"]}
         rows += [("ppl", k, s["ppl"][k], extra) for k in ("perplexity", "bits_per_byte", "loss")]
     if "gen" in s:
-        rows += [("gen", k, s["gen"][k], {}) for k in ("distinct_1", "distinct_2", "distinct_3", "repeated_3gram_rate",
-                                                      "mean_top_token_prob", "tokens_per_s")]
+        rows += [
+            ("gen", k, s["gen"][k], {})
+            for k in ("distinct_1", "distinct_2", "distinct_3", "repeated_3gram_rate", "mean_top_token_prob", "tokens_per_s")
+        ]
         rows.append(("consistency", "mean_jaccard", s["gen"]["consistency"]["mean_jaccard"], {}))
     if "cloze" in s:
         rows.append(("cloze", "accuracy", s["cloze"]["accuracy"], {"n": s["cloze"]["n"]}))
@@ -198,33 +261,39 @@ def history_rows(results: dict) -> list[tuple[str, str, float, dict]]:
         p = s["pairs"]
         rows.append(("pairs", "mean", p["mean"], {"paradigms": len(p["paradigms"]), "pairs": p["n_pairs"]}))
         rows += [("pairs", f"field/{f}", v, {}) for f, v in p["fields"].items()]
-        rows += [("pairs", name, r["accuracy"], {"field": r["field"], "n": r["n"], "correct": r["correct"]})
-                 for name, r in p["paradigms"].items()]
+        rows += [
+            ("pairs", name, r["accuracy"], {"field": r["field"], "n": r["n"], "correct": r["correct"]})
+            for name, r in p["paradigms"].items()
+        ]
     if "babylm" in s:
         b = s["babylm"]
         for label, t in b["tasks"].items():
-            rows.append(("babylm", label, t["average"], {"metric": t["metric"], "temperature": t["temperature"],
-                                                         "n": t["n_items"]}))
+            rows.append(
+                ("babylm", label, t["average"], {"metric": t["metric"], "temperature": t["temperature"], "n": t["n_items"]})
+            )
             rows += [("babylm", f"{label}/field/{f}", v, {}) for f, v in t["blocks"].get("field", {}).items()]
         if "reading" in b:
             from core.evaluate.babylm.reading import SCORE_LABELS
 
             n = b["reading"]["rows"]
-            rows += [("babylm", SCORE_LABELS["eye"], b["reading"]["eye_tracking"], {"metric": "reading", "n": n}),
-                     ("babylm", SCORE_LABELS["spr"], b["reading"]["self_paced"], {"metric": "reading", "n": n})]
+            rows += [
+                ("babylm", SCORE_LABELS["eye"], b["reading"]["eye_tracking"], {"metric": "reading", "n": n}),
+                ("babylm", SCORE_LABELS["spr"], b["reading"]["self_paced"], {"metric": "reading", "n": n}),
+            ]
     if "glue" in s:
         g = s["glue"]
         for task, t in g["tasks"].items():
-            extra = {"best_epoch": t["best_epoch"], "pooling": g["pooling"], "official": g["official"],
-                     "n": t["n_valid"]}
+            extra = {"best_epoch": t["best_epoch"], "pooling": g["pooling"], "official": g["official"], "n": t["n_valid"]}
             rows += [("glue", f"{task}/{metric}", value, extra) for metric, value in t["scores"].items()]
     if "aoa" in s and s["aoa"]["score"] is not None:
         f = s["aoa"]["fitness"]
         rows.append(("aoa", "curve_fitness", s["aoa"]["score"], {"n_words": f["n_words"], "p_value": f["p_value"]}))
     if "speed" in s:
         for r in s["speed"]["by_batch"]:
-            rows += [("speed", f"prefill_tokens_per_s/b{r['batch_size']}", r["prefill_tokens_per_s"], {}),
-                     ("speed", f"gen_tokens_per_s/b{r['batch_size']}", r["gen_tokens_per_s"], {})]
+            rows += [
+                ("speed", f"prefill_tokens_per_s/b{r['batch_size']}", r["prefill_tokens_per_s"], {}),
+                ("speed", f"gen_tokens_per_s/b{r['batch_size']}", r["gen_tokens_per_s"], {}),
+            ]
     return rows
 
 
@@ -235,5 +304,4 @@ def record_history(history, results: dict, folder: Path, run: str | None, job: s
         for suite, name, value, extra in history_rows(results):
             history.log_eval(run, step, suite, name, value, {**extra, "eval_dir": str(folder)})
     for owner in dict.fromkeys(r for r in (run, job) if r):
-        history.add_artifact(owner, "eval", folder, extra={"report": str(folder / REPORT),
-                                                           "suites": list(results["suites"])})
+        history.add_artifact(owner, "eval", folder, extra={"report": str(folder / REPORT), "suites": list(results["suites"])})

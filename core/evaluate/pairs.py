@@ -8,6 +8,7 @@ paradigms, and per-field means. The official BabyLM 2025 rule (`core.evaluate.ba
 context token when the tokenizer adds no BOS, ties to the good sentence) agrees with this one
 whenever the tokenizer adds BOS and nothing ties. Must not import gradio or core.history.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -35,14 +36,17 @@ def _parse_line(path: Path, number: int, line: str) -> dict:
     try:
         row = json.loads(line)
     except json.JSONDecodeError as err:
-        raise UserError(f"{path}:{number}: not valid JSON ({err.msg}); each line must be one object with "
-                        "sentence_good and sentence_bad") from None
+        raise UserError(
+            f"{path}:{number}: not valid JSON ({err.msg}); each line must be one object with sentence_good and sentence_bad"
+        ) from None
     if not isinstance(row, dict):
         raise UserError(f"{path}:{number}: expected a JSON object with sentence_good and sentence_bad")
     for key in ("sentence_good", "sentence_bad"):
         if not isinstance(row.get(key), str) or not row[key].strip():
-            raise UserError(f"{path}:{number}: missing or empty {key!r} (BLiMP format: sentence_good, "
-                            "sentence_bad, optional UID, field, linguistics_term)")
+            raise UserError(
+                f"{path}:{number}: missing or empty {key!r} (BLiMP format: sentence_good, "
+                "sentence_bad, optional UID, field, linguistics_term)"
+            )
     return row
 
 
@@ -66,8 +70,10 @@ def load_paradigm(path: str | Path, limit: int = 0) -> Paradigm:
         if limit and len(paradigm.pairs) >= limit:
             break
     if not paradigm.pairs:
-        raise UserError(f"{path}: no pairs in it (empty file); add lines like "
-                        '{"sentence_good": "...", "sentence_bad": "..."} or remove the file')
+        raise UserError(
+            f"{path}: no pairs in it (empty file); add lines like "
+            '{"sentence_good": "...", "sentence_bad": "..."} or remove the file'
+        )
     return paradigm
 
 
@@ -104,8 +110,7 @@ def encode_pairs(tokenizer, paradigms: list[Paradigm], limit: int | None) -> lis
     return encode_sentences(tokenizer, sentences, where, limit)
 
 
-def score_pairs(model, tokenizer, paradigms: list[Paradigm], batch_size: int = 64,
-                seqs: list[list[int]] | None = None) -> dict:
+def score_pairs(model, tokenizer, paradigms: list[Paradigm], batch_size: int = 64, seqs: list[list[int]] | None = None) -> dict:
     """Per-paradigm accuracy, the unweighted mean over paradigms and per-field means.
 
     All sentences of all paradigms are scored together (batching spans files); batch_size=1 is
@@ -122,21 +127,33 @@ def score_pairs(model, tokenizer, paradigms: list[Paradigm], batch_size: int = 6
     seconds = time.perf_counter() - started
     results, at = {}, 0
     for p in paradigms:
-        own = scores[at:at + 2 * len(p.pairs)]
+        own = scores[at : at + 2 * len(p.pairs)]
         at += 2 * len(p.pairs)
         correct = sum(good > bad for good, bad in zip(own[0::2], own[1::2]))
-        results[p.name] = {"accuracy": correct / len(p.pairs), "correct": correct, "n": len(p.pairs),
-                           "field": p.field, "linguistics_term": p.term, "file": str(p.path),
-                           "logprobs": [[round(g, 4), round(b, 4)] for g, b in zip(own[0::2], own[1::2])]}
+        results[p.name] = {
+            "accuracy": correct / len(p.pairs),
+            "correct": correct,
+            "n": len(p.pairs),
+            "field": p.field,
+            "linguistics_term": p.term,
+            "file": str(p.path),
+            "logprobs": [[round(g, 4), round(b, 4)] for g, b in zip(own[0::2], own[1::2])],
+        }
     fields: dict[str, list[float]] = {}
     for name, r in results.items():
         fields.setdefault(r["field"] or "(none)", []).append(r["accuracy"])
     n_pairs = sum(r["n"] for r in results.values())
-    return {"mean": sum(r["accuracy"] for r in results.values()) / len(results),
-            "fields": {f: sum(v) / len(v) for f, v in sorted(fields.items())},
-            "paradigms": results, "n_pairs": n_pairs, "batch_size": batch_size,
-            "context_token": tokenizer.convert_ids_to_tokens(context_token(tokenizer)),
-            "rule": rule(tokenizer), "seconds": seconds, "pairs_per_s": n_pairs / max(seconds, 1e-9)}
+    return {
+        "mean": sum(r["accuracy"] for r in results.values()) / len(results),
+        "fields": {f: sum(v) / len(v) for f, v in sorted(fields.items())},
+        "paradigms": results,
+        "n_pairs": n_pairs,
+        "batch_size": batch_size,
+        "context_token": tokenizer.convert_ids_to_tokens(context_token(tokenizer)),
+        "rule": rule(tokenizer),
+        "seconds": seconds,
+        "pairs_per_s": n_pairs / max(seconds, 1e-9),
+    }
 
 
 def rule(tokenizer) -> dict:
@@ -144,6 +161,10 @@ def rule(tokenizer) -> dict:
     from core.evaluate.scoring import context_token
     from core.tokenizer import adds_bos
 
-    return {"rule": "pairs (lm-eval style)", "tokenizer_adds_bos": adds_bos(tokenizer),
-            "context_token": tokenizer.convert_ids_to_tokens(context_token(tokenizer)),
-            "first_token_scored": True, "tie_rule": "a tie counts as wrong (the good sentence must score higher)"}
+    return {
+        "rule": "pairs (lm-eval style)",
+        "tokenizer_adds_bos": adds_bos(tokenizer),
+        "context_token": tokenizer.convert_ids_to_tokens(context_token(tokenizer)),
+        "first_token_scored": True,
+        "tie_rule": "a tie counts as wrong (the good sentence must score higher)",
+    }

@@ -6,6 +6,7 @@ every token after the first is predicted exactly once. Bits per byte divide the 
 UTF-8 bytes of the lines those tokens cover, so models with different tokenizers compare.
 Must not import gradio or core.history.
 """
+
 from __future__ import annotations
 
 import math
@@ -25,11 +26,11 @@ LINES_PER_CALL = 2048  # lines per tokenizer call: batched calls are much faster
 class TokenStream:
     """Token ids of a text split plus the UTF-8 bytes they cover."""
 
-    ids: np.ndarray        # int64; ids[0] is the EOS context, never predicted
+    ids: np.ndarray  # int64; ids[0] is the EOS context, never predicted
     n_bytes: int
     n_lines: int
     n_documents: int
-    truncated: bool        # a token budget stopped reading before the end
+    truncated: bool  # a token budget stopped reading before the end
 
 
 def _lines(files: list[Path]):
@@ -91,15 +92,14 @@ def windows(n_tokens: int, length: int) -> list[tuple[int, int]]:
     return [(s, min(s + length, n_tokens)) for s in range(0, n_tokens - 1, length - 1)]
 
 
-def stream_nll(model, ids: np.ndarray, length: int, batch_size: int, max_windows: int = 0,
-               progress=None) -> tuple[float, int]:
+def stream_nll(model, ids: np.ndarray, length: int, batch_size: int, max_windows: int = 0, progress=None) -> tuple[float, int]:
     """Total NLL (nats, float64) and the number of predicted tokens over the stream's windows."""
     spans = windows(len(ids), length)
     if max_windows:
         spans = spans[:max_windows]
     total, count = 0.0, 0
     for first in range(0, len(spans), batch_size):
-        batch = [ids[s:e].tolist() for s, e in spans[first:first + batch_size]]
+        batch = [ids[s:e].tolist() for s, e in spans[first : first + batch_size]]
         nll, scored = batch_nll(model, batch)
         total += float(nll.double().sum())
         count += int(scored.sum())
@@ -108,8 +108,7 @@ def stream_nll(model, ids: np.ndarray, length: int, batch_size: int, max_windows
     return total, count
 
 
-def perplexity(model, tokenizer, files: list[Path], seq_length: int, batch_size: int = 16,
-               max_tokens: int = 0, log=None) -> dict:
+def perplexity(model, tokenizer, files: list[Path], seq_length: int, batch_size: int = 16, max_tokens: int = 0, log=None) -> dict:
     """Perplexity, mean NLL and bits per byte over `files` (see the module docstring)."""
     if not files:
         raise UserError("perplexity: no text files to score; give --data a corpus with a dev split")
@@ -128,9 +127,19 @@ def perplexity(model, tokenizer, files: list[Path], seq_length: int, batch_size:
     sync(model.device)
     seconds = time.perf_counter() - started
     mean = total / max(count, 1)
-    return {"perplexity": math.exp(min(mean, 700.0)), "loss": mean,
-            "bits_per_byte": total / math.log(2) / max(stream.n_bytes, 1),
-            "tokens": count, "bytes": stream.n_bytes, "bytes_per_token": stream.n_bytes / max(count, 1),
-            "lines": stream.n_lines, "documents": stream.n_documents, "seq_length": seq_length,
-            "windows": len(windows(len(stream.ids), seq_length)), "truncated": stream.truncated,
-            "files": [str(f) for f in files], "seconds": seconds, "tokens_per_s": count / max(seconds, 1e-9)}
+    return {
+        "perplexity": math.exp(min(mean, 700.0)),
+        "loss": mean,
+        "bits_per_byte": total / math.log(2) / max(stream.n_bytes, 1),
+        "tokens": count,
+        "bytes": stream.n_bytes,
+        "bytes_per_token": stream.n_bytes / max(count, 1),
+        "lines": stream.n_lines,
+        "documents": stream.n_documents,
+        "seq_length": seq_length,
+        "windows": len(windows(len(stream.ids), seq_length)),
+        "truncated": stream.truncated,
+        "files": [str(f) for f in files],
+        "seconds": seconds,
+        "tokens_per_s": count / max(seconds, 1e-9),
+    }

@@ -5,6 +5,7 @@ chart is a short list of drawing primitives in pixels (lines, rectangles, circle
 renderers: `to_svg` (inlined in report.html) and `save_png` (evaluation_plots.png, only when
 Pillow imports). Standard library only at import time; never imports gradio, torch or studio.
 """
+
 from __future__ import annotations
 
 import math
@@ -72,7 +73,7 @@ class _Axis:
             lo, hi = min(lo, 0.0), max(hi, 0.0)
         if self.log:
             lo, hi = math.floor(lo), math.ceil(hi) if math.ceil(hi) > math.floor(lo) else math.floor(lo) + 1
-            self.ticks = [10.0 ** e for e in range(int(lo), int(hi) + 1)]
+            self.ticks = [10.0**e for e in range(int(lo), int(hi) + 1)]
         else:
             self.ticks = nice_ticks(lo, hi)
             lo, hi = self.ticks[0], self.ticks[-1]
@@ -95,8 +96,16 @@ def _frame(chart: Chart, xlabel: str, ylabel: str, y: _Axis) -> None:
     chart.text(8, TOP - 12, ylabel, anchor="start")
 
 
-def bar_chart(title: str, labels: list[str], values: list[float], *, ylabel: str = "", xlabel: str = "",
-              ref: tuple[float, str] | None = None, ymax: float | None = None) -> Chart:
+def bar_chart(
+    title: str,
+    labels: list[str],
+    values: list[float],
+    *,
+    ylabel: str = "",
+    xlabel: str = "",
+    ref: tuple[float, str] | None = None,
+    ymax: float | None = None,
+) -> Chart:
     """Vertical bars, one per label; `ref` draws a dashed reference line (e.g. chance)."""
     chart = Chart(title, width=max(480, min(90 * len(labels), 60 * len(labels) + 240) + LEFT + RIGHT))
     extra = [ref[0]] if ref else []
@@ -123,8 +132,14 @@ def bar_chart(title: str, labels: list[str], values: list[float], *, ylabel: str
 ROW, GROUP_ROW, LABEL_W = 16, 22, 300  # horizontal bars: px per bar, per group heading, label column
 
 
-def hbar_chart(title: str, rows: list[tuple[str, float, str]], *, xlabel: str = "",
-               ref: tuple[float, str] | None = None, xmax: float | None = None) -> Chart:
+def hbar_chart(
+    title: str,
+    rows: list[tuple[str, float, str]],
+    *,
+    xlabel: str = "",
+    ref: tuple[float, str] | None = None,
+    xmax: float | None = None,
+) -> Chart:
     """Horizontal bars, one row per (label, value, group), grouped under their group's heading in
     the order given; the chart grows with the rows, so every label stays readable at any count
     (67 BLiMP paradigms: 67 rows of 16 px, not 67 columns)."""
@@ -158,9 +173,17 @@ def hbar_chart(title: str, rows: list[tuple[str, float, str]], *, xlabel: str = 
     return chart
 
 
-def line_chart(title: str, series: dict[str, list[tuple[float, float]]], *, xlabel: str = "", ylabel: str = "",
-               log_x: bool = False, log_y: bool = False, markers: bool = False,
-               dashed: dict[str, list[tuple[float, float]]] | None = None) -> Chart:
+def line_chart(
+    title: str,
+    series: dict[str, list[tuple[float, float]]],
+    *,
+    xlabel: str = "",
+    ylabel: str = "",
+    log_x: bool = False,
+    log_y: bool = False,
+    markers: bool = False,
+    dashed: dict[str, list[tuple[float, float]]] | None = None,
+) -> Chart:
     """One polyline per named series of (x, y) points, with a legend; `dashed[name]` adds a dashed
     polyline in that series' colour (e.g. a curve fitted to its points)."""
     chart = Chart(title)
@@ -185,8 +208,16 @@ def line_chart(title: str, series: dict[str, list[tuple[float, float]]], *, xlab
     return chart
 
 
-def scatter_chart(title: str, points: list[tuple[str, float, float]], *, xlabel: str = "", ylabel: str = "",
-                  log_x: bool = False, log_y: bool = False, colors: dict[str, str] | None = None) -> Chart:
+def scatter_chart(
+    title: str,
+    points: list[tuple[str, float, float]],
+    *,
+    xlabel: str = "",
+    ylabel: str = "",
+    log_x: bool = False,
+    log_y: bool = False,
+    colors: dict[str, str] | None = None,
+) -> Chart:
     """Labelled points (label, x, y): e.g. perplexity against parameter count, one per run;
     `colors` keeps one colour per label across charts."""
     chart = Chart(title)
@@ -221,16 +252,19 @@ def _short(text: str, limit: int) -> str:
 
 def to_svg(chart: Chart) -> str:
     """The chart as an inline <svg> element."""
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{chart.width}" height="{chart.height}" '
-           f'viewBox="0 0 {chart.width} {chart.height}" font-family="sans-serif" role="img">'
-           f"<title>{escape(chart.title)}</title>"]
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{chart.width}" height="{chart.height}" '
+        f'viewBox="0 0 {chart.width} {chart.height}" font-family="sans-serif" role="img">'
+        f"<title>{escape(chart.title)}</title>"
+    ]
     for item in chart.items:
         kind = item[0]
         if kind == "line":
             _, x1, y1, x2, y2, color, width, dashed = item
             dash = ' stroke-dasharray="5,4"' if dashed else ""
-            out.append(f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" stroke="{color}" '
-                       f'stroke-width="{width}"{dash}/>')
+            out.append(
+                f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" stroke="{color}" stroke-width="{width}"{dash}/>'
+            )
         elif kind == "rect":
             _, x, y, w, h, color = item
             out.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" fill="{color}"/>')
@@ -239,8 +273,9 @@ def to_svg(chart: Chart) -> str:
             out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r}" fill="{color}"/>')
         else:
             _, x, y, text, size, anchor, color = item
-            out.append(f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" '
-                       f'fill="{color}">{escape(text)}</text>')
+            out.append(
+                f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" fill="{color}">{escape(text)}</text>'
+            )
     return "".join(out) + "</svg>"
 
 
@@ -253,7 +288,7 @@ def save_png(charts: list[Chart], path: str | Path, columns: int = 2) -> bool:
         return False
     if not charts:
         return False
-    rows = [charts[i:i + columns] for i in range(0, len(charts), columns)]
+    rows = [charts[i : i + columns] for i in range(0, len(charts), columns)]
     width = max(sum(c.width for c in row) for row in rows)
     image = Image.new("RGB", (width, sum(max(c.height for c in row) for row in rows)), "white")
     draw = ImageDraw.Draw(image)

@@ -6,6 +6,7 @@ into place (a failed eval never leaves a folder that looks complete), then recor
 the history when the model is a run. The CLI, the worker (`eval` jobs) and the studio call
 `run_eval`. Must not import gradio.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -32,27 +33,27 @@ class EvalOptions:
 
     model: str
     suites: tuple[str, ...] = SUITES
-    data: str = ""              # perplexity text: corpus name/folder/file; "" = the run's own dev split
-    num_samples: int = 0        # at most this many pairs per paradigm, cloze items, perplexity windows (0 = all)
-    device: str = ""            # cpu | cuda; "" = cuda when available
-    output: str = ""            # results folder ("" = <run>/eval/<time>/); a .json path also gets results.json
-    custom_prompts: str = ""    # extra generation prompts, one a line
-    pairs_dir: str = ""         # BLiMP-format .jsonl files, one per paradigm
-    cloze_file: str = ""        # extra cloze items (JSONL)
+    data: str = ""  # perplexity text: corpus name/folder/file; "" = the run's own dev split
+    num_samples: int = 0  # at most this many pairs per paradigm, cloze items, perplexity windows (0 = all)
+    device: str = ""  # cpu | cuda; "" = cuda when available
+    output: str = ""  # results folder ("" = <run>/eval/<time>/); a .json path also gets results.json
+    custom_prompts: str = ""  # extra generation prompts, one a line
+    pairs_dir: str = ""  # BLiMP-format .jsonl files, one per paradigm
+    cloze_file: str = ""  # extra cloze items (JSONL)
     batch_size: int = 32
-    seq_length: int = 0         # perplexity window; 0 = the run's data.seq_length (else up to 1024)
+    seq_length: int = 0  # perplexity window; 0 = the run's data.seq_length (else up to 1024)
     max_new_tokens: int = 48
     seed: int = 0
-    babylm_data: str = ""       # the official evaluation_data/ (or its full_eval/, fast_eval/, one task folder)
-    fast: bool = False          # babylm: fast_eval/ instead of full_eval/
-    temperatures: str = ""      # babylm: "1.0", "1,1.5,2" or MIN:MAX[:STEP] ("" = 1.0, the pipeline's default)
-    revision: str = ""          # babylm: the revision folder of the results layout ("" = main, or the chck_ name)
-    tasks: str = ""             # glue: comma-separated fine-tuning tasks ("" = all seven)
-    pooling: str = "first"      # glue: first (official: position 0) | last (the last real token; not official)
-    epochs: int = 0             # glue: epochs per task (0 = the recipe's: 10, WSC 30)
+    babylm_data: str = ""  # the official evaluation_data/ (or its full_eval/, fast_eval/, one task folder)
+    fast: bool = False  # babylm: fast_eval/ instead of full_eval/
+    temperatures: str = ""  # babylm: "1.0", "1,1.5,2" or MIN:MAX[:STEP] ("" = 1.0, the pipeline's default)
+    revision: str = ""  # babylm: the revision folder of the results layout ("" = main, or the chck_ name)
+    tasks: str = ""  # glue: comma-separated fine-tuning tasks ("" = all seven)
+    pooling: str = "first"  # glue: first (official: position 0) | last (the last real token; not official)
+    epochs: int = 0  # glue: epochs per task (0 = the recipe's: 10, WSC 30)
     max_train_examples: int = 0  # glue: the first K training examples per task (0 = all)
     max_valid_examples: int = 0  # glue: the first K validation examples per task (0 = all)
-    exact: bool = True          # babylm: the official pipeline's batches and float32 sums (False: fast, float64)
+    exact: bool = True  # babylm: the official pipeline's batches and float32 sums (False: fast, float64)
     suites_given: bool = False  # chosen by the user: a suite whose input is missing is then an error
 
     def __post_init__(self) -> None:
@@ -70,8 +71,9 @@ class EvalOptions:
 
     def check(self) -> None:
         """Raise one UserError listing every bad option (before anything is loaded)."""
-        problems = [f"--suite: unknown suite {s!r} (choose from {', '.join(ALL_SUITES)})" for s in self.suites
-                    if s not in ALL_SUITES]
+        problems = [
+            f"--suite: unknown suite {s!r} (choose from {', '.join(ALL_SUITES)})" for s in self.suites if s not in ALL_SUITES
+        ]
         if not self.suites:
             problems.append(f"--suite: no suite chosen (choose from {', '.join(ALL_SUITES)})")
         if self.device not in ("", "cpu", "cuda"):
@@ -84,6 +86,7 @@ class EvalOptions:
                 problems.append(f"--{name.replace('_', '-')}: must be at least 1, got {getattr(self, name)}")
         if self.temperatures:
             from core.evaluate.babylm.suite import parse_temperatures
+
             try:
                 parse_temperatures(self.temperatures)
             except UserError as err:
@@ -118,15 +121,15 @@ class Plan:
     skipped: dict[str, str] = field(default_factory=dict)
     text: object = None
     paradigms: list = field(default_factory=list)
-    babylm: object = None       # core.evaluate.babylm.suite.BabyLMPlan
+    babylm: object = None  # core.evaluate.babylm.suite.BabyLMPlan
     babylm_layout: str = ""
-    glue: object = None         # core.evaluate.babylm.finetune.suite.GluePlan
+    glue: object = None  # core.evaluate.babylm.finetune.suite.GluePlan
     glue_layout: str = ""
-    aoa: object = None          # core.evaluate.babylm.aoa.AoAPlan
+    aoa: object = None  # core.evaluate.babylm.aoa.AoAPlan
     cloze_items: list = field(default_factory=list)
     prompts: list = field(default_factory=list)
     seq_length: int = 0
-    trained_context: int = 0    # the run's data.seq_length, else the model config's context
+    trained_context: int = 0  # the run's data.seq_length, else the model config's context
 
 
 def _load(opts: EvalOptions, ws: Workspace):
@@ -149,12 +152,16 @@ def _check_vocab(model, tokenizer, info) -> None:
     rows, size = model.get_input_embeddings().num_embeddings, len(tokenizer)
     fix = "save the tokenizer the model was trained with into the folder (tokenizer.save_pretrained)"
     if size > rows:
-        raise UserError(f"{info.folder}: the tokenizer has {size} tokens but the model's embedding has only "
-                        f"{rows} rows, so this tokenizer does not belong to this model; {fix}")
+        raise UserError(
+            f"{info.folder}: the tokenizer has {size} tokens but the model's embedding has only "
+            f"{rows} rows, so this tokenizer does not belong to this model; {fix}"
+        )
     # Our runs with model.vocab_size 0 size the embedding from their tokenizer: it must match exactly.
     if info.config is not None and info.config.model.vocab_size == 0 and size != rows:
-        raise UserError(f"{info.folder}: the run sized its embedding from its tokenizer ({rows} tokens), but the "
-                        f"tokenizer here has {size}; {fix}")
+        raise UserError(
+            f"{info.folder}: the run sized its embedding from its tokenizer ({rows} tokens), but the "
+            f"tokenizer here has {size}; {fix}"
+        )
 
 
 def _plan(opts: EvalOptions, ws: Workspace, info, model, tokenizer) -> Plan:
@@ -191,7 +198,7 @@ def _plan(opts: EvalOptions, ws: Workspace, info, model, tokenizer) -> Plan:
     if "cloze" in plan.suites:
         plan.cloze_items = cloze.load_cloze_file(opts.cloze_file) if opts.cloze_file else list(cloze.BUILTIN)
         if opts.num_samples:
-            plan.cloze_items = plan.cloze_items[:opts.num_samples]
+            plan.cloze_items = plan.cloze_items[: opts.num_samples]
     if "gen" in plan.suites:
         plan.prompts = list(generation.PROMPTS)
         if opts.custom_prompts:
@@ -213,8 +220,11 @@ def _plan_babylm(opts: EvalOptions, ws: Workspace, info, plan: Plan, skip) -> No
         plan.suites.remove("babylm")  # not asked for and no data: the default set is the other suites
         return
     if not folder:
-        skip("babylm", "no BabyLM data: give --babylm-data DIR (the official evaluation_data/ folder) "
-                       f"or put it at {ws.root / 'evaluation_data'}")
+        skip(
+            "babylm",
+            "no BabyLM data: give --babylm-data DIR (the official evaluation_data/ folder) "
+            f"or put it at {ws.root / 'evaluation_data'}",
+        )
         return
     plan.babylm = babylm.plan(folder, opts.fast, opts.temperatures, opts.num_samples)
     plan.babylm_layout = babylm.official_layout(*_model_revision(opts, info))
@@ -247,10 +257,11 @@ def _plan_glue(opts: EvalOptions, ws: Workspace, info, plan: Plan) -> None:
 
     folder = opts.babylm_data or (ws.root / "evaluation_data" if (ws.root / "evaluation_data").is_dir() else "")
     if not folder:
-        raise UserError("--suite glue: no BabyLM data: give --babylm-data DIR (the official evaluation_data/ "
-                        f"folder, with full_eval/glue_filtered/) or put it at {ws.root / 'evaluation_data'}")
-    plan.glue = glue.plan(folder, opts.tasks, opts.pooling, opts.epochs, opts.max_train_examples,
-                          opts.max_valid_examples)
+        raise UserError(
+            "--suite glue: no BabyLM data: give --babylm-data DIR (the official evaluation_data/ "
+            f"folder, with full_eval/glue_filtered/) or put it at {ws.root / 'evaluation_data'}"
+        )
+    plan.glue = glue.plan(folder, opts.tasks, opts.pooling, opts.epochs, opts.max_train_examples, opts.max_valid_examples)
     plan.glue_layout = glue_outputs.layout(*_model_revision(opts, info))
 
 
@@ -259,8 +270,11 @@ def _plan_aoa(opts: EvalOptions, ws: Workspace, info, plan: Plan, skip) -> None:
 
     folder = opts.babylm_data or (ws.root / "evaluation_data" if (ws.root / "evaluation_data").is_dir() else "")
     if not folder:
-        skip("aoa", "no AoA data: give --babylm-data DIR (the official evaluation_data/ folder, with "
-                    f"cdi_childes.json and cdi_human.csv) or put it at {ws.root / 'evaluation_data'}")
+        skip(
+            "aoa",
+            "no AoA data: give --babylm-data DIR (the official evaluation_data/ folder, with "
+            f"cdi_childes.json and cdi_human.csv) or put it at {ws.root / 'evaluation_data'}",
+        )
         return
     root = aoa.checkpoint_root(info.folder)
     plan.aoa = aoa.plan(folder, info.folder, info.run or (root or info.folder).name, opts.num_samples)
@@ -291,8 +305,16 @@ def _run_suite(suite: str, opts: EvalOptions, plan: Plan, model, tokenizer, log,
 
         for warning in plan.babylm.warnings:
             log(f"  warning: {warning}")
-        return babylm.run(model, tokenizer, plan.babylm, opts.batch_size, log, plan.babylm_layout,
-                          exact=opts.exact, trained_context=plan.trained_context)
+        return babylm.run(
+            model,
+            tokenizer,
+            plan.babylm,
+            opts.batch_size,
+            log,
+            plan.babylm_layout,
+            exact=opts.exact,
+            trained_context=plan.trained_context,
+        )
     if suite == "glue":
         from core.evaluate.babylm.finetune import suite as glue
 
@@ -365,15 +387,30 @@ def _header(opts: EvalOptions, info, model, tokenizer, plan: Plan) -> dict:
 
     hashes = model_hashes(info.folder)
     return {
-        "version": RESULTS_VERSION, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "model": {"ref": opts.model, "path": str(info.folder), "run": info.run, "step": info.step,
-                  "type": type(model).__name__, "n_params": sum(p.numel() for p in model.parameters()),
-                  "context": model_context(model),
-                  "device": str(model.device), "sha256": hashes["model_sha256"]},
-        "tokenizer": {"vocab": len(tokenizer), "sha256": hashes["tokenizer_sha256"], "adds_bos": adds_bos(tokenizer),
-                      "context_token": tokenizer.convert_ids_to_tokens(context_token(tokenizer))},
+        "version": RESULTS_VERSION,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "model": {
+            "ref": opts.model,
+            "path": str(info.folder),
+            "run": info.run,
+            "step": info.step,
+            "type": type(model).__name__,
+            "n_params": sum(p.numel() for p in model.parameters()),
+            "context": model_context(model),
+            "device": str(model.device),
+            "sha256": hashes["model_sha256"],
+        },
+        "tokenizer": {
+            "vocab": len(tokenizer),
+            "sha256": hashes["tokenizer_sha256"],
+            "adds_bos": adds_bos(tokenizer),
+            "context_token": tokenizer.convert_ids_to_tokens(context_token(tokenizer)),
+        },
         "data": {"label": plan.text.label, "sha256": plan.text.sha256, "files": len(plan.text.files)} if plan.text else None,
-        "options": opts.to_dict(), "suites": {}, "skipped": dict(plan.skipped), "notes": list(info.notes),
+        "options": opts.to_dict(),
+        "suites": {},
+        "skipped": dict(plan.skipped),
+        "notes": list(info.notes),
         "seconds": {},
     }
 

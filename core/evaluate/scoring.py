@@ -4,6 +4,7 @@ Minimal pairs, cloze and perplexity all score through `batch_nll`: one forward p
 never counted, the same numbers (to float rounding) whatever the batch size. Must not import
 gradio or core.history.
 """
+
 from __future__ import annotations
 
 import torch
@@ -32,8 +33,10 @@ def context_token(tokenizer) -> int:
         return eos
     if bos is not None:
         return bos
-    raise UserError("the tokenizer has neither a bos_token nor an eos_token, so a sentence's first word "
-                    "cannot be scored; save the tokenizer with an eos_token (e.g. </s>)")
+    raise UserError(
+        "the tokenizer has neither a bos_token nor an eos_token, so a sentence's first word "
+        "cannot be scored; save the tokenizer with an eos_token (e.g. </s>)"
+    )
 
 
 def model_context(model) -> int | None:
@@ -54,8 +57,10 @@ def encode_sentences(tokenizer, texts: list[str], where: list[str], limit: int |
         if not ids:
             raise UserError(f"{origin}: the text is empty; remove that item or give it words")
         if limit and len(ids) + 1 > limit:
-            raise UserError(f"{origin}: {len(ids)} tokens, longer than the model's context of {limit} "
-                            "(one more is the context token); shorten or split that text")
+            raise UserError(
+                f"{origin}: {len(ids)} tokens, longer than the model's context of {limit} "
+                "(one more is the context token); shorten or split that text"
+            )
     return [[start, *ids] for ids in encoded]
 
 
@@ -72,8 +77,8 @@ def batch_nll(model, batch: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor
     ids = torch.zeros(len(batch), width, dtype=torch.long)
     mask = torch.zeros(len(batch), width, dtype=torch.long)
     for row, seq in enumerate(batch):
-        ids[row, :len(seq)] = torch.as_tensor(seq, dtype=torch.long)
-        mask[row, :len(seq)] = 1
+        ids[row, : len(seq)] = torch.as_tensor(seq, dtype=torch.long)
+        mask[row, : len(seq)] = 1
     # Target of position t is token t+1; the last position and padding predict nothing.
     targets = torch.full_like(ids, IGNORE)
     targets[:, :-1] = torch.where(mask[:, 1:].bool(), ids[:, 1:], IGNORE)
@@ -82,8 +87,9 @@ def batch_nll(model, batch: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor
     logits = model(input_ids=ids.to(device), attention_mask=mask.to(device) if padded else None).logits
     if logits.dtype != torch.float32:
         logits = logits.float()  # log-softmax in half precision loses the small differences we rank by
-    nll = F.cross_entropy(logits.view(-1, logits.shape[-1]), targets.view(-1).to(device),
-                          ignore_index=IGNORE, reduction="none").view(len(batch), width)
+    nll = F.cross_entropy(
+        logits.view(-1, logits.shape[-1]), targets.view(-1).to(device), ignore_index=IGNORE, reduction="none"
+    ).view(len(batch), width)
     return nll, (targets != IGNORE).to(device)
 
 
@@ -96,7 +102,7 @@ def sequence_logprobs(model, seqs: list[list[int]], batch_size: int = 64) -> lis
     order = sorted(range(len(seqs)), key=lambda i: -len(seqs[i]))
     out = [0.0] * len(seqs)
     for start in range(0, len(order), batch_size):
-        chosen = order[start:start + batch_size]
+        chosen = order[start : start + batch_size]
         nll, _ = batch_nll(model, [seqs[i] for i in chosen])
         sums = (-nll.double()).sum(dim=1).tolist()  # ignored positions are exactly 0
         for i, value in zip(chosen, sums):

@@ -4,6 +4,7 @@ Each batch size runs one untimed warm-up, then a prefill of `prompt_tokens` per 
 `new_tokens` greedy steps that reuse the KV cache, as core.generate does for one row.
 Must not import gradio or core.history.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -41,8 +42,9 @@ def _run(model, ids: torch.Tensor, new_tokens: int) -> tuple[float, float]:
     return prefill, time.perf_counter() - start
 
 
-def speed_by_batch(model, batch_sizes=BATCH_SIZES, prompt_tokens: int = 32, new_tokens: int = 32,
-                   seed: int = 0, log=None) -> dict:
+def speed_by_batch(
+    model, batch_sizes=BATCH_SIZES, prompt_tokens: int = 32, new_tokens: int = 32, seed: int = 0, log=None
+) -> dict:
     """Tokens/s and ms/token of prefill and generation at each batch size."""
     ctx = model_context(model)
     if ctx and prompt_tokens + new_tokens > ctx:
@@ -56,12 +58,19 @@ def speed_by_batch(model, batch_sizes=BATCH_SIZES, prompt_tokens: int = 32, new_
         ids = torch.randint(4, vocab, (b, prompt_tokens), generator=gen).to(model.device)
         _run(model, ids, min(new_tokens, 4))  # warm-up: allocator, kernels, lazy init
         prefill, generation = _run(model, ids, new_tokens)
-        rows.append({"batch_size": b, "prefill_tokens_per_s": b * prompt_tokens / prefill,
-                     "prefill_ms_per_token": 1000 * prefill / (b * prompt_tokens),
-                     "gen_tokens_per_s": b * new_tokens / generation,
-                     "gen_ms_per_token": 1000 * generation / (b * new_tokens),
-                     "gen_ms_per_step": 1000 * generation / new_tokens})
+        rows.append(
+            {
+                "batch_size": b,
+                "prefill_tokens_per_s": b * prompt_tokens / prefill,
+                "prefill_ms_per_token": 1000 * prefill / (b * prompt_tokens),
+                "gen_tokens_per_s": b * new_tokens / generation,
+                "gen_ms_per_token": 1000 * generation / (b * new_tokens),
+                "gen_ms_per_step": 1000 * generation / new_tokens,
+            }
+        )
         if log:
-            log(f"  speed batch {b}: prefill {rows[-1]['prefill_tokens_per_s']:,.0f} tok/s, "
-                f"generation {rows[-1]['gen_tokens_per_s']:,.0f} tok/s")
+            log(
+                f"  speed batch {b}: prefill {rows[-1]['prefill_tokens_per_s']:,.0f} tok/s, "
+                f"generation {rows[-1]['gen_tokens_per_s']:,.0f} tok/s"
+            )
     return {"prompt_tokens": prompt_tokens, "new_tokens": new_tokens, "device": str(model.device), "by_batch": rows}

@@ -3,6 +3,7 @@ order, each batch and the run row's new `ingested_seq` in ONE write transaction.
 `core.jobs.refresh` / `refresh_all` (so by every studio poll and `runs list/show/logs`). Must not
 import gradio, studio or torch.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,6 +23,7 @@ from core.workspace import Workspace
 class _Seen:
     """What this process last saw of one log: its size and mtime, the run's ingested seq then,
     and where in the file the next line starts (so a poll reads only what is new)."""
+
     size: int
     mtime_ns: int
     seq: int
@@ -137,15 +139,16 @@ def _status(conn: sqlite3.Connection, run_id: int, event: Event) -> None:
     if event.payload.get("only_from"):
         where += f" AND status IN ({', '.join('?' * len(event.payload['only_from']))})"
         params += event.payload["only_from"]
-    conn.execute(f"UPDATE runs SET {', '.join(f'{k} = ?' for k in values)} WHERE {where}",
-                 (*values.values(), *params))
+    conn.execute(f"UPDATE runs SET {', '.join(f'{k} = ?' for k in values)} WHERE {where}", (*values.values(), *params))
 
 
 def _progress(conn: sqlite3.Connection, run_id: int, event: Event) -> None:
     beat = event.time if event.type == "heartbeat" else None
-    conn.execute("UPDATE runs SET heartbeat = coalesce(?, heartbeat), step = coalesce(?, step), "
-                 "total_steps = coalesce(?, total_steps) WHERE id = ?",
-                 (beat, event.payload.get("step"), event.payload.get("total_steps"), run_id))
+    conn.execute(
+        "UPDATE runs SET heartbeat = coalesce(?, heartbeat), step = coalesce(?, step), "
+        "total_steps = coalesce(?, total_steps) WHERE id = ?",
+        (beat, event.payload.get("step"), event.payload.get("total_steps"), run_id),
+    )
 
 
 def _config(conn: sqlite3.Connection, run_id: int, event: Event) -> None:
@@ -163,20 +166,26 @@ def _advance_step(conn: sqlite3.Connection, run_id: int, last: int) -> None:
 
 def _sample(conn: sqlite3.Connection, run_id: int, event: Event) -> None:
     p = event.payload
-    conn.execute("INSERT INTO samples (run_id, step, prompt, text, time) VALUES (?, ?, ?, ?, ?)",
-                 (run_id, p["step"], p["prompt"], p["text"], p.get("at", event.time)))
+    conn.execute(
+        "INSERT INTO samples (run_id, step, prompt, text, time) VALUES (?, ?, ?, ?, ?)",
+        (run_id, p["step"], p["prompt"], p["text"], p.get("at", event.time)),
+    )
 
 
 def _artifact(conn: sqlite3.Connection, run_id: int, event: Event) -> None:
     p = event.payload
-    conn.execute("INSERT INTO artifacts (run_id, kind, path, time, extra) VALUES (?, ?, ?, ?, ?)",
-                 (run_id, p["kind"], p["path"], event.time, to_json(p.get("extra") or {})))
+    conn.execute(
+        "INSERT INTO artifacts (run_id, kind, path, time, extra) VALUES (?, ?, ?, ?, ?)",
+        (run_id, p["kind"], p["path"], event.time, to_json(p.get("extra") or {})),
+    )
 
 
 def _eval(conn: sqlite3.Connection, run_id: int, event: Event) -> None:
     p = event.payload
-    conn.execute("INSERT INTO evals (run_id, step, suite, name, value, time, extra) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                 (run_id, p["step"], p["suite"], p["name"], p["value"], event.time, to_json(p.get("extra") or {})))
+    conn.execute(
+        "INSERT INTO evals (run_id, step, suite, name, value, time, extra) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (run_id, p["step"], p["suite"], p["name"], p["value"], event.time, to_json(p.get("extra") or {})),
+    )
 
 
 def _truncate(conn: sqlite3.Connection, run_id: int, event: Event) -> None:
@@ -186,5 +195,14 @@ def _truncate(conn: sqlite3.Connection, run_id: int, event: Event) -> None:
     conn.execute("UPDATE runs SET step = ? WHERE id = ? AND step > ?", (step, run_id, step))
 
 
-_APPLY = {"status": _status, "heartbeat": _progress, "progress": _progress, "config": _config,
-          "metrics": _metrics, "sample": _sample, "artifact": _artifact, "eval": _eval, "truncate": _truncate}
+_APPLY = {
+    "status": _status,
+    "heartbeat": _progress,
+    "progress": _progress,
+    "config": _config,
+    "metrics": _metrics,
+    "sample": _sample,
+    "artifact": _artifact,
+    "eval": _eval,
+    "truncate": _truncate,
+}

@@ -2,6 +2,7 @@
 (`seq` 1, 2, 3 ... without gaps, `time`, `type`, payload), and the reader the ingester uses.
 Must not import gradio, studio, torch or the history (it is written where no database is).
 """
+
 from __future__ import annotations
 
 import json
@@ -20,6 +21,7 @@ EVENT_TYPES = ("status", "heartbeat", "progress", "metrics", "sample", "artifact
 @dataclass(frozen=True)
 class Event:
     """One line of the log: its number in the run, when it was written, its type and payload."""
+
     seq: int
     time: float
     type: str
@@ -34,6 +36,7 @@ class Event:
 class ReadResult:
     """Events read after a seq; the byte offset just past the last whole line read (where to read
     on) and that line's seq (0 when none)."""
+
     events: list[Event]
     offset: int
     last_seq: int = 0

@@ -2,6 +2,7 @@
 of `studio.db` (for runs whose job.json says `"history": "events"`: compute nodes must not write
 SQLite over a network filesystem). Must not import gradio, studio, torch or sqlite3.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,23 @@ from core.history.store import RunRef, status_fields
 JOB_FILE = "job.json"  # = core.jobs.JOB_FILE / STOP_FILE (core.jobs imports this package lazily)
 STOP_FILE = "STOP"
 HISTORY_KEY = "history"  # job.json key: "sqlite" (default) or "events"
-_ROW_FIELDS = ("pid", "pid_started", "host", "started", "ended", "heartbeat", "error", "hint", "step",
-               "total_steps", "config", "parent", "command", "run_dir", "stop_requested")
+_ROW_FIELDS = (
+    "pid",
+    "pid_started",
+    "host",
+    "started",
+    "ended",
+    "heartbeat",
+    "error",
+    "hint",
+    "step",
+    "total_steps",
+    "config",
+    "parent",
+    "command",
+    "run_dir",
+    "stop_requested",
+)
 
 
 def uses_events(job: dict) -> bool:
@@ -45,10 +61,16 @@ class EventHistory:
 
     def _replay(self) -> dict:
         """The run row as this log leaves it (a resumed run's first start time, its last step)."""
-        row: dict[str, Any] = {"id": 0, "name": self.name, "kind": self.job.get("kind"), "status": "queued",
-                               "run_dir": str(self.run_dir), "config": {}, "stop_requested": False,
-                               **{key: None for key in _ROW_FIELDS if key not in ("config", "run_dir",
-                                                                                    "stop_requested")}}
+        row: dict[str, Any] = {
+            "id": 0,
+            "name": self.name,
+            "kind": self.job.get("kind"),
+            "status": "queued",
+            "run_dir": str(self.run_dir),
+            "config": {},
+            "stop_requested": False,
+            **{key: None for key in _ROW_FIELDS if key not in ("config", "run_dir", "stop_requested")},
+        }
         try:
             data = self.log.path.read_bytes()
         except FileNotFoundError:
@@ -96,8 +118,7 @@ class EventHistory:
         return []
 
     # -- writes, appended as events ------------------------------------------------------------
-    def set_status(self, name: RunRef, status: str, *, only_from: tuple[str, ...] | None = None,
-                   **fields: Any) -> bool:
+    def set_status(self, name: RunRef, status: str, *, only_from: tuple[str, ...] | None = None, **fields: Any) -> bool:
         """Append a `status` event; `started`/`ended` default to now as History.set_status does.
         Returns True: the change is recorded (the ingester applies `only_from` in order)."""
         self._check(name)
@@ -122,18 +143,25 @@ class EventHistory:
         self._check(run)
         self._append("artifact", kind=kind, path=str(path), extra=extra or {})
 
-    def log_eval(self, run: RunRef, step: int | None, suite: str, name: str, value: float | None,
-                 extra: dict | None = None) -> None:
+    def log_eval(
+        self, run: RunRef, step: int | None, suite: str, name: str, value: float | None, extra: dict | None = None
+    ) -> None:
         self._check(run)
-        self._append("eval", step=step, suite=suite, name=name, value=None if value is None else float(value),
-                     extra=extra or {})
+        self._append("eval", step=step, suite=suite, name=name, value=None if value is None else float(value), extra=extra or {})
 
     def log_sample(self, run: RunRef, step: int | None, prompt: str, text: str) -> None:
         self._check(run)
         self._append("sample", step=step, prompt=prompt, text=text, at=_time.time())
 
-    def log_metrics(self, run: RunRef, step: int, values: dict[str, float], tokens: int | None = None,
-                    words: int | None = None, time: float | None = None) -> None:
+    def log_metrics(
+        self,
+        run: RunRef,
+        step: int,
+        values: dict[str, float],
+        tokens: int | None = None,
+        words: int | None = None,
+        time: float | None = None,
+    ) -> None:
         from core.history.schema import metric_rows
 
         self.write_metric_rows(self._run_id(run), metric_rows(0, step, values, tokens, words, time))

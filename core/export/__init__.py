@@ -5,6 +5,7 @@ a BabyLM submission: the final model and every `chck_*` checkpoint, with upload 
 `core.export.runner.run_export` is the entry the CLI, the worker (`export` jobs) and the studio share.
 Submodules import torch / onnx only when a function runs; nothing here imports gradio or studio.
 """
+
 from __future__ import annotations
 
 # The formats `babyllama export --format` accepts.

@@ -2,6 +2,7 @@
 tokenizer, the run's last/best metrics and evaluations from the history, the command that trained
 it, and how to load the exported files. Pure text from what it is given; must not import gradio.
 """
+
 from __future__ import annotations
 
 import math
@@ -46,11 +47,18 @@ def _architecture(model) -> dict:
     cfg = model.config
     get = lambda *names: next((getattr(cfg, n) for n in names if getattr(cfg, n, None) is not None), None)  # noqa: E731
     n_params = sum(p.numel() for p in model.parameters())
-    return {"class": type(model).__name__, "model_type": cfg.model_type, "parameters": n_params,
-            "layers": get("num_hidden_layers", "n_layer"), "hidden_size": get("hidden_size", "n_embd"),
-            "heads": get("num_attention_heads", "n_head"), "context": get("max_position_embeddings", "n_positions"),
-            "vocab_size": cfg.vocab_size, "tied_embeddings": bool(getattr(cfg, "tie_word_embeddings", False)),
-            "float32_mb": round(n_params * 4 / 1e6, 2)}
+    return {
+        "class": type(model).__name__,
+        "model_type": cfg.model_type,
+        "parameters": n_params,
+        "layers": get("num_hidden_layers", "n_layer"),
+        "hidden_size": get("hidden_size", "n_embd"),
+        "heads": get("num_attention_heads", "n_head"),
+        "context": get("max_position_embeddings", "n_positions"),
+        "vocab_size": cfg.vocab_size,
+        "tied_embeddings": bool(getattr(cfg, "tie_word_embeddings", False)),
+        "float32_mb": round(n_params * 4 / 1e6, 2),
+    }
 
 
 def _metric_lines(history, run: str) -> list[str]:
@@ -86,21 +94,38 @@ def _data_lines(info) -> list[str]:
     if info.config is None:
         return ["The source folder carries no BabyLlama run config: data unknown."]
     d = info.config.data
-    return [f"- training text: `{d.train_path}`", f"- evaluation text: `{d.eval_path or d.train_path + ' (dev split)'}`",
-            f"- tokenizer: `{d.tokenizer_path}`", f"- sequence length: {d.seq_length} tokens"]
+    return [
+        f"- training text: `{d.train_path}`",
+        f"- evaluation text: `{d.eval_path or d.train_path + ' (dev split)'}`",
+        f"- tokenizer: `{d.tokenizer_path}`",
+        f"- sequence length: {d.seq_length} tokens",
+    ]
 
 
-def model_card(model, tokenizer, info, fmt: str, *, history=None, run_row: dict | None = None,
-               files: list[str] = (), extra: list[str] = ()) -> str:
+def model_card(
+    model, tokenizer, info, fmt: str, *, history=None, run_row: dict | None = None, files: list[str] = (), extra: list[str] = ()
+) -> str:
     """The README.md text of an export in format `fmt` (see the module docstring)."""
     arch, name = _architecture(model), info.run or info.folder.name
-    lines = ["---", "library_name: transformers", "pipeline_tag: text-generation",
-             f"tags: [babyllama, {arch['model_type']}, {fmt}]", "---", "",
-             f"# {name}", "",
-             f"A {arch['parameters'] / 1e6:.2f}M-parameter {arch['class']} trained from scratch with BabyLlama Studio, "
-             f"exported as `{fmt}` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC from `{info.folder}`"
-             + (f" (step {info.step})" if info.step is not None else "") + ".", "",
-             "## Architecture", "", "| | |", "|---|---|"]
+    lines = [
+        "---",
+        "library_name: transformers",
+        "pipeline_tag: text-generation",
+        f"tags: [babyllama, {arch['model_type']}, {fmt}]",
+        "---",
+        "",
+        f"# {name}",
+        "",
+        f"A {arch['parameters'] / 1e6:.2f}M-parameter {arch['class']} trained from scratch with BabyLlama Studio, "
+        f"exported as `{fmt}` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC from `{info.folder}`"
+        + (f" (step {info.step})" if info.step is not None else "")
+        + ".",
+        "",
+        "## Architecture",
+        "",
+        "| | |",
+        "|---|---|",
+    ]
     lines += [f"| {key.replace('_', ' ')} | {value} |" for key, value in arch.items()]
     lines += ["", f"Tokenizer: {type(tokenizer).__name__}, {len(tokenizer)} tokens.", "", "## Data and tokenizer", ""]
     lines += _data_lines(info)
@@ -108,8 +133,12 @@ def model_card(model, tokenizer, info, fmt: str, *, history=None, run_row: dict 
     command = (run_row or {}).get("command")
     lines += [f"```\n{command}\n```" if command else "The training command was not recorded."]
     if run_row is not None:
-        lines += ["", f"Status: {run_row['status']}, step {run_row.get('step') or 0}"
-                  + (f" of {run_row['total_steps']}" if run_row.get("total_steps") else "") + "."]
+        lines += [
+            "",
+            f"Status: {run_row['status']}, step {run_row.get('step') or 0}"
+            + (f" of {run_row['total_steps']}" if run_row.get("total_steps") else "")
+            + ".",
+        ]
     if history is not None and info.run:
         lines += ["", "## Training metrics", ""] + _metric_lines(history, info.run)
         lines += ["", "## Evaluations", ""] + _eval_lines(history, info.run)
@@ -117,6 +146,10 @@ def model_card(model, tokenizer, info, fmt: str, *, history=None, run_row: dict 
     if info.config is not None:
         lines += ["", "## Resolved config", "", "```yaml", yaml.safe_dump(info.config.to_dict(), sort_keys=False).rstrip(), "```"]
     lines += ["", "## Files", ""] + [f"- `{f}`" for f in files]
-    lines += ["", "## Usage", "", USAGE[fmt].format(folder="PATH/TO/THIS/FOLDER", file=next(
-        (f for f in files if f.endswith(".onnx")), "model.onnx"))]
+    lines += [
+        "",
+        "## Usage",
+        "",
+        USAGE[fmt].format(folder="PATH/TO/THIS/FOLDER", file=next((f for f in files if f.endswith(".onnx")), "model.onnx")),
+    ]
     return "\n".join(lines) + "\n"

@@ -4,6 +4,7 @@ its share of the model, the less the file shrinks), with an honest report: file 
 perplexity on the run's dev split before (PyTorch, float32) and after (the int8 file run by
 onnxruntime). Must not import gradio.
 """
+
 from __future__ import annotations
 
 import json
@@ -55,12 +56,20 @@ def int8_report(model, tokenizer, fp32: Path, int8: Path, text, seq_length: int,
     sizes = {"fp32_onnx_mb": file_mb(fp32), "int8_onnx_mb": file_mb(int8)}
     sizes["ratio"] = sizes["fp32_onnx_mb"] / sizes["int8_onnx_mb"]
     change = after["perplexity"] / before["perplexity"] - 1 if math.isfinite(before["perplexity"]) else float("nan")
-    return {"file": int8.name, "size": sizes, "data": text.label, "data_sha256": text.sha256, "seq_length": seq_length,
-            "perplexity_before": before, "perplexity_after": after, "perplexity_change": change,
-            "logits_vs_fp32": drift,
-            "method": "onnxruntime.quantization.quantize_dynamic (QInt8 weights, dynamic activations)",
-            "note": "activations are quantized with one scale per tensor, so logits shift slightly with what "
-                    "else is in the batch; perplexity used the same windows per pass before and after"}
+    return {
+        "file": int8.name,
+        "size": sizes,
+        "data": text.label,
+        "data_sha256": text.sha256,
+        "seq_length": seq_length,
+        "perplexity_before": before,
+        "perplexity_after": after,
+        "perplexity_change": change,
+        "logits_vs_fp32": drift,
+        "method": "onnxruntime.quantization.quantize_dynamic (QInt8 weights, dynamic activations)",
+        "note": "activations are quantized with one scale per tensor, so logits shift slightly with what "
+        "else is in the batch; perplexity used the same windows per pass before and after",
+    }
 
 
 def write_report(folder: Path, report: dict) -> Path:
@@ -71,6 +80,8 @@ def write_report(folder: Path, report: dict) -> Path:
 
 def summary(report: dict) -> str:
     s, b, a = report["size"], report["perplexity_before"], report["perplexity_after"]
-    return (f"int8: {s['fp32_onnx_mb']:.2f} MB -> {s['int8_onnx_mb']:.2f} MB ({s['ratio']:.2f}x smaller); "
-            f"perplexity {b['perplexity']:.3f} -> {a['perplexity']:.3f} ({report['perplexity_change']:+.2%}) "
-            f"on {report['data']} ({a['tokens']:,} tokens)")
+    return (
+        f"int8: {s['fp32_onnx_mb']:.2f} MB -> {s['int8_onnx_mb']:.2f} MB ({s['ratio']:.2f}x smaller); "
+        f"perplexity {b['perplexity']:.3f} -> {a['perplexity']:.3f} ({report['perplexity_change']:+.2%}) "
+        f"on {report['data']} ({a['tokens']:,} tokens)"
+    )

@@ -2,6 +2,7 @@
 sequence axes), the check of onnxruntime's logits against PyTorch, and `OnnxCausalLM`, which runs
 an exported file (fp32 or int8) where our scoring code expects a model. Must not import gradio.
 """
+
 from __future__ import annotations
 
 import json
@@ -56,13 +57,23 @@ def export_onnx(model, path: Path) -> Path:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the exporter's deprecation chatter is not the user's business
-            torch.onnx.export(_LogitsOnly(model.float().cpu().eval()), example, str(path), dynamo=True,
-                              input_names=list(INPUTS), output_names=[OUTPUT], dynamic_shapes=shapes,
-                              external_data=big, verbose=False)
+            torch.onnx.export(
+                _LogitsOnly(model.float().cpu().eval()),
+                example,
+                str(path),
+                dynamo=True,
+                input_names=list(INPUTS),
+                output_names=[OUTPUT],
+                dynamic_shapes=shapes,
+                external_data=big,
+                verbose=False,
+            )
     except Exception as err:  # the exporter raises many types; the user needs the architecture named
         first = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
-        raise UserError(f"--format onnx: exporting a {type(model).__name__} ({model.config.model_type}) failed: "
-                        f"{type(err).__name__}: {first}; export it with --format hf instead") from err
+        raise UserError(
+            f"--format onnx: exporting a {type(model).__name__} ({model.config.model_type}) failed: "
+            f"{type(err).__name__}: {first}; export it with --format hf instead"
+        ) from err
     _strip_debug_info(path)
     return path
 
@@ -101,16 +112,23 @@ def compare_logits(model, session, shapes: list[tuple[int, int]], seed: int = 0)
     for i, (batch, seq) in enumerate(shapes):
         ids, mask = _check_inputs(batch, seq, model.config.vocab_size, seed + i)
         with torch.inference_mode():
-            ref = model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask),
-                        use_cache=False).logits.float().numpy()
+            ref = (
+                model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask), use_cache=False)
+                .logits.float()
+                .numpy()
+            )
         got = session.run([OUTPUT], {"input_ids": ids, "attention_mask": mask})[0]
         keep = mask.astype(bool)
         diff = float(np.abs(got - ref)[keep].max())
         agree = float((got.argmax(-1) == ref.argmax(-1))[keep].mean())
         rows.append({"batch": batch, "sequence": seq, "max_abs_diff": diff, "argmax_agreement": agree})
         worst, scale = max(worst, diff), max(scale, float(np.abs(ref[keep]).max()))
-    return {"max_abs_diff": worst, "max_abs_logit": scale, "shapes": rows,
-            "argmax_agreement": min(r["argmax_agreement"] for r in rows)}
+    return {
+        "max_abs_diff": worst,
+        "max_abs_logit": scale,
+        "shapes": rows,
+        "argmax_agreement": min(r["argmax_agreement"] for r in rows),
+    }
 
 
 def check_onnx(model, path: Path) -> dict:

@@ -5,6 +5,7 @@ write everything into a hidden temp folder beside the target and rename it into 
 export never leaves a folder that looks complete), then record the export in the history.
 The CLI, the worker (`export` jobs) and the studio call `run_export`. Must not import gradio.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,8 @@ class ExportOptions:
 
     model: str
     format: str
-    output: str = ""        # target folder; "" = <workspace>/exports/<run>-<format>/
-    data: str = ""          # int8 perplexity text: corpus/folder/file; "" = the run's dev split
+    output: str = ""  # target folder; "" = <workspace>/exports/<run>-<format>/
+    data: str = ""  # int8 perplexity text: corpus/folder/file; "" = the run's dev split
     max_tokens: int = 100_000  # int8 perplexity: at most this many tokens (0 = the whole split)
 
     def to_dict(self) -> dict:
@@ -60,8 +61,8 @@ class ExportOptions:
 def default_output(folder: Path, ws: Workspace, fmt: str) -> Path:
     """<workspace>/exports/<run>[-step<N>|-chck_<N>M]-<format>/ for a model folder (a checkpoint keeps its step or mark)."""
     name = folder.name
-    if name.startswith("checkpoint-") and name[len("checkpoint-"):].isdigit():
-        name = f"{folder.parent.name}-step{name[len('checkpoint-'):]}"
+    if name.startswith("checkpoint-") and name[len("checkpoint-") :].isdigit():
+        name = f"{folder.parent.name}-step{name[len('checkpoint-') :]}"
     elif name.startswith("chck_"):  # a BabyLM word mark keeps its name: <run>-chck_1M-hf
         name = f"{folder.parent.name}-{name}"
     return ws.root / "exports" / f"{name}-{fmt}"
@@ -76,11 +77,10 @@ def plan_output(opts: ExportOptions, ws: Workspace) -> tuple[Path, Path]:
     target = Path(opts.output).expanduser().resolve() if opts.output else default_output(folder, ws, opts.format)
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         flag = "--output" if opts.output else "output folder"
-        raise UserError(f"{flag}: {target} already exists and is not empty; nothing was overwritten. "
-                        "Remove it, or give --output NEW_FOLDER")
+        raise UserError(
+            f"{flag}: {target} already exists and is not empty; nothing was overwritten. Remove it, or give --output NEW_FOLDER"
+        )
     return folder, target
-
-
 
 
 def _export_hf(model, tokenizer, work: Path, ctx: dict) -> dict:
@@ -101,8 +101,10 @@ def _export_onnx(model, tokenizer, work: Path, ctx: dict) -> dict:
     log("checking onnxruntime logits against PyTorch")
     check = onnx_model.check_onnx(model, path)
     onnx_model.write_check(work, check)
-    log(f"check: max abs diff {check['max_abs_diff']:.3g}, tolerance {check['tolerance']:.3g}: "
-        f"{'pass' if check['passed'] else 'FAIL'} ({len(check['shapes'])} shapes)")
+    log(
+        f"check: max abs diff {check['max_abs_diff']:.3g}, tolerance {check['tolerance']:.3g}: "
+        f"{'pass' if check['passed'] else 'FAIL'} ({len(check['shapes'])} shapes)"
+    )
     model.config.save_pretrained(str(work))  # config.json: context length and vocabulary for runners
     tokenizer.save_pretrained(str(work))
     make_portable(work)
@@ -163,16 +165,30 @@ def run_export(opts: ExportOptions, ws: Workspace, *, history=None, job: str | N
     try:
         ctx = {"folder": folder, "info": info, "opts": opts, "ws": ws, "log": log}
         out = _FORMATS[opts.format](model, tokenizer, work, ctx)
-        run_config = next((p for p in (folder / "config.yaml", info.run_dir / "config.yaml") if p.is_file()), None) \
-            if info.config is not None else None
+        run_config = (
+            next((p for p in (folder / "config.yaml", info.run_dir / "config.yaml") if p.is_file()), None)
+            if info.config is not None
+            else None
+        )
         if run_config is not None:  # the resolved run config: eval and chat rebuild from it
             shutil.copyfile(run_config, work / "config.yaml")
-        result = {"format": opts.format, "model": opts.model, "source": str(folder), "run": info.run, "step": info.step,
-                  "output": str(target), **out}
+        result = {
+            "format": opts.format,
+            "model": opts.model,
+            "source": str(folder),
+            "run": info.run,
+            "step": info.step,
+            "output": str(target),
+            **out,
+        }
         files = sorted([p.name for p in work.iterdir()] + ["README.md", RESULT_FILE])
         run_row = history.get_run(info.run) if history is not None and info.run else None
-        (work / "README.md").write_text(model_card(model, tokenizer, info, opts.format, history=history, run_row=run_row,
-                                                   files=files, extra=_card_extra(out, target)), encoding="utf-8")
+        (work / "README.md").write_text(
+            model_card(
+                model, tokenizer, info, opts.format, history=history, run_row=run_row, files=files, extra=_card_extra(out, target)
+            ),
+            encoding="utf-8",
+        )
         result["files"], result["seconds"] = files, time.perf_counter() - started
         (work / RESULT_FILE).write_text(json.dumps(result, indent=1), encoding="utf-8")
         if target.exists():
@@ -185,8 +201,10 @@ def run_export(opts: ExportOptions, ws: Workspace, *, history=None, job: str | N
         for owner in dict.fromkeys(r for r in (info.run, job) if r):
             history.add_artifact(owner, "export", target, extra={"format": opts.format, "passed": _passed(result)})
     if not _passed(result):
-        raise ExportCheckFailed(f"{target}: onnxruntime logits differ from PyTorch by {result['check']['max_abs_diff']:.3g} "
-                                f"(tolerance {result['check']['tolerance']:.3g}); see {target / 'onnx_check.json'}")
+        raise ExportCheckFailed(
+            f"{target}: onnxruntime logits differ from PyTorch by {result['check']['max_abs_diff']:.3g} "
+            f"(tolerance {result['check']['tolerance']:.3g}); see {target / 'onnx_check.json'}"
+        )
     return result, target
 
 
@@ -202,9 +220,13 @@ def _card_extra(out: dict, target: Path) -> list[str]:
         lines += readme_section(out["babylm"], target)
     if "check" in out:
         c = out["check"]
-        lines += ["", "## ONNX check", "",
-                  f"onnxruntime vs PyTorch logits on {len(c['shapes'])} input shapes: max abs diff {c['max_abs_diff']:.3g}, "
-                  f"tolerance {c['tolerance']:.3g}: {'passed' if c['passed'] else 'FAILED'} (details: `onnx_check.json`)."]
+        lines += [
+            "",
+            "## ONNX check",
+            "",
+            f"onnxruntime vs PyTorch logits on {len(c['shapes'])} input shapes: max abs diff {c['max_abs_diff']:.3g}, "
+            f"tolerance {c['tolerance']:.3g}: {'passed' if c['passed'] else 'FAILED'} (details: `onnx_check.json`).",
+        ]
     if "int8" in out:
         from core.export.int8 import summary
 
@@ -224,8 +246,11 @@ def start_export_job(opts: ExportOptions, ws: Workspace, history, *, command: st
     _, target = plan_output(opts, ws)
     opts = ExportOptions.from_dict({**opts.to_dict(), "output": str(target)})
     for run in history.list_runs(kind="export"):
-        if (run.get("config") or {}).get("output") == str(target) and run["status"] in ("queued", "running") \
-                and jobs.refresh(history, run["name"])["status"] in ("queued", "running"):
+        if (
+            (run.get("config") or {}).get("output") == str(target)
+            and run["status"] in ("queued", "running")
+            and jobs.refresh(history, run["name"])["status"] in ("queued", "running")
+        ):
             raise UserError(f"export job {run['name']!r} is already writing {target}; wait for it, or give another --output")
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(opts.model).name).strip("-.") or "model"
     name = history.free_name(f"export-{stem}-{opts.format}"[:100])

@@ -6,15 +6,29 @@ eval samples, export checks and the REST server. Must not import gradio, studio 
 The names below load on first use (PEP 562), so `core.generate.text` (used by reports and the
 studio's displays) does not import torch.
 """
+
 from __future__ import annotations
 
 from importlib import import_module
 
 _SOURCES = {
     "load_model": "core.generate.load",
-    **dict.fromkeys(("GenerationResult", "PreparedPrompt", "SamplingParams", "context_length", "decode_steps",
-                     "generate", "iter_tokens", "next_token_scores", "prepare_prompt", "stream",
-                     "stream_results"), "core.generate.sampling"),
+    **dict.fromkeys(
+        (
+            "GenerationResult",
+            "PreparedPrompt",
+            "SamplingParams",
+            "context_length",
+            "decode_steps",
+            "generate",
+            "iter_tokens",
+            "next_token_scores",
+            "prepare_prompt",
+            "stream",
+            "stream_results",
+        ),
+        "core.generate.sampling",
+    ),
     **dict.fromkeys(("CONFIG_FILE", "MODEL_FILE", "model_folder", "resolve_model"), "core.model.folders"),
     "shown_text": "core.generate.text",
 }

@@ -2,6 +2,7 @@
 attention_mask) pair for core.generate's `decode_steps` (`bench generate` runs batches of 8 this way).
 Must not import gradio or studio.
 """
+
 from __future__ import annotations
 
 import torch
@@ -15,6 +16,6 @@ def pad_left(rows: list[list[int]], pad_id: int, device=None) -> tuple[torch.Ten
     mask = torch.zeros((len(rows), width), dtype=torch.long)
     for i, row in enumerate(rows):
         if row:
-            ids[i, width - len(row):] = torch.tensor(row, dtype=torch.long)
-            mask[i, width - len(row):] = 1
+            ids[i, width - len(row) :] = torch.tensor(row, dtype=torch.long)
+            mask[i, width - len(row) :] = 1
     return ids.to(device), mask.to(device)

@@ -3,6 +3,7 @@ weights, without transformers' per-call work (module hooks, decorators, config l
 building): the same operations in the same order, so the same numbers. Used by core.generate's
 loop after transformers' own forward pass over the prompt; must not import gradio or studio.
 """
+
 from __future__ import annotations
 
 import torch
@@ -13,10 +14,14 @@ def fast_decoder(model) -> LlamaStep | None:
     """A LlamaStep for a plain Llama in eval mode with SDPA attention and one key/value head per
     query head; None for anything else (the caller then runs transformers' forward)."""
     cfg = model.config
-    plain = (getattr(cfg, "model_type", "") == "llama" and getattr(cfg, "_attn_implementation", "") == "sdpa"
-             and getattr(cfg, "num_key_value_heads", None) == cfg.num_attention_heads
-             and getattr(cfg, "pretraining_tp", 1) == 1 and not model.training
-             and type(model).__name__ == "LlamaForCausalLM")
+    plain = (
+        getattr(cfg, "model_type", "") == "llama"
+        and getattr(cfg, "_attn_implementation", "") == "sdpa"
+        and getattr(cfg, "num_key_value_heads", None) == cfg.num_attention_heads
+        and getattr(cfg, "pretraining_tp", 1) == 1
+        and not model.training
+        and type(model).__name__ == "LlamaForCausalLM"
+    )
     return LlamaStep(model) if plain else None
 
 
@@ -61,19 +66,26 @@ class LlamaStep:
         # Concatenated as transformers' DynamicCache does: the same tensors, so the same numbers.
         self.keys[i] = torch.cat([self.keys[i], k], dim=-2)
         self.values[i] = torch.cat([self.values[i], v], dim=-2)
-        out = F.scaled_dot_product_attention(q, self.keys[i], self.values[i], attn_mask=attn_mask,
-                                             scale=w["scaling"])
+        out = F.scaled_dot_product_attention(q, self.keys[i], self.values[i], attn_mask=attn_mask, scale=w["scaling"])
         return F.linear(out.transpose(1, 2).reshape(batch, 1, -1).contiguous(), *w["o"])
 
 
 def _layer_weights(layer) -> dict:
     attn, mlp = layer.self_attn, layer.mlp
     pair = lambda lin: (lin.weight, lin.bias)  # noqa: E731
-    return {"q": pair(attn.q_proj), "k": pair(attn.k_proj), "v": pair(attn.v_proj), "o": pair(attn.o_proj),
-            "gate": pair(mlp.gate_proj), "up": pair(mlp.up_proj), "down": pair(mlp.down_proj), "act": mlp.act_fn,
-            "scaling": attn.scaling,
-            "in_norm": (layer.input_layernorm.weight, layer.input_layernorm.variance_epsilon),
-            "post_norm": (layer.post_attention_layernorm.weight, layer.post_attention_layernorm.variance_epsilon)}
+    return {
+        "q": pair(attn.q_proj),
+        "k": pair(attn.k_proj),
+        "v": pair(attn.v_proj),
+        "o": pair(attn.o_proj),
+        "gate": pair(mlp.gate_proj),
+        "up": pair(mlp.up_proj),
+        "down": pair(mlp.down_proj),
+        "act": mlp.act_fn,
+        "scaling": attn.scaling,
+        "in_norm": (layer.input_layernorm.weight, layer.input_layernorm.variance_epsilon),
+        "post_norm": (layer.post_attention_layernorm.weight, layer.post_attention_layernorm.variance_epsilon),
+    }
 
 
 def _rms(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:

@@ -2,6 +2,7 @@
 
 Must not import gradio or training code; the folder lookups are core.model.folders's.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,17 +22,23 @@ def load_model(path_or_run: str | Path, workspace: Workspace, *, device: str | N
     try:
         model = AutoModelForCausalLM.from_pretrained(str(folder))
     except (OSError, ValueError, KeyError) as err:
-        raise UserError(f"model {str(folder)!r} is not a causal language model transformers can "
-                        f"load ({_first_line(err)}); pick a run or a folder saved with save_pretrained") from err
+        raise UserError(
+            f"model {str(folder)!r} is not a causal language model transformers can "
+            f"load ({_first_line(err)}); pick a run or a folder saved with save_pretrained"
+        ) from err
     except (SafetensorError, RuntimeError) as err:  # a truncated or damaged weights file; shapes that disagree
-        raise UserError(f"model {str(folder)!r}: its weights cannot be read ({_first_line(err)}); the file is "
-                        "damaged or incomplete (an interrupted copy or save?): copy or save the model again, or "
-                        "pick one of its checkpoints") from err
+        raise UserError(
+            f"model {str(folder)!r}: its weights cannot be read ({_first_line(err)}); the file is "
+            "damaged or incomplete (an interrupted copy or save?): copy or save the model again, or "
+            "pick one of its checkpoints"
+        ) from err
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(folder))
     except Exception as err:  # noqa: BLE001 - `tokenizers` raises bare Exception for a damaged tokenizer.json
-        raise UserError(f"model {str(folder)!r} has no usable tokenizer ({_first_line(err)}); save the "
-                        "tokenizer into the same folder (tokenizer.save_pretrained)") from err
+        raise UserError(
+            f"model {str(folder)!r} has no usable tokenizer ({_first_line(err)}); save the "
+            "tokenizer into the same folder (tokenizer.save_pretrained)"
+        ) from err
     import torch
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")

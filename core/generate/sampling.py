@@ -3,6 +3,7 @@
 Our own KV-cached sampling loop (repetition penalty, temperature, top-k, top-p, a private seeded
 `torch.Generator`), so later speed work has one loop to optimise. Must not import gradio or studio.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -28,13 +29,15 @@ class SamplingParams:
 
     temperature: float = _spec(0.8, "Softmax temperature; 0 = greedy (always the likeliest token).", 0.0, 10.0)
     top_k: int = _spec(50, "Sample only among the k likeliest tokens (0 = no limit).", 0, MAX_VOCAB)
-    top_p: float = _spec(0.95, "Nucleus: the smallest set of tokens whose probability reaches p (1 = off).", 0.0, 1.0,
-                         lo_open=True)
+    top_p: float = _spec(
+        0.95, "Nucleus: the smallest set of tokens whose probability reaches p (1 = off).", 0.0, 1.0, lo_open=True
+    )
     max_new_tokens: int = _spec(64, "Most tokens to generate (capped to the model's context).", 1, 100_000)
     repetition_penalty: float = _spec(1.1, "Divide the scores of tokens already in the text (1 = off).", 0.0, 10.0, lo_open=True)
     seed: int = _spec(0, "Random seed: the same seed gives the same text.", 0, 2**63 - 1)
-    stop: tuple[str, ...] = field(default=(),
-                                  metadata={"help": "Stop when the text contains one of these strings (cut before it)."})
+    stop: tuple[str, ...] = field(
+        default=(), metadata={"help": "Stop when the text contains one of these strings (cut before it)."}
+    )
 
     def __post_init__(self) -> None:
         issues = []
@@ -73,12 +76,12 @@ class GenerationResult:
     """The continuation of one prompt (the prompt itself is not repeated in `text`)."""
 
     text: str
-    tokens: list[int]              # the new token ids (without a final end-of-text token)
-    n_prompt_tokens: int           # after any truncation
+    tokens: list[int]  # the new token ids (without a final end-of-text token)
+    n_prompt_tokens: int  # after any truncation
     n_new_tokens: int
     seconds: float
     tokens_per_s: float
-    stop_reason: str = "length"    # "length" | "eos" | "stop" (a stop string) | "cancelled"
+    stop_reason: str = "length"  # "length" | "eos" | "stop" (a stop string) | "cancelled"
     notes: list[str] = field(default_factory=list)  # truncation and capping, for the user
     first_token_seconds: float = 0.0  # until the first new token: tokenizing + the prompt's forward pass
 
@@ -110,8 +113,7 @@ def prepare_prompt(model, tokenizer, prompt: str, max_new_tokens: int) -> Prepar
     if not ids:
         start = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else tokenizer.bos_token_id
         if start is None:
-            raise UserError("prompt: it is empty and the tokenizer has no end-of-text token to start "
-                            "from; type a few words")
+            raise UserError("prompt: it is empty and the tokenizer has no end-of-text token to start from; type a few words")
         ids = [start]
     ctx = context_length(model)
     if ctx:
@@ -149,8 +151,9 @@ def next_token_scores(logits: torch.Tensor, seen: torch.Tensor | None, params: S
     return logits
 
 
-def iter_tokens(model, prompt_ids: list[int], params: SamplingParams, *, max_new_tokens: int | None = None,
-                eos_id: int | None = None) -> Iterator[int]:
+def iter_tokens(
+    model, prompt_ids: list[int], params: SamplingParams, *, max_new_tokens: int | None = None, eos_id: int | None = None
+) -> Iterator[int]:
     """Yield new token ids one by one, reusing the KV cache; ends at `eos_id` (not yielded) or
     after `max_new_tokens` (default params.max_new_tokens). Does not touch the global RNG."""
     budget = params.max_new_tokens if max_new_tokens is None else max_new_tokens
@@ -161,9 +164,17 @@ def iter_tokens(model, prompt_ids: list[int], params: SamplingParams, *, max_new
         yield token
 
 
-def decode_steps(model, input_ids: torch.Tensor, params: SamplingParams, *, budget: int,
-                 attention_mask: torch.Tensor | None = None, eos_id: int | None = None, pad_id: int = 0,
-                 limits: list[int] | None = None) -> Iterator[list[int]]:
+def decode_steps(
+    model,
+    input_ids: torch.Tensor,
+    params: SamplingParams,
+    *,
+    budget: int,
+    attention_mask: torch.Tensor | None = None,
+    eos_id: int | None = None,
+    pad_id: int = 0,
+    limits: list[int] | None = None,
+) -> Iterator[list[int]]:
     """The one KV-cached sampling loop: yield the next token of every row (a list, one id per row)
     at most `budget` times. Rows are left-padded where `attention_mask` is 0; a row ends at
     `eos_id` (yielded once, then `pad_id`) or after `limits[row]` tokens; the loop stops when every
@@ -234,8 +245,9 @@ def _forward_names(model) -> tuple[str, dict]:
     return ("cache" if "cache" in params else "past_key_values"), extra
 
 
-def _run(model, tokenizer, prompt: str, params: SamplingParams, *, each: bool,
-         cancelled: Callable[[], bool] | None = None) -> Iterator[GenerationResult]:
+def _run(
+    model, tokenizer, prompt: str, params: SamplingParams, *, each: bool, cancelled: Callable[[], bool] | None = None
+) -> Iterator[GenerationResult]:
     """The one generation path: a snapshot after every token when `each`, and always a final one.
     `cancelled()` is asked before each token; True ends the text there (stop reason `cancelled`)."""
     start = time.perf_counter()
@@ -245,12 +257,19 @@ def _run(model, tokenizer, prompt: str, params: SamplingParams, *, each: bool,
 
     def snapshot() -> GenerationResult:
         seconds = time.perf_counter() - start
-        return GenerationResult(text, list(tokens), len(prepared.ids), len(tokens), seconds,
-                                len(tokens) / seconds if seconds > 0 else 0.0, reason, list(prepared.notes),
-                                first or seconds)
+        return GenerationResult(
+            text,
+            list(tokens),
+            len(prepared.ids),
+            len(tokens),
+            seconds,
+            len(tokens) / seconds if seconds > 0 else 0.0,
+            reason,
+            list(prepared.notes),
+            first or seconds,
+        )
 
-    for token in iter_tokens(model, prepared.ids, params, max_new_tokens=prepared.max_new_tokens,
-                             eos_id=tokenizer.eos_token_id):
+    for token in iter_tokens(model, prepared.ids, params, max_new_tokens=prepared.max_new_tokens, eos_id=tokenizer.eos_token_id):
         if cancelled is not None and cancelled():  # the caller is gone (a server's client left)
             reason = "cancelled"
             break
@@ -289,8 +308,9 @@ def stream(model, tokenizer, prompt: str, params: SamplingParams) -> Iterator[st
         yield result.text
 
 
-def generate(model, tokenizer, prompt: str, params: SamplingParams | None = None, *,
-             cancelled: Callable[[], bool] | None = None) -> GenerationResult:
+def generate(
+    model, tokenizer, prompt: str, params: SamplingParams | None = None, *, cancelled: Callable[[], bool] | None = None
+) -> GenerationResult:
     """The continuation of `prompt` sampled with `params` (defaults: SamplingParams()); `cancelled()`,
     asked before each token, ends it early."""
     params = params or SamplingParams()

@@ -3,6 +3,7 @@ UTF-8 character) or to control codes. Stored text stays raw (history samples, re
 REST server's answers) for analysis; every display (studio, reports, samples.txt) calls
 `shown_text`. Must not import torch, gradio, studio or training code.
 """
+
 from __future__ import annotations
 
 import re

@@ -3,6 +3,7 @@
 settings (WAL, busy timeout, `BEGIN IMMEDIATE` writers), `writer` the batching `MetricWriter`.
 Must not import gradio, torch or transformers.
 """
+
 from __future__ import annotations
 
 from core.history.store import FINAL_STATUSES, KINDS, METRIC_COLUMNS, STATUSES, History, RunRef, open_history

@@ -5,6 +5,7 @@ polls the database every second and every CLI verb opens it, so opening it stays
 library: sqlite_utils imports pandas and numpy, about 1-3 s). `sqlite-utils studio.db "select ..."`
 is the documented way to query the history by hand (docs/guide.md, Workspace).
 """
+
 from __future__ import annotations
 
 import json
@@ -38,12 +39,11 @@ def connect(db_path: str | Path) -> sqlite3.Connection:
     """
     make_folder(Path(db_path).parent, "history database")
     try:
-        conn = sqlite3.connect(
-            str(db_path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
-        )
+        conn = sqlite3.connect(str(db_path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
     except sqlite3.OperationalError as err:
-        raise UserError(f"cannot open the history database {db_path} ({err}); check that the "
-                        "workspace folder is writable") from None
+        raise UserError(
+            f"cannot open the history database {db_path} ({err}); check that the workspace folder is writable"
+        ) from None
     try:
         # busy_timeout first: switching to WAL needs a lock another process may briefly hold.
         conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
@@ -63,8 +63,10 @@ def unwritable(db_path: str | Path, err: sqlite3.OperationalError) -> UserError 
     text = str(err).lower()
     if not any(word in text for word in ("readonly", "read-only", "unable to open", "disk i/o", "disk is full")):
         return None
-    error = UserError(f"the history database {db_path} cannot be written ({err}): make the file and its "
-                      "folder writable (and the disk not full), or pass --workspace DIR naming another workspace")
+    error = UserError(
+        f"the history database {db_path} cannot be written ({err}): make the file and its "
+        "folder writable (and the disk not full), or pass --workspace DIR naming another workspace"
+    )
     error.path = str(db_path)  # read by core.errors.find_disk_full
     return error
 
@@ -75,8 +77,10 @@ def busy(db_path: str | Path, err: sqlite3.OperationalError) -> HistoryBusy | No
     text = str(err).lower()
     if "locked" not in text and "busy" not in text:
         return None
-    return HistoryBusy(f"the history database {db_path} is busy: another process has held its write lock "
-                       f"for more than {BUSY_TIMEOUT_MS / 1000:g} s; nothing was changed, retry in a moment")
+    return HistoryBusy(
+        f"the history database {db_path} is busy: another process has held its write lock "
+        f"for more than {BUSY_TIMEOUT_MS / 1000:g} s; nothing was changed, retry in a moment"
+    )
 
 
 def _enable_wal(conn: sqlite3.Connection) -> None:
@@ -144,9 +148,7 @@ def apply_migrations(conn: sqlite3.Connection) -> list[str]:
     Safe to call from several processes at once: the "already applied?" check runs inside the
     write lock, so a process that waited for another one's migration sees it recorded and skips it.
     """
-    conn.execute(
-        f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)"
-    )
+    conn.execute(f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
     # Fast path without the write lock: the studio opens the database often, mostly up to date.
     if set(applied_migrations(conn)) >= set(migration_names()):
         return []
@@ -157,23 +159,26 @@ def apply_migrations(conn: sqlite3.Connection) -> list[str]:
             if done.fetchone():
                 continue
             fn(conn)
-            conn.execute(
-                f"INSERT INTO {MIGRATIONS_TABLE} (name, applied_at) VALUES (?, ?)", (name, _time.time())
-            )
+            conn.execute(f"INSERT INTO {MIGRATIONS_TABLE} (name, applied_at) VALUES (?, ?)", (name, _time.time()))
             applied.append(name)
     return applied
 
 
 # -- row encoding: how Python values become column values and back ----------------------------
-def metric_rows(run_id: int, step: int, values: dict[str, float], tokens: int | None = None,
-                words: int | None = None, time: float | None = None) -> list[tuple]:
+def metric_rows(
+    run_id: int,
+    step: int,
+    values: dict[str, float],
+    tokens: int | None = None,
+    words: int | None = None,
+    time: float | None = None,
+) -> list[tuple]:
     """Rows for `metrics`, one per name; float() accepts numpy and 0-d torch scalars.
 
     NaN is stored as NULL (SQLite has no NaN); infinities are kept.
     """
     when = _time.time() if time is None else time
-    return [(run_id, int(step), str(name), float(value), when, tokens, words)
-            for name, value in values.items()]
+    return [(run_id, int(step), str(name), float(value), when, tokens, words) for name, value in values.items()]
 
 
 def run_ref_sql(run: str | int) -> str:
@@ -190,10 +195,7 @@ def metrics_since_sql(run: str | int) -> str:
     )
 
 
-INSERT_METRIC_SQL = (
-    "INSERT OR REPLACE INTO metrics (run_id, step, name, value, time, tokens, words) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?)"
-)
+INSERT_METRIC_SQL = "INSERT OR REPLACE INTO metrics (run_id, step, name, value, time, tokens, words) VALUES (?, ?, ?, ?, ?, ?, ?)"
 
 
 def parse_run(row: dict) -> dict:
@@ -357,8 +359,10 @@ def _ingested_seq(conn: sqlite3.Connection) -> None:
 
 def last_metric_sql(run: str | int) -> str:
     """The latest value of one metric: one SEARCH on METRICS_BY_NAME_INDEX (run_id=? AND name=?)."""
-    return (f"SELECT value, step, time, tokens, words FROM metrics WHERE run_id = {run_ref_sql(run)} "
-            "AND name = ? ORDER BY step DESC LIMIT 1")
+    return (
+        f"SELECT value, step, time, tokens, words FROM metrics WHERE run_id = {run_ref_sql(run)} "
+        "AND name = ? ORDER BY step DESC LIMIT 1"
+    )
 
 
 def last_metrics_sql(run: str | int) -> str:
@@ -384,15 +388,18 @@ def metric_series_sql(run: str | int, after_step: bool = False) -> str:
     """One metric's (step, value, time, tokens, words) in step order: SEARCH on
     METRICS_BY_NAME_INDEX (run_id=? AND name=? [AND step>?])."""
     after = " AND step > ?" if after_step else ""
-    return (f"SELECT step, value, time, tokens, words FROM metrics WHERE run_id = {run_ref_sql(run)} "
-            f"AND name = ?{after} ORDER BY step")
+    return (
+        f"SELECT step, value, time, tokens, words FROM metrics WHERE run_id = {run_ref_sql(run)} "
+        f"AND name = ?{after} ORDER BY step"
+    )
 
 
 def last_counts_sql(run: str | int) -> str:
     """Tokens and words at the last step that logged them: SEARCH on METRICS_INDEX (run_id=?)
     walked backwards in step order, stopping at the first row with tokens."""
-    return (f"SELECT tokens, words FROM metrics WHERE run_id = {run_ref_sql(run)} AND tokens IS NOT NULL "
-            "ORDER BY step DESC LIMIT 1")
+    return (
+        f"SELECT tokens, words FROM metrics WHERE run_id = {run_ref_sql(run)} AND tokens IS NOT NULL ORDER BY step DESC LIMIT 1"
+    )
 
 
 def downsampled_metrics_sql(run: str | int, agg: str, named: bool) -> str:
@@ -403,8 +410,10 @@ def downsampled_metrics_sql(run: str | int, agg: str, named: bool) -> str:
     if agg not in ("min", "max"):
         raise ValueError(f"agg {agg!r} is not min or max")
     name = " AND name = ?" if named else ""
-    return (f"SELECT name, step, {agg}(value) AS value, time, tokens, words FROM metrics "
-            f"WHERE run_id = {run_ref_sql(run)} AND step > ?{name} GROUP BY name, (step - ?) / ?")
+    return (
+        f"SELECT name, step, {agg}(value) AS value, time, tokens, words FROM metrics "
+        f"WHERE run_id = {run_ref_sql(run)} AND step > ?{name} GROUP BY name, (step - ?) / ?"
+    )
 
 
 def max_step_sql(run: str | int) -> str:

@@ -3,6 +3,7 @@
 The studio polls it every second and every job process writes to it, so it must not import
 gradio, torch or transformers. Schema and connection settings live in `core.history.schema`.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,13 +41,14 @@ from core.history.schema import (
 )
 from core.workspace import Workspace, check_name
 
-KINDS = ("train", "distill", "eval", "bench", "tokenize", "prepare", "export", "sweep", "quickstart", "submission",
-         "recipe")
+KINDS = ("train", "distill", "eval", "bench", "tokenize", "prepare", "export", "sweep", "quickstart", "submission", "recipe")
 STATUSES = ("queued", "running", "finished", "stopped", "failed", "lost")
 FINAL_STATUSES = ("finished", "stopped", "failed", "lost")
 # Columns set_status(**fields) may change; name/kind/created are fixed at creation.
-_SETTABLE = frozenset("config run_dir pid pid_started host started ended heartbeat error hint parent step "
-                      "total_steps stop_requested command backend scheduler_job scheduler_state".split())
+_SETTABLE = frozenset(
+    "config run_dir pid pid_started host started ended heartbeat error hint parent step "
+    "total_steps stop_requested command backend scheduler_job scheduler_state".split()
+)
 
 RunRef = str | int  # a run's name, or its integer id
 
@@ -66,6 +68,8 @@ def status_fields(status: str, fields: dict[str, Any], settable: frozenset[str] 
     if status in FINAL_STATUSES:
         fields.setdefault("ended", now)
     return fields
+
+
 # The columns of `metric_columns`, each an array('d') with NaN for NULL.
 METRIC_COLUMNS = ("step", "value", "time", "tokens", "words")
 
@@ -128,9 +132,16 @@ class History:
         return rows[0]["id"]
 
     # -- runs -------------------------------------------------------------------------------
-    def create_run(self, name: str, kind: str, config: dict, run_dir: str | os.PathLike | None,
-                   command: str = "", parent: str | None = None,
-                   total_steps: int | None = None) -> dict:
+    def create_run(
+        self,
+        name: str,
+        kind: str,
+        config: dict,
+        run_dir: str | os.PathLike | None,
+        command: str = "",
+        parent: str | None = None,
+        total_steps: int | None = None,
+    ) -> dict:
         """Insert a `queued` run and return it; a taken name raises UserError with a free one."""
         check_name(name, "run name")
         if kind not in KINDS:
@@ -144,8 +155,7 @@ class History:
             conn.execute(
                 "INSERT INTO runs (name, kind, status, config, run_dir, command, parent, "
                 "total_steps, created) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?)",
-                (name, kind, to_json(config), str_or_none(run_dir), command, parent,
-                 total_steps, _time.time()),
+                (name, kind, to_json(config), str_or_none(run_dir), command, parent, total_steps, _time.time()),
             )
         return self.get_run(name)
 
@@ -176,8 +186,7 @@ class History:
         rows = self._rows(f"SELECT * FROM runs{clause} ORDER BY created DESC, id DESC", tuple(params))
         return [parse_run(row) for row in rows]
 
-    def set_status(self, name: RunRef, status: str, *, only_from: tuple[str, ...] | None = None,
-                   **fields: Any) -> bool:
+    def set_status(self, name: RunRef, status: str, *, only_from: tuple[str, ...] | None = None, **fields: Any) -> bool:
         """Set a run's status and any other run columns; returns whether the row changed.
 
         `started` defaults to now when the status becomes running, `ended` to now when it
@@ -245,19 +254,22 @@ class History:
         with self._write() as conn:
             run_id = self._run_id(old)
             if conn.execute("SELECT 1 FROM runs WHERE name = ?", (new,)).fetchone():
-                raise UserError(
-                    f"cannot rename {old!r} to {new!r}: that name is taken; "
-                    f"{self.free_name(new)!r} is free"
-                )
+                raise UserError(f"cannot rename {old!r} to {new!r}: that name is taken; {self.free_name(new)!r} is free")
             conn.execute("UPDATE runs SET name = ? WHERE id = ?", (new, run_id))
             conn.execute("UPDATE runs SET parent = ? WHERE parent = ?", (new, old))
             if run_dir is not None:
                 conn.execute("UPDATE runs SET run_dir = ? WHERE id = ?", (str(run_dir), run_id))
 
     # -- metrics ----------------------------------------------------------------------------
-    def log_metrics(self, run: RunRef, step: int, values: dict[str, float],
-                    tokens: int | None = None, words: int | None = None,
-                    time: float | None = None) -> None:
+    def log_metrics(
+        self,
+        run: RunRef,
+        step: int,
+        values: dict[str, float],
+        tokens: int | None = None,
+        words: int | None = None,
+        time: float | None = None,
+    ) -> None:
         """Write one step's metrics now (one transaction); re-logging a (step, name) replaces it."""
         with self._write():
             run_id = self._run_id(run)
@@ -269,9 +281,7 @@ class History:
         """Insert rows inside the caller's write transaction; also advance runs.step."""
         self.conn.executemany(INSERT_METRIC_SQL, rows)
         last = max(row[1] for row in rows)
-        self.conn.execute(
-            "UPDATE runs SET step = max(coalesce(step, ?), ?) WHERE id = ?", (last, last, run_id)
-        )
+        self.conn.execute("UPDATE runs SET step = max(coalesce(step, ?), ?) WHERE id = ?", (last, last, run_id))
 
     def write_metric_rows(self, run_id: int, rows: list[tuple], samples: Sequence[tuple] = ()) -> None:
         """Insert rows built by `metric_rows`, and (step, prompt, text, time) samples, in one
@@ -280,8 +290,10 @@ class History:
             with self._write() as conn:
                 if rows:
                     self._insert_metrics(run_id, rows)
-                conn.executemany("INSERT INTO samples (run_id, step, prompt, text, time) VALUES (?, ?, ?, ?, ?)",
-                                 [(run_id, *sample) for sample in samples])
+                conn.executemany(
+                    "INSERT INTO samples (run_id, step, prompt, text, time) VALUES (?, ?, ?, ?, ?)",
+                    [(run_id, *sample) for sample in samples],
+                )
 
     def metrics_since(self, run: RunRef, after_step: int = -1) -> list[dict]:
         """Metric rows with step > after_step, ordered by (step, name): the UI's 1 s poll.
@@ -295,8 +307,7 @@ class History:
     def metric_series(self, run: RunRef, name: str) -> list[tuple[int, float]]:
         """(step, value) pairs of one metric, in step order."""
         rows = self._rows(
-            f"SELECT step, value FROM metrics WHERE run_id = {run_ref_sql(run)} AND name = ? "
-            "ORDER BY step",
+            f"SELECT step, value FROM metrics WHERE run_id = {run_ref_sql(run)} AND name = ? ORDER BY step",
             (run, name),
         )
         return [(row["step"], row["value"]) for row in rows]
@@ -318,8 +329,9 @@ class History:
         rows = self._rows(last_counts_sql(run), (run,))
         return (rows[0]["tokens"], rows[0]["words"]) if rows else (None, None)
 
-    def metric_columns(self, run: RunRef, after_step: int = -1, names: Sequence[str] | None = None,
-                       buckets: int | None = None) -> dict[str, dict[str, array]]:
+    def metric_columns(
+        self, run: RunRef, after_step: int = -1, names: Sequence[str] | None = None, buckets: int | None = None
+    ) -> dict[str, dict[str, array]]:
         """Metric rows with step > after_step as columns per metric: {name: {column: array('d')}}
         for METRIC_COLUMNS, each in step order, NULL as NaN; only `names` when given.
 
@@ -334,19 +346,21 @@ class History:
             if span > buckets:
                 return self._downsampled(run, after_step, names, math.ceil(span / buckets))
         named = names is not None
-        queries = ([(metrics_since_sql(run), (run, after_step))] if not named else
-                   [(metric_series_sql(run, after_step=True), (run, n, after_step)) for n in names])
+        queries = (
+            [(metrics_since_sql(run), (run, after_step))]
+            if not named
+            else [(metric_series_sql(run, after_step=True), (run, n, after_step)) for n in names]
+        )
         out: dict[str, dict[str, array]] = {}
         with self._lock:
             for sql, params in queries:
                 cursor = self.conn.execute(sql, params)
                 while chunk := cursor.fetchmany(10_000):
                     for row in chunk:
-                        _append(out, params[1] if named else row[1], row[0], row[2 - named:])
+                        _append(out, params[1] if named else row[1], row[0], row[2 - named :])
         return out
 
-    def _downsampled(self, run: RunRef, after_step: int, names: Sequence[str] | None,
-                     width: int) -> dict[str, dict[str, array]]:
+    def _downsampled(self, run: RunRef, after_step: int, names: Sequence[str] | None, width: int) -> dict[str, dict[str, array]]:
         picked: dict[tuple[str, int], tuple] = {}
         for name in names if names is not None else [None]:
             given = () if name is None else (name,)
@@ -384,19 +398,18 @@ class History:
             (run, limit),
         )
 
-    def log_eval(self, run: RunRef, step: int | None, suite: str, name: str, value: float | None,
-                 extra: dict | None = None) -> None:
+    def log_eval(
+        self, run: RunRef, step: int | None, suite: str, name: str, value: float | None, extra: dict | None = None
+    ) -> None:
         """Store one evaluation result (suite e.g. 'blimp', name e.g. a paradigm)."""
         value = None if value is None else float(value)
-        self._insert("evals", run, step=step, suite=suite, name=name, value=value,
-                     extra=to_json(extra or {}))
+        self._insert("evals", run, step=step, suite=suite, name=name, value=value, extra=to_json(extra or {}))
 
     def evals(self, run: RunRef, suite: str | None = None) -> list[dict]:
         """The run's evaluation results (extra parsed), oldest first."""
         return self._extra_rows("evals", "step, suite, name, value, time", run, "suite", suite)
 
-    def add_artifact(self, run: RunRef, kind: str, path: str | os.PathLike,
-                     extra: dict | None = None) -> None:
+    def add_artifact(self, run: RunRef, kind: str, path: str | os.PathLike, extra: dict | None = None) -> None:
         """Record a file the run produced (checkpoint, report, plot, export)."""
         self._insert("artifacts", run, kind=kind, path=str(path), extra=to_json(extra or {}))
 

@@ -2,6 +2,7 @@
 thread, so the training loop never waits on SQLite, and a locked database delays rows instead of
 losing them. Must not import gradio, torch or transformers.
 """
+
 from __future__ import annotations
 
 import os
@@ -30,8 +31,9 @@ class MetricWriter:
     `with`): rows still buffered when the process exits without it are lost.
     """
 
-    def __init__(self, history_or_db_path: History | str | os.PathLike, run_name: RunRef,
-                 flush_interval: float = 1.0, max_batch: int = 500):
+    def __init__(
+        self, history_or_db_path: History | str | os.PathLike, run_name: RunRef, flush_interval: float = 1.0, max_batch: int = 500
+    ):
         owns = isinstance(history_or_db_path, (str, os.PathLike))  # else a History or an EventHistory
         self.history = History(history_or_db_path) if owns else history_or_db_path
         self._owns_history = owns
@@ -63,8 +65,9 @@ class MetricWriter:
     def _pending(self) -> int:
         return len(self._buffer) + len(self._samples) + self._in_flight
 
-    def log(self, step: int, values: dict[str, float], tokens: int | None = None,
-            words: int | None = None, time: float | None = None) -> None:
+    def log(
+        self, step: int, values: dict[str, float], tokens: int | None = None, words: int | None = None, time: float | None = None
+    ) -> None:
         """Buffer one step's metrics; the thread writes them when due (a full batch at once)."""
         self._raise_pending()
         rows = metric_rows(self.run_id, step, values, tokens, words, time)
@@ -88,8 +91,9 @@ class MetricWriter:
             if self.delayed_since is None and self._pending():
                 self._flush_now = True
                 self._wake.set()
-                self._written.wait_for(lambda: not self._pending() or self.delayed_since is not None
-                                       or self._error is not None, timeout=wait)
+                self._written.wait_for(
+                    lambda: not self._pending() or self.delayed_since is not None or self._error is not None, timeout=wait
+                )
         self._raise_pending()
         return self.pending == 0
 

@@ -4,6 +4,7 @@ Also counts parameters and estimates training memory from the config alone, with
 anything, so `presets list` and the Model tab answer instantly. transformers is imported lazily.
 Must not import gradio.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -21,27 +22,50 @@ def hf_config(m: ModelConfig, vocab_size: int):
     """The transformers config for `m`; the saved folder loads with AutoModelForCausalLM."""
     import transformers
 
-    common = dict(vocab_size=vocab_size, tie_word_embeddings=m.tie_word_embeddings,
-                  bos_token_id=BOS_ID, eos_token_id=EOS_ID, pad_token_id=PAD_ID,
-                  initializer_range=m.initializer_range)
+    common = dict(
+        vocab_size=vocab_size,
+        tie_word_embeddings=m.tie_word_embeddings,
+        bos_token_id=BOS_ID,
+        eos_token_id=EOS_ID,
+        pad_token_id=PAD_ID,
+        initializer_range=m.initializer_range,
+    )
     if m.type == "Llama":
         return transformers.LlamaConfig(
-            hidden_size=m.hidden_size, intermediate_size=m.intermediate_size,
-            num_hidden_layers=m.n_layer, num_attention_heads=m.n_head,
+            hidden_size=m.hidden_size,
+            intermediate_size=m.intermediate_size,
+            num_hidden_layers=m.n_layer,
+            num_attention_heads=m.n_head,
             num_key_value_heads=m.n_head,  # plain multi-head attention, as BabyLlama
             max_position_embeddings=m.max_position_embeddings,
-            attention_dropout=m.dropout, **common)
+            attention_dropout=m.dropout,
+            **common,
+        )
     if m.type == "GPT2":
         return transformers.GPT2Config(
-            n_embd=m.hidden_size, n_inner=m.intermediate_size, n_layer=m.n_layer, n_head=m.n_head,
+            n_embd=m.hidden_size,
+            n_inner=m.intermediate_size,
+            n_layer=m.n_layer,
+            n_head=m.n_head,
             n_positions=m.max_position_embeddings,
-            resid_pdrop=m.dropout, embd_pdrop=m.dropout, attn_pdrop=m.dropout, **common)
+            resid_pdrop=m.dropout,
+            embd_pdrop=m.dropout,
+            attn_pdrop=m.dropout,
+            **common,
+        )
     if m.type == "GPTJ":
         return transformers.GPTJConfig(
-            n_embd=m.hidden_size, n_inner=m.intermediate_size, n_layer=m.n_layer, n_head=m.n_head,
+            n_embd=m.hidden_size,
+            n_inner=m.intermediate_size,
+            n_layer=m.n_layer,
+            n_head=m.n_head,
             n_positions=m.max_position_embeddings,
             rotary_dim=m.hidden_size // m.n_head,  # rotate the whole head, as Llama does
-            resid_pdrop=m.dropout, embd_pdrop=m.dropout, attn_pdrop=m.dropout, **common)
+            resid_pdrop=m.dropout,
+            embd_pdrop=m.dropout,
+            attn_pdrop=m.dropout,
+            **common,
+        )
     raise ValueError(f"unknown model.type {m.type!r}")
 
 
@@ -95,8 +119,13 @@ class MemoryEstimate:
         return self.weights + self.gradients + self.optimizer + self.activations
 
     def as_gb(self) -> dict[str, float]:
-        parts = dict(weights=self.weights, gradients=self.gradients, optimizer=self.optimizer,
-                     activations=self.activations, total=self.total)
+        parts = dict(
+            weights=self.weights,
+            gradients=self.gradients,
+            optimizer=self.optimizer,
+            activations=self.activations,
+            total=self.total,
+        )
         return {k: round(v / 1e9, 3) for k, v in parts.items()}
 
 
@@ -117,8 +146,9 @@ def estimate_memory(cfg: RunConfig, vocab_size: int | None = None) -> MemoryEsti
     # the hidden states' gradient that it keeps until backward.
     per_layer = s * b * h * (34 + 5 * a * s / h) * (1 if half else 2)
     logits = 2 * min(b * s, LOSS_CHUNK_ROWS) * v * 4 + v * h * 4 + b * s * h * 4
-    return MemoryEstimate(weights=4 * params, gradients=4 * params, optimizer=8 * params,
-                          activations=int(m.n_layer * per_layer + logits))
+    return MemoryEstimate(
+        weights=4 * params, gradients=4 * params, optimizer=8 * params, activations=int(m.n_layer * per_layer + logits)
+    )
 
 
 def describe(cfg: RunConfig, vocab_size: int | None = None) -> dict:

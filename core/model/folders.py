@@ -2,6 +2,7 @@
 for a run name or path. Shared by training, generation, evaluation and export, so none of them
 imports another's code for it. Standard library only; never imports torch or gradio.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,7 +19,7 @@ def list_checkpoints(run_dir: Path) -> list[Path]:
     """Finished checkpoint folders of a run, oldest step first (temp folders excluded)."""
     found = []
     for path in Path(run_dir).glob(f"{CHECKPOINT_PREFIX}*"):
-        suffix = path.name[len(CHECKPOINT_PREFIX):]
+        suffix = path.name[len(CHECKPOINT_PREFIX) :]
         if path.is_dir() and suffix.isdigit():
             found.append((int(suffix), path))
     return [p for _, p in sorted(found)]
@@ -60,11 +61,15 @@ def resolve_model(path_or_run: str | Path, workspace: Workspace) -> Path:
         candidates = [workspace.models_dir / ref, workspace.root / ref, raw]
     found = next((p for p in candidates if p.is_dir()), None)
     if found is None:
-        raise UserError(f"model {ref!r}: no run or folder of that name in {workspace.models_dir} "
-                        "(pick a run from `babyllama runs`, or give a model folder)")
+        raise UserError(
+            f"model {ref!r}: no run or folder of that name in {workspace.models_dir} "
+            "(pick a run from `babyllama runs`, or give a model folder)"
+        )
     chosen = model_folder(found)
     if chosen is None:
-        raise UserError(f"model {ref!r}: {found} holds no model yet ({CONFIG_FILE} + {MODEL_FILE}, "
-                        "or a checkpoint-<step>/ folder with them): wait for the run's first "
-                        "checkpoint, or pick a finished run")
+        raise UserError(
+            f"model {ref!r}: {found} holds no model yet ({CONFIG_FILE} + {MODEL_FILE}, "
+            "or a checkpoint-<step>/ folder with them): wait for the run's first "
+            "checkpoint, or pick a finished run"
+        )
     return chosen

@@ -2,6 +2,7 @@
 presets, overrides and dependencies, at the published scale and at `tiny` scale (tests, laptops).
 Must not import gradio, studio or torch; the chain that runs these steps is core.recipe.chain.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,8 +12,13 @@ SCALES = ("published", "tiny")
 VOCAB = {"published": 16000, "tiny": 1000}  # the guide's 16k BPE; tiny: a laptop's
 # `tiny`: every model the `tiny` preset for a few steps (NOT the published recipe; recorded so).
 TINY_PRESET = "tiny"
-TINY_OVERRIDES = ("training.max_steps=12", "training.eval_steps=6", "training.save_steps=6",
-                  "training.logging_steps=3", "data.eval_samples=16")
+TINY_OVERRIDES = (
+    "training.max_steps=12",
+    "training.eval_steps=6",
+    "training.save_steps=6",
+    "training.logging_steps=3",
+    "data.eval_samples=16",
+)
 # timinar's distillation: alpha 0.5 on the labels' CE, T = 2, KLDivLoss(batchmean) = `sequence`.
 DISTILL_OVERRIDES = ("distillation.alpha=0.5", "distillation.temperature=2.0", "distillation.kl_reduction=sequence")
 
@@ -40,8 +46,7 @@ STEPS: tuple[Step, ...] = (
     Step("tokenizer", "tokenize", depends_on=("gpu-check",)),
     Step("gpt2-705M", "train", "babyllama-2023-gpt2-705M", "gpt2-705M", depends_on=("tokenizer",)),
     Step("llama-360M", "train", "babyllama-2023-llama-360M", "llama-360M", depends_on=("tokenizer",)),
-    Step("llama-58M", "distill", "babyllama-2023-llama-58M", "llama-58M", DISTILL_OVERRIDES,
-         depends_on=TEACHERS),
+    Step("llama-58M", "distill", "babyllama-2023-llama-58M", "llama-58M", DISTILL_OVERRIDES, depends_on=TEACHERS),
     *(Step(f"eval-{m}", "eval", model=m, depends_on=(m,)) for m in MODELS),
     Step("table", "table", depends_on=tuple(f"eval-{m}" for m in MODELS)),
 )

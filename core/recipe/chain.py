@@ -4,6 +4,7 @@ same command run again finds each step's job: finished ones are skipped, running
 failed ones restarted (a training run resumes from its checkpoint). Must not import gradio, studio,
 or torch at import time (the GPU check imports it inside the recipe job only).
 """
+
 from __future__ import annotations
 
 import json
@@ -29,11 +30,11 @@ GPU_FILE = "gpu_check.json"
 class RecipeOptions:
     """Everything `babyllama recipe` takes; also the params of a `recipe` job."""
 
-    data: str                 # the BabyLM 10M folder of text (absolute)
-    babylm_data: str = ""     # evaluation_data/ (or a part of it); "" = <workspace>/evaluation_data/
-    tokenizer: str = ""       # an existing tokenizer; "" = the chain trains one on `data`
+    data: str  # the BabyLM 10M folder of text (absolute)
+    babylm_data: str = ""  # evaluation_data/ (or a part of it); "" = <workspace>/evaluation_data/
+    tokenizer: str = ""  # an existing tokenizer; "" = the chain trains one on `data`
     scale: str = "published"  # published | tiny (NOT the published recipe)
-    name: str = ""            # the chain's name, prefix of every job; "" = babyllama-2023[-tiny]
+    name: str = ""  # the chain's name, prefix of every job; "" = babyllama-2023[-tiny]
 
     def __post_init__(self):
         if self.scale not in recipe.SCALES:
@@ -78,8 +79,10 @@ def check_data(opts: RecipeOptions, ws) -> None:
     if not opts.data:
         raise UserError("--data (data folder): empty; give the BabyLM 10M training folder (e.g. babylm_10M_clean/)")
     if not Path(opts.data).exists() and opts.data not in ws.corpora():
-        raise UserError(f"--data (data folder) {opts.data}: no such folder, file or corpus; give the BabyLM 10M "
-                        "training folder of text (e.g. babylm_10M_clean/) or a corpus name (`babyllama data list`)")
+        raise UserError(
+            f"--data (data folder) {opts.data}: no such folder, file or corpus; give the BabyLM 10M "
+            "training folder of text (e.g. babylm_10M_clean/) or a corpus name (`babyllama data list`)"
+        )
 
 
 def command(opts: RecipeOptions, ws) -> str:
@@ -135,8 +138,7 @@ def _state(opts: RecipeOptions, step: Step, ws, history) -> StepState:
     row = history.get_run(name) and jobs.refresh(history, name)
     if row is None:
         return StepState(step, name, "todo")
-    progress = {"job_status": row["status"], "done_steps": row.get("step") or 0,
-                "total_steps": row.get("total_steps") or 0}
+    progress = {"job_status": row["status"], "done_steps": row.get("step") or 0, "total_steps": row.get("total_steps") or 0}
     if row["status"] == "finished":
         return StepState(step, name, "done", **progress)
     if row["status"] in FINAL_STATUSES:
@@ -160,10 +162,11 @@ def start(opts: RecipeOptions, ws, history, *, command: str) -> dict:
     for row in history.list_runs(kind=KIND):
         if row["status"] not in FINAL_STATUSES and (row.get("config") or {}).get("name") == opts.name:
             if jobs.refresh(history, row["name"])["status"] not in FINAL_STATUSES:
-                raise UserError(f"recipe {opts.name}: job {row['name']} is still {row['status']}; follow it with "
-                                f"`babyllama runs logs -f {row['name']}`, or stop it first")
-    return jobs.start_task(KIND, opts.to_dict(), ws, history, name=history.free_name(f"{opts.name}-recipe"),
-                           command=command)
+                raise UserError(
+                    f"recipe {opts.name}: job {row['name']} is still {row['status']}; follow it with "
+                    f"`babyllama runs logs -f {row['name']}`, or stop it first"
+                )
+    return jobs.start_task(KIND, opts.to_dict(), ws, history, name=history.free_name(f"{opts.name}-recipe"), command=command)
 
 
 def run(opts: RecipeOptions, ws, history, *, job: str | None = None, log: Callable[[str], None] = print) -> Path:
@@ -174,8 +177,7 @@ def run(opts: RecipeOptions, ws, history, *, job: str | None = None, log: Callab
     """
     chain_dir(opts, ws).mkdir(parents=True, exist_ok=True)
     if opts.scale != "published":
-        log(f"scale {opts.scale}: every model is the `{recipe.TINY_PRESET}` preset for a few steps; "
-            "NOT the published recipe")
+        log(f"scale {opts.scale}: every model is the `{recipe.TINY_PRESET}` preset for a few steps; NOT the published recipe")
     total = len(recipe.STEPS)
     for i, step in enumerate(recipe.STEPS):
         state = _state(opts, step, ws, history)
@@ -185,8 +187,16 @@ def run(opts: RecipeOptions, ws, history, *, job: str | None = None, log: Callab
         elif state.state in ("done", "skipped"):
             log(f"step {i + 1}/{total} {step.name}: {state.state}" + (f" ({state.note})" if state.note else ""))
         else:
-            log(f"step {i + 1}/{total} {step.name}: " + ("waiting for job " + state.job if state.state == "running"
-                                                        else "retrying" if state.state == "failed" else "starting"))
+            log(
+                f"step {i + 1}/{total} {step.name}: "
+                + (
+                    "waiting for job " + state.job
+                    if state.state == "running"
+                    else "retrying"
+                    if state.state == "failed"
+                    else "starting"
+                )
+            )
             _do(opts, step, state, ws, history, log)
         if job:
             history.update_progress(job, i + 1, total)
@@ -230,9 +240,11 @@ def _start_step(opts: RecipeOptions, step: Step, ws, history) -> None:
 def _wait(step: Step, name: str, history) -> None:
     row = jobs.wait_final(history, name, POLL_S)
     if row["status"] != "finished":
-        raise UserError(f"recipe step {step.name}: job {name} ended {row['status']}: {row.get('error') or ''}; "
-                        f"see `babyllama runs logs {name}`; run the same `babyllama recipe` command again to "
-                        "restart from this step")
+        raise UserError(
+            f"recipe step {step.name}: job {name} ended {row['status']}: {row.get('error') or ''}; "
+            f"see `babyllama runs logs {name}`; run the same `babyllama recipe` command again to "
+            "restart from this step"
+        )
 
 
 def _gpu_check(opts: RecipeOptions, ws, log) -> None:
@@ -249,8 +261,10 @@ def _gpu_check(opts: RecipeOptions, ws, log) -> None:
     proc = subprocess.run(argv, capture_output=True, text=True, check=False)
     (out.parent / "gpu_check.txt").write_text(proc.stdout + proc.stderr, encoding="utf-8")
     if proc.returncode:
-        raise UserError(f"recipe step gpu-check: `babyllama doctor --gpu-check` failed (exit {proc.returncode}); "
-                        f"see {out.parent / 'gpu_check.txt'}, fix the machine, then run the recipe again")
+        raise UserError(
+            f"recipe step gpu-check: `babyllama doctor --gpu-check` failed (exit {proc.returncode}); "
+            f"see {out.parent / 'gpu_check.txt'}, fix the machine, then run the recipe again"
+        )
     note = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else "passed"
     log(f"gpu-check: {note}")
     out.write_text(json.dumps({"skipped": False, "note": note}), encoding="utf-8")

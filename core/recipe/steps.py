@@ -2,6 +2,7 @@
 `distill`, `eval --suite babylm`), with the command shown in `runs show`. Must not import gradio,
 studio or torch (the distill step's teacher check imports torch inside `jobs.start`).
 """
+
 from __future__ import annotations
 
 from core import config as config_mod
@@ -19,10 +20,21 @@ def start(opts, step: Step, ws, history) -> dict:
     if step.kind == "tokenize":
         vocab = recipe.VOCAB[opts.scale]
         params = {"data": opts.data, "vocab_size": vocab, "min_frequency": 2, "output": _tokenizer(opts)}
-        argv = ["babyllama", "tokenizer", "train", "--data", opts.data, "--vocab-size", str(vocab),
-                "--min-frequency", "2", "--name", params["output"], *ws_arg]
-        return jobs.start_task("tokenize", params, ws, history, name=job_name(opts, step),
-                               command=jobs.format_command(argv))
+        argv = [
+            "babyllama",
+            "tokenizer",
+            "train",
+            "--data",
+            opts.data,
+            "--vocab-size",
+            str(vocab),
+            "--min-frequency",
+            "2",
+            "--name",
+            params["output"],
+            *ws_arg,
+        ]
+        return jobs.start_task("tokenize", params, ws, history, name=job_name(opts, step), command=jobs.format_command(argv))
     if step.kind == "eval":
         return _start_eval(opts, step, ws, history)
     return _start_model(opts, step, ws, history)
@@ -32,8 +44,7 @@ def model_overrides(opts, step: Step) -> list[str]:
     """The `section.key=value` overrides of a train/distill step: data, tokenizer, name, teachers, scale."""
     from core.recipe.chain import run_name
 
-    out = [f"data.train_path={opts.data}", f"data.tokenizer_path={_tokenizer(opts)}",
-           f"model.name={run_name(opts, step.model)}"]
+    out = [f"data.train_path={opts.data}", f"data.tokenizer_path={_tokenizer(opts)}", f"model.name={run_name(opts, step.model)}"]
     if step.kind == "distill":
         out.append("distillation.teacher_models=" + ",".join(run_name(opts, d) for d in step.depends_on))
     return out + list(recipe.overrides_for(step, opts.scale))
@@ -47,8 +58,7 @@ def _start_model(opts, step: Step, ws, history) -> dict:
     overrides = model_overrides(opts, step)
     cfg = config_mod.load(presets.find(preset, ws), overrides, checks=[data_checker(ws, require=True)])
     argv = ["babyllama", step.kind, "--config", preset, *overrides, "--workspace", str(ws.root)]
-    return jobs.start(step.kind, cfg, ws, history, name=run_name(opts, step.model),
-                      command=jobs.format_command(argv))
+    return jobs.start(step.kind, cfg, ws, history, name=run_name(opts, step.model), command=jobs.format_command(argv))
 
 
 def _start_eval(opts, step: Step, ws, history) -> dict:
@@ -57,13 +67,18 @@ def _start_eval(opts, step: Step, ws, history) -> dict:
 
     model = run_name(opts, step.model)
     out = eval_dir(opts, ws, step.model)
-    eval_opts = EvalOptions(model=model, suites=("babylm",), babylm_data=opts.babylm_data, output=str(out),
-                            suites_given=True)
+    eval_opts = EvalOptions(model=model, suites=("babylm",), babylm_data=opts.babylm_data, output=str(out), suites_given=True)
     eval_opts.check()
     argv = ["babyllama", "eval", model, "--suite", "babylm", "--output", str(out)]
     argv += ["--babylm-data", opts.babylm_data] if opts.babylm_data else []
-    return jobs.start_task("eval", eval_opts.to_dict(), ws, history, name=job_name(opts, step),
-                           command=jobs.format_command(argv + ["--workspace", str(ws.root)]))
+    return jobs.start_task(
+        "eval",
+        eval_opts.to_dict(),
+        ws,
+        history,
+        name=job_name(opts, step),
+        command=jobs.format_command(argv + ["--workspace", str(ws.root)]),
+    )
 
 
 def _tokenizer(opts) -> str:

@@ -2,6 +2,7 @@
 eval's results.json, written as markdown to `<workspace>/recipes/<chain>/comparison.md` and
 returned for printing (`babyllama report RUN...` makes the HTML page). Must not import gradio or torch.
 """
+
 from __future__ import annotations
 
 import json

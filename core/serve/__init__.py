@@ -2,6 +2,7 @@
 engine (the model and its lock) and the server's life; `app` the FastAPI handlers, body limits and
 the generation queue; `api` the request models and response shapes. Must not import gradio or studio.
 """
+
 from __future__ import annotations
 
 from core.serve.server import Engine, ServeOptions, Server, load_engine, make_server, serve

@@ -2,6 +2,7 @@
 bodies (finite numbers in range, or a 400 naming the field), turned into (prompts, SamplingParams);
 results turned into responses and server-sent-event chunks. Must not import fastapi, gradio or studio.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,7 @@ EXAMPLE = 'send an object such as {"prompt": "Once upon a time"}'
 class RequestError(UserError):
     """A request the server refuses: HTTP status, message naming the field and fix, the field."""
 
-    def __init__(self, message: str, *, param: str | None = None, status: int = 400,
-                 headers: dict[str, str] | None = None):
+    def __init__(self, message: str, *, param: str | None = None, status: int = 400, headers: dict[str, str] | None = None):
         super().__init__(message)
         self.param, self.status, self.headers = param, status, headers or {}
 
@@ -47,8 +47,9 @@ def parse_body(raw: bytes) -> dict:
     except UnicodeDecodeError as err:
         raise RequestError(f"request body is not UTF-8 ({err.reason} at byte {err.start}); send JSON text") from err
     except json.JSONDecodeError as err:
-        raise RequestError(f"request body is not valid JSON ({err.msg} at line {err.lineno} column {err.colno}); "
-                           f"{EXAMPLE}") from err
+        raise RequestError(
+            f"request body is not valid JSON ({err.msg} at line {err.lineno} column {err.colno}); {EXAMPLE}"
+        ) from err
     except (ValueError, RecursionError) as err:  # an integer of over 4,300 digits; nesting deeper than Python's stack
         raise RequestError(f"request body: JSON the server will not read ({err}); {EXAMPLE}") from err
     if not isinstance(body, dict):
@@ -80,9 +81,11 @@ def _utf8(text: str, field: str) -> None:
         text.encode("utf-8")
     except UnicodeEncodeError as err:
         shown = field.encode("utf-8", "backslashreplace").decode()
-        raise RequestError(f"{shown}: not valid Unicode (a lone surrogate {text[err.start]!a} at character {err.start}); "
-                           "send UTF-8 text, with escapes only for whole characters (a pair like \\ud83d\\ude00)",
-                           param=shown.split(".")[0].split("[")[0]) from None
+        raise RequestError(
+            f"{shown}: not valid Unicode (a lone surrogate {text[err.start]!a} at character {err.start}); "
+            "send UTF-8 text, with escapes only for whole characters (a pair like \\ud83d\\ude00)",
+            param=shown.split(".")[0].split("[")[0],
+        ) from None
 
 
 # --------------------------------------------------------------------------- field types
@@ -119,17 +122,21 @@ def _prompts(value, lists: bool):
         return list(value)
     want = "a string or a non-empty list of strings" if lists else "a string"
     hint = " (token-id prompts are not supported: send text)" if isinstance(value, list) else ""
-    raise PydanticCustomError("prompt_type", "expected {want}, got {got}{hint}",
-                              {"want": want, "got": _show(value), "hint": hint})
+    raise PydanticCustomError(
+        "prompt_type", "expected {want}, got {got}{hint}", {"want": want, "got": _show(value), "hint": hint}
+    )
 
 
 def _neutral(*allowed):
     """An OpenAI field this server accepts only with its neutral value."""
+
     def check(value):
         if value not in allowed:
-            raise PydanticCustomError("unsupported", "not supported by this server, got {got}; leave it out",
-                                      {"got": _show(value)})
+            raise PydanticCustomError(
+                "unsupported", "not supported by this server, got {got}; leave it out", {"got": _show(value)}
+            )
         return value
+
     return Annotated[Any, BeforeValidator(check)]
 
 
@@ -158,8 +165,12 @@ class _Body(BaseModel):
     def _within_cap(cls, value, info: ValidationInfo):
         cap = (info.context or {}).get("cap")
         if value is not None and cap is not None and value > cap:
-            raise PydanticCustomError("over_cap", "at most {cap} on this server, got {got}; ask for {cap} or fewer "
-                                      "(the cap is `babyllama serve --max-new-tokens-cap`)", {"cap": cap, "got": value})
+            raise PydanticCustomError(
+                "over_cap",
+                "at most {cap} on this server, got {got}; ask for {cap} or fewer "
+                "(the cap is `babyllama serve --max-new-tokens-cap`)",
+                {"cap": cap, "got": value},
+            )
         return value
 
 
@@ -201,7 +212,7 @@ class CompletionBody(_Body):
     presence_penalty: _neutral(0, None) = None
     frequency_penalty: _neutral(0, None) = None
     logit_bias: _neutral(None, {}) = None
-    user: Any = None              # accepted and ignored, as OpenAI-compatible servers do
+    user: Any = None  # accepted and ignored, as OpenAI-compatible servers do
     stream_options: Any = None
 
     @field_validator("model")
@@ -209,13 +220,21 @@ class CompletionBody(_Body):
     def _served(cls, value, info: ValidationInfo):
         served = (info.context or {}).get("model")
         if value is not None and served is not None and value != served:
-            raise PydanticCustomError("model", "this server serves {served}, got {got}; send model {served} "
-                                      "(or leave it out)", {"served": repr(served), "got": _show(value)})
+            raise PydanticCustomError(
+                "model",
+                "this server serves {served}, got {got}; send model {served} (or leave it out)",
+                {"served": repr(served), "got": _show(value)},
+            )
         return value
 
     def request(self) -> Request:
-        given = {"max_new_tokens": self.max_tokens, "temperature": self.temperature, "top_p": self.top_p,
-                 "top_k": self.top_k, "repetition_penalty": self.repetition_penalty}
+        given = {
+            "max_new_tokens": self.max_tokens,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "top_k": self.top_k,
+            "repetition_penalty": self.repetition_penalty,
+        }
         defaults = {"max_new_tokens": 16, "temperature": 1.0, "top_p": 1.0, "top_k": 0, "repetition_penalty": 1.0}
         values = {k: defaults[k] if v is None else v for k, v in given.items()}
         return Request(self.prompt, self.sampling(**values, seed=self.seed, stop=self.stop), bool(self.stream))
@@ -223,8 +242,9 @@ class CompletionBody(_Body):
 
 def _only_one(value):
     if value not in (None, 1) or isinstance(value, bool):
-        raise PydanticCustomError("n", "only n=1 is supported, got {got}; send one request per completion "
-                                  "(with different seeds)", {"got": _show(value)})
+        raise PydanticCustomError(
+            "n", "only n=1 is supported, got {got}; send one request per completion (with different seeds)", {"got": _show(value)}
+        )
     return value
 
 
@@ -280,9 +300,12 @@ def completion_request(body: dict, cap: int, model_name: str) -> Request:
 def check_prompts(checked: Request, limit: int) -> None:
     """413 when a request holds more prompts than `babyllama serve --max-prompts` allows."""
     if len(checked.prompts) > limit:
-        raise RequestError(f"prompt: {len(checked.prompts):,} prompts is over this server's limit of {limit:,} per "
-                           "request; send them in several requests (the limit is `babyllama serve --max-prompts`)",
-                           param="prompt", status=413)
+        raise RequestError(
+            f"prompt: {len(checked.prompts):,} prompts is over this server's limit of {limit:,} per "
+            "request; send them in several requests (the limit is `babyllama serve --max-prompts`)",
+            param="prompt",
+            status=413,
+        )
 
 
 def check_tokens(checked: Request, prompt_tokens: list[int], limit: int) -> None:
@@ -290,25 +313,38 @@ def check_tokens(checked: Request, prompt_tokens: list[int], limit: int) -> None
     budget = checked.params.max_new_tokens * len(prompt_tokens)
     total = sum(prompt_tokens) + budget
     if total > limit:
-        raise RequestError(f"request: {total:,} tokens ({sum(prompt_tokens):,} in the prompts + {budget:,} to generate) "
-                           f"is over this server's limit of {limit:,} per request; send fewer or shorter prompts or ask "
-                           "for fewer tokens (the limit is `babyllama serve --max-request-tokens`)",
-                           param="prompt", status=413)
+        raise RequestError(
+            f"request: {total:,} tokens ({sum(prompt_tokens):,} in the prompts + {budget:,} to generate) "
+            f"is over this server's limit of {limit:,} per request; send fewer or shorter prompts or ask "
+            "for fewer tokens (the limit is `babyllama serve --max-request-tokens`)",
+            param="prompt",
+            status=413,
+        )
 
 
 # --------------------------------------------------------------------------- responses
 def timings(result: GenerationResult) -> dict:
     """prompt_ms: until the first new token; generation_ms: the rest; tokens_per_s: new tokens / total."""
     first = min(result.first_token_seconds, result.seconds)
-    return {"prompt_ms": round(first * 1000, 3), "generation_ms": round((result.seconds - first) * 1000, 3),
-            "total_ms": round(result.seconds * 1000, 3), "tokens_per_s": round(result.tokens_per_s, 3)}
+    return {
+        "prompt_ms": round(first * 1000, 3),
+        "generation_ms": round((result.seconds - first) * 1000, 3),
+        "total_ms": round(result.seconds * 1000, 3),
+        "tokens_per_s": round(result.tokens_per_s, 3),
+    }
 
 
 def generate_response(result: GenerationResult, model_name: str, params: SamplingParams) -> dict:
     """The body `POST /generate` answers."""
-    return {"model": model_name, "text": result.text, "finish_reason": result.stop_reason,
-            "tokens": {"prompt": result.n_prompt_tokens, "new": result.n_new_tokens, "ids": result.tokens},
-            "timings": timings(result), "seed": params.seed, "notes": result.notes}
+    return {
+        "model": model_name,
+        "text": result.text,
+        "finish_reason": result.stop_reason,
+        "tokens": {"prompt": result.n_prompt_tokens, "new": result.n_new_tokens, "ids": result.tokens},
+        "timings": timings(result),
+        "seed": params.seed,
+        "notes": result.notes,
+    }
 
 
 def finish_reason(result: GenerationResult) -> str:
@@ -325,18 +361,26 @@ def completion_response(results: list[GenerationResult], model_name: str, ident:
     """The body `POST /v1/completions` answers without streaming."""
     prompt = sum(r.n_prompt_tokens for r in results)
     new = sum(r.n_new_tokens for r in results)
-    choices = [{"text": r.text, "index": i, "logprobs": None, "finish_reason": finish_reason(r)}
-               for i, r in enumerate(results)]
-    return {"id": ident[0], "object": "text_completion", "created": ident[1], "model": model_name,
-            "choices": choices, "usage": {"prompt_tokens": prompt, "completion_tokens": new,
-                                          "total_tokens": prompt + new}}
+    choices = [{"text": r.text, "index": i, "logprobs": None, "finish_reason": finish_reason(r)} for i, r in enumerate(results)]
+    return {
+        "id": ident[0],
+        "object": "text_completion",
+        "created": ident[1],
+        "model": model_name,
+        "choices": choices,
+        "usage": {"prompt_tokens": prompt, "completion_tokens": new, "total_tokens": prompt + new},
+    }
 
 
-def completion_chunk(ident: tuple[str, int], model_name: str, index: int, text: str,
-                     reason: str | None = None) -> bytes:
+def completion_chunk(ident: tuple[str, int], model_name: str, index: int, text: str, reason: str | None = None) -> bytes:
     """One server-sent event of a streamed completion."""
-    body = {"id": ident[0], "object": "text_completion", "created": ident[1], "model": model_name,
-            "choices": [{"text": text, "index": index, "logprobs": None, "finish_reason": reason}]}
+    body = {
+        "id": ident[0],
+        "object": "text_completion",
+        "created": ident[1],
+        "model": model_name,
+        "choices": [{"text": text, "index": index, "logprobs": None, "finish_reason": reason}],
+    }
     return b"data: " + json.dumps(body).encode() + b"\n\n"
 
 

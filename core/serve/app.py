@@ -2,6 +2,7 @@
 core.serve.api and run generation in a worker thread, one request at a time, with a bounded queue
 of waiting requests. Must not import gradio or studio.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -101,7 +102,9 @@ class GenerationQueue:
             raise api.RequestError(
                 f"server busy: one generation is running and {self.waiting} requests are waiting, the most this "
                 f"server queues; retry in about {retry} s (the queue is `babyllama serve --max-queue`)",
-                status=503, headers={"Retry-After": str(retry)})
+                status=503,
+                headers={"Retry-After": str(retry)},
+            )
         self.waiting += 1
         try:
             await self._unless_stopping(self._lock.acquire())
@@ -132,8 +135,7 @@ class GenerationQueue:
                 task.cancel()  # an asyncio.Lock wait gives up without taking the lock; a job is abandoned
         if task.done() and not task.cancelled():
             return task.result()
-        raise api.RequestError("server stopping: the model is no longer served; start the server again and retry",
-                               status=503)
+        raise api.RequestError("server stopping: the model is no longer served; start the server again and retry", status=503)
 
 
 # --------------------------------------------------------------------------- reading a body
@@ -142,8 +144,9 @@ async def read_json(request: Request, max_bytes: int, timeout_s: float) -> dict:
     all arrived within `timeout_s` (a client that sent less than its Content-Length)."""
     length = request.headers.get("content-length")
     if length is None and "chunked" not in request.headers.get("transfer-encoding", "").lower():
-        raise api.RequestError("request body: missing Content-Length header; send the body's size in bytes "
-                               "(or send it chunked)", status=411)
+        raise api.RequestError(
+            "request body: missing Content-Length header; send the body's size in bytes (or send it chunked)", status=411
+        )
     if length is not None and int(length) > max_bytes:  # h11 has already refused a Content-Length that is not a number
         if int(length) <= 16 * max_bytes:  # read it away, so the client gets to read our answer (no TCP reset)
             with contextlib.suppress(api.RequestError, TimeoutError):
@@ -152,8 +155,11 @@ async def read_json(request: Request, max_bytes: int, timeout_s: float) -> dict:
     try:
         raw = await asyncio.wait_for(_read(request, max_bytes), timeout_s)
     except TimeoutError:
-        raise api.RequestError(f"request body: not all of it arrived within {timeout_s:g} s (Content-Length said "
-                               f"{length} bytes); send the whole body", status=408) from None
+        raise api.RequestError(
+            f"request body: not all of it arrived within {timeout_s:g} s (Content-Length said "
+            f"{length} bytes); send the whole body",
+            status=408,
+        ) from None
     return api.parse_body(raw)
 
 
@@ -168,16 +174,24 @@ async def _read(request: Request, max_bytes: int) -> bytes:
 
 
 def _too_large(size: int, max_bytes: int) -> api.RequestError:
-    return api.RequestError(f"request body: {size:,} bytes is over this server's limit of {max_bytes:,}; send a "
-                            "shorter prompt (the limit is `babyllama serve --max-body-bytes`)", status=413,
-                            headers={"Connection": "close"})
+    return api.RequestError(
+        f"request body: {size:,} bytes is over this server's limit of {max_bytes:,}; send a "
+        "shorter prompt (the limit is `babyllama serve --max-body-bytes`)",
+        status=413,
+        headers={"Connection": "close"},
+    )
 
 
 # --------------------------------------------------------------------------- the app
 def create_app(engine, options) -> FastAPI:
     """The ASGI app serving `engine` (a core.serve.Engine) within `options` (a core.serve.ServeOptions)."""
-    app = FastAPI(title="babyllama serve", docs_url=None, redoc_url=None, openapi_url=None,
-                  middleware=guard_middleware(options.host, options.allowed_hosts))  # DNS rebinding, other sites
+    app = FastAPI(
+        title="babyllama serve",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        middleware=guard_middleware(options.host, options.allowed_hosts),
+    )  # DNS rebinding, other sites
     queue = app.state.queue = GenerationQueue(options.max_queue)  # core.serve.Server stops it
 
     async def body(request: Request) -> dict:
@@ -186,10 +200,17 @@ def create_app(engine, options) -> FastAPI:
     @app.get("/health")
     async def health() -> dict:
         info = engine.info()
-        return {"status": "ok", **info, "busy": queue.busy() or info["busy"], "waiting": queue.waiting,
-                "max_queue": options.max_queue,
-                "max_new_tokens_cap": options.max_new_tokens_cap, "max_body_bytes": options.max_body_bytes,
-                "max_prompts": options.max_prompts, "max_request_tokens": options.max_request_tokens}
+        return {
+            "status": "ok",
+            **info,
+            "busy": queue.busy() or info["busy"],
+            "waiting": queue.waiting,
+            "max_queue": options.max_queue,
+            "max_new_tokens_cap": options.max_new_tokens_cap,
+            "max_body_bytes": options.max_body_bytes,
+            "max_prompts": options.max_prompts,
+            "max_request_tokens": options.max_request_tokens,
+        }
 
     @app.get("/v1/models")
     async def models() -> dict:
@@ -234,8 +255,7 @@ async def _generated(request: Request, checked: api.Request, engine, queue: Gene
 
     async def in_turn():
         async with queue.turn():
-            return await queue.run(engine.generate, checked.prompts, checked.params,
-                                   lambda: cancel.is_set() or queue.stopping())
+            return await queue.run(engine.generate, checked.prompts, checked.params, lambda: cancel.is_set() or queue.stopping())
 
     return await while_connected(request, in_turn(), cancel)
 
@@ -296,14 +316,14 @@ async def _events(engine, queue: GenerationQueue, checked: api.Request, ident) -
                 last = step
                 ready = api.safe_prefix(last.text, params.stop)
                 if len(ready) > len(sent) and ready.startswith(sent):
-                    yield api.completion_chunk(ident, engine.name, index, ready[len(sent):])
+                    yield api.completion_chunk(ident, engine.name, index, ready[len(sent) :])
                     sent = ready
         except UserError as err:  # a prompt the model cannot start from, or the server stopping; the 200 is out
             yield b"data: " + json.dumps(api.error_body(err, getattr(err, "status", 400))).encode() + b"\n\n"
             return
         finally:
             queue.run_later(results.close)  # after a step still in flight (a cancelled stream); frees the model
-        rest = last.text[len(sent):] if last and last.text.startswith(sent) else ""
+        rest = last.text[len(sent) :] if last and last.text.startswith(sent) else ""
         yield api.completion_chunk(ident, engine.name, index, rest, api.finish_reason(last) if last else "stop")
     yield api.DONE_EVENT
 

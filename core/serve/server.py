@@ -4,6 +4,7 @@
 uvicorn serves the FastAPI app of core.serve.app; this module holds the options, the engine (the model and
 its lock) and the server's life: bind, serve, stop. Must not import gradio or studio.
 """
+
 from __future__ import annotations
 
 import copy
@@ -25,20 +26,24 @@ class ServeOptions:
 
     host: str = "127.0.0.1"
     port: int = 8000
-    allow_remote: bool = False          # a host other than loopback must be asked for explicitly
-    max_body_bytes: int = 1 << 20       # larger request bodies get 413
-    max_new_tokens_cap: int = 1024      # larger max_new_tokens / max_tokens get 400
-    max_queue: int = 256                # requests waiting for the model beyond this get 503 + Retry-After
-    max_prompts: int = 64               # more prompts in one request get 413
-    max_request_tokens: int = 65536     # prompt tokens + max_new_tokens, summed over a request's prompts; more: 413
-    body_timeout_s: float = 30.0        # a body that has not all arrived by then gets 408
+    allow_remote: bool = False  # a host other than loopback must be asked for explicitly
+    max_body_bytes: int = 1 << 20  # larger request bodies get 413
+    max_new_tokens_cap: int = 1024  # larger max_new_tokens / max_tokens get 400
+    max_queue: int = 256  # requests waiting for the model beyond this get 503 + Retry-After
+    max_prompts: int = 64  # more prompts in one request get 413
+    max_request_tokens: int = 65536  # prompt tokens + max_new_tokens, summed over a request's prompts; more: 413
+    body_timeout_s: float = 30.0  # a body that has not all arrived by then gets 408
     allowed_hosts: tuple[str, ...] = ()  # Host / Origin names answered besides the bound address and loopback
 
     def check(self) -> None:
         if not 0 <= self.port <= 65535:
             raise UserError(f"--port: must be 0-65535 (0 = any free port), got {self.port}")
-        for flag, value in (("--max-body-bytes", self.max_body_bytes), ("--max-new-tokens-cap", self.max_new_tokens_cap),
-                            ("--max-prompts", self.max_prompts), ("--max-request-tokens", self.max_request_tokens)):
+        for flag, value in (
+            ("--max-body-bytes", self.max_body_bytes),
+            ("--max-new-tokens-cap", self.max_new_tokens_cap),
+            ("--max-prompts", self.max_prompts),
+            ("--max-request-tokens", self.max_request_tokens),
+        ):
             if value < 1:
                 raise UserError(f"{flag}: must be >= 1, got {value}")
         if self.max_queue < 0:
@@ -46,9 +51,11 @@ class ServeOptions:
         if not self.body_timeout_s > 0:
             raise UserError(f"body_timeout_s: must be > 0 seconds, got {self.body_timeout_s}")
         if not is_loopback(self.host) and not self.allow_remote:
-            raise UserError(f"--host {self.host}: not a loopback address, so other machines could use the "
-                            "model with no authentication; add --allow-remote if that is what you want, "
-                            "or keep the default --host 127.0.0.1")
+            raise UserError(
+                f"--host {self.host}: not a loopback address, so other machines could use the "
+                "model with no authentication; add --allow-remote if that is what you want, "
+                "or keep the default --host 127.0.0.1"
+            )
 
 
 class Engine:
@@ -59,8 +66,9 @@ class Engine:
         self.lock = threading.Lock()
         self._counter, self._count_lock = None, threading.Lock()
 
-    def generate(self, prompts: list[str], params: SamplingParams,
-                 cancelled: Callable[[], bool] | None = None) -> list[GenerationResult]:
+    def generate(
+        self, prompts: list[str], params: SamplingParams, cancelled: Callable[[], bool] | None = None
+    ) -> list[GenerationResult]:
         """One result per prompt; once `cancelled()` (asked before every token) is true, the results
         so far, the last one cut short."""
         with self.lock:
@@ -85,10 +93,15 @@ class Engine:
             yield from stream_results(self.model, self.tokenizer, prompt, params)
 
     def info(self) -> dict:
-        return {"model": self.name, "folder": self.folder, "device": str(self.model.device),
-                "parameters": sum(p.numel() for p in self.model.parameters()),
-                "context_length": context_length(self.model), "vocab_size": len(self.tokenizer),
-                "busy": self.lock.locked()}
+        return {
+            "model": self.name,
+            "folder": self.folder,
+            "device": str(self.model.device),
+            "parameters": sum(p.numel() for p in self.model.parameters()),
+            "context_length": context_length(self.model),
+            "vocab_size": len(self.tokenizer),
+            "busy": self.lock.locked(),
+        }
 
 
 def load_engine(ref: str, workspace, *, device: str | None = None) -> Engine:
@@ -112,10 +125,18 @@ class Server:
 
         self.socket = _listen(options.host, options.port)
         self.server_address = self.socket.getsockname()
-        config = uvicorn.Config(create_app(engine, options), http="h11", ws="none", lifespan="off",
-                                log_level="warning", access_log=False, backlog=BACKLOG,
-                                server_header=False, headers=[("server", "babyllama-serve")],
-                                timeout_graceful_shutdown=3)  # an open stream does not hold up Ctrl-C for long
+        config = uvicorn.Config(
+            create_app(engine, options),
+            http="h11",
+            ws="none",
+            lifespan="off",
+            log_level="warning",
+            access_log=False,
+            backlog=BACKLOG,
+            server_header=False,
+            headers=[("server", "babyllama-serve")],
+            timeout_graceful_shutdown=3,
+        )  # an open stream does not hold up Ctrl-C for long
         self._queue = config.app.state.queue
         self._uvicorn = _uvicorn_server(config, on_stop=self._queue.stop)
         self._stopped = threading.Event()
@@ -159,8 +180,9 @@ def _listen(host: str, port: int) -> socket.socket:
         sock.listen(BACKLOG)
     except OSError as err:
         sock.close()
-        raise UserError(f"--host {host} --port {port}: cannot listen there ({err.strerror}); "
-                        "pick another --port (0 = any free one)") from err
+        raise UserError(
+            f"--host {host} --port {port}: cannot listen there ({err.strerror}); pick another --port (0 = any free one)"
+        ) from err
     return sock
 
 

@@ -5,6 +5,7 @@ into the official pipeline's hand-in tree and `all_full_preds_and_fast_scores_<b
 `plan` says what is done / running / missing, `run` starts what is missing, `collate` checks and
 writes. Nothing here imports gradio or studio.
 """
+
 from __future__ import annotations
 
 TRACKS = ("strict-small", "strict")

@@ -5,6 +5,7 @@ and write `all_full_preds_and_fast_scores_<backend>.json` beside them as the pip
 A missing or short part is a UserError naming the part, the revision and the command that makes it.
 Never imports torch or gradio.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,13 +19,25 @@ from core.submission import sizes as sz
 from core.submission.plan import GLUE_TASKS, ZERO, Part, SubmissionPlan
 
 # collate_preds' keys: task -> its predictions file under zero_shot/<backend>/ (main / fast revisions).
-FULL_TASKS = {"blimp": "blimp/blimp_filtered", "blimp_supplement": "blimp/supplement_filtered",
-              "ewok": "ewok/ewok_filtered", "entity_tracking": "entity_tracking/entity_tracking",
-              "wug_adj": "wug_adj/wug_adj_nominalization", "wug_past": "wug_past/wug_past_tense",
-              "comps": "comps/comps", "reading": "reading"}
-FAST_TASKS = {"blimp": "blimp/blimp_fast", "blimp_supplement": "blimp/supplement_fast", "ewok": "ewok/ewok_fast",
-              "entity_tracking": "entity_tracking/entity_tracking_fast", "wug_adj": "wug_adj/wug_adj_nominalization",
-              "wug_past": "wug_past/wug_past_tense", "reading": "reading"}
+FULL_TASKS = {
+    "blimp": "blimp/blimp_filtered",
+    "blimp_supplement": "blimp/supplement_filtered",
+    "ewok": "ewok/ewok_filtered",
+    "entity_tracking": "entity_tracking/entity_tracking",
+    "wug_adj": "wug_adj/wug_adj_nominalization",
+    "wug_past": "wug_past/wug_past_tense",
+    "comps": "comps/comps",
+    "reading": "reading",
+}
+FAST_TASKS = {
+    "blimp": "blimp/blimp_fast",
+    "blimp_supplement": "blimp/supplement_fast",
+    "ewok": "ewok/ewok_fast",
+    "entity_tracking": "entity_tracking/entity_tracking_fast",
+    "wug_adj": "wug_adj/wug_adj_nominalization",
+    "wug_past": "wug_past/wug_past_tense",
+    "reading": "reading",
+}
 
 
 def output_path(plan: SubmissionPlan) -> Path:
@@ -64,11 +77,20 @@ def _require_done(plan: SubmissionPlan) -> None:
     bad = [p for p in plan.parts if p.kind != "export" and p.status != "done"]
     if not bad:
         return
-    lines = [f"  - {p.kind} {p.revision}: {p.status}{' (' + p.note + ')' if p.note else ''}; make it with: "
-             f"{p.command(plan.data)}" for p in bad]
-    raise UserError("\n".join([f"the {plan.track} submission of {plan.run} lacks {len(bad)} part(s):"] + lines +
-                              [f"  (or `babyllama submission {plan.run} --track {plan.track} --babylm-data "
-                               f"{plan.data}` to make every missing one)"]))
+    lines = [
+        f"  - {p.kind} {p.revision}: {p.status}{' (' + p.note + ')' if p.note else ''}; make it with: {p.command(plan.data)}"
+        for p in bad
+    ]
+    raise UserError(
+        "\n".join(
+            [f"the {plan.track} submission of {plan.run} lacks {len(bad)} part(s):"]
+            + lines
+            + [
+                f"  (or `babyllama submission {plan.run} --track {plan.track} --babylm-data "
+                f"{plan.data}` to make every missing one)"
+            ]
+        )
+    )
 
 
 def _copy_tree(source: Path, target: Path) -> None:
@@ -80,12 +102,15 @@ def _copy_tree(source: Path, target: Path) -> None:
 
 
 def _short(part: Part, plan: SubmissionPlan, what: str) -> UserError:
-    return UserError(f"{part.kind} part, revision {part.revision}: {what}; make it again with: "
-                     f"{part.command(plan.data)} (delete {part.output} first)")
+    return UserError(
+        f"{part.kind} part, revision {part.revision}: {what}; make it again with: "
+        f"{part.command(plan.data)} (delete {part.output} first)"
+    )
 
 
-def _checked(part: Part, plan: SubmissionPlan, path: Path, task: str, fast: bool, counted,
-             required: set[str] | None = None) -> dict:
+def _checked(
+    part: Part, plan: SubmissionPlan, path: Path, task: str, fast: bool, counted, required: set[str] | None = None
+) -> dict:
     """The predictions file of `task`, after the pipeline's per-UID item-count check, and with a
     prediction list for every UID in `required` (and in the counted or official full UIDs)."""
     results = sz.load_json(path, f"{part.kind} {part.revision}")
@@ -95,10 +120,18 @@ def _checked(part: Part, plan: SubmissionPlan, path: Path, task: str, fast: bool
         want = sz.expected(task, uid, fast, counted)
         got = len(entry.get("predictions", [])) if isinstance(entry, dict) else 0
         if want is None or got != want:
-            raise _short(part, plan, f"{path}: {task} {uid} has {got} predictions, the pipeline expects "
-                                      f"{want if want is not None else 'no such UID'}")
-    wanted = set((counted or {}).get(task, {})) if counted is not None else \
-        set(sz.FULL[task]) if not fast and isinstance(sz.FULL[task], dict) else set()
+            raise _short(
+                part,
+                plan,
+                f"{path}: {task} {uid} has {got} predictions, the pipeline expects {want if want is not None else 'no such UID'}",
+            )
+    wanted = (
+        set((counted or {}).get(task, {}))
+        if counted is not None
+        else set(sz.FULL[task])
+        if not fast and isinstance(sz.FULL[task], dict)
+        else set()
+    )
     wanted |= set(required or ())
     absent = sorted(wanted - set(results))
     if absent:
@@ -115,8 +148,9 @@ def _collate_main(plan: SubmissionPlan, main: Path, parts: dict, counted) -> dic
     full["aoa"] = aoa
     full["glue"] = {}
     for task in GLUE_TASKS:
-        full["glue"] |= _checked(parts[("glue", "main")], plan, main / "finetune" / task / "predictions.json",
-                                 task, False, counted)
+        full["glue"] |= _checked(
+            parts[("glue", "main")], plan, main / "finetune" / task / "predictions.json", task, False, counted
+        )
     return full
 
 
@@ -130,8 +164,12 @@ def _check_aoa(part: Part, plan: SubmissionPlan, aoa: dict, revisions: list[str]
         per[row.get("step")] = per.get(row.get("step"), 0) + 1
     absent = [r for r in revisions if r not in per]
     if absent or len(per) != len(revisions):
-        raise _short(part, plan, f"surprisal.json covers {len(per)} checkpoints, the track has {len(revisions)}"
-                                 + (f" (none for {', '.join(absent[:5])})" if absent else ""))
+        raise _short(
+            part,
+            plan,
+            f"surprisal.json covers {len(per)} checkpoints, the track has {len(revisions)}"
+            + (f" (none for {', '.join(absent[:5])})" if absent else ""),
+        )
     want = sz.AOA if plan.word_scale == 1 else per[revisions[0]]
     wrong = [f"{r}: {per[r]}" for r in revisions if per[r] != want]
     if wrong:

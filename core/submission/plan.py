@@ -3,6 +3,7 @@ missing: read from the parts' folders (`<run_dir>/submission/parts/<part>/`, eac
 output with the official files under `results/<model>/<revision>/`) and the history's eval jobs.
 Also the track's checks: its `chck_*` schedule and its word budget. Never imports torch or gradio.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -15,12 +16,31 @@ from core.train.word_marks import BABYLM_MARKS, TRACK_BUDGETS, list_marks, mark_
 SUBMISSION_DIR = "submission"
 ZERO = f"zero_shot/{BACKEND}"
 # Official files of each kind of part, relative to results/<model>/<revision>/ (collate_preds' list).
-FAST_FILES = tuple(f"{ZERO}/{t}/predictions.json" for t in (
-    "blimp/blimp_fast", "blimp/supplement_fast", "ewok/ewok_fast", "entity_tracking/entity_tracking_fast",
-    "wug_adj/wug_adj_nominalization", "wug_past/wug_past_tense", "reading"))
-FULL_FILES = tuple(f"{ZERO}/{t}/predictions.json" for t in (
-    "blimp/blimp_filtered", "blimp/supplement_filtered", "ewok/ewok_filtered", "entity_tracking/entity_tracking",
-    "wug_adj/wug_adj_nominalization", "wug_past/wug_past_tense", "comps/comps", "reading"))
+FAST_FILES = tuple(
+    f"{ZERO}/{t}/predictions.json"
+    for t in (
+        "blimp/blimp_fast",
+        "blimp/supplement_fast",
+        "ewok/ewok_fast",
+        "entity_tracking/entity_tracking_fast",
+        "wug_adj/wug_adj_nominalization",
+        "wug_past/wug_past_tense",
+        "reading",
+    )
+)
+FULL_FILES = tuple(
+    f"{ZERO}/{t}/predictions.json"
+    for t in (
+        "blimp/blimp_filtered",
+        "blimp/supplement_filtered",
+        "ewok/ewok_filtered",
+        "entity_tracking/entity_tracking",
+        "wug_adj/wug_adj_nominalization",
+        "wug_past/wug_past_tense",
+        "comps/comps",
+        "reading",
+    )
+)
 AOA_FILES = (f"{ZERO}/AoA_word/surprisal.json",)
 GLUE_TASKS = ("boolq", "mnli", "mrpc", "multirc", "qqp", "rte", "wsc")
 GLUE_FILES = tuple(f"finetune/{t}/predictions.json" for t in GLUE_TASKS)
@@ -39,13 +59,13 @@ def track_marks(track: str) -> tuple[int, ...]:
 class Part:
     """One eval (or the export) the submission needs: what runs, on what, and where it lands."""
 
-    kind: str                 # fast | full | aoa | glue | export
-    revision: str             # the official revision name: chck_1M ... or main
-    model: str                # what the job evaluates: a checkpoint folder or the run's name
-    output: Path              # the job's --output folder
-    files: tuple[str, ...]    # official files under results/<model>/<revision>/ when done
-    status: str = "missing"   # done | running | queued | short | failed | missing | unavailable
-    job: str | None = None    # the newest job that made (or makes) it
+    kind: str  # fast | full | aoa | glue | export
+    revision: str  # the official revision name: chck_1M ... or main
+    model: str  # what the job evaluates: a checkpoint folder or the run's name
+    output: Path  # the job's --output folder
+    files: tuple[str, ...]  # official files under results/<model>/<revision>/ when done
+    status: str = "missing"  # done | running | queued | short | failed | missing | unavailable
+    job: str | None = None  # the newest job that made (or makes) it
     note: str = ""
 
     @property
@@ -60,8 +80,18 @@ class Part:
         """The `babyllama eval` (or `export`) arguments that make this part."""
         if self.kind == "export":
             return ["export", self.model, "--format", "babylm", "--output", str(self.output)]
-        argv = ["eval", self.model, "--suite", self.suite, "--babylm-data", data, "--revision", self.revision,
-                "--output", str(self.output)]
+        argv = [
+            "eval",
+            self.model,
+            "--suite",
+            self.suite,
+            "--babylm-data",
+            data,
+            "--revision",
+            self.revision,
+            "--output",
+            str(self.output),
+        ]
         return argv + (["--fast"] if self.kind == "fast" else [])
 
     def command(self, data: str) -> str:
@@ -83,8 +113,8 @@ class SubmissionPlan:
     data: str
     word_scale: float
     parts: list[Part]
-    schedule: list[str] = field(default_factory=list)   # missing chck_* marks, each with why
-    budget: str = ""                                    # over the track's word budget: says so
+    schedule: list[str] = field(default_factory=list)  # missing chck_* marks, each with why
+    budget: str = ""  # over the track's word budget: says so
     words_seen: int | None = None
 
     @property
@@ -96,8 +126,9 @@ class SubmissionPlan:
         return self.folder / "results"
 
     def table(self) -> list[dict]:
-        return [{"part": p.kind, "revision": p.revision, "status": p.status, "job": p.job or "", "note": p.note}
-                for p in self.parts]
+        return [
+            {"part": p.kind, "revision": p.revision, "status": p.status, "job": p.job or "", "note": p.note} for p in self.parts
+        ]
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -130,10 +161,12 @@ def make_plan(run: str, track: str, data: str, ws, history, word_scale: float = 
         elif source != revision:
             part.note = f"from {source} (word scale {word_scale:g})"
         parts.append(part)
-    parts += [Part("full", "main", run, sub / "full-main", FULL_FILES),
-              Part("aoa", "main", run, sub / "aoa-main", AOA_FILES),
-              Part("glue", "main", run, sub / "glue-main", GLUE_FILES),
-              Part("export", "main", run, run_dir / SUBMISSION_DIR / "export", ("export.json",))]
+    parts += [
+        Part("full", "main", run, sub / "full-main", FULL_FILES),
+        Part("aoa", "main", run, sub / "aoa-main", AOA_FILES),
+        Part("glue", "main", run, sub / "glue-main", GLUE_FILES),
+        Part("export", "main", run, run_dir / SUBMISSION_DIR / "export", ("export.json",)),
+    ]
     jobs_by_output = _jobs_by_output(history)
     for part in parts:
         if part.status != "unavailable":
@@ -141,8 +174,10 @@ def make_plan(run: str, track: str, data: str, ws, history, word_scale: float = 
     budget = TRACK_BUDGETS[track] * word_scale
     over = ""
     if words_seen is not None and words_seen > budget:
-        over = (f"the run saw {words_seen:,} words, over the {track} budget of {budget:,.0f} words seen "
-                "(set training.babylm_track and training.stop_at_budget=true to stop there)")
+        over = (
+            f"the run saw {words_seen:,} words, over the {track} budget of {budget:,.0f} words seen "
+            "(set training.babylm_track and training.stop_at_budget=true to stop there)"
+        )
     return SubmissionPlan(run, run_dir, track, data, word_scale, parts, schedule, over, words_seen)
 
 
@@ -153,11 +188,15 @@ def _why_missing(source: str, words: int, cfg: dict, words_seen: int | None) -> 
     except ValueError:
         configured = ()
     if words not in configured:
-        return (f"training.checkpoint_words ({spec or 'empty'}) has no {words:,}-word mark; "
-                "train with training.checkpoint_words=babylm")
+        return (
+            f"training.checkpoint_words ({spec or 'empty'}) has no {words:,}-word mark; "
+            "train with training.checkpoint_words=babylm"
+        )
     if words_seen is not None and words_seen < words:
-        return (f"the run saw only {words_seen:,} words, fewer than {words:,} (a larger corpus, more epochs "
-                "or training.max_steps would reach it)")
+        return (
+            f"the run saw only {words_seen:,} words, fewer than {words:,} (a larger corpus, more epochs "
+            "or training.max_steps would reach it)"
+        )
     return "the run passed that mark but saved no folder for it (stopped before the save, or the folder was removed)"
 
 

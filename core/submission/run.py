@@ -4,6 +4,7 @@ machine never runs 20 evaluations at once; then collate. Done parts are never re
 ones are waited for, so after a crash the same command resumes. A part that fails or comes out
 short stops the chain with its name and log. Never imports torch or gradio.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -38,8 +39,9 @@ def plan_for(opts: SubmissionOptions, ws, history) -> SubmissionPlan:
 
     data = Path(opts.babylm_data).expanduser()
     if not (data / "fast_eval").is_dir() or not (data / "full_eval").is_dir():
-        raise UserError(f"--babylm-data {opts.babylm_data}: needs the official evaluation_data/ folder, with "
-                        "full_eval/ and fast_eval/ inside")
+        raise UserError(
+            f"--babylm-data {opts.babylm_data}: needs the official evaluation_data/ folder, with full_eval/ and fast_eval/ inside"
+        )
     return make_plan(opts.run, opts.track, str(data.resolve()), ws, history, opts.word_scale)
 
 
@@ -55,8 +57,7 @@ def run_submission(opts: SubmissionOptions, ws, history, *, job: str | None = No
         log(f"warning: {plan.budget}")
     if not opts.collate_only:
         todo = [p for p in plan.parts if p.status not in ("done", "unavailable")]
-        log(f"{plan.track}: {len(plan.parts) - len(todo)} of {len(plan.parts)} parts done or unavailable, "
-            f"{len(todo)} to make")
+        log(f"{plan.track}: {len(plan.parts) - len(todo)} of {len(plan.parts)} parts done or unavailable, {len(todo)} to make")
         for i, part in enumerate(todo):
             _make(part, plan, ws, history, log)
             if job:
@@ -68,14 +69,18 @@ def run_submission(opts: SubmissionOptions, ws, history, *, job: str | None = No
 def _check_run(plan: SubmissionPlan, history) -> None:
     row = history.get_run(plan.run)
     if row["status"] in ACTIVE:
-        raise UserError(f"run {plan.run!r} is {row['status']}: its final model is not there yet; wait for it to "
-                        "finish (`babyllama runs logs -f " + plan.run + "`), then run the submission")
+        raise UserError(
+            f"run {plan.run!r} is {row['status']}: its final model is not there yet; wait for it to "
+            "finish (`babyllama runs logs -f " + plan.run + "`), then run the submission"
+        )
 
 
 def _make(part: Part, plan: SubmissionPlan, ws, history, log) -> None:
     if part.status == "short":
-        raise UserError(f"{part.kind} part, revision {part.revision}: made but incomplete ({part.note}); the "
-                        f"eval does not write those files: see {part.output}, and delete it to make it again")
+        raise UserError(
+            f"{part.kind} part, revision {part.revision}: made but incomplete ({part.note}); the "
+            f"eval does not write those files: see {part.output}, and delete it to make it again"
+        )
     if part.status in ACTIVE:
         log(f"{part.name}: waiting for job {part.job}")
         _wait(part, part.job, history)
@@ -97,16 +102,25 @@ def _start(part: Part, plan: SubmissionPlan, ws, history, name: str) -> None:
     else:
         from core.evaluate.runner import EvalOptions
 
-        params = EvalOptions(model=part.model, suites=(part.suite,), babylm_data=plan.data, fast=part.kind == "fast",
-                             revision=part.revision, output=str(part.output), suites_given=True).to_dict()
+        params = EvalOptions(
+            model=part.model,
+            suites=(part.suite,),
+            babylm_data=plan.data,
+            fast=part.kind == "fast",
+            revision=part.revision,
+            output=str(part.output),
+            suites_given=True,
+        ).to_dict()
     jobs.start_task(part.kind if part.kind == "export" else "eval", params, ws, history, name=name, command=command)
 
 
 def _wait(part: Part, name: str, history) -> None:
     row = jobs.wait_final(history, name, POLL_S)
     if row["status"] != "finished":
-        raise UserError(f"{part.kind} part, revision {part.revision}: job {name} ended {row['status']}: "
-                        f"{row.get('error') or ''}; see `babyllama runs logs {name}`")
+        raise UserError(
+            f"{part.kind} part, revision {part.revision}: job {name} ended {row['status']}: "
+            f"{row.get('error') or ''}; see `babyllama runs logs {name}`"
+        )
 
 
 def start_detached(opts: SubmissionOptions, ws, history) -> dict:
@@ -119,5 +133,11 @@ def start_detached(opts: SubmissionOptions, ws, history) -> dict:
     argv = ["babyllama", "submission", opts.run, "--track", opts.track, "--babylm-data", plan.data]
     argv += [] if opts.word_scale == 1 else ["--word-scale", f"{opts.word_scale:g}"]
     argv += ["--collate-only"] if opts.collate_only else []
-    return jobs.start_task("submission", {**opts.to_dict(), "babylm_data": plan.data}, ws, history, name=name,
-                           command=jobs.format_command(argv + ["--workspace", str(ws.root)]))
+    return jobs.start_task(
+        "submission",
+        {**opts.to_dict(), "babylm_data": plan.data},
+        ws,
+        history,
+        name=name,
+        command=jobs.format_command(argv + ["--workspace", str(ws.root)]),
+    )

@@ -3,6 +3,7 @@ predictions files and the fast data: accuracy per UID (the prediction equals the
 candidate's text, stripped), WUG's Spearman rho (candidate-0 probability vs the human ratio) and
 reading's eye-tracking / self-paced gains in R² (statsmodels OLS, as collate_preds). Never torch or gradio.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

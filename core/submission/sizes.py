@@ -2,6 +2,7 @@
 2025 evaluation data), and the same counts read from a data folder, for a rehearsal on a subset.
 Plain data and the standard library; never imports torch or gradio.
 """
+
 from __future__ import annotations
 
 import json
@@ -10,7 +11,7 @@ from pathlib import Path
 from core.errors import UserError
 
 STRICT_SMALL_REVISIONS = 19  # chck_1M..9M, 10M..100M
-STRICT_REVISIONS = 28        # ... and 200M..1000M
+STRICT_REVISIONS = 28  # ... and 200M..1000M
 
 
 def _table(text: str) -> dict[str, int]:
@@ -42,28 +43,51 @@ SUPPLEMENT = _table("hypernym 842 qa_congruence_easy 64 qa_congruence_tricky 165
 EWOK = _table("""agent-properties 2210 social-relations 1548 physical-relations 818 material-dynamics 770
 physical-interactions 556 spatial-relations 490 social-properties 328 quantitative-properties 314 social-interactions 294
 material-properties 170 physical-dynamics 120""")
-ENTITY = {f"{split}_{ops}_ops": n for split, counts in (
-    ("regular", (606, 607, 606, 606, 568, 159)), ("ambiref", (607, 607, 604, 604, 615, 187)),
-    ("move_contents", (605, 606, 605, 606, 529, 156))) for ops, n in enumerate(counts)}
+ENTITY = {
+    f"{split}_{ops}_ops": n
+    for split, counts in (
+        ("regular", (606, 607, 606, 606, 568, 159)),
+        ("ambiref", (607, 607, 604, 604, 615, 187)),
+        ("move_contents", (605, 606, 605, 606, 529, 156)),
+    )
+    for ops, n in enumerate(counts)
+}
 COMPS = _table("base 49340 wugs_dist_before 13896 wugs_dist_in_between 13896 wugs 13896")
 GLUE = _table("boolq 1635 mnli 4908 mrpc 204 multirc 2424 qqp 20215 rte 139 wsc 52")
 READING, WUG_ADJ, WUG_PAST, AOA = 1726, 200, 50, 6560
 
 # task -> {UID: items} or one count for every UID; fast = the fast_eval/ subsample.
-FAST = {"blimp": 200, "blimp_supplement": 50, "ewok": 100,
-        "entity_tracking": {k: v for k, v in ENTITY.items() if k.startswith("regular")},
-        "reading": READING, "wug_adj": WUG_ADJ, "wug_past": WUG_PAST}
-FULL = {"blimp": BLIMP, "blimp_supplement": SUPPLEMENT, "ewok": EWOK, "entity_tracking": ENTITY, "reading": READING,
-        "wug_adj": WUG_ADJ, "wug_past": WUG_PAST, "comps": COMPS, **GLUE}
+FAST = {
+    "blimp": 200,
+    "blimp_supplement": 50,
+    "ewok": 100,
+    "entity_tracking": {k: v for k, v in ENTITY.items() if k.startswith("regular")},
+    "reading": READING,
+    "wug_adj": WUG_ADJ,
+    "wug_past": WUG_PAST,
+}
+FULL = {
+    "blimp": BLIMP,
+    "blimp_supplement": SUPPLEMENT,
+    "ewok": EWOK,
+    "entity_tracking": ENTITY,
+    "reading": READING,
+    "wug_adj": WUG_ADJ,
+    "wug_past": WUG_PAST,
+    "comps": COMPS,
+    **GLUE,
+}
 
 # task -> (its data folder in fast_eval/, in full_eval/, the pipeline's --task)
-FOLDERS = {"blimp": ("blimp_fast", "blimp_filtered", "blimp"),
-           "blimp_supplement": ("supplement_fast", "supplement_filtered", "blimp"),
-           "ewok": ("ewok_fast", "ewok_filtered", "ewok"),
-           "entity_tracking": ("entity_tracking_fast", "entity_tracking", "entity_tracking"),
-           "wug_adj": ("wug_adj_nominalization", "wug_adj_nominalization", "wug_adj"),
-           "wug_past": ("wug_past_tense", "wug_past_tense", "wug_past"),
-           "comps": (None, "comps", "comps")}
+FOLDERS = {
+    "blimp": ("blimp_fast", "blimp_filtered", "blimp"),
+    "blimp_supplement": ("supplement_fast", "supplement_filtered", "blimp"),
+    "ewok": ("ewok_fast", "ewok_filtered", "ewok"),
+    "entity_tracking": ("entity_tracking_fast", "entity_tracking", "entity_tracking"),
+    "wug_adj": ("wug_adj_nominalization", "wug_adj_nominalization", "wug_adj"),
+    "wug_past": ("wug_past_tense", "wug_past_tense", "wug_past"),
+    "comps": (None, "comps", "comps"),
+}
 
 
 def expected(task: str, uid: str, fast: bool, counted: dict | None = None) -> int | None:

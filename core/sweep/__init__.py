@@ -3,4 +3,5 @@ and expands it into trials (grid x random draws); `runs` starts the trials as or
 runs, links them to the sweep and collects results; `plot` draws the metric against each
 parameter. Must not import gradio.
 """
+
 from __future__ import annotations

@@ -3,6 +3,7 @@ best trial highlighted; as a Plotly figure (the studio) or a self-contained HTML
 
 Input is `core.sweep.runs.results()`; pure functions over it. Must not import gradio, torch or studio.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,26 +19,43 @@ def figure(result: dict) -> go.Figure:
     """One panel per parameter: each scored trial a point (hover: run name), the best a red star."""
     keys = result["params"] or ["(none)"]
     scored = [r for r in result["rows"] if r["value"] is not None]
-    fig = make_subplots(rows=1, cols=len(keys), shared_yaxes=True, subplot_titles=keys,
-                        horizontal_spacing=0.04 if len(keys) > 3 else 0.08)
+    fig = make_subplots(
+        rows=1, cols=len(keys), shared_yaxes=True, subplot_titles=keys, horizontal_spacing=0.04 if len(keys) > 3 else 0.08
+    )
     for col, key in enumerate(keys, start=1):
         for best in (False, True):
             points = [r for r in scored if r["best"] == best]
-            fig.add_trace(go.Scatter(
-                x=[_x(r["params"].get(key)) for r in points], y=[r["value"] for r in points],
-                text=[r["run"] for r in points], mode="markers", name="best trial" if best else "trials",
-                legendgroup="best" if best else "trials", showlegend=col == 1,
-                hovertemplate="%{text}<br>" + key + "=%{x}<br>" + result["metric"] + "=%{y:.4g}<extra></extra>",
-                marker=dict(color=BEST_COLOR if best else TRIAL_COLOR, size=16 if best else 10,
-                            symbol="star" if best else "circle", line=dict(width=1, color="white"))),
-                row=1, col=col)
+            fig.add_trace(
+                go.Scatter(
+                    x=[_x(r["params"].get(key)) for r in points],
+                    y=[r["value"] for r in points],
+                    text=[r["run"] for r in points],
+                    mode="markers",
+                    name="best trial" if best else "trials",
+                    legendgroup="best" if best else "trials",
+                    showlegend=col == 1,
+                    hovertemplate="%{text}<br>" + key + "=%{x}<br>" + result["metric"] + "=%{y:.4g}<extra></extra>",
+                    marker=dict(
+                        color=BEST_COLOR if best else TRIAL_COLOR,
+                        size=16 if best else 10,
+                        symbol="star" if best else "circle",
+                        line=dict(width=1, color="white"),
+                    ),
+                ),
+                row=1,
+                col=col,
+            )
         if _log_axis([r["params"].get(key) for r in scored]):
             fig.update_xaxes(type="log", row=1, col=col)
     fig.update_yaxes(title_text=f"{result['metric']} ({result['mode']})", row=1, col=1)
     best = f"best: {result['best']}" if result["best"] else f"no trial has logged {result['metric']} yet"
-    fig.update_layout(title=dict(text=f"sweep {result['name']}: {best}", x=0.02, font=dict(size=14)),
-                      height=380, margin=dict(l=60, r=20, t=70, b=40), template="plotly_white",
-                      legend=dict(orientation="h", y=-0.15))
+    fig.update_layout(
+        title=dict(text=f"sweep {result['name']}: {best}", x=0.02, font=dict(size=14)),
+        height=380,
+        margin=dict(l=60, r=20, t=70, b=40),
+        template="plotly_white",
+        legend=dict(orientation="h", y=-0.15),
+    )
     return fig
 
 

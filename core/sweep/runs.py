@@ -4,6 +4,7 @@ in the history (`sweeps` + `sweep_trials`, migration 0002_sweeps), read the resu
 Each trial is an ordinary queued run (`jobs.start("train"|"distill", ...)`): the queue runs them one at a
 time and the studio and `babyllama runs` see them like any run. Must not import gradio or torch.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -22,9 +23,9 @@ from core.history.schema import to_json, write_transaction
 from core.sweep.spec import SweepPlan, Trial
 from core.workspace import Workspace
 
-SPEC_FILE = "sweep.yaml"     # the sweep spec as run (base resolved to a path): a valid --config
+SPEC_FILE = "sweep.yaml"  # the sweep spec as run (base resolved to a path): a valid --config
 TRIALS_FILE = "trials.json"  # every planned trial's name, values and overrides
-PLOT_FILE = "results.html"   # the metric against each parameter (written by `babyllama sweep show`)
+PLOT_FILE = "results.html"  # the metric against each parameter (written by `babyllama sweep show`)
 
 
 def sweep_dir(ws: Workspace, name: str) -> Path:
@@ -33,8 +34,7 @@ def sweep_dir(ws: Workspace, name: str) -> Path:
 
 def trial_command(plan: SweepPlan, trial: Trial) -> str:
     """The `babyllama train ...` command that starts the same run as the trial."""
-    return jobs.format_command(["babyllama", "train", "--config", str(plan.base), *trial.overrides,
-                                "--model_name", trial.name])
+    return jobs.format_command(["babyllama", "train", "--config", str(plan.base), *trial.overrides, "--model_name", trial.name])
 
 
 def free_name(history: History, base: str) -> str:
@@ -53,8 +53,10 @@ def check_free(plan: SweepPlan, ws: Workspace, history: History) -> None:
         raise UserError(f"--name: a sweep named {plan.name!r} already exists; try {free_name(history, plan.name)!r}")
     taken = [t.name for t in plan.trials if history.get_run(t.name) or (run_parent(t.config, ws) / t.name).exists()]
     if taken:
-        raise UserError(f"--name: runs (or folders) named {', '.join(taken[:5])} already exist; "
-                        f"give the sweep another name, e.g. --name {free_name(history, plan.name + '-2')}")
+        raise UserError(
+            f"--name: runs (or folders) named {', '.join(taken[:5])} already exist; "
+            f"give the sweep another name, e.g. --name {free_name(history, plan.name + '-2')}"
+        )
     if sweep_dir(ws, plan.name).exists():
         raise UserError(f"{sweep_dir(ws, plan.name)} already exists and belongs to no sweep; pick another --name")
 
@@ -71,25 +73,41 @@ def start(plan: SweepPlan, ws: Workspace, history: History, *, command: str = ""
     planned = [{"name": t.name, "params": t.params, "overrides": t.overrides} for t in plan.trials]
     (folder / TRIALS_FILE).write_text(json.dumps(planned, indent=1), encoding="utf-8")
     with write_transaction(history.conn) as conn:
-        conn.execute("INSERT INTO sweeps (name, metric, mode, spec, sweep_dir, command, created) "
-                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                     (plan.name, plan.metric, plan.mode, to_json(plan.spec), str(folder), command, time.time()))
+        conn.execute(
+            "INSERT INTO sweeps (name, metric, mode, spec, sweep_dir, command, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (plan.name, plan.metric, plan.mode, to_json(plan.spec), str(folder), command, time.time()),
+        )
     sweep_id = _sweep(history, plan.name)["id"]
     held = dataclasses.replace(backend, hold=True) if backend is not None else None
     runs: list[dict] = []
     for position, trial in enumerate(plan.trials):
         # A trial is a training run, or a distillation when the base names teachers.
-        run = jobs.start(jobs.training_kind(trial.config), trial.config, ws, history, name=trial.name,
-                         command=trial_command(plan, trial), backend=held)
+        run = jobs.start(
+            jobs.training_kind(trial.config),
+            trial.config,
+            ws,
+            history,
+            name=trial.name,
+            command=trial_command(plan, trial),
+            backend=held,
+        )
         with write_transaction(history.conn) as conn:
-            conn.execute("INSERT INTO sweep_trials (sweep_id, run_id, position, params) VALUES (?, ?, ?, ?)",
-                         (sweep_id, run["id"], position, json.dumps(trial.params)))  # keeps key order
+            conn.execute(
+                "INSERT INTO sweep_trials (sweep_id, run_id, position, params) VALUES (?, ?, ?, ?)",
+                (sweep_id, run["id"], position, json.dumps(trial.params)),
+            )  # keeps key order
         runs.append(run)
     if held is not None:
         from core.backends import scheduled
 
-        scheduled.submit_array(history, [r["name"] for r in runs], [Path(r["run_dir"]) for r in runs],
-                               held.cluster, folder / "slurm", job_name=plan.name)
+        scheduled.submit_array(
+            history,
+            [r["name"] for r in runs],
+            [Path(r["run_dir"]) for r in runs],
+            held.cluster,
+            folder / "slurm",
+            job_name=plan.name,
+        )
     return get(history, plan.name)
 
 
@@ -97,10 +115,14 @@ def get(history: History, name: str) -> dict:
     """The sweep row (spec parsed) with its `trials`: run name, status, step, params (in order)."""
     sweep = _sweep(history, name)
     sweep["spec"] = json.loads(sweep["spec"])
-    rows = _rows(history, "SELECT r.name AS run, r.status, r.step, r.total_steps, r.backend, r.scheduler_job, "
-                          "r.scheduler_state, t.position, t.params "
-                          "FROM sweep_trials t JOIN runs r ON r.id = t.run_id WHERE t.sweep_id = ? "
-                          "ORDER BY t.position", (sweep["id"],))
+    rows = _rows(
+        history,
+        "SELECT r.name AS run, r.status, r.step, r.total_steps, r.backend, r.scheduler_job, "
+        "r.scheduler_state, t.position, t.params "
+        "FROM sweep_trials t JOIN runs r ON r.id = t.run_id WHERE t.sweep_id = ? "
+        "ORDER BY t.position",
+        (sweep["id"],),
+    )
     for row in rows:
         row["params"] = json.loads(row["params"])
         if row["status"] not in FINAL_STATUSES:
@@ -118,8 +140,16 @@ def list_sweeps(history: History) -> list[dict]:
         counts: dict[str, int] = {}
         for trial in sweep["trials"]:
             counts[trial["status"]] = counts.get(trial["status"], 0) + 1
-        out.append({"name": sweep["name"], "metric": sweep["metric"], "mode": sweep["mode"],
-                    "created": sweep["created"], "trials": len(sweep["trials"]), "statuses": counts})
+        out.append(
+            {
+                "name": sweep["name"],
+                "metric": sweep["metric"],
+                "mode": sweep["mode"],
+                "created": sweep["created"],
+                "trials": len(sweep["trials"]),
+                "statuses": counts,
+            }
+        )
     return out
 
 
@@ -143,8 +173,15 @@ def results(history: History, name: str) -> dict:
     if best is not None:
         best["best"] = True
     keys = list(dict.fromkeys(k for r in rows for k in r["params"]))
-    return {"name": sweep["name"], "metric": sweep["metric"], "mode": sweep["mode"], "sweep_dir": sweep["sweep_dir"],
-            "params": keys, "rows": rows, "best": best["run"] if best else None}
+    return {
+        "name": sweep["name"],
+        "metric": sweep["metric"],
+        "mode": sweep["mode"],
+        "sweep_dir": sweep["sweep_dir"],
+        "params": keys,
+        "rows": rows,
+        "best": best["run"] if best else None,
+    }
 
 
 def stop(history: History, name: str) -> dict[str, str]:

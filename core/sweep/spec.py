@@ -5,6 +5,7 @@ draws per grid point; every trial's config goes through `config.load`, and every
 whole sweep is raised as one ConfigError. Nothing is started here (see `core.sweep.runs`). Must
 not import gradio or torch.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -28,11 +29,21 @@ TOP_KEYS = ("name", "base", "overrides", "grid", "random", "trials", "seed", "me
 MODES = ("min", "max")
 MAX_TRIALS = 200  # each trial is a queued process: a bigger sweep is almost surely a typo
 # Short names for the keys people sweep most, as the guide names its runs (llama-10m-lr3e-4-bs16).
-SHORT = {"training.lr": "lr", "training.batch_size": "bs", "training.weight_decay": "wd",
-         "training.warmup_steps": "wu", "training.gradient_accumulation_steps": "ga",
-         "training.max_steps": "steps", "training.seed": "seed", "model.n_layer": "L",
-         "model.n_head": "H", "model.hidden_size": "d", "model.intermediate_size": "ff",
-         "model.dropout": "do", "data.seq_length": "seq"}
+SHORT = {
+    "training.lr": "lr",
+    "training.batch_size": "bs",
+    "training.weight_decay": "wd",
+    "training.warmup_steps": "wu",
+    "training.gradient_accumulation_steps": "ga",
+    "training.max_steps": "steps",
+    "training.seed": "seed",
+    "model.n_layer": "L",
+    "model.n_head": "H",
+    "model.hidden_size": "d",
+    "model.intermediate_size": "ff",
+    "model.dropout": "do",
+    "data.seq_length": "seq",
+}
 
 
 @dataclass(frozen=True)
@@ -63,6 +74,7 @@ class SweepPlan:
 # Reading the YAML
 # ---------------------------------------------------------------------------------------------
 
+
 def find_spec(value: str, ws: Workspace | None = None) -> Path:
     """`--config` of `babyllama sweep`: a YAML path, an example in presets/sweeps/ by name, or a
     past sweep of the workspace by name (its saved `sweeps/<name>/sweep.yaml`, to run it again)."""
@@ -76,8 +88,10 @@ def find_spec(value: str, ws: Workspace | None = None) -> Path:
         if candidate.is_file():
             return candidate
     known = sorted(p.stem for p in SWEEPS_DIR.glob("*.yaml"))
-    raise UserError(f"--config: no sweep file at {value!r}, no example and no past sweep of that name "
-                    f"(examples: {', '.join(known) or 'none'}); give the path of a sweep YAML")
+    raise UserError(
+        f"--config: no sweep file at {value!r}, no example and no past sweep of that name "
+        f"(examples: {', '.join(known) or 'none'}); give the path of a sweep YAML"
+    )
 
 
 def read_spec(path: Path) -> dict:
@@ -93,8 +107,8 @@ def read_spec(path: Path) -> dict:
 # Planning: validate the spec, expand the space, validate every trial's config
 # ---------------------------------------------------------------------------------------------
 
-def plan(spec: dict, ws: Workspace | None = None, *, trials: int | None = None, name: str | None = None,
-         checks=()) -> SweepPlan:
+
+def plan(spec: dict, ws: Workspace | None = None, *, trials: int | None = None, name: str | None = None, checks=()) -> SweepPlan:
     """Validate `spec` and every trial config; raise ONE ConfigError listing every problem.
 
     `trials` (the CLI's --trials) overrides the spec's: the number of random draws per grid
@@ -118,8 +132,7 @@ def plan(spec: dict, ws: Workspace | None = None, *, trials: int | None = None, 
     # The parts that are valid are still expanded and checked: every problem is reported at once.
     points = expand(grid, space, draws, seed or 0) if grid or space else []
     if len(points) > MAX_TRIALS:
-        issues.append(Issue("trials", f"{len(points)} trials is more than {MAX_TRIALS}",
-                            "narrow the grid or lower --trials"))
+        issues.append(Issue("trials", f"{len(points)} trials is more than {MAX_TRIALS}", "narrow the grid or lower --trials"))
         points = []
     planned = _trials(sweep_name, points, base, fixed, checks, issues) if base and points else []
     if issues:
@@ -135,14 +148,13 @@ def expand(grid: dict[str, list], space: dict[str, dict], draws: int, seed: int)
     points = [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
     if not space:
         return points
-    return [{**point, **{key: sample(dist, rng) for key, dist in space.items()}}
-            for point in points for _ in range(draws)]
+    return [{**point, **{key: sample(dist, rng) for key, dist in space.items()}} for point in points for _ in range(draws)]
 
 
 def sample(dist: dict, rng: random.Random) -> Any:
     """One value from a distribution spec ({uniform: [lo, hi]}, {log_uniform: ...},
     {int_uniform: [lo, hi]} (both ends included), {choice: [...]}); floats keep 4 significant digits."""
-    (kind, arg), = dist.items()
+    ((kind, arg),) = dist.items()
     if kind == "choice":
         return rng.choice(arg)
     lo, hi = float(arg[0]), float(arg[1])
@@ -212,6 +224,7 @@ def _text(value: Any) -> str:
 # Checking each part of the spec (problems are collected, never raised one by one)
 # ---------------------------------------------------------------------------------------------
 
+
 def _check_name(value: Any, issues: list[Issue]) -> str:
     try:
         return check_name(str(value or ""), "sweep name")
@@ -255,8 +268,9 @@ def _grid(value: Any, issues: list[Issue]) -> dict[str, list]:
         if _unknown_key(key, "grid", issues):
             continue
         if not isinstance(values, list) or not values:
-            issues.append(Issue(f"grid.{key}", f"expected a non-empty list of values, got {values!r}",
-                                f"write `{key}: [v1, v2]`"))
+            issues.append(
+                Issue(f"grid.{key}", f"expected a non-empty list of values, got {values!r}", f"write `{key}: [v1, v2]`")
+            )
             continue
         grid[key] = values
     return grid
@@ -266,8 +280,13 @@ def _random_space(value: Any, issues: list[Issue]) -> dict[str, dict]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        issues.append(Issue("random", "must be a mapping of section.key: {distribution: [...]}",
-                            "write `training.lr: {log_uniform: [1e-5, 1e-2]}`"))
+        issues.append(
+            Issue(
+                "random",
+                "must be a mapping of section.key: {distribution: [...]}",
+                "write `training.lr: {log_uniform: [1e-5, 1e-2]}`",
+            )
+        )
         return {}
     space = {}
     for key, dist in value.items():
@@ -283,7 +302,7 @@ def _check_distribution(where: str, dist: Any, issues: list[Issue]) -> dict | No
     if not isinstance(dist, dict) or len(dist) != 1 or next(iter(dist)) not in DISTRIBUTIONS:
         issues.append(Issue(where, f"not a distribution: {dist!r}", fix))
         return None
-    (kind, arg), = dist.items()
+    ((kind, arg),) = dist.items()
     if kind == "choice":
         if isinstance(arg, list) and arg:
             return {kind: list(arg)}
@@ -294,12 +313,25 @@ def _check_distribution(where: str, dist: Any, issues: list[Issue]) -> dict | No
         issues.append(Issue(where, f"{kind} needs [low, high] numbers, got {arg!r}", f"write {{{kind}: [low, high]}}"))
         return None
     lo, hi = bounds
-    problem = ("low must be below high" if lo >= hi else
-               "log_uniform needs low > 0" if kind == "log_uniform" and lo <= 0 else
-               "int_uniform needs whole numbers" if kind == "int_uniform" and not (lo.is_integer() and hi.is_integer()) else "")
+    problem = (
+        "low must be below high"
+        if lo >= hi
+        else "log_uniform needs low > 0"
+        if kind == "log_uniform" and lo <= 0
+        else "int_uniform needs whole numbers"
+        if kind == "int_uniform" and not (lo.is_integer() and hi.is_integer())
+        else ""
+    )
     if problem:
-        issues.append(Issue(where, f"{problem}, got {arg!r}", f"write {{{kind}: [low, high]}} with 0 < low < high"
-                            if kind == "log_uniform" else f"write {{{kind}: [low, high]}} with low < high"))
+        issues.append(
+            Issue(
+                where,
+                f"{problem}, got {arg!r}",
+                f"write {{{kind}: [low, high]}} with 0 < low < high"
+                if kind == "log_uniform"
+                else f"write {{{kind}: [low, high]}} with low < high",
+            )
+        )
         return None
     return {kind: [lo, hi]}
 
@@ -328,26 +360,36 @@ def _draws(value: Any, has_random: bool, issues: list[Issue]) -> int:
         return 1
     draws = _whole(value, "trials", issues)
     if draws is not None and draws > 1 and not has_random:
-        issues.append(Issue("trials", f"{draws} random draws per grid point, but there is no random: section",
-                            "add a random: space, or drop --trials to run the grid once"))
+        issues.append(
+            Issue(
+                "trials",
+                f"{draws} random draws per grid point, but there is no random: section",
+                "add a random: space, or drop --trials to run the grid once",
+            )
+        )
     return draws or 1
 
 
 def _whole(value: Any, where: str, issues: list[Issue]) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool) and value >= (1 if where == "trials" else 0):
         return value
-    issues.append(Issue(where, f"expected a whole number{' >= 1' if where == 'trials' else ''}, got {value!r}",
-                        f"set {where}: to e.g. {4 if where == 'trials' else 0}"))
+    issues.append(
+        Issue(
+            where,
+            f"expected a whole number{' >= 1' if where == 'trials' else ''}, got {value!r}",
+            f"set {where}: to e.g. {4 if where == 'trials' else 0}",
+        )
+    )
     return None
 
 
 def _top_level_issues(spec: dict, grid: dict, space: dict, mode: str) -> list[Issue]:
     issues = [Issue(str(k), "unknown sweep key", f"use {', '.join(TOP_KEYS)}") for k in spec if k not in TOP_KEYS]
     if not spec.get("grid") and not spec.get("random"):
-        issues.append(Issue("grid", "the sweep has no grid: and no random: section",
-                            "add e.g. `grid: {training.lr: [1e-4, 3e-4]}`"))
-    issues += [Issue(f"random.{k}", "also in grid:", "sweep a key either on the grid or at random")
-               for k in space if k in grid]
+        issues.append(
+            Issue("grid", "the sweep has no grid: and no random: section", "add e.g. `grid: {training.lr: [1e-4, 3e-4]}`")
+        )
+    issues += [Issue(f"random.{k}", "also in grid:", "sweep a key either on the grid or at random") for k in space if k in grid]
     if mode not in MODES:
         issues.append(Issue("mode", f"{mode!r} is not min or max", "mode: min for losses, max for accuracies"))
     return issues

@@ -2,6 +2,7 @@
 corpus sample (fertility, bytes per token, unknown rate, coverage).
 Must not import gradio, studio or core.data; transformers is imported inside functions.
 """
+
 from __future__ import annotations
 
 import random
@@ -48,7 +49,6 @@ class CorpusStats:
         return asdict(self)
 
 
-
 def _backend(tokenizer):
     """The raw `tokenizers.Tokenizer` behind a transformers tokenizer (or itself)."""
     return getattr(tokenizer, "backend_tokenizer", tokenizer)
@@ -77,7 +77,7 @@ def _tiling_pieces(text: str, offsets) -> list[str]:
     # of them and "" to the rest, so the pieces join back to exactly the text (for colouring).
     pieces, end = [], 0
     for start, stop in offsets:
-        pieces.append(text[max(start, end):stop])
+        pieces.append(text[max(start, end) : stop])
         end = max(end, stop)
     return pieces
 
@@ -121,12 +121,15 @@ def corpus_stats(tokenizer, corpus_dir_or_files, max_lines: int = 2000, seed: in
             if word_id is not None:
                 per_word.setdefault(word_id, []).append(offset)
         for spans in per_word.values():
-            if line[spans[0][0]:spans[-1][1]].strip():  # skip runs of bare whitespace
+            if line[spans[0][0] : spans[-1][1]].strip():  # skip runs of bare whitespace
                 pre_words += 1
                 single += len(spans) == 1
     n_bytes = sum(len(line.encode("utf-8")) for line in lines)
     return CorpusStats(
-        lines=len(lines), words=words, tokens=tokens, bytes=n_bytes,
+        lines=len(lines),
+        words=words,
+        tokens=tokens,
+        bytes=n_bytes,
         fertility=tokens / words if words else 0.0,
         bytes_per_token=n_bytes / tokens if tokens else 0.0,
         unknown_rate=unknown / tokens if tokens else 0.0,

@@ -2,6 +2,7 @@
 its hash (the token-cache key), vocabulary size, provenance and whether it adds `<s>`.
 Must not import gradio, studio or core.data; transformers is imported inside functions.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,7 @@ _TRAIN_HINT = "train one with `babyllama tokenizer train --data N --name TOK`"
 
 
 def looks_like_name(text: str) -> bool:
-    return bool(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", text)) and ".." not in text \
-        and not text.endswith(".json")
+    return bool(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", text)) and ".." not in text and not text.endswith(".json")
 
 
 def resolve_tokenizer(path_or_name: str | os.PathLike, workspace: Workspace | None = None) -> Path:
@@ -42,8 +42,9 @@ def resolve_tokenizer(path_or_name: str | os.PathLike, workspace: Workspace | No
         if path.suffix.lower() == ".json":
             return path
         raise UserError(f"tokenizer {text!r} is not a .json file or a tokenizer folder: {_TRAIN_HINT}")
-    raise UserError(f"no tokenizer {text!r}: not a name in {ws.tokenizers_dir} nor a tokenizer folder "
-                    f"or .json file (fix: {_TRAIN_HINT})")
+    raise UserError(
+        f"no tokenizer {text!r}: not a name in {ws.tokenizers_dir} nor a tokenizer folder or .json file (fix: {_TRAIN_HINT})"
+    )
 
 
 def _json_file(tok_path: str | os.PathLike) -> Path:
@@ -109,4 +110,3 @@ def read_meta(tok_dir: str | os.PathLike) -> dict:
         return json.loads(meta.read_text(encoding="utf-8"))
     except ValueError:
         return {}
-

@@ -6,6 +6,7 @@ Special tokens `<pad> <s> </s> <unk>` are ids 0-3. New tokenizers start every en
 (a template post-processor; `--no-bos` for none), so the BabyLM pipeline scores first words as we
 and lm-eval do (docs/evaluation.md); `saved.adds_bos` tells old tokenizers from new.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -58,7 +59,6 @@ class TrainResult:
         return {**asdict(self), "out_dir": str(self.out_dir)}
 
 
-
 def training_files(source: str | os.PathLike | Sequence[str | os.PathLike]) -> list[Path]:
     """Text files to read from a prepared corpus (its `train/`), a folder, a file or a list of them."""
     if isinstance(source, (list, tuple)):
@@ -70,13 +70,17 @@ def training_files(source: str | os.PathLike | Sequence[str | os.PathLike]) -> l
         raise UserError(f"corpus {str(path)!r} not found: pass a corpus name, a folder or a text file")
     root = path / "train" if (path / "train").is_dir() else path  # prepared corpora: train split only
     files = sorted(
-        p for p in root.rglob("*")
-        if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES
+        p
+        for p in root.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in TEXT_SUFFIXES
         and not any(part.startswith(".") for part in p.relative_to(root).parts)
     )
     if not files:
-        raise UserError(f"corpus {str(path)!r} has no text files ({', '.join(TEXT_SUFFIXES)}) in "
-                        f"{str(root)!r}: add some or prepare the corpus first")
+        raise UserError(
+            f"corpus {str(path)!r} has no text files ({', '.join(TEXT_SUFFIXES)}) in "
+            f"{str(root)!r}: add some or prepare the corpus first"
+        )
     return files
 
 
@@ -88,8 +92,10 @@ def resolve_source(name_or_path: str, workspace: Workspace | None = None) -> Pat
     path = Path(name_or_path).expanduser()
     if path.exists():
         return path
-    raise UserError(f"corpus {name_or_path!r}: no corpus of that name in {ws.data_dir} and no such file "
-                    "or folder (fix: prepare one with `babyllama data ...`, or pass a folder of .txt files)")
+    raise UserError(
+        f"corpus {name_or_path!r}: no corpus of that name in {ws.data_dir} and no such file "
+        "or folder (fix: prepare one with `babyllama data ...`, or pass a folder of .txt files)"
+    )
 
 
 def _scan_text(files: list[Path]) -> int:
@@ -124,11 +130,12 @@ def train_tokenizer(
     With `add_bos` (the default) the tokenizer starts every text with `<s>`, so the first word of a
     sentence is scored the same way by us, the BabyLM pipeline and lm-eval (see `adds_bos`)."""
     if vocab_size < MIN_VOCAB:
-        raise UserError(f"vocab_size {vocab_size} is too small: it must be at least {MIN_VOCAB} "
-                        "(256 bytes + 4 special tokens)")
+        raise UserError(f"vocab_size {vocab_size} is too small: it must be at least {MIN_VOCAB} (256 bytes + 4 special tokens)")
     if vocab_size > MAX_VOCAB:  # the Rust BPE trainer panics (an abort, no exception) near 2**31
-        raise UserError(f"vocab_size {vocab_size:,} is too large: at most {MAX_VOCAB:,} (the model's embedding "
-                        "table is vocab x hidden; BabyLM models use 8k to 32k)")
+        raise UserError(
+            f"vocab_size {vocab_size:,} is too large: at most {MAX_VOCAB:,} (the model's embedding "
+            "table is vocab x hidden; BabyLM models use 8k to 32k)"
+        )
     if min_frequency < 1:
         raise UserError(f"min_frequency {min_frequency} must be at least 1")
     out_dir = Path(out_dir).expanduser()
@@ -147,29 +154,51 @@ def train_tokenizer(
     if add_bos:
         # `<s>` (id 1) before every text encoded with special tokens, offsets (0, 0): the BabyLM
         # pipeline then conditions a sentence's first word on it instead of skipping that word.
-        bos = processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B:1",
-                                            special_tokens=[("<s>", SPECIAL_TOKENS.index("<s>"))])
+        bos = processors.TemplateProcessing(
+            single="<s> $A", pair="<s> $A <s> $B:1", special_tokens=[("<s>", SPECIAL_TOKENS.index("<s>"))]
+        )
         tok.post_processor = processors.Sequence([byte_level, bos])
     else:
         tok.post_processor = byte_level
     trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=list(SPECIAL_TOKENS),
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=progress)
+        vocab_size=vocab_size,
+        min_frequency=min_frequency,
+        special_tokens=list(SPECIAL_TOKENS),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=progress,
+    )
     tok.train([str(f) for f in files], trainer)
     reached = tok.get_vocab_size()
 
     warnings = []
     if reached < vocab_size:  # the trainer ran out of pairs seen min_frequency times
-        warnings.append(f"vocab_size {vocab_size} is more than this corpus supports: reached {reached} "
-                        f"(use a larger corpus, a lower min_frequency, or --vocab-size {reached})")
+        warnings.append(
+            f"vocab_size {vocab_size} is more than this corpus supports: reached {reached} "
+            f"(use a larger corpus, a lower min_frequency, or --vocab-size {reached})"
+        )
         log.warning(warnings[-1])
-    meta = {"source": describe_source(files_or_corpus_dir), "files": len(files), "bytes": total_bytes,
-            "vocab_size_requested": vocab_size, "vocab_size": reached, "min_frequency": min_frequency,
-            "adds_bos": add_bos,
-            "special_tokens": {t: i for i, t in enumerate(SPECIAL_TOKENS)}}
+    meta = {
+        "source": describe_source(files_or_corpus_dir),
+        "files": len(files),
+        "bytes": total_bytes,
+        "vocab_size_requested": vocab_size,
+        "vocab_size": reached,
+        "min_frequency": min_frequency,
+        "adds_bos": add_bos,
+        "special_tokens": {t: i for i, t in enumerate(SPECIAL_TOKENS)},
+    }
     sha = _save_atomically(tok, out_dir, meta)
-    return TrainResult(out_dir, vocab_size, reached, min_frequency, len(files), total_bytes, sha,
-                       round(time.perf_counter() - started, 3), warnings)
+    return TrainResult(
+        out_dir,
+        vocab_size,
+        reached,
+        min_frequency,
+        len(files),
+        total_bytes,
+        sha,
+        round(time.perf_counter() - started, 3),
+        warnings,
+    )
 
 
 def _save_atomically(tok, out_dir: Path, meta: dict) -> str:
@@ -198,8 +227,10 @@ def _save_atomically(tok, out_dir: Path, meta: dict) -> str:
 
 def _refuse_taken(out_dir: Path) -> None:
     if out_dir.exists():
-        raise UserError(f"tokenizer {out_dir.name!r} already exists at {out_dir}: pick another --name, "
-                        "or delete that folder first (nothing was changed)")
+        raise UserError(
+            f"tokenizer {out_dir.name!r} already exists at {out_dir}: pick another --name, "
+            "or delete that folder first (nothing was changed)"
+        )
 
 
 def describe_source(source) -> str | list[str]:
@@ -216,4 +247,3 @@ def safe_name(label: str) -> str:
 def default_name(label: str, vocab_size: int) -> str:
     """`<corpus>-bpe<vocab>`: the default tokenizer name."""
     return f"{safe_name(label)}-bpe{vocab_size}"
-

@@ -7,6 +7,7 @@ step (so rotation cannot delete them and a resumed run knows the best so far). A
 finished run the run folder's weights are replaced by the best ones. Must not import gradio,
 torch or the history module.
 """
+
 from __future__ import annotations
 
 import json
@@ -86,5 +87,4 @@ class KeepBest(Callback):
             return
         best_dir = self.run_dir / BEST_DIR
         _copy_in(_model_files(best_dir), self.run_dir)
-        print(f"keep_best: the final model is step {self.best.step}'s ({self.metric} {self.best.value:.4f})",
-              flush=True)
+        print(f"keep_best: the final model is step {self.best.step}'s ({self.metric} {self.best.value:.4f})", flush=True)

@@ -4,6 +4,7 @@ The loop calls `on_*` hooks with a frozen `TrainState` snapshot; callbacks may o
 `TrainControl` flags (stop, save, evaluate). Loggers, the stop watcher, the heartbeat and the
 console progress bar are all callbacks. Must not import gradio, torch or the history module.
 """
+
 from __future__ import annotations
 
 import os
@@ -20,24 +21,24 @@ from typing import Mapping
 class TrainState:
     """What the loop knows at one moment; callbacks read it, never write it."""
 
-    step: int = 0                  # optimizer steps done
-    max_steps: int = 0             # optimizer steps planned in total
-    epoch: float = 0.0             # passes over the training data, fractional
-    tokens_seen: int = 0           # training tokens consumed, all processes together
-    words_seen: int = 0            # the same in words of the corpus (tokens x words/token)
-    elapsed: float = 0.0           # seconds of training in this process (resume restarts it)
+    step: int = 0  # optimizer steps done
+    max_steps: int = 0  # optimizer steps planned in total
+    epoch: float = 0.0  # passes over the training data, fractional
+    tokens_seen: int = 0  # training tokens consumed, all processes together
+    words_seen: int = 0  # the same in words of the corpus (tokens x words/token)
+    elapsed: float = 0.0  # seconds of training in this process (resume restarts it)
     metrics: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
-    is_main: bool = True           # rank 0 of a multi-process run
+    is_main: bool = True  # rank 0 of a multi-process run
 
 
 @dataclass
 class TrainControl:
     """The only thing callbacks may change; the loop acts on it after each hook."""
 
-    should_stop: bool = False      # checkpoint and end the run as `stopped`
-    should_save: bool = False      # write a checkpoint after this step
-    should_eval: bool = False      # evaluate on the eval split after this step
-    should_finish: bool = False    # checkpoint and end the run as `finished` (a word budget reached)
+    should_stop: bool = False  # checkpoint and end the run as `stopped`
+    should_save: bool = False  # write a checkpoint after this step
+    should_eval: bool = False  # evaluate on the eval split after this step
+    should_finish: bool = False  # checkpoint and end the run as `finished` (a word budget reached)
 
 
 class Callback:
@@ -175,11 +176,18 @@ class WordBudget(Callback):
         if state.words_seen < self.budget or self._warned:
             return
         self._warned = True
-        action = "stopping here (training.stop_at_budget)" if self.stop else \
-            "training goes on; set training.stop_at_budget=true to stop at the budget"
+        action = (
+            "stopping here (training.stop_at_budget)"
+            if self.stop
+            else "training goes on; set training.stop_at_budget=true to stop at the budget"
+        )
         if state.is_main:
-            print(f"warning: {state.words_seen:,} words seen at step {state.step} reached the {self.track} "
-                  f"budget of {self.budget:,} words; {action}", file=self.stream, flush=True)
+            print(
+                f"warning: {state.words_seen:,} words seen at step {state.step} reached the {self.track} "
+                f"budget of {self.budget:,} words; {action}",
+                file=self.stream,
+                flush=True,
+            )
         control.should_finish |= self.stop
 
 
@@ -193,8 +201,12 @@ class ConsoleProgress(Callback):
         pct = 100.0 * state.step / max(state.max_steps, 1)
         rate = logs.get("tokens_per_s", 0.0)
         eta = format_eta(logs.get("eta_s"))
-        print(f"step {state.step}/{state.max_steps} ({pct:5.1f}%)  loss {logs.get('loss', float('nan')):.4f}  "
-              f"lr {logs.get('lr', 0.0):.2e}  {rate:,.0f} tok/s  ETA {eta}", file=self.stream, flush=True)
+        print(
+            f"step {state.step}/{state.max_steps} ({pct:5.1f}%)  loss {logs.get('loss', float('nan')):.4f}  "
+            f"lr {logs.get('lr', 0.0):.2e}  {rate:,.0f} tok/s  ETA {eta}",
+            file=self.stream,
+            flush=True,
+        )
 
     def on_evaluate(self, state: TrainState, control: TrainControl, metrics: Mapping[str, float]) -> None:
         shown = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
@@ -204,8 +216,11 @@ class ConsoleProgress(Callback):
         print(f"saved {path}", file=self.stream, flush=True)
 
     def on_train_end(self, state: TrainState, control: TrainControl, status: str) -> None:
-        print(f"training {status} at step {state.step}/{state.max_steps} "
-              f"({state.tokens_seen:,} tokens)", file=self.stream, flush=True)
+        print(
+            f"training {status} at step {state.step}/{state.max_steps} ({state.tokens_seen:,} tokens)",
+            file=self.stream,
+            flush=True,
+        )
 
 
 def format_eta(seconds: float | None) -> str:

@@ -8,6 +8,7 @@ being removed), so a crash leaves a dot-folder that `clean_stale` removes or put
 `chck_*` folders (the BabyLM word marks) are hard-linked copies of a checkpoint, never rotated.
 Must not import gradio or the history module.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,10 +45,10 @@ class Progress:
 
     step: int = 0
     epoch: int = 0
-    batch_in_epoch: int = 0   # index of the next global batch in this epoch's order
+    batch_in_epoch: int = 0  # index of the next global batch in this epoch's order
     tokens_seen: int = 0
     window_loss: float = 0.0  # loss summed since the last log (rank 0), so a resumed run
-    window_steps: int = 0     # logs the same mean as an uninterrupted one
+    window_steps: int = 0  # logs the same mean as an uninterrupted one
 
 
 def rng_state() -> dict:
@@ -72,9 +73,20 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def save(run_dir: Path, model, tokenizer, optimizer, scheduler, progress: Progress,
-         config: dict, *, total_limit: int = 0, words_seen: int | None = None, marks: Sequence[str] = (),
-         log=print) -> Path:
+def save(
+    run_dir: Path,
+    model,
+    tokenizer,
+    optimizer,
+    scheduler,
+    progress: Progress,
+    config: dict,
+    *,
+    total_limit: int = 0,
+    words_seen: int | None = None,
+    marks: Sequence[str] = (),
+    log=print,
+) -> Path:
     """Write `checkpoint-<step>/` atomically (temp folder, manifest last, rename) and rotate.
 
     `marks` (`chck_1M`, ...) are hard-linked copies made before the checkpoint appears: a crash
@@ -85,8 +97,15 @@ def save(run_dir: Path, model, tokenizer, optimizer, scheduler, progress: Progre
     try:
         tmp.mkdir(parents=True)
         save_model_folder(tmp, model, tokenizer, config)
-        torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                    "rng": rng_state(), "progress": asdict(progress)}, tmp / STATE_FILE)
+        torch.save(
+            {
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "rng": rng_state(),
+                "progress": asdict(progress),
+            },
+            tmp / STATE_FILE,
+        )
         _write_manifest(tmp, progress, words_seen=words_seen)
         for name in marks:
             save_mark(tmp, name)
@@ -179,8 +198,7 @@ def save_model_folder(folder: Path, model, tokenizer, config: dict) -> None:
 
 
 def _write_manifest(folder: Path, progress: Progress, words_seen: int | None = None) -> None:
-    files = {p.name: {"bytes": p.stat().st_size, "sha256": sha256_file(p)}
-             for p in sorted(folder.iterdir()) if p.is_file()}
+    files = {p.name: {"bytes": p.stat().st_size, "sha256": sha256_file(p)} for p in sorted(folder.iterdir()) if p.is_file()}
     manifest = {"step": progress.step, "tokens_seen": progress.tokens_seen, "time": time.time(), "files": files}
     if words_seen is not None:
         manifest["words_seen"] = words_seen
@@ -230,7 +248,7 @@ def skipped_notes(run_dir: Path, chosen: Path) -> list[str]:
 
 
 def _step_of(folder: Path) -> int | None:
-    suffix = Path(folder).name[len(PREFIX):]
+    suffix = Path(folder).name[len(PREFIX) :]
     return int(suffix) if Path(folder).name.startswith(PREFIX) and suffix.isdigit() else None
 
 
@@ -251,8 +269,10 @@ def load_state(folder: Path) -> dict:
     """The optimizer/scheduler/RNG/progress state of a verified checkpoint; raise if it is broken."""
     problem = verify(folder)
     if problem is not None:
-        raise UserError(f"checkpoint {folder} cannot be resumed: {problem}; "
-                        "pick another checkpoint-<step> folder of the run, or start a new run")
+        raise UserError(
+            f"checkpoint {folder} cannot be resumed: {problem}; "
+            "pick another checkpoint-<step> folder of the run, or start a new run"
+        )
     # weights_only: tensors and plain types only, never code. Files written before rng_state()
     # stored numpy's state as plain types hold a numpy array: its three reconstruction globals are
     # allowed, nothing else (an object whose pickle would run code is refused).
@@ -261,8 +281,10 @@ def load_state(folder: Path) -> dict:
             return torch.load(Path(folder) / STATE_FILE, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise UserError(f"checkpoint {folder}: {STATE_FILE} holds more than tensors and plain data "
-                        f"and was not loaded ({first}); resume from a checkpoint this program wrote") from None
+        raise UserError(
+            f"checkpoint {folder}: {STATE_FILE} holds more than tensors and plain data "
+            f"and was not loaded ({first}); resume from a checkpoint this program wrote"
+        ) from None
 
 
 _np_core = getattr(np, "_core", None) or np.core  # numpy 2 renamed numpy.core

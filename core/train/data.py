@@ -3,6 +3,7 @@
 A prepared corpus (`babyllama data synth|prepare`) is used as it is; a folder of text files is
 prepared once into a workspace corpus named by its content hash, whose hash keys the token cache. Must not import gradio.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,8 +26,7 @@ def _corpus_and_split(folder: Path, field: str, ws: Workspace) -> tuple[Path, st
     from core.data.textfolder import prepare
 
     corpus = prepare(folder, ws, field)
-    print(f"{field}: the text of {folder} is corpus {corpus.name} (later runs with the same text reuse it)",
-          flush=True)
+    print(f"{field}: the text of {folder} is corpus {corpus.name} (later runs with the same text reuse it)", flush=True)
     return corpus, "train"
 
 
@@ -38,8 +38,10 @@ def _tokenizer_folder(path: Path, ws: Workspace) -> Path:
     twin = ws.tokenizers_dir / path.stem
     if (twin / "tokenizer.json").is_file():
         return twin
-    raise UserError(f"data.tokenizer_path: {path} is a bare tokenizer.json; train the tokenizer with "
-                    "`babyllama tokenizer train --data CORPUS --name TOK` and set data.tokenizer_path=TOK")
+    raise UserError(
+        f"data.tokenizer_path: {path} is a bare tokenizer.json; train the tokenizer with "
+        "`babyllama tokenizer train --data CORPUS --name TOK` and set data.tokenizer_path=TOK"
+    )
 
 
 def _blocks(dataset) -> torch.Tensor:

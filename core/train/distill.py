@@ -12,6 +12,7 @@ of sequences: seq_length times the per-token value); `token` is the mean per pre
 `DistillLossModel` plays the role `FusedLossModel` plays for plain training: what the loop
 prepares with accelerate, whose forward returns the loss. Must not import gradio.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -31,8 +32,7 @@ class DistillLossModel(torch.nn.Module):
     with the student, and DDP must not see them.
     """
 
-    def __init__(self, lm, teachers: list, alpha: float, temperature: float, vocab: int,
-                 kl_reduction: str = "token"):
+    def __init__(self, lm, teachers: list, alpha: float, temperature: float, vocab: int, kl_reduction: str = "token"):
         super().__init__()
         if kl_reduction not in KL_REDUCTIONS:
             raise ValueError(f"kl_reduction must be one of {KL_REDUCTIONS}, got {kl_reduction!r}")
@@ -59,10 +59,10 @@ class DistillLossModel(torch.nn.Module):
         ce = F.cross_entropy(shifted.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1))
         with torch.no_grad():
             teacher = self._teacher_logits(input_ids, every)
-        student = (logits if every else shifted)[..., :self.vocab].float()
+        student = (logits if every else shifted)[..., : self.vocab].float()
         kl = soft_kl(student, teacher, self.temperature, per=self.kl_reduction)
         # The soft term as it enters the loss (T^2 included): loss = alpha ce + (1 - alpha) kl.
-        soft = self.temperature ** 2 * kl
+        soft = self.temperature**2 * kl
         loss = self.alpha * ce + (1 - self.alpha) * soft
         parts = torch.stack([ce.detach(), soft.detach()])
         self._sums = parts if self._sums is None else self._sums + parts
@@ -75,7 +75,7 @@ class DistillLossModel(torch.nn.Module):
         total = None
         for teacher in self._teachers:
             out = teacher(input_ids=input_ids, use_cache=False).logits
-            out = (out if every else out[:, :-1])[..., :self.vocab].float()
+            out = (out if every else out[:, :-1])[..., : self.vocab].float()
             total = out if total is None else total.add_(out)
         return total.div_(len(self._teachers))
 
@@ -97,8 +97,7 @@ def student_logits(lm, input_ids: torch.Tensor) -> torch.Tensor:
 KL_REDUCTIONS = ("sequence", "token")
 
 
-def soft_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float,
-            per: str = "token") -> torch.Tensor:
+def soft_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float, per: str = "token") -> torch.Tensor:
     """KL(softmax(teacher / T) || softmax(student / T)) over batch x seq x vocab logits: the
     mean per position (`token`) or the sum over positions divided by the sequences (`sequence`,
     what `KLDivLoss(reduction="batchmean")` gives on 3-D logits)."""
@@ -136,10 +135,12 @@ def check_tokenizers(student_tokenizer, student_name: str, teachers: list[Path])
         have = AutoTokenizer.from_pretrained(str(folder)).get_vocab()
         if have != want:
             differing = sum(1 for token, i in want.items() if have.get(token) != i) + len(set(have) - set(want))
-            raise UserError(f"distillation.teacher_models: the teacher {folder} uses a different tokenizer than "
-                            f"the student's {student_name!r}: {len(have):,} vs {len(want):,} tokens, "
-                            f"{differing:,} token ids differ; distil only from teachers trained with the "
-                            "student's data.tokenizer_path")
+            raise UserError(
+                f"distillation.teacher_models: the teacher {folder} uses a different tokenizer than "
+                f"the student's {student_name!r}: {len(have):,} vs {len(want):,} tokens, "
+                f"{differing:,} token ids differ; distil only from teachers trained with the "
+                "student's data.tokenizer_path"
+            )
 
 
 def check_teachers(cfg, ws: Workspace) -> list[Path]:
@@ -161,8 +162,10 @@ def load_teachers(folders: list[Path], device, vocab: int) -> list:
         model = AutoModelForCausalLM.from_pretrained(str(folder)).to(device).eval()
         model.requires_grad_(False)
         if model.config.vocab_size < vocab:
-            raise UserError(f"distillation.teacher_models: the teacher {folder} predicts {model.config.vocab_size:,} "
-                            f"tokens, fewer than the tokenizer's {vocab:,}")
+            raise UserError(
+                f"distillation.teacher_models: the teacher {folder} predicts {model.config.vocab_size:,} "
+                f"tokens, fewer than the tokenizer's {vocab:,}"
+            )
         teachers.append(model)
     return teachers
 

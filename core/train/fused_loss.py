@@ -7,13 +7,14 @@ chunk of rows at a time goes hidden -> logits -> softmax -> gradient, in place, 
 gradients of the hidden states and the output weight are kept (Liger-Kernel's "fused linear
 cross-entropy", in plain torch). Must not import gradio or transformers.
 """
+
 from __future__ import annotations
 
 import torch
 
 from core.model.build import LOSS_CHUNK_ROWS as CHUNK_ROWS  # rows of logits at a time
 
-IGNORE_INDEX = -100     # label value that does not count, as in transformers
+IGNORE_INDEX = -100  # label value that does not count, as in transformers
 
 
 class _LinearCrossEntropy(torch.autograd.Function):
@@ -40,8 +41,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
         ctx.deferred = need_grad and dtype == torch.float16
         eager_grad = need_grad and not ctx.deferred
         with torch.autocast(device, enabled=False):
-            total, lse, grads = _forward_chunks(hidden, weight, bias, targets, valid, count, dtype,
-                                                chunk_rows, eager_grad)
+            total, lse, grads = _forward_chunks(hidden, weight, bias, targets, valid, count, dtype, chunk_rows, eager_grad)
         if ctx.deferred:
             ctx.save_for_backward(hidden, weight, bias, targets, lse)
         else:
@@ -70,18 +70,17 @@ def _logits(h, w, b):
 
 
 def _new_grads(hidden, weight, bias):
-    return (torch.empty_like(hidden), torch.zeros_like(weight),
-            None if bias is None else torch.zeros_like(bias))
+    return (torch.empty_like(hidden), torch.zeros_like(weight), None if bias is None else torch.zeros_like(bias))
 
 
 def _accumulate(grads, grad, h, w, start: int, same: bool) -> None:
     """Add one chunk's logits gradient `grad` (in the matmul dtype) into the parameter gradients."""
     grad_hidden, grad_weight, grad_bias = grads
     if same:  # all in one dtype (fp32): write straight into the gradient buffers
-        torch.mm(grad, w, out=grad_hidden[start:start + len(grad)])
+        torch.mm(grad, w, out=grad_hidden[start : start + len(grad)])
         grad_weight.addmm_(grad.t(), h)
     else:
-        grad_hidden[start:start + len(grad)] = grad @ w
+        grad_hidden[start : start + len(grad)] = grad @ w
         grad_weight += (grad.t() @ h).to(grad_weight.dtype)
     if grad_bias is not None:
         grad_bias += grad.sum(0).to(grad_bias.dtype)
@@ -96,7 +95,7 @@ def _forward_chunks(hidden, weight, bias, targets, valid, count, dtype, chunk_ro
     lse = torch.empty(hidden.shape[0], dtype=torch.float32, device=hidden.device)
     hidden_cast = hidden.to(dtype)
     for start in range(0, hidden.shape[0], chunk_rows):
-        h, t, ok = (x[start:start + chunk_rows] for x in (hidden_cast, targets, valid))
+        h, t, ok = (x[start : start + chunk_rows] for x in (hidden_cast, targets, valid))
         logits = _logits(h, w, b)
         rows = torch.arange(len(t), device=t.device)
         safe = t.clamp(min=0)  # ignored rows point at token 0; their weight below is 0
@@ -105,8 +104,8 @@ def _forward_chunks(hidden, weight, bias, targets, valid, count, dtype, chunk_ro
         top = logits.amax(dim=1, keepdim=True)
         exp = logits.sub_(top).exp_()
         sums = exp.sum(dim=1, keepdim=True)
-        lse[start:start + len(t)] = (top + sums.log()).squeeze(1)
-        total += ((lse[start:start + len(t)] - target_logit) * ok).sum()
+        lse[start : start + len(t)] = (top + sums.log()).squeeze(1)
+        total += ((lse[start : start + len(t)] - target_logit) * ok).sum()
         if not need_grad:
             continue
         # d(mean loss)/d(logits) = (softmax - one_hot(target)) / count, zero on ignored rows.
@@ -135,13 +134,13 @@ def _deferred_grads(hidden, weight, bias, targets, lse, grad_loss, ctx):
     return grads
 
 
-def linear_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                         targets: torch.Tensor, chunk_rows: int = CHUNK_ROWS) -> torch.Tensor:
+def linear_cross_entropy(
+    hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, targets: torch.Tensor, chunk_rows: int = CHUNK_ROWS
+) -> torch.Tensor:
     """Mean cross-entropy of `hidden @ weight.T (+ bias)` [rows, vocab] against `targets` [rows];
     targets equal to IGNORE_INDEX do not count. Matches F.cross_entropy on the full logits.
     Gradients are computed only when autograd will want them (not under torch.no_grad)."""
-    need_grad = torch.is_grad_enabled() and any(
-        x is not None and x.requires_grad for x in (hidden, weight, bias))
+    need_grad = torch.is_grad_enabled() and any(x is not None and x.requires_grad for x in (hidden, weight, bias))
     return _LinearCrossEntropy.apply(hidden, weight, bias, targets, chunk_rows, need_grad)
 
 
@@ -164,8 +163,9 @@ def compiled(fn):
     return torch.compile(fn, dynamic=False)
 
 
-def causal_lm_loss(model, input_ids: torch.Tensor, labels: torch.Tensor | None = None,
-                   chunk_rows: int = CHUNK_ROWS, body=last_hidden_state) -> torch.Tensor:
+def causal_lm_loss(
+    model, input_ids: torch.Tensor, labels: torch.Tensor | None = None, chunk_rows: int = CHUNK_ROWS, body=last_hidden_state
+) -> torch.Tensor:
     """The same value as `model(input_ids=input_ids, labels=labels).loss` for a transformers causal
     LM (Llama, GPT-2, GPT-J), without materialising the logits. `body(model, input_ids)` gives
     the hidden states (`last_hidden_state`, or its `compiled` version).

@@ -4,6 +4,7 @@
 run's history rows for the studio. W&B and TensorBoard sinks plug in the same way.
 Must not import gradio or torch.
 """
+
 from __future__ import annotations
 
 from typing import Mapping, Protocol
@@ -17,8 +18,7 @@ from core.train.callbacks import Callback, TrainControl, TrainState
 class MetricLogger(Protocol):
     """Where a run's numbers go."""
 
-    def log_dict(self, payload: Mapping[str, float], step: int, *, tokens: int | None = None,
-                 words: int | None = None) -> None:
+    def log_dict(self, payload: Mapping[str, float], step: int, *, tokens: int | None = None, words: int | None = None) -> None:
         """Record metrics of one step (tokens/words seen so far make the other x-axes)."""
 
     def log_config(self, config: dict) -> None:
@@ -60,9 +60,11 @@ class SQLiteMetricLogger:
 
     def close(self) -> None:
         if not self.writer.close(patience=self.close_patience):
-            raise HistoryBusy(f"the history database {self.history.db_path} stayed locked for "
-                              f"{self.close_patience:.0f} s: {self.writer.pending} metric rows and samples of "
-                              f"run {self.run!r} were not written")
+            raise HistoryBusy(
+                f"the history database {self.history.db_path} stayed locked for "
+                f"{self.close_patience:.0f} s: {self.writer.pending} metric rows and samples of "
+                f"run {self.run!r} were not written"
+            )
 
 
 class LoggerCallback(Callback):

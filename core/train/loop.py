@@ -5,6 +5,7 @@ optimizer steps.
 Everything that observes or steers the run is a callback (core.train.callbacks); this module
 never touches the database, the UI or job files. Must not import gradio or core.history.
 """
+
 from __future__ import annotations
 
 import math
@@ -39,7 +40,7 @@ class TrainData:
 
     train: torch.Tensor
     eval: torch.Tensor | None
-    words_per_token: float = 0.75   # corpus words / tokens, to report "words seen"
+    words_per_token: float = 0.75  # corpus words / tokens, to report "words seen"
 
 
 class TrainingDiverged(RuntimeError):
@@ -87,8 +88,18 @@ def cpu_can_compile() -> bool:
         return False
 
 
-def train(cfg: RunConfig, data: TrainData, tokenizer, run_dir: Path, callbacks: list,
-          *, resume_from: Path | None = None, accelerator=None, objective=None, probes: Sequence[Probe] = ()) -> str:
+def train(
+    cfg: RunConfig,
+    data: TrainData,
+    tokenizer,
+    run_dir: Path,
+    callbacks: list,
+    *,
+    resume_from: Path | None = None,
+    accelerator=None,
+    objective=None,
+    probes: Sequence[Probe] = (),
+) -> str:
     """Train (or resume) a run; returns its final status: "finished" or "stopped".
 
     `objective(lm)` wraps the model in the module whose forward returns the training loss:
@@ -114,8 +125,11 @@ def _ordered_cpu_kernels(enabled: bool):
     if not enabled:
         yield
         return
-    was = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
-           torch.utils.deterministic.fill_uninitialized_memory)
+    was = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+        torch.utils.deterministic.fill_uninitialized_memory,
+    )
     # warn_only: an op without a deterministic kernel warns instead of failing the run (a
     # caller's own strict setting stays strict).
     torch.use_deterministic_algorithms(True, warn_only=was[1] if was[0] else True)
@@ -127,8 +141,17 @@ def _ordered_cpu_kernels(enabled: bool):
         torch.utils.deterministic.fill_uninitialized_memory = was[2]
 
 
-def _loop(cfg: RunConfig, data: TrainData, tokenizer, run_dir: Path, callbacks: list, accelerator,
-          resume_from: Path | None, objective, probes: Sequence[Probe]) -> str:
+def _loop(
+    cfg: RunConfig,
+    data: TrainData,
+    tokenizer,
+    run_dir: Path,
+    callbacks: list,
+    accelerator,
+    resume_from: Path | None,
+    objective,
+    probes: Sequence[Probe],
+) -> str:
     """train() itself: set-up, (resume), then one `while` loop of optimizer steps."""
     t = cfg.training
     # The schedule (evaluate/save every N steps) comes first, as Trainer's DefaultFlowCallback.
@@ -146,16 +169,19 @@ def _loop(cfg: RunConfig, data: TrainData, tokenizer, run_dir: Path, callbacks: 
     # fused=True: one kernel over all parameters instead of a loop of small ops per tensor.
     decay = [p for p in lm.parameters() if p.dim() >= 2]
     no_decay = [p for p in lm.parameters() if p.dim() < 2]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": t.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=t.lr, fused=True)
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": t.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=t.lr, fused=True
+    )
 
     # One optimizer step consumes batch_size x accumulation sequences on each process.
     seqs_per_step = t.batch_size * t.gradient_accumulation_steps * world
     steps_per_epoch = usable_blocks(len(data.train), cfg.data.random_offset) // seqs_per_step
     if steps_per_epoch == 0:
-        raise ValueError(f"the training split has {len(data.train)} sequences of {cfg.data.seq_length} tokens, "
-                         f"fewer than one optimizer step needs ({seqs_per_step}); lower training.batch_size, "
-                         "gradient_accumulation_steps or data.seq_length, or use more data")
+        raise ValueError(
+            f"the training split has {len(data.train)} sequences of {cfg.data.seq_length} tokens, "
+            f"fewer than one optimizer step needs ({seqs_per_step}); lower training.batch_size, "
+            "gradient_accumulation_steps or data.seq_length, or use more data"
+        )
     max_steps = t.max_steps or steps_per_epoch * t.num_epochs
     scheduler = _make_scheduler(t.lr_scheduler, optimizer, t.warmup_steps, max_steps)
 
@@ -186,9 +212,18 @@ def _loop(cfg: RunConfig, data: TrainData, tokenizer, run_dir: Path, callbacks: 
 
     def batches_from(first: int):
         """This process's batches of the current epoch from batch `first` on."""
-        return epoch_batches(data.train, t.seed, progress.epoch, cfg.data.random_offset, start=first,
-                             stop=batches_per_epoch, batch_size=t.batch_size, world=world, rank=rank,
-                             num_workers=t.dataloader_num_workers)
+        return epoch_batches(
+            data.train,
+            t.seed,
+            progress.epoch,
+            cfg.data.random_offset,
+            start=first,
+            stop=batches_per_epoch,
+            batch_size=t.batch_size,
+            world=world,
+            rank=rank,
+            num_workers=t.dataloader_num_workers,
+        )
 
     batches = batches_from(progress.batch_in_epoch)
     control = TrainControl()
@@ -201,12 +236,16 @@ def _loop(cfg: RunConfig, data: TrainData, tokenizer, run_dir: Path, callbacks: 
     loss_sum = torch.full((), progress.window_loss, device=accelerator.device)
 
     def snapshot(**metrics) -> TrainState:
-        return TrainState(step=progress.step, max_steps=max_steps,
-                          epoch=progress.epoch + progress.batch_in_epoch / steps_per_epoch,
-                          tokens_seen=progress.tokens_seen,
-                          words_seen=int(progress.tokens_seen * data.words_per_token),
-                          elapsed=time.perf_counter() - started,
-                          metrics=MappingProxyType(metrics), is_main=accelerator.is_main_process)
+        return TrainState(
+            step=progress.step,
+            max_steps=max_steps,
+            epoch=progress.epoch + progress.batch_in_epoch / steps_per_epoch,
+            tokens_seen=progress.tokens_seen,
+            words_seen=int(progress.tokens_seen * data.words_per_token),
+            elapsed=time.perf_counter() - started,
+            metrics=MappingProxyType(metrics),
+            is_main=accelerator.is_main_process,
+        )
 
     def run_probes(due: list[Probe]) -> None:
         """Measure the plain LM with each due probe and log the numbers (main process only)."""
@@ -230,8 +269,7 @@ def _loop(cfg: RunConfig, data: TrainData, tokenizer, run_dir: Path, callbacks: 
         # Say up front which marks this run can reach (a small corpus may reach none): words
         # seen at the end are max_steps x tokens_per_step x words_per_token, as counted below.
         per_epoch = int(steps_per_epoch * tokens_per_step * data.words_per_token)
-        basis = (f"training.max_steps={t.max_steps}" if t.max_steps
-                 else f"{per_epoch:,} words per epoch x {t.num_epochs} epochs")
+        basis = f"training.max_steps={t.max_steps}" if t.max_steps else f"{per_epoch:,} words per epoch x {t.num_epochs} epochs"
         note = forecast(tuple(marks), int(max_steps * tokens_per_step * data.words_per_token), basis)
         print(f"note: {note}", flush=True)
     cbs.on_train_begin(snapshot(), control)
@@ -274,8 +312,13 @@ def _loop(cfg: RunConfig, data: TrainData, tokenizer, run_dir: Path, callbacks: 
                 raise TrainingDiverged(f"loss became {mean_loss} at step {progress.step}")
             now = time.perf_counter()
             rate = timed_steps * tokens_per_step / max(now - window_start, 1e-9)
-            logs = {"loss": mean_loss, "lr": scheduler.get_last_lr()[0], "epoch": snapshot().epoch,
-                    "tokens_per_s": rate, "eta_s": (max_steps - progress.step) * tokens_per_step / rate}
+            logs = {
+                "loss": mean_loss,
+                "lr": scheduler.get_last_lr()[0],
+                "epoch": snapshot().epoch,
+                "tokens_per_s": rate,
+                "eta_s": (max_steps - progress.step) * tokens_per_step / rate,
+            }
             if grad_norm is not None:
                 logs["grad_norm"] = float(grad_norm)
             # The objective's own parts, e.g. distillation's CE and KL terms.
@@ -296,7 +339,7 @@ def _loop(cfg: RunConfig, data: TrainData, tokenizer, run_dir: Path, callbacks: 
             if accelerator.is_main_process:
                 cbs.on_samples(snapshot(), control, generate_samples(unwrap(accelerator, model), tokenizer))
         crossed = [mark_name(m) for m in marks if m <= snapshot().words_seen]  # one step may pass several
-        marks = marks[len(crossed):]
+        marks = marks[len(crossed) :]
         # BabyLM probes also measure every chck_ checkpoint: the points participants report.
         run_probes([p for p in probes if p.due(progress.step, max_steps) or (crossed and p.at_challenge)])
         # tokens_per_s is the training rate: time spent evaluating does not count against it.
@@ -304,8 +347,19 @@ def _loop(cfg: RunConfig, data: TrainData, tokenizer, run_dir: Path, callbacks: 
         ending = control.should_stop or control.should_finish
         if control.should_save or ending or crossed or progress.step == max_steps:
             progress.window_loss, progress.window_steps = loss_sum.item(), window_steps
-            path = _save(accelerator, model, tokenizer, optimizer, scheduler, progress, config_dict, run_dir, t,
-                         words_seen=snapshot().words_seen, marks=crossed)
+            path = _save(
+                accelerator,
+                model,
+                tokenizer,
+                optimizer,
+                scheduler,
+                progress,
+                config_dict,
+                run_dir,
+                t,
+                words_seen=snapshot().words_seen,
+                marks=crossed,
+            )
             cbs.on_save(snapshot(), control, path)
         control.should_eval = control.should_save = False
         if ending:
@@ -356,18 +410,29 @@ def _load_weights(model, folder: Path) -> None:
     missing, unexpected = model.load_state_dict(state, strict=False)
     tied = {"lm_head.weight"} if model.config.tie_word_embeddings else set()
     if unexpected or set(missing) - tied:
-        raise ValueError(f"checkpoint {folder} does not fit this model: missing {sorted(set(missing) - tied)}, "
-                         f"unexpected {sorted(unexpected)}")
+        raise ValueError(
+            f"checkpoint {folder} does not fit this model: missing {sorted(set(missing) - tied)}, unexpected {sorted(unexpected)}"
+        )
     model.tie_weights()
 
 
-def _save(accelerator, model, tokenizer, optimizer, scheduler, progress, config_dict, run_dir, t, *,
-          words_seen: int, marks: list[str]) -> Path:
+def _save(
+    accelerator, model, tokenizer, optimizer, scheduler, progress, config_dict, run_dir, t, *, words_seen: int, marks: list[str]
+) -> Path:
     path = Path(run_dir) / f"{ckpt.PREFIX}{progress.step}"
     if accelerator.is_main_process:
-        path = ckpt.save(run_dir, unwrap(accelerator, model), tokenizer, optimizer, scheduler,
-                         replace(progress), config_dict, total_limit=t.save_total_limit,
-                         words_seen=words_seen, marks=marks)
+        path = ckpt.save(
+            run_dir,
+            unwrap(accelerator, model),
+            tokenizer,
+            optimizer,
+            scheduler,
+            replace(progress),
+            config_dict,
+            total_limit=t.save_total_limit,
+            words_seen=words_seen,
+            marks=marks,
+        )
         for name in marks:
             print(f"saved {name} (step {progress.step}, {words_seen:,} words seen)", flush=True)
     accelerator.wait_for_everyone()
@@ -384,7 +449,7 @@ def evaluate(model, blocks: torch.Tensor, batch_size: int, accelerator, max_samp
     total, count = torch.zeros((), dtype=torch.float64), 0
     world, rank = accelerator.num_processes, accelerator.process_index
     for start in range(rank * batch_size, len(blocks), batch_size * world):
-        batch = blocks[start:start + batch_size].to(accelerator.device)
+        batch = blocks[start : start + batch_size].to(accelerator.device)
         with accelerator.autocast():
             loss = causal_lm_loss(unwrap(accelerator, model), batch)
         n = batch.numel() - batch.shape[0]  # predicted positions: all but the first of each row
@@ -405,8 +470,7 @@ def generate_samples(model, tokenizer, max_new_tokens: int = 24) -> list[tuple[s
     device = next(model.parameters()).device
     for prompt in SAMPLE_PROMPTS:
         ids = tokenizer(prompt, return_tensors="pt").input_ids.to(device)
-        gen = model.generate(ids, max_new_tokens=max_new_tokens, do_sample=False,
-                             pad_token_id=tokenizer.pad_token_id)
-        out.append((prompt, tokenizer.decode(gen[0, ids.shape[1]:], skip_special_tokens=True)))
+        gen = model.generate(ids, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+        out.append((prompt, tokenizer.decode(gen[0, ids.shape[1] :], skip_special_tokens=True)))
     model.train(was_training)
     return out

@@ -7,6 +7,7 @@ generator. `epoch_batches` hands the loop one process's batches of an epoch, gat
 `training.dataloader_num_workers` DataLoader worker processes when it is above 0 (same batches, same
 order). Must not import gradio, accelerate or the history module.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -37,14 +38,14 @@ class EpochBlocks:
         return len(self.order)
 
     def take(self, first: int, count: int) -> torch.Tensor:
-        index = self.order[first:first + count]
+        index = self.order[first : first + count]
         if self.offsets is None:
             return self.blocks[index]
         # The blocks are consecutive pieces of the tokenized corpus: block i shifted by k tokens
         # is tokens [i * seq + k, (i + 1) * seq + k) of their concatenation.
         seq = self.blocks.shape[1]
         flat = self.blocks.reshape(-1)
-        starts = index * seq + self.offsets[first:first + count]
+        starts = index * seq + self.offsets[first : first + count]
         return flat[starts[:, None] + torch.arange(seq)]
 
 
@@ -59,8 +60,19 @@ class _EpochBatches(torch.utils.data.Dataset):
         return self.order.take(i * self.batch_size * self.world + self.rank * self.batch_size, self.batch_size)
 
 
-def epoch_batches(blocks: torch.Tensor, seed: int, epoch: int, random_offset: bool, *, start: int, stop: int,
-                  batch_size: int, world: int = 1, rank: int = 0, num_workers: int = 0) -> Iterator[torch.Tensor]:
+def epoch_batches(
+    blocks: torch.Tensor,
+    seed: int,
+    epoch: int,
+    random_offset: bool,
+    *,
+    start: int,
+    stop: int,
+    batch_size: int,
+    world: int = 1,
+    rank: int = 0,
+    num_workers: int = 0,
+) -> Iterator[torch.Tensor]:
     """This process's batches start .. stop - 1 of `epoch` (a resumed run starts mid-epoch). With
     `num_workers` > 0 a DataLoader's worker processes gather them ahead of the loop; the batches
     and their order are the same either way, so a run and its resume stay bit-exact."""
@@ -70,6 +82,12 @@ def epoch_batches(blocks: torch.Tensor, seed: int, epoch: int, random_offset: bo
     # batch_size=None: the dataset's items are whole batches already; the sampler fixes their order.
     # Its own generator: a DataLoader draws its workers' seed from the global RNG otherwise, and
     # that draw would change every dropout mask after it (the run would no longer match itself).
-    return iter(torch.utils.data.DataLoader(batches, batch_size=None, sampler=range(start, stop),
-                                            num_workers=num_workers,
-                                            generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch)))
+    return iter(
+        torch.utils.data.DataLoader(
+            batches,
+            batch_size=None,
+            sampler=range(start, stop),
+            num_workers=num_workers,
+            generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch),
+        )
+    )

@@ -8,6 +8,7 @@ BabyLM probe gives `babylm/<folder>` (the official fast suite) and also runs at 
 checkpoint, the points BabyLM participants report.
 Must not import gradio or core.history.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -70,9 +71,11 @@ def pairs_probe(cfg: RunConfig, ws: Workspace, tokenizer, batch_size: int = 64) 
 
     n_pairs = sum(len(p.pairs) for p in paradigms)
     folder = Path(paradigms[0].path).parent
-    return Probe(cfg.eval.pairs_every, measure,
-                 describe=f"minimal pairs every {cfg.eval.pairs_every} steps: {len(paradigms)} paradigms, "
-                          f"{n_pairs} pairs from {folder}")
+    return Probe(
+        cfg.eval.pairs_every,
+        measure,
+        describe=f"minimal pairs every {cfg.eval.pairs_every} steps: {len(paradigms)} paradigms, {n_pairs} pairs from {folder}",
+    )
 
 
 def load_babylm(cfg: RunConfig, ws: Workspace):
@@ -104,7 +107,11 @@ def babylm_probe(cfg: RunConfig, ws: Workspace, tokenizer, batch_size: int = 64)
 
     items = sum(len(t.items) for t in the_plan.tasks)
     every = f"every {cfg.eval.babylm_every} steps, " if cfg.eval.babylm_every else ""
-    return Probe(cfg.eval.babylm_every, measure, at_challenge=True,
-                 describe=f"BabyLM fast suite {every}at chck_ checkpoints and at the end: "
-                          f"{', '.join(t.label for t in the_plan.tasks)} ({items} items)"
-                          + (f", reading ({len(the_plan.reading.frame)} words)" if the_plan.reading is not None else ""))
+    return Probe(
+        cfg.eval.babylm_every,
+        measure,
+        at_challenge=True,
+        describe=f"BabyLM fast suite {every}at chck_ checkpoints and at the end: "
+        f"{', '.join(t.label for t in the_plan.tasks)} ({items} items)"
+        + (f", reading ({len(the_plan.reading.frame)} words)" if the_plan.reading is not None else ""),
+    )

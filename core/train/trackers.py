@@ -8,6 +8,7 @@ Names follow the Hugging Face Trainer's, which the guide's users know from W&B: 
 `train/loss`, `eval_loss` -> `eval/loss`, x-axis `train/global_step`. Must not import gradio;
 torch, wandb and tensorboard are imported lazily.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -34,8 +35,7 @@ _PACKAGES = {
 
 def requested(cfg) -> dict[str, bool]:
     """Which trackers the config asks for (`logging.tensorboard` may not exist in older configs)."""
-    return {"wandb": bool(getattr(cfg.logging, "wandb", False)),
-            "tensorboard": bool(getattr(cfg.logging, "tensorboard", False))}
+    return {"wandb": bool(getattr(cfg.logging, "wandb", False)), "tensorboard": bool(getattr(cfg.logging, "tensorboard", False))}
 
 
 def tracker_issues(cfg) -> list[Issue]:
@@ -56,8 +56,13 @@ def missing_packages(wanted: Mapping[str, bool]) -> list[Issue]:
             try:
                 importlib.import_module(module)
             except Exception as err:  # ImportError, or a broken dependency raising anything
-                issues.append(Issue(field, f"the `{module}` package cannot be imported ({err})",
-                                    f"pip install -e '.[{extra}]' (or pip install {extra}), or turn {field.split()[0]} off"))
+                issues.append(
+                    Issue(
+                        field,
+                        f"the `{module}` package cannot be imported ({err})",
+                        f"pip install -e '.[{extra}]' (or pip install {extra}), or turn {field.split()[0]} off",
+                    )
+                )
                 break
     return issues
 
@@ -69,16 +74,25 @@ def check_trackers(cfg) -> None:
         raise ConfigError(issues)
 
 
-def make_trackers(cfg, run_dir: Path, *, run_name: str | None = None, resume_step: int | None = None,
-                  wandb: bool | None = None, tensorboard: bool | None = None) -> list:
+def make_trackers(
+    cfg,
+    run_dir: Path,
+    *,
+    run_name: str | None = None,
+    resume_step: int | None = None,
+    wandb: bool | None = None,
+    tensorboard: bool | None = None,
+) -> list:
     """The tracker loggers a run asked for (flags default to `cfg.logging`), ready to receive logs.
 
     `resume_step` is the checkpoint's step when the run continues from one: W&B then continues the
     run id stored in the run folder, TensorBoard hides the points logged after that step.
     """
     wanted = requested(cfg)
-    wanted = {"wandb": wanted["wandb"] if wandb is None else wandb,
-              "tensorboard": wanted["tensorboard"] if tensorboard is None else tensorboard}
+    wanted = {
+        "wandb": wanted["wandb"] if wandb is None else wandb,
+        "tensorboard": wanted["tensorboard"] if tensorboard is None else tensorboard,
+    }
     issues = missing_packages(wanted)
     if issues:
         raise ConfigError(issues)
@@ -87,8 +101,7 @@ def make_trackers(cfg, run_dir: Path, *, run_name: str | None = None, resume_ste
         loggers.append(TensorBoardLogger(Path(run_dir) / TENSORBOARD_DIR, resume_step=resume_step))
     if wanted["wandb"]:
         name = cfg.logging.run_name or run_name or cfg.model.name or Path(run_dir).name
-        loggers.append(WandbLogger(Path(run_dir), project=cfg.logging.project, name=name,
-                                   resume=resume_step is not None))
+        loggers.append(WandbLogger(Path(run_dir), project=cfg.logging.project, name=name, resume=resume_step is not None))
     return loggers
 
 
@@ -97,7 +110,7 @@ def metric_name(key: str) -> str:
     if "/" in key:
         return key
     if key.startswith("eval_"):
-        return "eval/" + key[len("eval_"):]
+        return "eval/" + key[len("eval_") :]
     return "train/" + key
 
 
@@ -115,6 +128,7 @@ def flatten(config: Mapping, prefix: str = "") -> dict[str, object]:
 
 
 # --- Weights & Biases ---------------------------------------------------------------------------
+
 
 def wandb_mode(env: Mapping[str, str] | None = None) -> str:
     """`online` only when W&B credentials exist locally; otherwise `offline` (sync later).
@@ -162,19 +176,19 @@ def wandb_run_id(run_dir: Path, *, resume: bool) -> str:
 class WandbLogger:
     """Logs to a W&B run whose files live in `<run_dir>/wandb/` (offline runs: `wandb sync` them)."""
 
-    def __init__(self, run_dir: Path, *, project: str, name: str, resume: bool = False,
-                 mode: str | None = None):
+    def __init__(self, run_dir: Path, *, project: str, name: str, resume: bool = False, mode: str | None = None):
         import wandb
 
         self.mode = mode or wandb_mode()
         self.run_id = wandb_run_id(run_dir, resume=resume)
         try:
-            self.run = wandb.init(project=project, name=name, id=self.run_id, resume="allow",
-                                  dir=str(run_dir), mode=self.mode)
+            self.run = wandb.init(project=project, name=name, id=self.run_id, resume="allow", dir=str(run_dir), mode=self.mode)
         except Exception as err:  # bad key, unreachable server: the user can fix both
-            raise UserError(f"logging.wandb: W&B could not start a run ({type(err).__name__}: {err}); "
-                            "fix: check WANDB_API_KEY / `wandb login`, or set WANDB_MODE=offline "
-                            "and `wandb sync` later") from err
+            raise UserError(
+                f"logging.wandb: W&B could not start a run ({type(err).__name__}: {err}); "
+                "fix: check WANDB_API_KEY / `wandb login`, or set WANDB_MODE=offline "
+                "and `wandb sync` later"
+            ) from err
         # Our step is a metric, not W&B's own `_step`: a resumed run re-logs steps after its
         # checkpoint, which W&B's monotonic `_step` would drop.
         self.run.define_metric(STEP_KEY)
@@ -195,8 +209,7 @@ class WandbLogger:
     def log_samples(self, samples, step) -> None:
         import wandb
 
-        table = wandb.Table(columns=["step", "prompt", "continuation"],
-                            data=[[step, prompt, text] for prompt, text in samples])
+        table = wandb.Table(columns=["step", "prompt", "continuation"], data=[[step, prompt, text] for prompt, text in samples])
         self.run.log({"samples": table, STEP_KEY: step})
 
     def flush(self) -> None:
@@ -208,6 +221,7 @@ class WandbLogger:
 
 
 # --- TensorBoard --------------------------------------------------------------------------------
+
 
 class TensorBoardLogger:
     """Scalars per metric, samples and config as text, config as hparams, in one log folder."""

@@ -2,6 +2,7 @@
 names, and the track budgets. Pure functions of the config; what acts on them lives in
 core.train.loop (marks) and core.train.callbacks (WordBudget). Must not import torch or gradio.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,14 +13,15 @@ from pathlib import Path
 from core.errors import Issue
 
 # 1M ... 10M, 20M ... 100M, 200M ... 1000M words seen: the 2025 challenge's checkpoints.
-BABYLM_MARKS = tuple([m * 1_000_000 for m in range(1, 10)] + [m * 10_000_000 for m in range(1, 10)]
-                     + [m * 100_000_000 for m in range(1, 11)])
+BABYLM_MARKS = tuple(
+    [m * 1_000_000 for m in range(1, 10)] + [m * 10_000_000 for m in range(1, 10)] + [m * 100_000_000 for m in range(1, 11)]
+)
 # Words seen a track allows: its corpus budget x 10 epochs (strict-small: 10M x 10; strict: 100M x 10).
 TRACK_BUDGETS = {"none": 0, "strict-small": 100_000_000, "strict": 1_000_000_000}
 PREFIX = "chck_"
 
 # Words seen are logged as SQLite int64; 1e15 words is ~1e6 times the strict track's budget.
-MAX_WORDS = 10 ** 15
+MAX_WORDS = 10**15
 _MAX_CHARS = 40
 _SUFFIX = {"": 1, "k": 1_000, "m": 1_000_000, "b": 1_000_000_000}
 _COUNT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmb]?)\s*$", re.IGNORECASE)
@@ -37,8 +39,10 @@ def parse_marks(spec: str) -> tuple[int, ...]:
     marks = []
     for part in text.split(","):
         if len(part.strip()) > _MAX_CHARS:  # Decimal would overflow (or crawl) on a 1M-digit number
-            raise ValueError(f"a count of {len(part.strip()):,} characters; write at most {MAX_WORDS:,} "
-                             "words (1000M is the challenge's last mark)")
+            raise ValueError(
+                f"a count of {len(part.strip()):,} characters; write at most {MAX_WORDS:,} "
+                "words (1000M is the challenge's last mark)"
+            )
         match = _COUNT.match(part)
         if not match:
             raise ValueError(f"{part.strip()!r} is not a word count (write 10000, 10k, 2M or 1B)")
@@ -46,8 +50,10 @@ def parse_marks(spec: str) -> tuple[int, ...]:
         if value != int(value) or value <= 0:
             raise ValueError(f"{part.strip()!r} must be a positive whole number of words")
         if value > MAX_WORDS:
-            raise ValueError(f"{part.strip()!r} is more than {MAX_WORDS:,} words (the words seen "
-                             "are counted in SQLite's 64-bit integers); write a smaller count")
+            raise ValueError(
+                f"{part.strip()!r} is more than {MAX_WORDS:,} words (the words seen "
+                "are counted in SQLite's 64-bit integers); write a smaller count"
+            )
         marks.append(int(value))
     for before, after in zip(marks, marks[1:]):
         if after <= before:
@@ -82,11 +88,12 @@ def forecast(marks: tuple[int, ...], total_words: int, basis: str, already: int 
     head = f"training.checkpoint_words: this run will see about {total_words:,} words ({basis})"
     if not missed:
         return f"{head}: it saves every mark left, {_names(reached)}"
-    fix = ("train longer (training.num_epochs or training.max_steps) or give smaller marks, "
-           "e.g. training.checkpoint_words=" + ",".join(mark_name(total_words * k // 4)[len(PREFIX):]
-                                                        for k in (1, 2, 3)))
+    fix = (
+        "train longer (training.num_epochs or training.max_steps) or give smaller marks, "
+        "e.g. training.checkpoint_words=" + ",".join(mark_name(total_words * k // 4)[len(PREFIX) :] for k in (1, 2, 3))
+    )
     if not reached:
-        return (f"{head}, fewer than the first mark ({mark_name(left[0])}): NO chck_ checkpoint will be saved; {fix}")
+        return f"{head}, fewer than the first mark ({mark_name(left[0])}): NO chck_ checkpoint will be saved; {fix}"
     return f"{head}: it saves {_names(reached)} but not {_names(missed)}; for those, {fix}"
 
 
@@ -119,8 +126,13 @@ def check(cfg) -> list[Issue]:
     try:
         parse_marks(cfg.training.checkpoint_words)
     except ValueError as err:
-        return [Issue("training.checkpoint_words", str(err),
-                      "use babylm, or increasing word counts such as 10k,20k or [1000000, 2000000]")]
+        return [
+            Issue(
+                "training.checkpoint_words",
+                str(err),
+                "use babylm, or increasing word counts such as 10k,20k or [1000000, 2000000]",
+            )
+        ]
     return []
 
 
@@ -135,6 +147,5 @@ def list_marks(run_dir: Path) -> list[dict]:
             manifest = json.loads((path / "checkpoint.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             manifest = {}
-        marks.append({"name": path.name, "step": manifest.get("step"), "words": manifest.get("words_seen"),
-                      "path": str(path)})
+        marks.append({"name": path.name, "step": manifest.get("step"), "words": manifest.get("words_seen"), "path": str(path)})
     return sorted(marks, key=lambda m: (m["words"] is None, m["words"] or 0, m["name"]))

@@ -4,6 +4,7 @@ one column per BabyLM task, and each task's score against words seen with the ru
 Not a tab: `build_scoreboard` is one line in the Compare builder. Read from the history's `evals`
 rows (suite "babylm"), their results.json (revision, fast set) and the run's metrics (words seen).
 """
+
 from __future__ import annotations
 
 import functools
@@ -85,8 +86,9 @@ def run_entries(h: History, run: str) -> list[Entry]:
     out = []
     for (step, eval_dir), rows in groups.items():
         revision, fast = _eval_facts(eval_dir)
-        out.append(Entry(run, revision, step, words.get(step), fast, max(r["time"] for r in rows),
-                         {r["name"]: r["value"] for r in rows}))
+        out.append(
+            Entry(run, revision, step, words.get(step), fast, max(r["time"] for r in rows), {r["name"]: r["value"] for r in rows})
+        )
     return sorted(out, key=lambda e: e.time)
 
 
@@ -107,9 +109,17 @@ def scoreboard_table(found: list[Entry]) -> pd.DataFrame:
     """KEY_COLUMNS + one column per task label (in the order first seen), scores rounded; words seen
     written with thousands separators ("" when unknown)."""
     tasks = list(dict.fromkeys(label for e in found for label in e.scores))
-    rows = [[e.run, e.revision or "main", e.step, "" if e.words is None else f"{e.words:,}",
-             "fast" if e.fast else "full",
-             *(None if e.scores.get(t) is None else round(e.scores[t], 3) for t in tasks)] for e in found]
+    rows = [
+        [
+            e.run,
+            e.revision or "main",
+            e.step,
+            "" if e.words is None else f"{e.words:,}",
+            "fast" if e.fast else "full",
+            *(None if e.scores.get(t) is None else round(e.scores[t], 3) for t in tasks),
+        ]
+        for e in found
+    ]
     return pd.DataFrame(rows, columns=[*KEY_COLUMNS, *tasks])
 
 
@@ -122,11 +132,12 @@ def scoreboard(ctx: StudioContext, runs: list[str] | None):
 def build_scoreboard(ctx: StudioContext, selected: gr.Dropdown) -> tuple:
     """The scoreboard accordion; it follows Compare's run selection. Returns (table, plot)."""
     table, figure = scoreboard(ctx, [])
-    with gr.Accordion("BabyLM scoreboard (official 2025 zero-shot suite)", open=not table.empty,
-                      elem_id="compare-babylm"):
-        gr.Markdown("One row per evaluated run or checkpoint (`babyllama eval RUN --suite babylm`, or the "
-                    "Evaluate tab); the selected runs, or every run with BabyLM scores when none is selected. "
-                    "Accuracy in %, WUG as Spearman rho.")
+    with gr.Accordion("BabyLM scoreboard (official 2025 zero-shot suite)", open=not table.empty, elem_id="compare-babylm"):
+        gr.Markdown(
+            "One row per evaluated run or checkpoint (`babyllama eval RUN --suite babylm`, or the "
+            "Evaluate tab); the selected runs, or every run with BabyLM scores when none is selected. "
+            "Accuracy in %, WUG as Spearman rho."
+        )
         refresh = gr.Button("Refresh scoreboard", size="sm", elem_id="compare-babylm-refresh")
         board = gr.Dataframe(table, interactive=False, label="BabyLM scoreboard", elem_id="compare-babylm-table")
         plot = gr.Plot(figure, label="BabyLM scores against words seen", elem_id="compare-babylm-plot")

@@ -3,6 +3,7 @@
 Completion by small base models is the default (the prompt is text to continue, no template);
 chat mode prepends earlier turns as plain "User:/Assistant:" text. Sampling lives in core.generate.
 """
+
 from __future__ import annotations
 
 import functools
@@ -51,8 +52,7 @@ def load_models(ctx: StudioContext) -> dict:
     return gr.update(choices=choices, value=choices[:1])
 
 
-def select_models(ctx: StudioContext, selected: list[str] | None, pane_models: list[str] | None,
-                  *histories) -> tuple:
+def select_models(ctx: StudioContext, selected: list[str] | None, pane_models: list[str] | None, *histories) -> tuple:
     """Show one labelled pane per selected model (at most 4); a pane keeps its conversation only
     while it shows the same model. Returns the pane updates and the new pane -> model list."""
     selected = list(selected or [])[:MAX_PANES]
@@ -83,9 +83,19 @@ def chat_prompt(history: list[dict], prompt: str) -> str:
     return "\n".join(lines)
 
 
-def send(ctx: StudioContext, selected: list[str] | None, prompt: str, chat_mode: bool,
-         temperature: float, top_k: float, top_p: float, max_new_tokens: float,
-         repetition_penalty: float, seed: float, *histories) -> Iterator[tuple]:
+def send(
+    ctx: StudioContext,
+    selected: list[str] | None,
+    prompt: str,
+    chat_mode: bool,
+    temperature: float,
+    top_k: float,
+    top_p: float,
+    max_new_tokens: float,
+    repetition_penalty: float,
+    seed: float,
+    *histories,
+) -> Iterator[tuple]:
     """Stream answers to the same prompt, settings and seed into every selected model's pane.
 
     Yields (pane 1..4 histories, status markdown) after each token round; the models take turns
@@ -98,9 +108,15 @@ def send(ctx: StudioContext, selected: list[str] | None, prompt: str, chat_mode:
             raise UserError("Models: pick at least one model to talk to (press Refresh if a new run is missing)")
         if chat_mode and not prompt.strip():
             raise UserError("Prompt: type a message (chat mode needs one; completion mode may start from nothing)")
-        params = gen.SamplingParams(temperature=temperature, top_k=top_k, top_p=top_p,
-                                    max_new_tokens=max_new_tokens, repetition_penalty=repetition_penalty,
-                                    seed=seed, stop=(CHAT_STOP,) if chat_mode else ())
+        params = gen.SamplingParams(
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            max_new_tokens=max_new_tokens,
+            repetition_penalty=repetition_penalty,
+            seed=seed,
+            stop=(CHAT_STOP,) if chat_mode else (),
+        )
     except UserError as err:
         yield (*panes, _warn(err))
         return
@@ -122,8 +138,9 @@ def send(ctx: StudioContext, selected: list[str] | None, prompt: str, chat_mode:
         yield (*panes, _status(selected, finals, problems, running=bool(streams)))
 
 
-def _start_streams(ctx: StudioContext, selected: list[str], prompt: str, chat_mode: bool,
-                   params: gen.SamplingParams, panes: list[list[dict]]) -> tuple[dict, dict]:
+def _start_streams(
+    ctx: StudioContext, selected: list[str], prompt: str, chat_mode: bool, params: gen.SamplingParams, panes: list[list[dict]]
+) -> tuple[dict, dict]:
     """Load each model (per request: nothing is cached), open its token stream and append the
     new turn to its pane; returns the streams and the load problems, by pane index."""
     with ctx.history() as h:
@@ -139,8 +156,10 @@ def _start_streams(ctx: StudioContext, selected: list[str], prompt: str, chat_mo
             continue
         text = chat_prompt(panes[i], prompt) if chat_mode else prompt
         streams[i] = gen.stream_results(model, tokenizer, text, params)
-        panes[i] = panes[i] + [{"role": "user", "content": prompt or "(empty prompt: free generation)"},
-                               {"role": "assistant", "content": ""}]
+        panes[i] = panes[i] + [
+            {"role": "user", "content": prompt or "(empty prompt: free generation)"},
+            {"role": "assistant", "content": ""},
+        ]
     return streams, problems
 
 
@@ -153,8 +172,10 @@ def _status(selected: list[str], finals: dict, problems: dict, *, running: bool)
             r = finals[i]
             notes = [_ENDINGS.get(r.stop_reason, "")] if not running else []
             notes = "; ".join(n for n in notes + r.notes if n)
-            lines.append(f"- **{name}**: {r.n_new_tokens} tokens, {r.tokens_per_s:.0f} tokens/s, "
-                         f"prompt {r.n_prompt_tokens} tokens" + (f" ({notes})" if notes else ""))
+            lines.append(
+                f"- **{name}**: {r.n_new_tokens} tokens, {r.tokens_per_s:.0f} tokens/s, "
+                f"prompt {r.n_prompt_tokens} tokens" + (f" ({notes})" if notes else "")
+            )
     head = "Generating..." if running else "Done."
     if len(selected) > 1:
         head += " The models take turns token by token, so tokens/s is shared between the panes."
@@ -178,8 +199,11 @@ def _text(content: Any) -> str:
 
 
 def _messages(history: list | None) -> list[dict]:
-    return [{"role": m["role"], "content": _text(m.get("content"))} for m in (history or [])
-            if isinstance(m, dict) and m.get("role") in ("user", "assistant")]
+    return [
+        {"role": m["role"], "content": _text(m.get("content"))}
+        for m in (history or [])
+        if isinstance(m, dict) and m.get("role") in ("user", "assistant")
+    ]
 
 
 # --------------------------------------------------------------------------- layout
@@ -187,47 +211,90 @@ def build(ctx: StudioContext) -> ChatComponents:
     """The Chat tab; call inside `with gr.Tab("Chat"):`."""
     choices = model_choices(ctx)
     with gr.Row():
-        models = gr.Dropdown(choices=choices, value=choices[:1], multiselect=True, max_choices=MAX_PANES,
-                             allow_custom_value=True,  # a script names runs finished after this page was built
-                             label="Models (1-4, side by side)", elem_id="chat-models", scale=5,
-                             info="Finished or stopped runs with a model or checkpoint; each gets its own pane.")
+        models = gr.Dropdown(
+            choices=choices,
+            value=choices[:1],
+            multiselect=True,
+            max_choices=MAX_PANES,
+            allow_custom_value=True,  # a script names runs finished after this page was built
+            label="Models (1-4, side by side)",
+            elem_id="chat-models",
+            scale=5,
+            info="Finished or stopped runs with a model or checkpoint; each gets its own pane.",
+        )
         refresh = gr.Button("Refresh", size="sm", scale=0, min_width=100, elem_id="chat-refresh")
     pane_models = gr.State(choices[:1])
     with gr.Row():
-        panes = [gr.Chatbot(label=choices[0] if i == 0 and choices else "Model", visible=i == 0,
-                            height=380, placeholder=PLACEHOLDER, elem_id=f"chat-pane-{i + 1}",
-                            feedback_options=None, buttons=["copy"], render_markdown=False,
-                            min_width=240) for i in range(MAX_PANES)]
+        panes = [
+            gr.Chatbot(
+                label=choices[0] if i == 0 and choices else "Model",
+                visible=i == 0,
+                height=380,
+                placeholder=PLACEHOLDER,
+                elem_id=f"chat-pane-{i + 1}",
+                feedback_options=None,
+                buttons=["copy"],
+                render_markdown=False,
+                min_width=240,
+            )
+            for i in range(MAX_PANES)
+        ]
     prompt, chat_mode, send_btn, stop_btn, clear_btn, status = _build_prompt()
     sampling = _build_sampling()
 
     refresh.click(functools.partial(refresh_models, ctx), inputs=models, outputs=models, api_name="list_models")
     # Runs finish while the page is open: fetch the list again on every page load too.
-    gr.on(triggers=None, fn=functools.partial(load_models, ctx), inputs=[], outputs=models,
-          show_progress="hidden", api_visibility="private")
-    models.change(functools.partial(select_models, ctx), inputs=[models, pane_models, *panes],
-                  outputs=[*panes, pane_models], show_progress="hidden", api_visibility="private")
+    gr.on(
+        triggers=None,
+        fn=functools.partial(load_models, ctx),
+        inputs=[],
+        outputs=models,
+        show_progress="hidden",
+        api_visibility="private",
+    )
+    models.change(
+        functools.partial(select_models, ctx),
+        inputs=[models, pane_models, *panes],
+        outputs=[*panes, pane_models],
+        show_progress="hidden",
+        api_visibility="private",
+    )
     inputs = [models, prompt, chat_mode, *sampling, *panes]
-    names = ["models", "prompt", "chat_mode", "temperature", "top_k", "top_p", "max_new_tokens", "repetition_penalty",
-             "seed", *(f"pane_{i + 1}" for i in range(MAX_PANES))]  # gradio_client keywords
-    events = [gr.on([send_btn.click, prompt.submit], with_params(functools.partial(send, ctx), names), inputs=inputs,
-                    outputs=[*panes, status], api_name="chat")]
+    names = [
+        "models",
+        "prompt",
+        "chat_mode",
+        "temperature",
+        "top_k",
+        "top_p",
+        "max_new_tokens",
+        "repetition_penalty",
+        "seed",
+        *(f"pane_{i + 1}" for i in range(MAX_PANES)),
+    ]  # gradio_client keywords
+    events = [
+        gr.on(
+            [send_btn.click, prompt.submit],
+            with_params(functools.partial(send, ctx), names),
+            inputs=inputs,
+            outputs=[*panes, status],
+            api_name="chat",
+        )
+    ]
     stop_btn.click(None, cancels=events)
-    clear_btn.click(functools.partial(clear_panes, ctx), outputs=[*panes, status], cancels=events,
-                    api_visibility="private")
-    return ChatComponents(models, refresh, panes, prompt, chat_mode, sampling, send_btn, stop_btn,
-                          clear_btn, status)
+    clear_btn.click(functools.partial(clear_panes, ctx), outputs=[*panes, status], cancels=events, api_visibility="private")
+    return ChatComponents(models, refresh, panes, prompt, chat_mode, sampling, send_btn, stop_btn, clear_btn, status)
 
 
 def _build_prompt() -> tuple:
-    prompt = gr.Textbox(label="Prompt", lines=3, elem_id="chat-prompt",
-                        placeholder="Once upon a time, ...  (Shift+Enter sends)")
+    prompt = gr.Textbox(label="Prompt", lines=3, elem_id="chat-prompt", placeholder="Once upon a time, ...  (Shift+Enter sends)")
     with gr.Row(equal_height=True):
         send_btn = gr.Button("Send", variant="primary", elem_id="chat-send")
         stop_btn = gr.Button("Stop", elem_id="chat-stop")
         clear_btn = gr.Button("Clear", elem_id="chat-clear")
-        chat_mode = gr.Checkbox(False, label="Chat mode: prepend earlier turns as 'User: / Assistant:' text",
-                                elem_id="chat-mode", scale=2)
+        chat_mode = gr.Checkbox(
+            False, label="Chat mode: prepend earlier turns as 'User: / Assistant:' text", elem_id="chat-mode", scale=2
+        )
     status = gr.Markdown(elem_id="chat-status")
     return prompt, chat_mode, send_btn, stop_btn, clear_btn, status
 
@@ -236,19 +303,37 @@ def _build_sampling() -> list:
     d = _DEFAULTS
     with gr.Accordion("Sampling settings (shared by every pane)", open=True):
         with gr.Row():
-            temperature = gr.Slider(0.0, 2.0, value=d.temperature, step=0.05, label="Temperature",
-                                    info=_HELP["temperature"], elem_id="chat-temperature")
-            top_k = gr.Number(d.top_k, precision=0, minimum=0, label="Top-k", info=_HELP["top_k"],
-                              elem_id="chat-top-k")
-            top_p = gr.Slider(0.05, 1.0, value=d.top_p, step=0.01, label="Top-p", info=_HELP["top_p"],
-                              elem_id="chat-top-p")
+            temperature = gr.Slider(
+                0.0,
+                2.0,
+                value=d.temperature,
+                step=0.05,
+                label="Temperature",
+                info=_HELP["temperature"],
+                elem_id="chat-temperature",
+            )
+            top_k = gr.Number(d.top_k, precision=0, minimum=0, label="Top-k", info=_HELP["top_k"], elem_id="chat-top-k")
+            top_p = gr.Slider(0.05, 1.0, value=d.top_p, step=0.01, label="Top-p", info=_HELP["top_p"], elem_id="chat-top-p")
         with gr.Row():
-            max_new = gr.Slider(1, 512, value=d.max_new_tokens, step=1, label="Max new tokens",
-                                info=_HELP["max_new_tokens"], elem_id="chat-max-new-tokens")
-            penalty = gr.Slider(1.0, 2.0, value=d.repetition_penalty, step=0.05, label="Repetition penalty",
-                                info=_HELP["repetition_penalty"], elem_id="chat-repetition-penalty")
-            seed = gr.Number(d.seed, precision=0, minimum=0, label="Seed", info=_HELP["seed"],
-                             elem_id="chat-seed")
+            max_new = gr.Slider(
+                1,
+                512,
+                value=d.max_new_tokens,
+                step=1,
+                label="Max new tokens",
+                info=_HELP["max_new_tokens"],
+                elem_id="chat-max-new-tokens",
+            )
+            penalty = gr.Slider(
+                1.0,
+                2.0,
+                value=d.repetition_penalty,
+                step=0.05,
+                label="Repetition penalty",
+                info=_HELP["repetition_penalty"],
+                elem_id="chat-repetition-penalty",
+            )
+            seed = gr.Number(d.seed, precision=0, minimum=0, label="Seed", info=_HELP["seed"], elem_id="chat-seed")
     return [temperature, top_k, top_p, max_new, penalty, seed]
 
 

@@ -3,6 +3,7 @@
 Also deletes and renames finished runs (asking first). Everything is read from the history and the
 runs' saved configs at call time; no state is held here.
 """
+
 from __future__ import annotations
 
 import functools
@@ -58,6 +59,7 @@ class CompareComponents(NamedTuple):
 # The runs table
 # ---------------------------------------------------------------------------------------------
 
+
 def training_runs(ctx: StudioContext, status: str = ALL, contains: str = "") -> list[dict]:
     """Training runs (dead ones marked lost first), newest first, filtered by status and name."""
     with ctx.history() as h:
@@ -79,7 +81,8 @@ def run_row(ctx: StudioContext, h: History, run: dict, now: float | None = None)
     best = min((v for _, v in h.metric_series(run["id"], "eval_loss") if v is not None), default=None)
     tokens = _tokens_seen(h, run)
     return {
-        "name": run["name"], "status": run["status"],
+        "name": run["name"],
+        "status": run["status"],
         "model": f"{cfg.model.type} {cfg.model.name}".strip() if cfg else "?",
         "params": params,
         "steps": f"{run['step'] or 0}/{run['total_steps'] or '?'}",
@@ -105,21 +108,20 @@ def refresh_view(ctx: StudioContext, status: str, contains: str, selected: list[
     shown = list(table["name"])
     keep = [n for n in (selected or []) if n in names]
     choices = shown + [n for n in keep if n not in shown]  # never drop a selected run from view
-    return (table, gr.update(choices=choices, value=keep),
-            gr.update(choices=names, value=managed if managed in names else None))
+    return (table, gr.update(choices=choices, value=keep), gr.update(choices=names, value=managed if managed in names else None))
 
 
 # ---------------------------------------------------------------------------------------------
 # Comparing selected runs
 # ---------------------------------------------------------------------------------------------
 
+
 def overlay(ctx: StudioContext, selected: list[str] | None, metric: str, x_axis: str, smoothing: float):
     """One metric of the selected runs on shared axes."""
     # Only the one metric, as float columns, min/max-downsampled by SQLite to what the plot draws:
     # a 100k-step run is 600k rows, most of them other metrics.
     with ctx.history() as h:
-        rows = {name: h.metric_columns(name, names=[metric or "loss"], buckets=MAX_POINTS // 2)
-                for name in (selected or [])}
+        rows = {name: h.metric_columns(name, names=[metric or "loss"], buckets=MAX_POINTS // 2) for name in (selected or [])}
     return overlay_figure(rows, metric=metric or "loss", x_axis=x_axis or "step", smoothing=smoothing or 0.0)
 
 
@@ -170,6 +172,7 @@ def eval_table(ctx: StudioContext, selected: list[str] | None) -> pd.DataFrame:
 # Delete and rename (final runs only)
 # ---------------------------------------------------------------------------------------------
 
+
 def reset_delete() -> tuple[dict, str]:
     """Disarm the delete button and clear the message (the user chose another run)."""
     return gr.update(value=DELETE, variant="secondary"), ""
@@ -189,9 +192,11 @@ def delete_run(ctx: StudioContext, name: str | None, button: str) -> tuple[str, 
         with ctx.history() as h:
             if button != confirm_label(name):
                 run = jobs.refresh(h, name)
-                return (f"Click **{confirm_label(name)}** to delete run **{name}**, its metrics and its folder "
-                        f"`{run['run_dir']}`; choose another run to cancel.",
-                        gr.update(value=confirm_label(name), variant="stop"))
+                return (
+                    f"Click **{confirm_label(name)}** to delete run **{name}**, its metrics and its folder "
+                    f"`{run['run_dir']}`; choose another run to cancel.",
+                    gr.update(value=confirm_label(name), variant="stop"),
+                )
             folder = jobs.delete(h, name)
     except UserError as err:
         return f"⚠️ {err}", reset
@@ -213,6 +218,7 @@ def rename_run(ctx: StudioContext, old: str | None, new: str) -> str:
 # ---------------------------------------------------------------------------------------------
 # Small helpers
 # ---------------------------------------------------------------------------------------------
+
 
 def _config(run: dict):
     try:
@@ -260,37 +266,38 @@ def _round(value):
 # Builder
 # ---------------------------------------------------------------------------------------------
 
+
 def _build_controls(ctx: StudioContext, names: list[str]) -> dict:
     c: dict = {}
     with gr.Row():
         c["status_filter"] = gr.Dropdown([ALL, *STATUSES], value=ALL, label="status", elem_id="compare-status", scale=1)
         c["name_filter"] = gr.Textbox(label="name contains", elem_id="compare-name-filter", scale=2)
         c["refresh"] = gr.Button("Refresh", size="sm", elem_id="compare-refresh", scale=0)
-    c["runs"] = gr.Dataframe(runs_table(ctx), headers=RUN_COLUMNS, interactive=False,
-                             label="training runs", elem_id="compare-runs", max_height=360)
+    c["runs"] = gr.Dataframe(
+        runs_table(ctx), headers=RUN_COLUMNS, interactive=False, label="training runs", elem_id="compare-runs", max_height=360
+    )
     with gr.Row():
-        c["selected"] = gr.Dropdown(names, value=[], multiselect=True, allow_custom_value=True,
-                                    label="runs to compare",
-                                    elem_id="compare-select", scale=3)
+        c["selected"] = gr.Dropdown(
+            names, value=[], multiselect=True, allow_custom_value=True, label="runs to compare", elem_id="compare-select", scale=3
+        )
         c["metric"] = gr.Dropdown(list(METRICS), value="loss", label="metric", elem_id="compare-metric", scale=1)
-        c["x_axis"] = gr.Radio(list(X_AXES), value="step", label="x axis",
-                               elem_id="compare-x-axis", scale=1)
-        c["smoothing"] = gr.Slider(0.0, 0.99, value=0.6, step=0.01, label="smoothing",
-                                   elem_id="compare-smoothing", scale=1)
+        c["x_axis"] = gr.Radio(list(X_AXES), value="step", label="x axis", elem_id="compare-x-axis", scale=1)
+        c["smoothing"] = gr.Slider(0.0, 0.99, value=0.6, step=0.01, label="smoothing", elem_id="compare-smoothing", scale=1)
     return c
 
 
 def _build_outputs(ctx: StudioContext, names: list[str]) -> dict:
     o: dict = {"plot": gr.Plot(overlay_figure({}), label="curves", elem_id="compare-plot")}
     with gr.Row():
-        o["diff"] = gr.Dataframe(pd.DataFrame(columns=["key"]), interactive=False, wrap=True,
-                                 label="config differences", elem_id="compare-diff")
-        o["evals"] = gr.Dataframe(pd.DataFrame(columns=EVAL_COLUMNS), interactive=False,
-                                  label="evaluations", elem_id="compare-evals")
+        o["diff"] = gr.Dataframe(
+            pd.DataFrame(columns=["key"]), interactive=False, wrap=True, label="config differences", elem_id="compare-diff"
+        )
+        o["evals"] = gr.Dataframe(
+            pd.DataFrame(columns=EVAL_COLUMNS), interactive=False, label="evaluations", elem_id="compare-evals"
+        )
     with gr.Accordion("Rename or delete a run", open=False, elem_id="compare-manage"):
         with gr.Row():
-            o["manage_run"] = gr.Dropdown(names, value=None, allow_custom_value=True, label="run",
-                                          elem_id="compare-manage-run")
+            o["manage_run"] = gr.Dropdown(names, value=None, allow_custom_value=True, label="run", elem_id="compare-manage-run")
             o["new_name"] = gr.Textbox(label="new name", elem_id="compare-new-name")
         with gr.Row():
             o["rename_button"] = gr.Button("Rename", elem_id="compare-rename")
@@ -309,23 +316,34 @@ def build(ctx: StudioContext) -> CompareComponents:
     filters = [c["status_filter"], c["name_filter"], c["selected"], o["manage_run"]]
     view = [c["runs"], c["selected"], o["manage_run"]]
     refresh = functools.partial(refresh_view, ctx)
-    gr.on([c["refresh"].click, c["status_filter"].change, c["name_filter"].change], refresh, filters, view,
-          api_name="runs_table")
+    gr.on([c["refresh"].click, c["status_filter"].change, c["name_filter"].change], refresh, filters, view, api_name="runs_table")
     curve_inputs = [c["selected"], c["metric"], c["x_axis"], c["smoothing"]]
-    gr.on([x.change for x in curve_inputs], functools.partial(overlay, ctx), curve_inputs, o["plot"],
-          show_progress="hidden", api_name="compare_curves")
-    c["selected"].change(functools.partial(config_diff, ctx), c["selected"], o["diff"], show_progress="hidden",
-                         api_name="compare_configs")
-    c["selected"].change(functools.partial(eval_table, ctx), c["selected"], o["evals"], show_progress="hidden",
-                         api_name="compare_evals")
-    o["manage_run"].input(reset_delete, None, [o["delete_button"], o["manage_status"]], show_progress="hidden",
-                          api_visibility="private")
-    o["delete_button"].click(functools.partial(delete_run, ctx), [o["manage_run"], o["delete_button"]],
-                             [o["manage_status"], o["delete_button"]], api_name="delete_run"
-                             ).then(refresh, filters, view, api_visibility="private")
-    o["rename_button"].click(functools.partial(rename_run, ctx), [o["manage_run"], o["new_name"]],
-                             o["manage_status"], api_name="rename_run").then(refresh, filters, view,
-                                                                             api_visibility="private")
+    gr.on(
+        [x.change for x in curve_inputs],
+        functools.partial(overlay, ctx),
+        curve_inputs,
+        o["plot"],
+        show_progress="hidden",
+        api_name="compare_curves",
+    )
+    c["selected"].change(
+        functools.partial(config_diff, ctx), c["selected"], o["diff"], show_progress="hidden", api_name="compare_configs"
+    )
+    c["selected"].change(
+        functools.partial(eval_table, ctx), c["selected"], o["evals"], show_progress="hidden", api_name="compare_evals"
+    )
+    o["manage_run"].input(
+        reset_delete, None, [o["delete_button"], o["manage_status"]], show_progress="hidden", api_visibility="private"
+    )
+    o["delete_button"].click(
+        functools.partial(delete_run, ctx),
+        [o["manage_run"], o["delete_button"]],
+        [o["manage_status"], o["delete_button"]],
+        api_name="delete_run",
+    ).then(refresh, filters, view, api_visibility="private")
+    o["rename_button"].click(
+        functools.partial(rename_run, ctx), [o["manage_run"], o["new_name"]], o["manage_status"], api_name="rename_run"
+    ).then(refresh, filters, view, api_visibility="private")
     return CompareComponents(**c, **o)
 
 

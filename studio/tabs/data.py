@@ -2,6 +2,7 @@
 `prepare` jobs, list them, and look inside one (counts, line lengths, a paged preview of its text).
 Handlers are plain functions over core; job state stays in SQLite (helpers shared with other tabs: studio/shared.py).
 """
+
 from __future__ import annotations
 
 import math
@@ -47,14 +48,17 @@ SPLIT_COLUMNS = ["split", "words", "chars", "lines", "documents", "files"]
 FILE_COLUMNS = ["file", "words", "chars", "lines", "documents"]
 
 
-_FIELDS = ("syn_name syn_words syn_complexity syn_seed syn_start folder folder_name babylm budget clean_domains "
-           "folder_start files upload_name upload_start job status log timer corpora refresh corpus summary "
-           "splits file_table histogram preview_split page prev next page_info preview").split()
+_FIELDS = (
+    "syn_name syn_words syn_complexity syn_seed syn_start folder folder_name babylm budget clean_domains "
+    "folder_start files upload_name upload_start job status log timer corpora refresh corpus summary "
+    "splits file_table histogram preview_split page prev next page_info preview"
+).split()
 # The tab's components by name (a Textbox, Number, Radio, Dataframe, Plot... each; see _build_*).
 DataComponents = NamedTuple("DataComponents", [(name, gr.components.Component) for name in _FIELDS])
 
 
 # ---- starting corpora -----------------------------------------------------------------------------
+
 
 def _started(ctx: StudioContext, job: str, base: str) -> tuple:
     status, log, _ = job_view(ctx, job)
@@ -70,8 +74,9 @@ def start_synthetic(ctx: StudioContext, name: str, words, complexity: str, seed)
             raise UserError(f"Complexity: {complexity!r} is not one of {', '.join(COMPLEXITIES)}")
         seed = whole_number(seed, "Seed", minimum=0)
         params = {"source": "synthetic", "output": name, "words": words, "complexity": complexity, "seed": seed}
-        command = cli_command(ctx, "data", "synth", "--name", name, "--tokens", str(words),
-                              "--complexity", complexity, "--seed", str(seed))
+        command = cli_command(
+            ctx, "data", "synth", "--name", name, "--tokens", str(words), "--complexity", complexity, "--seed", str(seed)
+        )
         job = start_job(ctx, "prepare", params, command)
     except UserError as err:
         return refused(err, 5)
@@ -118,8 +123,7 @@ def start_upload(ctx: StudioContext, files, name: str, domains) -> tuple:
 
 
 def _start_source(ctx: StudioContext, source: Path, name: str, babylm: str, budget: str, domains: list) -> tuple:
-    params = {"source": str(source), "output": name, "babylm": babylm, "budget_words": budget or None,
-              "clean_domains": domains}
+    params = {"source": str(source), "output": name, "babylm": babylm, "budget_words": budget or None, "clean_domains": domains}
     args = ["data", "prepare", "--source", str(source), "--name", name, "--babylm", babylm]
     args += (["--budget-words", budget] if budget else []) + (["--clean-domains", ",".join(domains)] if domains else [])
     job = start_job(ctx, "prepare", params, cli_command(ctx, *args))
@@ -133,6 +137,7 @@ def suggest_folder_name(ctx: StudioContext, folder: str) -> str:
 
 
 # ---- listing and polling --------------------------------------------------------------------------
+
 
 def corpora_table(ctx: StudioContext) -> pd.DataFrame:
     """One row per corpus: name, kind, words and documents (train split), created."""
@@ -168,6 +173,7 @@ def pick_corpus(evt: gr.SelectData) -> str:
 
 # ---- one corpus: stats, histogram, preview --------------------------------------------------------
 
+
 def line_length_figure(hist: dict | None) -> go.Figure:
     """Grouped bars: how many lines have 1, 2, 3-4, ... words, one colour per split."""
     fig = go.Figure()
@@ -175,9 +181,14 @@ def line_length_figure(hist: dict | None) -> go.Figure:
         fig.add_trace(go.Bar(x=hist["labels"], y=counts, name=split, marker_color=PALETTE[i % len(PALETTE)]))
     fig.update_xaxes(title_text=(hist or {}).get("unit", "words per line"), type="category")
     fig.update_yaxes(title_text="lines")
-    fig.update_layout(barmode="group", height=320, template="plotly_white", margin=dict(l=50, r=20, t=40, b=40),
-                      title=dict(text="line lengths" if hist else "select a corpus", x=0.02, font=dict(size=14)),
-                      legend=dict(orientation="h", y=1.1, x=1, xanchor="right"))
+    fig.update_layout(
+        barmode="group",
+        height=320,
+        template="plotly_white",
+        margin=dict(l=50, r=20, t=40, b=40),
+        title=dict(text="line lengths" if hist else "select a corpus", x=0.02, font=dict(size=14)),
+        legend=dict(orientation="h", y=1.1, x=1, xanchor="right"),
+    )
     return fig
 
 
@@ -190,12 +201,14 @@ def corpus_details(ctx: StudioContext, name: str | None) -> tuple:
         stats = corpus_stats(ctx.workspace.corpus_dir(name))
     except UserError as err:
         return f"⚠️ {err}", *empty
-    splits = pd.DataFrame([[s, c["words"], c["chars"], c["lines"], c["documents"], c["files"]]
-                           for s, c in stats["splits"].items()], columns=SPLIT_COLUMNS)
-    files = pd.DataFrame([[f["file"], f["words"], f["chars"], f["lines"], f["documents"]] for f in stats["files"]],
-                         columns=FILE_COLUMNS)
-    summary = (f"**{stats['name']}** · {stats['kind']} · created {stats['created']}\n\n"
-               f"source: `{stats['source']}`")
+    splits = pd.DataFrame(
+        [[s, c["words"], c["chars"], c["lines"], c["documents"], c["files"]] for s, c in stats["splits"].items()],
+        columns=SPLIT_COLUMNS,
+    )
+    files = pd.DataFrame(
+        [[f["file"], f["words"], f["chars"], f["lines"], f["documents"]] for f in stats["files"]], columns=FILE_COLUMNS
+    )
+    summary = f"**{stats['name']}** · {stats['kind']} · created {stats['created']}\n\nsource: `{stats['source']}`"
     if stats["replaced_bytes"]:
         summary += f"\n\n⚠️ {stats['replaced_bytes']:,} byte(s) of the source were not valid UTF-8"
     return summary, splits, files, line_length_figure(stats["line_lengths"])
@@ -237,34 +250,54 @@ def preview_page(ctx: StudioContext, name: str | None, split: str, page, delta: 
 
 # ---- the tab --------------------------------------------------------------------------------------
 
+
 def build(ctx: StudioContext) -> DataComponents:
     """The Data tab's components, with every event wired (call inside `with gr.Tab(...)`)."""
     c = DataComponents(**_build_controls(ctx), **_build_outputs(ctx))
     job_outputs = [c.job, c.status, c.log, c.timer]
-    c.syn_start.click(partial(start_synthetic, ctx), [c.syn_name, c.syn_words, c.syn_complexity, c.syn_seed],
-                      job_outputs + [c.syn_name], api_name="make_corpus")
-    c.folder.input(partial(suggest_folder_name, ctx), c.folder, c.folder_name, show_progress="hidden",
-                   trigger_mode="always_last",  # typing fast: the last keystroke wins, never a stale one
-                   api_visibility="private")
-    c.folder_start.click(partial(start_folder, ctx), [c.folder, c.folder_name, c.babylm, c.budget, c.clean_domains],
-                         job_outputs + [c.folder_name], api_name="import_corpus")
-    c.upload_start.click(partial(start_upload, ctx), [c.files, c.upload_name, c.clean_domains],
-                         job_outputs + [c.upload_name], api_name="upload_corpus")
-    c.timer.tick(partial(poll_job, ctx), c.job, job_outputs + [c.corpora, c.corpus], show_progress="hidden",
-                 api_name="corpus_job")
+    c.syn_start.click(
+        partial(start_synthetic, ctx),
+        [c.syn_name, c.syn_words, c.syn_complexity, c.syn_seed],
+        job_outputs + [c.syn_name],
+        api_name="make_corpus",
+    )
+    c.folder.input(
+        partial(suggest_folder_name, ctx),
+        c.folder,
+        c.folder_name,
+        show_progress="hidden",
+        trigger_mode="always_last",  # typing fast: the last keystroke wins, never a stale one
+        api_visibility="private",
+    )
+    c.folder_start.click(
+        partial(start_folder, ctx),
+        [c.folder, c.folder_name, c.babylm, c.budget, c.clean_domains],
+        job_outputs + [c.folder_name],
+        api_name="import_corpus",
+    )
+    c.upload_start.click(
+        partial(start_upload, ctx),
+        [c.files, c.upload_name, c.clean_domains],
+        job_outputs + [c.upload_name],
+        api_name="upload_corpus",
+    )
+    c.timer.tick(
+        partial(poll_job, ctx), c.job, job_outputs + [c.corpora, c.corpus], show_progress="hidden", api_name="corpus_job"
+    )
     c.refresh.click(partial(refresh_lists, ctx), None, [c.corpora, c.corpus], api_name="list_corpora")
     c.corpus.focus(partial(corpus_choices, ctx), None, c.corpus, show_progress="hidden", api_visibility="private")
     c.corpora.select(pick_corpus, None, c.corpus, api_visibility="private")
     preview = [c.preview, c.page, c.page_info]
-    c.corpus.change(partial(corpus_details, ctx), c.corpus, [c.summary, c.splits, c.file_table, c.histogram],
-                    api_name="corpus_details")
+    c.corpus.change(
+        partial(corpus_details, ctx), c.corpus, [c.summary, c.splits, c.file_table, c.histogram], api_name="corpus_details"
+    )
     c.corpus.change(partial(preview_page, ctx, page=1), [c.corpus, c.preview_split], preview, api_visibility="private")
-    c.preview_split.change(partial(preview_page, ctx, page=1), [c.corpus, c.preview_split], preview,
-                           api_visibility="private")
+    c.preview_split.change(partial(preview_page, ctx, page=1), [c.corpus, c.preview_split], preview, api_visibility="private")
     c.page.submit(partial(preview_page, ctx), [c.corpus, c.preview_split, c.page], preview, api_name="corpus_preview")
     for button, delta in ((c.prev, -1), (c.next, 1)):
-        button.click(partial(preview_page, ctx, delta=delta), [c.corpus, c.preview_split, c.page], preview,
-                     api_visibility="private")
+        button.click(
+            partial(preview_page, ctx, delta=delta), [c.corpus, c.preview_split, c.page], preview, api_visibility="private"
+        )
     return c
 
 
@@ -279,63 +312,119 @@ def _build_controls(ctx: StudioContext) -> dict:
             with gr.Tabs():
                 with gr.Tab("Synthetic"):
                     with gr.Row():
-                        syn_name = refilled(gr.Textbox, partial(free_output_name, ctx, "syn", "prepare"),
-                                            label="Corpus name", elem_id="data-syn-name")
-                        syn_words = gr.Number(1_000_000, label="Size (words)", precision=0, minimum=1, maximum=MAX_SYNTH_WORDS,
-                                              elem_id="data-syn-words")
+                        syn_name = refilled(
+                            gr.Textbox,
+                            partial(free_output_name, ctx, "syn", "prepare"),
+                            label="Corpus name",
+                            elem_id="data-syn-name",
+                        )
+                        syn_words = gr.Number(
+                            1_000_000,
+                            label="Size (words)",
+                            precision=0,
+                            minimum=1,
+                            maximum=MAX_SYNTH_WORDS,
+                            elem_id="data-syn-words",
+                        )
                         syn_seed = gr.Number(42, label="Seed", precision=0, minimum=0, maximum=MAX_SEED, elem_id="data-syn-seed")
-                    syn_complexity = gr.Radio(list(COMPLEXITIES), value="simple", label="Complexity",
-                                              info="simple: short SVO sentences; medium: questions, dialogue; "
-                                                   "complex: clauses, past and future", elem_id="data-syn-complexity")
+                    syn_complexity = gr.Radio(
+                        list(COMPLEXITIES),
+                        value="simple",
+                        label="Complexity",
+                        info="simple: short SVO sentences; medium: questions, dialogue; complex: clauses, past and future",
+                        elem_id="data-syn-complexity",
+                    )
                     syn_start = gr.Button("Make synthetic corpus", variant="primary", elem_id="data-syn-start")
                 with gr.Tab("Folder"):
                     with gr.Row():
-                        folder = gr.Textbox(label="Folder", placeholder="/path/to/babylm_10M or your own text",
-                                            info="a folder on this machine: BabyLM (2023/2024 auto-detected), "
-                                                 ".txt, .jsonl or .parquet", scale=2, elem_id="data-folder")
-                        folder_name = refilled(gr.Textbox, partial(free_output_name, ctx, "corpus", "prepare"),
-                                               label="Corpus name", elem_id="data-folder-name")
+                        folder = gr.Textbox(
+                            label="Folder",
+                            placeholder="/path/to/babylm_10M or your own text",
+                            info="a folder on this machine: BabyLM (2023/2024 auto-detected), .txt, .jsonl or .parquet",
+                            scale=2,
+                            elem_id="data-folder",
+                        )
+                        folder_name = refilled(
+                            gr.Textbox,
+                            partial(free_output_name, ctx, "corpus", "prepare"),
+                            label="Corpus name",
+                            elem_id="data-folder-name",
+                        )
                     with gr.Row():
                         babylm = gr.Radio(list(VERSIONS), value="auto", label="BabyLM version", elem_id="data-babylm")
-                        budget = gr.Textbox(label="Word budget", placeholder="e.g. 10M (empty: keep all)",
-                                            elem_id="data-budget")
+                        budget = gr.Textbox(label="Word budget", placeholder="e.g. 10M (empty: keep all)", elem_id="data-budget")
                     folder_start = gr.Button("Prepare folder", variant="primary", elem_id="data-folder-start")
                 with gr.Tab("Upload"):
-                    files = gr.File(file_count="multiple", file_types=list(UPLOAD_SUFFIXES),
-                                    label="Files (.txt, .jsonl, .parquet)", elem_id="data-files")
-                    upload_name = refilled(gr.Textbox, partial(free_output_name, ctx, "upload", "prepare"),
-                                           label="Corpus name", elem_id="data-upload-name")
+                    files = gr.File(
+                        file_count="multiple",
+                        file_types=list(UPLOAD_SUFFIXES),
+                        label="Files (.txt, .jsonl, .parquet)",
+                        elem_id="data-files",
+                    )
+                    upload_name = refilled(
+                        gr.Textbox,
+                        partial(free_output_name, ctx, "upload", "prepare"),
+                        label="Corpus name",
+                        elem_id="data-upload-name",
+                    )
                     upload_start = gr.Button("Prepare uploaded files", variant="primary", elem_id="data-upload-start")
             with gr.Accordion("Cleaning (folder and upload)", open=False):
-                clean_domains = gr.CheckboxGroup(cleaner_names(), label="Clean domains",
-                                                 info="cleaners to run; whitespace is always normalised",
-                                                 elem_id="data-clean")
+                clean_domains = gr.CheckboxGroup(
+                    cleaner_names(),
+                    label="Clean domains",
+                    info="cleaners to run; whitespace is always normalised",
+                    elem_id="data-clean",
+                )
         with gr.Column(scale=2):
             job = gr.Textbox(visible=False, elem_id="data-job")
             status = gr.Markdown("No job started yet.", elem_id="data-status")
             log = gr.Textbox(label="Job log (tail)", lines=6, max_lines=12, interactive=False, elem_id="data-log")
             timer = gr.Timer(1.0, active=False)  # started by Start and by wire_load's re-attach
-    return dict(syn_name=syn_name, syn_words=syn_words, syn_complexity=syn_complexity, syn_seed=syn_seed,
-                syn_start=syn_start, folder=folder, folder_name=folder_name, babylm=babylm, budget=budget,
-                clean_domains=clean_domains, folder_start=folder_start, files=files, upload_name=upload_name,
-                upload_start=upload_start, job=job, status=status, log=log, timer=timer)
+    return dict(
+        syn_name=syn_name,
+        syn_words=syn_words,
+        syn_complexity=syn_complexity,
+        syn_seed=syn_seed,
+        syn_start=syn_start,
+        folder=folder,
+        folder_name=folder_name,
+        babylm=babylm,
+        budget=budget,
+        clean_domains=clean_domains,
+        folder_start=folder_start,
+        files=files,
+        upload_name=upload_name,
+        upload_start=upload_start,
+        job=job,
+        status=status,
+        log=log,
+        timer=timer,
+    )
 
 
 def _build_outputs(ctx: StudioContext) -> dict:
     with gr.Row():
-        corpora = refilled(gr.Dataframe, partial(corpora_table, ctx), headers=CORPUS_COLUMNS, interactive=False,
-                               label="Corpora (words and documents of the train split; click a row)",
-                               max_height=260, elem_id="data-corpora")
+        corpora = refilled(
+            gr.Dataframe,
+            partial(corpora_table, ctx),
+            headers=CORPUS_COLUMNS,
+            interactive=False,
+            label="Corpora (words and documents of the train split; click a row)",
+            max_height=260,
+            elem_id="data-corpora",
+        )
     with gr.Row():
-        corpus = gr.Dropdown(ctx.workspace.corpora(), value=None, allow_custom_value=True, label="Corpus", scale=3,
-                             elem_id="data-corpus")
+        corpus = gr.Dropdown(
+            ctx.workspace.corpora(), value=None, allow_custom_value=True, label="Corpus", scale=3, elem_id="data-corpus"
+        )
         refresh = gr.Button("Refresh", size="sm", scale=1, elem_id="data-refresh")
     summary = gr.Markdown(elem_id="data-summary")
     with gr.Row(equal_height=False):
         with gr.Column():
             splits = gr.Dataframe(headers=SPLIT_COLUMNS, interactive=False, label="Splits", elem_id="data-splits")
-            file_table = gr.Dataframe(headers=FILE_COLUMNS, interactive=False, label="Files", max_height=240,
-                                      elem_id="data-files-table")
+            file_table = gr.Dataframe(
+                headers=FILE_COLUMNS, interactive=False, label="Files", max_height=240, elem_id="data-files-table"
+            )
         histogram = gr.Plot(line_length_figure(None), label="Line lengths", elem_id="data-histogram")
     with gr.Row():
         preview_split = gr.Radio(["train", "dev"], value="train", label="Preview split", elem_id="data-preview-split")
@@ -344,6 +433,18 @@ def _build_outputs(ctx: StudioContext) -> dict:
         next_ = gr.Button("Next ▶", size="sm", elem_id="data-next")
     page_info = gr.Markdown(elem_id="data-page-info")
     preview = gr.Textbox(label="Text", lines=20, max_lines=40, interactive=False, elem_id="data-preview")
-    return dict(corpora=corpora, refresh=refresh, corpus=corpus, summary=summary, splits=splits,
-                file_table=file_table, histogram=histogram, preview_split=preview_split, page=page, prev=prev,
-                next=next_, page_info=page_info, preview=preview)
+    return dict(
+        corpora=corpora,
+        refresh=refresh,
+        corpus=corpus,
+        summary=summary,
+        splits=splits,
+        file_table=file_table,
+        histogram=histogram,
+        preview_split=preview_split,
+        page=page,
+        prev=prev,
+        next=next_,
+        page_info=page_info,
+        preview=preview,
+    )

@@ -3,6 +3,7 @@ numbers (from the history's `evals` table) and link its self-contained HTML repo
 
 Handlers are plain functions over core.jobs / core.evaluate; nothing is kept between calls.
 """
+
 from __future__ import annotations
 
 from functools import partial
@@ -98,14 +99,26 @@ def _glue_options(suites: tuple, glue_tasks: list[str] | None, pooling: str | No
     chosen = [t for t in GLUE_TASKS if t in (glue_tasks or [])]
     if len(chosen) != len(glue_tasks or []):
         raise UserError(f"GLUE tasks: choose from {', '.join(GLUE_TASKS)}")
-    return {"tasks": "" if len(chosen) in (0, len(GLUE_TASKS)) else ",".join(chosen),
-            "pooling": POOLING[pooling or next(iter(POOLING))], "epochs": int(epochs or 0)}
+    return {
+        "tasks": "" if len(chosen) in (0, len(GLUE_TASKS)) else ",".join(chosen),
+        "pooling": POOLING[pooling or next(iter(POOLING))],
+        "epochs": int(epochs or 0),
+    }
 
 
-def start_eval(ctx: StudioContext, model: str | None, suites: list[str] | None, num_samples,
-               babylm_data: str | None = "", fast: bool = False, temperatures: str | None = "",
-               arithmetic: str | None = EXACT_LABEL, glue_tasks: list[str] | None = None,
-               pooling: str | None = None, epochs=0) -> tuple:
+def start_eval(
+    ctx: StudioContext,
+    model: str | None,
+    suites: list[str] | None,
+    num_samples,
+    babylm_data: str | None = "",
+    fast: bool = False,
+    temperatures: str | None = "",
+    arithmetic: str | None = EXACT_LABEL,
+    glue_tasks: list[str] | None = None,
+    pooling: str | None = None,
+    epochs=0,
+) -> tuple:
     """Check the options, then start an `eval` job -> (job, status, log, timer).
     `arithmetic` is EXACT_LABEL (`--exact`, the default) or FAST_PATH_LABEL (`--no-exact`);
     `glue_tasks`, `pooling` (a POOLING label) and `epochs` count only with the glue suite."""
@@ -116,17 +129,21 @@ def start_eval(ctx: StudioContext, model: str | None, suites: list[str] | None, 
             raise UserError(f"BabyLM arithmetic: {arithmetic!r} is not one of {', '.join(map(repr, ARITHMETIC))}")
         suites = tuple(suites or ())
         with_babylm = "babylm" in suites
-        opts = EvalOptions(model=model, suites=suites, num_samples=int(num_samples or 0), suites_given=True,
-                           babylm_data=_babylm_folder(ctx, babylm_data) if set(suites) & set(DATA_SUITES) else "",
-                           fast=bool(fast) and with_babylm,
-                           temperatures=(temperatures or "").strip() if with_babylm else "",
-                           exact=ARITHMETIC[arithmetic or EXACT_LABEL] or not with_babylm,
-                           **_glue_options(suites, glue_tasks, pooling, epochs))
+        opts = EvalOptions(
+            model=model,
+            suites=suites,
+            num_samples=int(num_samples or 0),
+            suites_given=True,
+            babylm_data=_babylm_folder(ctx, babylm_data) if set(suites) & set(DATA_SUITES) else "",
+            fast=bool(fast) and with_babylm,
+            temperatures=(temperatures or "").strip() if with_babylm else "",
+            exact=ARITHMETIC[arithmetic or EXACT_LABEL] or not with_babylm,
+            **_glue_options(suites, glue_tasks, pooling, epochs),
+        )
         opts.check()
         with ctx.history() as h:
             job = h.free_name(f"eval-{model}")
-            jobs.start_task("eval", opts.to_dict(), ctx.workspace, h, name=job,
-                            command=cli_command(ctx, *eval_args(opts)))
+            jobs.start_task("eval", opts.to_dict(), ctx.workspace, h, name=job, command=cli_command(ctx, *eval_args(opts)))
     except UserError as err:
         return refused(err, 4)
     status, log, _ = job_view(ctx, job)
@@ -145,10 +162,18 @@ def results_view(ctx: StudioContext, model: str | None, _output: str | None = No
     if rows:
         newest = max(r["time"] for r in rows)
         rows = [r for r in rows if newest - r["time"] < 1.0]  # the rows of the last evaluation
-    table = pd.DataFrame([{"suite": r["suite"], "metric": r["name"],
-                           "value": None if r["value"] is None else round(r["value"], 4),
-                           "evaluated": pd.Timestamp(r["time"], unit="s").strftime("%Y-%m-%d %H:%M")}
-                          for r in rows], columns=RESULT_COLUMNS)
+    table = pd.DataFrame(
+        [
+            {
+                "suite": r["suite"],
+                "metric": r["name"],
+                "value": None if r["value"] is None else round(r["value"], 4),
+                "evaluated": pd.Timestamp(r["time"], unit="s").strftime("%Y-%m-%d %H:%M"),
+            }
+            for r in rows
+        ],
+        columns=RESULT_COLUMNS,
+    )
     report = reports[-1]["extra"]["report"] if reports else None
     return table, report if report and Path(report).is_file() else None
 
@@ -160,52 +185,81 @@ def poll_eval(ctx: StudioContext, job: str, model: str | None) -> tuple:
 
 def _build_babylm(ctx: StudioContext) -> tuple:
     folders = babylm_folders(ctx)
-    with gr.Accordion("BabyLM 2025: data folder (babylm, aoa, glue) and zero-shot options", open=bool(folders),
-                      elem_id="eval-babylm"):
+    with gr.Accordion(
+        "BabyLM 2025: data folder (babylm, aoa, glue) and zero-shot options", open=bool(folders), elem_id="eval-babylm"
+    ):
         with gr.Row():
-            data = gr.Dropdown(folders, value=folders[0] if folders else None, allow_custom_value=True,
-                               label="BabyLM data folder", elem_id="eval-babylm-data", scale=3,
-                               info="the official evaluation_data/ (or its full_eval/, fast_eval/, one task folder)")
-            fast = gr.Checkbox(False, label="fast (fast_eval/: the checkpoints' set)", elem_id="eval-babylm-fast",
-                               scale=1)
-            temperatures = gr.Textbox("", label="temperatures", placeholder="1.0 (default), 1,1.5,2 or 0.5:2:0.25",
-                                      elem_id="eval-babylm-temperatures", scale=1)
-        arithmetic = gr.Radio(list(ARITHMETIC), value=EXACT_LABEL, label="arithmetic", elem_id="eval-babylm-exact",
-                              scale=2, info="pipeline: its batches of 64 in file order and float32 sums, so near-ties "
-                                            "fall as in its files (--exact); fast: shared prefixes once, "
-                                            "length-sorted batches, float64 sums (--no-exact)")
-    data.focus(lambda: gr.update(choices=babylm_folders(ctx)), None, data, show_progress="hidden",
-               api_visibility="private")
+            data = gr.Dropdown(
+                folders,
+                value=folders[0] if folders else None,
+                allow_custom_value=True,
+                label="BabyLM data folder",
+                elem_id="eval-babylm-data",
+                scale=3,
+                info="the official evaluation_data/ (or its full_eval/, fast_eval/, one task folder)",
+            )
+            fast = gr.Checkbox(False, label="fast (fast_eval/: the checkpoints' set)", elem_id="eval-babylm-fast", scale=1)
+            temperatures = gr.Textbox(
+                "",
+                label="temperatures",
+                placeholder="1.0 (default), 1,1.5,2 or 0.5:2:0.25",
+                elem_id="eval-babylm-temperatures",
+                scale=1,
+            )
+        arithmetic = gr.Radio(
+            list(ARITHMETIC),
+            value=EXACT_LABEL,
+            label="arithmetic",
+            elem_id="eval-babylm-exact",
+            scale=2,
+            info="pipeline: its batches of 64 in file order and float32 sums, so near-ties "
+            "fall as in its files (--exact); fast: shared prefixes once, "
+            "length-sorted batches, float64 sums (--no-exact)",
+        )
+    data.focus(lambda: gr.update(choices=babylm_folders(ctx)), None, data, show_progress="hidden", api_visibility="private")
     return data, fast, temperatures, arithmetic
 
 
 def _build_glue() -> tuple:
-    with gr.Accordion("BabyLM fine-tuning (tick glue above): hours on a CPU, minutes on a GPU", open=False,
-                      elem_id="eval-glue"):
+    with gr.Accordion("BabyLM fine-tuning (tick glue above): hours on a CPU, minutes on a GPU", open=False, elem_id="eval-glue"):
         with gr.Row():
-            tasks = gr.CheckboxGroup(list(GLUE_TASKS), value=list(GLUE_TASKS), label="GLUE tasks",
-                                     elem_id="eval-glue-tasks", scale=3)
-            pooling = gr.Radio(list(POOLING), value=next(iter(POOLING)), label="pooling", elem_id="eval-glue-pooling",
-                               scale=2, info="the hidden state the classifier reads: position 0 (the pipeline's "
-                                             "rule; weak for causal models) or the last real token (recorded as "
-                                             "not official)")
-            epochs = gr.Number(0, precision=0, minimum=0, label="epochs (0 = the recipe's: 10, WSC 30)",
-                               elem_id="eval-glue-epochs", scale=1)
+            tasks = gr.CheckboxGroup(
+                list(GLUE_TASKS), value=list(GLUE_TASKS), label="GLUE tasks", elem_id="eval-glue-tasks", scale=3
+            )
+            pooling = gr.Radio(
+                list(POOLING),
+                value=next(iter(POOLING)),
+                label="pooling",
+                elem_id="eval-glue-pooling",
+                scale=2,
+                info="the hidden state the classifier reads: position 0 (the pipeline's "
+                "rule; weak for causal models) or the last real token (recorded as "
+                "not official)",
+            )
+            epochs = gr.Number(
+                0, precision=0, minimum=0, label="epochs (0 = the recipe's: 10, WSC 30)", elem_id="eval-glue-epochs", scale=1
+            )
     return tasks, pooling, epochs
 
 
 def build(ctx: StudioContext) -> EvaluateComponents:
     """The Evaluate tab (call inside `with gr.Tab(...)`)."""
     with gr.Row():
-        model = gr.Dropdown(model_choices(ctx), allow_custom_value=True, label="model (a finished or stopped run)",
-                            elem_id="eval-model", scale=2)
-        suites = gr.CheckboxGroup(list(ALL_SUITES), value=["ppl", "gen", "cloze"], label="suites",
-                                  elem_id="eval-suites",
-                                  info="ppl: perplexity + bits/byte; gen: diversity, repetition, consistency; "
-                                       "cloze; pairs: BLiMP minimal pairs (<workspace>/blimp/); "
-                                       "babylm: the official BabyLM 2025 zero-shot tasks; speed; aoa: age of "
-                                       "acquisition over the run's chck_* checkpoints; glue: fine-tuning on 7 "
-                                       "(Super)GLUE tasks (aoa and glue read the BabyLM data folder)", scale=3)
+        model = gr.Dropdown(
+            model_choices(ctx), allow_custom_value=True, label="model (a finished or stopped run)", elem_id="eval-model", scale=2
+        )
+        suites = gr.CheckboxGroup(
+            list(ALL_SUITES),
+            value=["ppl", "gen", "cloze"],
+            label="suites",
+            elem_id="eval-suites",
+            info="ppl: perplexity + bits/byte; gen: diversity, repetition, consistency; "
+            "cloze; pairs: BLiMP minimal pairs (<workspace>/blimp/); "
+            "babylm: the official BabyLM 2025 zero-shot tasks; speed; aoa: age of "
+            "acquisition over the run's chck_* checkpoints; glue: fine-tuning on 7 "
+            "(Super)GLUE tasks (aoa and glue read the BabyLM data folder)",
+            scale=3,
+        )
         num_samples = gr.Number(100, precision=0, minimum=0, label="samples per suite (0 = all)", scale=1)
     babylm = _build_babylm(ctx)
     glue = _build_glue()
@@ -221,15 +275,19 @@ def build(ctx: StudioContext) -> EvaluateComponents:
     export_section.build(ctx)  # its own accordion, handlers and timer
     submission_section.build(ctx)  # the BabyLM submission accordion
 
-    model.focus(lambda: gr.update(choices=model_choices(ctx)), None, model, show_progress="hidden",
-                api_visibility="private")
+    model.focus(lambda: gr.update(choices=model_choices(ctx)), None, model, show_progress="hidden", api_visibility="private")
     model.change(partial(results_view, ctx), model, [results, report], api_name="eval_results")
-    start.click(partial(start_eval, ctx), [model, suites, num_samples, *babylm, *glue], [job, status, log, timer],
-                api_name="evaluate")
-    timer.tick(partial(poll_eval, ctx), [job, model], [job, status, log, timer, results, report],
-               show_progress="hidden", api_name="eval_status")
-    return EvaluateComponents(model, suites, num_samples, *babylm, *glue, start, job, status, log, timer, results,
-                              report)
+    start.click(
+        partial(start_eval, ctx), [model, suites, num_samples, *babylm, *glue], [job, status, log, timer], api_name="evaluate"
+    )
+    timer.tick(
+        partial(poll_eval, ctx),
+        [job, model],
+        [job, status, log, timer, results, report],
+        show_progress="hidden",
+        api_name="eval_status",
+    )
+    return EvaluateComponents(model, suites, num_samples, *babylm, *glue, start, job, status, log, timer, results, report)
 
 
 def wire_load(demo: gr.Blocks, ctx: StudioContext, c: EvaluateComponents, tab: gr.Tab | None = None) -> None:

@@ -2,6 +2,7 @@
 file or an int8 ONNX file as a background `export` job, then show the check, sizes, perplexity and
 the output folder (read from its export.json). Plain handlers over core.export.runner; no state.
 """
+
 from __future__ import annotations
 
 import json
@@ -54,15 +55,23 @@ def result_view(output: str | None) -> str:
     lines = [f"**Output:** `{r['output']}`", "", "Files: " + ", ".join(f"`{f}`" for f in r["files"])]
     if "check" in r:
         c = r["check"]
-        lines += ["", f"**ONNX check:** {'✅ passed' if c['passed'] else '❌ failed'}: max abs diff "
-                      f"{c['max_abs_diff']:.3g} (tolerance {c['tolerance']:.3g}) on {len(c['shapes'])} input shapes"]
+        lines += [
+            "",
+            f"**ONNX check:** {'✅ passed' if c['passed'] else '❌ failed'}: max abs diff "
+            f"{c['max_abs_diff']:.3g} (tolerance {c['tolerance']:.3g}) on {len(c['shapes'])} input shapes",
+        ]
     if "int8" in r:
         q = r["int8"]
         s, b, a = q["size"], q["perplexity_before"], q["perplexity_after"]
-        lines += ["", "| | float32 | int8 |", "|---|---|---|",
-                  f"| size (MB) | {s['fp32_onnx_mb']:.2f} | {s['int8_onnx_mb']:.2f} |",
-                  f"| perplexity on {q['data']} | {b['perplexity']:.3f} | {a['perplexity']:.3f} |",
-                  "", f"{s['ratio']:.2f}x smaller; perplexity {q['perplexity_change']:+.2%} over {a['tokens']:,} tokens."]
+        lines += [
+            "",
+            "| | float32 | int8 |",
+            "|---|---|---|",
+            f"| size (MB) | {s['fp32_onnx_mb']:.2f} | {s['int8_onnx_mb']:.2f} |",
+            f"| perplexity on {q['data']} | {b['perplexity']:.3f} | {a['perplexity']:.3f} |",
+            "",
+            f"{s['ratio']:.2f}x smaller; perplexity {q['perplexity_change']:+.2%} over {a['tokens']:,} tokens.",
+        ]
     return "\n".join(lines)
 
 
@@ -79,8 +88,12 @@ def poll_export(ctx: StudioContext, job: str) -> tuple:
 def build(ctx: StudioContext) -> ExportComponents:
     """The Export accordion (call inside the Evaluate tab)."""
     with gr.Accordion("Export", open=False, elem_id="export"):
-        model = gr.Dropdown(model_choices(ctx), allow_custom_value=True, elem_id="export-model",
-                            label="model to export (a finished or stopped run)")
+        model = gr.Dropdown(
+            model_choices(ctx),
+            allow_custom_value=True,
+            elem_id="export-model",
+            label="model to export (a finished or stopped run)",
+        )
         with gr.Row():
             buttons = {fmt: gr.Button(label, elem_id=f"export-{fmt}") for fmt, label in BUTTONS.items()}
         job = gr.Textbox(visible=False)
@@ -89,11 +102,8 @@ def build(ctx: StudioContext) -> ExportComponents:
             result = gr.Markdown(elem_id="export-result")
             log = gr.Textbox(label="log (tail)", lines=8, max_lines=8)
         timer = gr.Timer(1.0, active=False)
-    model.focus(lambda: gr.update(choices=model_choices(ctx)), None, model, show_progress="hidden",
-                api_visibility="private")
+    model.focus(lambda: gr.update(choices=model_choices(ctx)), None, model, show_progress="hidden", api_visibility="private")
     for fmt, button in buttons.items():
-        button.click(partial(start_export, ctx, fmt), model, [job, status, log, timer, result],
-                     api_name=f"export_{fmt}")
-    timer.tick(partial(poll_export, ctx), job, [job, status, log, timer, result], show_progress="hidden",
-               api_name="export_job")
+        button.click(partial(start_export, ctx, fmt), model, [job, status, log, timer, result], api_name=f"export_{fmt}")
+    timer.tick(partial(poll_export, ctx), job, [job, status, log, timer, result], show_progress="hidden", api_name="export_job")
     return ExportComponents(model, buttons, job, status, result, log, timer)

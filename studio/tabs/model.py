@@ -3,6 +3,7 @@
 Handlers are plain functions over core.config / core.model.build / core.config.presets; nothing is built or
 trained here. Must not hold state: every handler takes the studio context and explicit values.
 """
+
 from __future__ import annotations
 
 import functools
@@ -24,13 +25,26 @@ from studio.plots import PALETTE
 from studio.shared import refilled, refresh_on_open
 
 # The form's fields, in the order every handler takes and returns their values.
-FIELDS = ("model.type", "model.hidden_size", "model.intermediate_size", "model.n_layer", "model.n_head",
-          "model.max_position_embeddings", "data.seq_length", "model.vocab_size",
-          "model.tie_word_embeddings", "training.batch_size")
-LABELS = {"model.type": "architecture", "model.max_position_embeddings": "max position embeddings",
-          "data.seq_length": "sequence length (data.seq_length)", "model.vocab_size": "vocab size (0 = from tokenizer)",
-          "model.tie_word_embeddings": "tie word embeddings",
-          "training.batch_size": "batch size (for the memory estimate)"}
+FIELDS = (
+    "model.type",
+    "model.hidden_size",
+    "model.intermediate_size",
+    "model.n_layer",
+    "model.n_head",
+    "model.max_position_embeddings",
+    "data.seq_length",
+    "model.vocab_size",
+    "model.tie_word_embeddings",
+    "training.batch_size",
+)
+LABELS = {
+    "model.type": "architecture",
+    "model.max_position_embeddings": "max position embeddings",
+    "data.seq_length": "sequence length (data.seq_length)",
+    "model.vocab_size": "vocab size (0 = from tokenizer)",
+    "model.tie_word_embeddings": "tie word embeddings",
+    "training.batch_size": "batch size (for the memory estimate)",
+}
 DEFAULT_PRESET = "llama-10M"
 WORDS_PER_TOKEN = 0.75  # without a tokenizer: about 4 tokens for every 3 words of English
 LOW_RATIO, HIGH_RATIO = 0.2, 20.0  # tokens per parameter the guide's rule of thumb (about 1) tolerates
@@ -58,6 +72,7 @@ class ModelComponents(NamedTuple):
 # ---------------------------------------------------------------------------------------------
 # Handlers
 # ---------------------------------------------------------------------------------------------
+
 
 def load_preset(ctx: StudioContext, name: str) -> list:
     """The form values (FIELDS order) of preset `name`; defaults when it is gone or broken."""
@@ -89,27 +104,33 @@ def resolve_form(ctx: StudioContext, preset: str, values, tokenizer_vocab: int |
     return cfg
 
 
-def estimate(ctx: StudioContext, preset: str, tokenizer: str, corpus: str, fertility: float | None,
-             *values) -> tuple[str, str, go.Figure, str]:
+def estimate(
+    ctx: StudioContext, preset: str, tokenizer: str, corpus: str, fertility: float | None, *values
+) -> tuple[str, str, go.Figure, str]:
     """(summary, errors, memory figure, data fit) for the form; errors are shown, never raised."""
     vocab, tok_issue = _tokenizer_vocab(ctx, tokenizer)
     try:
         cfg = resolve_form(ctx, preset, values, vocab)
     except ConfigError as err:
         issues = ([tok_issue] if tok_issue else []) + err.issues
-        return ("*Fix the fields below to see the size.*", errors_markdown(issues),
-                memory_figure({}), "")
+        return ("*Fix the fields below to see the size.*", errors_markdown(issues), memory_figure({}), "")
     v = cfg.model.vocab_size or vocab or models.NOMINAL_VOCAB
     params = models.count_parameters(cfg.model, v)
     mem = models.estimate_memory(cfg, v)
-    parts = {"weights": mem.weights, "gradients": mem.gradients, "optimizer": mem.optimizer,
-             "activations": mem.activations}
-    source = ("set in the form" if cfg.model.vocab_size else f"from tokenizer {tokenizer}" if vocab
-              else "nominal: choose a tokenizer or set vocab size")
-    summary = (f"### {models.human(params)} parameters\n`{params:,}` exactly ({cfg.model.type}, "
-               f"vocab {v:,}, {source})\n\n**Training memory** about **{_bytes(mem.total)}** "
-               f"(AdamW, batch {cfg.training.batch_size} x {cfg.data.seq_length} tokens, "
-               f"{'16-bit' if cfg.training.fp16 or cfg.training.bf16 else 'float32'})")
+    parts = {"weights": mem.weights, "gradients": mem.gradients, "optimizer": mem.optimizer, "activations": mem.activations}
+    source = (
+        "set in the form"
+        if cfg.model.vocab_size
+        else f"from tokenizer {tokenizer}"
+        if vocab
+        else "nominal: choose a tokenizer or set vocab size"
+    )
+    summary = (
+        f"### {models.human(params)} parameters\n`{params:,}` exactly ({cfg.model.type}, "
+        f"vocab {v:,}, {source})\n\n**Training memory** about **{_bytes(mem.total)}** "
+        f"(AdamW, batch {cfg.training.batch_size} x {cfg.data.seq_length} tokens, "
+        f"{'16-bit' if cfg.training.fp16 or cfg.training.bf16 else 'float32'})"
+    )
     errors = errors_markdown([tok_issue]) if tok_issue else ""
     return summary, errors, memory_figure(parts), data_fit(ctx, corpus, params, fertility)
 
@@ -144,14 +165,14 @@ def data_fit(ctx: StudioContext, corpus: str, params: int, fertility: float | No
     else:
         tokens, how = words / WORDS_PER_TOKEN, f"words / {WORDS_PER_TOKEN}"
     ratio = tokens / params
-    line = (f"**{corpus}**: {models.human(words)} words, about {models.human(tokens)} tokens ({how}): "
-            f"**{ratio:.2g} tokens per parameter** ({rule}).")
+    line = (
+        f"**{corpus}**: {models.human(words)} words, about {models.human(tokens)} tokens ({how}): "
+        f"**{ratio:.2g} tokens per parameter** ({rule})."
+    )
     if ratio < LOW_RATIO:
-        return line + ("\n\n⚠️ **The model is large for this data: expect overfitting; "
-                       "pick a smaller preset or more data.**")
+        return line + ("\n\n⚠️ **The model is large for this data: expect overfitting; pick a smaller preset or more data.**")
     if ratio > HIGH_RATIO:
-        return line + ("\n\n⚠️ **The model is small for this data: it may underfit; "
-                       "pick a larger preset or use less data.**")
+        return line + ("\n\n⚠️ **The model is small for this data: it may underfit; pick a larger preset or use less data.**")
     return line + "\n\n✅ Size and data are within the rule of thumb."
 
 
@@ -182,25 +203,31 @@ def refresh_lists(ctx: StudioContext, preset: str, tokenizer: str, corpus: str):
     """Re-read presets, tokenizers and corpora (made in other tabs) into the three dropdowns."""
     ws = ctx.workspace
     names = sorted(presets.available(ws), key=str.lower)
-    return (gr.update(choices=names, value=preset if preset in names else None),
-            gr.update(choices=[NONE, *ws.tokenizers()], value=tokenizer if tokenizer in ws.tokenizers() else ""),
-            gr.update(choices=[NONE, *ws.corpora()], value=corpus if corpus in ws.corpora() else ""))
+    return (
+        gr.update(choices=names, value=preset if preset in names else None),
+        gr.update(choices=[NONE, *ws.tokenizers()], value=tokenizer if tokenizer in ws.tokenizers() else ""),
+        gr.update(choices=[NONE, *ws.corpora()], value=corpus if corpus in ws.corpora() else ""),
+    )
 
 
 def system_markdown(ctx: StudioContext) -> str:
     """This machine, from core.doctor.machine.system_summary, as a small table."""
     s = system_summary(ctx.workspace)
     gpu = f"{s['gpu_mem_gb']} GB" if s["gpu_mem_gb"] else "none"
-    return ("| | this machine |\n|---|---|\n"
-            f"| device | {s['device']} |\n| CPU threads | {s['threads']} of {s['cpus']} |\n"
-            f"| RAM | {s['ram_gb']} GB ({s['ram_available_gb']} GB free) |\n"
-            f"| GPU memory | {gpu} |\n| free disk | {s['free_disk_gb']} GB |")
+    return (
+        "| | this machine |\n|---|---|\n"
+        f"| device | {s['device']} |\n| CPU threads | {s['threads']} of {s['cpus']} |\n"
+        f"| RAM | {s['ram_gb']} GB ({s['ram_available_gb']} GB free) |\n"
+        f"| GPU memory | {gpu} |\n| free disk | {s['free_disk_gb']} GB |"
+    )
 
 
 def errors_markdown(issues: list[Issue], title: str = "") -> str:
     """A red box listing each problem with the field it belongs to and its fix."""
-    items = "".join(f"<li><b>{i.where}</b>: {_escape(i.problem)}"
-                    + (f" <i>(fix: {_escape(i.fix)})</i>" if i.fix else "") + "</li>" for i in issues)
+    items = "".join(
+        f"<li><b>{i.where}</b>: {_escape(i.problem)}" + (f" <i>(fix: {_escape(i.fix)})</i>" if i.fix else "") + "</li>"
+        for i in issues
+    )
     head = f"<b>{_escape(title)}</b>" if title else f"<b>{len(issues)} problem{'s' * (len(issues) != 1)}</b>"
     return f"<div {ERROR_STYLE}>{head}" + (f"<ul>{items}</ul>" if items else "") + "</div>"
 
@@ -209,19 +236,32 @@ def memory_figure(parts: dict[str, int]) -> go.Figure:
     """Bars of the training-memory parts (bytes), in MB or GB, with the total in the title."""
     total = sum(parts.values())
     scale, unit = (1e9, "GB") if total >= 1e9 else (1e6, "MB")
-    fig = go.Figure(go.Bar(x=list(parts), y=[v / scale for v in parts.values()],
-                           marker_color=list(PALETTE[:len(parts)]),
-                           text=[_bytes(v) for v in parts.values()], textposition="outside", cliponaxis=False))
+    fig = go.Figure(
+        go.Bar(
+            x=list(parts),
+            y=[v / scale for v in parts.values()],
+            marker_color=list(PALETTE[: len(parts)]),
+            text=[_bytes(v) for v in parts.values()],
+            textposition="outside",
+            cliponaxis=False,
+        )
+    )
     fig.update_yaxes(title_text=unit, rangemode="tozero")
     title = f"training memory about {_bytes(total)}" if parts else "no estimate"
-    fig.update_layout(title=dict(text=title, x=0.02, font=dict(size=14)), height=280, template="plotly_white",
-                      margin=dict(l=50, r=20, t=50, b=30), showlegend=False)
+    fig.update_layout(
+        title=dict(text=title, x=0.02, font=dict(size=14)),
+        height=280,
+        template="plotly_white",
+        margin=dict(l=50, r=20, t=50, b=30),
+        showlegend=False,
+    )
     return fig
 
 
 # ---------------------------------------------------------------------------------------------
 # Small helpers
 # ---------------------------------------------------------------------------------------------
+
 
 def _get(cfg: config.RunConfig, path: str):
     section, name = path.split(".")
@@ -261,6 +301,7 @@ def _help(path: str) -> str:
 # Builder
 # ---------------------------------------------------------------------------------------------
 
+
 def _field(path: str, value):
     label, kw = LABELS.get(path, path.split(".")[1]), dict(info=_help(path), elem_id=f"model-{path.split('.')[1]}")
     meta = config.field_specs()[path].metadata
@@ -275,9 +316,14 @@ def _build_controls(ctx: StudioContext, names: list[str], preset: str, values: l
     ws = ctx.workspace
     c: dict = {}
     with gr.Row():
-        c["preset"] = gr.Dropdown(names, value=preset, label="preset", elem_id="model-preset", scale=3,
-                                  info="Built-in presets and the ones saved in this workspace; "
-                                       "editing a field below overrides it.")
+        c["preset"] = gr.Dropdown(
+            names,
+            value=preset,
+            label="preset",
+            elem_id="model-preset",
+            scale=3,
+            info="Built-in presets and the ones saved in this workspace; editing a field below overrides it.",
+        )
         c["refresh"] = gr.Button("Refresh lists", size="sm", scale=1, elem_id="model-refresh")
     fields = []
     with gr.Row():
@@ -291,15 +337,29 @@ def _build_controls(ctx: StudioContext, names: list[str], preset: str, values: l
             fields.append(_field(path, value))
     c["fields"] = tuple(fields)
     with gr.Row():
-        c["tokenizer"] = gr.Dropdown([NONE, *ws.tokenizers()], value="", label="tokenizer (optional)",
-                                     elem_id="model-tokenizer", info="Its vocabulary sets the model's vocab size.")
-        c["corpus"] = gr.Dropdown([NONE, *ws.corpora()], value="", label="corpus (optional)", elem_id="model-corpus",
-                                  info="Checks the model size against the amount of data.")
-        c["fertility"] = gr.Number(None, label="tokens per word (measured)", interactive=False,
-                                   elem_id="model-fertility", info="Needs a tokenizer and a corpus.")
+        c["tokenizer"] = gr.Dropdown(
+            [NONE, *ws.tokenizers()],
+            value="",
+            label="tokenizer (optional)",
+            elem_id="model-tokenizer",
+            info="Its vocabulary sets the model's vocab size.",
+        )
+        c["corpus"] = gr.Dropdown(
+            [NONE, *ws.corpora()],
+            value="",
+            label="corpus (optional)",
+            elem_id="model-corpus",
+            info="Checks the model size against the amount of data.",
+        )
+        c["fertility"] = gr.Number(
+            None,
+            label="tokens per word (measured)",
+            interactive=False,
+            elem_id="model-fertility",
+            info="Needs a tokenizer and a corpus.",
+        )
     with gr.Row():
-        c["save_name"] = gr.Textbox(label="save as preset", placeholder="my-llama-5M",
-                                    elem_id="model-save-name", scale=3)
+        c["save_name"] = gr.Textbox(label="save as preset", placeholder="my-llama-5M", elem_id="model-save-name", scale=3)
         c["save_button"] = gr.Button("Save preset", elem_id="model-save", scale=1)
     c["save_status"] = gr.Markdown(elem_id="model-save-status")
     return c
@@ -307,10 +367,12 @@ def _build_controls(ctx: StudioContext, names: list[str], preset: str, values: l
 
 def _build_outputs(ctx: StudioContext, initial: tuple) -> dict:
     summary, errors, fig, fit = initial
-    o = {"summary": gr.Markdown(summary, elem_id="model-summary"),
-         "errors": gr.Markdown(errors, elem_id="model-errors"),
-         "memory_plot": gr.Plot(fig, label="memory", elem_id="model-memory"),
-         "fit": gr.Markdown(fit, elem_id="model-fit")}
+    o = {
+        "summary": gr.Markdown(summary, elem_id="model-summary"),
+        "errors": gr.Markdown(errors, elem_id="model-errors"),
+        "memory_plot": gr.Plot(fig, label="memory", elem_id="model-memory"),
+        "fit": gr.Markdown(fit, elem_id="model-fit"),
+    }
     with gr.Accordion("System", open=False, elem_id="model-system-panel"):
         o["system"] = refilled(gr.Markdown, functools.partial(system_markdown, ctx), elem_id="model-system")
     return o
@@ -329,19 +391,47 @@ def build(ctx: StudioContext) -> ModelComponents:
     fields = list(c["fields"])
     form = [c["preset"], c["tokenizer"], c["corpus"], c["fertility"], *fields]
     outputs = [o["summary"], o["errors"], o["memory_plot"], o["fit"]]
-    c["preset"].change(functools.partial(load_preset, ctx), c["preset"], fields, show_progress="hidden",
-                       api_name="preset_values")
-    gr.on([f.change for f in form], functools.partial(estimate, ctx), form, outputs, show_progress="hidden",
-          api_name="estimate_model")
-    gr.on([c["tokenizer"].change, c["corpus"].change], functools.partial(measure_fertility, ctx),
-          [c["tokenizer"], c["corpus"]], c["fertility"], show_progress="hidden", api_name="measure_fertility")
-    c["save_button"].click(functools.partial(save_preset, ctx), [c["save_name"], c["preset"], *fields],
-                           [c["save_status"], c["preset"]], api_name="save_preset")
-    c["refresh"].click(functools.partial(refresh_lists, ctx), [c["preset"], c["tokenizer"], c["corpus"]],
-                       [c["preset"], c["tokenizer"], c["corpus"]], api_name="list_presets")
-    return ModelComponents(preset=c["preset"], fields=c["fields"], tokenizer=c["tokenizer"], corpus=c["corpus"],
-                           fertility=c["fertility"], save_name=c["save_name"], save_button=c["save_button"],
-                           save_status=c["save_status"], refresh=c["refresh"], **o)
+    c["preset"].change(functools.partial(load_preset, ctx), c["preset"], fields, show_progress="hidden", api_name="preset_values")
+    gr.on(
+        [f.change for f in form],
+        functools.partial(estimate, ctx),
+        form,
+        outputs,
+        show_progress="hidden",
+        api_name="estimate_model",
+    )
+    gr.on(
+        [c["tokenizer"].change, c["corpus"].change],
+        functools.partial(measure_fertility, ctx),
+        [c["tokenizer"], c["corpus"]],
+        c["fertility"],
+        show_progress="hidden",
+        api_name="measure_fertility",
+    )
+    c["save_button"].click(
+        functools.partial(save_preset, ctx),
+        [c["save_name"], c["preset"], *fields],
+        [c["save_status"], c["preset"]],
+        api_name="save_preset",
+    )
+    c["refresh"].click(
+        functools.partial(refresh_lists, ctx),
+        [c["preset"], c["tokenizer"], c["corpus"]],
+        [c["preset"], c["tokenizer"], c["corpus"]],
+        api_name="list_presets",
+    )
+    return ModelComponents(
+        preset=c["preset"],
+        fields=c["fields"],
+        tokenizer=c["tokenizer"],
+        corpus=c["corpus"],
+        fertility=c["fertility"],
+        save_name=c["save_name"],
+        save_button=c["save_button"],
+        save_status=c["save_status"],
+        refresh=c["refresh"],
+        **o,
+    )
 
 
 def wire_load(demo: gr.Blocks, ctx: StudioContext, c: ModelComponents, tab: gr.Tab | None = None) -> None:

@@ -2,6 +2,7 @@
 (core.recipe.chain: the same options, check and command) and shows each chain as one item whose detail
 lists every step's status and progress. Holds no job state: the history rows are read on every poll.
 """
+
 from __future__ import annotations
 
 import html
@@ -18,11 +19,18 @@ from core.recipe import chain
 from studio.context import StudioContext
 
 POLL_S = 2.0
-SCALE_CHOICES = [("published (GPU: the paper's models)", "published"),
-                 ("tiny (NOT the published recipe: the `tiny` preset, a few steps)", "tiny")]
+SCALE_CHOICES = [
+    ("published (GPU: the paper's models)", "published"),
+    ("tiny (NOT the published recipe: the `tiny` preset, a few steps)", "tiny"),
+]
 # Step kind -> what the detail calls it (teacher 1, teacher 2, student, BabyLM evals, comparison).
-_ROLES = {"gpu-check": "GPU check", "tokenize": "tokenizer", "distill": "student (distilled)",
-          "eval": "BabyLM eval", "table": "comparison table"}
+_ROLES = {
+    "gpu-check": "GPU check",
+    "tokenize": "tokenizer",
+    "distill": "student (distilled)",
+    "eval": "BabyLM eval",
+    "table": "comparison table",
+}
 _ICONS = {"completed": "✅", "skipped": "⏭️", "running": "🏃", "queued": "⏳", "failed": "❌", "not started": "·"}
 
 
@@ -43,12 +51,16 @@ class RecipeComponents(NamedTuple):
 # Handlers (plain functions; tests call them directly)
 # ---------------------------------------------------------------------------------------------
 
+
 def options(data, babylm_data, tokenizer, scale, name) -> chain.RecipeOptions:
     """The form as the CLI's `RecipeOptions` (existing paths made absolute, as `babyllama recipe` does)."""
-    return chain.RecipeOptions(data=chain.path_or_name((data or "").strip()),
-                               babylm_data=chain.path_or_name((babylm_data or "").strip()),
-                               tokenizer=chain.path_or_name((tokenizer or "").strip()),
-                               scale=scale or "published", name=(name or "").strip())
+    return chain.RecipeOptions(
+        data=chain.path_or_name((data or "").strip()),
+        babylm_data=chain.path_or_name((babylm_data or "").strip()),
+        tokenizer=chain.path_or_name((tokenizer or "").strip()),
+        scale=scale or "published",
+        name=(name or "").strip(),
+    )
 
 
 def show_command(ctx: StudioContext, data, babylm_data, tokenizer, scale, name) -> str:
@@ -71,8 +83,7 @@ def start_recipe(ctx: StudioContext, data, babylm_data, tokenizer, scale, name):
     except UserError as err:
         gr.Warning(str(err).split("\n")[0])
         return gr.skip(), f"⚠️ {err}", gr.Timer(active=False), gr.skip()
-    return (gr.update(choices=chain_choices(ctx), value=job["name"]), describe(ctx, job["name"]),
-            gr.Timer(active=True), command)
+    return (gr.update(choices=chain_choices(ctx), value=job["name"]), describe(ctx, job["name"]), gr.Timer(active=True), command)
 
 
 def chain_choices(ctx: StudioContext) -> list[str]:
@@ -87,8 +98,7 @@ def attach(ctx: StudioContext):
     with ctx.history() as h:
         live = [n for n in choices if jobs.refresh(h, n)["status"] not in FINAL_STATUSES]
     selected = live[0] if live else (choices[0] if choices else None)
-    return (gr.update(choices=choices, value=selected), describe(ctx, selected) if selected else "",
-            gr.Timer(active=bool(live)))
+    return (gr.update(choices=choices, value=selected), describe(ctx, selected) if selected else "", gr.Timer(active=bool(live)))
 
 
 def poll(ctx: StudioContext, job: str | None):
@@ -118,18 +128,24 @@ def describe(ctx: StudioContext, job: str) -> str:
         opts = chain.RecipeOptions.from_dict(row.get("config") or {})
         states = chain.status(opts, ctx.workspace, h)
     live = row["status"] not in FINAL_STATUSES
-    head = (f"**{html.escape(job)}**: {row['status']} · step {row.get('step') or 0}/{len(states)} of chain "
-            f"`{opts.name}`" + ("" if opts.scale == "published" else " · scale tiny: NOT the published recipe"))
+    head = f"**{html.escape(job)}**: {row['status']} · step {row.get('step') or 0}/{len(states)} of chain `{opts.name}`" + (
+        "" if opts.scale == "published" else " · scale tiny: NOT the published recipe"
+    )
     if row.get("error"):
         head += f"\n\n**Error:** {row['error']}"
     lines = [head, "", "| step | what | job / run | status | progress | note |", "|---|---|---|---|---|---|"]
     for state in states:
         status = step_status(state, live)
-        progress = (f"{state.done_steps:,}/{state.total_steps:,} ({100 * state.done_steps / state.total_steps:.0f}%)"
-                    if state.total_steps else "-")
+        progress = (
+            f"{state.done_steps:,}/{state.total_steps:,} ({100 * state.done_steps / state.total_steps:.0f}%)"
+            if state.total_steps
+            else "-"
+        )
         note = state.note if state.state != "running" else ""
-        lines.append(f"| {state.step.name} | {_role(state.step)} | {state.job or '-'} | {_ICONS[status]} {status} | "
-                     f"{progress} | {note.replace('|', '/')} |")
+        lines.append(
+            f"| {state.step.name} | {_role(state.step)} | {state.job or '-'} | {_ICONS[status]} {status} | "
+            f"{progress} | {note.replace('|', '/')} |"
+        )
     if row.get("command"):
         lines += ["", f"Same as: `{row['command']}`"]
     return "\n".join(lines)
@@ -145,17 +161,25 @@ def _role(step: recipe.Step) -> str:
 # Builder
 # ---------------------------------------------------------------------------------------------
 
+
 def build_panel(ctx: StudioContext) -> RecipeComponents:
     """The Recipe accordion (call inside the Train tab's builder)."""
-    with gr.Accordion("Recipe: BabyLlama 2023 (two teachers, a distilled student, BabyLM evals, comparison)",
-                      open=False, elem_id="train-recipe"):
+    with gr.Accordion(
+        "Recipe: BabyLlama 2023 (two teachers, a distilled student, BabyLM evals, comparison)", open=False, elem_id="train-recipe"
+    ):
         with gr.Row():
-            data = gr.Textbox(label="data folder (--data)", placeholder="./data/babylm_10M_clean or a corpus name",
-                              elem_id="recipe-data")
-            babylm = gr.Textbox(label="BabyLM evaluation data (--babylm-data; empty: <workspace>/evaluation_data)",
-                                elem_id="recipe-babylm-data")
-            tokenizer = gr.Dropdown([""] + ctx.workspace.tokenizers(), value="", allow_custom_value=True,
-                                    label="tokenizer (--tokenizer; empty: the chain trains one)")
+            data = gr.Textbox(
+                label="data folder (--data)", placeholder="./data/babylm_10M_clean or a corpus name", elem_id="recipe-data"
+            )
+            babylm = gr.Textbox(
+                label="BabyLM evaluation data (--babylm-data; empty: <workspace>/evaluation_data)", elem_id="recipe-babylm-data"
+            )
+            tokenizer = gr.Dropdown(
+                [""] + ctx.workspace.tokenizers(),
+                value="",
+                allow_custom_value=True,
+                label="tokenizer (--tokenizer; empty: the chain trains one)",
+            )
             scale = gr.Radio(SCALE_CHOICES, value="published", label="scale (--scale)")
             name = gr.Textbox(label="chain name (--name; empty: babyllama-2023[-tiny])")
         with gr.Row():
@@ -168,9 +192,16 @@ def build_panel(ctx: StudioContext) -> RecipeComponents:
     form = [data, babylm, tokenizer, scale, name]
     show.click(partial(show_command, ctx), form, command, api_name="recipe_command")
     start.click(partial(start_recipe, ctx), form, [chains, detail, timer, command], api_name="start_recipe")
-    gr.on([timer.tick, chains.change], partial(poll, ctx), chains, [detail, timer], show_progress="hidden",
-          api_visibility="private")
+    gr.on(
+        [timer.tick, chains.change], partial(poll, ctx), chains, [detail, timer], show_progress="hidden", api_visibility="private"
+    )
     # Page load (triggers=None): re-attach to the newest live chain from the database.
-    gr.on(triggers=None, fn=partial(attach, ctx), inputs=[], outputs=[chains, detail, timer],
-          show_progress="hidden", api_visibility="private")
+    gr.on(
+        triggers=None,
+        fn=partial(attach, ctx),
+        inputs=[],
+        outputs=[chains, detail, timer],
+        show_progress="hidden",
+        api_visibility="private",
+    )
     return RecipeComponents(data, babylm, tokenizer, scale, name, start, command, chains, detail, timer)

@@ -4,6 +4,7 @@ as done / running / missing (a coloured table), a button that starts what is mis
 revision, and `main`'s every task (full suite, reading, AoA, GLUE). Plain handlers over
 core.submission returning dicts keyed by component; no state.
 """
+
 from __future__ import annotations
 
 import html
@@ -17,8 +18,15 @@ from core.submission.run import SubmissionOptions, plan_for, start_detached
 from studio.context import StudioContext
 from studio.shared import model_choices
 
-COLOURS = {"done": "#2e7d32", "running": "#0277bd", "queued": "#0277bd", "missing": "#ef6c00",
-           "short": "#c62828", "failed": "#c62828", "unavailable": "#757575"}
+COLOURS = {
+    "done": "#2e7d32",
+    "running": "#0277bd",
+    "queued": "#0277bd",
+    "missing": "#ef6c00",
+    "short": "#c62828",
+    "failed": "#c62828",
+    "unavailable": "#757575",
+}
 
 
 class SubmissionComponents(NamedTuple):
@@ -37,9 +45,13 @@ def table_html(plan) -> str:
     """The part x revision table, the status cell coloured."""
     rows = "".join(
         f"<tr><td>{p.kind}</td><td>{p.revision}</td><td style='color:#fff;background:{COLOURS.get(p.status, '#555')}'>"
-        f"{p.status}</td><td>{html.escape(p.job or '')}</td><td>{html.escape(p.note)}</td></tr>" for p in plan.parts)
-    return ("<table class='submission-parts'><tr><th>part</th><th>revision</th><th>status</th><th>job</th>"
-            f"<th>note</th></tr>{rows}</table>")
+        f"{p.status}</td><td>{html.escape(p.job or '')}</td><td>{html.escape(p.note)}</td></tr>"
+        for p in plan.parts
+    )
+    return (
+        "<table class='submission-parts'><tr><th>part</th><th>revision</th><th>status</th><th>job</th>"
+        f"<th>note</th></tr>{rows}</table>"
+    )
 
 
 def board_html(plan) -> str:
@@ -62,8 +74,7 @@ def board_html(plan) -> str:
         else:
             values = [_mean(scores[t][i].values()) for t in FAST_TASKS if t != "reading"]
             values += [scores["reading"][i].get("rt"), scores["reading"][i].get("spr")]
-            cells = "".join(f"<td>{v:.3f}</td>" if v is not None and not math.isnan(v) else "<td>·</td>"
-                            for v in values)
+            cells = "".join(f"<td>{v:.3f}</td>" if v is not None and not math.isnan(v) else "<td>·</td>" for v in values)
         rows.append(f"<tr><td>{part.revision}</td>{cells}</tr>")
     fast_table = f"<table class='submission-board'><tr><th>revision</th>{heads}</tr>{''.join(rows)}</table>"
     return fast_table + main_board_html(plan)
@@ -104,8 +115,9 @@ def main_board_html(plan) -> str:
         value = found.get("score") if suite == "aoa" else (found.get("scoreboard") or {}).get(label)
         ok = isinstance(value, (int, float)) and not math.isnan(value)
         cells.append(f"<td>{value:.3f}</td>" if ok else "<td>·</td>")
-    return (f"<table class='submission-main'><tr><th>revision</th>{''.join(heads)}</tr>"
-            f"<tr><td>main</td>{''.join(cells)}</tr></table>")
+    return (
+        f"<table class='submission-main'><tr><th>revision</th>{''.join(heads)}</tr><tr><td>main</td>{''.join(cells)}</tr></table>"
+    )
 
 
 def _mean(values) -> float | None:
@@ -125,8 +137,11 @@ def show(ctx: StudioContext, run: str | None, track: str, data: str, scale: floa
         return {parts.status: f"⚠️ {err}"}
     counts = ", ".join(f"{n} {s}" for s, n in sorted(plan.counts().items()))
     notes = [f"- missing checkpoint: {s}" for s in plan.schedule] + ([f"- over budget: {plan.budget}"] if plan.budget else [])
-    return {parts.status: "\n".join([f"**{run}**, {track}: {counts}", *notes]),
-            parts.table: table_html(plan), parts.board: board_html(plan)}
+    return {
+        parts.status: "\n".join([f"**{run}**, {track}: {counts}", *notes]),
+        parts.table: table_html(plan),
+        parts.board: board_html(plan),
+    }
 
 
 def start(ctx: StudioContext, run: str | None, track: str, data: str, scale: float, parts: SubmissionComponents) -> dict:
@@ -143,8 +158,7 @@ def start(ctx: StudioContext, run: str | None, track: str, data: str, scale: flo
 
 def build(ctx: StudioContext) -> SubmissionComponents:
     """The Submission accordion (call inside the Evaluate tab)."""
-    with gr.Accordion("BabyLM submission (every checkpoint, one job, the collated file)", open=False,
-                      elem_id="eval-submission"):
+    with gr.Accordion("BabyLM submission (every checkpoint, one job, the collated file)", open=False, elem_id="eval-submission"):
         with gr.Row():
             run = gr.Dropdown(model_choices(ctx), allow_custom_value=True, label="run", scale=2)
             track = gr.Radio(["strict-small", "strict"], value="strict-small", label="track", scale=1)

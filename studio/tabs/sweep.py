@@ -4,6 +4,7 @@ the metric against each parameter with the best run highlighted).
 
 Handlers are plain module-level functions over `core.sweep.spec` / `core.sweep.runs`; no state here.
 """
+
 from __future__ import annotations
 
 from functools import partial
@@ -27,8 +28,10 @@ from studio.context import StudioContext
 from studio.shared import with_params
 
 SPACE_EXAMPLE = "training.lr: [1e-4, 3e-4, 1e-3]\ntraining.batch_size: [8, 16]"
-SPACE_INFO = ("one `section.key: ...` per line: a list is a grid ([1e-4, 3e-4]), a distribution is "
-              "sampled ({log_uniform: [1e-5, 1e-2]}, {uniform: [0, 0.1]}, {int_uniform: [1, 4]}, {choice: [2, 4]})")
+SPACE_INFO = (
+    "one `section.key: ...` per line: a list is a grid ([1e-4, 3e-4]), a distribution is "
+    "sampled ({log_uniform: [1e-5, 1e-2]}, {uniform: [0, 0.1]}, {int_uniform: [1, 4]}, {choice: [2, 4]})"
+)
 METRICS = ("eval_loss", "loss", "eval_perplexity")
 
 
@@ -54,6 +57,7 @@ class SweepResults(NamedTuple):
 # Starting a sweep from the Train tab
 # ---------------------------------------------------------------------------------------------
 
+
 def parse_space(text: str) -> tuple[dict, dict]:
     """The editor's lines -> (grid, random): a list is grid values, a mapping a distribution."""
     raw = yamlio.loads(text or "", "sweep space") or {}  # a YamlError (a UserError) names the line and the fix
@@ -66,12 +70,22 @@ def parse_space(text: str) -> tuple[dict, dict]:
 def build_spec(ctx: StudioContext, name, space, trials, seed, metric, mode, preset, corpus, tokenizer, *values) -> dict:
     """The sweep spec the form describes: the preset + data + changed fields as fixed overrides."""
     base = config_mod.load(presets.find(preset, ctx.workspace))
-    overrides = [f"data.train_path={corpus or ''}", f"data.tokenizer_path={tokenizer or ''}",
-                 *forms.overrides_from(base, list(values)[:len(forms.FORM_PATHS)])]
+    overrides = [
+        f"data.train_path={corpus or ''}",
+        f"data.tokenizer_path={tokenizer or ''}",
+        *forms.overrides_from(base, list(values)[: len(forms.FORM_PATHS)]),
+    ]
     grid, random_space = parse_space(space)
-    spec = {"name": (name or "").strip() or f"{preset}-sweep", "base": preset, "overrides": overrides,
-            "grid": grid or None, "random": random_space or None, "seed": _whole(seed, 0),
-            "metric": metric or "eval_loss", "mode": mode or "min"}
+    spec = {
+        "name": (name or "").strip() or f"{preset}-sweep",
+        "base": preset,
+        "overrides": overrides,
+        "grid": grid or None,
+        "random": random_space or None,
+        "seed": _whole(seed, 0),
+        "metric": metric or "eval_loss",
+        "mode": mode or "min",
+    }
     if random_space:
         spec["trials"] = _whole(trials, 1)
     return {k: v for k, v in spec.items() if v is not None}
@@ -82,23 +96,27 @@ def start_sweep(ctx: StudioContext, name, space, trials, seed, metric, mode, pre
     `values`: the training fields, then the "Run on" fields (target, nodes, GPUs, time, max-parallel)."""
     try:
         spec = build_spec(ctx, name, space, trials, seed, metric, mode, preset, corpus, tokenizer, *values)
-        where = run_on.where_of(*values[len(forms.FORM_PATHS):])
+        where = run_on.where_of(*values[len(forms.FORM_PATHS) :])
         backend = run_on.choose(ctx, where)  # a bad choice: its UserError, nothing started
         with ctx.history() as h:
             spec["name"] = sweep_runs.free_name(h, spec["name"])  # as runs: a taken name gets a suffix
             plan = sweep.plan(spec, ctx.workspace, checks=[data_checker(ctx.workspace, require=True)])
             # The spec is saved as sweeps/<name>/sweep.yaml: the CLI command that starts the same trials.
             spec_file = sweep_runs.sweep_dir(ctx.workspace, plan.name) / sweep_runs.SPEC_FILE
-            command = jobs.format_command(["babyllama", "sweep", "--config", str(spec_file), "--name", plan.name,
-                                           *run_on.flags(ctx, where)])
+            command = jobs.format_command(
+                ["babyllama", "sweep", "--config", str(spec_file), "--name", plan.name, *run_on.flags(ctx, where)]
+            )
             started = sweep_runs.start(plan, ctx.workspace, h, command=command, backend=backend)
     except UserError as err:
         gr.Warning(str(err).split("\n")[0])
         return f"<pre style='color:#c62828'>{err}</pre>"
-    lines = [f"**Sweep {plan.name}**: {len(plan.trials)} trial(s) queued, judged by `{plan.metric}` ({plan.mode}). "
-             f"Follow them in the run list below, or in Compare → Sweep results.", "",
-             "| run | " + " | ".join(k.split(".")[-1] for k in plan.trials[0].params) + " |",
-             "|---|" + "---|" * len(plan.trials[0].params)]
+    lines = [
+        f"**Sweep {plan.name}**: {len(plan.trials)} trial(s) queued, judged by `{plan.metric}` ({plan.mode}). "
+        f"Follow them in the run list below, or in Compare → Sweep results.",
+        "",
+        "| run | " + " | ".join(k.split(".")[-1] for k in plan.trials[0].params) + " |",
+        "|---|" + "---|" * len(plan.trials[0].params),
+    ]
     lines += [f"| {t['run']} | " + " | ".join(_cell(v) for v in t["params"].values()) + " |" for t in started["trials"]]
     return "\n".join(lines + ["", f"Same as `{command}` (another `--name` runs it again)."])
 
@@ -115,6 +133,7 @@ def _whole(value, default: int) -> int | float:
 # Results in the Compare tab
 # ---------------------------------------------------------------------------------------------
 
+
 def sweep_choices(ctx: StudioContext) -> list[str]:
     """Every sweep's name, newest first."""
     with ctx.history() as h:
@@ -125,9 +144,17 @@ def results_table(result: dict) -> pd.DataFrame:
     """One row per trial: best mark, run, status, each swept value, the metric."""
     keys = result["params"]
     columns = ["best", "run", "status", "where", *keys, result["metric"]]
-    rows = [["★" if r["best"] else "", r["run"], r["status"], where_mod.describe(r),
-             *(_cell(r["params"].get(k)) for k in keys),
-             None if r["value"] is None else round(r["value"], 4)] for r in result["rows"]]
+    rows = [
+        [
+            "★" if r["best"] else "",
+            r["run"],
+            r["status"],
+            where_mod.describe(r),
+            *(_cell(r["params"].get(k)) for k in keys),
+            None if r["value"] is None else round(r["value"], 4),
+        ]
+        for r in result["rows"]
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -158,39 +185,49 @@ def _cell(value) -> str:
 # Builders
 # ---------------------------------------------------------------------------------------------
 
+
 def build_launcher(ctx: StudioContext, form: list) -> SweepLauncher:
     """The Train tab's Sweep accordion; `form` = [preset, corpus, tokenizer, *training fields]."""
     with gr.Accordion("Sweep: try several values (grid / random search)", open=False, elem_id="sweep-accordion"):
         with gr.Row():
             name = gr.Textbox(label="sweep name (prefixes each trial's run name)", elem_id="sweep-name", scale=2)
-            trials = gr.Number(1, precision=0, minimum=1, maximum=MAX_TRIALS, label="random draws per grid point",
-                               elem_id="sweep-trials")
+            trials = gr.Number(
+                1, precision=0, minimum=1, maximum=MAX_TRIALS, label="random draws per grid point", elem_id="sweep-trials"
+            )
             seed = gr.Number(0, precision=0, minimum=0, maximum=MAX_SEED, label="seed", elem_id="sweep-seed")
-            metric = gr.Dropdown(list(METRICS), value="eval_loss", allow_custom_value=True, label="metric",
-                                 elem_id="sweep-metric")
+            metric = gr.Dropdown(
+                list(METRICS), value="eval_loss", allow_custom_value=True, label="metric", elem_id="sweep-metric"
+            )
             mode = gr.Radio(["min", "max"], value="min", label="best is", elem_id="sweep-mode")
-        space = gr.Textbox(SPACE_EXAMPLE, lines=4, label="values to try (the form above is the base)",
-                           info=SPACE_INFO, elem_id="sweep-space")
+        space = gr.Textbox(
+            SPACE_EXAMPLE, lines=4, label="values to try (the form above is the base)", info=SPACE_INFO, elem_id="sweep-space"
+        )
         where = run_on.build(ctx, "sweep", sweep=True)
         start = gr.Button("Start sweep", variant="primary", elem_id="sweep-start")
         queued = gr.Markdown(elem_id="sweep-queued")
-    names = ["sweep", "space", "trials", "sweep_seed", "metric", "mode", "preset", "corpus", "tokenizer",
-             *forms.api_params()][:6 + len(form)] + run_on.SWEEP_API_NAMES  # gradio_client keywords
-    start.click(with_params(partial(start_sweep, ctx), names, run_on.OPTIONAL_API_NAMES),
-                [name, space, trials, seed, metric, mode, *form, *where.inputs], queued, api_name="start_sweep")
+    names = ["sweep", "space", "trials", "sweep_seed", "metric", "mode", "preset", "corpus", "tokenizer", *forms.api_params()][
+        : 6 + len(form)
+    ] + run_on.SWEEP_API_NAMES  # gradio_client keywords
+    start.click(
+        with_params(partial(start_sweep, ctx), names, run_on.OPTIONAL_API_NAMES),
+        [name, space, trials, seed, metric, mode, *form, *where.inputs],
+        queued,
+        api_name="start_sweep",
+    )
     return SweepLauncher(name, space, trials, seed, metric, mode, start, queued, where)
 
 
 def build_results(ctx: StudioContext, selected: gr.Dropdown) -> SweepResults:
     """The Compare tab's Sweep section; choosing a sweep selects its runs in `selected`."""
     with gr.Accordion("Sweep results", open=True, elem_id="sweep-results"):
-        choice = gr.Dropdown(sweep_choices(ctx), value=None, allow_custom_value=True, label="sweep",
-                             elem_id="compare-sweep")
-        table = gr.Dataframe(pd.DataFrame(columns=["best", "run", "status"]), interactive=False,
-                             label="trials (★ best)", elem_id="compare-sweep-table")
+        choice = gr.Dropdown(sweep_choices(ctx), value=None, allow_custom_value=True, label="sweep", elem_id="compare-sweep")
+        table = gr.Dataframe(
+            pd.DataFrame(columns=["best", "run", "status"]),
+            interactive=False,
+            label="trials (★ best)",
+            elem_id="compare-sweep-table",
+        )
         plot = gr.Plot(label="metric against each parameter", elem_id="compare-sweep-plot")
-    choice.focus(lambda: gr.update(choices=sweep_choices(ctx)), None, choice, show_progress="hidden",
-                 api_visibility="private")
+    choice.focus(lambda: gr.update(choices=sweep_choices(ctx)), None, choice, show_progress="hidden", api_visibility="private")
     choice.change(partial(show_sweep, ctx), [choice, selected], [selected, table, plot], api_name="sweep_results")
     return SweepResults(choice, table, plot)
-

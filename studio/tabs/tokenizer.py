@@ -2,6 +2,7 @@
 tokenizers, watch one split typed text live (coloured pieces with ids) and measure it on a corpus.
 Handlers are plain functions over core.tokenizer; job state stays in SQLite.
 """
+
 from __future__ import annotations
 
 import html
@@ -61,6 +62,7 @@ class TokenizerComponents(NamedTuple):
 
 # ---- training -------------------------------------------------------------------------------------
 
+
 def suggest_name(ctx: StudioContext, corpus: str | None, vocab_size) -> str:
     """A free `<corpus>-bpe<vocab>` name (refreshed when the corpus or the vocab size changes)."""
     try:
@@ -86,8 +88,19 @@ def start_training(ctx: StudioContext, corpus: str | None, vocab_size, min_frequ
         min_freq = whole_number(min_frequency, "Min frequency")
         name = check_output_name(ctx, name, "tokenize", "Tokenizer name", default_name(corpus, vocab))
         params = {"data": corpus, "vocab_size": vocab, "min_frequency": min_freq, "output": name}
-        command = cli_command(ctx, "tokenizer", "train", "--data", corpus, "--vocab-size", str(vocab),
-                              "--min-frequency", str(min_freq), "--name", name)
+        command = cli_command(
+            ctx,
+            "tokenizer",
+            "train",
+            "--data",
+            corpus,
+            "--vocab-size",
+            str(vocab),
+            "--min-frequency",
+            str(min_freq),
+            "--name",
+            name,
+        )
         job = start_job(ctx, "tokenize", params, command)
     except UserError as err:
         return refused(err, 5)
@@ -96,6 +109,7 @@ def start_training(ctx: StudioContext, corpus: str | None, vocab_size, min_frequ
 
 
 # ---- listing and polling --------------------------------------------------------------------------
+
 
 def _source_label(ctx: StudioContext, source) -> str:
     """A workspace corpus by its name, anything else by its path."""
@@ -139,6 +153,7 @@ def poll_job(ctx: StudioContext, job: str) -> tuple:
 
 # ---- looking at one tokenizer ---------------------------------------------------------------------
 
+
 def tokens_html(pieces: list[str], ids: list[int], tokens: list[str]) -> str:
     """Coloured spans, one per token, its id beneath and in the tooltip; the pieces tile the text.
 
@@ -160,7 +175,8 @@ def tokens_html(pieces: list[str], ids: list[int], tokens: list[str]) -> str:
             f'border-radius:4px;background:{TOKEN_COLOURS[i % len(TOKEN_COLOURS)]};color:#111;text-align:center">'
             f'<span style="white-space:pre;font-family:monospace">{shown}</span>'
             f'<span style="display:block;font-size:0.7em;color:#555">{" ".join(map(str, group_ids))}</span></span>'
-            + ("<br>" if piece.endswith("\n") else ""))
+            + ("<br>" if piece.endswith("\n") else "")
+        )
     return f'<div class="tok-view" style="line-height:1.4">{"".join(spans)}</div>'
 
 
@@ -172,8 +188,10 @@ def inspect_live(ctx: StudioContext, tokenizer: str | None, text: str | None) ->
         result = inspect_text(load_tokenizer(tokenizer, ctx.workspace), text or "")
     except UserError as err:
         return f"<p>⚠️ {html.escape(str(err), quote=False)}</p>", ""
-    counts = (f"**{len(result.ids):,}** tokens · **{result.words:,}** words · fertility "
-              f"**{result.fertility:.2f}** tokens/word · **{result.bytes_per_token:.2f}** bytes/token")
+    counts = (
+        f"**{len(result.ids):,}** tokens · **{result.words:,}** words · fertility "
+        f"**{result.fertility:.2f}** tokens/word · **{result.bytes_per_token:.2f}** bytes/token"
+    )
     return tokens_html(result.pieces, result.ids, result.tokens), counts
 
 
@@ -193,46 +211,69 @@ def measure_on_corpus(ctx: StudioContext, tokenizer: str | None, corpus: str | N
     except UserError as err:
         gr.Warning(str(err))
         return gr.skip()
-    rows = [("measured", f"{tokenizer} on {corpus}"),
-            ("fertility (tokens/word)", f"{stats.fertility:.3f}"),
-            ("bytes per token", f"{stats.bytes_per_token:.3f}"),
-            ("unknown rate", f"{stats.unknown_rate:.2%}"),
-            ("coverage (words that are one token)", f"{stats.coverage:.1%}"),
-            ("sample", f"{stats.lines:,} lines, {stats.words:,} words, {stats.tokens:,} tokens")]
+    rows = [
+        ("measured", f"{tokenizer} on {corpus}"),
+        ("fertility (tokens/word)", f"{stats.fertility:.3f}"),
+        ("bytes per token", f"{stats.bytes_per_token:.3f}"),
+        ("unknown rate", f"{stats.unknown_rate:.2%}"),
+        ("coverage (words that are one token)", f"{stats.coverage:.1%}"),
+        ("sample", f"{stats.lines:,} lines, {stats.words:,} words, {stats.tokens:,} tokens"),
+    ]
     return pd.DataFrame(rows, columns=MEASURE_COLUMNS)
 
 
 # ---- the tab --------------------------------------------------------------------------------------
+
 
 def build(ctx: StudioContext) -> TokenizerComponents:
     """The Tokenizer tab's components, with every event wired (call inside `with gr.Tab(...)`)."""
     c = TokenizerComponents(**_build_controls(ctx), **_build_outputs(ctx))
     # trigger_mode="always_last": while typing, the last keystroke is always shown, never a stale one.
     for trigger in (c.corpus, c.vocab_size):
-        trigger.change(partial(suggest_name, ctx), [c.corpus, c.vocab_size], c.name, show_progress="hidden",
-                       trigger_mode="always_last", api_visibility="private")
-    c.start.click(partial(start_training, ctx), [c.corpus, c.vocab_size, c.min_frequency, c.name],
-                  [c.job, c.status, c.log, c.timer, c.name], api_name="train_tokenizer")
+        trigger.change(
+            partial(suggest_name, ctx),
+            [c.corpus, c.vocab_size],
+            c.name,
+            show_progress="hidden",
+            trigger_mode="always_last",
+            api_visibility="private",
+        )
+    c.start.click(
+        partial(start_training, ctx),
+        [c.corpus, c.vocab_size, c.min_frequency, c.name],
+        [c.job, c.status, c.log, c.timer, c.name],
+        api_name="train_tokenizer",
+    )
     lists = [c.tokenizers, c.picker, c.corpus, c.measure_corpus]
-    c.timer.tick(partial(poll_job, ctx), c.job, [c.job, c.status, c.log, c.timer] + lists, show_progress="hidden",
-                 api_name="tokenizer_job")
+    c.timer.tick(
+        partial(poll_job, ctx), c.job, [c.job, c.status, c.log, c.timer] + lists, show_progress="hidden", api_name="tokenizer_job"
+    )
     c.refresh.click(partial(refresh_lists, ctx), None, lists, api_name="list_tokenizers")
     # Opening a dropdown refreshes its choices: the Data tab (or the CLI) may have added some.
     c.picker.focus(partial(tokenizer_choices, ctx), None, c.picker, show_progress="hidden", api_visibility="private")
     for dropdown in (c.corpus, c.measure_corpus):
         dropdown.focus(partial(corpus_choices, ctx), None, dropdown, show_progress="hidden", api_visibility="private")
-    live = dict(fn=partial(inspect_live, ctx), inputs=[c.picker, c.text], outputs=[c.tokens, c.text_stats],
-                show_progress="hidden", trigger_mode="always_last")
+    live = dict(
+        fn=partial(inspect_live, ctx),
+        inputs=[c.picker, c.text],
+        outputs=[c.tokens, c.text_stats],
+        show_progress="hidden",
+        trigger_mode="always_last",
+    )
     gr.on([c.text.change, c.picker.change], **live, api_name="tokenize_text")  # one event, so "always_last" orders both
-    c.measure.click(partial(measure_on_corpus, ctx), [c.picker, c.measure_corpus], c.measure_table,
-                    api_name="measure_tokenizer")
+    c.measure.click(partial(measure_on_corpus, ctx), [c.picker, c.measure_corpus], c.measure_table, api_name="measure_tokenizer")
     return c
 
 
 def wire_load(demo: gr.Blocks, ctx: StudioContext, c: TokenizerComponents, tab: gr.Tab | None = None) -> None:
     """On page load and on opening the tab: re-attach to a running `tokenize` job, else refresh the lists."""
-    refresh_on_open(demo, tab, partial(poll_job, ctx, ""), None,
-                    [c.job, c.status, c.log, c.timer, c.tokenizers, c.picker, c.corpus, c.measure_corpus])
+    refresh_on_open(
+        demo,
+        tab,
+        partial(poll_job, ctx, ""),
+        None,
+        [c.job, c.status, c.log, c.timer, c.tokenizers, c.picker, c.corpus, c.measure_corpus],
+    )
 
 
 def _build_controls(ctx: StudioContext) -> dict:
@@ -240,46 +281,102 @@ def _build_controls(ctx: StudioContext) -> dict:
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
             with gr.Row():
-                corpus = gr.Dropdown(corpora, value=corpora[0] if corpora else None, allow_custom_value=True,
-                                     label="Corpus", info="trained on its train split", elem_id="tokenizer-corpus")
-                vocab_size = gr.Number(DEFAULT_VOCAB, label="Vocab size", precision=0, minimum=MIN_VOCAB,
-                                       maximum=MAX_VOCAB,
-                                       info=f"{MIN_VOCAB} (256 bytes + 4 special tokens) to {MAX_VOCAB:,}",
-                                       elem_id="tokenizer-vocab")
-                min_frequency = gr.Number(2, label="Min frequency", precision=0, minimum=1, maximum=MAX_ITEMS,
-                                          info="a pair must occur this often to merge", elem_id="tokenizer-min-freq")
+                corpus = gr.Dropdown(
+                    corpora,
+                    value=corpora[0] if corpora else None,
+                    allow_custom_value=True,
+                    label="Corpus",
+                    info="trained on its train split",
+                    elem_id="tokenizer-corpus",
+                )
+                vocab_size = gr.Number(
+                    DEFAULT_VOCAB,
+                    label="Vocab size",
+                    precision=0,
+                    minimum=MIN_VOCAB,
+                    maximum=MAX_VOCAB,
+                    info=f"{MIN_VOCAB} (256 bytes + 4 special tokens) to {MAX_VOCAB:,}",
+                    elem_id="tokenizer-vocab",
+                )
+                min_frequency = gr.Number(
+                    2,
+                    label="Min frequency",
+                    precision=0,
+                    minimum=1,
+                    maximum=MAX_ITEMS,
+                    info="a pair must occur this often to merge",
+                    elem_id="tokenizer-min-freq",
+                )
             with gr.Row():
-                name = refilled(gr.Textbox, partial(_first_suggestion, ctx), label="Tokenizer name", scale=3,
-                                  elem_id="tokenizer-name")
+                name = refilled(
+                    gr.Textbox, partial(_first_suggestion, ctx), label="Tokenizer name", scale=3, elem_id="tokenizer-name"
+                )
                 start = gr.Button("Train tokenizer", variant="primary", scale=1, elem_id="tokenizer-start")
         with gr.Column(scale=2):
             job = gr.Textbox(visible=False, elem_id="tokenizer-job")
             status = gr.Markdown("No tokenizer job started yet.", elem_id="tokenizer-status")
             log = gr.Textbox(label="Job log (tail)", lines=4, max_lines=12, interactive=False, elem_id="tokenizer-log")
             timer = gr.Timer(1.0, active=False)  # started by Start and by wire_load's re-attach
-    return dict(corpus=corpus, vocab_size=vocab_size, min_frequency=min_frequency, name=name, start=start,
-                job=job, status=status, log=log, timer=timer)
+    return dict(
+        corpus=corpus,
+        vocab_size=vocab_size,
+        min_frequency=min_frequency,
+        name=name,
+        start=start,
+        job=job,
+        status=status,
+        log=log,
+        timer=timer,
+    )
 
 
 def _build_outputs(ctx: StudioContext) -> dict:
     names, corpora = ctx.workspace.tokenizers(), ctx.workspace.corpora()
     with gr.Row():
-        tokenizers = refilled(gr.Dataframe, partial(tokenizer_table, ctx), headers=TOKENIZER_COLUMNS,
-                                  interactive=False, label="Tokenizers", max_height=240, elem_id="tokenizer-list")
+        tokenizers = refilled(
+            gr.Dataframe,
+            partial(tokenizer_table, ctx),
+            headers=TOKENIZER_COLUMNS,
+            interactive=False,
+            label="Tokenizers",
+            max_height=240,
+            elem_id="tokenizer-list",
+        )
     refresh = gr.Button("Refresh lists", size="sm", elem_id="tokenizer-refresh")
     gr.Markdown("### Try it")
     with gr.Row():
-        picker = gr.Dropdown(names, value=names[0] if names else None, allow_custom_value=True, label="Tokenizer",
-                             scale=1, elem_id="tokenizer-pick")
+        picker = gr.Dropdown(
+            names,
+            value=names[0] if names else None,
+            allow_custom_value=True,
+            label="Tokenizer",
+            scale=1,
+            elem_id="tokenizer-pick",
+        )
         text = gr.Textbox(SAMPLE_TEXT, label="Text", lines=3, scale=3, elem_id="tokenizer-text")
     tokens = refilled(gr.HTML, partial(_first_inspection, ctx, 0), label="Tokens", elem_id="tokenizer-tokens")
     text_stats = refilled(gr.Markdown, partial(_first_inspection, ctx, 1), elem_id="tokenizer-text-stats")
     with gr.Row():
-        measure_corpus = gr.Dropdown(corpora, value=corpora[0] if corpora else None, allow_custom_value=True,
-                                     label="Measure on corpus",
-                                     scale=3, elem_id="tokenizer-measure-corpus")
+        measure_corpus = gr.Dropdown(
+            corpora,
+            value=corpora[0] if corpora else None,
+            allow_custom_value=True,
+            label="Measure on corpus",
+            scale=3,
+            elem_id="tokenizer-measure-corpus",
+        )
         measure = gr.Button("Measure on corpus", scale=1, elem_id="tokenizer-measure")
-    measure_table = gr.Dataframe(headers=MEASURE_COLUMNS, interactive=False, label="On the corpus (line sample)",
-                                 elem_id="tokenizer-measure-table")
-    return dict(tokenizers=tokenizers, refresh=refresh, picker=picker, text=text, tokens=tokens,
-                text_stats=text_stats, measure_corpus=measure_corpus, measure=measure, measure_table=measure_table)
+    measure_table = gr.Dataframe(
+        headers=MEASURE_COLUMNS, interactive=False, label="On the corpus (line sample)", elem_id="tokenizer-measure-table"
+    )
+    return dict(
+        tokenizers=tokenizers,
+        refresh=refresh,
+        picker=picker,
+        text=text,
+        tokens=tokens,
+        text_stats=text_stats,
+        measure_corpus=measure_corpus,
+        measure=measure,
+        measure_table=measure_table,
+    )

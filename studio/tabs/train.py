@@ -4,6 +4,7 @@ live dashboard fed by a `gr.Timer` that asks the history only for rows it has no
 Runs are background jobs started exactly as `babyllama train` starts them; the tab holds no job
 state, so a reload or a second browser re-attaches from the database.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -57,6 +58,7 @@ class TrainComponents(NamedTuple):
 # Handlers (plain functions; tests call them directly)
 # ---------------------------------------------------------------------------------------------
 
+
 def run_choices(ctx: StudioContext) -> list[str]:
     """Every training run's name, newest first (the badge beside it shows the live status)."""
     with ctx.history() as h:
@@ -69,15 +71,18 @@ def attach(ctx: StudioContext):
     with ctx.history() as h:
         live = [name for name in choices if h.get_run(name)["status"] in LIVE]
     selected = live[0] if live else (choices[0] if choices else None)
-    return (gr.update(choices=choices, value=selected), gr.Timer(active=bool(selected)),
-            ctx.workspace.corpora(), ctx.workspace.tokenizers())
+    return (
+        gr.update(choices=choices, value=selected),
+        gr.Timer(active=bool(selected)),
+        ctx.workspace.corpora(),
+        ctx.workspace.tokenizers(),
+    )
 
 
 def teacher_choices(ctx: StudioContext) -> list[str]:
     """Finished training and distillation runs: the models a distillation can learn from."""
     with ctx.history() as h:
-        return [r["name"] for r in jobs.refresh_all(h)
-                if r["kind"] in ("train", "distill") and r["status"] == "finished"]
+        return [r["name"] for r in jobs.refresh_all(h) if r["kind"] in ("train", "distill") and r["status"] == "finished"]
 
 
 def preset_values(ctx: StudioContext, preset: str) -> list:
@@ -88,13 +93,15 @@ def preset_values(ctx: StudioContext, preset: str) -> list:
 
 def _resolve(ctx: StudioContext, preset, corpus, tokenizer, name, values):
     """(config, overrides, command); `values` = the training fields, then the "Run on" fields."""
-    values, where = list(values)[:len(forms.FORM_PATHS)], run_on.where_of(*list(values)[len(forms.FORM_PATHS):])
+    values, where = list(values)[: len(forms.FORM_PATHS)], run_on.where_of(*list(values)[len(forms.FORM_PATHS) :])
     base = config_mod.load(presets.find(preset, ctx.workspace))
-    overrides = [f"data.train_path={corpus or ''}", f"data.tokenizer_path={tokenizer or ''}",
-                 *forms.overrides_from(base, list(values))]
+    overrides = [
+        f"data.train_path={corpus or ''}",
+        f"data.tokenizer_path={tokenizer or ''}",
+        *forms.overrides_from(base, list(values)),
+    ]
     named = overrides + ([f"model.name={name}"] if name else [])  # what --model_name does in the CLI
-    cfg = config_mod.load(presets.find(preset, ctx.workspace), named,
-                          checks=[data_checker(ctx.workspace, require=True)])
+    cfg = config_mod.load(presets.find(preset, ctx.workspace), named, checks=[data_checker(ctx.workspace, require=True)])
     overrides += run_on.flags(ctx, where)  # `--backend ...`: after the overrides, as the CLI accepts them
     return cfg, overrides, forms.cli_command(preset, overrides, name or None, verb=jobs.training_kind(cfg))
 
@@ -111,7 +118,7 @@ def start_run(ctx: StudioContext, preset, corpus, tokenizer, name, *values):
     """Validate, then start the job the CLI would start; a taken name gets a free suffix."""
     try:
         cfg, overrides, _ = _resolve(ctx, preset, corpus, tokenizer, name, values)
-        backend = run_on.choose(ctx, run_on.where_of(*values[len(forms.FORM_PATHS):]))  # nothing started yet
+        backend = run_on.choose(ctx, run_on.where_of(*values[len(forms.FORM_PATHS) :]))  # nothing started yet
         with ctx.history() as h:
             run_name = h.free_name(name or jobs.default_name(cfg))
             cfg = replace(cfg, model=replace(cfg.model, name=run_name))
@@ -135,8 +142,9 @@ def stop_run(ctx: StudioContext, run: str | None) -> str:
     except UserError as err:  # e.g. the history is busy (locked by another process): retry
         gr.Warning(str(err))
         return str(err)
-    return {"requested": f"stop requested for {run}: it saves a checkpoint and ends",
-            "killed": f"{run} killed"}.get(outcome, f"{run} is already {outcome}")
+    return {"requested": f"stop requested for {run}: it saves a checkpoint and ends", "killed": f"{run} killed"}.get(
+        outcome, f"{run} is already {outcome}"
+    )
 
 
 def resume_run(ctx: StudioContext, run: str | None):
@@ -180,11 +188,22 @@ def tick(ctx: StudioContext, run: str | None, cache: Curves | None, x_axis: str)
     # row. (`babyllama bench studio` measured the same ratio either way on 2 cores: the browser
     # polling at all is the cost there; this still spares the server and the page work.)
     figure = plots.training_figure(cache.series, x_axis) if fresh or grew else gr.skip()
-    texts = [_changed(cache.sent, key, value) for key, value in
-             (("status", status), ("samples", render.samples_markdown(samples)),
-              ("log", log_tail(row.get("run_dir"), 30)))]
-    return (cache, figure, texts[0], render.progress_html(row, last, tokens, words), *texts[1:],
-            gr.Timer(active=row["status"] not in FINAL_STATUSES))
+    texts = [
+        _changed(cache.sent, key, value)
+        for key, value in (
+            ("status", status),
+            ("samples", render.samples_markdown(samples)),
+            ("log", log_tail(row.get("run_dir"), 30)),
+        )
+    ]
+    return (
+        cache,
+        figure,
+        texts[0],
+        render.progress_html(row, last, tokens, words),
+        *texts[1:],
+        gr.Timer(active=row["status"] not in FINAL_STATUSES),
+    )
 
 
 def refresh_interval(seconds: float | None) -> float:
@@ -204,17 +223,18 @@ def _changed(sent: dict, key: str, value: str):
 # Builder
 # ---------------------------------------------------------------------------------------------
 
+
 def _build_controls(ctx: StudioContext):
     names = sorted(presets.available(ctx.workspace), key=str.lower)
     with gr.Row():
         # Custom values: a script (gradio_client) names corpora, tokenizers and runs made after this
         # page was built; the handlers check them (config validation, the history).
         pick = dict(allow_custom_value=True)
-        preset = gr.Dropdown(names, value="tiny" if "tiny" in names else names[0], label="preset",
-                             elem_id="train-preset", **pick)
+        preset = gr.Dropdown(names, value="tiny" if "tiny" in names else names[0], label="preset", elem_id="train-preset", **pick)
         corpus = gr.Dropdown(ctx.workspace.corpora(), label="corpus (data.train_path)", elem_id="train-corpus", **pick)
-        tokenizer = gr.Dropdown(ctx.workspace.tokenizers(), label="tokenizer (data.tokenizer_path)",
-                                elem_id="train-tokenizer", **pick)
+        tokenizer = gr.Dropdown(
+            ctx.workspace.tokenizers(), label="tokenizer (data.tokenizer_path)", elem_id="train-tokenizer", **pick
+        )
         name = gr.Textbox(label="run name (empty: from the preset)", elem_id="train-name")
     base = config_mod.load(presets.find(preset.value, ctx.workspace))
     values = dict(zip(forms.FORM_PATHS, forms.values_of(base)))
@@ -223,19 +243,24 @@ def _build_controls(ctx: StudioContext):
     with gr.Accordion("Training settings", open=False):
         for row_start in range(0, len(pairs), 4):
             with gr.Row():
-                fields += [forms.component_for(path, value) for path, value in pairs[row_start:row_start + 4]]
+                fields += [forms.component_for(path, value) for path, value in pairs[row_start : row_start + 4]]
     with gr.Accordion("Distillation (optional): learn from finished runs as teachers", open=False):
         with gr.Row():
             teachers = forms.teachers_input(values[forms.TEACHERS], teacher_choices(ctx))
-            fields += [teachers] + [forms.component_for(path, values[path])
-                                    for path in forms.DISTILL_PATHS if path != forms.TEACHERS]
-        teachers.focus(lambda: gr.update(choices=teacher_choices(ctx)), None, teachers, show_progress="hidden",
-                       api_visibility="private")
+            fields += [teachers] + [
+                forms.component_for(path, values[path]) for path in forms.DISTILL_PATHS if path != forms.TEACHERS
+            ]
+        teachers.focus(
+            lambda: gr.update(choices=teacher_choices(ctx)), None, teachers, show_progress="hidden", api_visibility="private"
+        )
     with gr.Accordion("Grammar while training (optional): score minimal pairs every N steps", open=False):
         with gr.Row():
             fields += [forms.component_for(path, values[path]) for path in forms.EVAL_PATHS]
-    with gr.Accordion("BabyLM challenge (optional): chck_ checkpoints at word counts, the fast suite at each",
-                      open=False, elem_id="train-babylm"):
+    with gr.Accordion(
+        "BabyLM challenge (optional): chck_ checkpoints at word counts, the fast suite at each",
+        open=False,
+        elem_id="train-babylm",
+    ):
         for row in (forms.BABYLM_PATHS[:3], forms.BABYLM_PATHS[3:]):
             with gr.Row():
                 fields += [forms.component_for(path, values[path]) for path in row]
@@ -253,9 +278,14 @@ def _build_outputs():
     with gr.Row():
         run = gr.Dropdown([], label="run", elem_id="train-run", scale=3, allow_custom_value=True)
         x_axis = gr.Radio(list(plots.X_AXES), value="step", label="x-axis", scale=2)
-        interval = gr.Dropdown(REFRESH_CHOICES, value=REFRESH_CHOICES[0][1], label="plot refresh", scale=1,
-                               info="slower leaves more CPU to a run training on this machine's CPU",
-                               elem_id="train-refresh")
+        interval = gr.Dropdown(
+            REFRESH_CHOICES,
+            value=REFRESH_CHOICES[0][1],
+            label="plot refresh",
+            scale=1,
+            info="slower leaves more CPU to a run training on this machine's CPU",
+            elem_id="train-refresh",
+        )
         refresh = gr.Button("↻ runs", size="sm", scale=0)
     status = gr.HTML(elem_id="train-status")
     progress = gr.HTML()
@@ -283,29 +313,57 @@ def build(ctx: StudioContext) -> TrainComponents:
 
     preset.change(partial(preset_values, ctx), preset, fields, api_visibility="private")
     names = ["preset", "corpus", "tokenizer", "name", *forms.api_params(), *run_on.API_NAMES]  # gradio_client keywords
-    show.click(with_params(partial(show_command, ctx), names, run_on.OPTIONAL_API_NAMES), form, command,
-               api_name="train_command")
+    show.click(with_params(partial(show_command, ctx), names, run_on.OPTIONAL_API_NAMES), form, command, api_name="train_command")
     # The command box follows the form: every change (a preset filling thirty fields included:
     # `always_last` coalesces the burst) redraws it; the page load fills it (wire_load).
-    gr.on([component.change for component in form], partial(show_command, ctx), form, command,
-          trigger_mode="always_last", show_progress="hidden", api_visibility="private")
-    start.click(with_params(partial(start_run, ctx), names, run_on.OPTIONAL_API_NAMES), form, [run, timer, status, command],
-                api_name="start_run")
+    gr.on(
+        [component.change for component in form],
+        partial(show_command, ctx),
+        form,
+        command,
+        trigger_mode="always_last",
+        show_progress="hidden",
+        api_visibility="private",
+    )
+    start.click(
+        with_params(partial(start_run, ctx), names, run_on.OPTIONAL_API_NAMES),
+        form,
+        [run, timer, status, command],
+        api_name="start_run",
+    )
     stop.click(partial(stop_run, ctx), run, status, api_name="stop_run")
     resume.click(partial(resume_run, ctx), run, [timer, status], api_name="resume_run")
     refresh.click(lambda: gr.update(choices=run_choices(ctx)), None, run, api_visibility="private")
     # Opening a dropdown refreshes its choices: the Data/Tokenizer tabs or the CLI may have added some.
     corpus.focus(partial(corpus_choices, ctx), None, corpus, show_progress="hidden", api_visibility="private")
-    tokenizer.focus(lambda: gr.update(choices=ctx.workspace.tokenizers()), None, tokenizer, show_progress="hidden",
-                    api_visibility="private")
+    tokenizer.focus(
+        lambda: gr.update(choices=ctx.workspace.tokenizers()), None, tokenizer, show_progress="hidden", api_visibility="private"
+    )
     # The dashboard's own plumbing: scripts read a run's rows from `/run_metrics` (studio.api).
-    gr.on([timer.tick, run.change], partial(tick, ctx), [run, cache, x_axis], dash, show_progress="hidden",
-          api_visibility="private")
-    x_axis.change(partial(tick, ctx), [run, gr.State(None), x_axis], dash, show_progress="hidden",
-                  api_visibility="private")
+    gr.on(
+        [timer.tick, run.change], partial(tick, ctx), [run, cache, x_axis], dash, show_progress="hidden", api_visibility="private"
+    )
+    x_axis.change(partial(tick, ctx), [run, gr.State(None), x_axis], dash, show_progress="hidden", api_visibility="private")
     interval.change(refresh_interval, interval, timer, show_progress="hidden", api_visibility="private")
-    return TrainComponents(preset, corpus, tokenizer, name, fields, start, stop, resume, command,
-                           run, status, progress, plot, samples, log, timer, where)
+    return TrainComponents(
+        preset,
+        corpus,
+        tokenizer,
+        name,
+        fields,
+        start,
+        stop,
+        resume,
+        command,
+        run,
+        status,
+        progress,
+        plot,
+        samples,
+        log,
+        timer,
+        where,
+    )
 
 
 def wire_load(demo: gr.Blocks, ctx: StudioContext, c: TrainComponents, tab: gr.Tab | None = None) -> None:
@@ -313,17 +371,25 @@ def wire_load(demo: gr.Blocks, ctx: StudioContext, c: TrainComponents, tab: gr.T
     refreshes the run, corpus and tokenizer choices and keeps what is selected."""
     form = [c.preset, c.corpus, c.tokenizer, c.name, *c.fields, *c.where.inputs]
     demo.load(partial(_on_load, ctx), None, [c.run, c.timer, c.corpus, c.tokenizer], api_visibility="private").then(
-        partial(show_command, ctx), form, c.command, show_progress="hidden", api_visibility="private")
+        partial(show_command, ctx), form, c.command, show_progress="hidden", api_visibility="private"
+    )
     refresh_on_open(demo, tab, partial(fresh_choices, ctx), None, [c.run, c.corpus, c.tokenizer], on_load=False)
 
 
 def fresh_choices(ctx: StudioContext):
     """(runs, corpora, tokenizers) dropdown updates with fresh choices; their values stay."""
-    return (gr.update(choices=run_choices(ctx)), gr.update(choices=ctx.workspace.corpora()),
-            gr.update(choices=ctx.workspace.tokenizers()))
+    return (
+        gr.update(choices=run_choices(ctx)),
+        gr.update(choices=ctx.workspace.corpora()),
+        gr.update(choices=ctx.workspace.tokenizers()),
+    )
 
 
 def _on_load(ctx: StudioContext):
     runs, timer, corpora, tokenizers = attach(ctx)
-    return runs, timer, gr.update(choices=corpora, value=corpora[0] if corpora else None), \
-        gr.update(choices=tokenizers, value=tokenizers[0] if tokenizers else None)
+    return (
+        runs,
+        timer,
+        gr.update(choices=corpora, value=corpora[0] if corpora else None),
+        gr.update(choices=tokenizers, value=tokenizers[0] if tokenizers else None),
+    )

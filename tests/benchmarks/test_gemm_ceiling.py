@@ -1,5 +1,6 @@
 """benchmarks.gemm_ceiling: the recorded products are exactly the step's linear layers (forward,
 input gradient, weight gradient), and the replay runs with the training jobs' allocator."""
+
 from __future__ import annotations
 
 import math
@@ -28,8 +29,7 @@ def test_the_products_are_every_linear_layer_three_times_and_nothing_else():
     linears = [m for m in build_model(cfg.model, VOCAB).modules() if isinstance(m, torch.nn.Linear)]
     # Forward, input gradient and weight gradient: 2 x in x out FLOPs each per row. The body sees
     # every position; the output layer (fused loss) all but each sequence's last.
-    expected = sum(6 * m.in_features * m.out_features * BATCH * (SEQ - 1 if m.out_features == VOCAB else SEQ)
-                   for m in linears)
+    expected = sum(6 * m.in_features * m.out_features * BATCH * (SEQ - 1 if m.out_features == VOCAB else SEQ) for m in linears)
     assert not any(p.batched for p in products)
     assert len(products) == 3 * len(linears)
     assert sum(p.flops for p in products) == expected
@@ -89,13 +89,29 @@ def test_command_line_defaults_and_bad_input(workspace, capsys):
 
 
 def test_format_names_the_ceiling():
-    r = {"batch_size": 32, "seq_length": 128, "vocab_size": 16000, "threads": 2, "products": 138,
-         "gemm_gflop": 161.9, "model_gflop": 169.8, "replay_s": 0.78, "replay_s_all": [0.78] * 10,
-         "paired_gemm_efficiency": 0.808, "gemm_efficiency": 0.678, "matmul_peaks_gflops": [228.0, 305.0],
-         "mfu_ceiling": 0.711, "paired_mfu_ceiling": 0.847}
+    r = {
+        "batch_size": 32,
+        "seq_length": 128,
+        "vocab_size": 16000,
+        "threads": 2,
+        "products": 138,
+        "gemm_gflop": 161.9,
+        "model_gflop": 169.8,
+        "replay_s": 0.78,
+        "replay_s_all": [0.78] * 10,
+        "paired_gemm_efficiency": 0.808,
+        "gemm_efficiency": 0.678,
+        "matmul_peaks_gflops": [228.0, 305.0],
+        "mfu_ceiling": 0.711,
+        "paired_mfu_ceiling": 0.847,
+    }
     text = format_ceiling(r, "llama-10M")
-    for fragment in ("138 matrix products per step, 161.9 GFLOP", "80.8 % of the peak measured right after",
-                     "attention's products run inside its fused kernel",
-                     "67.8 % of the best (305 GFLOP/s; range 228-305)", "71.1 % (84.7 % paired)"):
+    for fragment in (
+        "138 matrix products per step, 161.9 GFLOP",
+        "80.8 % of the peak measured right after",
+        "attention's products run inside its fused kernel",
+        "67.8 % of the best (305 GFLOP/s; range 228-305)",
+        "71.1 % (84.7 % paired)",
+    ):
         assert fragment in text
     assert "4.2 GFLOP of them are attention's batched products" in format_ceiling({**r, "batched_gflop": 4.2}, "gptj")

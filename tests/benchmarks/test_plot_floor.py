@@ -1,4 +1,5 @@
 """benchmarks.plot_floor: every update mode measured in a real headless chromium, and its command line."""
+
 from __future__ import annotations
 
 import pytest

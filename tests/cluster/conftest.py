@@ -5,6 +5,7 @@ slurmctld and slurmd in the foreground as our own children (proctrack/linuxproc,
 waits for `sinfo` to show the node idle, exports SLURM_CONF, and stops them at the end. Without
 root or the binaries every test here skips with the reason. See shared/SLURM.md.
 """
+
 from __future__ import annotations
 
 import os
@@ -38,21 +39,37 @@ def _why_not() -> str | None:
 def _slurm_conf(root: Path, host: str, munge_socket: Path) -> str:
     cpus = os.cpu_count() or 1
     mem_mb = int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20 * 0.8)
-    return "\n".join([
-        "ClusterName=babyllama-test", f"SlurmctldHost={host}", "SlurmUser=root",
-        f"SlurmctldPort={_free_port()}", f"SlurmdPort={_free_port()}",
-        "AuthType=auth/munge", f"AuthInfo=socket={munge_socket}",
-        f"StateSaveLocation={root}/state", f"SlurmdSpoolDir={root}/spool",
-        f"SlurmctldPidFile={root}/slurmctld.pid", f"SlurmdPidFile={root}/slurmd.pid",
-        f"SlurmctldLogFile={root}/slurmctld.log", f"SlurmdLogFile={root}/slurmd.log",
-        "ProctrackType=proctrack/linuxproc", "TaskPlugin=task/none", "JobAcctGatherType=jobacct_gather/none",
-        "SelectType=select/cons_tres", "SelectTypeParameters=CR_CPU_Memory", "ReturnToService=2",
-        "MpiDefault=none", "SchedulerType=sched/backfill", "KillWait=30", "MinJobAge=600",
-        "JobRequeue=1",
-        f"NodeName={host} CPUs={cpus} RealMemory={mem_mb} State=UNKNOWN",
-        f"PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP",
-        "",
-    ])
+    return "\n".join(
+        [
+            "ClusterName=babyllama-test",
+            f"SlurmctldHost={host}",
+            "SlurmUser=root",
+            f"SlurmctldPort={_free_port()}",
+            f"SlurmdPort={_free_port()}",
+            "AuthType=auth/munge",
+            f"AuthInfo=socket={munge_socket}",
+            f"StateSaveLocation={root}/state",
+            f"SlurmdSpoolDir={root}/spool",
+            f"SlurmctldPidFile={root}/slurmctld.pid",
+            f"SlurmdPidFile={root}/slurmd.pid",
+            f"SlurmctldLogFile={root}/slurmctld.log",
+            f"SlurmdLogFile={root}/slurmd.log",
+            "ProctrackType=proctrack/linuxproc",
+            "TaskPlugin=task/none",
+            "JobAcctGatherType=jobacct_gather/none",
+            "SelectType=select/cons_tres",
+            "SelectTypeParameters=CR_CPU_Memory",
+            "ReturnToService=2",
+            "MpiDefault=none",
+            "SchedulerType=sched/backfill",
+            "KillWait=30",
+            "MinJobAge=600",
+            "JobRequeue=1",
+            f"NodeName={host} CPUs={cpus} RealMemory={mem_mb} State=UNKNOWN",
+            f"PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP",
+            "",
+        ]
+    )
 
 
 def _wait_idle(env: dict, host: str, procs: list[subprocess.Popen], root: Path) -> None:
@@ -65,8 +82,7 @@ def _wait_idle(env: dict, host: str, procs: list[subprocess.Popen], root: Path) 
         if out.returncode == 0 and out.stdout.strip() == "idle":
             return
         time.sleep(0.5)
-    logs = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-2000:]}"
-                     for p in sorted(root.glob("*.log")))
+    logs = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-2000:]}" for p in sorted(root.glob("*.log")))
     raise RuntimeError(f"the test cluster did not become idle within {START_TIMEOUT_S} s\n{logs}")
 
 
@@ -87,17 +103,34 @@ def slurm_cluster(tmp_path_factory):
     conf = root / "slurm.conf"
     conf.write_text(_slurm_conf(root, host, munge_socket), encoding="utf-8")
     env = {**os.environ, "SLURM_CONF": str(conf)}
-    procs = [subprocess.Popen(["munged", "--foreground", "--force", f"--key-file={key}", f"--socket={munge_socket}",
-                               f"--pid-file={root}/munge/munged.pid", f"--log-file={root}/munged.log",
-                               f"--seed-file={root}/munge/munge.seed"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    procs = [
+        subprocess.Popen(
+            [
+                "munged",
+                "--foreground",
+                "--force",
+                f"--key-file={key}",
+                f"--socket={munge_socket}",
+                f"--pid-file={root}/munge/munged.pid",
+                f"--log-file={root}/munged.log",
+                f"--seed-file={root}/munge/munge.seed",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    ]
     try:
         _wait_for(munge_socket, procs[0])
-        procs.append(subprocess.Popen(["slurmctld", "-D", "-i", "-f", str(conf)], env=env,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        procs.append(
+            subprocess.Popen(
+                ["slurmctld", "-D", "-i", "-f", str(conf)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+        )
         time.sleep(1.0)
-        procs.append(subprocess.Popen(["slurmd", "-D", "-f", str(conf)], env=env,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        procs.append(
+            subprocess.Popen(["slurmd", "-D", "-f", str(conf)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        )
         _wait_idle(env, host, procs, root)
         with pytest.MonkeyPatch.context() as mp:
             mp.setenv("SLURM_CONF", str(conf))

@@ -1,6 +1,7 @@
 """Runs sent to a real one-node SLURM through the slurm backend (submitit): finish, stop with a
 checkpoint, resume as a new job, checkpoint + requeue at the time limit, the live curve through the
 event log and an ingester killed mid-commit (tests/cluster/conftest.py)."""
+
 from __future__ import annotations
 
 import collections
@@ -40,8 +41,10 @@ def _wait(history, name, done, timeout=240):
             return run
         time.sleep(0.5)
     log = Path(run["run_dir"], "run.log").read_text(errors="replace") if run.get("run_dir") else ""
-    raise AssertionError(f"run {name} stuck at {run['status']} ({run.get('scheduler_state')}, step {run['step']}):\n"
-                         f"{log[-3000:]}\n{_submitit_logs(run)}")
+    raise AssertionError(
+        f"run {name} stuck at {run['status']} ({run.get('scheduler_state')}, step {run['step']}):\n"
+        f"{log[-3000:]}\n{_submitit_logs(run)}"
+    )
 
 
 def _submitit_logs(run) -> str:
@@ -70,8 +73,12 @@ def test_a_tiny_run_completes_on_slurm_with_its_files(ready_workspace, history):
     run = _start(ready_workspace, history, "s1", "training.max_steps=10", "training.save_steps=5")
     assert run["backend"] == "slurm:test" and run["scheduler_job"] and run["status"] == "queued"
     job = json.loads((Path(run["run_dir"]) / "job.json").read_text())
-    assert job["history"] == "events" and job["topology"] == {"nodes": 1, "gpus_per_node": 0, "num_processes": 1,
-                                                              "launcher": "srun"}
+    assert job["history"] == "events" and job["topology"] == {
+        "nodes": 1,
+        "gpus_per_node": 0,
+        "num_processes": 1,
+        "launcher": "srun",
+    }
     run = _wait(history, "s1", lambda r: r["status"] in FINAL_STATUSES and r["scheduler_state"] == "COMPLETED")
     assert run["status"] == "finished", (run["error"], _submitit_logs(run))
     assert run["step"] == 10
@@ -98,8 +105,9 @@ def test_stop_then_resume_as_a_new_job_is_bit_exact_with_a_local_run(ready_works
     jobs.start("train", _cfg(*steps), ready_workspace, history, name="l2")  # uninterrupted, this machine
     local = _wait(history, "l2", lambda r: r["status"] in FINAL_STATUSES)
     assert local["status"] == "finished"
-    assert (Path(run["run_dir"]) / "model.safetensors").read_bytes() == \
-        (Path(local["run_dir"]) / "model.safetensors").read_bytes()
+    assert (Path(run["run_dir"]) / "model.safetensors").read_bytes() == (
+        Path(local["run_dir"]) / "model.safetensors"
+    ).read_bytes()
 
 
 def test_a_job_past_its_time_limit_checkpoints_and_is_requeued(ready_workspace, history):
@@ -130,11 +138,19 @@ def test_a_four_trial_sweep_runs_at_most_two_at_once(ready_workspace, history):
     from core.sweep import runs as sweep_runs
     from core.sweep import spec as sweep
 
-    overrides = {"data.train_path": "syn", "data.tokenizer_path": "tok", "training.logging_steps": 5,
-                 "training.eval_steps": 0, "training.save_steps": 0, "training.max_steps": 15}
-    plan = sweep.plan({"name": "sw", "base": "tiny", "overrides": overrides,
-                       "grid": {"training.lr": [1e-3, 2e-3, 3e-3, 4e-3]}}, ready_workspace,
-                      checks=[data_checker(ready_workspace, require=True)])
+    overrides = {
+        "data.train_path": "syn",
+        "data.tokenizer_path": "tok",
+        "training.logging_steps": 5,
+        "training.eval_steps": 0,
+        "training.save_steps": 0,
+        "training.max_steps": 15,
+    }
+    plan = sweep.plan(
+        {"name": "sw", "base": "tiny", "overrides": overrides, "grid": {"training.lr": [1e-3, 2e-3, 3e-3, 4e-3]}},
+        ready_workspace,
+        checks=[data_checker(ready_workspace, require=True)],
+    )
     cluster = Cluster(name="test", partition="debug", cpus_per_task=1, mem_gb=1, array_parallelism=2)
     started = sweep_runs.start(plan, ready_workspace, history, backend=BackendChoice(SLURM, cluster))
     names = [t["run"] for t in started["trials"]]
@@ -186,8 +202,10 @@ def test_the_loss_curve_reaches_studio_db_through_the_event_log_while_the_job_ru
     assert sorted(seen) == sorted((row[0], row[1]) for _, row in rows)
     lags = [seen[(row[0], row[1])] - event.time for event, row in rows]
     logged = [seen[(row[0], row[1])] - row[3] for _, row in rows]  # from the trainer's log call (1 s batches)
-    print(f"event log -> studio.db: {len(lags)} rows in {len({e.seq for e, _ in rows})} events, lag max "
-          f"{max(lags):.2f} s, mean {sum(lags) / len(lags):.2f} s; from the log call: max {max(logged):.2f} s")
+    print(
+        f"event log -> studio.db: {len(lags)} rows in {len({e.seq for e, _ in rows})} events, lag max "
+        f"{max(lags):.2f} s, mean {sum(lags) / len(lags):.2f} s; from the log call: max {max(logged):.2f} s"
+    )
     assert max(lags) <= 2.0, sorted(lags)[-5:]
     assert len({e.seq for e, row in rows if (row[0], row[1]) in live and row[1] == "loss"}) >= 3  # grew while it ran
 
@@ -217,11 +235,16 @@ with History(sys.argv[1]) as h:
 
 
 def test_an_ingester_killed_mid_commit_loses_and_doubles_nothing(ready_workspace, history):
-    run = _start(ready_workspace, history, "k1", "training.max_steps=100000", "training.logging_steps=2",
-                 "training.save_steps=0")
+    run = _start(ready_workspace, history, "k1", "training.max_steps=100000", "training.logging_steps=2", "training.save_steps=0")
     root = Path(__file__).resolve().parents[2]
-    killer = subprocess.run([sys.executable, "-c", _DYING_INGESTER, str(ready_workspace.db_path), "k1"], cwd=root,
-                            env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True, text=True, timeout=180)
+    killer = subprocess.run(
+        [sys.executable, "-c", _DYING_INGESTER, str(ready_workspace.db_path), "k1"],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert killer.returncode == -signal.SIGKILL, killer.stderr[-2000:]
     rows, events = _file_metrics(run["run_dir"])
     assert not [e for e in events if e.type == "status" and e.payload["status"] in FINAL_STATUSES]  # mid-run

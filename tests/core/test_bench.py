@@ -1,4 +1,5 @@
 """core.bench: FLOP counting, the step gate's protocol, the CLI, and (slow) a real tiny bench run."""
+
 from __future__ import annotations
 
 import argparse
@@ -85,26 +86,68 @@ def test_cli_joins_a_bench_group_registered_before():
 
 
 def test_format_report_names_every_figure():
-    result = {"ours_tokens_per_s": 1500.0, "baseline_tokens_per_s": 1000.0, "ratio": 1.5, "mfu": 0.5,
-              "peak_rss_mb": 1800.0, "baseline_mfu": 0.33, "baseline_peak_rss_mb": 2000.0,
-              "ours_round_tokens_per_s": [1500.0], "baseline_round_tokens_per_s": [1000.0],
-              "matmul_peak_gflops": 120.0, "model_flops_per_token": 41_450_112, "parameters": 9_685_440,
-              "matmul_parameters": 6_613_440, "preset": "llama-10M", "model_type": "Llama", "vocab_size": 16000,
-              "tokenizer_vocab": 1074, "unused_vocab_rows": 14926, "batch_size": 32, "seq_length": 128,
-              "steps_per_round": 4, "rounds": 3, "warmup_steps": 2, "threads": 2, "tuned_malloc": True,
-              "baseline_tuned_malloc": True, "other_malloc_tokens_per_s": 900.0,
-              "other_malloc_round_tokens_per_s": [900.0], "other_malloc_peak_rss_mb": 1900.0,
-              "malloc_effect": 1.67, "paired_malloc_effect": 1.6,
-              "seconds": 100.0, "load_avg_before": 0.1, "load_avg_after": 2.0, "paired_ratio": 1.45,
-              "ours_best_tokens_per_s": 1700.0, "baseline_best_tokens_per_s": 1100.0, "best_ratio": 1.55,
-              "best_mfu": 0.6, "matmul_peaks_gflops": [110.0, 120.0, 115.0], "paired_mfu": 0.55, "compiled": True}
+    result = {
+        "ours_tokens_per_s": 1500.0,
+        "baseline_tokens_per_s": 1000.0,
+        "ratio": 1.5,
+        "mfu": 0.5,
+        "peak_rss_mb": 1800.0,
+        "baseline_mfu": 0.33,
+        "baseline_peak_rss_mb": 2000.0,
+        "ours_round_tokens_per_s": [1500.0],
+        "baseline_round_tokens_per_s": [1000.0],
+        "matmul_peak_gflops": 120.0,
+        "model_flops_per_token": 41_450_112,
+        "parameters": 9_685_440,
+        "matmul_parameters": 6_613_440,
+        "preset": "llama-10M",
+        "model_type": "Llama",
+        "vocab_size": 16000,
+        "tokenizer_vocab": 1074,
+        "unused_vocab_rows": 14926,
+        "batch_size": 32,
+        "seq_length": 128,
+        "steps_per_round": 4,
+        "rounds": 3,
+        "warmup_steps": 2,
+        "threads": 2,
+        "tuned_malloc": True,
+        "baseline_tuned_malloc": True,
+        "other_malloc_tokens_per_s": 900.0,
+        "other_malloc_round_tokens_per_s": [900.0],
+        "other_malloc_peak_rss_mb": 1900.0,
+        "malloc_effect": 1.67,
+        "paired_malloc_effect": 1.6,
+        "seconds": 100.0,
+        "load_avg_before": 0.1,
+        "load_avg_after": 2.0,
+        "paired_ratio": 1.45,
+        "ours_best_tokens_per_s": 1700.0,
+        "baseline_best_tokens_per_s": 1100.0,
+        "best_ratio": 1.55,
+        "best_mfu": 0.6,
+        "matmul_peaks_gflops": [110.0, 120.0, 115.0],
+        "paired_mfu": 0.55,
+        "compiled": True,
+    }
     text = format_report(result)
-    for fragment in ("both sides compiled (training.torch_compile; Trainer torch_compile=True)",
-                     "the peak ranged 110-120 GFLOP/s", "MFU 55.0 % (median of rounds)", "1,500 tokens/s", "1.50x", "50.0 %",
-                     "1,800 MB", "14,926 output rows are unused",
-                     "round by round 1.45x", "ours 1,700, Trainer 1,100 tokens/s: 1.55x, MFU 60.0 %",
-                     "GLIBC_TUNABLES as for jobs on both sides", "ours, glibc's default malloc",
-                     "allocator effect (ours)", "1.67x", "round by round 1.60x"):
+    for fragment in (
+        "both sides compiled (training.torch_compile; Trainer torch_compile=True)",
+        "the peak ranged 110-120 GFLOP/s",
+        "MFU 55.0 % (median of rounds)",
+        "1,500 tokens/s",
+        "1.50x",
+        "50.0 %",
+        "1,800 MB",
+        "14,926 output rows are unused",
+        "round by round 1.45x",
+        "ours 1,700, Trainer 1,100 tokens/s: 1.55x, MFU 60.0 %",
+        "GLIBC_TUNABLES as for jobs on both sides",
+        "ours, glibc's default malloc",
+        "allocator effect (ours)",
+        "1.67x",
+        "round by round 1.60x",
+    ):
         assert fragment in text
     result.update(baseline_tuned_malloc=False)
     assert "NOT like for like" in format_report(result)
@@ -176,9 +219,28 @@ def test_bad_options_fail_before_any_work(workspace):
 def test_tiny_bench_reports_positive_finite_figures(workspace, capsys, compiled, request):
     if compiled:
         request.getfixturevalue("cxx")  # skips without a C++ compiler
-    args = _parser().parse_args(["bench", "train", "--preset", "tiny", "--steps", "1", "--rounds", "2",
-                                 "--warmup", "1", "--batch-size", "8", "--seq-length", "64", "--json",
-                                 "--workspace", str(workspace.root), *(["--compile"] if compiled else [])])
+    args = _parser().parse_args(
+        [
+            "bench",
+            "train",
+            "--preset",
+            "tiny",
+            "--steps",
+            "1",
+            "--rounds",
+            "2",
+            "--warmup",
+            "1",
+            "--batch-size",
+            "8",
+            "--seq-length",
+            "64",
+            "--json",
+            "--workspace",
+            str(workspace.root),
+            *(["--compile"] if compiled else []),
+        ]
+    )
     assert args.func(args) == 0
     result = json.loads(capsys.readouterr().out)  # stdout holds exactly one JSON object
     for key in (*REQUIRED, "paired_mfu"):

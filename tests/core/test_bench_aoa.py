@@ -1,4 +1,5 @@
 """core.bench.aoa: batched AoA surprisal vs the official one-context-at-a-time loop, agreeing or no ratio."""
+
 from __future__ import annotations
 
 from core.bench import aoa as bench

@@ -1,4 +1,5 @@
 """core.bench.babylm: the BabyLM suite batched vs one candidate at a time, same decisions or no ratio."""
+
 from __future__ import annotations
 
 from core.bench import babylm as bench

@@ -1,4 +1,5 @@
 """core.bench.blimp_like: the BLiMP-like pairs `bench eval` generates when no --pairs-dir is given."""
+
 from __future__ import annotations
 
 import json
@@ -24,5 +25,7 @@ def test_pairs_are_short_blimp_files_differing_in_one_or_two_words(tmp_path):
                 assert len(b) - len(g) == (1 if p.name == "repeat_word" else -1)
     row = json.loads((folder / "swap_adjacent.jsonl").read_text().splitlines()[0])
     assert set(row) == {"sentence_good", "sentence_bad", "field", "UID", "linguistics_term"}
-    assert blimp_like.write_pairs(tmp_path / "again", pairs=30, seed=1).joinpath("drop_word.jsonl").read_text() == \
-        (folder / "drop_word.jsonl").read_text()  # seeded: the same files
+    assert (
+        blimp_like.write_pairs(tmp_path / "again", pairs=30, seed=1).joinpath("drop_word.jsonl").read_text()
+        == (folder / "drop_word.jsonl").read_text()
+    )  # seeded: the same files

@@ -2,6 +2,7 @@
 
 Tiny settings only; the speed figures themselves are the bench's job, never a test's.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,22 @@ from core.bench.generate import GenBenchOptions, format_report, run_gen_bench
 from core.cli import main
 from core.errors import UserError
 
-TINY = ["--preset", "tiny", "--new-tokens", "6", "--prompt-tokens", "9", "--batch-sizes", "1,3",
-        "--rounds", "1", "--vocab-size", "300", "--threads", "1"]
+TINY = [
+    "--preset",
+    "tiny",
+    "--new-tokens",
+    "6",
+    "--prompt-tokens",
+    "9",
+    "--batch-sizes",
+    "1,3",
+    "--rounds",
+    "1",
+    "--vocab-size",
+    "300",
+    "--threads",
+    "1",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -35,25 +50,32 @@ def test_json_has_both_sides_per_batch_and_same_greedy_tokens(workspace, capsys)
         assert row["same_tokens"] is True and row["ratio_cpu"] > 0  # left-padded batch 3 too
     first = result["by_batch"][0]
     assert (result["ours_tokens_per_s"], result["hf_tokens_per_s"], result["ratio"]) == (
-        first["ours_tokens_per_s"], first["hf_tokens_per_s"], first["ratio"])
+        first["ours_tokens_per_s"],
+        first["hf_tokens_per_s"],
+        first["ratio"],
+    )
     assert result["mode"] == "greedy" and result["new_tokens"] == 6 and result["threads"] == 1
 
 
 def test_sampled_mode_and_text_report(workspace):
-    opts = GenBenchOptions(preset="tiny", new_tokens=4, prompt_tokens=5, batch_sizes=(2,), rounds=1,
-                           vocab_size=200, threads=1, sample=True)
+    opts = GenBenchOptions(
+        preset="tiny", new_tokens=4, prompt_tokens=5, batch_sizes=(2,), rounds=1, vocab_size=200, threads=1, sample=True
+    )
     result = run_gen_bench(opts, workspace, log=lambda m: None)
     assert result["mode"] == "sampled" and result["by_batch"][0]["same_tokens"] is None
     text = format_report(result)
     assert "batch 2: ours" in text and "transformers generate" in text and "target" in text
 
 
-@pytest.mark.parametrize("argv, needle", [
-    (["--new-tokens", "0"], "--new-tokens"),
-    (["--batch-sizes", "1,x"], "--batch-sizes"),
-    (["--batch-sizes", "0"], "--batch-sizes"),
-    (["--new-tokens", "500"], "context"),
-])
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["--new-tokens", "0"], "--new-tokens"),
+        (["--batch-sizes", "1,x"], "--batch-sizes"),
+        (["--batch-sizes", "0"], "--batch-sizes"),
+        (["--new-tokens", "500"], "context"),
+    ],
+)
 def test_bad_options_fail_before_any_work(workspace, capsys, argv, needle):
     assert main(["bench", "generate", "--preset", "tiny", "--vocab-size", "100", "--threads", "1", *argv]) == 2
     assert needle in capsys.readouterr().err

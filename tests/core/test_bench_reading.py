@@ -1,4 +1,5 @@
 """core.bench.reading: BabyLM reading batched vs the official row loop, agreement or no ratio."""
+
 from __future__ import annotations
 
 import math
@@ -51,5 +52,6 @@ def test_synthetic_rows_read_as_official_data(tmp_path):
     path = bench.write_synthetic_csv(SENTENCES, tmp_path / "r.csv", rows=20)
     data = reading.read_reading(path)
     assert len(data.frame) == 20 and data.frame["item"].iloc[0] == "None"
-    assert len(reading.read_reading(bench.write_synthetic_csv(SENTENCES, tmp_path / "all.csv", rows=0)).frame) == \
-        sum(len(s.split()) for s in SENTENCES)
+    assert len(reading.read_reading(bench.write_synthetic_csv(SENTENCES, tmp_path / "all.csv", rows=0)).frame) == sum(
+        len(s.split()) for s in SENTENCES
+    )

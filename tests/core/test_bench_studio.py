@@ -1,5 +1,6 @@
 """core.bench.studio: run figures from history rows, the run order, the CLI, and (slow, browser) a
 real tiny bench: one CLI run and one studio run with chromium polling the plot."""
+
 from __future__ import annotations
 
 import argparse
@@ -14,8 +15,7 @@ from core.cli import bench_studio_cmds
 from core.history import History
 
 ROOT_ARTIFACTS = bench_studio.ROOT / "test-artifacts"
-KEYS = ("cli_tokens_per_s", "studio_tokens_per_s", "ratio", "plot_latency_s", "studio_server_cores",
-        "browser_cores")
+KEYS = ("cli_tokens_per_s", "studio_tokens_per_s", "ratio", "plot_latency_s", "studio_server_cores", "browser_cores")
 
 
 def _parser():
@@ -113,10 +113,13 @@ def test_bench_studio_modules_import_neither_gradio_nor_playwright():
     import subprocess
     import sys
 
-    code = ("import sys, core.bench.studio, core.bench.page, core.bench.browser, core.cli.bench_studio_cmds; "
-            "print(sorted({'gradio', 'studio', 'playwright', 'torch'} & {m.split('.')[0] for m in sys.modules}))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=bench_studio.ROOT).stdout.strip()
+    code = (
+        "import sys, core.bench.studio, core.bench.page, core.bench.browser, core.cli.bench_studio_cmds; "
+        "print(sorted({'gradio', 'studio', 'playwright', 'torch'} & {m.split('.')[0] for m in sys.modules}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=bench_studio.ROOT
+    ).stdout.strip()
     assert out == "[]"
 
 

@@ -1,5 +1,6 @@
 """core.bench.submission: the strict-small evaluation per checkpoint, the pipeline's loops vs ours;
 a ratio only when every part agrees (a skewed part gives none and the CLI exits 1)."""
+
 from __future__ import annotations
 
 import json
@@ -14,24 +15,26 @@ from core.errors import UserError
 from core.evaluate.babylm import suite
 from core.workspace import Workspace
 
-TINY = dict(preset="tiny", checkpoints=2, items=2, reading_rows=30, aoa_contexts=8, batch_size=8, device="cpu",
-            threads=1)
+TINY = dict(preset="tiny", checkpoints=2, items=2, reading_rows=30, aoa_contexts=8, batch_size=8, device="cpu", threads=1)
 
 
 def test_synthetic_fast_eval_reads_as_the_official_tasks(tmp_path):
     data = write_fast_eval(tmp_path, items=3, aoa_contexts=7)
     plan = suite.plan(data.root, fast=True)
-    assert sorted(t.label for t in plan.tasks) == ["blimp/blimp_fast", "blimp/supplement_fast",
-                                                   "entity_tracking/entity_tracking_fast", "ewok/ewok_fast",
-                                                   "wug_adj/wug_adj_nominalization"]
+    assert sorted(t.label for t in plan.tasks) == [
+        "blimp/blimp_fast",
+        "blimp/supplement_fast",
+        "entity_tracking/entity_tracking_fast",
+        "ewok/ewok_fast",
+        "wug_adj/wug_adj_nominalization",
+    ]
     assert sum(len(t.items) for t in plan.tasks) == 3 * 6 and not plan.warnings
     assert len(data.aoa_contexts) == len(data.aoa_words) == 7
     assert all(len(c.split()) >= 3 and w.isalpha() for c, w in zip(data.aoa_contexts, data.aoa_words))
 
 
 def test_ratio_only_when_every_part_agrees(tmp_path):
-    r = submission.run_submission_bench(submission.SubmissionBenchOptions(**TINY), Workspace(tmp_path / "ws"),
-                                        log=lambda m: None)
+    r = submission.run_submission_bench(submission.SubmissionBenchOptions(**TINY), Workspace(tmp_path / "ws"), log=lambda m: None)
     assert r["agree"] and not r["problems"] and r["same_decisions"] and r["same_report"]
     assert r["reading_max_diff"] <= submission.READING_AGREE and r["aoa_max_diff"] <= submission.AOA_AGREE
     assert r["ratio"] == pytest.approx(r["total_s"]["pipeline"] / r["total_s"]["ours"])

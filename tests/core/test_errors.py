@@ -1,5 +1,6 @@
 """core.errors: `find_disk_full` finds a full disk behind an error's causes and names the path;
 `HistoryBusy` is a UserError (the CLI and the studio show it as a message, not a traceback)."""
+
 from __future__ import annotations
 
 import errno

@@ -1,5 +1,6 @@
 """core.eta: a running eval/submission job's time left from its progress row, at its pace so far;
 nothing for training runs, finished jobs or jobs without progress."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,13 +19,31 @@ def test_time_left_at_the_pace_so_far():
     assert eta_text(_row(kind="submission", step=1, total_steps=3), now=1100.0) == "ETA 3m20s"
 
 
-@pytest.mark.parametrize("change", [{"kind": "train"}, {"kind": "distill"}, {"status": "finished"},
-                                    {"status": "queued"}, {"step": 0}, {"step": 100}, {"total_steps": None},
-                                    {"started": None}])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"kind": "train"},
+        {"kind": "distill"},
+        {"status": "finished"},
+        {"status": "queued"},
+        {"step": 0},
+        {"step": 100},
+        {"total_steps": None},
+        {"started": None},
+    ],
+)
 def test_no_estimate_without_a_running_task_with_progress(change):
     assert seconds_left(_row(**change), now=1050.0) is None and eta_text(_row(**change), now=1050.0) == ""
 
 
 def test_format_left():
-    assert [format_left(s) for s in (0, 12.4, 60, 185, 3599, 3600, 3720, 90061)] == \
-        ["0s", "12s", "1m00s", "3m05s", "59m59s", "1h00m", "1h02m", "25h01m"]
+    assert [format_left(s) for s in (0, 12.4, 60, 185, 3599, 3600, 3720, 90061)] == [
+        "0s",
+        "12s",
+        "1m00s",
+        "3m05s",
+        "59m59s",
+        "1h00m",
+        "1h02m",
+        "25h01m",
+    ]

@@ -1,4 +1,5 @@
 """core.jobs + core.worker with real subprocesses: lifecycle, stop/resume, queue, bad input."""
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,13 @@ from core.errors import ConfigError, UserError
 from core.history import FINAL_STATUSES, History
 from core.train import checkpoint as ckpt
 
-BASE = ["data.train_path=syn", "data.tokenizer_path=tok", "training.logging_steps=5",
-        "training.eval_steps=0", "training.save_steps=10"]
+BASE = [
+    "data.train_path=syn",
+    "data.tokenizer_path=tok",
+    "training.logging_steps=5",
+    "training.eval_steps=0",
+    "training.save_steps=10",
+]
 
 
 def _cfg(*extra):
@@ -47,8 +53,9 @@ def history(ready_workspace):
 
 
 def test_run_finishes_with_row_log_metrics_and_model(ready_workspace, history):
-    run = jobs.start("train", _cfg("training.max_steps=20"), ready_workspace, history, name="r1",
-                     command="babyllama train --config tiny")
+    run = jobs.start(
+        "train", _cfg("training.max_steps=20"), ready_workspace, history, name="r1", command="babyllama train --config tiny"
+    )
     assert run["status"] == "queued" and run["pid"] and run["command"].startswith("babyllama train")
     run = _final(history, "r1")
     assert run["status"] == "finished", run["error"]
@@ -65,8 +72,13 @@ def test_run_finishes_with_row_log_metrics_and_model(ready_workspace, history):
 def test_killed_worker_becomes_lost_and_nan_run_fails_with_hint(ready_workspace, history, monkeypatch):
     monkeypatch.setenv(jobs.MAX_JOBS_ENV, "2")
     jobs.start("train", _cfg("training.max_steps=100000", "training.save_steps=0"), ready_workspace, history, name="victim")
-    jobs.start("train", _cfg("training.lr=1e4", "training.max_grad_norm=0", "training.warmup_steps=0",
-                             "training.max_steps=200"), ready_workspace, history, name="nan")
+    jobs.start(
+        "train",
+        _cfg("training.lr=1e4", "training.max_grad_norm=0", "training.warmup_steps=0", "training.max_steps=200"),
+        ready_workspace,
+        history,
+        name="nan",
+    )
     run = _wait(history, "victim", lambda r: r["status"] == "running" and (r["step"] or 0) >= 5)
     os.kill(run["pid"], signal.SIGKILL)
     killed_at = time.monotonic()
@@ -82,8 +94,7 @@ STOP_STEPS = 400
 
 def test_stop_checkpoints_and_resume_continues_the_same_run(ready_workspace, history):
     # Long enough that a fast machine cannot finish between seeing step 10 and the stop request.
-    jobs.start("train", _cfg(f"training.max_steps={STOP_STEPS}", "training.save_steps=0"), ready_workspace,
-               history, name="sr")
+    jobs.start("train", _cfg(f"training.max_steps={STOP_STEPS}", "training.save_steps=0"), ready_workspace, history, name="sr")
     _wait(history, "sr", lambda r: r["status"] == "running" and (r["step"] or 0) >= 10)
     assert jobs.stop("sr", history) == "requested"
     run = _final(history, "sr", timeout=600)  # 400 tiny steps: seconds idle, minutes on a loaded machine
@@ -172,11 +183,19 @@ def test_taken_name_and_corrupted_checkpoint(ready_workspace, history):
 def test_kill_9_and_resume_gives_bit_exact_weights(ready_workspace, history, tmp_path):
     pairs = tmp_path / "pairs"  # minimal pairs too: their series must come out the same, once each
     pairs.mkdir()
-    (pairs / "agreement.jsonl").write_text("\n".join(json.dumps({"sentence_good": f"The {w} sleeps.",
-                                                                  "sentence_bad": f"The {w} sleep."})
-                                                     for w in ("cat", "dog", "bird")) + "\n")
-    extra = ("training.max_steps=40", "training.save_steps=10", "model.dropout=0.1",
-             "eval.pairs_every=10", f"eval.pairs_dir={pairs}")
+    (pairs / "agreement.jsonl").write_text(
+        "\n".join(
+            json.dumps({"sentence_good": f"The {w} sleeps.", "sentence_bad": f"The {w} sleep."}) for w in ("cat", "dog", "bird")
+        )
+        + "\n"
+    )
+    extra = (
+        "training.max_steps=40",
+        "training.save_steps=10",
+        "model.dropout=0.1",
+        "eval.pairs_every=10",
+        f"eval.pairs_dir={pairs}",
+    )
     jobs.start("train", _cfg(*extra), ready_workspace, history, name="straight")
     assert _final(history, "straight")["status"] == "finished"
     jobs.start("train", _cfg(*extra), ready_workspace, history, name="killed")
@@ -200,14 +219,21 @@ def test_kill_9_and_resume_gives_bit_exact_weights(ready_workspace, history, tmp
 def test_two_processes_with_gloo_log_once_and_stay_in_sync(ready_workspace, history, shared_data):
     # Minimal pairs too: rank 0 scores them while rank 1 waits at the next all-reduce.
     pairs = ["eval.pairs_every=5", f"eval.pairs_dir={shared_data / 'blimp-sample'}", "eval.pairs_limit=4"]
-    jobs.start("train", _cfg("training.max_steps=10", "training.batch_size=4", *pairs), ready_workspace, history,
-               name="ddp", num_processes=2)
+    jobs.start(
+        "train",
+        _cfg("training.max_steps=10", "training.batch_size=4", *pairs),
+        ready_workspace,
+        history,
+        name="ddp",
+        num_processes=2,
+    )
     run = _final(history, "ddp", timeout=240)
     log = Path(run["run_dir"], "run.log").read_text()
     assert run["status"] == "finished", log[-3000:]
     assert "2 process(es)" in log and "parameters identical on all 2 processes" in log
-    assert (sum(line.startswith("step 10/10 ") for line in log.splitlines()) == 1
-            and "following values were not passed" not in log)  # rank 0 reports
+    assert (
+        sum(line.startswith("step 10/10 ") for line in log.splitlines()) == 1 and "following values were not passed" not in log
+    )  # rank 0 reports
     assert [s for s, _ in history.metric_series("ddp", "loss")] == [5, 10]
     assert [s for s, _ in history.metric_series("ddp", "pairs_acc")] == [0, 5, 10]
     assert [p.name for p in ckpt.list_checkpoints(run["run_dir"])] == ["checkpoint-10"]
@@ -218,9 +244,14 @@ def test_two_processes_with_gloo_log_once_and_stay_in_sync(ready_workspace, hist
 
 @pytest.mark.slow
 def test_two_processes_train_a_compiled_body_in_sync(ready_workspace, history, cxx):
-    jobs.start("train", _cfg("training.max_steps=4", "training.batch_size=4", "training.logging_steps=2",
-                             "training.torch_compile=true"),
-               ready_workspace, history, name="ddp-compiled", num_processes=2)
+    jobs.start(
+        "train",
+        _cfg("training.max_steps=4", "training.batch_size=4", "training.logging_steps=2", "training.torch_compile=true"),
+        ready_workspace,
+        history,
+        name="ddp-compiled",
+        num_processes=2,
+    )
     run = _final(history, "ddp-compiled", timeout=300)
     log = Path(run["run_dir"], "run.log").read_text()
     assert run["status"] == "finished", log[-3000:]
@@ -231,25 +262,39 @@ def test_two_processes_train_a_compiled_body_in_sync(ready_workspace, history, c
 
 def test_prepare_and_tokenize_tasks_run_as_jobs(workspace):
     with History(workspace.db_path) as history:
-        jobs.start_task("prepare", {"source": "synthetic", "output": "syn2", "words": 20000,
-                                    "complexity": "medium", "seed": 3}, workspace, history, name="make-syn2")
+        jobs.start_task(
+            "prepare",
+            {"source": "synthetic", "output": "syn2", "words": 20000, "complexity": "medium", "seed": 3},
+            workspace,
+            history,
+            name="make-syn2",
+        )
         assert _final(history, "make-syn2")["status"] == "finished"
         assert "syn2" in workspace.corpora()
-        jobs.start_task("tokenize", {"data": "syn2", "vocab_size": 400, "min_frequency": 2, "output": "tok2"},
-                        workspace, history, name="tok-tok2")
+        jobs.start_task(
+            "tokenize",
+            {"data": "syn2", "vocab_size": 400, "min_frequency": 2, "output": "tok2"},
+            workspace,
+            history,
+            name="tok-tok2",
+        )
         run = _final(history, "tok-tok2")
         assert run["status"] == "finished" and run["step"] == run["total_steps"] == 1
         assert "tok2" in workspace.tokenizers()
         assert history.artifacts("tok-tok2")[0]["kind"] == "tokenizer"
-        jobs.start_task("tokenize", {"data": "missing", "vocab_size": 400, "min_frequency": 2, "output": "t3"},
-                        workspace, history, name="tok-bad")
+        jobs.start_task(
+            "tokenize",
+            {"data": "missing", "vocab_size": 400, "min_frequency": 2, "output": "t3"},
+            workspace,
+            history,
+            name="tok-bad",
+        )
         bad = _final(history, "tok-bad")
         assert bad["status"] == "failed" and "missing" in bad["error"] and "Traceback" not in bad["error"]
 
 
 def test_second_stop_kills_the_process_group(ready_workspace, history):
-    jobs.start("train", _cfg("training.max_steps=100000", "training.save_steps=0"), ready_workspace, history,
-               name="stubborn")
+    jobs.start("train", _cfg("training.max_steps=100000", "training.save_steps=0"), ready_workspace, history, name="stubborn")
     run = _wait(history, "stubborn", lambda r: r["status"] == "running")
     assert jobs.stop("stubborn", history) == "requested"
     assert jobs.stop("stubborn", history) == "killed"

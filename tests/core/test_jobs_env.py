@@ -1,5 +1,6 @@
 """A worker's environment keeps tqdm bars out of run.log: tqdm, datasets (even when code turns its
 bars back on) and transformers' save_pretrained all stay silent."""
+
 from __future__ import annotations
 
 import subprocess

@@ -2,6 +2,7 @@
 
 Each test names what today's code did before the fix; each fails on that code.
 """
+
 from __future__ import annotations
 
 import json
@@ -69,10 +70,10 @@ def test_reused_pid_is_not_the_worker_and_is_never_killed(history, monkeypatch):
 def test_stale_heartbeat_on_this_host_means_lost(history):
     """Before: on the same host only the pid counted, so a hung worker stayed `running`."""
     me = os.getpid()
-    _running(history, "hung", pid=me, pid_started=jobs.process_start_time(me),
-             heartbeat=time.time() - jobs.HUNG_AFTER_S - 5)
-    _running(history, "slow", pid=me, pid_started=jobs.process_start_time(me),
-             heartbeat=time.time() - jobs.STALE_AFTER_S - 5)  # a delayed beat on a loaded machine
+    _running(history, "hung", pid=me, pid_started=jobs.process_start_time(me), heartbeat=time.time() - jobs.HUNG_AFTER_S - 5)
+    _running(
+        history, "slow", pid=me, pid_started=jobs.process_start_time(me), heartbeat=time.time() - jobs.STALE_AFTER_S - 5
+    )  # a delayed beat on a loaded machine
     assert jobs.refresh(history, "hung")["status"] == "lost"
     assert jobs.refresh(history, "slow")["status"] == "running"
 
@@ -93,8 +94,9 @@ def _one_won(outcomes: list[str]) -> str:
 def _stopped_run(workspace, history, name):
     run_dir = workspace.models_dir / name
     (run_dir / "checkpoint-10").mkdir(parents=True)
-    (run_dir / jobs.JOB_FILE).write_text(json.dumps({"kind": "train", "name": name, "num_processes": 1,
-                                                      "workspace": str(workspace.root)}))
+    (run_dir / jobs.JOB_FILE).write_text(
+        json.dumps({"kind": "train", "name": name, "num_processes": 1, "workspace": str(workspace.root)})
+    )
     history.create_run(name, "train", {}, run_dir)
     history.set_status(name, "stopped")
     return run_dir

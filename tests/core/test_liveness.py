@@ -1,5 +1,6 @@
 """core.liveness: retries of a locked history, the heartbeat thread, and how readers tell a worker
 that cannot write ("running (history writes delayed)") from a dead one."""
+
 from __future__ import annotations
 
 import os
@@ -93,14 +94,20 @@ def test_heartbeat_keeps_beating_the_file_while_the_row_is_locked(workspace, sho
 
 
 def test_a_live_worker_with_a_stale_row_beat_is_delayed_not_lost(tmp_path):
-    run = {"status": "running", "run_dir": str(tmp_path), "pid": os.getpid(), "host": None,
-           "pid_started": jobs.process_start_time(os.getpid()), "heartbeat": time.time() - jobs.HUNG_AFTER_S - 60}
+    run = {
+        "status": "running",
+        "run_dir": str(tmp_path),
+        "pid": os.getpid(),
+        "host": None,
+        "pid_started": jobs.process_start_time(os.getpid()),
+        "heartbeat": time.time() - jobs.HUNG_AFTER_S - 60,
+    }
     assert not jobs.is_alive(run)  # no file beat: a live pid this silent is hung
     assert liveness.status_text(run) == "running"
     (tmp_path / liveness.BEAT_FILE).touch()
     assert jobs.is_alive(run) and liveness.writes_delayed(run)
     assert liveness.status_text(run) == "running (history writes delayed)"
-    gone = {**run, "pid": 2 ** 22 + 12345}  # a dead pid stays dead whatever the file says
+    gone = {**run, "pid": 2**22 + 12345}  # a dead pid stays dead whatever the file says
     assert not jobs.is_alive(gone)
     fresh = {**run, "heartbeat": time.time()}
     assert jobs.is_alive(fresh) and not liveness.writes_delayed(fresh)

@@ -1,4 +1,5 @@
 """core.net: which Host and Origin values a server answers, and --allowed-hosts parsing."""
+
 from __future__ import annotations
 
 import pytest

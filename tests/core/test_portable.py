@@ -1,4 +1,5 @@
 """core.portable: tokenizer and model configs rewritten so transformers 4.x reads what 5.x wrote."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,17 @@ def _write(folder, tok: dict, cfg: dict):
 
 
 def test_tokenizer_class_and_load_time_keys(tmp_path):
-    _write(tmp_path, {"tokenizer_class": "TokenizersBackend", "is_local": True, "local_files_only": False,
-                      "backend": "tokenizers", "bos_token": "<s>"}, {"model_type": "gpt2", "dtype": "float32"})
+    _write(
+        tmp_path,
+        {
+            "tokenizer_class": "TokenizersBackend",
+            "is_local": True,
+            "local_files_only": False,
+            "backend": "tokenizers",
+            "bos_token": "<s>",
+        },
+        {"model_type": "gpt2", "dtype": "float32"},
+    )
     changes = make_portable(tmp_path)
     tok = json.loads((tmp_path / "tokenizer_config.json").read_text())
     assert tok == {"tokenizer_class": "PreTrainedTokenizerFast", "bos_token": "<s>"}
@@ -30,8 +40,11 @@ def test_rope_settings_are_written_where_4x_reads_them(tmp_path):
     from transformers import AutoConfig
 
     rope = {"rope_theta": 500000.0, "rope_type": "linear", "factor": 2.0}
-    _write(tmp_path, {"tokenizer_class": "PreTrainedTokenizerFast"},
-           {"model_type": "llama", "rope_parameters": rope, "hidden_size": 32, "num_attention_heads": 2})
+    _write(
+        tmp_path,
+        {"tokenizer_class": "PreTrainedTokenizerFast"},
+        {"model_type": "llama", "rope_parameters": rope, "hidden_size": 32, "num_attention_heads": 2},
+    )
     make_portable(tmp_path)
     cfg = json.loads((tmp_path / "config.json").read_text())
     assert cfg["rope_theta"] == 500000.0 and cfg["rope_scaling"] == {"rope_type": "linear", "factor": 2.0}

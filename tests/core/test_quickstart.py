@@ -1,5 +1,6 @@
 """core.quickstart: free names, the empty-workspace test, and the chain's order and failure handling
 with the job launches faked (the real chain is the `slow` CLI test and the browser test)."""
+
 from __future__ import annotations
 
 import os
@@ -56,8 +57,7 @@ def _finish_on_launch(monkeypatch, history, outcome: dict):
         h.set_status(name, outcome.get(kind, "finished"), error="boom" if outcome.get(kind) == "failed" else None)
 
     monkeypatch.setattr(jobs, "start_task", fake_start_task)
-    monkeypatch.setattr(jobs, "start",
-                        lambda kind, cfg, ws, h, *, name, command="": started.append((kind, name, command)))
+    monkeypatch.setattr(jobs, "start", lambda kind, cfg, ws, h, *, name, command="": started.append((kind, name, command)))
     return started
 
 
@@ -67,8 +67,11 @@ def test_chain_runs_corpus_then_tokenizer_then_the_tiny_run(workspace, history, 
     history.create_run("qs", "quickstart", {}, None)
     run = quickstart.run_chain(quickstart.plan(workspace, history), workspace, history, job="qs", log=lambda m: None)
     assert run == "tiny-sample"
-    assert [(k, n) for k, n, _ in started] == [("prepare", "prepare-sample"), ("tokenize", "tokenize-sample-bpe2000"),
-                                               ("train", "tiny-sample")]
+    assert [(k, n) for k, n, _ in started] == [
+        ("prepare", "prepare-sample"),
+        ("tokenize", "tokenize-sample-bpe2000"),
+        ("train", "tiny-sample"),
+    ]
     assert "babyllama data synth --name sample --words 200000" in started[0][2]
     assert "data.tokenizer_path=sample-bpe2000" in started[2][2] and "model.name=tiny-sample" in started[2][2]
     assert history.get_run("qs")["step"] == 3
@@ -83,8 +86,12 @@ def test_a_failed_step_stops_the_chain_and_names_it(workspace, history, monkeypa
 
 def test_train_config_is_tiny_on_the_new_data(workspace, history):
     cfg = quickstart.train_config(quickstart.plan(workspace, history, max_steps=50), workspace)
-    assert (cfg.model.name, cfg.training.max_steps, cfg.data.train_path, cfg.data.tokenizer_path) == \
-        ("tiny-sample", 50, "sample", "sample-bpe2000")
+    assert (cfg.model.name, cfg.training.max_steps, cfg.data.train_path, cfg.data.tokenizer_path) == (
+        "tiny-sample",
+        50,
+        "sample",
+        "sample-bpe2000",
+    )
 
 
 def test_quickstart_imports_neither_torch_nor_gradio():
@@ -104,18 +111,27 @@ def _as_if_made(history, kind, name, config):
 def test_a_second_quickstart_reuses_the_sample_corpus_and_tokenizer(workspace, history, monkeypatch):
     first = quickstart.plan(workspace, history)
     create_synthetic_corpus(workspace, "sample", n_words=500)
-    _as_if_made(history, "prepare", "prepare-sample", {"source": "synthetic", "output": "sample", "words": 200_000,
-                                                       "complexity": "simple", "seed": 42})
+    _as_if_made(
+        history,
+        "prepare",
+        "prepare-sample",
+        {"source": "synthetic", "output": "sample", "words": 200_000, "complexity": "simple", "seed": 42},
+    )
     (workspace.tokenizers_dir / "sample-bpe2000").mkdir(parents=True)
     (workspace.tokenizers_dir / "sample-bpe2000" / "tokenizer.json").write_text("{}")
-    _as_if_made(history, "tokenize", "tokenize-sample-bpe2000",
-                {"data": "sample", "vocab_size": 2000, "min_frequency": 2, "output": "sample-bpe2000"})
+    _as_if_made(
+        history,
+        "tokenize",
+        "tokenize-sample-bpe2000",
+        {"data": "sample", "vocab_size": 2000, "min_frequency": 2, "output": "sample-bpe2000"},
+    )
     history.create_run(first["run"], "train", {}, None)
     again = quickstart.plan(workspace, history)
     assert (again["corpus"], again["tokenizer"], again["run"]) == ("sample", "sample-bpe2000", "tiny-sample-2")
     assert again["reuse_corpus"] and again["reuse_tokenizer"]
-    assert quickstart.describe_plan(again) == ("corpus sample (reused), tokenizer sample-bpe2000 (reused), "
-                                               "run tiny-sample-2 (new)")
+    assert quickstart.describe_plan(again) == (
+        "corpus sample (reused), tokenizer sample-bpe2000 (reused), run tiny-sample-2 (new)"
+    )
     started = _finish_on_launch(monkeypatch, history, {})
     monkeypatch.setattr(quickstart, "train_config", lambda params, ws: None)
     quickstart.run_chain(again, workspace, history, log=lambda m: None)

@@ -2,6 +2,7 @@
 what happened and where, instead of the process dying with only an sqlite3 traceback; with real
 workers, SIGTERM / SIGINT stop like `runs stop`, a locked database delays rows without losing any,
 and a full disk ends the run `failed` naming the path, its last checkpoint intact."""
+
 from __future__ import annotations
 
 import errno
@@ -24,8 +25,9 @@ from core.train import checkpoint as ckpt
 def test_unwritable_database_mid_run_is_said_in_the_log(workspace, monkeypatch, capsys):
     run_dir = workspace.root / "jobs" / "ro-mid"
     run_dir.mkdir(parents=True)
-    (run_dir / jobs.JOB_FILE).write_text(json.dumps({"kind": "export", "name": "ro-mid", "num_processes": 1,
-                                                      "workspace": str(workspace.root), "params": {}}))
+    (run_dir / jobs.JOB_FILE).write_text(
+        json.dumps({"kind": "export", "name": "ro-mid", "num_processes": 1, "workspace": str(workspace.root), "params": {}})
+    )
     with History(workspace.db_path) as h:
         h.create_run("ro-mid", "export", {}, run_dir)
 
@@ -153,8 +155,9 @@ def small_disk(tmp_path):
 def test_a_full_disk_fails_the_run_naming_the_path_and_keeps_the_checkpoint(ready_workspace, history, small_disk):
     from tests.core.test_jobs import _final
 
-    run = _start(ready_workspace, history, "full", "training.max_steps=20", "training.save_steps=10",
-                 f"logging.output_dir={small_disk}")
+    run = _start(
+        ready_workspace, history, "full", "training.max_steps=20", "training.save_steps=10", f"logging.output_dir={small_disk}"
+    )
     run_dir = Path(run["run_dir"])
     deadline = time.monotonic() + 300
     while not (run_dir / "checkpoint-10" / ckpt.MANIFEST).is_file():
@@ -196,8 +199,12 @@ def test_sigterm_while_queued_ends_stopped_at_once(ready_workspace, history):
         fcntl.flock(slot, fcntl.LOCK_EX)  # the only training slot is taken: the worker waits its turn
         run = _start(ready_workspace, history, "waiting", "training.max_steps=5")
         # The heartbeat file appears once the worker runs, after its signal handler is installed.
-        _wait(history, "waiting", lambda r: r["status"] == "queued" and r["pid"]
-              and (Path(r["run_dir"]) / "heartbeat").is_file(), timeout=120)
+        _wait(
+            history,
+            "waiting",
+            lambda r: r["status"] == "queued" and r["pid"] and (Path(r["run_dir"]) / "heartbeat").is_file(),
+            timeout=120,
+        )
         os.kill(run["pid"], signal.SIGTERM)
         run = _final(history, "waiting", timeout=60)
     assert run["status"] == "stopped" and "SIGTERM before training began" in run["hint"]

@@ -1,4 +1,5 @@
 """core.workspace: a --workspace that is a file or cannot be created is a UserError, not a traceback."""
+
 from __future__ import annotations
 
 import pytest

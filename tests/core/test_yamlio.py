@@ -1,5 +1,6 @@
 """core.yamlio: user YAML is bounded (size, aliases, depth, duplicate keys, number length) and every
 refusal is a UserError naming the file, the key and the fix; config files, overrides and sweep specs use it."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,7 +10,8 @@ from core.errors import ConfigError, UserError
 from core.sweep import spec as sweep_spec
 
 BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
-    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8))
+    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8)
+)
 
 
 def test_plain_config_yaml_still_loads():
@@ -43,12 +45,15 @@ def test_file_over_one_mib_is_refused_before_parsing(tmp_path):
         yamlio.load_file(path)
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("training:\n  lr: 1e-3\n  lr: 5\n", "training.lr: duplicate key on lines 2 and 3"),
-    (BOMB, "YAML aliases"),
-    ("training: " + "[" * 5000 + "]" * 5000, "nested deeper"),
-    ("training:\n  max_steps: " + "1" * 1_000_000 + "\n", "training.max_steps: a number of"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("training:\n  lr: 1e-3\n  lr: 5\n", "training.lr: duplicate key on lines 2 and 3"),
+        (BOMB, "YAML aliases"),
+        ("training: " + "[" * 5000 + "]" * 5000, "nested deeper"),
+        ("training:\n  max_steps: " + "1" * 1_000_000 + "\n", "training.max_steps: a number of"),
+    ],
+)
 def test_config_load_reports_it_as_one_config_error(tmp_path, text, expected):
     path = tmp_path / "cfg.yaml"
     path.write_text(text)

@@ -1,5 +1,6 @@
 """Browser fixtures: the studio as a real subprocess on a free port, and Debian's chromium, both
 through core.bench.browser (the driver `bench studio` uses too)."""
+
 from __future__ import annotations
 
 import pytest
@@ -12,6 +13,7 @@ ARTIFACTS = ROOT / "test-artifacts"
 @pytest.fixture
 def studio(ready_workspace, tmp_path):
     """A running studio over `ready_workspace`; yields a restart-able handle."""
+
     class Studio:
         def __init__(self):
             self.proc, self.url = start_studio(ready_workspace.root, tmp_path / "studio.log")

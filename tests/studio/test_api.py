@@ -1,5 +1,6 @@
 """The named API: every public endpoint has a chosen name and is listed in docs/api.md, and the
 script on that page drives a tiny run end to end against a real `launch.py` process."""
+
 from __future__ import annotations
 
 import os
@@ -33,8 +34,20 @@ def test_every_public_endpoint_is_named_and_documented(workspace):
     assert not info.get("unnamed_endpoints")
     assert not [n for n in public if re.fullmatch(r"/(partial|lambda|fn)(_\d+)?", n)]
     assert public == documented_endpoints()
-    for action in ("/list_runs", "/run_metrics", "/start_run", "/stop_run", "/resume_run", "/make_corpus",
-                   "/train_tokenizer", "/evaluate", "/compare_curves", "/chat", "/export_hf", "/start_sweep"):
+    for action in (
+        "/list_runs",
+        "/run_metrics",
+        "/start_run",
+        "/stop_run",
+        "/resume_run",
+        "/make_corpus",
+        "/train_tokenizer",
+        "/evaluate",
+        "/compare_curves",
+        "/chat",
+        "/export_hf",
+        "/start_sweep",
+    ):
         assert action in public
     # Form fields are keywords named after their config key, not param_4, param_5, ...
     start = [p["parameter_name"] for p in info["named_endpoints"]["/start_run"]["parameters"]]
@@ -48,8 +61,9 @@ def test_docs_script_drives_a_tiny_run(workspace, tmp_path):
     proc, url = start_studio(workspace.root, tmp_path / "studio.log")
     try:
         env = {**os.environ, "STUDIO_URL": url, "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
-        out = subprocess.run([sys.executable, "-c", doc_script()], env=env, capture_output=True, text=True,
-                             timeout=400, cwd=tmp_path)
+        out = subprocess.run(
+            [sys.executable, "-c", doc_script()], env=env, capture_output=True, text=True, timeout=400, cwd=tmp_path
+        )
     finally:
         stop_studio(proc)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]

@@ -1,6 +1,7 @@
 """BabyLM in the studio: the Evaluate tab's babylm options and job, and the Compare tab's scoreboard
 (one row per evaluated run or checkpoint, one column per task, scores against words seen), on real
 evaluations of a tiny model saved as a run, and on rows written straight into the history."""
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,9 @@ def fake_run(ctx: StudioContext, name: str, steps: int = 10, words_per_step: int
 
 
 def babylm_eval(ctx: StudioContext, model: str) -> dict:
-    opts = EvalOptions(model=model, suites=("babylm",), babylm_data=str(ctx.workspace.root / "evaluation_data"),
-                       fast=True, suites_given=True)
+    opts = EvalOptions(
+        model=model, suites=("babylm",), babylm_data=str(ctx.workspace.root / "evaluation_data"), fast=True, suites_given=True
+    )
     with ctx.history() as h:
         results, _ = run_eval(opts, ctx.workspace, history=h, log=lambda *_: None)
     return results
@@ -52,8 +54,13 @@ def ctx(workspace):
 
 
 def test_words_at_exact_interpolated_after_last_and_unknown():
-    rows = [{"step": 2, "words": 200}, {"step": 4, "words": 400}, {"step": 4, "words": 400},
-            {"step": 6, "words": None}, {"step": 8, "words": 900}]
+    rows = [
+        {"step": 2, "words": 200},
+        {"step": 4, "words": 400},
+        {"step": 4, "words": 400},
+        {"step": 6, "words": None},
+        {"step": 8, "words": 900},
+    ]
     assert board.words_at(rows, [2, 3, 8, 10, 1, None]) == {2: 200, 3: 300, 8: 900, 10: 900, 1: None}
     assert board.words_at([], [5]) == {5: None}
 
@@ -67,7 +74,9 @@ def test_real_evaluations_of_a_run_and_its_checkpoint_fill_the_scoreboard(ctx):
     assert list(table.columns) == [*board.KEY_COLUMNS, *FAST_TASKS]
     rows = table.to_dict("records")
     assert [(r["run"], r["revision"], r["step"], r["words seen"], r["set"]) for r in rows] == [
-        ("bl", "checkpoint-5", 5, "500", "fast"), ("bl", "main", 10, "1,000", "fast")]
+        ("bl", "checkpoint-5", 5, "500", "fast"),
+        ("bl", "main", 10, "1,000", "fast"),
+    ]
     for row, results in zip(rows, (checkpoint, final)):
         scoreboard = results["suites"]["babylm"]["scoreboard"]
         assert [row[t] for t in FAST_TASKS] == [round(scoreboard[t], 3) for t in FAST_TASKS]
@@ -88,16 +97,25 @@ def test_runs_overlay_and_words_unknown_falls_back_to_step(ctx, tmp_path):
                 h.log_metrics(name, step, {"loss": 1.0}, words=words * step if words else None)
         eval_dir = tmp_path / "a-eval"
         eval_dir.mkdir()
-        (eval_dir / "results.json").write_text(json.dumps({
-            "options": {"fast": False}, "suites": {"babylm": {"layout": "results/a/chck_1M/zero_shot/causal"}}}))
+        (eval_dir / "results.json").write_text(
+            json.dumps({"options": {"fast": False}, "suites": {"babylm": {"layout": "results/a/chck_1M/zero_shot/causal"}}})
+        )
         for name, step, value, where in (("a", 2, 60.0, eval_dir), ("a", 4, 70.0, None), ("b", 4, 55.0, None)):
-            h.log_eval(name, step, "babylm", "blimp/blimp_filtered", value,
-                       {"metric": "accuracy", "temperature": 1.0, "n": 6, "eval_dir": str(where) if where else None})
+            h.log_eval(
+                name,
+                step,
+                "babylm",
+                "blimp/blimp_filtered",
+                value,
+                {"metric": "accuracy", "temperature": 1.0, "n": 6, "eval_dir": str(where) if where else None},
+            )
             h.log_eval(name, step, "babylm", "blimp/blimp_filtered/field/syntax", 1.0, {"eval_dir": None})
     table, figure = board.scoreboard(ctx, ["a", "b"])
     assert table[["run", "revision", "step", "words seen", "set", "blimp/blimp_filtered"]].values.tolist() == [
-        ["a", "chck_1M", 2, "20", "full", 60.0], ["a", "main", 4, "40", "full", 70.0],
-        ["b", "main", 4, "", "full", 55.0]]
+        ["a", "chck_1M", 2, "20", "full", 60.0],
+        ["a", "main", 4, "40", "full", 70.0],
+        ["b", "main", 4, "", "full", 55.0],
+    ]
     assert figure.layout.xaxis.title.text == "step"
     assert {t.name: list(t.x) for t in figure.data} == {"a": [2, 4], "b": [4]}
     assert board.scoreboard(ctx, ["b"])[0]["run"].tolist() == ["b"]
@@ -117,10 +135,18 @@ def test_evaluate_tab_babylm_options_and_command(ctx):
     assert "--temperatures" in out[1]  # refused with the CLI flag's message
     with ctx.history() as h:
         assert h.list_runs(kind="eval") == []
-    opts = EvalOptions(model="bl", suites=("ppl", "babylm"), babylm_data="/data/evaluation_data", fast=True,
-                       temperatures="1,2")
-    assert eval_tab.eval_args(opts) == ["eval", "bl", "--suite", "ppl,babylm", "--babylm-data",
-                                        "/data/evaluation_data", "--fast", "--temperatures", "1,2"]
+    opts = EvalOptions(model="bl", suites=("ppl", "babylm"), babylm_data="/data/evaluation_data", fast=True, temperatures="1,2")
+    assert eval_tab.eval_args(opts) == [
+        "eval",
+        "bl",
+        "--suite",
+        "ppl,babylm",
+        "--babylm-data",
+        "/data/evaluation_data",
+        "--fast",
+        "--temperatures",
+        "1,2",
+    ]
     assert eval_tab.eval_args(EvalOptions(model="bl", suites=("ppl",), fast=True)) == ["eval", "bl", "--suite", "ppl"]
     # The arithmetic radio: --exact is the CLI's default (not shown), the fast path is --no-exact.
     fast_path = EvalOptions(model="bl", suites=("babylm",), babylm_data="/d", exact=False)
@@ -149,10 +175,22 @@ def test_evaluate_tab_glue_and_aoa_options_start_the_cli_job(ctx):
     write_evaluation_data(ctx.workspace.root)
     folder = str(ctx.workspace.root / "evaluation_data")
     last = "last token (NOT the official rule)"
-    assert eval_tab.eval_args(EvalOptions(model="bl", suites=("glue", "aoa"), babylm_data=folder, tasks="rte,wsc",
-                                          pooling="last", epochs=2)) == \
-        ["eval", "bl", "--suite", "glue,aoa", "--babylm-data", folder, "--tasks", "rte,wsc", "--pooling", "last",
-         "--epochs", "2"]
+    assert eval_tab.eval_args(
+        EvalOptions(model="bl", suites=("glue", "aoa"), babylm_data=folder, tasks="rte,wsc", pooling="last", epochs=2)
+    ) == [
+        "eval",
+        "bl",
+        "--suite",
+        "glue,aoa",
+        "--babylm-data",
+        folder,
+        "--tasks",
+        "rte,wsc",
+        "--pooling",
+        "last",
+        "--epochs",
+        "2",
+    ]
     out = eval_tab.start_eval(ctx, "bl", ["glue"], 0, "", False, "", eval_tab.EXACT_LABEL, ["rte"], "mean", 0)
     assert "GLUE pooling" in out[1] and last in out[1]
     out = eval_tab.start_eval(ctx, "bl", ["glue"], 0, "", False, "", eval_tab.EXACT_LABEL, ["cola"], last, 0)
@@ -160,8 +198,9 @@ def test_evaluate_tab_glue_and_aoa_options_start_the_cli_job(ctx):
     with ctx.history() as h:
         assert h.list_runs(kind="eval") == []
     fake_run(ctx, "bl")
-    job, status, _, timer = eval_tab.start_eval(ctx, "bl", ["glue", "aoa"], 0, "", True, "1,2", eval_tab.FAST_PATH_LABEL,
-                                                ["wsc", "rte"], last, 3)
+    job, status, _, timer = eval_tab.start_eval(
+        ctx, "bl", ["glue", "aoa"], 0, "", True, "1,2", eval_tab.FAST_PATH_LABEL, ["wsc", "rte"], last, 3
+    )
     assert timer.active and f"--suite glue,aoa --babylm-data {folder} --tasks rte,wsc --pooling last --epochs 3" in status
     with ctx.history() as h:
         run = h.get_run(job)
@@ -172,8 +211,7 @@ def test_evaluate_tab_glue_and_aoa_options_start_the_cli_job(ctx):
             time.sleep(0.5)
         assert h.get_run(job)["status"] == "failed"
     # Every task ticked is all seven: no --tasks.
-    opts = EvalOptions(model="bl", suites=("glue",), **eval_tab._glue_options(("glue",), list(eval_tab.GLUE_TASKS),
-                                                                             None, 0))
+    opts = EvalOptions(model="bl", suites=("glue",), **eval_tab._glue_options(("glue",), list(eval_tab.GLUE_TASKS), None, 0))
     assert eval_tab.eval_args(opts) == ["eval", "bl", "--suite", "glue"]
 
 

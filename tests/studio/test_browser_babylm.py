@@ -1,5 +1,6 @@
 """A real browser on two runs with real BabyLM evaluations: Compare's scoreboard lists a row per
 evaluated run or checkpoint, and its figure draws each run against words seen."""
+
 from __future__ import annotations
 
 import pytest

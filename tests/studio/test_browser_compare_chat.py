@@ -1,4 +1,5 @@
 """A real browser on two finished runs (made through core): Compare overlays and diffs them, Chat asks both."""
+
 from __future__ import annotations
 
 import time
@@ -14,8 +15,14 @@ from tests.studio.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.browser
 
-RUN_ARGS = ["data.train_path=syn", "data.tokenizer_path=tok", "training.max_steps=20", "training.logging_steps=5",
-            "training.eval_steps=0", "training.save_steps=0"]
+RUN_ARGS = [
+    "data.train_path=syn",
+    "data.tokenizer_path=tok",
+    "training.max_steps=20",
+    "training.logging_steps=5",
+    "training.eval_steps=0",
+    "training.save_steps=0",
+]
 LRS = {"a": "1e-3", "b": "3e-3"}
 
 
@@ -130,4 +137,3 @@ def test_compare_and_chat_two_runs(two_runs_studio, browser):
     assert sorted(t.strip() for t in labels.all_inner_texts()) == ["a", "b"]
     _no_problems(page, "chat tab")
     page.screenshot(path=str(ARTIFACTS / "chat-two-models.png"), full_page=True)
-

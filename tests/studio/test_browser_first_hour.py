@@ -1,5 +1,6 @@
 """The first hour in a real browser: the first loss point is drawn (a marker, on round ticks), and
 after Start here every tab's list shows what the chain made, without a reload."""
+
 from __future__ import annotations
 
 import os
@@ -40,8 +41,9 @@ def test_one_logged_point_shows_as_a_marker_with_round_ticks(workspace, browser,
     with History(workspace.db_path) as h:
         h.create_run("one-point", "train", {}, run_dir)
         h.log_metrics("one-point", 5, {"loss": FIRST_LOSS, "lr": 0.0})
-        h.set_status("one-point", "running", pid=os.getpid(), pid_started=jobs.process_start_time(os.getpid()),
-                     heartbeat=time.time())
+        h.set_status(
+            "one-point", "running", pid=os.getpid(), pid_started=jobs.process_start_time(os.getpid()), heartbeat=time.time()
+        )
     proc, url = start_studio(workspace.root, tmp_path / "studio.log")
     try:
         page = browser.new_page(viewport={"width": 1400, "height": 1600})
@@ -54,8 +56,11 @@ def test_one_logged_point_shows_as_a_marker_with_round_ticks(workspace, browser,
         assert str(FIRST_LOSS) not in page.inner_text("#train-plot")
         with History(workspace.db_path) as h:
             h.log_metrics("one-point", 10, {"loss": 3.0, "lr": 0.001})
-        _wait(page, lambda: any(_number(t) <= 3.0 for t in _y_ticks(page)),
-              what="the loss axis growing to the second point (no range left from the first)")
+        _wait(
+            page,
+            lambda: any(_number(t) <= 3.0 for t in _y_ticks(page)),
+            what="the loss axis growing to the second point (no range left from the first)",
+        )
     finally:
         with History(workspace.db_path) as h:
             h.set_status("one-point", "stopped")
@@ -75,16 +80,23 @@ def test_lists_show_what_start_here_made_without_a_reload(workspace, browser, tm
         page = browser.new_page(viewport={"width": 1400, "height": 1600})
         page.goto(url)  # every list is empty at page load
         page.click("#start-here-button")
-        _wait(page, lambda: "tiny-sample" in (page.input_value("#train-run input") or ""), timeout=240,
-              what="Start here handing over to the Train tab")
+        _wait(
+            page,
+            lambda: "tiny-sample" in (page.input_value("#train-run input") or ""),
+            timeout=240,
+            what="Start here handing over to the Train tab",
+        )
         page.click("#tab-data-button")
         _wait(page, lambda: "sample" in text_of(page, "#data-corpora"), what="the corpus in the Data tab")
         page.click("#tab-tokenizer-button")
         _wait(page, lambda: "sample-bpe2000" in text_of(page, "#tokenizer-list"), what="the tokenizer listed")
         page.click("#tab-model-button")
         page.click("#model-tokenizer input")
-        _wait(page, lambda: page.locator("ul[role='listbox'] li:has-text('sample-bpe2000')").count() > 0,
-              what="the tokenizer among the Model tab's choices")
+        _wait(
+            page,
+            lambda: page.locator("ul[role='listbox'] li:has-text('sample-bpe2000')").count() > 0,
+            what="the tokenizer among the Model tab's choices",
+        )
         page.keyboard.press("Escape")
         page.click("#tab-compare-button")
         _wait(page, lambda: "tiny-sample" in text_of(page, "#compare-runs"), what="the run in the Compare tab")

@@ -1,4 +1,5 @@
 """A real browser from an empty workspace: synthetic corpus -> tokenizer -> tiny training run, tab by tab."""
+
 from __future__ import annotations
 
 import time
@@ -39,8 +40,12 @@ def _wait(page, predicate, timeout=120, what=""):
 def _around(page, first: str, last: str) -> dict:
     """The page rectangle from the top of `first` to the bottom of `last`, full width."""
     top, bottom = page.locator(first).bounding_box(), page.locator(last).bounding_box()
-    return {"x": 0, "y": top["y"] - 8, "width": page.viewport_size["width"],
-            "height": bottom["y"] + bottom["height"] - top["y"] + 16}
+    return {
+        "x": 0,
+        "y": top["y"] - 8,
+        "width": page.viewport_size["width"],
+        "height": bottom["y"] + bottom["height"] - top["y"] + 16,
+    }
 
 
 def _text(page, selector) -> str:
@@ -108,8 +113,12 @@ def test_empty_workspace_to_trained_model(empty_studio, browser):
     _choose(page, "tokenizer-corpus", "syn")
     page.fill("#tokenizer-vocab input", "500")
     # Changing corpus and vocab suggests a name: let it land before typing ours over it.
-    _wait(page, lambda: page.input_value("#tokenizer-name textarea, #tokenizer-name input") == "syn-bpe500",
-          30, what="suggested tokenizer name")
+    _wait(
+        page,
+        lambda: page.input_value("#tokenizer-name textarea, #tokenizer-name input") == "syn-bpe500",
+        30,
+        what="suggested tokenizer name",
+    )
     page.fill("#tokenizer-name textarea, #tokenizer-name input", "tok")
     page.click("#tokenizer-start")
     _wait(page, lambda: "finished" in _text(page, "#tokenizer-status"), what="tokenize job finished")
@@ -122,6 +131,7 @@ def test_empty_workspace_to_trained_model(empty_studio, browser):
     def pieces():
         return page.evaluate("""() => Array.from(document.querySelectorAll('#tokenizer-tokens .tok'))
         .map(s => s.firstElementChild.textContent)""")
+
     _wait(page, lambda: "".join(pieces()) == page.input_value("#tokenizer-text textarea"), 30, what="sample tokens")
     page.fill("#tokenizer-text textarea", "")
     page.locator("#tokenizer-text textarea").press_sequentially(TYPED, delay=20)

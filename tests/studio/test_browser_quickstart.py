@@ -1,5 +1,6 @@
 """First run in a real browser: an empty workspace opens on "Start here"; one click reaches the first
 loss point of a live curve in the Train tab in under 60 s (the figure is printed either way)."""
+
 from __future__ import annotations
 
 import time

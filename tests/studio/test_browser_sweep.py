@@ -1,4 +1,5 @@
 """A real browser: start a 2-trial sweep from the Train tab, see it finish in Compare's Sweep results."""
+
 from __future__ import annotations
 
 import time

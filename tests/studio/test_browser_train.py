@@ -1,4 +1,5 @@
 """A real browser on the real studio: train, reload and stay attached, stop, resume, finish."""
+
 from __future__ import annotations
 
 import time
@@ -56,8 +57,11 @@ def test_train_reload_stop_resume_finish(studio, browser):
     page.click("#tab-train-button")
     _wait(page, lambda: "browser-run" in (page.input_value("#train-run input") or ""), what="re-attached after reload")
     first = _plot_points(page)
-    _wait(page, lambda: _plot_points(page) > first or _status(studio.workspace, "browser-run") == "finished",
-          what="plot continues after reload")
+    _wait(
+        page,
+        lambda: _plot_points(page) > first or _status(studio.workspace, "browser-run") == "finished",
+        what="plot continues after reload",
+    )
 
     page.click("#train-stop")
     _wait(page, lambda: _status(studio.workspace, "browser-run") == "stopped", what="stopped")

@@ -1,4 +1,5 @@
 """Chat tab handlers, called directly: model list, panes, streaming into every pane, seeds, errors."""
+
 from __future__ import annotations
 
 import shutil
@@ -16,9 +17,17 @@ SAMPLING = dict(temperature=0.9, top_k=50, top_p=0.95, max_new_tokens=12, repeti
 
 
 def _save_tiny(folder, family: str, tokenizer, seed: int) -> None:
-    cfg = config.load(overrides=[f"model.type={family}", "model.hidden_size=32", "model.n_head=2",
-                                 "model.intermediate_size=64", "model.n_layer=1",
-                                 "model.max_position_embeddings=128", "data.seq_length=32"])
+    cfg = config.load(
+        overrides=[
+            f"model.type={family}",
+            "model.hidden_size=32",
+            "model.n_head=2",
+            "model.intermediate_size=64",
+            "model.n_layer=1",
+            "model.max_position_embeddings=128",
+            "data.seq_length=32",
+        ]
+    )
     torch.manual_seed(seed)
     models.build_model(cfg.model, len(tokenizer)).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
@@ -32,9 +41,13 @@ def ctx(ready_workspace):
     tok = load_tokenizer("tok", ws)
     context = StudioContext(ws)
     with context.history() as h:
-        for name, kind, status in [("empty", "train", "finished"), ("busy", "train", "running"),
-                                   ("gpt2", "train", "stopped"), ("llama", "train", "finished"),
-                                   ("tok-job", "tokenize", "finished")]:
+        for name, kind, status in [
+            ("empty", "train", "finished"),
+            ("busy", "train", "running"),
+            ("gpt2", "train", "stopped"),
+            ("llama", "train", "finished"),
+            ("tok-job", "tokenize", "finished"),
+        ]:
             ws.run_dir(name).mkdir(parents=True)
             h.create_run(name, kind, {}, ws.run_dir(name))
             h.set_status(name, status)
@@ -94,10 +107,14 @@ def test_same_seed_same_answers_different_seed_different_answers(ctx):
 
 
 def test_chat_mode_prepends_earlier_turns_from_gradio_message_parts(ctx):
-    earlier = [{"role": "user", "content": [{"type": "text", "text": "hello"}]},
-               {"role": "assistant", "content": [{"type": "text", "text": "hi there"}]}]
-    assert chat.chat_prompt(chat._messages(earlier), "how are you?") == \
-        "User: hello\nAssistant: hi there\nUser: how are you?\nAssistant:"
+    earlier = [
+        {"role": "user", "content": [{"type": "text", "text": "hello"}]},
+        {"role": "assistant", "content": [{"type": "text", "text": "hi there"}]},
+    ]
+    assert (
+        chat.chat_prompt(chat._messages(earlier), "how are you?")
+        == "User: hello\nAssistant: hi there\nUser: how are you?\nAssistant:"
+    )
     *panes, status = _send(ctx, ["llama"], "how are you?", True, [earlier, [], [], []])[-1]
     assert [m["content"] for m in panes[0][:3]] == ["hello", "hi there", "how are you?"]
     assert len(panes[0]) == 4 and "User:" not in panes[0][3]["content"]

@@ -1,5 +1,6 @@
 """The Compare tab's handlers on runs written straight into the history (and one real run):
 the runs table and its filters, overlaid curves, config diff, evals, delete and rename."""
+
 from __future__ import annotations
 
 import json
@@ -23,21 +24,24 @@ def _cfg(*overrides: str) -> dict:
     return config.load(presets.find("tiny"), ["model.vocab_size=1000", *overrides]).to_dict()
 
 
-def add_run(ctx, name, *, status="finished", steps=10, cfg=None, kind="train", started=1000.0,
-            ended=1100.0, eval_at=(5, 10)):
+def add_run(ctx, name, *, status="finished", steps=10, cfg=None, kind="train", started=1000.0, ended=1100.0, eval_at=(5, 10)):
     """A run row with a folder and loss/lr every step and eval_loss at `eval_at`."""
     run_dir = ctx.workspace.run_dir(name)
     run_dir.mkdir(parents=True)
     (run_dir / "config.yaml").write_text("model: {}\n")
-    (run_dir / jobs.JOB_FILE).write_text(json.dumps({"kind": kind, "name": name,
-                                                     "resume_from": str(run_dir / "checkpoint-5")}))
+    (run_dir / jobs.JOB_FILE).write_text(json.dumps({"kind": kind, "name": name, "resume_from": str(run_dir / "checkpoint-5")}))
     with ctx.history() as h:
         h.create_run(name, kind, cfg or _cfg(), run_dir, total_steps=steps)
         for step in range(1, steps + 1):
             h.log_metrics(name, step, {"loss": 6.0 - 0.2 * step, "lr": 1e-3}, tokens=512 * step, time=started + step)
             if step in eval_at:
-                h.log_metrics(name, step, {"eval_loss": 5.0 - 0.1 * step, "eval_perplexity": math.exp(5.0 - 0.1 * step)},
-                              tokens=512 * step, time=started + step)
+                h.log_metrics(
+                    name,
+                    step,
+                    {"eval_loss": 5.0 - 0.1 * step, "eval_perplexity": math.exp(5.0 - 0.1 * step)},
+                    tokens=512 * step,
+                    time=started + step,
+                )
         final = status in FINAL_STATUSES
         h.set_status(name, status, started=started, **({"ended": ended} if final else {}))
     return run_dir
@@ -53,9 +57,16 @@ def test_runs_table_columns_and_values(ctx):
     row = tab.runs_table(ctx).iloc[0].to_dict()
     tiny = config.load(presets.find("tiny"), ["model.vocab_size=1000"]).model
     assert list(tab.runs_table(ctx).columns) == tab.RUN_COLUMNS
-    assert row == {"name": "alpha", "status": "finished", "model": "Llama tiny",
-                   "params": models.human(models.count_parameters(tiny)), "steps": "10/10",
-                   "tokens seen": models.human(5120), "best eval loss": "4.0000", "duration": "1m 40s"}
+    assert row == {
+        "name": "alpha",
+        "status": "finished",
+        "model": "Llama tiny",
+        "params": models.human(models.count_parameters(tiny)),
+        "steps": "10/10",
+        "tokens seen": models.human(5120),
+        "best eval loss": "4.0000",
+        "duration": "1m 40s",
+    }
 
 
 def test_runs_table_only_training_runs_and_filters(ctx):
@@ -190,8 +201,10 @@ def test_rename_refuses_taken_bad_and_running(ctx):
 @pytest.mark.slow  # a real worker process trains 10 steps (about 15 s)
 def test_real_training_run_appears_in_the_table(ready_workspace):
     ctx = StudioContext(ready_workspace)
-    cfg = config.load(presets.find("tiny"), [*TINY, "training.max_steps=10", "training.logging_steps=5",
-                                              "training.eval_steps=10", "training.save_steps=0"])
+    cfg = config.load(
+        presets.find("tiny"),
+        [*TINY, "training.max_steps=10", "training.logging_steps=5", "training.eval_steps=10", "training.save_steps=0"],
+    )
     with ctx.history() as h:
         jobs.start("train", cfg, ready_workspace, h, name="real")
         deadline = time.monotonic() + 90
@@ -215,6 +228,7 @@ def test_tab_builds(ctx):
     assert comps.selected.elem_id == "compare-select" and comps.selected.multiselect
     assert [c[1] for c in comps.selected.choices] == ["alpha"]
     assert comps.runs.elem_id == "compare-runs" and comps.delete_button.value == tab.DELETE
-    loader = next(f for f in demo.fns.values()
-                  if getattr(f.fn, "func", None) is tab.refresh_view and any(e == "load" for _, e in f.targets))
+    loader = next(
+        f for f in demo.fns.values() if getattr(f.fn, "func", None) is tab.refresh_view and any(e == "load" for _, e in f.targets)
+    )
     assert [b._id for b in loader.outputs] == [comps.runs._id, comps.selected._id, comps.manage_run._id]

@@ -1,4 +1,5 @@
 """studio.curves: a session's capped columnar curves, and the min/max downsampling the plots use."""
+
 from __future__ import annotations
 
 import math
@@ -11,9 +12,13 @@ from studio.curves import Curves, minmax_indices
 
 def _cols(steps, values, tokens=None):
     steps = list(steps)
-    return {"step": array("d", steps), "value": array("d", values), "time": array("d", [100.0 + s for s in steps]),
-            "tokens": array("d", tokens if tokens is not None else [s * 10 for s in steps]),
-            "words": array("d", [math.nan] * len(steps))}
+    return {
+        "step": array("d", steps),
+        "value": array("d", values),
+        "time": array("d", [100.0 + s for s in steps]),
+        "tokens": array("d", tokens if tokens is not None else [s * 10 for s in steps]),
+        "words": array("d", [math.nan] * len(steps)),
+    }
 
 
 def test_minmax_keeps_a_spike_that_every_kth_sampling_drops():
@@ -49,8 +54,10 @@ def test_curves_append_only_new_steps_and_stay_capped():
 
 
 def test_figures_take_columns_like_rows():
-    rows = [{"step": s, "name": "loss", "value": 5.0 - s, "time": 100.0 + 60 * s, "tokens": 10 * s, "words": None}
-            for s in range(1, 4)]
+    rows = [
+        {"step": s, "name": "loss", "value": 5.0 - s, "time": 100.0 + 60 * s, "tokens": 10 * s, "words": None}
+        for s in range(1, 4)
+    ]
     columns = {"loss": _cols(range(1, 4), [4.0, 3.0, 2.0])}
     columns["loss"]["time"] = array("d", [160.0, 220.0, 280.0])
     for axis in ("step", "tokens", "time"):

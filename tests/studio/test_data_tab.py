@@ -1,4 +1,5 @@
 """The Data tab's handlers, called directly on a real temp workspace (real `prepare` jobs included)."""
+
 from __future__ import annotations
 
 import re
@@ -56,14 +57,17 @@ def test_free_name_skips_corpora_and_running_jobs(ready_workspace, tmp_path):
     assert shared.free_output_name(ctx, "syn", "prepare") == "syn-3"
 
 
-@pytest.mark.parametrize("args, field", [
-    (("", 1000, "simple", 1), "Corpus name: empty"),
-    (("syn", 1000, "simple", 1), "Corpus name: 'syn' is already taken; pick another, e.g. 'syn-2'"),
-    (("bad name!", 1000, "simple", 1), "Corpus name 'bad name!' is not a valid name"),
-    (("ok", 0, "simple", 1), "Size (words)"),
-    (("ok", 1000, "hard", 1), "Complexity"),
-    (("ok", 1000, "simple", None), "Seed"),
-])
+@pytest.mark.parametrize(
+    "args, field",
+    [
+        (("", 1000, "simple", 1), "Corpus name: empty"),
+        (("syn", 1000, "simple", 1), "Corpus name: 'syn' is already taken; pick another, e.g. 'syn-2'"),
+        (("bad name!", 1000, "simple", 1), "Corpus name 'bad name!' is not a valid name"),
+        (("ok", 0, "simple", 1), "Size (words)"),
+        (("ok", 1000, "hard", 1), "Complexity"),
+        (("ok", 1000, "simple", None), "Seed"),
+    ],
+)
 def test_synthetic_refuses_bad_input_and_starts_nothing(ready_workspace, args, field):
     with pytest.warns(UserWarning, match=re.escape(field)):
         job, status, *rest = data.start_synthetic(_ctx(ready_workspace), *args)
@@ -124,8 +128,13 @@ def test_upload_copies_into_the_workspace_and_prepares(workspace, tmp_path):
     assert "finished" in _until_done(ctx, job)[1]
     details = data.corpus_details(ctx, "up")
     assert "custom" in details[0] and sorted(details[2]["file"]) == sorted(
-        [f"{s}/{n}" for s in ("train", "dev") for n in ("one.txt", "two.jsonl.txt")
-         if (workspace.corpus_dir("up") / s / n).is_file()])
+        [
+            f"{s}/{n}"
+            for s in ("train", "dev")
+            for n in ("one.txt", "two.jsonl.txt")
+            if (workspace.corpus_dir("up") / s / n).is_file()
+        ]
+    )
 
 
 def test_folder_job_with_budget(workspace, tmp_path):
@@ -179,9 +188,11 @@ def test_preview_pages(ready_workspace):
     assert page == 2 and text.split("\n") == lines[40:80]
     assert data.preview_page(ctx, "syn", "train", 1, delta=-1)[1] == 1  # Prev on page 1 stays
     text, page, info = data.preview_page(ctx, "syn", "train", 10**9)
-    assert page == pages and text.split("\n") == lines[(pages - 1) * 40:total]
-    assert data.preview_page(ctx, "syn", "dev", 1)[0].split("\n")[0] == \
-        (ready_workspace.corpus_dir("syn") / "dev" / "synthetic.txt").read_text().split("\n")[0]
+    assert page == pages and text.split("\n") == lines[(pages - 1) * 40 : total]
+    assert (
+        data.preview_page(ctx, "syn", "dev", 1)[0].split("\n")[0]
+        == (ready_workspace.corpus_dir("syn") / "dev" / "synthetic.txt").read_text().split("\n")[0]
+    )
     assert data.preview_page(ctx, None, "train", 3) == ("", 1, "Select a corpus to preview its text.")
 
 

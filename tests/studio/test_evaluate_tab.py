@@ -1,4 +1,5 @@
 """Evaluate tab handlers: an eval job on a finished run, results table and report file."""
+
 from __future__ import annotations
 
 import time

@@ -1,4 +1,5 @@
 """Export section handlers: start an export job from the studio, poll it, show the results."""
+
 from __future__ import annotations
 
 import time

@@ -1,5 +1,6 @@
 """The Model tab's handlers, called directly: preset loading, live size/memory, validation, data fit,
 saving presets, the system panel; and the tab builds inside Blocks."""
+
 from __future__ import annotations
 
 import gradio as gr
@@ -94,9 +95,9 @@ def test_data_fit_against_the_rule_of_thumb(ctx):
 
     words = read_manifest(ctx.workspace.corpus_dir("syn"))["splits"]["train"]["words"]
     tokens = words / tab.WORDS_PER_TOKEN
-    large = tab.data_fit(ctx, "syn", int(tokens * 10))       # 0.1 tokens per parameter
-    fine = tab.data_fit(ctx, "syn", int(tokens))             # 1
-    small = tab.data_fit(ctx, "syn", int(tokens / 50))       # 50
+    large = tab.data_fit(ctx, "syn", int(tokens * 10))  # 0.1 tokens per parameter
+    fine = tab.data_fit(ctx, "syn", int(tokens))  # 1
+    small = tab.data_fit(ctx, "syn", int(tokens / 50))  # 50
     assert "large for this data: expect overfitting; pick a smaller preset or more data" in large
     assert "within the rule of thumb" in fine and "**1 tokens per parameter**" in fine
     assert "small for this data" in small
@@ -128,9 +129,15 @@ def test_save_preset_writes_the_resolved_config(ctx):
     assert tab.load_preset(ctx, "my-small") == values
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("tiny", "is taken"), ("LLAMA-10m", "is taken"), ("bad name", "not a valid name"), ("", "not a valid name"),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("tiny", "is taken"),
+        ("LLAMA-10m", "is taken"),
+        ("bad name", "not a valid name"),
+        ("", "not a valid name"),
+    ],
+)
 def test_save_preset_refuses_taken_and_bad_names(ctx, name, expected):
     message, update = tab.save_preset(ctx, name, "tiny", *tab.load_preset(ctx, "tiny"))
     assert expected in message and "Not saved" in message and update == gr.update()
@@ -175,6 +182,9 @@ def test_tab_builds_with_help_from_the_config_metadata(ctx):
     targets = {block_id for block_id, event in estimate_fn.targets if event == "change"}
     assert {c._id for c in comps.fields} <= targets
     # Page loads re-read the preset, tokenizer and corpus lists.
-    loader = next(f for f in demo.fns.values()
-                  if getattr(f.fn, "func", None) is tab.refresh_lists and any(e == "load" for _, e in f.targets))
+    loader = next(
+        f
+        for f in demo.fns.values()
+        if getattr(f.fn, "func", None) is tab.refresh_lists and any(e == "load" for _, e in f.targets)
+    )
     assert [b._id for b in loader.outputs] == [comps.preset._id, comps.tokenizer._id, comps.corpus._id]

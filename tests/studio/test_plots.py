@@ -1,12 +1,15 @@
 """studio.plots: pure rows -> figure functions."""
+
 from __future__ import annotations
 
 from studio import plots
 
 
 def _rows(name, values):
-    return [{"step": i + 1, "name": name, "value": v, "time": float(i), "tokens": 64 * (i + 1), "words": None}
-            for i, v in enumerate(values)]
+    return [
+        {"step": i + 1, "name": name, "value": v, "time": float(i), "tokens": 64 * (i + 1), "words": None}
+        for i, v in enumerate(values)
+    ]
 
 
 def test_a_distillation_run_shows_both_loss_terms_in_the_loss_panel():
@@ -25,8 +28,12 @@ def test_plain_runs_have_no_distillation_traces_and_tokens_axis_works():
 
 
 def test_pairs_accuracy_gets_its_own_row_with_fields_and_a_chance_line():
-    rows = _rows("loss", [3.0, 2.0, 1.5]) + _rows("pairs_acc", [0.5, 0.6, 0.7]) + \
-        _rows("pairs_acc/syntax", [0.5, 0.55, 0.65]) + _rows("pairs_acc/morphology", [0.5, 0.7, 0.8])
+    rows = (
+        _rows("loss", [3.0, 2.0, 1.5])
+        + _rows("pairs_acc", [0.5, 0.6, 0.7])
+        + _rows("pairs_acc/syntax", [0.5, 0.55, 0.65])
+        + _rows("pairs_acc/morphology", [0.5, 0.7, 0.8])
+    )
     fig = plots.training_figure(rows, x_axis="tokens")
     traces = {t.name: t for t in fig.data}
     assert {"pairs accuracy", "syntax", "morphology"} <= set(traces)

@@ -1,6 +1,7 @@
 """The Train tab's Recipe accordion, handlers called directly: the command shown is the CLI's and starts
 the same `recipe` job; a chain is one item whose detail lists each step's status and progress, read
 from the rows of a tiny chain's jobs (no worker: the test sets their statuses, as the chain's jobs would)."""
+
 from __future__ import annotations
 
 import json
@@ -39,16 +40,18 @@ def data(tmp_path):
 
 def _rows(md: str) -> dict[str, list[str]]:
     """The detail's table: {step: [what, job, status, progress, note]}."""
-    table = [[cell.strip() for cell in line.strip()[1:-1].split("|")] for line in md.splitlines()
-             if line.startswith("| ") and not line.startswith("| step")]
+    table = [
+        [cell.strip() for cell in line.strip()[1:-1].split("|")]
+        for line in md.splitlines()
+        if line.startswith("| ") and not line.startswith("| step")
+    ]
     return {cells[0]: cells[1:] for cells in table}
 
 
 def _job(h, name: str, kind: str, status: str, step: int = 0, total: int | None = None) -> None:
     """A step's job row as the chain's job would leave it (a live one with this process as its worker)."""
     h.create_run(name, kind, {}, None)
-    h.set_status(name, status, pid=os.getpid(), pid_started=jobs.process_start_time(os.getpid()),
-                 heartbeat=time.time())
+    h.set_status(name, status, pid=os.getpid(), pid_started=jobs.process_start_time(os.getpid()), heartbeat=time.time())
     h.update_progress(name, step, total)
 
 
@@ -58,8 +61,9 @@ def test_the_command_shown_is_the_cli_command_and_starts_the_same_job(ctx, works
     argv = shlex.split(command)
     assert argv[:3] == ["babyllama", "recipe", "babyllama-2023"] and "--name" not in argv
     args = build_parser().parse_args(argv[1:])  # what the CLI makes of that command
-    from_cli = chain.RecipeOptions(data=args.data, babylm_data=args.babylm_data, tokenizer=args.tokenizer,
-                                   scale=args.scale, name=args.name)
+    from_cli = chain.RecipeOptions(
+        data=args.data, babylm_data=args.babylm_data, tokenizer=args.tokenizer, scale=args.scale, name=args.name
+    )
     assert from_cli == tab.options(*form) and from_cli.name == CHAIN and from_cli.data == str(data)
     chains, detail, timer, shown = tab.start_recipe(ctx, *form)
     assert shown == command and timer.active and chains["value"] == f"{CHAIN}-recipe"
@@ -77,7 +81,8 @@ def test_the_command_shown_is_the_cli_command_and_starts_the_same_job(ctx, works
 def test_bad_data_is_refused_naming_the_field(ctx, tmp_path):
     missing = tmp_path / "nowhere"
     assert tab.show_command(ctx, str(missing), "", "", "tiny", "").startswith(
-        f"# --data (data folder) {missing}: no such folder, file or corpus")
+        f"# --data (data folder) {missing}: no such folder, file or corpus"
+    )
     out = tab.start_recipe(ctx, "", "", "", "published", "")
     assert "--data (data folder): empty" in out[1] and not out[2].active
     assert tab.chain_choices(ctx) == []
@@ -90,8 +95,7 @@ def test_a_chain_is_one_item_whose_detail_lists_every_steps_status_and_progress(
     folder.mkdir(parents=True, exist_ok=True)
     (folder / chain.GPU_FILE).write_text(json.dumps({"skipped": True, "note": "no CUDA on this machine"}))
     with ctx.history() as h:
-        h.set_status(job, "running", pid=os.getpid(), pid_started=jobs.process_start_time(os.getpid()),
-                     heartbeat=time.time())
+        h.set_status(job, "running", pid=os.getpid(), pid_started=jobs.process_start_time(os.getpid()), heartbeat=time.time())
         h.update_progress(job, 4, 9)
         _job(h, f"{CHAIN}-gpt2-705M", "train", "finished", 12, 12)
         _job(h, f"{CHAIN}-llama-360M", "train", "running", 6, 12)

@@ -1,5 +1,6 @@
 """Opening a tab refreshes its lists (studio.shared.refresh_on_open), and the Train tab's command
 box follows the form from the page load on."""
+
 from __future__ import annotations
 
 from core.data import create_synthetic_corpus

@@ -2,6 +2,7 @@
 backends.yaml listed, the command shown parsing to the CLI's own BackendChoice, a bad choice
 starting nothing, and a pending SLURM job's state and reason in the status. Fake scheduler
 commands on PATH; no real SLURM."""
+
 from __future__ import annotations
 
 import os
@@ -59,8 +60,12 @@ def _form(ctx, *where, name="far"):
 
 def test_the_dropdown_lists_this_machine_the_default_and_each_cluster(cluster_ws):
     ctx = StudioContext(cluster_ws)
-    assert run_on.choices(ctx) == [("this machine", "local"), ("slurm", "slurm"), ("slurm:gpu", "slurm:gpu"),
-                                   ("slurm:cpu", "slurm:cpu")]
+    assert run_on.choices(ctx) == [
+        ("this machine", "local"),
+        ("slurm", "slurm"),
+        ("slurm:gpu", "slurm:gpu"),
+        ("slurm:cpu", "slurm:cpu"),
+    ]
     nodes, gpus, time = run_on.defaults(ctx, "slurm:gpu")
     assert (nodes["value"], gpus["value"], time["value"]) == (1, 4, "24:00:00") and nodes["visible"]
     assert not run_on.defaults(ctx, "local")[0]["visible"]
@@ -105,8 +110,24 @@ def test_no_sbatch_shows_the_named_error_and_starts_nothing(cluster_ws, tmp_path
     ctx = StudioContext(cluster_ws)
     run_update, timer, message, command = tab.start_run(ctx, *_form(ctx, "slurm:gpu", 1, 4, "24:00:00"))
     assert "no `sbatch` on PATH" in message and "--backend local" in message and "value" not in run_update
-    queued = sweep_tab.start_sweep(ctx, "sw", "training.lr: [1e-3, 2e-3]", 1, 0, "eval_loss", "min", "tiny", "syn",
-                                   "tok", *tab.preset_values(ctx, "tiny"), "slurm:gpu", 1, 4, "24:00:00", 2)
+    queued = sweep_tab.start_sweep(
+        ctx,
+        "sw",
+        "training.lr: [1e-3, 2e-3]",
+        1,
+        0,
+        "eval_loss",
+        "min",
+        "tiny",
+        "syn",
+        "tok",
+        *tab.preset_values(ctx, "tiny"),
+        "slurm:gpu",
+        1,
+        4,
+        "24:00:00",
+        2,
+    )
     assert "no `sbatch` on PATH" in queued
     with History(cluster_ws.db_path) as h:
         assert h.list_runs() == []
@@ -133,10 +154,31 @@ def test_a_pending_job_shows_where_and_why_in_the_status(cluster_ws, tmp_path, m
 
 
 def test_sweep_trials_table_has_a_where_column():
-    result = {"metric": "eval_loss", "params": ["training.lr"], "rows": [
-        {"run": "t0", "status": "queued", "best": False, "value": None, "params": {"training.lr": 0.001},
-         "backend": "slurm:gpu", "scheduler_job": "90_0", "scheduler_state": "PENDING (JobArrayTaskLimit)"},
-        {"run": "t1", "status": "finished", "best": True, "value": 2.5, "params": {"training.lr": 0.002},
-         "backend": "local", "scheduler_job": None, "scheduler_state": None}]}
+    result = {
+        "metric": "eval_loss",
+        "params": ["training.lr"],
+        "rows": [
+            {
+                "run": "t0",
+                "status": "queued",
+                "best": False,
+                "value": None,
+                "params": {"training.lr": 0.001},
+                "backend": "slurm:gpu",
+                "scheduler_job": "90_0",
+                "scheduler_state": "PENDING (JobArrayTaskLimit)",
+            },
+            {
+                "run": "t1",
+                "status": "finished",
+                "best": True,
+                "value": 2.5,
+                "params": {"training.lr": 0.002},
+                "backend": "local",
+                "scheduler_job": None,
+                "scheduler_state": None,
+            },
+        ],
+    }
     table = sweep_tab.results_table(result)
     assert list(table["where"]) == ["slurm:gpu job 90_0 PENDING (JobArrayTaskLimit)", "local"]

@@ -6,6 +6,7 @@ Before this test's change the Train tab's state held every row of the run as a d
 1 KB each with its key: 0.6 GB for the big run, per session) and `last_metrics` scanned all the
 run's rows; both asserts below fail there.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.slow
 
 BIG_STEPS = 100_000
 SESSION_BUDGET = 50 * 2**20  # the issue's goal: at most 50 MB more server memory per session
-STATE_BUDGET = 4 * 2**20     # what stays in gr.State once the tick returned
+STATE_BUDGET = 4 * 2**20  # what stays in gr.State once the tick returned
 
 
 @pytest.fixture(scope="module")

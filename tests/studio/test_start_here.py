@@ -1,5 +1,6 @@
 """The "Start here" panel's handlers: shown only on an empty workspace (or while a chain runs), one
 click starts the quickstart job, and the poll hands over to the Train tab once the run exists."""
+
 from __future__ import annotations
 
 import os

@@ -1,6 +1,7 @@
 """The Evaluate tab's Submission section: the coloured part x revision table (done / running /
 missing), the scoreboard from the collated file and `main`'s row with every task column, and the
 button that starts what is missing, read by the handlers without a browser; bad input starts nothing."""
+
 from __future__ import annotations
 
 import json
@@ -58,19 +59,45 @@ def test_running_parts_and_main_row_with_every_task_column(workspace, history, t
     run_dir = fake_run(workspace, history, "r", fx.STRICT_SMALL)
     parts = run_dir / "submission" / "parts"
     full = fx.write_part(parts / "full-main", "r", "main", "full", data)
-    _main_results(full, "babylm", {"scoreboard": {"blimp/blimp_filtered": 61.25, "comps/comps": 55.0,
-                                                  "reading/reading_eye": 0.0123, "reading/reading_spr": float("nan")}})
+    _main_results(
+        full,
+        "babylm",
+        {
+            "scoreboard": {
+                "blimp/blimp_filtered": 61.25,
+                "comps/comps": 55.0,
+                "reading/reading_eye": 0.0123,
+                "reading/reading_spr": float("nan"),
+            }
+        },
+    )
     aoa = fx.write_part(parts / "aoa-main", "r", "main", "aoa", data)
     _main_results(aoa, "aoa", {"score": 0.4321})
     history.create_run("g1", "eval", {"output": str(parts / "glue-main")}, tmp_path / "g1")
     history.set_status("g1", "running", pid=os.getpid(), pid_started=_own_start(), heartbeat=time.time())
     out = panel.show(StudioContext(workspace), "r", "strict-small", str(data), SCALE, _Parts)
     assert "1 running" in out["status"] and "background:#0277bd'>running</td><td>g1" in out["table"]
-    main = out["board"][out["board"].index("submission-main"):]
+    main = out["board"][out["board"].index("submission-main") :]
     heads = [h.split("</th>")[0] for h in main.split("<th>")[2:]]
-    assert heads == ["blimp_filtered", "supplement_filtered", "ewok_filtered", "entity_tracking",
-                     "wug_adj_nominalization", "wug_past_tense", "comps", "reading_eye", "reading_spr",
-                     "curve_fitness", "boolq", "mnli", "mrpc", "multirc", "qqp", "rte", "wsc"]
+    assert heads == [
+        "blimp_filtered",
+        "supplement_filtered",
+        "ewok_filtered",
+        "entity_tracking",
+        "wug_adj_nominalization",
+        "wug_past_tense",
+        "comps",
+        "reading_eye",
+        "reading_spr",
+        "curve_fitness",
+        "boolq",
+        "mnli",
+        "mrpc",
+        "multirc",
+        "qqp",
+        "rte",
+        "wsc",
+    ]
     cells = [c.split("</td>")[0].split(">")[-1] for c in main.split("<td")[2:]]
     assert cells == ["61.250", "·", "·", "·", "·", "·", "55.000", "0.012", "·", "0.432", *["running"] * 7]
     assert [c for c in panel.main_columns() if c[0] == "glue"] == [("glue", "glue", t) for t in fx.GLUE]
@@ -101,5 +128,4 @@ def test_start_makes_what_is_missing_as_the_cli_job(workspace, history, tmp_path
     assert len(exports) == 1 and exports[0]["config"]["output"] == str(run_dir.resolve() / "submission" / "export")
     assert history.get_run(job)["status"] == "failed"
     table = panel.show(ctx, "r", "strict-small", str(data), SCALE, _Parts)["table"]
-    assert f"<td>export</td><td>main</td><td style='color:#fff;background:#c62828'>failed</td><td>{exports[0]['name']}" \
-        in table
+    assert f"<td>export</td><td>main</td><td style='color:#fff;background:#c62828'>failed</td><td>{exports[0]['name']}" in table

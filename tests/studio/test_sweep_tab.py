@@ -1,4 +1,5 @@
 """Sweep handlers of the Train and Compare tabs, called without a browser."""
+
 from __future__ import annotations
 
 import shlex
@@ -42,8 +43,16 @@ def test_parse_space_splits_grid_lines_from_distributions():
 
 
 def test_spec_takes_the_form_as_base_and_only_changed_fields(ctx):
-    spec = tab.build_spec(ctx, "", "training.lr: [1e-4, 1e-3]\ntraining.weight_decay: {uniform: [0, 0.1]}",
-                          3, 7, "eval_loss", "min", *_form(ctx, training__max_steps=7))
+    spec = tab.build_spec(
+        ctx,
+        "",
+        "training.lr: [1e-4, 1e-3]\ntraining.weight_decay: {uniform: [0, 0.1]}",
+        3,
+        7,
+        "eval_loss",
+        "min",
+        *_form(ctx, training__max_steps=7),
+    )
     assert spec["name"] == "tiny-sweep" and spec["base"] == "tiny" and spec["trials"] == 3 and spec["seed"] == 7
     assert spec["overrides"] == ["data.train_path=syn", "data.tokenizer_path=tok", "training.max_steps=7"]
     assert spec["grid"] == {"training.lr": ["1e-4", "1e-3"]}
@@ -76,8 +85,10 @@ def test_start_queues_every_trial_and_a_taken_name_gets_a_suffix(ctx):
         assert argv[:3] == ["babyllama", "sweep", "--config"] and argv[-2:] == ["--name", "ui"]
         assert f"Same as `{command}`" in message
         replanned = sweep.plan(sweep.read_spec(Path(argv[3])), name="ui-again")
-        assert [t.overrides for t in replanned.trials] == [t.overrides for t in sweep.plan(
-            tab.build_spec(ctx, "ui", "training.seed: [1, 2]", 1, 0, "eval_loss", "min", *form)).trials]
+        assert [t.overrides for t in replanned.trials] == [
+            t.overrides
+            for t in sweep.plan(tab.build_spec(ctx, "ui", "training.seed: [1, 2]", 1, 0, "eval_loss", "min", *form)).trials
+        ]
     finally:
         with ctx.history() as h:
             for name in ("ui", "ui-2"):
@@ -90,9 +101,15 @@ def test_choosing_a_sweep_selects_its_runs_with_table_and_plot(ctx):
 
     with ctx.history() as h:
         h.create_run("other", "train", {}, None)
-        insert_sweep(h, "sw", [("sw-a", {"training.lr": 1e-4}, [(5, 3.0)]),
-                                ("sw-b", {"training.lr": 1e-3}, [(5, 2.0)]),
-                                ("sw-c", {"training.lr": 1e-2}, [])])
+        insert_sweep(
+            h,
+            "sw",
+            [
+                ("sw-a", {"training.lr": 1e-4}, [(5, 3.0)]),
+                ("sw-b", {"training.lr": 1e-3}, [(5, 2.0)]),
+                ("sw-c", {"training.lr": 1e-2}, []),
+            ],
+        )
     assert tab.sweep_choices(ctx) == ["sw"]
     selected, table, fig = tab.show_sweep(ctx, "sw", ["other"])
     assert selected["value"] == ["sw-a", "sw-b", "sw-c"] and {"other", "sw-a"} <= set(selected["choices"])

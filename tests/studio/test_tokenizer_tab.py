@@ -1,4 +1,5 @@
 """The Tokenizer tab's handlers, called directly on a real temp workspace (a real `tokenize` job included)."""
+
 from __future__ import annotations
 
 import html
@@ -46,14 +47,17 @@ def test_suggested_name_is_free(ready_workspace):
     assert tab.suggest_name(ctx, "syn", None)["__type__"] == "update"  # no vocab yet: leave the name alone
 
 
-@pytest.mark.parametrize("args, message", [
-    ((None, 600, 2, "t"), "Corpus: choose a corpus"),
-    (("ghost", 600, 2, "t"), "Corpus: no corpus named 'ghost'"),
-    (("syn", 100, 2, "t"), "Vocab size: 100 is not a whole number of at least 260"),
-    (("syn", 600, 0, "t"), "Min frequency"),
-    (("syn", 600, 2, ""), "Tokenizer name: empty; give it a name, e.g. 'syn-bpe600'"),
-    (("syn", 600, 2, "tok"), "Tokenizer name: 'tok' is already taken; pick another, e.g. 'tok-2'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ((None, 600, 2, "t"), "Corpus: choose a corpus"),
+        (("ghost", 600, 2, "t"), "Corpus: no corpus named 'ghost'"),
+        (("syn", 100, 2, "t"), "Vocab size: 100 is not a whole number of at least 260"),
+        (("syn", 600, 0, "t"), "Min frequency"),
+        (("syn", 600, 2, ""), "Tokenizer name: empty; give it a name, e.g. 'syn-bpe600'"),
+        (("syn", 600, 2, "tok"), "Tokenizer name: 'tok' is already taken; pick another, e.g. 'tok-2'"),
+    ],
+)
 def test_training_refuses_bad_input_and_starts_nothing(ready_workspace, args, message):
     with pytest.warns(UserWarning, match=re.escape(message)):
         job, status, *_ = tab.start_training(StudioContext(ready_workspace), *args)

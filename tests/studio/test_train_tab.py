@@ -1,4 +1,5 @@
 """Train tab handlers called directly: start/stop/resume, incremental polling, the CLI command."""
+
 from __future__ import annotations
 
 import shlex
@@ -108,13 +109,20 @@ def test_tab_builds(ready_workspace):
             components = tab.build(ctx)
     # Positional: the i-th field must be FORM_PATHS[i], or a value would land in another key.
     assert [c.elem_id for c in components.fields] == [
-        "train-" + path.replace(".", "-").replace("_", "-") for path in forms.FORM_PATHS]
+        "train-" + path.replace(".", "-").replace("_", "-") for path in forms.FORM_PATHS
+    ]
 
 
 def test_grammar_while_training_from_the_form_draws_the_pairs_panel(ready_workspace, shared_data):
     ctx = StudioContext(ready_workspace)
-    form = _form(ctx, name="grammar", training__max_steps=8, eval__pairs_every=4, eval__pairs_limit=4,
-                 eval__pairs_dir=str(shared_data / "blimp-sample"))
+    form = _form(
+        ctx,
+        name="grammar",
+        training__max_steps=8,
+        eval__pairs_every=4,
+        eval__pairs_limit=4,
+        eval__pairs_dir=str(shared_data / "blimp-sample"),
+    )
     argv = shlex.split(tab.show_command(ctx, *form))
     assert "eval.pairs_every=4" in argv and "eval.pairs_limit=4" in argv
     assert tab.start_run(ctx, *form)[2] == ""
@@ -130,8 +138,7 @@ def test_choosing_teachers_starts_a_distillation_the_cli_would_start(ready_works
     tab.start_run(ctx, *_form(ctx, name="teacher", training__max_steps=5))
     _until_final(ctx, "teacher")
     assert tab.teacher_choices(ctx) == ["teacher"]
-    form = _form(ctx, name="student", training__max_steps=4, distillation__teacher_models=["teacher"],
-                 distillation__alpha=0.25)
+    form = _form(ctx, name="student", training__max_steps=4, distillation__teacher_models=["teacher"], distillation__alpha=0.25)
     argv = shlex.split(tab.show_command(ctx, *form))
     assert argv[:4] == ["babyllama", "distill", "--config", "tiny"]
     from_cli = config.load_distillation(presets.find(argv[3]), None, argv[4:])
@@ -149,8 +156,7 @@ def test_babylm_checkpoints_option_is_the_cli_key(ready_workspace):
     """The "BabyLM checkpoints" pick and the fast-suite folder reach the run's config as the CLI
     would set them; a typed schedule is checked like any config value."""
     ctx = StudioContext(ready_workspace)
-    command = tab.show_command(ctx, *_form(ctx, training__checkpoint_words="babylm",
-                                           training__babylm_track="strict-small"))
+    command = tab.show_command(ctx, *_form(ctx, training__checkpoint_words="babylm", training__babylm_track="strict-small"))
     assert "training.checkpoint_words=babylm" in command and "training.babylm_track=strict-small" in command
     assert "training.checkpoint_words=20k,10k" not in tab.show_command(ctx, *_form(ctx))
     _, _, message, _ = tab.start_run(ctx, *_form(ctx, name="bad-marks", training__checkpoint_words="20k,10k"))
@@ -174,8 +180,9 @@ def test_a_locked_history_is_a_busy_message_not_an_app_error(ready_workspace, mo
         h.create_run("held", "train", {}, run_dir)
         h.create_run("no-dir", "train", {}, None)
         for name in ("held", "no-dir"):  # live rows: our own pid stands for their workers
-            h.set_status(name, "running", pid=os.getpid(), pid_started=jobs.process_start_time(os.getpid()),
-                         heartbeat=time.time())
+            h.set_status(
+                name, "running", pid=os.getpid(), pid_started=jobs.process_start_time(os.getpid()), heartbeat=time.time()
+            )
     lock = sqlite3.connect(ready_workspace.db_path, isolation_level=None)
     lock.execute("BEGIN EXCLUSIVE")
     try:

@@ -6,4 +6,5 @@ temperature, `best_temperature_report.txt` and `predictions.json`; `suite` runs 
 `babyllama eval --suite babylm`; `finetune/` is the fine-tuning suite `glue`. Never imports gradio,
 studio or core.history.
 """
+
 from __future__ import annotations

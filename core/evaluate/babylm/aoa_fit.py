@@ -7,6 +7,7 @@ Quirks kept on purpose (docs/evaluation.md, "AoA"): the model's chance level is 
 while its surprisals are in nats; every (checkpoint, context) surprisal is its own point of the
 fit (contexts are not averaged); a checkpoint whose name holds no number is left out of the fit.
 """
+
 from __future__ import annotations
 
 import math
@@ -16,9 +17,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-CHILD_AGES = tuple(range(16, 31))    # the CDI age columns the pipeline reads, in months
-THRESHOLD = 0.5                      # AoA: half way up the fitted curve (children) / to the minimum (model)
-APPROXIMATE_VOCAB = 300_000          # the pipeline's chance level: log2 of this (bits)
+CHILD_AGES = tuple(range(16, 31))  # the CDI age columns the pipeline reads, in months
+THRESHOLD = 0.5  # AoA: half way up the fitted curve (children) / to the minimum (model)
+APPROXIMATE_VOCAB = 300_000  # the pipeline's chance level: log2 of this (bits)
 MAXFEV = 1000
 # What curve_fit raises when a fit fails (no convergence, too few points, singular system): the
 # pipeline then has no age for that word.
@@ -61,8 +62,7 @@ def child_fit(ages, proportions) -> tuple[float, float, float, float] | None:
         return None
     x, y = ages[valid], proportions[valid]
     try:
-        a, b, c, d = _curve_fit(x, y, [1.0, 0.1, np.mean(x), 0.0],
-                                bounds=([0, 0, x[0], -0.5], [2.0, 1.0, x[-1], 0.5]))
+        a, b, c, d = _curve_fit(x, y, [1.0, 0.1, np.mean(x), 0.0], bounds=([0, 0, x[0], -0.5], [2.0, 1.0, x[-1], 0.5]))
     except FIT_ERRORS:
         return None
     return float(a), float(b), float(c), float(d)
@@ -132,7 +132,7 @@ def model_aoa(surprisals, steps, threshold: float = THRESHOLD, vocab: float = AP
     log_step = _crossing(*fit.params, fit.level, -math.inf, math.inf)
     if log_step is None:
         return None
-    words = 10 ** log_step - 1
+    words = 10**log_step - 1
     return None if words < fit.first_words or words > fit.last_words else log_step
 
 
@@ -183,6 +183,5 @@ def curve_fitness(points: dict[str, tuple[list[float], list[float]]], human) -> 
         r, p = pearsonr(model, child)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # an all-empty age column has a NaN mean, as in the pipeline
-        monthly = {f"month_{age}": float(np.nanmean(col))
-                   for age, col in zip(human.ages, np.asarray(human.rows, dtype=float).T)}
+        monthly = {f"month_{age}": float(np.nanmean(col)) for age, col in zip(human.ages, np.asarray(human.rows, dtype=float).T)}
     return Fitness(float(r), len(valid), float(p), float(np.mean(list(monthly.values()))), monthly, valid, model, child)

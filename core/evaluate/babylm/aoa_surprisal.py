@@ -8,6 +8,7 @@ token whose span ends past that is the word's. Inputs tokens[:-1], targets token
 position sees what it sees alone), identical texts scored once, and the output layer applied only
 at the word's positions. Never imports gradio or studio.
 """
+
 from __future__ import annotations
 
 import math
@@ -27,8 +28,9 @@ def aoa_text(context: str, word: str) -> str:
 def encode(tokenizer, contexts: list[str], words: list[str]) -> list[Encoded]:
     """Tokens and word mask of each (context, word), in one tokenizer call."""
     if not getattr(tokenizer, "is_fast", False):
-        raise UserError("the AoA suite needs a fast tokenizer (character offsets); save the model's "
-                        "tokenizer with a tokenizer.json")
+        raise UserError(
+            "the AoA suite needs a fast tokenizer (character offsets); save the model's tokenizer with a tokenizer.json"
+        )
     texts = [aoa_text(c, w) for c, w in zip(contexts, words)]
     out = tokenizer(texts, return_offsets_mapping=True)
     encoded = []
@@ -50,7 +52,7 @@ def surprisals(model, encoded: list[Encoded], batch_size: int = 32, progress=Non
     runnable = [i for i, e in enumerate(unique) if len(e.tokens) > 1 and not (context and len(e.tokens) - 1 > context)]
     runnable.sort(key=lambda i: -len(unique[i].tokens))
     for start in range(0, len(runnable), batch_size):
-        chosen = runnable[start:start + batch_size]
+        chosen = runnable[start : start + batch_size]
         sums = score_batch(model, [unique[i] for i in chosen], [1.0])[:, 0]  # log-probabilities, T = 1
         for i, value in zip(chosen, (-sums).tolist()):
             values[i] = value

@@ -8,6 +8,7 @@ tokens[1:], multiplies by the phrase mask and sums along the row in the model's 
 Reproducing it bit for bit keeps near-ties and WUG probabilities as the pipeline has them. Never
 imports gradio, studio or core.history.
 """
+
 from __future__ import annotations
 
 import torch
@@ -28,9 +29,11 @@ def _candidate_count(batch: list[list[Encoded]], ids: list[str], label: str) -> 
     counts = {len(item) for item in batch}
     if len(counts) > 1:
         odd = next(i for i, item in enumerate(batch) if len(item) != len(batch[0]))
-        raise UserError(f"{label}: items {ids[0]} ({len(batch[0])} candidates) and {ids[odd]} ({len(batch[odd])}) "
-                        "share one of the pipeline's batches, which cannot score different numbers of candidates; "
-                        "use --no-exact to score them")
+        raise UserError(
+            f"{label}: items {ids[0]} ({len(batch[0])} candidates) and {ids[odd]} ({len(batch[odd])}) "
+            "share one of the pipeline's batches, which cannot score different numbers of candidates; "
+            "use --no-exact to score them"
+        )
     return len(batch[0])
 
 
@@ -43,9 +46,9 @@ def _forward_sums(model, column: list[Encoded], temperatures: list[float], pad: 
     attention = torch.zeros(len(column), width, dtype=torch.long)
     phrase = torch.zeros(len(column), width, dtype=torch.long)
     for r, e in enumerate(column):
-        tokens[r, :len(e.tokens)] = torch.tensor(e.tokens)
-        attention[r, :len(e.tokens)] = 1
-        phrase[r, :len(e.tokens)] = torch.tensor([int(s) for s in e.scored])
+        tokens[r, : len(e.tokens)] = torch.tensor(e.tokens)
+        attention[r, : len(e.tokens)] = 1
+        phrase[r, : len(e.tokens)] = torch.tensor([int(s) for s in e.scored])
     if width < 2:  # nothing is predicted: every sum is empty
         return [torch.zeros(len(column)) for _ in temperatures]
     inputs, targets = tokens[:, :-1].to(device), tokens[:, 1:].to(device)
@@ -59,8 +62,16 @@ def _forward_sums(model, column: list[Encoded], temperatures: list[float], pad: 
     return out
 
 
-def score_task_exact(model, items: list[list[Encoded]], ids: list[str], temperatures: list[float], pad: int,
-                     label: str = "", batch_items: int = PIPELINE_BATCH, progress=None) -> list[list[list[float]]]:
+def score_task_exact(
+    model,
+    items: list[list[Encoded]],
+    ids: list[str],
+    temperatures: list[float],
+    pad: int,
+    label: str = "",
+    batch_items: int = PIPELINE_BATCH,
+    progress=None,
+) -> list[list[list[float]]]:
     """[item][candidate][temperature] scores of one task folder, as the pipeline sums them.
 
     `items[i]` are item i's encoded candidates in file order; `ids[i]` names it in errors
@@ -70,8 +81,8 @@ def score_task_exact(model, items: list[list[Encoded]], ids: list[str], temperat
         raise UserError(f"exact batch {batch_items}: must be at least 1")
     out: list[list[list[float]]] = []
     for start in range(0, len(items), batch_items):
-        batch = items[start:start + batch_items]
-        count = _candidate_count(batch, ids[start:start + batch_items], label)
+        batch = items[start : start + batch_items]
+        count = _candidate_count(batch, ids[start : start + batch_items], label)
         per_candidate = [_forward_sums(model, [item[k] for item in batch], temperatures, pad) for k in range(count)]
         for r in range(len(batch)):
             out.append([[float(per_candidate[k][t][r]) for t in range(len(temperatures))] for k in range(count)])

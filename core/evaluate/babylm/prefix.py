@@ -6,6 +6,7 @@ cached prefix (right-padded prefixes are masked; positions continue from the pre
 The output layer runs only at scored positions; sums are float64, as `scorer.score_all`'s. Other
 architectures and items without a shared prefix go through `score_all`. Never imports gradio.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -38,15 +39,14 @@ def _pad(rows: list[tuple[int, ...]]) -> tuple[torch.Tensor, torch.Tensor]:
     ids = torch.zeros(len(rows), width, dtype=torch.long)
     mask = torch.zeros(len(rows), width, dtype=torch.long)
     for i, r in enumerate(rows):
-        ids[i, :len(r)] = torch.tensor(r)
-        mask[i, :len(r)] = 1
+        ids[i, : len(r)] = torch.tensor(r)
+        mask[i, : len(r)] = 1
     return ids, mask
 
 
 def _log_probs(model, hidden: torch.Tensor, targets: list[int], temperatures: list[float]) -> torch.Tensor:
     head = model.get_output_embeddings()
-    return target_log_probs(head, hidden, torch.tensor(targets, device=hidden.device), temperatures,
-                            head.weight.shape[0]).cpu()
+    return target_log_probs(head, hidden, torch.tensor(targets, device=hidden.device), temperatures, head.weight.shape[0]).cpu()
 
 
 @torch.inference_mode()
@@ -62,8 +62,13 @@ def _score_group(model, group: list[list[Encoded]], temperatures: list[float]) -
     # Targets 1..P are predicted inside the prefix (target j at position j - 1), each distinct
     # (item, position, target) once: only target P may differ between an item's candidates.
     distinct: dict[tuple[int, int, int], int] = {}
-    uses = [(i, k, distinct.setdefault((i, j, c.tokens[j]), len(distinct))) for i, cands in enumerate(group)
-            for k, c in enumerate(cands) for j in range(1, shared[i] + 1) if c.scored[j]]
+    uses = [
+        (i, k, distinct.setdefault((i, j, c.tokens[j]), len(distinct)))
+        for i, cands in enumerate(group)
+        for k, c in enumerate(cands)
+        for j in range(1, shared[i] + 1)
+        if c.scored[j]
+    ]
     if uses:
         hidden = prefix_hidden[torch.tensor([i for i, _, _ in distinct]), torch.tensor([j - 1 for _, j, _ in distinct])]
         lp = _log_probs(model, hidden, [t for *_, t in distinct], temperatures)
@@ -72,18 +77,26 @@ def _score_group(model, group: list[list[Encoded]], temperatures: list[float]) -
     # The rest of each candidate runs on its item's cached prefix.
     rows = [(i, k) for i, cands in enumerate(group) for k, c in enumerate(cands) if len(c.tokens) - 1 > shared[i]]
     if rows:
-        tails, tail_mask = _pad([group[i][k].tokens[shared[i]:-1] for i, k in rows])
+        tails, tail_mask = _pad([group[i][k].tokens[shared[i] : -1] for i, k in rows])
         owner = torch.tensor([i for i, _ in rows])
         cache.reorder_cache(owner.to(device))
         positions = torch.stack([shared[i] + torch.arange(tails.shape[1]) for i, _ in rows])
         attention = torch.cat([mask[owner], tail_mask], dim=1)
-        hidden_all = body(input_ids=tails.to(device), attention_mask=attention.to(device),
-                          position_ids=positions.to(device), use_cache=True, **{cache_name: cache}).last_hidden_state
-        picks = [(r, j) for r, (i, k) in enumerate(rows) for j in range(shared[i] + 1, len(group[i][k].tokens))
-                 if group[i][k].scored[j]]
+        hidden_all = body(
+            input_ids=tails.to(device),
+            attention_mask=attention.to(device),
+            position_ids=positions.to(device),
+            use_cache=True,
+            **{cache_name: cache},
+        ).last_hidden_state
+        picks = [
+            (r, j)
+            for r, (i, k) in enumerate(rows)
+            for j in range(shared[i] + 1, len(group[i][k].tokens))
+            if group[i][k].scored[j]
+        ]
         if picks:
-            hidden = hidden_all[torch.tensor([r for r, _ in picks]),
-                                torch.tensor([j - 1 - shared[rows[r][0]] for r, j in picks])]
+            hidden = hidden_all[torch.tensor([r for r, _ in picks]), torch.tensor([j - 1 - shared[rows[r][0]] for r, j in picks])]
             lp = _log_probs(model, hidden, [group[rows[r][0]][rows[r][1]].tokens[j] for r, j in picks], temperatures)
             for n, (r, _) in enumerate(picks):
                 i, k = rows[r]
@@ -91,22 +104,28 @@ def _score_group(model, group: list[list[Encoded]], temperatures: list[float]) -
     return [[s.tolist() for s in item] for item in sums]
 
 
-def score_items(model, items: list[list[Encoded]], temperatures: list[float], batch_size: int = 64,
-                progress=None, min_saved: int = MIN_SAVED, tokens: int = FAST_TOKENS) -> list[list[list[float]]]:
+def score_items(
+    model,
+    items: list[list[Encoded]],
+    temperatures: list[float],
+    batch_size: int = 64,
+    progress=None,
+    min_saved: int = MIN_SAVED,
+    tokens: int = FAST_TOKENS,
+) -> list[list[list[float]]]:
     """[item][candidate][temperature], the fast path: shared prefixes once where the architecture
     allows (`PLAIN_HEADS`) and an item saves at least `min_saved` tokens, identical candidates of
     an item once, everything else `score_all` in batches of one length (`tokens` a pass)."""
     out: list = [None] * len(items)
     uniques = [list(dict.fromkeys(cands)) for cands in items]
     plain = getattr(model.config, "model_type", "") in PLAIN_HEADS
-    sharing = [i for i, u in enumerate(uniques)
-               if plain and len(u) > 1 and shared_length(u) * (len(u) - 1) >= max(min_saved, 1)]
+    sharing = [i for i, u in enumerate(uniques) if plain and len(u) > 1 and shared_length(u) * (len(u) - 1) >= max(min_saved, 1)]
     chosen = set(sharing)
     rest = [i for i in range(len(items)) if i not in chosen]
     flat = score_all(model, [e for i in rest for e in items[i]], temperatures, batch_size, tokens=tokens)
     at = 0
     for i in rest:
-        out[i] = flat[at:at + len(items[i])]
+        out[i] = flat[at : at + len(items[i])]
         at += len(items[i])
     sharing.sort(key=lambda i: -max(len(c.tokens) for c in uniques[i]))  # similar lengths share a batch
     start, done = 0, len(rest)

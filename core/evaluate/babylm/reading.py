@@ -7,6 +7,7 @@ word, tokenized without special tokens]; a word of several sub-tokens multiplies
 further sub-token, p(first token of its decoded text | context + decoded earlier sub-tokens), the
 context re-tokenized as text. Surprisal = -ln p. Never imports gradio, studio or core.history.
 """
+
 from __future__ import annotations
 
 import math
@@ -40,7 +41,7 @@ class Surprisals:
 
     pred: list[float]
     prev_pred: list[float]
-    contexts: int           # distinct contexts run through the model
+    contexts: int  # distinct contexts run through the model
     seconds: float = 0.0
 
 
@@ -57,8 +58,9 @@ def read_reading(path: str | Path) -> ReadingData:
         raise UserError(f"{path}: not a readable CSV ({err}); give the official reading/reading_data.csv") from None
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
-        raise UserError(f"{path}: missing column(s) {', '.join(missing)}; the reading data must be the "
-                        "official reading_data.csv unchanged")
+        raise UserError(
+            f"{path}: missing column(s) {', '.join(missing)}; the reading data must be the official reading_data.csv unchanged"
+        )
     if frame.empty:
         raise UserError(f"{path}: no rows")
     frame["item"] = frame["item"].fillna("None")
@@ -123,12 +125,18 @@ def surprisals(model, tokenizer, data: ReadingData, batch_size: int = 64, progre
         ps = [probs[step] for step in w.steps]
         p = ps[0] if len(ps) == 1 else _product(ps)
         if p <= 0.0:
-            raise UserError(f"{data.path}: the model gives probability 0 to a word after {w.steps[0][0]!r} "
-                            "(float32 underflow); the official pipeline stops here too (log of 0)")
+            raise UserError(
+                f"{data.path}: the model gives probability 0 to a word after {w.steps[0][0]!r} "
+                "(float32 underflow); the official pipeline stops here too (log of 0)"
+            )
         return -math.log(p)
 
-    return Surprisals([nats(w) for w in words], [nats(p) if p is not None else float("nan") for p in prev],
-                      len(wanted), time.perf_counter() - started)
+    return Surprisals(
+        [nats(w) for w in words],
+        [nats(p) if p is not None else float("nan") for p in prev],
+        len(wanted),
+        time.perf_counter() - started,
+    )
 
 
 def _product(values: list[float]) -> float:
@@ -137,8 +145,9 @@ def _product(values: list[float]) -> float:
     return float(np.prod(values))  # as the pipeline multiplies (float64)
 
 
-def context_probs(model, tokenizer, wanted: dict[str, set[int]], batch_size: int, progress=None,
-                  where: str = "") -> dict[tuple[str, int], float]:
+def context_probs(
+    model, tokenizer, wanted: dict[str, set[int]], batch_size: int, progress=None, where: str = ""
+) -> dict[tuple[str, int], float]:
     """p(target | context) for every wanted pair: softmax (float32) over the model's distribution at
     the context's last token, the context encoded with the tokenizer's defaults."""
     import torch
@@ -148,15 +157,17 @@ def context_probs(model, tokenizer, wanted: dict[str, set[int]], batch_size: int
     limit = getattr(model.config, "max_position_embeddings", None) or getattr(model.config, "n_positions", None)
     for text, ids in zip(contexts, encoded):
         if not ids:
-            raise UserError(f"{where}: the context {text!r} gives no tokens (the tokenizer adds no BOS), "
-                            "so the model has no position to predict from")
+            raise UserError(
+                f"{where}: the context {text!r} gives no tokens (the tokenizer adds no BOS), "
+                "so the model has no position to predict from"
+            )
         if limit and len(ids) > limit:
             raise UserError(f"{where}: a context of {len(ids)} tokens is longer than the model's context of {limit}")
     order = sorted(range(len(contexts)), key=lambda i: -len(encoded[i]))  # similar lengths share a batch
     out: dict[tuple[str, int], float] = {}
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
-            chosen = order[start:start + batch_size]
+            chosen = order[start : start + batch_size]
             probs = _last_probs(model, [encoded[i] for i in chosen])
             for row, i in enumerate(chosen):
                 targets = sorted(wanted[contexts[i]])
@@ -177,8 +188,8 @@ def _last_probs(model, batch: list[list[int]]):
     ids = torch.zeros(len(batch), width, dtype=torch.long)
     att = torch.zeros(len(batch), width, dtype=torch.long)
     for r, seq in enumerate(batch):
-        ids[r, :len(seq)] = torch.tensor(seq)
-        att[r, :len(seq)] = 1
+        ids[r, : len(seq)] = torch.tensor(seq)
+        att[r, : len(seq)] = 1
     last = torch.tensor([len(seq) - 1 for seq in batch], device=device)
     rows = torch.arange(len(batch), device=device)
     mask = att.to(device) if bool((att == 0).any()) else None
@@ -192,8 +203,9 @@ def _last_probs(model, batch: list[list[int]]):
     return torch.softmax(logits.float(), dim=-1)
 
 
-def run_reading(model, tokenizer, data: ReadingData, batch_size: int = 64, log=print,
-                layout: str = "results/model/main/zero_shot/causal") -> dict:
+def run_reading(
+    model, tokenizer, data: ReadingData, batch_size: int = 64, log=print, layout: str = "results/model/main/zero_shot/causal"
+) -> dict:
     """Surprisals, regressions, the two scores and the six official files under `layout/reading/`."""
     from core.evaluate.babylm import reading_stats as stats
 
@@ -207,8 +219,16 @@ def run_reading(model, tokenizer, data: ReadingData, batch_size: int = 64, log=p
     s = surprisals(model, tokenizer, data, batch_size, progress)
     result = stats.evaluate(data.frame, s.pred, s.prev_pred)
     files = {f"{layout}/reading/{name}": text for name, text in result.files.items()}
-    return {"eye_tracking": result.eye_score, "self_paced": result.spr_score, "rows": len(s.pred),
-            "contexts": s.contexts, "seconds": s.seconds, "contexts_per_s": s.contexts / max(s.seconds, 1e-9),
-            "data": str(data.path), "correlations": result.correlations,
-            "predictive_power": result.predictive_power, "predictive_power_spillover": result.spillover,
-            "_files": files}
+    return {
+        "eye_tracking": result.eye_score,
+        "self_paced": result.spr_score,
+        "rows": len(s.pred),
+        "contexts": s.contexts,
+        "seconds": s.seconds,
+        "contexts_per_s": s.contexts / max(s.seconds, 1e-9),
+        "data": str(data.path),
+        "correlations": result.correlations,
+        "predictive_power": result.predictive_power,
+        "predictive_power_spillover": result.spillover,
+        "_files": files,
+    }

@@ -7,6 +7,7 @@ length with their pairwise interactions, without and with `pred`; the spillover 
 over the four eye-tracking measures, and self-paced reading from the spillover set. Never imports
 torch, gradio or studio.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,14 @@ MEASURES = EYE + (SELF_PACED, "ELAN", "LAN", "N400", "P600", "EPNP", "PNP")  # t
 BASELINE = ("Subtlex_log10", "length", "context_length")
 SPILLOVER = BASELINE + ("prev_length", "prev_pred")
 REQUIRED_COLUMNS = ("item", "word", "prev_item", "prev_word") + MEASURES + BASELINE + ("prev_length",)
-FILES = ("prediction.jsonl", "predictions.json", "correlations.txt", "predictive_power.jsonl",
-         "predictive_power_spillover.jsonl", "report.txt")
+FILES = (
+    "prediction.jsonl",
+    "predictions.json",
+    "correlations.txt",
+    "predictive_power.jsonl",
+    "predictive_power_spillover.jsonl",
+    "report.txt",
+)
 
 
 @dataclass
@@ -91,9 +98,11 @@ def regression(frame, measure: str, predictors: tuple[str, ...]) -> tuple[dict, 
     base, full = fits(frame, measure, predictors)
     r2_base, r2 = float(base.rsquared), float(full.rsquared)
     if full.df_resid < 1 or not r2_base < 1:  # the pipeline would divide by zero here
-        raise UserError(f"reading: {int(full.nobs)} rows have every value {measure} ~ "
-                        f"{' + '.join(predictors)} + pred needs, too few for {int(full.df_model) + 1} "
-                        "terms (the fit is exact); score the whole reading_data.csv (the official one has 1,726 rows)")
+        raise UserError(
+            f"reading: {int(full.nobs)} rows have every value {measure} ~ "
+            f"{' + '.join(predictors)} + pred needs, too few for {int(full.df_model) + 1} "
+            "terms (the fit is exact); score the whole reading_data.csv (the official one has 1,726 rows)"
+        )
     record = {
         "Predicted variable": measure,
         "Coefficient": float(full.params["pred"]),
@@ -134,13 +143,21 @@ def evaluate(frame, pred: list[float], prev_pred: list[float]) -> ReadingResult:
 def official_files(frame, result: ReadingResult) -> dict[str, str]:
     """The pipeline's six files, byte for byte (json.dumps defaults; NaN written as NaN)."""
     index = frame.index.tolist()
-    rows = zip(index, frame["item"].tolist(), frame["word"].tolist(), frame["pred"].tolist(),
-               frame["prev_pred"].tolist())
-    prediction = "".join(json.dumps({"Index": i, "Sentence": item, "Word": word, "Logprob": p,
-                                     "Prev_Logprob": q}) + "\n" for i, item, word, p, q in rows)
-    predictions = json.dumps({"reading": {"predictions": [
-        {"id": i, "pred": p, "prev_pred": q}
-        for i, p, q in zip(index, frame["pred"].tolist(), frame["prev_pred"].tolist())]}})
+    rows = zip(index, frame["item"].tolist(), frame["word"].tolist(), frame["pred"].tolist(), frame["prev_pred"].tolist())
+    prediction = "".join(
+        json.dumps({"Index": i, "Sentence": item, "Word": word, "Logprob": p, "Prev_Logprob": q}) + "\n"
+        for i, item, word, p, q in rows
+    )
+    predictions = json.dumps(
+        {
+            "reading": {
+                "predictions": [
+                    {"id": i, "pred": p, "prev_pred": q}
+                    for i, p, q in zip(index, frame["pred"].tolist(), frame["prev_pred"].tolist())
+                ]
+            }
+        }
+    )
     return {
         "prediction.jsonl": prediction,
         "predictions.json": predictions,

@@ -7,6 +7,7 @@ probability of candidate 0 and the human ratio. The best temperature is the firs
 highest average. `report_text` and `predictions` are the files the pipeline writes.
 Standard library + torch (for the pipeline's fp32 softmax); never imports gradio.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,6 +28,7 @@ def first_argmax(values: list[float]) -> int:
 
 def spearman(xs: list[float], ys: list[float]) -> float:
     """Spearman's rho with average ranks for ties (scipy.stats.spearmanr); NaN when undefined."""
+
     def ranks(values):
         order = sorted(range(len(values)), key=lambda i: values[i])
         out, i = [0.0] * len(values), 0
@@ -38,6 +40,7 @@ def spearman(xs: list[float], ys: list[float]) -> float:
                 out[order[k]] = (i + j) / 2 + 1
             i = j + 1
         return out
+
     if len(xs) < 2:
         return math.nan
     rx, ry = ranks(xs), ranks(ys)
@@ -101,11 +104,18 @@ def evaluate_task(task: Task, item_scores: list[list[list[float]]], temperatures
             best, best_value = t, value
     average, blocks, chosen, probs = per_temperature[best]
     return {
-        "task": task.task, "subtask": task.subtask, "folder": str(task.folder), "n_items": len(task.items),
-        "metric": "spearman" if wug else "accuracy", "temperature": temperatures[best], "temperature_index": best,
+        "task": task.task,
+        "subtask": task.subtask,
+        "folder": str(task.folder),
+        "n_items": len(task.items),
+        "metric": "spearman" if wug else "accuracy",
+        "temperature": temperatures[best],
+        "temperature_index": best,
         "average": average,
         "by_temperature": [[temperatures[t], v[0]] for t, v in enumerate(per_temperature)],
-        "blocks": blocks, "chosen": chosen, "probs": probs,
+        "blocks": blocks,
+        "chosen": chosen,
+        "probs": probs,
         "correct": None if wug else sum(c == 0 for c in chosen),
     }
 
@@ -128,8 +138,10 @@ def predictions(task: Task, result: dict) -> dict:
     for i, (item, pick) in enumerate(zip(task.items, result["chosen"])):
         rows = out.setdefault(item.uid, [])
         # COMPS names the whole chosen sentence; the others the chosen completion.
-        entry = {"id": f"{item.uid}_{len(rows)}",
-                 "pred": item.sentences[pick] if task.task == "comps" else item.completions[pick]}
+        entry = {
+            "id": f"{item.uid}_{len(rows)}",
+            "pred": item.sentences[pick] if task.task == "comps" else item.completions[pick],
+        }
         if result["probs"] is not None:
             entry["prob"] = result["probs"][i]
         rows.append(entry)

@@ -6,6 +6,7 @@ its character span ends past the start of the completion. Scoring (`score_all`):
 tokens[:-1], targets tokens[1:] (the first token is never scored), and a candidate's score is the
 sum of its scored targets' log_softmax(logits / T). Never imports gradio or core.history.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,8 +29,9 @@ def encode_all(tokenizer, sentences: list[str], completions: list[str]) -> list[
     starts `len(sentence) - len(completion)` characters in, shifted by the first token's start
     offset; every token whose span ends after that is in the phrase). One tokenizer call."""
     if not getattr(tokenizer, "is_fast", False):
-        raise UserError("the BabyLM suite needs a fast tokenizer (character offsets); save the model's "
-                        "tokenizer with a tokenizer.json")
+        raise UserError(
+            "the BabyLM suite needs a fast tokenizer (character offsets); save the model's tokenizer with a tokenizer.json"
+        )
     out = tokenizer(list(sentences), return_offsets_mapping=True)
     encoded = []
     for ids, offsets, sentence, completion in zip(out["input_ids"], out["offset_mapping"], sentences, completions):
@@ -61,20 +63,18 @@ PLAIN_HEADS = ("llama", "gpt2", "gptj")
 HEAD_ELEMENTS = 1 << 22
 
 
-def target_log_probs(head, rows: torch.Tensor, targets: torch.Tensor, temperatures: list[float],
-                     vocab: int) -> torch.Tensor:
+def target_log_probs(head, rows: torch.Tensor, targets: torch.Tensor, temperatures: list[float], vocab: int) -> torch.Tensor:
     """[len(rows), len(temperatures)] float64 on rows' device: log_softmax(head(rows) / T) at
     `targets`, as target logit / T - logsumexp(logits / T) in float32, `HEAD_ELEMENTS // vocab`
     rows at a time (`head`: the output layer, or `torch.nn.Identity()` when rows are logits)."""
     out = torch.empty(len(rows), len(temperatures), dtype=torch.float64, device=rows.device)
     step = max(1, HEAD_ELEMENTS // max(vocab, 1))
     for start in range(0, len(rows), step):
-        logits = head(rows[start:start + step]).float()
-        picked = logits.gather(1, targets[start:start + step, None]).squeeze(1)
+        logits = head(rows[start : start + step]).float()
+        picked = logits.gather(1, targets[start : start + step, None]).squeeze(1)
         for t, temperature in enumerate(temperatures):
             scaled = logits if temperature == 1.0 else logits / temperature
-            out[start:start + step, t] = ((picked / temperature).double()
-                                          - torch.logsumexp(scaled, dim=-1).double())
+            out[start : start + step, t] = (picked / temperature).double() - torch.logsumexp(scaled, dim=-1).double()
     return out
 
 
@@ -131,8 +131,15 @@ def score_batch(model, batch: list[Encoded], temperatures: list[float]) -> torch
     firsts, inverse = _distinct_picks(batch, rows.tolist(), cols.tolist())
     first = torch.tensor(firsts)
     targets = tokens[:, 1:][rows[first], cols[first]]
-    logp = _scored_log_probs(model, tokens[:, :-1].to(device), attention, rows[first].to(device),
-                             cols[first].to(device), targets.to(device), temperatures)
+    logp = _scored_log_probs(
+        model,
+        tokens[:, :-1].to(device),
+        attention,
+        rows[first].to(device),
+        cols[first].to(device),
+        targets.to(device),
+        temperatures,
+    )
     return sums.index_add_(0, rows, logp.cpu()[torch.tensor(inverse)])
 
 
@@ -146,22 +153,26 @@ def length_batches(lengths: list[int], batch_size: int, tokens: int = 0) -> list
     candidates down to 3/4 of its width (padding a few tokens costs less than a tiny pass)."""
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
     if not tokens:
-        return [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
+        return [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
     batches: list[list[int]] = []
     for i in order:
         batch = batches[-1] if batches else []
         width = lengths[batch[0]] if batch else 0
         shorter = batch and lengths[i] < lengths[batch[-1]]
-        if (not batch or len(batch) >= max(batch_size, tokens // width)
-                or (shorter and (len(batch) >= MIN_ROWS or 4 * lengths[i] < 3 * width))):
+        if (
+            not batch
+            or len(batch) >= max(batch_size, tokens // width)
+            or (shorter and (len(batch) >= MIN_ROWS or 4 * lengths[i] < 3 * width))
+        ):
             batches.append([i])
         else:
             batch.append(i)
     return batches
 
 
-def score_all(model, encoded: list[Encoded], temperatures: list[float], batch_size: int = 64,
-              progress=None, tokens: int = 0) -> list[list[float]]:
+def score_all(
+    model, encoded: list[Encoded], temperatures: list[float], batch_size: int = 64, progress=None, tokens: int = 0
+) -> list[list[float]]:
     """Score of every candidate at every temperature ([candidate][temperature]).
 
     Identical candidates are scored once, so a tie is an exact tie (the first candidate wins it,

@@ -6,6 +6,7 @@ every task in one batched pass and evaluates each task, then the reading CSV whe
 (`reading`); the files go under `results/<model>/<revision>/zero_shot/causal/<task>/<subtask>/`
 (reading: `.../causal/reading/`). Never imports gradio.
 """
+
 from __future__ import annotations
 
 import time
@@ -19,7 +20,7 @@ OFFICIAL = "https://github.com/babylm/evaluation-pipeline-2025 (sentence_zero_sh
 
 
 def parse_temperatures(spec: str) -> list[float]:
-    """"" -> [1.0]; "1,1.5,2" -> those; "MIN:MAX[:STEP]" -> the pipeline's range for
+    """ "" -> [1.0]; "1,1.5,2" -> those; "MIN:MAX[:STEP]" -> the pipeline's range for
     --min_temperature MIN --max_temperature MAX --temperature_interval STEP (default 0.05):
     torch.arange(MIN, MAX + STEP, STEP) in float32, so the values are the pipeline's own."""
     spec = (spec or "").strip()
@@ -39,8 +40,10 @@ def parse_temperatures(spec: str) -> list[float]:
         else:
             values = [float(p) for p in spec.split(",") if p.strip()]
     except ValueError:
-        raise UserError(f"--temperatures {spec!r}: give numbers like 1.0 or 1,1.5,2, or a range MIN:MAX[:STEP] "
-                        "(the pipeline's --min_temperature/--max_temperature/--temperature_interval)") from None
+        raise UserError(
+            f"--temperatures {spec!r}: give numbers like 1.0 or 1,1.5,2, or a range MIN:MAX[:STEP] "
+            "(the pipeline's --min_temperature/--max_temperature/--temperature_interval)"
+        ) from None
     bad = [v for v in values if not (v > 0 and v < float("inf"))]
     if not values or bad:
         raise UserError(f"--temperatures {spec!r}: every temperature must be a finite number above 0")
@@ -66,15 +69,19 @@ def plan(root, fast: bool = False, temperatures: str = "", limit: int = 0) -> Ba
         from core.evaluate.babylm.reading import read_reading
 
         reading = read_reading(layout.reading)
-    return BabyLMPlan([read_task(folder, task, limit) for task, folder in layout.tasks], layout.warnings,
-                      parse_temperatures(temperatures), reading)
+    return BabyLMPlan(
+        [read_task(folder, task, limit) for task, folder in layout.tasks],
+        layout.warnings,
+        parse_temperatures(temperatures),
+        reading,
+    )
 
 
 ARITHMETIC = {
     True: "exact: the pipeline's batches (64 items of one task in file order, each candidate index padded "
-          "right together), log_softmax over the padded batch, sums in the model's dtype (float32)",
+    "right together), log_softmax over the padded batch, sums in the model's dtype (float32)",
     False: "fast: shared prefixes and identical candidates scored once, batches of one length, the output layer once "
-           "per distinct (context, target) of a batch, sums in float64",
+    "per distinct (context, target) of a batch, sums in float64",
 }
 
 
@@ -86,12 +93,14 @@ def scoring_rule(tokenizer, exact: bool = False) -> dict:
 
     bos = adds_bos(tokenizer)
     return {
-        "rule": "babylm-2025 causal", "reference": OFFICIAL,
+        "rule": "babylm-2025 causal",
+        "reference": OFFICIAL,
         "tokenizer_adds_bos": bos,
         "context_token": tokenizer.bos_token if bos else None,
         "first_token_scored": bos,
         "tie_rule": "argmax: the first candidate wins (label is always candidate 0)",
-        "exact": exact, "arithmetic": ARITHMETIC[exact],
+        "exact": exact,
+        "arithmetic": ARITHMETIC[exact],
         "pairs_suite_rule": pairs_rule(tokenizer),
     }
 
@@ -118,18 +127,29 @@ def check_lengths(the_plan: BabyLMPlan, per_task: dict, model, limit: int | None
                         f"{task.label}: item {item_id} (candidate {k}) needs {len(e.tokens) - 1} positions, but this "
                         f"{type(model).__name__} has learned positions only up to {limit} (model.max_position_embeddings); "
                         "the official pipeline cannot score it either: evaluate a model with a longer context or "
-                        "rotary positions (Llama), or leave this task folder out of --babylm-data")
+                        "rotary positions (Llama), or leave this task folder out of --babylm-data"
+                    )
 
 
 def past_context(per_task: dict, trained: int) -> dict[str, int]:
     """Per task, how many candidates' inputs are longer than the trained context."""
-    return {label: sum(len(e.tokens) - 1 > trained for cands in items for e in cands) if trained else 0
-            for label, items in per_task.items()}
+    return {
+        label: sum(len(e.tokens) - 1 > trained for cands in items for e in cands) if trained else 0
+        for label, items in per_task.items()
+    }
 
 
-def run(model, tokenizer, the_plan: BabyLMPlan, batch_size: int = 64, log=print,
-        layout: str = "results/model/main/zero_shot/causal", exact: bool = False, trained_context: int = 0,
-        exact_batch: int = 0) -> dict:
+def run(
+    model,
+    tokenizer,
+    the_plan: BabyLMPlan,
+    batch_size: int = 64,
+    log=print,
+    layout: str = "results/model/main/zero_shot/causal",
+    exact: bool = False,
+    trained_context: int = 0,
+    exact_batch: int = 0,
+) -> dict:
     """Score every task; the suite's results (JSON-ready) with each task's files: the pipeline's
     under `layout` (`official_layout`), our per-item scores under `babylm_scores/`.
 
@@ -155,16 +175,20 @@ def run(model, tokenizer, the_plan: BabyLMPlan, batch_size: int = 64, log=print,
     scores = score(model, tokenizer, the_plan, per_task, batch_size, log, exact_batch) if sentences else {}
     sync(model.device)
     seconds = time.perf_counter() - started
-    tasks = {task.label: (task, res.evaluate_task(task, scores[task.label], the_plan.temperatures),
-                          scores[task.label]) for task in the_plan.tasks}
+    tasks = {
+        task.label: (task, res.evaluate_task(task, scores[task.label], the_plan.temperatures), scores[task.label])
+        for task in the_plan.tasks
+    }
     out = _summarise(tasks, the_plan, tokenizer, seconds, len(sentences), layout, exact)
     counts = past_context(per_task, trained)
     for label, n in counts.items():
         out["tasks"][label]["past_trained_context"] = n
     out["trained_context"], out["past_trained_context"] = trained, sum(counts.values())
     if out["past_trained_context"]:
-        log(f"  babylm: {out['past_trained_context']:,} candidates are longer than the trained context of {trained} "
-            "tokens (scored past it, as the pipeline does)")
+        log(
+            f"  babylm: {out['past_trained_context']:,} candidates are longer than the trained context of {trained} "
+            "tokens (scored past it, as the pipeline does)"
+        )
     if the_plan.reading is not None:
         _add_reading(out, model, tokenizer, the_plan.reading, batch_size, log, layout)
     return out
@@ -190,6 +214,7 @@ def _progress(log, what: str):
         if time.perf_counter() - last[0] > 10 or done == total:
             last[0] = time.perf_counter()
             log(f"  babylm: {done:,}/{total:,} {what} scored")
+
     return report
 
 
@@ -200,7 +225,7 @@ def _score_fast(model, tokenizer, the_plan, per_task, batch_size, log, _exact_ba
     flat = score_items(model, items, the_plan.temperatures, batch_size, _progress(log, "items"))
     out, at = {}, 0
     for label, task_items in per_task.items():
-        out[label] = flat[at:at + len(task_items)]
+        out[label] = flat[at : at + len(task_items)]
         at += len(task_items)
     return out
 
@@ -212,16 +237,31 @@ def _score_exact(model, tokenizer, the_plan, per_task, _batch_size, log, exact_b
     for task in the_plan.tasks:
         items = per_task[task.label]
         report = _progress(log, f"{task.label} items")
-        out[task.label] = score_task_exact(model, items, item_ids(task), the_plan.temperatures, pad, task.label,
-                                           exact_batch or PIPELINE_BATCH, lambda done: report(done, len(items)))
+        out[task.label] = score_task_exact(
+            model,
+            items,
+            item_ids(task),
+            the_plan.temperatures,
+            pad,
+            task.label,
+            exact_batch or PIPELINE_BATCH,
+            lambda done: report(done, len(items)),
+        )
     return out
 
 
-def _summarise(tasks: dict, the_plan: BabyLMPlan, tokenizer, seconds: float, candidates: int, layout: str,
-               exact: bool) -> dict:
-    out = {"tasks": {}, "scoreboard": {}, "uid_fields": {}, "warnings": list(the_plan.warnings),
-           "temperatures": the_plan.temperatures, "rule": scoring_rule(tokenizer, exact),
-           "candidates": candidates, "seconds": seconds, "candidates_per_s": candidates / max(seconds, 1e-9)}
+def _summarise(tasks: dict, the_plan: BabyLMPlan, tokenizer, seconds: float, candidates: int, layout: str, exact: bool) -> dict:
+    out = {
+        "tasks": {},
+        "scoreboard": {},
+        "uid_fields": {},
+        "warnings": list(the_plan.warnings),
+        "temperatures": the_plan.temperatures,
+        "rule": scoring_rule(tokenizer, exact),
+        "candidates": candidates,
+        "seconds": seconds,
+        "candidates_per_s": candidates / max(seconds, 1e-9),
+    }
     files = {}
     for label, (task, result, item_scores) in tasks.items():
         public = {k: v for k, v in result.items() if k not in ("chosen", "probs")}
@@ -250,8 +290,7 @@ def _scores_jsonl(task: Task, result: dict, item_scores: list) -> str:
     for item, scores, pick in zip(task.items, item_scores, result["chosen"]):
         n = counts.get(item.uid, 0)
         counts[item.uid] = n + 1
-        lines.append(json.dumps({"id": f"{item.uid}_{n}", "scores": [round(c[t], 6) for c in scores],
-                                 "pred": pick, "label": 0}))
+        lines.append(json.dumps({"id": f"{item.uid}_{n}", "scores": [round(c[t], 6) for c in scores], "pred": pick, "label": 0}))
     return "\n".join(lines) + "\n"
 
 

@@ -1,4 +1,5 @@
 """backends.yaml: named clusters as dataclasses, every mistake a UserError naming the key and the fix."""
+
 from __future__ import annotations
 
 import pytest
@@ -27,10 +28,19 @@ clusters:
 def test_a_full_cluster_reads_into_the_dataclass(workspace):
     (workspace.root / "backends.yaml").write_text(GOOD)
     gpu = load_clusters(workspace)["gpu"]
-    assert gpu == Cluster(name="gpu", partition="gpu", account="lab", qos="normal", nodes=2, gpus_per_node=4,
-                          cpus_per_task=8, mem_gb=64.0, time="1-12:00:00",
-                          extra_sbatch=["--constraint=a100", "#SBATCH --exclusive"],
-                          setup=["module load cuda/12.4", "source ~/venv/bin/activate"])
+    assert gpu == Cluster(
+        name="gpu",
+        partition="gpu",
+        account="lab",
+        qos="normal",
+        nodes=2,
+        gpus_per_node=4,
+        cpus_per_task=8,
+        mem_gb=64.0,
+        time="1-12:00:00",
+        extra_sbatch=["--constraint=a100", "#SBATCH --exclusive"],
+        setup=["module load cuda/12.4", "source ~/venv/bin/activate"],
+    )
     assert gpu.timeout_min == 36 * 60
     assert get_cluster(workspace, None).name == "gpu"  # `default:`
     assert get_cluster(workspace, "cpu").partition == "cpu"
@@ -51,15 +61,18 @@ def test_the_user_file_is_read_when_the_workspace_has_none(workspace, monkeypatc
     assert get_cluster(workspace, None).partition == "p1"
 
 
-@pytest.mark.parametrize("body, words", [
-    ("clusters:\n  a:\n    partiton: x\n", ["clusters.a", "partiton", "partition"]),
-    ("clusters:\n  a:\n    nodes: 0\n", ["clusters.a.nodes", ">= 1"]),
-    ("clusters:\n  a:\n    time: 90 minutes\n", ["clusters.a.time", "HH:MM:SS"]),
-    ("clusters:\n  a:\n    mem_gb: lots\n", ["clusters.a.mem_gb", "GB"]),
-    ("clusters:\n  a:\n    setup: 3\n", ["clusters.a.setup", "list"]),
-    ("clusters: [a, b]\n", ["clusters:", "mapping"]),
-    ("clustrs: {}\n", ["clustrs", "top-level"]),
-])
+@pytest.mark.parametrize(
+    "body, words",
+    [
+        ("clusters:\n  a:\n    partiton: x\n", ["clusters.a", "partiton", "partition"]),
+        ("clusters:\n  a:\n    nodes: 0\n", ["clusters.a.nodes", ">= 1"]),
+        ("clusters:\n  a:\n    time: 90 minutes\n", ["clusters.a.time", "HH:MM:SS"]),
+        ("clusters:\n  a:\n    mem_gb: lots\n", ["clusters.a.mem_gb", "GB"]),
+        ("clusters:\n  a:\n    setup: 3\n", ["clusters.a.setup", "list"]),
+        ("clusters: [a, b]\n", ["clusters:", "mapping"]),
+        ("clustrs: {}\n", ["clustrs", "top-level"]),
+    ],
+)
 def test_mistakes_name_the_key_and_the_fix(workspace, body, words):
     (workspace.root / "backends.yaml").write_text(body)
     with pytest.raises(UserError) as err:

@@ -1,4 +1,5 @@
 """The head's reconciliation of a SLURM run's row with the scheduler's state (states given, no cluster)."""
+
 from __future__ import annotations
 
 import json

@@ -1,5 +1,6 @@
 """The slurm backend without a cluster: the command each node runs, the recorded topology, the
 submitit parameters, and the errors that name the fix."""
+
 from __future__ import annotations
 
 import sys
@@ -27,14 +28,37 @@ def test_one_process_runs_the_worker_and_more_run_accelerate_over_every_node():
 
 def test_the_executor_carries_the_clusters_settings(tmp_path):
     pytest.importorskip("submitit")
-    cluster = Cluster(name="gpu", partition="gpu", account="lab", qos="high", nodes=2, gpus_per_node=4,
-                      cpus_per_task=8, mem_gb=32, time="02:00:00", signal_delay_s=300, array_parallelism=3,
-                      extra_sbatch=["--constraint=a100"], setup=["module load cuda"])
+    cluster = Cluster(
+        name="gpu",
+        partition="gpu",
+        account="lab",
+        qos="high",
+        nodes=2,
+        gpus_per_node=4,
+        cpus_per_task=8,
+        mem_gb=32,
+        time="02:00:00",
+        signal_delay_s=300,
+        array_parallelism=3,
+        extra_sbatch=["--constraint=a100"],
+        setup=["module load cuda"],
+    )
     ex = slurm.executor(tmp_path, cluster, job_name="r1")
     script = ex._executor._make_submission_file_text("python -m x", "UID")
-    for line in ("--partition=gpu", "--account=lab", "--qos=high", "--nodes=2", "--gpus-per-node=4",
-                 "--cpus-per-task=8", "--mem=32GB", "--time=120", "--signal=USR2@300", "--constraint=a100",
-                 "--ntasks-per-node=1", "--job-name=r1"):
+    for line in (
+        "--partition=gpu",
+        "--account=lab",
+        "--qos=high",
+        "--nodes=2",
+        "--gpus-per-node=4",
+        "--cpus-per-task=8",
+        "--mem=32GB",
+        "--time=120",
+        "--signal=USR2@300",
+        "--constraint=a100",
+        "--ntasks-per-node=1",
+        "--job-name=r1",
+    ):
         assert f"#SBATCH {line}" in script, line
     assert "module load cuda" in script and f"export PYTHONPATH={slurm.local.CHECKOUT}" in script
 

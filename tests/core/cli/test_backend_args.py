@@ -1,5 +1,6 @@
 """`--backend slurm[:NAME]`, `--nodes`, `--gpus-per-node`, `--time`, `--max-parallel`: bad input exits 2
 naming the flag and the fix, before any run exists; `runs list` shows where a run runs."""
+
 from __future__ import annotations
 
 import json
@@ -12,12 +13,15 @@ from core.history import History
 DATA = ["data.train_path=syn", "data.tokenizer_path=tok"]
 
 
-@pytest.mark.parametrize("extra, words", [
-    (["--time", "01:00:00"], ["--time", "only apply to --backend slurm"]),
-    (["--backend", "pbs"], ["--backend 'pbs'", "slurm:NAME"]),
-    (["--backend", "slurm", "--num-processes", "2"], ["--num-processes", "--nodes"]),
-    (["--backend", "slurm:big"], ["no cluster 'big'", "backends.yaml"]),
-])
+@pytest.mark.parametrize(
+    "extra, words",
+    [
+        (["--time", "01:00:00"], ["--time", "only apply to --backend slurm"]),
+        (["--backend", "pbs"], ["--backend 'pbs'", "slurm:NAME"]),
+        (["--backend", "slurm", "--num-processes", "2"], ["--num-processes", "--nodes"]),
+        (["--backend", "slurm:big"], ["no cluster 'big'", "backends.yaml"]),
+    ],
+)
 def test_bad_backend_flags_exit_2_naming_the_fix(ready_workspace, capsys, monkeypatch, tmp_path, extra, words):
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert main(["train", "--config", "tiny", *DATA, "--model_name", "b1", "--detach", *extra]) == 2
@@ -34,8 +38,22 @@ def test_no_sbatch_on_path_names_it(ready_workspace, capsys, monkeypatch, tmp_pa
 
 
 def test_max_parallel_needs_slurm(ready_workspace, capsys):
-    assert main(["sweep", "--config", "tiny-lr", "--set", "data.train_path=syn", "--set", "data.tokenizer_path=tok",
-                 "--max-parallel", "2"]) == 2
+    assert (
+        main(
+            [
+                "sweep",
+                "--config",
+                "tiny-lr",
+                "--set",
+                "data.train_path=syn",
+                "--set",
+                "data.tokenizer_path=tok",
+                "--max-parallel",
+                "2",
+            ]
+        )
+        == 2
+    )
     assert "--max-parallel caps a SLURM job array" in capsys.readouterr().err
 
 

@@ -1,4 +1,5 @@
 """Bad CLI input exits 2 naming the field and writes nothing; a closed pipe is no error."""
+
 from __future__ import annotations
 
 import os
@@ -25,11 +26,14 @@ def test_lr_nan_exits_2_before_any_row_or_folder(ready_workspace, capsys):
         assert h.list_runs() == []
 
 
-@pytest.mark.parametrize("argv, flag", [
-    (["train", "--config", "tiny", "--num-processes", "0"], "--num-processes"),
-    (["distill", "--config", "tiny", "--num-processes", "0"], "--num-processes"),
-    (["eval", "some-run", "--seq-length", "0"], "--seq-length"),
-])
+@pytest.mark.parametrize(
+    "argv, flag",
+    [
+        (["train", "--config", "tiny", "--num-processes", "0"], "--num-processes"),
+        (["distill", "--config", "tiny", "--num-processes", "0"], "--num-processes"),
+        (["eval", "some-run", "--seq-length", "0"], "--seq-length"),
+    ],
+)
 def test_zero_counts_are_refused(workspace, capsys, argv, flag):
     with pytest.raises(SystemExit) as exit_:
         main(argv)
@@ -69,21 +73,25 @@ def test_closed_pipe_is_quiet(workspace):
     """`babyllama runs list | head -1`: the reader closes the pipe before the CLI writes (closed
     here at once, so the CLI's first write always meets it). Before: 'BrokenPipeError' on stderr."""
     env = {**os.environ, "BABYLLAMA_WORKSPACE": str(workspace.root)}
-    proc = subprocess.Popen([sys.executable, "-m", "core.cli", "runs", "list"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env, cwd=ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "core.cli", "runs", "list"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT
+    )
     proc.stdout.close()
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 141
     assert "BrokenPipe" not in err and "Traceback" not in err and err == ""
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["train", "--config", "tiny", "--num-processes", "99999"], "argument --num-processes/--num_processes: must be <= 1,024"),
-    (["quickstart", "--words", "1000000000"], "argument --words: must be <= 200,000,000"),
-    (["quickstart", "--max-steps", "1" * 30], "argument --max-steps: must be <= 1,000,000,000"),
-    (["eval", "some-run", "--seq-length", "99999999"], "argument --seq-length: must be <= 32,768"),
-    (["sweep", "--config", "tiny-lr", "--trials", "100000"], "argument --trials: must be <= 10,000"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "--config", "tiny", "--num-processes", "99999"], "argument --num-processes/--num_processes: must be <= 1,024"),
+        (["quickstart", "--words", "1000000000"], "argument --words: must be <= 200,000,000"),
+        (["quickstart", "--max-steps", "1" * 30], "argument --max-steps: must be <= 1,000,000,000"),
+        (["eval", "some-run", "--seq-length", "99999999"], "argument --seq-length: must be <= 32,768"),
+        (["sweep", "--config", "tiny-lr", "--trials", "100000"], "argument --trials: must be <= 10,000"),
+    ],
+)
 def test_absurd_counts_are_refused_by_the_parser(workspace, capsys, argv, message):
     with pytest.raises(SystemExit) as exit_:
         main(argv)

@@ -1,4 +1,5 @@
 """`babyllama presets` and `babyllama config`: output, JSON, and exit code 2 with every problem."""
+
 from __future__ import annotations
 
 import json
@@ -45,13 +46,16 @@ def test_config_keys_lists_every_key(capsys):
         assert key in out
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("training:\n  lr: 1e-3\n  lr: 5\n", "training.lr: duplicate key on lines 2 and 3"),
-    ("a: &a [x, x]\nb: [*a, *a]\n", "YAML aliases (*a) are not accepted"),
-    ("training: " + "[" * 5000 + "]" * 5000 + "\n", "nested deeper than 32 levels"),
-    ("training:\n  batch_size: " + "9" * 1_000_000 + "\n", "training.batch_size: a number of 1,000,000 characters"),
-    ("training:\n  batch_size: 99999999999999999999999\n", "training.batch_size: must be <= 65536"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("training:\n  lr: 1e-3\n  lr: 5\n", "training.lr: duplicate key on lines 2 and 3"),
+        ("a: &a [x, x]\nb: [*a, *a]\n", "YAML aliases (*a) are not accepted"),
+        ("training: " + "[" * 5000 + "]" * 5000 + "\n", "nested deeper than 32 levels"),
+        ("training:\n  batch_size: " + "9" * 1_000_000 + "\n", "training.batch_size: a number of 1,000,000 characters"),
+        ("training:\n  batch_size: 99999999999999999999999\n", "training.batch_size: must be <= 65536"),
+    ],
+)
 def test_config_check_refuses_bad_yaml_with_exit_2_and_no_traceback(workspace, tmp_path, capsys, text, expected):
     path = tmp_path / "bad.yaml"
     path.write_text(text)

@@ -1,4 +1,5 @@
 """`babyllama distill` with the guide's flags, a real teacher run and a real worker process."""
+
 from __future__ import annotations
 
 import time
@@ -28,9 +29,24 @@ def test_student_config_gives_the_model_and_a_distilled_name():
 
 def test_distill_from_a_finished_run(ready_workspace, capsys):
     assert main(["train", "--config", "tiny", *DATA, "--model_name", "teacher", "training.max_steps=12"]) == 0
-    code = main(["distill", "--config", "distillation", "--teacher-models", "teacher", "--student-config", "tiny",
-                 *DATA, "training.max_steps=8", "training.logging_steps=2", "training.warmup_steps=2",
-                 "training.batch_size=8", "data.seq_length=64", "data.eval_samples=16"])
+    code = main(
+        [
+            "distill",
+            "--config",
+            "distillation",
+            "--teacher-models",
+            "teacher",
+            "--student-config",
+            "tiny",
+            *DATA,
+            "training.max_steps=8",
+            "training.logging_steps=2",
+            "training.warmup_steps=2",
+            "training.batch_size=8",
+            "data.seq_length=64",
+            "data.eval_samples=16",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0, out
     assert "distilling from 1 teacher(s): teacher" in out
@@ -78,8 +94,15 @@ def test_a_stopped_distillation_resumes_bit_exact(ready_workspace):
     teacher = build_model(config.load(find("tiny")).model, len(tok))
     teacher.save_pretrained(ready_workspace.root / "teacher")
     tok.save_pretrained(ready_workspace.root / "teacher")
-    overrides = [*DATA, "distillation.teacher_models=teacher", "training.max_steps=80", "training.save_steps=0",
-                 "training.eval_steps=0", "training.logging_steps=5", "model.dropout=0.1"]
+    overrides = [
+        *DATA,
+        "distillation.teacher_models=teacher",
+        "training.max_steps=80",
+        "training.save_steps=0",
+        "training.eval_steps=0",
+        "training.logging_steps=5",
+        "model.dropout=0.1",
+    ]
     cfg = config.load(find("tiny"), overrides)
 
     def final(h, name):

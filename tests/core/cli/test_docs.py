@@ -1,5 +1,6 @@
 """docs/cli.md and docs/config.md are generated (`python -m core.cli.docs`) and must match the code:
 a new flag, verb or config key without a regenerated page fails here."""
+
 from __future__ import annotations
 
 import sys
@@ -11,8 +12,10 @@ from core.cli import docs
 STALE = "docs/{name} is stale (first difference at line {line}: {got!r} vs {want!r}); regenerate with `{cmd}`"
 
 
-@pytest.mark.skipif(f"{sys.version_info[0]}.{sys.version_info[1]}" != docs.PYTHON,
-                    reason=f"argparse lays help out differently outside Python {docs.PYTHON}, which the pages use")
+@pytest.mark.skipif(
+    f"{sys.version_info[0]}.{sys.version_info[1]}" != docs.PYTHON,
+    reason=f"argparse lays help out differently outside Python {docs.PYTHON}, which the pages use",
+)
 @pytest.mark.parametrize("name", ["cli.md", "config.md"])
 def test_committed_page_is_current(name):
     want = docs.render_all()[name]

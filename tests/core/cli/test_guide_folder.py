@@ -1,6 +1,7 @@
 """The guide's own flow: its YAML names `./data/babylm_10M_clean` (a folder of `*.train` files) and
 `./data/babylm_dev_clean` (`*.dev`). `config check` accepts them and says they will be prepared; a
 run prepares each once into a corpus keyed by its content hash, and the next run reuses it."""
+
 from __future__ import annotations
 
 import shutil
@@ -10,9 +11,20 @@ import pytest
 from core.cli import main
 from tests.core.config.test_config import GUIDE_YAML
 
-SMALL = ["model.hidden_size=64", "model.intermediate_size=128", "model.n_layer=2", "model.n_head=4",
-         "data.seq_length=32", "data.eval_samples=8", "training.batch_size=4", "training.max_steps=3",
-         "training.warmup_steps=1", "training.eval_steps=0", "training.save_steps=0", "training.logging_steps=1"]
+SMALL = [
+    "model.hidden_size=64",
+    "model.intermediate_size=128",
+    "model.n_layer=2",
+    "model.n_head=4",
+    "data.seq_length=32",
+    "data.eval_samples=8",
+    "training.batch_size=4",
+    "training.max_steps=3",
+    "training.warmup_steps=1",
+    "training.eval_steps=0",
+    "training.save_steps=0",
+    "training.logging_steps=1",
+]
 
 
 def _guide_layout(ws, cwd):

@@ -1,4 +1,5 @@
 """Every `babyllama` verb has help text (sqlite-utils' test_docs habit)."""
+
 from __future__ import annotations
 
 import argparse
@@ -27,8 +28,14 @@ WORKSPACE_FREE = {"keys"}
 
 
 def test_every_verb_takes_workspace():
-    leaves = [(path, sub) for path, _, sub in _verbs(build_parser())
-              if not any(isinstance(a, argparse._SubParsersAction) for a in sub._actions)]
-    lacking = [" ".join(path) for path, sub in leaves
-               if path[-1] not in WORKSPACE_FREE and not any("--workspace" in a.option_strings for a in sub._actions)]
+    leaves = [
+        (path, sub)
+        for path, _, sub in _verbs(build_parser())
+        if not any(isinstance(a, argparse._SubParsersAction) for a in sub._actions)
+    ]
+    lacking = [
+        " ".join(path)
+        for path, sub in leaves
+        if path[-1] not in WORKSPACE_FREE and not any("--workspace" in a.option_strings for a in sub._actions)
+    ]
     assert not lacking, f"verbs without --workspace: {lacking}"

@@ -1,5 +1,6 @@
 """`babyllama quickstart`: --detach starts the one quickstart job and returns; the real chain (slow)
 ends with a finished tiny run whose rows are in the history."""
+
 from __future__ import annotations
 
 import os
@@ -21,8 +22,10 @@ def test_detach_starts_the_quickstart_job_and_prints_its_name(workspace, monkeyp
     monkeypatch.setattr(jobs, "_launch", lambda run_dir, n: launched.append(run_dir.name) or FakeProc())
     assert main(["quickstart", "--detach", "--words", "20000", "--workspace", str(workspace.root)]) == 0
     out = capsys.readouterr().out
-    assert ("corpus sample (new), tokenizer sample-bpe2000 (new), run tiny-sample (new)" in out
-            and out.splitlines()[-1] == "quickstart")
+    assert (
+        "corpus sample (new), tokenizer sample-bpe2000 (new), run tiny-sample (new)" in out
+        and out.splitlines()[-1] == "quickstart"
+    )
     with History(workspace.db_path) as h:
         row = h.get_run("quickstart")
     assert row["kind"] == "quickstart" and row["config"]["words"] == 20000 and launched == ["quickstart"]

@@ -1,5 +1,6 @@
 """`runs show` lists a run's chck_* checkpoints; `runs resume` says which broken checkpoint it
 skipped, why, and how many steps are redone (CLI output with --detach, and run.log)."""
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,25 @@ def _wait(ws, name, statuses, timeout=120):
 
 @pytest.mark.slow
 def test_runs_show_lists_marks_and_resume_reports_the_fallback(ready_workspace, capsys):
-    assert main(["train", "--config", "tiny", *DATA, "--model_name", "mk", "--detach", "training.max_steps=20",
-                 "training.save_steps=10", "training.eval_steps=0", "--checkpoint-words", "1k,2k"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--config",
+                "tiny",
+                *DATA,
+                "--model_name",
+                "mk",
+                "--detach",
+                "training.max_steps=20",
+                "training.save_steps=10",
+                "training.eval_steps=0",
+                "--checkpoint-words",
+                "1k,2k",
+            ]
+        )
+        == 0
+    )
     run = _wait(ready_workspace, "mk", {"finished", "failed"})
     assert run["status"] == "finished", Path(run["run_dir"], "run.log").read_text()[-2000:]
     capsys.readouterr()

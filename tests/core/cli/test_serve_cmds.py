@@ -1,4 +1,5 @@
 """`babyllama serve` as users start it: a subprocess on a free port, called over HTTP, Ctrl-C."""
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,16 @@ def _save_run(ws, name: str) -> None:
     from core.tokenizer import load_tokenizer
 
     tok = load_tokenizer("tok", ws)
-    cfg = config.load(overrides=["model.hidden_size=32", "model.n_head=2", "model.intermediate_size=64",
-                                 "model.n_layer=2", "model.max_position_embeddings=64", "data.seq_length=32"])
+    cfg = config.load(
+        overrides=[
+            "model.hidden_size=32",
+            "model.n_head=2",
+            "model.intermediate_size=64",
+            "model.n_layer=2",
+            "model.max_position_embeddings=64",
+            "data.seq_length=32",
+        ]
+    )
     torch.manual_seed(0)
     model = models.build_model(cfg.model, len(tok))
     model.save_pretrained(ws.run_dir(name))
@@ -34,9 +43,14 @@ def _save_run(ws, name: str) -> None:
 def test_serve_answers_then_stops_cleanly_on_ctrl_c(ready_workspace):
     _save_run(ready_workspace, "r1")
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "core.cli", "serve", "r1", "--port", "0",
-                             "--workspace", str(ready_workspace.root)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "core.cli", "serve", "r1", "--port", "0", "--workspace", str(ready_workspace.root)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
     try:
         line = proc.stdout.readline()
         found = re.search(r"serving r1 on (http://127\.0\.0\.1:\d+)", line)
@@ -70,9 +84,14 @@ def test_a_missing_run_is_a_user_error(workspace, capsys):
 def _start_serve(ws, *args: str) -> tuple[subprocess.Popen, str]:
     """`babyllama serve r1` as a process; (process, base URL) once it listens."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "core.cli", "serve", "r1", "--port", "0",
-                             "--workspace", str(ws.root), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "core.cli", "serve", "r1", "--port", "0", "--workspace", str(ws.root), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
     line = proc.stdout.readline()
     found = re.search(r"serving r1 on (http://127\.0\.0\.1:\d+)", line)
     if not found:
@@ -93,9 +112,11 @@ def test_serve_exits_within_3_s_of_sigterm_while_generating(ready_workspace):
     url = urlsplit(base)
     conns = []
     try:
-        for body in ({"prompt": ["the cat"] * 5000, "max_tokens": 60},  # minutes of work
-                     {"prompt": "the dog", "max_tokens": 60, "stream": True},  # waits its turn
-                     {"prompt": ["a"] * 100, "max_tokens": 60}):
+        for body in (
+            {"prompt": ["the cat"] * 5000, "max_tokens": 60},  # minutes of work
+            {"prompt": "the dog", "max_tokens": 60, "stream": True},  # waits its turn
+            {"prompt": ["a"] * 100, "max_tokens": 60},
+        ):
             conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
             conn.request("POST", "/v1/completions", body=json.dumps(body))
             conns.append(conn)
@@ -132,9 +153,14 @@ def test_damaged_weights_are_a_clear_error(ready_workspace):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
 
     def serve() -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "core.cli", "serve", "r1", "--port", "0", "--workspace",
-                               str(ready_workspace.root)], capture_output=True, text=True, env=env, cwd=ROOT,
-                              timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "core.cli", "serve", "r1", "--port", "0", "--workspace", str(ready_workspace.root)],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=ROOT,
+            timeout=120,
+        )
 
     for cut in (len(data) // 2, 3):
         weights.write_bytes(data[:cut])

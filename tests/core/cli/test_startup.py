@@ -6,6 +6,7 @@ Before the lazy imports, the parser imported torch (bench eval, serve defaults),
 that opens the history imported pandas through sqlite_utils (the history now opens with sqlite3
 alone): both tests below failed then.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -29,21 +30,31 @@ def test_the_check_sees_a_heavy_import():
 
 
 def test_parse_importtime_sums_self_times_per_package():
-    text = ("import time: self [us] | cumulative | imported package\n"
-            "import time:       120 |        120 |     yaml.error\n"
-            "import time:      3000 |       3120 |   yaml\n"
-            "import time:        50 |       3170 | core.config\n"
-            "something else on stderr\n")
+    text = (
+        "import time: self [us] | cumulative | imported package\n"
+        "import time:       120 |        120 |     yaml.error\n"
+        "import time:      3000 |       3120 |   yaml\n"
+        "import time:        50 |       3170 | core.config\n"
+        "something else on stderr\n"
+    )
     assert parse_importtime(text) == {"yaml": 3120, "core": 50}
 
 
 def test_report_names_commands_offenders_and_verdict():
     cmd = {"median_s": 0.4, "min_s": 0.3, "max_s": 0.5, "cpu_median_s": 0.2, "samples_s": [0.4]}
-    result = {"date": "2026-12-02 17:00 UTC", "cpu": "Xeon", "cpu_count": 2, "load_avg_1m": 1.0, "python": "3.11.7",
-              "runs": 1, "target_s": 1.0, "meets_target": True,
-              "commands": {"python": cmd, "help": cmd, "runs_list": {**cmd, "median_s": 0.9}},
-              "import_offenders": {"help": [{"package": "yaml", "ms": 40.0}], "runs_list": [{"package": "numpy", "ms": 90.0}]},
-              "heavy_modules": {"help": [], "runs_list": ["pandas"]}}
+    result = {
+        "date": "2026-12-02 17:00 UTC",
+        "cpu": "Xeon",
+        "cpu_count": 2,
+        "load_avg_1m": 1.0,
+        "python": "3.11.7",
+        "runs": 1,
+        "target_s": 1.0,
+        "meets_target": True,
+        "commands": {"python": cmd, "help": cmd, "runs_list": {**cmd, "median_s": 0.9}},
+        "import_offenders": {"help": [{"package": "yaml", "ms": 40.0}], "runs_list": [{"package": "numpy", "ms": 90.0}]},
+        "heavy_modules": {"help": [], "runs_list": ["pandas"]},
+    }
     text = format_report(result)
     assert "babyllama --help" in text and "0.900 s" in text and "numpy 90" in text
     assert "heavy packages loaded: pandas" in text and "meet the 1 s target" in text

@@ -1,5 +1,6 @@
 """`babyllama studio`: its flags are core's (no UI imported to parse or print help), and it runs
 the same launcher as launch.py."""
+
 from __future__ import annotations
 
 import subprocess
@@ -11,9 +12,11 @@ from core.cli.studio_cmds import LAUNCHER
 
 
 def test_studio_verb_parses_the_launch_flags_without_importing_gradio():
-    code = ("import sys; from core.cli import build_parser; "
-            "a = build_parser().parse_args(['studio', '--port', '7999', '--workspace', 'w']); "
-            "print(a.port, a.workspace, a.host, 'gradio' in sys.modules, 'studio' in sys.modules)")
+    code = (
+        "import sys; from core.cli import build_parser; "
+        "a = build_parser().parse_args(['studio', '--port', '7999', '--workspace', 'w']); "
+        "print(a.port, a.workspace, a.host, 'gradio' in sys.modules, 'studio' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["7999", "w", "127.0.0.1", "False", "False"]
 
@@ -26,9 +29,13 @@ def test_studio_verb_and_launch_py_share_flags_and_launcher():
 
 
 def test_studio_verb_refuses_a_remote_host_without_login(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "core.cli", "studio", "--host", "0.0.0.0",
-                           "--workspace", str(tmp_path / "ws")], capture_output=True, text=True,
-                          timeout=120, env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"})
+    proc = subprocess.run(
+        [sys.executable, "-m", "core.cli", "studio", "--host", "0.0.0.0", "--workspace", str(tmp_path / "ws")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"},
+    )
     assert proc.returncode == 2
     assert "refusing to bind 0.0.0.0" in proc.stderr and "Traceback" not in proc.stderr
 

@@ -1,4 +1,5 @@
 """`babyllama sweep` through the CLI: dry run, validation (exit 2), start + stop, list, show."""
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,9 @@ def test_dry_run_lists_the_trials_and_starts_nothing(ready_workspace, capsys):
 
 
 def test_bad_sweep_exits_2_listing_every_problem(ready_workspace, tmp_path, capsys):
-    config = _write(tmp_path, grid={"training.lrr": [1], "training.batch_size": [0]},
-                    random={"training.lr": {"log_uniform": [0, 1]}})
+    config = _write(
+        tmp_path, grid={"training.lrr": [1], "training.batch_size": [0]}, random={"training.lr": {"log_uniform": [0, 1]}}
+    )
     assert main(["sweep", "--config", config, "--set", "data.train_path=nope", "--set", "data.tokenizer_path=tok"]) == 2
     err = capsys.readouterr().err
     for where in ("grid.training.lrr", "random.training.lr", "data.train_path", "training.batch_size"):
@@ -71,15 +73,20 @@ def test_start_then_stop_ends_every_trial_stopped(ready_workspace, tmp_path, cap
 def test_show_marks_the_best_and_writes_the_plot(ready_workspace, capsys):
     with History(ready_workspace.db_path) as h:
         with write_transaction(h.conn) as conn:
-            conn.execute("INSERT INTO sweeps (name, metric, mode, spec, sweep_dir, created) "
-                         "VALUES ('shown', 'eval_loss', 'min', '{}', ?, 0)", (str(ready_workspace.root / "sweeps" / "shown"),))
+            conn.execute(
+                "INSERT INTO sweeps (name, metric, mode, spec, sweep_dir, created) "
+                "VALUES ('shown', 'eval_loss', 'min', '{}', ?, 0)",
+                (str(ready_workspace.root / "sweeps" / "shown"),),
+            )
         for i, (run, value) in enumerate((("p", 3.5), ("q", 2.25))):
             h.create_run(run, "train", {}, None)
             h.set_status(run, "finished")
             h.log_metrics(run, 5, {"eval_loss": value})
             with write_transaction(h.conn) as conn:
-                conn.execute("INSERT INTO sweep_trials VALUES (1, ?, ?, ?)",
-                             (h.get_run(run)["id"], i, json.dumps({"training.lr": 10.0 ** -(i + 3)})))
+                conn.execute(
+                    "INSERT INTO sweep_trials VALUES (1, ?, ?, ?)",
+                    (h.get_run(run)["id"], i, json.dumps({"training.lr": 10.0 ** -(i + 3)})),
+                )
     assert main(["sweep", "show", "shown"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert "best: q" in lines[0]

@@ -1,4 +1,5 @@
 """`babyllama train` and `babyllama runs ...` through the CLI, with real worker processes."""
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,9 @@ def _wait_status(ws, name, statuses, timeout=90, min_step=0):
 
 
 def test_detach_then_runs_list_show_logs(ready_workspace, capsys):
-    code = main(["train", "--config", "tiny", *DATA, "--model_name", "cli-a", "--detach",
-                 "training.max_steps=10", "--lr", "2e-3"])
+    code = main(
+        ["train", "--config", "tiny", *DATA, "--model_name", "cli-a", "--detach", "training.max_steps=10", "--lr", "2e-3"]
+    )
     assert code == 0 and capsys.readouterr().out.strip().endswith("cli-a")
     _wait_status(ready_workspace, "cli-a", {"finished"})
     assert main(["runs", "list", "--json"]) == 0
@@ -68,9 +70,26 @@ def test_delete_asks_unless_yes(ready_workspace, capsys, monkeypatch):
 
 def test_foreground_ctrl_c_stops_with_checkpoint_then_resume(ready_workspace):
     env = {**os.environ, "BABYLLAMA_WORKSPACE": str(ready_workspace.root), "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "core.cli", "train", "--config", "tiny", *DATA,
-                             "--model_name", "fg", "training.max_steps=100000", "training.save_steps=0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "core.cli",
+            "train",
+            "--config",
+            "tiny",
+            *DATA,
+            "--model_name",
+            "fg",
+            "training.max_steps=100000",
+            "training.save_steps=0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
     _wait_status(ready_workspace, "fg", {"running"}, min_step=10)
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=60)
@@ -79,8 +98,17 @@ def test_foreground_ctrl_c_stops_with_checkpoint_then_resume(ready_workspace):
     run = _wait_status(ready_workspace, "fg", {"stopped"})
     assert (Path(run["run_dir"]) / f"checkpoint-{run['step']}").is_dir()
     # The guide's --resume_from_checkpoint on that folder continues the same run.
-    code = main(["train", "--config", "tiny", *DATA, "--detach", "--resume_from_checkpoint",
-                 str(Path(run["run_dir"]) / f"checkpoint-{run['step']}")])
+    code = main(
+        [
+            "train",
+            "--config",
+            "tiny",
+            *DATA,
+            "--detach",
+            "--resume_from_checkpoint",
+            str(Path(run["run_dir"]) / f"checkpoint-{run['step']}"),
+        ]
+    )
     assert code == 0
     _wait_status(ready_workspace, "fg", {"running"})
     assert main(["runs", "stop", "fg"]) == 0

@@ -1,4 +1,5 @@
 """core.config: the guide's YAML, overrides in both forms, one error listing every problem."""
+
 from __future__ import annotations
 
 import textwrap
@@ -10,7 +11,7 @@ from core import config
 from core.errors import ConfigError
 
 # The guide's "Creating Custom Configurations" example, verbatim (comments and `3e-4` included).
-GUIDE_YAML = textwrap.dedent('''\
+GUIDE_YAML = textwrap.dedent("""\
     # config/my-custom-model.yaml
     data:
       tokenizer_path: "./models/gpt-clean-16000.json"
@@ -41,7 +42,7 @@ GUIDE_YAML = textwrap.dedent('''\
       wandb: false            # Enable for experiment tracking
       project: "my-experiments"
       output_dir: "./models/"
-    ''')
+    """)
 
 
 @pytest.fixture
@@ -61,10 +62,30 @@ def test_guide_yaml_loads_unchanged(guide_yaml):
 
 
 def test_guide_flags_with_dashes_and_underscores(guide_yaml):
-    cfg = config.load(guide_yaml, ["--lr", "5e-4", "--model_name", "exp-v1", "--batch-size", "8",
-                                   "--gradient_accumulation_steps", "16", "--fp16", "--wandb",
-                                   "--wandb-project", "lm", "--wandb-run-name", "r1",
-                                   "--dataloader-num-workers", "2", "--torch-compile", "--num-epochs", "5"])
+    cfg = config.load(
+        guide_yaml,
+        [
+            "--lr",
+            "5e-4",
+            "--model_name",
+            "exp-v1",
+            "--batch-size",
+            "8",
+            "--gradient_accumulation_steps",
+            "16",
+            "--fp16",
+            "--wandb",
+            "--wandb-project",
+            "lm",
+            "--wandb-run-name",
+            "r1",
+            "--dataloader-num-workers",
+            "2",
+            "--torch-compile",
+            "--num-epochs",
+            "5",
+        ],
+    )
     t = cfg.training
     assert (t.lr, t.batch_size, t.gradient_accumulation_steps, t.num_epochs) == (5e-4, 8, 16, 5)
     assert t.fp16 and t.torch_compile and t.dataloader_num_workers == 2
@@ -84,11 +105,29 @@ def test_choices_match_case_insensitively():
 
 def test_every_problem_in_one_error(guide_yaml):
     with pytest.raises(ConfigError) as info:
-        config.load(guide_yaml, ["--lrr", "5", "model.n_head=7", "training.lr=-1", "model.type=Mamba",
-                                 "data.seq_length=1024", "training.batch_size=x", "training.lr_scheduler=step"])
+        config.load(
+            guide_yaml,
+            [
+                "--lrr",
+                "5",
+                "model.n_head=7",
+                "training.lr=-1",
+                "model.type=Mamba",
+                "data.seq_length=1024",
+                "training.batch_size=x",
+                "training.lr_scheduler=step",
+            ],
+        )
     where = {issue.where for issue in info.value.issues}
-    assert where == {"--lrr", "model.hidden_size", "training.lr", "model.type", "data.seq_length",
-                     "training.batch_size", "training.lr_scheduler"}
+    assert where == {
+        "--lrr",
+        "model.hidden_size",
+        "training.lr",
+        "model.type",
+        "data.seq_length",
+        "training.batch_size",
+        "training.lr_scheduler",
+    }
     text = str(info.value)
     assert "7 problems" in text and "did you mean training.lr" in text
     assert "max_position_embeddings" in text  # the fix names the other field
@@ -150,8 +189,15 @@ def test_defaults_are_valid():
     assert {f.name for f in fields(config.RunConfig)} == {"data", "model", "training", "logging", "distillation", "eval"}
 
 
-NON_FINITE = ["training.lr=inf", "training.weight_decay=nan", "training.max_grad_norm=nan", "distillation.alpha=nan",
-              "model.initializer_range=nan", "model.dropout=nan", "distillation.temperature=-inf"]
+NON_FINITE = [
+    "training.lr=inf",
+    "training.weight_decay=nan",
+    "training.max_grad_norm=nan",
+    "distillation.alpha=nan",
+    "model.initializer_range=nan",
+    "model.dropout=nan",
+    "distillation.temperature=-inf",
+]
 
 
 @pytest.mark.parametrize("override", NON_FINITE)
@@ -181,19 +227,25 @@ def test_empty_yaml_is_refused(tmp_path, text):
 def test_every_number_field_has_a_maximum():
     from typing import get_type_hints
 
-    missing = [path for path, f in config.field_specs().items()
-               if get_type_hints(config.SECTIONS[path.split(".")[0]])[path.split(".")[1]] in (int, float)
-               and f.metadata.get("max") is None]
+    missing = [
+        path
+        for path, f in config.field_specs().items()
+        if get_type_hints(config.SECTIONS[path.split(".")[0]])[path.split(".")[1]] in (int, float)
+        and f.metadata.get("max") is None
+    ]
     assert missing == []
 
 
-@pytest.mark.parametrize("override, field", [
-    ("training.batch_size=99999999999999999999999", "training.batch_size"),
-    (f"training.max_steps={10 ** 30}", "training.max_steps"),
-    ("model.vocab_size=999999999999", "model.vocab_size"),
-    ("training.seed=4294967296", "training.seed"),
-    ("model.hidden_size=1e12", "model.hidden_size"),
-])
+@pytest.mark.parametrize(
+    "override, field",
+    [
+        ("training.batch_size=99999999999999999999999", "training.batch_size"),
+        (f"training.max_steps={10**30}", "training.max_steps"),
+        ("model.vocab_size=999999999999", "model.vocab_size"),
+        ("training.seed=4294967296", "training.seed"),
+        ("model.hidden_size=1e12", "model.hidden_size"),
+    ],
+)
 def test_absurd_sizes_are_refused_with_the_field(override, field):
     with pytest.raises(ConfigError, match=field.replace(".", r"\.") + ": must be <="):
         config.load(overrides=[override])
@@ -218,5 +270,6 @@ def test_a_babylm_track_sets_the_checkpoint_schedule_when_none_is_given():
     kept = config.load(tiny, ["training.babylm_track=strict-small", "training.checkpoint_words=1k,2k"])
     assert kept.training.checkpoint_words == "1k,2k"
     assert config.load(tiny).training.checkpoint_words == ""  # no track: no marks unless asked
-    assert config.from_dict(config.load(tiny, ["training.babylm_track=strict"]).to_dict()).training.checkpoint_words \
-        == "babylm"  # the run's stored config carries the resolved schedule
+    assert (
+        config.from_dict(config.load(tiny, ["training.babylm_track=strict"]).to_dict()).training.checkpoint_words == "babylm"
+    )  # the run's stored config carries the resolved schedule

@@ -1,4 +1,5 @@
 """Every preset file is found, valid, and within 10 % of the size in its name."""
+
 from __future__ import annotations
 
 import re
@@ -10,10 +11,12 @@ from core.config import presets
 from core.errors import UserError
 from core.model import build as models
 
-PRESET_FILES = sorted(p for p in presets.BUILTIN_DIR.rglob("*.yaml")  # presets/sweeps/: tests/core/test_sweep.py
-                      if presets.SWEEPS_SUBDIR not in p.relative_to(presets.BUILTIN_DIR).parts[:-1])
-REQUIRED = {"llama-10M", "llama-16M", "llama-58M", "llama-95M", "llama-360M",
-            "gpt2-97M", "gpt2-705M", "gptj-97M", "tiny"}
+PRESET_FILES = sorted(
+    p
+    for p in presets.BUILTIN_DIR.rglob("*.yaml")  # presets/sweeps/: tests/core/test_sweep.py
+    if presets.SWEEPS_SUBDIR not in p.relative_to(presets.BUILTIN_DIR).parts[:-1]
+)
+REQUIRED = {"llama-10M", "llama-16M", "llama-58M", "llama-95M", "llama-360M", "gpt2-97M", "gpt2-705M", "gptj-97M", "tiny"}
 
 
 def test_required_presets_exist():

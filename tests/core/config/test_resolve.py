@@ -1,5 +1,6 @@
 """core.config.resolve: a data.train_path the worker could not train on is a config issue, found before
 anything is written (before: the worker refused it with a traceback after the run existed)."""
+
 from __future__ import annotations
 
 import shutil
@@ -21,12 +22,15 @@ def test_manifest_marker_matches_the_corpus_writer():
     assert RESOLVE_MANIFEST == MANIFEST
 
 
-@pytest.mark.parametrize("kind, expected", [
-    ("empty", "has no text files"),
-    ("file", "is a file, not a corpus"),
-    ("latin1", "is not UTF-8 text"),
-    ("binary", "has no text files (only: model.bin)"),
-])
+@pytest.mark.parametrize(
+    "kind, expected",
+    [
+        ("empty", "has no text files"),
+        ("file", "is a file, not a corpus"),
+        ("latin1", "is not UTF-8 text"),
+        ("binary", "has no text files (only: model.bin)"),
+    ],
+)
 def test_unusable_train_path_is_a_config_issue(workspace, tmp_path, kind, expected):
     target = tmp_path / kind
     if kind == "file":
@@ -68,8 +72,9 @@ def test_folder_of_text_resolves_with_a_note(workspace, tmp_path):
     (train / "a.train").write_text("the cat sat.\n" * 1000)
     (train / "b.train").write_text("a dog ran.\n" * 1000)
     (dev / "a.dev").write_text("the dog sat.\n")
-    cfg = config.load(overrides=[f"data.train_path={train}", f"data.eval_path={dev}"],
-                      checks=[data_checker(workspace, require=False)])
+    cfg = config.load(
+        overrides=[f"data.train_path={train}", f"data.eval_path={dev}"], checks=[data_checker(workspace, require=False)]
+    )
     paths = resolve_data(cfg, workspace, require=False)
     assert paths.train == train and paths.corpus is None and paths.eval == dev
     assert paths.notes[0].startswith("data.train_path: a folder of 2 text files (0.0 MB): will be prepared")
@@ -80,5 +85,6 @@ def test_eval_path_naming_a_corpus_without_dev_is_an_issue(ready_workspace):
     corpus = ready_workspace.corpus_dir("syn")
     shutil.rmtree(corpus / "dev")
     with pytest.raises(ConfigError, match="data.eval_path: corpus 'syn' has no dev/ split"):
-        config.load(overrides=["data.train_path=syn", "data.eval_path=syn"],
-                    checks=[data_checker(ready_workspace, require=False)])
+        config.load(
+            overrides=["data.train_path=syn", "data.eval_path=syn"], checks=[data_checker(ready_workspace, require=False)]
+        )

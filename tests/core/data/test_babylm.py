@@ -1,4 +1,5 @@
 """BabyLM folders: 2023 and 2024 names, auto-detection, domain cleaning, word budget."""
+
 from __future__ import annotations
 
 import json
@@ -92,8 +93,10 @@ def test_budget_cuts_train_proportionally_at_line_boundaries(tmp_path, workspace
     assert manifest["splits"]["dev"]["words"] == 21 * 10  # dev is never cut
 
 
-@pytest.mark.parametrize("text, expected", [("10M", 10_000_000), ("500k", 500_000), ("1000000", 1_000_000),
-                                            ("1.5M", 1_500_000), ("2,000", 2000), (250, 250)])
+@pytest.mark.parametrize(
+    "text, expected",
+    [("10M", 10_000_000), ("500k", 500_000), ("1000000", 1_000_000), ("1.5M", 1_500_000), ("2,000", 2000), (250, 250)],
+)
 def test_parse_word_count(text, expected):
     assert parse_word_count(text) == expected
 

@@ -1,4 +1,5 @@
 """Cleaners: registry behaviour and each built-in on a small sample (gutenberg on the real Grimm)."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,9 +16,22 @@ def scratch_registry(monkeypatch):
 
 
 def test_builtins_are_registered_under_domain_and_file_names():
-    for name in ("default", "wikipedia", "simple_wikipedia", "subtitles", "open_subtitles", "dialogue",
-                 "switchboard", "bnc_spoken", "childes", "aochildes", "gutenberg", "cbt",
-                 "children_stories", "qed"):
+    for name in (
+        "default",
+        "wikipedia",
+        "simple_wikipedia",
+        "subtitles",
+        "open_subtitles",
+        "dialogue",
+        "switchboard",
+        "bnc_spoken",
+        "childes",
+        "aochildes",
+        "gutenberg",
+        "cbt",
+        "children_stories",
+        "qed",
+    ):
         assert name in cleaner_names()
 
 
@@ -78,7 +92,7 @@ def test_childes_speaker_tags_and_codes():
 
 def test_stories_untokenise_cbt():
     text = "`` I do n't know , '' said the -LRB- old -RRB- man .\n"
-    assert clean(text, ["cbt"]) == "\"I don't know,\" said the (old) man.\n"
+    assert clean(text, ["cbt"]) == '"I don\'t know," said the (old) man.\n'
 
 
 def test_qed_all_caps_and_cues():

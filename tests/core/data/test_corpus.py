@@ -1,4 +1,5 @@
 """Custom sources (txt, jsonl, parquet, datasets folder), bad inputs, stats and listing."""
+
 from __future__ import annotations
 
 import json
@@ -84,8 +85,9 @@ def test_parquet_source(tmp_path, workspace):
 
     src = tmp_path / "src"
     src.mkdir()
-    pq.write_table(pa.table({"text": [f"Parquet row {i}." for i in range(30)] + [None], "n": list(range(31))}),
-                   src / "rows.parquet")
+    pq.write_table(
+        pa.table({"text": [f"Parquet row {i}." for i in range(30)] + [None], "n": list(range(31))}), src / "rows.parquet"
+    )
     m = manifest_of(prepare_corpus(workspace, src, "p"))
     assert m["splits"]["train"]["documents"] + m["splits"]["dev"]["documents"] == 30
     pq.write_table(pa.table({"body": ["x"]}), src / "rows.parquet")
@@ -99,8 +101,9 @@ def test_saved_datasets_folder(tmp_path, workspace):
     Dataset.from_dict({"text": [f"Saved row {i}." for i in range(25)]}).save_to_disk(str(tmp_path / "ds"))
     m = manifest_of(prepare_corpus(workspace, tmp_path / "ds", "d"))
     assert m["splits"]["train"]["documents"] + m["splits"]["dev"]["documents"] == 25
-    DatasetDict({"train": Dataset.from_dict({"text": ["a b c."] * 10}),
-                 "validation": Dataset.from_dict({"text": ["d e."] * 4})}).save_to_disk(str(tmp_path / "dd"))
+    DatasetDict(
+        {"train": Dataset.from_dict({"text": ["a b c."] * 10}), "validation": Dataset.from_dict({"text": ["d e."] * 4})}
+    ).save_to_disk(str(tmp_path / "dd"))
     m = manifest_of(prepare_corpus(workspace, tmp_path / "dd", "dd"))
     assert m["splits"]["train"]["documents"] == 10 and m["splits"]["dev"]["documents"] == 4
 
@@ -127,8 +130,12 @@ def test_bad_sources_are_user_errors_and_touch_nothing(tmp_path, workspace, case
     src = tmp_path / "src"
     src.mkdir()
     expected = {
-        "missing": "does not exist", "empty": "it is empty", "binary": "binary file",
-        "bad_json": "line 2: not valid JSON", "no_text_field": "line 1: no \"text\"", "only_csv": "found only: a.csv",
+        "missing": "does not exist",
+        "empty": "it is empty",
+        "binary": "binary file",
+        "bad_json": "line 2: not valid JSON",
+        "no_text_field": 'line 1: no "text"',
+        "only_csv": "found only: a.csv",
     }[case]
     if case == "missing":
         src = tmp_path / "nope"

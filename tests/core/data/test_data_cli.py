@@ -1,4 +1,5 @@
 """`babyllama data ...` through core.cli.main: exit codes, messages, output."""
+
 from __future__ import annotations
 
 import json
@@ -49,15 +50,18 @@ def test_prepare_custom_prints_replacement_warning(workspace, tmp_path, capsys):
     assert "warning:" in captured.err and "3 byte(s)" in captured.err
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["data", "synth", "--name", "x", "--words", "lots"], "--words"),
-    (["data", "synth", "--name", "x", "--tokens", "lots"], "--words"),  # the old name errs as the new one
-    (["data", "synth", "--words", "100"], "--name"),
-    (["data", "synth", "--name", "bad name!", "--words", "100"], "not a valid name"),
-    (["data", "prepare", "--source", "/no/such/dir", "--name", "x"], "does not exist"),
-    (["data", "prepare", "--name", "x"], "--source"),
-    (["data", "stats", "ghost"], "no corpus named 'ghost'"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["data", "synth", "--name", "x", "--words", "lots"], "--words"),
+        (["data", "synth", "--name", "x", "--tokens", "lots"], "--words"),  # the old name errs as the new one
+        (["data", "synth", "--words", "100"], "--name"),
+        (["data", "synth", "--name", "bad name!", "--words", "100"], "not a valid name"),
+        (["data", "prepare", "--source", "/no/such/dir", "--name", "x"], "does not exist"),
+        (["data", "prepare", "--name", "x"], "--source"),
+        (["data", "stats", "ghost"], "no corpus named 'ghost'"),
+    ],
+)
 def test_bad_input_exits_2_with_message(workspace, capsys, argv, message):
     assert main(argv) == 2
     assert message in capsys.readouterr().err
@@ -87,11 +91,14 @@ def test_every_data_verb_has_help(capsys):
         assert "--workspace" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("files, message", [
-    ({}, "it is empty"),
-    ({"blob.txt": b"\x89PNG\x00\x00"}, "binary file"),
-    ({"d.jsonl": b'{"text": "fine"}\n\n{oops}\n'}, "d.jsonl, line 3: not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "files, message",
+    [
+        ({}, "it is empty"),
+        ({"blob.txt": b"\x89PNG\x00\x00"}, "binary file"),
+        ({"d.jsonl": b'{"text": "fine"}\n\n{oops}\n'}, "d.jsonl, line 3: not valid JSON"),
+    ],
+)
 def test_bad_custom_sources_exit_2_and_keep_existing_corpora(workspace, tmp_path, capsys, files, message):
     assert main(["data", "synth", "--name", "keep", "--tokens", "300"]) == 0
     keep = workspace.corpus_dir("keep")
@@ -113,8 +120,20 @@ def test_prepare_babylm_2024_with_budget_and_cleaning(workspace, tmp_path, capsy
     for stem in ("childes", "bnc_spoken", "gutenberg", "open_subtitles", "simple_wiki", "switchboard"):
         (root / "train_10M" / f"{stem}.train").write_text("*CHI:\tmore juice please .\n" * 200)
         (root / "dev" / f"{stem}.dev").write_text("*MOT:\there you go .\n" * 5)
-    argv = ["data", "prepare", "--source", str(root), "--name", "b24", "--babylm", "2024",
-            "--budget-words", "1200", "--clean-domains", "childes"]
+    argv = [
+        "data",
+        "prepare",
+        "--source",
+        str(root),
+        "--name",
+        "b24",
+        "--babylm",
+        "2024",
+        "--budget-words",
+        "1200",
+        "--clean-domains",
+        "childes",
+    ]
     assert main(argv) == 0
     manifest = json.loads((workspace.corpus_dir("b24") / "manifest.json").read_text())
     assert manifest["babylm_version"] == "2024" and manifest["budget_words"] == 1200
@@ -133,10 +152,13 @@ def test_synth_size_flag_is_words_with_tokens_kept(workspace, capsys):
     assert json.loads((workspace.corpus_dir("old") / "manifest.json").read_text())["requested_words"] == 300
 
 
-@pytest.mark.parametrize("words, message", [
-    ("300M", "--words: 300,000,000 is more than 200,000,000 words"),
-    ("9" * 1_000_000, "--words: a count of 1,000,000 characters is not a word count"),
-])
+@pytest.mark.parametrize(
+    "words, message",
+    [
+        ("300M", "--words: 300,000,000 is more than 200,000,000 words"),
+        ("9" * 1_000_000, "--words: a count of 1,000,000 characters is not a word count"),
+    ],
+)
 def test_synth_refuses_absurd_sizes(workspace, capsys, words, message):
     assert main(["data", "synth", "--name", "huge", "--words", words]) == 2
     assert message in capsys.readouterr().err
@@ -149,8 +171,11 @@ def test_synth_killed_with_sigterm_leaves_no_temp_folder(workspace):
     import sys
     import time
 
-    proc = subprocess.Popen([sys.executable, "-m", "core.cli", "data", "synth", "--name", "big", "--words", "150M"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "core.cli", "data", "synth", "--name", "big", "--words", "150M"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 60
     while not list(workspace.data_dir.glob(".big.tmp-*")) and time.monotonic() < deadline:
         time.sleep(0.05)

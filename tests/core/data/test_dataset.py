@@ -1,4 +1,5 @@
 """Token datasets: fixed-length blocks, EOS between documents, word counts, the on-disk cache."""
+
 from __future__ import annotations
 
 import json
@@ -19,12 +20,17 @@ def tokenizer_dir(tmp_path_factory):
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=["<pad>", "<s>", "</s>", "<unk>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=400,
+        special_tokens=["<pad>", "<s>", "</s>", "<unk>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     text = synthesize(5_000, "medium", seed=0)["train"]
     tok.train_from_iterator(text.split("\n"), trainer)
-    wrapped = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>",
-                                      unk_token="<unk>", pad_token="<pad>")
+    wrapped = PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>"
+    )
     out = tmp_path_factory.mktemp("tok")
     wrapped.save_pretrained(str(out))
     return out
@@ -107,8 +113,9 @@ def test_bos_opens_each_document_when_the_tokenizer_adds_it(workspace, tokenizer
     raw.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
     bos_dir = tmp_path / "bos"
     old = AutoTokenizer.from_pretrained(str(tokenizer_dir))
-    type(old)(tokenizer_object=raw, bos_token="<s>", eos_token="</s>", unk_token="<unk>",
-              pad_token="<pad>").save_pretrained(str(bos_dir))
+    type(old)(tokenizer_object=raw, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>").save_pretrained(
+        str(bos_dir)
+    )
     corpus = create_synthetic_corpus(workspace, "bos", 3_000, "simple", seed=4)
     flat = [t for row in build_token_dataset(corpus, "train", bos_dir, 32)["input_ids"] for t in row]
     documents = json.loads((corpus / "manifest.json").read_text())["splits"]["train"]["documents"]

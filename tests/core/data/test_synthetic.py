@@ -1,4 +1,5 @@
 """Synthetic generator: determinism, size, complexity growth, the corpus it writes."""
+
 from __future__ import annotations
 
 import json

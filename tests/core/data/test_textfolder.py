@@ -1,4 +1,5 @@
 """core.data.textfolder: a folder of text is prepared once per content hash into a workspace corpus."""
+
 from __future__ import annotations
 
 import pytest

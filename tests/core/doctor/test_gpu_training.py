@@ -1,5 +1,6 @@
 """`babyllama doctor --gpu-check`: the verdict's shape, the time budget, failures reported per check,
 and (slow) the real command on CPU, where the GPU parts skip with a reason."""
+
 from __future__ import annotations
 
 import json
@@ -22,6 +23,7 @@ def stub_parts(monkeypatch):
         def fn(*args, **kwargs):
             calls.append(name)
             return result
+
         return fn
 
     for name in ("train_check", "loss_check", "resume_check", "eval_generate_check", "bench_check"):

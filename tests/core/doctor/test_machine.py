@@ -1,4 +1,5 @@
 """core.doctor.machine and `babyllama doctor`: every check present, statuses honest, exit code from failures."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,24 @@ import pytest
 from core.cli import main
 from core.doctor import machine as doctor
 
-EXPECTED = ["python", "torch", "transformers", "datasets", "tokenizers", "accelerate", "gradio", "plotly",
-            "sqlite-utils", "safetensors", "device", "cpu threads", "ram", "disk", "accelerate config", "sqlite"]
+EXPECTED = [
+    "python",
+    "torch",
+    "transformers",
+    "datasets",
+    "tokenizers",
+    "accelerate",
+    "gradio",
+    "plotly",
+    "sqlite-utils",
+    "safetensors",
+    "device",
+    "cpu threads",
+    "ram",
+    "disk",
+    "accelerate config",
+    "sqlite",
+]
 
 
 def test_run_checks_covers_everything(workspace):
@@ -88,10 +105,13 @@ def test_disk_and_summary_for_a_workspace_not_yet_created(tmp_path):
 
 
 def test_doctor_and_tokenizer_modules_do_not_import_gradio():
-    code = ("import sys, core.doctor.machine, core.tokenizer, core.cli.doctor_cmds, core.cli.tokenizer_cmds;"
-            "core.doctor.machine.run_checks(); print('gradio' in sys.modules, 'studio' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).resolve().parents[3]).stdout
+    code = (
+        "import sys, core.doctor.machine, core.tokenizer, core.cli.doctor_cmds, core.cli.tokenizer_cmds;"
+        "core.doctor.machine.run_checks(); print('gradio' in sys.modules, 'studio' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[3]
+    ).stdout
     assert out.split() == ["False", "False"]
 
 

@@ -10,6 +10,7 @@ phrase mask of log_softmax(logits / T) at the targets, in float32; prediction = 
 index; accuracy grouped by metadata; average over UIDs (entity tracking: over splits); best
 temperature = the first strictly highest; WUG = Spearman of softmax(candidate 0).
 """
+
 from __future__ import annotations
 
 import json
@@ -38,19 +39,38 @@ def read_items(folder: Path, task: str) -> list[dict]:
                     meta = {"field": "supplement", "UID": path.stem, "linguistics_term": "supplement"}
                 items.append({"sentences": s, "completions": s, **meta})
             elif task == "ewok":
-                items.append({"sentences": [raw["Context1"] + " " + raw["Target1"], raw["Context1"] + " " + raw["Target2"]],
-                              "completions": [" " + raw["Target1"], " " + raw["Target2"]], "UID": raw["Domain"],
-                              "context_type": raw["ContextType"], "context_contrast": raw["ContextDiff"],
-                              "target_contrast": raw["TargetDiff"]})
+                items.append(
+                    {
+                        "sentences": [raw["Context1"] + " " + raw["Target1"], raw["Context1"] + " " + raw["Target2"]],
+                        "completions": [" " + raw["Target1"], " " + raw["Target2"]],
+                        "UID": raw["Domain"],
+                        "context_type": raw["ContextType"],
+                        "context_contrast": raw["ContextDiff"],
+                        "target_contrast": raw["TargetDiff"],
+                    }
+                )
             elif task == "entity_tracking":
-                items.append({"sentences": [raw["input_prefix"] + o for o in raw["options"]],
-                              "completions": list(raw["options"]), "UID": f"{path.stem}_{raw['numops']}_ops"})
+                items.append(
+                    {
+                        "sentences": [raw["input_prefix"] + o for o in raw["options"]],
+                        "completions": list(raw["options"]),
+                        "UID": f"{path.stem}_{raw['numops']}_ops",
+                    }
+                )
             elif task == "comps":
-                uid = {"comps_base": "base", "comps_wugs": "wugs",
-                       "comps_wugs_dist-before": "wugs_dist_before"}.get(path.stem, "wugs_dist_in_between")
-                items.append({"sentences": [raw["prefix_acceptable"] + " " + raw["property_phrase"],
-                                            raw["prefix_unacceptable"] + " " + raw["property_phrase"]],
-                              "completions": [raw["property_phrase"]] * 2, "UID": uid})
+                uid = {"comps_base": "base", "comps_wugs": "wugs", "comps_wugs_dist-before": "wugs_dist_before"}.get(
+                    path.stem, "wugs_dist_in_between"
+                )
+                items.append(
+                    {
+                        "sentences": [
+                            raw["prefix_acceptable"] + " " + raw["property_phrase"],
+                            raw["prefix_unacceptable"] + " " + raw["property_phrase"],
+                        ],
+                        "completions": [raw["property_phrase"]] * 2,
+                        "UID": uid,
+                    }
+                )
             else:  # wug_adj / wug_past
                 s = raw["sentences"].split("\t")
                 items.append({"sentences": s, "completions": s, "ratio": float(raw["ratio"]), "UID": task})
@@ -70,7 +90,7 @@ def candidate_scores(model, tokenizer, items: list[dict], temperatures: list[flo
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     out = [[] for _ in temperatures]
     for b in range(0, len(items), batch_size):
-        batch = items[b:b + batch_size]
+        batch = items[b : b + batch_size]
         per_t = [[] for _ in temperatures]
         for k in range(len(batch[0]["sentences"])):
             enc = [_encode(tokenizer, it["sentences"][k], it["completions"][k]) for it in batch]
@@ -94,6 +114,7 @@ def _spearman(xs, ys) -> float:
         for i, x in enumerate(ordered):
             first.setdefault(x, []).append(i + 1)
         return [sum(first[x]) / len(first[x]) for x in v]
+
     rx, ry = ranks(xs), ranks(ys)
     mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
     num = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
@@ -111,12 +132,10 @@ def evaluate(items: list[dict], scores: list, temperatures: list[float], task: s
         preds = defaultdict(list)
         if task.startswith("wug"):
             step = batch_size or len(items)
-            probs = [p for b in range(0, len(items), step)
-                     for p in torch.softmax(stacked[b:b + step], dim=1)[:, 0].tolist()]
+            probs = [p for b in range(0, len(items), step) for p in torch.softmax(stacked[b : b + step], dim=1)[:, 0].tolist()]
             rho = _spearman(probs, [it["ratio"] for it in items])
             for it, c, p in zip(items, chosen, probs):
-                preds[it["UID"]].append({"id": f"{it['UID']}_{len(preds[it['UID']])}", "pred": it["completions"][c],
-                                         "prob": p})
+                preds[it["UID"]].append({"id": f"{it['UID']}_{len(preds[it['UID']])}", "pred": it["completions"][c], "prob": p})
             results.append((rho, {"UID": {"avg": rho}}, preds, chosen))
             continue
         total, correct = {}, {}
@@ -149,5 +168,10 @@ def evaluate(items: list[dict], scores: list, temperatures: list[float], task: s
     for key, values in blocks.items():
         lines += [f"### {key.upper()} {metric}"] + [f"{k}: {v:.2f}" for k, v in values.items()] + [""]
     lines += [f"### AVERAGE {metric}", f"{avg:.2f}", ""]
-    return {"temperature": temperatures[best], "average": avg, "chosen": chosen, "report": "\n".join(lines) + "\n",
-            "predictions": {uid: {"predictions": rows} for uid, rows in preds.items()}}
+    return {
+        "temperature": temperatures[best],
+        "average": avg,
+        "chosen": chosen,
+        "report": "\n".join(lines) + "\n",
+        "predictions": {uid: {"predictions": rows} for uid, rows in preds.items()},
+    }

@@ -3,6 +3,7 @@
 One thread: these models are tiny, and on a shared 2-core machine two OpenMP threads that wait
 for each other made every forward pass 5-20x slower.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -15,9 +16,16 @@ from core.workspace import Workspace
 from tests.conftest import copy_template
 
 CTX = 64
-TINY_MODEL = ["model.hidden_size=32", "model.n_head=2", "model.intermediate_size=64", "model.n_layer=2",
-              f"model.max_position_embeddings={CTX}", "data.seq_length=32", "data.train_path=syn",
-              "data.tokenizer_path=tok"]
+TINY_MODEL = [
+    "model.hidden_size=32",
+    "model.n_head=2",
+    "model.intermediate_size=64",
+    "model.n_layer=2",
+    f"model.max_position_embeddings={CTX}",
+    "data.seq_length=32",
+    "data.train_path=syn",
+    "data.tokenizer_path=tok",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -28,8 +36,9 @@ def one_thread():
     torch.set_num_threads(before)
 
 
-def save_tiny_run(ws: Workspace, name: str, tokenizer, *, family: str = "Llama", seed: int = 0,
-                  history=None, vocab: int | None = None) -> object:
+def save_tiny_run(
+    ws: Workspace, name: str, tokenizer, *, family: str = "Llama", seed: int = 0, history=None, vocab: int | None = None
+) -> object:
     """A randomly initialised tiny model saved as run `name` (config.yaml + weights + tokenizer)."""
     cfg = config.load(overrides=[f"model.type={family}", f"model.name={name}", *TINY_MODEL])
     torch.manual_seed(seed)

@@ -1,5 +1,6 @@
 """The BabyLM suite against an independent re-implementation of the official pipeline's rule
 (`babylm_reference`, no `core` import), on hand-written items of every task format."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,14 @@ from tests.core.evaluate import babylm_fixtures as fx
 from tests.core.evaluate import babylm_reference as ref
 
 TEMPS = [1.0, 1.5, 2.0]
-FOLDERS = [("blimp", "blimp_filtered"), ("blimp", "supplement_filtered"), ("ewok", "ewok_filtered"),
-           ("entity_tracking", "entity_tracking"), ("wug_adj", "wug_adj_nominalization"), ("comps", "comps")]
+FOLDERS = [
+    ("blimp", "blimp_filtered"),
+    ("blimp", "supplement_filtered"),
+    ("ewok", "ewok_filtered"),
+    ("entity_tracking", "entity_tracking"),
+    ("wug_adj", "wug_adj_nominalization"),
+    ("comps", "comps"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +48,7 @@ def test_scores_decisions_and_files_equal_the_official_rule(data, lm, task, fold
     flat = scorer.score_all(model, scorer.encode_all(tok, sentences, completions), TEMPS, batch_size=3)
     item_scores, at = [], 0
     for it in ours_task.items:
-        item_scores.append(flat[at:at + len(it.sentences)])
+        item_scores.append(flat[at : at + len(it.sentences)])
         at += len(it.sentences)
     for t in range(len(TEMPS)):
         for i, cands in enumerate(item_scores):
@@ -52,8 +59,9 @@ def test_scores_decisions_and_files_equal_the_official_rule(data, lm, task, fold
     assert result["temperature"] == official["temperature"]
     assert res.report_text(result) == official["report"]
     mine = json.loads(res.predictions_json(ours_task, result))
-    assert [r["id"] for u in mine.values() for r in u["predictions"]] == \
-        [r["id"] for u in official["predictions"].values() for r in u["predictions"]]
+    assert [r["id"] for u in mine.values() for r in u["predictions"]] == [
+        r["id"] for u in official["predictions"].values() for r in u["predictions"]
+    ]
     for uid, block in official["predictions"].items():
         for got, want in zip(mine[uid]["predictions"], block["predictions"]):
             assert got["pred"] == want["pred"]

@@ -1,5 +1,6 @@
 """`--suite aoa`: the BabyLM AoA evaluation over chck_* checkpoints, checked against the official
 rule re-implemented here without `core` (one context at a time, scipy's fits)."""
+
 from __future__ import annotations
 
 import csv
@@ -21,8 +22,18 @@ from tests.core.evaluate import babylm_fixtures as fx
 MARKS = ("chck_1M", "chck_2M", "chck_5M", "chck_10M")
 # 20 contexts each (the pipeline's minimum); "giraffe" is not in the tokenizer's text, so it is
 # several tokens; "a" (one letter) and "cat" (3 contexts) are dropped by the official filter.
-STEMS = ["the girl saw", "what did the", "many dogs ran to", "a robin can see", "the boy had",
-         "ann is kind to", "box 1 contains", "  the cup is in the  ", "a fish can swim to", "who left the"]
+STEMS = [
+    "the girl saw",
+    "what did the",
+    "many dogs ran to",
+    "a robin can see",
+    "the boy had",
+    "ann is kind to",
+    "box 1 contains",
+    "  the cup is in the  ",
+    "a fish can swim to",
+    "who left the",
+]
 WORDS = ["dog", "ball", "giraffe", "cup", "fish", "box"]
 
 
@@ -65,6 +76,7 @@ def aoa_run(tmp_path_factory):
 
 # ---- the official rule, re-implemented without core -------------------------------------------
 
+
 def reference_surprisal(model, tokenizer, context: str, word: str) -> float:
     text = context.strip() + " " + word.strip()
     out = tokenizer(text=text, return_offsets_mapping=True)
@@ -90,8 +102,9 @@ def reference_child(ages, props):
         return None
     x, y = np.asarray(ages)[ok], props[ok]
     try:
-        (a, b, c, d), _ = curve_fit(_sig, x, y, p0=[1.0, 0.1, np.mean(x), 0.0],
-                                    bounds=([0, 0, x[0], -0.5], [2.0, 1.0, x[-1], 0.5]), maxfev=1000)
+        (a, b, c, d), _ = curve_fit(
+            _sig, x, y, p0=[1.0, 0.1, np.mean(x), 0.0], bounds=([0, 0, x[0], -0.5], [2.0, 1.0, x[-1], 0.5]), maxfev=1000
+        )
     except Exception:
         return None
     if b <= 0 or a <= 0 or not d < 0.5 < a + d:
@@ -119,7 +132,7 @@ def reference_model(surprisals, steps):
     if b <= 0 or a <= 0 or not d < level < a + d:
         return None
     log_step = c - np.log(a / (level - d) - 1) / b
-    return None if 10 ** log_step - 1 < st[0] or 10 ** log_step - 1 > st[-1] else log_step
+    return None if 10**log_step - 1 < st[0] or 10**log_step - 1 > st[-1] else log_step
 
 
 def reference_score(surprisal_json: dict, csv_path) -> tuple[float, list[str]]:
@@ -137,8 +150,11 @@ def reference_score(surprisal_json: dict, csv_path) -> tuple[float, list[str]]:
         values.append(e["surprisal"])
     model, child, words = [], [], []
     for word, (steps, values) in points.items():
-        if word in human and (c := reference_child(ages, human[word])) is not None \
-                and (m := reference_model(values, steps)) is not None:
+        if (
+            word in human
+            and (c := reference_child(ages, human[word])) is not None
+            and (m := reference_model(values, steps)) is not None
+        ):
             model.append(m)
             child.append(c)
             words.append(word)
@@ -146,6 +162,7 @@ def reference_score(surprisal_json: dict, csv_path) -> tuple[float, list[str]]:
 
 
 # ---- tests ----------------------------------------------------------------------------------
+
 
 def test_batched_surprisal_equals_one_context_at_a_time(tmp_path):
     tok = fx.make_tokenizer(tmp_path / "tok", add_bos=True)
@@ -176,8 +193,12 @@ def test_fits_match_the_reference_on_learning_curves():
         mid = 6.2 + 0.25 * i
         curve = [3 + 11 / (1 + math.exp(4 * (math.log10(s) - mid))) for s in steps]
         points[word] = ([s for s in steps for _ in range(3)], [v + rng.normal(0, 0.1) for v in curve for _ in range(3)])
-    human = aoa.ChildData(None, list(range(16, 31)), WORDS,
-                          [[1 / (1 + math.exp(-0.6 * (a - 19 - 1.5 * i))) for a in range(16, 31)] for i in range(len(WORDS))])
+    human = aoa.ChildData(
+        None,
+        list(range(16, 31)),
+        WORDS,
+        [[1 / (1 + math.exp(-0.6 * (a - 19 - 1.5 * i))) for a in range(16, 31)] for i in range(len(WORDS))],
+    )
     fit = aoa_fit.curve_fitness(points, human)
     for word, (st, values) in points.items():
         ours, ref = aoa_fit.model_aoa(values, st), reference_model(values, st)
@@ -195,24 +216,30 @@ def _reference_params(x, y, p0, **kwargs):
 def test_the_report_draws_the_fitted_curves_the_score_reads():
     from core.evaluate.outputs import aoa_charts
 
-    marks = {"chck_1M": 1e6, "chck_2M": 2e6, "chck_5M": 5e6, "chck_10M": 1e7, "chck_20M": 2e7, "chck_50M": 5e7,
-             "chck_100M": 1e8}
+    marks = {"chck_1M": 1e6, "chck_2M": 2e6, "chck_5M": 5e6, "chck_10M": 1e7, "chck_20M": 2e7, "chck_50M": 5e7, "chck_100M": 1e8}
     rng = np.random.default_rng(1)
     entries = []
     for name, seen in marks.items():
         for i, word in enumerate(WORDS):
             mid = 6.2 + 0.25 * i
             for cid in range(3):
-                entries.append({"step": name, "word_count": int(seen), "target_word": word, "context_id": cid,
-                                "context": f"c{cid}", "surprisal": 3 + 11 / (1 + math.exp(4 * (math.log10(seen) - mid)))
-                                + rng.normal(0, 0.1)})
+                entries.append(
+                    {
+                        "step": name,
+                        "word_count": int(seen),
+                        "target_word": word,
+                        "context_id": cid,
+                        "context": f"c{cid}",
+                        "surprisal": 3 + 11 / (1 + math.exp(4 * (math.log10(seen) - mid))) + rng.normal(0, 0.1),
+                    }
+                )
     rows = [[1 / (1 + math.exp(-0.6 * (a - 19 - 1.5 * i))) for a in range(16, 31)] for i in range(len(WORDS))]
     rows[1][4] = float("nan")  # a missing cell: the fit skips it
     human = aoa.ChildData(None, list(range(16, 31)), WORDS, rows)
     the_plan = aoa.AoAPlan(aoa.Words(None, WORDS, [["c0", "c1", "c2"]] * len(WORDS)), human, [], "r")
     fitness = aoa_fit.curve_fitness(aoa.fit_points(entries), human).as_dict()
     curves = aoa.plot_curves(the_plan, entries, fitness)
-    assert list(curves["model_fit"]) == fitness["valid_words"][:aoa.PLOT_WORDS]
+    assert list(curves["model_fit"]) == fitness["valid_words"][: aoa.PLOT_WORDS]
     for i, word in enumerate(curves["model_fit"]):
         mine = [e for e in entries if e["target_word"] == word]
         steps, values = [marks[e["step"]] for e in mine], [e["surprisal"] for e in mine]
@@ -223,12 +250,17 @@ def test_the_report_draws_the_fitted_curves_the_score_reads():
         assert [v for _, v in fitted] == pytest.approx([-_sig(np.log10(w + 1), a, b, c, d) for w, _ in fitted], abs=1e-6)
         assert curves["aoa"][word]["model_words"] == pytest.approx(10 ** reference_model(values, steps) - 1, rel=1e-9)
         ages = np.arange(16, 31)[~np.isnan(rows[i])]
-        ca, cb, cc, cd = _reference_params(ages, np.asarray(rows[i])[~np.isnan(rows[i])],
-                                           [1.0, 0.1, ages.mean(), 0.0], bounds=([0, 0, 16, -0.5], [2.0, 1.0, 30, 0.5]))
+        ca, cb, cc, cd = _reference_params(
+            ages,
+            np.asarray(rows[i])[~np.isnan(rows[i])],
+            [1.0, 0.1, ages.mean(), 0.0],
+            bounds=([0, 0, 16, -0.5], [2.0, 1.0, 30, 0.5]),
+        )
         child = dict(map(tuple, curves["children_fit"][word]))
         assert set(child) >= set(range(16, 31)) and 16.5 in child
-        assert [child[age] for age in range(16, 31)] == pytest.approx([_sig(age, ca, cb, cc, cd) for age in range(16, 31)],
-                                                                      abs=1e-6)
+        assert [child[age] for age in range(16, 31)] == pytest.approx(
+            [_sig(age, ca, cb, cc, cd) for age in range(16, 31)], abs=1e-6
+        )
         assert curves["aoa"][word]["child_months"] == pytest.approx(reference_child(human.ages, rows[i]), abs=1e-9)
         assert len(curves["children"][word]) == 15 - (word == WORDS[1])
     model_chart, child_chart = aoa_charts({"curves": curves})
@@ -253,12 +285,17 @@ def test_eval_aoa_writes_surprisal_json_as_the_pipeline(aoa_run, tmp_path):
     ws, run, data = aoa_run
     out = tmp_path / "out"
     lines = []
-    results, folder = run_eval(EvalOptions(model="r", suites=("aoa",), babylm_data=str(data), output=str(out),
-                                           device="cpu", batch_size=16, suites_given=True), ws, log=lines.append)
+    results, folder = run_eval(
+        EvalOptions(
+            model="r", suites=("aoa",), babylm_data=str(data), output=str(out), device="cpu", batch_size=16, suites_given=True
+        ),
+        ws,
+        log=lines.append,
+    )
     path = out / "results" / "r" / "main" / "zero_shot" / "causal" / "AoA_word" / "surprisal.json"
     got = json.loads(path.read_text())
     assert got["metadata"] == {"model_name": "r", "use_bos_only": False, "total_steps": 4, "completed_steps": 4}
-    assert [e["step"] for e in got["results"][::len(got["results"]) // 4]] == list(MARKS)
+    assert [e["step"] for e in got["results"][:: len(got["results"]) // 4]] == list(MARKS)
     assert {e["target_word"] for e in got["results"]} == set(WORDS)  # "a" and "cat" dropped
     assert got["results"][7]["context"] == "  the cup is in the  "  # written as given, stripped when scored
     tok = fx.make_tokenizer(tmp_path / "tok", add_bos=True)
@@ -269,8 +306,9 @@ def test_eval_aoa_writes_surprisal_json_as_the_pipeline(aoa_run, tmp_path):
         mine = [e for e in got["results"] if e["step"] == name]
         assert all(e["word_count"] == words_seen for e in mine)
         for e in mine[::5]:
-            assert e["surprisal"] == pytest.approx(reference_surprisal(model, tok, e["context"], e["target_word"]),
-                                                   rel=1e-5, abs=1e-4)
+            assert e["surprisal"] == pytest.approx(
+                reference_surprisal(model, tok, e["context"], e["target_word"]), rel=1e-5, abs=1e-4
+            )
     score, words = reference_score(got, data / "full_eval" / "cdi_childes" / "cdi_human.csv")
     s = results["suites"]["aoa"]
     assert s["score"] == pytest.approx(score, abs=1e-9) and s["fitness"]["valid_words"] == words
@@ -291,8 +329,7 @@ def test_eval_aoa_writes_surprisal_json_as_the_pipeline(aoa_run, tmp_path):
 # threshold, so a model that learns them crosses it; word i is drawn with weight 2^-i, so it is
 # learned later the larger i is, and the children's curves (write_cdi's rows) rise later too.
 LEARNED_WORDS = ["zorblat", "quimble", "vexnor", "plindar", "growzek", "thrumble"]
-LEARNED_MARKS = {5: "chck_1M", 10: "chck_2M", 25: "chck_5M", 50: "chck_10M", 100: "chck_20M", 250: "chck_50M",
-                 500: "chck_100M"}
+LEARNED_MARKS = {5: "chck_1M", 10: "chck_2M", 25: "chck_5M", 50: "chck_10M", 100: "chck_20M", 250: "chck_50M", 500: "chck_100M"}
 
 
 def _train_and_save(model, tok, optimizer, rng, p, run) -> None:
@@ -321,7 +358,7 @@ def learned_run(tmp_path_factory):
     model = fx.make_model(len(tok), seed=0).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
     rng = np.random.default_rng(0)
-    weights = np.array([2.0 ** -i for i in range(len(LEARNED_WORDS))])
+    weights = np.array([2.0**-i for i in range(len(LEARNED_WORDS))])
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a model this small only loses to thread hand-offs on a busy machine
     try:
@@ -344,10 +381,14 @@ def test_eval_aoa_on_checkpoints_that_learn(learned_run, tmp_path):
     AoA, in the children's order, and the score is the reference's, well above 0."""
     ws, run, data = learned_run
     out = tmp_path / "out"
-    results, _ = run_eval(EvalOptions(model="learn", suites=("aoa",), babylm_data=str(data), output=str(out),
-                                      device="cpu", batch_size=64, suites_given=True), ws, log=lambda *_: None)
-    got = json.loads((out / "results" / "learn" / "main" / "zero_shot" / "causal" / "AoA_word" / "surprisal.json")
-                     .read_text())
+    results, _ = run_eval(
+        EvalOptions(
+            model="learn", suites=("aoa",), babylm_data=str(data), output=str(out), device="cpu", batch_size=64, suites_given=True
+        ),
+        ws,
+        log=lambda *_: None,
+    )
+    got = json.loads((out / "results" / "learn" / "main" / "zero_shot" / "causal" / "AoA_word" / "surprisal.json").read_text())
     assert [c["name"] for c in results["suites"]["aoa"]["checkpoints"]] == list(LEARNED_MARKS.values())
     means = [c["mean_surprisal"] for c in results["suites"]["aoa"]["checkpoints"]]
     assert means[0] > 20 > 5 > means[-1]  # it learned
@@ -392,7 +433,12 @@ def test_an_export_folder_is_evaluated_through_main(aoa_run, tmp_path):
     shutil.copytree(run / "chck_1M", export / "main")
     for name in MARKS[:3]:
         shutil.copytree(run / name, export / name)
-    results, _ = run_eval(EvalOptions(model=str(export), suites=("aoa",), babylm_data=str(data),
-                                      output=str(tmp_path / "o"), device="cpu", suites_given=True), ws, log=lambda _: None)
+    results, _ = run_eval(
+        EvalOptions(
+            model=str(export), suites=("aoa",), babylm_data=str(data), output=str(tmp_path / "o"), device="cpu", suites_given=True
+        ),
+        ws,
+        log=lambda _: None,
+    )
     assert [c["name"] for c in results["suites"]["aoa"]["checkpoints"]] == list(MARKS[:3])
     assert (tmp_path / "o" / "results" / "myexport" / "main" / "zero_shot" / "causal" / "AoA_word" / "surprisal.json").is_file()

@@ -1,5 +1,6 @@
 """`babyllama eval --suite babylm` end to end: the official results layout, results.json's rule
 record, the report's scoreboard, history rows and readable plots."""
+
 from __future__ import annotations
 
 import json
@@ -15,15 +16,34 @@ from tests.core.evaluate import babylm_fixtures as fx
 def test_eval_babylm_writes_the_official_layout(eval_ws, tmp_path, capsys):
     data = fx.write_evaluation_data(tmp_path)
     out = tmp_path / "out"
-    rc = main(["eval", "r1", "--suite", "babylm", "--babylm-data", str(data), "--temperatures", "1,2",
-               "--output", str(out), "--workspace", str(eval_ws.root)])
+    rc = main(
+        [
+            "eval",
+            "r1",
+            "--suite",
+            "babylm",
+            "--babylm-data",
+            str(data),
+            "--temperatures",
+            "1,2",
+            "--output",
+            str(out),
+            "--workspace",
+            str(eval_ws.root),
+        ]
+    )
     assert rc == 0
     log = capsys.readouterr().out
     assert "mystery_task" in log and "BabyLM: blimp/blimp_filtered" in log
     base = out / "results" / "r1" / "main" / "zero_shot" / "causal"
-    for task, folder in [("blimp", "blimp_filtered"), ("blimp", "supplement_filtered"), ("ewok", "ewok_filtered"),
-                         ("entity_tracking", "entity_tracking"), ("wug_adj", "wug_adj_nominalization"),
-                         ("comps", "comps")]:
+    for task, folder in [
+        ("blimp", "blimp_filtered"),
+        ("blimp", "supplement_filtered"),
+        ("ewok", "ewok_filtered"),
+        ("entity_tracking", "entity_tracking"),
+        ("wug_adj", "wug_adj_nominalization"),
+        ("comps", "comps"),
+    ]:
         report = (base / task / folder / "best_temperature_report.txt").read_text()
         assert report.startswith("TEMPERATURE: ") and report.endswith("\n\n")
         preds = json.loads((base / task / folder / "predictions.json").read_text())
@@ -41,9 +61,17 @@ def test_eval_babylm_writes_the_official_layout(eval_ws, tmp_path, capsys):
     assert "_files" not in b and b["layout"] == "results/r1/main/zero_shot/causal"
     assert b["rule"]["tokenizer_adds_bos"] is True and b["rule"]["first_token_scored"] is True
     assert b["rule"]["context_token"] == "<s>" and "first candidate wins" in b["rule"]["tie_rule"]
-    assert set(b["scoreboard"]) == {f"{t}/{f}" for t, f in [("blimp", "blimp_filtered"), ("blimp", "supplement_filtered"),
-                                                            ("ewok", "ewok_filtered"), ("entity_tracking", "entity_tracking"),
-                                                            ("wug_adj", "wug_adj_nominalization"), ("comps", "comps")]}
+    assert set(b["scoreboard"]) == {
+        f"{t}/{f}"
+        for t, f in [
+            ("blimp", "blimp_filtered"),
+            ("blimp", "supplement_filtered"),
+            ("ewok", "ewok_filtered"),
+            ("entity_tracking", "entity_tracking"),
+            ("wug_adj", "wug_adj_nominalization"),
+            ("comps", "comps"),
+        ]
+    }
     assert all(t["temperature"] in (1.0, 2.0) for t in b["tasks"].values())
     scores = (out / "babylm_scores" / "blimp" / "blimp_filtered.jsonl").read_text().splitlines()
     assert len(scores) == 6 and json.loads(scores[0])["label"] == 0
@@ -61,8 +89,26 @@ def test_eval_babylm_writes_the_official_layout(eval_ws, tmp_path, capsys):
 def test_eval_babylm_fast_names_the_revision(eval_ws, tmp_path):
     data = fx.write_evaluation_data(tmp_path)
     out = tmp_path / "fast"
-    assert main(["eval", "r1", "--suite", "babylm", "--babylm-data", str(data), "--fast", "--revision", "chck_1M",
-                 "--output", str(out), "--workspace", str(eval_ws.root)]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "r1",
+                "--suite",
+                "babylm",
+                "--babylm-data",
+                str(data),
+                "--fast",
+                "--revision",
+                "chck_1M",
+                "--output",
+                str(out),
+                "--workspace",
+                str(eval_ws.root),
+            ]
+        )
+        == 0
+    )
     base = out / "results" / "r1" / "chck_1M" / "zero_shot" / "causal"
     assert sorted(p.name for p in (base / "blimp").iterdir()) == ["blimp_fast"]
     assert (base / "entity_tracking" / "entity_tracking_fast" / "predictions.json").is_file()
@@ -74,8 +120,7 @@ def test_eval_babylm_without_data_is_refused_when_asked_for(eval_ws, capsys):
 
 
 def test_paradigm_plots_stay_readable_at_67_paradigms(tmp_path):
-    rows = [(f"paradigm_name_number_{i}_long", 0.5 + i / 200, ("morphology", "syntax", "semantics")[i % 3])
-            for i in range(67)]
+    rows = [(f"paradigm_name_number_{i}_long", 0.5 + i / 200, ("morphology", "syntax", "semantics")[i % 3]) for i in range(67)]
     chart = plots.hbar_chart("67 paradigms", rows, xlabel="accuracy", ref=(0.5, "chance"), xmax=1.0)
     assert chart.width <= 800 and chart.height >= 67 * plots.ROW
     labels = [item for item in chart.items if item[0] == "text" and item[3].startswith("paradigm_name")]
@@ -93,18 +138,43 @@ def test_eval_babylm_scores_reading_in_the_same_run(eval_ws, tmp_path, capsys):
     data = fx.write_evaluation_data(tmp_path)
     write_reading_csv(data / "full_eval" / "reading" / "reading_data.csv")
     out = tmp_path / "out"
-    assert main(["eval", "r1", "--suite", "babylm", "--babylm-data", str(data), "--revision", "chck_2M",
-                 "--output", str(out), "--workspace", str(eval_ws.root)]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "r1",
+                "--suite",
+                "babylm",
+                "--babylm-data",
+                str(data),
+                "--revision",
+                "chck_2M",
+                "--output",
+                str(out),
+                "--workspace",
+                str(eval_ws.root),
+            ]
+        )
+        == 0
+    )
     log = capsys.readouterr().out
     assert "reading/reading_eye" in log and "contexts/s" in log
     folder = out / "results" / "r1" / "chck_2M" / "zero_shot" / "causal" / "reading"
     assert sorted(p.name for p in folder.iterdir()) == sorted(
-        ["prediction.jsonl", "predictions.json", "correlations.txt", "predictive_power.jsonl",
-         "predictive_power_spillover.jsonl", "report.txt"])
+        [
+            "prediction.jsonl",
+            "predictions.json",
+            "correlations.txt",
+            "predictive_power.jsonl",
+            "predictive_power_spillover.jsonl",
+            "report.txt",
+        ]
+    )
     b = json.loads((out / "results.json").read_text())["suites"]["babylm"]
     report = (folder / "report.txt").read_text()
-    assert report == (f"EYE TRACKING SCORE: {b['reading']['eye_tracking']:.2f}\n"
-                      f"SELF-PACED READING SCORE: {b['reading']['self_paced']:.2f}\n")
+    assert report == (
+        f"EYE TRACKING SCORE: {b['reading']['eye_tracking']:.2f}\nSELF-PACED READING SCORE: {b['reading']['self_paced']:.2f}\n"
+    )
     assert b["scoreboard"]["reading/reading_spr"] == b["reading"]["self_paced"]
     assert "Reading (official rule)" in (out / "report.html").read_text()
     with open_history(eval_ws) as history:
@@ -127,11 +197,31 @@ def test_a_stopped_runs_checkpoint_is_written_as_main_and_chck_keeps_its_name(ev
             path.rename(step / path.name)  # no final model: the run stopped after its checkpoint at step 36
     shutil.copytree(step, run_dir / "chck_1M")
     data = fx.write_evaluation_data(tmp_path)
-    for model, revision, expected in [("stopped", [], "main"), (str(run_dir / "chck_1M"), [], "chck_1M"),
-                                      ("stopped", ["--revision", "chck_2M"], "chck_2M")]:
+    for model, revision, expected in [
+        ("stopped", [], "main"),
+        (str(run_dir / "chck_1M"), [], "chck_1M"),
+        ("stopped", ["--revision", "chck_2M"], "chck_2M"),
+    ]:
         out = tmp_path / f"out-{expected}"
-        assert main(["eval", model, "--suite", "babylm", "--babylm-data", str(data / "fast_eval"), "--fast",
-                     *revision, "--output", str(out), "--workspace", str(eval_ws.root)]) == 0
+        assert (
+            main(
+                [
+                    "eval",
+                    model,
+                    "--suite",
+                    "babylm",
+                    "--babylm-data",
+                    str(data / "fast_eval"),
+                    "--fast",
+                    *revision,
+                    "--output",
+                    str(out),
+                    "--workspace",
+                    str(eval_ws.root),
+                ]
+            )
+            == 0
+        )
         assert [p.name for p in (out / "results" / "stopped").iterdir()] == [expected]
     assert babylm_revision("", step, "stopped") == "main" and babylm_revision("", run_dir / "chck_10M") == "chck_10M"
     assert babylm_revision("", step, "stopped/checkpoint-36") == "checkpoint-36"  # named by the user: kept
@@ -142,8 +232,24 @@ def test_no_exact_is_recorded_in_the_rule_and_the_report(eval_ws, tmp_path, caps
     results = {}
     for flag in ("--exact", "--no-exact"):
         out = tmp_path / flag
-        assert main(["eval", "r1", "--suite", "babylm", "--babylm-data", str(data / "full_eval" / "ewok_filtered"),
-                     flag, "--output", str(out), "--workspace", str(eval_ws.root)]) == 0
+        assert (
+            main(
+                [
+                    "eval",
+                    "r1",
+                    "--suite",
+                    "babylm",
+                    "--babylm-data",
+                    str(data / "full_eval" / "ewok_filtered"),
+                    flag,
+                    "--output",
+                    str(out),
+                    "--workspace",
+                    str(eval_ws.root),
+                ]
+            )
+            == 0
+        )
         results[flag] = json.loads((out / "results.json").read_text())
         assert ("float32" if flag == "--exact" else "float64") in (out / "report.html").read_text()
     assert results["--exact"]["suites"]["babylm"]["rule"]["exact"] is True

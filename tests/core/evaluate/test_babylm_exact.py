@@ -1,6 +1,7 @@
 """The BabyLM suite's exact mode (the pipeline's batches and float32 sums) against the pipeline's
 arithmetic re-implemented in `babylm_reference` (no `core` import), and candidates longer than
 the trained context (rotary: scored as a plain forward pass; learned positions: a named error)."""
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,15 @@ def _near_tie_blimp(folder, n: int = 120):
         swapped = list(words)
         j = rng.randrange(7)
         swapped[j], swapped[j + 1] = swapped[j + 1], swapped[j]
-        rows.append({"sentence_good": " ".join(words) + ".", "sentence_bad": " ".join(swapped) + ".",
-                     "field": "syntax", "UID": f"uid_{i % 3}", "linguistics_term": "order"})
+        rows.append(
+            {
+                "sentence_good": " ".join(words) + ".",
+                "sentence_bad": " ".join(swapped) + ".",
+                "field": "syntax",
+                "UID": f"uid_{i % 3}",
+                "linguistics_term": "order",
+            }
+        )
     folder.mkdir(parents=True)
     (folder / "order.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return folder
@@ -71,8 +79,9 @@ def test_exact_wug_probabilities_equal_the_pipelines_bit_for_bit(tmp_path):
     rows = []
     for i in range(70):  # two pipeline batches of 64 items
         stem = "".join(rng.choice("bdgklmnprstvz") + rng.choice("aeiou") for _ in range(3))
-        rows.append({"sentences": f"It is {stem}. Its {stem}ness is clear.\tIt is {stem}. Its {stem}ity is clear.",
-                     "ratio": rng.random()})
+        rows.append(
+            {"sentences": f"It is {stem}. Its {stem}ness is clear.\tIt is {stem}. Its {stem}ity is clear.", "ratio": rng.random()}
+        )
     folder = tmp_path / "wug_adj_nominalization"
     folder.mkdir()
     (folder / "wug_adj_nominalization.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -90,11 +99,16 @@ def test_exact_refuses_a_batch_with_different_candidate_counts(tmp_path, flat_lm
     model, tok = flat_lm
     folder = tmp_path / "entity_tracking"
     folder.mkdir()
-    rows = [{"input_prefix": "Box 1 contains the", "options": [" key.", " cup."], "numops": 0},
-            {"input_prefix": "Box 2 contains the", "options": [" key.", " cup.", " hat."], "numops": 0}]
+    rows = [
+        {"input_prefix": "Box 1 contains the", "options": [" key.", " cup."], "numops": 0},
+        {"input_prefix": "Box 2 contains the", "options": [" key.", " cup.", " hat."], "numops": 0},
+    ]
     (folder / "regular.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    with pytest.raises(UserError, match=r"entity_tracking/entity_tracking: items regular_0_ops_0 .*regular_0_ops_1"
-                                        r".*--no-exact"):
+    with pytest.raises(
+        UserError,
+        match=r"entity_tracking/entity_tracking: items regular_0_ops_0 .*regular_0_ops_1"
+        r".*--no-exact",
+    ):
         suite.run(model, tok, suite.plan(folder), log=lambda m: None, exact=True)
     assert suite.run(model, tok, suite.plan(folder), log=lambda m: None, exact=False)["tasks"]
 
@@ -102,8 +116,10 @@ def test_exact_refuses_a_batch_with_different_candidate_counts(tmp_path, flat_lm
 def _long_entity(folder, words: int = 60):
     prefix = " ".join(["Box 1 contains the key and the cup."] * (words // 8)) + " Box 1 contains the"
     folder.mkdir(parents=True)
-    rows = [{"input_prefix": "Box 2 contains the", "options": [" key.", " cup."], "numops": 0},
-            {"input_prefix": prefix, "options": [" key.", " map."], "numops": 1}]
+    rows = [
+        {"input_prefix": "Box 2 contains the", "options": [" key.", " cup."], "numops": 0},
+        {"input_prefix": prefix, "options": [" key.", " map."], "numops": 1},
+    ]
     (folder / "regular.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return folder, prefix
 
@@ -114,14 +130,27 @@ def test_a_candidate_past_the_trained_context_is_scored_as_a_plain_forward_pass(
 
     tok = fx.make_tokenizer(tmp_path / "tok", add_bos=True)
     torch.manual_seed(0)
-    model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64,
-                                         num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2,
-                                         max_position_embeddings=16, bos_token_id=1, eos_token_id=2,
-                                         pad_token_id=0)).eval()
+    model = LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=len(tok),
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            num_key_value_heads=2,
+            max_position_embeddings=16,
+            bos_token_id=1,
+            eos_token_id=2,
+            pad_token_id=0,
+        )
+    ).eval()
     folder, prefix = _long_entity(tmp_path / "entity_tracking")
     out = suite.run(model, tok, suite.plan(folder), log=lambda m: None, exact=exact, trained_context=16)
-    (long_item,) = [json.loads(line) for line in out["_files"]["babylm_scores/entity_tracking/entity_tracking.jsonl"]
-                    .splitlines() if line.startswith('{"id": "regular_1_ops_0"')]
+    (long_item,) = [
+        json.loads(line)
+        for line in out["_files"]["babylm_scores/entity_tracking/entity_tracking.jsonl"].splitlines()
+        if line.startswith('{"id": "regular_1_ops_0"')
+    ]
     plain = []
     with torch.no_grad():
         for option in (" key.", " map."):
@@ -142,15 +171,22 @@ def test_learned_positions_name_the_task_item_and_fix(tmp_path, family):
     import transformers
 
     tok = fx.make_tokenizer(tmp_path / "tok", add_bos=True)
-    common = dict(vocab_size=len(tok), n_embd=32, n_layer=1, n_head=2, n_positions=16, bos_token_id=1,
-                  eos_token_id=2, pad_token_id=0)
-    model = (transformers.GPT2LMHeadModel(transformers.GPT2Config(**common)) if family == "GPT2" else
-             transformers.GPTJForCausalLM(transformers.GPTJConfig(rotary_dim=16, **common))).eval()
+    common = dict(
+        vocab_size=len(tok), n_embd=32, n_layer=1, n_head=2, n_positions=16, bos_token_id=1, eos_token_id=2, pad_token_id=0
+    )
+    model = (
+        transformers.GPT2LMHeadModel(transformers.GPT2Config(**common))
+        if family == "GPT2"
+        else transformers.GPTJForCausalLM(transformers.GPTJConfig(rotary_dim=16, **common))
+    ).eval()
     assert scorer.position_limit(model) == 16
     folder, _ = _long_entity(tmp_path / "entity_tracking")
     for exact in (True, False):
-        with pytest.raises(UserError, match=r"entity_tracking/entity_tracking: item regular_1_ops_0 \(candidate 0\) "
-                                            r"needs \d+ positions.*up to 16.*longer context or rotary"):
+        with pytest.raises(
+            UserError,
+            match=r"entity_tracking/entity_tracking: item regular_1_ops_0 \(candidate 0\) "
+            r"needs \d+ positions.*up to 16.*longer context or rotary",
+        ):
             suite.run(model, tok, suite.plan(folder), log=lambda m: None, exact=exact)
 
 
@@ -162,9 +198,11 @@ def test_fast_path_logits_of_scored_positions_equal_the_full_forward(tmp_path, f
     torch.manual_seed(0)
     common = dict(vocab_size=len(tok), bos_token_id=1, eos_token_id=2, pad_token_id=0)
     gpt = dict(n_embd=32, n_layer=2, n_head=2, n_positions=64, **common)
-    model = {"Llama": lambda: fx.make_model(len(tok)),
-             "GPT2": lambda: transformers.GPT2LMHeadModel(transformers.GPT2Config(**gpt)),
-             "GPTJ": lambda: transformers.GPTJForCausalLM(transformers.GPTJConfig(rotary_dim=16, **gpt))}[family]().eval()
+    model = {
+        "Llama": lambda: fx.make_model(len(tok)),
+        "GPT2": lambda: transformers.GPT2LMHeadModel(transformers.GPT2Config(**gpt)),
+        "GPTJ": lambda: transformers.GPTJForCausalLM(transformers.GPTJConfig(rotary_dim=16, **gpt)),
+    }[family]().eval()
     sentences = ["Box 1 contains the key and the cup.", "The cat sat.", "A robin can fly."]
     encoded = scorer.encode_all(tok, sentences, [s[-4:] for s in sentences])
     ours = scorer.score_all(model, encoded, [1.0, 2.0], batch_size=3)  # one padded batch
@@ -186,11 +224,14 @@ def test_shared_prefixes_score_as_whole_candidates(tmp_path, family):
     data = fx.write_evaluation_data(tmp_path)
     tok = fx.make_tokenizer(tmp_path / "tok", add_bos=True)
     torch.manual_seed(0)
-    gpt = dict(vocab_size=len(tok), n_embd=32, n_layer=2, n_head=2, n_positions=128, bos_token_id=1,
-               eos_token_id=2, pad_token_id=0)
-    model = {"Llama": lambda: fx.make_model(len(tok)),
-             "GPT2": lambda: transformers.GPT2LMHeadModel(transformers.GPT2Config(**gpt)),
-             "GPTJ": lambda: transformers.GPTJForCausalLM(transformers.GPTJConfig(rotary_dim=16, **gpt))}[family]().eval()
+    gpt = dict(
+        vocab_size=len(tok), n_embd=32, n_layer=2, n_head=2, n_positions=128, bos_token_id=1, eos_token_id=2, pad_token_id=0
+    )
+    model = {
+        "Llama": lambda: fx.make_model(len(tok)),
+        "GPT2": lambda: transformers.GPT2LMHeadModel(transformers.GPT2Config(**gpt)),
+        "GPTJ": lambda: transformers.GPTJForCausalLM(transformers.GPTJConfig(rotary_dim=16, **gpt)),
+    }[family]().eval()
     the_plan = suite.plan(data)
     sentences = [s for t in the_plan.tasks for it in t.items for s in it.sentences]
     completions = [c for t in the_plan.tasks for it in t.items for c in it.completions]

@@ -1,6 +1,7 @@
 """The BabyLM fast path's batching (one length a batch, rare lengths padded together, chunked output
 layer, shared prefixes) against a plain full forward of each candidate alone, whose arithmetic is
 written here (log_softmax of the model's logits, float64 sums; no `core` import for it)."""
+
 from __future__ import annotations
 
 import random
@@ -45,17 +46,16 @@ def _items(seed: int = 0) -> list[list[Encoded]]:
         good = [1] + [rng.randrange(4, VOCAB) for _ in range(n - 1)]
         bad = list(good)
         j = rng.randrange(1, n)
-        bad[j:j + 1] = [rng.randrange(4, VOCAB)] * rng.choice([1, 1, 2])
+        bad[j : j + 1] = [rng.randrange(4, VOCAB)] * rng.choice([1, 1, 2])
         items.append([_candidate(good), _candidate(bad)])
     for n in (5, 9, 23):  # one candidate is the other's prefix
         long = [1] + [rng.randrange(4, VOCAB) for _ in range(n)]
-        items.append([_candidate(long[:n - 2]), _candidate(long)])
+        items.append([_candidate(long[: n - 2]), _candidate(long)])
     for n in (27, 31, 33):  # rare lengths: a batch of different widths, right-padded
         items.append([_candidate([1] + [rng.randrange(4, VOCAB) for _ in range(n)]) for _ in range(2)])
     context = [1] + [rng.randrange(4, VOCAB) for _ in range(20)]
     for _ in range(4):  # a long shared context, only the targets scored
-        items.append([_candidate(context + [rng.randrange(4, VOCAB) for _ in range(rng.randint(1, 3))], 21)
-                      for _ in range(2)])
+        items.append([_candidate(context + [rng.randrange(4, VOCAB) for _ in range(rng.randint(1, 3))], 21) for _ in range(2)])
     same = _candidate([1, 5, 6, 7])
     items.append([same, same])
     items.append([_candidate([1]), _candidate([1, 9])])
@@ -67,8 +67,9 @@ def model():
     return fx.make_model(VOCAB)
 
 
-@pytest.mark.parametrize("tokens,min_saved,head", [(prefix.FAST_TOKENS, prefix.MIN_SAVED, None), (60, 1, 7),
-                                                   (0, 10 ** 6, None), (1, 10 ** 6, 1)])
+@pytest.mark.parametrize(
+    "tokens,min_saved,head", [(prefix.FAST_TOKENS, prefix.MIN_SAVED, None), (60, 1, 7), (0, 10**6, None), (1, 10**6, 1)]
+)
 def test_fast_path_equals_each_candidate_alone(model, monkeypatch, tokens, min_saved, head):
     if head:  # the output layer in chunks of `head` rows
         monkeypatch.setattr(scorer, "HEAD_ELEMENTS", head * VOCAB)

@@ -1,6 +1,7 @@
 """BabyLM fine-tuning (`--suite glue`): the head and the lr schedule against re-implementations of
 the pipeline's rules written here without `core`, the task files, the scores and the official files,
 best-epoch selection, and one tiny end-to-end fine-tuning through `babyllama eval`."""
+
 from __future__ import annotations
 
 import json
@@ -14,6 +15,7 @@ from core.errors import UserError
 from core.evaluate.babylm.finetune import head, metrics, outputs, recipe, tasks, train
 
 # ---- fixtures: tiny task files in the official format ----------------------------------------
+
 
 def _rows(task: str, n: int, offset: int = 0) -> list[dict]:
     words = ["the cat sat", "a dog ran", "birds sing", "it rains", "we play", "they read"]
@@ -44,11 +46,17 @@ def write_glue(root, counts: dict[str, tuple[int, int]]):
 
 # ---- the head and the schedule, against the pipeline's rules re-written here -------------------
 
+
 def reference_head(hidden: int, labels: int) -> nn.Module:
     """The pipeline's classifier: LayerNorm (no affine), Linear, GELU, LayerNorm (no affine), Dropout 0.1, Linear."""
-    return nn.Sequential(nn.LayerNorm(hidden, 1e-5, elementwise_affine=False), nn.Linear(hidden, hidden), nn.GELU(),
-                         nn.LayerNorm(hidden, 1e-5, elementwise_affine=False), nn.Dropout(0.1),
-                         nn.Linear(hidden, labels))
+    return nn.Sequential(
+        nn.LayerNorm(hidden, 1e-5, elementwise_affine=False),
+        nn.Linear(hidden, hidden),
+        nn.GELU(),
+        nn.LayerNorm(hidden, 1e-5, elementwise_affine=False),
+        nn.Dropout(0.1),
+        nn.Linear(hidden, labels),
+    )
 
 
 def reference_factor(step: int, warmup: int, total: int, floor: float = 0.1) -> float:
@@ -108,6 +116,7 @@ def test_official_recipes_follow_the_script():
 
 # ---- task files --------------------------------------------------------------------------------
 
+
 def test_pairs_are_built_per_task(tmp_path):
     root = write_glue(tmp_path, {"wsc": (2, 1), "multirc": (2, 1), "mnli": (3, 3), "rte": (1, 1)})
     data = {d.spec.name: d for d in tasks.load_tasks(root, ("rte", "wsc", "multirc", "mnli"))}
@@ -123,13 +132,16 @@ def test_pairs_are_built_per_task(tmp_path):
         tasks.find_folder(tmp_path)
 
 
-@pytest.mark.parametrize("line,message", [
-    ('{"sentence1": "a", "label": 1}', "field 'sentence2' is missing"),
-    ('{"sentence1": "a", "sentence2": 3, "label": 1}', "field 'sentence2' is a int"),
-    ('{"sentence1": "a", "sentence2": "b", "label": 2}', "labels are the integers 0..1"),
-    ('{"sentence1": "a", "sentence2": "b", "label": true}', "field 'label' is True"),
-    ('{"sentence1": "a", "sentence2": ', "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "line,message",
+    [
+        ('{"sentence1": "a", "label": 1}', "field 'sentence2' is missing"),
+        ('{"sentence1": "a", "sentence2": 3, "label": 1}', "field 'sentence2' is a int"),
+        ('{"sentence1": "a", "sentence2": "b", "label": 2}', "labels are the integers 0..1"),
+        ('{"sentence1": "a", "sentence2": "b", "label": true}', "field 'label' is True"),
+        ('{"sentence1": "a", "sentence2": ', "not valid JSON"),
+    ],
+)
 def test_bad_lines_name_the_file_line_and_field(tmp_path, line, message):
     root = write_glue(tmp_path, {"rte": (2, 1)})
     path = root / "full_eval" / "glue_filtered" / "rte.train.jsonl"
@@ -158,6 +170,7 @@ def test_unknown_task_and_missing_file(tmp_path):
 
 # ---- scores and files --------------------------------------------------------------------------
 
+
 def test_scores_match_hand_computed_values():
     labels, preds = [1, 1, 0, 0], [1, 0, 0, 0]  # tp 1, fn 1, tn 2, fp 0
     got = metrics.scores(labels, preds, ("accuracy", "f1", "mcc"))
@@ -172,10 +185,13 @@ def test_official_files_are_written_as_the_pipeline_writes_them():
     text = outputs.predictions_json("rte", [1, 0])
     assert text == '{"rte": {"predictions": [{"id": "rte_0", "pred": 1}, {"id": "rte_1", "pred": 0}]}}'
     assert set(outputs.task_files(outputs.layout("m", ""), "rte", {"accuracy": 1.0}, [1])) == {
-        "results/m/main/finetune/rte/results.txt", "results/m/main/finetune/rte/predictions.json"}
+        "results/m/main/finetune/rte/results.txt",
+        "results/m/main/finetune/rte/predictions.json",
+    }
 
 
 # ---- the loop: best epoch, determinism, the caller's model untouched -----------------------------
+
 
 def _scripted_predict(monkeypatch, epochs: list[list[int]]):
     """train.predict returns these predictions, one list per epoch (the loop itself runs for real)."""
@@ -241,14 +257,31 @@ def test_first_pooling_ignores_padding_and_last_reads_the_end(tiny):
 
 # ---- end to end through `babyllama eval` -------------------------------------------------------
 
+
 def test_eval_glue_writes_the_official_files(eval_ws, tmp_path, capsys):
     from core.cli import main
     from core.history import open_history
 
     data = write_glue(tmp_path, {"rte": (40, 6), "mnli": (36, 9), "wsc": (3, 2)})
     out = tmp_path / "out"
-    rc = main(["eval", "r1", "--suite", "glue", "--babylm-data", str(data), "--tasks", "rte,mnli", "--epochs", "2",
-               "--output", str(out), "--workspace", str(eval_ws.root)])
+    rc = main(
+        [
+            "eval",
+            "r1",
+            "--suite",
+            "glue",
+            "--babylm-data",
+            str(data),
+            "--tasks",
+            "rte,mnli",
+            "--epochs",
+            "2",
+            "--output",
+            str(out),
+            "--workspace",
+            str(eval_ws.root),
+        ]
+    )
     assert rc == 0
     log = capsys.readouterr().out
     assert "glue rte: epoch 2/2" in log and "examples/s, ETA" in log and "NOT the official run" in log
@@ -310,12 +343,18 @@ def test_glue_job_through_the_worker_reports_training_steps(eval_ws, tmp_path, m
 
     monkeypatch.setattr(History, "update_progress", spy)
     data = write_glue(tmp_path, {"rte": (40, 4)})
-    params = EvalOptions(model="r1", suites=("glue",), babylm_data=str(data), tasks="rte", epochs=3,
-                         output=str(tmp_path / "out"), suites_given=True).to_dict()
+    params = EvalOptions(
+        model="r1",
+        suites=("glue",),
+        babylm_data=str(data),
+        tasks="rte",
+        epochs=3,
+        output=str(tmp_path / "out"),
+        suites_given=True,
+    ).to_dict()
     job_dir = eval_ws.root / "jobs" / "eval-glue-test"
     job_dir.mkdir(parents=True)
-    job = {"kind": "eval", "name": "eval-glue-test", "workspace": str(eval_ws.root), "num_processes": 1,
-           "params": params}
+    job = {"kind": "eval", "name": "eval-glue-test", "workspace": str(eval_ws.root), "num_processes": 1, "params": params}
     (job_dir / "job.json").write_text(json.dumps(job))
     with open_history(eval_ws) as history:
         history.create_run("eval-glue-test", "eval", params, job_dir)
@@ -338,8 +377,23 @@ def test_a_detached_glue_job_shows_progress_and_eta_in_runs_show_and_the_studio(
     from studio.shared import job_view
 
     data = write_glue(tmp_path, {"rte": (320, 4)})
-    args = ["eval", "r1", "--suite", "glue", "--babylm-data", str(data), "--tasks", "rte", "--epochs", "3",
-            "--output", str(tmp_path / "out"), "--workspace", str(eval_ws.root), "--detach"]
+    args = [
+        "eval",
+        "r1",
+        "--suite",
+        "glue",
+        "--babylm-data",
+        str(data),
+        "--tasks",
+        "rte",
+        "--epochs",
+        "3",
+        "--output",
+        str(tmp_path / "out"),
+        "--workspace",
+        str(eval_ws.root),
+        "--detach",
+    ]
     assert main(args) == 0
     job = capsys.readouterr().out.split("eval job ")[1].split()[0]
     seen_cli = seen_studio = ""

@@ -1,6 +1,7 @@
 """BabyLM reading against the official rule, re-implemented here without `core`: one context at a
 time through the model (get_p2's multi-sub-token walk included), the pipeline's statsmodels
 formulas written out as it writes them, its six files as it prints them."""
+
 from __future__ import annotations
 
 import csv
@@ -18,11 +19,29 @@ from core.errors import UserError
 from core.evaluate.babylm import reading, reading_stats, suite, tasks
 from tests.core.evaluate import babylm_fixtures as fx
 
-MEASURES = ["RTfirstfix", "RTfirstpass", "RTgopast", "RTrightbound", "self_paced_reading_time",
-            "ELAN", "LAN", "N400", "P600", "EPNP", "PNP"]
-SENTENCES = ["the girl saw herself in the mirror", "a dog is an animal", "Zyxglorbington admired the robin",
-             "the cup is in the box", "ann is kind and helps people", "box 1 contains the apple",
-             "a fish can swim in the water", "what did the dog chase"]
+MEASURES = [
+    "RTfirstfix",
+    "RTfirstpass",
+    "RTgopast",
+    "RTrightbound",
+    "self_paced_reading_time",
+    "ELAN",
+    "LAN",
+    "N400",
+    "P600",
+    "EPNP",
+    "PNP",
+]
+SENTENCES = [
+    "the girl saw herself in the mirror",
+    "a dog is an animal",
+    "Zyxglorbington admired the robin",
+    "the cup is in the box",
+    "ann is kind and helps people",
+    "box 1 contains the apple",
+    "a fish can swim in the water",
+    "what did the dog chase",
+]
 LAYOUT = "results/m/main/zero_shot/causal"
 
 
@@ -35,13 +54,20 @@ def write_reading_csv(path, seed: int = 0):
     for sentence in SENTENCES:
         words = sentence.split()
         for k, word in enumerate(words):
-            row = {"item": " ".join(words[:k]), "word": (" " if k else "") + word,
-                   "prev_item": " ".join(words[:k - 1]) if k >= 2 else "",
-                   "prev_word": (" " if k > 1 else "") + words[k - 1] if k >= 2 else ""}
+            row = {
+                "item": " ".join(words[:k]),
+                "word": (" " if k else "") + word,
+                "prev_item": " ".join(words[: k - 1]) if k >= 2 else "",
+                "prev_word": (" " if k > 1 else "") + words[k - 1] if k >= 2 else "",
+            }
             for m in MEASURES:
                 row[m] = "" if rng.random() < 0.05 else round(rng.gauss(300, 60), 2)
-            row.update(Subtlex_log10=round(rng.uniform(1, 5), 4), length=len(word), context_length=k,
-                       prev_length=len(words[k - 1]) if k else "")
+            row.update(
+                Subtlex_log10=round(rng.uniform(1, 5), 4),
+                length=len(word),
+                context_length=k,
+                prev_length=len(words[k - 1]) if k else "",
+            )
             rows.append(row)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as handle:
@@ -52,6 +78,7 @@ def write_reading_csv(path, seed: int = 0):
 
 
 # ---- the official rule, one context at a time (evaluation_pipeline/reading) ----
+
 
 def ref_p(context, word, model, tok):
     enc = tok(context, return_tensors="pt")
@@ -82,53 +109,78 @@ def ref_surprisals(path, model, tok):
     pred, prev = [], []
     for _, row in df.iterrows():
         pred.append(-math.log(ref_p2(row["item"], row["word"], model, tok)))
-        prev.append(-math.log(ref_p2(row["prev_item"], row["prev_word"], model, tok))
-                    if isinstance(row["prev_item"], str) else float("NaN"))
+        prev.append(
+            -math.log(ref_p2(row["prev_item"], row["prev_word"], model, tok))
+            if isinstance(row["prev_item"], str)
+            else float("NaN")
+        )
     df["pred"], df["prev_pred"] = pred, prev
     return df
 
 
-BASE = ("Subtlex_log10 + length + context_length + Subtlex_log10:length + Subtlex_log10:context_length"
-        " + length:context_length")
-SPILL = ("Subtlex_log10 + length + context_length + prev_length + prev_pred + Subtlex_log10:length"
-         " + Subtlex_log10:context_length + Subtlex_log10:prev_length + Subtlex_log10:prev_pred"
-         " + length:context_length + length:prev_length + length:prev_pred + context_length:prev_length"
-         " + context_length:prev_pred + prev_length:prev_pred")
+BASE = "Subtlex_log10 + length + context_length + Subtlex_log10:length + Subtlex_log10:context_length + length:context_length"
+SPILL = (
+    "Subtlex_log10 + length + context_length + prev_length + prev_pred + Subtlex_log10:length"
+    " + Subtlex_log10:context_length + Subtlex_log10:prev_length + Subtlex_log10:prev_pred"
+    " + length:context_length + length:prev_length + length:prev_pred + context_length:prev_length"
+    " + context_length:prev_pred + prev_length:prev_pred"
+)
 
 
 def ref_files(df) -> dict[str, str]:
-    files = {"prediction.jsonl": "".join(json.dumps({"Index": i, "Sentence": r["item"], "Word": r["word"],
-                                                     "Logprob": r["pred"], "Prev_Logprob": r["prev_pred"]}) + "\n"
-                                         for i, r in df.iterrows()),
-             "predictions.json": json.dumps({"reading": {"predictions": [
-                 {"id": i, "pred": r["pred"], "prev_pred": r["prev_pred"]} for i, r in df.iterrows()]}})}
+    files = {
+        "prediction.jsonl": "".join(
+            json.dumps(
+                {"Index": i, "Sentence": r["item"], "Word": r["word"], "Logprob": r["pred"], "Prev_Logprob": r["prev_pred"]}
+            )
+            + "\n"
+            for i, r in df.iterrows()
+        ),
+        "predictions.json": json.dumps(
+            {"reading": {"predictions": [{"id": i, "pred": r["pred"], "prev_pred": r["prev_pred"]} for i, r in df.iterrows()]}}
+        ),
+    }
     corr = df[["pred"] + MEASURES].corr()["pred"]
     files["correlations.txt"] = "".join(f"{k}\t{v:.4f}\n" for k, v in corr.items() if k != "pred")
     scores = {}
-    for name, rhs, extra in (("predictive_power.jsonl", BASE, []), ("predictive_power_spillover.jsonl", SPILL,
-                                                                    ["prev_length", "prev_pred"])):
+    for name, rhs, extra in (
+        ("predictive_power.jsonl", BASE, []),
+        ("predictive_power_spillover.jsonl", SPILL, ["prev_length", "prev_pred"]),
+    ):
         lines, gains = [], []
         for dv in MEASURES:
             cols = [dv, "Subtlex_log10", "length", "context_length"] + extra
             base = smf.ols(formula=dv + " ~ " + rhs, data=df[cols].dropna()).fit()
             full = smf.ols(formula=dv + " ~ " + rhs + " + pred", data=df[["pred"] + cols].dropna()).fit()
-            lines.append(json.dumps({
-                "Predicted variable": dv, "Coefficient": float(full.params["pred"]),
-                "Number of standard deviations": float(full.tvalues["pred"]),
-                "P-value": float(full.pvalues["pred"]), "R2": float(full.rsquared),
-                "Change in R2 from baseline": float(full.rsquared) - float(base.rsquared),
-                "AIC": float(full.aic), "Change in AIC from baseline": float(full.aic) - float(base.aic)}) + "\n")
+            lines.append(
+                json.dumps(
+                    {
+                        "Predicted variable": dv,
+                        "Coefficient": float(full.params["pred"]),
+                        "Number of standard deviations": float(full.tvalues["pred"]),
+                        "P-value": float(full.pvalues["pred"]),
+                        "R2": float(full.rsquared),
+                        "Change in R2 from baseline": float(full.rsquared) - float(base.rsquared),
+                        "AIC": float(full.aic),
+                        "Change in AIC from baseline": float(full.aic) - float(base.aic),
+                    }
+                )
+                + "\n"
+            )
             gain = (float(full.rsquared) - float(base.rsquared)) / (1 - float(base.rsquared)) * 100
             if (name == "predictive_power.jsonl" and "RT" in dv) or (extra and "self" in dv):
                 gains.append(gain)
         files[name] = "".join(lines)
         scores[name] = sum(gains) / len(gains)
-    files["report.txt"] = (f"EYE TRACKING SCORE: {scores['predictive_power.jsonl']:.2f}\n"
-                           f"SELF-PACED READING SCORE: {scores['predictive_power_spillover.jsonl']:.2f}\n")
+    files["report.txt"] = (
+        f"EYE TRACKING SCORE: {scores['predictive_power.jsonl']:.2f}\n"
+        f"SELF-PACED READING SCORE: {scores['predictive_power_spillover.jsonl']:.2f}\n"
+    )
     return files
 
 
 # ---- fixtures and tests ----
+
 
 @pytest.fixture(scope="module", params=["bos", "nobos"])
 def lm(request, tmp_path_factory):
@@ -164,7 +216,8 @@ def test_surprisals_equal_one_context_at_a_time(csv_path, lm, reference):
         ours_nan = [math.isnan(v) for v in got.prev_pred]
         assert ours_nan == reference["prev_pred"].isna().tolist()
         assert [v for v in got.prev_pred if not math.isnan(v)] == pytest.approx(
-            reference["prev_pred"].dropna().tolist(), abs=1e-5)
+            reference["prev_pred"].dropna().tolist(), abs=1e-5
+        )
     # Each distinct context once: a row's prev_item is the item of the row before it.
     steps = {s for w in reading.plan_words(tok, data)[0] for s in w.steps}
     assert got.contexts == len({c for c, _ in steps}) < len(data.frame) * 2
@@ -259,8 +312,7 @@ def test_bad_reading_data_names_the_file_and_the_fix(tmp_path):
 def test_too_few_rows_for_the_regressions_is_a_user_error(csv_path, reference):
     frame = reference.head(16)
     with pytest.raises(UserError, match="too few for .* terms"):
-        reading_stats.evaluate(frame.drop(columns=["pred", "prev_pred"]), frame["pred"].tolist(),
-                               frame["prev_pred"].tolist())
+        reading_stats.evaluate(frame.drop(columns=["pred", "prev_pred"]), frame["pred"].tolist(), frame["prev_pred"].tolist())
 
 
 def test_gpt2_surprisals_equal_one_context_at_a_time(csv_path, tmp_path):

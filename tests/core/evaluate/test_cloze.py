@@ -1,4 +1,5 @@
 """core.evaluate.cloze: the built-in set, user files with line-numbered errors, ranking by log-prob."""
+
 from __future__ import annotations
 
 import json
@@ -27,13 +28,16 @@ def _file(tmp_path, rows):
 GOOD = {"text": "The sky is ___.", "options": ["blue", "loud"], "answer": "blue", "category": "colour"}
 
 
-@pytest.mark.parametrize("bad, message", [
-    ("{oops", r"items.jsonl:2: not valid JSON"),
-    ({**GOOD, "text": "No blank here."}, r":2: 'text' must be a string with exactly one blank"),
-    ({**GOOD, "options": ["blue"]}, r":2: 'options' must be a list of at least 2"),
-    ({**GOOD, "answer": "green"}, r":2: 'answer' 'green' is not one of the options"),
-    ({**GOOD, "options": ["blue", "blue"]}, r":2: 'options' has duplicates"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ("{oops", r"items.jsonl:2: not valid JSON"),
+        ({**GOOD, "text": "No blank here."}, r":2: 'text' must be a string with exactly one blank"),
+        ({**GOOD, "options": ["blue"]}, r":2: 'options' must be a list of at least 2"),
+        ({**GOOD, "answer": "green"}, r":2: 'answer' 'green' is not one of the options"),
+        ({**GOOD, "options": ["blue", "blue"]}, r":2: 'options' has duplicates"),
+    ],
+)
 def test_bad_items_name_the_line(tmp_path, bad, message):
     with pytest.raises(UserError, match=message):
         cloze.load_cloze_file(_file(tmp_path, [GOOD, bad]))

@@ -1,4 +1,5 @@
 """`babyllama eval`, `report` and `bench eval` end to end: folders, hashes, history, bad input, jobs."""
+
 from __future__ import annotations
 
 import json
@@ -117,8 +118,9 @@ def test_foreign_model_folder_and_json_output(eval_ws, tmp_path):
     plain = tmp_path / "hf-model"
     shutil.copytree(eval_ws.run_dir("r1"), plain, ignore=shutil.ignore_patterns("config.yaml", "eval"))
     out_json = tmp_path / "results" / "llama-eval.json"  # the guide's --output-path; its folder is made
-    results, folder = run_eval(EvalOptions(model=str(plain), output=str(out_json), num_samples=2, max_new_tokens=4),
-                               eval_ws, log=lambda m: None)
+    results, folder = run_eval(
+        EvalOptions(model=str(plain), output=str(out_json), num_samples=2, max_new_tokens=4), eval_ws, log=lambda m: None
+    )
     assert folder.parent == eval_ws.root / "evals" / "hf-model"
     # No run config: perplexity and pairs have no input and are skipped (not chosen explicitly).
     assert set(results["skipped"]) == {"ppl", "pairs"} and "cloze" in results["suites"]
@@ -134,8 +136,9 @@ def test_eval_job_through_the_worker(eval_ws):
     params = EvalOptions(model="r1", suites=("cloze", "ppl"), num_samples=2, suites_given=True).to_dict()
     job_dir = eval_ws.root / "jobs" / "eval-r1-test"
     job_dir.mkdir(parents=True)
-    (job_dir / "job.json").write_text(json.dumps({"kind": "eval", "name": "eval-r1-test", "workspace": str(eval_ws.root),
-                                                  "num_processes": 1, "params": params}))
+    (job_dir / "job.json").write_text(
+        json.dumps({"kind": "eval", "name": "eval-r1-test", "workspace": str(eval_ws.root), "num_processes": 1, "params": params})
+    )
     with open_history(eval_ws) as history:
         history.create_run("eval-r1-test", "eval", params, job_dir)
     assert worker.run_job(job_dir) == 0
@@ -153,8 +156,23 @@ def test_report_command(eval_ws, tmp_path, capsys):
 
 
 def test_bench_eval_json(workspace, capsys):  # generated pairs: no shared data needed
-    rc = main(["bench", "eval", "--preset", "tiny", "--pairs", "6", "--batch-size", "16", "--reading-rows", "60",
-               "--vocab", "2500", "--json"])
+    rc = main(
+        [
+            "bench",
+            "eval",
+            "--preset",
+            "tiny",
+            "--pairs",
+            "6",
+            "--batch-size",
+            "16",
+            "--reading-rows",
+            "60",
+            "--vocab",
+            "2500",
+            "--json",
+        ]
+    )
     assert rc == 0
     result = json.loads(capsys.readouterr().out)
     assert result["same_accuracies"] is True and result["n_pairs"] == 36
@@ -172,8 +190,7 @@ def test_bench_eval_json(workspace, capsys):  # generated pairs: no shared data 
     assert read["rows"] == 60 and read["agree"] is True and read["ratio"] > 0
 
 
-def test_bench_eval_alternates_the_sides_and_refuses_a_ratio_on_different_accuracies(
-        workspace, capsys, monkeypatch):
+def test_bench_eval_alternates_the_sides_and_refuses_a_ratio_on_different_accuracies(workspace, capsys, monkeypatch):
     """Before: batched timed 3 times in a row, then single once; a ratio even when accuracies differed."""
     from core.bench import eval as bench
 
@@ -185,8 +202,25 @@ def test_bench_eval_alternates_the_sides_and_refuses_a_ratio_on_different_accura
         return ([-x for x in scores] if batch_size == 1 else scores), seconds
 
     monkeypatch.setattr(bench, "_pairs_side", flipped_single)
-    rc = main(["bench", "eval", "--preset", "tiny", "--pairs", "4", "--batch-size", "16", "--rounds", "3",
-               "--reading-rows", "60", "--vocab", "1", "--json"])
+    rc = main(
+        [
+            "bench",
+            "eval",
+            "--preset",
+            "tiny",
+            "--pairs",
+            "4",
+            "--batch-size",
+            "16",
+            "--rounds",
+            "3",
+            "--reading-rows",
+            "60",
+            "--vocab",
+            "1",
+            "--json",
+        ]
+    )
     assert rc == 1
     result = json.loads(capsys.readouterr().out)
     assert order[1:] == [16, 1, 1, 16, 16, 1]  # after the warm-up: B S, S B, B S

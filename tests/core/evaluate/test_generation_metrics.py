@@ -1,4 +1,5 @@
 """core.evaluate.generation: diversity, repetition, confidence, consistency; prompt files; speed."""
+
 from __future__ import annotations
 
 import pytest

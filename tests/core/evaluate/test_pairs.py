@@ -1,4 +1,5 @@
 """core.evaluate.pairs: BLiMP files, BabyLM scoring, batching that changes nothing, a model that learns."""
+
 from __future__ import annotations
 
 import json
@@ -27,12 +28,15 @@ def test_reads_blimp_sample(shared_data):
     assert len(pairs.load_paradigm(shared_data / "blimp-sample" / "anaphor_gender_agreement.jsonl").pairs) == 1000
 
 
-@pytest.mark.parametrize("rows, message", [
-    ([], "no pairs in it"),
-    ([{"sentence_good": "A b.", "sentence_bad": "B a."}, "{not json"], r":2: not valid JSON"),
-    ([{"sentence_good": "A b.", "sentence_bad": "B a."}, "", {"sentence_good": "x"}], r":3: missing or empty 'sentence_bad'"),
-    (['["a list"]'], r":1: expected a JSON object"),
-])
+@pytest.mark.parametrize(
+    "rows, message",
+    [
+        ([], "no pairs in it"),
+        ([{"sentence_good": "A b.", "sentence_bad": "B a."}, "{not json"], r":2: not valid JSON"),
+        ([{"sentence_good": "A b.", "sentence_bad": "B a."}, "", {"sentence_good": "x"}], r":3: missing or empty 'sentence_bad'"),
+        (['["a list"]'], r":1: expected a JSON object"),
+    ],
+)
 def test_bad_files_name_the_line(tmp_path, rows, message):
     path = _write(tmp_path / "p.jsonl", rows)
     with pytest.raises(UserError, match=message) as err:
@@ -86,8 +90,10 @@ def test_sums_follow_the_babylm_definition(tiny):
 
 def test_mean_is_unweighted_over_paradigms(tmp_path, tiny, monkeypatch):
     model, tok = tiny
-    _write(tmp_path / "a.jsonl", [{"sentence_good": f"good {i}", "sentence_bad": f"bad {i}", "UID": "a", "field": "f1"}
-                                  for i in range(3)])
+    _write(
+        tmp_path / "a.jsonl",
+        [{"sentence_good": f"good {i}", "sentence_bad": f"bad {i}", "UID": "a", "field": "f1"} for i in range(3)],
+    )
     _write(tmp_path / "b.jsonl", [{"sentence_good": "good", "sentence_bad": "bad", "UID": "b", "field": "f2"}])
     paradigms = pairs.load_pairs_dir(tmp_path)
     # (good, bad) scores in file order: the first pair of `a` is wrong, the rest right.
@@ -119,12 +125,25 @@ def test_a_model_trained_on_good_sentences_prefers_them(shared_data, tmp_path):
     (tmp_path / "good.txt").write_text("\n".join(g for g, _ in paradigm.pairs) + "\n", encoding="utf-8")
     train_tokenizer(tmp_path / "good.txt", tmp_path / "tok", vocab_size=400, progress=False)
     tok = load_tokenizer(tmp_path / "tok")
-    ids = [t for good, _ in paradigm.pairs[:800]
-           for t in tok(good + "\n", add_special_tokens=False)["input_ids"] + [tok.eos_token_id]]
+    ids = [
+        t
+        for good, _ in paradigm.pairs[:800]
+        for t in tok(good + "\n", add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+    ]
     blocks = torch.tensor(ids[: len(ids) // 32 * 32]).view(-1, 32)
-    cfg = config.load(find("tiny"), ["data.seq_length=32", "training.max_steps=150", "training.batch_size=16",
-                                     "training.eval_steps=0", "training.save_steps=0", "training.lr=3e-3",
-                                     "training.warmup_steps=10", "training.logging_steps=50"])
+    cfg = config.load(
+        find("tiny"),
+        [
+            "data.seq_length=32",
+            "training.max_steps=150",
+            "training.batch_size=16",
+            "training.eval_steps=0",
+            "training.save_steps=0",
+            "training.lr=3e-3",
+            "training.warmup_steps=10",
+            "training.logging_steps=50",
+        ],
+    )
     assert train(cfg, TrainData(blocks, None), tok, tmp_path / "run", [], accelerator=make_accelerator(cfg)[0]) == "finished"
     model = AutoModelForCausalLM.from_pretrained(tmp_path / "run").eval()
     held_out = pairs.Paradigm(paradigm.name, paradigm.path, pairs=paradigm.pairs[800:], lines=paradigm.lines[800:])
@@ -134,6 +153,10 @@ def test_a_model_trained_on_good_sentences_prefers_them(shared_data, tmp_path):
 def test_results_record_their_rule_beside_the_official_one(shared_data, tiny):
     model, tok = tiny
     out = pairs.score_pairs(model, tok, pairs.load_pairs_dir(shared_data / "blimp-sample", 2))
-    assert out["rule"] == {"rule": "pairs (lm-eval style)", "tokenizer_adds_bos": True, "context_token": "<s>",
-                           "first_token_scored": True,
-                           "tie_rule": "a tie counts as wrong (the good sentence must score higher)"}
+    assert out["rule"] == {
+        "rule": "pairs (lm-eval style)",
+        "tokenizer_adds_bos": True,
+        "context_token": "<s>",
+        "first_token_scored": True,
+        "tie_rule": "a tie counts as wrong (the good sentence must score higher)",
+    }

@@ -1,4 +1,5 @@
 """core.evaluate.perplexity: equal to transformers' own loss, independent of batch size, exact bytes."""
+
 from __future__ import annotations
 
 import math

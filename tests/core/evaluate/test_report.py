@@ -1,4 +1,5 @@
 """core.evaluate.plots / report / compare: charts that parse, self-contained pages, run comparison."""
+
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
@@ -13,23 +14,71 @@ SVG = "{http://www.w3.org/2000/svg}"
 def _results(ppl=8.0, n_params=1000, speed=500.0, text="a cat"):
     return {
         "created": "2026-01-01T00:00:00+00:00",
-        "model": {"ref": "m", "path": "/m", "run": "m", "step": 5, "type": "LlamaForCausalLM", "n_params": n_params,
-                  "context": 64, "device": "cpu", "sha256": "ab"},
-        "tokenizer": {"vocab": 600, "sha256": "cd", "context_token": "</s>"}, "data": None, "skipped": {}, "notes": [],
+        "model": {
+            "ref": "m",
+            "path": "/m",
+            "run": "m",
+            "step": 5,
+            "type": "LlamaForCausalLM",
+            "n_params": n_params,
+            "context": 64,
+            "device": "cpu",
+            "sha256": "ab",
+        },
+        "tokenizer": {"vocab": 600, "sha256": "cd", "context_token": "</s>"},
+        "data": None,
+        "skipped": {},
+        "notes": [],
         "suites": {
-            "ppl": {"perplexity": ppl, "bits_per_byte": 1.2, "loss": 2.0, "tokens": 10, "bytes": 40, "bytes_per_token": 4.0,
-                    "seq_length": 32, "truncated": False, "data": "syn/dev"},
-            "pairs": {"mean": 0.6, "n_pairs": 4, "context_token": "</s>", "fields": {"morphology": 0.6},
-                      "paradigms": {"p<1>": {"accuracy": 0.6, "n": 4, "field": "morphology", "linguistics_term": "t"}}},
-            "speed": {"prompt_tokens": 8, "new_tokens": 4, "device": "cpu",
-                      "by_batch": [{"batch_size": b, "prefill_tokens_per_s": speed * b * 4, "prefill_ms_per_token": 1.0,
-                                    "gen_tokens_per_s": speed * b, "gen_ms_per_token": 2.0, "gen_ms_per_step": 2.0}
-                                   for b in (1, 4)]},
-            "gen": {"distinct_1": 0.5, "distinct_2": 0.7, "distinct_3": 0.8, "repeated_3gram_rate": 0.1,
-                    "mean_top_token_prob": 0.4, "tokens_per_s": 90.0, "new_tokens": 8, "params": {"seed": 0},
-                    "samples": [{"prompt": "Once", "text": text, "distinct_2": 1.0}],
-                    "consistency": {"mean_jaccard": 0.5, "pairs": [{"prompt_a": "a", "prompt_b": "b", "text_a": "x",
-                                                                     "text_b": "x y", "jaccard": 0.5}]}},
+            "ppl": {
+                "perplexity": ppl,
+                "bits_per_byte": 1.2,
+                "loss": 2.0,
+                "tokens": 10,
+                "bytes": 40,
+                "bytes_per_token": 4.0,
+                "seq_length": 32,
+                "truncated": False,
+                "data": "syn/dev",
+            },
+            "pairs": {
+                "mean": 0.6,
+                "n_pairs": 4,
+                "context_token": "</s>",
+                "fields": {"morphology": 0.6},
+                "paradigms": {"p<1>": {"accuracy": 0.6, "n": 4, "field": "morphology", "linguistics_term": "t"}},
+            },
+            "speed": {
+                "prompt_tokens": 8,
+                "new_tokens": 4,
+                "device": "cpu",
+                "by_batch": [
+                    {
+                        "batch_size": b,
+                        "prefill_tokens_per_s": speed * b * 4,
+                        "prefill_ms_per_token": 1.0,
+                        "gen_tokens_per_s": speed * b,
+                        "gen_ms_per_token": 2.0,
+                        "gen_ms_per_step": 2.0,
+                    }
+                    for b in (1, 4)
+                ],
+            },
+            "gen": {
+                "distinct_1": 0.5,
+                "distinct_2": 0.7,
+                "distinct_3": 0.8,
+                "repeated_3gram_rate": 0.1,
+                "mean_top_token_prob": 0.4,
+                "tokens_per_s": 90.0,
+                "new_tokens": 8,
+                "params": {"seed": 0},
+                "samples": [{"prompt": "Once", "text": text, "distinct_2": 1.0}],
+                "consistency": {
+                    "mean_jaccard": 0.5,
+                    "pairs": [{"prompt_a": "a", "prompt_b": "b", "text_a": "x", "text_b": "x y", "jaccard": 0.5}],
+                },
+            },
         },
     }
 

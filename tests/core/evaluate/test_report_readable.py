@@ -1,5 +1,6 @@
 """The first-hour report fixes: the summary explains distinct-2 and fits the page, the chance
 label stays off the bars, and samples show without replacement characters or control codes."""
+
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
@@ -13,7 +14,7 @@ def test_summary_is_one_row_per_number_with_its_meaning_and_tables_scroll():
     assert "<th>summary</th><th>value</th><th>what it measures</th>" in html
     assert "ALL samples pooled" in html and "distinct_2 (all samples pooled)" in html
     assert "cloze acc" not in html  # no cloze suite ran: no empty column
-    assert html.count("<div class=\"scroll\"><table>") == html.count("<table>") - html.count("<th>task</th>")
+    assert html.count('<div class="scroll"><table>') == html.count("<table>") - html.count("<th>task</th>")
     assert ".scroll{overflow-x:auto" in html
 
 
@@ -44,5 +45,4 @@ def test_generated_text_is_shown_clean_in_both_reports(workspace):
 
 
 def test_tick_labels_in_thousands_say_the_right_number():
-    assert [plots._fmt(v) for v in (100.0, 1000.0, 10_000.0, 25_000.0, 2_500_000.0)] == \
-        ["100", "1000", "10k", "25k", "2.5M"]
+    assert [plots._fmt(v) for v in (100.0, 1000.0, 10_000.0, 25_000.0, 2_500_000.0)] == ["100", "1000", "10k", "25k", "2.5M"]

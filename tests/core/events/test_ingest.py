@@ -1,6 +1,7 @@
 """core.events.sink + core.events.ingest: every event type lands in studio.db as the direct History
 calls would write it; the ingest is exactly once, in order, through a crash between read and commit,
 a process killed mid-apply, and two ingesters at once; nothing changed costs a stat."""
+
 from __future__ import annotations
 
 import json
@@ -51,14 +52,18 @@ def _same_calls(h, run_dir: Path) -> None:
 
 def _dump(h: History) -> dict:
     """Everything a run wrote, without the columns stamped with the call's own clock."""
+
     def rows(sql):
         return [tuple(r) for r in h.conn.execute(sql).fetchall()]
+
     run = h.get_run("r")
-    return {"run": {k: v for k, v in run.items() if k not in ("id", "created", "heartbeat", "ingested_seq")},
-            "metrics": rows("SELECT step, name, value, time, tokens, words FROM metrics ORDER BY step, name"),
-            "samples": rows("SELECT step, prompt, text FROM samples ORDER BY rowid"),
-            "evals": rows("SELECT step, suite, name, value, extra FROM evals ORDER BY rowid"),
-            "artifacts": rows("SELECT kind, path, extra FROM artifacts ORDER BY rowid")}
+    return {
+        "run": {k: v for k, v in run.items() if k not in ("id", "created", "heartbeat", "ingested_seq")},
+        "metrics": rows("SELECT step, name, value, time, tokens, words FROM metrics ORDER BY step, name"),
+        "samples": rows("SELECT step, prompt, text FROM samples ORDER BY rowid"),
+        "evals": rows("SELECT step, suite, name, value, extra FROM evals ORDER BY rowid"),
+        "artifacts": rows("SELECT kind, path, extra FROM artifacts ORDER BY rowid"),
+    }
 
 
 def test_every_event_type_round_trips_into_what_the_direct_path_writes(tmp_path):
@@ -98,8 +103,7 @@ def _filled(tmp_path, n_steps: int = 30):
     events = EventHistory(run_dir, job)
     events.set_status("r", "running", pid=1, host="node-7")
     for step in range(1, n_steps + 1):
-        events.write_metric_rows(0, metric_rows(0, step, {"loss": 10.0 / step, "lr": 0.001}, step * 10, step * 8,
-                                                T0 + step))
+        events.write_metric_rows(0, metric_rows(0, step, {"loss": 10.0 / step, "lr": 0.001}, step * 10, step * 8, T0 + step))
     return run_dir, events
 
 

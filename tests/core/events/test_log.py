@@ -1,5 +1,6 @@
 """core.events.log: seq without gaps, resumed on reopen; a torn last line is ignored by the reader
 and rewritten by the next append; reads from an offset see only what is new."""
+
 from __future__ import annotations
 
 import json

@@ -2,6 +2,7 @@
 appear only when ingested), and a metrics line it writes shows in studio.db within 2 s through the
 polls' `jobs.refresh`; the run ends `finished` with every row once. Liveness of such a run on another
 host goes by its beats, never its pid."""
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,14 @@ from core.history import FINAL_STATUSES
 def test_an_events_run_shows_in_studio_db_within_2_s_of_each_line(ready_workspace, history):
     from tests.core.test_jobs import _cfg
 
-    run = jobs.start("train", _cfg("training.save_steps=0", "training.max_steps=60"), ready_workspace, history,
-                     name="ev", history_sink="events")
+    run = jobs.start(
+        "train",
+        _cfg("training.save_steps=0", "training.max_steps=60"),
+        ready_workspace,
+        history,
+        name="ev",
+        history_sink="events",
+    )
     run_dir = Path(run["run_dir"])
     assert json.loads((run_dir / jobs.JOB_FILE).read_text())["history"] == "events"
     log = run_dir / "events.jsonl"
@@ -35,8 +42,9 @@ def test_an_events_run_shows_in_studio_db_within_2_s_of_each_line(ready_workspac
     lags = []
     while (row := jobs.refresh(history, "ev"))["status"] not in FINAL_STATUSES:
         events = read_events(log, 0).events
-        newest = max((e for e in events if e.type == "metrics" and e.seq <= row["ingested_seq"]),
-                     key=lambda e: e.seq, default=None)
+        newest = max(
+            (e for e in events if e.type == "metrics" and e.seq <= row["ingested_seq"]), key=lambda e: e.seq, default=None
+        )
         step = newest.payload["rows"][-1][0] if newest else None
         if newest is not None and step not in {m["step"] for m in history.metrics_since("ev", step - 1)}:
             raise AssertionError(f"event {newest.seq} (step {step}) counted as ingested but not in studio.db")
@@ -59,8 +67,15 @@ def test_an_events_run_on_another_host_lives_by_its_beats_not_its_pid(tmp_path):
     run_dir.mkdir()
     beat = run_dir / "heartbeat"
     beat.touch()
-    run = {"status": "running", "host": "node-7", "pid": 999_999_999, "pid_started": 1.0,
-           "run_dir": str(run_dir), "heartbeat": time.time() - 3600, "created": time.time() - 3600}
+    run = {
+        "status": "running",
+        "host": "node-7",
+        "pid": 999_999_999,
+        "pid_started": 1.0,
+        "run_dir": str(run_dir),
+        "heartbeat": time.time() - 3600,
+        "created": time.time() - 3600,
+    }
     assert jobs.is_alive(run)  # no such pid here, but the node's heartbeat file is fresh
     old = time.time() - jobs.STALE_AFTER_S - 5
     os.utime(beat, (old, old))

@@ -1,6 +1,7 @@
 """Fixtures for core.export tests: a workspace with corpus `syn`, tokenizer `tok` and finished run
 `r1` (a tiny random Llama with metrics and an eval in the history), one torch thread.
 """
+
 from __future__ import annotations
 
 import pytest

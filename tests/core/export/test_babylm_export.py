@@ -1,6 +1,7 @@
 """`--format babylm`: the final model plus one transformers folder per chck_* checkpoint of a tiny
 run, and a README with the upload commands (a branch per checkpoint, main = final) and the
 evaluation pipeline's commands. Nothing is uploaded."""
+
 from __future__ import annotations
 
 import json
@@ -18,9 +19,18 @@ from core.train.loop import make_accelerator, train
 
 @pytest.fixture(scope="module")
 def marked_run(export_ws):
-    cfg = config.load(find("tiny"), ["data.train_path=syn", "data.tokenizer_path=tok", "training.max_steps=8",
-                                     "training.eval_steps=0", "training.save_steps=0", "training.save_total_limit=1",
-                                     "training.checkpoint_words=1k,2k"])
+    cfg = config.load(
+        find("tiny"),
+        [
+            "data.train_path=syn",
+            "data.tokenizer_path=tok",
+            "training.max_steps=8",
+            "training.eval_steps=0",
+            "training.save_steps=0",
+            "training.save_total_limit=1",
+            "training.checkpoint_words=1k,2k",
+        ],
+    )
     data, tokenizer = load_train_data(cfg, export_ws)
     assert train(cfg, data, tokenizer, export_ws.run_dir("mk"), [], accelerator=make_accelerator(cfg)[0]) == "finished"
     return export_ws
@@ -84,8 +94,12 @@ def test_every_exported_folder_names_a_tokenizer_class_transformers_4_knows(mark
     which 4.x refuses) in the tokenizer folder, the run's checkpoints and every exported folder."""
     _, folder = run_export(ExportOptions("mk", "babylm", output=str(tmp_path / "sub")), marked_run, log=lambda m: None)
     run_dir = marked_run.run_dir("mk")
-    folders = [marked_run.tokenizer_dir("tok"), run_dir, *run_dir.glob("chck_*"),
-               *(folder / n for n in ("main", "chck_1k", "chck_2k"))]
+    folders = [
+        marked_run.tokenizer_dir("tok"),
+        run_dir,
+        *run_dir.glob("chck_*"),
+        *(folder / n for n in ("main", "chck_1k", "chck_2k")),
+    ]
     for f in folders:
         cfg = json.loads((f / "tokenizer_config.json").read_text())
         assert cfg["tokenizer_class"] == "PreTrainedTokenizerFast", f

@@ -1,4 +1,5 @@
 """`babyllama export` end to end: progress lines, history, bad input (exit 2), --detach as a job."""
+
 from __future__ import annotations
 
 import json
@@ -50,8 +51,19 @@ def test_unknown_run_and_format_exit_2(export_ws, capsys):
 
 
 def test_detach_runs_an_export_job(export_ws, capsys):
-    rc = main(["export", "r1", "--format", "hf", "--output", str(export_ws.root / "detached"), "--detach",
-               "--workspace", str(export_ws.root)])
+    rc = main(
+        [
+            "export",
+            "r1",
+            "--format",
+            "hf",
+            "--output",
+            str(export_ws.root / "detached"),
+            "--detach",
+            "--workspace",
+            str(export_ws.root),
+        ]
+    )
     assert rc == 0
     name = capsys.readouterr().out.strip().splitlines()[-1]
     with open_history(export_ws) as history:

@@ -1,4 +1,5 @@
 """`--format hf`: a clean transformers folder that loads and scores like the run, with a model card."""
+
 from __future__ import annotations
 
 import json
@@ -50,10 +51,10 @@ def test_model_card_tells_what_the_model_is(hf_export):
     result, folder = hf_export
     card = (folder / "README.md").read_text()
     assert "LlamaForCausalLM" in card and "| layers | 2 |" in card and "| hidden size | 32 |" in card
-    assert "babyllama train --config tiny --lr 5e-4" in card           # how it was trained
-    assert "| eval_loss | 6.1 | 5.9 (10) |" in card                    # last and best, from the history
-    assert "| ppl | perplexity | 321.5 | 100 |" in card                 # evaluations
-    assert "train_path: syn" in card and "- tokenizer: `tok`" in card   # resolved config, data, tokenizer
+    assert "babyllama train --config tiny --lr 5e-4" in card  # how it was trained
+    assert "| eval_loss | 6.1 | 5.9 (10) |" in card  # last and best, from the history
+    assert "| ppl | perplexity | 321.5 | 100 |" in card  # evaluations
+    assert "train_path: syn" in card and "- tokenizer: `tok`" in card  # resolved config, data, tokenizer
     assert json.loads((folder / "export.json").read_text())["files"] == result["files"]
 
 

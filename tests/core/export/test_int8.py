@@ -1,4 +1,5 @@
 """`--format int8`: onnxruntime's dynamic int8 quantization, smaller, with perplexity before/after."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """`--format onnx`: the decoder as ONNX with dynamic axes, checked against PyTorch with onnxruntime."""
+
 from __future__ import annotations
 
 import json
@@ -50,8 +51,9 @@ def test_onnxruntime_logits_match_pytorch_on_new_shapes(export_ws, onnx_export):
 def test_onnx_greedy_text_equals_pytorch(export_ws, onnx_export):
     _, folder, _ = onnx_export
     model, tokenizer = load_model("r1", export_ws, device="cpu")
-    expected = generate(model, tokenizer, "the cat", SamplingParams(temperature=0, max_new_tokens=12,
-                                                                    repetition_penalty=1.0)).text
+    expected = generate(
+        model, tokenizer, "the cat", SamplingParams(temperature=0, max_new_tokens=12, repetition_penalty=1.0)
+    ).text
     assert OnnxCausalLM.load(folder).greedy(tokenizer, "the cat", max_new_tokens=12) == expected
 
 
@@ -71,8 +73,11 @@ def test_exporter_failure_names_the_architecture(export_ws, monkeypatch):
         raise RuntimeError("unsupported op aten::frobnicate\nmore detail")
 
     monkeypatch.setattr(torch.onnx, "export", broken)
-    with pytest.raises(UserError, match=r"--format onnx: exporting a LlamaForCausalLM \(llama\) failed: "
-                                        r"RuntimeError: unsupported op aten::frobnicate; export it with --format hf"):
+    with pytest.raises(
+        UserError,
+        match=r"--format onnx: exporting a LlamaForCausalLM \(llama\) failed: "
+        r"RuntimeError: unsupported op aten::frobnicate; export it with --format hf",
+    ):
         onnx_model.export_onnx(model, export_ws.root / "x.onnx")
 
 

@@ -1,4 +1,5 @@
 """core.generate.batch: left-padded rows through `decode_steps` give the same greedy tokens as one\nprompt at a time."""
+
 from __future__ import annotations
 
 import pytest
@@ -11,8 +12,7 @@ from core.generate.sampling import prepare_prompt
 from core.model import build as models
 
 CTX = 64
-PROMPTS = ["the cat sat on the mat and", "a dog", "once upon a time there was a little girl who liked",
-           "", "the ball is red"]
+PROMPTS = ["the cat sat on the mat and", "a dog", "once upon a time there was a little girl who liked", "", "the ball is red"]
 
 
 @pytest.fixture(scope="module", params=["Llama", "GPT2"])
@@ -20,9 +20,17 @@ def tiny(request, data_template):
     from core.tokenizer import load_tokenizer
 
     tok = load_tokenizer("tok", data_template)
-    cfg = config.load(overrides=[f"model.type={request.param}", "model.hidden_size=32", "model.n_head=2",
-                                 "model.intermediate_size=64", "model.n_layer=2",
-                                 f"model.max_position_embeddings={CTX}", "data.seq_length=32"])
+    cfg = config.load(
+        overrides=[
+            f"model.type={request.param}",
+            "model.hidden_size=32",
+            "model.n_head=2",
+            "model.intermediate_size=64",
+            "model.n_layer=2",
+            f"model.max_position_embeddings={CTX}",
+            "data.seq_length=32",
+        ]
+    )
     torch.manual_seed(4)
     return models.build_model(cfg.model, len(tok)).eval(), tok
 
@@ -33,8 +41,16 @@ def _batched_greedy(model, tok, prompts: list[str], params) -> list[list[int]]:
     ids, mask = pad_left([p.ids for p in prepared], tok.pad_token_id, model.device)
     limits = [p.max_new_tokens for p in prepared]
     rows, ended = [[] for _ in prompts], [False] * len(prompts)
-    for step in gen.decode_steps(model, ids, params, budget=max(limits), attention_mask=mask,
-                                 eos_id=tok.eos_token_id, pad_id=tok.pad_token_id, limits=limits):
+    for step in gen.decode_steps(
+        model,
+        ids,
+        params,
+        budget=max(limits),
+        attention_mask=mask,
+        eos_id=tok.eos_token_id,
+        pad_id=tok.pad_token_id,
+        limits=limits,
+    ):
         for i, token in enumerate(step):
             if not ended[i] and token != tok.eos_token_id:
                 rows[i].append(token)

@@ -1,4 +1,5 @@
 """core.generate.fast_decode: a Llama decoding step through the weights gives transformers' numbers."""
+
 from __future__ import annotations
 
 import pytest
@@ -11,9 +12,17 @@ from core.model import build as models
 
 
 def _model(family: str, **over):
-    cfg = config.load(overrides=[f"model.type={family}", "model.hidden_size=32", "model.n_head=2",
-                                 "model.intermediate_size=64", "model.n_layer=2",
-                                 "model.max_position_embeddings=64", "data.seq_length=32"])
+    cfg = config.load(
+        overrides=[
+            f"model.type={family}",
+            "model.hidden_size=32",
+            "model.n_head=2",
+            "model.intermediate_size=64",
+            "model.n_layer=2",
+            "model.max_position_embeddings=64",
+            "data.seq_length=32",
+        ]
+    )
     torch.manual_seed(5)
     model = models.build_model(cfg.model, 300).eval()
     for key, value in over.items():

@@ -1,4 +1,5 @@
 """core.generate: finding a run's model, our KV-cached sampler against transformers, seeds, truncation."""
+
 from __future__ import annotations
 
 import json
@@ -17,9 +18,17 @@ CTX = 64
 
 
 def _save_tiny(folder, family: str, tokenizer, seed: int) -> None:
-    cfg = config.load(overrides=[f"model.type={family}", "model.hidden_size=32", "model.n_head=2",
-                                 "model.intermediate_size=64", "model.n_layer=2",
-                                 f"model.max_position_embeddings={CTX}", "data.seq_length=32"])
+    cfg = config.load(
+        overrides=[
+            f"model.type={family}",
+            "model.hidden_size=32",
+            "model.n_head=2",
+            "model.intermediate_size=64",
+            "model.n_layer=2",
+            f"model.max_position_embeddings={CTX}",
+            "data.seq_length=32",
+        ]
+    )
     torch.manual_seed(seed)
     model = models.build_model(cfg.model, len(tokenizer))
     model.save_pretrained(folder)
@@ -102,13 +111,18 @@ def test_same_seed_same_text_different_seed_different_text(llama):
 def test_greedy_matches_transformers_generate(which, penalty, request):
     model, tok = request.getfixturevalue(which)
     ids = tok(PROMPT, add_special_tokens=False, return_tensors="pt")["input_ids"]
-    hf = model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False, max_new_tokens=20,
-                        repetition_penalty=penalty, pad_token_id=tok.pad_token_id)
-    expected = hf[0, ids.shape[1]:].tolist()
+    hf = model.generate(
+        ids,
+        attention_mask=torch.ones_like(ids),
+        do_sample=False,
+        max_new_tokens=20,
+        repetition_penalty=penalty,
+        pad_token_id=tok.pad_token_id,
+    )
+    expected = hf[0, ids.shape[1] :].tolist()
     if tok.eos_token_id in expected:
         expected = expected[: expected.index(tok.eos_token_id)]
-    ours = gen.generate(model, tok, PROMPT, gen.SamplingParams(temperature=0, max_new_tokens=20,
-                                                                repetition_penalty=penalty))
+    ours = gen.generate(model, tok, PROMPT, gen.SamplingParams(temperature=0, max_new_tokens=20, repetition_penalty=penalty))
     assert ours.tokens == expected
 
 
@@ -125,8 +139,9 @@ def test_top_p_keeps_the_smallest_set_reaching_p():
     kept = torch.isfinite(gen.next_token_scores(logits, torch.zeros(4, dtype=torch.bool), params))
     assert kept.tolist() == [True, True, False, False]
     seen = torch.tensor([True, False, False, False])
-    penalised = gen.next_token_scores(torch.tensor([2.0, 1.0, -1.0, 0.0]), seen,
-                                      gen.SamplingParams(temperature=1.0, top_k=0, top_p=1.0, repetition_penalty=2.0))
+    penalised = gen.next_token_scores(
+        torch.tensor([2.0, 1.0, -1.0, 0.0]), seen, gen.SamplingParams(temperature=1.0, top_k=0, top_p=1.0, repetition_penalty=2.0)
+    )
     assert penalised.tolist() == [1.0, 1.0, -1.0, 0.0]
 
 
@@ -149,7 +164,7 @@ def test_long_prompts_keep_their_last_tokens_and_fit_the_context(llama):
     all_ids = tok(long_prompt, add_special_tokens=False)["input_ids"]
     assert len(all_ids) > CTX
     prepared = gen.prepare_prompt(model, tok, long_prompt, 16)
-    assert prepared.ids == all_ids[-(CTX - 16):] and prepared.max_new_tokens == 16
+    assert prepared.ids == all_ids[-(CTX - 16) :] and prepared.max_new_tokens == 16
     result = gen.generate(model, tok, long_prompt, gen.SamplingParams(max_new_tokens=16))
     assert result.n_prompt_tokens == CTX - 16 and result.n_new_tokens == 16
     assert "truncated" in result.notes[0]

@@ -1,4 +1,5 @@
 """core.generate.text.shown_text: what every display of generated text shows."""
+
 from __future__ import annotations
 
 import subprocess
@@ -16,8 +17,7 @@ def test_removes_replacement_characters_and_control_codes_keeps_layout():
 
 
 def test_every_control_code_but_newline_and_tab_goes_and_other_text_stays():
-    controls = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF
-                       and unicodedata.category(chr(c)) == "Cc")
+    controls = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF and unicodedata.category(chr(c)) == "Cc")
     assert shown_text(controls) == "\t\n\n"  # tab, newline, and the carriage return as a newline
     text = "Héllo wörld: 子ども 👶 — ok"
     assert shown_text(text) == text

@@ -1,5 +1,6 @@
 """core.history's latest-value and columnar reads (issue 14, a studio light with long runs): the
 values they return, and query plans that seek an index instead of scanning a run's rows."""
+
 from __future__ import annotations
 
 import math
@@ -71,8 +72,9 @@ def test_latest_reads_seek_an_index_and_never_scan_the_run(hist, run):
         key = "(run_id=?)" if what == "last_counts" else "(run_id=? AND name"
         assert f"INDEX {index} {key}" in plan and "SEARCH metrics USING" in plan, (what, plan)
     # The last values per name are seeks: one per metric name, not per row.
-    assert "(run_id=? AND name>?)" in " ".join(r[3] for r in hist.conn.execute(
-        "EXPLAIN QUERY PLAN " + last_metrics_sql(run), (run,)))
+    assert "(run_id=? AND name>?)" in " ".join(
+        r[3] for r in hist.conn.execute("EXPLAIN QUERY PLAN " + last_metrics_sql(run), (run,))
+    )
 
 
 def test_the_index_migration_applies_to_an_existing_database(workspace):
@@ -91,8 +93,9 @@ def test_the_index_migration_applies_to_an_existing_database(workspace):
 
 def test_long_spans_come_min_max_downsampled_with_each_metrics_last_row(hist):
     hist.create_run("long", "train", {}, None)
-    values = [(s, {"loss": 1.0 + (9.0 if s == 777 else 0.0) - (0.5 if s == 1500 else 0.0), "lr": s / 1e4})
-              for s in range(1, 2001)]
+    values = [
+        (s, {"loss": 1.0 + (9.0 if s == 777 else 0.0) - (0.5 if s == 1500 else 0.0), "lr": s / 1e4}) for s in range(1, 2001)
+    ]
     for step, row in values:
         hist.log_metrics("long", step, row, tokens=step * 10)
     hist.log_metrics("long", 2001, {"lr": 0.5})

@@ -1,5 +1,6 @@
 """Tests for core.history: migrations, WAL, the run API, the metrics hot path, MetricWriter, and
 several processes writing while the main process polls, all on real SQLite files."""
+
 from __future__ import annotations
 
 import multiprocessing
@@ -101,8 +102,14 @@ def test_import_stays_light():
 
 # -- runs ---------------------------------------------------------------------------------------
 def test_run_round_trip_create_get_list_status(hist, tmp_path):
-    created = hist.create_run("tiny", "train", {"model": {"hidden": 64}, "out": tmp_path}, tmp_path / "tiny",
-                              command="babyllama train --config presets/tiny.yaml", total_steps=100)
+    created = hist.create_run(
+        "tiny",
+        "train",
+        {"model": {"hidden": 64}, "out": tmp_path},
+        tmp_path / "tiny",
+        command="babyllama train --config presets/tiny.yaml",
+        total_steps=100,
+    )
     assert created["status"] == "queued" and created["created"] > 0
     assert created["config"] == {"model": {"hidden": 64}, "out": str(tmp_path)}
     hist.create_run("other", "eval", {}, None, parent="tiny")
@@ -204,9 +211,7 @@ def test_metrics_since_returns_only_newer_rows_in_step_order(hist):
         hist.log_metrics("a", step, {"loss": 10.0 - step, "lr": 0.01}, tokens=step * 100)
         hist.log_metrics("b", step, {"loss": 99.0})
     rows = hist.metrics_since("a", 2)
-    assert [(r["step"], r["name"]) for r in rows] == [
-        (3, "loss"), (3, "lr"), (4, "loss"), (4, "lr"), (5, "loss"), (5, "lr")
-    ]
+    assert [(r["step"], r["name"]) for r in rows] == [(3, "loss"), (3, "lr"), (4, "loss"), (4, "lr"), (5, "loss"), (5, "lr")]
     assert rows[0]["value"] == 7.0 and rows[0]["tokens"] == 300
     assert hist.metrics_since(hist.get_run("a")["id"], 4) == rows[-2:]
     assert len(hist.metrics_since("a")) == 10
@@ -389,9 +394,7 @@ def test_two_writer_processes_and_a_poller_lose_nothing(tmp_path):
     assert polls >= 10  # the poller really ran while the writers wrote
     with History(db_path) as check:
         for name in runs:
-            assert [(r["step"], r["name"]) for r in seen[name]] == [
-                (s, m) for s in range(steps) for m in ("loss", "lr")
-            ]
+            assert [(r["step"], r["name"]) for r in seen[name]] == [(s, m) for s in range(steps) for m in ("loss", "lr")]
             run_id = check.get_run(name)["id"]
             assert _count(check, "metrics", "run_id = ?", (run_id,)) == 2 * steps
             assert check.get_run(name)["step"] == steps - 1

@@ -1,4 +1,5 @@
 """core.model.build: exact parameter counts from shapes, builds for every family, memory estimates."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,14 +8,28 @@ from core import config
 from core.model import build as models
 
 
-@pytest.mark.parametrize("family,extra", [
-    ("Llama", []), ("Llama", ["model.tie_word_embeddings=true"]),
-    ("GPT2", []), ("GPT2", ["model.tie_word_embeddings=true"]),
-    ("GPTJ", []), ("GPTJ", ["model.tie_word_embeddings=true"]),
-])
+@pytest.mark.parametrize(
+    "family,extra",
+    [
+        ("Llama", []),
+        ("Llama", ["model.tie_word_embeddings=true"]),
+        ("GPT2", []),
+        ("GPT2", ["model.tie_word_embeddings=true"]),
+        ("GPTJ", []),
+        ("GPTJ", ["model.tie_word_embeddings=true"]),
+    ],
+)
 def test_count_matches_built_model(family, extra):
-    cfg = config.load(overrides=[f"model.type={family}", "model.hidden_size=48", "model.n_head=4",
-                                 "model.intermediate_size=96", "model.n_layer=2", *extra])
+    cfg = config.load(
+        overrides=[
+            f"model.type={family}",
+            "model.hidden_size=48",
+            "model.n_head=4",
+            "model.intermediate_size=96",
+            "model.n_layer=2",
+            *extra,
+        ]
+    )
     model = models.build_model(cfg.model, 300, device="meta")
     assert models.count_parameters(cfg.model, 300) == sum(p.numel() for p in model.parameters())
 

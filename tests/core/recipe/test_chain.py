@@ -1,6 +1,7 @@
 """core.recipe.chain with fake step states: finished steps are skipped, a failed training run is
 resumed, a failed eval restarted, a running job waited for, and the first step that does not
 finish stops the chain (the real chain is tests/core/recipe/test_recipe_e2e.py, slow)."""
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,14 @@ def calls(monkeypatch, history):
             history.create_run(name, "train", {}, None)
         history.set_status(name, "finished")
 
-    monkeypatch.setattr(chain, "_start_step", lambda o, step, ws, h: log.append(("start", step.name))
-                        or finish(chain.job_name(o, step) if step.kind == "eval" else chain.run_name(o, step.model)))
+    monkeypatch.setattr(
+        chain,
+        "_start_step",
+        lambda o, step, ws, h: (
+            log.append(("start", step.name))
+            or finish(chain.job_name(o, step) if step.kind == "eval" else chain.run_name(o, step.model))
+        ),
+    )
     monkeypatch.setattr(chain, "_wait", lambda step, name, h: log.append(("wait", step.name)) or finish(name))
     monkeypatch.setattr(jobs, "resume", lambda name, ws, h: log.append(("resume", name)))
     monkeypatch.setattr(jobs, "refresh", lambda h, name: h.get_run(name))
@@ -51,14 +58,30 @@ def test_resume_skips_finished_retries_failed_and_waits_for_running(workspace, h
     _row(history, "babyllama-2023-tiny-eval-gpt2-705M", "running")
     _row(history, "babyllama-2023-tiny-eval-llama-360M", "stopped")
     states = {s.step.name: s.state for s in chain.status(opts, workspace, history)}
-    assert states == {"gpu-check": "skipped", "tokenizer": "skipped", "gpt2-705M": "done", "llama-360M": "failed",
-                      "llama-58M": "todo", "eval-gpt2-705M": "running", "eval-llama-360M": "failed",
-                      "eval-llama-58M": "todo", "table": "todo"}
+    assert states == {
+        "gpu-check": "skipped",
+        "tokenizer": "skipped",
+        "gpt2-705M": "done",
+        "llama-360M": "failed",
+        "llama-58M": "todo",
+        "eval-gpt2-705M": "running",
+        "eval-llama-360M": "failed",
+        "eval-llama-58M": "todo",
+        "table": "todo",
+    }
     chain.run(opts, workspace, history, log=lambda m: None)
-    assert calls == [("resume", "babyllama-2023-tiny-llama-360M"), ("wait", "llama-360M"),
-                     ("start", "llama-58M"), ("wait", "llama-58M"), ("wait", "eval-gpt2-705M"),
-                     ("start", "eval-llama-360M"), ("wait", "eval-llama-360M"),
-                     ("start", "eval-llama-58M"), ("wait", "eval-llama-58M"), ("table",)]
+    assert calls == [
+        ("resume", "babyllama-2023-tiny-llama-360M"),
+        ("wait", "llama-360M"),
+        ("start", "llama-58M"),
+        ("wait", "llama-58M"),
+        ("wait", "eval-gpt2-705M"),
+        ("start", "eval-llama-360M"),
+        ("wait", "eval-llama-360M"),
+        ("start", "eval-llama-58M"),
+        ("wait", "eval-llama-58M"),
+        ("table",),
+    ]
     assert history.get_run("babyllama-2023-tiny-eval-llama-360M")["status"] == "finished"  # deleted, started again
     calls.clear()
     chain.run(opts, workspace, history, log=lambda m: None)  # everything done: only the table is rewritten
@@ -69,11 +92,15 @@ def test_a_step_that_fails_stops_the_chain_and_names_itself(workspace, history, 
     _row(history, "babyllama-2023-tiny-gpt2-705M", "finished")
     started = []
     monkeypatch.setattr(chain, "POLL_S", 0.01)
-    monkeypatch.setattr(chain, "_start_step", lambda o, step, ws, h: started.append(step.name)
-                        or _row(h, chain.run_name(o, step.model), "failed"))
+    monkeypatch.setattr(
+        chain, "_start_step", lambda o, step, ws, h: started.append(step.name) or _row(h, chain.run_name(o, step.model), "failed")
+    )
     monkeypatch.setattr(jobs, "refresh", lambda h, name: h.get_run(name))
-    with pytest.raises(UserError, match=r"recipe step llama-360M: job babyllama-2023-tiny-llama-360M ended failed.*"
-                                        r"run the same `babyllama recipe` command again"):
+    with pytest.raises(
+        UserError,
+        match=r"recipe step llama-360M: job babyllama-2023-tiny-llama-360M ended failed.*"
+        r"run the same `babyllama recipe` command again",
+    ):
         chain.run(opts, workspace, history, log=lambda m: None)
     assert started == ["llama-360M"]  # nothing after the failed step started
     states = {s.step.name: s.state for s in chain.status(opts, workspace, history)}

@@ -1,6 +1,7 @@
 """`babyllama recipe babyllama-2023 --scale tiny` end to end: a tokenizer, two tiny teachers, a tiny
 student distilled from both, the BabyLM suite on two fixture tasks for all three, and the table,
 whose numbers must be those of each eval's results.json; a second run skips every step."""
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,7 @@ from tests.core.evaluate import babylm_fixtures as fx
 
 def _cli(workspace, *args):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "BABYLLAMA_WORKSPACE": str(workspace.root)}
-    return subprocess.run([sys.executable, "-m", "core.cli", *args], capture_output=True, text=True, env=env,
-                          timeout=1100)
+    return subprocess.run([sys.executable, "-m", "core.cli", *args], capture_output=True, text=True, env=env, timeout=1100)
 
 
 @pytest.mark.slow
@@ -34,8 +34,11 @@ def test_tiny_recipe_end_to_end(workspace, tmp_path):
     header = next(line for line in table.splitlines() if line.startswith("| task"))
     runs = ["babyllama-2023-tiny-gpt2-705M", "babyllama-2023-tiny-llama-360M", "babyllama-2023-tiny-llama-58M"]
     assert header == "| task | " + " | ".join(runs) + " |"
-    rows = {line.split(" | ")[0][2:]: line.strip("| ").split(" | ")[1:] for line in table.splitlines()
-            if line.startswith("| ") and not line.startswith(("| task", "|---"))}
+    rows = {
+        line.split(" | ")[0][2:]: line.strip("| ").split(" | ")[1:]
+        for line in table.splitlines()
+        if line.startswith("| ") and not line.startswith(("| task", "|---"))
+    }
     assert len(rows) == 2
     for col, model in enumerate(("gpt2-705M", "llama-360M", "llama-58M")):
         results = workspace.root / "recipes" / "babyllama-2023-tiny" / "eval" / model / "results.json"

@@ -1,6 +1,7 @@
 """core.serve's request limits over real HTTP (uvicorn on a free port): prompts and tokens per request
 (413), text that is not valid Unicode (400), and a client that leaves: its generation stops, waiting
 or running, streamed or not, and the model is idle again within a bounded time."""
+
 from __future__ import annotations
 
 import http.client
@@ -45,12 +46,15 @@ def test_too_many_tokens_get_413(small, engine):
     assert health["max_prompts"] == 3 and health["max_request_tokens"] == 50
 
 
-@pytest.mark.parametrize("raw, param", [
-    (rb'{"prompt": "\ud800"}', "prompt"),
-    (rb'{"prompt": "ok \udfff and more"}', "prompt"),
-    (rb'{"prompt": "a", "stop": ["x", "\ud83d"]}', "stop"),
-    (rb'{"prompt": "a", "\ud800": 1}', None),
-])
+@pytest.mark.parametrize(
+    "raw, param",
+    [
+        (rb'{"prompt": "\ud800"}', "prompt"),
+        (rb'{"prompt": "ok \udfff and more"}', "prompt"),
+        (rb'{"prompt": "a", "stop": ["x", "\ud83d"]}', "stop"),
+        (rb'{"prompt": "a", "\ud800": 1}', None),
+    ],
+)
 def test_a_lone_surrogate_gets_400(small, raw, param):
     status, _, body = call(small, "POST", "/generate", raw=raw)
     assert status == 400 and "not valid Unicode" in body["error"]["message"], body
@@ -71,8 +75,7 @@ def roomy(engine):
     """A server that takes thousands of prompts in one request (a long generation to walk away from)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    with running(engine, max_prompts=5000, max_request_tokens=10**7, max_new_tokens_cap=60,
-                 max_body_bytes=1 << 20) as url:
+    with running(engine, max_prompts=5000, max_request_tokens=10**7, max_new_tokens_cap=60, max_body_bytes=1 << 20) as url:
         yield url
     torch.set_num_threads(threads)
 

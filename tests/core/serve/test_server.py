@@ -1,6 +1,7 @@
 """core.serve: a real uvicorn server on a free loopback port, called with http.client and raw sockets:
 every endpoint, streaming that reassembles to the plain answer, every kind of bad request (400/408/411/413,
 never 500, never a hang), 100 concurrent clients, and a full queue (503 with Retry-After)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -46,8 +47,7 @@ def base(engine):
     """The server's base URL; it serves in a thread for the whole module."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny model, shared machine: one thread is fastest
-    with running(engine, max_new_tokens_cap=CAP, max_body_bytes=BODY_CAP, max_queue=128,
-                 body_timeout_s=BODY_TIMEOUT) as url:
+    with running(engine, max_new_tokens_cap=CAP, max_body_bytes=BODY_CAP, max_queue=128, body_timeout_s=BODY_TIMEOUT) as url:
         yield url
     torch.set_num_threads(threads)
 
@@ -71,7 +71,7 @@ def events(text: str) -> list:
     out = []
     for block in text.split("\n\n")[:-1]:
         assert block.startswith("data: "), block
-        data = block[len("data: "):]
+        data = block[len("data: ") :]
         out.append(data if data == "[DONE]" else json.loads(data))
     return out
 
@@ -90,8 +90,9 @@ def test_generate_returns_text_tokens_and_timings(base, engine):
     request = {"prompt": PROMPT, "temperature": 0.9, "top_k": 20, "max_new_tokens": 12, "seed": 3}
     status, _, body = call(base, "POST", "/generate", request)
     assert status == 200, body
-    expected = gen.generate(engine.model, engine.tokenizer, PROMPT,
-                            gen.SamplingParams(temperature=0.9, top_k=20, max_new_tokens=12, seed=3))
+    expected = gen.generate(
+        engine.model, engine.tokenizer, PROMPT, gen.SamplingParams(temperature=0.9, top_k=20, max_new_tokens=12, seed=3)
+    )
     assert body["text"] == expected.text and body["tokens"]["ids"] == expected.tokens
     assert body["tokens"]["new"] == len(body["tokens"]["ids"]) <= 12 and body["tokens"]["prompt"] == expected.n_prompt_tokens
     t = body["timings"]
@@ -102,8 +103,9 @@ def test_generate_returns_text_tokens_and_timings(base, engine):
 
 def test_generate_without_seed_picks_one_and_echoes_it(base):
     _, _, first = call(base, "POST", "/generate", {"prompt": PROMPT, "max_new_tokens": 8, "temperature": 1.0})
-    _, _, again = call(base, "POST", "/generate", {"prompt": PROMPT, "max_new_tokens": 8, "temperature": 1.0,
-                                                    "seed": first["seed"]})
+    _, _, again = call(
+        base, "POST", "/generate", {"prompt": PROMPT, "max_new_tokens": 8, "temperature": 1.0, "seed": first["seed"]}
+    )
     assert isinstance(first["seed"], int) and again["text"] == first["text"]
 
 
@@ -142,8 +144,7 @@ def test_stream_reassembles_to_the_plain_answer(base, extra):
 def test_health_answers_while_a_stream_holds_the_generation_lock(base):
     url = urlsplit(base)
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
-    conn.request("POST", "/v1/completions", body=json.dumps({"prompt": PROMPT, "max_tokens": CAP, "stream": True,
-                                                             "seed": 2}))
+    conn.request("POST", "/v1/completions", body=json.dumps({"prompt": PROMPT, "max_tokens": CAP, "stream": True, "seed": 2}))
     resp = conn.getresponse()
     first = resp.readline()  # the first event is out: generation is under way
     assert first.startswith(b"data: ")
@@ -220,8 +221,7 @@ HOSTILE = [
 ]
 
 
-@pytest.mark.parametrize("path, body, status, param, needle", BAD + HOSTILE,
-                         ids=[f"{b[3]}-{b[-1]}" for b in BAD + HOSTILE])
+@pytest.mark.parametrize("path, body, status, param, needle", BAD + HOSTILE, ids=[f"{b[3]}-{b[-1]}" for b in BAD + HOSTILE])
 def test_bad_requests_get_a_clear_error(base, path, body, status, param, needle):
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     got, headers, answer = call(base, "POST", path, raw=raw, timeout=20)
@@ -230,9 +230,17 @@ def test_bad_requests_get_a_clear_error(base, path, body, status, param, needle)
     assert needle in error["message"] and error["param"] == param and error["code"] == status
 
 
-@pytest.mark.parametrize("method, path, status", [
-    ("GET", "/nope", 404), ("POST", "/v1/chat/completions", 404), ("GET", "/generate", 405),
-    ("POST", "/health", 405), ("DELETE", "/v1/completions", 405), ("PUT", "/generate", 405)])
+@pytest.mark.parametrize(
+    "method, path, status",
+    [
+        ("GET", "/nope", 404),
+        ("POST", "/v1/chat/completions", 404),
+        ("GET", "/generate", 405),
+        ("POST", "/health", 405),
+        ("DELETE", "/v1/completions", 405),
+        ("PUT", "/generate", 405),
+    ],
+)
 def test_unknown_paths_and_wrong_methods(base, method, path, status):
     got, headers, answer = call(base, method, path, {} if method != "GET" else None)
     assert got == status and path in answer["error"]["message"]
@@ -312,8 +320,9 @@ def test_a_full_queue_answers_503_with_retry_after(engine):
     Here, with one stream generating and one request waiting, the next is refused at once."""
     with running(engine, max_new_tokens_cap=CAP, max_queue=1) as url:
         stream = http.client.HTTPConnection("127.0.0.1", urlsplit(url).port, timeout=30)
-        stream.request("POST", "/v1/completions", body=json.dumps({"prompt": PROMPT, "max_tokens": CAP,
-                                                                   "stream": True, "seed": 2}))
+        stream.request(
+            "POST", "/v1/completions", body=json.dumps({"prompt": PROMPT, "max_tokens": CAP, "stream": True, "seed": 2})
+        )
         events_so_far = stream.getresponse()
         assert events_so_far.readline().startswith(b"data: ")  # it holds the model now
         with ThreadPoolExecutor(1) as pool:
@@ -369,8 +378,7 @@ def test_a_chunked_body_is_read_and_capped(base):
 
     def send(chunks):
         conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
-        conn.request("POST", "/generate", body=iter(chunks), encode_chunked=True,
-                     headers={"Transfer-Encoding": "chunked"})
+        conn.request("POST", "/generate", body=iter(chunks), encode_chunked=True, headers={"Transfer-Encoding": "chunked"})
         resp = conn.getresponse()
         answer = json.loads(resp.read())
         conn.close()

@@ -2,6 +2,7 @@
 reading, GLUE) and official-format part files (predictions.json, surprisal.json) written from it,
 for the submission tests. Imports nothing from `core`.
 """
+
 from __future__ import annotations
 
 import csv
@@ -15,15 +16,35 @@ import tests.core.evaluate.babylm_fixtures as fx
 STRICT_SMALL = [f"chck_{i}M" for i in range(1, 10)] + [f"chck_{i * 10}M" for i in range(1, 11)]
 GLUE = ("boolq", "mnli", "mrpc", "multirc", "qqp", "rte", "wsc")
 # task key of the collated file -> (fast folder, full folder)
-FOLDERS = {"blimp": ("blimp_fast", "blimp_filtered"), "blimp_supplement": ("supplement_fast", "supplement_filtered"),
-           "ewok": ("ewok_fast", "ewok_filtered"), "entity_tracking": ("entity_tracking_fast", "entity_tracking"),
-           "wug_adj": ("wug_adj_nominalization", "wug_adj_nominalization"),
-           "wug_past": ("wug_past_tense", "wug_past_tense"), "comps": (None, "comps")}
-WUG_PAST = [{"sentences": "Today I glorp. Yesterday I glorped.\tToday I glorp. Yesterday I glorpt.", "ratio": 0.7},
-            {"sentences": "Today I sprink. Yesterday I sprinked.\tToday I sprink. Yesterday I sprank.", "ratio": 0.4},
-            {"sentences": "Today I blick. Yesterday I blicked.\tToday I blick. Yesterday I blickt.", "ratio": 0.9}]
-READING_COLUMNS = ["item", "word", "prev_item", "prev_word", "RTfirstfix", "RTfirstpass", "RTgopast", "RTrightbound",
-                   "self_paced_reading_time", "Subtlex_log10", "length", "context_length", "prev_length"]
+FOLDERS = {
+    "blimp": ("blimp_fast", "blimp_filtered"),
+    "blimp_supplement": ("supplement_fast", "supplement_filtered"),
+    "ewok": ("ewok_fast", "ewok_filtered"),
+    "entity_tracking": ("entity_tracking_fast", "entity_tracking"),
+    "wug_adj": ("wug_adj_nominalization", "wug_adj_nominalization"),
+    "wug_past": ("wug_past_tense", "wug_past_tense"),
+    "comps": (None, "comps"),
+}
+WUG_PAST = [
+    {"sentences": "Today I glorp. Yesterday I glorped.\tToday I glorp. Yesterday I glorpt.", "ratio": 0.7},
+    {"sentences": "Today I sprink. Yesterday I sprinked.\tToday I sprink. Yesterday I sprank.", "ratio": 0.4},
+    {"sentences": "Today I blick. Yesterday I blicked.\tToday I blick. Yesterday I blickt.", "ratio": 0.9},
+]
+READING_COLUMNS = [
+    "item",
+    "word",
+    "prev_item",
+    "prev_word",
+    "RTfirstfix",
+    "RTfirstpass",
+    "RTgopast",
+    "RTrightbound",
+    "self_paced_reading_time",
+    "Subtlex_log10",
+    "length",
+    "context_length",
+    "prev_length",
+]
 EEG_COLUMNS = ["ELAN", "LAN", "N400", "P600", "EPNP", "PNP"]  # fitted and written by the pipeline, never scored
 WORDS = "the girl saw herself and the boy ran to the big red house near a small river".split()
 
@@ -40,12 +61,20 @@ def reading_rows(n: int = 40, seed: int = 0) -> list[dict]:
     rows = []
     for i in range(n):
         word, prev, first = WORDS[i % len(WORDS)], WORDS[(i - 1) % len(WORDS)], i % 8 == 0
-        rows.append({"item": f"s{i // 8}", "word": word, "prev_item": "" if first else f"s{i // 8}",
-                     "prev_word": "" if first else prev,
-                     **{c: round(200 + 30 * rng.random() + 5 * len(word), 2) for c in READING_COLUMNS[4:9]},
-                     "Subtlex_log10": round(2 + rng.random(), 3), "length": len(word),
-                     "context_length": i % 8, "prev_length": "" if first else len(prev),
-                     **{c: round(rng.gauss(0, 1), 3) for c in EEG_COLUMNS}})
+        rows.append(
+            {
+                "item": f"s{i // 8}",
+                "word": word,
+                "prev_item": "" if first else f"s{i // 8}",
+                "prev_word": "" if first else prev,
+                **{c: round(200 + 30 * rng.random() + 5 * len(word), 2) for c in READING_COLUMNS[4:9]},
+                "Subtlex_log10": round(2 + rng.random(), 3),
+                "length": len(word),
+                "context_length": i % 8,
+                "prev_length": "" if first else len(prev),
+                **{c: round(rng.gauss(0, 1), 3) for c in EEG_COLUMNS},
+            }
+        )
     return rows
 
 
@@ -57,8 +86,10 @@ def write_data(root: Path) -> Path:
         _jsonl(base / ("blimp_fast" if fast else "blimp_filtered"), fx.BLIMP)
         _jsonl(base / ("supplement_fast" if fast else "supplement_filtered"), fx.SUPPLEMENT)
         _jsonl(base / ("ewok_fast" if fast else "ewok_filtered"), fx.EWOK)
-        _jsonl(base / ("entity_tracking_fast" if fast else "entity_tracking"),
-               {"regular.jsonl": fx.ENTITY["regular.jsonl"]} if fast else fx.ENTITY)
+        _jsonl(
+            base / ("entity_tracking_fast" if fast else "entity_tracking"),
+            {"regular.jsonl": fx.ENTITY["regular.jsonl"]} if fast else fx.ENTITY,
+        )
         _jsonl(base / "wug_adj_nominalization", {"wug_adj_nominalization.jsonl": fx.WUG})
         _jsonl(base / "wug_past_tense", {"wug_past_tense.jsonl": WUG_PAST})
         (base / "reading").mkdir(parents=True)
@@ -67,8 +98,10 @@ def write_data(root: Path) -> Path:
             writer.writeheader()
             writer.writerows(reading_rows())
     _jsonl(data / "full_eval" / "comps", fx.COMPS)
-    _jsonl(data / "full_eval" / "glue_filtered",
-           {f"{t}.valid.jsonl": [{"label": i % 2, "idx": i} for i in range(3 + k)] for k, t in enumerate(GLUE)})
+    _jsonl(
+        data / "full_eval" / "glue_filtered",
+        {f"{t}.valid.jsonl": [{"label": i % 2, "idx": i} for i in range(3 + k)] for k, t in enumerate(GLUE)},
+    )
     return data
 
 
@@ -99,7 +132,7 @@ def predictions(items, seed: int, wug: bool = False, drop: int = 0) -> str:
     rng = random.Random(seed)
     out: dict = {}
     seen: dict = {}
-    for uid, good, bad in items[:len(items) - drop]:
+    for uid, good, bad in items[: len(items) - drop]:
         n = seen[uid] = seen.get(uid, -1) + 1
         entry = {"id": f"{uid}_{n}", "pred": good if rng.random() < 0.6 else bad}
         if wug:
@@ -116,11 +149,19 @@ def _zero_shot_files(base: Path, kind: str, seed: int, drop: int) -> dict[str, s
             continue
         task = {"blimp_supplement": "blimp"}.get(key, key)
         files[f"zero_shot/causal/{task}/{folder}/predictions.json"] = predictions(
-            read_items(base / folder, key), seed + i, wug=key.startswith("wug"), drop=drop if i == 0 else 0)
+            read_items(base / folder, key), seed + i, wug=key.startswith("wug"), drop=drop if i == 0 else 0
+        )
     rng = random.Random(seed)
-    files["zero_shot/causal/reading/predictions.json"] = json.dumps({"reading": {"predictions": [
-        {"id": f"reading_{i}", "pred": rng.random() * 10, "prev_pred": rng.random() * 10 if r["prev_item"] else None}
-        for i, r in enumerate(reading_rows())]}})
+    files["zero_shot/causal/reading/predictions.json"] = json.dumps(
+        {
+            "reading": {
+                "predictions": [
+                    {"id": f"reading_{i}", "pred": rng.random() * 10, "prev_pred": rng.random() * 10 if r["prev_item"] else None}
+                    for i, r in enumerate(reading_rows())
+                ]
+            }
+        }
+    )
     return files
 
 
@@ -131,11 +172,21 @@ def official_files(model: str, revision: str, kind: str, data: Path, seed: int =
     if kind == "reading":
         return {k: v for k, v in _zero_shot_files(data / "fast_eval", "fast", seed, 0).items() if "/reading/" in k}
     if kind == "aoa":
-        return {"zero_shot/causal/AoA_word/surprisal.json": json.dumps({"results": [
-            {"step": rev, "word": w, "surprisal": float(k)} for rev in STRICT_SMALL for k, w in enumerate(WORDS[:5])]})}
-    return {f"finetune/{task}/predictions.json": json.dumps(
-        {task: {"predictions": [{"id": f"{task}_{i}", "pred": i % 2} for i in range(3 + k)]}})
-        for k, task in enumerate(GLUE)}
+        return {
+            "zero_shot/causal/AoA_word/surprisal.json": json.dumps(
+                {
+                    "results": [
+                        {"step": rev, "word": w, "surprisal": float(k)} for rev in STRICT_SMALL for k, w in enumerate(WORDS[:5])
+                    ]
+                }
+            )
+        }
+    return {
+        f"finetune/{task}/predictions.json": json.dumps(
+            {task: {"predictions": [{"id": f"{task}_{i}", "pred": i % 2} for i in range(3 + k)]}}
+        )
+        for k, task in enumerate(GLUE)
+    }
 
 
 def write_part(out: Path, model: str, revision: str, kind: str, data: Path, seed: int = 0, drop: int = 0) -> Path:

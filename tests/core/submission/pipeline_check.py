@@ -3,14 +3,26 @@ pipeline's code reads it: its keys, main's per-UID item counts, `glue` merged fr
 AoA's per-checkpoint rows, and `fast_eval_results[task]` one dict per revision of the track.
 Imports nothing from `core` (the counts are passed in: the pipeline's, or a fixture data set's).
 """
+
 from __future__ import annotations
 
 import json
 import math
 from pathlib import Path
 
-FULL_KEYS = ["blimp", "blimp_supplement", "ewok", "entity_tracking", "wug_adj", "wug_past", "comps", "reading",
-             "aoa", "glue", "fast_eval_results"]
+FULL_KEYS = [
+    "blimp",
+    "blimp_supplement",
+    "ewok",
+    "entity_tracking",
+    "wug_adj",
+    "wug_past",
+    "comps",
+    "reading",
+    "aoa",
+    "glue",
+    "fast_eval_results",
+]
 FAST_KEYS = ["blimp", "blimp_supplement", "ewok", "entity_tracking", "wug_adj", "wug_past", "reading"]
 GLUE = ("boolq", "mnli", "mrpc", "multirc", "qqp", "rte", "wsc")
 

@@ -1,6 +1,7 @@
 """Collation of a strict-small submission from official-format part files: the file the
 pipeline's `collate_preds --fast` writes (checked by re-implementing its checks), the hand-in tree,
 per-revision scores, and a short or missing part named with its command."""
+
 from __future__ import annotations
 
 import json
@@ -53,8 +54,22 @@ def test_collated_file_passes_the_pipelines_checks(workspace, history, tmp_path)
     assert sorted(collated["glue"]) == sorted(fx.GLUE)
     # a per-revision accuracy: the share of predictions equal to sentence_good, from the data
     rev = fx.STRICT_SMALL[3]
-    preds = json.loads((run_dir / "submission" / "parts" / f"fast-{rev}" / "results" / "r" / rev / "zero_shot" /
-                        "causal" / "blimp" / "blimp_fast" / "predictions.json").read_text())
+    preds = json.loads(
+        (
+            run_dir
+            / "submission"
+            / "parts"
+            / f"fast-{rev}"
+            / "results"
+            / "r"
+            / rev
+            / "zero_shot"
+            / "causal"
+            / "blimp"
+            / "blimp_fast"
+            / "predictions.json"
+        ).read_text()
+    )
     items = [i for i in fx.read_items(data / "fast_eval" / "blimp_fast", "blimp") if i[0] == "wh_island"]
     want = sum(p["pred"] == i[1] for p, i in zip(preds["wh_island"]["predictions"], items)) / len(items)
     assert collated["fast_eval_results"]["blimp"][3]["wh_island"] == pytest.approx(want)
@@ -82,8 +97,11 @@ def test_a_missing_part_is_named_and_nothing_is_written(workspace, history, tmp_
     data, run_dir = _all_parts(workspace, history, tmp_path)
     shutil.rmtree(run_dir / "submission" / "parts" / "glue-main")
     plan = make_plan("r", "strict-small", str(data), workspace, history, SCALE)
-    with pytest.raises(UserError, match=r"lacks 1 part\(s\):\n  - glue main: missing; make it with: babyllama eval "
-                                        r"\S+ --suite glue"):
+    with pytest.raises(
+        UserError,
+        match=r"lacks 1 part\(s\):\n  - glue main: missing; make it with: babyllama eval "
+        r"\S+ --suite glue",
+    ):
         collate(plan, log=lambda m: None)
     assert not output_path(plan).exists()
 
@@ -93,8 +111,11 @@ def test_official_counts_refuse_a_fixture_sized_part(workspace, history, tmp_pat
     # word scale 1 = a real submission: the pipeline's counts (BLiMP fast: 200 per UID) apply
     plan = make_plan("r", "strict-small", str(data), workspace, history, SCALE)
     plan.word_scale = 1.0
-    with pytest.raises(UserError, match=r"full part, revision main: .*blimp \w+ has \d predictions, the pipeline "
-                                        r"expects (971|960|929)"):
+    with pytest.raises(
+        UserError,
+        match=r"full part, revision main: .*blimp \w+ has \d predictions, the pipeline "
+        r"expects (971|960|929)",
+    ):
         collate(plan, log=lambda m: None)
 
 
@@ -110,9 +131,11 @@ def test_a_fast_file_without_one_of_the_datas_uids_is_short_at_official_counts(w
     uids = sorted(sizes.count_data(data, fast=True)["blimp"])
     assert len(uids) >= 2
     path = tmp_path / "predictions.json"
-    path.write_text(json.dumps({u: {"predictions": [{"id": f"{u}_{i}", "pred": "x"} for i in range(200)]}
-                                for u in uids[1:]}))
+    path.write_text(json.dumps({u: {"predictions": [{"id": f"{u}_{i}", "pred": "x"} for i in range(200)]} for u in uids[1:]}))
     assert collation._checked(part, plan, path, "blimp", True, None).keys() == set(uids[1:])  # the pipeline's check
-    with pytest.raises(UserError, match=rf"fast part, revision chck_5M: .*blimp has no predictions for {uids[0]}; "
-                                        r"make it again with: babyllama eval .* --revision chck_5M"):
+    with pytest.raises(
+        UserError,
+        match=rf"fast part, revision chck_5M: .*blimp has no predictions for {uids[0]}; "
+        r"make it again with: babyllama eval .* --revision chck_5M",
+    ):
         collation._checked(part, plan, path, "blimp", True, None, set(uids))

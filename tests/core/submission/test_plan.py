@@ -1,6 +1,7 @@
 """The submission plan of a fake run: the track's revisions, each part done / running / failed /
 short / missing from the official files on disk and the history's jobs, the checkpoint schedule
 and the word budget."""
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,9 @@ from core.submission.plan import make_plan, track_marks
 SCALE = 0.0001  # chck_1M -> the run's chck_100 (100 words), chck_100M -> chck_10k
 
 
-def fake_run(ws, history, name, revisions, marks="100,200,300,400,500,600,700,800,900,1k,2k,3k,4k,5k,6k,7k,8k,9k,10k",
-             words=12_000):
+def fake_run(
+    ws, history, name, revisions, marks="100,200,300,400,500,600,700,800,900,1k,2k,3k,4k,5k,6k,7k,8k,9k,10k", words=12_000
+):
     """A finished run row and folder with a `chck_*` folder (manifest only) per revision given."""
     run_dir = ws.models_dir / name
     run_dir.mkdir(parents=True)

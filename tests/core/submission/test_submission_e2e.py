@@ -3,6 +3,7 @@ with official-format fixture data: 19 fast parts (zero-shot + reading) and the f
 real eval jobs, the export as a real export job; AoA and GLUE are fixture part files (their suites
 take minutes even at this size and have their own end-to-end tests). A part that comes out short
 stops the chain, naming it; the collated file passes the pipeline's checks."""
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,18 @@ def _cli(*argv, check=True):
 def test_submission_of_a_tiny_run(ready_workspace, tmp_path):
     ws = ready_workspace
     data = fx.write_data(tmp_path)
-    _cli("train", "--config", "tiny", "--model_name=sub", "data.train_path=syn", "data.tokenizer_path=tok",
-         "training.max_steps=60", "training.eval_steps=0", "training.save_steps=0", f"training.checkpoint_words={MARKS}")
+    _cli(
+        "train",
+        "--config",
+        "tiny",
+        "--model_name=sub",
+        "data.train_path=syn",
+        "data.tokenizer_path=tok",
+        "training.max_steps=60",
+        "training.eval_steps=0",
+        "training.save_steps=0",
+        f"training.checkpoint_words={MARKS}",
+    )
     run_dir = ws.models_dir / "sub"
     parts = run_dir / "submission" / "parts"
     for kind in ("aoa", "glue"):
@@ -43,16 +54,25 @@ def test_submission_of_a_tiny_run(ready_workspace, tmp_path):
     main = parts / "full-main" / "results" / "sub" / "main" / "zero_shot" / "causal"
     assert (main / "blimp" / "blimp_filtered" / "predictions.json").is_file()
     assert (main / "reading" / "report.txt").read_text().startswith("EYE TRACKING SCORE: ")
-    assert (parts / "fast-chck_100M" / "results" / "sub" / "chck_100M" / "zero_shot" / "causal" / "ewok" / "ewok_fast"
-            / "predictions.json").is_file()
+    assert (
+        parts
+        / "fast-chck_100M"
+        / "results"
+        / "sub"
+        / "chck_100M"
+        / "zero_shot"
+        / "causal"
+        / "ewok"
+        / "ewok_fast"
+        / "predictions.json"
+    ).is_file()
     assert (run_dir / "submission" / "export" / "export.json").is_file()
     collated = run_dir / "submission" / "results" / "sub" / "all_full_preds_and_fast_scores_causal.json"
     assert str(collated) in out
     assert "23 done" in _cli("submission", *common, "--status").stdout  # a rerun would start nothing
 
     # A part made but incomplete is named, and nothing is collated over it.
-    (parts / "fast-chck_1M" / "results" / "sub" / "chck_1M" / "zero_shot" / "causal" / "reading"
-     / "predictions.json").unlink()
+    (parts / "fast-chck_1M" / "results" / "sub" / "chck_1M" / "zero_shot" / "causal" / "reading" / "predictions.json").unlink()
     proc = _cli("submission", *common, "--collate-only", check=False)
     assert proc.returncode == 2 and "reading/predictions.json" in proc.stderr and "chck_1M" in proc.stderr, proc.stderr
     fx_reading = fx.official_files("sub", "chck_1M", "reading", data)

@@ -1,4 +1,5 @@
 """core.sweep.runs + core.sweep.plot: trials queued as real runs and linked, results, best, stop."""
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,14 @@ from core.sweep import plot as sweep_plot
 from core.sweep import runs as sweep_runs
 from core.sweep import spec as sweep
 
-FAST = {"data.train_path": "syn", "data.tokenizer_path": "tok", "training.logging_steps": 1,
-        "training.eval_steps": 0, "training.save_steps": 0, "training.warmup_steps": 0}
+FAST = {
+    "data.train_path": "syn",
+    "data.tokenizer_path": "tok",
+    "training.logging_steps": 1,
+    "training.eval_steps": 0,
+    "training.save_steps": 0,
+    "training.warmup_steps": 0,
+}
 
 
 def _plan(ws, name, grid, **extra):
@@ -92,9 +99,11 @@ def test_taken_sweep_or_run_names_are_refused_before_anything_starts(ready_works
 
 
 def test_results_follow_the_mode_skip_unscored_trials_and_read_evals(ready_workspace, history, tmp_path):
-    trials = [("a", {"training.lr": 1e-4, "model.n_layer": 2}, [(10, 3.0), (20, 2.5)]),
-              ("b", {"training.lr": 1e-2, "model.n_layer": 4}, [(10, 2.0), (20, float("nan"))]),
-              ("c", {"training.lr": 1e-3, "model.n_layer": 2}, [])]
+    trials = [
+        ("a", {"training.lr": 1e-4, "model.n_layer": 2}, [(10, 3.0), (20, 2.5)]),
+        ("b", {"training.lr": 1e-2, "model.n_layer": 4}, [(10, 2.0), (20, float("nan"))]),
+        ("c", {"training.lr": 1e-3, "model.n_layer": 2}, []),
+    ]
     insert_sweep(history, "s", trials, mode="max", metric="acc")
     history.log_eval("c", 20, "cloze", "acc", 2.8)
     result = sweep_runs.results(history, "s")
@@ -121,8 +130,10 @@ def test_deleting_a_trial_run_drops_it_from_the_sweep(ready_workspace, history):
 def insert_sweep(history, name, trials, mode="min", metric="eval_loss"):
     """A sweep whose trials are finished runs with the given metric series (no processes)."""
     with write_transaction(history.conn) as conn:
-        conn.execute("INSERT INTO sweeps (name, metric, mode, spec, sweep_dir, created) VALUES (?, ?, ?, '{}', ?, ?)",
-                     (name, metric, mode, str(history.db_path.parent / "sweeps" / name), time.time()))
+        conn.execute(
+            "INSERT INTO sweeps (name, metric, mode, spec, sweep_dir, created) VALUES (?, ?, ?, '{}', ?, ?)",
+            (name, metric, mode, str(history.db_path.parent / "sweeps" / name), time.time()),
+        )
     sweep_id = history.conn.execute("SELECT id FROM sweeps WHERE name = ?", (name,)).fetchone()[0]
     for position, (run, params, series) in enumerate(trials):
         if history.get_run(run) is None:
@@ -131,5 +142,7 @@ def insert_sweep(history, name, trials, mode="min", metric="eval_loss"):
         for step, value in series:
             history.log_metrics(run, step, {metric: value})
         with write_transaction(history.conn) as conn:
-            conn.execute("INSERT INTO sweep_trials (sweep_id, run_id, position, params) VALUES (?, ?, ?, ?)",
-                         (sweep_id, history.get_run(run)["id"], position, json.dumps(params)))
+            conn.execute(
+                "INSERT INTO sweep_trials (sweep_id, run_id, position, params) VALUES (?, ?, ?, ?)",
+                (sweep_id, history.get_run(run)["id"], position, json.dumps(params)),
+            )

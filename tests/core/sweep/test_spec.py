@@ -1,4 +1,5 @@
 """core.sweep.spec: grid expansion, seeded random sampling, trial names, whole-sweep validation, examples."""
+
 from __future__ import annotations
 
 import math
@@ -18,8 +19,12 @@ DATA = {"data.train_path": "syn", "data.tokenizer_path": "tok"}
 
 
 def _spec(**changes):
-    spec = {"name": "lrs", "base": "tiny", "overrides": dict(DATA),
-            "grid": {"training.lr": ["1e-4", "3e-4", "1e-3"], "training.batch_size": [16, 32]}}
+    spec = {
+        "name": "lrs",
+        "base": "tiny",
+        "overrides": dict(DATA),
+        "grid": {"training.lr": ["1e-4", "3e-4", "1e-3"], "training.batch_size": [16, 32]},
+    }
     spec.update(changes)
     return spec
 
@@ -29,13 +34,16 @@ def test_grid_is_the_cartesian_product_in_key_order():
     assert len(points) == 6
     assert points[0] == {"training.lr": 1, "training.batch_size": 16}
     assert points[1] == {"training.lr": 1, "training.batch_size": 32}
-    assert {(p["training.lr"], p["training.batch_size"]) for p in points} == {
-        (lr, bs) for lr in (1, 2, 3) for bs in (16, 32)}
+    assert {(p["training.lr"], p["training.batch_size"]) for p in points} == {(lr, bs) for lr in (1, 2, 3) for bs in (16, 32)}
 
 
 def test_random_draws_are_seeded_bounded_and_log_uniform_spreads_over_decades():
-    space = {"training.lr": {"log_uniform": [1e-5, 1e-2]}, "training.weight_decay": {"uniform": [0.0, 0.1]},
-             "model.n_layer": {"choice": [2, 4]}, "training.warmup_steps": {"int_uniform": [0, 3]}}
+    space = {
+        "training.lr": {"log_uniform": [1e-5, 1e-2]},
+        "training.weight_decay": {"uniform": [0.0, 0.1]},
+        "model.n_layer": {"choice": [2, 4]},
+        "training.warmup_steps": {"int_uniform": [0, 3]},
+    }
     a = sweep.expand({"training.batch_size": [8, 16]}, space, draws=100, seed=7)
     assert a == sweep.expand({"training.batch_size": [8, 16]}, space, draws=100, seed=7)
     assert a != sweep.expand({"training.batch_size": [8, 16]}, space, draws=100, seed=8)
@@ -43,7 +51,7 @@ def test_random_draws_are_seeded_bounded_and_log_uniform_spreads_over_decades():
     lrs = [p["training.lr"] for p in a]
     assert all(1e-5 <= v <= 1e-2 for v in lrs)
     # Log-uniform: about a third of the draws in each decade, not ~90 % in the top one.
-    decades = [sum(1 for v in lrs if 10 ** (e - 1) <= v < 10 ** e) for e in (-4, -3, -2)]
+    decades = [sum(1 for v in lrs if 10 ** (e - 1) <= v < 10**e) for e in (-4, -3, -2)]
     assert all(40 <= d <= 95 for d in decades), decades
     assert all(0.0 <= p["training.weight_decay"] <= 0.1 for p in a)
     assert {p["model.n_layer"] for p in a} == {2, 4}
@@ -66,8 +74,11 @@ def test_sampled_floats_are_rounded_but_never_outside_the_bounds():
 
 
 def test_plan_trials_have_typed_values_unique_safe_names_and_valid_configs(ready_workspace):
-    plan = sweep.plan(_spec(random={"training.weight_decay": {"uniform": [0, 0.1]}}, trials=2, seed=3),
-                      ready_workspace, checks=[data_checker(ready_workspace, require=True)])
+    plan = sweep.plan(
+        _spec(random={"training.weight_decay": {"uniform": [0, 0.1]}}, trials=2, seed=3),
+        ready_workspace,
+        checks=[data_checker(ready_workspace, require=True)],
+    )
     assert len(plan.trials) == 12 and plan.metric == "eval_loss" and plan.mode == "min"
     names = [t.name for t in plan.trials]
     assert len(set(names)) == 12 and all(check_name(n) == n for n in names)
@@ -81,23 +92,44 @@ def test_plan_trials_have_typed_values_unique_safe_names_and_valid_configs(ready
 
 
 def test_trial_names_stay_safe_and_unique_for_odd_values():
-    points = [{"logging.project": "my project/β"}, {"logging.project": "my project/β"},
-              {"training.lr": 0.00031622}, {"data.tokenizer_path": "x" * 150}]
+    points = [
+        {"logging.project": "my project/β"},
+        {"logging.project": "my project/β"},
+        {"training.lr": 0.00031622},
+        {"data.tokenizer_path": "x" * 150},
+    ]
     names = sweep.trial_names("s", points)
     assert len(set(names)) == 4 and all(check_name(n) == n for n in names)
     assert names[2] == "s-lr3.16e-4" and names[3] == "s-t4"
 
 
 def test_validation_reports_every_problem_at_once_with_its_path():
-    bad = _spec(grid={"training.lrr": [1e-4], "training.batch_size": [16, "big"], "training.seed": 5},
-                random={"training.weight_decay": {"uniform": [0.2, 0.1]}, "training.lr": {"log_uniform": [0, 1]},
-                        "model.n_layer": {"normal": [2, 4]}, "model.n_head": {"choice": []}},
-                mode="lowest", colour="red", trials=0)
+    bad = _spec(
+        grid={"training.lrr": [1e-4], "training.batch_size": [16, "big"], "training.seed": 5},
+        random={
+            "training.weight_decay": {"uniform": [0.2, 0.1]},
+            "training.lr": {"log_uniform": [0, 1]},
+            "model.n_layer": {"normal": [2, 4]},
+            "model.n_head": {"choice": []},
+        },
+        mode="lowest",
+        colour="red",
+        trials=0,
+    )
     with pytest.raises(ConfigError) as info:
         sweep.plan(bad)
     where = {issue.where for issue in info.value.issues}
-    assert {"grid.training.lrr", "grid.training.seed", "random.training.weight_decay", "random.training.lr",
-            "random.model.n_layer", "random.model.n_head", "mode", "colour", "trials"} <= where
+    assert {
+        "grid.training.lrr",
+        "grid.training.seed",
+        "random.training.weight_decay",
+        "random.training.lr",
+        "random.model.n_layer",
+        "random.model.n_head",
+        "mode",
+        "colour",
+        "trials",
+    } <= where
     # The trial with the bad grid value is checked through config.load and named in the path.
     assert any(w.startswith("lrs-bsbig") and w.endswith("training.batch_size") for w in where), where
     assert "did you mean training.lr" in str(info.value)

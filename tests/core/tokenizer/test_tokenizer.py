@@ -1,4 +1,5 @@
 """core.tokenizer and `babyllama tokenizer ...`: training on real text, loading, finding, measuring."""
+
 from __future__ import annotations
 
 import json
@@ -114,8 +115,19 @@ def test_cli_missing_corpus_is_exit_2(workspace, capsys):
 
 def test_guide_spelling_writes_bare_json_that_loads(workspace, corpus, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    code = main(["tokenizer", "train", "--data-dir", str(corpus), "--vocab-size", "800",
-                 "--output", "./models/synthetic-tokenizer.json", "--quiet"])
+    code = main(
+        [
+            "tokenizer",
+            "train",
+            "--data-dir",
+            str(corpus),
+            "--vocab-size",
+            "800",
+            "--output",
+            "./models/synthetic-tokenizer.json",
+            "--quiet",
+        ]
+    )
     assert code == 0
     bare = tmp_path / "models" / "synthetic-tokenizer.json"
     assert bare.is_file() and workspace.tokenizers() == ["synthetic-tokenizer"]
@@ -123,8 +135,7 @@ def test_guide_spelling_writes_bare_json_that_loads(workspace, corpus, tmp_path,
 
     from_json = tk.load_tokenizer(str(bare), workspace)
     from_dir = tk.load_tokenizer("synthetic-tokenizer", workspace)
-    assert (from_json.pad_token_id, from_json.bos_token_id, from_json.eos_token_id,
-            from_json.unk_token_id) == (0, 1, 2, 3)
+    assert (from_json.pad_token_id, from_json.bos_token_id, from_json.eos_token_id, from_json.unk_token_id) == (0, 1, 2, 3)
     text = "The wolf said to the little goat: open the door!"
     assert from_json(text)["input_ids"] == from_dir(text)["input_ids"]
     assert from_json.decode(from_json(text)["input_ids"], skip_special_tokens=True) == text
@@ -188,8 +199,10 @@ def test_corpus_stats_match_an_independent_count(workspace, trained, corpus):
 
 
 def test_cli_inspect_and_list_json(workspace, trained, corpus, capsys):
-    assert main(["tokenizer", "inspect", "tok", "--text", "Hansel and Gretel", "--corpus", "grimm",
-                 "--max-lines", "200", "--json"]) == 0
+    assert (
+        main(["tokenizer", "inspect", "tok", "--text", "Hansel and Gretel", "--corpus", "grimm", "--max-lines", "200", "--json"])
+        == 0
+    )
     report = json.loads(capsys.readouterr().out)
     assert report["vocab_size"] == 1000 and report["meta"]["vocab_size"] == 1000
     assert report["text"]["words"] == 3 and len(report["text"]["ids"]) == len(report["text"]["tokens"])
@@ -225,13 +238,18 @@ def test_new_tokenizers_add_bos_and_no_bos_keeps_the_old_layout(corpus, tmp_path
     assert tk.read_meta(with_bos.out_dir)["adds_bos"] is True and tk.read_meta(without.out_dir)["adds_bos"] is False
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["tokenizer", "train", "--data", "grimm", "--vocab-size", "999999999999"],
-     "argument --vocab-size: must be <= 1,048,576, got 999,999,999,999"),
-    (["tokenizer", "train", "--data", "grimm", "--vocab-size", "100"], "argument --vocab-size: must be >= 260, got 100"),
-    (["tokenizer", "inspect", "tok", "--corpus", "grimm", "--max-lines", "-1"], "argument --max-lines: must be >= 1, got -1"),
-    (["tokenizer", "inspect", "tok", "--corpus", "grimm", "--max-lines", "0"], "argument --max-lines: must be >= 1, got 0"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["tokenizer", "train", "--data", "grimm", "--vocab-size", "999999999999"],
+            "argument --vocab-size: must be <= 1,048,576, got 999,999,999,999",
+        ),
+        (["tokenizer", "train", "--data", "grimm", "--vocab-size", "100"], "argument --vocab-size: must be >= 260, got 100"),
+        (["tokenizer", "inspect", "tok", "--corpus", "grimm", "--max-lines", "-1"], "argument --max-lines: must be >= 1, got -1"),
+        (["tokenizer", "inspect", "tok", "--corpus", "grimm", "--max-lines", "0"], "argument --max-lines: must be >= 1, got 0"),
+    ],
+)
 def test_cli_bounds_exit_2_before_any_work(workspace, capsys, argv, message):
     with pytest.raises(SystemExit) as exit_:
         main(argv)
@@ -242,7 +260,7 @@ def test_cli_bounds_exit_2_before_any_work(workspace, capsys, argv, message):
 def test_core_refuses_a_vocab_the_rust_trainer_would_abort_on(workspace, tmp_path):
     (tmp_path / "a.txt").write_text("the cat sat on the mat.\n" * 20, encoding="utf-8")
     with pytest.raises(UserError, match="vocab_size 2,147,483,647 is too large: at most 1,048,576"):
-        tk.train_tokenizer(tmp_path, workspace.tokenizer_dir("a"), vocab_size=2 ** 31 - 1, progress=False)
+        tk.train_tokenizer(tmp_path, workspace.tokenizer_dir("a"), vocab_size=2**31 - 1, progress=False)
     with pytest.raises(UserError, match="--max-lines: 0 must be at least 1"):
         tk.corpus_stats(None, tmp_path, max_lines=0)
     assert not workspace.tokenizer_dir("a").exists()

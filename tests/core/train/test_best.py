@@ -1,5 +1,6 @@
 """core.train.best: with training.keep_best=eval_loss the final model is the checkpoint with the
 lowest eval loss, on a run whose eval loss rises at the end; `runs show` names it."""
+
 from __future__ import annotations
 
 import json
@@ -10,9 +11,15 @@ from core.train.best import BEST_FILE, read_best
 from tests.core.train.test_loop import _run, _weights
 
 # A learning rate that warms up to far too high: the eval loss falls, then rises at the end.
-RISING = ["training.keep_best=eval_loss", "training.eval_steps=4", "training.save_steps=0",
-          "training.save_total_limit=0", "training.lr=4.0", "training.warmup_steps=240",
-          "training.lr_scheduler=constant"]
+RISING = [
+    "training.keep_best=eval_loss",
+    "training.eval_steps=4",
+    "training.save_steps=0",
+    "training.save_total_limit=0",
+    "training.lr=4.0",
+    "training.warmup_steps=240",
+    "training.lr_scheduler=constant",
+]
 
 
 def test_keep_best_keeps_the_checkpoint_with_the_lowest_eval_loss(ready_workspace, tmp_path, capsys):

@@ -1,5 +1,6 @@
 """core.train.callbacks.StopOnSignal: a signal before training raises SignalStop, one during
 training asks for a stop (checkpoint, `stopped`), a second one ends the process at once."""
+
 from __future__ import annotations
 
 import os

@@ -2,6 +2,7 @@
 a checkpoint without a manifest takes no `save_total_limit` slot, re-saving a step never loses the
 only checkpoint, and `training_state.pt` is loaded with weights_only (a pickle payload is refused).
 Each test failed on the code before these changes (noted in each docstring)."""
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,7 @@ def parts(data_template):
     from core.tokenizer import load_tokenizer
 
     torch.manual_seed(0)
-    lm = build_model(ModelConfig(hidden_size=16, intermediate_size=32, n_layer=1, n_head=2,
-                                 max_position_embeddings=32), 600)
+    lm = build_model(ModelConfig(hidden_size=16, intermediate_size=32, n_layer=1, n_head=2, max_position_embeddings=32), 600)
     opt = torch.optim.AdamW(lm.parameters(), lr=1e-3)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
     return lm, load_tokenizer("tok", data_template), opt, sched
@@ -33,8 +33,9 @@ def parts(data_template):
 
 def _save(parts, run_dir, step, **kw):
     lm, tok, opt, sched = parts
-    return ckpt.save(run_dir, lm, tok, opt, sched, ckpt.Progress(step=step, tokens_seen=step * 100), {"x": 1},
-                     log=lambda m: None, **kw)
+    return ckpt.save(
+        run_dir, lm, tok, opt, sched, ckpt.Progress(step=step, tokens_seen=step * 100), {"x": 1}, log=lambda m: None, **kw
+    )
 
 
 def _dead_pid() -> int:

@@ -1,5 +1,6 @@
 """core.train.distill: the loss is what the formula says, it pulls the student towards the
 teachers, and teachers that cannot be used are refused before anything starts."""
+
 from __future__ import annotations
 
 import copy
@@ -67,8 +68,12 @@ def _timinar_compute_loss(student, teachers, input_ids, alpha, temperature):
     out = student(**inputs)
     with torch.no_grad():
         avg = torch.stack([t(**inputs).logits for t in teachers]).mean(dim=0)
-    soft = torch.nn.KLDivLoss(reduction="batchmean")(F.log_softmax(out.logits / temperature, dim=-1),
-                                                     F.softmax(avg / temperature, dim=-1)) * temperature ** 2
+    soft = (
+        torch.nn.KLDivLoss(reduction="batchmean")(
+            F.log_softmax(out.logits / temperature, dim=-1), F.softmax(avg / temperature, dim=-1)
+        )
+        * temperature**2
+    )
     return alpha * out.loss + (1.0 - alpha) * soft, out.loss, soft
 
 
@@ -77,8 +82,7 @@ def test_sequence_reduction_is_timinars_compute_loss(alpha):
     student, teachers, batch = _lm(0), [_lm(1), _lm(2)], _batch(length=32)
     with torch.no_grad():
         expected, ce, soft = _timinar_compute_loss(student, teachers, batch, alpha, 2.0)
-        wrapped = DistillLossModel(student, teachers, alpha=alpha, temperature=2.0, vocab=VOCAB,
-                                   kl_reduction="sequence")
+        wrapped = DistillLossModel(student, teachers, alpha=alpha, temperature=2.0, vocab=VOCAB, kl_reduction="sequence")
         got = wrapped(batch)
     assert abs(got.item() - expected.item()) < 1e-5
     logged = wrapped.window_metrics(lambda x: x)
@@ -139,8 +143,7 @@ def _save(lm, tokenizer, folder):
 
 def test_teachers_must_share_the_students_tokenizer(ready_workspace, tmp_path):
     tok = load_tokenizer("tok", ready_workspace)
-    train_tokenizer(ready_workspace.corpus_dir("syn"), ready_workspace.tokenizer_dir("other"), vocab_size=400,
-                    progress=False)
+    train_tokenizer(ready_workspace.corpus_dir("syn"), ready_workspace.tokenizer_dir("other"), vocab_size=400, progress=False)
     other = load_tokenizer("other", ready_workspace)
     model = build_model(config.load(find("tiny")).model, len(tok))
     good = _save(model, tok, tmp_path / "good")
@@ -150,13 +153,11 @@ def test_teachers_must_share_the_students_tokenizer(ready_workspace, tmp_path):
     cfg = config.load(find("tiny"), [*base, f"distillation.teacher_models={good}"])
     assert check_teachers(cfg, ready_workspace) == [good]
     with pytest.raises(UserError) as err:
-        check_teachers(config.load(find("tiny"), [*base, f"distillation.teacher_models={good},{bad}"]),
-                       ready_workspace)
+        check_teachers(config.load(find("tiny"), [*base, f"distillation.teacher_models={good},{bad}"]), ready_workspace)
     assert "distillation.teacher_models" in str(err.value) and str(bad) in str(err.value)
     assert "'tok'" in str(err.value) and "token ids differ" in str(err.value)
     with pytest.raises(UserError, match="no run or folder"):
-        check_teachers(config.load(find("tiny"), [*base, "distillation.teacher_models=nope,alsonope"]),
-                       ready_workspace)
+        check_teachers(config.load(find("tiny"), [*base, "distillation.teacher_models=nope,alsonope"]), ready_workspace)
 
 
 def test_a_teacher_must_predict_the_whole_vocabulary(tmp_path):

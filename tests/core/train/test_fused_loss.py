@@ -1,4 +1,5 @@
 """core.train.fused_loss gives transformers' loss and gradients without materialising the logits."""
+
 from __future__ import annotations
 
 import pytest
@@ -108,8 +109,8 @@ def test_a_compiled_body_gives_the_eager_loss_and_gradients_and_leaves_the_model
 
 # --- fp16 with a loss scale: the gradient of the logits must not underflow (issue 13, item 5) ---
 
-LOSS_SCALE = 65536.0   # GradScaler's initial scale
-FP16_RTOL = 5e-3       # fp16 keeps ~3 decimal digits (2^-11 = 4.9e-4 per rounding); 10x that, summed
+LOSS_SCALE = 65536.0  # GradScaler's initial scale
+FP16_RTOL = 5e-3  # fp16 keeps ~3 decimal digits (2^-11 = 4.9e-4 per rounding); 10x that, summed
 
 
 def _fp16_problem():
@@ -152,8 +153,11 @@ def _fp16_errors(grads, reference, targets):
     output rows no target names (their whole gradient is the softmax part)."""
     unnamed = torch.ones(reference[1].shape[0], dtype=torch.bool)
     unnamed[targets[targets != IGNORE_INDEX]] = False
-    return {"hidden": _rel(grads[0], reference[0]), "weight": _rel(grads[1], reference[1]),
-            "unnamed rows": _rel(grads[1][unnamed], reference[1][unnamed])}
+    return {
+        "hidden": _rel(grads[0], reference[0]),
+        "weight": _rel(grads[1], reference[1]),
+        "unnamed rows": _rel(grads[1][unnamed], reference[1][unnamed]),
+    }
 
 
 def test_fp16_autocast_with_a_loss_scale_gives_the_fp32_gradient():
@@ -167,16 +171,14 @@ def test_fp16_autocast_with_a_loss_scale_gives_the_fp32_gradient():
     with torch.autocast("cpu", dtype=torch.float16):
         loss = linear_cross_entropy(h, w, None, targets)
     (loss * LOSS_SCALE).backward()
-    torch.testing.assert_close(loss, torch.nn.functional.cross_entropy(hidden @ weight.t(), targets),
-                               rtol=1e-3, atol=1e-3)
+    torch.testing.assert_close(loss, torch.nn.functional.cross_entropy(hidden @ weight.t(), targets), rtol=1e-3, atol=1e-3)
     errors = _fp16_errors((h.grad / LOSS_SCALE, w.grad / LOSS_SCALE), reference, targets)
     assert max(errors.values()) < FP16_RTOL, errors
 
 
 def test_negative_control_the_old_fp16_cast_fails_the_same_check():
     hidden, weight, targets = _fp16_problem()
-    errors = _fp16_errors(_old_forward_cast(hidden, weight, targets), _fp32_reference(hidden, weight, targets),
-                          targets)
+    errors = _fp16_errors(_old_forward_cast(hidden, weight, targets), _fp32_reference(hidden, weight, targets), targets)
     assert errors["hidden"] > FP16_RTOL and errors["weight"] > FP16_RTOL, errors
     assert errors["unnamed rows"] > 0.5, errors  # most of those rows' gradient was lost
 
@@ -221,8 +223,8 @@ def test_causal_lm_loss_matches_the_model_with_ignored_labels():
     model = _model("Llama")
     ids = torch.randint(0, VOCAB, (3, 40), generator=torch.Generator().manual_seed(5))
     labels = ids.clone()
-    labels[0, :15] = IGNORE_INDEX     # a prompt not to learn
-    labels[2, 30:] = IGNORE_INDEX     # padding at the end
+    labels[0, :15] = IGNORE_INDEX  # a prompt not to learn
+    labels[2, 30:] = IGNORE_INDEX  # padding at the end
     expected = model(input_ids=ids, labels=labels).loss
     expected.backward()
     want = _grads(model)

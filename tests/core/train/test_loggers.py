@@ -1,4 +1,5 @@
 """core.train.loggers: every row a checkpoint covers is flushed before that checkpoint is written."""
+
 from __future__ import annotations
 
 from core.train.callbacks import TrainControl, TrainState

@@ -1,4 +1,5 @@
 """core.train.loop in-process: learning happens, resume is bit-exact, callbacks steer the run."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -14,9 +15,16 @@ from core.train.callbacks import Callback, StopAfter
 from core.train.data import load_train_data
 from core.train.loop import TrainingDiverged, make_accelerator, train
 
-OVERRIDES = ["data.train_path=syn", "data.tokenizer_path=tok", "training.max_steps=24",
-             "training.logging_steps=4", "training.save_steps=8", "training.eval_steps=12",
-             "training.save_total_limit=0", "model.dropout=0.1"]  # dropout: the RNG state matters
+OVERRIDES = [
+    "data.train_path=syn",
+    "data.tokenizer_path=tok",
+    "training.max_steps=24",
+    "training.logging_steps=4",
+    "training.save_steps=8",
+    "training.eval_steps=12",
+    "training.save_total_limit=0",
+    "model.dropout=0.1",
+]  # dropout: the RNG state matters
 
 
 class Recorder(Callback):
@@ -43,8 +51,9 @@ def _run(ws, run_dir, extra=(), callbacks=(), resume_from=None):
     cfg = load(find("tiny"), [*OVERRIDES, *extra])
     data, tokenizer = load_train_data(cfg, ws)
     rec = Recorder()
-    status = train(cfg, data, tokenizer, run_dir, [rec, *callbacks], resume_from=resume_from,
-                   accelerator=make_accelerator(cfg)[0])
+    status = train(
+        cfg, data, tokenizer, run_dir, [rec, *callbacks], resume_from=resume_from, accelerator=make_accelerator(cfg)[0]
+    )
     return status, rec
 
 
@@ -100,17 +109,31 @@ def test_resume_is_bit_exact_and_negative_control_differs(ready_workspace, tmp_p
 
 def test_divergence_raises(ready_workspace, tmp_path):
     with pytest.raises(TrainingDiverged):
-        _run(ready_workspace, tmp_path / "nan", extra=["training.lr=1e4", "training.max_grad_norm=0",
-                                                      "training.warmup_steps=0", "training.max_steps=40"])
+        _run(
+            ready_workspace,
+            tmp_path / "nan",
+            extra=["training.lr=1e4", "training.max_grad_norm=0", "training.warmup_steps=0", "training.max_steps=40"],
+        )
 
 
 def test_gradient_accumulation_matches_bigger_batch(ready_workspace, tmp_path):
     """batch 8 x accumulation 2 takes the same first step as batch 16 (same sequences, same mean)."""
-    _, big = _run(ready_workspace, tmp_path / "big", extra=["training.batch_size=16", "training.max_steps=1",
-                                                            "training.logging_steps=1", "model.dropout=0"])
-    _, acc = _run(ready_workspace, tmp_path / "acc", extra=["training.batch_size=8", "training.max_steps=1",
-                                                            "training.gradient_accumulation_steps=2",
-                                                            "training.logging_steps=1", "model.dropout=0"])
+    _, big = _run(
+        ready_workspace,
+        tmp_path / "big",
+        extra=["training.batch_size=16", "training.max_steps=1", "training.logging_steps=1", "model.dropout=0"],
+    )
+    _, acc = _run(
+        ready_workspace,
+        tmp_path / "acc",
+        extra=[
+            "training.batch_size=8",
+            "training.max_steps=1",
+            "training.gradient_accumulation_steps=2",
+            "training.logging_steps=1",
+            "model.dropout=0",
+        ],
+    )
     assert acc.logs[1]["loss"] == pytest.approx(big.logs[1]["loss"], rel=1e-5)
     wa, wb = _weights(tmp_path / "big"), _weights(tmp_path / "acc")
     assert all(torch.allclose(wa[k], wb[k], atol=1e-6) for k in wa)
@@ -155,8 +178,11 @@ def test_bf16_on_cpu_trains_in_bf16_where_the_cpu_has_it_else_falls_back(ready_w
 def test_ordered_cpu_kernels_restore_the_callers_settings_even_on_errors(strict):
     from core.train.loop import _ordered_cpu_kernels
 
-    before = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
-              torch.utils.deterministic.fill_uninitialized_memory)
+    before = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+        torch.utils.deterministic.fill_uninitialized_memory,
+    )
     torch.use_deterministic_algorithms(strict)
     try:
         with pytest.raises(RuntimeError, match="boom"), _ordered_cpu_kernels(True):

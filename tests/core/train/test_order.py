@@ -1,6 +1,7 @@
 """core.train.order: the blocks of an epoch depend on (seed, epoch) only; random offsets shift
 each block inside the token stream, differently per seed, and a killed run resumes bit-exact;
 `training.dataloader_num_workers` gathers the same batches in worker processes."""
+
 from __future__ import annotations
 
 import os
@@ -57,8 +58,7 @@ def test_same_seed_same_blocks_other_seed_or_epoch_other_blocks():
 
 def test_worker_processes_gather_the_same_batches_in_the_same_order():
     def batches(workers):
-        return list(epoch_batches(_blocks(), 5, 2, True, start=3, stop=12, batch_size=2, world=2, rank=1,
-                                  num_workers=workers))
+        return list(epoch_batches(_blocks(), 5, 2, True, start=3, stop=12, batch_size=2, world=2, rank=1, num_workers=workers))
 
     inline, gathered = batches(0), batches(2)
     epoch = EpochBlocks(_blocks(), seed=5, epoch=2, random_offset=True)
@@ -99,15 +99,24 @@ def test_a_run_with_random_offsets_resumes_bit_exact_across_an_epoch(ready_works
 def test_kill_9_and_resume_with_random_offsets_is_bit_exact(ready_workspace, history):
     from tests.core.test_jobs import _final, _wait
 
-    cfg = config.load(find("tiny"), ["data.train_path=syn", "data.tokenizer_path=tok", "data.random_offset=true",
-                                     "training.logging_steps=5", "training.eval_steps=0", "training.save_steps=10",
-                                     "training.max_steps=40", "model.dropout=0.1"])
+    cfg = config.load(
+        find("tiny"),
+        [
+            "data.train_path=syn",
+            "data.tokenizer_path=tok",
+            "data.random_offset=true",
+            "training.logging_steps=5",
+            "training.eval_steps=0",
+            "training.save_steps=10",
+            "training.max_steps=40",
+            "model.dropout=0.1",
+        ],
+    )
     # Generous waits: on a shared 2-core machine (load 9) one 40-step tiny run took over 120 s.
     jobs.start("train", cfg, ready_workspace, history, name="straight")
     assert _final(history, "straight", timeout=450)["status"] == "finished"
     jobs.start("train", cfg, ready_workspace, history, name="killed")
-    run = _wait(history, "killed", lambda r: r["status"] == "running" and (r["step"] or 0) >= 25,
-                timeout=450)
+    run = _wait(history, "killed", lambda r: r["status"] == "running" and (r["step"] or 0) >= 25, timeout=450)
     os.killpg(run["pid"], signal.SIGKILL)
     assert _wait(history, "killed", lambda r: r["status"] != "running", timeout=10)["status"] == "lost"
     # Killed past step 25: a checkpoint of step 20 or later is what the resume continues from (not step 0).

@@ -1,5 +1,6 @@
 """core.train.probes: minimal-pair accuracy during training (`eval.pairs_every`), in the loop,
 through a real job, and the bad input that must be refused before a run starts."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -21,8 +22,15 @@ from core.train.data import load_train_data
 from core.train.loop import make_accelerator, train
 from core.train.probes import PAIRS_METRIC, Probe, pairs_probe
 
-BASE = ["data.train_path=syn", "data.tokenizer_path=tok", "training.max_steps=24", "training.logging_steps=4",
-        "training.eval_steps=0", "training.save_steps=0", "model.dropout=0.1"]  # dropout: RNG would show
+BASE = [
+    "data.train_path=syn",
+    "data.tokenizer_path=tok",
+    "training.max_steps=24",
+    "training.logging_steps=4",
+    "training.eval_steps=0",
+    "training.save_steps=0",
+    "model.dropout=0.1",
+]  # dropout: RNG would show
 
 
 class Evals(Callback):
@@ -77,8 +85,16 @@ def test_probe_schedule():
 
 
 def test_a_job_logs_pairs_accuracy_with_words_seen(ready_workspace, shared_data):
-    cfg = config.load(find("tiny"), [*BASE, "training.max_steps=12", "eval.pairs_every=6",
-                                     f"eval.pairs_dir={shared_data / 'blimp-sample'}", "eval.pairs_limit=4"])
+    cfg = config.load(
+        find("tiny"),
+        [
+            *BASE,
+            "training.max_steps=12",
+            "eval.pairs_every=6",
+            f"eval.pairs_dir={shared_data / 'blimp-sample'}",
+            "eval.pairs_limit=4",
+        ],
+    )
     with History(ready_workspace.db_path) as history:
         jobs.start("train", cfg, ready_workspace, history, name="grammar")
         deadline = time.monotonic() + 600  # a loaded machine slows tiny runs a lot
@@ -95,19 +111,28 @@ def test_a_job_logs_pairs_accuracy_with_words_seen(ready_workspace, shared_data)
 def test_missing_or_malformed_pairs_are_refused_before_anything_is_written(ready_workspace, tmp_path):
     with History(ready_workspace.db_path) as history:
         with pytest.raises(ConfigError, match=r"eval.pairs_dir.*blimp"):  # default <workspace>/blimp/ absent
-            jobs.start("train", config.load(find("tiny"), [*BASE, "eval.pairs_every=5"]), ready_workspace,
-                       history, name="p1")
+            jobs.start("train", config.load(find("tiny"), [*BASE, "eval.pairs_every=5"]), ready_workspace, history, name="p1")
         bad = tmp_path / "pairs"
         bad.mkdir()
         (bad / "x.jsonl").write_text('{"sentence_good": "A cat sleeps.", "sentence_bad": "A cat sleep."}\n{oops\n')
         with pytest.raises(UserError, match=r"x.jsonl:2: not valid JSON"):
-            jobs.start("train", config.load(find("tiny"), [*BASE, "eval.pairs_every=5", f"eval.pairs_dir={bad}"]),
-                       ready_workspace, history, name="p2")
+            jobs.start(
+                "train",
+                config.load(find("tiny"), [*BASE, "eval.pairs_every=5", f"eval.pairs_dir={bad}"]),
+                ready_workspace,
+                history,
+                name="p2",
+            )
         empty = tmp_path / "empty"
         empty.mkdir()
         with pytest.raises(UserError, match=r"^eval.pairs_dir: .*holds no .jsonl files"):
-            jobs.start("train", config.load(find("tiny"), [*BASE, "eval.pairs_every=5", f"eval.pairs_dir={empty}"]),
-                       ready_workspace, history, name="p3")
+            jobs.start(
+                "train",
+                config.load(find("tiny"), [*BASE, "eval.pairs_every=5", f"eval.pairs_dir={empty}"]),
+                ready_workspace,
+                history,
+                name="p3",
+            )
         assert [history.get_run(n) for n in ("p1", "p2", "p3")] == [None, None, None]
     assert not any((ready_workspace.models_dir / n).exists() for n in ("p1", "p2", "p3"))
 
@@ -116,8 +141,10 @@ def test_a_sentence_longer_than_the_context_fails_before_training(ready_workspac
     folder = tmp_path / "long"
     folder.mkdir()
     long = " ".join(["the cat sleeps"] * 200)
-    (folder / "p.jsonl").write_text(f'{{"sentence_good": "A cat sleeps.", "sentence_bad": "A cat sleep."}}\n'
-                                    f'{{"sentence_good": "{long}", "sentence_bad": "A cat sleep."}}\n')
+    (folder / "p.jsonl").write_text(
+        f'{{"sentence_good": "A cat sleeps.", "sentence_bad": "A cat sleep."}}\n'
+        f'{{"sentence_good": "{long}", "sentence_bad": "A cat sleep."}}\n'
+    )
     cfg = config.load(find("tiny"), [*BASE, "eval.pairs_every=5", f"eval.pairs_dir={folder}"])
     _, tokenizer = load_train_data(cfg, ready_workspace)
     with pytest.raises(UserError, match=r"eval.pairs_dir: .*p.jsonl:2 sentence_good: \d+ tokens, longer than"):

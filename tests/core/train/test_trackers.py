@@ -1,5 +1,6 @@
 """core.train.trackers: W&B (offline) and TensorBoard as metric sinks, and the check that a
 requested tracker's package is there before anything starts."""
+
 from __future__ import annotations
 
 import sys
@@ -21,7 +22,10 @@ def test_names_follow_the_hf_trainer():
     assert trackers.metric_name("eval_loss") == "eval/loss"
     assert trackers.metric_name("eval/pairs") == "eval/pairs"
     assert trackers.flatten({"training": {"lr": 1e-3, "fp16": False}, "x": None}) == {
-        "training.lr": 1e-3, "training.fp16": False, "x": "None"}
+        "training.lr": 1e-3,
+        "training.fp16": False,
+        "x": "None",
+    }
 
 
 def test_guide_flags_turn_trackers_on():
@@ -98,8 +102,17 @@ def test_tensorboard_scalars_and_a_resume_that_replaces_later_points(tmp_path):
 
 
 def test_a_training_run_writes_tensorboard_events(ready_workspace):
-    cfg = config.load(find("tiny"), [*DATA, "--tensorboard", "training.max_steps=6", "training.logging_steps=2",
-                                     "training.eval_steps=0", "training.save_steps=0"])
+    cfg = config.load(
+        find("tiny"),
+        [
+            *DATA,
+            "--tensorboard",
+            "training.max_steps=6",
+            "training.logging_steps=2",
+            "training.eval_steps=0",
+            "training.save_steps=0",
+        ],
+    )
     with History(ready_workspace.db_path) as h:
         run = jobs.start("train", cfg, ready_workspace, h, name="tb")
         deadline = time.monotonic() + 120

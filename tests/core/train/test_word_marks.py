@@ -1,6 +1,7 @@
 """BabyLM word marks (`training.checkpoint_words`) and track budgets: the schedule and its names,
 config forms and errors, `chck_*` checkpoints in a tiny run (kept by rotation, exact on resume),
 and a budget that stops the run as finished."""
+
 from __future__ import annotations
 
 import json
@@ -18,14 +19,24 @@ from core.train.callbacks import StopAfter, TrainControl, TrainState, WordBudget
 from core.train.data import load_train_data
 from core.train.loop import make_accelerator, train
 
-BASE = ["data.train_path=syn", "data.tokenizer_path=tok", "training.max_steps=12", "training.logging_steps=4",
-        "training.eval_steps=0", "training.save_steps=0", "training.save_total_limit=1"]
+BASE = [
+    "data.train_path=syn",
+    "data.tokenizer_path=tok",
+    "training.max_steps=12",
+    "training.logging_steps=4",
+    "training.eval_steps=0",
+    "training.save_steps=0",
+    "training.save_total_limit=1",
+]
 
 
 def test_babylm_schedule_has_the_challenges_names():
     names = [word_marks.mark_name(m) for m in word_marks.parse_marks("babylm")]
-    assert names == ([f"chck_{n}M" for n in range(1, 10)] + [f"chck_{n}M" for n in range(10, 100, 10)]
-                     + [f"chck_{n}M" for n in range(100, 1001, 100)])
+    assert names == (
+        [f"chck_{n}M" for n in range(1, 10)]
+        + [f"chck_{n}M" for n in range(10, 100, 10)]
+        + [f"chck_{n}M" for n in range(100, 1001, 100)]
+    )
     assert word_marks.parse_marks("10k, 2.5M,1B") == (10_000, 2_500_000, 1_000_000_000)
     assert [word_marks.mark_name(w) for w in (10_000, 1_500_000, 12_345)] == ["chck_10k", "chck_1500k", "chck_12345"]
 
@@ -50,8 +61,7 @@ def test_checkpoint_words_from_a_yaml_list_and_bad_values_name_the_field(tmp_pat
 def _run(ws, run_dir, extra=(), callbacks=(), resume_from=None):
     cfg = config.load(find("tiny"), [*BASE, *extra])
     data, tokenizer = load_train_data(cfg, ws)
-    status = train(cfg, data, tokenizer, run_dir, list(callbacks), resume_from=resume_from,
-                   accelerator=make_accelerator(cfg)[0])
+    status = train(cfg, data, tokenizer, run_dir, list(callbacks), resume_from=resume_from, accelerator=make_accelerator(cfg)[0])
     return status, data
 
 
@@ -174,8 +184,22 @@ def test_config_check_forecasts_the_marks_from_the_corpus(ready_workspace, capsy
     from core.data.corpus import read_manifest
 
     words = read_manifest(ready_workspace.corpus_dir("syn"))["splits"]["train"]["words"]
-    assert main(["config", "check", "tiny", "data.train_path=syn", "training.checkpoint_words=babylm",
-                 "training.num_epochs=2", "training.max_steps=0", "--workspace", str(ready_workspace.root)]) == 0
+    assert (
+        main(
+            [
+                "config",
+                "check",
+                "tiny",
+                "data.train_path=syn",
+                "training.checkpoint_words=babylm",
+                "training.num_epochs=2",
+                "training.max_steps=0",
+                "--workspace",
+                str(ready_workspace.root),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert f"# training.checkpoint_words: this run will see about {2 * words:,} words" in out
     assert "NO chck_ checkpoint will be saved" in out

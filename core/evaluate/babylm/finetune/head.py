@@ -2,6 +2,7 @@
 one position's final hidden state. Pooling `first` (position 0) is the official rule; `last` (the
 last real token) is ours, NOT the official rule. Imports torch; never gradio or studio.
 """
+
 from __future__ import annotations
 
 import torch
@@ -45,8 +46,9 @@ class SequenceClassifier(nn.Module):
     """`body` is the transformers base model (e.g. LlamaModel: embeddings, blocks, final norm);
     the whole thing is trained, body included, as the pipeline does."""
 
-    def __init__(self, body: nn.Module, hidden_size: int, num_labels: int, pooling: str = "first",
-                 dropout: float = 0.1, eps: float = 1e-5) -> None:
+    def __init__(
+        self, body: nn.Module, hidden_size: int, num_labels: int, pooling: str = "first", dropout: float = 0.1, eps: float = 1e-5
+    ) -> None:
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"pooling {pooling!r} is not one of {POOLINGS}")

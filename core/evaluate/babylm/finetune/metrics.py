@@ -3,6 +3,7 @@ class 1 (0.0 when it is undefined) and Matthews' correlation (0.0 when undefined
 
 Standard library only: never imports torch, gradio or studio.
 """
+
 from __future__ import annotations
 
 import math

@@ -2,6 +2,7 @@
 `results.txt` ("name: value" lines joined by newlines, no final newline, Python's float repr) and
 `predictions.json` (json.dump with default separators). Standard library only; never imports torch.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,5 +26,7 @@ def predictions_json(task: str, predictions: list[int]) -> str:
 
 def task_files(folder: str, task: str, scores: dict[str, float], predictions: list[int]) -> dict[str, str]:
     """{path: text} of one task under `folder` (`layout(...)`)."""
-    return {f"{folder}/{task}/results.txt": results_text(scores),
-            f"{folder}/{task}/predictions.json": predictions_json(task, predictions)}
+    return {
+        f"{folder}/{task}/results.txt": results_text(scores),
+        f"{folder}/{task}/predictions.json": predictions_json(task, predictions),
+    }

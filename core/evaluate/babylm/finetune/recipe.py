@@ -3,6 +3,7 @@
 
 Standard library only: never imports torch, gradio or studio.
 """
+
 from __future__ import annotations
 
 import math
@@ -27,14 +28,14 @@ class Recipe:
     valid_batch_size: int = 64
     epochs: int = 10
     seed: int = 42
-    weight_decay: float = 0.01          # AdamW, on every parameter (body and head, biases too)
+    weight_decay: float = 0.01  # AdamW, on every parameter (body and head, biases too)
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = 1e-8
-    warmup_proportion: float = 0.06     # warm-up steps = int(0.06 * total steps)
-    min_factor: float = 0.1             # cosine decays to 0.1 x lr
-    max_length: int = 512               # truncation (longest_first over the pair)
-    dropout: float = 0.1                # the head's dropout
-    layer_norm_eps: float = 1e-5        # the head's two LayerNorms (no affine parameters)
+    warmup_proportion: float = 0.06  # warm-up steps = int(0.06 * total steps)
+    min_factor: float = 0.1  # cosine decays to 0.1 x lr
+    max_length: int = 512  # truncation (longest_first over the pair)
+    dropout: float = 0.1  # the head's dropout
+    layer_norm_eps: float = 1e-5  # the head's two LayerNorms (no affine parameters)
     metrics: tuple[str, ...] = ("accuracy", "f1", "mcc")  # results.txt, in this order
     metric_for_valid: str = "accuracy"  # picks the best epoch (higher is better, strictly)
 
@@ -48,9 +49,14 @@ class Recipe:
 
 def official(task: str, num_labels: int = 2) -> Recipe:
     """The recipe eval_finetuning.sh runs for `task`."""
-    return Recipe(task=task, num_labels=num_labels, batch_size=_BATCH.get(task, 32), epochs=_EPOCHS.get(task, 10),
-                  metrics=_METRICS.get(task, ("accuracy", "f1", "mcc")),
-                  metric_for_valid=_VALID_METRIC.get(task, "accuracy"))
+    return Recipe(
+        task=task,
+        num_labels=num_labels,
+        batch_size=_BATCH.get(task, 32),
+        epochs=_EPOCHS.get(task, 10),
+        metrics=_METRICS.get(task, ("accuracy", "f1", "mcc")),
+        metric_for_valid=_VALID_METRIC.get(task, "accuracy"),
+    )
 
 
 def with_epochs(recipe: Recipe, epochs: int) -> Recipe:

@@ -3,6 +3,7 @@ turned into the (A, B) text pair and integer label the 2025 pipeline's `finetune
 
 Standard library only: never imports torch, gradio or studio.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,16 +29,19 @@ class TaskSpec:
     a_template: str = ""
 
 
-SPECS = {s.name: s for s in (
-    TaskSpec("boolq", ("question",), "passage"),
-    TaskSpec("multirc", ("question", "answer"), "paragraph", a_template="Question: {} Answer: {}"),
-    TaskSpec("rte", ("sentence1",), "sentence2"),
-    # span2 is the pronoun, span1 the candidate referent: "Does "<span2>" refer to "<span1>" ...?"
-    TaskSpec("wsc", ("span2_text", "span1_text"), "text", a_template='Does "{}" refer to "{}" in this passage?'),
-    TaskSpec("mrpc", ("sentence1",), "sentence2"),
-    TaskSpec("qqp", ("question1",), "question2"),
-    TaskSpec("mnli", ("premise",), "hypothesis", num_labels=3),
-)}
+SPECS = {
+    s.name: s
+    for s in (
+        TaskSpec("boolq", ("question",), "passage"),
+        TaskSpec("multirc", ("question", "answer"), "paragraph", a_template="Question: {} Answer: {}"),
+        TaskSpec("rte", ("sentence1",), "sentence2"),
+        # span2 is the pronoun, span1 the candidate referent: "Does "<span2>" refer to "<span1>" ...?"
+        TaskSpec("wsc", ("span2_text", "span1_text"), "text", a_template='Does "{}" refer to "{}" in this passage?'),
+        TaskSpec("mrpc", ("sentence1",), "sentence2"),
+        TaskSpec("qqp", ("question1",), "question2"),
+        TaskSpec("mnli", ("premise",), "hypothesis", num_labels=3),
+    )
+}
 
 
 @dataclass(frozen=True)
@@ -77,8 +81,10 @@ def find_folder(root: str | Path) -> Path:
     for candidate in (root, root / FOLDER, root / "full_eval" / FOLDER):
         if candidate.name == FOLDER and candidate.is_dir():
             return candidate
-    raise UserError(f"--babylm-data: no {FOLDER}/ folder at {root} (nor in its full_eval/); give the official "
-                    f"evaluation_data/ folder, its full_eval/, or {FOLDER}/ itself (fast_eval/ has no GLUE tasks)")
+    raise UserError(
+        f"--babylm-data: no {FOLDER}/ folder at {root} (nor in its full_eval/); give the official "
+        f"evaluation_data/ folder, its full_eval/, or {FOLDER}/ itself (fast_eval/ has no GLUE tasks)"
+    )
 
 
 def read_examples(path: Path, spec: TaskSpec, limit: int = 0) -> tuple[list[Example], int]:
@@ -110,13 +116,14 @@ def _example(line: str, spec: TaskSpec, where: str) -> Example:
     for key in (*spec.a_keys, spec.b_key):
         if not isinstance(raw.get(key), str):
             got = "missing" if key not in raw else f"a {type(raw[key]).__name__}"
-            raise UserError(f"{where}: field {key!r} is {got}; {spec.name} examples need the text fields "
-                            f"{', '.join((*spec.a_keys, spec.b_key))}")
+            raise UserError(
+                f"{where}: field {key!r} is {got}; {spec.name} examples need the text fields "
+                f"{', '.join((*spec.a_keys, spec.b_key))}"
+            )
         texts.append(raw[key])
     label = raw.get("label")
     if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < spec.num_labels:
-        raise UserError(f"{where}: field 'label' is {label!r}; {spec.name} labels are the integers "
-                        f"0..{spec.num_labels - 1}")
+        raise UserError(f"{where}: field 'label' is {label!r}; {spec.name} labels are the integers 0..{spec.num_labels - 1}")
     a_values = texts[:-1]
     a = spec.a_template.format(*a_values) if spec.a_template else " ".join(a_values)
     return Example(a, texts[-1], label)

@@ -2,6 +2,7 @@
 model's body + a fresh head, AdamW, warm-up + cosine, full shuffled batches, one validation pass per
 epoch, the best epoch's scores and predictions kept. Imports torch; never gradio or studio.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -81,8 +82,8 @@ def _batch(rows: list[list[int]], pad_id: int, device) -> tuple[torch.Tensor, to
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
     for i, row in enumerate(rows):
-        ids[i, :len(row)] = torch.tensor(row, dtype=torch.long)
-        mask[i, :len(row)] = 1
+        ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+        mask[i, : len(row)] = 1
     return ids.to(device), mask.to(device)
 
 
@@ -100,7 +101,7 @@ def predict(model, rows: list[list[int]], batch_size: int, pad_id: int, dtype) -
     device = next(model.parameters()).device
     out = []
     for start in range(0, len(rows), batch_size):
-        ids, mask = _batch(rows[start:start + batch_size], pad_id, device)
+        ids, mask = _batch(rows[start : start + batch_size], pad_id, device)
         with torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext():
             logits = model(ids, mask)
         out += logits.argmax(dim=-1).tolist()
@@ -112,13 +113,23 @@ def build_classifier(lm, recipe: Recipe, pooling: str, device) -> SequenceClassi
     head drawn right after torch.manual_seed(recipe.seed)."""
     body = copy.deepcopy(body_of(lm)).float().to(device)
     torch.manual_seed(recipe.seed)
-    model = SequenceClassifier(body, lm.config.hidden_size, recipe.num_labels, pooling,
-                               recipe.dropout, recipe.layer_norm_eps)
+    model = SequenceClassifier(body, lm.config.hidden_size, recipe.num_labels, pooling, recipe.dropout, recipe.layer_norm_eps)
     return model.to(device)
 
 
-def finetune(lm, tokenizer, train: list[Example], valid: list[Example], recipe: Recipe, *, pooling: str = "first",
-             max_length: int = 512, pad_id: int = 0, progress: Progress | None = None, log=print) -> TaskResult:
+def finetune(
+    lm,
+    tokenizer,
+    train: list[Example],
+    valid: list[Example],
+    recipe: Recipe,
+    *,
+    pooling: str = "first",
+    max_length: int = 512,
+    pad_id: int = 0,
+    progress: Progress | None = None,
+    log=print,
+) -> TaskResult:
     """Fine-tune a copy of `lm` on `train`, score every epoch on `valid`, keep the best epoch."""
     device = lm.device
     dtype = autocast_dtype(device)
@@ -128,11 +139,11 @@ def finetune(lm, tokenizer, train: list[Example], valid: list[Example], recipe: 
     progress = progress or Progress(recipe.total_steps(len(train)))
 
     # AdamW on every parameter, weight decay included for norms and biases (the pipeline's choice).
-    optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.lr, betas=recipe.betas, eps=recipe.eps,
-                                  weight_decay=recipe.weight_decay)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=recipe.lr, betas=recipe.betas, eps=recipe.eps, weight_decay=recipe.weight_decay
+    )
     total, warmup = recipe.total_steps(len(train)), recipe.warmup_steps(len(train))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: lr_factor(step, warmup, total, recipe.min_factor))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, warmup, total, recipe.min_factor))
     # fp16 needs loss scaling; bf16 and fp32 do not (the scaler is then a no-op).
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
     # Our own generator for the order: the data order depends on the seed only, not on how many
@@ -145,7 +156,7 @@ def finetune(lm, tokenizer, train: list[Example], valid: list[Example], recipe: 
         perm = torch.randperm(len(train), generator=order).tolist()
         # Full batches only: the pipeline's DataLoader drops the last partial batch.
         for start in range(0, len(perm) - recipe.batch_size + 1, recipe.batch_size):
-            picked = perm[start:start + recipe.batch_size]
+            picked = perm[start : start + recipe.batch_size]
             ids, mask = _batch([train_rows[i] for i in picked], pad_id, device)
             labels = torch.tensor([train_labels[i] for i in picked], device=device)
             with torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext():
@@ -163,15 +174,22 @@ def finetune(lm, tokenizer, train: list[Example], valid: list[Example], recipe: 
         # Validation on the whole valid file each epoch; the first strictly better score wins.
         preds = predict(model, valid_rows, recipe.valid_batch_size, pad_id, dtype)
         got = scores(valid_labels, preds, recipe.metrics)
-        record = EpochRecord(epoch, loss_sum.item() / max(steps, 1), got, time.perf_counter() - t0,
-                             steps * recipe.batch_size / max(train_seconds, 1e-9))
+        record = EpochRecord(
+            epoch,
+            loss_sum.item() / max(steps, 1),
+            got,
+            time.perf_counter() - t0,
+            steps * recipe.batch_size / max(train_seconds, 1e-9),
+        )
         if result is None or got[recipe.metric_for_valid] > result.scores[recipe.metric_for_valid]:
             # The pipeline predicts the valid file again with the kept model; the same weights give
             # these predictions, so they are kept instead of a copy of the model.
             result = TaskResult(epoch, got, preds)
         epochs.append(record)
-        log(f"  glue {recipe.task}: epoch {epoch}/{recipe.epochs}, loss {record.loss:.4f}, "
+        log(
+            f"  glue {recipe.task}: epoch {epoch}/{recipe.epochs}, loss {record.loss:.4f}, "
             f"valid {recipe.metric_for_valid} {got[recipe.metric_for_valid]:.4f} (best epoch {result.best_epoch}), "
-            f"{record.examples_per_s:,.1f} examples/s, ETA {progress.eta()}")
+            f"{record.examples_per_s:,.1f} examples/s, ETA {progress.eta()}"
+        )
     result.epochs, result.steps, result.seconds = epochs, total, time.perf_counter() - started
     return result
