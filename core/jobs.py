@@ -429,12 +429,11 @@ def process_start_time(pid: int) -> float | None:
 
 
 def same_process(pid: int, started: float | None) -> bool:
-    """Whether `pid` is alive and, when its recorded start time is known, is the same process
-    (after a reboot or a wrap-around the pid can name a stranger)."""
-    if not pid_alive(pid):
+    """Whether `pid` is alive and is the process recorded with start time `started` (after a
+    reboot or a wrap-around the pid can name a stranger). Without a start time there is no proof,
+    and pids 0 and 1 (init, whose process group holds the machine's own services) are never a worker."""
+    if pid <= 1 or started is None or not pid_alive(pid):
         return False
-    if started is None:
-        return True  # a row written before start times were recorded
     now = process_start_time(pid)
     return now is not None and abs(now - started) < START_TIME_TOLERANCE_S
 
@@ -475,8 +474,10 @@ def _record_pid(history: History, name: str, proc: subprocess.Popen) -> None:
 
 def _kill(history: History, run: dict) -> str:
     pid = run.get("pid")
-    # Never signal a group whose leader is not the run's worker (a reused pid is a stranger).
-    if pid and same_process(pid, run.get("pid_started")):
+    # Never signal a group whose leader is not the run's worker: a pid recorded on another host,
+    # or a reused pid here, names a stranger.
+    here = run.get("host") in (None, socket.gethostname())
+    if pid and here and same_process(pid, run.get("pid_started")):
         local.kill(pid)  # the worker leads its own group: children go too
     history.set_status(
         run["name"], "stopped", error="killed after a second stop request", hint="resume it to continue from the last checkpoint"

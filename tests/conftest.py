@@ -58,11 +58,13 @@ def workspace(tmp_path, monkeypatch):
 
 
 def _kill_live_jobs(ws) -> None:
-    """Kill the process group of every queued/running run whose recorded worker still runs. Read
-    with plain sqlite3: a test may have left its own broken schema or fake rows behind."""
-    import signal
+    """Kill the process group of every queued/running run whose recorded worker still runs here.
+    Read with plain sqlite3: a test may have left its own broken schema or fake rows behind (fake
+    pids such as 1 on a made-up host: `same_process` and the host check keep those unsignalled)."""
+    import socket
     import sqlite3
 
+    from core.backends import local
     from core.jobs import same_process
 
     if not ws.db_path.is_file():
@@ -70,18 +72,16 @@ def _kill_live_jobs(ws) -> None:
     conn = sqlite3.connect(ws.db_path)
     try:
         rows = conn.execute(
-            "SELECT pid, pid_started FROM runs WHERE status IN ('queued', 'running') AND pid IS NOT NULL"
+            "SELECT pid, pid_started, host FROM runs WHERE status IN ('queued', 'running') AND pid IS NOT NULL"
         ).fetchall()
     except sqlite3.Error:
         rows = []  # no runs table (a test's own broken database): no worker of ours
     finally:
         conn.close()
-    for pid, started in rows:
-        if pid != os.getpid() and same_process(pid, started):  # tests use their own pid as a fake one
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass  # it ended meanwhile
+    for pid, started, host in rows:
+        here = host in (None, socket.gethostname())
+        if here and pid != os.getpid() and same_process(pid, started):  # tests use their own pid as a fake one
+            local.kill(pid)
 
 
 @pytest.fixture

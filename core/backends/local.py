@@ -83,8 +83,15 @@ def launch(run_dir: Path, num_processes: int) -> subprocess.Popen:
 
 
 def kill(pid: int) -> None:
-    """SIGKILL the process group the worker `pid` leads (its children go too)."""
+    """SIGKILL the process group the worker `pid` leads (its children go too). A worker is started
+    in its own session, so it leads its group; a pid that leads none is signalled alone, and
+    pids 0 and 1 never (killpg(1) would reach every service started by init)."""
+    if pid <= 1:
+        raise ValueError(f"refusing to kill pid {pid}: not a worker")
     try:
-        os.killpg(pid, signal.SIGKILL)
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, signal.SIGKILL)
+        else:
+            os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass

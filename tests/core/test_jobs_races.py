@@ -67,6 +67,24 @@ def test_reused_pid_is_not_the_worker_and_is_never_killed(history, monkeypatch):
     assert jobs._kill(history, history.get_run("stranger")) == "killed" and killed == []
 
 
+def test_a_pid_from_another_host_or_without_a_start_time_is_never_signalled(workspace, history, monkeypatch):
+    """Before: a row with pid 1 and no start time (a run recorded on a compute node) counted as
+    our live worker, so a second stop, or a test's teardown, sent SIGKILL to process group 1:
+    every service that init started here, the CI runner among them."""
+    signalled = []
+    monkeypatch.setattr(os, "killpg", lambda pid, sig: signalled.append(("group", pid)))
+    monkeypatch.setattr(os, "kill", lambda pid, sig: signalled.append(("pid", pid)))
+    _running(history, "remote", pid=1, host="node-7", heartbeat=time.time())
+    _running(history, "legacy", pid=os.getppid(), heartbeat=time.time())  # live, but no start time
+    assert not jobs.same_process(1, None) and not jobs.same_process(1, jobs.process_start_time(1))
+    assert not jobs.same_process(os.getppid(), None)
+    for name in ("remote", "legacy"):
+        assert jobs._kill(history, history.get_run(name)) == "killed"
+    with pytest.raises(ValueError, match="pid 1"):
+        jobs.local.kill(1)
+    assert signalled == []
+
+
 def test_stale_heartbeat_on_this_host_means_lost(history):
     """Before: on the same host only the pid counted, so a hung worker stayed `running`."""
     me = os.getpid()
