@@ -35,10 +35,10 @@ studio: $(STAMP)
 # Lint and format check (ruff: pycodestyle, pyflakes, import order, black-style layout; config in
 # pyproject.toml; `make format` rewrites), then the whole
 # suite, slow, browser and cluster tests included (CI runs this; cluster tests skip without root
-# or slurm-wlm + munge, which .ci/run installs).
+# or slurm-wlm + munge, which .ci/run installs); the 15 slowest are listed at the end.
 test: $(STAMP) lint
 	@mkdir -p .cache/pytest
-	$(PY) -m pytest -m "" --basetemp=.cache/pytest/tmp $(PYTEST_ARGS)
+	$(PY) -m pytest -m "" --durations=15 --basetemp=.cache/pytest/tmp $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
