@@ -1,4 +1,4 @@
-"""`--backend local|slurm[:NAME]` with `--nodes`, `--gpus-per-node`, `--time` for `train` and
+"""`--backend local|slurm[:NAME]` with `--nodes`, `--gpus-per-node`, `--procs-per-node`, `--time` for `train` and
 `sweep`, turned into a `core.backends.BackendChoice`. Must not import gradio, torch or submitit.
 """
 
@@ -36,6 +36,15 @@ def add_backend_args(p) -> None:
         help="GPUs per SLURM node (overrides the cluster's `gpus_per_node`)",
     )
     g.add_argument(
+        "--procs-per-node",
+        "--procs_per_node",
+        dest="procs_per_node",
+        type=bounded(int, 1, 1024),
+        default=None,
+        help="training processes per SLURM node (overrides the cluster's `procs_per_node`; default one per GPU); "
+        "on CPU nodes >1 runs gloo processes through accelerate launch",
+    )
+    g.add_argument(
         "--time",
         default=None,
         metavar="HH:MM:SS",
@@ -55,6 +64,7 @@ def choose_backend(args, ws: Workspace):
         args.time,
         getattr(args, "max_parallel", None),
         getattr(args, "num_processes", 1),
+        args.procs_per_node,
     )
     backend, warnings = choose(ws, where)
     for warning in warnings:

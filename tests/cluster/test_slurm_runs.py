@@ -76,6 +76,7 @@ def test_a_tiny_run_completes_on_slurm_with_its_files(ready_workspace, history):
     assert job["history"] == "events" and job["topology"] == {
         "nodes": 1,
         "gpus_per_node": 0,
+        "procs_per_node": 1,
         "num_processes": 1,
         "launcher": "srun",
     }
@@ -86,6 +87,30 @@ def test_a_tiny_run_completes_on_slurm_with_its_files(ready_workspace, history):
     assert (run_dir / "model.safetensors").is_file() and (run_dir / "checkpoint-10").is_dir()
     assert "step 10/10" in (run_dir / "run.log").read_text()
     assert list((run_dir / "slurm").glob(f"{run['scheduler_job']}_*"))  # submitit's files of that job
+
+
+def test_two_gloo_processes_in_the_allocation_train_as_the_same_local_run(ready_workspace, history):
+    # srun starts one task; it runs `accelerate launch` of 2 CPU processes (gloo) through a free port.
+    steps = ["training.max_steps=10", "training.batch_size=4", "training.save_steps=10"]
+    two = Cluster(name="test", partition="debug", cpus_per_task=2, mem_gb=2, time="00:10:00", procs_per_node=2)
+    run = _start(ready_workspace, history, "m1", *steps, cluster=two)
+    assert json.loads((Path(run["run_dir"]) / "job.json").read_text())["topology"]["num_processes"] == 2
+    run = _wait(history, "m1", lambda r: r["status"] in FINAL_STATUSES and r["scheduler_state"] == "COMPLETED")
+    log = Path(run["run_dir"], "run.log").read_text()
+    assert run["status"] == "finished", (run["error"], log[-3000:], _submitit_logs(run))
+    assert "2 process(es)" in log and "parameters identical on all 2 processes" in log
+    assert sum(line.startswith("step 10/10 ") for line in log.splitlines()) == 1  # rank 0 reports, once
+    assert [s for s, _ in history.metric_series("m1", "loss")] == [5, 10]
+    assert [p.name for p in ckpt.list_checkpoints(run["run_dir"])] == ["checkpoint-10"]
+    assert history.metrics_since("m1", 9)[0]["tokens"] == 10 * 4 * 2 * 64  # both processes' tokens
+    assert list((Path(run["run_dir"]) / "slurm").glob("port-*")) == []  # one node: no port file to share
+    jobs.start("train", _cfg(*steps), ready_workspace, history, name="m1-local", num_processes=2)
+    local = _wait(history, "m1-local", lambda r: r["status"] in FINAL_STATUSES)
+    assert local["status"] == "finished"
+    assert history.metric_series("m1", "loss") == history.metric_series("m1-local", "loss")
+    assert (Path(run["run_dir"]) / "model.safetensors").read_bytes() == (
+        Path(local["run_dir"]) / "model.safetensors"
+    ).read_bytes()
 
 
 def test_stop_then_resume_as_a_new_job_is_bit_exact_with_a_local_run(ready_workspace, history):
