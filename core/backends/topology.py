@@ -138,6 +138,25 @@ def run_record(job: dict, world_size: int, mixed_precision: str, device: str) ->
     }
 
 
+def with_topology(config: dict, job: dict, accelerator) -> dict:
+    """The config the run's history saves: `config` plus its `topology` record (`accelerator`: the
+    worker's, after the machine's fall-backs)."""
+    record = run_record(job, accelerator.num_processes, str(accelerator.mixed_precision), accelerator.device.type)
+    return {**config, "topology": record}
+
+
+def describe(record: dict | None) -> str | None:
+    """`runs show`'s line: `slurm:gpu, 2 nodes x 4 processes (4 GPUs per node), world size 8, bf16, job 81`."""
+    if not record:
+        return None
+    text = (
+        f"{record['backend']}, {record['nodes']} node(s) x {record['procs_per_node']} process(es) "
+        f"({record['gpus_per_node']} GPUs per node), world size {record['world_size']}, "
+        f"mixed precision {record['mixed_precision']}"
+    )
+    return text + (f", job {record['scheduler_job']}" if record.get("scheduler_job") else "")
+
+
 def scheduler_job_id() -> str | None:
     """This job's id as `squeue` shows it (`81_3` for an array task); None outside SLURM."""
     array, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")

@@ -18,6 +18,7 @@ import pytest
 from core import config, jobs
 from core.backends import SLURM, BackendChoice
 from core.backends.config import Cluster
+from core.cli import main
 from core.config.presets import find
 from core.events.log import EVENTS_FILE, Event, read_events
 from core.history import FINAL_STATUSES, History
@@ -89,7 +90,7 @@ def test_a_tiny_run_completes_on_slurm_with_its_files(ready_workspace, history):
     assert list((run_dir / "slurm").glob(f"{run['scheduler_job']}_*"))  # submitit's files of that job
 
 
-def test_two_gloo_processes_in_the_allocation_train_as_the_same_local_run(ready_workspace, history):
+def test_two_gloo_processes_in_the_allocation_train_as_the_same_local_run(ready_workspace, history, capsys):
     # srun starts one task; it runs `accelerate launch` of 2 CPU processes (gloo) through a free port.
     steps = ["training.max_steps=10", "training.batch_size=4", "training.save_steps=10"]
     two = Cluster(name="test", partition="debug", cpus_per_task=2, mem_gb=2, time="00:10:00", procs_per_node=2)
@@ -104,6 +105,20 @@ def test_two_gloo_processes_in_the_allocation_train_as_the_same_local_run(ready_
     assert [p.name for p in ckpt.list_checkpoints(run["run_dir"])] == ["checkpoint-10"]
     assert history.metrics_since("m1", 9)[0]["tokens"] == 10 * 4 * 2 * 64  # both processes' tokens
     assert list((Path(run["run_dir"]) / "slurm").glob("port-*")) == []  # one node: no port file to share
+    assert run["config"]["topology"] == {  # the saved config records what ran, `runs show` prints it
+        "backend": "slurm:test",
+        "nodes": 1,
+        "procs_per_node": 2,
+        "gpus_per_node": 0,
+        "world_size": 2,
+        "mixed_precision": "no",
+        "scheduler_job": run["scheduler_job"],
+    }
+    assert main(["runs", "show", "m1"]) == 0
+    assert (
+        f"slurm:test, 1 node(s) x 2 process(es) (0 GPUs per node), world size 2, mixed precision no, job {run['scheduler_job']}"
+        in (capsys.readouterr().out)
+    )
     jobs.start("train", _cfg(*steps), ready_workspace, history, name="m1-local", num_processes=2)
     local = _wait(history, "m1-local", lambda r: r["status"] in FINAL_STATUSES)
     assert local["status"] == "finished"
