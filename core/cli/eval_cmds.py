@@ -159,6 +159,9 @@ def register(subparsers) -> None:
     )
     p.add_argument("--seed", type=bounds.bounded(int, 0, bounds.MAX_SEED), default=0, help="sampling seed (default 0)")
     p.add_argument("--detach", action="store_true", help="run as a background job; print its name and return")
+    from core.cli.backend_args import add_backend_args
+
+    add_backend_args(p)  # --backend slurm: the eval job goes to the cluster (implies --detach)
     add_workspace_arg(p)
     p.set_defaults(func=_cmd_eval)
 
@@ -277,12 +280,13 @@ def _cmd_eval(args) -> int:
     ws = Workspace.resolve(args.workspace).ensure()
     opts = _options(args)
     opts.check()
+    backend = _one_process_backend(args, ws)
     with open_history(ws) as history:
-        if args.detach:
+        if args.detach or backend is not None:
             stem = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(args.model).name).strip("-.") or "model"
             name = history.free_name(f"eval-{stem}-{datetime.now():%Y%m%d-%H%M%S}"[:100])
             command = _command(opts)
-            run = jobs.start_task("eval", opts.to_dict(), ws, history, name=name, command=command)
+            run = jobs.start_task("eval", opts.to_dict(), ws, history, name=name, command=command, backend=backend)
             print(f"eval job {run['name']} started (log: {Path(run['run_dir']) / jobs.LOG_FILE})", flush=True)
             print(run["name"])
             return 0
@@ -290,6 +294,18 @@ def _cmd_eval(args) -> int:
 
         run_eval(opts, ws, history=history, log=lambda m: print(m, flush=True))
     return 0
+
+
+def _one_process_backend(args, ws):
+    """The `--backend` choice (None: this machine); an eval job runs as one process."""
+    from core.backends.topology import of_cluster
+    from core.cli.backend_args import choose_backend
+    from core.errors import UserError
+
+    backend = choose_backend(args, ws)
+    if backend is not None and of_cluster(backend.cluster).world_size > 1:
+        raise UserError("eval runs as one process: drop --nodes / --procs-per-node and keep --gpus-per-node at 0 or 1")
+    return backend
 
 
 def _command(opts) -> str:

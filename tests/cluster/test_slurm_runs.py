@@ -128,6 +128,27 @@ def test_two_gloo_processes_in_the_allocation_train_as_the_same_local_run(ready_
     ).read_bytes()
 
 
+def test_an_eval_job_on_slurm_records_its_results_on_the_models_run(ready_workspace, history, capsys):
+    jobs.start("train", _cfg("training.max_steps=10", "training.save_steps=0"), ready_workspace, history, name="ev-src")
+    assert _wait(history, "ev-src", lambda r: r["status"] in FINAL_STATUSES)["status"] == "finished"
+    (ready_workspace.root / "backends.yaml").write_text(
+        "clusters:\n  test:\n    partition: debug\n    cpus_per_task: 1\n    mem_gb: 1\n    time: '00:10:00'\n"
+    )
+    assert main(["eval", "ev-src", "--suite", "ppl", "--backend", "slurm:test"]) == 0
+    name = capsys.readouterr().out.strip().splitlines()[-1]
+    job = history.get_run(name)
+    assert job["kind"] == "eval" and job["backend"] == "slurm:test" and job["scheduler_job"]
+    assert (Path(job["run_dir"]) / "history-snapshot.db").is_file()  # its reads of ev-src, from the head
+    job = _wait(history, name, lambda r: r["status"] in FINAL_STATUSES and r["scheduler_state"] == "COMPLETED")
+    assert job["status"] == "finished", (job["error"], Path(job["run_dir"], "run.log").read_text()[-3000:], _submitit_logs(job))
+    evals = {(e["suite"], e["name"]): e for e in history.evals("ev-src")}
+    assert evals[("ppl", "perplexity")]["value"] > 1 and evals[("ppl", "perplexity")]["step"] == 10
+    (folder,) = [Path(a["path"]) for a in history.artifacts("ev-src", "eval")]
+    assert [Path(a["path"]) for a in history.artifacts(name, "eval")] == [folder]
+    results = json.loads((folder / "results.json").read_text())
+    assert results["suites"]["ppl"]["perplexity"] == pytest.approx(evals[("ppl", "perplexity")]["value"])
+
+
 def test_stop_then_resume_as_a_new_job_is_bit_exact_with_a_local_run(ready_workspace, history):
     steps = ["training.max_steps=60", "training.save_steps=0"]
     first = _start(ready_workspace, history, "s2", *steps)
