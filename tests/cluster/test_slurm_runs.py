@@ -208,7 +208,13 @@ def test_a_four_trial_sweep_runs_at_most_two_at_once(ready_workspace, history):
         "training.max_steps": 15,
     }
     plan = sweep.plan(
-        {"name": "sw", "base": "tiny", "overrides": overrides, "grid": {"training.lr": [1e-3, 2e-3, 3e-3, 4e-3]}},
+        {
+            "name": "sw",
+            "base": "tiny",
+            "overrides": overrides,
+            "grid": {"training.lr": [1e-3, 2e-3, 3e-3, 4e-3]},
+            "metric": "loss",
+        },
         ready_workspace,
         checks=[data_checker(ready_workspace, require=True)],
     )
@@ -217,17 +223,22 @@ def test_a_four_trial_sweep_runs_at_most_two_at_once(ready_workspace, history):
     names = [t["run"] for t in started["trials"]]
     ids = [history.get_run(n)["scheduler_job"] for n in names]
     assert len({i.split("_")[0] for i in ids}) == 1 and sorted(i.split("_")[1] for i in ids) == ["0", "1", "2", "3"]
-    most = 0
+    most, pending, live_best = 0, set(), None
     deadline = time.monotonic() + 400
     while time.monotonic() < deadline:
         out = subprocess.run(["squeue", "-h", "-r", "-t", "RUNNING", "-o", "%i"], capture_output=True, text=True).stdout
         most = max(most, len(out.split()))
+        result = sweep_runs.results(history, "sw")  # what the sweep view polls: each trial refreshed
+        pending |= {r["run"] for r in result["rows"] if (r["scheduler_state"] or "").startswith("PENDING")}
+        if live_best is None and result["best"] and any(r["status"] not in FINAL_STATUSES for r in result["rows"]):
+            live_best = result["best"]  # a best so far while other trials still queue or run
         runs = [jobs.refresh(history, n) for n in names]
         if all(r["status"] in FINAL_STATUSES for r in runs):
             break
         time.sleep(0.5)
     assert [r["status"] for r in runs] == ["finished"] * 4, [(r["name"], r["status"], r["error"]) for r in runs]
     assert most == 2  # the array's %2: never more, and the single node's 2 CPUs let 2 run
+    assert len(pending) >= 2 and live_best in names  # trials 2 and 3 wait on the %2 cap, seen PENDING
     spans = sorted((r["started"], r["ended"]) for r in runs)
     assert all(sum(1 for s, e in spans if s < t < e) <= 2 for t, _ in spans)
 
