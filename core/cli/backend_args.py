@@ -1,5 +1,6 @@
-"""`--backend local|slurm[:NAME]` with `--nodes`, `--gpus-per-node`, `--procs-per-node`, `--time` for `train` and
-`sweep`, turned into a `core.backends.BackendChoice`. Must not import gradio, torch or submitit.
+"""`--backend local|slurm[:NAME]` with `--nodes`, `--gpus-per-node`, `--procs-per-node`, `--time` for `train`
+and `sweep` (and the one-process `eval` / `export` jobs), turned into a `core.backends.BackendChoice`.
+Must not import gradio, torch or submitit.
 """
 
 from __future__ import annotations
@@ -69,4 +70,15 @@ def choose_backend(args, ws: Workspace):
     backend, warnings = choose(ws, where)
     for warning in warnings:
         print(warning, file=sys.stderr, flush=True)
+    return backend
+
+
+def one_process_backend(args, ws: Workspace, command: str):
+    """The `--backend` choice of a one-process job (`eval`, `export`); None for this machine."""
+    from core.backends.topology import of_cluster
+    from core.errors import UserError
+
+    backend = choose_backend(args, ws)
+    if backend is not None and of_cluster(backend.cluster).world_size > 1:
+        raise UserError(f"{command} runs as one process: drop --nodes / --procs-per-node and keep --gpus-per-node at 0 or 1")
     return backend

@@ -280,7 +280,9 @@ def _cmd_eval(args) -> int:
     ws = Workspace.resolve(args.workspace).ensure()
     opts = _options(args)
     opts.check()
-    backend = _one_process_backend(args, ws)
+    from core.cli.backend_args import one_process_backend
+
+    backend = one_process_backend(args, ws, "eval")
     with open_history(ws) as history:
         if args.detach or backend is not None:
             stem = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(args.model).name).strip("-.") or "model"
@@ -294,18 +296,6 @@ def _cmd_eval(args) -> int:
 
         run_eval(opts, ws, history=history, log=lambda m: print(m, flush=True))
     return 0
-
-
-def _one_process_backend(args, ws):
-    """The `--backend` choice (None: this machine); an eval job runs as one process."""
-    from core.backends.topology import of_cluster
-    from core.cli.backend_args import choose_backend
-    from core.errors import UserError
-
-    backend = choose_backend(args, ws)
-    if backend is not None and of_cluster(backend.cluster).world_size > 1:
-        raise UserError("eval runs as one process: drop --nodes / --procs-per-node and keep --gpus-per-node at 0 or 1")
-    return backend
 
 
 def _command(opts) -> str:

@@ -128,7 +128,7 @@ def test_two_gloo_processes_in_the_allocation_train_as_the_same_local_run(ready_
     ).read_bytes()
 
 
-def test_an_eval_job_on_slurm_records_its_results_on_the_models_run(ready_workspace, history, capsys):
+def test_eval_and_export_jobs_on_slurm_record_their_results_on_the_models_run(ready_workspace, history, capsys):
     jobs.start("train", _cfg("training.max_steps=10", "training.save_steps=0"), ready_workspace, history, name="ev-src")
     assert _wait(history, "ev-src", lambda r: r["status"] in FINAL_STATUSES)["status"] == "finished"
     (ready_workspace.root / "backends.yaml").write_text(
@@ -147,6 +147,13 @@ def test_an_eval_job_on_slurm_records_its_results_on_the_models_run(ready_worksp
     assert [Path(a["path"]) for a in history.artifacts(name, "eval")] == [folder]
     results = json.loads((folder / "results.json").read_text())
     assert results["suites"]["ppl"]["perplexity"] == pytest.approx(evals[("ppl", "perplexity")]["value"])
+    assert main(["export", "ev-src", "--format", "hf", "--backend", "slurm:test"]) == 0  # its model card reads the curve
+    name = capsys.readouterr().out.strip().splitlines()[-1]
+    job = _wait(history, name, lambda r: r["status"] in FINAL_STATUSES and r["scheduler_state"] == "COMPLETED")
+    assert job["status"] == "finished", (job["error"], Path(job["run_dir"], "run.log").read_text()[-3000:], _submitit_logs(job))
+    (target,) = [Path(a["path"]) for a in history.artifacts("ev-src", "export")]
+    assert (target / "model.safetensors").is_file() and [Path(a["path"]) for a in history.artifacts(name, "export")] == [target]
+    assert "No training metrics were logged" not in (target / "README.md").read_text()
 
 
 def test_stop_then_resume_as_a_new_job_is_bit_exact_with_a_local_run(ready_workspace, history):

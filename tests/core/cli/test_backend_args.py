@@ -82,5 +82,7 @@ def test_procs_per_node_needs_slurm_and_agrees_with_the_gpus(ready_workspace, ca
     assert "procs_per_node 2 with gpus_per_node 4" in capsys.readouterr().err
     assert main(["eval", "r1", "--backend", "slurm", "--procs-per-node", "2"]) == 2
     assert "eval runs as one process" in capsys.readouterr().err
+    assert main(["export", "r1", "--format", "hf", "--backend", "slurm", "--nodes", "2"]) == 2
+    assert "export runs as one process" in capsys.readouterr().err
     with History(ready_workspace.db_path) as h:
         assert h.list_runs() == []
