@@ -40,9 +40,9 @@ def write(history: History, job_dir: Path, job: dict) -> Path | None:
     with History(tmp):  # the schema, by the same migrations as studio.db
         pass
     ids = named_runs(history, job.get("params") or {})
-    conn = sqlite3.connect(tmp, isolation_level=None)
-    try:
-        conn.execute("ATTACH DATABASE ? AS src", (f"file:{history.db_path}?mode=ro",))
+    conn = sqlite3.connect(Path(tmp).resolve().as_uri(), uri=True, isolation_level=None)
+    try:  # URIs (percent-encoded by as_uri): studio.db is only read
+        conn.execute("ATTACH DATABASE ? AS src", (f"{Path(history.db_path).resolve().as_uri()}?mode=ro",))
         conn.execute("BEGIN")
         _copy(conn, "runs", "")
         marks = ", ".join("?" * len(ids))
@@ -68,7 +68,7 @@ class Snapshot(History):
 
     def __init__(self, path: str | os.PathLike):
         self.db_path = Path(path)
-        uri = f"file:{self.db_path}?mode=ro&immutable=1"
+        uri = f"{self.db_path.resolve().as_uri()}?mode=ro&immutable=1"
         self.conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
         self._lock = threading.RLock()
 
