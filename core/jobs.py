@@ -157,8 +157,18 @@ def _make_and_spawn(
     return history.get_run(name)
 
 
-def start_task(kind: str, params: dict, ws: Workspace, history: History, *, name: str, command: str = "") -> dict:
-    """Start a non-training job (`tokenize`, `prepare`) whose folder is `<workspace>/jobs/<name>/`."""
+def start_task(
+    kind: str,
+    params: dict,
+    ws: Workspace,
+    history: History,
+    *,
+    name: str,
+    command: str = "",
+    backend: BackendChoice | None = None,
+) -> dict:
+    """Start a non-training job (`tokenize`, `prepare`, `eval`...) whose folder is `<workspace>/jobs/<name>/`;
+    `backend`: submitted as a SLURM job (its history as events, `core.backends.scheduled`)."""
     check_name(name, "job name")
     if history.get_run(name):
         raise UserError(f"a job named {name!r} already exists; pick another name, e.g. {history.free_name(name)!r}")
@@ -170,7 +180,10 @@ def start_task(kind: str, params: dict, ws: Workspace, history: History, *, name
         run_dir,
         1,
         field="workspace",
-        write_files=lambda: _write_job(run_dir, kind=kind, name=name, workspace=str(ws.root), num_processes=1, params=params),
+        write_files=lambda: _write_job(
+            run_dir, kind=kind, name=name, workspace=str(ws.root), num_processes=1, params=params, **_backend_fields(backend)
+        ),
+        backend=backend,
     )
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from core import config as config_mod
 from core import jobs
+from core.backends.topology import with_topology
 from core.errors import HistoryBusy, UserError, find_disk_full
 from core.events.sink import EventHistory, uses_events
 from core.history import History
@@ -295,8 +296,8 @@ def _train(
         loggers.append(SQLiteMetricLogger(history, job["name"]))
         # W&B / TensorBoard when the config asks (their packages were checked before the start).
         loggers += make_trackers(cfg, run_dir, run_name=job["name"], resume_step=resume_step)
-        for logger in loggers:
-            logger.log_config(cfg.to_dict())
+        for logger in loggers:  # the saved config also records where and on how many processes it ran
+            logger.log_config(with_topology(cfg.to_dict(), job, accelerator))
     callbacks = [
         StopFile(run_dir / jobs.STOP_FILE),
         signals,

@@ -1,4 +1,4 @@
-"""From "where should it run" (a `--backend` value plus --nodes / --gpus-per-node / --time /
+"""From "where should it run" (a `--backend` value plus --nodes / --gpus-per-node / --procs-per-node / --time /
 --max-parallel) to a `BackendChoice`, the same for the CLI and the studio's "Run on"; also the
 targets a workspace offers and a run's "where" text. Must not import gradio, studio or torch.
 """
@@ -10,6 +10,7 @@ import dataclasses
 from core import yamlio
 from core.backends import LOCAL, SLURM, BackendChoice, parse_flag
 from core.backends.config import Cluster, config_path, get_cluster, load_clusters, with_overrides
+from core.backends.topology import of_cluster
 from core.errors import UserError
 from core.workspace import Workspace
 
@@ -24,6 +25,7 @@ class Where:
     time: str | None = None
     max_parallel: int | None = None
     num_processes: int = 1
+    procs_per_node: int | None = None
 
 
 def choose(ws: Workspace, where: Where, *, check: bool = True) -> tuple[BackendChoice | None, list[str]]:
@@ -33,6 +35,7 @@ def choose(ws: Workspace, where: Where, *, check: bool = True) -> tuple[BackendC
     for flag, value, low in (
         ("--nodes", where.nodes, 1),
         ("--gpus-per-node", where.gpus_per_node, 0),
+        ("--procs-per-node", where.procs_per_node, 1),
         ("--max-parallel", where.max_parallel, 1),
     ):
         if value is not None and value < low:
@@ -40,7 +43,12 @@ def choose(ws: Workspace, where: Where, *, check: bool = True) -> tuple[BackendC
     if kind != SLURM:
         given = [
             f
-            for f, v in (("--nodes", where.nodes), ("--gpus-per-node", where.gpus_per_node), ("--time", where.time))
+            for f, v in (
+                ("--nodes", where.nodes),
+                ("--gpus-per-node", where.gpus_per_node),
+                ("--procs-per-node", where.procs_per_node),
+                ("--time", where.time),
+            )
             if v is not None
         ]
         if given:
@@ -52,8 +60,17 @@ def choose(ws: Workspace, where: Where, *, check: bool = True) -> tuple[BackendC
             )
         return None, []
     if where.num_processes > 1:
-        raise UserError("--num-processes is for --backend local; on SLURM use --nodes and --gpus-per-node")
-    cluster = with_overrides(get_cluster(ws, name), nodes=where.nodes, gpus_per_node=where.gpus_per_node, time=where.time)
+        raise UserError(
+            "--num-processes is for --backend local; on SLURM use --nodes with --gpus-per-node (GPUs) or --procs-per-node (CPU)"
+        )
+    cluster = with_overrides(
+        get_cluster(ws, name),
+        nodes=where.nodes,
+        gpus_per_node=where.gpus_per_node,
+        time=where.time,
+        procs_per_node=where.procs_per_node,
+    )
+    of_cluster(cluster)  # procs per node that contradict the GPUs: said before anything is written
     if where.max_parallel is not None:
         cluster = dataclasses.replace(cluster, array_parallelism=where.max_parallel)
     warnings: list[str] = []
@@ -87,6 +104,7 @@ def flags(ws: Workspace, where: Where) -> list[str]:
     for flag, value, own in (
         ("--nodes", where.nodes, cluster.nodes),
         ("--gpus-per-node", where.gpus_per_node, cluster.gpus_per_node),
+        ("--procs-per-node", where.procs_per_node, cluster.procs_per_node),
         ("--time", where.time, cluster.time),
         ("--max-parallel", where.max_parallel, cluster.array_parallelism),
     ):

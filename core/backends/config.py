@@ -37,6 +37,7 @@ class Cluster:
     qos: str | None = None
     nodes: int = 1
     gpus_per_node: int = 0
+    procs_per_node: int = 0  # training processes per node: 0 = one per GPU (one on a CPU node); >1 on CPU: gloo
     cpus_per_task: int = 1
     mem_gb: float | None = None
     time: str = DEFAULT_TIME  # HH:MM:SS or D-HH:MM:SS, the job's time limit
@@ -110,21 +111,25 @@ def get_cluster(ws: Workspace, name: str | None) -> Cluster:
 
 
 def with_overrides(
-    cluster: Cluster, *, nodes: int | None = None, gpus_per_node: int | None = None, time: str | None = None
+    cluster: Cluster,
+    *,
+    nodes: int | None = None,
+    gpus_per_node: int | None = None,
+    time: str | None = None,
+    procs_per_node: int | None = None,
 ) -> Cluster:
-    """The cluster with the command line's --nodes / --gpus-per-node / --time applied."""
+    """The cluster with the command line's --nodes / --gpus-per-node / --procs-per-node / --time applied."""
     changes: dict[str, Any] = {}
-    if nodes is not None:
-        changes["nodes"] = nodes
-    if gpus_per_node is not None:
-        changes["gpus_per_node"] = gpus_per_node
+    for key, value in (("nodes", nodes), ("gpus_per_node", gpus_per_node), ("procs_per_node", procs_per_node)):
+        if value is not None:
+            changes[key] = value
     if time is not None:
         parse_time(time, "--time")
         changes["time"] = time
     return replace(cluster, **changes)
 
 
-_INT_KEYS = {"nodes": 1, "gpus_per_node": 0, "cpus_per_task": 1, "signal_delay_s": 0, "array_parallelism": 1}
+_INT_KEYS = {"nodes": 1, "gpus_per_node": 0, "procs_per_node": 0, "cpus_per_task": 1, "signal_delay_s": 0, "array_parallelism": 1}
 _STR_KEYS = ("partition", "account", "qos", "time")
 
 

@@ -1,5 +1,5 @@
 """The head's side of scheduled (SLURM) runs: submit and record, refresh the row from the
-scheduler's state, stop, and ingest the run's event log when `core.events` exists.
+scheduler's state, stop; an eval or export job gets a snapshot of the history it reads (`core.events.snapshot`).
 
 `core.jobs` calls these for runs whose `backend` column is not `local`. Must not import torch,
 gradio or submitit (`core.backends.slurm` imports it only when submitting).
@@ -13,6 +13,7 @@ from pathlib import Path
 from core.backends import slurm, state
 from core.backends.config import Cluster
 from core.errors import HistoryBusy
+from core.events import snapshot
 from core.history import History
 
 ACTIVE = ("queued", "running")
@@ -24,6 +25,7 @@ def submit(history: History, name: str, run_dir: Path) -> str:
     job = json.loads((run_dir / "job.json").read_text(encoding="utf-8"))
     cluster = Cluster(**job["cluster"])
     slurm.check_ready(cluster, Path(job["workspace"]))  # a resume from a machine without sbatch: said plainly
+    snapshot.write(history, run_dir, job)  # an eval/export job's reads of other runs, fresh at each submit
     job_id = slurm.submit(run_dir, cluster, job_name=name)
     record(history, name, job_id)
     return job_id

@@ -15,17 +15,15 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
 
-from core.backends import local, state
+from core.backends import local, state, topology
 from core.backends.config import Cluster, sbatch_options
 from core.errors import UserError
 
 SUBMITIT_FOLDER = "slurm"  # in the run folder (a sweep's folder for arrays): submitit's pickles and logs
-MAIN_PORT = 29500  # accelerate's rendezvous port on the first node of a multi-node job
 UNSHARED = ("/tmp", "/var/tmp", "/dev/shm", "/run")
 
 
@@ -59,48 +57,6 @@ def _partitions() -> set[str] | None:
     return {p.strip() for p in out.stdout.split()} if out.returncode == 0 else None
 
 
-def topology(cluster: Cluster) -> dict:
-    """What the job's config snapshot records: nodes, GPUs per node, processes and the launcher."""
-    world = cluster.nodes * max(cluster.gpus_per_node, 1)
-    return {
-        "nodes": cluster.nodes,
-        "gpus_per_node": cluster.gpus_per_node,
-        "num_processes": world,
-        "launcher": "srun + accelerate launch" if world > 1 else "srun",
-    }
-
-
-def node_argv(run_dir: Path, topo: dict, node_rank: int, main_host: str) -> list[str]:
-    """The command each node's task runs: the worker, or `accelerate launch` over all nodes and GPUs."""
-    if topo["num_processes"] <= 1:
-        return [sys.executable, "-m", "core.worker", str(run_dir)]
-    # One task per node (srun); accelerate starts that node's processes and joins the others
-    # through the first node. Precision and compile follow the config (the worker's Accelerator).
-    return [
-        sys.executable,
-        "-m",
-        "accelerate.commands.launch",
-        "--multi_gpu",
-        "--num_machines",
-        str(topo["nodes"]),
-        "--machine_rank",
-        str(node_rank),
-        "--main_process_ip",
-        main_host,
-        "--main_process_port",
-        str(MAIN_PORT),
-        "--num_processes",
-        str(topo["num_processes"]),
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
-        "-m",
-        "core.worker",
-        str(run_dir),
-    ]
-
-
 class WorkerTask:
     """The callable submitit runs on the compute node (one task per node). It has a `checkpoint`
     method, so submitit requeues the job when SLURM's USR2 warning comes."""
@@ -117,12 +73,9 @@ class WorkerTask:
         self.__init__(values["run_dir"])
 
     def __call__(self) -> int:
-        import submitit
-
-        env = submitit.JobEnvironment()
         run_dir = Path(self.run_dir)
         job = json.loads((run_dir / "job.json").read_text(encoding="utf-8"))
-        argv = node_argv(run_dir, job["topology"], env.node, env.hostnames[0])
+        argv = _node_command(run_dir, topology.Topology.from_json(job["topology"]))
         # SLURM signals every process of the step: the worker gets `scancel --signal=TERM` itself
         # and must ignore USR2, which this process turns into a checkpoint and a requeue.
         signal.signal(signal.SIGTERM, self._on_term)
@@ -161,6 +114,16 @@ class WorkerTask:
                 _reaped(proc.pid, 10.0)
         point_at_latest_checkpoint(Path(self.run_dir), requeued=True)
         return submitit.helpers.DelayedSubmission(WorkerTask(self.run_dir))
+
+
+def _node_command(run_dir: Path, topo: topology.Topology) -> list[str]:
+    """This node's command: its rank from SLURM_NODEID, the first host from `scontrol show
+    hostnames`, a free port the first node picks (shared through the run folder)."""
+    if topo.world_size <= 1:
+        return topology.node_argv(run_dir, topo, 0, "", 0)
+    rank = topology.node_rank()
+    port = topology.rendezvous_port(run_dir / SUBMITIT_FOLDER, rank, topo.nodes)
+    return topology.node_argv(run_dir, topo, rank, topology.main_host(), port)
 
 
 def _reaped(pid: int, timeout_s: float) -> bool:
@@ -202,7 +165,12 @@ def point_at_latest_checkpoint(run_dir: Path, requeued: bool = False) -> Path | 
 
 def job_fields(cluster: Cluster) -> dict:
     """What job.json gets for a SLURM run (the compute node reads it; the head reads it to resume)."""
-    return {"backend": "slurm", "history": "events", "cluster": asdict(cluster), "topology": topology(cluster)}
+    return {
+        "backend": "slurm",
+        "history": "events",
+        "cluster": asdict(cluster),
+        "topology": topology.of_cluster(cluster).to_json(),
+    }
 
 
 def executor(folder: Path, cluster: Cluster, *, job_name: str):

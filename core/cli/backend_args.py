@@ -1,5 +1,6 @@
-"""`--backend local|slurm[:NAME]` with `--nodes`, `--gpus-per-node`, `--time` for `train` and
-`sweep`, turned into a `core.backends.BackendChoice`. Must not import gradio, torch or submitit.
+"""`--backend local|slurm[:NAME]` with `--nodes`, `--gpus-per-node`, `--procs-per-node`, `--time` for `train`
+and `sweep` (and the one-process `eval` / `export` jobs), turned into a `core.backends.BackendChoice`.
+Must not import gradio, torch or submitit.
 """
 
 from __future__ import annotations
@@ -36,6 +37,15 @@ def add_backend_args(p) -> None:
         help="GPUs per SLURM node (overrides the cluster's `gpus_per_node`)",
     )
     g.add_argument(
+        "--procs-per-node",
+        "--procs_per_node",
+        dest="procs_per_node",
+        type=bounded(int, 1, 1024),
+        default=None,
+        help="training processes per SLURM node (overrides the cluster's `procs_per_node`; default one per GPU); "
+        "on CPU nodes >1 runs gloo processes through accelerate launch",
+    )
+    g.add_argument(
         "--time",
         default=None,
         metavar="HH:MM:SS",
@@ -55,8 +65,20 @@ def choose_backend(args, ws: Workspace):
         args.time,
         getattr(args, "max_parallel", None),
         getattr(args, "num_processes", 1),
+        args.procs_per_node,
     )
     backend, warnings = choose(ws, where)
     for warning in warnings:
         print(warning, file=sys.stderr, flush=True)
+    return backend
+
+
+def one_process_backend(args, ws: Workspace, command: str):
+    """The `--backend` choice of a one-process job (`eval`, `export`); None for this machine."""
+    from core.backends.topology import of_cluster
+    from core.errors import UserError
+
+    backend = choose_backend(args, ws)
+    if backend is not None and of_cluster(backend.cluster).world_size > 1:
+        raise UserError(f"{command} runs as one process: drop --nodes / --procs-per-node and keep --gpus-per-node at 0 or 1")
     return backend

@@ -159,6 +159,9 @@ def register(subparsers) -> None:
     )
     p.add_argument("--seed", type=bounds.bounded(int, 0, bounds.MAX_SEED), default=0, help="sampling seed (default 0)")
     p.add_argument("--detach", action="store_true", help="run as a background job; print its name and return")
+    from core.cli.backend_args import add_backend_args
+
+    add_backend_args(p)  # --backend slurm: the eval job goes to the cluster (implies --detach)
     add_workspace_arg(p)
     p.set_defaults(func=_cmd_eval)
 
@@ -277,12 +280,15 @@ def _cmd_eval(args) -> int:
     ws = Workspace.resolve(args.workspace).ensure()
     opts = _options(args)
     opts.check()
+    from core.cli.backend_args import one_process_backend
+
+    backend = one_process_backend(args, ws, "eval")
     with open_history(ws) as history:
-        if args.detach:
+        if args.detach or backend is not None:
             stem = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(args.model).name).strip("-.") or "model"
             name = history.free_name(f"eval-{stem}-{datetime.now():%Y%m%d-%H%M%S}"[:100])
             command = _command(opts)
-            run = jobs.start_task("eval", opts.to_dict(), ws, history, name=name, command=command)
+            run = jobs.start_task("eval", opts.to_dict(), ws, history, name=name, command=command, backend=backend)
             print(f"eval job {run['name']} started (log: {Path(run['run_dir']) / jobs.LOG_FILE})", flush=True)
             print(run["name"])
             return 0

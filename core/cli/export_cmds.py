@@ -51,6 +51,9 @@ def register(subparsers) -> None:
         help=f"int8 perplexity: score at most N tokens (default {d.max_tokens:,}; 0 = the whole split)",
     )
     p.add_argument("--detach", action="store_true", help="run as a background job; print its name and return")
+    from core.cli.backend_args import add_backend_args
+
+    add_backend_args(p)  # --backend slurm: the export job goes to the cluster (implies --detach)
     add_workspace_arg(p)
     p.set_defaults(func=_cmd_export)
 
@@ -84,11 +87,14 @@ def _cmd_export(args) -> int:
 
     ws = Workspace.resolve(args.workspace).ensure()
     opts = _options(args)
+    from core.cli.backend_args import one_process_backend
+
+    backend = one_process_backend(args, ws, "export")
     with open_history(ws) as history:
-        if args.detach:
+        if args.detach or backend is not None:
             _, target = plan_output(opts, ws)  # bad input fails here, before a job exists
             opts.output = str(target)
-            run = start_export_job(opts, ws, history, command=command_for(opts))
+            run = start_export_job(opts, ws, history, command=command_for(opts), backend=backend)
             print(f"export job {run['name']} started (log: {Path(run['run_dir']) / jobs.LOG_FILE}); output {target}", flush=True)
             print(run["name"])
             return 0

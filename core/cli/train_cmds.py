@@ -219,6 +219,7 @@ def _where(run: dict) -> str:
 
 def _cmd_show(args) -> int:
     from core import jobs
+    from core.backends.topology import describe as describe_topology
     from core.eta import format_left, seconds_left
     from core.history import open_history
     from core.liveness import status_text, writes_delayed
@@ -255,6 +256,8 @@ def _cmd_show(args) -> int:
             print(f"{key:>12}: {status_text(run) if key == 'status' else run[key]}")
         if key == "total_steps" and run["eta_s"] is not None:
             print(f"{'eta':>12}: {format_left(run['eta_s'])} (at its pace since it started)")
+    if topology := describe_topology((run.get("config") or {}).get("topology")):
+        print(f"{'topology':>12}: {topology}")
     for metric, value in sorted(run["metrics"].items()):
         print(f"{metric:>12}: {value:.6g}")
     if best:  # training.keep_best

@@ -77,8 +77,9 @@ def load_distillation(
 
 
 def from_dict(raw: dict) -> RunConfig:
-    """Rebuild a config saved with a run (`to_dict` output); raise ConfigError if it is invalid."""
-    return load(base=raw)
+    """Rebuild a config saved with a run (`to_dict` output); raise ConfigError if it is invalid.
+    Its `topology` record (where and on how many processes the run trained) is history, not a setting."""
+    return load(base={key: value for key, value in raw.items() if key != "topology"})
 
 
 def _read_yaml(path: Path, issues: list[Issue]) -> dict:

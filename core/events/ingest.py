@@ -172,8 +172,20 @@ def _sample(conn: sqlite3.Connection, run_id: int, event: Event) -> None:
     )
 
 
+def _target(conn: sqlite3.Connection, run_id: int, event: Event) -> int | None:
+    """The run an eval or artifact event belongs to: this log's, or the one it names (an eval job
+    recording results on the model's run); None when that run was deleted meanwhile."""
+    other = event.payload.get("run")
+    if other is None:
+        return run_id
+    row = conn.execute("SELECT id FROM runs WHERE name = ?", (other,)).fetchone()
+    return row[0] if row else None
+
+
 def _artifact(conn: sqlite3.Connection, run_id: int, event: Event) -> None:
-    p = event.payload
+    p, run_id = event.payload, _target(conn, run_id, event)
+    if run_id is None:
+        return
     conn.execute(
         "INSERT INTO artifacts (run_id, kind, path, time, extra) VALUES (?, ?, ?, ?, ?)",
         (run_id, p["kind"], p["path"], event.time, to_json(p.get("extra") or {})),
@@ -181,7 +193,9 @@ def _artifact(conn: sqlite3.Connection, run_id: int, event: Event) -> None:
 
 
 def _eval(conn: sqlite3.Connection, run_id: int, event: Event) -> None:
-    p = event.payload
+    p, run_id = event.payload, _target(conn, run_id, event)
+    if run_id is None:
+        return
     conn.execute(
         "INSERT INTO evals (run_id, step, suite, name, value, time, extra) VALUES (?, ?, ?, ?, ?, ?, ?)",
         (run_id, p["step"], p["suite"], p["name"], p["value"], event.time, to_json(p.get("extra") or {})),

@@ -1,6 +1,7 @@
 """`EventHistory`: what a worker writes to its history, appended to the run's event log instead
 of `studio.db` (for runs whose job.json says `"history": "events"`: compute nodes must not write
-SQLite over a network filesystem). Must not import gradio, studio, torch or sqlite3.
+SQLite over a network filesystem). Reads of other runs (an eval or export job's) come from the
+job's read-only `core.events.snapshot`, imported lazily. Must not import gradio, studio, torch or sqlite3.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class EventHistory:
         self.db_path = self.log.path  # named in messages where History names its database
         self._lock = threading.Lock()
         self._row = self._replay()
+        self._reads: Any = False  # the job's snapshot of other runs, opened at the first read (None: none)
 
     def _replay(self) -> dict:
         """The run row as this log leaves it (a resumed run's first start time, its last step)."""
@@ -104,8 +106,10 @@ class EventHistory:
         return 0
 
     def get_run(self, name: RunRef) -> dict | None:
-        """The run as this machine knows it: job.json and the last status written here."""
-        self._check(name)
+        """The run as this machine knows it: job.json and the last status written here; another
+        run as the job's snapshot holds it (None without one)."""
+        if name not in (self.name, 0):
+            return self._other("get_run", name, empty=None)
         with self._lock:
             return {**self._row, "stop_requested": self.stop_requested(name)}
 
@@ -114,8 +118,37 @@ class EventHistory:
         return (self.run_dir / STOP_FILE).exists()
 
     def list_runs(self, kind: str | None = None, status: str | None = None) -> list[dict]:
-        """No workspace queue here: the scheduler queues runs of a cluster."""
-        return []
+        """The runs of the job's snapshot (none for training: the scheduler queues runs of a cluster)."""
+        reads = self._snapshot()
+        return reads.list_runs(kind, status) if reads else []
+
+    # -- reads of other runs (an eval or export job's), from the head's snapshot ----------------
+    def _snapshot(self):
+        if self._reads is False:
+            from core.events.snapshot import open_for
+
+            self._reads = open_for(self.run_dir)
+        return self._reads
+
+    def _other(self, method: str, run: RunRef, *args: Any, empty: Any) -> Any:
+        reads = self._snapshot()
+        return getattr(reads, method)(run, *args) if reads else empty
+
+    def metric_series(self, run: RunRef, name: str) -> list[tuple[int, float]]:
+        return self._other("metric_series", run, name, empty=[])
+
+    def last_metrics(self, run: RunRef) -> dict[str, float]:
+        return self._other("last_metrics", run, empty={})
+
+    def evals(self, run: RunRef, suite: str | None = None) -> list[dict]:
+        return self._other("evals", run, suite, empty=[])
+
+    def artifacts(self, run: RunRef, kind: str | None = None) -> list[dict]:
+        return self._other("artifacts", run, kind, empty=[])
+
+    def free_name(self, base: str) -> str:
+        reads = self._snapshot()
+        return reads.free_name(base) if reads else base
 
     # -- writes, appended as events ------------------------------------------------------------
     def set_status(self, name: RunRef, status: str, *, only_from: tuple[str, ...] | None = None, **fields: Any) -> bool:
@@ -140,14 +173,21 @@ class EventHistory:
         self._append("config", config=config)
 
     def add_artifact(self, run: RunRef, kind: str, path: str | os.PathLike, extra: dict | None = None) -> None:
-        self._check(run)
-        self._append("artifact", kind=kind, path=str(path), extra=extra or {})
+        """An `artifact` event; for another run (the model an eval or export job read), it names that run."""
+        self._append("artifact", kind=kind, path=str(path), extra=extra or {}, **self._target(run))
 
     def log_eval(
         self, run: RunRef, step: int | None, suite: str, name: str, value: float | None, extra: dict | None = None
     ) -> None:
-        self._check(run)
-        self._append("eval", step=step, suite=suite, name=name, value=None if value is None else float(value), extra=extra or {})
+        value = None if value is None else float(value)
+        self._append("eval", step=step, suite=suite, name=name, value=value, extra=extra or {}, **self._target(run))
+
+    def _target(self, run: RunRef) -> dict:
+        """{} for this log's run; {"run": NAME} for another (the ingester applies it to that run)."""
+        if run in (self.name, 0):
+            return {}
+        row = self.get_run(run) if isinstance(run, int) else None
+        return {"run": row["name"] if row else run}
 
     def log_sample(self, run: RunRef, step: int | None, prompt: str, text: str) -> None:
         self._check(run)

@@ -234,8 +234,9 @@ def _card_extra(out: dict, target: Path) -> list[str]:
     return lines
 
 
-def start_export_job(opts: ExportOptions, ws: Workspace, history, *, command: str = "") -> dict:
-    """Check the options, fix the output folder, and start an `export` job; returns its row.
+def start_export_job(opts: ExportOptions, ws: Workspace, history, *, command: str = "", backend=None) -> dict:
+    """Check the options, fix the output folder, and start an `export` job (`backend`: as a SLURM
+    job, `core.backends`); returns its row.
 
     The folder is decided now, so the studio and `--detach` can show it at once; a live export
     job that already writes there is refused."""
@@ -254,4 +255,4 @@ def start_export_job(opts: ExportOptions, ws: Workspace, history, *, command: st
             raise UserError(f"export job {run['name']!r} is already writing {target}; wait for it, or give another --output")
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(opts.model).name).strip("-.") or "model"
     name = history.free_name(f"export-{stem}-{opts.format}"[:100])
-    return jobs.start_task("export", opts.to_dict(), ws, history, name=name, command=command)
+    return jobs.start_task("export", opts.to_dict(), ws, history, name=name, command=command, backend=backend)

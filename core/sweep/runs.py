@@ -127,7 +127,7 @@ def get(history: History, name: str) -> dict:
         row["params"] = json.loads(row["params"])
         if row["status"] not in FINAL_STATUSES:
             fresh = jobs.refresh(history, row["run"])  # a dead worker is `lost`; a job's queue state is new
-            row.update({k: fresh.get(k) for k in ("status", "scheduler_job", "scheduler_state")})
+            row.update({k: fresh.get(k) for k in ("status", "step", "scheduler_job", "scheduler_state")})
     sweep["trials"] = rows
     return sweep
 
@@ -157,17 +157,20 @@ def results(history: History, name: str) -> dict:
     """The sweep with each trial's metric (its best value by `mode`) and the best trial.
 
     Returns {name, metric, mode, sweep_dir, params: [keys], rows: [{run, status, step, params,
-    value, best}], best: run name or None}. The metric is read from the run's logged metrics,
-    else from its `evals` rows of that name (e.g. an evaluation suite's score).
+    value, value_step, best}], best: run name or None}. The metric is read from the run's logged
+    metrics, else from its `evals` rows of that name (e.g. an evaluation suite's score). While
+    trials run (their rows refreshed by `get`), `best` is the best so far.
     """
     sweep = get(history, name)
     pick = min if sweep["mode"] == "min" else max
     rows = []
     for trial in sweep["trials"]:
-        values = [v for _, v in history.metric_series(trial["run"], sweep["metric"]) if _finite(v)]
-        if not values:
-            values = [e["value"] for e in history.evals(trial["run"]) if e["name"] == sweep["metric"] and _finite(e["value"])]
-        rows.append({**trial, "value": pick(values) if values else None, "best": False})
+        points = [(s, v) for s, v in history.metric_series(trial["run"], sweep["metric"]) if _finite(v)]
+        if not points:
+            evals = history.evals(trial["run"])
+            points = [(e["step"], e["value"]) for e in evals if e["name"] == sweep["metric"] and _finite(e["value"])]
+        step, value = pick(points, key=lambda p: p[1]) if points else (None, None)
+        rows.append({**trial, "value": value, "value_step": step, "best": False})
     scored = [r for r in rows if r["value"] is not None]
     best = pick(scored, key=lambda r: r["value"]) if scored else None
     if best is not None:

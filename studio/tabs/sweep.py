@@ -20,6 +20,7 @@ from core.bounds import MAX_SEED, MAX_TRIALS
 from core.config import presets
 from core.config.resolve import data_checker
 from core.errors import UserError
+from core.jobs import ACTIVE
 from core.sweep import plot as sweep_plot
 from core.sweep import runs as sweep_runs
 from core.sweep import spec as sweep
@@ -51,6 +52,8 @@ class SweepResults(NamedTuple):
     sweep: gr.Dropdown
     table: gr.Dataframe
     plot: gr.Plot
+    summary: gr.Markdown
+    timer: gr.Timer
 
 
 # ---------------------------------------------------------------------------------------------
@@ -174,6 +177,42 @@ def show_sweep(ctx: StudioContext, name: str | None, selected: list[str] | None)
     return gr.update(choices=choices, value=trials), results_table(result), sweep_plot.figure(result)
 
 
+def poll_sweep(ctx: StudioContext, name: str | None):
+    """(table, plot, best-so-far line, timer): re-read while any trial is queued or running (each
+    trial's scheduler state and newest rows; `sweep_runs.get` refreshes and ingests them)."""
+    if not name:
+        return gr.skip(), gr.skip(), "", gr.Timer(active=False)
+    try:
+        with ctx.history() as h:
+            result = sweep_runs.results(h, name)
+    except UserError:
+        return gr.skip(), gr.skip(), "", gr.Timer(active=False)
+    live = any(r["status"] in ACTIVE for r in result["rows"])
+    return results_table(result), sweep_plot.figure(result), best_so_far(result), gr.Timer(active=live)
+
+
+def best_so_far(result: dict) -> str:
+    """`best so far: **sw-b** eval_loss 2.01 (step 40) · 4 trials: 1 running, 1 pending on SLURM (Resources), 2 finished`."""
+    rows = result["rows"]
+    best = next((r for r in rows if r["best"]), None)
+    live = any(r["status"] in ACTIVE for r in rows)
+    if best is None:
+        head = f"no {result['metric']} logged yet"
+    else:
+        at = f" (step {best['value_step']})" if best.get("value_step") is not None else ""
+        head = f"{'best so far' if live else 'best'}: **{best['run']}** {result['metric']} {best['value']:.4g}{at}"
+    counts: dict[str, int] = {}
+    for r in rows:
+        state = r.get("scheduler_state") or ""
+        label = (
+            f"pending on SLURM{state[len('PENDING') :]}"
+            if r["status"] == "queued" and state.startswith("PENDING")
+            else r["status"]
+        )
+        counts[label] = counts.get(label, 0) + 1
+    return f"{head} · {len(rows)} trials: " + ", ".join(f"{n} {label}" for label, n in counts.items())
+
+
 _EMPTY = {"name": "", "metric": "eval_loss", "mode": "min", "params": [], "rows": [], "best": None}
 
 
@@ -228,6 +267,12 @@ def build_results(ctx: StudioContext, selected: gr.Dropdown) -> SweepResults:
             elem_id="compare-sweep-table",
         )
         plot = gr.Plot(label="metric against each parameter", elem_id="compare-sweep-plot")
+        summary = gr.Markdown("", elem_id="compare-sweep-best")
+        timer = gr.Timer(2.0, active=False)
     choice.focus(lambda: gr.update(choices=sweep_choices(ctx)), None, choice, show_progress="hidden", api_visibility="private")
-    choice.change(partial(show_sweep, ctx), [choice, selected], [selected, table, plot], api_name="sweep_results")
-    return SweepResults(choice, table, plot)
+    poll = partial(poll_sweep, ctx)
+    choice.change(partial(show_sweep, ctx), [choice, selected], [selected, table, plot], api_name="sweep_results").then(
+        poll, [choice], [table, plot, summary, timer], show_progress="hidden", api_visibility="private"
+    )
+    timer.tick(poll, [choice], [table, plot, summary, timer], show_progress="hidden", api_visibility="private")
+    return SweepResults(choice, table, plot, summary, timer)

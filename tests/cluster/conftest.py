@@ -47,7 +47,9 @@ def _slurm_conf(root: Path, host: str, munge_socket: Path) -> str:
             f"SlurmctldPort={_free_port()}",
             f"SlurmdPort={_free_port()}",
             "AuthType=auth/munge",
-            f"AuthInfo=socket={munge_socket}",
+            # cred_expire also sets how long a requeued job waits before it may start again (default
+            # 120 s): the time-limit test requeues one; 30 s still covers a step launch on a loaded machine.
+            f"AuthInfo=socket={munge_socket},cred_expire=30",
             f"StateSaveLocation={root}/state",
             f"SlurmdSpoolDir={root}/spool",
             f"SlurmctldPidFile={root}/slurmctld.pid",

@@ -18,6 +18,7 @@ import pytest
 from core import config, jobs
 from core.backends import SLURM, BackendChoice
 from core.backends.config import Cluster
+from core.cli import main
 from core.config.presets import find
 from core.events.log import EVENTS_FILE, Event, read_events
 from core.history import FINAL_STATUSES, History
@@ -76,6 +77,7 @@ def test_a_tiny_run_completes_on_slurm_with_its_files(ready_workspace, history):
     assert job["history"] == "events" and job["topology"] == {
         "nodes": 1,
         "gpus_per_node": 0,
+        "procs_per_node": 1,
         "num_processes": 1,
         "launcher": "srun",
     }
@@ -86,6 +88,72 @@ def test_a_tiny_run_completes_on_slurm_with_its_files(ready_workspace, history):
     assert (run_dir / "model.safetensors").is_file() and (run_dir / "checkpoint-10").is_dir()
     assert "step 10/10" in (run_dir / "run.log").read_text()
     assert list((run_dir / "slurm").glob(f"{run['scheduler_job']}_*"))  # submitit's files of that job
+
+
+def test_two_gloo_processes_in_the_allocation_train_as_the_same_local_run(ready_workspace, history, capsys):
+    # srun starts one task; it runs `accelerate launch` of 2 CPU processes (gloo) through a free port.
+    steps = ["training.max_steps=10", "training.batch_size=4", "training.save_steps=10"]
+    two = Cluster(name="test", partition="debug", cpus_per_task=2, mem_gb=2, time="00:10:00", procs_per_node=2)
+    run = _start(ready_workspace, history, "m1", *steps, cluster=two)
+    assert json.loads((Path(run["run_dir"]) / "job.json").read_text())["topology"]["num_processes"] == 2
+    run = _wait(history, "m1", lambda r: r["status"] in FINAL_STATUSES and r["scheduler_state"] == "COMPLETED")
+    log = Path(run["run_dir"], "run.log").read_text()
+    assert run["status"] == "finished", (run["error"], log[-3000:], _submitit_logs(run))
+    assert "2 process(es)" in log and "parameters identical on all 2 processes" in log
+    assert sum(line.startswith("step 10/10 ") for line in log.splitlines()) == 1  # rank 0 reports, once
+    assert [s for s, _ in history.metric_series("m1", "loss")] == [5, 10]
+    assert [p.name for p in ckpt.list_checkpoints(run["run_dir"])] == ["checkpoint-10"]
+    assert history.metrics_since("m1", 9)[0]["tokens"] == 10 * 4 * 2 * 64  # both processes' tokens
+    assert list((Path(run["run_dir"]) / "slurm").glob("port-*")) == []  # one node: no port file to share
+    assert run["config"]["topology"] == {  # the saved config records what ran, `runs show` prints it
+        "backend": "slurm:test",
+        "nodes": 1,
+        "procs_per_node": 2,
+        "gpus_per_node": 0,
+        "world_size": 2,
+        "mixed_precision": "no",
+        "scheduler_job": run["scheduler_job"],
+    }
+    assert main(["runs", "show", "m1"]) == 0
+    assert (
+        f"slurm:test, 1 node(s) x 2 process(es) (0 GPUs per node), world size 2, mixed precision no, job {run['scheduler_job']}"
+        in (capsys.readouterr().out)
+    )
+    jobs.start("train", _cfg(*steps), ready_workspace, history, name="m1-local", num_processes=2)
+    local = _wait(history, "m1-local", lambda r: r["status"] in FINAL_STATUSES)
+    assert local["status"] == "finished"
+    assert history.metric_series("m1", "loss") == history.metric_series("m1-local", "loss")
+    assert (Path(run["run_dir"]) / "model.safetensors").read_bytes() == (
+        Path(local["run_dir"]) / "model.safetensors"
+    ).read_bytes()
+
+
+def test_eval_and_export_jobs_on_slurm_record_their_results_on_the_models_run(ready_workspace, history, capsys):
+    jobs.start("train", _cfg("training.max_steps=10", "training.save_steps=0"), ready_workspace, history, name="ev-src")
+    assert _wait(history, "ev-src", lambda r: r["status"] in FINAL_STATUSES)["status"] == "finished"
+    (ready_workspace.root / "backends.yaml").write_text(
+        "clusters:\n  test:\n    partition: debug\n    cpus_per_task: 1\n    mem_gb: 1\n    time: '00:10:00'\n"
+    )
+    assert main(["eval", "ev-src", "--suite", "ppl", "--backend", "slurm:test"]) == 0
+    name = capsys.readouterr().out.strip().splitlines()[-1]
+    job = history.get_run(name)
+    assert job["kind"] == "eval" and job["backend"] == "slurm:test" and job["scheduler_job"]
+    assert (Path(job["run_dir"]) / "history-snapshot.db").is_file()  # its reads of ev-src, from the head
+    job = _wait(history, name, lambda r: r["status"] in FINAL_STATUSES and r["scheduler_state"] == "COMPLETED")
+    assert job["status"] == "finished", (job["error"], Path(job["run_dir"], "run.log").read_text()[-3000:], _submitit_logs(job))
+    evals = {(e["suite"], e["name"]): e for e in history.evals("ev-src")}
+    assert evals[("ppl", "perplexity")]["value"] > 1 and evals[("ppl", "perplexity")]["step"] == 10
+    (folder,) = [Path(a["path"]) for a in history.artifacts("ev-src", "eval")]
+    assert [Path(a["path"]) for a in history.artifacts(name, "eval")] == [folder]
+    results = json.loads((folder / "results.json").read_text())
+    assert results["suites"]["ppl"]["perplexity"] == pytest.approx(evals[("ppl", "perplexity")]["value"])
+    assert main(["export", "ev-src", "--format", "hf", "--backend", "slurm:test"]) == 0  # its model card reads the curve
+    name = capsys.readouterr().out.strip().splitlines()[-1]
+    job = _wait(history, name, lambda r: r["status"] in FINAL_STATUSES and r["scheduler_state"] == "COMPLETED")
+    assert job["status"] == "finished", (job["error"], Path(job["run_dir"], "run.log").read_text()[-3000:], _submitit_logs(job))
+    (target,) = [Path(a["path"]) for a in history.artifacts("ev-src", "export")]
+    assert (target / "model.safetensors").is_file() and [Path(a["path"]) for a in history.artifacts(name, "export")] == [target]
+    assert "No training metrics were logged" not in (target / "README.md").read_text()
 
 
 def test_stop_then_resume_as_a_new_job_is_bit_exact_with_a_local_run(ready_workspace, history):
@@ -147,7 +215,13 @@ def test_a_four_trial_sweep_runs_at_most_two_at_once(ready_workspace, history):
         "training.max_steps": 15,
     }
     plan = sweep.plan(
-        {"name": "sw", "base": "tiny", "overrides": overrides, "grid": {"training.lr": [1e-3, 2e-3, 3e-3, 4e-3]}},
+        {
+            "name": "sw",
+            "base": "tiny",
+            "overrides": overrides,
+            "grid": {"training.lr": [1e-3, 2e-3, 3e-3, 4e-3]},
+            "metric": "loss",
+        },
         ready_workspace,
         checks=[data_checker(ready_workspace, require=True)],
     )
@@ -156,17 +230,22 @@ def test_a_four_trial_sweep_runs_at_most_two_at_once(ready_workspace, history):
     names = [t["run"] for t in started["trials"]]
     ids = [history.get_run(n)["scheduler_job"] for n in names]
     assert len({i.split("_")[0] for i in ids}) == 1 and sorted(i.split("_")[1] for i in ids) == ["0", "1", "2", "3"]
-    most = 0
+    most, pending, live_best = 0, set(), None
     deadline = time.monotonic() + 400
     while time.monotonic() < deadline:
         out = subprocess.run(["squeue", "-h", "-r", "-t", "RUNNING", "-o", "%i"], capture_output=True, text=True).stdout
         most = max(most, len(out.split()))
+        result = sweep_runs.results(history, "sw")  # what the sweep view polls: each trial refreshed
+        pending |= {r["run"] for r in result["rows"] if (r["scheduler_state"] or "").startswith("PENDING")}
+        if live_best is None and result["best"] and any(r["status"] not in FINAL_STATUSES for r in result["rows"]):
+            live_best = result["best"]  # a best so far while other trials still queue or run
         runs = [jobs.refresh(history, n) for n in names]
         if all(r["status"] in FINAL_STATUSES for r in runs):
             break
         time.sleep(0.5)
     assert [r["status"] for r in runs] == ["finished"] * 4, [(r["name"], r["status"], r["error"]) for r in runs]
     assert most == 2  # the array's %2: never more, and the single node's 2 CPUs let 2 run
+    assert len(pending) >= 2 and live_best in names  # trials 2 and 3 wait on the %2 cap, seen PENDING
     spans = sorted((r["started"], r["ended"]) for r in runs)
     assert all(sum(1 for s, e in spans if s < t < e) <= 2 for t, _ in spans)
 

@@ -123,6 +123,28 @@ def test_choosing_a_sweep_selects_its_runs_with_table_and_plot(ctx):
     assert len(compare_tab.overlay(ctx, selected["value"], "eval_loss", "step", 0.0).data) == 3
     unchanged, empty, _ = tab.show_sweep(ctx, None, ["other"])
     assert unchanged == gr.update() and empty.empty
+    table, _, summary, timer = tab.poll_sweep(ctx, "sw")  # every trial final: the timer stops
+    assert table.loc[table["best"] == "★", "run"].tolist() == ["sw-b"]
+    assert summary == "best: **sw-b** eval_loss 2 (step 5) · 3 trials: 3 finished" and timer.active is False
+
+
+def test_the_best_so_far_line_counts_each_trials_scheduler_state():
+    def row(run, status, state=None, value=None, best=False):
+        return {"run": run, "status": status, "scheduler_state": state, "value": value, "value_step": 40, "best": best}
+
+    rows = [
+        row("sw-0", "running", "RUNNING", 2.5),
+        row("sw-1", "running", "RUNNING", 2.01, best=True),
+        row("sw-2", "queued", "PENDING (JobArrayTaskLimit)"),
+        row("sw-3", "queued", "PENDING (JobArrayTaskLimit)"),
+        row("sw-4", "finished", "COMPLETED", 2.2),
+    ]
+    line = tab.best_so_far({"metric": "eval_loss", "rows": rows})
+    assert line == (
+        "best so far: **sw-1** eval_loss 2.01 (step 40) · 5 trials: 2 running, 2 pending on SLURM (JobArrayTaskLimit), 1 finished"
+    )
+    waiting = tab.best_so_far({"metric": "loss", "rows": [row("sw-0", "queued", "PENDING (Resources)")]})
+    assert waiting == "no loss logged yet · 1 trials: 1 pending on SLURM (Resources)"
 
 
 def test_tabs_build_with_the_sweep_sections(ctx):

@@ -1,9 +1,8 @@
-"""The slurm backend without a cluster: the command each node runs, the recorded topology, the
+"""The slurm backend without a cluster: the recorded topology, the
 submitit parameters, and the errors that name the fix."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,17 +12,16 @@ from core.backends.config import Cluster
 from core.errors import UserError
 
 
-def test_one_process_runs_the_worker_and_more_run_accelerate_over_every_node():
-    single = slurm.topology(Cluster())
-    assert single == {"nodes": 1, "gpus_per_node": 0, "num_processes": 1, "launcher": "srun"}
-    assert slurm.node_argv(Path("/r"), single, 0, "n1") == [sys.executable, "-m", "core.worker", "/r"]
-    multi = slurm.topology(Cluster(nodes=2, gpus_per_node=4))
-    assert multi["num_processes"] == 8 and multi["launcher"] == "srun + accelerate launch"
-    argv = slurm.node_argv(Path("/r"), multi, 1, "n1")
-    flags = dict(zip(argv[4::2], argv[5::2]))  # after the bare --multi_gpu
-    assert argv[:3] == [sys.executable, "-m", "accelerate.commands.launch"]
-    assert flags["--num_machines"] == "2" and flags["--machine_rank"] == "1" and flags["--num_processes"] == "8"
-    assert flags["--main_process_ip"] == "n1" and argv[-3:] == ["-m", "core.worker", "/r"]
+def test_a_jobs_topology_is_recorded_in_job_json():
+    fields = slurm.job_fields(Cluster(nodes=2, gpus_per_node=4))
+    assert fields["topology"] == {
+        "nodes": 2,
+        "gpus_per_node": 4,
+        "procs_per_node": 4,
+        "num_processes": 8,
+        "launcher": "srun + accelerate launch",
+    }
+    assert slurm.job_fields(Cluster(procs_per_node=2))["topology"]["num_processes"] == 2
 
 
 def test_the_executor_carries_the_clusters_settings(tmp_path):

@@ -4,6 +4,7 @@ naming the flag and the fix, before any run exists; `runs list` shows where a ru
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -66,3 +67,22 @@ def test_runs_list_shows_the_backend_and_the_scheduler_state(ready_workspace, ca
     assert main(["runs", "list", "--json"]) == 0
     row = json.loads(capsys.readouterr().out)[0]
     assert (row["backend"], row["scheduler_job"], row["scheduler_state"]) == ("slurm:gpu", "81", "CANCELLED")
+
+
+def test_procs_per_node_needs_slurm_and_agrees_with_the_gpus(ready_workspace, capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert main(["train", "--config", "tiny", *DATA, "--detach", "--procs-per-node", "2"]) == 2
+    assert "--procs-per-node only apply to --backend slurm" in capsys.readouterr().err
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    for tool in ("sbatch", "sinfo"):  # a login node that knows partition `debug`
+        (tmp_path / tool).write_text("#!/bin/sh\necho debug\n")
+        (tmp_path / tool).chmod(0o755)
+    bad = ["--backend", "slurm", "--gpus-per-node", "4", "--procs-per-node", "2"]
+    assert main(["train", "--config", "tiny", *DATA, "--detach", *bad]) == 2
+    assert "procs_per_node 2 with gpus_per_node 4" in capsys.readouterr().err
+    assert main(["eval", "r1", "--backend", "slurm", "--procs-per-node", "2"]) == 2
+    assert "eval runs as one process" in capsys.readouterr().err
+    assert main(["export", "r1", "--format", "hf", "--backend", "slurm", "--nodes", "2"]) == 2
+    assert "export runs as one process" in capsys.readouterr().err
+    with History(ready_workspace.db_path) as h:
+        assert h.list_runs() == []

@@ -42,6 +42,18 @@ def test_detach_then_runs_list_show_logs(ready_workspace, capsys):
     assert {"name", "status", "pid", "step", "config", "metrics"} <= set(shown)
     assert shown["config"]["training"]["lr"] == 2e-3 and "loss" in shown["metrics"] and shown["step"] == 10
     assert "--lr 2e-3" in shown["command"]
+    assert shown["config"]["topology"] == {
+        "backend": "local",
+        "nodes": 1,
+        "procs_per_node": 1,
+        "gpus_per_node": 0,
+        "world_size": 1,
+        "mixed_precision": "no",
+        "scheduler_job": None,
+    }
+    assert main(["runs", "show", "cli-a"]) == 0
+    topology = "local, 1 node(s) x 1 process(es) (0 GPUs per node), world size 1, mixed precision no"
+    assert f"topology: {topology}\n" in capsys.readouterr().out
     assert main(["runs", "logs", "cli-a"]) == 0
     assert "step 10/10" in capsys.readouterr().out
 
