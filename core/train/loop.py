@@ -97,10 +97,13 @@ def _loop(
     vocab = cfg.model.vocab_size or len(tokenizer)
     lm = build_model(cfg.model, vocab)
 
-    # AdamW without weight decay on norms and biases, as in nanoGPT (core.train.optim).
+    # Weight decay on the matrices only, as nanoGPT and HF: norm gains are scales that sit near 1,
+    # and decay would drag them toward 0 (core.train.optim).
     optimizer = make_optimizer(lm, t)
 
-    # One optimizer step consumes batch_size x accumulation sequences on each process.
+    # Steps, not samples, are the unit of the schedule, the checkpoints and resume, so an epoch is a
+    # whole number of optimizer steps (each takes batch_size x accumulation sequences per process);
+    # a corpus too small for one step is refused here with the fix, not run as an empty loop.
     seqs_per_step = t.batch_size * t.gradient_accumulation_steps * world
     steps_per_epoch = usable_blocks(len(data.train), cfg.data.random_offset) // seqs_per_step
     if steps_per_epoch == 0:
@@ -209,9 +212,11 @@ def _loop(
                 batches = batches_from(0)
             batch = next(batches).to(accelerator.device)
             progress.batch_in_epoch += 1
-            # Only the last micro-batch all-reduces gradients between processes.
+            # All-reduce once per optimizer step, not per micro-batch: the earlier micro-batches only
+            # add to local gradients, and syncing each would cost N all-reduces instead of one.
             sync = micro == t.gradient_accumulation_steps - 1
             with nullcontext() if sync else accelerator.no_sync(model), accelerator.autocast():
+                # Divided so the summed gradients are the mean over the whole step, as one big batch.
                 loss = model(batch) / t.gradient_accumulation_steps
             accelerator.backward(loss)
             loss_sum += loss.detach()
@@ -221,7 +226,7 @@ def _loop(
             grad_norm = accelerator.clip_grad_norm_(model.parameters(), t.max_grad_norm)
         optimizer.step()
         scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad(set_to_none=True)  # None frees the gradients' memory until the next backward
         progress.step += 1
         progress.tokens_seen += tokens_per_step
         window_steps += 1
@@ -268,6 +273,8 @@ def _loop(
         window_start += time.perf_counter() - paused
         ending = control.should_stop or control.should_finish
         if control.should_save or ending or crossed or progress.step == max_steps:
+            # The loss window not yet logged goes into the checkpoint: a resumed run logs the same
+            # mean at its next logging step as an uninterrupted one.
             progress.window_loss, progress.window_steps = loss_sum.item(), window_steps
             path = save_step(
                 accelerator,
@@ -290,10 +297,12 @@ def _loop(
             break
 
     if world > 1:
+        # Only the main process saves: ranks that drifted apart would be saved as if they agreed.
         check_ranks_in_sync(accelerator, model)
     if status == "finished" and accelerator.is_main_process:
         # The run folder itself is the final model: AutoModelForCausalLM.from_pretrained(run_dir).
         ckpt.save_model_folder(run_dir, unwrap(accelerator, model), tokenizer, config_dict)
+    # Every process waits for the final model to be on disk before its end callbacks run.
     accelerator.wait_for_everyone()
     cbs.on_train_end(snapshot(), control, status)
     return status
