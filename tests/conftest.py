@@ -136,7 +136,7 @@ TINY = ["data.train_path=syn", "data.tokenizer_path=tok"]
 @pytest.fixture
 def cxx():
     """Skips the test where torch.compile cannot build CPU kernels (no C++ compiler)."""
-    from core.train.loop import cpu_can_compile
+    from core.train.machine import cpu_can_compile
 
     if not cpu_can_compile():
         pytest.skip("no C++ compiler for torch.compile's CPU kernels")

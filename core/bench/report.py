@@ -1,11 +1,11 @@
-"""The human-readable report of `babyllama bench train` (core.bench.run's result dict).
+"""The human-readable report of `babyllama bench train` (core.bench.train_figures' result dict).
 
 Text only: no torch, no processes. Must not import gradio.
 """
 
 from __future__ import annotations
 
-from core.bench.run import SIDE_LABELS, TARGET_MFU, TARGET_RATIO, TARGET_RSS_MB, side_label
+from core.bench.train_figures import SIDE_LABELS, TARGET_MFU, TARGET_RATIO, TARGET_RSS_MB, side_label
 
 
 def _malloc_of(tuned: bool) -> str:

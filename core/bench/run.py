@@ -11,33 +11,26 @@ the allocator alone is worth (`--no-malloc-effect` drops it). The sides take tur
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass, replace
+from contextlib import suppress
+from dataclasses import dataclass
 from pathlib import Path
 
 from core import config as config_mod
 from core.bench import require_at_least_one
-from core.bench.flops import flops_per_token, matmul_parameters, matmul_peak
+from core.bench.bench_data import BENCH_CORPUS, BENCH_TOKENIZER, has_bench_data, prepare_data
+from core.bench.flops import matmul_peak
+from core.bench.train_figures import round_rate, side_label, summarise
 from core.config import presets
 from core.errors import UserError
 from core.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[2]
-BENCH_CORPUS, BENCH_TOKENIZER = "bench-syn", "bench-tok"
-CORPUS_WORDS = 100_000  # about 1k blocks of 128 tokens: data order never repeats within a short bench
-# The targets from the project issue, shown beside the measurements.
-TARGET_RATIO, TARGET_MFU, TARGET_RSS_MB = 1.3, 0.75, 2500
-
-
-SIDE_LABELS = {"ours": "ours (core.train.loop)", "trainer": "transformers.Trainer", "ours_malloc": "ours, other allocator"}
 SIDE_KINDS = {"ours": "ours", "trainer": "trainer", "ours_malloc": "ours"}  # core.bench.side's argument
 
 
@@ -82,12 +75,12 @@ def run_bench(opts: BenchOptions, ws: Workspace, log=None) -> dict:
     # warmup >= 1 too: the first step pays for lazy set-up, and its end is the "ready" report.
     require_at_least_one(opts, ("steps", "rounds", "warmup", "batch_size", "seq_length", "vocab_size"))
     if opts.bf16 and not torch.cuda.is_available():
-        from core.train.loop import cpu_has_bf16
+        from core.train.machine import cpu_has_bf16
 
         if not cpu_has_bf16():
             raise UserError("--bf16: this CPU has no native bfloat16 matmuls (AVX512-BF16 or AMX); bench in fp32 (drop --bf16)")
     if opts.compile:
-        from core.train.loop import cpu_can_compile
+        from core.train.machine import cpu_can_compile
 
         if not torch.cuda.is_available() and not cpu_can_compile():
             raise UserError(
@@ -100,8 +93,8 @@ def run_bench(opts: BenchOptions, ws: Workspace, log=None) -> dict:
     cfg = _bench_config(opts, ws)
     tmp = Path(tempfile.mkdtemp(prefix="babyllama-bench-"))
     try:
-        log(f"preparing data ({'reusing' if _has_bench_data(ws) else 'making'} {BENCH_CORPUS} + {BENCH_TOKENIZER})")
-        cfg, tokenizer_dir, tokenizer_vocab = _prepare_data(cfg, opts, ws, tmp)
+        log(f"preparing data ({'reusing' if has_bench_data(ws) else 'making'} {BENCH_CORPUS} + {BENCH_TOKENIZER})")
+        cfg, tokenizer_dir, tokenizer_vocab = prepare_data(cfg, ws, tmp, opts.batch_size, opts.seq_length, opts.vocab_size)
         spec = {
             "config": cfg.to_dict(),
             "blocks": str(tmp / "blocks.pt"),
@@ -116,7 +109,7 @@ def run_bench(opts: BenchOptions, ws: Workspace, log=None) -> dict:
         reports, finals, peaks = _take_turns(opts, cfg, tmp, log)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    result = _summarise(cfg, opts, reports, finals, peaks, tokenizer_vocab, threads)
+    result = summarise(cfg, opts, reports, finals, peaks, tokenizer_vocab, threads)
     result.update(
         seconds=round(time.perf_counter() - started, 1),
         load_avg_before=round(load_before, 2),
@@ -158,7 +151,7 @@ def _take_turns(opts: BenchOptions, cfg, tmp: Path, log):
                 reports[side].append(proc.read())
                 log(
                     f"round {round_}/{opts.rounds} {side_label(side, opts.tuned_malloc)}: "
-                    f"{_rate(reports[side][-1], cfg):,.0f} tokens/s"
+                    f"{round_rate(reports[side][-1], cfg):,.0f} tokens/s"
                 )
             peaks.append(peak())
         finals = {}
@@ -187,61 +180,6 @@ def _bench_config(opts: BenchOptions, ws: Workspace):
             f"training.torch_compile={str(opts.compile).lower()}",
         ],
     )
-
-
-def _has_bench_data(ws: Workspace) -> bool:
-    return (ws.data_dir / BENCH_CORPUS / "manifest.json").is_file() and (
-        ws.tokenizers_dir / BENCH_TOKENIZER / "tokenizer.json"
-    ).is_file()
-
-
-@contextmanager
-def _quiet():
-    """No progress bars and no 'vocab_size is more than this corpus supports' warning: the bench
-    reports the vocabulary it uses itself."""
-    import datasets
-
-    logger = logging.getLogger("core.tokenizer")
-    level, bars = logger.level, datasets.is_progress_bar_enabled()
-    logger.setLevel(logging.ERROR)
-    datasets.disable_progress_bars()
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-        if bars:
-            datasets.enable_progress_bars()
-
-
-def _prepare_data(cfg, opts: BenchOptions, ws: Workspace, tmp: Path):
-    """Token blocks saved to tmp/blocks.pt; returns (config with the model's vocab, tokenizer folder,
-    tokenizer vocab). Reuses the workspace's bench-syn + bench-tok, else makes them in `tmp`."""
-    import torch
-
-    from core.data.synthetic import create_synthetic_corpus
-    from core.tokenizer import train_tokenizer
-    from core.train.data import load_train_data
-
-    with _quiet():
-        if not _has_bench_data(ws):
-            # "complex" has the most words, yet BPE still stops near 1k tokens: the model's
-            # vocab is then set to opts.vocab_size, leaving unused rows (same FLOPs, same memory).
-            ws = Workspace(tmp / "workspace").ensure()
-            corpus = create_synthetic_corpus(ws, BENCH_CORPUS, CORPUS_WORDS, "complex", seed=cfg.training.seed)
-            train_tokenizer(corpus / "train", ws.tokenizer_dir(BENCH_TOKENIZER), opts.vocab_size, progress=False)
-        cfg = config_mod.load(
-            base=cfg.to_dict(), overrides=[f"data.train_path={BENCH_CORPUS}", f"data.tokenizer_path={BENCH_TOKENIZER}"]
-        )
-        data, tokenizer = load_train_data(cfg, ws)
-    if len(data.train) < opts.batch_size:
-        raise UserError(
-            f"bench: {len(data.train)} blocks of {opts.seq_length} tokens is fewer than one batch "
-            f"({opts.batch_size}); lower --batch-size or --seq-length"
-        )
-    torch.save(data.train, tmp / "blocks.pt")
-    vocab = max(opts.vocab_size, len(tokenizer))
-    cfg = replace(cfg, model=replace(cfg.model, vocab_size=vocab))
-    return cfg, ws.tokenizer_dir(BENCH_TOKENIZER), len(tokenizer)
 
 
 def _side_env(tuned_malloc: bool) -> dict:
@@ -293,116 +231,3 @@ class _SideProcess:
             self.proc.stdin.close()
         self.proc.stdout.close()
         self.log.close()
-
-
-def _tokens_per_step(cfg) -> int:
-    return cfg.training.batch_size * cfg.data.seq_length
-
-
-def _rate(report: dict, cfg) -> float:
-    """Tokens/s of one round: all its steps' tokens over all its steps' time."""
-    times = report["step_times"]
-    return _tokens_per_step(cfg) * len(times) / sum(times)
-
-
-def _side_figures(side_reports: list[dict], final: dict, cfg, per_token: int, peak_flops: float) -> dict:
-    # The median step of all rounds: a burst of other work on a shared machine moves it little,
-    # and taking turns gives every side the same share of such bursts.
-    steps = [t for report in side_reports[1:] for t in report["step_times"]]
-    rate, best = (_tokens_per_step(cfg) / t for t in (statistics.median(steps), min(steps)))
-    return {
-        "tokens_per_s": rate,
-        "mfu": rate * per_token / peak_flops,
-        "peak_rss_mb": final["peak_rss_mb"],
-        "best_tokens_per_s": best,
-        "best_mfu": best * per_token / peak_flops,
-        "training_rss_mb": side_reports[-1]["peak_rss_mb"],  # before the run's end (our final save)
-        "round_tokens_per_s": [_rate(r, cfg) for r in side_reports[1:]],
-        "step_s": steps,
-        "threads_used": side_reports[-1].get("threads"),
-    }
-
-
-def _paired_ratio(side: dict, base: dict) -> float:
-    return statistics.median(a / b for a, b in zip(side["round_tokens_per_s"], base["round_tokens_per_s"]))
-
-
-def _paired_mfu(side: dict, per_token: int, peaks: list[float]) -> float:
-    """The median over rounds of a round's FLOP/s over the peak measured right after it."""
-    return statistics.median(rate * per_token / peak for rate, peak in zip(side["round_tokens_per_s"], peaks[1:]))
-
-
-def _summarise(cfg, opts, reports, finals, peaks, tokenizer_vocab, threads) -> dict:
-    from core.model.build import count_parameters
-
-    m, vocab = cfg.model, cfg.model.vocab_size
-    per_token = flops_per_token(m, vocab, cfg.data.seq_length)
-    peak_flops = max(peaks)  # the MFU denominator: the best the machine showed
-    fig = {side: _side_figures(reports[side], finals[side], cfg, per_token, peak_flops) for side in reports}
-    ours, base = fig["ours"], fig["trainer"]
-    result = {
-        "ours_tokens_per_s": ours["tokens_per_s"],
-        "baseline_tokens_per_s": base["tokens_per_s"],
-        "ratio": ours["tokens_per_s"] / base["tokens_per_s"],
-        "mfu": ours["mfu"],
-        "peak_rss_mb": ours["peak_rss_mb"],
-        "baseline_mfu": base["mfu"],
-        "baseline_peak_rss_mb": base["peak_rss_mb"],
-        "ours_training_peak_rss_mb": ours["training_rss_mb"],
-        "baseline_training_peak_rss_mb": base["training_rss_mb"],
-        "ours_round_tokens_per_s": ours["round_tokens_per_s"],
-        "baseline_round_tokens_per_s": base["round_tokens_per_s"],
-        "ours_step_s": ours["step_s"],
-        "baseline_step_s": base["step_s"],
-        # Each round's ours/Trainer ratio, minutes apart at most: the median resists drifting load.
-        "paired_ratio": _paired_ratio(ours, base),
-        # The fastest step of each side: what an idle machine gives.
-        "ours_best_tokens_per_s": ours["best_tokens_per_s"],
-        "baseline_best_tokens_per_s": base["best_tokens_per_s"],
-        "best_ratio": ours["best_tokens_per_s"] / base["best_tokens_per_s"],
-        "best_mfu": ours["best_mfu"],
-        # The same rate against the peak measured right after each round: on a shared VM whose
-        # matmul speed drifts (2048^3 products from 106 to 329 GFLOP/s in one day here), this one
-        # compares like with like; `mfu` holds every step to the machine's best moment.
-        "paired_mfu": _paired_mfu(ours, per_token, peaks),
-        "matmul_peaks_gflops": [p / 1e9 for p in peaks],
-        "dtype": opts.dtype_name,
-        "compiled": opts.compile,
-        "matmul_peak_gflops": peak_flops / 1e9,
-        "model_flops_per_token": per_token,
-        "flops_formula": "6 * matmul_parameters + 12 * n_layer * hidden_size * seq_length",
-        "parameters": count_parameters(m, vocab),
-        "matmul_parameters": matmul_parameters(m, vocab),
-        "preset": opts.preset,
-        "model_type": m.type,
-        "vocab_size": vocab,
-        "tokenizer_vocab": tokenizer_vocab,
-        "unused_vocab_rows": vocab - tokenizer_vocab,
-        "batch_size": cfg.training.batch_size,
-        "seq_length": cfg.data.seq_length,
-        "steps_per_round": opts.steps,
-        "rounds": opts.rounds,
-        "warmup_steps": opts.warmup,
-        "threads": threads,
-        "threads_used": ours["threads_used"],
-        "tuned_malloc": opts.malloc_tuned("ours"),
-        "baseline_tuned_malloc": opts.malloc_tuned("trainer"),
-    }
-    if "ours_malloc" in fig:  # the allocator's own effect: ours tuned over ours untuned
-        other = fig["ours_malloc"]
-        tuned, plain = (ours, other) if opts.tuned_malloc else (other, ours)
-        result.update(
-            other_malloc_tokens_per_s=other["tokens_per_s"],
-            other_malloc_peak_rss_mb=other["peak_rss_mb"],
-            other_malloc_round_tokens_per_s=other["round_tokens_per_s"],
-            malloc_effect=tuned["tokens_per_s"] / plain["tokens_per_s"],
-            paired_malloc_effect=_paired_ratio(tuned, plain),
-        )
-    return result
-
-
-def side_label(side: str, tuned_malloc: bool) -> str:
-    """A side's name in the report; the third side names the allocator it runs with."""
-    if side != "ours_malloc":
-        return SIDE_LABELS[side]
-    return "ours, glibc's default malloc" if tuned_malloc else "ours, GLIBC_TUNABLES"

@@ -22,8 +22,8 @@ from pathlib import Path
 from core import config as config_mod
 from core import jobs
 from core.bench import require_at_least_one
+from core.bench.bench_data import BENCH_CORPUS, BENCH_TOKENIZER, CORPUS_WORDS, has_bench_data, quiet
 from core.bench.page import REFRESH_LABELS
-from core.bench.run import BENCH_CORPUS, BENCH_TOKENIZER, CORPUS_WORDS, _has_bench_data, _quiet
 from core.config import presets
 from core.config.resolve import data_checker
 from core.errors import UserError
@@ -64,7 +64,7 @@ def run_studio_bench(opts: StudioBenchOptions, ws: Workspace, log=None) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="babyllama-bench-studio-"))
     try:
         bench_ws = Workspace(tmp / "ws").ensure()
-        log(f"preparing data ({'copying' if _has_bench_data(ws) else 'making'} {BENCH_CORPUS} + {BENCH_TOKENIZER})")
+        log(f"preparing data ({'copying' if has_bench_data(ws) else 'making'} {BENCH_CORPUS} + {BENCH_TOKENIZER})")
         overrides = _prepare(opts, ws, bench_ws)
         runs: dict[str, list[dict]] = {"cli": [], "studio": []}
         for side in _order(opts.rounds):
@@ -106,8 +106,8 @@ def _prepare(opts: StudioBenchOptions, ws: Workspace, bench_ws: Workspace) -> li
 
     overrides = [f"data.train_path={BENCH_CORPUS}", f"data.tokenizer_path={BENCH_TOKENIZER}"]
     path = presets.find(opts.preset, ws)
-    with _quiet():
-        if _has_bench_data(ws):
+    with quiet():
+        if has_bench_data(ws):
             shutil.copytree(ws.corpus_dir(BENCH_CORPUS), bench_ws.corpus_dir(BENCH_CORPUS))
             shutil.copytree(ws.tokenizer_dir(BENCH_TOKENIZER), bench_ws.tokenizer_dir(BENCH_TOKENIZER))
         else:

@@ -22,7 +22,7 @@ from core.workspace import Workspace
 def register(subparsers) -> None:
     from core.cli import add_workspace_arg
     from core.evaluate import OPT_IN_SUITES, SUITES
-    from core.evaluate.runner import EvalOptions
+    from core.evaluate.options import EvalOptions
 
     d = EvalOptions(model="")
     p = subparsers.add_parser(
@@ -240,7 +240,7 @@ def _abs(value: str) -> str:
 
 def _options(args):
     from core.evaluate import SUITES
-    from core.evaluate.runner import EvalOptions
+    from core.evaluate.options import EvalOptions
 
     given = args.suite is not None
     suites = tuple(s.strip() for s in args.suite.split(",") if s.strip()) if given else SUITES
@@ -300,7 +300,7 @@ def _cmd_eval(args) -> int:
 
 def _command(opts) -> str:
     """The foreground command equivalent to an eval job (shown by the studio and `runs show`)."""
-    from core.evaluate.runner import EvalOptions
+    from core.evaluate.options import EvalOptions
 
     default, argv = EvalOptions(model=opts.model), ["babyllama", "eval", opts.model]
     for key, value in opts.to_dict().items():

@@ -11,7 +11,8 @@ import re
 from pathlib import Path
 
 from core.data.cleaning import clean, parse_clean_domains
-from core.data.corpus import CorpusWriter, VanishedFile, custom_units, parse_word_count, read_text_file, write_custom
+from core.data.corpus import CorpusWriter, parse_word_count
+from core.data.custom import VanishedFile, custom_units, read_text_file, write_custom
 from core.errors import UserError
 from core.workspace import Workspace
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.data.cleaning import clean
-from core.data.corpus import MANIFEST, TEXT_SUFFIXES, CorpusWriter, read_manifest, read_text_file
+from core.data.corpus import MANIFEST, CorpusWriter, read_manifest
+from core.data.custom import TEXT_SUFFIXES, read_text_file
 from core.errors import UserError
 from core.hashing import sha256_file
 from core.workspace import Workspace

@@ -99,7 +99,8 @@ class _Recorder:
 
 def _train(ctx: Context, cfg, run_dir: Path, callbacks=(), resume_from=None):
     """(status, logs, notes): one run of core.train.loop.train as a job runs it."""
-    from core.train.loop import make_accelerator, train
+    from core.train.loop import train
+    from core.train.machine import make_accelerator
 
     accelerator, cfg, notes = make_accelerator(cfg)
     data, tokenizer = _data(ctx, cfg)

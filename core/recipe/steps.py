@@ -62,7 +62,7 @@ def _start_model(opts, step: Step, ws, history) -> dict:
 
 
 def _start_eval(opts, step: Step, ws, history) -> dict:
-    from core.evaluate.runner import EvalOptions
+    from core.evaluate.options import EvalOptions
     from core.recipe.chain import eval_dir, job_name, run_name
 
     model = run_name(opts, step.model)

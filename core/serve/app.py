@@ -23,7 +23,7 @@ from starlette.requests import ClientDisconnect
 
 from core.errors import UserError
 from core.net import guard_middleware
-from core.serve import api
+from core.serve import api, responses
 
 ROUTES = {"/health": "GET", "/generate": "POST", "/v1/completions": "POST", "/v1/models": "GET"}
 
@@ -221,16 +221,16 @@ def create_app(engine, options) -> FastAPI:
         checked = api.generate_request(await body(request), options.max_new_tokens_cap)
         await _admit(request, checked, engine, options)
         (result,) = await _generated(request, checked, engine, queue)
-        return api.generate_response(result, engine.name, checked.params)
+        return responses.generate_response(result, engine.name, checked.params)
 
     @app.post("/v1/completions")
     async def completions(request: Request):
         checked = api.completion_request(await body(request), options.max_new_tokens_cap, engine.name)
         await _admit(request, checked, engine, options)
-        ident = api.new_completion_id()
+        ident = responses.new_completion_id()
         if not checked.stream:
             results = await _generated(request, checked, engine, queue)
-            return api.completion_response(results, engine.name, ident)
+            return responses.completion_response(results, engine.name, ident)
         # Before the 200 goes out, so a full queue is still a 503; Starlette cancels the stream itself
         # once the client leaves (core.serve.app.EventStream closes the generation).
         await while_connected(request, queue.acquire())
@@ -314,25 +314,25 @@ async def _events(engine, queue: GenerationQueue, checked: api.Request, ident) -
         try:
             while (step := await queue.run(next, results, None)) is not None:
                 last = step
-                ready = api.safe_prefix(last.text, params.stop)
+                ready = responses.safe_prefix(last.text, params.stop)
                 if len(ready) > len(sent) and ready.startswith(sent):
-                    yield api.completion_chunk(ident, engine.name, index, ready[len(sent) :])
+                    yield responses.completion_chunk(ident, engine.name, index, ready[len(sent) :])
                     sent = ready
         except UserError as err:  # a prompt the model cannot start from, or the server stopping; the 200 is out
-            yield b"data: " + json.dumps(api.error_body(err, getattr(err, "status", 400))).encode() + b"\n\n"
+            yield b"data: " + json.dumps(responses.error_body(err, getattr(err, "status", 400))).encode() + b"\n\n"
             return
         finally:
             queue.run_later(results.close)  # after a step still in flight (a cancelled stream); frees the model
         rest = last.text[len(sent) :] if last and last.text.startswith(sent) else ""
-        yield api.completion_chunk(ident, engine.name, index, rest, api.finish_reason(last) if last else "stop")
-    yield api.DONE_EVENT
+        yield responses.completion_chunk(ident, engine.name, index, rest, responses.finish_reason(last) if last else "stop")
+    yield responses.DONE_EVENT
 
 
 def _add_error_handlers(app: FastAPI) -> None:
-    """Every failure answers OpenAI's error shape (core.serve.api.error_body)."""
+    """Every failure answers OpenAI's error shape (core.serve.responses.error_body)."""
 
     def answer(status: int, err, headers: dict | None = None) -> JSONResponse:
-        return JSONResponse(api.error_body(err, status), status_code=status, headers=headers)
+        return JSONResponse(responses.error_body(err, status), status_code=status, headers=headers)
 
     @app.exception_handler(api.RequestError)
     async def refused(request: Request, err: api.RequestError):

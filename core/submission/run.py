@@ -100,7 +100,7 @@ def _start(part: Part, plan: SubmissionPlan, ws, history, name: str) -> None:
 
         params = ExportOptions(part.model, "babylm", output=str(part.output)).to_dict()
     else:
-        from core.evaluate.runner import EvalOptions
+        from core.evaluate.options import EvalOptions
 
         params = EvalOptions(
             model=part.model,

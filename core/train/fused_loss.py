@@ -154,7 +154,7 @@ def compiled(fn):
     (norms, rotary embeddings, SiLU, residual adds) fused into few kernels, on CPU (needs a C++
     compiler) as on CUDA. The model is an argument, so it stays a plain module: its state_dict
     keys, evaluation and generation are untouched. (Bit-exact resume on CPU also needs the
-    deterministic flag the loop sets: core.train.loop._ordered_cpu_kernels.)
+    deterministic flag the loop sets: core.train.machine.ordered_cpu_kernels.)
 
     dynamic=False: training batches have one shape, and dynamo's "this dimension changed, go
     dynamic" memory is kept per function, so an earlier run in the same process with another

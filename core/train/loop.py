@@ -1,8 +1,9 @@
 """The training loop: one linear function over a transformers causal LM, driven by accelerate.
 
 Read `_loop()` (what `train()` runs) top to bottom: set-up, (resume), then one `while` loop of
-optimizer steps.
-Everything that observes or steers the run is a callback (core.train.callbacks); this module
+optimizer steps. Set-up pieces live beside it: the accelerator and precision (`machine`), the
+optimizer and schedule (`optim`), resume and checkpoint saves (`resume`), eval loss and samples
+(`evaluation`). Everything that observes or steers the run is a callback (core.train.callbacks); this module
 never touches the database, the UI or job files. Must not import gradio or core.history.
 """
 
@@ -10,28 +11,29 @@ from __future__ import annotations
 
 import math
 import time
-from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, replace
+from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Sequence
 
 import torch
 
-from core.config import RunConfig, machine_fallbacks
+from core.config import RunConfig
 from core.model.build import build_model
 from core.train import checkpoint as ckpt
 from core.train.best import KeepBest
 from core.train.callbacks import CallbackList, Schedule, TrainControl, TrainState
-from core.train.fused_loss import FusedLossModel, causal_lm_loss
+from core.train.evaluation import evaluate, generate_samples
+from core.train.fused_loss import FusedLossModel
+from core.train.machine import check_ranks_in_sync, make_accelerator, ordered_cpu_kernels, unwrap
+from core.train.optim import make_optimizer, make_scheduler
 from core.train.order import epoch_batches, usable_blocks
+from core.train.resume import restore, save_step
 from core.train.word_marks import forecast, mark_name, parse_marks
 
 if TYPE_CHECKING:
     from core.train.probes import Probe
-
-# Greedy continuations of these show how the model is doing, in the log and the studio.
-SAMPLE_PROMPTS = ("Once upon a time", "The little dog", "Mommy, can I")
 
 
 @dataclass
@@ -45,47 +47,6 @@ class TrainData:
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
-
-
-def make_accelerator(cfg: RunConfig):
-    """An Accelerator for this machine; fp16/bf16/compile fall back (with a warning) where absent."""
-    from accelerate import Accelerator
-    from accelerate.state import AcceleratorState
-
-    # accelerate keeps one precision per process: a second run in the same process (a notebook,
-    # the tests) with another precision would be refused. The process group (PartialState) stays.
-    AcceleratorState._reset_state()
-    cuda = torch.cuda.is_available()
-    bf16_ok = torch.cuda.is_bf16_supported() if cuda else cpu_has_bf16()
-    compile_ok = cuda or (cfg.training.torch_compile and cpu_can_compile())
-    cfg, notes = machine_fallbacks(cfg, cuda=cuda, bf16_ok=bf16_ok, compile_ok=compile_ok)
-    precision = "bf16" if cfg.training.bf16 else "fp16" if cfg.training.fp16 else "no"
-    # cpu=True matters under torchrun/accelerate launch on CPU: without it every process
-    # would silently train on its own instead of joining one gloo process group.
-    return Accelerator(cpu=not cuda, mixed_precision=precision), cfg, notes
-
-
-def cpu_has_bf16() -> bool:
-    """Whether this CPU runs bfloat16 matmuls natively (AVX512-BF16 or AMX, through oneDNN): there,
-    bf16 autocast trains ~1.5x faster than fp32 (`babyllama bench train --bf16`); elsewhere it
-    would be emulated and slower, so bf16 falls back to fp32."""
-    try:
-        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):  # a torch build without oneDNN
-        return False
-
-
-def cpu_can_compile() -> bool:
-    """Whether torch.compile can build CPU kernels here: inductor writes C++ and compiles it with
-    the system's compiler (g++, or $CXX), which a slim container may lack. This only checks that
-    the compiler runs; one without OpenMP or headers fails at the first step instead."""
-    try:
-        from torch._inductor import cpp_builder, exc
-
-        cpp_builder.get_cpp_compiler()
-        return True
-    except (ImportError, exc.InvalidCxxCompiler):
-        return False
 
 
 def train(
@@ -108,37 +69,8 @@ def train(
     """
     if accelerator is None:
         accelerator, cfg, _ = make_accelerator(cfg)
-    with _ordered_cpu_kernels(cfg.training.torch_compile and accelerator.device.type == "cpu"):
+    with ordered_cpu_kernels(cfg.training.torch_compile and accelerator.device.type == "cpu"):
         return _loop(cfg, data, tokenizer, Path(run_dir), callbacks, accelerator, resume_from, objective, probes)
-
-
-@contextmanager
-def _ordered_cpu_kernels(enabled: bool):
-    """Deterministic algorithms on, for a compiled run on CPU.
-
-    Inductor's CPU embedding backward adds gradient rows with atomics, in whatever order the
-    threads run, so two identical steps could differ in the last bit and resume would not be
-    exact. Under the flag it compiles the ordered kernel instead (no slower on llama-10M). The
-    flag is read when each graph compiles, the backward's lazily in the first backward, so it
-    holds for the whole run; uninitialised memory is not filled (that would cost a pass).
-    """
-    if not enabled:
-        yield
-        return
-    was = (
-        torch.are_deterministic_algorithms_enabled(),
-        torch.is_deterministic_algorithms_warn_only_enabled(),
-        torch.utils.deterministic.fill_uninitialized_memory,
-    )
-    # warn_only: an op without a deterministic kernel warns instead of failing the run (a
-    # caller's own strict setting stays strict).
-    torch.use_deterministic_algorithms(True, warn_only=was[1] if was[0] else True)
-    torch.utils.deterministic.fill_uninitialized_memory = False
-    try:
-        yield
-    finally:
-        torch.use_deterministic_algorithms(was[0], warn_only=was[1])
-        torch.utils.deterministic.fill_uninitialized_memory = was[2]
 
 
 def _loop(
@@ -165,15 +97,13 @@ def _loop(
     vocab = cfg.model.vocab_size or len(tokenizer)
     lm = build_model(cfg.model, vocab)
 
-    # AdamW without weight decay on norms and biases (1-D tensors), as in nanoGPT and HF.
-    # fused=True: one kernel over all parameters instead of a loop of small ops per tensor.
-    decay = [p for p in lm.parameters() if p.dim() >= 2]
-    no_decay = [p for p in lm.parameters() if p.dim() < 2]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": t.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=t.lr, fused=True
-    )
+    # Weight decay on the matrices only, as nanoGPT and HF: norm gains are scales that sit near 1,
+    # and decay would drag them toward 0 (core.train.optim).
+    optimizer = make_optimizer(lm, t)
 
-    # One optimizer step consumes batch_size x accumulation sequences on each process.
+    # Steps, not samples, are the unit of the schedule, the checkpoints and resume, so an epoch is a
+    # whole number of optimizer steps (each takes batch_size x accumulation sequences per process);
+    # a corpus too small for one step is refused here with the fix, not run as an empty loop.
     seqs_per_step = t.batch_size * t.gradient_accumulation_steps * world
     steps_per_epoch = usable_blocks(len(data.train), cfg.data.random_offset) // seqs_per_step
     if steps_per_epoch == 0:
@@ -183,17 +113,12 @@ def _loop(
             "gradient_accumulation_steps or data.seq_length, or use more data"
         )
     max_steps = t.max_steps or steps_per_epoch * t.num_epochs
-    scheduler = _make_scheduler(t.lr_scheduler, optimizer, t.warmup_steps, max_steps)
+    scheduler = make_scheduler(t.lr_scheduler, optimizer, t.warmup_steps, max_steps)
 
     progress = ckpt.Progress()
     if resume_from is not None:
         # Weights, optimizer moments, schedule, RNG and data position: an exact continuation.
-        state = ckpt.load_state(resume_from)
-        _load_weights(lm, resume_from)
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        ckpt.set_rng_state(state["rng"])
-        progress = ckpt.Progress(**state["progress"])
+        progress = restore(resume_from, lm, optimizer, scheduler)
 
     # The model's forward returns the loss without materialising batch x seq x vocab logits
     # (core.train.fused_loss: same value and gradients, less memory, faster). The wrapper is
@@ -287,9 +212,11 @@ def _loop(
                 batches = batches_from(0)
             batch = next(batches).to(accelerator.device)
             progress.batch_in_epoch += 1
-            # Only the last micro-batch all-reduces gradients between processes.
+            # All-reduce once per optimizer step, not per micro-batch: the earlier micro-batches only
+            # add to local gradients, and syncing each would cost N all-reduces instead of one.
             sync = micro == t.gradient_accumulation_steps - 1
             with nullcontext() if sync else accelerator.no_sync(model), accelerator.autocast():
+                # Divided so the summed gradients are the mean over the whole step, as one big batch.
                 loss = model(batch) / t.gradient_accumulation_steps
             accelerator.backward(loss)
             loss_sum += loss.detach()
@@ -299,7 +226,7 @@ def _loop(
             grad_norm = accelerator.clip_grad_norm_(model.parameters(), t.max_grad_norm)
         optimizer.step()
         scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad(set_to_none=True)  # None frees the gradients' memory until the next backward
         progress.step += 1
         progress.tokens_seen += tokens_per_step
         window_steps += 1
@@ -346,8 +273,10 @@ def _loop(
         window_start += time.perf_counter() - paused
         ending = control.should_stop or control.should_finish
         if control.should_save or ending or crossed or progress.step == max_steps:
+            # The loss window not yet logged goes into the checkpoint: a resumed run logs the same
+            # mean at its next logging step as an uninterrupted one.
             progress.window_loss, progress.window_steps = loss_sum.item(), window_steps
-            path = _save(
+            path = save_step(
                 accelerator,
                 model,
                 tokenizer,
@@ -368,109 +297,12 @@ def _loop(
             break
 
     if world > 1:
-        _check_ranks_in_sync(accelerator, model)
+        # Only the main process saves: ranks that drifted apart would be saved as if they agreed.
+        check_ranks_in_sync(accelerator, model)
     if status == "finished" and accelerator.is_main_process:
         # The run folder itself is the final model: AutoModelForCausalLM.from_pretrained(run_dir).
         ckpt.save_model_folder(run_dir, unwrap(accelerator, model), tokenizer, config_dict)
+    # Every process waits for the final model to be on disk before its end callbacks run.
     accelerator.wait_for_everyone()
     cbs.on_train_end(snapshot(), control, status)
     return status
-
-
-def unwrap(accelerator, model):
-    """The plain transformers model inside what accelerate prepared (DDP, FusedLossModel)."""
-    return accelerator.unwrap_model(model).lm
-
-
-def _check_ranks_in_sync(accelerator, model) -> None:
-    """Data parallelism must leave identical weights on every process; fail loudly if not."""
-    with torch.no_grad():
-        checksum = torch.stack([p.double().sum() for p in accelerator.unwrap_model(model).parameters()]).sum()
-    sums = accelerator.gather(checksum.reshape(1).to(accelerator.device)).cpu()
-    if not torch.all(sums == sums[0]):
-        raise RuntimeError(f"parameters differ between processes: checksums {sums.tolist()}")
-    if accelerator.is_main_process:
-        print(f"parameters identical on all {accelerator.num_processes} processes", flush=True)
-
-
-def _make_scheduler(name: str, optimizer, warmup: int, total: int):
-    from transformers import get_scheduler
-
-    kind = {"constant": "constant_with_warmup"}.get(name, name)
-    return get_scheduler(kind, optimizer, num_warmup_steps=warmup, num_training_steps=total)
-
-
-def _load_weights(model, folder: Path) -> None:
-    """Load a checkpoint's safetensors into `model`; only a tied output layer may be absent."""
-    from safetensors.torch import load_file
-
-    state = {}
-    for part in sorted(Path(folder).glob("model*.safetensors")):
-        state.update(load_file(str(part)))
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    tied = {"lm_head.weight"} if model.config.tie_word_embeddings else set()
-    if unexpected or set(missing) - tied:
-        raise ValueError(
-            f"checkpoint {folder} does not fit this model: missing {sorted(set(missing) - tied)}, unexpected {sorted(unexpected)}"
-        )
-    model.tie_weights()
-
-
-def _save(
-    accelerator, model, tokenizer, optimizer, scheduler, progress, config_dict, run_dir, t, *, words_seen: int, marks: list[str]
-) -> Path:
-    path = Path(run_dir) / f"{ckpt.PREFIX}{progress.step}"
-    if accelerator.is_main_process:
-        path = ckpt.save(
-            run_dir,
-            unwrap(accelerator, model),
-            tokenizer,
-            optimizer,
-            scheduler,
-            replace(progress),
-            config_dict,
-            total_limit=t.save_total_limit,
-            words_seen=words_seen,
-            marks=marks,
-        )
-        for name in marks:
-            print(f"saved {name} (step {progress.step}, {words_seen:,} words seen)", flush=True)
-    accelerator.wait_for_everyone()
-    return path
-
-
-@torch.no_grad()
-def evaluate(model, blocks: torch.Tensor, batch_size: int, accelerator, max_samples: int = 0) -> dict:
-    """Mean token loss and perplexity of the plain model (whatever the training objective) over
-    (the first `max_samples` of) the eval blocks."""
-    model.eval()
-    if max_samples:
-        blocks = blocks[:max_samples]
-    total, count = torch.zeros((), dtype=torch.float64), 0
-    world, rank = accelerator.num_processes, accelerator.process_index
-    for start in range(rank * batch_size, len(blocks), batch_size * world):
-        batch = blocks[start : start + batch_size].to(accelerator.device)
-        with accelerator.autocast():
-            loss = causal_lm_loss(unwrap(accelerator, model), batch)
-        n = batch.numel() - batch.shape[0]  # predicted positions: all but the first of each row
-        total += loss.double().cpu() * n
-        count += n
-    sums = accelerator.reduce(torch.tensor([total.item(), float(count)], device=accelerator.device), "sum")
-    model.train()
-    mean = (sums[0] / sums[1].clamp(min=1)).item()
-    return {"eval_loss": mean, "eval_perplexity": math.exp(min(mean, 50.0))}
-
-
-@torch.no_grad()
-def generate_samples(model, tokenizer, max_new_tokens: int = 24) -> list[tuple[str, str]]:
-    """Greedy continuations of SAMPLE_PROMPTS; greedy uses no RNG, so resume stays exact."""
-    was_training = model.training
-    model.eval()
-    out = []
-    device = next(model.parameters()).device
-    for prompt in SAMPLE_PROMPTS:
-        ids = tokenizer(prompt, return_tensors="pt").input_ids.to(device)
-        gen = model.generate(ids, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id)
-        out.append((prompt, tokenizer.decode(gen[0, ids.shape[1] :], skip_special_tokens=True)))
-    model.train(was_training)
-    return out

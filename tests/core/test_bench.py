@@ -153,14 +153,6 @@ def test_format_report_names_every_figure():
     assert "NOT like for like" in format_report(result)
 
 
-def test_paired_mfu_divides_each_round_by_the_peak_measured_right_after_it():
-    from core.bench.run import _paired_mfu
-
-    # peaks[0] is measured before round 1; round r pairs with peaks[r].
-    side = {"round_tokens_per_s": [100.0, 100.0, 200.0]}
-    assert _paired_mfu(side, per_token=10, peaks=[1e9, 2000.0, 1000.0, 4000.0]) == pytest.approx(0.5)
-
-
 def test_both_sides_get_the_same_allocator_and_a_third_side_measures_it():
     """Before: only our side had the jobs' GLIBC_TUNABLES (1.92x, against 1.04x like for like)."""
     opts = BenchOptions()

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from core.evaluate.runner import EvalOptions, run_eval
+from core.evaluate.options import EvalOptions
+from core.evaluate.runner import run_eval
 from studio.context import StudioContext
 from studio.tabs import babylm_board as board
 from studio.tabs import evaluate as eval_tab

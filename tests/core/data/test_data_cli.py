@@ -187,19 +187,19 @@ def test_synth_killed_with_sigterm_leaves_no_temp_folder(workspace):
 
 
 def test_prepare_names_a_file_that_vanished_and_goes_on(workspace, tmp_path, capsys, monkeypatch):
-    from core.data import corpus
+    from core.data import custom
 
     source = tmp_path / "src"
     source.mkdir()
     for name in ("a", "b", "c"):
         (source / f"{name}.txt").write_text(f"text of {name} one.\n\ntext of {name} two.\n")
-    real = corpus.unit_documents
+    real = custom.unit_documents
 
     def deleting(unit, cleaners):  # the first read removes b.txt, as another program might
         (source / "b.txt").unlink(missing_ok=True)
         return real(unit, cleaners)
 
-    monkeypatch.setattr(corpus, "unit_documents", deleting)
+    monkeypatch.setattr(custom, "unit_documents", deleting)
     assert main(["data", "prepare", "--source", str(source), "--name", "gone"]) == 0
     assert "b.txt: vanished while preparing (deleted or moved); skipped" in capsys.readouterr().err
     files = {f["source"] for f in json.loads((workspace.corpus_dir("gone") / "manifest.json").read_text())["files"]}

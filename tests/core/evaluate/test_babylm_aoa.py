@@ -15,7 +15,8 @@ import torch
 from core.cli import main
 from core.errors import UserError
 from core.evaluate.babylm import aoa, aoa_fit, aoa_surprisal
-from core.evaluate.runner import EvalOptions, run_eval
+from core.evaluate.options import EvalOptions
+from core.evaluate.runner import run_eval
 from core.workspace import Workspace
 from tests.core.evaluate import babylm_fixtures as fx
 

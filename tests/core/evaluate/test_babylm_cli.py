@@ -185,7 +185,7 @@ def test_eval_babylm_scores_reading_in_the_same_run(eval_ws, tmp_path, capsys):
 def test_a_stopped_runs_checkpoint_is_written_as_main_and_chck_keeps_its_name(eval_ws, tmp_path, make_run):
     import shutil
 
-    from core.evaluate.runner import babylm_revision
+    from core.evaluate.plan import babylm_revision
     from core.tokenizer import load_tokenizer
 
     make_run(eval_ws, "stopped", load_tokenizer("tok", eval_ws))
@@ -262,7 +262,7 @@ def test_no_exact_is_recorded_in_the_rule_and_the_report(eval_ws, tmp_path, caps
 
 def test_a_detached_eval_job_shows_no_exact_as_its_flag():
     from core.cli.eval_cmds import _command
-    from core.evaluate.runner import EvalOptions
+    from core.evaluate.options import EvalOptions
 
     assert _command(EvalOptions(model="r1", suites=("babylm",), exact=False)) == "babyllama eval r1 --suite babylm --no-exact"
     assert "exact" not in _command(EvalOptions(model="r1", suites=("babylm",)))

@@ -321,7 +321,7 @@ def test_eval_glue_refuses_bad_options_and_too_little_data(eval_ws, tmp_path, ca
 
 def test_eval_glue_job_command_records_the_flags():
     from core.cli.eval_cmds import _command
-    from core.evaluate.runner import EvalOptions
+    from core.evaluate.options import EvalOptions
 
     opts = EvalOptions(model="r1", suites=("glue",), tasks="rte", pooling="last", epochs=1, max_train_examples=64)
     command = _command(EvalOptions.from_dict(opts.to_dict()))
@@ -331,7 +331,7 @@ def test_eval_glue_job_command_records_the_flags():
 def test_glue_job_through_the_worker_reports_training_steps(eval_ws, tmp_path, monkeypatch, capsys):
     """What `--detach` starts, run in-process: the job records optimizer steps while it fine-tunes."""
     from core import worker
-    from core.evaluate.runner import EvalOptions
+    from core.evaluate.options import EvalOptions
     from core.history import History, open_history
 
     calls = []

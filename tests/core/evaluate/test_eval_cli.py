@@ -64,7 +64,8 @@ def test_malformed_pairs_file_fails_before_anything_is_written(eval_ws, tmp_path
 
 def test_a_failure_while_writing_leaves_no_folder(eval_ws, monkeypatch):
     from core.evaluate import report
-    from core.evaluate.runner import EvalOptions, run_eval
+    from core.evaluate.options import EvalOptions
+    from core.evaluate.runner import run_eval
 
     def broken(*args):
         raise RuntimeError("disk on fire")
@@ -92,7 +93,8 @@ def test_missing_inputs_of_chosen_suites(eval_ws, tmp_path, capsys):
 
 
 def test_models_that_cannot_be_evaluated(eval_ws, tmp_path, make_run):
-    from core.evaluate.runner import EvalOptions, run_eval
+    from core.evaluate.options import EvalOptions
+    from core.evaluate.runner import run_eval
     from core.tokenizer import load_tokenizer
 
     odd = tmp_path / "vision"
@@ -113,7 +115,8 @@ def test_models_that_cannot_be_evaluated(eval_ws, tmp_path, make_run):
 
 
 def test_foreign_model_folder_and_json_output(eval_ws, tmp_path):
-    from core.evaluate.runner import EvalOptions, run_eval
+    from core.evaluate.options import EvalOptions
+    from core.evaluate.runner import run_eval
 
     plain = tmp_path / "hf-model"
     shutil.copytree(eval_ws.run_dir("r1"), plain, ignore=shutil.ignore_patterns("config.yaml", "eval"))
@@ -131,7 +134,7 @@ def test_foreign_model_folder_and_json_output(eval_ws, tmp_path):
 def test_eval_job_through_the_worker(eval_ws):
     """What `--detach` starts, run in-process: core.worker's `eval` kind reads the params."""
     from core import worker
-    from core.evaluate.runner import EvalOptions
+    from core.evaluate.options import EvalOptions
 
     params = EvalOptions(model="r1", suites=("cloze", "ppl"), num_samples=2, suites_given=True).to_dict()
     job_dir = eval_ws.root / "jobs" / "eval-r1-test"

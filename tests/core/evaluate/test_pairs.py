@@ -119,7 +119,8 @@ def test_a_model_trained_on_good_sentences_prefers_them(shared_data, tmp_path):
     from core import config
     from core.config.presets import find
     from core.tokenizer import load_tokenizer, train_tokenizer
-    from core.train.loop import TrainData, make_accelerator, train
+    from core.train.loop import TrainData, train
+    from core.train.machine import make_accelerator
 
     paradigm = pairs.load_paradigm(shared_data / "blimp-sample" / "determiner_noun_agreement_1.jsonl")
     (tmp_path / "good.txt").write_text("\n".join(g for g, _ in paradigm.pairs) + "\n", encoding="utf-8")

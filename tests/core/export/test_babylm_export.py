@@ -14,7 +14,8 @@ from core.config.presets import find
 from core.errors import UserError
 from core.export.runner import ExportOptions, run_export
 from core.train.data import load_train_data
-from core.train.loop import make_accelerator, train
+from core.train.loop import train
+from core.train.machine import make_accelerator
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 
 import pytest
@@ -13,7 +12,8 @@ from core import config
 from core.train import checkpoint as ckpt
 from core.train.callbacks import Callback, StopAfter
 from core.train.data import load_train_data
-from core.train.loop import TrainingDiverged, make_accelerator, train
+from core.train.loop import TrainingDiverged, train
+from core.train.machine import make_accelerator
 
 OVERRIDES = [
     "data.train_path=syn",
@@ -139,28 +139,8 @@ def test_gradient_accumulation_matches_bigger_batch(ready_workspace, tmp_path):
     assert all(torch.allclose(wa[k], wb[k], atol=1e-6) for k in wa)
 
 
-def test_machine_fallback_keeps_fp16_yaml_running_on_cpu(ready_workspace, tmp_path, monkeypatch):
-    from core.train import loop
-
-    monkeypatch.setattr(loop, "cpu_can_compile", lambda: False)  # a container without g++
-    cfg = config.load(overrides=[*OVERRIDES, "--fp16", "--torch-compile"])
-    with pytest.warns(UserWarning):
-        accelerator, safe, notes = make_accelerator(cfg)
-    assert accelerator.mixed_precision == "no" and not safe.training.torch_compile and len(notes) == 2
-    assert "C++ compiler" in notes[1]
-    assert dataclasses.asdict(cfg)["training"]["fp16"] is True
-
-
-def test_torch_compile_stays_on_for_a_cpu_with_a_compiler(monkeypatch):
-    from core.train import loop
-
-    monkeypatch.setattr(loop, "cpu_can_compile", lambda: True)
-    _, safe, notes = make_accelerator(config.load(overrides=[*OVERRIDES, "--torch-compile"]))
-    assert safe.training.torch_compile and notes == []
-
-
 def test_bf16_on_cpu_trains_in_bf16_where_the_cpu_has_it_else_falls_back(ready_workspace, tmp_path):
-    from core.train.loop import cpu_has_bf16
+    from core.train.machine import cpu_has_bf16
 
     native = cpu_has_bf16()
     with warnings.catch_warnings(record=True):
@@ -172,29 +152,6 @@ def test_bf16_on_cpu_trains_in_bf16_where_the_cpu_has_it_else_falls_back(ready_w
     losses = [rec.logs[s]["loss"] for s in sorted(rec.logs)]
     assert status == "finished" and losses[-1] < losses[0] - 0.5
     assert _weights(tmp_path / "bf16")["model.embed_tokens.weight"].dtype == torch.float32  # fp32 master weights
-
-
-@pytest.mark.parametrize("strict", [False, True])
-def test_ordered_cpu_kernels_restore_the_callers_settings_even_on_errors(strict):
-    from core.train.loop import _ordered_cpu_kernels
-
-    before = (
-        torch.are_deterministic_algorithms_enabled(),
-        torch.is_deterministic_algorithms_warn_only_enabled(),
-        torch.utils.deterministic.fill_uninitialized_memory,
-    )
-    torch.use_deterministic_algorithms(strict)
-    try:
-        with pytest.raises(RuntimeError, match="boom"), _ordered_cpu_kernels(True):
-            assert torch.are_deterministic_algorithms_enabled()
-            # A caller's strict mode stays strict; otherwise only warnings, never errors.
-            assert torch.is_deterministic_algorithms_warn_only_enabled() is not strict
-            assert torch.utils.deterministic.fill_uninitialized_memory is False
-            raise RuntimeError("boom")
-        assert torch.are_deterministic_algorithms_enabled() is strict
-        assert torch.utils.deterministic.fill_uninitialized_memory is before[2]
-    finally:
-        torch.use_deterministic_algorithms(before[0], warn_only=before[1])
 
 
 @pytest.mark.slow

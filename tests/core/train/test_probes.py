@@ -19,7 +19,8 @@ from core.evaluate.pairs import load_pairs_dir, score_pairs
 from core.history import FINAL_STATUSES, History
 from core.train.callbacks import Callback
 from core.train.data import load_train_data
-from core.train.loop import make_accelerator, train
+from core.train.loop import train
+from core.train.machine import make_accelerator
 from core.train.probes import PAIRS_METRIC, Probe, pairs_probe
 
 BASE = [

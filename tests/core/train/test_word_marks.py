@@ -17,7 +17,8 @@ from core.train import checkpoint as ckpt
 from core.train import word_marks
 from core.train.callbacks import StopAfter, TrainControl, TrainState, WordBudget
 from core.train.data import load_train_data
-from core.train.loop import make_accelerator, train
+from core.train.loop import train
+from core.train.machine import make_accelerator
 
 BASE = [
     "data.train_path=syn",
