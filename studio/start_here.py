@@ -1,4 +1,4 @@
-"""The "Start here" panel: shown on an empty workspace, one click starts core.quickstart's chain and
+"""The "Start here" panel: shown on an empty workspace, one click starts core.jobs.quickstart's chain and
 hands over to the Train tab's live curve once the tiny run exists.
 
 The chain is one background job (closing the page does not stop it); the panel only polls its row.
@@ -12,10 +12,11 @@ from typing import NamedTuple
 
 import gradio as gr
 
-from core import jobs, quickstart
+from core import jobs
 from core.cli.quickstart_cmds import FIRST_CURVE
 from core.errors import UserError
 from core.history import FINAL_STATUSES
+from core.jobs import quickstart
 from studio.context import StudioContext
 from studio.shared import log_tail
 from studio.tabs.train import run_choices  # the Train tab's own list: its dropdown must offer the new run

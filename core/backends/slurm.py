@@ -1,6 +1,6 @@
 """The `slurm` backend: a run's worker as a SLURM job, submitted through submitit.
 
-The submitted callable (`WorkerTask`) starts `core.worker` (or `accelerate launch` of it over the
+The submitted callable (`WorkerTask`) starts `core.jobs.worker` (or `accelerate launch` of it over the
 allocation's nodes and GPUs) on the compute node and waits. SLURM's warning before the time limit
 or a pre-emption (USR2) makes the worker checkpoint; the job is then requeued and continues from the
 checkpoint. `runs stop` is `scancel --signal=TERM`, which the worker treats as a stop. The state
@@ -73,7 +73,7 @@ def topology(cluster: Cluster) -> dict:
 def node_argv(run_dir: Path, topo: dict, node_rank: int, main_host: str) -> list[str]:
     """The command each node's task runs: the worker, or `accelerate launch` over all nodes and GPUs."""
     if topo["num_processes"] <= 1:
-        return [sys.executable, "-m", "core.worker", str(run_dir)]
+        return [sys.executable, "-m", "core.jobs.worker", str(run_dir)]
     # One task per node (srun); accelerate starts that node's processes and joins the others
     # through the first node. Precision and compile follow the config (the worker's Accelerator).
     return [
@@ -96,7 +96,7 @@ def node_argv(run_dir: Path, topo: dict, node_rank: int, main_host: str) -> list
         "--dynamo_backend",
         "no",
         "-m",
-        "core.worker",
+        "core.jobs.worker",
         str(run_dir),
     ]
 

@@ -225,7 +225,7 @@ def helper_side(cmdline: list[str]) -> str | None:
     """Which side a descendant process's CPU counts for: "server" (the studio, `launch.py`),
     "browser" (Playwright's driver and chromium: usually another machine than the training's), or
     None for a training worker, whose time is the run itself."""
-    if any(part == "core.worker" for part in cmdline):
+    if any(part == "core.jobs.worker" for part in cmdline):
         return None
     return "server" if any(Path(part).name == "launch.py" for part in cmdline) else "browser"
 

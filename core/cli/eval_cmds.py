@@ -1,7 +1,7 @@
 """`babyllama eval MODEL`, `babyllama report RUN...` and `babyllama bench eval`.
 
 Thin wrappers over core.evaluate: `eval` runs in the foreground with progress lines, or with
-`--detach` as an `eval` job (the same function, in core.worker). Must not import gradio; torch is
+`--detach` as an `eval` job (the same function, in core.jobs.worker). Must not import gradio; torch is
 imported only when a command runs a model.
 """
 

@@ -1,7 +1,7 @@
 """`babyllama export RUN --format hf|onnx|int8|babylm`: a thin wrapper over core.export.runner.
 
 Runs in the foreground with progress lines, or with `--detach` as an `export` job (the same
-function, in core.worker). Must not import gradio; torch is imported only when a command runs.
+function, in core.jobs.worker). Must not import gradio; torch is imported only when a command runs.
 """
 
 from __future__ import annotations

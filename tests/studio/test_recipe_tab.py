@@ -13,6 +13,7 @@ import pytest
 
 from core import jobs
 from core.cli import build_parser
+from core.jobs import spawn
 from core.recipe import chain
 from studio.context import StudioContext
 from studio.tabs import recipe as tab
@@ -26,7 +27,7 @@ class FakeProc:
 
 @pytest.fixture
 def ctx(workspace, monkeypatch):
-    monkeypatch.setattr(jobs, "_launch", lambda run_dir, n: FakeProc())  # no worker: the test sets statuses
+    monkeypatch.setattr(spawn, "_launch", lambda run_dir, n: FakeProc())  # no worker: the test sets statuses
     return StudioContext(workspace)
 
 

@@ -16,14 +16,14 @@ from core.errors import UserError
 def test_one_process_runs_the_worker_and_more_run_accelerate_over_every_node():
     single = slurm.topology(Cluster())
     assert single == {"nodes": 1, "gpus_per_node": 0, "num_processes": 1, "launcher": "srun"}
-    assert slurm.node_argv(Path("/r"), single, 0, "n1") == [sys.executable, "-m", "core.worker", "/r"]
+    assert slurm.node_argv(Path("/r"), single, 0, "n1") == [sys.executable, "-m", "core.jobs.worker", "/r"]
     multi = slurm.topology(Cluster(nodes=2, gpus_per_node=4))
     assert multi["num_processes"] == 8 and multi["launcher"] == "srun + accelerate launch"
     argv = slurm.node_argv(Path("/r"), multi, 1, "n1")
     flags = dict(zip(argv[4::2], argv[5::2]))  # after the bare --multi_gpu
     assert argv[:3] == [sys.executable, "-m", "accelerate.commands.launch"]
     assert flags["--num_machines"] == "2" and flags["--machine_rank"] == "1" and flags["--num_processes"] == "8"
-    assert flags["--main_process_ip"] == "n1" and argv[-3:] == ["-m", "core.worker", "/r"]
+    assert flags["--main_process_ip"] == "n1" and argv[-3:] == ["-m", "core.jobs.worker", "/r"]
 
 
 def test_the_executor_carries_the_clusters_settings(tmp_path):

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from core import jobs
 from core.cli import main
 from core.history import History
+from core.jobs import spawn
 
 
 class FakeProc:
@@ -19,7 +19,7 @@ class FakeProc:
 
 def test_detach_starts_the_quickstart_job_and_prints_its_name(workspace, monkeypatch, capsys):
     launched = []
-    monkeypatch.setattr(jobs, "_launch", lambda run_dir, n: launched.append(run_dir.name) or FakeProc())
+    monkeypatch.setattr(spawn, "_launch", lambda run_dir, n: launched.append(run_dir.name) or FakeProc())
     assert main(["quickstart", "--detach", "--words", "20000", "--workspace", str(workspace.root)]) == 0
     out = capsys.readouterr().out
     assert (

@@ -330,9 +330,9 @@ def test_eval_glue_job_command_records_the_flags():
 
 def test_glue_job_through_the_worker_reports_training_steps(eval_ws, tmp_path, monkeypatch, capsys):
     """What `--detach` starts, run in-process: the job records optimizer steps while it fine-tunes."""
-    from core import worker
     from core.evaluate.runner import EvalOptions
     from core.history import History, open_history
+    from core.jobs import worker
 
     calls = []
     real = History.update_progress

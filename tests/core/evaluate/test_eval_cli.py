@@ -129,9 +129,9 @@ def test_foreign_model_folder_and_json_output(eval_ws, tmp_path):
 
 
 def test_eval_job_through_the_worker(eval_ws):
-    """What `--detach` starts, run in-process: core.worker's `eval` kind reads the params."""
-    from core import worker
+    """What `--detach` starts, run in-process: core.jobs.worker's `eval` kind reads the params."""
     from core.evaluate.runner import EvalOptions
+    from core.jobs import worker
 
     params = EvalOptions(model="r1", suites=("cloze", "ppl"), num_samples=2, suites_given=True).to_dict()
     job_dir = eval_ws.root / "jobs" / "eval-r1-test"

@@ -20,7 +20,7 @@ from core.history import FINAL_STATUSES
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_an_events_run_shows_in_studio_db_within_2_s_of_each_line(ready_workspace, history):
-    from tests.core.test_jobs import _cfg
+    from tests.core.jobs.test_lifecycle import _cfg
 
     run = jobs.start(
         "train",

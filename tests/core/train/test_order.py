@@ -97,7 +97,7 @@ def test_a_run_with_random_offsets_resumes_bit_exact_across_an_epoch(ready_works
 
 @pytest.mark.slow
 def test_kill_9_and_resume_with_random_offsets_is_bit_exact(ready_workspace, history):
-    from tests.core.test_jobs import _final, _wait
+    from tests.core.jobs.test_lifecycle import _final, _wait
 
     cfg = config.load(
         find("tiny"),

@@ -1,4 +1,4 @@
-"""core.worker: when the database cannot be written mid-run, run.log (the worker's stdout) says
+"""core.jobs.worker: when the database cannot be written mid-run, run.log (the worker's stdout) says
 what happened and where, instead of the process dying with only an sqlite3 traceback; with real
 workers, SIGTERM / SIGINT stop like `runs stop`, a locked database delays rows without losing any,
 and a full disk ends the run `failed` naming the path, its last checkpoint intact."""
@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from core import jobs, worker
+from core import jobs
 from core.history import History
+from core.jobs import job_kinds, worker
 from core.train import checkpoint as ckpt
 
 
@@ -35,7 +36,7 @@ def test_unwritable_database_mid_run_is_said_in_the_log(workspace, monkeypatch, 
         history.conn.execute("PRAGMA query_only=1")  # SQLite's read-only mode (root ignores chmod)
         return "finished"
 
-    monkeypatch.setitem(worker._KINDS, "export", job_while_the_db_turns_read_only)
+    monkeypatch.setitem(job_kinds.KINDS, "export", job_while_the_db_turns_read_only)
     assert worker.run_job(run_dir) == 1  # before: the OperationalError escaped run_job
     out = capsys.readouterr().out
     assert f"could not record the end of run 'ro-mid' in {workspace.db_path}" in out
@@ -46,13 +47,13 @@ def test_unwritable_database_mid_run_is_said_in_the_log(workspace, monkeypatch, 
 
 # -- history faults and signals with a real worker (issue 18) -------------------------------------
 def _start(ws, history, name, *extra):
-    from tests.core.test_jobs import _cfg
+    from tests.core.jobs.test_lifecycle import _cfg
 
     return jobs.start("train", _cfg("training.save_steps=0", *extra), ws, history, name=name)
 
 
 def _wait_step(history, name, step, timeout=300):
-    from tests.core.test_jobs import _wait
+    from tests.core.jobs.test_lifecycle import _wait
 
     return _wait(history, name, lambda r: r["status"] == "running" and (r["step"] or 0) >= step, timeout)
 
@@ -66,7 +67,7 @@ def _loss_steps(history, name):
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_sigterm_stops_with_a_checkpoint_and_sigint_after_resume_too(ready_workspace, history):
-    from tests.core.test_jobs import _final
+    from tests.core.jobs.test_lifecycle import _final
 
     run = _start(ready_workspace, history, "sig", "training.max_steps=5000")
     run = _wait_step(history, "sig", 10)
@@ -99,7 +100,7 @@ LOCK_S = 35.0  # longer than the ~30 s after which the old heartbeat gave up and
 @pytest.mark.timeout(900)
 def test_a_database_locked_for_35_s_delays_rows_and_loses_none(ready_workspace, history):
     from core.liveness import writes_delayed
-    from tests.core.test_jobs import _final
+    from tests.core.jobs.test_lifecycle import _final
 
     run = _start(ready_workspace, history, "locked", "training.max_steps=5000")
     run = _wait_step(history, "locked", 5)
@@ -153,7 +154,7 @@ def small_disk(tmp_path):
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_a_full_disk_fails_the_run_naming_the_path_and_keeps_the_checkpoint(ready_workspace, history, small_disk):
-    from tests.core.test_jobs import _final
+    from tests.core.jobs.test_lifecycle import _final
 
     run = _start(
         ready_workspace, history, "full", "training.max_steps=20", "training.save_steps=10", f"logging.output_dir={small_disk}"
@@ -193,7 +194,7 @@ def test_a_full_disk_fails_the_run_naming_the_path_and_keeps_the_checkpoint(read
 def test_sigterm_while_queued_ends_stopped_at_once(ready_workspace, history):
     import fcntl
 
-    from tests.core.test_jobs import _final, _wait
+    from tests.core.jobs.test_lifecycle import _final, _wait
 
     with open(ready_workspace.root / ".train.lock.0", "w") as slot:
         fcntl.flock(slot, fcntl.LOCK_EX)  # the only training slot is taken: the worker waits its turn

@@ -16,6 +16,7 @@ from core import config, jobs
 from core.config.presets import find
 from core.errors import UserError
 from core.history import History
+from core.jobs import control, reconcile, spawn
 
 DATA = ["data.train_path=syn", "data.tokenizer_path=tok"]
 
@@ -29,7 +30,7 @@ class FakeProc:
 @pytest.fixture
 def launches(monkeypatch):
     calls = []
-    monkeypatch.setattr(jobs, "_launch", lambda run_dir, n: calls.append(run_dir) or FakeProc())
+    monkeypatch.setattr(spawn, "_launch", lambda run_dir, n: calls.append(run_dir) or FakeProc())
     return calls
 
 
@@ -48,7 +49,7 @@ def test_refresh_keeps_a_final_status_written_meanwhile(workspace, history, monk
             other.set_status("r", "finished")
         return False
 
-    monkeypatch.setattr(jobs, "is_alive", worker_finishes_now)
+    monkeypatch.setattr(reconcile, "is_alive", worker_finishes_now)
     assert jobs.refresh(history, "r")["status"] == "finished"
 
 
@@ -64,7 +65,7 @@ def test_reused_pid_is_not_the_worker_and_is_never_killed(history, monkeypatch):
     assert jobs.refresh(history, "mine")["status"] == "running"  # same pid and start time: alive
     assert jobs.refresh(history, "stranger")["status"] == "lost"
     history.set_status("stranger", "running", only_from=("lost",))
-    assert jobs._kill(history, history.get_run("stranger")) == "killed" and killed == []
+    assert control._kill(history, history.get_run("stranger")) == "killed" and killed == []
 
 
 def test_stale_heartbeat_on_this_host_means_lost(history):
@@ -135,7 +136,7 @@ def test_two_trains_with_one_name_at_once(ready_workspace, history, launches, mo
     (or a FileExistsError traceback) and could leave an orphan folder. The barrier holds both
     starts after their input checks, before the name check."""
     both_checked = threading.Barrier(2, timeout=20)
-    monkeypatch.setattr(jobs, "check_trackers", lambda cfg: both_checked.wait())
+    monkeypatch.setattr(spawn, "check_trackers", lambda cfg: both_checked.wait())
     cfg = config.load(find("tiny"), DATA)
     outcomes = []
 
@@ -169,7 +170,7 @@ def test_failed_launch_removes_row_and_folder(ready_workspace, history, monkeypa
     def no_launch(run_dir, n):
         raise OSError("no more processes")
 
-    monkeypatch.setattr(jobs, "_launch", no_launch)
+    monkeypatch.setattr(spawn, "_launch", no_launch)
     with pytest.raises(OSError):
         jobs.start("train", config.load(find("tiny"), DATA), ready_workspace, history, name="gone")
     assert history.get_run("gone") is None and not (ready_workspace.models_dir / "gone").exists()

@@ -1,4 +1,4 @@
-"""core.jobs + core.worker with real subprocesses: lifecycle, stop/resume, queue, bad input."""
+"""core.jobs (spawn, refresh, control) + core.jobs.worker with real subprocesses: lifecycle, stop/resume, queue, bad input."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""core.quickstart: free names, the empty-workspace test, and the chain's order and failure handling
+"""core.jobs.quickstart: free names, the empty-workspace test, and the chain's order and failure handling
 with the job launches faked (the real chain is the `slow` CLI test and the browser test)."""
 
 from __future__ import annotations
@@ -7,9 +7,10 @@ import os
 
 import pytest
 
-from core import jobs, quickstart
+from core import jobs
 from core.data import create_synthetic_corpus
 from core.errors import UserError
+from core.jobs import quickstart, spawn
 
 
 class FakeProc:
@@ -19,7 +20,7 @@ class FakeProc:
 @pytest.fixture
 def launches(monkeypatch):
     calls = []
-    monkeypatch.setattr(jobs, "_launch", lambda run_dir, n: calls.append(run_dir.name) or FakeProc())
+    monkeypatch.setattr(spawn, "_launch", lambda run_dir, n: calls.append(run_dir.name) or FakeProc())
     return calls
 
 
@@ -98,7 +99,7 @@ def test_quickstart_imports_neither_torch_nor_gradio():
     import subprocess
     import sys
 
-    code = "import sys, core.quickstart; print(sorted({'torch', 'gradio', 'transformers'} & set(sys.modules)))"
+    code = "import sys, core.jobs.quickstart; print(sorted({'torch', 'gradio', 'transformers'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
