@@ -283,8 +283,8 @@ def _cmd_eval(args) -> int:
             name = history.free_name(f"eval-{stem}-{datetime.now():%Y%m%d-%H%M%S}"[:100])
             command = _command(opts)
             run = jobs.start_task("eval", opts.to_dict(), ws, history, name=name, command=command)
-            print(f"eval job {run['name']} started (log: {Path(run['run_dir']) / jobs.LOG_FILE})", flush=True)
-            print(run["name"])
+            print(f"eval job {run.name} started (log: {Path(run.run_dir) / jobs.LOG_FILE})", flush=True)
+            print(run.name)
             return 0
         from core.evaluate.runner import run_eval
 

@@ -89,8 +89,8 @@ def _cmd_export(args) -> int:
             _, target = plan_output(opts, ws)  # bad input fails here, before a job exists
             opts.output = str(target)
             run = start_export_job(opts, ws, history, command=command_for(opts))
-            print(f"export job {run['name']} started (log: {Path(run['run_dir']) / jobs.LOG_FILE}); output {target}", flush=True)
-            print(run["name"])
+            print(f"export job {run.name} started (log: {Path(run.run_dir) / jobs.LOG_FILE}); output {target}", flush=True)
+            print(run.name)
             return 0
         try:
             run_export(opts, ws, history=history, log=lambda m: print(m, flush=True))

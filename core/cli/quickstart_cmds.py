@@ -59,12 +59,12 @@ def _cmd_quickstart(args) -> int:
     ws = Workspace.resolve(args.workspace).ensure()
     with open_history(ws) as history:
         job = quickstart.start(ws, history, words=args.words, vocab_size=args.vocab_size, max_steps=args.max_steps)
-        params = job["config"]  # the planned names, stored as the job's config
-        print(f"quickstart job {job['name']} started: {quickstart.describe_plan(params)}", flush=True)
+        params = job.config  # the planned names, stored as the job's config
+        print(f"quickstart job {job.name} started: {quickstart.describe_plan(params)}", flush=True)
         if args.detach:
-            print(job["name"])
+            print(job.name)
             return 0
-        code = follow(history, job["name"])
+        code = follow(history, job.name)
         if code or history.get_run(params["run"]) is None:
             return code or 1
         return follow(history, params["run"])

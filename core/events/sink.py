@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from core.events.log import EventLog, parse
+from core.history.runs import Run
 from core.history.store import RunRef, status_fields
 
 JOB_FILE = "job.json"  # = core.jobs.JOB_FILE / STOP_FILE (core.jobs imports this package lazily)
@@ -103,17 +104,17 @@ class EventHistory:
         self._check(run)
         return 0
 
-    def get_run(self, name: RunRef) -> dict | None:
+    def get_run(self, name: RunRef) -> Run | None:
         """The run as this machine knows it: job.json and the last status written here."""
         self._check(name)
         with self._lock:
-            return {**self._row, "stop_requested": self.stop_requested(name)}
+            return Run.from_row({**self._row, "stop_requested": self.stop_requested(name)})
 
     def stop_requested(self, name: RunRef) -> bool:
         """Whether `runs stop` left the STOP file in the run folder."""
         return (self.run_dir / STOP_FILE).exists()
 
-    def list_runs(self, kind: str | None = None, status: str | None = None) -> list[dict]:
+    def list_runs(self, kind: str | None = None, status: str | None = None) -> list[Run]:
         """No workspace queue here: the scheduler queues runs of a cluster."""
         return []
 

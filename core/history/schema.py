@@ -198,11 +198,6 @@ def metrics_since_sql(run: str | int) -> str:
 INSERT_METRIC_SQL = "INSERT OR REPLACE INTO metrics (run_id, step, name, value, time, tokens, words) VALUES (?, ?, ?, ?, ?, ?, ?)"
 
 
-def parse_run(row: dict) -> dict:
-    """A `runs` row with its config parsed back to a dict and stop_requested as a bool."""
-    return {**row, "config": json.loads(row["config"]), "stop_requested": bool(row["stop_requested"])}
-
-
 def to_json(value: Any) -> str:
     """JSON text for a config/extra column; paths become strings, anything else odd is an error."""
     return json.dumps(value, sort_keys=True, default=_json_default)

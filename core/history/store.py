@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import UserError
+from core.history.runs import FINAL, Kind, Run, Status
 from core.history.schema import (
     INSERT_METRIC_SQL,
     apply_migrations,
@@ -32,7 +33,6 @@ from core.history.schema import (
     metric_rows,
     metric_series_sql,
     metrics_since_sql,
-    parse_run,
     run_ref_sql,
     str_or_none,
     to_json,
@@ -41,9 +41,6 @@ from core.history.schema import (
 )
 from core.workspace import Workspace, check_name
 
-KINDS = ("train", "distill", "eval", "bench", "tokenize", "prepare", "export", "sweep", "quickstart", "submission", "recipe")
-STATUSES = ("queued", "running", "finished", "stopped", "failed", "lost")
-FINAL_STATUSES = ("finished", "stopped", "failed", "lost")
 # Columns set_status(**fields) may change; name/kind/created are fixed at creation.
 _SETTABLE = frozenset(
     "config run_dir pid pid_started host started ended heartbeat error hint parent step "
@@ -57,15 +54,15 @@ def status_fields(status: str, fields: dict[str, Any], settable: frozenset[str] 
     """`fields` of a status change, checked (a known status, only `settable` columns) and stamped:
     `started` defaults to now when the status becomes running, `ended` when it becomes final.
     Shared by History.set_status and the event-log sink (core.events.sink)."""
-    if status not in STATUSES:
-        raise ValueError(f"status {status!r} is not one of {', '.join(STATUSES)}")
+    if status not in Status.__members__.values():
+        raise ValueError(f"status {status!r} is not one of {', '.join(Status)}")
     unknown = set(fields) - settable
     if unknown:
         raise ValueError(f"set_status got unknown run fields {sorted(unknown)}")
     fields, now = dict(fields), _time.time()
-    if status == "running":
+    if status == Status.RUNNING:
         fields.setdefault("started", now)
-    if status in FINAL_STATUSES:
+    if status in FINAL:
         fields.setdefault("ended", now)
     return fields
 
@@ -141,11 +138,11 @@ class History:
         command: str = "",
         parent: str | None = None,
         total_steps: int | None = None,
-    ) -> dict:
+    ) -> Run:
         """Insert a `queued` run and return it; a taken name raises UserError with a free one."""
         check_name(name, "run name")
-        if kind not in KINDS:
-            raise ValueError(f"run kind {kind!r} is not one of {', '.join(KINDS)}")
+        if kind not in Kind.__members__.values():
+            raise ValueError(f"run kind {kind!r} is not one of {', '.join(Kind)}")
         with self._write() as conn:
             if conn.execute("SELECT 1 FROM runs WHERE name = ?", (name,)).fetchone():
                 raise UserError(
@@ -169,13 +166,13 @@ class History:
             candidate = f"{base}-{n}"
         return candidate
 
-    def get_run(self, name: RunRef) -> dict | None:
-        """The run as a dict (config parsed back to a dict), or None if there is none."""
+    def get_run(self, name: RunRef) -> Run | None:
+        """The run (config parsed back to a dict), or None if there is none."""
         column = "id" if isinstance(name, int) else "name"
         rows = self._rows(f"SELECT * FROM runs WHERE {column} = ?", (name,))
-        return parse_run(rows[0]) if rows else None
+        return Run.from_row(rows[0]) if rows else None
 
-    def list_runs(self, kind: str | None = None, status: str | None = None) -> list[dict]:
+    def list_runs(self, kind: str | None = None, status: str | None = None) -> list[Run]:
         """Runs, newest first, optionally only one kind and/or status."""
         where, params = [], []
         for column, value in (("kind", kind), ("status", status)):
@@ -184,7 +181,7 @@ class History:
                 params.append(value)
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         rows = self._rows(f"SELECT * FROM runs{clause} ORDER BY created DESC, id DESC", tuple(params))
-        return [parse_run(row) for row in rows]
+        return [Run.from_row(row) for row in rows]
 
     def set_status(self, name: RunRef, status: str, *, only_from: tuple[str, ...] | None = None, **fields: Any) -> bool:
         """Set a run's status and any other run columns; returns whether the row changed.
@@ -237,7 +234,7 @@ class History:
     def stop_requested(self, name: RunRef) -> bool:
         """Whether a stop was requested for the run (False for an unknown run)."""
         run = self.get_run(name)
-        return bool(run and run["stop_requested"])
+        return bool(run and run.stop_requested)
 
     def delete_run(self, name: RunRef) -> bool:
         """Delete a run and (by cascade) its metrics, evals, samples, artifacts; False if absent.

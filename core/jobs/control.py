@@ -13,7 +13,7 @@ from pathlib import Path
 
 from core.backends import is_scheduled, local
 from core.errors import HistoryBusy, UserError
-from core.history import FINAL_STATUSES, History
+from core.history import FINAL, History, Run
 from core.jobs.reconcile import refresh, same_process
 from core.jobs.spawn import JOB_FILE, STOP_FILE, write_job
 from core.workspace import check_name
@@ -25,47 +25,47 @@ def stop(name: str, history: History, *, kill_after: float | None = None) -> str
     Returns what happened: "requested", "killed" or the final status it already had.
     """
     run = refresh(history, name)
-    if run["status"] in FINAL_STATUSES:
-        return run["status"]
+    if run.status in FINAL:
+        return run.status
     # A stop whose database flag a lock refused still left the file: a second click kills.
-    second = bool(run["stop_requested"]) or bool(run["run_dir"]) and _stop_file(run).exists()
-    if run["run_dir"]:
+    second = bool(run.stop_requested) or bool(run.run_dir) and _stop_file(run).exists()
+    if run.run_dir:
         _stop_file(run).touch()  # first: the worker watches the file, which no database lock delays
     try:
         history.request_stop(name)
     except HistoryBusy:
-        if not run["run_dir"]:
+        if not run.run_dir:
             raise  # nothing else tells the worker
-    if is_scheduled(run.get("backend")):
+    if is_scheduled(run.backend):
         return _stop_scheduled(history, run, hard=second or kill_after == 0, kill_after=kill_after)
     if second or kill_after == 0:
         return _kill(history, run)
     if kill_after:
         deadline = time.monotonic() + kill_after
         while time.monotonic() < deadline:
-            if refresh(history, name)["status"] in FINAL_STATUSES:
+            if refresh(history, name).status in FINAL:
                 return "requested"
             time.sleep(0.2)
         return _kill(history, run)
     return "requested"
 
 
-def _stop_scheduled(history: History, run: dict, *, hard: bool, kill_after: float | None) -> str:
+def _stop_scheduled(history: History, run: Run, *, hard: bool, kill_after: float | None) -> str:
     from core.backends import scheduled
 
     outcome = scheduled.stop(history, run, hard=hard)
     if kill_after and outcome == "requested":
         deadline = time.monotonic() + kill_after
         while time.monotonic() < deadline:
-            if refresh(history, run["name"])["status"] in FINAL_STATUSES:
+            if refresh(history, run.name).status in FINAL:
                 return "requested"
             time.sleep(0.5)
-        return scheduled.stop(history, history.get_run(run["name"]), hard=True)
+        return scheduled.stop(history, history.get_run(run.name), hard=True)
     return outcome
 
 
-def _stop_file(run: dict) -> Path:
-    return Path(run["run_dir"]) / STOP_FILE
+def _stop_file(run: Run) -> Path:
+    return Path(run.run_dir) / STOP_FILE
 
 
 def delete(history: History, name: str) -> Path | None:
@@ -78,7 +78,7 @@ def delete(history: History, name: str) -> Path | None:
     return folder
 
 
-def rename(history: History, old: str, new: str) -> dict:
+def rename(history: History, old: str, new: str) -> Run:
     """Rename a final run, moving its folder beside the old one; a taken name is refused."""
     check_name(new, "new run name")
     run = _final(history, old, "rename")
@@ -106,25 +106,25 @@ def rename(history: History, old: str, new: str) -> dict:
     return history.get_run(new)
 
 
-def _final(history: History, name: str, verb: str) -> dict:
+def _final(history: History, name: str, verb: str) -> Run:
     run = refresh(history, name)
-    if run["status"] not in FINAL_STATUSES:
-        raise UserError(f"run {name!r} is {run['status']}: stop it first, then {verb} it")
+    if run.status not in FINAL:
+        raise UserError(f"run {name!r} is {run.status}: stop it first, then {verb} it")
     return run
 
 
-def _own_folder(run: dict) -> Path | None:
+def _own_folder(run: Run) -> Path | None:
     """The run's folder if it exists and is named after the run (never a parent by mistake)."""
-    folder = Path(run["run_dir"]) if run.get("run_dir") else None
-    return folder if folder is not None and folder.is_dir() and folder.name == run["name"] else None
+    folder = Path(run.run_dir) if run.run_dir else None
+    return folder if folder is not None and folder.is_dir() and folder.name == run.name else None
 
 
-def _kill(history: History, run: dict) -> str:
-    pid = run.get("pid")
+def _kill(history: History, run: Run) -> str:
+    pid = run.pid
     # Never signal a group whose leader is not the run's worker (a reused pid is a stranger).
-    if pid and same_process(pid, run.get("pid_started")):
+    if pid and same_process(pid, run.pid_started):
         local.kill(pid)  # the worker leads its own group: children go too
     history.set_status(
-        run["name"], "stopped", error="killed after a second stop request", hint="resume it to continue from the last checkpoint"
+        run.name, "stopped", error="killed after a second stop request", hint="resume it to continue from the last checkpoint"
     )
     return "killed"

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core import config as config_mod
-from core.history import History
+from core.history import History, Kind
 from core.jobs.spawn import STOP_FILE
 from core.liveness import Heartbeat, retry_busy, say
 from core.train.callbacks import Callback, StopOnSignal
@@ -261,14 +261,14 @@ def _submission(job: dict, ws: Workspace, history: History, run_dir: Path, is_ma
     return "finished"
 
 
-KINDS = {
-    "train": _train,
-    "distill": _train,
-    "tokenize": _tokenize,
-    "prepare": _prepare,
-    "eval": _eval,
-    "export": _export,
-    "quickstart": _quickstart,
-    "submission": _submission,
-    "recipe": _recipe,
+KINDS = {  # every Kind a run row may have (tests/core/jobs/test_job_kinds.py checks none is missing)
+    Kind.TRAIN: _train,
+    Kind.DISTILL: _train,
+    Kind.TOKENIZE: _tokenize,
+    Kind.PREPARE: _prepare,
+    Kind.EVAL: _eval,
+    Kind.EXPORT: _export,
+    Kind.QUICKSTART: _quickstart,
+    Kind.SUBMISSION: _submission,
+    Kind.RECIPE: _recipe,
 }

@@ -21,7 +21,7 @@ from core.backends import BackendChoice, is_scheduled, local
 from core.config import RunConfig
 from core.config.resolve import pin_paths, resolve_data, run_parent
 from core.errors import HistoryBusy, UserError
-from core.history import History
+from core.history import TRAINING, History, Run, Status
 from core.jobs.reconcile import process_start_time, require_run
 from core.train.probes import load_babylm, load_pairs
 from core.train.trackers import check_trackers
@@ -30,7 +30,7 @@ from core.workspace import Workspace, check_name
 JOB_FILE = "job.json"
 STOP_FILE = "STOP"
 LOG_FILE = "run.log"
-RESUMABLE = ("stopped", "failed", "lost")
+RESUMABLE = frozenset({Status.STOPPED, Status.FAILED, Status.LOST})
 
 
 def default_name(cfg: RunConfig) -> str:
@@ -61,7 +61,7 @@ def start(
     its job: `backend`); returns the row. `history_sink` "events": the worker appends to
     `<run>/events.jsonl` (`core.events`) instead of writing studio.db, as on a cluster's nodes."""
     name = check_name(name or default_name(cfg), "run name")
-    if kind in ("train", "distill"):
+    if kind in TRAINING:
         resolve_data(cfg, ws, require=True)  # a missing corpus or tokenizer fails before anything is written
         cfg = pin_paths(cfg, ws)  # the worker runs in the run folder: ./x must keep meaning ./x
         check_trackers(cfg)  # --wandb / --tensorboard without the package: said now, not after data prep
@@ -140,7 +140,7 @@ def _make_and_spawn(
     return history.get_run(name)
 
 
-def start_task(kind: str, params: dict, ws: Workspace, history: History, *, name: str, command: str = "") -> dict:
+def start_task(kind: str, params: dict, ws: Workspace, history: History, *, name: str, command: str = "") -> Run:
     """Start a non-training job (`tokenize`, `prepare`) whose folder is `<workspace>/jobs/<name>/`."""
     check_name(name, "job name")
     if history.get_run(name):
@@ -157,14 +157,14 @@ def start_task(kind: str, params: dict, ws: Workspace, history: History, *, name
     )
 
 
-def resume(name: str, ws: Workspace, history: History, *, checkpoint: Path | None = None) -> dict:
+def resume(name: str, ws: Workspace, history: History, *, checkpoint: Path | None = None) -> Run:
     """Continue a stopped, failed or lost run from its newest intact checkpoint (or `checkpoint`)."""
     from core.train import checkpoint as ckpt  # torch: only when resuming
 
     run = require_run(history, name)
-    if run["status"] not in RESUMABLE:
-        raise UserError(f"run {name!r} is {run['status']}; only stopped, failed or lost runs can be resumed")
-    run_dir = Path(run["run_dir"])
+    if run.status not in RESUMABLE:
+        raise UserError(f"run {name!r} is {run.status}; only stopped, failed or lost runs can be resumed")
+    run_dir = Path(run.run_dir)
     messages: list[str] = []
     chosen = Path(checkpoint) if checkpoint else ckpt.latest_valid(run_dir, log=messages.append)
     if chosen is None:
@@ -193,7 +193,7 @@ def resume(name: str, ws: Workspace, history: History, *, checkpoint: Path | Non
         heartbeat=time.time(),
     )
     if not claimed:
-        now = history.get_run(name)["status"]
+        now = history.get_run(name).status
         raise UserError(
             f"run {name!r} is {now} now: another command resumed it first; follow it with `babyllama runs logs -f {name}`"
         )
@@ -201,14 +201,14 @@ def resume(name: str, ws: Workspace, history: History, *, checkpoint: Path | Non
         job["resume_from"] = str(chosen)
         write_job(run_dir, **job)
         (run_dir / STOP_FILE).unlink(missing_ok=True)
-        if is_scheduled(run.get("backend")):
+        if is_scheduled(run.backend):
             from core.backends import scheduled
 
             scheduled.submit(history, name, run_dir)  # a new job continues from the checkpoint
             return history.get_run(name)
         proc = _launch(run_dir, job.get("num_processes", 1))
     except BaseException as err:
-        history.set_status(name, run["status"], error=f"resume failed: {type(err).__name__}: {err}", hint=run["hint"])
+        history.set_status(name, run.status, error=f"resume failed: {type(err).__name__}: {err}", hint=run.hint)
         raise
     _record_pid(history, name, proc)
     return history.get_run(name)

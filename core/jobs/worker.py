@@ -21,7 +21,7 @@ from pathlib import Path
 from core import jobs
 from core.errors import HistoryBusy, UserError, find_disk_full
 from core.events.sink import EventHistory, uses_events
-from core.history import History
+from core.history import TRAINING, History
 from core.jobs.job_kinds import KINDS
 from core.liveness import Heartbeat, retry_busy, say
 from core.train.callbacks import SignalStop, StopOnSignal
@@ -107,7 +107,7 @@ def run_job(run_dir: Path) -> int:
         if is_main:
             retry_busy(lambda: _mark_running(history, name, job), "the run's start")
         run_kind = KINDS[job["kind"]]
-        if job["kind"] in ("train", "distill"):
+        if job["kind"] in TRAINING:
             run_kind = partial(run_kind, signals=signals, heartbeat=heartbeat)
         status = run_kind(job, ws, history, run_dir, is_main)
         if is_main:
@@ -148,7 +148,7 @@ def _mark_running(history: History, name: str, job: dict) -> None:
     row = history.get_run(name)
     # Under accelerate launch the launcher (the group leader) stays the run's process.
     single = job.get("num_processes", 1) == 1
-    pid = os.getpid() if single else row["pid"]
+    pid = os.getpid() if single else row.pid
     # A resumed run keeps its first start time, so durations cover the whole run.
     history.set_status(
         name,
@@ -156,7 +156,7 @@ def _mark_running(history: History, name: str, job: dict) -> None:
         pid=pid,
         pid_started=jobs.process_start_time(pid) if pid else None,
         host=socket.gethostname(),
-        started=row["started"] or time.time(),
+        started=row.started or time.time(),
         heartbeat=time.time(),
     )
 

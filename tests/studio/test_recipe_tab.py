@@ -70,8 +70,8 @@ def test_the_command_shown_is_the_cli_command_and_starts_the_same_job(ctx, works
     assert shown == command and timer.active and chains["value"] == f"{CHAIN}-recipe"
     with ctx.history() as h:
         row = h.get_run(f"{CHAIN}-recipe")
-    assert row["kind"] == "recipe" and row["command"] == command
-    assert chain.RecipeOptions.from_dict(row["config"]) == from_cli
+    assert row.kind == "recipe" and row.command == command
+    assert chain.RecipeOptions.from_dict(row.config) == from_cli
     assert f"**{CHAIN}-recipe**: queued" in detail and "NOT the published recipe" in detail
     # A second start of the same chain while it is active is refused, naming the job; nothing new starts.
     again = tab.start_recipe(ctx, *form)

@@ -144,7 +144,7 @@ def test_eval_job_through_the_worker(eval_ws):
     assert worker.run_job(job_dir) == 0
     with open_history(eval_ws) as history:
         job = history.get_run("eval-r1-test")
-        assert job["status"] == "finished" and job["step"] == job["total_steps"] == 2
+        assert job.status == "finished" and job.step == job.total_steps == 2
         assert history.artifacts("eval-r1-test", "eval") and history.evals("r1", "cloze")
 
 
@@ -236,9 +236,9 @@ def test_detached_eval_job(eval_ws, capsys):
     name = capsys.readouterr().out.strip().splitlines()[-1]
     with open_history(eval_ws) as history:
         deadline = time.monotonic() + 180
-        while jobs.refresh(history, name)["status"] not in ("finished", "failed", "lost", "stopped"):
+        while jobs.refresh(history, name).status not in ("finished", "failed", "lost", "stopped"):
             assert time.monotonic() < deadline
             time.sleep(0.5)
         run = history.get_run(name)
-        assert run["status"] == "finished", run["error"]
-        assert run["kind"] == "eval" and run["command"].startswith("babyllama eval r1 --suite cloze")
+        assert run.status == "finished", run.error
+        assert run.kind == "eval" and run.command.startswith("babyllama eval r1 --suite cloze")

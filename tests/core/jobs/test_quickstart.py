@@ -42,8 +42,8 @@ def test_plan_takes_free_names_when_the_sample_exists(workspace, history):
 
 def test_start_writes_one_quickstart_job_with_the_plan(workspace, history, launches):
     row = quickstart.start(workspace, history)
-    assert (row["name"], row["kind"], row["status"]) == ("quickstart", "quickstart", "queued")
-    assert row["config"]["run"] == "tiny-sample" and launches == ["quickstart"]
+    assert (row.name, row.kind, row.status) == ("quickstart", "quickstart", "queued")
+    assert row.config["run"] == "tiny-sample" and launches == ["quickstart"]
     with pytest.raises(UserError, match="no preset named 'nope'"):
         quickstart.start(workspace, history, preset="nope")
 
@@ -75,7 +75,7 @@ def test_chain_runs_corpus_then_tokenizer_then_the_tiny_run(workspace, history, 
     ]
     assert "babyllama data synth --name sample --words 200000" in started[0][2]
     assert "data.tokenizer_path=sample-bpe2000" in started[2][2] and "model.name=tiny-sample" in started[2][2]
-    assert history.get_run("qs")["step"] == 3
+    assert history.get_run("qs").step == 3
 
 
 def test_a_failed_step_stops_the_chain_and_names_it(workspace, history, monkeypatch):

@@ -50,7 +50,7 @@ def test_refresh_keeps_a_final_status_written_meanwhile(workspace, history, monk
         return False
 
     monkeypatch.setattr(reconcile, "is_alive", worker_finishes_now)
-    assert jobs.refresh(history, "r")["status"] == "finished"
+    assert jobs.refresh(history, "r").status == "finished"
 
 
 def test_reused_pid_is_not_the_worker_and_is_never_killed(history, monkeypatch):
@@ -62,8 +62,8 @@ def test_reused_pid_is_not_the_worker_and_is_never_killed(history, monkeypatch):
     _running(history, "mine", pid=me, pid_started=started, heartbeat=time.time())
     killed = []
     monkeypatch.setattr(os, "killpg", lambda pid, sig: killed.append(pid))
-    assert jobs.refresh(history, "mine")["status"] == "running"  # same pid and start time: alive
-    assert jobs.refresh(history, "stranger")["status"] == "lost"
+    assert jobs.refresh(history, "mine").status == "running"  # same pid and start time: alive
+    assert jobs.refresh(history, "stranger").status == "lost"
     history.set_status("stranger", "running", only_from=("lost",))
     assert control._kill(history, history.get_run("stranger")) == "killed" and killed == []
 
@@ -75,14 +75,14 @@ def test_stale_heartbeat_on_this_host_means_lost(history):
     _running(
         history, "slow", pid=me, pid_started=jobs.process_start_time(me), heartbeat=time.time() - jobs.STALE_AFTER_S - 5
     )  # a delayed beat on a loaded machine
-    assert jobs.refresh(history, "hung")["status"] == "lost"
-    assert jobs.refresh(history, "slow")["status"] == "running"
+    assert jobs.refresh(history, "hung").status == "lost"
+    assert jobs.refresh(history, "slow").status == "running"
 
 
 def test_spawn_records_the_process_start_time(ready_workspace, history, launches):
     cfg = config.load(find("tiny"), DATA)
     run = jobs.start("train", cfg, ready_workspace, history, name="timed")
-    assert run["pid"] == os.getpid() and run["pid_started"] == jobs.process_start_time(os.getpid())
+    assert run.pid == os.getpid() and run.pid_started == jobs.process_start_time(os.getpid())
     assert launches == [ready_workspace.models_dir / "timed"]
 
 
@@ -117,7 +117,7 @@ def test_two_resumes_at_once_spawn_one_worker(workspace, history, launches, monk
     def resume():
         with History(workspace.db_path) as own:  # the CLI and the studio: two connections
             try:
-                outcomes.append(jobs.resume("twice", workspace, own)["status"])
+                outcomes.append(jobs.resume("twice", workspace, own).status)
             except UserError as err:
                 outcomes.append(str(err))
 
@@ -143,7 +143,7 @@ def test_two_trains_with_one_name_at_once(ready_workspace, history, launches, mo
     def start():
         with History(ready_workspace.db_path) as own:
             try:
-                outcomes.append(jobs.start("train", cfg, ready_workspace, own, name="same")["status"])
+                outcomes.append(jobs.start("train", cfg, ready_workspace, own, name="same").status)
             except UserError as err:
                 outcomes.append(str(err))
 
@@ -154,7 +154,7 @@ def test_two_trains_with_one_name_at_once(ready_workspace, history, launches, mo
         t.join(30)
     assert "a run named 'same' already exists" in _one_won(outcomes)
     assert [p.name for p in ready_workspace.models_dir.iterdir()] == ["same"] and len(launches) == 1
-    assert [r["name"] for r in history.list_runs()] == ["same"]
+    assert [r.name for r in history.list_runs()] == ["same"]
 
 
 def test_read_only_database_at_start_leaves_nothing(ready_workspace, history, launches):
