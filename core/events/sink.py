@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from core.events.log import EventLog, parse
-from core.history.runs import Run
-from core.history.store import RunRef, status_fields
+from core.history.runs import Run, RunRef
+from core.history.store import status_fields
 
 JOB_FILE = "job.json"  # = core.jobs.JOB_FILE / STOP_FILE (core.jobs imports this package lazily)
 STOP_FILE = "STOP"

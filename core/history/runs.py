@@ -10,6 +10,8 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+RunRef = str | int  # a run's name, or its integer id
+
 
 class Status(enum.StrEnum):
     """A run's state: `queued` -> `running` -> one of the final four."""

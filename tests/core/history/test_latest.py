@@ -9,9 +9,8 @@ import sqlite3
 import pytest
 
 from core.history import METRIC_COLUMNS, open_history
+from core.history.migrations import METRICS_BY_NAME_INDEX, METRICS_INDEX
 from core.history.schema import (
-    METRICS_BY_NAME_INDEX,
-    METRICS_INDEX,
     last_counts_sql,
     last_metric_sql,
     last_metrics_sql,

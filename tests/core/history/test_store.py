@@ -7,7 +7,6 @@ import multiprocessing
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -15,8 +14,7 @@ import pytest
 
 from core.errors import UserError
 from core.history import ACTIVE, FINAL, History, MetricWriter, Status, open_history
-from core.history import schema as history_schema
-from core.history.schema import METRICS_INDEX, apply_migrations, migration_names
+from core.history.migrations import METRICS_INDEX
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,58 +38,6 @@ def test_connection_uses_wal_busy_timeout_and_foreign_keys(hist):
     assert hist.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     tables = {row[0] for row in hist.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"runs", "metrics", "evals", "samples", "artifacts", "_migrations"} <= tables
-
-
-def test_migrations_are_recorded_once_and_idempotent(workspace):
-    with History(workspace.db_path) as first:
-        rows = first.conn.execute("SELECT name, applied_at FROM _migrations ORDER BY rowid").fetchall()
-        assert [name for name, _ in rows] == migration_names()
-        assert all(isinstance(applied_at, float) for _, applied_at in rows)
-        assert apply_migrations(first.conn) == []  # nothing left to do
-    with History(workspace.db_path) as again:  # reopening applies nothing twice
-        assert _count(again, "_migrations") == len(migration_names())
-
-
-def test_histories_opened_at_once_on_a_fresh_file_migrate_it_once(tmp_path):
-    db_path, barrier, errors, opened = tmp_path / "fresh.db", threading.Barrier(4), [], []
-
-    def open_one():
-        try:
-            barrier.wait()
-            opened.append(History(db_path))
-        except Exception as exc:  # collected and asserted below, not swallowed
-            errors.append(exc)
-
-    threads = [threading.Thread(target=open_one) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    assert errors == []
-    assert len(opened) == 4
-    assert _count(opened[0], "_migrations") == len(migration_names())
-    opened[0].create_run("seen-by-all", "train", {}, None)
-    assert all(h.get_run("seen-by-all") for h in opened)
-    for h in opened:
-        h.close()
-
-
-def test_a_failing_migration_rolls_back_and_stays_pending(workspace, monkeypatch):
-    History(workspace.db_path).close()
-
-    def broken(conn):
-        conn.execute("CREATE TABLE half_done (x)")
-        raise RuntimeError("boom")
-
-    monkeypatch.setattr(history_schema, "_MIGRATIONS", [*history_schema._MIGRATIONS, ("0099_broken", broken)])
-    with pytest.raises(RuntimeError, match="boom"):
-        History(workspace.db_path)
-    conn = sqlite3.connect(workspace.db_path)
-    names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
-    applied = [row[0] for row in conn.execute("SELECT name FROM _migrations")]
-    conn.close()
-    assert "half_done" not in names
-    assert "0099_broken" not in applied
 
 
 def test_import_stays_light():
