@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from core.errors import HistoryBusy
-from core.history import History
+from core.history import History, Run
 
 HEARTBEAT_S = 2.0
 BEAT_FILE = "heartbeat"  # in the run folder; its mtime is the worker's last sign of life
@@ -130,32 +130,32 @@ class Heartbeat(threading.Thread):
         return history
 
 
-def file_beat(run: dict) -> float | None:
+def file_beat(run: Run) -> float | None:
     """When the run's worker last touched its heartbeat file (None if it never did)."""
-    if not run.get("run_dir"):
+    if not run.run_dir:
         return None
     try:
-        return (Path(run["run_dir"]) / BEAT_FILE).stat().st_mtime
+        return (Path(run.run_dir) / BEAT_FILE).stat().st_mtime
     except OSError:
         return None
 
 
-def last_beat(run: dict) -> float | None:
+def last_beat(run: Run) -> float | None:
     """The newest sign of life: the row's heartbeat or the heartbeat file, whichever is later."""
-    beats = [b for b in (run.get("heartbeat"), file_beat(run)) if b is not None]
+    beats = [b for b in (run.heartbeat, file_beat(run)) if b is not None]
     return max(beats) if beats else None
 
 
-def writes_delayed(run: dict, now: float | None = None) -> bool:
+def writes_delayed(run: Run, now: float | None = None) -> bool:
     """A running worker whose file beat is fresh while its row beat is stale: alive, but its
     history writes wait on a locked database (shown as "running (history writes delayed)")."""
-    if run.get("status") != "running":
+    if run.status != "running":
         return False
     now = time.time() if now is None else now
-    beat, touched = run.get("heartbeat"), file_beat(run)
+    beat, touched = run.heartbeat, file_beat(run)
     return touched is not None and now - touched < DELAYED_AFTER_S and (beat is None or now - beat >= DELAYED_AFTER_S)
 
 
-def status_text(run: dict) -> str:
+def status_text(run: Run) -> str:
     """The run's status as people read it: `running (history writes delayed)` when it is."""
-    return f"{run['status']} (history writes delayed)" if writes_delayed(run) else run["status"]
+    return f"{run.status} (history writes delayed)" if writes_delayed(run) else run.status

@@ -34,7 +34,7 @@ def list_runs(ctx: StudioContext, kind: str = "") -> list[dict]:
     tokenize, eval, export) narrows it. Dead processes are marked lost on the way."""
     with ctx.history() as h:
         runs = jobs.refresh_all(h)
-    return [{k: r.get(k) for k in RUN_FIELDS} for r in runs if not kind or r["kind"] == kind]
+    return [{k: d[k] for k in RUN_FIELDS} for d in (r.to_dict() for r in runs if not kind or r.kind == kind)]
 
 
 def run_info(ctx: StudioContext, run: str) -> dict:
@@ -44,8 +44,9 @@ def run_info(ctx: StudioContext, run: str) -> dict:
         if h.get_run(run) is None:
             return {}
         row = jobs.refresh(h, run)
-    best = read_best(row["run_dir"]) if row.get("run_dir") else None
-    return {**{k: row.get(k) for k in RUN_FIELDS}, "best": dataclasses.asdict(best) if best else None}
+    best = read_best(row.run_dir) if row.run_dir else None
+    shown = row.to_dict()
+    return {**{k: shown[k] for k in RUN_FIELDS}, "best": dataclasses.asdict(best) if best else None}
 
 
 def run_metrics(ctx: StudioContext, run: str, after_step: int = -1) -> list[dict]:

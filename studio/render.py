@@ -9,6 +9,7 @@ import html
 import time
 
 from core.generate.text import shown_text
+from core.history.runs import ACTIVE, FINAL, Status
 from core.liveness import status_text
 from core.model.build import human
 from core.train.callbacks import format_eta
@@ -27,14 +28,14 @@ def status_badge(run: dict | None, queue_position: int | None = None) -> str:
     """A coloured pill with the run's status (and its place in the queue)."""
     if not run:
         return '<span class="bl-badge" style="background:#bdbdbd">no run selected</span>'
-    status = run["status"]
+    status = run.status
     # A live worker whose history writes wait on a locked database: `running (history writes delayed)`.
     text = f"queued #{queue_position}" if status == "queued" and queue_position else status_text(run)
     colour = STATUS_COLOURS.get(status, "#757575")
     return (
         f'<span class="bl-badge" id="run-status-{status}" style="background:{colour};color:white;'
         f'padding:3px 10px;border-radius:10px;font-weight:600">{html.escape(text)}</span> '
-        f"<b>{html.escape(run['name'])}</b>"
+        f"<b>{html.escape(run.name)}</b>"
     )
 
 
@@ -52,9 +53,9 @@ def progress_html(run: dict | None, last: dict[str, float], tokens: int | None, 
     """Progress bar with step/total, ETA, throughput and tokens/words seen."""
     if not run:
         return ""
-    step, total = run.get("step") or 0, run.get("total_steps") or 0
+    step, total = run.step or 0, run.total_steps or 0
     pct = 100.0 * step / total if total else 0.0
-    eta = format_eta(last.get("eta_s")) if run["status"] == "running" else "-"
+    eta = format_eta(last.get("eta_s")) if run.status == "running" else "-"
     elapsed = _elapsed(run)
     parts = [f"step {step:,}/{total:,}" if total else f"step {step:,}", f"ETA {eta}", f"elapsed {elapsed}"]
     if last.get("tokens_per_s"):
@@ -64,10 +65,9 @@ def progress_html(run: dict | None, last: dict[str, float], tokens: int | None, 
     if words:
         parts.append(f"{human(words)} words seen")
     error = ""
-    if run.get("error") and run["status"] in ("failed", "lost", "stopped"):
+    if run.error and run.status in FINAL - {Status.FINISHED}:
         error = (
-            f'<div style="color:#c62828;margin-top:6px"><b>{html.escape(run["error"])}</b>'
-            f"<br>{html.escape(run.get('hint') or '')}</div>"
+            f'<div style="color:#c62828;margin-top:6px"><b>{html.escape(run.error)}</b><br>{html.escape(run.hint or "")}</div>'
         )
     return (
         f'<div id="train-progress"><div style="background:#eee;border-radius:6px;height:14px;overflow:hidden">'
@@ -77,10 +77,10 @@ def progress_html(run: dict | None, last: dict[str, float], tokens: int | None, 
 
 
 def _elapsed(run: dict) -> str:
-    if not run.get("started"):
+    if not run.started:
         return "-"
-    end = run.get("ended") if run["status"] not in ("queued", "running") else None
-    return format_eta((end or time.time()) - run["started"])
+    end = run.ended if run.status not in ACTIVE else None
+    return format_eta((end or time.time()) - run.started)
 
 
 def samples_markdown(samples: list[dict]) -> str:

@@ -95,7 +95,7 @@ def choose(ctx: StudioContext, where: Where):
 
 def where_html(run: dict | None) -> str:
     """`runs on slurm:gpu job 81 PENDING (Resources)` under the status badge; empty for local runs."""
-    if not run or not is_scheduled(run.get("backend")):
+    if not run or not is_scheduled(run.backend):
         return ""
     return f'<div id="run-where" style="font-size:0.9em">runs on {html.escape(where_mod.describe(run))}</div>'
 

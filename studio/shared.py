@@ -13,7 +13,7 @@ import gradio as gr
 from core import jobs
 from core.errors import UserError
 from core.eta import eta_text
-from core.history import FINAL_STATUSES
+from core.history import ACTIVE, FINAL, TRAINING, Status
 from core.workspace import check_name
 from studio.context import StudioContext
 
@@ -26,7 +26,7 @@ def _live_runs(ctx: StudioContext, kind: str) -> list[dict]:
         return [
             r
             for r in h.list_runs(kind=kind)  # newest first; dead ones are marked lost on the way
-            if r["status"] in ("queued", "running") and jobs.refresh(h, r["name"])["status"] not in FINAL_STATUSES
+            if r.status in ACTIVE and jobs.refresh(h, r.name).status not in FINAL
         ]
 
 
@@ -34,7 +34,7 @@ def taken_names(ctx: StudioContext, kind: str) -> set[str]:
     """Corpus (`prepare`) or tokenizer (`tokenize`) names in use: folders, and outputs of live jobs."""
     parent = ctx.workspace.data_dir if kind == "prepare" else ctx.workspace.tokenizers_dir
     names = {p.name for p in parent.iterdir()} if parent.is_dir() else set()
-    return names | {(r.get("config") or {}).get("output") for r in _live_runs(ctx, kind)}
+    return names | {(r.config or {}).get("output") for r in _live_runs(ctx, kind)}
 
 
 def free_output_name(ctx: StudioContext, base: str, kind: str) -> str:
@@ -85,7 +85,7 @@ def start_job(ctx: StudioContext, kind: str, params: dict, command: str) -> str:
 def active_job(ctx: StudioContext, kind: str) -> str:
     """The newest queued/running job of `kind` (to re-attach after a page reload), or ""."""
     runs = _live_runs(ctx, kind)
-    return runs[0]["name"] if runs else ""
+    return runs[0].name if runs else ""
 
 
 def log_tail(run_dir: str | None, lines: int = LOG_TAIL_LINES) -> str:
@@ -104,19 +104,19 @@ def job_view(ctx: StudioContext, job: str) -> tuple[str, str, dict]:
     """(status Markdown, log tail, run row) of job `job`: status, step, elapsed time, error and hint."""
     with ctx.history() as h:
         run = jobs.refresh(h, job)
-    status = run["status"]
-    elapsed = (run.get("ended") or time.time()) - (run.get("started") or run["created"])
-    step = f" · step {run.get('step') or 0}/{run['total_steps']}" if run.get("total_steps") else ""
+    status = run.status
+    elapsed = (run.ended or time.time()) - (run.started or run.created)
+    step = f" · step {run.step or 0}/{run.total_steps}" if run.total_steps else ""
     eta = eta_text(run)  # eval and submission jobs: at their pace so far
     step += f" · {eta}" if eta else ""
     text = f"{_ICONS.get(status, '⏳')} **{job}**: {status}{step} · {elapsed:.1f} s elapsed"
-    if run.get("error"):
-        text += f"\n\n**Error:** {run['error']}"
-    if run.get("hint"):
-        text += f"\n\n**Hint:** {run['hint']}"
-    if run.get("command"):
-        text += f"\n\nSame as: `{run['command']}`"
-    return text, log_tail(run.get("run_dir")), run
+    if run.error:
+        text += f"\n\n**Error:** {run.error}"
+    if run.hint:
+        text += f"\n\n**Hint:** {run.hint}"
+    if run.command:
+        text += f"\n\nSame as: `{run.command}`"
+    return text, log_tail(run.run_dir), run
 
 
 def refused(err: UserError, outputs: int) -> tuple:
@@ -135,9 +135,9 @@ def poll_task(ctx: StudioContext, kind: str, job: str, refresh, n_lists: int) ->
     if not job:
         return "", gr.skip(), gr.skip(), gr.Timer(active=False), *refresh(ctx)
     status, log, run = job_view(ctx, job)
-    if run["status"] not in FINAL_STATUSES:
+    if run.status not in FINAL:
         return job, status, log, gr.Timer(active=True), *([gr.skip()] * n_lists)
-    output = (run.get("config") or {}).get("output") if run["status"] == "finished" else None
+    output = (run.config or {}).get("output") if run.status == "finished" else None
     return job, status, log, gr.Timer(active=False), *refresh(ctx, output)
 
 
@@ -151,8 +151,8 @@ def model_choices(ctx: StudioContext) -> list[str]:
     from core.model.folders import model_folder
 
     with ctx.history() as h:
-        runs = [r for r in h.list_runs() if r["kind"] in ("train", "distill") and r["status"] in ("finished", "stopped")]
-    return [r["name"] for r in runs if r.get("run_dir") and model_folder(r["run_dir"]) is not None]
+        runs = [r for r in h.list_runs() if r.kind in TRAINING and r.status in (Status.FINISHED, Status.STOPPED)]
+    return [r.name for r in runs if r.run_dir and model_folder(r.run_dir) is not None]
 
 
 def refresh_on_open(demo: gr.Blocks, tab: gr.Tab | None, fn, inputs, outputs, *, on_load: bool = True) -> None:

@@ -1,4 +1,4 @@
-"""The "Start here" panel: shown on an empty workspace, one click starts core.quickstart's chain and
+"""The "Start here" panel: shown on an empty workspace, one click starts core.jobs.quickstart's chain and
 hands over to the Train tab's live curve once the tiny run exists.
 
 The chain is one background job (closing the page does not stop it); the panel only polls its row.
@@ -12,10 +12,11 @@ from typing import NamedTuple
 
 import gradio as gr
 
-from core import jobs, quickstart
+from core import jobs
 from core.cli.quickstart_cmds import FIRST_CURVE
 from core.errors import UserError
-from core.history import FINAL_STATUSES
+from core.history import ACTIVE, FINAL
+from core.jobs import quickstart
 from studio.context import StudioContext
 from studio.shared import log_tail
 from studio.tabs.train import run_choices  # the Train tab's own list: its dropdown must offer the new run
@@ -46,8 +47,8 @@ class StartComponents(NamedTuple):
 def live_job(ctx: StudioContext) -> str:
     """The newest queued/running `quickstart` job, or ""."""
     with ctx.history() as h:
-        live = [r for r in h.list_runs(kind=quickstart.KIND) if jobs.refresh(h, r["name"])["status"] in ("queued", "running")]
-    return live[0]["name"] if live else ""
+        live = [r for r in h.list_runs(kind=quickstart.KIND) if jobs.refresh(h, r.name).status in ACTIVE]
+    return live[0].name if live else ""
 
 
 def on_load(ctx: StudioContext):
@@ -65,13 +66,13 @@ def start_chain(ctx: StudioContext):
             row = quickstart.start(ctx.workspace, h)
     except UserError as err:
         return "", f"**Could not start:** {err}", gr.Timer(active=False), gr.Button(interactive=True)
-    return row["name"], describe(row, ""), gr.Timer(active=True), gr.Button(interactive=False)
+    return row.name, describe(row, ""), gr.Timer(active=True), gr.Button(interactive=False)
 
 
 def describe(row: dict, log: str) -> str:
     """Markdown of the chain's progress: step i/3, the planned names, and the last log line."""
-    params = row.get("config") or {}
-    done = row.get("step") or 0
+    params = row.config or {}
+    done = row.step or 0
     text = f"⏳ step {min(done + 1, 3)}/3 · {quickstart.describe_plan(params)}" if params else "⏳ starting"
     last = [line for line in log.splitlines() if line.strip()][-1:] if log else []
     return text + (f"\n\n`{last[0]}`" if last else "")
@@ -88,11 +89,11 @@ def poll(ctx: StudioContext, job: str):
         return "", gr.Timer(active=False), *keep, gr.skip(), gr.Button(interactive=True), *form
     with ctx.history() as h:
         row = jobs.refresh(h, job)
-        run = row["config"].get("run")
+        run = row.config.get("run")
         train = h.get_run(run) if run else None
-    if row["status"] not in FINAL_STATUSES:
-        return describe(row, log_tail(row.get("run_dir"), 5)), gr.Timer(), *keep, gr.skip(), gr.skip(), *form
-    if row["status"] == "finished" and train is not None:
+    if row.status not in FINAL:
+        return describe(row, log_tail(row.run_dir, 5)), gr.Timer(), *keep, gr.skip(), gr.skip(), *form
+    if row.status == "finished" and train is not None:
         return (
             f"✅ run `{run}` started: its live curve is in the Train tab",
             gr.Timer(active=False),
@@ -101,10 +102,10 @@ def poll(ctx: StudioContext, job: str):
             gr.Timer(active=True),
             gr.Group(visible=False),
             gr.Button(interactive=True),
-            gr.update(choices=ctx.workspace.corpora(), value=row["config"]["corpus"]),
-            gr.update(choices=ctx.workspace.tokenizers(), value=row["config"]["tokenizer"]),
+            gr.update(choices=ctx.workspace.corpora(), value=row.config["corpus"]),
+            gr.update(choices=ctx.workspace.tokenizers(), value=row.config["tokenizer"]),
         )
-    error = row.get("error") or f"the quickstart job ended {row['status']}"
+    error = row.error or f"the quickstart job ended {row.status}"
     return (
         f"❌ **{error}**\n\nSee `babyllama runs logs {job}`.",
         gr.Timer(active=False),

@@ -11,8 +11,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 VERB_PACKAGES = ("train", "evaluate", "generate", "serve", "sweep", "export", "bench", "history", "data", "cli")
 # Parts that were loose modules at core/'s root, now packages named for what they hold.
-PART_PACKAGES = ("config", "doctor", "model", "tokenizer")
-MOVED = ("config", "presets", "resolve", "doctor", "gpu_check", "gpu_check_parts", "models", "modelio", "tokenizer", "challenge")
+PART_PACKAGES = ("config", "doctor", "jobs", "model", "tokenizer")
+MOVED = (
+    "config",
+    "presets",
+    "resolve",
+    "doctor",
+    "gpu_check",
+    "gpu_check_parts",
+    "models",
+    "modelio",
+    "tokenizer",
+    "challenge",
+    "jobs",
+    "worker",
+    "quickstart",
+)
 
 
 def _imports(path: Path) -> set[str]:

@@ -113,8 +113,13 @@ def flags(ws: Workspace, where: Where) -> list[str]:
     return out
 
 
-def describe(run: dict) -> str:
-    """Where a run runs: `local`, or `slurm:gpu job 81 PENDING (Resources)`."""
-    if not run.get("scheduler_job"):
-        return run.get("backend") or LOCAL
-    return f"{run['backend']} job {run['scheduler_job']} {run.get('scheduler_state') or ''}".rstrip()
+def describe(run) -> str:
+    """Where a run (core.history.Run) runs: `local`, or `slurm:gpu job 81 PENDING (Resources)`."""
+    return where_text(run.backend, run.scheduler_job, run.scheduler_state)
+
+
+def where_text(backend: str | None, scheduler_job: str | None, scheduler_state: str | None) -> str:
+    """`describe` from the three columns (a sweep's trial rows carry them without a Run)."""
+    if not scheduler_job:
+        return backend or LOCAL
+    return f"{backend} job {scheduler_job} {scheduler_state or ''}".rstrip()

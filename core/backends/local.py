@@ -1,6 +1,6 @@
 """The `local` backend: a run's worker as a subprocess of this machine, in its own session.
 
-`launch` starts `python -m core.worker RUN_DIR` (or `accelerate launch` of it for N processes),
+`launch` starts `python -m core.jobs.worker RUN_DIR` (or `accelerate launch` of it for N processes),
 output to RUN_DIR/run.log; `kill` ends its process group. Must not import torch or gradio.
 """
 
@@ -48,10 +48,10 @@ def worker_argv(run_dir: Path, num_processes: int = 1) -> list[str]:
             "--dynamo_backend",
             "no",
             "-m",
-            "core.worker",
+            "core.jobs.worker",
             str(run_dir),
         ]
-    return [sys.executable, "-m", "core.worker", str(run_dir)]
+    return [sys.executable, "-m", "core.jobs.worker", str(run_dir)]
 
 
 def format_command(argv: list[str]) -> str:

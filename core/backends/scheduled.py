@@ -14,9 +14,8 @@ from core.backends import slurm, state
 from core.backends.config import Cluster
 from core.errors import HistoryBusy
 from core.events import snapshot
-from core.history import History
+from core.history import ACTIVE, History, Run
 
-ACTIVE = ("queued", "running")
 HINT_RESUME = "`babyllama runs resume {name}` submits a new job that continues from the last checkpoint"
 
 
@@ -61,11 +60,11 @@ def record(history: History, name: str, job_id: str) -> None:
         pass
 
 
-def refresh(history: History, run: dict) -> dict:
+def refresh(history: History, run: Run) -> Run:
     """The row after reconciling it with the scheduler: the state shown, a job that ended
     without its worker's final status, a job SLURM requeued after its worker stopped. The caller
     (`jobs.refresh`) has ingested the run's event log first."""
-    name, job_id = run["name"], run.get("scheduler_job")
+    name, job_id = run.name, run.scheduler_job
     if not job_id:
         return run  # submission in progress (the row comes first)
     found = state.query(job_id)
@@ -76,8 +75,8 @@ def refresh(history: History, run: dict) -> dict:
     return history.get_run(name)
 
 
-def _reconcile(history: History, run: dict, found: state.SchedulerState | None) -> None:
-    name, status = run["name"], run["status"]
+def _reconcile(history: History, run: Run, found: state.SchedulerState | None) -> None:
+    name, status = run.name, run.status
     if found is None:
         if status in ACTIVE:
             history.set_status(
@@ -85,7 +84,7 @@ def _reconcile(history: History, run: dict, found: state.SchedulerState | None) 
                 "lost",
                 only_from=ACTIVE,
                 scheduler_state="UNKNOWN",
-                error=f"SLURM no longer knows job {run['scheduler_job']}",
+                error=f"SLURM no longer knows job {run.scheduler_job}",
                 hint=HINT_RESUME.format(name=name),
             )
         return
@@ -100,7 +99,7 @@ def _reconcile(history: History, run: dict, found: state.SchedulerState | None) 
             error=f"the SLURM job ended {shown} before the worker reported",
             hint=HINT_RESUME.format(name=name),
         )
-    elif status == "stopped" and not run["stop_requested"] and found.active and found.restarts > 0:
+    elif status == "stopped" and not run.stop_requested and found.active and found.restarts > 0:
         # The time-limit warning (or a pre-emption): the worker checkpointed, SLURM requeued the job.
         history.set_status(
             name,
@@ -108,17 +107,17 @@ def _reconcile(history: History, run: dict, found: state.SchedulerState | None) 
             only_from=("stopped",),
             scheduler_state=shown,
             ended=None,
-            started=run["started"],
+            started=run.started,
             hint=f"requeued by SLURM ({found.restarts}x): continues from its last checkpoint",
         )
-    elif shown != run.get("scheduler_state"):  # the state shown only: start and end times stay
-        history.set_status(name, status, only_from=(status,), scheduler_state=shown, started=run["started"], ended=run["ended"])
+    elif shown != run.scheduler_state:  # the state shown only: start and end times stay
+        history.set_status(name, status, only_from=(status,), scheduler_state=shown, started=run.started, ended=run.ended)
 
 
-def stop(history: History, run: dict, *, hard: bool) -> str:
+def stop(history: History, run: Run, *, hard: bool) -> str:
     """`runs stop` of a scheduled run: a pending job leaves the queue (`stopped`); a running one
     gets SIGTERM (checkpoint, `stopped`); `hard` cancels it at once."""
-    job_id = run.get("scheduler_job")
+    job_id = run.scheduler_job
     if not job_id:
         return "requested"
     found = state.query(job_id)
@@ -126,12 +125,12 @@ def stop(history: History, run: dict, *, hard: bool) -> str:
         slurm.cancel(job_id)
         why = "killed after a second stop request" if hard else None
         history.set_status(
-            run["name"],
+            run.name,
             "stopped",
             only_from=ACTIVE,
             error=why,
             scheduler_state="CANCELLED",
-            hint="stopped while queued" if not hard else HINT_RESUME.format(name=run["name"]),
+            hint="stopped while queued" if not hard else HINT_RESUME.format(name=run.name),
         )
         return "killed" if hard else "requested"
     slurm.signal_stop(job_id)

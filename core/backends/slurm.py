@@ -1,6 +1,6 @@
 """The `slurm` backend: a run's worker as a SLURM job, submitted through submitit.
 
-The submitted callable (`WorkerTask`) starts `core.worker` (or `accelerate launch` of it over the
+The submitted callable (`WorkerTask`) starts `core.jobs.worker` (or `accelerate launch` of it over the
 allocation's nodes and GPUs) on the compute node and waits. SLURM's warning before the time limit
 or a pre-emption (USR2) makes the worker checkpoint; the job is then requeued and continues from the
 checkpoint. `runs stop` is `scancel --signal=TERM`, which the worker treats as a stop. The state

@@ -9,6 +9,8 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass
 
+from core.history.runs import ACTIVE
+
 # SLURM state -> our status, for a job whose worker could not report its own end.
 _STATUS = {
     "PENDING": "queued",
@@ -34,7 +36,7 @@ _STATUS = {
     "PREEMPTED": "stopped",
     "CANCELLED": "stopped",
 }
-ACTIVE_STATES = frozenset(s for s, status in _STATUS.items() if status in ("queued", "running"))
+ACTIVE_STATES = frozenset(s for s, status in _STATUS.items() if status in ACTIVE)
 QUERY_TIMEOUT_S = 20.0
 
 

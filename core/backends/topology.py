@@ -61,7 +61,7 @@ def node_argv(run_dir: Path, topo: Topology, node_rank: int, main_host: str, por
     joining the others through `main_host:port`. Precision and compile are the config's business
     (the worker's Accelerator decides, with its fallbacks), not the launcher's."""
     if topo.world_size <= 1:
-        return [sys.executable, "-m", "core.worker", str(run_dir)]
+        return [sys.executable, "-m", "core.jobs.worker", str(run_dir)]
     # --multi_gpu with the worker's Accelerator(cpu=True) gives gloo processes on CPU nodes too.
     flags = {
         "--num_machines": topo.nodes,
@@ -73,7 +73,7 @@ def node_argv(run_dir: Path, topo: Topology, node_rank: int, main_host: str, por
         "--dynamo_backend": "no",
     }
     pairs = [str(part) for flag, value in flags.items() for part in (flag, value)]
-    return [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", *pairs, "-m", "core.worker", str(run_dir)]
+    return [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", *pairs, "-m", "core.jobs.worker", str(run_dir)]
 
 
 def node_rank() -> int:

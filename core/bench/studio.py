@@ -27,7 +27,7 @@ from core.bench.page import REFRESH_LABELS
 from core.config import presets
 from core.config.resolve import data_checker
 from core.errors import UserError
-from core.history import FINAL_STATUSES, History
+from core.history import FINAL, History
 from core.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -161,7 +161,7 @@ def wait_for_run(ws: Workspace, name: str, sleep, timeout: float = RUN_TIMEOUT_S
         try:
             while time.monotonic() < deadline:
                 run = jobs.refresh(h, name) if h.get_run(name) else None
-                if run is not None and run["status"] in FINAL_STATUSES:
+                if run is not None and run.status in FINAL:
                     break
                 sleep()
             else:
@@ -170,10 +170,10 @@ def wait_for_run(ws: Workspace, name: str, sleep, timeout: float = RUN_TIMEOUT_S
             if h.get_run(name):
                 jobs.stop(name, h, kill_after=10)
             raise
-    if run["status"] != "finished":
-        log = Path(run["run_dir"]) / jobs.LOG_FILE
+    if run.status != "finished":
+        log = Path(run.run_dir) / jobs.LOG_FILE
         tail = log.read_text(encoding="utf-8", errors="replace")[-2000:] if log.is_file() else ""
-        raise RuntimeError(f"bench studio: run {name} ended {run['status']}: {run.get('error')}\n{tail}")
+        raise RuntimeError(f"bench studio: run {name} ended {run.status}: {run.error}\n{tail}")
     return run
 
 
@@ -225,7 +225,7 @@ def helper_side(cmdline: list[str]) -> str | None:
     """Which side a descendant process's CPU counts for: "server" (the studio, `launch.py`),
     "browser" (Playwright's driver and chromium: usually another machine than the training's), or
     None for a training worker, whose time is the run itself."""
-    if any(part == "core.worker" for part in cmdline):
+    if any(part == "core.jobs.worker" for part in cmdline):
         return None
     return "server" if any(Path(part).name == "launch.py" for part in cmdline) else "browser"
 
@@ -263,9 +263,9 @@ def run_figures(ws: Workspace, name: str) -> dict:
     span = (loss[-1]["tokens"] - loss[0]["tokens"]) / (loss[-1]["time"] - loss[0]["time"]) if len(loss) > 1 else None
     return {
         "name": name,
-        "steps": run["step"],
-        "status": run["status"],
-        "config": run["config"],
+        "steps": run.step,
+        "status": run.status,
+        "config": run.config,
         "tokens_per_s": statistics.median(windows),
         "window_tokens_per_s": rates,
         "span_tokens_per_s": span,

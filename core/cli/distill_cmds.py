@@ -86,8 +86,8 @@ def _cmd_distill(args) -> int:
     command = " ".join(shlex.quote(a) for a in argv + list(args.overrides))
     with open_history(ws) as history:
         run = jobs.start("distill", cfg, ws, history, command=command, num_processes=args.num_processes)
-        print(f"run {run['name']} started ({run['run_dir']}): distilling from {', '.join(cfg.distillation.teachers)}", flush=True)
+        print(f"run {run.name} started ({run.run_dir}): distilling from {', '.join(cfg.distillation.teachers)}", flush=True)
         if args.detach:
-            print(run["name"])
+            print(run.name)
             return 0
-        return follow(history, run["name"])
+        return follow(history, run.name)

@@ -1,7 +1,7 @@
 """`babyllama eval MODEL`, `babyllama report RUN...` and `babyllama bench eval`.
 
 Thin wrappers over core.evaluate: `eval` runs in the foreground with progress lines, or with
-`--detach` as an `eval` job (the same function, in core.worker). Must not import gradio; torch is
+`--detach` as an `eval` job (the same function, in core.jobs.worker). Must not import gradio; torch is
 imported only when a command runs a model.
 """
 
@@ -289,8 +289,8 @@ def _cmd_eval(args) -> int:
             name = history.free_name(f"eval-{stem}-{datetime.now():%Y%m%d-%H%M%S}"[:100])
             command = _command(opts)
             run = jobs.start_task("eval", opts.to_dict(), ws, history, name=name, command=command, backend=backend)
-            print(f"eval job {run['name']} started (log: {Path(run['run_dir']) / jobs.LOG_FILE})", flush=True)
-            print(run["name"])
+            print(f"eval job {run.name} started (log: {Path(run.run_dir) / jobs.LOG_FILE})", flush=True)
+            print(run.name)
             return 0
         from core.evaluate.runner import run_eval
 

@@ -1,7 +1,7 @@
 """`babyllama export RUN --format hf|onnx|int8|babylm`: a thin wrapper over core.export.runner.
 
 Runs in the foreground with progress lines, or with `--detach` as an `export` job (the same
-function, in core.worker). Must not import gradio; torch is imported only when a command runs.
+function, in core.jobs.worker). Must not import gradio; torch is imported only when a command runs.
 """
 
 from __future__ import annotations
@@ -95,8 +95,8 @@ def _cmd_export(args) -> int:
             _, target = plan_output(opts, ws)  # bad input fails here, before a job exists
             opts.output = str(target)
             run = start_export_job(opts, ws, history, command=command_for(opts), backend=backend)
-            print(f"export job {run['name']} started (log: {Path(run['run_dir']) / jobs.LOG_FILE}); output {target}", flush=True)
-            print(run["name"])
+            print(f"export job {run.name} started (log: {Path(run.run_dir) / jobs.LOG_FILE}); output {target}", flush=True)
+            print(run.name)
             return 0
         try:
             run_export(opts, ws, history=history, log=lambda m: print(m, flush=True))

@@ -1,4 +1,4 @@
-"""`babyllama quickstart`: a sample corpus, a tokenizer and a tiny run in one command (core.quickstart).
+"""`babyllama quickstart`: a sample corpus, a tokenizer and a tiny run in one command (core.jobs.quickstart).
 
 Starts the one `quickstart` background job, then follows its log and the run's; `--detach` returns
 at once. Imports core lazily so `--help` stays fast. Must not import gradio or studio.
@@ -10,7 +10,7 @@ from core.workspace import Workspace
 
 # From the click to the first loss point: one phrase in the README, the studio and `--help`
 # (tests/core/cli/test_quickstart_cmds.py checks all three; kept here, not in
-# core.quickstart, so `--help` imports no history). Measured on the shared 2-core dev VM at load
+# core.jobs.quickstart, so `--help` imports no history). Measured on the shared 2-core dev VM at load
 # average 9-10: 55.5 s and 64.9 s (`babyllama quickstart --detach`, then polling the history for
 # the run's first `loss` row; docs/performance.md).
 FIRST_CURVE = "about a minute on 2 CPU cores"
@@ -52,19 +52,19 @@ def register(subparsers) -> None:
 
 
 def _cmd_quickstart(args) -> int:
-    from core import quickstart
     from core.cli.train_cmds import follow
     from core.history import open_history
+    from core.jobs import quickstart
 
     ws = Workspace.resolve(args.workspace).ensure()
     with open_history(ws) as history:
         job = quickstart.start(ws, history, words=args.words, vocab_size=args.vocab_size, max_steps=args.max_steps)
-        params = job["config"]  # the planned names, stored as the job's config
-        print(f"quickstart job {job['name']} started: {quickstart.describe_plan(params)}", flush=True)
+        params = job.config  # the planned names, stored as the job's config
+        print(f"quickstart job {job.name} started: {quickstart.describe_plan(params)}", flush=True)
         if args.detach:
-            print(job["name"])
+            print(job.name)
             return 0
-        code = follow(history, job["name"])
+        code = follow(history, job.name)
         if code or history.get_run(params["run"]) is None:
             return code or 1
         return follow(history, params["run"])

@@ -76,8 +76,8 @@ def _cmd_recipe(args) -> int:
         if args.status:
             return 0
         job = chain.start(opts, ws, history, command=chain.command(opts, ws))
-        print(f"recipe job {job['name']} started ({job['run_dir']})", flush=True)
+        print(f"recipe job {job.name} started ({job.run_dir})", flush=True)
         if args.detach:
-            print(job["name"])
+            print(job.name)
             return 0
-        return follow(history, job["name"])
+        return follow(history, job.name)

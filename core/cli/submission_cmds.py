@@ -67,8 +67,8 @@ def _cmd_submission(args) -> int:
             return 0
         if args.detach:
             row = start_detached(opts, ws, history)
-            print(f"submission job {row['name']} started (log: {Path(row['run_dir']) / 'run.log'})", flush=True)
-            print(row["name"])
+            print(f"submission job {row.name} started (log: {Path(row.run_dir) / 'run.log'})", flush=True)
+            print(row.name)
             return 0
         _, out = run_submission(opts, ws, history, log=lambda m: print(m, flush=True))
     print(f"collated: {out}")

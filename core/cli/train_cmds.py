@@ -13,9 +13,13 @@ import shlex
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.errors import UserError
 from core.workspace import Workspace
+
+if TYPE_CHECKING:
+    from core.history import Run
 
 # core.jobs and core.history and core.config (yaml) are imported in the commands
 # that use them: building the parser for `--help` must stay light (see core.cli.lazy).
@@ -98,7 +102,7 @@ def _cmd_train(args) -> int:
         resume = Path(args.resume_from_checkpoint).resolve() if args.resume_from_checkpoint else None
         owner = _run_owning(history, resume) if resume else None
         if owner is not None:
-            run = jobs.resume(owner["name"], ws, history, checkpoint=resume)
+            run = jobs.resume(owner.name, ws, history, checkpoint=resume)
             _print_fallback(run, args.detach)
         else:
             if resume is not None and not resume.is_dir():
@@ -113,16 +117,16 @@ def _cmd_train(args) -> int:
                 resume_from=resume,
                 backend=backend,
             )
-        print(f"run {run['name']} started ({run['run_dir']})", flush=True)
+        print(f"run {run.name} started ({run.run_dir})", flush=True)
         if args.detach:
-            print(run["name"])
+            print(run.name)
             return 0
-        return follow(history, run["name"])
+        return follow(history, run.name)
 
 
-def _run_owning(history, checkpoint: Path) -> dict | None:
+def _run_owning(history, checkpoint: Path) -> Run | None:
     for run in history.list_runs():
-        if run["run_dir"] and Path(run["run_dir"]).resolve() == checkpoint.parent:
+        if run.run_dir and Path(run.run_dir).resolve() == checkpoint.parent:
             return run
     return None
 
@@ -130,17 +134,17 @@ def _run_owning(history, checkpoint: Path) -> dict | None:
 def follow(history, name: str, out=None) -> int:
     """Print the run's log as it grows until it ends; Ctrl-C asks for a stop (twice: kill)."""
     from core import jobs
-    from core.history import FINAL_STATUSES
+    from core.history import FINAL
 
     out = out or sys.stdout  # looked up now: a default bound at import would outlive a redirected stdout
     run = history.get_run(name)
-    log_path = Path(run["run_dir"]) / jobs.LOG_FILE
+    log_path = Path(run.run_dir) / jobs.LOG_FILE
     offset = 0
     while True:
         try:
             offset = _print_new(log_path, offset, out)
             run = jobs.refresh(history, name)
-            if run["status"] in FINAL_STATUSES:
+            if run.status in FINAL:
                 _print_new(log_path, offset, out)
                 return _report_end(run, out)
             time.sleep(0.3)
@@ -164,12 +168,14 @@ def _print_new(path: Path, offset: int, out) -> int:
     return offset + len(chunk)
 
 
-def _report_end(run: dict, out) -> int:
-    print(f"run {run['name']}: {run['status']} at step {run.get('step') or 0}", file=out)
-    if run["status"] in ("failed", "lost"):
-        print(f"error: {run.get('error')}", file=out)
-        if run.get("hint"):
-            print(f"hint: {run['hint']}", file=out)
+def _report_end(run, out) -> int:
+    from core.history import Status
+
+    print(f"run {run.name}: {run.status} at step {run.step or 0}", file=out)
+    if run.status in (Status.FAILED, Status.LOST):
+        print(f"error: {run.error}", file=out)
+        if run.hint:
+            print(f"hint: {run.hint}", file=out)
         return 1
     return 0
 
@@ -183,16 +189,16 @@ def _cmd_list(args) -> int:
         runs = jobs.refresh_all(history)
         rows = [
             {
-                "name": r["name"],
-                "kind": r["kind"],
-                "status": r["status"],
-                "step": r["step"],
-                "total_steps": r["total_steps"],
-                "loss": history.last_metric(r["name"], "loss"),
-                "queue_position": jobs.queue_position(history, r["name"]),
-                "backend": r.get("backend"),
-                "scheduler_job": r.get("scheduler_job"),
-                "scheduler_state": r.get("scheduler_state"),
+                "name": r.name,
+                "kind": r.kind,
+                "status": r.status,
+                "step": r.step,
+                "total_steps": r.total_steps,
+                "loss": history.last_metric(r.name, "loss"),
+                "queue_position": jobs.queue_position(history, r.name),
+                "backend": r.backend,
+                "scheduler_job": r.scheduler_job,
+                "scheduler_state": r.scheduler_state,
                 "history_writes_delayed": writes_delayed(r),
             }
             for r in runs
@@ -201,16 +207,16 @@ def _cmd_list(args) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     print(f"{'run':<28}{'kind':<11}{'status':<10}{'step':>12}{'loss':>9}  where")
-    for r in rows:
-        step = f"{r['step'] or 0}/{r['total_steps'] or '?'}"
+    for run, r in zip(runs, rows):
+        step = f"{run.step or 0}/{run.total_steps or '?'}"
         loss = f"{r['loss']:.4f}" if r["loss"] is not None else "-"
-        status = f"queued #{r['queue_position']}" if r["queue_position"] else r["status"]
+        status = f"queued #{r['queue_position']}" if r["queue_position"] else run.status
         status += " (history writes delayed)" if r["history_writes_delayed"] else ""
-        print(f"{r['name']:<28}{r['kind']:<11}{status:<10}{step:>12}{loss:>9}  {_where(r)}")
+        print(f"{run.name:<28}{run.kind:<11}{status:<10}{step:>12}{loss:>9}  {_where(run)}")
     return 0
 
 
-def _where(run: dict) -> str:
+def _where(run) -> str:
     """`local`, or `slurm:gpu job 1234 PENDING (Resources)`."""
     from core.backends.choice import describe
 
@@ -227,12 +233,14 @@ def _cmd_show(args) -> int:
     from core.train.word_marks import list_marks
 
     with open_history(Workspace.resolve(args.workspace)) as history:
-        run = jobs.refresh(history, args.run)
-        run["metrics"] = history.last_metrics(args.run)
-    run["history_writes_delayed"] = writes_delayed(run)  # alive, its rows wait on a locked database
-    run["challenge_checkpoints"] = list_marks(run["run_dir"]) if run.get("run_dir") else []
-    run["eta_s"] = seconds_left(run)  # eval/submission jobs: at the pace since they started
-    best = read_best(run["run_dir"]) if run.get("run_dir") else None
+        row = jobs.refresh(history, args.run)
+        metrics = history.last_metrics(args.run)
+    run = row.to_dict()
+    run["metrics"] = metrics
+    run["history_writes_delayed"] = writes_delayed(row)  # alive, its rows wait on a locked database
+    run["challenge_checkpoints"] = list_marks(row.run_dir) if row.run_dir else []
+    run["eta_s"] = seconds_left(row)  # eval/submission jobs: at the pace since they started
+    best = read_best(row.run_dir) if row.run_dir else None
     run["best"] = dataclasses.asdict(best) if best else None
     if args.json:
         print(json.dumps(run, indent=2, default=str))
@@ -253,7 +261,7 @@ def _cmd_show(args) -> int:
         "hint",
     ):
         if run.get(key) not in (None, ""):
-            print(f"{key:>12}: {status_text(run) if key == 'status' else run[key]}")
+            print(f"{key:>12}: {status_text(row) if key == 'status' else run[key]}")
         if key == "total_steps" and run["eta_s"] is not None:
             print(f"{'eta':>12}: {format_left(run['eta_s'])} (at its pace since it started)")
     if topology := describe_topology((run.get("config") or {}).get("topology")):
@@ -293,12 +301,12 @@ def _cmd_resume(args) -> int:
     ws = Workspace.resolve(args.workspace)
     with open_history(ws) as history:
         run = jobs.resume(args.run, ws, history)
-        print(f"run {run['name']} resumed")
+        print(f"run {run.name} resumed")
         _print_fallback(run, args.detach)
-        return 0 if args.detach else follow(history, run["name"])
+        return 0 if args.detach else follow(history, run.name)
 
 
-def _print_fallback(run: dict, detached: bool) -> None:
+def _print_fallback(run: Run, detached: bool) -> None:
     """Which newer checkpoints a resume skipped and why, and the steps redone. The worker writes
     the same lines to run.log, which a followed run prints: here only for a detached one."""
     if not detached:
@@ -306,7 +314,7 @@ def _print_fallback(run: dict, detached: bool) -> None:
     from core import jobs
     from core.train.checkpoint import skipped_notes  # torch: only when resuming
 
-    job = json.loads((Path(run["run_dir"]) / jobs.JOB_FILE).read_text(encoding="utf-8"))
+    job = json.loads((Path(run.run_dir) / jobs.JOB_FILE).read_text(encoding="utf-8"))
     chosen = Path(job["resume_from"])
     for note in skipped_notes(chosen.parent, chosen):
         print(f"warning: {note}", flush=True)
@@ -314,29 +322,29 @@ def _print_fallback(run: dict, detached: bool) -> None:
 
 def _cmd_logs(args) -> int:
     from core import jobs
-    from core.history import FINAL_STATUSES, open_history
+    from core.history import FINAL, open_history
 
     with open_history(Workspace.resolve(args.workspace)) as history:
         run = jobs.refresh(history, args.run)
-        if args.follow and run["status"] not in FINAL_STATUSES:
+        if args.follow and run.status not in FINAL:
             return follow(history, args.run)
-    path = Path(run["run_dir"]) / jobs.LOG_FILE
+    path = Path(run.run_dir) / jobs.LOG_FILE
     print(path.read_text(encoding="utf-8", errors="replace") if path.is_file() else "(no log yet)", end="")
     return 0
 
 
 def _cmd_delete(args) -> int:
     from core import jobs
-    from core.history import FINAL_STATUSES, open_history
+    from core.history import FINAL, open_history
 
     with open_history(Workspace.resolve(args.workspace)) as history:
         run = jobs.refresh(history, args.run)
-        if run["status"] not in FINAL_STATUSES:
-            raise UserError(f"run {args.run!r} is {run['status']}: stop it first (`babyllama runs stop {args.run}`)")
+        if run.status not in FINAL:
+            raise UserError(f"run {args.run!r} is {run.status}: stop it first (`babyllama runs stop {args.run}`)")
         if not args.yes:
             if not sys.stdin.isatty():
                 raise UserError("delete asks for confirmation: run it in a terminal, or pass --yes")
-            if input(f"delete run {args.run} and {run['run_dir']}? [y/N] ").strip().lower() != "y":
+            if input(f"delete run {args.run} and {run.run_dir}? [y/N] ").strip().lower() != "y":
                 print("nothing deleted")
                 return 1
         jobs.delete(history, args.run)

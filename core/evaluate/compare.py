@@ -10,21 +10,25 @@ from __future__ import annotations
 import json
 from html import escape
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.errors import UserError
 from core.evaluate import plots
 from core.evaluate.report import chart_block, headline, page, table
 from core.generate.text import shown_text
 
+if TYPE_CHECKING:
+    from core.history import Run
+
 # Curves overlaid by step; minimal-pair accuracy exists for runs trained with eval.pairs_every.
 CURVES = (("loss", "training loss"), ("eval_loss", "eval loss"), ("pairs_acc", "minimal-pair accuracy"))
 
 
-def latest_results(history, run: dict) -> tuple[dict | None, Path | None]:
+def latest_results(history, run: Run) -> tuple[dict | None, Path | None]:
     """The newest complete evaluation of a run: recorded artifacts first, then `<run>/eval/*/`."""
-    candidates = [Path(a["path"]) for a in history.artifacts(run["name"], "eval")]
-    if run.get("run_dir"):
-        candidates += sorted((Path(run["run_dir"]) / "eval").glob("*/results.json"))
+    candidates = [Path(a["path"]) for a in history.artifacts(run.name, "eval")]
+    if run.run_dir:
+        candidates += sorted((Path(run.run_dir) / "eval").glob("*/results.json"))
     found = []
     for path in candidates:
         folder = path.parent if path.name == "results.json" else path
@@ -66,7 +70,7 @@ def _gather(history, names: list[str]) -> list[dict]:
     for name in dict.fromkeys(names):
         run = history.get_run(name)
         if run is None:
-            known = ", ".join(r["name"] for r in history.list_runs()[:10]) or "none yet"
+            known = ", ".join(r.name for r in history.list_runs()[:10]) or "none yet"
             raise UserError(f"report: no run named {name!r} (runs: {known})")
         results, folder = latest_results(history, run)
         curves = {label: history.metric_series(name, metric) for metric, label in CURVES}
@@ -106,7 +110,7 @@ def _samples(entries: list[dict]) -> str:
 
 def _where(entry: dict) -> str:
     """The evaluation folder, relative to the run's folder when inside it."""
-    folder, run_dir = entry["folder"], entry["run"].get("run_dir")
+    folder, run_dir = entry["folder"], entry["run"].run_dir
     if folder is None:
         return "no evaluation yet"
     if run_dir and folder.is_relative_to(run_dir):
@@ -122,9 +126,9 @@ def compare_report(history, names: list[str]) -> str:
         r = e["results"]
         h = headline(r) if r else {}
         eval_rows.append(
-            [e["name"], e["run"]["status"], r["model"]["n_params"] if r else None, *[h.get(k) for k in headline({})], _where(e)]
+            [e["name"], e["run"].status, r["model"]["n_params"] if r else None, *[h.get(k) for k in headline({})], _where(e)]
         )
-    diff = config_diff({e["name"]: e["run"]["config"] for e in entries})
+    diff = config_diff({e["name"]: e["run"].config for e in entries})
     title = "Comparison of " + ", ".join(e["name"] for e in entries)
     sections = [
         f"<h1>{escape(title)}</h1>",

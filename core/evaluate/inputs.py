@@ -41,7 +41,7 @@ def model_info(folder: Path, ws: Workspace, history=None) -> ModelInfo:
     run_dir = folder.parent if is_checkpoint else folder
     run = None
     if history is not None:
-        run = next((r for r in history.list_runs() if r["run_dir"] and Path(r["run_dir"]).resolve() == run_dir), None)
+        run = next((r for r in history.list_runs() if r.run_dir and Path(r.run_dir).resolve() == run_dir), None)
     cfg, notes = None, []
     for candidate in (folder / "config.yaml", run_dir / "config.yaml"):
         if candidate.is_file():
@@ -53,8 +53,8 @@ def model_info(folder: Path, ws: Workspace, history=None) -> ModelInfo:
     if by_step:
         step = int(folder.name[len(CHECKPOINT_PREFIX) :])
     else:
-        step = _manifest_step(folder) if is_checkpoint else (run or {}).get("step")
-    return ModelInfo(folder, run_dir if (run or cfg) else None, run["name"] if run else None, step, cfg, tuple(notes))
+        step = _manifest_step(folder) if is_checkpoint else (run.step if run else None)
+    return ModelInfo(folder, run_dir if (run or cfg) else None, run.name if run else None, step, cfg, tuple(notes))
 
 
 def _manifest_step(folder: Path) -> int | None:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from core.events.log import EVENTS_FILE, Event, read_events
 from core.events.sink import _ROW_FIELDS, JOB_FILE, uses_events
+from core.history import FINAL, History, Run
 from core.history.schema import INSERT_METRIC_SQL, to_json
-from core.history.store import FINAL_STATUSES, History
 from core.workspace import Workspace
 
 
@@ -41,27 +41,27 @@ def ingest_run(history: History, run_name: str | int) -> int:
     `ingested_seq`; returns how many were applied. Cheap when nothing changed: a stat of job.json
     and of the log, compared with what this process saw last."""
     run = history.get_run(run_name)
-    if run is None or not run.get("run_dir") or not _says_events(Path(run["run_dir"])):
+    if run is None or not run.run_dir or not _says_events(Path(run.run_dir)):
         return 0  # a run that writes studio.db itself: a stray log beside it is not its history
     return _ingest_row(history, run)
 
 
-def _ingest_row(history: History, run: dict) -> int:
-    if not run.get("run_dir"):
+def _ingest_row(history: History, run: Run) -> int:
+    if not run.run_dir:
         return 0
-    path = Path(run["run_dir"]) / EVENTS_FILE
+    path = Path(run.run_dir) / EVENTS_FILE
     try:
         st = path.stat()
     except FileNotFoundError:
         return 0
-    key, done = (str(history.db_path), str(path)), run.get("ingested_seq") or 0
+    key, done = (str(history.db_path), str(path)), run.ingested_seq or 0
     with _lock:
         seen = _seen.get(key)
     if seen and (seen.size, seen.mtime_ns, seen.seq) == (st.st_size, st.st_mtime_ns, done):
         return 0
     hint = (seen.offset, seen.offset_seq) if seen and seen.offset_seq <= done else (0, 0)
     read = read_events(path, done, *hint)
-    applied, seq = _apply(history, run["id"], read.events) if read.events else (0, done)
+    applied, seq = _apply(history, run.id, read.events) if read.events else (0, done)
     with _lock:
         _seen[key] = _Seen(st.st_size, st.st_mtime_ns, seq, read.offset, read.last_seq)
     return applied
@@ -73,9 +73,9 @@ def ingest_all(history: History, workspace: Workspace | None = None) -> int:
     root = workspace.root if workspace is not None else history.db_path.parent
     applied = 0
     for run in history.list_runs():
-        if run["status"] in FINAL_STATUSES and run["status"] != "lost" or not run.get("run_dir"):
+        if run.status in FINAL and run.status != "lost" or not run.run_dir:
             continue
-        run_dir = Path(run["run_dir"])
+        run_dir = Path(run.run_dir)
         if _says_events(run_dir if run_dir.is_absolute() else root / run_dir):
             applied += _ingest_row(history, run)  # the row just listed: no second read of it
     return applied

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from core.events.log import EventLog, parse
-from core.history.store import RunRef, status_fields
+from core.history.runs import Run, RunRef
+from core.history.store import status_fields
 
 JOB_FILE = "job.json"  # = core.jobs.JOB_FILE / STOP_FILE (core.jobs imports this package lazily)
 STOP_FILE = "STOP"
@@ -105,19 +106,19 @@ class EventHistory:
         self._check(run)
         return 0
 
-    def get_run(self, name: RunRef) -> dict | None:
+    def get_run(self, name: RunRef) -> Run | None:
         """The run as this machine knows it: job.json and the last status written here; another
         run as the job's snapshot holds it (None without one)."""
         if name not in (self.name, 0):
             return self._other("get_run", name, empty=None)
         with self._lock:
-            return {**self._row, "stop_requested": self.stop_requested(name)}
+            return Run.from_row({**self._row, "stop_requested": self.stop_requested(name)})
 
     def stop_requested(self, name: RunRef) -> bool:
         """Whether `runs stop` left the STOP file in the run folder."""
         return (self.run_dir / STOP_FILE).exists()
 
-    def list_runs(self, kind: str | None = None, status: str | None = None) -> list[dict]:
+    def list_runs(self, kind: str | None = None, status: str | None = None) -> list[Run]:
         """The runs of the job's snapshot (none for training: the scheduler queues runs of a cluster)."""
         reads = self._snapshot()
         return reads.list_runs(kind, status) if reads else []

@@ -26,7 +26,7 @@ def named_runs(history: History, params: dict) -> list[int]:
         return []
     folder = Path(model).expanduser()
     folders = {str(folder.resolve()), str(folder.resolve().parent)} if folder.is_absolute() or folder.exists() else set()
-    return [r["id"] for r in history.list_runs() if r["name"] == model or (r["run_dir"] and r["run_dir"] in folders)]
+    return [r.id for r in history.list_runs() if r.name == model or (r.run_dir and r.run_dir in folders)]
 
 
 def write(history: History, job_dir: Path, job: dict) -> Path | None:

@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 import yaml
+
+if TYPE_CHECKING:
+    from core.history import Run
 
 BEST_LOWER = ("eval_loss", "loss", "perplexity", "eval_perplexity")  # metrics where lower is better
 
@@ -103,7 +107,7 @@ def _data_lines(info) -> list[str]:
 
 
 def model_card(
-    model, tokenizer, info, fmt: str, *, history=None, run_row: dict | None = None, files: list[str] = (), extra: list[str] = ()
+    model, tokenizer, info, fmt: str, *, history=None, run_row: Run | None = None, files: list[str] = (), extra: list[str] = ()
 ) -> str:
     """The README.md text of an export in format `fmt` (see the module docstring)."""
     arch, name = _architecture(model), info.run or info.folder.name
@@ -130,13 +134,13 @@ def model_card(
     lines += ["", f"Tokenizer: {type(tokenizer).__name__}, {len(tokenizer)} tokens.", "", "## Data and tokenizer", ""]
     lines += _data_lines(info)
     lines += ["", "## How it was trained", ""]
-    command = (run_row or {}).get("command")
+    command = run_row.command if run_row is not None else None
     lines += [f"```\n{command}\n```" if command else "The training command was not recorded."]
     if run_row is not None:
         lines += [
             "",
-            f"Status: {run_row['status']}, step {run_row.get('step') or 0}"
-            + (f" of {run_row['total_steps']}" if run_row.get("total_steps") else "")
+            f"Status: {run_row.status}, step {run_row.step or 0}"
+            + (f" of {run_row.total_steps}" if run_row.total_steps else "")
             + ".",
         ]
     if history is not None and info.run:

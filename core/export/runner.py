@@ -243,16 +243,17 @@ def start_export_job(opts: ExportOptions, ws: Workspace, history, *, command: st
     import re
 
     from core import jobs
+    from core.history import ACTIVE
 
     _, target = plan_output(opts, ws)
     opts = ExportOptions.from_dict({**opts.to_dict(), "output": str(target)})
     for run in history.list_runs(kind="export"):
         if (
-            (run.get("config") or {}).get("output") == str(target)
-            and run["status"] in ("queued", "running")
-            and jobs.refresh(history, run["name"])["status"] in ("queued", "running")
+            (run.config or {}).get("output") == str(target)
+            and run.status in ACTIVE
+            and jobs.refresh(history, run.name).status in ACTIVE
         ):
-            raise UserError(f"export job {run['name']!r} is already writing {target}; wait for it, or give another --output")
+            raise UserError(f"export job {run.name!r} is already writing {target}; wait for it, or give another --output")
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(opts.model).name).strip("-.") or "model"
     name = history.free_name(f"export-{stem}-{opts.format}"[:100])
     return jobs.start_task("export", opts.to_dict(), ws, history, name=name, command=command, backend=backend)

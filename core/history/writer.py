@@ -10,8 +10,9 @@ import threading
 import time as _time
 
 from core.errors import HistoryBusy
+from core.history.runs import RunRef
 from core.history.schema import metric_rows
-from core.history.store import History, RunRef
+from core.history.store import History
 
 RETRY_MAX_S = 8.0  # the longest pause between two tries while the database stays locked
 FLUSH_WAIT_S = 2.0  # the longest `flush` waits for the thread's write (the lock's own wait is 10 s)

@@ -16,7 +16,7 @@ from typing import Callable
 
 from core import jobs
 from core.errors import UserError
-from core.history import FINAL_STATUSES
+from core.history import FINAL, TRAINING, Run
 from core.recipe import babyllama2023 as recipe
 from core.recipe.babyllama2023 import Step
 
@@ -133,17 +133,17 @@ def _state(opts: RecipeOptions, step: Step, ws, history) -> StepState:
     if step.kind == "table":
         done = (folder / TABLE_FILE).is_file()
         return StepState(step, "", "done" if done else "todo", str(folder / TABLE_FILE) if done else "")
-    if step.kind in ("train", "distill"):
+    if step.kind in TRAINING:
         name = run_name(opts, step.model)
     row = history.get_run(name) and jobs.refresh(history, name)
     if row is None:
         return StepState(step, name, "todo")
-    progress = {"job_status": row["status"], "done_steps": row.get("step") or 0, "total_steps": row.get("total_steps") or 0}
-    if row["status"] == "finished":
+    progress = {"job_status": row.status, "done_steps": row.step or 0, "total_steps": row.total_steps or 0}
+    if row.status == "finished":
         return StepState(step, name, "done", **progress)
-    if row["status"] in FINAL_STATUSES:
-        return StepState(step, name, "failed", f"{row['status']}: {row.get('error') or ''}".rstrip(": "), **progress)
-    return StepState(step, name, "running", row["status"], **progress)
+    if row.status in FINAL:
+        return StepState(step, name, "failed", f"{row.status}: {row.error or ''}".rstrip(": "), **progress)
+    return StepState(step, name, "running", row.status, **progress)
 
 
 def format_status(states: list[StepState]) -> str:
@@ -155,16 +155,16 @@ def format_status(states: list[StepState]) -> str:
     return "\n".join(lines)
 
 
-def start(opts: RecipeOptions, ws, history, *, command: str) -> dict:
+def start(opts: RecipeOptions, ws, history, *, command: str) -> Run:
     """Start the `recipe` job (refused on a missing `--data`, or while another job of this chain's
     recipe is still active)."""
     check_data(opts, ws)
     for row in history.list_runs(kind=KIND):
-        if row["status"] not in FINAL_STATUSES and (row.get("config") or {}).get("name") == opts.name:
-            if jobs.refresh(history, row["name"])["status"] not in FINAL_STATUSES:
+        if row.status not in FINAL and (row.config or {}).get("name") == opts.name:
+            if jobs.refresh(history, row.name).status not in FINAL:
                 raise UserError(
-                    f"recipe {opts.name}: job {row['name']} is still {row['status']}; follow it with "
-                    f"`babyllama runs logs -f {row['name']}`, or stop it first"
+                    f"recipe {opts.name}: job {row.name} is still {row.status}; follow it with "
+                    f"`babyllama runs logs -f {row.name}`, or stop it first"
                 )
     return jobs.start_task(KIND, opts.to_dict(), ws, history, name=history.free_name(f"{opts.name}-recipe"), command=command)
 
@@ -213,7 +213,7 @@ def _do(opts: RecipeOptions, step: Step, state: StepState, ws, history, log) -> 
     if state.state == "running":
         return _wait(step, state.job, history)
     if state.state == "failed":
-        if step.kind in ("train", "distill") and _resumed(state.job, ws, history, log):
+        if step.kind in TRAINING and _resumed(state.job, ws, history, log):
             return _wait(step, state.job, history)
         log(f"{step.name}: removing failed job {state.job} to start it again")
         jobs.delete(history, state.job)
@@ -239,9 +239,9 @@ def _start_step(opts: RecipeOptions, step: Step, ws, history) -> None:
 
 def _wait(step: Step, name: str, history) -> None:
     row = jobs.wait_final(history, name, POLL_S)
-    if row["status"] != "finished":
+    if row.status != "finished":
         raise UserError(
-            f"recipe step {step.name}: job {name} ended {row['status']}: {row.get('error') or ''}; "
+            f"recipe step {step.name}: job {name} ended {row.status}: {row.error or ''}; "
             f"see `babyllama runs logs {name}`; run the same `babyllama recipe` command again to "
             "restart from this step"
         )

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import UserError
+from core.history.runs import ACTIVE, FINAL, TRAINING, Status
 from core.submission import BACKEND, TRACKS
 from core.train.word_marks import BABYLM_MARKS, TRACK_BUDGETS, list_marks, mark_name, parse_marks
 
@@ -44,7 +45,6 @@ FULL_FILES = tuple(
 AOA_FILES = (f"{ZERO}/AoA_word/surprisal.json",)
 GLUE_TASKS = ("boolq", "mnli", "mrpc", "multirc", "qqp", "rte", "wsc")
 GLUE_FILES = tuple(f"finetune/{t}/predictions.json" for t in GLUE_TASKS)
-ACTIVE = ("queued", "running")
 
 
 def track_marks(track: str) -> tuple[int, ...]:
@@ -143,11 +143,11 @@ def make_plan(run: str, track: str, data: str, ws, history, word_scale: float = 
     if not word_scale > 0:
         raise UserError(f"--word-scale {word_scale}: must be above 0 (1 = the track's real word marks)")
     row = history.get_run(run)
-    if row is None or row["kind"] not in ("train", "distill"):
+    if row is None or row.kind not in TRAINING:
         raise UserError(f"run {run!r}: no training run of that name; pick one from `babyllama runs`")
-    run_dir = Path(row["run_dir"]).resolve()
+    run_dir = Path(row.run_dir).resolve()
     sub = run_dir / SUBMISSION_DIR / "parts"
-    cfg = row.get("config") or {}
+    cfg = row.config or {}
     have = {m["name"]: m for m in list_marks(run_dir)}
     words_seen = history.last_counts(run)[1]
     parts, schedule = [], []
@@ -206,19 +206,19 @@ def _jobs_by_output(history) -> dict[str, dict]:
 
     found: dict[str, dict] = {}
     for row in history.list_runs():
-        if row["kind"] not in ("eval", "export"):
+        if row.kind not in ("eval", "export"):
             continue
-        out = (row.get("config") or {}).get("output")
+        out = (row.config or {}).get("output")
         if out and out not in found:
-            found[out] = jobs.refresh(history, row["name"]) if row["status"] in ACTIVE else row
+            found[out] = jobs.refresh(history, row.name) if row.status in ACTIVE else row
     return found
 
 
 def _status(part: Part, model_name: str, jobs_by_output: dict) -> None:
     job = jobs_by_output.get(str(part.output))
-    part.job = job["name"] if job else None
-    if job and job["status"] in ACTIVE:
-        part.status = job["status"]
+    part.job = job.name if job else None
+    if job and job.status in ACTIVE:
+        part.status = job.status
         return
     root = part.output if part.kind == "export" else part.official_root(model_name)
     complete = (part.output / ("export.json" if part.kind == "export" else "results.json")).is_file()
@@ -227,6 +227,6 @@ def _status(part: Part, model_name: str, jobs_by_output: dict) -> None:
         part.status = "short" if absent else "done"
         if absent:
             part.note = "no " + ", ".join(absent)
-    elif job and job["status"] in ("failed", "lost", "stopped"):
+    elif job and job.status in FINAL - {Status.FINISHED}:
         part.status = "failed"
-        part.note = f"job {job['name']} {job['status']}: {(job.get('error') or '')[:200]}"
+        part.note = f"job {job.name} {job.status}: {(job.error or '')[:200]}"

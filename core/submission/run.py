@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 
 from core import jobs
 from core.errors import UserError
+from core.history import Run
 from core.submission.plan import ACTIVE, Part, SubmissionPlan, make_plan
 
 POLL_S = 1.0
@@ -68,9 +69,9 @@ def run_submission(opts: SubmissionOptions, ws, history, *, job: str | None = No
 
 def _check_run(plan: SubmissionPlan, history) -> None:
     row = history.get_run(plan.run)
-    if row["status"] in ACTIVE:
+    if row.status in ACTIVE:
         raise UserError(
-            f"run {plan.run!r} is {row['status']}: its final model is not there yet; wait for it to "
+            f"run {plan.run!r} is {row.status}: its final model is not there yet; wait for it to "
             "finish (`babyllama runs logs -f " + plan.run + "`), then run the submission"
         )
 
@@ -116,14 +117,14 @@ def _start(part: Part, plan: SubmissionPlan, ws, history, name: str) -> None:
 
 def _wait(part: Part, name: str, history) -> None:
     row = jobs.wait_final(history, name, POLL_S)
-    if row["status"] != "finished":
+    if row.status != "finished":
         raise UserError(
-            f"{part.kind} part, revision {part.revision}: job {name} ended {row['status']}: "
-            f"{row.get('error') or ''}; see `babyllama runs logs {name}`"
+            f"{part.kind} part, revision {part.revision}: job {name} ended {row.status}: "
+            f"{row.error or ''}; see `babyllama runs logs {name}`"
         )
 
 
-def start_detached(opts: SubmissionOptions, ws, history) -> dict:
+def start_detached(opts: SubmissionOptions, ws, history) -> Run:
     """The same chain as a background `submission` job (plan checked first); returns its row."""
     from datetime import datetime
 

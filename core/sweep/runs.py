@@ -18,7 +18,7 @@ import yaml
 from core import jobs
 from core.config.resolve import run_parent
 from core.errors import UserError
-from core.history import FINAL_STATUSES, History
+from core.history import FINAL, History, Run
 from core.history.schema import to_json, write_transaction
 from core.sweep.spec import SweepPlan, Trial
 from core.workspace import Workspace
@@ -79,7 +79,7 @@ def start(plan: SweepPlan, ws: Workspace, history: History, *, command: str = ""
         )
     sweep_id = _sweep(history, plan.name)["id"]
     held = dataclasses.replace(backend, hold=True) if backend is not None else None
-    runs: list[dict] = []
+    runs: list[Run] = []
     for position, trial in enumerate(plan.trials):
         # A trial is a training run, or a distillation when the base names teachers.
         run = jobs.start(
@@ -94,7 +94,7 @@ def start(plan: SweepPlan, ws: Workspace, history: History, *, command: str = ""
         with write_transaction(history.conn) as conn:
             conn.execute(
                 "INSERT INTO sweep_trials (sweep_id, run_id, position, params) VALUES (?, ?, ?, ?)",
-                (sweep_id, run["id"], position, json.dumps(trial.params)),
+                (sweep_id, run.id, position, json.dumps(trial.params)),
             )  # keeps key order
         runs.append(run)
     if held is not None:
@@ -102,8 +102,8 @@ def start(plan: SweepPlan, ws: Workspace, history: History, *, command: str = ""
 
         scheduled.submit_array(
             history,
-            [r["name"] for r in runs],
-            [Path(r["run_dir"]) for r in runs],
+            [r.name for r in runs],
+            [Path(r.run_dir) for r in runs],
             held.cluster,
             folder / "slurm",
             job_name=plan.name,
@@ -125,9 +125,11 @@ def get(history: History, name: str) -> dict:
     )
     for row in rows:
         row["params"] = json.loads(row["params"])
-        if row["status"] not in FINAL_STATUSES:
+        if row["status"] not in FINAL:
             fresh = jobs.refresh(history, row["run"])  # a dead worker is `lost`; a job's queue state is new
-            row.update({k: fresh.get(k) for k in ("status", "step", "scheduler_job", "scheduler_state")})
+            row.update(
+                status=fresh.status, step=fresh.step, scheduler_job=fresh.scheduler_job, scheduler_state=fresh.scheduler_state
+            )
     sweep["trials"] = rows
     return sweep
 

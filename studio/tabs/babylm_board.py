@@ -16,13 +16,13 @@ from typing import NamedTuple
 import gradio as gr
 import pandas as pd
 
-from core.history import History
+from core.history import TRAINING, History
 from studio.context import StudioContext
 from studio.plots import babylm_figure
 
 SUITE = "babylm"
 KEY_COLUMNS = ["run", "revision", "step", "words seen", "set"]
-KINDS = ("train", "distill")
+KINDS = TRAINING
 
 
 class Entry(NamedTuple):
@@ -95,7 +95,7 @@ def run_entries(h: History, run: str) -> list[Entry]:
 def evaluated_runs(ctx: StudioContext) -> list[str]:
     """Training runs with at least one BabyLM evaluation, newest first."""
     with ctx.history() as h:
-        return [r["name"] for r in h.list_runs() if r["kind"] in KINDS and h.evals(r["name"], SUITE)]
+        return [r.name for r in h.list_runs() if r.kind in KINDS and h.evals(r.name, SUITE)]
 
 
 def entries(ctx: StudioContext, runs: list[str] | None) -> list[Entry]:

@@ -144,7 +144,7 @@ def _start_streams(
     """Load each model (per request: nothing is cached), open its token stream and append the
     new turn to its pane; returns the streams and the load problems, by pane index."""
     with ctx.history() as h:
-        run_dirs = {name: (h.get_run(name) or {}).get("run_dir") for name in selected}
+        run_dirs = {name: getattr(h.get_run(name), "run_dir", None) for name in selected}
     streams, problems = {}, {}
     for i, name in enumerate(selected):
         try:

@@ -19,7 +19,7 @@ import pandas as pd
 from core import jobs
 from core.config import from_dict
 from core.errors import ConfigError, UserError
-from core.history import STATUSES, History
+from core.history import TRAINING, History, Status
 from core.model import build as models
 from core.tokenizer import vocab_size_of
 from studio.context import StudioContext
@@ -28,7 +28,7 @@ from studio.shared import refresh_on_open
 from studio.tabs import babylm_board
 from studio.tabs import sweep as sweep_tab
 
-KINDS = ("train", "distill")  # the runs that have curves to compare
+KINDS = TRAINING  # the runs that have curves to compare
 ALL = "all"
 METRICS = ("loss", "eval_loss", "pairs_acc", "lr", "grad_norm", "tokens_per_s")
 RUN_COLUMNS = ["name", "status", "model", "params", "steps", "tokens seen", "best eval loss", "duration"]
@@ -63,11 +63,11 @@ class CompareComponents(NamedTuple):
 def training_runs(ctx: StudioContext, status: str = ALL, contains: str = "") -> list[dict]:
     """Training runs (dead ones marked lost first), newest first, filtered by status and name."""
     with ctx.history() as h:
-        runs = [r for r in jobs.refresh_all(h) if r["kind"] in KINDS]
+        runs = [r for r in jobs.refresh_all(h) if r.kind in KINDS]
     if status and status != ALL:
-        runs = [r for r in runs if r["status"] == status]
+        runs = [r for r in runs if r.status == status]
     needle = (contains or "").strip().lower()
-    return [r for r in runs if needle in r["name"].lower()]
+    return [r for r in runs if needle in r.name.lower()]
 
 
 def run_row(ctx: StudioContext, h: History, run: dict, now: float | None = None) -> dict:
@@ -78,14 +78,14 @@ def run_row(ctx: StudioContext, h: History, run: dict, now: float | None = None)
         vocab = cfg.model.vocab_size or _run_vocab(ctx, run, cfg)
         # Without a known vocabulary the count is at the nominal one: marked as approximate.
         params = ("" if vocab else "~") + models.human(models.count_parameters(cfg.model, vocab))
-    best = min((v for _, v in h.metric_series(run["id"], "eval_loss") if v is not None), default=None)
+    best = min((v for _, v in h.metric_series(run.id, "eval_loss") if v is not None), default=None)
     tokens = _tokens_seen(h, run)
     return {
-        "name": run["name"],
-        "status": run["status"],
+        "name": run.name,
+        "status": run.status,
         "model": f"{cfg.model.type} {cfg.model.name}".strip() if cfg else "?",
         "params": params,
-        "steps": f"{run['step'] or 0}/{run['total_steps'] or '?'}",
+        "steps": f"{run.step or 0}/{run.total_steps or '?'}",
         "tokens seen": models.human(tokens) if tokens is not None else "",
         "best eval loss": f"{best:.4f}" if best is not None else "",
         "duration": _duration(run, now),
@@ -104,7 +104,7 @@ def refresh_view(ctx: StudioContext, status: str, contains: str, selected: list[
     """(runs table, selection dropdown, manage dropdown) after a filter change, refresh or edit."""
     table = runs_table(ctx, status, contains)
     with ctx.history() as h:
-        names = [r["name"] for r in h.list_runs() if r["kind"] in KINDS]
+        names = [r.name for r in h.list_runs() if r.kind in KINDS]
     shown = list(table["name"])
     keep = [n for n in (selected or []) if n in names]
     choices = shown + [n for n in keep if n not in shown]  # never drop a selected run from view
@@ -140,7 +140,7 @@ def config_diff(ctx: StudioContext, selected: list[str] | None) -> pd.DataFrame:
     """Only the config keys whose values differ between the selected runs (key, one column per run)."""
     names = list(selected or [])
     with ctx.history() as h:
-        flat = {n: flatten((h.get_run(n) or {}).get("config") or {}) for n in names}
+        flat = {n: flatten(getattr(h.get_run(n), "config", None) or {}) for n in names}
     missing = object()
     keys = sorted({k for cfg in flat.values() for k in cfg})
     rows = []
@@ -194,7 +194,7 @@ def delete_run(ctx: StudioContext, name: str | None, button: str) -> tuple[str, 
                 run = jobs.refresh(h, name)
                 return (
                     f"Click **{confirm_label(name)}** to delete run **{name}**, its metrics and its folder "
-                    f"`{run['run_dir']}`; choose another run to cancel.",
+                    f"`{run.run_dir}`; choose another run to cancel.",
                     gr.update(value=confirm_label(name), variant="stop"),
                 )
             folder = jobs.delete(h, name)
@@ -222,14 +222,14 @@ def rename_run(ctx: StudioContext, old: str | None, new: str) -> str:
 
 def _config(run: dict):
     try:
-        return from_dict(run.get("config") or {})
+        return from_dict(run.config or {})
     except ConfigError:
         return None
 
 
 def _run_vocab(ctx: StudioContext, run: dict, cfg) -> int | None:
     """The vocabulary of the run's own saved tokenizer if it has one, else of the one its config names."""
-    run_dir = run.get("run_dir")
+    run_dir = run.run_dir
     sources = [run_dir] if run_dir and (Path(run_dir) / "tokenizer.json").is_file() else []
     sources += [cfg.data.tokenizer_path] if cfg.data.tokenizer_path else []
     for source in sources:
@@ -241,14 +241,14 @@ def _run_vocab(ctx: StudioContext, run: dict, cfg) -> int | None:
 
 
 def _tokens_seen(h: History, run: dict) -> int | None:
-    return h.last_counts(run["id"])[0]
+    return h.last_counts(run.id)[0]
 
 
 def _duration(run: dict, now: float | None = None) -> str:
-    if not run.get("started"):
+    if not run.started:
         return ""
-    end = run.get("ended") or (now or time.time())
-    seconds = max(0, int(end - run["started"]))
+    end = run.ended or (now or time.time())
+    seconds = max(0, int(end - run.started))
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
@@ -270,7 +270,7 @@ def _round(value):
 def _build_controls(ctx: StudioContext, names: list[str]) -> dict:
     c: dict = {}
     with gr.Row():
-        c["status_filter"] = gr.Dropdown([ALL, *STATUSES], value=ALL, label="status", elem_id="compare-status", scale=1)
+        c["status_filter"] = gr.Dropdown([ALL, *Status], value=ALL, label="status", elem_id="compare-status", scale=1)
         c["name_filter"] = gr.Textbox(label="name contains", elem_id="compare-name-filter", scale=2)
         c["refresh"] = gr.Button("Refresh", size="sm", elem_id="compare-refresh", scale=0)
     c["runs"] = gr.Dataframe(
@@ -308,7 +308,7 @@ def _build_outputs(ctx: StudioContext, names: list[str]) -> dict:
 
 def build(ctx: StudioContext) -> CompareComponents:
     """The Compare tab's components and events; call inside a `gr.Tab`."""
-    names = [r["name"] for r in training_runs(ctx)]
+    names = [r.name for r in training_runs(ctx)]
     c = _build_controls(ctx, names)
     o = _build_outputs(ctx, names)
     sweep_tab.build_results(ctx, c["selected"])  # choosing a sweep selects its runs

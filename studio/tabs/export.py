@@ -14,7 +14,7 @@ import gradio as gr
 
 from core.errors import UserError
 from core.export.runner import RESULT_FILE, ExportOptions, start_export_job
-from core.history import FINAL_STATUSES
+from core.history import FINAL
 from studio.context import StudioContext
 from studio.shared import cli_command, job_view, model_choices, refused
 
@@ -41,9 +41,9 @@ def start_export(ctx: StudioContext, fmt: str, model: str | None) -> tuple:
             run = start_export_job(opts, ctx.workspace, h, command=cli_command(ctx, "export", model, "--format", fmt))
     except UserError as err:
         return refused(err, 5)
-    status, log, _ = job_view(ctx, run["name"])
-    output = run["config"]["output"]
-    return run["name"], status, log, gr.Timer(active=True), f"Exporting `{model}` as **{fmt}** to `{output}` …"
+    status, log, _ = job_view(ctx, run.name)
+    output = run.config["output"]
+    return run.name, status, log, gr.Timer(active=True), f"Exporting `{model}` as **{fmt}** to `{output}` …"
 
 
 def result_view(output: str | None) -> str:
@@ -80,9 +80,9 @@ def poll_export(ctx: StudioContext, job: str) -> tuple:
     if not job:
         return "", gr.skip(), gr.skip(), gr.Timer(active=False), gr.skip()
     status, log, run = job_view(ctx, job)
-    if run["status"] not in FINAL_STATUSES:
+    if run.status not in FINAL:
         return job, status, log, gr.Timer(active=True), gr.skip()
-    return job, status, log, gr.Timer(active=False), result_view((run.get("config") or {}).get("output"))
+    return job, status, log, gr.Timer(active=False), result_view((run.config or {}).get("output"))
 
 
 def build(ctx: StudioContext) -> ExportComponents:

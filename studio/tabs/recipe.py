@@ -13,7 +13,7 @@ import gradio as gr
 
 from core import jobs
 from core.errors import UserError
-from core.history import FINAL_STATUSES
+from core.history import FINAL
 from core.recipe import babyllama2023 as recipe
 from core.recipe import chain
 from studio.context import StudioContext
@@ -83,20 +83,20 @@ def start_recipe(ctx: StudioContext, data, babylm_data, tokenizer, scale, name):
     except UserError as err:
         gr.Warning(str(err).split("\n")[0])
         return gr.skip(), f"⚠️ {err}", gr.Timer(active=False), gr.skip()
-    return (gr.update(choices=chain_choices(ctx), value=job["name"]), describe(ctx, job["name"]), gr.Timer(active=True), command)
+    return (gr.update(choices=chain_choices(ctx), value=job.name), describe(ctx, job.name), gr.Timer(active=True), command)
 
 
 def chain_choices(ctx: StudioContext) -> list[str]:
     """Every `recipe` job, newest first: one item per chain started."""
     with ctx.history() as h:
-        return [r["name"] for r in h.list_runs(kind=chain.KIND)]
+        return [r.name for r in h.list_runs(kind=chain.KIND)]
 
 
 def attach(ctx: StudioContext):
     """Page load: select the newest live recipe job (else the newest one) -> (chains, detail, timer)."""
     choices = chain_choices(ctx)
     with ctx.history() as h:
-        live = [n for n in choices if jobs.refresh(h, n)["status"] not in FINAL_STATUSES]
+        live = [n for n in choices if jobs.refresh(h, n).status not in FINAL]
     selected = live[0] if live else (choices[0] if choices else None)
     return (gr.update(choices=choices, value=selected), describe(ctx, selected) if selected else "", gr.Timer(active=bool(live)))
 
@@ -106,7 +106,7 @@ def poll(ctx: StudioContext, job: str | None):
     if not job:
         return "", gr.Timer(active=False)
     with ctx.history() as h:
-        live = jobs.refresh(h, job)["status"] not in FINAL_STATUSES
+        live = jobs.refresh(h, job).status not in FINAL
     return describe(ctx, job), gr.Timer(active=live)
 
 
@@ -125,14 +125,14 @@ def describe(ctx: StudioContext, job: str) -> str:
     """Markdown of one chain: the recipe job's status and step i/n, then a row per step."""
     with ctx.history() as h:
         row = jobs.refresh(h, job)
-        opts = chain.RecipeOptions.from_dict(row.get("config") or {})
+        opts = chain.RecipeOptions.from_dict(row.config or {})
         states = chain.status(opts, ctx.workspace, h)
-    live = row["status"] not in FINAL_STATUSES
-    head = f"**{html.escape(job)}**: {row['status']} · step {row.get('step') or 0}/{len(states)} of chain `{opts.name}`" + (
+    live = row.status not in FINAL
+    head = f"**{html.escape(job)}**: {row.status} · step {row.step or 0}/{len(states)} of chain `{opts.name}`" + (
         "" if opts.scale == "published" else " · scale tiny: NOT the published recipe"
     )
-    if row.get("error"):
-        head += f"\n\n**Error:** {row['error']}"
+    if row.error:
+        head += f"\n\n**Error:** {row.error}"
     lines = [head, "", "| step | what | job / run | status | progress | note |", "|---|---|---|---|---|---|"]
     for state in states:
         status = step_status(state, live)
@@ -146,8 +146,8 @@ def describe(ctx: StudioContext, job: str) -> str:
             f"| {state.step.name} | {_role(state.step)} | {state.job or '-'} | {_ICONS[status]} {status} | "
             f"{progress} | {note.replace('|', '/')} |"
         )
-    if row.get("command"):
-        lines += ["", f"Same as: `{row['command']}`"]
+    if row.command:
+        lines += ["", f"Same as: `{row.command}`"]
     return "\n".join(lines)
 
 

@@ -153,7 +153,7 @@ def start(ctx: StudioContext, run: str | None, track: str, data: str, scale: flo
             row = start_detached(SubmissionOptions(run, track, data, float(scale or 1)), ctx.workspace, h)
     except UserError as err:
         return {parts.status: f"⚠️ {err}"}
-    return {parts.status: f"Started job `{row['name']}`; same as `{row['command']}`"}
+    return {parts.status: f"Started job `{row.name}`; same as `{row.command}`"}
 
 
 def build(ctx: StudioContext) -> SubmissionComponents:

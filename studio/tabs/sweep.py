@@ -20,7 +20,7 @@ from core.bounds import MAX_SEED, MAX_TRIALS
 from core.config import presets
 from core.config.resolve import data_checker
 from core.errors import UserError
-from core.jobs import ACTIVE
+from core.history.runs import ACTIVE, TRAINING
 from core.sweep import plot as sweep_plot
 from core.sweep import runs as sweep_runs
 from core.sweep import spec as sweep
@@ -152,7 +152,7 @@ def results_table(result: dict) -> pd.DataFrame:
             "★" if r["best"] else "",
             r["run"],
             r["status"],
-            where_mod.describe(r),
+            where_mod.where_text(r["backend"], r["scheduler_job"], r["scheduler_state"]),
             *(_cell(r["params"].get(k)) for k in keys),
             None if r["value"] is None else round(r["value"], 4),
         ]
@@ -168,7 +168,7 @@ def show_sweep(ctx: StudioContext, name: str | None, selected: list[str] | None)
     try:
         with ctx.history() as h:
             result = sweep_runs.results(h, name)
-            runs = [r["name"] for r in h.list_runs() if r["kind"] in ("train", "distill")]
+            runs = [r.name for r in h.list_runs() if r.kind in TRAINING]
     except UserError as err:
         gr.Warning(str(err))
         return gr.update(), pd.DataFrame(columns=["best", "run", "status"]), sweep_plot.figure(_EMPTY)

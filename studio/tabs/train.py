@@ -18,7 +18,7 @@ from core import jobs
 from core.config import presets
 from core.config.resolve import data_checker
 from core.errors import UserError
-from core.history import FINAL_STATUSES
+from core.history import ACTIVE, FINAL, TRAINING, Status
 from core.train.best import read_best
 from studio import forms, plots, render, run_on
 from studio.context import StudioContext
@@ -27,7 +27,7 @@ from studio.shared import corpus_choices, log_tail, refresh_on_open, with_params
 from studio.tabs import recipe as recipe_tab
 from studio.tabs import sweep as sweep_tab
 
-LIVE = ("queued", "running")
+LIVE = ACTIVE
 # How often the dashboard polls: each poll redraws the plot in the browser, which a run training
 # on this machine's CPU pays for (`python -m benchmarks.plot_floor`: >= 4 % of 2 cores at 1 s).
 REFRESH_CHOICES = [("every second", 1.0), ("every 5 s", 5.0), ("every 30 s", 30.0)]
@@ -62,14 +62,14 @@ class TrainComponents(NamedTuple):
 def run_choices(ctx: StudioContext) -> list[str]:
     """Every training run's name, newest first (the badge beside it shows the live status)."""
     with ctx.history() as h:
-        return [r["name"] for r in jobs.refresh_all(h) if r["kind"] in ("train", "distill")]
+        return [r.name for r in jobs.refresh_all(h) if r.kind in TRAINING]
 
 
 def attach(ctx: StudioContext):
     """On page load: select the newest live run (else the newest run) and start polling it."""
     choices = run_choices(ctx)
     with ctx.history() as h:
-        live = [name for name in choices if h.get_run(name)["status"] in LIVE]
+        live = [name for name in choices if h.get_run(name).status in LIVE]
     selected = live[0] if live else (choices[0] if choices else None)
     return (
         gr.update(choices=choices, value=selected),
@@ -82,7 +82,7 @@ def attach(ctx: StudioContext):
 def teacher_choices(ctx: StudioContext) -> list[str]:
     """Finished training and distillation runs: the models a distillation can learn from."""
     with ctx.history() as h:
-        return [r["name"] for r in jobs.refresh_all(h) if r["kind"] in ("train", "distill") and r["status"] == "finished"]
+        return [r.name for r in jobs.refresh_all(h) if r.kind in TRAINING and r.status == Status.FINISHED]
 
 
 def preset_values(ctx: StudioContext, preset: str) -> list:
@@ -172,18 +172,18 @@ def tick(ctx: StudioContext, run: str | None, cache: Curves | None, x_axis: str)
         return cache, plots.training_figure([]), render.status_badge(None), "", "", "", gr.Timer(active=False)
     with ctx.history() as h:
         row = jobs.refresh(h, run)
-        if (row.get("step") or 0) < cache.last_step:  # resumed from an earlier checkpoint
+        if (row.step or 0) < cache.last_step:  # resumed from an earlier checkpoint
             cache, fresh = Curves(run), True
         # Re-read the last seen step too: an eval row can land just after that step's loss. A long
         # span (a fresh session on a 100k-step run) comes min/max-downsampled by SQLite.
         grew = cache.add(h.metric_columns(run, cache.last_step - 1, buckets=CAP // 2))
         samples = h.samples(run, limit=6)
         position = jobs.queue_position(h, run)
-        queued = [(jobs.queue_position(h, q["name"]), q["name"]) for q in h.list_runs(status="queued")]
+        queued = [(jobs.queue_position(h, q.name), q.name) for q in h.list_runs(status="queued")]
     last, tokens, words = cache.latest()
     status = render.status_badge(row, position) + run_on.where_html(row)
     status += render.queue_markdown(sorted(p for p in queued if p[0]))
-    status += render.kept_model_note(read_best(row["run_dir"]) if row.get("run_dir") else None)
+    status += render.kept_model_note(read_best(row.run_dir) if row.run_dir else None)
     # Only what changed goes to the browser: no figure is rebuilt, sent or redrawn without a new
     # row. (`babyllama bench studio` measured the same ratio either way on 2 cores: the browser
     # polling at all is the cost there; this still spares the server and the page work.)
@@ -193,7 +193,7 @@ def tick(ctx: StudioContext, run: str | None, cache: Curves | None, x_axis: str)
         for key, value in (
             ("status", status),
             ("samples", render.samples_markdown(samples)),
-            ("log", log_tail(row.get("run_dir"), 30)),
+            ("log", log_tail(row.run_dir, 30)),
         )
     ]
     return (
@@ -202,7 +202,7 @@ def tick(ctx: StudioContext, run: str | None, cache: Curves | None, x_axis: str)
         texts[0],
         render.progress_html(row, last, tokens, words),
         *texts[1:],
-        gr.Timer(active=row["status"] not in FINAL_STATUSES),
+        gr.Timer(active=row.status not in FINAL),
     )
 
 

@@ -104,7 +104,7 @@ def test_helper_cpu_splits_the_studio_server_from_the_browser():
     assert bench_studio.helper_side(["/venv/bin/python", "/repo/launch.py", "--port", "7860"]) == "server"
     assert bench_studio.helper_side(["/usr/lib/chromium/chromium", "--headless", "--type=renderer"]) == "browser"
     assert bench_studio.helper_side(["node", "/venv/playwright/driver/package/cli.js", "run-driver"]) == "browser"
-    assert bench_studio.helper_side(["/venv/bin/python", "-m", "core.worker", "--run", "r"]) is None
+    assert bench_studio.helper_side(["/venv/bin/python", "-m", "core.jobs.worker", "--run", "r"]) is None
     cpu = bench_studio.helper_cpu_seconds()  # this test process has no studio children: zeros per side
     assert set(cpu) == {"server", "browser"} and all(v >= 0 for v in cpu.values())
 

@@ -6,10 +6,13 @@ from __future__ import annotations
 import pytest
 
 from core.eta import eta_text, format_left, seconds_left
+from core.history import Run
 
 
-def _row(**kw) -> dict:
-    return {"kind": "eval", "status": "running", "step": 25, "total_steps": 100, "started": 1000.0, **kw}
+def _row(**kw) -> Run:
+    return Run.from_row(
+        {"name": "e", "kind": "eval", "status": "running", "step": 25, "total_steps": 100, "started": 1000.0, **kw}
+    )
 
 
 def test_time_left_at_the_pace_so_far():

@@ -3,6 +3,7 @@ that cannot write ("running (history writes delayed)") from a dead one."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sqlite3
 import time
@@ -11,7 +12,7 @@ import pytest
 
 from core import jobs, liveness
 from core.errors import HistoryBusy
-from core.history import History, schema
+from core.history import History, Kind, Run, Status, schema
 
 
 @pytest.fixture
@@ -38,7 +39,7 @@ def test_a_held_lock_is_history_busy_and_nothing_changes(workspace, short_busy):
             lock.close()
         assert h.get_run("r2") is None
         h.create_run("r2", "train", {}, None)  # the retry passes once the lock is gone
-        assert h.get_run("r2")["status"] == "queued"
+        assert h.get_run("r2").status == "queued"
 
 
 def test_retry_busy_waits_out_the_lock_and_gives_up_after_patience(capsys):
@@ -82,32 +83,33 @@ def test_heartbeat_keeps_beating_the_file_while_the_row_is_locked(workspace, sho
             lock.execute("ROLLBACK")
             lock.close()
         deadline = time.monotonic() + 5
-        while h.get_run("hb")["step"] != 7 and time.monotonic() < deadline:
+        while h.get_run("hb").step != 7 and time.monotonic() < deadline:
             time.sleep(0.05)
         row = h.get_run("hb")
         beat.halt.set()
         beat.join(5)
-    assert (row["step"], row["total_steps"]) == (7, 100) and row["heartbeat"] > time.time() - 5
+    assert (row.step, row.total_steps) == (7, 100) and row.heartbeat > time.time() - 5
     assert beat.delayed_since is None
     out = capsys.readouterr().out
     assert "is locked by another process" in out and "writable again" in out
 
 
 def test_a_live_worker_with_a_stale_row_beat_is_delayed_not_lost(tmp_path):
-    run = {
-        "status": "running",
-        "run_dir": str(tmp_path),
-        "pid": os.getpid(),
-        "host": None,
-        "pid_started": jobs.process_start_time(os.getpid()),
-        "heartbeat": time.time() - jobs.HUNG_AFTER_S - 60,
-    }
+    run = Run(
+        "r",
+        Kind.TRAIN,
+        Status.RUNNING,
+        run_dir=str(tmp_path),
+        pid=os.getpid(),
+        pid_started=jobs.process_start_time(os.getpid()),
+        heartbeat=time.time() - jobs.HUNG_AFTER_S - 60,
+    )
     assert not jobs.is_alive(run)  # no file beat: a live pid this silent is hung
     assert liveness.status_text(run) == "running"
     (tmp_path / liveness.BEAT_FILE).touch()
     assert jobs.is_alive(run) and liveness.writes_delayed(run)
     assert liveness.status_text(run) == "running (history writes delayed)"
-    gone = {**run, "pid": 2**22 + 12345}  # a dead pid stays dead whatever the file says
+    gone = dataclasses.replace(run, pid=2**22 + 12345)  # a dead pid stays dead whatever the file says
     assert not jobs.is_alive(gone)
-    fresh = {**run, "heartbeat": time.time()}
+    fresh = dataclasses.replace(run, heartbeat=time.time())
     assert jobs.is_alive(fresh) and not liveness.writes_delayed(fresh)

@@ -28,7 +28,7 @@ def fill_workspace(
             name = f"{prefix}-{k:02d}"
             steps = big_steps if k == 0 else small_steps
             h.create_run(name, "train", {"model": {"name": name}, "training": {"max_steps": steps}}, ws.run_dir(name))
-            run_id = h.get_run(name)["id"]
+            run_id = h.get_run(name).id
             with h._write() as conn:  # one transaction per run: about 1 s per 600k rows
                 conn.executemany(
                     "INSERT INTO metrics (run_id, step, name, value, time, tokens, words) VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -74,9 +74,9 @@ def test_docs_script_drives_a_tiny_run(workspace, tmp_path):
     assert len(sample) > len("sample: ")
     with History(workspace.db_path) as h:
         run = h.get_run("api-run")
-        assert run["status"] == "finished" and run["step"] == 20
-        assert "training.max_steps=20" in run["command"]
-    assert (Path(run["run_dir"]) / "config.yaml").is_file()
+        assert run.status == "finished" and run.step == 20
+        assert "training.max_steps=20" in run.command
+    assert (Path(run.run_dir) / "config.yaml").is_file()
 
 
 def test_api_only_endpoints_read_runs_and_metrics(workspace):

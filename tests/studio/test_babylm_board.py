@@ -171,7 +171,7 @@ def _cli_options(command: str) -> dict:
 
 def test_evaluate_tab_glue_and_aoa_options_start_the_cli_job(ctx):
     from core import jobs
-    from core.history import FINAL_STATUSES
+    from core.history import FINAL
 
     write_evaluation_data(ctx.workspace.root)
     folder = str(ctx.workspace.root / "evaluation_data")
@@ -205,12 +205,12 @@ def test_evaluate_tab_glue_and_aoa_options_start_the_cli_job(ctx):
     assert timer.active and f"--suite glue,aoa --babylm-data {folder} --tasks rte,wsc --pooling last --epochs 3" in status
     with ctx.history() as h:
         run = h.get_run(job)
-        assert _cli_options(run["command"]) == run["config"]  # what the CLI would run, flag for flag
-        assert (run["config"]["fast"], run["config"]["temperatures"], run["config"]["exact"]) == (False, "", True)
+        assert _cli_options(run.command) == run.config  # what the CLI would run, flag for flag
+        assert (run.config["fast"], run.config["temperatures"], run.config["exact"]) == (False, "", True)
         deadline = time.monotonic() + 120  # no GLUE files in this data: the job stops at its plan
-        while jobs.refresh(h, job)["status"] not in FINAL_STATUSES and time.monotonic() < deadline:
+        while jobs.refresh(h, job).status not in FINAL and time.monotonic() < deadline:
             time.sleep(0.5)
-        assert h.get_run(job)["status"] == "failed"
+        assert h.get_run(job).status == "failed"
     # Every task ticked is all seven: no --tasks.
     opts = EvalOptions(model="bl", suites=("glue",), **eval_tab._glue_options(("glue",), list(eval_tab.GLUE_TASKS), None, 0))
     assert eval_tab.eval_args(opts) == ["eval", "bl", "--suite", "glue"]
@@ -226,7 +226,7 @@ def test_evaluate_tab_runs_the_babylm_suite_as_a_job(ctx):
     with ctx.history() as h:
         run = h.get_run(job)
     # The job runs exactly what its shown command runs through the CLI.
-    assert run["config"]["exact"] is False and _cli_options(run["command"]) == run["config"]
+    assert run.config["exact"] is False and _cli_options(run.command) == run.config
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         job, status, log, timer, results, report = eval_tab.poll_eval(ctx, job, "bl")

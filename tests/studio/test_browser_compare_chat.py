@@ -10,7 +10,7 @@ import pytest
 from core import config, jobs
 from core.bench.browser import start_studio, stop_studio, text_of
 from core.config import presets
-from core.history import FINAL_STATUSES, History
+from core.history import FINAL, History
 from tests.studio.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.browser
@@ -35,11 +35,11 @@ def two_runs_studio(ready_workspace, tmp_path):
             cfg = config.load(presets.find("tiny"), [*RUN_ARGS, f"training.lr={lr}"])
             jobs.start("train", cfg, ws, h, name=name)
         deadline = time.monotonic() + 240
-        while not all(jobs.refresh(h, n)["status"] in FINAL_STATUSES for n in LRS):
+        while not all(jobs.refresh(h, n).status in FINAL for n in LRS):
             assert time.monotonic() < deadline, [jobs.refresh(h, n) for n in LRS]
             time.sleep(0.3)
         runs = {n: jobs.refresh(h, n) for n in LRS}
-    assert all(r["status"] == "finished" for r in runs.values()), {n: r["error"] for n, r in runs.items()}
+    assert all(r.status == "finished" for r in runs.values()), {n: r.error for n, r in runs.items()}
     log = tmp_path / "studio.log"
     proc, url = start_studio(ws.root, log)
     yield SimpleNamespace(url=url, workspace=ws, log=log)

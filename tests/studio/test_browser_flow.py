@@ -84,7 +84,7 @@ def _no_problems(page, where: str) -> None:
 def _status(ws, name):
     with History(ws.db_path) as h:
         run = h.get_run(name)
-    return run["status"] if run else None
+    return run.status if run else None
 
 
 def test_empty_workspace_to_trained_model(empty_studio, browser):
@@ -158,7 +158,7 @@ def test_empty_workspace_to_trained_model(empty_studio, browser):
     _wait(page, lambda: page.query_selector("#run-status-finished") is not None, 180, what="finished badge")
     assert _status(ws, "flow-run") == "finished"
     with History(ws.db_path) as h:
-        assert h.get_run("flow-run")["config"]["training"]["max_steps"] == 30
+        assert h.get_run("flow-run").config["training"]["max_steps"] == 30
     assert _plot_points(page) == 6  # tiny logs every 5 steps: 5, 10, ..., 30
     _no_problems(page, "train tab")
     page.screenshot(path=str(ARTIFACTS / "flow-4-train-finished.png"), full_page=True)

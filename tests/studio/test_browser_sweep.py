@@ -7,7 +7,7 @@ import time
 import pytest
 
 from core.bench.browser import text_of
-from core.history import FINAL_STATUSES, History
+from core.history import FINAL, History
 from core.sweep import runs as sweep_runs
 from tests.studio.conftest import ARTIFACTS
 
@@ -26,7 +26,7 @@ def _wait(page, predicate, timeout=120, what=""):
 
 def _finished(ws, names) -> bool:
     with History(ws.db_path) as h:
-        return all((h.get_run(n) or {}).get("status") in FINAL_STATUSES for n in names)
+        return all((h.get_run(n) or {}).get("status") in FINAL for n in names)
 
 
 def _starred(page) -> list[str]:

@@ -36,7 +36,7 @@ def _wait(page, predicate, timeout=60, what=""):
 def _status(ws, name):
     with History(ws.db_path) as h:
         run = h.get_run(name)
-    return run["status"] if run else None
+    return run.status if run else None
 
 
 def test_train_reload_stop_resume_finish(studio, browser):

@@ -12,7 +12,7 @@ import pytest
 
 from core import config, jobs
 from core.config import presets
-from core.history import FINAL_STATUSES
+from core.history import FINAL
 from core.model import build as models
 from core.tokenizer import vocab_size_of
 from studio.context import StudioContext
@@ -42,7 +42,7 @@ def add_run(ctx, name, *, status="finished", steps=10, cfg=None, kind="train", s
                     tokens=512 * step,
                     time=started + step,
                 )
-        final = status in FINAL_STATUSES
+        final = status in FINAL
         h.set_status(name, status, started=started, **({"ended": ended} if final else {}))
     return run_dir
 
@@ -165,7 +165,7 @@ def test_delete_refuses_running_and_queued_runs(ctx):
     message, button = tab.delete_run(ctx, "live", "Really delete live?")
     assert "is running: stop it first" in message and button["value"] == tab.DELETE
     with ctx.history() as h:
-        assert h.get_run("live")["status"] == "running"
+        assert h.get_run("live").status == "running"
     assert folder.is_dir()
     assert "Choose a run" in tab.delete_run(ctx, None, tab.DELETE)[0]
 
@@ -178,7 +178,7 @@ def test_rename_moves_folder_history_and_job_file(ctx):
     assert new.is_dir() and not old.exists()
     with ctx.history() as h:
         run = h.get_run("alpha-v2")
-        assert run["run_dir"] == str(new) and h.get_run("alpha") is None
+        assert run.run_dir == str(new) and h.get_run("alpha") is None
         assert len(h.metric_series("alpha-v2", "loss")) == 10
     job = json.loads((new / jobs.JOB_FILE).read_text())
     assert job["name"] == "alpha-v2" and job["resume_from"] == str(new / "checkpoint-5")
@@ -194,7 +194,7 @@ def test_rename_refuses_taken_bad_and_running(ctx):
     ctx.workspace.run_dir("orphan").mkdir()  # a folder no run owns
     assert "already exists" in tab.rename_run(ctx, "alpha", "orphan")
     with ctx.history() as h:
-        assert {r["name"] for r in h.list_runs()} == {"alpha", "beta", "live"}
+        assert {r.name for r in h.list_runs()} == {"alpha", "beta", "live"}
     assert ctx.workspace.run_dir("alpha").is_dir()
 
 
@@ -208,7 +208,7 @@ def test_real_training_run_appears_in_the_table(ready_workspace):
     with ctx.history() as h:
         jobs.start("train", cfg, ready_workspace, h, name="real")
         deadline = time.monotonic() + 90
-        while jobs.refresh(h, "real")["status"] not in FINAL_STATUSES and time.monotonic() < deadline:
+        while jobs.refresh(h, "real").status not in FINAL and time.monotonic() < deadline:
             time.sleep(0.3)
     row = tab.runs_table(ctx).iloc[0]
     vocab = vocab_size_of("tok", ready_workspace)

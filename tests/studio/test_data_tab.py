@@ -124,7 +124,7 @@ def test_upload_copies_into_the_workspace_and_prepares(workspace, tmp_path):
     copies = list((workspace.root / "uploads").glob("up-*"))
     assert len(copies) == 1 and sorted(p.name for p in copies[0].iterdir()) == ["one.txt", "two.jsonl"]
     with History(workspace.db_path) as h:
-        assert h.get_run(job)["config"]["source"] == str(copies[0])
+        assert h.get_run(job).config["source"] == str(copies[0])
     assert "finished" in _until_done(ctx, job)[1]
     details = data.corpus_details(ctx, "up")
     assert "custom" in details[0] and sorted(details[2]["file"]) == sorted(

@@ -8,7 +8,7 @@ import gradio as gr
 
 from core import config, jobs
 from core.config import presets
-from core.history import FINAL_STATUSES
+from core.history import FINAL
 from studio.context import StudioContext
 from studio.tabs import evaluate as tab
 from tests.conftest import TINY
@@ -19,9 +19,9 @@ def _finished_run(ws, name="ev"):
     with StudioContext(ws).history() as h:
         jobs.start("train", cfg, ws, h, name=name)
         deadline = time.monotonic() + 120
-        while jobs.refresh(h, name)["status"] not in FINAL_STATUSES and time.monotonic() < deadline:
+        while jobs.refresh(h, name).status not in FINAL and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert h.get_run(name)["status"] == "finished"
+        assert h.get_run(name).status == "finished"
 
 
 def test_bad_options_start_nothing(ready_workspace):

@@ -13,6 +13,7 @@ import pytest
 
 from core import jobs
 from core.cli import build_parser
+from core.jobs import spawn
 from core.recipe import chain
 from studio.context import StudioContext
 from studio.tabs import recipe as tab
@@ -26,7 +27,7 @@ class FakeProc:
 
 @pytest.fixture
 def ctx(workspace, monkeypatch):
-    monkeypatch.setattr(jobs, "_launch", lambda run_dir, n: FakeProc())  # no worker: the test sets statuses
+    monkeypatch.setattr(spawn, "_launch", lambda run_dir, n: FakeProc())  # no worker: the test sets statuses
     return StudioContext(workspace)
 
 
@@ -69,8 +70,8 @@ def test_the_command_shown_is_the_cli_command_and_starts_the_same_job(ctx, works
     assert shown == command and timer.active and chains["value"] == f"{CHAIN}-recipe"
     with ctx.history() as h:
         row = h.get_run(f"{CHAIN}-recipe")
-    assert row["kind"] == "recipe" and row["command"] == command
-    assert chain.RecipeOptions.from_dict(row["config"]) == from_cli
+    assert row.kind == "recipe" and row.command == command
+    assert chain.RecipeOptions.from_dict(row.config) == from_cli
     assert f"**{CHAIN}-recipe**: queued" in detail and "NOT the published recipe" in detail
     # A second start of the same chain while it is active is refused, naming the job; nothing new starts.
     again = tab.start_recipe(ctx, *form)

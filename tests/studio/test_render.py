@@ -4,8 +4,10 @@ heartbeat file is fresh (the database is locked)."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
+from core.history import Kind, Run, Status
 from core.liveness import BEAT_FILE
 from studio import render
 from studio.render import status_badge
@@ -23,9 +25,9 @@ def test_samples_show_no_replacement_characters_or_control_codes():
 
 
 def test_badge_says_history_writes_delayed_only_while_they_are(tmp_path):
-    run = {"name": "r", "status": "running", "run_dir": str(tmp_path), "heartbeat": time.time() - 40}
+    run = Run("r", Kind.TRAIN, Status.RUNNING, run_dir=str(tmp_path), heartbeat=time.time() - 40)
     assert ">running</span>" in status_badge(run)  # no file beat: nothing to say it lives
     (tmp_path / BEAT_FILE).touch()
     assert ">running (history writes delayed)</span>" in status_badge(run)
-    assert ">running</span>" in status_badge({**run, "heartbeat": time.time()})
-    assert ">stopped</span>" in status_badge({**run, "status": "stopped"})
+    assert ">running</span>" in status_badge(dataclasses.replace(run, heartbeat=time.time()))
+    assert ">stopped</span>" in status_badge(dataclasses.replace(run, status=Status.STOPPED))

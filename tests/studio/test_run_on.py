@@ -12,7 +12,7 @@ import pytest
 
 from core.cli import build_parser
 from core.cli.backend_args import choose_backend
-from core.history import History
+from core.history import History, Kind, Run, Status
 from studio import run_on
 from studio.context import StudioContext
 from studio.tabs import sweep as sweep_tab
@@ -150,7 +150,7 @@ def test_a_pending_job_shows_where_and_why_in_the_status(cluster_ws, tmp_path, m
         h.set_status("far", "queued", backend="slurm:gpu", scheduler_job="81", scheduler_state="PENDING (Priority)")
     status = tab.tick(StudioContext(cluster_ws), "far", None, "step")[2]
     assert "slurm:gpu job 81 PENDING (Resources)" in status  # the state jobs.refresh read, not the stale one
-    assert run_on.where_html({"name": "here", "backend": "local"}) == ""
+    assert run_on.where_html(Run("here", Kind.TRAIN, Status.RUNNING, backend="local")) == ""
 
 
 def test_sweep_trials_table_has_a_where_column():

@@ -8,9 +8,9 @@ import os
 import gradio as gr
 import pytest
 
-from core import jobs
 from core.data import create_synthetic_corpus
 from core.history import History
+from core.jobs import spawn
 from studio import start_here
 from studio.app import build_app
 from studio.context import StudioContext
@@ -22,7 +22,7 @@ class FakeProc:
 
 @pytest.fixture
 def ctx(workspace, monkeypatch):
-    monkeypatch.setattr(jobs, "_launch", lambda run_dir, n: FakeProc())  # no worker: the test sets statuses
+    monkeypatch.setattr(spawn, "_launch", lambda run_dir, n: FakeProc())  # no worker: the test sets statuses
     return StudioContext(workspace)
 
 

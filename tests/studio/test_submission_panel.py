@@ -108,7 +108,7 @@ def test_start_makes_what_is_missing_as_the_cli_job(workspace, history, tmp_path
     """The button starts the `submission` job; it starts the one missing part (the export) as its own
     job, which fails here (the fake run has no model), and the table then shows it failed."""
     from core import jobs
-    from core.history import FINAL_STATUSES
+    from core.history import FINAL
 
     data = fx.write_data(tmp_path)
     run_dir = fake_run(workspace, history, "r", fx.STRICT_SMALL)
@@ -122,10 +122,10 @@ def test_start_makes_what_is_missing_as_the_cli_job(workspace, history, tmp_path
     job = started.split("`")[1]
     assert f"babyllama submission r --track strict-small --babylm-data {data} --word-scale 0.0001" in started
     deadline = time.monotonic() + 180
-    while jobs.refresh(history, job)["status"] not in FINAL_STATUSES and time.monotonic() < deadline:
+    while jobs.refresh(history, job).status not in FINAL and time.monotonic() < deadline:
         time.sleep(0.5)
     exports = [r for r in history.list_runs(kind="export")]
-    assert len(exports) == 1 and exports[0]["config"]["output"] == str(run_dir.resolve() / "submission" / "export")
-    assert history.get_run(job)["status"] == "failed"
+    assert len(exports) == 1 and exports[0].config["output"] == str(run_dir.resolve() / "submission" / "export")
+    assert history.get_run(job).status == "failed"
     table = panel.show(ctx, "r", "strict-small", str(data), SCALE, _Parts)["table"]
-    assert f"<td>export</td><td>main</td><td style='color:#fff;background:#c62828'>failed</td><td>{exports[0]['name']}" in table
+    assert f"<td>export</td><td>main</td><td style='color:#fff;background:#c62828'>failed</td><td>{exports[0].name}" in table

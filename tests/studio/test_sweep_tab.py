@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from core.errors import UserError
-from core.history import FINAL_STATUSES
+from core.history import FINAL
 from core.sweep import runs as sweep_runs
 from core.sweep import spec as sweep
 from studio import forms
@@ -79,7 +79,7 @@ def test_start_queues_every_trial_and_a_taken_name_gets_a_suffix(ctx):
         with ctx.history() as h:
             trials = sweep_runs.get(h, "ui")["trials"]
             assert [t["run"] for t in trials] == ["ui-seed1", "ui-seed2"]
-            assert h.get_run("ui-seed2")["config"]["training"]["max_steps"] == 100000
+            assert h.get_run("ui-seed2").config["training"]["max_steps"] == 100000
             command = sweep_runs.get(h, "ui")["command"]
         argv = shlex.split(command)
         assert argv[:3] == ["babyllama", "sweep", "--config"] and argv[-2:] == ["--name", "ui"]
@@ -163,7 +163,7 @@ def test_tabs_build_with_the_sweep_sections(ctx):
 def _wait_final(h, names, timeout=120):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if all(sweep_runs.jobs.refresh(h, n)["status"] in FINAL_STATUSES for n in names):
+        if all(sweep_runs.jobs.refresh(h, n).status in FINAL for n in names):
             return
         time.sleep(0.3)
     raise AssertionError(f"{names} did not stop")

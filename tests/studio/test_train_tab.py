@@ -9,7 +9,7 @@ import gradio as gr
 
 from core import config
 from core.config import presets
-from core.history import FINAL_STATUSES
+from core.history import FINAL
 from studio import forms, plots
 from studio.context import StudioContext
 from studio.tabs import train as tab
@@ -28,7 +28,7 @@ def _until_final(ctx, run, cache=None, timeout=90):
         out = tab.tick(ctx, run, cache, "step")
         cache = out[0]
         with ctx.history() as h:
-            if h.get_run(run)["status"] in FINAL_STATUSES:
+            if h.get_run(run).status in FINAL:
                 return tab.tick(ctx, run, None, "step")  # a fresh session: the whole figure
         time.sleep(0.3)
     raise AssertionError(f"{run} did not finish")
@@ -80,7 +80,7 @@ def test_taken_name_gets_a_suffix_and_stop_resume_work(ready_workspace):
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         with ctx.history() as h:
-            if (h.get_run("dup-2")["step"] or 0) >= 5:
+            if (h.get_run("dup-2").step or 0) >= 5:
                 break
         time.sleep(0.2)
     assert "stop requested" in tab.stop_run(ctx, "dup-2")
@@ -149,7 +149,7 @@ def test_choosing_teachers_starts_a_distillation_the_cli_would_start(ready_works
     assert "finished" in out[2] and "kl_loss" in out[0].series
     with ctx.history() as h:
         run = h.get_run("student")
-    assert run["kind"] == "distill" and run["config"]["distillation"]["alpha"] == 0.25
+    assert run.kind == "distill" and run.config["distillation"]["alpha"] == 0.25
 
 
 def test_babylm_checkpoints_option_is_the_cli_key(ready_workspace):
@@ -195,7 +195,7 @@ def test_a_locked_history_is_a_busy_message_not_an_app_error(ready_workspace, mo
         lock.execute("ROLLBACK")
         lock.close()
     with ctx.history() as h:
-        assert h.get_run("later") is None and not h.get_run("held")["stop_requested"]
+        assert h.get_run("later") is None and not h.get_run("held").stop_requested
 
 
 def test_the_tick_shows_an_events_runs_rows_ingested_from_its_log(workspace):
@@ -222,4 +222,4 @@ def test_the_tick_shows_an_events_runs_rows_ingested_from_its_log(workspace):
     cache = tab.tick(ctx, "ev", cache, "step")[0]
     assert cache.last_step == 10 and cache.points() == 2
     with ctx.history() as h:
-        assert h.get_run("ev")["status"] == "running" and h.get_run("ev")["host"] == "node-7"
+        assert h.get_run("ev").status == "running" and h.get_run("ev").host == "node-7"

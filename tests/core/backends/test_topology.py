@@ -29,7 +29,7 @@ def test_processes_per_node_are_one_per_gpu_or_the_cpu_setting():
 
 
 def test_one_process_runs_the_worker_and_more_run_accelerate_over_every_node():
-    assert topology.node_argv(Path("/r"), Topology(), 0, "", 0) == [sys.executable, "-m", "core.worker", "/r"]
+    assert topology.node_argv(Path("/r"), Topology(), 0, "", 0) == [sys.executable, "-m", "core.jobs.worker", "/r"]
     argv = topology.node_argv(Path("/r"), Topology(2, 4, 4), 1, "n1", 41234)
     assert argv[:4] == [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu"]
     flags = dict(zip(argv[4:-3:2], argv[5:-3:2]))
@@ -42,7 +42,7 @@ def test_one_process_runs_the_worker_and_more_run_accelerate_over_every_node():
         "--mixed_precision": "no",
         "--dynamo_backend": "no",
     }
-    assert argv[-3:] == ["-m", "core.worker", "/r"]
+    assert argv[-3:] == ["-m", "core.jobs.worker", "/r"]
 
 
 def test_the_other_nodes_read_the_port_the_first_node_picked(tmp_path, monkeypatch):

@@ -54,8 +54,8 @@ def test_distill_from_a_finished_run(ready_workspace, capsys):
         run = h.get_run("tiny-distilled")
         metrics = h.last_metrics("tiny-distilled")
         series = [r for r in h.metrics_since("tiny-distilled", -1) if r["name"] == "kl_loss"]
-    assert run["kind"] == "distill" and run["status"] == "finished" and run["step"] == 8
-    assert run["command"].startswith("babyllama distill --config distillation --teacher-models teacher")
+    assert run.kind == "distill" and run.status == "finished" and run.step == 8
+    assert run.command.startswith("babyllama distill --config distillation --teacher-models teacher")
     assert {"loss", "ce_loss", "kl_loss", "eval_loss"} <= set(metrics)
     assert [r["step"] for r in series] == [2, 4, 6, 8] and all(r["value"] >= 0 for r in series)
     # loss = alpha x ce_loss + (1 - alpha) x kl_loss (kl_loss is T^2 x KL) at every logged window
@@ -85,7 +85,7 @@ def test_a_stopped_distillation_resumes_bit_exact(ready_workspace):
     from safetensors.torch import load_file
 
     from core import jobs
-    from core.history import FINAL_STATUSES
+    from core.history import FINAL
     from core.model.build import build_model
     from core.tokenizer import load_tokenizer
 
@@ -107,22 +107,22 @@ def test_a_stopped_distillation_resumes_bit_exact(ready_workspace):
 
     def final(h, name):
         deadline = time.monotonic() + 300
-        while (run := jobs.refresh(h, name))["status"] not in FINAL_STATUSES and time.monotonic() < deadline:
+        while (run := jobs.refresh(h, name)).status not in FINAL and time.monotonic() < deadline:
             time.sleep(0.2)
         return run
 
     with History(ready_workspace.db_path) as h:
         jobs.start("distill", cfg, ready_workspace, h, name="straight")
-        assert final(h, "straight")["status"] == "finished"
+        assert final(h, "straight").status == "finished"
         jobs.start("distill", cfg, ready_workspace, h, name="stopped")
-        while (jobs.refresh(h, "stopped")["step"] or 0) < 10:
+        while (jobs.refresh(h, "stopped").step or 0) < 10:
             time.sleep(0.1)
         assert jobs.stop("stopped", h) == "requested"
         run = final(h, "stopped")
-        assert run["status"] == "stopped" and run["step"] < 80
+        assert run.status == "stopped" and run.step < 80
         jobs.resume("stopped", ready_workspace, h)
         run = final(h, "stopped")
-        assert run["status"] == "finished" and run["kind"] == "distill"
+        assert run.status == "finished" and run.kind == "distill"
         assert h.metric_series("stopped", "kl_loss")[-1] == h.metric_series("straight", "kl_loss")[-1]
     a = load_file(str(ready_workspace.models_dir / "straight" / "model.safetensors"))
     b = load_file(str(ready_workspace.models_dir / "stopped" / "model.safetensors"))

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from core import jobs
 from core.cli import main
 from core.history import History
+from core.jobs import spawn
 
 
 class FakeProc:
@@ -19,7 +19,7 @@ class FakeProc:
 
 def test_detach_starts_the_quickstart_job_and_prints_its_name(workspace, monkeypatch, capsys):
     launched = []
-    monkeypatch.setattr(jobs, "_launch", lambda run_dir, n: launched.append(run_dir.name) or FakeProc())
+    monkeypatch.setattr(spawn, "_launch", lambda run_dir, n: launched.append(run_dir.name) or FakeProc())
     assert main(["quickstart", "--detach", "--words", "20000", "--workspace", str(workspace.root)]) == 0
     out = capsys.readouterr().out
     assert (
@@ -28,7 +28,7 @@ def test_detach_starts_the_quickstart_job_and_prints_its_name(workspace, monkeyp
     )
     with History(workspace.db_path) as h:
         row = h.get_run("quickstart")
-    assert row["kind"] == "quickstart" and row["config"]["words"] == 20000 and launched == ["quickstart"]
+    assert row.kind == "quickstart" and row.config["words"] == 20000 and launched == ["quickstart"]
 
 
 def test_counts_below_one_are_refused(workspace, capsys):
@@ -43,7 +43,7 @@ def test_quickstart_runs_the_whole_chain(workspace, capsys):
     out = capsys.readouterr().out
     assert "step 3/3: train run tiny-sample" in out and "run tiny-sample: finished at step 10" in out
     with History(workspace.db_path) as h:
-        assert [r["status"] for r in h.list_runs()] == ["finished"] * 4
+        assert [r.status for r in h.list_runs()] == ["finished"] * 4
         assert h.metric_series("tiny-sample", "loss")
     assert workspace.corpora() == ["sample"] and workspace.tokenizers() == ["sample-bpe2000"]
 

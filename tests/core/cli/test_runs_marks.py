@@ -20,7 +20,7 @@ def _wait(ws, name, statuses, timeout=120):
     while time.monotonic() < deadline:
         with History(ws.db_path) as h:
             run = h.get_run(name)
-        if run and run["status"] in statuses:
+        if run and run.status in statuses:
             return run
         time.sleep(0.2)
     raise AssertionError(f"{name} never reached {statuses}: {run}")
@@ -48,7 +48,7 @@ def test_runs_show_lists_marks_and_resume_reports_the_fallback(ready_workspace, 
         == 0
     )
     run = _wait(ready_workspace, "mk", {"finished", "failed"})
-    assert run["status"] == "finished", Path(run["run_dir"], "run.log").read_text()[-2000:]
+    assert run.status == "finished", Path(run.run_dir, "run.log").read_text()[-2000:]
     capsys.readouterr()
     assert main(["runs", "show", "mk"]) == 0
     out = capsys.readouterr().out
@@ -59,7 +59,7 @@ def test_runs_show_lists_marks_and_resume_reports_the_fallback(ready_workspace, 
 
     with History(ready_workspace.db_path) as h:
         h.set_status("mk", "stopped")  # pretend it was stopped, to resume it
-    weights = Path(run["run_dir"]) / "checkpoint-20" / "model.safetensors"
+    weights = Path(run.run_dir) / "checkpoint-20" / "model.safetensors"
     blob = bytearray(weights.read_bytes())
     blob[-10] ^= 0xFF
     weights.write_bytes(bytes(blob))
@@ -67,6 +67,6 @@ def test_runs_show_lists_marks_and_resume_reports_the_fallback(ready_workspace, 
     out = capsys.readouterr().out
     assert "skipped checkpoint-20: model.safetensors does not match its checksum" in out
     assert "10 step(s) after it, up to checkpoint-20, are redone" in out
-    assert _wait(ready_workspace, "mk", {"finished", "failed"})["status"] == "finished"
-    log = Path(run["run_dir"], "run.log").read_text()
+    assert _wait(ready_workspace, "mk", {"finished", "failed"}).status == "finished"
+    log = Path(run.run_dir, "run.log").read_text()
     assert "warning: skipped checkpoint-20" in log and "are redone" in log

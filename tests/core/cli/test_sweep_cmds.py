@@ -10,7 +10,7 @@ import yaml
 
 from core import jobs
 from core.cli import main
-from core.history import FINAL_STATUSES, History
+from core.history import FINAL, History
 from core.history.schema import write_transaction
 
 SET = ["--set", "data.train_path=syn", "--set", "data.tokenizer_path=tok"]
@@ -52,12 +52,12 @@ def test_start_then_stop_ends_every_trial_stopped(ready_workspace, tmp_path, cap
     deadline = time.monotonic() + 120
     with History(ready_workspace.db_path) as h:
         while time.monotonic() < deadline:
-            statuses = {n: jobs.refresh(h, n)["status"] for n in ("cli-stop-seed1", "cli-stop-seed2")}
-            if set(statuses.values()) <= set(FINAL_STATUSES):
+            statuses = {n: jobs.refresh(h, n).status for n in ("cli-stop-seed1", "cli-stop-seed2")}
+            if set(statuses.values()) <= set(FINAL):
                 break
             time.sleep(0.3)
         assert set(statuses.values()) == {"stopped"}, statuses
-        command = h.get_run("cli-stop-seed1")["command"]
+        command = h.get_run("cli-stop-seed1").command
         assert command.startswith("babyllama train --config") and "training.seed=1" in command
     assert main(["sweep", "list", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
@@ -85,7 +85,7 @@ def test_show_marks_the_best_and_writes_the_plot(ready_workspace, capsys):
             with write_transaction(h.conn) as conn:
                 conn.execute(
                     "INSERT INTO sweep_trials VALUES (1, ?, ?, ?)",
-                    (h.get_run(run)["id"], i, json.dumps({"training.lr": 10.0 ** -(i + 3)})),
+                    (h.get_run(run).id, i, json.dumps({"training.lr": 10.0 ** -(i + 3)})),
                 )
     assert main(["sweep", "show", "shown"]) == 0
     lines = capsys.readouterr().out.splitlines()

@@ -22,7 +22,7 @@ def _wait_status(ws, name, statuses, timeout=90, min_step=0):
     while time.monotonic() < deadline:
         with History(ws.db_path) as h:
             run = h.get_run(name)
-        if run and run["status"] in statuses and (run["step"] or 0) >= min_step:
+        if run and run.status in statuses and (run.step or 0) >= min_step:
             return run
         time.sleep(0.2)
     raise AssertionError(f"{name} never reached {statuses}: {run}")
@@ -73,9 +73,9 @@ def test_delete_asks_unless_yes(ready_workspace, capsys, monkeypatch):
     main(["train", "--config", "tiny", *DATA, "--model_name", "cli-c", "--detach", "training.max_steps=5"])
     run = _wait_status(ready_workspace, "cli-c", {"finished"})
     monkeypatch.setattr("sys.stdin", open(os.devnull))
-    assert main(["runs", "delete", "cli-c"]) == 2 and Path(run["run_dir"]).is_dir()
+    assert main(["runs", "delete", "cli-c"]) == 2 and Path(run.run_dir).is_dir()
     assert main(["runs", "delete", "cli-c", "--yes"]) == 0
-    assert not Path(run["run_dir"]).exists()
+    assert not Path(run.run_dir).exists()
     with History(ready_workspace.db_path) as h:
         assert h.get_run("cli-c") is None
 
@@ -108,7 +108,7 @@ def test_foreground_ctrl_c_stops_with_checkpoint_then_resume(ready_workspace):
     assert proc.returncode == 0, out
     assert "stop requested" in out and "run fg: stopped" in out and "ETA" in out
     run = _wait_status(ready_workspace, "fg", {"stopped"})
-    assert (Path(run["run_dir"]) / f"checkpoint-{run['step']}").is_dir()
+    assert (Path(run.run_dir) / f"checkpoint-{run.step}").is_dir()
     # The guide's --resume_from_checkpoint on that folder continues the same run.
     code = main(
         [
@@ -118,14 +118,14 @@ def test_foreground_ctrl_c_stops_with_checkpoint_then_resume(ready_workspace):
             *DATA,
             "--detach",
             "--resume_from_checkpoint",
-            str(Path(run["run_dir"]) / f"checkpoint-{run['step']}"),
+            str(Path(run.run_dir) / f"checkpoint-{run.step}"),
         ]
     )
     assert code == 0
     _wait_status(ready_workspace, "fg", {"running"})
     assert main(["runs", "stop", "fg"]) == 0
     resumed = _wait_status(ready_workspace, "fg", {"stopped"})
-    assert resumed["id"] == run["id"] and resumed["step"] >= run["step"]
+    assert resumed.id == run.id and resumed.step >= run.step
 
 
 def test_runs_list_and_show_ingest_an_events_run(workspace, capsys):

@@ -330,9 +330,9 @@ def test_eval_glue_job_command_records_the_flags():
 
 def test_glue_job_through_the_worker_reports_training_steps(eval_ws, tmp_path, monkeypatch, capsys):
     """What `--detach` starts, run in-process: the job records optimizer steps while it fine-tunes."""
-    from core import worker
     from core.evaluate.options import EvalOptions
     from core.history import History, open_history
+    from core.jobs import worker
 
     calls = []
     real = History.update_progress
@@ -363,7 +363,7 @@ def test_glue_job_through_the_worker_reports_training_steps(eval_ws, tmp_path, m
     assert "glue rte: epoch 3/3" in capsys.readouterr().out
     assert (tmp_path / "out" / "results" / "r1" / "main" / "finetune" / "rte" / "predictions.json").is_file()
     with open_history(eval_ws) as history:
-        assert history.get_run("eval-glue-test")["status"] == "finished"
+        assert history.get_run("eval-glue-test").status == "finished"
 
 
 @pytest.mark.slow
@@ -406,7 +406,7 @@ def test_a_detached_glue_job_shows_progress_and_eta_in_runs_show_and_the_studio(
         status, _, run = job_view(StudioContext(eval_ws), job)
         if "ETA " in status:
             seen_studio = status
-        if run["status"] not in ("queued", "running"):
+        if run.status not in ("queued", "running"):
             break
         time.sleep(0.3)
     assert "total_steps: 30" in seen_cli and "(at its pace since it started)" in seen_cli, seen_cli

@@ -132,9 +132,9 @@ def test_foreign_model_folder_and_json_output(eval_ws, tmp_path):
 
 
 def test_eval_job_through_the_worker(eval_ws):
-    """What `--detach` starts, run in-process: core.worker's `eval` kind reads the params."""
-    from core import worker
+    """What `--detach` starts, run in-process: core.jobs.worker's `eval` kind reads the params."""
     from core.evaluate.options import EvalOptions
+    from core.jobs import worker
 
     params = EvalOptions(model="r1", suites=("cloze", "ppl"), num_samples=2, suites_given=True).to_dict()
     job_dir = eval_ws.root / "jobs" / "eval-r1-test"
@@ -147,7 +147,7 @@ def test_eval_job_through_the_worker(eval_ws):
     assert worker.run_job(job_dir) == 0
     with open_history(eval_ws) as history:
         job = history.get_run("eval-r1-test")
-        assert job["status"] == "finished" and job["step"] == job["total_steps"] == 2
+        assert job.status == "finished" and job.step == job.total_steps == 2
         assert history.artifacts("eval-r1-test", "eval") and history.evals("r1", "cloze")
 
 
@@ -239,9 +239,9 @@ def test_detached_eval_job(eval_ws, capsys):
     name = capsys.readouterr().out.strip().splitlines()[-1]
     with open_history(eval_ws) as history:
         deadline = time.monotonic() + 180
-        while jobs.refresh(history, name)["status"] not in ("finished", "failed", "lost", "stopped"):
+        while jobs.refresh(history, name).status not in ("finished", "failed", "lost", "stopped"):
             assert time.monotonic() < deadline
             time.sleep(0.5)
         run = history.get_run(name)
-        assert run["status"] == "finished", run["error"]
-        assert run["kind"] == "eval" and run["command"].startswith("babyllama eval r1 --suite cloze")
+        assert run.status == "finished", run.error
+        assert run.kind == "eval" and run.command.startswith("babyllama eval r1 --suite cloze")

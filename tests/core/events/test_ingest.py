@@ -58,7 +58,7 @@ def _dump(h: History) -> dict:
 
     run = h.get_run("r")
     return {
-        "run": {k: v for k, v in run.items() if k not in ("id", "created", "heartbeat", "ingested_seq")},
+        "run": {k: v for k, v in run.to_dict().items() if k not in ("id", "created", "heartbeat", "ingested_seq")},
         "metrics": rows("SELECT step, name, value, time, tokens, words FROM metrics ORDER BY step, name"),
         "samples": rows("SELECT step, prompt, text FROM samples ORDER BY rowid"),
         "evals": rows("SELECT step, suite, name, value, extra FROM evals ORDER BY rowid"),
@@ -77,8 +77,8 @@ def test_every_event_type_round_trips_into_what_the_direct_path_writes(tmp_path)
         _same_calls(events, run_dir)
         assert ingest_run(target, "r") == 14
         assert _dump(target) == _dump(direct)
-        assert target.get_run("r")["ingested_seq"] == 14
-        assert target.get_run("r")["heartbeat"] == pytest.approx(time.time(), abs=30)
+        assert target.get_run("r").ingested_seq == 14
+        assert target.get_run("r").heartbeat == pytest.approx(time.time(), abs=30)
         assert ingest_run(target, "r") == 0  # applied once
 
 
@@ -86,13 +86,13 @@ def test_event_history_answers_reads_locally(tmp_path):
     run_dir = tmp_path / "r"
     job = _job(run_dir, tmp_path)
     events = EventHistory(run_dir, job)
-    assert events.get_run("r")["status"] == "queued" and not events.stop_requested("r")
+    assert events.get_run("r").status == "queued" and not events.stop_requested("r")
     events.set_status("r", "running", pid=1, host="node-7")
     (run_dir / "STOP").touch()  # what jobs.stop writes first
-    assert events.stop_requested("r") and events.get_run("r")["stop_requested"]
-    started = events.get_run("r")["started"]
+    assert events.stop_requested("r") and events.get_run("r").stop_requested
+    started = events.get_run("r").started
     resumed = EventHistory(run_dir, job)  # a resumed run: its first start time comes from the log
-    assert resumed.get_run("r")["started"] == started and resumed.get_run("r")["status"] == "running"
+    assert resumed.get_run("r").started == started and resumed.get_run("r").status == "running"
     with pytest.raises(ValueError, match="belongs to run 'r'"):
         events.heartbeat("other")
 
@@ -126,10 +126,10 @@ def test_a_crash_between_read_and_commit_applies_nothing_and_the_rerun_everythin
         monkeypatch.setitem(ingest._APPLY, "metrics", dies_on_the_20th)
         with pytest.raises(RuntimeError):
             ingest_run(h, "r")
-        assert _metric_count(h) == (0, 0) and h.get_run("r")["ingested_seq"] == 0
+        assert _metric_count(h) == (0, 0) and h.get_run("r").ingested_seq == 0
         monkeypatch.setitem(ingest._APPLY, "metrics", real)
         assert ingest_run(h, "r") == 31
-        assert _metric_count(h) == (60, 30) and h.get_run("r")["ingested_seq"] == 31
+        assert _metric_count(h) == (60, 30) and h.get_run("r").ingested_seq == 31
 
 
 def test_an_ingester_process_killed_mid_apply_loses_and_doubles_nothing(tmp_path):
@@ -158,9 +158,9 @@ def test_an_ingester_process_killed_mid_apply_loses_and_doubles_nothing(tmp_path
     proc = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[3], timeout=60)
     assert proc.returncode == 9
     with History(db) as h:
-        assert h.get_run("r")["ingested_seq"] == 31 and _metric_count(h) == (60, 30)
+        assert h.get_run("r").ingested_seq == 31 and _metric_count(h) == (60, 30)
         assert ingest_run(h, "r") == 11
-        assert _metric_count(h) == (80, 40) and h.get_run("r")["ingested_seq"] == 42
+        assert _metric_count(h) == (80, 40) and h.get_run("r").ingested_seq == 42
         assert len(h.samples("r")) == 1
 
 
@@ -191,7 +191,7 @@ def test_two_ingesters_at_once_apply_each_event_exactly_once(tmp_path):
         t.join(timeout=120)
     with History(db) as h:
         assert sum(map(sum, counts)) == 1 + 5 + 400  # every event applied by exactly one of them
-        assert h.get_run("r")["ingested_seq"] == 406
+        assert h.get_run("r").ingested_seq == 406
         assert _metric_count(h) == (5 * 2 + 200, 205)
         texts = [int(s["text"]) for s in h.samples("r", limit=1000)]
         assert sorted(texts) == list(range(6, 206))  # no sample doubled or lost
@@ -210,7 +210,7 @@ def test_nothing_new_costs_no_read_and_ingest_all_takes_only_events_runs(tmp_pat
         monkeypatch.setattr(ingest, "read_events", lambda *a: reads.append(a))
         assert ingest_all(h) == 0 and reads == []  # a stat showed nothing changed
         assert ingest_run(h, "plain") == 0
-        assert h.get_run("plain")["step"] is None and h.get_run("plain")["ingested_seq"] == 0
+        assert h.get_run("plain").step is None and h.get_run("plain").ingested_seq == 0
 
 
 def test_a_final_status_event_overrides_lost_and_refresh_ingests_first(tmp_path, monkeypatch):
@@ -221,5 +221,5 @@ def test_a_final_status_event_overrides_lost_and_refresh_ingests_first(tmp_path,
     with History(tmp_path / "ws" / "studio.db") as h:
         h.create_run("r", "train", {}, run_dir)
         h.set_status("r", "lost")  # marked lost before its events were read
-        assert jobs.refresh(h, "r")["status"] == "finished"
-        assert [r["name"] for r in h.list_runs(status="finished")] == ["r"]
+        assert jobs.refresh(h, "r").status == "finished"
+        assert [r.name for r in h.list_runs(status="finished")] == ["r"]

@@ -7,7 +7,7 @@ import time
 
 from core import jobs
 from core.cli import main
-from core.history import FINAL_STATUSES, open_history
+from core.history import FINAL, open_history
 
 
 def test_export_hf_from_the_cli(export_ws, tmp_path, capsys):
@@ -68,11 +68,11 @@ def test_detach_runs_an_export_job(export_ws, capsys):
     name = capsys.readouterr().out.strip().splitlines()[-1]
     with open_history(export_ws) as history:
         deadline = time.monotonic() + 180
-        while jobs.refresh(history, name)["status"] not in FINAL_STATUSES and time.monotonic() < deadline:
+        while jobs.refresh(history, name).status not in FINAL and time.monotonic() < deadline:
             time.sleep(0.3)
         run = history.get_run(name)
-        assert run["status"] == "finished", (run["error"], (export_ws.root / "jobs" / name / "run.log").read_text()[-2000:])
-        assert run["kind"] == "export" and run["command"].startswith("babyllama export r1 --format hf --output ")
+        assert run.status == "finished", (run.error, (export_ws.root / "jobs" / name / "run.log").read_text()[-2000:])
+        assert run.kind == "export" and run.command.startswith("babyllama export r1 --format hf --output ")
         assert (export_ws.root / "detached" / "model.safetensors").is_file()
         assert [a["path"] for a in history.artifacts(name, "export")] == [str(export_ws.root / "detached")]
 

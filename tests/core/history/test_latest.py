@@ -9,9 +9,8 @@ import sqlite3
 import pytest
 
 from core.history import METRIC_COLUMNS, open_history
+from core.history.migrations import METRICS_BY_NAME_INDEX, METRICS_INDEX
 from core.history.schema import (
-    METRICS_BY_NAME_INDEX,
-    METRICS_INDEX,
     last_counts_sql,
     last_metric_sql,
     last_metrics_sql,
@@ -34,7 +33,7 @@ def hist(workspace):
 
 def test_latest_values_and_counts(hist):
     assert hist.last_metrics("a") == {"eval_loss": None, "loss": 5.0, "lr": 0.05}
-    assert hist.last_metrics(hist.get_run("b")["id"]) == {"loss": 99.0}
+    assert hist.last_metrics(hist.get_run("b").id) == {"loss": 99.0}
     assert hist.last_metrics("nobody") == {}
     assert hist.last_metric("a", "loss") == 5.0 and hist.last_metric("a", "nope") is None
     assert hist.last_metric("nobody", "loss") is None
@@ -50,7 +49,7 @@ def test_metric_columns_are_float_arrays_per_metric_in_step_order(hist):
     assert math.isnan(cols["eval_loss"]["value"][0]) and math.isnan(cols["eval_loss"]["tokens"][0])
     after = hist.metric_columns("a", 3)
     assert list(after["loss"]["step"]) == [4, 5]
-    only = hist.metric_columns(hist.get_run("a")["id"], 2, names=["lr", "nope"])
+    only = hist.metric_columns(hist.get_run("a").id, 2, names=["lr", "nope"])
     assert list(only) == ["lr"] and list(only["lr"]["value"]) == pytest.approx([0.03, 0.04, 0.05])
     assert hist.metric_columns("nobody") == {}
 

@@ -7,16 +7,14 @@ import multiprocessing
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from core.errors import UserError
-from core.history import FINAL_STATUSES, STATUSES, History, MetricWriter, open_history
-from core.history import schema as history_schema
-from core.history.schema import METRICS_INDEX, apply_migrations, migration_names
+from core.history import ACTIVE, FINAL, History, MetricWriter, Status, open_history
+from core.history.migrations import METRICS_INDEX
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,58 +40,6 @@ def test_connection_uses_wal_busy_timeout_and_foreign_keys(hist):
     assert {"runs", "metrics", "evals", "samples", "artifacts", "_migrations"} <= tables
 
 
-def test_migrations_are_recorded_once_and_idempotent(workspace):
-    with History(workspace.db_path) as first:
-        rows = first.conn.execute("SELECT name, applied_at FROM _migrations ORDER BY rowid").fetchall()
-        assert [name for name, _ in rows] == migration_names()
-        assert all(isinstance(applied_at, float) for _, applied_at in rows)
-        assert apply_migrations(first.conn) == []  # nothing left to do
-    with History(workspace.db_path) as again:  # reopening applies nothing twice
-        assert _count(again, "_migrations") == len(migration_names())
-
-
-def test_histories_opened_at_once_on_a_fresh_file_migrate_it_once(tmp_path):
-    db_path, barrier, errors, opened = tmp_path / "fresh.db", threading.Barrier(4), [], []
-
-    def open_one():
-        try:
-            barrier.wait()
-            opened.append(History(db_path))
-        except Exception as exc:  # collected and asserted below, not swallowed
-            errors.append(exc)
-
-    threads = [threading.Thread(target=open_one) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    assert errors == []
-    assert len(opened) == 4
-    assert _count(opened[0], "_migrations") == len(migration_names())
-    opened[0].create_run("seen-by-all", "train", {}, None)
-    assert all(h.get_run("seen-by-all") for h in opened)
-    for h in opened:
-        h.close()
-
-
-def test_a_failing_migration_rolls_back_and_stays_pending(workspace, monkeypatch):
-    History(workspace.db_path).close()
-
-    def broken(conn):
-        conn.execute("CREATE TABLE half_done (x)")
-        raise RuntimeError("boom")
-
-    monkeypatch.setattr(history_schema, "_MIGRATIONS", [*history_schema._MIGRATIONS, ("0099_broken", broken)])
-    with pytest.raises(RuntimeError, match="boom"):
-        History(workspace.db_path)
-    conn = sqlite3.connect(workspace.db_path)
-    names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
-    applied = [row[0] for row in conn.execute("SELECT name FROM _migrations")]
-    conn.close()
-    assert "half_done" not in names
-    assert "0099_broken" not in applied
-
-
 def test_import_stays_light():
     code = "import sys, core.history; print(sorted({'torch', 'gradio', 'transformers'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
@@ -110,27 +56,27 @@ def test_run_round_trip_create_get_list_status(hist, tmp_path):
         command="babyllama train --config presets/tiny.yaml",
         total_steps=100,
     )
-    assert created["status"] == "queued" and created["created"] > 0
-    assert created["config"] == {"model": {"hidden": 64}, "out": str(tmp_path)}
+    assert created.status == "queued" and created.created > 0
+    assert created.config == {"model": {"hidden": 64}, "out": str(tmp_path)}
     hist.create_run("other", "eval", {}, None, parent="tiny")
 
     hist.set_status("tiny", "running", pid=1234, host="box")
     run = hist.get_run("tiny")
-    assert (run["status"], run["pid"], run["host"], run["total_steps"]) == ("running", 1234, "box", 100)
-    assert run["started"] is not None and run["ended"] is None
-    assert run["command"].startswith("babyllama train")
+    assert (run.status, run.pid, run.host, run.total_steps) == ("running", 1234, "box", 100)
+    assert run.started is not None and run.ended is None
+    assert run.command.startswith("babyllama train")
 
     hist.set_status("tiny", "failed", error="CUDA out of memory", hint="halve the batch size")
-    run = hist.get_run(run["id"])  # by id too
-    assert run["status"] == "failed" and run["ended"] >= run["started"]
-    assert (run["error"], run["hint"]) == ("CUDA out of memory", "halve the batch size")
+    run = hist.get_run(run.id)  # by id too
+    assert run.status == "failed" and run.ended >= run.started
+    assert (run.error, run.hint) == ("CUDA out of memory", "halve the batch size")
 
-    assert [r["name"] for r in hist.list_runs()] == ["other", "tiny"]  # newest first
-    assert [r["name"] for r in hist.list_runs(kind="train")] == ["tiny"]
-    assert [r["name"] for r in hist.list_runs(status="queued")] == ["other"]
+    assert [r.name for r in hist.list_runs()] == ["other", "tiny"]  # newest first
+    assert [r.name for r in hist.list_runs(kind="train")] == ["tiny"]
+    assert [r.name for r in hist.list_runs(status="queued")] == ["other"]
     assert hist.list_runs(kind="train", status="queued") == []
     assert hist.get_run("missing") is None
-    assert set(FINAL_STATUSES) < set(STATUSES)
+    assert FINAL | ACTIVE == set(Status) and not FINAL & ACTIVE
 
 
 def test_bad_status_field_kind_and_run_are_rejected(hist):
@@ -143,7 +89,7 @@ def test_bad_status_field_kind_and_run_are_rejected(hist):
         hist.create_run("s", "dance", {}, None)
     with pytest.raises(UserError, match="nope"):
         hist.set_status("nope", "running")
-    assert hist.get_run("r")["status"] == "queued"
+    assert hist.get_run("r").status == "queued"
 
 
 def test_taken_name_names_the_run_and_suggests_a_free_one(hist):
@@ -170,17 +116,17 @@ def test_stop_request_and_heartbeat(hist):
     assert hist.stop_requested("r") is True
     hist.heartbeat("r", step=42)
     run = hist.get_run("r")
-    assert run["step"] == 42 and time.time() - run["heartbeat"] < 5
+    assert run.step == 42 and time.time() - run.heartbeat < 5
 
 
 def test_rename_keeps_history_and_children(hist):
-    hist.create_run("sweep", "sweep", {}, None)
+    hist.create_run("sweep", "train", {}, None)
     hist.create_run("trial", "train", {}, None, parent="sweep")
     hist.log_metrics("sweep", 1, {"loss": 1.0})
     hist.rename_run("sweep", "sweep-b", run_dir="/w/models/sweep-b")
     assert hist.get_run("sweep") is None
-    assert hist.get_run("sweep-b")["run_dir"] == "/w/models/sweep-b"
-    assert hist.get_run("trial")["parent"] == "sweep-b"
+    assert hist.get_run("sweep-b").run_dir == "/w/models/sweep-b"
+    assert hist.get_run("trial").parent == "sweep-b"
     assert hist.metric_series("sweep-b", "loss") == [(1, 1.0)]
     with pytest.raises(UserError, match="taken"):
         hist.rename_run("sweep-b", "trial")
@@ -193,7 +139,7 @@ def test_delete_cascades_to_every_child_table(hist):
         hist.log_sample(name, 1, "Once upon", "a time")
         hist.log_eval(name, 1, "blimp", "anaphor_agreement", 0.7, extra={"n": 10})
         hist.add_artifact(name, "checkpoint", f"/w/{name}/checkpoint-1")
-    gone_id = hist.get_run("gone")["id"]
+    gone_id = hist.get_run("gone").id
     assert hist.delete_run("gone") is True
     assert hist.delete_run("gone") is False
     for table in ("metrics", "samples", "evals", "artifacts"):
@@ -213,13 +159,13 @@ def test_metrics_since_returns_only_newer_rows_in_step_order(hist):
     rows = hist.metrics_since("a", 2)
     assert [(r["step"], r["name"]) for r in rows] == [(3, "loss"), (3, "lr"), (4, "loss"), (4, "lr"), (5, "loss"), (5, "lr")]
     assert rows[0]["value"] == 7.0 and rows[0]["tokens"] == 300
-    assert hist.metrics_since(hist.get_run("a")["id"], 4) == rows[-2:]
+    assert hist.metrics_since(hist.get_run("a").id, 4) == rows[-2:]
     assert len(hist.metrics_since("a")) == 10
     assert hist.metrics_since("a", 5) == []
     assert hist.metrics_since("not-started-yet", -1) == []
     assert hist.metric_series("a", "loss") == [(s, 10.0 - s) for s in range(1, 6)]
     assert hist.last_metrics("a") == {"loss": 5.0, "lr": 0.01}
-    assert hist.get_run("a")["step"] == 5
+    assert hist.get_run("a").step == 5
 
 
 @pytest.mark.parametrize("by", ["name", "id"])
@@ -228,7 +174,7 @@ def test_metrics_since_is_one_indexed_query(hist, by):
         hist.create_run(name, "train", {}, None)
         for step in range(50):
             hist.log_metrics(name, step, {"loss": 1.0, "lr": 0.1})
-    run = "a" if by == "name" else hist.get_run("a")["id"]
+    run = "a" if by == "name" else hist.get_run("a").id
     statements: list[str] = []
     hist.conn.set_trace_callback(statements.append)
     try:
@@ -249,7 +195,7 @@ def test_truncate_after_then_relog_gives_no_duplicates(hist):
             hist.log_sample("r", step, "p", f"old {step}")
             hist.log_eval("r", step, "ppl", "dev", float(step))
     hist.truncate_after("r", 6)  # resumed from checkpoint-6
-    assert hist.get_run("r")["step"] == 6
+    assert hist.get_run("r").step == 6
     assert [s["step"] for s in hist.samples("r", 10)] == [4]
     assert [e["step"] for e in hist.evals("r")] == [4]
     for step in range(7, 11):
@@ -395,6 +341,6 @@ def test_two_writer_processes_and_a_poller_lose_nothing(tmp_path):
     with History(db_path) as check:
         for name in runs:
             assert [(r["step"], r["name"]) for r in seen[name]] == [(s, m) for s in range(steps) for m in ("loss", "lr")]
-            run_id = check.get_run(name)["id"]
+            run_id = check.get_run(name).id
             assert _count(check, "metrics", "run_id = ?", (run_id,)) == 2 * steps
-            assert check.get_run(name)["step"] == steps - 1
+            assert check.get_run(name).step == steps - 1

@@ -82,7 +82,7 @@ def test_resume_skips_finished_retries_failed_and_waits_for_running(workspace, h
         ("wait", "eval-llama-58M"),
         ("table",),
     ]
-    assert history.get_run("babyllama-2023-tiny-eval-llama-360M")["status"] == "finished"  # deleted, started again
+    assert history.get_run("babyllama-2023-tiny-eval-llama-360M").status == "finished"  # deleted, started again
     calls.clear()
     chain.run(opts, workspace, history, log=lambda m: None)  # everything done: only the table is rewritten
     assert calls == [("table",)]

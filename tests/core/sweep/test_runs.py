@@ -10,7 +10,7 @@ import pytest
 
 from core.config.resolve import data_checker
 from core.errors import UserError
-from core.history import FINAL_STATUSES, History
+from core.history import FINAL, History
 from core.history.schema import write_transaction
 from core.sweep import plot as sweep_plot
 from core.sweep import runs as sweep_runs
@@ -35,7 +35,7 @@ def _wait_final(history, names, timeout=180):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         runs = {n: sweep_runs.jobs.refresh(history, n) for n in names}
-        if all(r["status"] in FINAL_STATUSES for r in runs.values()):
+        if all(r.status in FINAL for r in runs.values()):
             return runs
         time.sleep(0.3)
     raise AssertionError(f"trials not final: {[(n, r['status']) for n, r in runs.items()]}")
@@ -55,9 +55,9 @@ def test_tiny_sweep_runs_every_trial_linked_and_results_pick_the_best(ready_work
     assert names == ["lrs-lr1e-4", "lrs-lr3e-3"] and started["metric"] == "eval_loss"
     assert all(t["status"] in ("queued", "running") for t in started["trials"])
     runs = _wait_final(history, names)
-    assert all(r["status"] == "finished" and r["step"] == 3 for r in runs.values()), runs
-    assert runs["lrs-lr3e-3"]["config"]["training"]["lr"] == 3e-3
-    assert "--model_name lrs-lr3e-3" in runs["lrs-lr3e-3"]["command"]
+    assert all(r.status == "finished" and r.step == 3 for r in runs.values()), runs
+    assert runs["lrs-lr3e-3"].config["training"]["lr"] == 3e-3
+    assert "--model_name lrs-lr3e-3" in runs["lrs-lr3e-3"].command
     result = sweep_runs.results(history, "lrs")
     finals = {r["run"]: min(v for _, v in history.metric_series(r["run"], "eval_loss")) for r in result["rows"]}
     assert result["best"] == min(finals, key=finals.get)
@@ -79,7 +79,7 @@ def test_stop_stops_queued_trials_before_they_finish(ready_workspace, history):
     assert set(outcomes) == {"halt-seed1", "halt-seed2", "halt-seed3"}
     assert set(outcomes.values()) == {"requested"}
     runs = _wait_final(history, list(outcomes), timeout=120)
-    assert {r["status"] for r in runs.values()} == {"stopped"}, runs
+    assert {r.status for r in runs.values()} == {"stopped"}, runs
     assert all(r["status"] == "stopped" for r in sweep_runs.get(history, "halt")["trials"])
     # A second stop of a sweep whose trials are all final changes nothing.
     assert set(sweep_runs.stop(history, "halt").values()) == {"stopped"}
@@ -144,5 +144,5 @@ def insert_sweep(history, name, trials, mode="min", metric="eval_loss"):
         with write_transaction(history.conn) as conn:
             conn.execute(
                 "INSERT INTO sweep_trials (sweep_id, run_id, position, params) VALUES (?, ?, ?, ?)",
-                (sweep_id, history.get_run(run)["id"], position, json.dumps(params)),
+                (sweep_id, history.get_run(run).id, position, json.dumps(params)),
             )

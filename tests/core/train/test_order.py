@@ -97,7 +97,7 @@ def test_a_run_with_random_offsets_resumes_bit_exact_across_an_epoch(ready_works
 
 @pytest.mark.slow
 def test_kill_9_and_resume_with_random_offsets_is_bit_exact(ready_workspace, history):
-    from tests.core.test_jobs import _final, _wait
+    from tests.core.jobs.test_lifecycle import _final, _wait
 
     cfg = config.load(
         find("tiny"),
@@ -114,16 +114,16 @@ def test_kill_9_and_resume_with_random_offsets_is_bit_exact(ready_workspace, his
     )
     # Generous waits: on a shared 2-core machine (load 9) one 40-step tiny run took over 120 s.
     jobs.start("train", cfg, ready_workspace, history, name="straight")
-    assert _final(history, "straight", timeout=450)["status"] == "finished"
+    assert _final(history, "straight", timeout=450).status == "finished"
     jobs.start("train", cfg, ready_workspace, history, name="killed")
-    run = _wait(history, "killed", lambda r: r["status"] == "running" and (r["step"] or 0) >= 25, timeout=450)
-    os.killpg(run["pid"], signal.SIGKILL)
-    assert _wait(history, "killed", lambda r: r["status"] != "running", timeout=10)["status"] == "lost"
+    run = _wait(history, "killed", lambda r: r.status == "running" and (r.step or 0) >= 25, timeout=450)
+    os.killpg(run.pid, signal.SIGKILL)
+    assert _wait(history, "killed", lambda r: r.status != "running", timeout=10).status == "lost"
     # Killed past step 25: a checkpoint of step 20 or later is what the resume continues from (not step 0).
-    kept = [int(p.name.split("-")[1]) for p in Path(run["run_dir"]).glob("checkpoint-*")]
+    kept = [int(p.name.split("-")[1]) for p in Path(run.run_dir).glob("checkpoint-*")]
     assert kept and max(kept) >= 20 and max(kept) < 40
     jobs.resume("killed", ready_workspace, history)
-    assert _final(history, "killed", timeout=450)["status"] == "finished"
+    assert _final(history, "killed", timeout=450).status == "finished"
     a = load_file(str(ready_workspace.models_dir / "straight" / "model.safetensors"))
     b = load_file(str(ready_workspace.models_dir / "killed" / "model.safetensors"))
     assert all(torch.equal(a[k], b[k]) for k in a)

@@ -16,7 +16,7 @@ from core.config.presets import find
 from core.config.resolve import pin_paths
 from core.errors import ConfigError, UserError
 from core.evaluate.pairs import load_pairs_dir, score_pairs
-from core.history import FINAL_STATUSES, History
+from core.history import FINAL, History
 from core.train.callbacks import Callback
 from core.train.data import load_train_data
 from core.train.loop import train
@@ -99,14 +99,14 @@ def test_a_job_logs_pairs_accuracy_with_words_seen(ready_workspace, shared_data)
     with History(ready_workspace.db_path) as history:
         jobs.start("train", cfg, ready_workspace, history, name="grammar")
         deadline = time.monotonic() + 600  # a loaded machine slows tiny runs a lot
-        while (run := jobs.refresh(history, "grammar"))["status"] not in FINAL_STATUSES:
-            assert time.monotonic() < deadline, Path(run["run_dir"], "run.log").read_text()[-2000:]
+        while (run := jobs.refresh(history, "grammar")).status not in FINAL:
+            assert time.monotonic() < deadline, Path(run.run_dir, "run.log").read_text()[-2000:]
             time.sleep(0.3)
-        assert run["status"] == "finished", run["error"]
+        assert run.status == "finished", run.error
         rows = [r for r in history.metrics_since("grammar", -1) if r["name"] == PAIRS_METRIC]
     assert [r["step"] for r in rows] == [0, 6, 12]
     assert rows[0]["words"] == 0 and rows[-1]["words"] > 0 and rows[-1]["tokens"] > rows[-1]["words"]
-    assert "minimal pairs every 6 steps: 6 paradigms, 24 pairs" in Path(run["run_dir"], "run.log").read_text()
+    assert "minimal pairs every 6 steps: 6 paradigms, 24 pairs" in Path(run.run_dir, "run.log").read_text()
 
 
 def test_missing_or_malformed_pairs_are_refused_before_anything_is_written(ready_workspace, tmp_path):

@@ -11,7 +11,7 @@ import pytest
 from core import config, jobs
 from core.config.presets import find
 from core.errors import ConfigError
-from core.history import FINAL_STATUSES, History
+from core.history import FINAL, History
 from core.train import trackers
 
 DATA = ["data.train_path=syn", "data.tokenizer_path=tok"]
@@ -116,9 +116,9 @@ def test_a_training_run_writes_tensorboard_events(ready_workspace):
     with History(ready_workspace.db_path) as h:
         run = jobs.start("train", cfg, ready_workspace, h, name="tb")
         deadline = time.monotonic() + 120
-        while jobs.refresh(h, "tb")["status"] not in FINAL_STATUSES and time.monotonic() < deadline:
+        while jobs.refresh(h, "tb").status not in FINAL and time.monotonic() < deadline:
             time.sleep(0.3)
-        assert h.get_run("tb")["status"] == "finished"
+        assert h.get_run("tb").status == "finished"
     points = _scalars(ready_workspace.models_dir / "tb" / "tensorboard", "train/loss")
     assert [step for step, _ in points] == [2, 4, 6]
-    assert run["run_dir"].endswith("tb")
+    assert run.run_dir.endswith("tb")

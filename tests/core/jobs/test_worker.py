@@ -1,4 +1,4 @@
-"""core.worker: when the database cannot be written mid-run, run.log (the worker's stdout) says
+"""core.jobs.worker: when the database cannot be written mid-run, run.log (the worker's stdout) says
 what happened and where, instead of the process dying with only an sqlite3 traceback; with real
 workers, SIGTERM / SIGINT stop like `runs stop`, a locked database delays rows without losing any,
 and a full disk ends the run `failed` naming the path, its last checkpoint intact."""
@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from core import jobs, worker
+from core import jobs
 from core.history import History
+from core.jobs import job_kinds, worker
 from core.train import checkpoint as ckpt
 
 
@@ -35,26 +36,26 @@ def test_unwritable_database_mid_run_is_said_in_the_log(workspace, monkeypatch, 
         history.conn.execute("PRAGMA query_only=1")  # SQLite's read-only mode (root ignores chmod)
         return "finished"
 
-    monkeypatch.setitem(worker._KINDS, "export", job_while_the_db_turns_read_only)
+    monkeypatch.setitem(job_kinds.KINDS, "export", job_while_the_db_turns_read_only)
     assert worker.run_job(run_dir) == 1  # before: the OperationalError escaped run_job
     out = capsys.readouterr().out
     assert f"could not record the end of run 'ro-mid' in {workspace.db_path}" in out
     assert "cannot be written" in out and str(run_dir) in out and "babyllama runs resume ro-mid" in out
     with History(workspace.db_path) as h:
-        assert h.get_run("ro-mid")["status"] == "running"  # what it was: refresh will make it `lost`
+        assert h.get_run("ro-mid").status == "running"  # what it was: refresh will make it `lost`
 
 
 # -- history faults and signals with a real worker (issue 18) -------------------------------------
 def _start(ws, history, name, *extra):
-    from tests.core.test_jobs import _cfg
+    from tests.core.jobs.test_lifecycle import _cfg
 
     return jobs.start("train", _cfg("training.save_steps=0", *extra), ws, history, name=name)
 
 
 def _wait_step(history, name, step, timeout=300):
-    from tests.core.test_jobs import _wait
+    from tests.core.jobs.test_lifecycle import _wait
 
-    return _wait(history, name, lambda r: r["status"] == "running" and (r["step"] or 0) >= step, timeout)
+    return _wait(history, name, lambda r: r.status == "running" and (r.step or 0) >= step, timeout)
 
 
 def _loss_steps(history, name):
@@ -66,30 +67,30 @@ def _loss_steps(history, name):
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_sigterm_stops_with_a_checkpoint_and_sigint_after_resume_too(ready_workspace, history):
-    from tests.core.test_jobs import _final
+    from tests.core.jobs.test_lifecycle import _final
 
     run = _start(ready_workspace, history, "sig", "training.max_steps=5000")
     run = _wait_step(history, "sig", 10)
-    os.kill(run["pid"], signal.SIGTERM)
+    os.kill(run.pid, signal.SIGTERM)
     signalled = time.monotonic()
     run = _final(history, "sig", timeout=120)
     took = time.monotonic() - signalled
-    assert run["status"] == "stopped" and "SIGTERM" in run["hint"], (run["error"], run["hint"])
+    assert run.status == "stopped" and "SIGTERM" in run.hint, (run.error, run.hint)
     assert took < 60, f"a SIGTERM took {took:.0f} s to stop"  # documented: <= 30 s on an idle machine
-    last = ckpt.list_checkpoints(run["run_dir"])[-1]
-    assert last.name == f"checkpoint-{run['step']}" and ckpt.verify(last) is None
-    log = Path(run["run_dir"], "run.log").read_text()
+    last = ckpt.list_checkpoints(run.run_dir)[-1]
+    assert last.name == f"checkpoint-{run.step}" and ckpt.verify(last) is None
+    log = Path(run.run_dir, "run.log").read_text()
     assert "SIGTERM: stopping after this step" in log and "Traceback" not in log
-    stopped_at = run["step"]
+    stopped_at = run.step
 
     jobs.resume("sig", ready_workspace, history)
     run = _wait_step(history, "sig", stopped_at + 10)
-    os.kill(run["pid"], signal.SIGINT)
+    os.kill(run.pid, signal.SIGINT)
     run = _final(history, "sig", timeout=120)
-    assert run["status"] == "stopped" and "SIGINT" in run["hint"] and run["step"] > stopped_at
-    assert ckpt.list_checkpoints(run["run_dir"])[-1].name == f"checkpoint-{run['step']}"
+    assert run.status == "stopped" and "SIGINT" in run.hint and run.step > stopped_at
+    assert ckpt.list_checkpoints(run.run_dir)[-1].name == f"checkpoint-{run.step}"
     steps, _ = _loss_steps(history, "sig")
-    assert steps == list(range(5, run["step"] + 1, 5))  # the resumed run continued the same rows
+    assert steps == list(range(5, run.step + 1, 5))  # the resumed run continued the same rows
 
 
 LOCK_S = 35.0  # longer than the ~30 s after which the old heartbeat gave up and the run died
@@ -99,11 +100,11 @@ LOCK_S = 35.0  # longer than the ~30 s after which the old heartbeat gave up and
 @pytest.mark.timeout(900)
 def test_a_database_locked_for_35_s_delays_rows_and_loses_none(ready_workspace, history):
     from core.liveness import writes_delayed
-    from tests.core.test_jobs import _final
+    from tests.core.jobs.test_lifecycle import _final
 
     run = _start(ready_workspace, history, "locked", "training.max_steps=5000")
     run = _wait_step(history, "locked", 5)
-    log_path = Path(run["run_dir"], "run.log")
+    log_path = Path(run.run_dir, "run.log")
     lock = sqlite3.connect(ready_workspace.db_path, isolation_level=None)
     lock.execute("BEGIN EXCLUSIVE")  # a second connection holding the write lock
     try:
@@ -113,8 +114,8 @@ def test_a_database_locked_for_35_s_delays_rows_and_loses_none(ready_workspace, 
             assert jobs.is_alive(row), "a live worker behind a locked database was judged dead"
             time.sleep(1.0)
         row = history.get_run("locked")
-        assert row["status"] == "running" and time.time() - row["heartbeat"] > LOCK_S - 5
-        assert writes_delayed(row) and jobs.refresh(history, "locked")["status"] == "running"
+        assert row.status == "running" and time.time() - row.heartbeat > LOCK_S - 5
+        assert writes_delayed(row) and jobs.refresh(history, "locked").status == "running"
         printed_during = _last_printed_step(log_path)
     finally:
         lock.execute("ROLLBACK")
@@ -123,10 +124,10 @@ def test_a_database_locked_for_35_s_delays_rows_and_loses_none(ready_workspace, 
     run = _wait_step(history, "locked", printed_during + 5, timeout=120)  # the buffered rows landed
     assert jobs.stop("locked", history) == "requested"
     run = _final(history, "locked", timeout=120)
-    assert run["status"] == "stopped"
+    assert run.status == "stopped"
     steps, rows = _loss_steps(history, "locked")
     # What an unlocked run writes: every logging step, each with the same metrics as the first.
-    assert steps == list(range(5, run["step"] + 1, 5))
+    assert steps == list(range(5, run.step + 1, 5))
     names = {n for s, n in rows if s == 5}
     assert all({n for s, n in rows if s == step} == names for step in steps)
     log = log_path.read_text()
@@ -153,12 +154,12 @@ def small_disk(tmp_path):
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_a_full_disk_fails_the_run_naming_the_path_and_keeps_the_checkpoint(ready_workspace, history, small_disk):
-    from tests.core.test_jobs import _final
+    from tests.core.jobs.test_lifecycle import _final
 
     run = _start(
         ready_workspace, history, "full", "training.max_steps=20", "training.save_steps=10", f"logging.output_dir={small_disk}"
     )
-    run_dir = Path(run["run_dir"])
+    run_dir = Path(run.run_dir)
     deadline = time.monotonic() + 300
     while not (run_dir / "checkpoint-10" / ckpt.MANIFEST).is_file():
         assert time.monotonic() < deadline, "no first checkpoint"
@@ -175,9 +176,9 @@ def test_a_full_disk_fails_the_run_naming_the_path_and_keeps_the_checkpoint(read
     finally:
         os.close(fd)
     run = _final(history, "full", timeout=300)
-    assert run["status"] == "failed" and "disk full" in run["error"], run["error"]
+    assert run.status == "failed" and "disk full" in run.error, run.error
     # The checkpoint-20 save, or a run.log line if its last page filled first: a path in the run.
-    assert str(run_dir) in run["error"] and "checkpoint-10" in run["hint"]
+    assert str(run_dir) in run.error and "checkpoint-10" in run.hint
     assert ckpt.verify(run_dir / "checkpoint-10") is None  # the last good checkpoint, intact
     assert not list(run_dir.glob(".checkpoint-*")), "a half-written checkpoint was left behind"
     log = (run_dir / "run.log").read_text(errors="replace")
@@ -185,7 +186,7 @@ def test_a_full_disk_fails_the_run_naming_the_path_and_keeps_the_checkpoint(read
     filler.unlink()  # space again: the run resumes from its checkpoint and finishes
     jobs.resume("full", ready_workspace, history)
     run = _final(history, "full", timeout=300)
-    assert run["status"] == "finished" and run["step"] == 20
+    assert run.status == "finished" and run.step == 20
     assert _loss_steps(history, "full")[0] == list(range(5, 21, 5))
 
 
@@ -193,7 +194,7 @@ def test_a_full_disk_fails_the_run_naming_the_path_and_keeps_the_checkpoint(read
 def test_sigterm_while_queued_ends_stopped_at_once(ready_workspace, history):
     import fcntl
 
-    from tests.core.test_jobs import _final, _wait
+    from tests.core.jobs.test_lifecycle import _final, _wait
 
     with open(ready_workspace.root / ".train.lock.0", "w") as slot:
         fcntl.flock(slot, fcntl.LOCK_EX)  # the only training slot is taken: the worker waits its turn
@@ -202,10 +203,10 @@ def test_sigterm_while_queued_ends_stopped_at_once(ready_workspace, history):
         _wait(
             history,
             "waiting",
-            lambda r: r["status"] == "queued" and r["pid"] and (Path(r["run_dir"]) / "heartbeat").is_file(),
+            lambda r: r.status == "queued" and r.pid and (Path(r.run_dir) / "heartbeat").is_file(),
             timeout=120,
         )
-        os.kill(run["pid"], signal.SIGTERM)
+        os.kill(run.pid, signal.SIGTERM)
         run = _final(history, "waiting", timeout=60)
-    assert run["status"] == "stopped" and "SIGTERM before training began" in run["hint"]
-    assert not ckpt.list_checkpoints(run["run_dir"])
+    assert run.status == "stopped" and "SIGTERM before training began" in run.hint
+    assert not ckpt.list_checkpoints(run.run_dir)

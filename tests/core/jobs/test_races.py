@@ -16,6 +16,7 @@ from core import config, jobs
 from core.config.presets import find
 from core.errors import UserError
 from core.history import History
+from core.jobs import control, reconcile, spawn
 
 DATA = ["data.train_path=syn", "data.tokenizer_path=tok"]
 
@@ -29,7 +30,7 @@ class FakeProc:
 @pytest.fixture
 def launches(monkeypatch):
     calls = []
-    monkeypatch.setattr(jobs, "_launch", lambda run_dir, n: calls.append(run_dir) or FakeProc())
+    monkeypatch.setattr(spawn, "_launch", lambda run_dir, n: calls.append(run_dir) or FakeProc())
     return calls
 
 
@@ -48,8 +49,8 @@ def test_refresh_keeps_a_final_status_written_meanwhile(workspace, history, monk
             other.set_status("r", "finished")
         return False
 
-    monkeypatch.setattr(jobs, "is_alive", worker_finishes_now)
-    assert jobs.refresh(history, "r")["status"] == "finished"
+    monkeypatch.setattr(reconcile, "is_alive", worker_finishes_now)
+    assert jobs.refresh(history, "r").status == "finished"
 
 
 def test_reused_pid_is_not_the_worker_and_is_never_killed(history, monkeypatch):
@@ -61,10 +62,10 @@ def test_reused_pid_is_not_the_worker_and_is_never_killed(history, monkeypatch):
     _running(history, "mine", pid=me, pid_started=started, heartbeat=time.time())
     killed = []
     monkeypatch.setattr(os, "killpg", lambda pid, sig: killed.append(pid))
-    assert jobs.refresh(history, "mine")["status"] == "running"  # same pid and start time: alive
-    assert jobs.refresh(history, "stranger")["status"] == "lost"
+    assert jobs.refresh(history, "mine").status == "running"  # same pid and start time: alive
+    assert jobs.refresh(history, "stranger").status == "lost"
     history.set_status("stranger", "running", only_from=("lost",))
-    assert jobs._kill(history, history.get_run("stranger")) == "killed" and killed == []
+    assert control._kill(history, history.get_run("stranger")) == "killed" and killed == []
 
 
 def test_a_pid_from_another_host_or_without_a_start_time_is_never_signalled(workspace, history, monkeypatch):
@@ -92,14 +93,14 @@ def test_stale_heartbeat_on_this_host_means_lost(history):
     _running(
         history, "slow", pid=me, pid_started=jobs.process_start_time(me), heartbeat=time.time() - jobs.STALE_AFTER_S - 5
     )  # a delayed beat on a loaded machine
-    assert jobs.refresh(history, "hung")["status"] == "lost"
-    assert jobs.refresh(history, "slow")["status"] == "running"
+    assert jobs.refresh(history, "hung").status == "lost"
+    assert jobs.refresh(history, "slow").status == "running"
 
 
 def test_spawn_records_the_process_start_time(ready_workspace, history, launches):
     cfg = config.load(find("tiny"), DATA)
     run = jobs.start("train", cfg, ready_workspace, history, name="timed")
-    assert run["pid"] == os.getpid() and run["pid_started"] == jobs.process_start_time(os.getpid())
+    assert run.pid == os.getpid() and run.pid_started == jobs.process_start_time(os.getpid())
     assert launches == [ready_workspace.models_dir / "timed"]
 
 
@@ -134,7 +135,7 @@ def test_two_resumes_at_once_spawn_one_worker(workspace, history, launches, monk
     def resume():
         with History(workspace.db_path) as own:  # the CLI and the studio: two connections
             try:
-                outcomes.append(jobs.resume("twice", workspace, own)["status"])
+                outcomes.append(jobs.resume("twice", workspace, own).status)
             except UserError as err:
                 outcomes.append(str(err))
 
@@ -153,14 +154,14 @@ def test_two_trains_with_one_name_at_once(ready_workspace, history, launches, mo
     (or a FileExistsError traceback) and could leave an orphan folder. The barrier holds both
     starts after their input checks, before the name check."""
     both_checked = threading.Barrier(2, timeout=20)
-    monkeypatch.setattr(jobs, "check_trackers", lambda cfg: both_checked.wait())
+    monkeypatch.setattr(spawn, "check_trackers", lambda cfg: both_checked.wait())
     cfg = config.load(find("tiny"), DATA)
     outcomes = []
 
     def start():
         with History(ready_workspace.db_path) as own:
             try:
-                outcomes.append(jobs.start("train", cfg, ready_workspace, own, name="same")["status"])
+                outcomes.append(jobs.start("train", cfg, ready_workspace, own, name="same").status)
             except UserError as err:
                 outcomes.append(str(err))
 
@@ -171,7 +172,7 @@ def test_two_trains_with_one_name_at_once(ready_workspace, history, launches, mo
         t.join(30)
     assert "a run named 'same' already exists" in _one_won(outcomes)
     assert [p.name for p in ready_workspace.models_dir.iterdir()] == ["same"] and len(launches) == 1
-    assert [r["name"] for r in history.list_runs()] == ["same"]
+    assert [r.name for r in history.list_runs()] == ["same"]
 
 
 def test_read_only_database_at_start_leaves_nothing(ready_workspace, history, launches):
@@ -187,7 +188,7 @@ def test_failed_launch_removes_row_and_folder(ready_workspace, history, monkeypa
     def no_launch(run_dir, n):
         raise OSError("no more processes")
 
-    monkeypatch.setattr(jobs, "_launch", no_launch)
+    monkeypatch.setattr(spawn, "_launch", no_launch)
     with pytest.raises(OSError):
         jobs.start("train", config.load(find("tiny"), DATA), ready_workspace, history, name="gone")
     assert history.get_run("gone") is None and not (ready_workspace.models_dir / "gone").exists()

@@ -1,4 +1,4 @@
-"""core.jobs + core.worker with real subprocesses: lifecycle, stop/resume, queue, bad input."""
+"""core.jobs (spawn, refresh, control) + core.jobs.worker with real subprocesses: lifecycle, stop/resume, queue, bad input."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 from core import config, jobs
 from core.config.presets import find
 from core.errors import ConfigError, UserError
-from core.history import FINAL_STATUSES, History
+from core.history import FINAL, History
 from core.train import checkpoint as ckpt
 
 BASE = [
@@ -38,12 +38,12 @@ def _wait(history, name, done, timeout=120):
         if done(run):
             return run
         time.sleep(0.2)
-    log = Path(run["run_dir"], "run.log").read_text(errors="replace")
-    raise AssertionError(f"run {name} stuck at {run['status']} (step {run['step']}):\n{log[-3000:]}")
+    log = Path(run.run_dir, "run.log").read_text(errors="replace")
+    raise AssertionError(f"run {name} stuck at {run.status} (step {run.step}):\n{log[-3000:]}")
 
 
 def _final(history, name, timeout=120):
-    return _wait(history, name, lambda r: r["status"] in FINAL_STATUSES, timeout)
+    return _wait(history, name, lambda r: r.status in FINAL, timeout)
 
 
 @pytest.fixture
@@ -56,13 +56,13 @@ def test_run_finishes_with_row_log_metrics_and_model(ready_workspace, history):
     run = jobs.start(
         "train", _cfg("training.max_steps=20"), ready_workspace, history, name="r1", command="babyllama train --config tiny"
     )
-    assert run["status"] == "queued" and run["pid"] and run["command"].startswith("babyllama train")
+    assert run.status == "queued" and run.pid and run.command.startswith("babyllama train")
     run = _final(history, "r1")
-    assert run["status"] == "finished", run["error"]
-    assert run["step"] == 20 and run["total_steps"] == 20 and run["started"] and run["ended"]
+    assert run.status == "finished", run.error
+    assert run.step == 20 and run.total_steps == 20 and run.started and run.ended
     steps = sorted({m["step"] for m in history.metrics_since("r1", -1) if m["name"] == "loss"})
     assert steps == [5, 10, 15, 20]
-    run_dir = Path(run["run_dir"])
+    run_dir = Path(run.run_dir)
     log = (run_dir / "run.log").read_text()
     assert "step 20/20" in log and "ETA" in log and "tok/s" in log
     assert (run_dir / "model.safetensors").is_file() and (run_dir / "config.yaml").is_file()
@@ -79,14 +79,14 @@ def test_killed_worker_becomes_lost_and_nan_run_fails_with_hint(ready_workspace,
         history,
         name="nan",
     )
-    run = _wait(history, "victim", lambda r: r["status"] == "running" and (r["step"] or 0) >= 5)
-    os.kill(run["pid"], signal.SIGKILL)
+    run = _wait(history, "victim", lambda r: r.status == "running" and (r.step or 0) >= 5)
+    os.kill(run.pid, signal.SIGKILL)
     killed_at = time.monotonic()
-    run = _wait(history, "victim", lambda r: r["status"] != "running", timeout=10)
-    assert run["status"] == "lost" and time.monotonic() - killed_at < 10
+    run = _wait(history, "victim", lambda r: r.status != "running", timeout=10)
+    assert run.status == "lost" and time.monotonic() - killed_at < 10
     nan = _final(history, "nan")
-    assert nan["status"] == "failed" and "TrainingDiverged" in nan["error"]
-    assert "training.lr" in nan["hint"] and "clipping" in nan["hint"]
+    assert nan.status == "failed" and "TrainingDiverged" in nan.error
+    assert "training.lr" in nan.hint and "clipping" in nan.hint
 
 
 STOP_STEPS = 400
@@ -95,32 +95,32 @@ STOP_STEPS = 400
 def test_stop_checkpoints_and_resume_continues_the_same_run(ready_workspace, history):
     # Long enough that a fast machine cannot finish between seeing step 10 and the stop request.
     jobs.start("train", _cfg(f"training.max_steps={STOP_STEPS}", "training.save_steps=0"), ready_workspace, history, name="sr")
-    _wait(history, "sr", lambda r: r["status"] == "running" and (r["step"] or 0) >= 10)
+    _wait(history, "sr", lambda r: r.status == "running" and (r.step or 0) >= 10)
     assert jobs.stop("sr", history) == "requested"
     run = _final(history, "sr", timeout=600)  # 400 tiny steps: seconds idle, minutes on a loaded machine
-    assert run["status"] == "stopped" and 10 <= run["step"] < STOP_STEPS
-    stopped_at = run["step"]
-    assert ckpt.list_checkpoints(run["run_dir"])[-1].name == f"checkpoint-{stopped_at}"
+    assert run.status == "stopped" and 10 <= run.step < STOP_STEPS
+    stopped_at = run.step
+    assert ckpt.list_checkpoints(run.run_dir)[-1].name == f"checkpoint-{stopped_at}"
     resumed = jobs.resume("sr", ready_workspace, history)
-    assert resumed["id"] == run["id"]
+    assert resumed.id == run.id
     run = _final(history, "sr", timeout=600)
-    assert run["status"] == "finished" and run["step"] == STOP_STEPS
+    assert run.status == "finished" and run.step == STOP_STEPS
     rows = [(m["step"], m["name"]) for m in history.metrics_since("sr", -1)]
     assert len(rows) == len(set(rows))  # replaced, never duplicated
     assert sorted(s for s, n in rows if n == "loss") == list(range(5, STOP_STEPS + 1, 5))
-    assert f"step {STOP_STEPS}/{STOP_STEPS}" in Path(run["run_dir"], "run.log").read_text()
+    assert f"step {STOP_STEPS}/{STOP_STEPS}" in Path(run.run_dir, "run.log").read_text()
 
 
 def test_queue_runs_one_at_a_time_in_order(ready_workspace, history):
     jobs.start("train", _cfg("training.max_steps=30"), ready_workspace, history, name="first")
     jobs.start("train", _cfg("training.max_steps=5"), ready_workspace, history, name="second")
-    _wait(history, "first", lambda r: r["status"] == "running")
+    _wait(history, "first", lambda r: r.status == "running")
     time.sleep(1.0)
-    assert history.get_run("second")["status"] == "queued"
+    assert history.get_run("second").status == "queued"
     assert jobs.queue_position(history, "second") == 1
     first, second = _final(history, "first"), _final(history, "second")
-    assert first["status"] == second["status"] == "finished"
-    assert second["started"] >= first["ended"] - 0.5
+    assert first.status == second.status == "finished"
+    assert second.started >= first.ended - 0.5
 
 
 def test_two_runs_at_once_with_readers_lose_no_rows(ready_workspace, history, monkeypatch):
@@ -131,7 +131,7 @@ def test_two_runs_at_once_with_readers_lose_no_rows(ready_workspace, history, mo
 
     def poll():
         with History(ready_workspace.db_path) as reader:
-            while not all(reader.get_run(n)["status"] in FINAL_STATUSES for n in ("p1", "p2")):
+            while not all(reader.get_run(n).status in FINAL for n in ("p1", "p2")):
                 try:
                     for n in ("p1", "p2"):
                         reader.metrics_since(n, -1)
@@ -146,8 +146,8 @@ def test_two_runs_at_once_with_readers_lose_no_rows(ready_workspace, history, mo
     reader.join(timeout=30)
     assert not errors and polls[0] > 10
     for run in runs:
-        assert run["status"] == "finished"
-        assert [s for s, _ in history.metric_series(run["name"], "loss")] == list(range(1, 61))
+        assert run.status == "finished"
+        assert [s for s, _ in history.metric_series(run.name, "loss")] == list(range(1, 61))
 
 
 def test_bad_input_is_refused_before_anything_is_written(ready_workspace, history, tmp_path):
@@ -167,16 +167,16 @@ def test_taken_name_and_corrupted_checkpoint(ready_workspace, history):
         jobs.start("train", _cfg(), ready_workspace, history, name="dup")
     run = _final(history, "dup")
     history.set_status("dup", "stopped")  # pretend it was stopped, to try resuming it
-    ckpt_dir = Path(run["run_dir"]) / "checkpoint-20"
+    ckpt_dir = Path(run.run_dir) / "checkpoint-20"
     weights = ckpt_dir / "model.safetensors"
     blob = bytearray(weights.read_bytes())
     blob[-10] ^= 0xFF
     weights.write_bytes(bytes(blob))
     with pytest.raises(UserError, match="corrupted"):
         jobs.resume("dup", ready_workspace, history, checkpoint=ckpt_dir)
-    assert weights.is_file() and history.get_run("dup")["status"] == "stopped"
+    assert weights.is_file() and history.get_run("dup").status == "stopped"
     # Without an explicit checkpoint, the broken newest one is skipped for the older intact one.
-    assert ckpt.latest_valid(run["run_dir"], log=lambda m: None).name == "checkpoint-10"
+    assert ckpt.latest_valid(run.run_dir, log=lambda m: None).name == "checkpoint-10"
 
 
 @pytest.mark.slow
@@ -197,14 +197,14 @@ def test_kill_9_and_resume_gives_bit_exact_weights(ready_workspace, history, tmp
         f"eval.pairs_dir={pairs}",
     )
     jobs.start("train", _cfg(*extra), ready_workspace, history, name="straight")
-    assert _final(history, "straight")["status"] == "finished"
+    assert _final(history, "straight").status == "finished"
     jobs.start("train", _cfg(*extra), ready_workspace, history, name="killed")
-    run = _wait(history, "killed", lambda r: r["status"] == "running" and (r["step"] or 0) >= 25)
-    os.killpg(run["pid"], signal.SIGKILL)
-    assert _wait(history, "killed", lambda r: r["status"] != "running", timeout=10)["status"] == "lost"
+    run = _wait(history, "killed", lambda r: r.status == "running" and (r.step or 0) >= 25)
+    os.killpg(run.pid, signal.SIGKILL)
+    assert _wait(history, "killed", lambda r: r.status != "running", timeout=10).status == "lost"
     jobs.resume("killed", ready_workspace, history)
     run = _final(history, "killed")
-    assert run["status"] == "finished"
+    assert run.status == "finished"
     a = load_file(str(ready_workspace.models_dir / "straight" / "model.safetensors"))
     b = load_file(str(ready_workspace.models_dir / "killed" / "model.safetensors"))
     import torch
@@ -228,16 +228,16 @@ def test_two_processes_with_gloo_log_once_and_stay_in_sync(ready_workspace, hist
         num_processes=2,
     )
     run = _final(history, "ddp", timeout=240)
-    log = Path(run["run_dir"], "run.log").read_text()
-    assert run["status"] == "finished", log[-3000:]
+    log = Path(run.run_dir, "run.log").read_text()
+    assert run.status == "finished", log[-3000:]
     assert "2 process(es)" in log and "parameters identical on all 2 processes" in log
     assert (
         sum(line.startswith("step 10/10 ") for line in log.splitlines()) == 1 and "following values were not passed" not in log
     )  # rank 0 reports
     assert [s for s, _ in history.metric_series("ddp", "loss")] == [5, 10]
     assert [s for s, _ in history.metric_series("ddp", "pairs_acc")] == [0, 5, 10]
-    assert [p.name for p in ckpt.list_checkpoints(run["run_dir"])] == ["checkpoint-10"]
-    assert not list(Path(run["run_dir"]).glob(".checkpoint-*"))
+    assert [p.name for p in ckpt.list_checkpoints(run.run_dir)] == ["checkpoint-10"]
+    assert not list(Path(run.run_dir).glob(".checkpoint-*"))
     # tokens counted for both processes: 10 steps x 4 x 2 processes x 64 tokens
     assert json.loads(json.dumps(history.metrics_since("ddp", 9)))[0]["tokens"] == 10 * 4 * 2 * 64
 
@@ -253,8 +253,8 @@ def test_two_processes_train_a_compiled_body_in_sync(ready_workspace, history, c
         num_processes=2,
     )
     run = _final(history, "ddp-compiled", timeout=300)
-    log = Path(run["run_dir"], "run.log").read_text()
-    assert run["status"] == "finished", log[-3000:]
+    log = Path(run.run_dir, "run.log").read_text()
+    assert run.status == "finished", log[-3000:]
     assert "parameters identical on all 2 processes" in log and "running eagerly" not in log
     assert log.count("torch_compile: the first step compiles the model") == 1  # rank 0 says it
     assert [s for s, _ in history.metric_series("ddp-compiled", "loss")] == [2, 4]
@@ -269,7 +269,7 @@ def test_prepare_and_tokenize_tasks_run_as_jobs(workspace):
             history,
             name="make-syn2",
         )
-        assert _final(history, "make-syn2")["status"] == "finished"
+        assert _final(history, "make-syn2").status == "finished"
         assert "syn2" in workspace.corpora()
         jobs.start_task(
             "tokenize",
@@ -279,7 +279,7 @@ def test_prepare_and_tokenize_tasks_run_as_jobs(workspace):
             name="tok-tok2",
         )
         run = _final(history, "tok-tok2")
-        assert run["status"] == "finished" and run["step"] == run["total_steps"] == 1
+        assert run.status == "finished" and run.step == run.total_steps == 1
         assert "tok2" in workspace.tokenizers()
         assert history.artifacts("tok-tok2")[0]["kind"] == "tokenizer"
         jobs.start_task(
@@ -290,17 +290,17 @@ def test_prepare_and_tokenize_tasks_run_as_jobs(workspace):
             name="tok-bad",
         )
         bad = _final(history, "tok-bad")
-        assert bad["status"] == "failed" and "missing" in bad["error"] and "Traceback" not in bad["error"]
+        assert bad.status == "failed" and "missing" in bad.error and "Traceback" not in bad.error
 
 
 def test_second_stop_kills_the_process_group(ready_workspace, history):
     jobs.start("train", _cfg("training.max_steps=100000", "training.save_steps=0"), ready_workspace, history, name="stubborn")
-    run = _wait(history, "stubborn", lambda r: r["status"] == "running")
+    run = _wait(history, "stubborn", lambda r: r.status == "running")
     assert jobs.stop("stubborn", history) == "requested"
     assert jobs.stop("stubborn", history) == "killed"
     run = history.get_run("stubborn")
-    assert run["status"] == "stopped" and "killed" in run["error"]
+    assert run.status == "stopped" and "killed" in run.error
     deadline = time.monotonic() + 10
-    while jobs.pid_alive(run["pid"]) and time.monotonic() < deadline:
+    while jobs.pid_alive(run.pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not jobs.pid_alive(run["pid"])
+    assert not jobs.pid_alive(run.pid)

@@ -14,7 +14,7 @@ from core import config as config_mod
 from core import jobs
 from core.config import presets
 from core.errors import UserError
-from core.history import History
+from core.history import History, Run
 from core.workspace import Workspace
 
 KIND = "quickstart"
@@ -71,13 +71,13 @@ def _made_before(history: History, kind: str, task: dict, name: str, existing) -
     if name not in existing:
         return None
     for row in history.list_runs(kind=kind, status="finished"):
-        config = row.get("config") or {}
+        config = row.config or {}
         if config.get("output") == name and all(config.get(k) == v for k, v in task.items()):
             return name
     return None
 
 
-def start(ws: Workspace, history: History, *, command: str = "babyllama quickstart", **overrides) -> dict:
+def start(ws: Workspace, history: History, *, command: str = "babyllama quickstart", **overrides) -> Run:
     """Start the `quickstart` job; returns its row (`params` names the corpus, tokenizer and run)."""
     params = plan(ws, history, **overrides)
     presets.find(params["preset"], ws)  # an unknown preset is said now, not in the job's log
@@ -184,15 +184,14 @@ def _train_overrides(params: dict) -> list[str]:
 def _wait(history: History, name: str, kind: str) -> None:
     """Block until job `name` ends; a status other than `finished` stops the chain."""
     row = jobs.wait_final(history, name, POLL_S)
-    if row["status"] != "finished":
+    if row.status != "finished":
         raise UserError(
-            f"quickstart: the {kind} job {name!r} ended {row['status']}: {row.get('error') or ''}; "
-            f"see `babyllama runs logs {name}`"
+            f"quickstart: the {kind} job {name!r} ended {row.status}: {row.error or ''}; see `babyllama runs logs {name}`"
         )
 
 
 def _job_names(history: History) -> set[str]:
-    return {r["name"] for r in history.list_runs()}
+    return {r.name for r in history.list_runs()}
 
 
 def _free(base: str, taken: set[str]) -> str:

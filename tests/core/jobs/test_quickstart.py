@@ -1,4 +1,4 @@
-"""core.quickstart: free names, the empty-workspace test, and the chain's order and failure handling
+"""core.jobs.quickstart: free names, the empty-workspace test, and the chain's order and failure handling
 with the job launches faked (the real chain is the `slow` CLI test and the browser test)."""
 
 from __future__ import annotations
@@ -7,9 +7,10 @@ import os
 
 import pytest
 
-from core import jobs, quickstart
+from core import jobs
 from core.data import create_synthetic_corpus
 from core.errors import UserError
+from core.jobs import quickstart, spawn
 
 
 class FakeProc:
@@ -19,7 +20,7 @@ class FakeProc:
 @pytest.fixture
 def launches(monkeypatch):
     calls = []
-    monkeypatch.setattr(jobs, "_launch", lambda run_dir, n: calls.append(run_dir.name) or FakeProc())
+    monkeypatch.setattr(spawn, "_launch", lambda run_dir, n: calls.append(run_dir.name) or FakeProc())
     return calls
 
 
@@ -41,8 +42,8 @@ def test_plan_takes_free_names_when_the_sample_exists(workspace, history):
 
 def test_start_writes_one_quickstart_job_with_the_plan(workspace, history, launches):
     row = quickstart.start(workspace, history)
-    assert (row["name"], row["kind"], row["status"]) == ("quickstart", "quickstart", "queued")
-    assert row["config"]["run"] == "tiny-sample" and launches == ["quickstart"]
+    assert (row.name, row.kind, row.status) == ("quickstart", "quickstart", "queued")
+    assert row.config["run"] == "tiny-sample" and launches == ["quickstart"]
     with pytest.raises(UserError, match="no preset named 'nope'"):
         quickstart.start(workspace, history, preset="nope")
 
@@ -74,7 +75,7 @@ def test_chain_runs_corpus_then_tokenizer_then_the_tiny_run(workspace, history, 
     ]
     assert "babyllama data synth --name sample --words 200000" in started[0][2]
     assert "data.tokenizer_path=sample-bpe2000" in started[2][2] and "model.name=tiny-sample" in started[2][2]
-    assert history.get_run("qs")["step"] == 3
+    assert history.get_run("qs").step == 3
 
 
 def test_a_failed_step_stops_the_chain_and_names_it(workspace, history, monkeypatch):
@@ -98,7 +99,7 @@ def test_quickstart_imports_neither_torch_nor_gradio():
     import subprocess
     import sys
 
-    code = "import sys, core.quickstart; print(sorted({'torch', 'gradio', 'transformers'} & set(sys.modules)))"
+    code = "import sys, core.jobs.quickstart; print(sorted({'torch', 'gradio', 'transformers'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
