@@ -188,7 +188,7 @@ class EventHistory:
         if run in (self.name, 0):
             return {}
         row = self.get_run(run) if isinstance(run, int) else None
-        return {"run": row["name"] if row else run}
+        return {"run": row.name if row else run}
 
     def log_sample(self, run: RunRef, step: int | None, prompt: str, text: str) -> None:
         self._check(run)

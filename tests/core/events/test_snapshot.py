@@ -40,7 +40,7 @@ def test_the_snapshot_holds_every_run_row_and_only_the_named_runs_rows(head):
     path = snapshot.write(h, job_dir, job)
     assert path == job_dir / snapshot.SNAPSHOT_FILE and not list(job_dir.glob(".*tmp"))
     reads = snapshot.open_for(job_dir)
-    assert {r["name"] for r in reads.list_runs()} == {"r1", "r2", "ev"}
+    assert {r.name for r in reads.list_runs()} == {"r1", "r2", "ev"}
     assert reads.metric_series("r1", "loss") == [(5, 3.0), (10, 2.5)]
     assert reads.metric_series("r2", "loss") == []  # not named by the job: not copied
     assert [e["value"] for e in reads.evals("r1")] == [12.5]
@@ -51,9 +51,9 @@ def test_the_snapshot_holds_every_run_row_and_only_the_named_runs_rows(head):
 
 def test_a_checkpoint_path_names_its_run(head):
     h, job_dir, job = head
-    run_dir = Path(h.get_run("r2")["run_dir"])
+    run_dir = Path(h.get_run("r2").run_dir)
     (run_dir / "checkpoint-10").mkdir(parents=True)
-    assert snapshot.named_runs(h, {"model": str(run_dir / "checkpoint-10")}) == [h.get_run("r2")["id"]]
+    assert snapshot.named_runs(h, {"model": str(run_dir / "checkpoint-10")}) == [h.get_run("r2").id]
     assert snapshot.named_runs(h, {"model": "nope"}) == []
 
 
@@ -61,13 +61,13 @@ def test_an_eval_job_reads_the_snapshot_and_its_results_land_on_the_models_run(h
     h, job_dir, job = head
     snapshot.write(h, job_dir, job)
     events = EventHistory(job_dir, job)
-    assert events.get_run("r1")["name"] == "r1" and events.get_run("ev")["status"] == "queued"
+    assert events.get_run("r1").name == "r1" and events.get_run("ev").status == "queued"
     assert events.metric_series("r1", "loss") == [(5, 3.0), (10, 2.5)] and events.last_metrics("r1") == {"loss": 2.5}
     assert events.free_name("r1") == "r1-2" and events.get_run("missing") is None
     events.log_eval("r1", 10, "pairs", "mean", 0.75, {"eval_dir": "x"})
     events.add_artifact("r1", "eval", job_dir / "out")
     events.add_artifact("ev", "eval", job_dir / "out")
-    events.log_eval(h.get_run("r1")["id"], 10, "pairs", "n", 4)  # by the head's id, as the snapshot gave it
+    events.log_eval(h.get_run("r1").id, 10, "pairs", "n", 4)  # by the head's id, as the snapshot gave it
     assert ingest_run(h, "ev") == 4 and ingest_run(h, "ev") == 0
     assert [(e["suite"], e["name"], e["value"]) for e in h.evals("r1")] == [
         ("ppl", "perplexity", 12.5),
@@ -85,7 +85,7 @@ def test_results_for_a_run_deleted_meanwhile_are_skipped_in_order(head):
     events.log_eval("r2", 10, "ppl", "perplexity", 3.0)
     h.delete_run("r2")
     events.set_status("ev", "finished")
-    assert ingest_run(h, "ev") == 2 and h.get_run("ev")["status"] == "finished"
+    assert ingest_run(h, "ev") == 2 and h.get_run("ev").status == "finished"
 
 
 def test_without_a_snapshot_other_runs_read_empty(tmp_path):

@@ -13,6 +13,7 @@ import time
 import pytest
 
 from core import config, jobs
+from core.backends import local
 from core.config.presets import find
 from core.errors import UserError
 from core.history import History
@@ -80,9 +81,9 @@ def test_a_pid_from_another_host_or_without_a_start_time_is_never_signalled(work
     assert not jobs.same_process(1, None) and not jobs.same_process(1, jobs.process_start_time(1))
     assert not jobs.same_process(os.getppid(), None)
     for name in ("remote", "legacy"):
-        assert jobs._kill(history, history.get_run(name)) == "killed"
+        assert control._kill(history, history.get_run(name)) == "killed"
     with pytest.raises(ValueError, match="pid 1"):
-        jobs.local.kill(1)
+        local.kill(1)
     assert signalled == []
 
 
