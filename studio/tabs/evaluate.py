@@ -18,8 +18,10 @@ from core.errors import UserError
 from core.evaluate import ALL_SUITES
 from core.evaluate.babylm.finetune.tasks import TASKS as GLUE_TASKS
 from core.evaluate.runner import EvalOptions
+from studio import job_panel
 from studio.context import StudioContext
-from studio.shared import cli_command, job_view, model_choices, poll_task, refresh_on_open, refused
+from studio.job_panel import JobPanel
+from studio.shared import cli_command, model_choices, refresh_on_open
 from studio.tabs import export as export_section
 from studio.tabs import submission as submission_section
 
@@ -45,10 +47,7 @@ class EvaluateComponents(NamedTuple):
     pooling: gr.Radio
     epochs: gr.Number
     start: gr.Button
-    job: gr.Textbox
-    status: gr.Markdown
-    log: gr.Textbox
-    timer: gr.Timer
+    panel: JobPanel
     results: gr.Dataframe
     report: gr.File
 
@@ -118,8 +117,10 @@ def start_eval(
     glue_tasks: list[str] | None = None,
     pooling: str | None = None,
     epochs=0,
-) -> tuple:
-    """Check the options, then start an `eval` job -> (job, status, log, timer).
+    *,
+    c: EvaluateComponents,
+) -> dict:
+    """Check the options, then start an `eval` job -> the job block.
     `arithmetic` is EXACT_LABEL (`--exact`, the default) or FAST_PATH_LABEL (`--no-exact`);
     `glue_tasks`, `pooling` (a POOLING label) and `epochs` count only with the glue suite."""
     try:
@@ -145,9 +146,8 @@ def start_eval(
             job = h.free_name(f"eval-{model}")
             jobs.start_task("eval", opts.to_dict(), ctx.workspace, h, name=job, command=cli_command(ctx, *eval_args(opts)))
     except UserError as err:
-        return refused(err, 4)
-    status, log, _ = job_view(ctx, job)
-    return job, status, log, gr.Timer(active=True)
+        return job_panel.refused(c.panel, err)
+    return job_panel.started(ctx, c.panel, job)
 
 
 def results_view(ctx: StudioContext, model: str | None, _output: str | None = None) -> tuple:
@@ -178,9 +178,9 @@ def results_view(ctx: StudioContext, model: str | None, _output: str | None = No
     return table, report if report and Path(report).is_file() else None
 
 
-def poll_eval(ctx: StudioContext, job: str, model: str | None) -> tuple:
-    """Timer tick -> (job, status, log, timer, results, report)."""
-    return poll_task(ctx, "eval", job, lambda c, _out=None: results_view(c, model), 2)
+def poll_eval(ctx: StudioContext, job: str, model: str | None, c: EvaluateComponents) -> dict:
+    """Timer tick -> the job block, and the results and report once the job ends."""
+    return job_panel.poll(ctx, c.panel, "eval", job, lambda _made: dict(zip((c.results, c.report), results_view(ctx, model))))
 
 
 def _build_babylm(ctx: StudioContext) -> tuple:
@@ -264,30 +264,26 @@ def build(ctx: StudioContext) -> EvaluateComponents:
     babylm = _build_babylm(ctx)
     glue = _build_glue()
     start = gr.Button("Evaluate", variant="primary", elem_id="eval-start")
-    job = gr.Textbox(visible=False, label="job")
-    status = gr.Markdown(elem_id="eval-status")
     with gr.Row():
         results = gr.Dataframe(headers=RESULT_COLUMNS, label="results", elem_id="eval-results", scale=3)
         with gr.Column(scale=2):
             report = gr.File(label="report (self-contained HTML)", elem_id="eval-report")
-            log = gr.Textbox(label="log (tail)", lines=10, max_lines=10)
-    timer = gr.Timer(1.0, active=False)
+            panel = job_panel.job_panel("eval", log_lines=10, log_label="log (tail)")
     export_section.build(ctx)  # its own accordion, handlers and timer
     submission_section.build(ctx)  # the BabyLM submission accordion
 
     model.focus(lambda: gr.update(choices=model_choices(ctx)), None, model, show_progress="hidden", api_visibility="private")
     model.change(partial(results_view, ctx), model, [results, report], api_name="eval_results")
-    start.click(
-        partial(start_eval, ctx), [model, suites, num_samples, *babylm, *glue], [job, status, log, timer], api_name="evaluate"
-    )
-    timer.tick(
-        partial(poll_eval, ctx),
-        [job, model],
-        [job, status, log, timer, results, report],
+    c = EvaluateComponents(model, suites, num_samples, *babylm, *glue, start, panel, results, report)
+    start.click(partial(start_eval, ctx, c=c), [model, suites, num_samples, *babylm, *glue], panel.outputs, api_name="evaluate")
+    panel.timer.tick(
+        partial(poll_eval, ctx, c=c),
+        [panel.job, model],
+        [*panel.outputs, results, report],
         show_progress="hidden",
         api_name="eval_status",
     )
-    return EvaluateComponents(model, suites, num_samples, *babylm, *glue, start, job, status, log, timer, results, report)
+    return c
 
 
 def wire_load(demo: gr.Blocks, ctx: StudioContext, c: EvaluateComponents, tab: gr.Tab | None = None) -> None:
