@@ -5,20 +5,17 @@ Handlers are plain functions over core; job state stays in SQLite (helpers share
 
 from __future__ import annotations
 
-import math
 import shutil
 import uuid
 from functools import partial
-from itertools import islice
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import NamedTuple
 
 import gradio as gr
 import pandas as pd
-import plotly.graph_objects as go
 
 from core.bounds import MAX_SEED, MAX_SYNTH_WORDS
-from core.data import corpus_stats, list_corpora, read_manifest
+from core.data import list_corpora, read_manifest
 from core.data.babylm import VERSIONS
 from core.data.cleaning import cleaner_names
 from core.data.corpus import parse_word_count
@@ -27,7 +24,6 @@ from core.errors import UserError
 from core.tokenizer import safe_name
 from studio import job_panel
 from studio.context import StudioContext
-from studio.plots import PALETTE
 from studio.shared import (
     check_output_name,
     cli_command,
@@ -38,12 +34,10 @@ from studio.shared import (
     start_job,
     whole_number,
 )
+from studio.tabs.data_view import FILE_COLUMNS, SPLIT_COLUMNS, corpus_details, line_length_figure, preview_page
 
-PAGE_LINES = 40
 UPLOAD_SUFFIXES = (".txt", ".jsonl", ".parquet")
 CORPUS_COLUMNS = ["name", "kind", "words", "documents", "created"]
-SPLIT_COLUMNS = ["split", "words", "chars", "lines", "documents", "files"]
-FILE_COLUMNS = ["file", "words", "chars", "lines", "documents"]
 
 
 _FIELDS = (
@@ -169,91 +163,6 @@ def poll_job(ctx: StudioContext, job: str, c: DataComponents) -> dict:
 def pick_corpus(evt: gr.SelectData) -> str:
     """A click on a row of the corpora table selects that corpus."""
     return evt.row_value[0] if evt.row_value else gr.skip()
-
-
-# ---- one corpus: stats, histogram, preview --------------------------------------------------------
-
-
-def line_length_figure(hist: dict | None) -> go.Figure:
-    """Grouped bars: how many lines have 1, 2, 3-4, ... words, one colour per split."""
-    fig = go.Figure()
-    for i, (split, counts) in enumerate((hist or {}).get("counts", {}).items()):
-        fig.add_trace(go.Bar(x=hist["labels"], y=counts, name=split, marker_color=PALETTE[i % len(PALETTE)]))
-    fig.update_xaxes(title_text=(hist or {}).get("unit", "words per line"), type="category")
-    fig.update_yaxes(title_text="lines")
-    fig.update_layout(
-        barmode="group",
-        height=320,
-        template="plotly_white",
-        margin=dict(l=50, r=20, t=40, b=40),
-        title=dict(text="line lengths" if hist else "select a corpus", x=0.02, font=dict(size=14)),
-        legend=dict(orientation="h", y=1.1, x=1, xanchor="right"),
-    )
-    return fig
-
-
-def corpus_details(ctx: StudioContext, name: str | None, c: DataComponents) -> dict:
-    """Corpus `name`'s summary, per-split table, per-file table and line-length figure."""
-    answer = {
-        c.summary: "Select a corpus in the table or the list to see its counts and text.",
-        c.splits: pd.DataFrame(columns=SPLIT_COLUMNS),
-        c.file_table: pd.DataFrame(columns=FILE_COLUMNS),
-        c.histogram: line_length_figure(None),
-    }
-    if not name:
-        return answer
-    try:
-        stats = corpus_stats(ctx.workspace.corpus_dir(name))
-    except UserError as err:
-        return {**answer, c.summary: f"⚠️ {err}"}
-    summary = f"**{stats['name']}** · {stats['kind']} · created {stats['created']}\n\nsource: `{stats['source']}`"
-    if stats["replaced_bytes"]:
-        summary += f"\n\n⚠️ {stats['replaced_bytes']:,} byte(s) of the source were not valid UTF-8"
-    return {
-        c.summary: summary,
-        c.splits: pd.DataFrame(
-            [[s, n["words"], n["chars"], n["lines"], n["documents"], n["files"]] for s, n in stats["splits"].items()],
-            columns=SPLIT_COLUMNS,
-        ),
-        c.file_table: pd.DataFrame(
-            [[f["file"], f["words"], f["chars"], f["lines"], f["documents"]] for f in stats["files"]], columns=FILE_COLUMNS
-        ),
-        c.histogram: line_length_figure(stats["line_lengths"]),
-    }
-
-
-def _count_lines(path: Path) -> int:
-    count, last = 0, b"\n"
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            count, last = count + chunk.count(b"\n"), chunk[-1:]
-    return count + (last != b"\n")
-
-
-def _lines(files: list[Path]) -> Iterator[str]:
-    for path in files:
-        with path.open(encoding="utf-8", errors="replace") as handle:
-            yield from (line.rstrip("\n") for line in handle)
-
-
-def preview_page(ctx: StudioContext, name: str | None, split: str, page, delta: int = 0) -> tuple:
-    """(text, page number, page info) of page `page + delta` (PAGE_LINES lines) of a split's files."""
-    if not name:
-        return "", 1, "Select a corpus to preview its text."
-    try:
-        folder = ctx.workspace.corpus_dir(name) / split
-    except UserError as err:
-        return "", 1, f"⚠️ {err}"
-    files = sorted(folder.glob("*.txt"))
-    total = sum(_count_lines(f) for f in files)
-    if not total:
-        return "", 1, f"The {split} split of {name!r} is empty."
-    pages = math.ceil(total / PAGE_LINES)
-    page = min(max(1, int(page or 1) + delta), pages)
-    start = (page - 1) * PAGE_LINES
-    lines = list(islice(_lines(files), start, start + PAGE_LINES))
-    info = f"page {page:,} of {pages:,} · lines {start + 1:,}-{start + len(lines):,} of {total:,} ({split})"
-    return "\n".join(lines), page, info
 
 
 # ---- the tab --------------------------------------------------------------------------------------

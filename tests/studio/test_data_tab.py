@@ -11,7 +11,7 @@ import pytest
 from core.history import History
 from studio import shared
 from studio.context import StudioContext
-from studio.tabs import data
+from studio.tabs import data, data_view
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # gr.Warning outside a request warns
 
@@ -208,7 +208,7 @@ def test_preview_pages(ready_workspace):
     ctx = _ctx(ready_workspace)
     lines = (ready_workspace.corpus_dir("syn") / "train" / "synthetic.txt").read_text().split("\n")
     total = len(lines) - (lines[-1] == "")
-    pages = -(-total // data.PAGE_LINES)
+    pages = -(-total // data_view.PAGE_LINES)
     text, page, info = data.preview_page(ctx, "syn", "train", 1)
     assert text.split("\n") == lines[:40] and page == 1 and f"page 1 of {pages:,}" in info
     text, page, _ = data.preview_page(ctx, "syn", "train", 1, delta=1)
