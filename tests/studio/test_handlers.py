@@ -15,8 +15,6 @@ NOT_YET = {
     "studio/tabs/chat.py:select_models",
     "studio/tabs/chat.py:clear_panes",
     "studio/tabs/chat.py:send",
-    "studio/tabs/model.py:estimate",
-    "studio/tabs/recipe.py:start_recipe",
     "studio/tabs/train.py:attach",
     "studio/tabs/train.py:start_run",
     "studio/tabs/train.py:tick",

@@ -9,6 +9,7 @@ import os
 import shlex
 import time
 
+import gradio as gr
 import pytest
 
 from core import jobs
@@ -38,6 +39,14 @@ def data(tmp_path):
     return folder
 
 
+def _start(ctx, *form) -> tuple:
+    """start_recipe's answer as (chains, detail, timer, command); a refusal answers only detail and timer."""
+    with gr.Blocks():
+        c = tab.build_panel(ctx)
+    out = tab.start_recipe(ctx, *form, c=c)
+    return tuple(out.get(k) for k in (c.chain, c.detail, c.timer, c.command))
+
+
 def _rows(md: str) -> dict[str, list[str]]:
     """The detail's table: {step: [what, job, status, progress, note]}."""
     table = [
@@ -65,7 +74,7 @@ def test_the_command_shown_is_the_cli_command_and_starts_the_same_job(ctx, works
         data=args.data, babylm_data=args.babylm_data, tokenizer=args.tokenizer, scale=args.scale, name=args.name
     )
     assert from_cli == tab.options(*form) and from_cli.name == CHAIN and from_cli.data == str(data)
-    chains, detail, timer, shown = tab.start_recipe(ctx, *form)
+    chains, detail, timer, shown = _start(ctx, *form)
     assert shown == command and timer.active and chains["value"] == f"{CHAIN}-recipe"
     with ctx.history() as h:
         row = h.get_run(f"{CHAIN}-recipe")
@@ -73,7 +82,7 @@ def test_the_command_shown_is_the_cli_command_and_starts_the_same_job(ctx, works
     assert chain.RecipeOptions.from_dict(row["config"]) == from_cli
     assert f"**{CHAIN}-recipe**: queued" in detail and "NOT the published recipe" in detail
     # A second start of the same chain while it is active is refused, naming the job; nothing new starts.
-    again = tab.start_recipe(ctx, *form)
+    again = _start(ctx, *form)
     assert f"job {CHAIN}-recipe is still" in again[1] and not again[2].active
     assert tab.chain_choices(ctx) == [f"{CHAIN}-recipe"]
 
@@ -83,13 +92,13 @@ def test_bad_data_is_refused_naming_the_field(ctx, tmp_path):
     assert tab.show_command(ctx, str(missing), "", "", "tiny", "").startswith(
         f"# --data (data folder) {missing}: no such folder, file or corpus"
     )
-    out = tab.start_recipe(ctx, "", "", "", "published", "")
+    out = _start(ctx, "", "", "", "published", "")
     assert "--data (data folder): empty" in out[1] and not out[2].active
     assert tab.chain_choices(ctx) == []
 
 
 def test_a_chain_is_one_item_whose_detail_lists_every_steps_status_and_progress(ctx, workspace, data):
-    job = tab.start_recipe(ctx, str(data), "", "tok", "tiny", "")[0]["value"]
+    job = _start(ctx, str(data), "", "tok", "tiny", "")[0]["value"]
     opts = tab.options(str(data), "", "tok", "tiny", "")
     folder = chain.chain_dir(opts, workspace)
     folder.mkdir(parents=True, exist_ok=True)
