@@ -107,12 +107,12 @@ def poll(ctx: StudioContext, job: str, c: StartComponents, tabs: gr.Tabs, train)
             c.status: f"✅ run `{run}` started: its live curve is in the Train tab",
             c.timer: gr.Timer(active=False),
             tabs: gr.Tabs(selected="train"),
-            train.run: gr.update(choices=run_choices(ctx), value=run),
-            train.timer: gr.Timer(active=True),
+            train.dash.run: gr.update(choices=run_choices(ctx), value=run),
+            train.dash.timer: gr.Timer(active=True),
             c.group: gr.Group(visible=False),
             c.button: gr.Button(interactive=True),
-            train.corpus: gr.update(choices=ctx.workspace.corpora(), value=row["config"]["corpus"]),
-            train.tokenizer: gr.update(choices=ctx.workspace.tokenizers(), value=row["config"]["tokenizer"]),
+            train.controls.corpus: gr.update(choices=ctx.workspace.corpora(), value=row["config"]["corpus"]),
+            train.controls.tokenizer: gr.update(choices=ctx.workspace.tokenizers(), value=row["config"]["tokenizer"]),
         }
     error = row.get("error") or f"the quickstart job ended {row['status']}"
     return {
@@ -143,7 +143,17 @@ def build(ctx: StudioContext) -> StartComponents:
 def wire(demo: gr.Blocks, ctx: StudioContext, c: StartComponents, tabs: gr.Tabs, train) -> None:
     """Page load shows or hides the panel; its timer hands over to the Train tab (`train`: TrainComponents)."""
     demo.load(partial(on_load, ctx), None, [c.group, c.job, c.timer], api_visibility="private")
-    outputs = [c.status, c.timer, tabs, train.run, train.timer, c.group, c.button, train.corpus, train.tokenizer]
+    outputs = [
+        c.status,
+        c.timer,
+        tabs,
+        train.dash.run,
+        train.dash.timer,
+        c.group,
+        c.button,
+        train.controls.corpus,
+        train.controls.tokenizer,
+    ]
     c.timer.tick(
         partial(poll, ctx, c=c, tabs=tabs, train=train), c.job, outputs, show_progress="hidden", api_visibility="private"
     )

@@ -15,10 +15,6 @@ NOT_YET = {
     "studio/tabs/chat.py:select_models",
     "studio/tabs/chat.py:clear_panes",
     "studio/tabs/chat.py:send",
-    "studio/tabs/train.py:attach",
-    "studio/tabs/train.py:start_run",
-    "studio/tabs/train.py:tick",
-    "studio/tabs/train.py:_on_load",
 }
 
 

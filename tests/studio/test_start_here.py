@@ -67,7 +67,12 @@ def test_poll_waits_then_hands_over_to_the_train_tab(ctx, workspace):
         h.set_status(job, "finished")
     out = start_here.poll(ctx, job, c, tabs, train)
     status, timer, group, button = out[c.status], out[c.timer], out[c.group], out[c.button]
-    run, train_timer, corpus, tokenizer = out[train.run], out[train.timer], out[train.corpus], out[train.tokenizer]
+    run, train_timer, corpus, tokenizer = (
+        out[train.dash.run],
+        out[train.dash.timer],
+        out[train.controls.corpus],
+        out[train.controls.tokenizer],
+    )
     assert "tiny-sample" in status and not timer.active and out[tabs].selected == "train" and button.interactive
     assert run["value"] == "tiny-sample" and "tiny-sample" in run["choices"] and train_timer.active
     assert not group.visible and corpus["value"] == "sample" and tokenizer["value"] == "sample-bpe2000"
@@ -80,7 +85,7 @@ def test_a_failed_chain_says_why_and_can_be_clicked_again(ctx, workspace):
         h.set_status(job, "failed", error="UserError: quickstart: the tokenize job 'tokenize-sample' ended failed")
     out = start_here.poll(ctx, job, c, tabs, train)
     status, timer, button = out[c.status], out[c.timer], out[c.button]
-    assert tabs not in out and train.run not in out  # the Train tab is left alone
+    assert tabs not in out and train.dash.run not in out  # the Train tab is left alone
     assert "tokenize job" in status and "runs logs quickstart" in status
     assert not timer.active and button.interactive
 
