@@ -30,6 +30,7 @@ class ChatComponents(NamedTuple):
     models: gr.Dropdown
     refresh: gr.Button
     panes: list  # MAX_PANES gr.Chatbot, unused ones hidden
+    pane_models: gr.State  # which model each shown pane holds the conversation of
     prompt: gr.Textbox
     chat_mode: gr.Checkbox
     sampling: list  # temperature, top_k, top_p, max_new_tokens, repetition_penalty, seed
@@ -52,9 +53,11 @@ def load_models(ctx: StudioContext) -> dict:
     return gr.update(choices=choices, value=choices[:1])
 
 
-def select_models(ctx: StudioContext, selected: list[str] | None, pane_models: list[str] | None, *histories) -> tuple:
+def select_models(
+    ctx: StudioContext, selected: list[str] | None, pane_models: list[str] | None, *histories, c: ChatComponents
+) -> dict:
     """Show one labelled pane per selected model (at most 4); a pane keeps its conversation only
-    while it shows the same model. Returns the pane updates and the new pane -> model list."""
+    while it shows the same model. Answers every pane's update and the new pane -> model list."""
     selected = list(selected or [])[:MAX_PANES]
     pane_models = list(pane_models or [])
     updates = []
@@ -65,12 +68,17 @@ def select_models(ctx: StudioContext, selected: list[str] | None, pane_models: l
             continue
         same = i < len(pane_models) and pane_models[i] == selected[i]
         updates.append(gr.update(visible=True, label=selected[i], value=histories[i] if same else []))
-    return (*updates, selected)
+    return {**dict(zip(c.panes, updates)), c.pane_models: selected}
 
 
-def clear_panes(ctx: StudioContext) -> tuple:
+def clear_panes(ctx: StudioContext, c: ChatComponents) -> dict:
     """Empty every pane and the status line."""
-    return (*([[]] * MAX_PANES), "")
+    return _answer(c, [[] for _ in c.panes], "")
+
+
+def _answer(c: ChatComponents, panes: list, status: str) -> dict:
+    """Every pane's conversation and the status line, keyed by component."""
+    return {**dict(zip(c.panes, panes)), c.status: status}
 
 
 def chat_prompt(history: list[dict], prompt: str) -> str:
@@ -95,10 +103,11 @@ def send(
     repetition_penalty: float,
     seed: float,
     *histories,
-) -> Iterator[tuple]:
+    c: ChatComponents,
+) -> Iterator[dict]:
     """Stream answers to the same prompt, settings and seed into every selected model's pane.
 
-    Yields (pane 1..4 histories, status markdown) after each token round; the models take turns
+    Yields every pane's conversation and the status markdown (`_answer`) after each token round; the models take turns
     token by token so all panes grow together. Problems are shown, never raised.
     """
     panes = [_messages(h) for h in histories] + [[] for _ in range(MAX_PANES - len(histories))]
@@ -118,11 +127,11 @@ def send(
             stop=(CHAT_STOP,) if chat_mode else (),
         )
     except UserError as err:
-        yield (*panes, _warn(err))
+        yield _answer(c, panes, _warn(err))
         return
     streams, problems = _start_streams(ctx, selected, prompt, chat_mode, params, panes)
     finals: dict[int, gen.GenerationResult] = {}
-    yield (*panes, _status(selected, finals, problems, running=bool(streams)))
+    yield _answer(c, panes, _status(selected, finals, problems, running=bool(streams)))
     while streams:
         for i, stream in list(streams.items()):
             try:
@@ -135,7 +144,7 @@ def send(
             finals[i] = result
             text = gen.shown_text(result.text)  # a young model's U+FFFD / control codes are not shown
             panes[i][-1] = {"role": "assistant", "content": text.strip() if chat_mode else text}
-        yield (*panes, _status(selected, finals, problems, running=bool(streams)))
+        yield _answer(c, panes, _status(selected, finals, problems, running=bool(streams)))
 
 
 def _start_streams(
@@ -241,6 +250,7 @@ def build(ctx: StudioContext) -> ChatComponents:
         ]
     prompt, chat_mode, send_btn, stop_btn, clear_btn, status = _build_prompt()
     sampling = _build_sampling()
+    c = ChatComponents(models, refresh, panes, pane_models, prompt, chat_mode, sampling, send_btn, stop_btn, clear_btn, status)
 
     refresh.click(functools.partial(refresh_models, ctx), inputs=models, outputs=models, api_name="list_models")
     # Runs finish while the page is open: fetch the list again on every page load too.
@@ -253,7 +263,7 @@ def build(ctx: StudioContext) -> ChatComponents:
         api_visibility="private",
     )
     models.change(
-        functools.partial(select_models, ctx),
+        functools.partial(select_models, ctx, c=c),
         inputs=[models, pane_models, *panes],
         outputs=[*panes, pane_models],
         show_progress="hidden",
@@ -275,15 +285,15 @@ def build(ctx: StudioContext) -> ChatComponents:
     events = [
         gr.on(
             [send_btn.click, prompt.submit],
-            with_params(functools.partial(send, ctx), names),
+            with_params(functools.partial(send, ctx, c=c), names),
             inputs=inputs,
             outputs=[*panes, status],
             api_name="chat",
         )
     ]
     stop_btn.click(None, cancels=events)
-    clear_btn.click(functools.partial(clear_panes, ctx), outputs=[*panes, status], cancels=events, api_visibility="private")
-    return ChatComponents(models, refresh, panes, prompt, chat_mode, sampling, send_btn, stop_btn, clear_btn, status)
+    clear_btn.click(functools.partial(clear_panes, ctx, c=c), outputs=[*panes, status], cancels=events, api_visibility="private")
+    return c
 
 
 def _build_prompt() -> tuple:

@@ -9,13 +9,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_SLOTS = 3
-# Handlers still answering slot-counted tuples (issue 20, item 4): this list may only shrink; a
-# handler that no longer offends must leave it (the second test fails otherwise).
-NOT_YET = {
-    "studio/tabs/chat.py:select_models",
-    "studio/tabs/chat.py:clear_panes",
-    "studio/tabs/chat.py:send",
-}
 
 
 def _is_builder(name: str) -> bool:
@@ -46,13 +39,8 @@ def _all_offenders() -> dict[str, list[int]]:
 
 
 def test_no_handler_returns_a_slot_counted_tuple():
-    bad = {k: v for k, v in _all_offenders().items() if k not in NOT_YET}
+    bad = _all_offenders()
     assert not bad, f"return a dict keyed by component instead (lines): {bad}"
-
-
-def test_the_not_yet_list_only_names_offenders():
-    fixed = sorted(NOT_YET - set(_all_offenders()))
-    assert not fixed, f"these handlers no longer return slot-counted tuples: drop them from NOT_YET: {fixed}"
 
 
 def test_the_check_sees_a_long_tuple_and_a_padded_one(tmp_path):
