@@ -77,6 +77,9 @@ def _kill_live_jobs(ws) -> None:
     finally:
         conn.close()
     for pid, started in rows:
+        # pid <= 1 or no start time: a fake row (killpg(1) is kill(-1): every process here).
+        if pid <= 1 or started is None:
+            continue
         if pid != os.getpid() and same_process(pid, started):  # tests use their own pid as a fake one
             try:
                 os.killpg(pid, signal.SIGKILL)
