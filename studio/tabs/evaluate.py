@@ -21,9 +21,9 @@ from core.evaluate.runner import EvalOptions
 from studio import job_panel
 from studio.context import StudioContext
 from studio.job_panel import JobPanel
+from studio.panels import export as export_section
+from studio.panels import submission as submission_section
 from studio.shared import cli_command, model_choices, refresh_on_open
-from studio.tabs import export as export_section
-from studio.tabs import submission as submission_section
 
 RESULT_COLUMNS = ["suite", "metric", "value", "evaluated"]
 # The babylm arithmetic choice, as `--exact` (the default) / `--no-exact` mean it.

@@ -19,9 +19,9 @@ from core.config.resolve import data_checker
 from core.errors import UserError
 from studio import forms, run_on
 from studio.context import StudioContext
+from studio.panels import recipe as recipe_panel
+from studio.panels import sweep as sweep_panel
 from studio.shared import corpus_choices, refresh_on_open, with_params
-from studio.tabs import recipe as recipe_tab
-from studio.tabs import sweep as sweep_tab
 from studio.tabs import train_dashboard as dashboard
 from studio.tabs.train_dashboard import Dashboard
 
@@ -229,8 +229,8 @@ def _build_controls(ctx: StudioContext) -> Controls:
 def build(ctx: StudioContext) -> TrainComponents:
     """The Train tab (call inside `with gr.Tab(...)`)."""
     f = _build_controls(ctx)
-    sweep_tab.build_launcher(ctx, [f.preset, f.corpus, f.tokenizer, *f.fields])  # the form as a sweep's base
-    recipe_tab.build_panel(ctx)  # a recipe chain: one item, a row per step
+    sweep_panel.build_launcher(ctx, [f.preset, f.corpus, f.tokenizer, *f.fields])  # the form as a sweep's base
+    recipe_panel.build_panel(ctx)  # a recipe chain: one item, a row per step
     d = dashboard.build()
     c = TrainComponents(f, d)
     form = f.inputs

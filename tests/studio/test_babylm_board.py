@@ -14,7 +14,7 @@ import pytest
 
 from core.evaluate.runner import EvalOptions, run_eval
 from studio.context import StudioContext
-from studio.tabs import babylm_board as board
+from studio.panels import babylm_board as board
 from studio.tabs import evaluate as eval_tab
 from tests.core.evaluate.babylm_fixtures import make_model, make_tokenizer, write_evaluation_data
 
@@ -235,12 +235,16 @@ def test_evaluate_tab_runs_the_babylm_suite_as_a_job(ctx):
         run = h.get_run(job)
     # The job runs exactly what its shown command runs through the CLI.
     assert run["config"]["exact"] is False and _cli_options(run["command"]) == run["config"]
+    with gr.Blocks():
+        c = eval_tab.build(ctx)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
-        job, status, log, timer, results, report = eval_tab.poll_eval(ctx, job, "bl")
+        out = eval_tab.poll_eval(ctx, job, "bl", c)
+        status, log, timer = out[c.panel.status], out[c.panel.log], out[c.panel.timer]
         if not timer.active:
             break
         time.sleep(0.5)
+    results, report = out[c.results], out[c.report]
     assert "finished" in status, status + log
     babylm = results[results["suite"] == "babylm"]
     assert set(FAST_TASKS) <= set(babylm["metric"]) and report.endswith("report.html")

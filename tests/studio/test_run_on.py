@@ -16,7 +16,7 @@ from core.cli.backend_args import choose_backend
 from core.history import History
 from studio import run_on
 from studio.context import StudioContext
-from studio.tabs import sweep as sweep_tab
+from studio.panels import sweep as sweep_panel
 from studio.tabs import train as tab
 from studio.tabs import train_dashboard as dashboard
 
@@ -120,7 +120,7 @@ def test_no_sbatch_shows_the_named_error_and_starts_nothing(cluster_ws, tmp_path
     out = tab.start_run(ctx, *_form(ctx, "slurm:gpu", 1, 4, "24:00:00"), c=c)
     message = out[c.dash.status]
     assert "no `sbatch` on PATH" in message and "--backend local" in message and c.dash.run not in out
-    queued = sweep_tab.start_sweep(
+    queued = sweep_panel.start_sweep(
         ctx,
         "sw",
         "training.lr: [1e-3, 2e-3]",
@@ -193,5 +193,5 @@ def test_sweep_trials_table_has_a_where_column():
             },
         ],
     }
-    table = sweep_tab.results_table(result)
+    table = sweep_panel.results_table(result)
     assert list(table["where"]) == ["slurm:gpu job 90_0 PENDING (JobArrayTaskLimit)", "local"]

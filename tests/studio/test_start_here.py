@@ -11,9 +11,9 @@ import pytest
 from core import jobs
 from core.data import create_synthetic_corpus
 from core.history import History
-from studio import start_here
 from studio.app import build_app
 from studio.context import StudioContext
+from studio.panels import start_here
 from studio.tabs import train as train_tab
 
 

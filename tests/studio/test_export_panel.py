@@ -8,7 +8,7 @@ import gradio as gr
 
 from core.history import open_history
 from studio.context import StudioContext
-from studio.tabs import export as tab
+from studio.panels import export as panel
 from tests.core.evaluate.conftest import save_tiny_run
 
 
@@ -19,16 +19,16 @@ def _run(ws, name="ex"):
         save_tiny_run(ws, name, load_tokenizer("tok", ws), history=history)
 
 
-def _parts(ctx) -> tab.ExportComponents:
+def _parts(ctx) -> panel.ExportComponents:
     """The section's components: its handlers answer dicts keyed by them."""
     with gr.Blocks():
-        return tab.build(ctx)
+        return panel.build(ctx)
 
 
 def _start(ctx, fmt, model) -> tuple:
     """start_export's answer as (job, status, log, timer, result); a refusal answers only the status."""
     c = _parts(ctx)
-    out = tab.start_export(ctx, fmt, model, c)
+    out = panel.start_export(ctx, fmt, model, c)
     return tuple(out.get(k) for k in (*c.panel.outputs, c.result))
 
 
@@ -36,7 +36,7 @@ def _wait(ctx, job):
     c = _parts(ctx)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
-        out = tab.poll_export(ctx, job, c)
+        out = panel.poll_export(ctx, job, c)
         status, log, timer, result = (out.get(k) for k in (c.panel.status, c.panel.log, c.panel.timer, c.result))
         if not timer.active:
             return status, log, result
@@ -55,7 +55,7 @@ def test_bad_input_starts_nothing(ready_workspace):
 def test_hf_button_exports_and_shows_the_folder(ready_workspace):
     ctx = StudioContext(ready_workspace)
     _run(ready_workspace)
-    assert "ex" in tab.model_choices(ctx)
+    assert "ex" in panel.model_choices(ctx)
     job, status, log, timer, result = _start(ctx, "hf", "ex")
     target = ready_workspace.root / "exports" / "ex-hf"
     assert timer.active and job == "export-ex-hf" and str(target) in result
@@ -82,5 +82,5 @@ def test_section_builds_inside_the_evaluate_tab(ready_workspace):
     with gr.Blocks():
         with gr.Tab("Evaluate"):
             evaluate.build(StudioContext(ready_workspace))
-        parts = tab.build(StudioContext(ready_workspace))
+        parts = panel.build(StudioContext(ready_workspace))
     assert set(parts.buttons) == {"hf", "onnx", "int8"}
