@@ -7,7 +7,7 @@ chat mode prepends earlier turns as plain "User:/Assistant:" text. Sampling live
 from __future__ import annotations
 
 import functools
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Iterator, NamedTuple
 
@@ -34,6 +34,18 @@ class ChatComponents(NamedTuple):
     prompt: gr.Textbox
     chat_mode: gr.Checkbox
     sampling: list  # temperature, top_k, top_p, max_new_tokens, repetition_penalty, seed
+    send: gr.Button
+    stop: gr.Button
+    clear: gr.Button
+    status: gr.Markdown
+
+
+@dataclass(frozen=True)
+class PromptRow:
+    """The prompt box, its buttons, the chat-mode switch and the status line under them."""
+
+    prompt: gr.Textbox
+    chat_mode: gr.Checkbox
     send: gr.Button
     stop: gr.Button
     clear: gr.Button
@@ -107,8 +119,8 @@ def send(
 ) -> Iterator[dict]:
     """Stream answers to the same prompt, settings and seed into every selected model's pane.
 
-    Yields every pane's conversation and the status markdown (`_answer`) after each token round; the models take turns
-    token by token so all panes grow together. Problems are shown, never raised.
+    Yields every pane's conversation and the status markdown (`_answer`) after each token round;
+    the models take turns token by token so all panes grow together. Problems are shown, never raised.
     """
     panes = [_messages(h) for h in histories] + [[] for _ in range(MAX_PANES - len(histories))]
     selected, prompt = list(selected or [])[:MAX_PANES], prompt or ""
@@ -248,9 +260,9 @@ def build(ctx: StudioContext) -> ChatComponents:
             )
             for i in range(MAX_PANES)
         ]
-    prompt, chat_mode, send_btn, stop_btn, clear_btn, status = _build_prompt()
+    p = _build_prompt()
     sampling = _build_sampling()
-    c = ChatComponents(models, refresh, panes, pane_models, prompt, chat_mode, sampling, send_btn, stop_btn, clear_btn, status)
+    c = ChatComponents(models, refresh, panes, pane_models, p.prompt, p.chat_mode, sampling, p.send, p.stop, p.clear, p.status)
 
     refresh.click(functools.partial(refresh_models, ctx), inputs=models, outputs=models, api_name="list_models")
     # Runs finish while the page is open: fetch the list again on every page load too.
@@ -269,7 +281,7 @@ def build(ctx: StudioContext) -> ChatComponents:
         show_progress="hidden",
         api_visibility="private",
     )
-    inputs = [models, prompt, chat_mode, *sampling, *panes]
+    inputs = [models, p.prompt, p.chat_mode, *sampling, *panes]
     names = [
         "models",
         "prompt",
@@ -284,19 +296,19 @@ def build(ctx: StudioContext) -> ChatComponents:
     ]  # gradio_client keywords
     events = [
         gr.on(
-            [send_btn.click, prompt.submit],
+            [p.send.click, p.prompt.submit],
             with_params(functools.partial(send, ctx, c=c), names),
             inputs=inputs,
-            outputs=[*panes, status],
+            outputs=[*panes, p.status],
             api_name="chat",
         )
     ]
-    stop_btn.click(None, cancels=events)
-    clear_btn.click(functools.partial(clear_panes, ctx, c=c), outputs=[*panes, status], cancels=events, api_visibility="private")
+    p.stop.click(None, cancels=events)
+    p.clear.click(functools.partial(clear_panes, ctx, c=c), outputs=[*panes, p.status], cancels=events, api_visibility="private")
     return c
 
 
-def _build_prompt() -> tuple:
+def _build_prompt() -> PromptRow:
     prompt = gr.Textbox(label="Prompt", lines=3, elem_id="chat-prompt", placeholder="Once upon a time, ...  (Shift+Enter sends)")
     with gr.Row(equal_height=True):
         send_btn = gr.Button("Send", variant="primary", elem_id="chat-send")
@@ -306,7 +318,7 @@ def _build_prompt() -> tuple:
             False, label="Chat mode: prepend earlier turns as 'User: / Assistant:' text", elem_id="chat-mode", scale=2
         )
     status = gr.Markdown(elem_id="chat-status")
-    return prompt, chat_mode, send_btn, stop_btn, clear_btn, status
+    return PromptRow(prompt, chat_mode, send_btn, stop_btn, clear_btn, status)
 
 
 def _build_sampling() -> list:

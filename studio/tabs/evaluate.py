@@ -6,6 +6,7 @@ Handlers are plain functions over core.jobs / core.evaluate; nothing is kept bet
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import NamedTuple
@@ -33,6 +34,21 @@ ARITHMETIC = {EXACT_LABEL: True, FAST_PATH_LABEL: False}
 # GLUE pooling, as `--pooling first` (the official rule) / `--pooling last` mean it.
 POOLING = {"first token (official)": "first", "last token (NOT the official rule)": "last"}
 DATA_SUITES = ("babylm", "aoa", "glue")  # the suites that read the BabyLM data folder
+
+
+@dataclass(frozen=True)
+class BabyLMOptions:
+    """The BabyLM accordion: the data folder, fast (fast_eval/), temperatures and the arithmetic."""
+
+    data: gr.Dropdown
+    fast: gr.Checkbox
+    temperatures: gr.Textbox
+    arithmetic: gr.Radio
+
+    @property
+    def inputs(self) -> list:
+        """The four, in `start_eval`'s order."""
+        return [self.data, self.fast, self.temperatures, self.arithmetic]
 
 
 class EvaluateComponents(NamedTuple):
@@ -183,7 +199,7 @@ def poll_eval(ctx: StudioContext, job: str, model: str | None, c: EvaluateCompon
     return job_panel.poll(ctx, c.panel, "eval", job, lambda _made: dict(zip((c.results, c.report), results_view(ctx, model))))
 
 
-def _build_babylm(ctx: StudioContext) -> tuple:
+def _build_babylm(ctx: StudioContext) -> BabyLMOptions:
     folders = babylm_folders(ctx)
     with gr.Accordion(
         "BabyLM 2025: data folder (babylm, aoa, glue) and zero-shot options", open=bool(folders), elem_id="eval-babylm"
@@ -217,7 +233,7 @@ def _build_babylm(ctx: StudioContext) -> tuple:
             "length-sorted batches, float64 sums (--no-exact)",
         )
     data.focus(lambda: gr.update(choices=babylm_folders(ctx)), None, data, show_progress="hidden", api_visibility="private")
-    return data, fast, temperatures, arithmetic
+    return BabyLMOptions(data, fast, temperatures, arithmetic)
 
 
 def _build_glue() -> tuple:
@@ -261,7 +277,7 @@ def build(ctx: StudioContext) -> EvaluateComponents:
             scale=3,
         )
         num_samples = gr.Number(100, precision=0, minimum=0, label="samples per suite (0 = all)", scale=1)
-    babylm = _build_babylm(ctx)
+    b = _build_babylm(ctx)
     glue = _build_glue()
     start = gr.Button("Evaluate", variant="primary", elem_id="eval-start")
     with gr.Row():
@@ -274,8 +290,10 @@ def build(ctx: StudioContext) -> EvaluateComponents:
 
     model.focus(lambda: gr.update(choices=model_choices(ctx)), None, model, show_progress="hidden", api_visibility="private")
     model.change(partial(results_view, ctx), model, [results, report], api_name="eval_results")
-    c = EvaluateComponents(model, suites, num_samples, *babylm, *glue, start, panel, results, report)
-    start.click(partial(start_eval, ctx, c=c), [model, suites, num_samples, *babylm, *glue], panel.outputs, api_name="evaluate")
+    c = EvaluateComponents(
+        model, suites, num_samples, b.data, b.fast, b.temperatures, b.arithmetic, *glue, start, panel, results, report
+    )
+    start.click(partial(start_eval, ctx, c=c), [model, suites, num_samples, *b.inputs, *glue], panel.outputs, api_name="evaluate")
     panel.timer.tick(
         partial(poll_eval, ctx, c=c),
         [panel.job, model],
