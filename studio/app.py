@@ -12,8 +12,9 @@ import gradio as gr
 
 from core.net import guard_middleware
 from core.workspace import Workspace
-from studio import api, start_here
+from studio import api
 from studio.context import StudioContext
+from studio.panels import start_here
 
 # (tab title, module under studio.tabs).
 TABS = (

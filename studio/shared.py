@@ -119,28 +119,6 @@ def job_view(ctx: StudioContext, job: str) -> tuple[str, str, dict]:
     return text, log_tail(run.run_dir), run
 
 
-def refused(err: UserError, outputs: int) -> tuple:
-    """What a Start handler returns for bad input: a warning, the message as status, nothing else changed."""
-    gr.Warning(str(err))
-    return (gr.skip(), f"⚠️ {err}", *([gr.skip()] * (outputs - 2)))
-
-
-def poll_task(ctx: StudioContext, kind: str, job: str, refresh, n_lists: int) -> tuple:
-    """Timer tick for a tab's `prepare`/`tokenize` job -> (job, status, log, timer, *lists).
-
-    With no job (page load) it re-attaches to a live job of `kind`, else refreshes the lists;
-    when the job ends it refreshes the lists (`refresh(ctx, new_output)`), selecting what it made.
-    """
-    job = job or active_job(ctx, kind)
-    if not job:
-        return "", gr.skip(), gr.skip(), gr.Timer(active=False), *refresh(ctx)
-    status, log, run = job_view(ctx, job)
-    if run.status not in FINAL:
-        return job, status, log, gr.Timer(active=True), *([gr.skip()] * n_lists)
-    output = (run.config or {}).get("output") if run.status == "finished" else None
-    return job, status, log, gr.Timer(active=False), *refresh(ctx, output)
-
-
 def corpus_choices(ctx: StudioContext) -> gr.Dropdown:
     """Fresh corpus choices (on opening a dropdown: another tab may have made a corpus meanwhile)."""
     return gr.Dropdown(choices=ctx.workspace.corpora())

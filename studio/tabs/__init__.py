@@ -1,1 +1,1 @@
-"""One builder per tab; each returns a NamedTuple of its components and wires its own events."""
+"""One builder per tab; each returns a record (NamedTuple or frozen dataclass) of its components and wires its own events."""

@@ -7,7 +7,7 @@ chat mode prepends earlier turns as plain "User:/Assistant:" text. Sampling live
 from __future__ import annotations
 
 import functools
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Iterator, NamedTuple
 
@@ -30,9 +30,22 @@ class ChatComponents(NamedTuple):
     models: gr.Dropdown
     refresh: gr.Button
     panes: list  # MAX_PANES gr.Chatbot, unused ones hidden
+    pane_models: gr.State  # which model each shown pane holds the conversation of
     prompt: gr.Textbox
     chat_mode: gr.Checkbox
     sampling: list  # temperature, top_k, top_p, max_new_tokens, repetition_penalty, seed
+    send: gr.Button
+    stop: gr.Button
+    clear: gr.Button
+    status: gr.Markdown
+
+
+@dataclass(frozen=True)
+class PromptRow:
+    """The prompt box, its buttons, the chat-mode switch and the status line under them."""
+
+    prompt: gr.Textbox
+    chat_mode: gr.Checkbox
     send: gr.Button
     stop: gr.Button
     clear: gr.Button
@@ -52,9 +65,11 @@ def load_models(ctx: StudioContext) -> dict:
     return gr.update(choices=choices, value=choices[:1])
 
 
-def select_models(ctx: StudioContext, selected: list[str] | None, pane_models: list[str] | None, *histories) -> tuple:
+def select_models(
+    ctx: StudioContext, selected: list[str] | None, pane_models: list[str] | None, *histories, c: ChatComponents
+) -> dict:
     """Show one labelled pane per selected model (at most 4); a pane keeps its conversation only
-    while it shows the same model. Returns the pane updates and the new pane -> model list."""
+    while it shows the same model. Answers every pane's update and the new pane -> model list."""
     selected = list(selected or [])[:MAX_PANES]
     pane_models = list(pane_models or [])
     updates = []
@@ -65,12 +80,17 @@ def select_models(ctx: StudioContext, selected: list[str] | None, pane_models: l
             continue
         same = i < len(pane_models) and pane_models[i] == selected[i]
         updates.append(gr.update(visible=True, label=selected[i], value=histories[i] if same else []))
-    return (*updates, selected)
+    return {**dict(zip(c.panes, updates)), c.pane_models: selected}
 
 
-def clear_panes(ctx: StudioContext) -> tuple:
+def clear_panes(ctx: StudioContext, c: ChatComponents) -> dict:
     """Empty every pane and the status line."""
-    return (*([[]] * MAX_PANES), "")
+    return _answer(c, [[] for _ in c.panes], "")
+
+
+def _answer(c: ChatComponents, panes: list, status: str) -> dict:
+    """Every pane's conversation and the status line, keyed by component."""
+    return {**dict(zip(c.panes, panes)), c.status: status}
 
 
 def chat_prompt(history: list[dict], prompt: str) -> str:
@@ -95,11 +115,12 @@ def send(
     repetition_penalty: float,
     seed: float,
     *histories,
-) -> Iterator[tuple]:
+    c: ChatComponents,
+) -> Iterator[dict]:
     """Stream answers to the same prompt, settings and seed into every selected model's pane.
 
-    Yields (pane 1..4 histories, status markdown) after each token round; the models take turns
-    token by token so all panes grow together. Problems are shown, never raised.
+    Yields every pane's conversation and the status markdown (`_answer`) after each token round;
+    the models take turns token by token so all panes grow together. Problems are shown, never raised.
     """
     panes = [_messages(h) for h in histories] + [[] for _ in range(MAX_PANES - len(histories))]
     selected, prompt = list(selected or [])[:MAX_PANES], prompt or ""
@@ -118,11 +139,11 @@ def send(
             stop=(CHAT_STOP,) if chat_mode else (),
         )
     except UserError as err:
-        yield (*panes, _warn(err))
+        yield _answer(c, panes, _warn(err))
         return
     streams, problems = _start_streams(ctx, selected, prompt, chat_mode, params, panes)
     finals: dict[int, gen.GenerationResult] = {}
-    yield (*panes, _status(selected, finals, problems, running=bool(streams)))
+    yield _answer(c, panes, _status(selected, finals, problems, running=bool(streams)))
     while streams:
         for i, stream in list(streams.items()):
             try:
@@ -135,7 +156,7 @@ def send(
             finals[i] = result
             text = gen.shown_text(result.text)  # a young model's U+FFFD / control codes are not shown
             panes[i][-1] = {"role": "assistant", "content": text.strip() if chat_mode else text}
-        yield (*panes, _status(selected, finals, problems, running=bool(streams)))
+        yield _answer(c, panes, _status(selected, finals, problems, running=bool(streams)))
 
 
 def _start_streams(
@@ -239,8 +260,9 @@ def build(ctx: StudioContext) -> ChatComponents:
             )
             for i in range(MAX_PANES)
         ]
-    prompt, chat_mode, send_btn, stop_btn, clear_btn, status = _build_prompt()
+    p = _build_prompt()
     sampling = _build_sampling()
+    c = ChatComponents(models, refresh, panes, pane_models, p.prompt, p.chat_mode, sampling, p.send, p.stop, p.clear, p.status)
 
     refresh.click(functools.partial(refresh_models, ctx), inputs=models, outputs=models, api_name="list_models")
     # Runs finish while the page is open: fetch the list again on every page load too.
@@ -253,13 +275,13 @@ def build(ctx: StudioContext) -> ChatComponents:
         api_visibility="private",
     )
     models.change(
-        functools.partial(select_models, ctx),
+        functools.partial(select_models, ctx, c=c),
         inputs=[models, pane_models, *panes],
         outputs=[*panes, pane_models],
         show_progress="hidden",
         api_visibility="private",
     )
-    inputs = [models, prompt, chat_mode, *sampling, *panes]
+    inputs = [models, p.prompt, p.chat_mode, *sampling, *panes]
     names = [
         "models",
         "prompt",
@@ -274,19 +296,19 @@ def build(ctx: StudioContext) -> ChatComponents:
     ]  # gradio_client keywords
     events = [
         gr.on(
-            [send_btn.click, prompt.submit],
-            with_params(functools.partial(send, ctx), names),
+            [p.send.click, p.prompt.submit],
+            with_params(functools.partial(send, ctx, c=c), names),
             inputs=inputs,
-            outputs=[*panes, status],
+            outputs=[*panes, p.status],
             api_name="chat",
         )
     ]
-    stop_btn.click(None, cancels=events)
-    clear_btn.click(functools.partial(clear_panes, ctx), outputs=[*panes, status], cancels=events, api_visibility="private")
-    return ChatComponents(models, refresh, panes, prompt, chat_mode, sampling, send_btn, stop_btn, clear_btn, status)
+    p.stop.click(None, cancels=events)
+    p.clear.click(functools.partial(clear_panes, ctx, c=c), outputs=[*panes, p.status], cancels=events, api_visibility="private")
+    return c
 
 
-def _build_prompt() -> tuple:
+def _build_prompt() -> PromptRow:
     prompt = gr.Textbox(label="Prompt", lines=3, elem_id="chat-prompt", placeholder="Once upon a time, ...  (Shift+Enter sends)")
     with gr.Row(equal_height=True):
         send_btn = gr.Button("Send", variant="primary", elem_id="chat-send")
@@ -296,7 +318,7 @@ def _build_prompt() -> tuple:
             False, label="Chat mode: prepend earlier turns as 'User: / Assistant:' text", elem_id="chat-mode", scale=2
         )
     status = gr.Markdown(elem_id="chat-status")
-    return prompt, chat_mode, send_btn, stop_btn, clear_btn, status
+    return PromptRow(prompt, chat_mode, send_btn, stop_btn, clear_btn, status)
 
 
 def _build_sampling() -> list:

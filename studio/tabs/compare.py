@@ -23,10 +23,10 @@ from core.history import TRAINING, History, Status
 from core.model import build as models
 from core.tokenizer import vocab_size_of
 from studio.context import StudioContext
+from studio.panels import babylm_board
+from studio.panels import sweep as sweep_panel
 from studio.plots import MAX_POINTS, X_AXES, overlay_figure
 from studio.shared import refresh_on_open
-from studio.tabs import babylm_board
-from studio.tabs import sweep as sweep_tab
 
 KINDS = TRAINING  # the runs that have curves to compare
 ALL = "all"
@@ -311,7 +311,7 @@ def build(ctx: StudioContext) -> CompareComponents:
     names = [r.name for r in training_runs(ctx)]
     c = _build_controls(ctx, names)
     o = _build_outputs(ctx, names)
-    sweep_tab.build_results(ctx, c["selected"])  # choosing a sweep selects its runs
+    sweep_panel.build_results(ctx, c["selected"])  # choosing a sweep selects its runs
     babylm_board.build_scoreboard(ctx, c["selected"])  # follows the selection
     filters = [c["status_filter"], c["name_filter"], c["selected"], o["manage_run"]]
     view = [c["runs"], c["selected"], o["manage_run"]]

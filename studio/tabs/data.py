@@ -5,68 +5,61 @@ Handlers are plain functions over core; job state stays in SQLite (helpers share
 
 from __future__ import annotations
 
-import math
 import shutil
 import uuid
 from functools import partial
-from itertools import islice
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import NamedTuple
 
 import gradio as gr
 import pandas as pd
-import plotly.graph_objects as go
 
 from core.bounds import MAX_SEED, MAX_SYNTH_WORDS
-from core.data import corpus_stats, list_corpora, read_manifest
+from core.data import list_corpora, read_manifest
 from core.data.babylm import VERSIONS
 from core.data.cleaning import cleaner_names
 from core.data.corpus import parse_word_count
 from core.data.synthetic import COMPLEXITIES
 from core.errors import UserError
 from core.tokenizer import safe_name
+from studio import job_panel
 from studio.context import StudioContext
-from studio.plots import PALETTE
 from studio.shared import (
     check_output_name,
     cli_command,
     corpus_choices,
     free_output_name,
-    job_view,
-    poll_task,
     refilled,
     refresh_on_open,
-    refused,
     start_job,
     whole_number,
 )
+from studio.tabs.data_view import FILE_COLUMNS, SPLIT_COLUMNS, corpus_details, line_length_figure, preview_page
 
-PAGE_LINES = 40
 UPLOAD_SUFFIXES = (".txt", ".jsonl", ".parquet")
 CORPUS_COLUMNS = ["name", "kind", "words", "documents", "created"]
-SPLIT_COLUMNS = ["split", "words", "chars", "lines", "documents", "files"]
-FILE_COLUMNS = ["file", "words", "chars", "lines", "documents"]
 
 
 _FIELDS = (
     "syn_name syn_words syn_complexity syn_seed syn_start folder folder_name babylm budget clean_domains "
-    "folder_start files upload_name upload_start job status log timer corpora refresh corpus summary "
+    "folder_start files upload_name upload_start panel corpora refresh corpus summary "
     "splits file_table histogram preview_split page prev next page_info preview"
 ).split()
-# The tab's components by name (a Textbox, Number, Radio, Dataframe, Plot... each; see _build_*).
+# The tab's components by name (a Textbox, Number, Radio, Dataframe, Plot... each, and the job block's
+# JobPanel; see _build_*).
 DataComponents = NamedTuple("DataComponents", [(name, gr.components.Component) for name in _FIELDS])
 
 
 # ---- starting corpora -----------------------------------------------------------------------------
 
 
-def _started(ctx: StudioContext, job: str, base: str) -> tuple:
-    status, log, _ = job_view(ctx, job)
-    return job, status, log, gr.Timer(active=True), free_output_name(ctx, base, "prepare")
+def _started(ctx: StudioContext, c: DataComponents, job: str, base: str, name_box) -> dict:
+    """The job block, and the next free name in the form that started `job`."""
+    return {**job_panel.started(ctx, c.panel, job), name_box: free_output_name(ctx, base, "prepare")}
 
 
-def start_synthetic(ctx: StudioContext, name: str, words, complexity: str, seed) -> tuple:
-    """Start a `prepare` job generating synthetic text -> (job, status, log, timer, next free name)."""
+def start_synthetic(ctx: StudioContext, name: str, words, complexity: str, seed, c: DataComponents) -> dict:
+    """Start a `prepare` job generating synthetic text -> the job block and the next free name."""
     try:
         name = check_output_name(ctx, name, "prepare", "Corpus name", "syn")
         words = whole_number(words, "Size (words)")
@@ -79,11 +72,11 @@ def start_synthetic(ctx: StudioContext, name: str, words, complexity: str, seed)
         )
         job = start_job(ctx, "prepare", params, command)
     except UserError as err:
-        return refused(err, 5)
-    return _started(ctx, job, "syn")
+        return job_panel.refused(c.panel, err)
+    return _started(ctx, c, job, "syn", c.syn_name)
 
 
-def start_folder(ctx: StudioContext, folder: str, name: str, babylm: str, budget: str, domains) -> tuple:
+def start_folder(ctx: StudioContext, folder: str, name: str, babylm: str, budget: str, domains, c: DataComponents) -> dict:
     """Start a `prepare` job on a folder of this machine (BabyLM auto-detected) -> as start_synthetic."""
     try:
         if not (folder or "").strip():
@@ -97,12 +90,13 @@ def start_folder(ctx: StudioContext, folder: str, name: str, babylm: str, budget
         budget = (budget or "").strip()
         if budget:
             parse_word_count(budget, "Word budget")
-        return _start_source(ctx, path.resolve(), name, babylm, budget, list(domains or []))
+        job = _start_source(ctx, path.resolve(), name, babylm, budget, list(domains or []))
     except UserError as err:
-        return refused(err, 5)
+        return job_panel.refused(c.panel, err)
+    return _started(ctx, c, job, name, c.folder_name)
 
 
-def start_upload(ctx: StudioContext, files, name: str, domains) -> tuple:
+def start_upload(ctx: StudioContext, files, name: str, domains, c: DataComponents) -> dict:
     """Copy uploaded files into `<workspace>/uploads/<name>-<id>/` and prepare them as a corpus."""
     try:
         paths = [Path(f if isinstance(f, str) else f.name) for f in (files or [])]
@@ -117,17 +111,17 @@ def start_upload(ctx: StudioContext, files, name: str, domains) -> tuple:
         for i, path in enumerate(paths):
             target = folder / path.name
             shutil.copyfile(path, target if not target.exists() else folder / f"{path.stem}-{i}{path.suffix}")
-        return _start_source(ctx, folder, name, "auto", "", list(domains or []))
+        job = _start_source(ctx, folder, name, "auto", "", list(domains or []))
     except UserError as err:
-        return refused(err, 5)
+        return job_panel.refused(c.panel, err)
+    return _started(ctx, c, job, name, c.upload_name)
 
 
-def _start_source(ctx: StudioContext, source: Path, name: str, babylm: str, budget: str, domains: list) -> tuple:
+def _start_source(ctx: StudioContext, source: Path, name: str, babylm: str, budget: str, domains: list) -> str:
     params = {"source": str(source), "output": name, "babylm": babylm, "budget_words": budget or None, "clean_domains": domains}
     args = ["data", "prepare", "--source", str(source), "--name", name, "--babylm", babylm]
     args += (["--budget-words", budget] if budget else []) + (["--clean-domains", ",".join(domains)] if domains else [])
-    job = start_job(ctx, "prepare", params, cli_command(ctx, *args))
-    return _started(ctx, job, name)
+    return start_job(ctx, "prepare", params, cli_command(ctx, *args))
 
 
 def suggest_folder_name(ctx: StudioContext, folder: str) -> str:
@@ -157,95 +151,18 @@ def refresh_lists(ctx: StudioContext, select: str | None = None) -> tuple:
     return corpora_table(ctx), gr.Dropdown(choices=names, value=select) if select in names else corpus_choices(ctx)
 
 
-def poll_job(ctx: StudioContext, job: str) -> tuple:
-    """Timer tick -> (job, status, log, timer, corpora table, corpus dropdown).
+def poll_job(ctx: StudioContext, job: str, c: DataComponents) -> dict:
+    """Timer tick -> the job block, and the corpora table and corpus dropdown when they change.
 
     With no job (page load) it re-attaches to a running `prepare` job, else refreshes the lists;
     when the job ends it refreshes the lists, selects the new corpus and stops.
     """
-    return poll_task(ctx, "prepare", job, refresh_lists, 2)
+    return job_panel.poll(ctx, c.panel, "prepare", job, lambda made: dict(zip((c.corpora, c.corpus), refresh_lists(ctx, made))))
 
 
 def pick_corpus(evt: gr.SelectData) -> str:
     """A click on a row of the corpora table selects that corpus."""
     return evt.row_value[0] if evt.row_value else gr.skip()
-
-
-# ---- one corpus: stats, histogram, preview --------------------------------------------------------
-
-
-def line_length_figure(hist: dict | None) -> go.Figure:
-    """Grouped bars: how many lines have 1, 2, 3-4, ... words, one colour per split."""
-    fig = go.Figure()
-    for i, (split, counts) in enumerate((hist or {}).get("counts", {}).items()):
-        fig.add_trace(go.Bar(x=hist["labels"], y=counts, name=split, marker_color=PALETTE[i % len(PALETTE)]))
-    fig.update_xaxes(title_text=(hist or {}).get("unit", "words per line"), type="category")
-    fig.update_yaxes(title_text="lines")
-    fig.update_layout(
-        barmode="group",
-        height=320,
-        template="plotly_white",
-        margin=dict(l=50, r=20, t=40, b=40),
-        title=dict(text="line lengths" if hist else "select a corpus", x=0.02, font=dict(size=14)),
-        legend=dict(orientation="h", y=1.1, x=1, xanchor="right"),
-    )
-    return fig
-
-
-def corpus_details(ctx: StudioContext, name: str | None) -> tuple:
-    """(summary, per-split table, per-file table, line-length figure) of corpus `name`."""
-    empty = pd.DataFrame(columns=SPLIT_COLUMNS), pd.DataFrame(columns=FILE_COLUMNS), line_length_figure(None)
-    if not name:
-        return "Select a corpus in the table or the list to see its counts and text.", *empty
-    try:
-        stats = corpus_stats(ctx.workspace.corpus_dir(name))
-    except UserError as err:
-        return f"⚠️ {err}", *empty
-    splits = pd.DataFrame(
-        [[s, c["words"], c["chars"], c["lines"], c["documents"], c["files"]] for s, c in stats["splits"].items()],
-        columns=SPLIT_COLUMNS,
-    )
-    files = pd.DataFrame(
-        [[f["file"], f["words"], f["chars"], f["lines"], f["documents"]] for f in stats["files"]], columns=FILE_COLUMNS
-    )
-    summary = f"**{stats['name']}** · {stats['kind']} · created {stats['created']}\n\nsource: `{stats['source']}`"
-    if stats["replaced_bytes"]:
-        summary += f"\n\n⚠️ {stats['replaced_bytes']:,} byte(s) of the source were not valid UTF-8"
-    return summary, splits, files, line_length_figure(stats["line_lengths"])
-
-
-def _count_lines(path: Path) -> int:
-    count, last = 0, b"\n"
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            count, last = count + chunk.count(b"\n"), chunk[-1:]
-    return count + (last != b"\n")
-
-
-def _lines(files: list[Path]) -> Iterator[str]:
-    for path in files:
-        with path.open(encoding="utf-8", errors="replace") as handle:
-            yield from (line.rstrip("\n") for line in handle)
-
-
-def preview_page(ctx: StudioContext, name: str | None, split: str, page, delta: int = 0) -> tuple:
-    """(text, page number, page info) of page `page + delta` (PAGE_LINES lines) of a split's files."""
-    if not name:
-        return "", 1, "Select a corpus to preview its text."
-    try:
-        folder = ctx.workspace.corpus_dir(name) / split
-    except UserError as err:
-        return "", 1, f"⚠️ {err}"
-    files = sorted(folder.glob("*.txt"))
-    total = sum(_count_lines(f) for f in files)
-    if not total:
-        return "", 1, f"The {split} split of {name!r} is empty."
-    pages = math.ceil(total / PAGE_LINES)
-    page = min(max(1, int(page or 1) + delta), pages)
-    start = (page - 1) * PAGE_LINES
-    lines = list(islice(_lines(files), start, start + PAGE_LINES))
-    info = f"page {page:,} of {pages:,} · lines {start + 1:,}-{start + len(lines):,} of {total:,} ({split})"
-    return "\n".join(lines), page, info
 
 
 # ---- the tab --------------------------------------------------------------------------------------
@@ -254,9 +171,9 @@ def preview_page(ctx: StudioContext, name: str | None, split: str, page, delta: 
 def build(ctx: StudioContext) -> DataComponents:
     """The Data tab's components, with every event wired (call inside `with gr.Tab(...)`)."""
     c = DataComponents(**_build_controls(ctx), **_build_outputs(ctx))
-    job_outputs = [c.job, c.status, c.log, c.timer]
+    job_outputs = c.panel.outputs
     c.syn_start.click(
-        partial(start_synthetic, ctx),
+        partial(start_synthetic, ctx, c=c),
         [c.syn_name, c.syn_words, c.syn_complexity, c.syn_seed],
         job_outputs + [c.syn_name],
         api_name="make_corpus",
@@ -270,26 +187,30 @@ def build(ctx: StudioContext) -> DataComponents:
         api_visibility="private",
     )
     c.folder_start.click(
-        partial(start_folder, ctx),
+        partial(start_folder, ctx, c=c),
         [c.folder, c.folder_name, c.babylm, c.budget, c.clean_domains],
         job_outputs + [c.folder_name],
         api_name="import_corpus",
     )
     c.upload_start.click(
-        partial(start_upload, ctx),
+        partial(start_upload, ctx, c=c),
         [c.files, c.upload_name, c.clean_domains],
         job_outputs + [c.upload_name],
         api_name="upload_corpus",
     )
-    c.timer.tick(
-        partial(poll_job, ctx), c.job, job_outputs + [c.corpora, c.corpus], show_progress="hidden", api_name="corpus_job"
+    c.panel.timer.tick(
+        partial(poll_job, ctx, c=c),
+        c.panel.job,
+        job_outputs + [c.corpora, c.corpus],
+        show_progress="hidden",
+        api_name="corpus_job",
     )
     c.refresh.click(partial(refresh_lists, ctx), None, [c.corpora, c.corpus], api_name="list_corpora")
     c.corpus.focus(partial(corpus_choices, ctx), None, c.corpus, show_progress="hidden", api_visibility="private")
     c.corpora.select(pick_corpus, None, c.corpus, api_visibility="private")
     preview = [c.preview, c.page, c.page_info]
     c.corpus.change(
-        partial(corpus_details, ctx), c.corpus, [c.summary, c.splits, c.file_table, c.histogram], api_name="corpus_details"
+        partial(corpus_details, ctx, c=c), c.corpus, [c.summary, c.splits, c.file_table, c.histogram], api_name="corpus_details"
     )
     c.corpus.change(partial(preview_page, ctx, page=1), [c.corpus, c.preview_split], preview, api_visibility="private")
     c.preview_split.change(partial(preview_page, ctx, page=1), [c.corpus, c.preview_split], preview, api_visibility="private")
@@ -303,7 +224,7 @@ def build(ctx: StudioContext) -> DataComponents:
 
 def wire_load(demo: gr.Blocks, ctx: StudioContext, c: DataComponents, tab: gr.Tab | None = None) -> None:
     """On page load and on opening the tab: re-attach to a running `prepare` job, else refresh the lists."""
-    refresh_on_open(demo, tab, partial(poll_job, ctx, ""), None, [c.job, c.status, c.log, c.timer, c.corpora, c.corpus])
+    refresh_on_open(demo, tab, partial(poll_job, ctx, "", c=c), None, [*c.panel.outputs, c.corpora, c.corpus])
 
 
 def _build_controls(ctx: StudioContext) -> dict:
@@ -376,10 +297,7 @@ def _build_controls(ctx: StudioContext) -> dict:
                     elem_id="data-clean",
                 )
         with gr.Column(scale=2):
-            job = gr.Textbox(visible=False, elem_id="data-job")
-            status = gr.Markdown("No job started yet.", elem_id="data-status")
-            log = gr.Textbox(label="Job log (tail)", lines=6, max_lines=12, interactive=False, elem_id="data-log")
-            timer = gr.Timer(1.0, active=False)  # started by Start and by wire_load's re-attach
+            panel = job_panel.job_panel("data", "No job started yet.")
     return dict(
         syn_name=syn_name,
         syn_words=syn_words,
@@ -395,10 +313,7 @@ def _build_controls(ctx: StudioContext) -> dict:
         files=files,
         upload_name=upload_name,
         upload_start=upload_start,
-        job=job,
-        status=status,
-        log=log,
-        timer=timer,
+        panel=panel,
     )
 
 

@@ -6,6 +6,7 @@ Handlers are plain functions over core.jobs / core.evaluate; nothing is kept bet
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import NamedTuple
@@ -18,10 +19,12 @@ from core.errors import UserError
 from core.evaluate import ALL_SUITES
 from core.evaluate.babylm.finetune.tasks import TASKS as GLUE_TASKS
 from core.evaluate.runner import EvalOptions
+from studio import job_panel
 from studio.context import StudioContext
-from studio.shared import cli_command, job_view, model_choices, poll_task, refresh_on_open, refused
-from studio.tabs import export as export_section
-from studio.tabs import submission as submission_section
+from studio.job_panel import JobPanel
+from studio.panels import export as export_section
+from studio.panels import submission as submission_section
+from studio.shared import cli_command, model_choices, refresh_on_open
 
 RESULT_COLUMNS = ["suite", "metric", "value", "evaluated"]
 # The babylm arithmetic choice, as `--exact` (the default) / `--no-exact` mean it.
@@ -31,6 +34,21 @@ ARITHMETIC = {EXACT_LABEL: True, FAST_PATH_LABEL: False}
 # GLUE pooling, as `--pooling first` (the official rule) / `--pooling last` mean it.
 POOLING = {"first token (official)": "first", "last token (NOT the official rule)": "last"}
 DATA_SUITES = ("babylm", "aoa", "glue")  # the suites that read the BabyLM data folder
+
+
+@dataclass(frozen=True)
+class BabyLMOptions:
+    """The BabyLM accordion: the data folder, fast (fast_eval/), temperatures and the arithmetic."""
+
+    data: gr.Dropdown
+    fast: gr.Checkbox
+    temperatures: gr.Textbox
+    arithmetic: gr.Radio
+
+    @property
+    def inputs(self) -> list:
+        """The four, in `start_eval`'s order."""
+        return [self.data, self.fast, self.temperatures, self.arithmetic]
 
 
 class EvaluateComponents(NamedTuple):
@@ -45,10 +63,7 @@ class EvaluateComponents(NamedTuple):
     pooling: gr.Radio
     epochs: gr.Number
     start: gr.Button
-    job: gr.Textbox
-    status: gr.Markdown
-    log: gr.Textbox
-    timer: gr.Timer
+    panel: JobPanel
     results: gr.Dataframe
     report: gr.File
 
@@ -118,8 +133,10 @@ def start_eval(
     glue_tasks: list[str] | None = None,
     pooling: str | None = None,
     epochs=0,
-) -> tuple:
-    """Check the options, then start an `eval` job -> (job, status, log, timer).
+    *,
+    c: EvaluateComponents,
+) -> dict:
+    """Check the options, then start an `eval` job -> the job block.
     `arithmetic` is EXACT_LABEL (`--exact`, the default) or FAST_PATH_LABEL (`--no-exact`);
     `glue_tasks`, `pooling` (a POOLING label) and `epochs` count only with the glue suite."""
     try:
@@ -145,9 +162,8 @@ def start_eval(
             job = h.free_name(f"eval-{model}")
             jobs.start_task("eval", opts.to_dict(), ctx.workspace, h, name=job, command=cli_command(ctx, *eval_args(opts)))
     except UserError as err:
-        return refused(err, 4)
-    status, log, _ = job_view(ctx, job)
-    return job, status, log, gr.Timer(active=True)
+        return job_panel.refused(c.panel, err)
+    return job_panel.started(ctx, c.panel, job)
 
 
 def results_view(ctx: StudioContext, model: str | None, _output: str | None = None) -> tuple:
@@ -178,12 +194,12 @@ def results_view(ctx: StudioContext, model: str | None, _output: str | None = No
     return table, report if report and Path(report).is_file() else None
 
 
-def poll_eval(ctx: StudioContext, job: str, model: str | None) -> tuple:
-    """Timer tick -> (job, status, log, timer, results, report)."""
-    return poll_task(ctx, "eval", job, lambda c, _out=None: results_view(c, model), 2)
+def poll_eval(ctx: StudioContext, job: str, model: str | None, c: EvaluateComponents) -> dict:
+    """Timer tick -> the job block, and the results and report once the job ends."""
+    return job_panel.poll(ctx, c.panel, "eval", job, lambda _made: dict(zip((c.results, c.report), results_view(ctx, model))))
 
 
-def _build_babylm(ctx: StudioContext) -> tuple:
+def _build_babylm(ctx: StudioContext) -> BabyLMOptions:
     folders = babylm_folders(ctx)
     with gr.Accordion(
         "BabyLM 2025: data folder (babylm, aoa, glue) and zero-shot options", open=bool(folders), elem_id="eval-babylm"
@@ -217,7 +233,7 @@ def _build_babylm(ctx: StudioContext) -> tuple:
             "length-sorted batches, float64 sums (--no-exact)",
         )
     data.focus(lambda: gr.update(choices=babylm_folders(ctx)), None, data, show_progress="hidden", api_visibility="private")
-    return data, fast, temperatures, arithmetic
+    return BabyLMOptions(data, fast, temperatures, arithmetic)
 
 
 def _build_glue() -> tuple:
@@ -261,33 +277,31 @@ def build(ctx: StudioContext) -> EvaluateComponents:
             scale=3,
         )
         num_samples = gr.Number(100, precision=0, minimum=0, label="samples per suite (0 = all)", scale=1)
-    babylm = _build_babylm(ctx)
+    b = _build_babylm(ctx)
     glue = _build_glue()
     start = gr.Button("Evaluate", variant="primary", elem_id="eval-start")
-    job = gr.Textbox(visible=False, label="job")
-    status = gr.Markdown(elem_id="eval-status")
     with gr.Row():
         results = gr.Dataframe(headers=RESULT_COLUMNS, label="results", elem_id="eval-results", scale=3)
         with gr.Column(scale=2):
             report = gr.File(label="report (self-contained HTML)", elem_id="eval-report")
-            log = gr.Textbox(label="log (tail)", lines=10, max_lines=10)
-    timer = gr.Timer(1.0, active=False)
+            panel = job_panel.job_panel("eval", log_lines=10, log_label="log (tail)")
     export_section.build(ctx)  # its own accordion, handlers and timer
     submission_section.build(ctx)  # the BabyLM submission accordion
 
     model.focus(lambda: gr.update(choices=model_choices(ctx)), None, model, show_progress="hidden", api_visibility="private")
     model.change(partial(results_view, ctx), model, [results, report], api_name="eval_results")
-    start.click(
-        partial(start_eval, ctx), [model, suites, num_samples, *babylm, *glue], [job, status, log, timer], api_name="evaluate"
+    c = EvaluateComponents(
+        model, suites, num_samples, b.data, b.fast, b.temperatures, b.arithmetic, *glue, start, panel, results, report
     )
-    timer.tick(
-        partial(poll_eval, ctx),
-        [job, model],
-        [job, status, log, timer, results, report],
+    start.click(partial(start_eval, ctx, c=c), [model, suites, num_samples, *b.inputs, *glue], panel.outputs, api_name="evaluate")
+    panel.timer.tick(
+        partial(poll_eval, ctx, c=c),
+        [panel.job, model],
+        [*panel.outputs, results, report],
         show_progress="hidden",
         api_name="eval_status",
     )
-    return EvaluateComponents(model, suites, num_samples, *babylm, *glue, start, job, status, log, timer, results, report)
+    return c
 
 
 def wire_load(demo: gr.Blocks, ctx: StudioContext, c: EvaluateComponents, tab: gr.Tab | None = None) -> None:

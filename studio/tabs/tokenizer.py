@@ -16,17 +16,16 @@ import pandas as pd
 from core.bounds import MAX_ITEMS, MAX_VOCAB
 from core.errors import UserError
 from core.tokenizer import MIN_VOCAB, corpus_stats, default_name, inspect_text, load_tokenizer, read_meta
+from studio import job_panel
 from studio.context import StudioContext
+from studio.job_panel import JobPanel
 from studio.shared import (
     check_output_name,
     cli_command,
     corpus_choices,
     free_output_name,
-    job_view,
-    poll_task,
     refilled,
     refresh_on_open,
-    refused,
     start_job,
     whole_number,
 )
@@ -45,10 +44,7 @@ class TokenizerComponents(NamedTuple):
     min_frequency: gr.Number
     name: gr.Textbox
     start: gr.Button
-    job: gr.Textbox
-    status: gr.Markdown
-    log: gr.Textbox
-    timer: gr.Timer
+    panel: JobPanel
     tokenizers: gr.Dataframe
     refresh: gr.Button
     picker: gr.Dropdown
@@ -77,8 +73,8 @@ def _first_suggestion(ctx: StudioContext) -> str:
     return suggest_name(ctx, corpora[0] if corpora else None, DEFAULT_VOCAB)
 
 
-def start_training(ctx: StudioContext, corpus: str | None, vocab_size, min_frequency, name: str) -> tuple:
-    """Start a `tokenize` job -> (job, status, log, timer, next free name); bad input starts nothing."""
+def start_training(ctx: StudioContext, corpus: str | None, vocab_size, min_frequency, name: str, c: TokenizerComponents) -> dict:
+    """Start a `tokenize` job -> the job block and the next free name; bad input starts nothing."""
     try:
         if not corpus:
             raise UserError("Corpus: choose a corpus to train on (make one in the Data tab)")
@@ -103,9 +99,8 @@ def start_training(ctx: StudioContext, corpus: str | None, vocab_size, min_frequ
         )
         job = start_job(ctx, "tokenize", params, command)
     except UserError as err:
-        return refused(err, 5)
-    status, log, _ = job_view(ctx, job)
-    return job, status, log, gr.Timer(active=True), suggest_name(ctx, corpus, vocab)
+        return job_panel.refused(c.panel, err)
+    return {**job_panel.started(ctx, c.panel, job), c.name: suggest_name(ctx, corpus, vocab)}
 
 
 # ---- listing and polling --------------------------------------------------------------------------
@@ -135,20 +130,25 @@ def tokenizer_choices(ctx: StudioContext) -> gr.Dropdown:
     return gr.Dropdown(choices=ctx.workspace.tokenizers())
 
 
-def refresh_lists(ctx: StudioContext, select: str | None = None) -> tuple:
-    """(tokenizer table, tokenizer picker, training corpus, measuring corpus) with fresh choices."""
+def refresh_lists(ctx: StudioContext, c: TokenizerComponents, select: str | None = None) -> dict:
+    """The tokenizer table, the tokenizer picker, the training and the measuring corpus, with fresh choices."""
     names = ctx.workspace.tokenizers()
     picker = gr.Dropdown(choices=names, value=select) if select in names else tokenizer_choices(ctx)
-    return tokenizer_table(ctx), picker, corpus_choices(ctx), corpus_choices(ctx)
+    return {
+        c.tokenizers: tokenizer_table(ctx),
+        c.picker: picker,
+        c.corpus: corpus_choices(ctx),
+        c.measure_corpus: corpus_choices(ctx),
+    }
 
 
-def poll_job(ctx: StudioContext, job: str) -> tuple:
-    """Timer tick -> (job, status, log, timer, table, picker, corpus, measure corpus).
+def poll_job(ctx: StudioContext, job: str, c: TokenizerComponents) -> dict:
+    """Timer tick -> the job block, and the table, picker and both corpus lists when they change.
 
     With no job (page load) it re-attaches to a running `tokenize` job, else refreshes the lists;
     when the job ends it refreshes the lists, picks the new tokenizer and stops.
     """
-    return poll_task(ctx, "tokenize", job, refresh_lists, 4)
+    return job_panel.poll(ctx, c.panel, "tokenize", job, partial(refresh_lists, ctx, c))
 
 
 # ---- looking at one tokenizer ---------------------------------------------------------------------
@@ -239,16 +239,16 @@ def build(ctx: StudioContext) -> TokenizerComponents:
             api_visibility="private",
         )
     c.start.click(
-        partial(start_training, ctx),
+        partial(start_training, ctx, c=c),
         [c.corpus, c.vocab_size, c.min_frequency, c.name],
-        [c.job, c.status, c.log, c.timer, c.name],
+        [*c.panel.outputs, c.name],
         api_name="train_tokenizer",
     )
     lists = [c.tokenizers, c.picker, c.corpus, c.measure_corpus]
-    c.timer.tick(
-        partial(poll_job, ctx), c.job, [c.job, c.status, c.log, c.timer] + lists, show_progress="hidden", api_name="tokenizer_job"
+    c.panel.timer.tick(
+        partial(poll_job, ctx, c=c), c.panel.job, c.panel.outputs + lists, show_progress="hidden", api_name="tokenizer_job"
     )
-    c.refresh.click(partial(refresh_lists, ctx), None, lists, api_name="list_tokenizers")
+    c.refresh.click(partial(refresh_lists, ctx, c), None, lists, api_name="list_tokenizers")
     # Opening a dropdown refreshes its choices: the Data tab (or the CLI) may have added some.
     c.picker.focus(partial(tokenizer_choices, ctx), None, c.picker, show_progress="hidden", api_visibility="private")
     for dropdown in (c.corpus, c.measure_corpus):
@@ -267,13 +267,8 @@ def build(ctx: StudioContext) -> TokenizerComponents:
 
 def wire_load(demo: gr.Blocks, ctx: StudioContext, c: TokenizerComponents, tab: gr.Tab | None = None) -> None:
     """On page load and on opening the tab: re-attach to a running `tokenize` job, else refresh the lists."""
-    refresh_on_open(
-        demo,
-        tab,
-        partial(poll_job, ctx, ""),
-        None,
-        [c.job, c.status, c.log, c.timer, c.tokenizers, c.picker, c.corpus, c.measure_corpus],
-    )
+    lists = [c.tokenizers, c.picker, c.corpus, c.measure_corpus]
+    refresh_on_open(demo, tab, partial(poll_job, ctx, "", c=c), None, c.panel.outputs + lists)
 
 
 def _build_controls(ctx: StudioContext) -> dict:
@@ -313,20 +308,14 @@ def _build_controls(ctx: StudioContext) -> dict:
                 )
                 start = gr.Button("Train tokenizer", variant="primary", scale=1, elem_id="tokenizer-start")
         with gr.Column(scale=2):
-            job = gr.Textbox(visible=False, elem_id="tokenizer-job")
-            status = gr.Markdown("No tokenizer job started yet.", elem_id="tokenizer-status")
-            log = gr.Textbox(label="Job log (tail)", lines=4, max_lines=12, interactive=False, elem_id="tokenizer-log")
-            timer = gr.Timer(1.0, active=False)  # started by Start and by wire_load's re-attach
+            panel = job_panel.job_panel("tokenizer", "No tokenizer job started yet.", log_lines=4)
     return dict(
         corpus=corpus,
         vocab_size=vocab_size,
         min_frequency=min_frequency,
         name=name,
         start=start,
-        job=job,
-        status=status,
-        log=log,
-        timer=timer,
+        panel=panel,
     )
 
 

@@ -126,7 +126,7 @@ def test_bench_studio_modules_import_neither_gradio_nor_playwright():
 def test_refresh_choices_match_the_train_tab_and_are_checked(workspace):
     from core.bench.page import REFRESH_LABELS
     from core.errors import UserError
-    from studio.tabs.train import REFRESH_CHOICES, refresh_interval
+    from studio.tabs.train_dashboard import REFRESH_CHOICES, refresh_interval
 
     assert REFRESH_LABELS == {seconds: label for label, seconds in REFRESH_CHOICES}
     assert _parser().parse_args(["bench", "studio", "--refresh", "5"]).refresh == 5.0

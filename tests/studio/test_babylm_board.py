@@ -9,16 +9,25 @@ import shlex
 import time
 from pathlib import Path
 
+import gradio as gr
 import pytest
 
 from core.evaluate.options import EvalOptions
 from core.evaluate.runner import run_eval
 from studio.context import StudioContext
-from studio.tabs import babylm_board as board
+from studio.panels import babylm_board as board
 from studio.tabs import evaluate as eval_tab
 from tests.core.evaluate.babylm_fixtures import make_model, make_tokenizer, write_evaluation_data
 
 FAST_TASKS = ["blimp/blimp_fast", "entity_tracking/entity_tracking_fast"]
+
+
+def _start(ctx, *args) -> tuple:
+    """start_eval's answer as (job, status, log, timer); a refusal answers only the status."""
+    with gr.Blocks():
+        c = eval_tab.build(ctx)
+    out = eval_tab.start_eval(ctx, *args, c=c)
+    return tuple(out.get(k) for k in c.panel.outputs)
 
 
 def fake_run(ctx: StudioContext, name: str, steps: int = 10, words_per_step: int | None = 100):
@@ -126,13 +135,13 @@ def test_runs_overlay_and_words_unknown_falls_back_to_step(ctx, tmp_path):
 
 def test_evaluate_tab_babylm_options_and_command(ctx):
     fake = "bl"
-    out = eval_tab.start_eval(ctx, fake, ["babylm"], 0, "", False, "")
+    out = _start(ctx, fake, ["babylm"], 0, "", False, "")
     assert "BabyLM data folder" in out[1]  # no folder given, none in the workspace
-    out = eval_tab.start_eval(ctx, fake, ["babylm"], 0, str(ctx.workspace.root / "nowhere"), False, "")
+    out = _start(ctx, fake, ["babylm"], 0, str(ctx.workspace.root / "nowhere"), False, "")
     assert "no folder at" in out[1]
     write_evaluation_data(ctx.workspace.root)
     assert eval_tab.babylm_folders(ctx)[0] == str(ctx.workspace.root / "evaluation_data")
-    out = eval_tab.start_eval(ctx, fake, ["babylm"], 0, "", True, "warm")
+    out = _start(ctx, fake, ["babylm"], 0, "", True, "warm")
     assert "--temperatures" in out[1]  # refused with the CLI flag's message
     with ctx.history() as h:
         assert h.list_runs(kind="eval") == []
@@ -153,7 +162,7 @@ def test_evaluate_tab_babylm_options_and_command(ctx):
     fast_path = EvalOptions(model="bl", suites=("babylm",), babylm_data="/d", exact=False)
     assert eval_tab.eval_args(fast_path) == ["eval", "bl", "--suite", "babylm", "--babylm-data", "/d", "--no-exact"]
     assert eval_tab.eval_args(EvalOptions(model="bl", suites=("ppl",), exact=False)) == ["eval", "bl", "--suite", "ppl"]
-    out = eval_tab.start_eval(ctx, fake, ["babylm"], 0, "", False, "", "float16")
+    out = _start(ctx, fake, ["babylm"], 0, "", False, "", "float16")
     assert "BabyLM arithmetic" in out[1] and eval_tab.EXACT_LABEL in out[1]
     with ctx.history() as h:
         assert h.list_runs(kind="eval") == []
@@ -192,14 +201,14 @@ def test_evaluate_tab_glue_and_aoa_options_start_the_cli_job(ctx):
         "--epochs",
         "2",
     ]
-    out = eval_tab.start_eval(ctx, "bl", ["glue"], 0, "", False, "", eval_tab.EXACT_LABEL, ["rte"], "mean", 0)
+    out = _start(ctx, "bl", ["glue"], 0, "", False, "", eval_tab.EXACT_LABEL, ["rte"], "mean", 0)
     assert "GLUE pooling" in out[1] and last in out[1]
-    out = eval_tab.start_eval(ctx, "bl", ["glue"], 0, "", False, "", eval_tab.EXACT_LABEL, ["cola"], last, 0)
+    out = _start(ctx, "bl", ["glue"], 0, "", False, "", eval_tab.EXACT_LABEL, ["cola"], last, 0)
     assert "GLUE tasks: choose from boolq" in out[1]
     with ctx.history() as h:
         assert h.list_runs(kind="eval") == []
     fake_run(ctx, "bl")
-    job, status, _, timer = eval_tab.start_eval(
+    job, status, _, timer = _start(
         ctx, "bl", ["glue", "aoa"], 0, "", True, "1,2", eval_tab.FAST_PATH_LABEL, ["wsc", "rte"], last, 3
     )
     assert timer.active and f"--suite glue,aoa --babylm-data {folder} --tasks rte,wsc --pooling last --epochs 3" in status
@@ -219,20 +228,24 @@ def test_evaluate_tab_glue_and_aoa_options_start_the_cli_job(ctx):
 def test_evaluate_tab_runs_the_babylm_suite_as_a_job(ctx):
     write_evaluation_data(ctx.workspace.root)
     fake_run(ctx, "bl")
-    job, status, _, timer = eval_tab.start_eval(ctx, "bl", ["babylm"], 0, "", True, "1,2", eval_tab.FAST_PATH_LABEL)
+    job, status, _, timer = _start(ctx, "bl", ["babylm"], 0, "", True, "1,2", eval_tab.FAST_PATH_LABEL)
     assert timer.active
     folder = ctx.workspace.root / "evaluation_data"
     assert f"--suite babylm --babylm-data {folder} --fast --temperatures 1,2 --no-exact" in status
     with ctx.history() as h:
         run = h.get_run(job)
     # The job runs exactly what its shown command runs through the CLI.
-    assert run.config["exact"] is False and _cli_options(run.command) == run.config
+    assert run["config"]["exact"] is False and _cli_options(run["command"]) == run["config"]
+    with gr.Blocks():
+        c = eval_tab.build(ctx)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
-        job, status, log, timer, results, report = eval_tab.poll_eval(ctx, job, "bl")
+        out = eval_tab.poll_eval(ctx, job, "bl", c)
+        status, log, timer = out[c.panel.status], out[c.panel.log], out[c.panel.timer]
         if not timer.active:
             break
         time.sleep(0.5)
+    results, report = out[c.results], out[c.report]
     assert "finished" in status, status + log
     babylm = results[results["suite"] == "babylm"]
     assert set(FAST_TASKS) <= set(babylm["metric"]) and report.endswith("report.html")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 
+import gradio as gr
 import pytest
 import torch
 
@@ -58,10 +59,26 @@ def ctx(ready_workspace):
     return context
 
 
+def _tab(ctx) -> chat.ChatComponents:
+    """The tab's components: its handlers answer dicts keyed by them."""
+    with gr.Blocks():
+        return chat.build(ctx)
+
+
 def _send(ctx, selected, prompt="the cat sat", chat_mode=False, histories=None, **overrides):
+    """Every answer `send` streamed, each as (pane 1, ..., pane 4, status) read by component."""
     values = {**SAMPLING, **overrides}
     histories = histories or [[] for _ in range(chat.MAX_PANES)]
-    return list(chat.send(ctx, selected, prompt, chat_mode, *values.values(), *histories))
+    c = _tab(ctx)
+    steps = list(chat.send(ctx, selected, prompt, chat_mode, *values.values(), *histories, c=c))
+    assert all(set(step) == {*c.panes, c.status} for step in steps)  # every pane and the status, each time
+    return [(*(step[pane] for pane in c.panes), step[c.status]) for step in steps]
+
+
+def _select(ctx, c, selected, pane_models, *histories) -> tuple[list, list]:
+    """`select_models` as (pane updates, new pane -> model list)."""
+    out = chat.select_models(ctx, selected, pane_models, *histories, c=c)
+    return [out[pane] for pane in c.panes], out[c.pane_models]
 
 
 def test_model_choices_are_finished_or_stopped_runs_with_a_model(ctx):
@@ -73,14 +90,15 @@ def test_model_choices_are_finished_or_stopped_runs_with_a_model(ctx):
 
 def test_panes_follow_the_selection_and_keep_history_only_for_the_same_model(ctx):
     kept = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "there"}]
-    *updates, pane_models = chat.select_models(ctx, ["llama", "gpt2"], ["llama"], kept, [], [], [])
+    c = _tab(ctx)
+    updates, pane_models = _select(ctx, c, ["llama", "gpt2"], ["llama"], kept, [], [], [])
     assert pane_models == ["llama", "gpt2"]
     assert [u["visible"] for u in updates] == [True, True, False, False]
     assert [u["label"] for u in updates[:2]] == ["llama", "gpt2"]
     assert updates[0]["value"] == kept and updates[1]["value"] == []
-    *updates, _ = chat.select_models(ctx, ["gpt2"], ["llama", "gpt2"], kept, [], [], [])
+    updates, _ = _select(ctx, c, ["gpt2"], ["llama", "gpt2"], kept, [], [], [])
     assert updates[0]["label"] == "gpt2" and updates[0]["value"] == []  # pane 1 changed model
-    *updates, _ = chat.select_models(ctx, [], ["gpt2"], [], [], [], [])
+    updates, _ = _select(ctx, c, [], ["gpt2"], [], [], [], [])
     assert [u["visible"] for u in updates] == [True, False, False, False]
 
 
@@ -143,12 +161,12 @@ def test_completion_mode_may_start_from_an_empty_prompt(ctx):
 
 
 def test_clear_empties_every_pane(ctx):
-    assert chat.clear_panes(ctx) == ([], [], [], [], "")
+    c = _tab(ctx)
+    out = chat.clear_panes(ctx, c)
+    assert [out[pane] for pane in c.panes] == [[], [], [], []] and out[c.status] == ""
 
 
 def test_tab_builds_inside_blocks(ctx):
-    import gradio as gr
-
     with gr.Blocks():
         with gr.Tab("Chat"):
             built = chat.build(ctx)

@@ -12,6 +12,7 @@ from core.model import build as models
 from core.tokenizer import vocab_size_of
 from studio.context import StudioContext
 from studio.tabs import model as tab
+from studio.tabs import model_size as size
 
 IDX = {path: i for i, path in enumerate(tab.FIELDS)}
 
@@ -19,6 +20,12 @@ IDX = {path: i for i, path in enumerate(tab.FIELDS)}
 @pytest.fixture
 def ctx(ready_workspace):
     return StudioContext(ready_workspace)
+
+
+def _size(ctx, *form) -> tuple:
+    """(summary, errors, memory figure, data fit) of the form."""
+    e = size.size_of(ctx, *form)
+    return e.summary, e.errors, e.figure, e.fit
 
 
 def _with(values, **changes):
@@ -40,7 +47,7 @@ def test_load_preset_fills_every_field_from_the_yaml(ctx):
 
 def test_estimate_shows_exact_parameters_and_memory_parts(ctx):
     values = tab.load_preset(ctx, "tiny")
-    summary, errors, fig, _ = tab.estimate(ctx, "tiny", "", "", None, *values)
+    summary, errors, fig, _ = _size(ctx, "tiny", "", "", None, *values)
     cfg = config.load(presets.find("tiny"))
     expected = models.count_parameters(cfg.model, models.NOMINAL_VOCAB)
     assert f"`{expected:,}`" in summary and "nominal" in summary
@@ -54,22 +61,22 @@ def test_estimate_shows_exact_parameters_and_memory_parts(ctx):
 
 def test_estimate_follows_every_edit(ctx):
     values = tab.load_preset(ctx, "tiny")
-    base = tab.estimate(ctx, "tiny", "", "", None, *values)[0]
+    base = _size(ctx, "tiny", "", "", None, *values)[0]
     for change in ({"n_layer": 3}, {"type": "GPT2"}, {"tie_word_embeddings": True}, {"vocab_size": 1000}):
         cfg = config.load(presets.find("tiny"), [f"{k}={v}" for k, v in change.items()])
         expected = models.count_parameters(cfg.model)
-        summary = tab.estimate(ctx, "tiny", "", "", None, *_with(values, **change))[0]
+        summary = _size(ctx, "tiny", "", "", None, *_with(values, **change))[0]
         assert summary != base and f"`{expected:,}`" in summary, change
     # The batch size only moves the memory estimate.
-    small = tab.estimate(ctx, "tiny", "", "", None, *values)[2].data[0].y[3]
-    big = tab.estimate(ctx, "tiny", "", "", None, *_with(values, batch_size=64))[2].data[0].y[3]
+    small = _size(ctx, "tiny", "", "", None, *values)[2].data[0].y[3]
+    big = _size(ctx, "tiny", "", "", None, *_with(values, batch_size=64))[2].data[0].y[3]
     assert big > 2 * small  # activations grow with the batch (the loss chunk does not)
 
 
 def test_tokenizer_sets_the_vocabulary(ctx):
     values = tab.load_preset(ctx, "tiny")
     vocab = vocab_size_of("tok", ctx.workspace)
-    summary = tab.estimate(ctx, "tiny", "tok", "", None, *values)[0]
+    summary = _size(ctx, "tiny", "tok", "", None, *values)[0]
     cfg = config.load(presets.find("tiny"))
     assert f"`{models.count_parameters(cfg.model, vocab):,}`" in summary
     assert f"vocab {vocab:,}, from tokenizer tok" in summary
@@ -77,7 +84,7 @@ def test_tokenizer_sets_the_vocabulary(ctx):
 
 def test_invalid_fields_are_listed_by_name_never_raised(ctx):
     values = _with(tab.load_preset(ctx, "tiny"), hidden_size=66, seq_length=None, n_layer=0)
-    summary, errors, fig, fit = tab.estimate(ctx, "tiny", "", "syn", None, *values)
+    summary, errors, fig, fit = _size(ctx, "tiny", "", "syn", None, *values)
     for field in ("model.hidden_size", "data.seq_length", "model.n_layer"):
         assert f"<b>{field}</b>" in errors
     assert "is empty" in errors and "not divisible" in errors and "color:#b42318" in errors
@@ -86,7 +93,7 @@ def test_invalid_fields_are_listed_by_name_never_raised(ctx):
 
 def test_vocab_size_must_match_the_chosen_tokenizer(ctx):
     values = _with(tab.load_preset(ctx, "tiny"), vocab_size=1234)
-    errors = tab.estimate(ctx, "tiny", "tok", "", None, *values)[1]
+    errors = _size(ctx, "tiny", "tok", "", None, *values)[1]
     assert "<b>model.vocab_size</b>" in errors and "does not match the tokenizer" in errors
 
 
@@ -94,25 +101,25 @@ def test_data_fit_against_the_rule_of_thumb(ctx):
     from core.data import read_manifest
 
     words = read_manifest(ctx.workspace.corpus_dir("syn"))["splits"]["train"]["words"]
-    tokens = words / tab.WORDS_PER_TOKEN
-    large = tab.data_fit(ctx, "syn", int(tokens * 10))  # 0.1 tokens per parameter
-    fine = tab.data_fit(ctx, "syn", int(tokens))  # 1
-    small = tab.data_fit(ctx, "syn", int(tokens / 50))  # 50
+    tokens = words / size.WORDS_PER_TOKEN
+    large = size.data_fit(ctx, "syn", int(tokens * 10))  # 0.1 tokens per parameter
+    fine = size.data_fit(ctx, "syn", int(tokens))  # 1
+    small = size.data_fit(ctx, "syn", int(tokens / 50))  # 50
     assert "large for this data: expect overfitting; pick a smaller preset or more data" in large
     assert "within the rule of thumb" in fine and "**1 tokens per parameter**" in fine
     assert "small for this data" in small
-    assert "Choose a corpus" in tab.data_fit(ctx, "", 1000)
-    assert "no word count" in tab.data_fit(ctx, "missing", 1000)
+    assert "Choose a corpus" in size.data_fit(ctx, "", 1000)
+    assert "no word count" in size.data_fit(ctx, "missing", 1000)
 
 
 def test_fertility_is_measured_and_used(ctx):
-    fertility = tab.measure_fertility(ctx, "tok", "syn")
+    fertility = size.measure_fertility(ctx, "tok", "syn")
     assert fertility and 1.0 <= fertility < 3.0
-    assert tab.measure_fertility(ctx, "", "syn") is None
+    assert size.measure_fertility(ctx, "", "syn") is None
     values = tab.load_preset(ctx, "tiny")
-    fit = tab.estimate(ctx, "tiny", "tok", "syn", fertility, *values)[3]
+    fit = _size(ctx, "tiny", "tok", "syn", fertility, *values)[3]
     assert f"{fertility:.2f} tokens per word, measured" in fit
-    assert "words / 0.75" in tab.estimate(ctx, "tiny", "", "syn", None, *values)[3]
+    assert "words / 0.75" in _size(ctx, "tiny", "", "syn", None, *values)[3]
 
 
 def test_save_preset_writes_the_resolved_config(ctx):
@@ -188,3 +195,12 @@ def test_tab_builds_with_help_from_the_config_metadata(ctx):
         if getattr(f.fn, "func", None) is tab.refresh_lists and any(e == "load" for _, e in f.targets)
     )
     assert [b._id for b in loader.outputs] == [comps.preset._id, comps.tokenizer._id, comps.corpus._id]
+
+
+def test_the_estimate_handler_answers_each_output_by_component(ctx):
+    with gr.Blocks():
+        c = tab.build(ctx)
+    values = tab.load_preset(ctx, "tiny")
+    out = tab.estimate(ctx, "tiny", "", "", None, *values, c=c)
+    assert list(out) == [c.summary, c.errors, c.memory_plot, c.fit]
+    assert out[c.summary] == size.size_of(ctx, "tiny", "", "", None, *values).summary and "parameters" in out[c.summary]

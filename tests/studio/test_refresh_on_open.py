@@ -3,6 +3,8 @@ box follows the form from the page load on."""
 
 from __future__ import annotations
 
+import gradio as gr
+
 from core.data import create_synthetic_corpus
 from studio.app import build_app
 from studio.context import StudioContext
@@ -41,7 +43,10 @@ def test_refreshes_pick_up_what_another_tab_or_job_made(workspace):
     create_synthetic_corpus(workspace, "sample", n_words=300)  # as Start here's chain does
     runs, corpora, tokenizers = train_tab.fresh_choices(ctx)
     assert "value" not in corpora and [c[0] if isinstance(c, tuple) else c for c in corpora["choices"]] == ["sample"]
-    job, *_, table, dropdown = data_tab.poll_job(ctx, "")
+    with gr.Blocks():
+        c = data_tab.build(ctx)
+    out = data_tab.poll_job(ctx, "", c)
+    job, table, dropdown = out[c.panel.job], out[c.corpora], out[c.corpus]
     assert job == "" and "sample" in list(table["name"]) and ("sample", "sample") in dropdown.choices
     _, _, corpus = model_tab.refresh_lists(ctx, "tiny", "", "")
     assert "sample" in corpus["choices"]

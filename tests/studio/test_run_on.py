@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shlex
 
+import gradio as gr
 import pytest
 
 from core.cli import build_parser
@@ -15,8 +16,9 @@ from core.cli.backend_args import choose_backend
 from core.history import History, Kind, Run, Status
 from studio import run_on
 from studio.context import StudioContext
-from studio.tabs import sweep as sweep_tab
+from studio.panels import sweep as sweep_panel
 from studio.tabs import train as tab
+from studio.tabs import train_dashboard as dashboard
 
 BACKENDS = """default: gpu
 clusters:
@@ -52,6 +54,12 @@ def _parse(argv: list[str]):
     args, extra = build_parser().parse_known_args(argv)
     assert not any(a.startswith(("--backend", "--nodes", "--gpus", "--time", "--max")) for a in extra), extra
     return args
+
+
+def _tab(ctx) -> tab.TrainComponents:
+    """The Train tab's components: its handlers answer dicts keyed by them."""
+    with gr.Blocks():
+        return tab.build(ctx)
 
 
 def _form(ctx, *where, name="far"):
@@ -108,9 +116,11 @@ def test_no_sbatch_shows_the_named_error_and_starts_nothing(cluster_ws, tmp_path
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
     ctx = StudioContext(cluster_ws)
-    run_update, timer, message, command = tab.start_run(ctx, *_form(ctx, "slurm:gpu", 1, 4, "24:00:00"))
-    assert "no `sbatch` on PATH" in message and "--backend local" in message and "value" not in run_update
-    queued = sweep_tab.start_sweep(
+    c = _tab(ctx)
+    out = tab.start_run(ctx, *_form(ctx, "slurm:gpu", 1, 4, "24:00:00"), c=c)
+    message = out[c.dash.status]
+    assert "no `sbatch` on PATH" in message and "--backend local" in message and c.dash.run not in out
+    queued = sweep_panel.start_sweep(
         ctx,
         "sw",
         "training.lr: [1e-3, 2e-3]",
@@ -137,7 +147,8 @@ def test_no_sbatch_shows_the_named_error_and_starts_nothing(cluster_ws, tmp_path
 def test_an_unknown_partition_names_sinfo_and_the_fix(cluster_ws, tmp_path, monkeypatch):
     _fake_bin(tmp_path, monkeypatch, sbatch="exit 0", sinfo="echo gpu")
     ctx = StudioContext(cluster_ws)
-    message = tab.start_run(ctx, *_form(ctx, "slurm:cpu", 1, 0, "01:00:00"))[2]
+    c = _tab(ctx)
+    message = tab.start_run(ctx, *_form(ctx, "slurm:cpu", 1, 0, "01:00:00"), c=c)[c.dash.status]
     assert "partition 'short'" in message and "fix `partition:` in backends.yaml" in message
     with History(cluster_ws.db_path) as h:
         assert h.list_runs() == []
@@ -148,7 +159,9 @@ def test_a_pending_job_shows_where_and_why_in_the_status(cluster_ws, tmp_path, m
     with History(cluster_ws.db_path) as h:
         h.create_run("far", "train", {}, cluster_ws.models_dir / "far")
         h.set_status("far", "queued", backend="slurm:gpu", scheduler_job="81", scheduler_state="PENDING (Priority)")
-    status = tab.tick(StudioContext(cluster_ws), "far", None, "step")[2]
+    ctx = StudioContext(cluster_ws)
+    d = _tab(ctx).dash
+    status = dashboard.tick(ctx, "far", None, "step", d)[d.status]
     assert "slurm:gpu job 81 PENDING (Resources)" in status  # the state jobs.refresh read, not the stale one
     assert run_on.where_html(Run("here", Kind.TRAIN, Status.RUNNING, backend="local")) == ""
 
@@ -180,5 +193,5 @@ def test_sweep_trials_table_has_a_where_column():
             },
         ],
     }
-    table = sweep_tab.results_table(result)
+    table = sweep_panel.results_table(result)
     assert list(table["where"]) == ["slurm:gpu job 90_0 PENDING (JobArrayTaskLimit)", "local"]

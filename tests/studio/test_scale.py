@@ -14,6 +14,7 @@ import gc
 import sqlite3
 import tracemalloc
 
+import gradio as gr
 import pytest
 
 import core.history.store
@@ -22,6 +23,7 @@ from studio.context import StudioContext
 from studio.curves import CAP, Curves
 from studio.tabs import compare
 from studio.tabs import train as tab
+from studio.tabs import train_dashboard as dashboard
 from tests.studio.scale_data import fill_workspace, spike_step
 
 pytestmark = pytest.mark.slow
@@ -70,19 +72,21 @@ def _retained(fn):
 def test_train_tab_session_state_is_small_on_a_600k_row_run(scale_ws):
     ws, runs = scale_ws
     ctx = StudioContext(ws)
-    out, peak = _measured(tab.tick, ctx, runs[0], None, "step")
-    cache, figure = out[0], out[1]
+    with gr.Blocks():
+        d = tab.build(ctx).dash
+    out, peak = _measured(dashboard.tick, ctx, runs[0], None, "step", d)
+    cache, figure = out[d.cache], out[d.plot]
     assert isinstance(cache, Curves) and cache.last_step == BIG_STEPS
     assert peak < SESSION_BUDGET, f"first tick allocated {peak / 2**20:.1f} MB at its peak"
     assert cache.nbytes() < STATE_BUDGET and all(len(c["step"]) <= 2 * CAP for c in cache.series.values())
-    kept, retained = _retained(lambda: tab.tick(ctx, runs[0], None, "step")[0])
+    kept, retained = _retained(lambda: dashboard.tick(ctx, runs[0], None, "step", d)[d.cache])
     assert retained < STATE_BUDGET, f"a session keeps {retained / 2**20:.1f} MB"
     # Downsampled but faithful: the loss spike at 60 % and the last step are in the figure.
     loss = next(t for t in figure.data if t.name == "loss")
     assert len(loss.x) <= 2000 and max(loss.y) > 7.0 and spike_step(BIG_STEPS) in loss.x and loss.x[-1] == BIG_STEPS
     # The next tick of the same session fetches only the last step again.
-    again = tab.tick(ctx, runs[0], cache, "tokens")
-    assert again[0] is cache and again[0].points() == cache.points()
+    again = dashboard.tick(ctx, runs[0], cache, "tokens", d)
+    assert again[d.cache] is cache and again[d.cache].points() == cache.points()
 
 
 def test_compare_overlay_and_table_stay_small(scale_ws):

@@ -11,9 +11,10 @@ import pytest
 from core.data import create_synthetic_corpus
 from core.history import History
 from core.jobs import spawn
-from studio import start_here
 from studio.app import build_app
 from studio.context import StudioContext
+from studio.panels import start_here
+from studio.tabs import train as train_tab
 
 
 class FakeProc:
@@ -24,6 +25,16 @@ class FakeProc:
 def ctx(workspace, monkeypatch):
     monkeypatch.setattr(spawn, "_launch", lambda run_dir, n: FakeProc())  # no worker: the test sets statuses
     return StudioContext(workspace)
+
+
+def _page(ctx):
+    """The panel, the page's tabs and the Train tab: the handlers answer dicts keyed by them."""
+    with gr.Blocks():
+        c = start_here.build(ctx)
+        with gr.Tabs() as tabs:
+            with gr.Tab("Train", id="train"):
+                train = train_tab.build(ctx)
+    return c, tabs, train
 
 
 def _visible(update) -> bool:
@@ -38,7 +49,8 @@ def test_panel_shows_on_an_empty_workspace_only(ctx, workspace):
 
 
 def test_click_starts_one_job_and_a_reload_reattaches(ctx, workspace):
-    job, status, timer, button = start_here.start_chain(ctx)
+    c, _, _ = _page(ctx)
+    job, status, timer, button = start_here.start_chain(ctx, c).values()
     assert job == "quickstart" and timer.active and button.interactive is False
     assert "corpus sample (new)" in status and "run tiny-sample (new)" in status
     group, again, timer = start_here.on_load(ctx)  # a reload while the chain runs: still shown, polling
@@ -46,23 +58,34 @@ def test_click_starts_one_job_and_a_reload_reattaches(ctx, workspace):
 
 
 def test_poll_waits_then_hands_over_to_the_train_tab(ctx, workspace):
-    job = start_here.start_chain(ctx)[0]
-    out = start_here.poll(ctx, job)
-    assert "step 1/3" in out[0] and not isinstance(out[2], gr.Tabs)  # still on this page
+    c, tabs, train = _page(ctx)
+    job = start_here.start_chain(ctx, c)[c.job]
+    out = start_here.poll(ctx, job, c, tabs, train)
+    assert "step 1/3" in out[c.status] and set(out) == {c.status, c.timer}  # still on this page
     with History(workspace.db_path) as h:
         h.create_run("tiny-sample", "train", {}, None)
         h.set_status(job, "finished")
-    status, timer, tabs, run, train_timer, group, button, corpus, tokenizer = start_here.poll(ctx, job)
-    assert "tiny-sample" in status and not timer.active and tabs.selected == "train"
+    out = start_here.poll(ctx, job, c, tabs, train)
+    status, timer, group, button = out[c.status], out[c.timer], out[c.group], out[c.button]
+    run, train_timer, corpus, tokenizer = (
+        out[train.dash.run],
+        out[train.dash.timer],
+        out[train.controls.corpus],
+        out[train.controls.tokenizer],
+    )
+    assert "tiny-sample" in status and not timer.active and out[tabs].selected == "train" and button.interactive
     assert run["value"] == "tiny-sample" and "tiny-sample" in run["choices"] and train_timer.active
     assert not group.visible and corpus["value"] == "sample" and tokenizer["value"] == "sample-bpe2000"
 
 
 def test_a_failed_chain_says_why_and_can_be_clicked_again(ctx, workspace):
-    job = start_here.start_chain(ctx)[0]
+    c, tabs, train = _page(ctx)
+    job = start_here.start_chain(ctx, c)[c.job]
     with History(workspace.db_path) as h:
         h.set_status(job, "failed", error="UserError: quickstart: the tokenize job 'tokenize-sample' ended failed")
-    status, timer, *_, button, _corpus, _tokenizer = start_here.poll(ctx, job)
+    out = start_here.poll(ctx, job, c, tabs, train)
+    status, timer, button = out[c.status], out[c.timer], out[c.button]
+    assert tabs not in out and train.dash.run not in out  # the Train tab is left alone
     assert "tokenize job" in status and "runs logs quickstart" in status
     assert not timer.active and button.interactive
 

@@ -14,7 +14,7 @@ import tests.core.submission.fixtures as fx
 from core.submission.collate import collate
 from core.submission.plan import make_plan
 from studio.context import StudioContext
-from studio.tabs import submission as panel
+from studio.panels import submission as panel
 from tests.core.submission.test_plan import SCALE, _own_start, fake_run
 
 

@@ -22,6 +22,12 @@ def _runs(ws) -> list[dict]:
         return h.list_runs()
 
 
+def _tab(ctx) -> tab.TokenizerComponents:
+    """The tab's components: its handlers answer dicts keyed by them."""
+    with gr.Blocks():
+        return tab.build(ctx)
+
+
 def _visible_text(markup: str) -> str:
     """The token pieces of tokens_html joined back (the id lines beneath are dropped)."""
     pieces = re.findall(r'<span style="white-space:pre;font-family:monospace">(.*?)</span>', markup, re.S)
@@ -33,8 +39,8 @@ def test_build_constructs_with_ids(ready_workspace):
         with gr.Tab("Tokenizer"):
             c = tab.build(StudioContext(ready_workspace))
         tab.wire_load(demo, StudioContext(ready_workspace), c)
-    assert not c.timer.active
-    assert isinstance(c.tokenizers, gr.Dataframe) and isinstance(c.tokens, gr.HTML) and isinstance(c.timer, gr.Timer)
+    assert not c.panel.timer.active and c.panel.log.elem_id == "tokenizer-log"
+    assert isinstance(c.tokenizers, gr.Dataframe) and isinstance(c.tokens, gr.HTML) and isinstance(c.panel.timer, gr.Timer)
     assert c.corpus.value == "syn" and c.picker.value == "tok" and c.measure_corpus.value == "syn"
     assert c.text.elem_id == "tokenizer-text" and c.start.elem_id == "tokenizer-start"
 
@@ -59,21 +65,26 @@ def test_suggested_name_is_free(ready_workspace):
     ],
 )
 def test_training_refuses_bad_input_and_starts_nothing(ready_workspace, args, message):
+    c = _tab(StudioContext(ready_workspace))
     with pytest.warns(UserWarning, match=re.escape(message)):
-        job, status, *_ = tab.start_training(StudioContext(ready_workspace), *args)
-    assert message in status and job["__type__"] == "update"
+        out = tab.start_training(StudioContext(ready_workspace), *args, c=c)
+    assert list(out) == [c.panel.status] and message in out[c.panel.status]
     assert _runs(ready_workspace) == [] and ready_workspace.tokenizers() == ["tok"]
 
 
 def test_training_job_runs_and_the_tick_lists_the_tokenizer(ready_workspace):
     ctx = StudioContext(ready_workspace)
-    job, status, _, timer, next_name = tab.start_training(ctx, "syn", 400, 2, "t400")
+    c = _tab(ctx)
+    out = tab.start_training(ctx, "syn", 400, 2, "t400", c=c)
+    job, status, timer, next_name = out[c.panel.job], out[c.panel.status], out[c.panel.timer], out[c.name]
     assert job == "tokenize-t400" and timer.active and next_name == "syn-bpe400"
     assert "babyllama tokenizer train --data syn --vocab-size 400 --min-frequency 2 --name t400" in status
     deadline = time.monotonic() + 60
-    while (out := tab.poll_job(ctx, job))[3].active and time.monotonic() < deadline:
+    while (out := tab.poll_job(ctx, job, c))[c.panel.timer].active and time.monotonic() < deadline:
         time.sleep(0.1)
-    job, status, log, timer, table, picker, corpus, measure_corpus = out
+    job, status, log, timer, table, picker, corpus, measure_corpus = (
+        out[k] for k in (*c.panel.outputs, c.tokenizers, c.picker, c.corpus, c.measure_corpus)
+    )
     assert "finished" in status and "step 1/1" in status and "elapsed" in status and not timer.active
     assert "tokenizer t400: vocab 400" in log
     row = table[table["name"] == "t400"].iloc[0]
@@ -120,7 +131,9 @@ def test_measure_on_corpus(ready_workspace):
 
 def test_tick_without_job_refreshes_lists(ready_workspace):
     ctx = StudioContext(ready_workspace)
-    job, _, _, timer, table, picker, corpus, _ = tab.poll_job(ctx, "")
+    c = _tab(ctx)
+    out = tab.poll_job(ctx, "", c)
+    job, timer, table, picker, corpus = (out[k] for k in (c.panel.job, c.panel.timer, c.tokenizers, c.picker, c.corpus))
     assert job == "" and not timer.active and list(table["name"]) == ["tok"]
     assert picker.choices == [("tok", "tok")] and corpus.choices == [("syn", "syn")]
     assert table["vocab reached"][0] == 600 and table["source corpus"][0].endswith("syn")

@@ -13,6 +13,27 @@ from core.history import FINAL
 from studio import forms, plots
 from studio.context import StudioContext
 from studio.tabs import train as tab
+from studio.tabs import train_dashboard as dashboard
+
+
+def _tab(ctx) -> tab.TrainComponents:
+    """The tab's components: its handlers answer dicts keyed by them."""
+    with gr.Blocks():
+        return tab.build(ctx)
+
+
+def _start(ctx, form) -> tuple:
+    """`start_run`'s answer as (run picker, timer, status, command); a key it leaves out is None."""
+    c = _tab(ctx)
+    out = tab.start_run(ctx, *form, c=c)
+    return out.get(c.dash.run), out.get(c.dash.timer), out.get(c.dash.status), out.get(c.controls.command)
+
+
+def _tick(ctx, run, cache) -> tuple:
+    """One dashboard tick as (cache, figure, status, progress, samples, log, timer)."""
+    d = _tab(ctx).dash
+    out = dashboard.tick(ctx, run, cache, "step", d)
+    return tuple(out[k] for k in d.outputs)
 
 
 def _form(ctx, preset="tiny", name="", **changes):
@@ -23,20 +44,21 @@ def _form(ctx, preset="tiny", name="", **changes):
 
 
 def _until_final(ctx, run, cache=None, timeout=90):
+    d = _tab(ctx).dash
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        out = tab.tick(ctx, run, cache, "step")
-        cache = out[0]
+        cache = dashboard.tick(ctx, run, cache, "step", d)[d.cache]
         with ctx.history() as h:
             if h.get_run(run).status in FINAL:
-                return tab.tick(ctx, run, None, "step")  # a fresh session: the whole figure
+                out = dashboard.tick(ctx, run, None, "step", d)  # a fresh session: the whole figure
+                return tuple(out[k] for k in d.outputs)
         time.sleep(0.3)
     raise AssertionError(f"{run} did not finish")
 
 
 def test_start_polls_incrementally_and_turns_the_timer_off(ready_workspace):
     ctx = StudioContext(ready_workspace)
-    run_update, timer, message, command = tab.start_run(ctx, *_form(ctx, name="ui-1", training__max_steps=20))
+    run_update, timer, message, command = _start(ctx, _form(ctx, name="ui-1", training__max_steps=20))
     assert run_update["value"] == "ui-1" and timer.active and message == ""
     cache, fig, status, progress, samples, log, timer = _until_final(ctx, "ui-1")
     assert "finished" in status and "step 20/20" in progress and not timer.active
@@ -46,8 +68,10 @@ def test_start_polls_incrementally_and_turns_the_timer_off(ready_workspace):
     # A tick with nothing new fetches only the last step again, not the whole history, and
     # leaves the figure as it is.
     before = cache.points()
-    cache2, fig2 = tab.tick(ctx, "ui-1", cache, "tokens")[:2]
-    assert cache2.points() == before and fig2 == gr.skip()
+    d = _tab(ctx).dash
+    out = dashboard.tick(ctx, "ui-1", cache, "tokens", d)
+    assert out[d.cache].points() == before and out[d.plot] == gr.skip()
+    assert out[d.status] == gr.skip() and out[d.log] == gr.skip()  # nothing new: nothing sent again
 
 
 def test_command_shown_starts_the_same_config_as_the_cli(ready_workspace):
@@ -65,7 +89,7 @@ def test_bad_form_shows_every_problem_and_starts_nothing(ready_workspace):
     ctx = StudioContext(ready_workspace)
     form = _form(ctx, training__lr=-1.0)
     form[1] = "no-such-corpus"
-    run_update, timer, message, _ = tab.start_run(ctx, *form)
+    run_update, timer, message, _ = _start(ctx, form)
     assert "training.lr" in message and "data.train_path" in message
     with ctx.history() as h:
         assert h.list_runs() == []
@@ -73,9 +97,9 @@ def test_bad_form_shows_every_problem_and_starts_nothing(ready_workspace):
 
 def test_taken_name_gets_a_suffix_and_stop_resume_work(ready_workspace):
     ctx = StudioContext(ready_workspace)
-    tab.start_run(ctx, *_form(ctx, name="dup", training__max_steps=5))
+    _start(ctx, _form(ctx, name="dup", training__max_steps=5))
     _until_final(ctx, "dup")
-    run_update, *_ = tab.start_run(ctx, *_form(ctx, name="dup", training__max_steps=100000, training__save_steps=0))
+    run_update, *_ = _start(ctx, _form(ctx, name="dup", training__max_steps=100000, training__save_steps=0))
     assert run_update["value"] == "dup-2"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -94,10 +118,17 @@ def test_taken_name_gets_a_suffix_and_stop_resume_work(ready_workspace):
 
 def test_attach_selects_the_live_run_after_a_reload(ready_workspace):
     ctx = StudioContext(ready_workspace)
-    assert tab.attach(ctx)[0]["value"] is None
-    tab.start_run(ctx, *_form(ctx, name="live", training__max_steps=100000, training__save_steps=0))
-    runs, timer, corpora, tokenizers = tab.attach(ctx)  # what a fresh page load does
-    assert runs["value"] == "live" and timer.active and corpora == ["syn"] and tokenizers == ["tok"]
+    c = _tab(ctx)
+    out = tab.attach(ctx, c)
+    assert out[c.dash.run]["value"] is None and not out[c.dash.timer].active
+    _start(ctx, _form(ctx, name="live", training__max_steps=100000, training__save_steps=0))
+    out = tab.attach(ctx, c)  # what a fresh page load does
+    runs, timer, corpora, tokenizers = (out[k] for k in (c.dash.run, c.dash.timer, c.controls.corpus, c.controls.tokenizer))
+    assert runs["value"] == "live" and timer.active
+    assert (corpora["choices"], corpora["value"]) == (["syn"], "syn") and (tokenizers["choices"], tokenizers["value"]) == (
+        ["tok"],
+        "tok",
+    )
     tab.stop_run(ctx, "live")
     _until_final(ctx, "live")
 
@@ -108,7 +139,7 @@ def test_tab_builds(ready_workspace):
         with gr.Tab("Train"):
             components = tab.build(ctx)
     # Positional: the i-th field must be FORM_PATHS[i], or a value would land in another key.
-    assert [c.elem_id for c in components.fields] == [
+    assert [c.elem_id for c in components.controls.fields] == [
         "train-" + path.replace(".", "-").replace("_", "-") for path in forms.FORM_PATHS
     ]
 
@@ -125,7 +156,7 @@ def test_grammar_while_training_from_the_form_draws_the_pairs_panel(ready_worksp
     )
     argv = shlex.split(tab.show_command(ctx, *form))
     assert "eval.pairs_every=4" in argv and "eval.pairs_limit=4" in argv
-    assert tab.start_run(ctx, *form)[2] == ""
+    assert _start(ctx, form)[2] == ""
     cache, fig = _until_final(ctx, "grammar")[:2]
     steps = [int(step) for step in cache.series["pairs_acc"]["step"]]
     assert steps == [0, 4, 8]
@@ -135,7 +166,7 @@ def test_grammar_while_training_from_the_form_draws_the_pairs_panel(ready_worksp
 
 def test_choosing_teachers_starts_a_distillation_the_cli_would_start(ready_workspace):
     ctx = StudioContext(ready_workspace)
-    tab.start_run(ctx, *_form(ctx, name="teacher", training__max_steps=5))
+    _start(ctx, _form(ctx, name="teacher", training__max_steps=5))
     _until_final(ctx, "teacher")
     assert tab.teacher_choices(ctx) == ["teacher"]
     form = _form(ctx, name="student", training__max_steps=4, distillation__teacher_models=["teacher"], distillation__alpha=0.25)
@@ -143,7 +174,7 @@ def test_choosing_teachers_starts_a_distillation_the_cli_would_start(ready_works
     assert argv[:4] == ["babyllama", "distill", "--config", "tiny"]
     from_cli = config.load_distillation(presets.find(argv[3]), None, argv[4:])
     assert from_cli == tab._resolve(ctx, *form[:4], form[4:])[0]
-    run_update, timer, message, command = tab.start_run(ctx, *form)
+    run_update, timer, message, command = _start(ctx, form)
     assert message == "" and command.startswith("babyllama distill")
     out = _until_final(ctx, "student")
     assert "finished" in out[2] and "kl_loss" in out[0].series
@@ -159,7 +190,7 @@ def test_babylm_checkpoints_option_is_the_cli_key(ready_workspace):
     command = tab.show_command(ctx, *_form(ctx, training__checkpoint_words="babylm", training__babylm_track="strict-small"))
     assert "training.checkpoint_words=babylm" in command and "training.babylm_track=strict-small" in command
     assert "training.checkpoint_words=20k,10k" not in tab.show_command(ctx, *_form(ctx))
-    _, _, message, _ = tab.start_run(ctx, *_form(ctx, name="bad-marks", training__checkpoint_words="20k,10k"))
+    _, _, message, _ = _start(ctx, _form(ctx, name="bad-marks", training__checkpoint_words="20k,10k"))
     assert "training.checkpoint_words" in message
     with ctx.history() as h:
         assert h.get_run("bad-marks") is None
@@ -186,7 +217,7 @@ def test_a_locked_history_is_a_busy_message_not_an_app_error(ready_workspace, mo
     lock = sqlite3.connect(ready_workspace.db_path, isolation_level=None)
     lock.execute("BEGIN EXCLUSIVE")
     try:
-        message = tab.start_run(ctx, *_form(ctx, name="later", training__max_steps=5))[2]
+        message = _start(ctx, _form(ctx, name="later", training__max_steps=5))[2]
         assert "is busy" in message and "retry" in message
         # The stop file needs no database: the stop is requested all the same.
         assert "stop requested" in tab.stop_run(ctx, "held") and (run_dir / jobs.STOP_FILE).is_file()
@@ -216,10 +247,10 @@ def test_the_tick_shows_an_events_runs_rows_ingested_from_its_log(workspace):
     events = EventHistory(run_dir, job)
     events.set_status("ev", "running", pid=1, host="node-7", heartbeat=time.time())
     events.write_metric_rows(0, metric_rows(0, 5, {"loss": 4.0}, 50, 40))
-    cache = tab.tick(ctx, "ev", None, "step")[0]
+    cache = _tick(ctx, "ev", None)[0]
     assert cache.last_step == 5 and cache.points() == 1
     events.write_metric_rows(0, metric_rows(0, 10, {"loss": 3.0}, 100, 80))
-    cache = tab.tick(ctx, "ev", cache, "step")[0]
+    cache = _tick(ctx, "ev", cache)[0]
     assert cache.last_step == 10 and cache.points() == 2
     with ctx.history() as h:
         assert h.get_run("ev").status == "running" and h.get_run("ev").host == "node-7"

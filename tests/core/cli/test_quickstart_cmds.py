@@ -51,7 +51,7 @@ def test_quickstart_runs_the_whole_chain(workspace, capsys):
 def test_one_first_curve_time_in_readme_studio_and_help():
     from core.cli import build_parser
     from core.cli.quickstart_cmds import FIRST_CURVE
-    from studio.start_here import INTRO
+    from studio.panels.start_here import INTRO
 
     readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
     assert FIRST_CURVE in " ".join(readme.split())

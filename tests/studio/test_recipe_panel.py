@@ -9,6 +9,7 @@ import os
 import shlex
 import time
 
+import gradio as gr
 import pytest
 
 from core import jobs
@@ -16,7 +17,7 @@ from core.cli import build_parser
 from core.jobs import spawn
 from core.recipe import chain
 from studio.context import StudioContext
-from studio.tabs import recipe as tab
+from studio.panels import recipe as panel
 
 CHAIN = "babyllama-2023-tiny"
 
@@ -39,6 +40,14 @@ def data(tmp_path):
     return folder
 
 
+def _start(ctx, *form) -> tuple:
+    """start_recipe's answer as (chains, detail, timer, command); a refusal answers only detail and timer."""
+    with gr.Blocks():
+        c = panel.build_panel(ctx)
+    out = panel.start_recipe(ctx, *form, c=c)
+    return tuple(out.get(k) for k in (c.chain, c.detail, c.timer, c.command))
+
+
 def _rows(md: str) -> dict[str, list[str]]:
     """The detail's table: {step: [what, job, status, progress, note]}."""
     table = [
@@ -58,15 +67,15 @@ def _job(h, name: str, kind: str, status: str, step: int = 0, total: int | None 
 
 def test_the_command_shown_is_the_cli_command_and_starts_the_same_job(ctx, workspace, data):
     form = [str(data), "", "tok", "tiny", ""]
-    command = tab.show_command(ctx, *form)
+    command = panel.show_command(ctx, *form)
     argv = shlex.split(command)
     assert argv[:3] == ["babyllama", "recipe", "babyllama-2023"] and "--name" not in argv
     args = build_parser().parse_args(argv[1:])  # what the CLI makes of that command
     from_cli = chain.RecipeOptions(
         data=args.data, babylm_data=args.babylm_data, tokenizer=args.tokenizer, scale=args.scale, name=args.name
     )
-    assert from_cli == tab.options(*form) and from_cli.name == CHAIN and from_cli.data == str(data)
-    chains, detail, timer, shown = tab.start_recipe(ctx, *form)
+    assert from_cli == panel.options(*form) and from_cli.name == CHAIN and from_cli.data == str(data)
+    chains, detail, timer, shown = _start(ctx, *form)
     assert shown == command and timer.active and chains["value"] == f"{CHAIN}-recipe"
     with ctx.history() as h:
         row = h.get_run(f"{CHAIN}-recipe")
@@ -74,24 +83,24 @@ def test_the_command_shown_is_the_cli_command_and_starts_the_same_job(ctx, works
     assert chain.RecipeOptions.from_dict(row.config) == from_cli
     assert f"**{CHAIN}-recipe**: queued" in detail and "NOT the published recipe" in detail
     # A second start of the same chain while it is active is refused, naming the job; nothing new starts.
-    again = tab.start_recipe(ctx, *form)
+    again = _start(ctx, *form)
     assert f"job {CHAIN}-recipe is still" in again[1] and not again[2].active
-    assert tab.chain_choices(ctx) == [f"{CHAIN}-recipe"]
+    assert panel.chain_choices(ctx) == [f"{CHAIN}-recipe"]
 
 
 def test_bad_data_is_refused_naming_the_field(ctx, tmp_path):
     missing = tmp_path / "nowhere"
-    assert tab.show_command(ctx, str(missing), "", "", "tiny", "").startswith(
+    assert panel.show_command(ctx, str(missing), "", "", "tiny", "").startswith(
         f"# --data (data folder) {missing}: no such folder, file or corpus"
     )
-    out = tab.start_recipe(ctx, "", "", "", "published", "")
+    out = _start(ctx, "", "", "", "published", "")
     assert "--data (data folder): empty" in out[1] and not out[2].active
-    assert tab.chain_choices(ctx) == []
+    assert panel.chain_choices(ctx) == []
 
 
 def test_a_chain_is_one_item_whose_detail_lists_every_steps_status_and_progress(ctx, workspace, data):
-    job = tab.start_recipe(ctx, str(data), "", "tok", "tiny", "")[0]["value"]
-    opts = tab.options(str(data), "", "tok", "tiny", "")
+    job = _start(ctx, str(data), "", "tok", "tiny", "")[0]["value"]
+    opts = panel.options(str(data), "", "tok", "tiny", "")
     folder = chain.chain_dir(opts, workspace)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / chain.GPU_FILE).write_text(json.dumps({"skipped": True, "note": "no CUDA on this machine"}))
@@ -102,8 +111,8 @@ def test_a_chain_is_one_item_whose_detail_lists_every_steps_status_and_progress(
         _job(h, f"{CHAIN}-llama-360M", "train", "running", 6, 12)
         _job(h, f"{CHAIN}-eval-gpt2-705M", "eval", "queued")
     # One item for the chain, whatever its steps' jobs: the recipe job.
-    assert tab.chain_choices(ctx) == [job]
-    chains, detail, timer = tab.attach(ctx)  # a page load re-attaches to the live chain
+    assert panel.chain_choices(ctx) == [job]
+    chains, detail, timer = panel.attach(ctx)  # a page load re-attaches to the live chain
     assert chains["value"] == job and timer.active
     rows = _rows(detail)
     assert list(rows) == [s.name for s in chain.recipe.STEPS]
@@ -119,10 +128,10 @@ def test_a_chain_is_one_item_whose_detail_lists_every_steps_status_and_progress(
     with ctx.history() as h:
         h.set_status(f"{CHAIN}-llama-360M", "failed", error="out of memory")
         h.set_status(job, "failed", error=f"recipe step llama-360M: job {CHAIN}-llama-360M ended failed")
-    detail, timer = tab.poll(ctx, job)
+    detail, timer = panel.poll(ctx, job)
     rows = _rows(detail)
     assert not timer.active and "**Error:** recipe step llama-360M" in detail
     assert rows["llama-360M"][2:] == ["❌ failed", "6/12 (50%)", "failed: out of memory"]
     assert rows["llama-58M"][2] == "· not started" and rows["gpt2-705M"][2] == "✅ completed"
-    nothing, timer = tab.poll(ctx, None)
+    nothing, timer = panel.poll(ctx, None)
     assert nothing == "" and not timer.active

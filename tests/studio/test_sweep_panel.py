@@ -16,8 +16,8 @@ from core.sweep import runs as sweep_runs
 from core.sweep import spec as sweep
 from studio import forms
 from studio.context import StudioContext
+from studio.panels import sweep as panel
 from studio.tabs import compare as compare_tab
-from studio.tabs import sweep as tab
 from studio.tabs import train as train_tab
 
 
@@ -34,16 +34,16 @@ def _form(ctx, **changes):
 
 
 def test_parse_space_splits_grid_lines_from_distributions():
-    grid, space = tab.parse_space("training.lr: [1e-4, 3e-4]\nmodel.n_layer: {choice: [2, 4]}\n")
+    grid, space = panel.parse_space("training.lr: [1e-4, 3e-4]\nmodel.n_layer: {choice: [2, 4]}\n")
     assert grid == {"training.lr": ["1e-4", "3e-4"]} and space == {"model.n_layer": {"choice": [2, 4]}}
     with pytest.raises(UserError, match="sweep space"):
-        tab.parse_space("training.lr: [1e-4\n")
+        panel.parse_space("training.lr: [1e-4\n")
     with pytest.raises(UserError, match="one `section.key"):
-        tab.parse_space("just text")
+        panel.parse_space("just text")
 
 
 def test_spec_takes_the_form_as_base_and_only_changed_fields(ctx):
-    spec = tab.build_spec(
+    spec = panel.build_spec(
         ctx,
         "",
         "training.lr: [1e-4, 1e-3]\ntraining.weight_decay: {uniform: [0, 0.1]}",
@@ -62,7 +62,7 @@ def test_spec_takes_the_form_as_base_and_only_changed_fields(ctx):
 def test_bad_sweep_shows_every_problem_and_starts_nothing(ctx):
     form = _form(ctx, training__lr=-1.0)
     form[1] = "no-such-corpus"
-    message = tab.start_sweep(ctx, "bad", "training.batch_size: [8, 0]\ntraining.lrr: [1]", 1, 0, "eval_loss", "min", *form)
+    message = panel.start_sweep(ctx, "bad", "training.batch_size: [8, 0]\ntraining.lrr: [1]", 1, 0, "eval_loss", "min", *form)
     for where in ("data.train_path", "training.lr", "grid.training.lrr", "bad-bs0: training.batch_size"):
         assert where in message, message
     with ctx.history() as h:
@@ -71,8 +71,8 @@ def test_bad_sweep_shows_every_problem_and_starts_nothing(ctx):
 
 def test_start_queues_every_trial_and_a_taken_name_gets_a_suffix(ctx):
     form = _form(ctx, training__max_steps=100000, training__save_steps=0)
-    message = tab.start_sweep(ctx, "ui", "training.seed: [1, 2]", 1, 0, "eval_loss", "min", *form)
-    again = tab.start_sweep(ctx, "ui", "training.seed: [3]", 1, 0, "eval_loss", "min", *form)
+    message = panel.start_sweep(ctx, "ui", "training.seed: [1, 2]", 1, 0, "eval_loss", "min", *form)
+    again = panel.start_sweep(ctx, "ui", "training.seed: [3]", 1, 0, "eval_loss", "min", *form)
     try:
         assert "**Sweep ui**: 2 trial(s) queued" in message and "| ui-seed1 | 1 |" in message
         assert "**Sweep ui-2**: 1 trial(s)" in again and "ui-2-seed3" in again
@@ -87,7 +87,7 @@ def test_start_queues_every_trial_and_a_taken_name_gets_a_suffix(ctx):
         replanned = sweep.plan(sweep.read_spec(Path(argv[3])), name="ui-again")
         assert [t.overrides for t in replanned.trials] == [
             t.overrides
-            for t in sweep.plan(tab.build_spec(ctx, "ui", "training.seed: [1, 2]", 1, 0, "eval_loss", "min", *form)).trials
+            for t in sweep.plan(panel.build_spec(ctx, "ui", "training.seed: [1, 2]", 1, 0, "eval_loss", "min", *form)).trials
         ]
     finally:
         with ctx.history() as h:
@@ -110,8 +110,8 @@ def test_choosing_a_sweep_selects_its_runs_with_table_and_plot(ctx):
                 ("sw-c", {"training.lr": 1e-2}, []),
             ],
         )
-    assert tab.sweep_choices(ctx) == ["sw"]
-    selected, table, fig = tab.show_sweep(ctx, "sw", ["other"])
+    assert panel.sweep_choices(ctx) == ["sw"]
+    selected, table, fig = panel.show_sweep(ctx, "sw", ["other"])
     assert selected["value"] == ["sw-a", "sw-b", "sw-c"] and {"other", "sw-a"} <= set(selected["choices"])
     assert isinstance(table, pd.DataFrame)
     assert list(table.columns) == ["best", "run", "status", "where", "training.lr", "eval_loss"]
@@ -121,9 +121,9 @@ def test_choosing_a_sweep_selects_its_runs_with_table_and_plot(ctx):
     assert list(stars[0].text) == ["sw-b"] and list(stars[0].y) == [2.0]
     # The curves, config diff and evals follow the selection through compare's own handlers.
     assert len(compare_tab.overlay(ctx, selected["value"], "eval_loss", "step", 0.0).data) == 3
-    unchanged, empty, _ = tab.show_sweep(ctx, None, ["other"])
+    unchanged, empty, _ = panel.show_sweep(ctx, None, ["other"])
     assert unchanged == gr.update() and empty.empty
-    table, _, summary, timer = tab.poll_sweep(ctx, "sw")  # every trial final: the timer stops
+    table, _, summary, timer = panel.poll_sweep(ctx, "sw")  # every trial final: the timer stops
     assert table.loc[table["best"] == "★", "run"].tolist() == ["sw-b"]
     assert summary == "best: **sw-b** eval_loss 2 (step 5) · 3 trials: 3 finished" and timer.active is False
 
@@ -139,11 +139,11 @@ def test_the_best_so_far_line_counts_each_trials_scheduler_state():
         row("sw-3", "queued", "PENDING (JobArrayTaskLimit)"),
         row("sw-4", "finished", "COMPLETED", 2.2),
     ]
-    line = tab.best_so_far({"metric": "eval_loss", "rows": rows})
+    line = panel.best_so_far({"metric": "eval_loss", "rows": rows})
     assert line == (
         "best so far: **sw-1** eval_loss 2.01 (step 40) · 5 trials: 2 running, 2 pending on SLURM (JobArrayTaskLimit), 1 finished"
     )
-    waiting = tab.best_so_far({"metric": "loss", "rows": [row("sw-0", "queued", "PENDING (Resources)")]})
+    waiting = panel.best_so_far({"metric": "loss", "rows": [row("sw-0", "queued", "PENDING (Resources)")]})
     assert waiting == "no loss logged yet · 1 trials: 1 pending on SLURM (Resources)"
 
 
@@ -154,9 +154,9 @@ def test_tabs_build_with_the_sweep_sections(ctx):
         with gr.Tab("Compare"):
             compare_tab.build(ctx)
     with gr.Blocks() as demo:
-        launcher = tab.build_launcher(ctx, [gr.Dropdown(["tiny"], value="tiny"), gr.Dropdown(), gr.Dropdown()])
-        results = tab.build_results(ctx, gr.Dropdown(multiselect=True))
-    assert launcher.space.value == tab.SPACE_EXAMPLE and results.sweep.label == "sweep"
+        launcher = panel.build_launcher(ctx, [gr.Dropdown(["tiny"], value="tiny"), gr.Dropdown(), gr.Dropdown()])
+        results = panel.build_results(ctx, gr.Dropdown(multiselect=True))
+    assert launcher.space.value == panel.SPACE_EXAMPLE and results.sweep.label == "sweep"
     assert len(demo.fns) >= 3
 
 

@@ -14,9 +14,10 @@ import gradio as gr
 
 from core.errors import UserError
 from core.export.runner import RESULT_FILE, ExportOptions, start_export_job
-from core.history import FINAL
+from studio import job_panel
 from studio.context import StudioContext
-from studio.shared import cli_command, job_view, model_choices, refused
+from studio.job_panel import JobPanel
+from studio.shared import cli_command, model_choices
 
 BUTTONS = {"hf": "HF folder (safetensors + model card)", "onnx": "ONNX (checked)", "int8": "int8 ONNX (size + perplexity)"}
 
@@ -24,15 +25,12 @@ BUTTONS = {"hf": "HF folder (safetensors + model card)", "onnx": "ONNX (checked)
 class ExportComponents(NamedTuple):
     model: gr.Dropdown
     buttons: dict
-    job: gr.Textbox
-    status: gr.Markdown
+    panel: JobPanel
     result: gr.Markdown
-    log: gr.Textbox
-    timer: gr.Timer
 
 
-def start_export(ctx: StudioContext, fmt: str, model: str | None) -> tuple:
-    """Start an `export` job of `model` in format `fmt` -> (job, status, log, timer, result)."""
+def start_export(ctx: StudioContext, fmt: str, model: str | None, c: ExportComponents) -> dict:
+    """Start an `export` job of `model` in format `fmt` -> the job block and what it is doing."""
     try:
         if not model:
             raise UserError("Model: choose a finished run to export (train one in the Train tab first)")
@@ -40,10 +38,9 @@ def start_export(ctx: StudioContext, fmt: str, model: str | None) -> tuple:
         with ctx.history() as h:
             run = start_export_job(opts, ctx.workspace, h, command=cli_command(ctx, "export", model, "--format", fmt))
     except UserError as err:
-        return refused(err, 5)
-    status, log, _ = job_view(ctx, run.name)
+        return job_panel.refused(c.panel, err)
     output = run.config["output"]
-    return run.name, status, log, gr.Timer(active=True), f"Exporting `{model}` as **{fmt}** to `{output}` …"
+    return {**job_panel.started(ctx, c.panel, run.name), c.result: f"Exporting `{model}` as **{fmt}** to `{output}` …"}
 
 
 def result_view(output: str | None) -> str:
@@ -75,14 +72,9 @@ def result_view(output: str | None) -> str:
     return "\n".join(lines)
 
 
-def poll_export(ctx: StudioContext, job: str) -> tuple:
-    """Timer tick -> (job, status, log, timer, result)."""
-    if not job:
-        return "", gr.skip(), gr.skip(), gr.Timer(active=False), gr.skip()
-    status, log, run = job_view(ctx, job)
-    if run.status not in FINAL:
-        return job, status, log, gr.Timer(active=True), gr.skip()
-    return job, status, log, gr.Timer(active=False), result_view((run.config or {}).get("output"))
+def poll_export(ctx: StudioContext, job: str, c: ExportComponents) -> dict:
+    """Timer tick -> the job block, and the result once the export finished."""
+    return job_panel.poll(ctx, c.panel, "export", job, lambda made: {c.result: result_view(made)} if made else {})
 
 
 def build(ctx: StudioContext) -> ExportComponents:
@@ -96,14 +88,15 @@ def build(ctx: StudioContext) -> ExportComponents:
         )
         with gr.Row():
             buttons = {fmt: gr.Button(label, elem_id=f"export-{fmt}") for fmt, label in BUTTONS.items()}
-        job = gr.Textbox(visible=False)
-        status = gr.Markdown(elem_id="export-status")
         with gr.Row():
             result = gr.Markdown(elem_id="export-result")
-            log = gr.Textbox(label="log (tail)", lines=8, max_lines=8)
-        timer = gr.Timer(1.0, active=False)
+            with gr.Column():
+                panel = job_panel.job_panel("export", log_lines=8, log_label="log (tail)")
     model.focus(lambda: gr.update(choices=model_choices(ctx)), None, model, show_progress="hidden", api_visibility="private")
+    c = ExportComponents(model, buttons, panel, result)
     for fmt, button in buttons.items():
-        button.click(partial(start_export, ctx, fmt), model, [job, status, log, timer, result], api_name=f"export_{fmt}")
-    timer.tick(partial(poll_export, ctx), job, [job, status, log, timer, result], show_progress="hidden", api_name="export_job")
-    return ExportComponents(model, buttons, job, status, result, log, timer)
+        button.click(partial(start_export, ctx, fmt, c=c), model, [*panel.outputs, result], api_name=f"export_{fmt}")
+    panel.timer.tick(
+        partial(poll_export, ctx, c=c), panel.job, [*panel.outputs, result], show_progress="hidden", api_name="export_job"
+    )
+    return c

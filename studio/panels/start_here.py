@@ -59,14 +59,24 @@ def on_load(ctx: StudioContext):
     return gr.Group(visible=empty or bool(job)), job, gr.Timer(active=bool(job))
 
 
-def start_chain(ctx: StudioContext):
-    """Start the quickstart job -> (job name, status, timer, button); a refusal starts nothing."""
+def start_chain(ctx: StudioContext, c: StartComponents) -> dict:
+    """Start the quickstart job -> its name, status, the timer and the button; a refusal starts nothing."""
     try:
         with ctx.history() as h:
             row = quickstart.start(ctx.workspace, h)
     except UserError as err:
-        return "", f"**Could not start:** {err}", gr.Timer(active=False), gr.Button(interactive=True)
-    return row.name, describe(row, ""), gr.Timer(active=True), gr.Button(interactive=False)
+        return {
+            c.job: "",
+            c.status: f"**Could not start:** {err}",
+            c.timer: gr.Timer(active=False),
+            c.button: gr.Button(interactive=True),
+        }
+    return {
+        c.job: row.name,
+        c.status: describe(row, ""),
+        c.timer: gr.Timer(active=True),
+        c.button: gr.Button(interactive=False),
+    }
 
 
 def describe(row: dict, log: str) -> str:
@@ -78,42 +88,39 @@ def describe(row: dict, log: str) -> str:
     return text + (f"\n\n`{last[0]}`" if last else "")
 
 
-def poll(ctx: StudioContext, job: str):
-    """One poll -> (status, timer, tabs, train run, train timer, group, button, train corpus, train tokenizer).
+def poll(ctx: StudioContext, job: str, c: StartComponents, tabs: gr.Tabs, train) -> dict:
+    """One poll -> the panel's status, timer, group and button, and once the chain finished the
+    page's `tabs` and the Train tab's run, timer, corpus and tokenizer (`train`: TrainComponents).
 
     Once the chain finished, the Train tab is selected with the new run and its dashboard polling;
     a failed chain says which step failed and why, and the button can be clicked again.
     """
-    keep, form = (gr.skip(),) * 3, (gr.skip(),) * 2
     if not job:
-        return "", gr.Timer(active=False), *keep, gr.skip(), gr.Button(interactive=True), *form
+        return {c.status: "", c.timer: gr.Timer(active=False), c.button: gr.Button(interactive=True)}
     with ctx.history() as h:
         row = jobs.refresh(h, job)
         run = row.config.get("run")
-        train = h.get_run(run) if run else None
+        train_row = h.get_run(run) if run else None
     if row.status not in FINAL:
-        return describe(row, log_tail(row.run_dir, 5)), gr.Timer(), *keep, gr.skip(), gr.skip(), *form
-    if row.status == "finished" and train is not None:
-        return (
-            f"✅ run `{run}` started: its live curve is in the Train tab",
-            gr.Timer(active=False),
-            gr.Tabs(selected="train"),
-            gr.update(choices=run_choices(ctx), value=run),
-            gr.Timer(active=True),
-            gr.Group(visible=False),
-            gr.Button(interactive=True),
-            gr.update(choices=ctx.workspace.corpora(), value=row.config["corpus"]),
-            gr.update(choices=ctx.workspace.tokenizers(), value=row.config["tokenizer"]),
-        )
+        return {c.status: describe(row, log_tail(row.run_dir, 5)), c.timer: gr.Timer()}
+    if row.status == "finished" and train_row is not None:
+        return {
+            c.status: f"✅ run `{run}` started: its live curve is in the Train tab",
+            c.timer: gr.Timer(active=False),
+            tabs: gr.Tabs(selected="train"),
+            train.dash.run: gr.update(choices=run_choices(ctx), value=run),
+            train.dash.timer: gr.Timer(active=True),
+            c.group: gr.Group(visible=False),
+            c.button: gr.Button(interactive=True),
+            train.controls.corpus: gr.update(choices=ctx.workspace.corpora(), value=row.config["corpus"]),
+            train.controls.tokenizer: gr.update(choices=ctx.workspace.tokenizers(), value=row.config["tokenizer"]),
+        }
     error = row.error or f"the quickstart job ended {row.status}"
-    return (
-        f"❌ **{error}**\n\nSee `babyllama runs logs {job}`.",
-        gr.Timer(active=False),
-        *keep,
-        gr.skip(),
-        gr.Button(interactive=True),
-        *form,
-    )
+    return {
+        c.status: f"❌ **{error}**\n\nSee `babyllama runs logs {job}`.",
+        c.timer: gr.Timer(active=False),
+        c.button: gr.Button(interactive=True),
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -129,12 +136,25 @@ def build(ctx: StudioContext) -> StartComponents:
         status = gr.Markdown(elem_id="start-here-status")
     job = gr.Textbox(visible=False, elem_id="start-here-job")
     timer = gr.Timer(POLL_S, active=False)
-    button.click(partial(start_chain, ctx), None, [job, status, timer, button], api_name="quickstart")
-    return StartComponents(group, button, status, job, timer)
+    c = StartComponents(group, button, status, job, timer)
+    button.click(partial(start_chain, ctx, c=c), None, [job, status, timer, button], api_name="quickstart")
+    return c
 
 
 def wire(demo: gr.Blocks, ctx: StudioContext, c: StartComponents, tabs: gr.Tabs, train) -> None:
     """Page load shows or hides the panel; its timer hands over to the Train tab (`train`: TrainComponents)."""
     demo.load(partial(on_load, ctx), None, [c.group, c.job, c.timer], api_visibility="private")
-    outputs = [c.status, c.timer, tabs, train.run, train.timer, c.group, c.button, train.corpus, train.tokenizer]
-    c.timer.tick(partial(poll, ctx), c.job, outputs, show_progress="hidden", api_visibility="private")
+    outputs = [
+        c.status,
+        c.timer,
+        tabs,
+        train.dash.run,
+        train.dash.timer,
+        c.group,
+        c.button,
+        train.controls.corpus,
+        train.controls.tokenizer,
+    ]
+    c.timer.tick(
+        partial(poll, ctx, c=c, tabs=tabs, train=train), c.job, outputs, show_progress="hidden", api_visibility="private"
+    )

@@ -73,8 +73,8 @@ def show_command(ctx: StudioContext, data, babylm_data, tokenizer, scale, name) 
     return chain.command(opts, ctx.workspace)
 
 
-def start_recipe(ctx: StudioContext, data, babylm_data, tokenizer, scale, name):
-    """Start the `recipe` job as the CLI would -> (chains dropdown, detail, timer, command)."""
+def start_recipe(ctx: StudioContext, data, babylm_data, tokenizer, scale, name, c: RecipeComponents) -> dict:
+    """Start the `recipe` job as the CLI would -> the chains dropdown, detail, timer and command."""
     try:
         opts = options(data, babylm_data, tokenizer, scale, name)
         command = chain.command(opts, ctx.workspace)
@@ -82,8 +82,13 @@ def start_recipe(ctx: StudioContext, data, babylm_data, tokenizer, scale, name):
             job = chain.start(opts, ctx.workspace, h, command=command)
     except UserError as err:
         gr.Warning(str(err).split("\n")[0])
-        return gr.skip(), f"⚠️ {err}", gr.Timer(active=False), gr.skip()
-    return (gr.update(choices=chain_choices(ctx), value=job.name), describe(ctx, job.name), gr.Timer(active=True), command)
+        return {c.detail: f"⚠️ {err}", c.timer: gr.Timer(active=False)}
+    return {
+        c.chain: gr.update(choices=chain_choices(ctx), value=job.name),
+        c.detail: describe(ctx, job.name),
+        c.timer: gr.Timer(active=True),
+        c.command: command,
+    }
 
 
 def chain_choices(ctx: StudioContext) -> list[str]:
@@ -191,7 +196,8 @@ def build_panel(ctx: StudioContext) -> RecipeComponents:
     timer = gr.Timer(POLL_S, active=False)
     form = [data, babylm, tokenizer, scale, name]
     show.click(partial(show_command, ctx), form, command, api_name="recipe_command")
-    start.click(partial(start_recipe, ctx), form, [chains, detail, timer, command], api_name="start_recipe")
+    c = RecipeComponents(data, babylm, tokenizer, scale, name, start, command, chains, detail, timer)
+    start.click(partial(start_recipe, ctx, c=c), form, [chains, detail, timer, command], api_name="start_recipe")
     gr.on(
         [timer.tick, chains.change], partial(poll, ctx), chains, [detail, timer], show_progress="hidden", api_visibility="private"
     )
@@ -204,4 +210,4 @@ def build_panel(ctx: StudioContext) -> RecipeComponents:
         show_progress="hidden",
         api_visibility="private",
     )
-    return RecipeComponents(data, babylm, tokenizer, scale, name, start, command, chains, detail, timer)
+    return c
