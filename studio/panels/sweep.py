@@ -177,18 +177,25 @@ def show_sweep(ctx: StudioContext, name: str | None, selected: list[str] | None)
     return gr.update(choices=choices, value=trials), results_table(result), sweep_plot.figure(result)
 
 
-def poll_sweep(ctx: StudioContext, name: str | None):
-    """(table, plot, best-so-far line, timer): re-read while any trial is queued or running (each
-    trial's scheduler state and newest rows; `sweep_runs.get` refreshes and ingests them)."""
+def poll_sweep(ctx: StudioContext, name: str | None, r: SweepResults) -> dict:
+    """Timer tick -> the table, plot, best-so-far line and timer, re-read while any trial is queued
+    or running (each trial's scheduler state and newest rows; `sweep_runs.results` refreshes and
+    ingests them). No sweep, or one gone: the line clears and the timer stops."""
+    idle = {r.summary: "", r.timer: gr.Timer(active=False)}
     if not name:
-        return gr.skip(), gr.skip(), "", gr.Timer(active=False)
+        return idle
     try:
         with ctx.history() as h:
             result = sweep_runs.results(h, name)
     except UserError:
-        return gr.skip(), gr.skip(), "", gr.Timer(active=False)
-    live = any(r["status"] in ACTIVE for r in result["rows"])
-    return results_table(result), sweep_plot.figure(result), best_so_far(result), gr.Timer(active=live)
+        return idle
+    live = any(row["status"] in ACTIVE for row in result["rows"])
+    return {
+        r.table: results_table(result),
+        r.plot: sweep_plot.figure(result),
+        r.summary: best_so_far(result),
+        r.timer: gr.Timer(active=live),
+    }
 
 
 def best_so_far(result: dict) -> str:
@@ -270,9 +277,10 @@ def build_results(ctx: StudioContext, selected: gr.Dropdown) -> SweepResults:
         summary = gr.Markdown("", elem_id="compare-sweep-best")
         timer = gr.Timer(2.0, active=False)
     choice.focus(lambda: gr.update(choices=sweep_choices(ctx)), None, choice, show_progress="hidden", api_visibility="private")
-    poll = partial(poll_sweep, ctx)
+    results = SweepResults(choice, table, plot, summary, timer)
+    poll = partial(poll_sweep, ctx, r=results)
     choice.change(partial(show_sweep, ctx), [choice, selected], [selected, table, plot], api_name="sweep_results").then(
         poll, [choice], [table, plot, summary, timer], show_progress="hidden", api_visibility="private"
     )
     timer.tick(poll, [choice], [table, plot, summary, timer], show_progress="hidden", api_visibility="private")
-    return SweepResults(choice, table, plot, summary, timer)
+    return results

@@ -235,7 +235,7 @@ def test_evaluate_tab_runs_the_babylm_suite_as_a_job(ctx):
     with ctx.history() as h:
         run = h.get_run(job)
     # The job runs exactly what its shown command runs through the CLI.
-    assert run["config"]["exact"] is False and _cli_options(run["command"]) == run["config"]
+    assert run.config["exact"] is False and _cli_options(run.command) == run.config
     with gr.Blocks():
         c = eval_tab.build(ctx)
     deadline = time.monotonic() + 180

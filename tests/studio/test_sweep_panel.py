@@ -123,7 +123,10 @@ def test_choosing_a_sweep_selects_its_runs_with_table_and_plot(ctx):
     assert len(compare_tab.overlay(ctx, selected["value"], "eval_loss", "step", 0.0).data) == 3
     unchanged, empty, _ = panel.show_sweep(ctx, None, ["other"])
     assert unchanged == gr.update() and empty.empty
-    table, _, summary, timer = panel.poll_sweep(ctx, "sw")  # every trial final: the timer stops
+    with gr.Blocks():
+        r = panel.build_results(ctx, gr.Dropdown(multiselect=True))
+    out = panel.poll_sweep(ctx, "sw", r)  # every trial final: the timer stops
+    table, summary, timer = out[r.table], out[r.summary], out[r.timer]
     assert table.loc[table["best"] == "★", "run"].tolist() == ["sw-b"]
     assert summary == "best: **sw-b** eval_loss 2 (step 5) · 3 trials: 3 finished" and timer.active is False
 
