@@ -127,7 +127,7 @@ def test_two_gloo_processes_in_the_allocation_train_as_the_same_local_run(ready_
 
 def test_eval_and_export_jobs_on_slurm_record_their_results_on_the_models_run(ready_workspace, history, capsys):
     jobs.start("train", _cfg("training.max_steps=10", "training.save_steps=0"), ready_workspace, history, name="ev-src")
-    assert _wait(history, "ev-src", lambda r: r.status in FINAL)["status"] == "finished"
+    assert _wait(history, "ev-src", lambda r: r.status in FINAL).status == "finished"
     (ready_workspace.root / "backends.yaml").write_text(
         "clusters:\n  test:\n    partition: debug\n    cpus_per_task: 1\n    mem_gb: 1\n    time: '00:10:00'\n"
     )
