@@ -26,7 +26,8 @@ def _wait(page, predicate, timeout=120, what=""):
 
 def _finished(ws, names) -> bool:
     with History(ws.db_path) as h:
-        return all((h.get_run(n) or {}).get("status") in FINAL for n in names)
+        runs = [h.get_run(n) for n in names]
+    return all(run is not None and run.status in FINAL for run in runs)
 
 
 def _starred(page) -> list[str]:
