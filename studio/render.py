@@ -9,7 +9,7 @@ import html
 import time
 
 from core.generate.text import shown_text
-from core.history.runs import ACTIVE, FINAL, Status
+from core.history.runs import ACTIVE, FINAL, Run, Status
 from core.liveness import status_text
 from core.model.build import human
 from core.train.callbacks import format_eta
@@ -24,7 +24,7 @@ STATUS_COLOURS = {
 }
 
 
-def status_badge(run: dict | None, queue_position: int | None = None) -> str:
+def status_badge(run: Run | None, queue_position: int | None = None) -> str:
     """A coloured pill with the run's status (and its place in the queue)."""
     if not run:
         return '<span class="bl-badge" style="background:#bdbdbd">no run selected</span>'
@@ -49,7 +49,7 @@ def kept_model_note(best) -> str:
     )
 
 
-def progress_html(run: dict | None, last: dict[str, float], tokens: int | None, words: int | None) -> str:
+def progress_html(run: Run | None, last: dict[str, float], tokens: int | None, words: int | None) -> str:
     """Progress bar with step/total, ETA, throughput and tokens/words seen."""
     if not run:
         return ""
@@ -76,7 +76,7 @@ def progress_html(run: dict | None, last: dict[str, float], tokens: int | None, 
     )
 
 
-def _elapsed(run: dict) -> str:
+def _elapsed(run: Run) -> str:
     if not run.started:
         return "-"
     end = run.ended if run.status not in ACTIVE else None

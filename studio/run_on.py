@@ -14,6 +14,7 @@ from core.backends import LOCAL, is_scheduled
 from core.backends import choice as where_mod
 from core.backends.choice import Where
 from core.errors import UserError
+from core.history.runs import Run
 from studio.context import StudioContext
 
 THIS_MACHINE = "this machine"
@@ -93,7 +94,7 @@ def choose(ctx: StudioContext, where: Where):
     return backend
 
 
-def where_html(run: dict | None) -> str:
+def where_html(run: Run | None) -> str:
     """`runs on slurm:gpu job 81 PENDING (Resources)` under the status badge; empty for local runs."""
     if not run or not is_scheduled(run.backend):
         return ""

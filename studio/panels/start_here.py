@@ -15,7 +15,7 @@ import gradio as gr
 from core import jobs
 from core.cli.quickstart_cmds import FIRST_CURVE
 from core.errors import UserError
-from core.history import ACTIVE, FINAL
+from core.history import ACTIVE, FINAL, Run
 from core.jobs import quickstart
 from studio.context import StudioContext
 from studio.shared import log_tail
@@ -79,7 +79,7 @@ def start_chain(ctx: StudioContext, c: StartComponents) -> dict:
     }
 
 
-def describe(row: dict, log: str) -> str:
+def describe(row: Run, log: str) -> str:
     """Markdown of the chain's progress: step i/3, the planned names, and the last log line."""
     params = row.config or {}
     done = row.step or 0

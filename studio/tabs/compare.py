@@ -19,7 +19,7 @@ import pandas as pd
 from core import jobs
 from core.config import from_dict
 from core.errors import ConfigError, UserError
-from core.history import TRAINING, History, Status
+from core.history import TRAINING, History, Run, Status
 from core.model import build as models
 from core.tokenizer import vocab_size_of
 from studio.context import StudioContext
@@ -70,8 +70,8 @@ def training_runs(ctx: StudioContext, status: str = ALL, contains: str = "") -> 
     return [r for r in runs if needle in r.name.lower()]
 
 
-def run_row(ctx: StudioContext, h: History, run: dict, now: float | None = None) -> dict:
-    """One line of the runs table for `run` (a History row)."""
+def run_row(ctx: StudioContext, h: History, run: Run, now: float | None = None) -> dict:
+    """One line of the runs table for `run`."""
     cfg = _config(run)
     params = "?"
     if cfg is not None:
@@ -220,14 +220,14 @@ def rename_run(ctx: StudioContext, old: str | None, new: str) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-def _config(run: dict):
+def _config(run: Run):
     try:
         return from_dict(run.config or {})
     except ConfigError:
         return None
 
 
-def _run_vocab(ctx: StudioContext, run: dict, cfg) -> int | None:
+def _run_vocab(ctx: StudioContext, run: Run, cfg) -> int | None:
     """The vocabulary of the run's own saved tokenizer if it has one, else of the one its config names."""
     run_dir = run.run_dir
     sources = [run_dir] if run_dir and (Path(run_dir) / "tokenizer.json").is_file() else []
@@ -240,11 +240,11 @@ def _run_vocab(ctx: StudioContext, run: dict, cfg) -> int | None:
     return None
 
 
-def _tokens_seen(h: History, run: dict) -> int | None:
+def _tokens_seen(h: History, run: Run) -> int | None:
     return h.last_counts(run.id)[0]
 
 
-def _duration(run: dict, now: float | None = None) -> str:
+def _duration(run: Run, now: float | None = None) -> str:
     if not run.started:
         return ""
     end = run.ended or (now or time.time())
