@@ -9,32 +9,32 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass
 
-from core.history.runs import ACTIVE
+from core.history.runs import ACTIVE, Status
 
 # SLURM state -> our status, for a job whose worker could not report its own end.
 _STATUS = {
-    "PENDING": "queued",
-    "REQUEUED": "queued",
-    "REQUEUE_HOLD": "queued",
-    "REQUEUE_FED": "queued",
-    "SUSPENDED": "queued",
-    "RESV_DEL_HOLD": "queued",
-    "CONFIGURING": "running",
-    "RUNNING": "running",
-    "COMPLETING": "running",
-    "RESIZING": "running",
-    "SIGNALING": "running",
-    "STAGE_OUT": "running",
-    "COMPLETED": "finished",
-    "FAILED": "failed",
-    "NODE_FAIL": "failed",
-    "BOOT_FAIL": "failed",
-    "OUT_OF_MEMORY": "failed",
-    "DEADLINE": "failed",
-    "SPECIAL_EXIT": "failed",
-    "TIMEOUT": "stopped",
-    "PREEMPTED": "stopped",
-    "CANCELLED": "stopped",
+    "PENDING": Status.QUEUED,
+    "REQUEUED": Status.QUEUED,
+    "REQUEUE_HOLD": Status.QUEUED,
+    "REQUEUE_FED": Status.QUEUED,
+    "SUSPENDED": Status.QUEUED,
+    "RESV_DEL_HOLD": Status.QUEUED,
+    "CONFIGURING": Status.RUNNING,
+    "RUNNING": Status.RUNNING,
+    "COMPLETING": Status.RUNNING,
+    "RESIZING": Status.RUNNING,
+    "SIGNALING": Status.RUNNING,
+    "STAGE_OUT": Status.RUNNING,
+    "COMPLETED": Status.FINISHED,
+    "FAILED": Status.FAILED,
+    "NODE_FAIL": Status.FAILED,
+    "BOOT_FAIL": Status.FAILED,
+    "OUT_OF_MEMORY": Status.FAILED,
+    "DEADLINE": Status.FAILED,
+    "SPECIAL_EXIT": Status.FAILED,
+    "TIMEOUT": Status.STOPPED,
+    "PREEMPTED": Status.STOPPED,
+    "CANCELLED": Status.STOPPED,
 }
 ACTIVE_STATES = frozenset(s for s, status in _STATUS.items() if status in ACTIVE)
 QUERY_TIMEOUT_S = 20.0
@@ -50,9 +50,9 @@ class SchedulerState:
     restarts: int = 0
 
     @property
-    def status(self) -> str:
+    def status(self) -> Status:
         """Our run status for this state (`lost` for a state we do not know)."""
-        return _STATUS.get(self.state, "lost")
+        return _STATUS.get(self.state, Status.LOST)
 
     @property
     def active(self) -> bool:
