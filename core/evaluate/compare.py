@@ -12,6 +12,7 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.config.diff import config_diff
 from core.errors import UserError
 from core.evaluate import plots
 from core.evaluate.report import chart_block, headline, page, table
@@ -38,29 +39,6 @@ def latest_results(history, run: Run) -> tuple[dict | None, Path | None]:
         return None, None
     newest = max(found, key=lambda f: (f / "results.json").stat().st_mtime)
     return json.loads((newest / "results.json").read_text(encoding="utf-8")), newest
-
-
-def flatten(config: dict, prefix: str = "") -> dict:
-    """{"training.lr": 3e-4, ...} from nested sections."""
-    out = {}
-    for key, value in config.items():
-        if isinstance(value, dict):
-            out.update(flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
-def config_diff(configs: dict[str, dict]) -> list[list]:
-    """Rows [key, value per run] for every key whose value is not the same in all runs."""
-    flat = {name: flatten(cfg or {}) for name, cfg in configs.items()}
-    keys = sorted({k for f in flat.values() for k in f})
-    rows = []
-    for key in keys:
-        values = [f.get(key) for f in flat.values()]
-        if len({json.dumps(v, sort_keys=True) for v in values}) > 1:
-            rows.append([key, *[("–" if v is None else str(v)) for v in values]])
-    return rows
 
 
 def _gather(history, names: list[str]) -> list[dict]:

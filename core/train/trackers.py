@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Mapping
 from urllib.parse import urlsplit
 
+from core.config.diff import flatten as flat_config
 from core.errors import ConfigError, Issue, UserError
 
 WANDB_ID_FILE = "wandb_id.txt"  # in the run folder: a resumed run continues the same W&B run
@@ -114,17 +115,10 @@ def metric_name(key: str) -> str:
     return "train/" + key
 
 
-def flatten(config: Mapping, prefix: str = "") -> dict[str, object]:
+def flatten(config: Mapping) -> dict[str, object]:
     """`{"training": {"lr": 1e-3}}` -> `{"training.lr": 1e-3}`: hparams take flat scalar values."""
-    flat: dict[str, object] = {}
-    for key, value in config.items():
-        if isinstance(value, Mapping):
-            flat.update(flatten(value, f"{prefix}{key}."))
-        elif isinstance(value, (bool, int, float, str)):
-            flat[f"{prefix}{key}"] = value
-        else:  # None, lists: hparams refuse them, a string still shows the value
-            flat[f"{prefix}{key}"] = str(value)
-    return flat
+    # None and lists are refused by hparams; their text still shows the value.
+    return {k: v if isinstance(v, (bool, int, float, str)) else str(v) for k, v in flat_config(config).items()}
 
 
 # --- Weights & Biases ---------------------------------------------------------------------------

@@ -7,7 +7,6 @@ runs' saved configs at call time; no state is held here.
 from __future__ import annotations
 
 import functools
-import json
 import math
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ import pandas as pd
 
 from core import jobs
 from core.config import from_dict
+from core.config.diff import config_diff as configs_differing
 from core.errors import ConfigError, UserError
 from core.history import TRAINING, History, Run, Status
 from core.model import build as models
@@ -125,29 +125,12 @@ def overlay(ctx: StudioContext, selected: list[str] | None, metric: str, x_axis:
     return overlay_figure(rows, metric=metric or "loss", x_axis=x_axis or "step", smoothing=smoothing or 0.0)
 
 
-def flatten(config: dict, prefix: str = "") -> dict:
-    """{"model": {"n_layer": 2}} -> {"model.n_layer": 2}."""
-    out = {}
-    for key, value in config.items():
-        if isinstance(value, dict):
-            out.update(flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
 def config_diff(ctx: StudioContext, selected: list[str] | None) -> pd.DataFrame:
     """Only the config keys whose values differ between the selected runs (key, one column per run)."""
-    names = list(selected or [])
+    names = list(dict.fromkeys(selected or []))
     with ctx.history() as h:
-        flat = {n: flatten(getattr(h.get_run(n), "config", None) or {}) for n in names}
-    missing = object()
-    keys = sorted({k for cfg in flat.values() for k in cfg})
-    rows = []
-    for key in keys:
-        values = [flat[n].get(key, missing) for n in names]
-        if len(names) > 1 and any(v != values[0] for v in values[1:]):
-            rows.append([key, *("(not set)" if v is missing else _cell(v) for v in values)])
+        configs = {n: getattr(h.get_run(n), "config", None) for n in names}
+    rows = configs_differing(configs, missing="(not set)") if len(names) > 1 else []
     return pd.DataFrame(rows, columns=["key", *names])
 
 
@@ -252,10 +235,6 @@ def _duration(run: Run, now: float | None = None) -> str:
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
-
-
-def _cell(value) -> str:
-    return json.dumps(value) if isinstance(value, (list, dict)) else str(value)
 
 
 def _round(value):

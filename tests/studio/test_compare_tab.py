@@ -128,10 +128,6 @@ def test_config_diff_shows_only_differing_keys(ctx):
     assert tab.config_diff(ctx, []).empty
 
 
-def test_flatten_makes_dotted_keys():
-    assert tab.flatten({"a": {"b": 1, "c": {"d": [1, 2]}}, "e": "x"}) == {"a.b": 1, "a.c.d": [1, 2], "e": "x"}
-
-
 def test_eval_table_has_last_eval_metrics_and_evals_rows(ctx):
     add_run(ctx, "alpha")
     with ctx.history() as h:
