@@ -8,6 +8,11 @@ writes RoPE settings only as `rope_parameters` and the dtype only as `dtype`. `m
 rewrites the two JSON files so both versions read the same tokenizer and the same model:
 `PreTrainedTokenizerFast` is what `TokenizersBackend` is in 5.x (a `tokenizer.json` wrapper), and
 the 4.x names are added beside the 5.x ones, never instead of them.
+
+The tokenizer also names its `model_input_names`: 4.x's `PreTrainedTokenizerFast` otherwise returns
+`token_type_ids` (zeros) beside the ids, and code that calls `model(**tokenizer(text))`, as the
+pipeline's reading evaluation does, hands them to GPT-2 and GPT-J, which add the embedding of token
+0 to every position: other logits than the model was trained with. 5.x returns ids and mask only.
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ MODEL_CONFIG = "config.json"
 PORTABLE_TOKENIZER_CLASS = "PreTrainedTokenizerFast"
 # Tokenizer classes that name the `tokenizer.json` wrapper in one version only.
 _BACKEND_CLASSES = {"TokenizersBackend", "PreTrainedTokenizerFast"}
+# What 5.x's tokenizers return and our models take; 4.x adds token_type_ids unless told this.
+MODEL_INPUT_NAMES = ["input_ids", "attention_mask"]
+TOKEN_TYPE_MODELS = ("gpt2", "gptj")  # they embed token_type_ids when given them
 # Written by transformers 5 from the arguments of the load that preceded the save, not settings.
 _LOAD_TIME_KEYS = ("is_local", "local_files_only", "backend")
 
@@ -48,7 +56,10 @@ def portability_note(folder: str | os.PathLike) -> str | None:
         path = folder / name
         if path.is_file():
             changes += [f"{name}: {c}" for c in fix(json.loads(path.read_text(encoding="utf-8")))]
-    important = [c for c in changes if "tokenizer_class" in c or "rope_theta" in c]
+    cfg = folder / MODEL_CONFIG
+    model_type = json.loads(cfg.read_text(encoding="utf-8")).get("model_type") if cfg.is_file() else None
+    keys = ("tokenizer_class", "rope_theta") + (("model_input_names",) if model_type in TOKEN_TYPE_MODELS else ())
+    important = [c for c in changes if any(k in c for k in keys)]
     if not important:
         return None
     return (
@@ -76,6 +87,9 @@ def _portable_tokenizer_config(data: dict) -> list[str]:
         if key in data:
             del data[key]
             changes.append(f"dropped {key}")
+    if "model_input_names" not in data:
+        data["model_input_names"] = list(MODEL_INPUT_NAMES)
+        changes.append("model_input_names input_ids, attention_mask (4.x would add token_type_ids)")
     return changes
 
 

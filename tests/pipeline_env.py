@@ -17,7 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 PINS = ("transformers==4.51.3", "tokenizers==0.21.1", "huggingface-hub==0.31.0", "safetensors==0.5.3", "numpy==2.2.5")
 TORCH = "torch==2.13.0"
 
-# Run inside the pinned env: loads a folder as the pipeline does and prints what it computes.
+# Run inside the pinned env: loads a folder as the pipeline does and prints what it computes. The
+# logits come from `model(**tokenizer(sentence))`, the call of the pipeline's reading evaluation:
+# whatever the tokenizer returns (token_type_ids included, if any) reaches the model.
 LOAD_SCRIPT = """
 import json, sys
 import torch, transformers, tokenizers
@@ -28,10 +30,10 @@ model = AutoModelForCausalLM.from_pretrained(folder).eval()
 enc = tok(sentences, return_offsets_mapping=True)
 logits = []
 with torch.no_grad():
-    for ids in enc["input_ids"]:
-        logits.append(model(torch.tensor([ids])).logits[0].tolist())
+    for sentence in sentences:
+        logits.append(model(**tok(sentence, return_tensors="pt")).logits[0].tolist())
 print(json.dumps({"transformers": transformers.__version__, "tokenizers": tokenizers.__version__,
-                  "class": type(tok).__name__, "ids": enc["input_ids"],
+                  "class": type(tok).__name__, "keys": list(tok(sentences[0]).keys()), "ids": enc["input_ids"],
                   "offsets": [[list(o) for o in s] for s in enc["offset_mapping"]], "logits": logits}))
 """
 

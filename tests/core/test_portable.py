@@ -26,7 +26,11 @@ def test_tokenizer_class_and_load_time_keys(tmp_path):
     )
     changes = make_portable(tmp_path)
     tok = json.loads((tmp_path / "tokenizer_config.json").read_text())
-    assert tok == {"tokenizer_class": "PreTrainedTokenizerFast", "bos_token": "<s>"}
+    assert tok == {
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "bos_token": "<s>",
+        "model_input_names": ["input_ids", "attention_mask"],
+    }
     cfg = json.loads((tmp_path / "config.json").read_text())
     assert cfg == {"model_type": "gpt2", "dtype": "float32", "torch_dtype": "float32"}
     assert any("TokenizersBackend -> PreTrainedTokenizerFast" in c for c in changes)
@@ -66,3 +70,16 @@ def test_portability_note_names_what_4x_would_refuse_and_writes_nothing(tmp_path
     assert {p.name: p.read_text() for p in tmp_path.iterdir()} == before
     make_portable(tmp_path)
     assert portability_note(tmp_path) is None
+
+
+def test_the_tokenizer_returns_no_token_type_ids_a_gpt2_would_embed(tmp_path):
+    """4.x's PreTrainedTokenizerFast returns token_type_ids unless model_input_names says otherwise;
+    `model(**tokenizer(text))` then adds wte[0] to every position of a GPT-2 (GPT-J likewise)."""
+    from core.portable import portability_note
+
+    _write(tmp_path, {"tokenizer_class": "PreTrainedTokenizerFast"}, {"model_type": "gpt2"})
+    assert "model_input_names" in portability_note(tmp_path)
+    _write(tmp_path, {"tokenizer_class": "PreTrainedTokenizerFast"}, {"model_type": "llama"})
+    assert portability_note(tmp_path) is None  # Llama takes no token_type_ids: nothing would change
+    _write(tmp_path, {"tokenizer_class": "PreTrainedTokenizerFast", "model_input_names": ["input_ids"]}, {"model_type": "gpt2"})
+    assert make_portable(tmp_path) == []  # a folder that names its inputs keeps them

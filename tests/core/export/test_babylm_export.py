@@ -18,8 +18,7 @@ from core.train.loop import train
 from core.train.machine import make_accelerator
 
 
-@pytest.fixture(scope="module")
-def marked_run(export_ws):
+def _train_marked(ws, name: str, *overrides: str) -> None:
     cfg = config.load(
         find("tiny"),
         [
@@ -30,10 +29,16 @@ def marked_run(export_ws):
             "training.save_steps=0",
             "training.save_total_limit=1",
             "training.checkpoint_words=1k,2k",
+            *overrides,
         ],
     )
-    data, tokenizer = load_train_data(cfg, export_ws)
-    assert train(cfg, data, tokenizer, export_ws.run_dir("mk"), [], accelerator=make_accelerator(cfg)[0]) == "finished"
+    data, tokenizer = load_train_data(cfg, ws)
+    assert train(cfg, data, tokenizer, ws.run_dir(name), [], accelerator=make_accelerator(cfg)[0]) == "finished"
+
+
+@pytest.fixture(scope="module")
+def marked_run(export_ws):
+    _train_marked(export_ws, "mk")
     return export_ws
 
 
@@ -108,15 +113,23 @@ def test_every_exported_folder_names_a_tokenizer_class_transformers_4_knows(mark
 
 
 @pytest.mark.slow
-def test_exported_folders_load_in_the_pipelines_pinned_environment(marked_run, tmp_path):
+@pytest.mark.parametrize("arch", ["Llama", "GPT2"])
+def test_exported_folders_load_in_the_pipelines_pinned_environment(marked_run, tmp_path, arch):
     """transformers 4.51.3 + tokenizers 0.21.1 (the pipeline's requirements.txt) load main/ and every
-    chck_*/ with the same ids (BOS included), offsets and logits as ours."""
+    chck_*/ with the same ids (BOS included), offsets and logits as ours, the logits through
+    `model(**tokenizer(text))` as the pipeline's reading calls it: the tokenizer returns ids and mask
+    only (a GPT-2 would add the embedding of token 0 for every token_type_id)."""
     from tests.pipeline_env import load_in_pipeline_env
 
-    _, folder = run_export(ExportOptions("mk", "babylm", output=str(tmp_path / "sub")), marked_run, log=lambda m: None)
+    run = "mk"
+    if arch != "Llama":
+        run = f"mk-{arch.lower()}"
+        _train_marked(marked_run, run, f"model.type={arch}")
+    _, folder = run_export(ExportOptions(run, "babylm", output=str(tmp_path / "sub")), marked_run, log=lambda m: None)
     for name in ("main", "chck_1k", "chck_2k"):
         theirs = load_in_pipeline_env(folder / name, SENTENCES)
         assert (theirs["transformers"], theirs["tokenizers"]) == ("4.51.3", "0.21.1")
+        assert theirs["keys"] == ["input_ids", "attention_mask"], name
         ids, offsets, logits = _ours(folder / name, SENTENCES)
         assert theirs["ids"] == ids and all(row[0] == 1 for row in ids)  # <s> first, in both
         assert theirs["offsets"] == offsets
