@@ -1,6 +1,7 @@
 """`babyllama submission RUN --track strict-small|strict --babylm-data DIR`: every part a BabyLM
 track needs, made as ordinary jobs one at a time, then collated (core.submission). `--status`
-prints the part x revision table; `--collate-only` only checks and collates. Must not import
+prints the part x revision table; `--collate-only` only checks and collates; `--scores` prints what
+the pipeline's calculate_results_from_pred.py computes from the collated file. Must not import
 gradio; nothing heavy is imported before a command runs.
 """
 
@@ -49,6 +50,11 @@ def register(subparsers) -> None:
     )
     p.add_argument("--status", action="store_true", help="print the part x revision table (done/running/missing) and exit")
     p.add_argument("--collate-only", action="store_true", help="start nothing: check every part and collate")
+    p.add_argument(
+        "--scores",
+        action="store_true",
+        help="print the table the pipeline's calculate_results_from_pred.py computes from the collated file, and exit",
+    )
     p.add_argument("--detach", action="store_true", help="run as a background job; print its name and return")
     add_workspace_arg(p)
     p.set_defaults(func=_cmd_submission)
@@ -65,6 +71,9 @@ def _cmd_submission(args) -> int:
         if args.status:
             print(format_table(plan_for(opts, ws, history), colour=sys.stdout.isatty()))
             return 0
+        if args.scores:
+            print(_hand_in_table(plan_for(opts, ws, history)))
+            return 0
         if args.detach:
             row = start_detached(opts, ws, history)
             print(f"submission job {row.name} started (log: {Path(row.run_dir) / 'run.log'})", flush=True)
@@ -73,6 +82,18 @@ def _cmd_submission(args) -> int:
         _, out = run_submission(opts, ws, history, log=lambda m: print(m, flush=True))
     print(f"collated: {out}")
     return 0
+
+
+def _hand_in_table(plan) -> str:
+    from core.errors import UserError
+    from core.submission.collate import output_path
+    from core.submission.hand_in import format_table as scores_table
+    from core.submission.hand_in import hand_in_scores
+
+    path = output_path(plan)
+    if not path.is_file():
+        raise UserError(f"{plan.run}: not collated yet (no {path}); run the same command without --scores first")
+    return scores_table(hand_in_scores(path, Path(plan.data)))
 
 
 def format_table(plan, colour: bool = False) -> str:

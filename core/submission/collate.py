@@ -154,11 +154,19 @@ def _collate_main(plan: SubmissionPlan, main: Path, parts: dict, counted) -> dic
     return full
 
 
+AOA_KEYS = ("target_word", "step", "surprisal")  # what AoAEvaluator.compute_curve_fitness reads of a row
+
+
 def _check_aoa(part: Part, plan: SubmissionPlan, aoa: dict, revisions: list[str]) -> None:
-    """Every revision of the track, the same number of words each (the pipeline's 6560)."""
+    """Every revision of the track, the same number of words each (the pipeline's 6560), every row
+    with the keys the AoA score reads."""
     rows = aoa.get("results") if isinstance(aoa, dict) else None
     if not isinstance(rows, list):
         raise _short(part, plan, "surprisal.json has no `results` list")
+    for i, row in enumerate(rows):
+        lacking = [k for k in AOA_KEYS if not isinstance(row, dict) or k not in row]
+        if lacking:
+            raise _short(part, plan, f"surprisal.json row {i} has no {', '.join(lacking)} (the AoA score reads each row's three)")
     per: dict[str, int] = {}
     for row in rows:
         per[row.get("step")] = per.get(row.get("step"), 0) + 1

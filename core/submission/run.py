@@ -64,7 +64,26 @@ def run_submission(opts: SubmissionOptions, ws, history, *, job: str | None = No
             if job:
                 history.update_progress(job, i + 1, len(todo))
         plan = plan_for(opts, ws, history)
-    return plan, collate(plan, log)
+    out = collate(plan, log)
+    log_hand_in_scores(plan, out, log)
+    return plan, out
+
+
+def log_hand_in_scores(plan: SubmissionPlan, collated, log=print) -> None:
+    """The table the pipeline's `calculate_results_from_pred.py` prints for this hand-in, logged and
+    kept in `<run>/submission/hand_in_scores.json` (never in the hand-in tree)."""
+    import json
+    from pathlib import Path
+
+    from core.submission.hand_in import format_table, hand_in_scores
+
+    try:
+        scores = hand_in_scores(collated, Path(plan.data))
+    except UserError as err:
+        log(f"calculate_results_from_pred.py's table: not computed: {err}")
+        return
+    (plan.results_dir.parent / "hand_in_scores.json").write_text(json.dumps([asdict(s) for s in scores], indent=2))
+    log("calculate_results_from_pred.py's table for this hand-in:\n" + format_table(scores))
 
 
 def _check_run(plan: SubmissionPlan, history) -> None:

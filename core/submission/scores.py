@@ -56,15 +56,21 @@ def wug_rho(results: dict, task: str, data_root: Path) -> dict[str, float]:
 
 
 def reading_scores(results: dict, data_root: Path) -> dict[str, float]:
-    """{"spr": self-paced gain, "rt": mean eye-tracking gain}: (R²_with - R²_without) / (1 - R²_without)
-    of OLS fits with all pairwise interactions of the baseline predictors, `pred` added last."""
+    """{"spr": self-paced gain, "rt": mean eye-tracking gain} of a revision's fast reading predictions."""
+    return reading_gains(results, Path(data_root) / "fast_eval" / "reading" / "reading_data.csv")
+
+
+def reading_gains(results: dict, path: Path) -> dict[str, float]:
+    """{"spr", "rt"}: (R²_with - R²_without) / (1 - R²_without) of OLS fits with all pairwise
+    interactions of the baseline predictors, `pred` added last, on the reading CSV at `path`."""
     import pandas as pd
 
-    path = Path(data_root) / "fast_eval" / "reading" / "reading_data.csv"
     if not path.is_file():
-        raise UserError(f"--babylm-data: no {path}; the fast reading scores need the official reading data")
+        raise UserError(f"--babylm-data: no {path}; the reading scores need the official reading data")
     data = pd.read_csv(path, dtype={"item": str})
     rows = results["reading"]["predictions"]
+    if len(rows) != len(data):
+        raise UserError(f"reading: {len(rows)} predictions for the {len(data)} rows of {path}; re-run the reading eval on it")
     data["pred"] = [r["pred"] for r in rows]
     data["prev_pred"] = [r["prev_pred"] for r in rows]
     gains = [_gain(data, dv, BASE) for dv in EYE_TRACKING]

@@ -1,7 +1,8 @@
 """The Submission section of the Evaluate tab: for a run and a BabyLM track, every part x checkpoint
 as done / running / missing (a coloured table), a button that starts what is missing (the same
 `submission` job as `babyllama submission --detach`), and the scoreboard: every fast task per
-revision, and `main`'s every task (full suite, reading, AoA, GLUE). Plain handlers over
+revision, `main`'s every task (full suite, reading, AoA, GLUE), and the hand-in's table as the pipeline's
+calculate_results_from_pred.py prints it. Plain handlers over
 core.submission returning dicts keyed by component; no state.
 """
 
@@ -77,7 +78,25 @@ def board_html(plan) -> str:
             cells = "".join(f"<td>{v:.3f}</td>" if v is not None and not math.isnan(v) else "<td>·</td>" for v in values)
         rows.append(f"<tr><td>{part.revision}</td>{cells}</tr>")
     fast_table = f"<table class='submission-board'><tr><th>revision</th>{heads}</tr>{''.join(rows)}</table>"
-    return fast_table + main_board_html(plan)
+    return fast_table + main_board_html(plan) + hand_in_html(plan)
+
+
+def hand_in_html(plan) -> str:
+    """The table the pipeline's calculate_results_from_pred.py prints for the collated file (kept by
+    the submission job in `<run>/submission/hand_in_scores.json`); empty before collation."""
+    import json
+
+    path = plan.results_dir.parent / "hand_in_scores.json"
+    if not path.is_file():
+        return ""
+    scores = json.loads(path.read_text(encoding="utf-8"))
+    heads = "".join(f"<th>{html.escape(s['label'])}</th>" for s in scores)
+    cells = "".join(f"<td>{s['value']:.2f}</td>" for s in scores)
+    return (
+        "<p>As the pipeline's <code>calculate_results_from_pred.py</code> scores the hand-in "
+        "(entity tracking a flat mean, WUG rho x 100, GLUE accuracy):</p>"
+        f"<table class='submission-hand-in'><tr>{heads}</tr><tr>{cells}</tr></table>"
+    )
 
 
 def main_columns() -> list[tuple[str, str, str]]:

@@ -13,6 +13,7 @@ import pytest
 import tests.core.submission.fixtures as fx
 from core.submission.collate import collate
 from core.submission.plan import make_plan
+from core.submission.run import log_hand_in_scores
 from studio.context import StudioContext
 from studio.panels import submission as panel
 from tests.core.submission.test_plan import SCALE, _own_start, fake_run
@@ -24,6 +25,7 @@ class _Parts:
 
 def test_table_and_board_from_parts_and_the_collated_file(workspace, history, tmp_path):
     data = fx.write_data(tmp_path)
+    fx.official_layout(data)
     run_dir = fake_run(workspace, history, "r", fx.STRICT_SMALL)
     parts = run_dir / "submission" / "parts"
     for rev in fx.STRICT_SMALL:
@@ -35,11 +37,16 @@ def test_table_and_board_from_parts_and_the_collated_file(workspace, history, tm
     assert "22 done" in before["status"] and "1 missing" in before["status"]
     assert before["table"].count("<tr>") == 24 and "background:#2e7d32'>done" in before["table"]
     assert "not collated yet" in before["board"]
-    collate(make_plan("r", "strict-small", str(data), workspace, history, SCALE), log=lambda m: None)
+    plan = make_plan("r", "strict-small", str(data), workspace, history, SCALE)
+    logged = []
+    log_hand_in_scores(plan, collate(plan, log=lambda m: None), logged.append)
+    assert logged[-1].startswith("calculate_results_from_pred.py's table for this hand-in:\n###### RESULTS ######"), logged
     board = panel.show(ctx, "r", "strict-small", str(data), SCALE, _Parts)["board"]
     fast, main = board.split("<table class='submission-main'>")
+    main, hand_in = main.split("<table class='submission-hand-in'>")
     assert "not collated yet" not in fast and fast.count("<tr>") == 20 and "reading spr" in fast
     assert main.count("<tr>") == 2 and "<td>main</td>" in main  # the fixture's parts hold no scores: ·
+    assert hand_in.count("<th>") == 11 and "<th>ENTITY TRACKING</th>" in hand_in and hand_in.count("<td>") == 11
 
 
 def test_bad_input_starts_nothing(workspace, history, tmp_path):

@@ -105,6 +105,28 @@ def write_data(root: Path) -> Path:
     return data
 
 
+def official_layout(data: Path) -> None:
+    """Rewrite full_eval/ into the layout calculate_results_from_pred.py relies on (as the official data
+    is): one `<UID>.jsonl` per BLiMP UID and EWoK domain, entity-tracking files counting numops from 0,
+    and the AoA CDI file. Call before writing parts: predictions follow the files."""
+    full = data / "full_eval"
+    for folder, key in (("blimp_filtered", "UID"), ("ewok_filtered", "Domain")):
+        grouped: dict[str, list[str]] = {}
+        for path in sorted((full / folder).glob("*.jsonl")):
+            for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
+                grouped.setdefault(json.loads(line)[key], []).append(line)
+            path.unlink()
+        for uid, lines in grouped.items():
+            (full / folder / f"{uid}.jsonl").write_text("".join(lines), encoding="utf-8")
+    for path in (full / "entity_tracking").glob("*.jsonl"):
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+        _jsonl(path.parent, {path.name: [{**r, "numops": r["numops"] - rows[0]["numops"]} for r in rows]})
+    (full / "cdi_childes").mkdir(exist_ok=True)
+    (full / "cdi_childes" / "cdi_human.csv").write_text(
+        "word,16,17,18,19\n" + "".join(f"{w},0.1,0.3,0.6,0.9\n" for w in WORDS[:5]), encoding="utf-8"
+    )
+
+
 def read_items(folder: Path, key: str) -> list[tuple[str, str, str]]:
     """(UID, candidate 0's scored text, candidate 1's) per item of a data folder, files in directory order."""
     out = []
@@ -176,7 +198,9 @@ def official_files(model: str, revision: str, kind: str, data: Path, seed: int =
             "zero_shot/causal/AoA_word/surprisal.json": json.dumps(
                 {
                     "results": [
-                        {"step": rev, "word": w, "surprisal": float(k)} for rev in STRICT_SMALL for k, w in enumerate(WORDS[:5])
+                        {"step": rev, "target_word": w, "surprisal": float(k)}
+                        for rev in STRICT_SMALL
+                        for k, w in enumerate(WORDS[:5])
                     ]
                 }
             )

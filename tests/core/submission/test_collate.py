@@ -139,3 +139,15 @@ def test_a_fast_file_without_one_of_the_datas_uids_is_short_at_official_counts(w
         r"make it again with: babyllama eval .* --revision chck_5M",
     ):
         collation._checked(part, plan, path, "blimp", True, None, set(uids))
+
+
+def test_an_aoa_row_without_a_key_the_score_reads_is_named(workspace, history, tmp_path):
+    data, run_dir = _all_parts(workspace, history, tmp_path)
+    surprisal = next((run_dir / "submission" / "parts" / "aoa-main").rglob("surprisal.json"))
+    rows = json.loads(surprisal.read_text())
+    rows["results"][3] = {k: v for k, v in rows["results"][3].items() if k != "target_word"}
+    surprisal.write_text(json.dumps(rows))
+    plan = make_plan("r", "strict-small", str(data), workspace, history, SCALE)
+    with pytest.raises(UserError, match=r"aoa part, revision main.*surprisal.json row 3 has no target_word"):
+        collate(plan, log=lambda m: None)
+    assert not output_path(plan).exists()

@@ -29,6 +29,7 @@ def _cli(*argv, check=True):
 def test_submission_of_a_tiny_run(ready_workspace, tmp_path):
     ws = ready_workspace
     data = fx.write_data(tmp_path)
+    fx.official_layout(data)
     _cli(
         "train",
         "--config",
@@ -90,3 +91,12 @@ def test_submission_of_a_tiny_run(ready_workspace, tmp_path):
     assert check_collated(collated, sizes, fx.STRICT_SMALL, aoa_size=5) == []
     scores = json.loads(collated.read_text())["fast_eval_results"]["blimp"]
     assert len(scores) == 19 and all(0 <= v <= 1 for s in scores for v in s.values())
+
+    # The pipeline's own scorer, on the predictions handed in, gives the full eval's own averages.
+    table = _cli("submission", *common, "--scores").stdout
+    assert table.startswith("###### RESULTS ######") and "\nGLUE\t\t" in table
+    hand_in = {s["label"]: s["value"] for s in json.loads((run_dir / "submission" / "hand_in_scores.json").read_text())}
+    board = json.loads((parts / "full-main" / "results.json").read_text())["suites"]["babylm"]["scoreboard"]
+    for label, key in [("BLIMP", "blimp/blimp_filtered"), ("EWOK", "ewok/ewok_filtered"), ("COMPS", "comps/comps")]:
+        assert hand_in[label] == pytest.approx(board[key]), (label, hand_in, board)
+    assert hand_in["WUG ADJ"] == pytest.approx(100 * board["wug_adj/wug_adj_nominalization"])
