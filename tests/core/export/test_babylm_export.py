@@ -113,7 +113,7 @@ def test_every_exported_folder_names_a_tokenizer_class_transformers_4_knows(mark
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("arch", ["Llama", "GPT2"])
+@pytest.mark.parametrize("arch", ["Llama", "GPT2", "GPTJ"])
 def test_exported_folders_load_in_the_pipelines_pinned_environment(marked_run, tmp_path, arch):
     """transformers 4.51.3 + tokenizers 0.21.1 (the pipeline's requirements.txt) load main/ and every
     chck_*/ with the same ids (BOS included), offsets and logits as ours, the logits through
