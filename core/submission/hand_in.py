@@ -5,8 +5,8 @@ script's rules. Never torch or gradio.
 Where its rules differ from the run reports (both are official; participants quote this one):
 - entity tracking is a flat mean over every (file, numops) group, not a mean of the split means;
 - WUG's Spearman rho is multiplied by 100, and both WUG files are read whole;
-- GLUE is the plain mean of the seven tasks' validation accuracies (MRPC and QQP too, not F1);
-- reading's gains are in percent, self-paced first.
+- GLUE is the plain mean of the seven tasks' validation accuracies (MRPC and QQP too, not F1).
+Reading's gains are in percent as in its report.txt, self-paced first.
 Its AoA line hands a dict to a `:.2f` format (a TypeError as written): we print the
 `curve_fitness` entry of that dict, the score its `compute_curve_fitness` returns.
 """
@@ -104,13 +104,14 @@ def _gold(path: Path) -> list[dict]:
         raise UserError(f"{path}: a line is not JSON ({err})") from None
 
 
-def _accuracy(pairs: list[tuple[bool, ...]], where: str) -> float:
-    if not pairs:
+def _accuracy(correct: list[bool], where: str) -> float:
+    """Percent of True; the script divides by zero on an empty task, we name it."""
+    if not correct:
         raise UserError(f"{where}: no predictions to score")
-    return sum(ok for ok, *_ in pairs) / len(pairs) * 100
+    return sum(correct) / len(correct) * 100
 
 
-def _text(value) -> str:
+def _text(value):
     return value.strip() if isinstance(value, str) else value
 
 
@@ -119,9 +120,9 @@ def _matches(results: dict, folder: Path, target) -> float:
     the UID's file is `<folder>/<UID>.jsonl`, read in order beside the predictions."""
     scores = []
     for uid, entry in results.items():
-        gold = _gold(folder / f"{uid}.jsonl")
-        pairs = [(_text(p["pred"]) == _text(target(g)),) for p, g in zip(entry["predictions"], gold)]
-        scores.append(_accuracy(pairs, f"{folder.name}/{uid}"))
+        gold = _gold((folder / uid).with_suffix(".jsonl"))  # the script's path, dots in a UID included
+        correct = [_text(p["pred"]) == _text(target(g)) for p, g in zip(entry["predictions"], gold)]
+        scores.append(_accuracy(correct, f"{folder.name}/{uid}"))
     return sum(scores) / len(scores)
 
 
@@ -140,7 +141,7 @@ def _entity_tracking(results: dict, folder: Path) -> float:
             preds = results[key]["predictions"]
             if len(preds) < len(rows):
                 raise UserError(f"entity_tracking/{key}: {len(preds)} predictions for {len(rows)} items of {path.name}")
-            scores.append(_accuracy([(_text(p["pred"]) == _text(r["options"][0]),) for p, r in zip(preds, rows)], key))
+            scores.append(_accuracy([_text(p["pred"]) == _text(r["options"][0]) for p, r in zip(preds, rows)], key))
     if not scores:
         raise UserError(f"{folder}: no .jsonl files")
     return sum(scores) / len(scores)
@@ -184,8 +185,8 @@ def _comps(results: dict, folder: Path) -> float:
             raise UserError(f"comps: unknown key {key!r} (the scorer knows {', '.join(COMPS_FILES)})")
         gold = _gold(folder / f"{COMPS_FILES[key]}.jsonl")
         target = (" ".join([g["prefix_acceptable"], g["property_phrase"]]) for g in gold)
-        pairs = [(_text(p["pred"]) == t.strip(),) for p, t in zip(entry["predictions"], target)]
-        scores.append(_accuracy(pairs, f"comps/{key}"))
+        correct = [_text(p["pred"]) == t.strip() for p, t in zip(entry["predictions"], target)]
+        scores.append(_accuracy(correct, f"comps/{key}"))
     return sum(scores) / len(scores)
 
 
@@ -193,8 +194,8 @@ def _glue(results: dict, folder: Path) -> float:
     """Mean over the tasks of the validation accuracy (`pred == label`) against `<task>.valid.jsonl`."""
     scores = []
     for task, entry in results.items():
-        gold = _gold(folder / f"{task}.valid.jsonl")
-        scores.append(_accuracy([(p["pred"] == g["label"],) for p, g in zip(entry["predictions"], gold)], f"glue/{task}"))
+        gold = _gold((folder / task).with_suffix(".valid.jsonl"))
+        scores.append(_accuracy([p["pred"] == g["label"] for p, g in zip(entry["predictions"], gold)], f"glue/{task}"))
     return sum(scores) / len(scores)
 
 
