@@ -158,8 +158,8 @@ AOA_KEYS = ("target_word", "step", "surprisal")  # what AoAEvaluator.compute_cur
 
 
 def _check_aoa(part: Part, plan: SubmissionPlan, aoa: dict, revisions: list[str]) -> None:
-    """Every revision of the track, the same number of words each (the pipeline's 6560), every row
-    with the keys the AoA score reads."""
+    """Every revision of the track, each with the rows the data gives (a real hand-in: one of the
+    pipeline's counts, 6560 or 8005 by version), every row with the keys the AoA score reads."""
     rows = aoa.get("results") if isinstance(aoa, dict) else None
     if not isinstance(rows, list):
         raise _short(part, plan, "surprisal.json has no `results` list")
@@ -178,10 +178,17 @@ def _check_aoa(part: Part, plan: SubmissionPlan, aoa: dict, revisions: list[str]
             f"surprisal.json covers {len(per)} checkpoints, the track has {len(revisions)}"
             + (f" (none for {', '.join(absent[:5])})" if absent else ""),
         )
-    want = sz.AOA if plan.word_scale == 1 else per[revisions[0]]
+    want = sz.aoa_rows(Path(plan.data)) or per[revisions[0]]
     wrong = [f"{r}: {per[r]}" for r in revisions if per[r] != want]
     if wrong:
-        raise _short(part, plan, f"surprisal.json should hold {want} words per checkpoint, not {', '.join(wrong[:5])}")
+        raise _short(part, plan, f"surprisal.json should hold the data's {want} rows per checkpoint, not {', '.join(wrong[:5])}")
+    if plan.word_scale == 1 and want not in sz.AOA_OFFICIAL:
+        raise _short(
+            part,
+            plan,
+            f"{want} AoA rows per checkpoint: the pipeline's collate_preds demands "
+            f"{' or '.join(map(str, sz.AOA_OFFICIAL))} (its cdi_childes.json); run the AoA suite on the official data",
+        )
 
 
 def _fast_scores(plan: SubmissionPlan, part: Part, root: Path, data: Path, counted, uids: dict) -> dict:

@@ -54,7 +54,11 @@ ENTITY = {
 }
 COMPS = _table("base 49340 wugs_dist_before 13896 wugs_dist_in_between 13896 wugs 13896")
 GLUE = _table("boolq 1635 mnli 4908 mrpc 204 multirc 2424 qqp 20215 rte 139 wsc 52")
-READING, WUG_ADJ, WUG_PAST, AOA = 1726, 200, 50, 6560
+READING, WUG_ADJ, WUG_PAST = 1726, 200, 50
+# AoA rows per checkpoint: collate_preds demands 6560 in one version of the 2025 pipeline and 8005 in
+# a later one (each the (word, context) count of the cdi_childes.json it shipped with, MIN_CONTEXT 20);
+# the count is read from the data given (`aoa_rows`), these are what a real hand-in can hold.
+AOA_OFFICIAL = (6560, 8005)
 
 # task -> {UID: items} or one count for every UID; fast = the fast_eval/ subsample.
 FAST = {
@@ -132,3 +136,12 @@ def load_json(path: Path, part: str) -> dict:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
         raise UserError(f"{path}: cannot be read as JSON ({err}); make the {part} part again") from None
+
+
+def aoa_rows(data_root: Path) -> int | None:
+    """The (word, context) rows the AoA suite scores per checkpoint on `data_root`'s
+    cdi_childes.json (the pipeline's filter), or None when the data has no such file."""
+    from core.evaluate.babylm.aoa import WORDS_FILE, find_file, read_words
+
+    path = find_file(Path(data_root), WORDS_FILE)
+    return None if path is None else sum(len(c) for c in read_words(path).contexts)

@@ -151,3 +151,38 @@ def test_an_aoa_row_without_a_key_the_score_reads_is_named(workspace, history, t
     with pytest.raises(UserError, match=r"aoa part, revision main.*surprisal.json row 3 has no target_word"):
         collate(plan, log=lambda m: None)
     assert not output_path(plan).exists()
+
+
+def _cdi(data, words: int, contexts: int) -> None:
+    folder = data / "full_eval" / "cdi_childes"
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = {f"word{w}": [{"context": f"a context {c}"} for c in range(contexts)] for w in range(words)}
+    rows["a"] = [{"context": "one-letter words are left out"}] * 30  # the pipeline's filter
+    rows["rare"] = [{"context": "under 20 contexts"}] * 19
+    (folder / "cdi_childes.json").write_text(json.dumps(rows))
+
+
+def test_aoa_rows_per_checkpoint_come_from_the_data_and_a_real_hand_in_holds_an_official_count(workspace, history, tmp_path):
+    """collate_preds demands 6560 AoA rows per checkpoint in one version of the pipeline and 8005 in
+    a later one (each its own cdi_childes.json): the count is the data's, and at word scale 1 it must
+    be one of those."""
+    from core.submission import collate as collation
+    from core.submission import sizes
+
+    data, _ = _all_parts(workspace, history, tmp_path)
+    plan = make_plan("r", "strict-small", str(data), workspace, history, SCALE)
+    part = next(p for p in plan.parts if p.kind == "aoa")
+
+    def rows(n: int) -> dict:
+        return {"results": [{"step": r, "target_word": "w", "surprisal": 1.0} for r in fx.STRICT_SMALL for _ in range(n)]}
+
+    _cdi(data, 3, 25)
+    assert sizes.aoa_rows(data) == 75
+    collation._check_aoa(part, plan, rows(75), fx.STRICT_SMALL)
+    with pytest.raises(UserError, match=r"should hold the data's 75 rows per checkpoint, not chck_1M: 74"):
+        collation._check_aoa(part, plan, rows(74), fx.STRICT_SMALL)
+    plan.word_scale = 1.0
+    with pytest.raises(UserError, match=r"75 AoA rows per checkpoint: the pipeline's collate_preds demands 6560 or 8005"):
+        collation._check_aoa(part, plan, rows(75), fx.STRICT_SMALL)
+    _cdi(data, 5, 1601)  # 8005 rows: the later pipeline's count
+    collation._check_aoa(part, plan, rows(8005), fx.STRICT_SMALL)
