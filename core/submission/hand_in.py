@@ -111,6 +111,12 @@ def _accuracy(correct: list[bool], where: str) -> float:
     return sum(correct) / len(correct) * 100
 
 
+def _mean(scores: list[float], where: str) -> float:
+    if not scores:
+        raise UserError(f"{where}: the collated file holds no predictions for it")
+    return sum(scores) / len(scores)
+
+
 def _text(value):
     return value.strip() if isinstance(value, str) else value
 
@@ -123,7 +129,7 @@ def _matches(results: dict, folder: Path, target) -> float:
         gold = _gold((folder / uid).with_suffix(".jsonl"))  # the script's path, dots in a UID included
         correct = [_text(p["pred"]) == _text(target(g)) for p, g in zip(entry["predictions"], gold)]
         scores.append(_accuracy(correct, f"{folder.name}/{uid}"))
-    return sum(scores) / len(scores)
+    return _mean(scores, folder.name)
 
 
 def _entity_tracking(results: dict, folder: Path) -> float:
@@ -144,7 +150,7 @@ def _entity_tracking(results: dict, folder: Path) -> float:
             scores.append(_accuracy([_text(p["pred"]) == _text(r["options"][0]) for p, r in zip(preds, rows)], key))
     if not scores:
         raise UserError(f"{folder}: no .jsonl files")
-    return sum(scores) / len(scores)
+    return _mean(scores, "entity_tracking")
 
 
 def _runs(rows: list[dict]) -> list[list[dict]]:
@@ -187,7 +193,7 @@ def _comps(results: dict, folder: Path) -> float:
         target = (" ".join([g["prefix_acceptable"], g["property_phrase"]]) for g in gold)
         correct = [_text(p["pred"]) == t.strip() for p, t in zip(entry["predictions"], target)]
         scores.append(_accuracy(correct, f"comps/{key}"))
-    return sum(scores) / len(scores)
+    return _mean(scores, "comps")
 
 
 def _glue(results: dict, folder: Path) -> float:
@@ -196,7 +202,7 @@ def _glue(results: dict, folder: Path) -> float:
     for task, entry in results.items():
         gold = _gold((folder / task).with_suffix(".valid.jsonl"))
         scores.append(_accuracy([p["pred"] == g["label"] for p, g in zip(entry["predictions"], gold)], f"glue/{task}"))
-    return sum(scores) / len(scores)
+    return _mean(scores, "glue")
 
 
 def _aoa(results: dict, data_root: Path) -> float:

@@ -119,3 +119,12 @@ def test_a_task_file_the_scorer_reads_by_uid_must_exist(hand_in):
     (data / "full_eval" / "blimp_filtered" / "uid_b.jsonl").unlink()
     with pytest.raises(UserError, match=r"uid_b.jsonl: missing"):
         hand_in_scores(path, data)
+
+
+def test_a_task_with_no_predictions_is_named(hand_in):
+    path, data = hand_in
+    collated = json.loads(path.read_text())
+    collated["glue"] = {}
+    path.write_text(json.dumps(collated))
+    with pytest.raises(UserError, match=r"glue: the collated file holds no predictions for it"):
+        hand_in_scores(path, data)
