@@ -51,13 +51,13 @@ def portability_note(folder: str | os.PathLike) -> str | None:
     """Why transformers 4.x (the BabyLM pipeline's pin) would not load `folder` the same way as
     5.x, or None; nothing is written (a folder being evaluated may be read-only)."""
     folder = Path(folder)
+    names = [n for n in (TOKENIZER_CONFIG, MODEL_CONFIG) if (folder / n).is_file()]
+    saved = {n: json.loads((folder / n).read_text(encoding="utf-8")) for n in names}
+    model_type = saved.get(MODEL_CONFIG, {}).get("model_type")  # read before the fixes edit the dicts
     changes = []
     for name, fix in ((TOKENIZER_CONFIG, _portable_tokenizer_config), (MODEL_CONFIG, _portable_model_config)):
-        path = folder / name
-        if path.is_file():
-            changes += [f"{name}: {c}" for c in fix(json.loads(path.read_text(encoding="utf-8")))]
-    cfg = folder / MODEL_CONFIG
-    model_type = json.loads(cfg.read_text(encoding="utf-8")).get("model_type") if cfg.is_file() else None
+        if name in saved:
+            changes += [f"{name}: {c}" for c in fix(saved[name])]
     keys = ("tokenizer_class", "rope_theta") + (("model_input_names",) if model_type in TOKEN_TYPE_MODELS else ())
     important = [c for c in changes if any(k in c for k in keys)]
     if not important:
